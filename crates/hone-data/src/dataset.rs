@@ -1,0 +1,640 @@
+//! From a loaded table to a training dataset: features, target, times and label windows.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::features::DeriveSpec;
+use crate::table::{ColumnValues, FileFormat, Table};
+use crate::time::parse_timestamp;
+use crate::{DataError, fingerprint};
+
+/// Which columns are features, which is time, and what to derive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// The CSV or Parquet file (relative paths are resolved against the config file's folder).
+    pub path: PathBuf,
+    /// Column holding the timestamp of each row; rows must be in time order.
+    #[serde(default)]
+    pub time_column: Option<String>,
+    /// Raw columns used as features. Default: every numeric column except the time column, the
+    /// target column and `exclude` (none when `derive` is set, unless listed here).
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
+    /// Columns never used as features.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Causal features derived from prices and volume.
+    #[serde(default)]
+    pub derive: Option<DeriveSpec>,
+}
+
+/// How the target is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// An existing column.
+    Column,
+    /// Sign of the forward return over `horizon` bars: 1 if above `threshold`, else 0; or with
+    /// `classes = 3`: 0 below −threshold, 1 within ±threshold, 2 above.
+    Direction,
+    /// The forward simple return `p[t+h] / p[t] − 1` (regression).
+    ForwardReturn,
+}
+
+/// The target: a column, or a label derived from future prices without leaking them into features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// How the target is obtained.
+    pub kind: TargetKind,
+    /// The target column (`column`), or the price column the label is derived from.
+    #[serde(default = "default_price")]
+    pub column: String,
+    /// Bars ahead the label looks (derived targets; default 1). For `column` targets, how many
+    /// bars ahead the given label already looks (default 0), used to purge overlapping labels.
+    #[serde(default)]
+    pub horizon: Option<usize>,
+    /// Return threshold for `direction` labels.
+    #[serde(default)]
+    pub threshold: f64,
+    /// Number of classes for `direction` labels: 2 (up/not up) or 3 (down/flat/up).
+    #[serde(default = "default_classes")]
+    pub classes: usize,
+    /// For `column` targets: `binary`, `multiclass` or `regression`.
+    #[serde(default)]
+    pub task: Option<String>,
+}
+
+fn default_price() -> String {
+    "close".into()
+}
+
+fn default_classes() -> usize {
+    2
+}
+
+impl TargetSpec {
+    /// Bars ahead the label looks.
+    pub fn horizon(&self) -> usize {
+        self.horizon.unwrap_or(match self.kind {
+            TargetKind::Column => 0,
+            _ => 1,
+        })
+    }
+
+    /// `binary`, `multiclass` or `regression`.
+    pub fn task_kind(&self) -> Result<&str, DataError> {
+        match self.kind {
+            TargetKind::Direction if self.classes == 2 => Ok("binary"),
+            TargetKind::Direction if self.classes == 3 => Ok("multiclass"),
+            TargetKind::Direction => Err(DataError::Invalid(format!(
+                "target.classes must be 2 or 3 for direction targets, got {}",
+                self.classes
+            ))),
+            TargetKind::ForwardReturn => Ok("regression"),
+            TargetKind::Column => match self.task.as_deref() {
+                Some(t @ ("binary" | "multiclass" | "regression")) => Ok(t),
+                Some(other) => Err(DataError::Invalid(format!(
+                    "target.task must be binary, multiclass or regression, got {other:?}"
+                ))),
+                None => Err(DataError::Invalid(
+                    "target.task is required when target.kind = \"column\" \
+                     (binary, multiclass or regression)"
+                        .into(),
+                )),
+            },
+        }
+    }
+}
+
+/// A dataset ready for training: column-major features, target, and per-row bookkeeping.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The file it came from.
+    pub source: PathBuf,
+    /// SHA-256 of the loaded table (schema + content).
+    pub fingerprint: String,
+    /// Feature names, in matrix column order.
+    pub feature_names: Vec<String>,
+    /// Feature values, one `Vec` per feature (column-major), `n_rows` each.
+    pub features: Vec<Vec<f64>>,
+    /// Target: class codes `0..k` (classification) or values (regression); empty when predicting.
+    pub target: Vec<f64>,
+    /// Class names for classification targets, indexed by code.
+    pub classes: Option<Vec<String>>,
+    /// Timestamp (or row number) of each row, for outputs.
+    pub times: Vec<String>,
+    /// For each row, the last row its label depends on (row index in this dataset, may be past
+    /// the end for rows kept only for prediction).
+    pub label_end: Vec<usize>,
+    /// Table row of dataset row 0 (rows before it were dropped as warm-up).
+    pub row_offset: usize,
+    /// What was dropped or changed, for the user.
+    pub notes: Vec<String>,
+    format: FileFormat,
+}
+
+impl Dataset {
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Where dataset row `i` is in the source file (`line N` / `row N`).
+    pub fn location(&self, i: usize) -> String {
+        let t = i + self.row_offset;
+        match self.format {
+            FileFormat::Csv => format!("line {}", t + 2),
+            FileFormat::Parquet => format!("row {}", t + 1),
+        }
+    }
+}
+
+/// Options for [`DataSpec::build`].
+#[derive(Debug, Clone, Copy)]
+pub struct BuildOptions<'a> {
+    /// The target; `None` when only predicting.
+    pub target: Option<&'a TargetSpec>,
+    /// Whether timestamps must be strictly increasing (temporal splits, derived features).
+    pub require_increasing_time: bool,
+    /// Whether NaN features are allowed (an imputer will fill them).
+    pub allow_missing_features: bool,
+}
+
+fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else {
+        v.to_string()
+    }
+}
+
+impl DataSpec {
+    /// Columns that must be read as text.
+    pub fn text_columns(&self) -> Vec<&str> {
+        self.time_column.iter().map(String::as_str).collect()
+    }
+
+    /// Builds the dataset from a loaded table.
+    pub fn build(&self, table: &Table, opts: BuildOptions<'_>) -> Result<Dataset, DataError> {
+        let n = table.n_rows;
+        let path = &table.path;
+        if let Some(d) = &self.derive {
+            d.validate().map_err(DataError::Invalid)?;
+        }
+        // Time column: parse and check order.
+        let times: Vec<String> = match &self.time_column {
+            Some(name) => {
+                let col = table.column(name)?;
+                let texts: Vec<String> = (0..n).map(|i| col.text_at(i)).collect();
+                let mut prev: Option<(f64, usize)> = None;
+                for (i, s) in texts.iter().enumerate() {
+                    let key = parse_timestamp(s).ok_or_else(|| DataError::BadTimestamp {
+                        path: path.clone(),
+                        location: table.location(i),
+                        column: name.clone(),
+                        value: s.clone(),
+                    })?;
+                    if opts.require_increasing_time
+                        && let Some((p, j)) = prev
+                        && key <= p
+                    {
+                        return Err(DataError::NonIncreasingTime {
+                            path: path.clone(),
+                            location: table.location(i),
+                            previous: texts[j].clone(),
+                            current: s.clone(),
+                            hint: if key == p { " (duplicate)".into() } else { String::new() },
+                        });
+                    }
+                    prev = Some((key, i));
+                }
+                texts
+            }
+            None => (0..n).map(|i| i.to_string()).collect(),
+        };
+
+        // Features: raw columns, then derived ones.
+        let target_col = opts
+            .target
+            .filter(|t| t.kind == TargetKind::Column)
+            .map(|t| t.column.as_str());
+        let raw_names: Vec<String> = match &self.features {
+            Some(list) => list.clone(),
+            None if self.derive.is_some() => Vec::new(),
+            None => table
+                .columns
+                .iter()
+                .filter(|c| matches!(c.values, ColumnValues::Numeric(_)))
+                .map(|c| c.name.clone())
+                .filter(|name| {
+                    Some(name.as_str()) != self.time_column.as_deref()
+                        && Some(name.as_str()) != target_col
+                        && !self.exclude.contains(name)
+                })
+                .collect(),
+        };
+        for name in &self.exclude {
+            table.column(name)?;
+        }
+        let mut feature_names = Vec::new();
+        let mut features: Vec<Vec<f64>> = Vec::new();
+        for name in &raw_names {
+            if Some(name.as_str()) == target_col {
+                return Err(DataError::Invalid(format!(
+                    "column `{name}` is both the target and a feature: that leaks the label"
+                )));
+            }
+            feature_names.push(name.clone());
+            features.push(table.numeric(name)?.to_vec());
+        }
+        let mut warm_up = 0;
+        if let Some(d) = &self.derive {
+            let price = table.numeric(&d.price)?;
+            let volume = d.volume.as_deref().map(|v| table.numeric(v)).transpose()?;
+            let high_low = match &d.high_low {
+                Some((h, l)) => Some((table.numeric(h)?, table.numeric(l)?)),
+                None => None,
+            };
+            for (i, &p) in price.iter().enumerate() {
+                if !(p.is_finite() && p > 0.0) {
+                    return Err(DataError::BadColumn {
+                        path: path.clone(),
+                        column: d.price.clone(),
+                        message: format!(
+                            "must hold positive prices to derive features, but has {} at {}",
+                            format_value(p),
+                            table.location(i)
+                        ),
+                    });
+                }
+            }
+            for name in d.feature_names() {
+                if feature_names.contains(&name) {
+                    return Err(DataError::Invalid(format!(
+                        "derived feature `{name}` clashes with a column of the same name"
+                    )));
+                }
+                feature_names.push(name);
+            }
+            features.extend(d.compute(price, volume, high_low));
+            warm_up = d.warm_up();
+        }
+        if feature_names.is_empty() {
+            return Err(DataError::Invalid(format!(
+                "{}: no features: list data.features, or add data.derive",
+                path.display()
+            )));
+        }
+
+        // Target.
+        let mut notes = Vec::new();
+        let mut end = n;
+        let mut target = Vec::new();
+        let mut classes = None;
+        let horizon = opts.target.map_or(0, |t| t.horizon());
+        if let Some(spec) = opts.target {
+            let task = spec.task_kind()?;
+            let col = table.numeric(&spec.column)?;
+            let raw: Vec<f64> = match spec.kind {
+                TargetKind::Column => col.to_vec(),
+                TargetKind::Direction | TargetKind::ForwardReturn => {
+                    if horizon == 0 {
+                        return Err(DataError::Invalid(
+                            "target.horizon must be at least 1 for a derived target".into(),
+                        ));
+                    }
+                    end = n.saturating_sub(horizon);
+                    notes.push(format!(
+                        "dropped the last {} row(s): their {}-bar forward label needs data past the end of the file",
+                        n - end,
+                        horizon
+                    ));
+                    (0..n)
+                        .map(|t| {
+                            if t + horizon < n {
+                                col[t + horizon] / col[t] - 1.0
+                            } else {
+                                f64::NAN
+                            }
+                        })
+                        .collect()
+                }
+            };
+            for (i, v) in raw.iter().enumerate().take(end).skip(warm_up) {
+                if !v.is_finite() {
+                    let location = match spec.kind {
+                        TargetKind::Column => table.location(i),
+                        // A derived label at row i reads the price at i + horizon too.
+                        _ => format!("{} (or {})", table.location(i), table.location(i + horizon)),
+                    };
+                    return Err(DataError::NonFiniteTarget {
+                        path: path.clone(),
+                        location,
+                        column: spec.column.clone(),
+                        value: format_value(*v),
+                    });
+                }
+            }
+            target = match (spec.kind, task) {
+                (TargetKind::Direction, "binary") => raw
+                    .iter()
+                    .map(|&r| f64::from(u8::from(r > spec.threshold)))
+                    .collect(),
+                (TargetKind::Direction, _) => raw
+                    .iter()
+                    .map(|&r| {
+                        if r < -spec.threshold {
+                            0.0
+                        } else if r > spec.threshold {
+                            2.0
+                        } else {
+                            1.0
+                        }
+                    })
+                    .collect(),
+                _ => raw,
+            };
+            if spec.kind == TargetKind::Direction {
+                classes = Some(if spec.classes == 2 {
+                    vec!["down".to_string(), "up".to_string()]
+                } else {
+                    vec!["down".to_string(), "flat".to_string(), "up".to_string()]
+                });
+            } else if task != "regression" {
+                // Encode arbitrary class values as 0..k in sorted order (scikit-learn's LabelEncoder).
+                let mut values: Vec<f64> = target[warm_up..end].to_vec();
+                values.sort_by(f64::total_cmp);
+                values.dedup();
+                let k = values.len();
+                if (task == "binary" && k != 2) || (task == "multiclass" && k < 3) {
+                    return Err(DataError::Invalid(format!(
+                        "target `{}` has {k} distinct value(s); a {task} task needs {}",
+                        spec.column,
+                        if task == "binary" { "exactly 2" } else { "at least 3" }
+                    )));
+                }
+                if k > 1000 {
+                    return Err(DataError::Invalid(format!(
+                        "target `{}` has {k} distinct values: is it really a {task} target?",
+                        spec.column
+                    )));
+                }
+                for v in target.iter_mut() {
+                    if v.is_finite() {
+                        *v = values.binary_search_by(|x| x.total_cmp(v)).unwrap_or(0) as f64;
+                    }
+                }
+                classes = Some(values.iter().map(|v| v.to_string()).collect());
+            }
+        }
+        if warm_up > 0 {
+            notes.insert(
+                0,
+                format!(
+                    "dropped the first {warm_up} row(s): warm-up of the derived features' windows"
+                ),
+            );
+        }
+        if end <= warm_up {
+            return Err(DataError::Invalid(format!(
+                "{}: no rows left after dropping {warm_up} warm-up and {} trailing row(s)",
+                path.display(),
+                n - end
+            )));
+        }
+        let rows = warm_up..end;
+        let features: Vec<Vec<f64>> = features.iter().map(|f| f[rows.clone()].to_vec()).collect();
+        if !target.is_empty() {
+            target = target[rows.clone()].to_vec();
+        }
+        let dataset = Dataset {
+            source: path.clone(),
+            fingerprint: fingerprint::fingerprint(table),
+            feature_names,
+            features,
+            target,
+            classes,
+            times: times[rows.clone()].to_vec(),
+            label_end: (0..rows.len()).map(|i| i + horizon).collect(),
+            row_offset: warm_up,
+            notes,
+            format: table.format,
+        };
+        dataset.check_features(opts.allow_missing_features)?;
+        Ok(dataset)
+    }
+}
+
+impl Dataset {
+    fn check_features(&self, allow_nan: bool) -> Result<(), DataError> {
+        for (name, col) in self.feature_names.iter().zip(&self.features) {
+            if let Some(i) = col
+                .iter()
+                .position(|v| v.is_infinite() || (!allow_nan && v.is_nan()))
+            {
+                let v = col[i];
+                return Err(DataError::NonFiniteFeature {
+                    path: self.source.clone(),
+                    location: self.location(i),
+                    column: name.clone(),
+                    value: format_value(v),
+                    hint: if v.is_nan() {
+                        " (missing): set preprocess.impute = \"mean\", \"median\" or \"constant\" to fill missing features".into()
+                    } else {
+                        " (infinite values cannot be imputed; fix the data)".into()
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps only the named features, in the given order (used when a fitted pipeline is applied
+    /// to new data).
+    pub fn select_features(&mut self, names: &[String]) -> Result<(), DataError> {
+        let mut features = Vec::with_capacity(names.len());
+        for name in names {
+            let j = self
+                .feature_names
+                .iter()
+                .position(|f| f == name)
+                .ok_or_else(|| DataError::MissingColumn {
+                    path: self.source.clone(),
+                    column: name.clone(),
+                    available: self.feature_names.join(", "),
+                })?;
+            features.push(self.features[j].clone());
+        }
+        self.features = features;
+        self.feature_names = names.to_vec();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::Column;
+
+    fn table(close: Vec<f64>, times: Vec<&str>) -> Table {
+        let n = close.len();
+        Table {
+            path: "m.csv".into(),
+            format: FileFormat::Csv,
+            n_rows: n,
+            columns: vec![
+                Column {
+                    name: "date".into(),
+                    values: ColumnValues::Text(times.iter().map(|s| s.to_string()).collect()),
+                },
+                Column {
+                    name: "close".into(),
+                    values: ColumnValues::Numeric(close),
+                },
+                Column {
+                    name: "x".into(),
+                    values: ColumnValues::Numeric((0..n).map(|i| i as f64).collect()),
+                },
+            ],
+        }
+    }
+
+    fn days(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("2020-01-{:02}", i + 1)).collect()
+    }
+
+    fn spec() -> DataSpec {
+        DataSpec {
+            path: "m.csv".into(),
+            time_column: Some("date".into()),
+            features: None,
+            exclude: vec![],
+            derive: None,
+        }
+    }
+
+    fn direction(h: usize) -> TargetSpec {
+        TargetSpec {
+            kind: TargetKind::Direction,
+            column: "close".into(),
+            horizon: Some(h),
+            threshold: 0.0,
+            classes: 2,
+            task: None,
+        }
+    }
+
+    fn opts(t: &TargetSpec) -> BuildOptions<'_> {
+        BuildOptions {
+            target: Some(t),
+            require_increasing_time: true,
+            allow_missing_features: false,
+        }
+    }
+
+    #[test]
+    fn forward_direction_drops_rows_without_label() {
+        let d = days(6);
+        let t = table(
+            vec![10., 11., 10.5, 12., 12., 13.],
+            d.iter().map(String::as_str).collect(),
+        );
+        let target = direction(2);
+        let ds = spec().build(&t, opts(&target)).unwrap();
+        // close[t+2] > close[t]: 10.5>10, 12>11, 12>10.5, 13>12.
+        assert_eq!(ds.target, vec![1., 1., 1., 1.]);
+        assert_eq!(ds.n_rows(), 4);
+        assert_eq!(ds.feature_names, vec!["close", "x"]);
+        assert_eq!(ds.label_end, vec![2, 3, 4, 5]);
+        assert!(ds.notes[0].contains("dropped the last 2 row(s)"), "{:?}", ds.notes);
+        let three = TargetSpec {
+            classes: 3,
+            threshold: 0.04,
+            ..direction(1)
+        };
+        let ds = spec().build(&t, opts(&three)).unwrap();
+        // Returns: +10%, -4.5%, +14.3%, 0%, +8.3%.
+        assert_eq!(ds.target, vec![2., 0., 2., 1., 2.]);
+    }
+
+    #[test]
+    fn bad_time_and_target_are_reported_with_lines() {
+        let t = table(vec![1., 2., 3.], vec!["2020-01-01", "2020-01-01", "2020-01-03"]);
+        let target = direction(1);
+        let e = spec().build(&t, opts(&target)).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("(duplicate)"), "{e}");
+        let t = table(vec![1., 2., 3.], vec!["2020-01-01", "2020-01-03", "2020-01-02"]);
+        let e = spec().build(&t, opts(&target)).unwrap_err().to_string();
+        assert!(e.contains("line 4: timestamps must be strictly increasing"), "{e}");
+        let t = table(vec![1., 2., 3.], vec!["2020-01-01", "soon", "2020-01-02"]);
+        let e = spec().build(&t, opts(&target)).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("\"soon\""), "{e}");
+
+        let d = days(4);
+        let mut t = table(vec![1., 2., 3., 4.], d.iter().map(String::as_str).collect());
+        t.columns.push(Column {
+            name: "y".into(),
+            values: ColumnValues::Numeric(vec![0.1, f64::NAN, 0.2, 0.3]),
+        });
+        let y = TargetSpec {
+            kind: TargetKind::Column,
+            column: "y".into(),
+            horizon: None,
+            threshold: 0.0,
+            classes: 2,
+            task: Some("regression".into()),
+        };
+        let e = spec().build(&t, opts(&y)).unwrap_err().to_string();
+        assert_eq!(e, "m.csv: line 3: target `y` is NaN (targets must be finite)");
+    }
+
+    #[test]
+    fn missing_features_need_an_imputer() {
+        let d = days(3);
+        let mut t = table(vec![1., 2., 3.], d.iter().map(String::as_str).collect());
+        t.columns[2].values = ColumnValues::Numeric(vec![1., f64::NAN, 2.]);
+        let target = direction(1);
+        let e = spec().build(&t, opts(&target)).unwrap_err().to_string();
+        assert!(e.contains("line 3: feature `x` is NaN") && e.contains("impute"), "{e}");
+        let ok = spec()
+            .build(
+                &t,
+                BuildOptions {
+                    allow_missing_features: true,
+                    ..opts(&target)
+                },
+            )
+            .unwrap();
+        assert!(ok.features[1][1].is_nan());
+    }
+
+    #[test]
+    fn column_targets_are_label_encoded_and_never_features() {
+        let d = days(4);
+        let mut t = table(vec![1., 2., 3., 4.], d.iter().map(String::as_str).collect());
+        t.columns.push(Column {
+            name: "y".into(),
+            values: ColumnValues::Numeric(vec![-1., 1., 1., -1.]),
+        });
+        let y = TargetSpec {
+            kind: TargetKind::Column,
+            column: "y".into(),
+            horizon: None,
+            threshold: 0.0,
+            classes: 2,
+            task: Some("binary".into()),
+        };
+        let ds = spec().build(&t, opts(&y)).unwrap();
+        assert_eq!(ds.target, vec![0., 1., 1., 0.]);
+        assert_eq!(ds.classes, Some(vec!["-1".to_string(), "1".to_string()]));
+        assert!(!ds.feature_names.contains(&"y".to_string()));
+        let leaky = DataSpec {
+            features: Some(vec!["x".into(), "y".into()]),
+            ..spec()
+        };
+        assert!(leaky.build(&t, opts(&y)).unwrap_err().to_string().contains("leaks"));
+    }
+}

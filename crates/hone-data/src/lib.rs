@@ -1,0 +1,19 @@
+//! Market data for hone: load CSV and Parquet files into numeric columns, derive causal features
+//! and look-ahead-free targets, and fingerprint what was loaded.
+//!
+//! The flow is `table::load` (file → [`Table`]) then [`DataSpec::build`] (table → [`Dataset`]:
+//! feature matrix, target, times, label windows). Every feature at row `t` is computed from rows
+//! `≤ t` only; a target that needs rows past the end of the file drops those rows and says so.
+//! Errors name the file, the line (CSV) or row (Parquet) and the column.
+
+pub mod dataset;
+pub mod error;
+pub mod features;
+pub mod fingerprint;
+pub mod table;
+pub mod time;
+
+pub use dataset::{DataSpec, Dataset, TargetKind, TargetSpec};
+pub use error::DataError;
+pub use features::DeriveSpec;
+pub use table::{Column, ColumnValues, Table};

@@ -1,0 +1,24 @@
+//! Estimators, preprocessing and fitted pipelines for hone.
+//!
+//! - [`Matrix`]: the column-major `f64` feature matrix every step consumes.
+//! - [`preprocess`]: imputers, scalers and feature selectors behind the [`Transformer`] trait,
+//!   with scikit-learn's semantics. They are fitted on training rows only.
+//! - [`gbm`]: LightGBM (gradient boosting, random forests) through its C API, with early stopping
+//!   on a validation slice and model files in LightGBM's own text format.
+//! - [`linear`]: linear, ridge, lasso, elastic-net and logistic regression.
+//! - [`pipeline`]: a [`PipelineSpec`] fitted into a [`FittedPipeline`] (transforms + model) that is
+//!   saved and loaded as one directory.
+
+pub mod error;
+pub mod gbm;
+pub mod linear;
+pub mod matrix;
+pub mod model;
+pub mod pipeline;
+pub mod preprocess;
+
+pub use error::ModelError;
+pub use matrix::Matrix;
+pub use model::{FitReport, FittedModel, ModelSpec};
+pub use pipeline::{FittedPipeline, PipelineSpec};
+pub use preprocess::Transformer;

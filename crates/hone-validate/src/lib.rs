@@ -1,0 +1,19 @@
+//! Cross-validation splitters and evaluation metrics for hone.
+//!
+//! Everything here reproduces scikit-learn's semantics exactly (index sets for the splitters,
+//! values and edge cases for the metrics), because users compare hone's numbers with the Python
+//! tools they know. The reference values in the tests come from scikit-learn 1.9.1 and are quoted
+//! with their source.
+//!
+//! - [`split`]: the [`Splitter`](split::Splitter) trait and the `kfold`, `stratified_kfold` and
+//!   `timeseries` schemes, plus the final out-of-sample [`holdout`](split::holdout).
+//! - [`metrics`]: the [`Metric`](metrics::Metric) vocabulary (classification, probabilistic and
+//!   regression metrics) evaluated over a [`Predictions`](metrics::Predictions) set.
+
+pub mod error;
+pub mod metrics;
+pub mod split;
+
+pub use error::ValidateError;
+pub use metrics::{Metric, Predictions, Task};
+pub use split::{Fold, SplitInput, Splitter};
