@@ -1,1 +1,82 @@
-fn main() {}
+//! `hone`: the command-line tool. Each subcommand is a thin layer over a library crate; errors
+//! become one line on stderr and a non-zero exit code (2: bad config or usage, 1: anything else).
+
+mod commands;
+mod progress;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// hone: leak-free model training for quantitative research.
+#[derive(Parser, Debug)]
+#[command(name = "hone", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Cross-validate a pipeline on a data file, score the holdout once, refit and save it.
+    Train(commands::TrainArgs),
+    /// Show the folds of a split scheme without training.
+    Split(commands::SplitArgs),
+    /// Compute metrics of external predictions (scikit-learn's names and semantics).
+    Metrics(commands::MetricsArgs),
+    /// Apply a trained model directory to a data file.
+    Predict(commands::PredictArgs),
+}
+
+/// An error for the user: message and exit code.
+pub struct CliError {
+    code: u8,
+    message: String,
+}
+
+impl CliError {
+    /// A usage or config error (exit code 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    /// A runtime error (exit code 1).
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<hone_train::TrainError> for CliError {
+    fn from(e: hone_train::TrainError) -> Self {
+        match e {
+            hone_train::TrainError::Config(_) | hone_train::TrainError::Split(_) => {
+                Self::usage(e.to_string())
+            }
+            _ => Self::runtime(e.to_string()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => commands::train(a),
+        Command::Split(a) => commands::split(a),
+        Command::Metrics(a) => commands::metrics(a),
+        Command::Predict(a) => commands::predict(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}

@@ -206,7 +206,11 @@ impl DataSpec {
                             location: table.location(i),
                             previous: texts[j].clone(),
                             current: s.clone(),
-                            hint: if key == p { " (duplicate)".into() } else { String::new() },
+                            hint: if key == p {
+                                " (duplicate)".into()
+                            } else {
+                                String::new()
+                            },
                         });
                     }
                     prev = Some((key, i));
@@ -373,7 +377,11 @@ impl DataSpec {
                     return Err(DataError::Invalid(format!(
                         "target `{}` has {k} distinct value(s); a {task} task needs {}",
                         spec.column,
-                        if task == "binary" { "exactly 2" } else { "at least 3" }
+                        if task == "binary" {
+                            "exactly 2"
+                        } else {
+                            "at least 3"
+                        }
                     )));
                 }
                 if k > 1000 {
@@ -549,7 +557,11 @@ mod tests {
         assert_eq!(ds.n_rows(), 4);
         assert_eq!(ds.feature_names, vec!["close", "x"]);
         assert_eq!(ds.label_end, vec![2, 3, 4, 5]);
-        assert!(ds.notes[0].contains("dropped the last 2 row(s)"), "{:?}", ds.notes);
+        assert!(
+            ds.notes[0].contains("dropped the last 2 row(s)"),
+            "{:?}",
+            ds.notes
+        );
         let three = TargetSpec {
             classes: 3,
             threshold: 0.04,
@@ -562,13 +574,22 @@ mod tests {
 
     #[test]
     fn bad_time_and_target_are_reported_with_lines() {
-        let t = table(vec![1., 2., 3.], vec!["2020-01-01", "2020-01-01", "2020-01-03"]);
+        let t = table(
+            vec![1., 2., 3.],
+            vec!["2020-01-01", "2020-01-01", "2020-01-03"],
+        );
         let target = direction(1);
         let e = spec().build(&t, opts(&target)).unwrap_err().to_string();
         assert!(e.contains("line 3") && e.contains("(duplicate)"), "{e}");
-        let t = table(vec![1., 2., 3.], vec!["2020-01-01", "2020-01-03", "2020-01-02"]);
+        let t = table(
+            vec![1., 2., 3.],
+            vec!["2020-01-01", "2020-01-03", "2020-01-02"],
+        );
         let e = spec().build(&t, opts(&target)).unwrap_err().to_string();
-        assert!(e.contains("line 4: timestamps must be strictly increasing"), "{e}");
+        assert!(
+            e.contains("line 4: timestamps must be strictly increasing"),
+            "{e}"
+        );
         let t = table(vec![1., 2., 3.], vec!["2020-01-01", "soon", "2020-01-02"]);
         let e = spec().build(&t, opts(&target)).unwrap_err().to_string();
         assert!(e.contains("line 3") && e.contains("\"soon\""), "{e}");
@@ -588,7 +609,10 @@ mod tests {
             task: Some("regression".into()),
         };
         let e = spec().build(&t, opts(&y)).unwrap_err().to_string();
-        assert_eq!(e, "m.csv: line 3: target `y` is NaN (targets must be finite)");
+        assert_eq!(
+            e,
+            "m.csv: line 3: target `y` is NaN (targets must be finite)"
+        );
     }
 
     #[test]
@@ -598,7 +622,10 @@ mod tests {
         t.columns[2].values = ColumnValues::Numeric(vec![1., f64::NAN, 2.]);
         let target = direction(1);
         let e = spec().build(&t, opts(&target)).unwrap_err().to_string();
-        assert!(e.contains("line 3: feature `x` is NaN") && e.contains("impute"), "{e}");
+        assert!(
+            e.contains("line 3: feature `x` is NaN") && e.contains("impute"),
+            "{e}"
+        );
         let ok = spec()
             .build(
                 &t,
@@ -635,6 +662,12 @@ mod tests {
             features: Some(vec!["x".into(), "y".into()]),
             ..spec()
         };
-        assert!(leaky.build(&t, opts(&y)).unwrap_err().to_string().contains("leaks"));
+        assert!(
+            leaky
+                .build(&t, opts(&y))
+                .unwrap_err()
+                .to_string()
+                .contains("leaks")
+        );
     }
 }

@@ -77,7 +77,9 @@ pub enum DataError {
         message: String,
     },
     /// A timestamp could not be parsed.
-    #[error("{path}: {location}: column `{column}`: cannot parse timestamp {value:?} (expected YYYY-MM-DD, YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z], or a number)")]
+    #[error(
+        "{path}: {location}: column `{column}`: cannot parse timestamp {value:?} (expected YYYY-MM-DD, YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z], or a number)"
+    )]
     BadTimestamp {
         /// The file.
         path: PathBuf,
@@ -89,7 +91,9 @@ pub enum DataError {
         value: String,
     },
     /// Timestamps repeat or go backwards, which a temporal split cannot accept.
-    #[error("{path}: {location}: timestamps must be strictly increasing, but {current:?} follows {previous:?}{hint}")]
+    #[error(
+        "{path}: {location}: timestamps must be strictly increasing, but {current:?} follows {previous:?}{hint}"
+    )]
     NonIncreasingTime {
         /// The file.
         path: PathBuf,

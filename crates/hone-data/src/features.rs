@@ -93,7 +93,9 @@ impl DeriveSpec {
             );
         }
         if self.feature_names().is_empty() {
-            return Err("data.derive lists no features (returns, rolling, rsi, volume_z, range)".into());
+            return Err(
+                "data.derive lists no features (returns, rolling, rsi, volume_z, range)".into(),
+            );
         }
         Ok(())
     }
@@ -159,7 +161,13 @@ impl DeriveSpec {
 /// `x[t] / x[t−k] − 1`; NaN for `t < k`.
 pub fn lagged_return(x: &[f64], k: usize) -> Vec<f64> {
     (0..x.len())
-        .map(|t| if t >= k { x[t] / x[t - k] - 1.0 } else { f64::NAN })
+        .map(|t| {
+            if t >= k {
+                x[t] / x[t - k] - 1.0
+            } else {
+                f64::NAN
+            }
+        })
         .collect()
 }
 
@@ -246,7 +254,9 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 x *= 1.0 + ((s >> 33) as f64 / (1u64 << 31) as f64 - 0.5) * 0.04;
                 x
             })

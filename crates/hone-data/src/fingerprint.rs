@@ -36,10 +36,7 @@ pub fn fingerprint(table: &Table) -> String {
             }
         }
     }
-    h.finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

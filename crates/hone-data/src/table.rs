@@ -228,7 +228,10 @@ fn load_csv(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("CSV reader thread panicked".into())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("CSV reader thread panicked".into()))
+            })
             .collect()
     });
     let mut batches = Vec::new();
@@ -473,7 +476,9 @@ pub fn write_parquet(path: &Path, names: &[String], columns: &[Vec<f64>]) -> Res
     let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| err(&e))?;
     let file = std::fs::File::create(path).map_err(io_err(path))?;
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(|e| err(&e))?))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).map_err(|e| err(&e))?,
+        ))
         .build();
     let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| err(&e))?;
     writer.write(&batch).map_err(|e| err(&e))?;
@@ -514,9 +519,15 @@ mod tests {
         assert!(close[1].is_nan());
         assert_eq!(t.numeric("volume").unwrap(), &[10.0, 20.0]);
         let e = t.numeric("sym").unwrap_err().to_string();
-        assert!(e.contains("`sym` is not numeric (first value \"X\" at line 2)"), "{e}");
+        assert!(
+            e.contains("`sym` is not numeric (first value \"X\" at line 2)"),
+            "{e}"
+        );
         let e = t.column("nope").unwrap_err().to_string();
-        assert!(e.contains("no column `nope` (columns: date, close, volume, sym)"), "{e}");
+        assert!(
+            e.contains("no column `nope` (columns: date, close, volume, sym)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -541,8 +552,13 @@ mod tests {
         let p = write(&dir, "c.csv", "a,b\n1,2\n3\n");
         let e = load(&p, &[]).unwrap_err().to_string();
         assert!(e.contains("line 3"), "{e}");
-        let e = load(&dir.path().join("none.csv"), &[]).unwrap_err().to_string();
-        assert!(e.starts_with("cannot read") && e.contains("none.csv"), "{e}");
+        let e = load(&dir.path().join("none.csv"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("cannot read") && e.contains("none.csv"),
+            "{e}"
+        );
         let p = write(&dir, "d.txt", "a\n1\n");
         assert!(matches!(
             load(&p, &[]),
@@ -551,7 +567,12 @@ mod tests {
         let p = write(&dir, "e.csv", "a,b\n");
         assert!(matches!(load(&p, &[]), Err(DataError::Empty { .. })));
         let p = write(&dir, "f.csv", "a,a\n1,2\n");
-        assert!(load(&p, &[]).unwrap_err().to_string().contains("duplicate column"));
+        assert!(
+            load(&p, &[])
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate column")
+        );
     }
 
     #[test]

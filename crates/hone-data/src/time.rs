@@ -91,7 +91,14 @@ mod tests {
         );
         assert_eq!(parse_timestamp("1546214400"), Some(1_546_214_400.0));
         assert_eq!(parse_timestamp("2000-02-29").is_some(), true);
-        for bad in ["2001-02-29", "2018-13-01", "18-01-01", "yesterday", "2018-01-01T25:00", ""] {
+        for bad in [
+            "2001-02-29",
+            "2018-13-01",
+            "18-01-01",
+            "yesterday",
+            "2018-01-01T25:00",
+            "",
+        ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
     }

@@ -138,7 +138,11 @@ fn value_text(v: &Value) -> Result<String, String> {
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.clone(),
-        Value::Array(a) => a.iter().map(value_text).collect::<Result<Vec<_>, _>>()?.join(","),
+        Value::Array(a) => a
+            .iter()
+            .map(value_text)
+            .collect::<Result<Vec<_>, _>>()?
+            .join(","),
         _ => return Err("must be a number, string, boolean or list".into()),
     })
 }
@@ -150,7 +154,9 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -219,9 +225,12 @@ impl GbmSpec {
         }
         if boosting == "rf" {
             // LightGBM's random forest needs bagging; these are the usual RF settings.
-            out.entry("bagging_freq".into()).or_insert_with(|| "1".into());
-            out.entry("bagging_fraction".into()).or_insert_with(|| "0.632".into());
-            out.entry("feature_fraction".into()).or_insert_with(|| "0.8".into());
+            out.entry("bagging_freq".into())
+                .or_insert_with(|| "1".into());
+            out.entry("bagging_fraction".into())
+                .or_insert_with(|| "0.632".into());
+            out.entry("feature_fraction".into())
+                .or_insert_with(|| "0.8".into());
         }
         let default_objective = match task {
             Task::Binary => "binary",
@@ -234,11 +243,31 @@ impl GbmSpec {
             .clone();
         let compatible = match task {
             Task::Binary => ["binary", "cross_entropy", "xentropy"].contains(&objective.as_str()),
-            Task::Multiclass { .. } => ["multiclass", "multiclassova", "softmax", "multiclass_ova", "ova", "ovr"]
-                .contains(&objective.as_str()),
+            Task::Multiclass { .. } => [
+                "multiclass",
+                "multiclassova",
+                "softmax",
+                "multiclass_ova",
+                "ova",
+                "ovr",
+            ]
+            .contains(&objective.as_str()),
             Task::Regression => [
-                "regression", "regression_l2", "l2", "mse", "rmse", "regression_l1", "l1", "mae",
-                "huber", "fair", "poisson", "quantile", "mape", "gamma", "tweedie",
+                "regression",
+                "regression_l2",
+                "l2",
+                "mse",
+                "rmse",
+                "regression_l1",
+                "l1",
+                "mae",
+                "huber",
+                "fair",
+                "poisson",
+                "quantile",
+                "mape",
+                "gamma",
+                "tweedie",
             ]
             .contains(&objective.as_str()),
         };
@@ -252,12 +281,15 @@ impl GbmSpec {
             out.insert("num_class".into(), n_classes.to_string());
         }
         out.entry("seed".into()).or_insert_with(|| seed.to_string());
-        out.entry("deterministic".into()).or_insert_with(|| "true".into());
+        out.entry("deterministic".into())
+            .or_insert_with(|| "true".into());
         if !out.contains_key("force_row_wise") {
-            out.entry("force_col_wise".into()).or_insert_with(|| "true".into());
+            out.entry("force_col_wise".into())
+                .or_insert_with(|| "true".into());
         }
         out.entry("verbosity".into()).or_insert_with(|| "-1".into());
-        out.entry("num_iterations".into()).or_insert_with(|| "100".into());
+        out.entry("num_iterations".into())
+            .or_insert_with(|| "100".into());
         out.entry("num_threads".into()).or_insert_with(|| {
             std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
@@ -309,7 +341,9 @@ fn make_dataset(
     feature_names: &[String],
 ) -> Result<DatasetHandle, ModelError> {
     if x.n_rows() == 0 || x.n_cols() == 0 {
-        return Err(ModelError::Data("LightGBM needs at least one row and one feature".into()));
+        return Err(ModelError::Data(
+            "LightGBM needs at least one row and one feature".into(),
+        ));
     }
     let mut handle = std::ptr::null_mut();
     // SAFETY: the matrix buffer holds n_rows × n_cols f64 values in column-major order and
@@ -356,7 +390,13 @@ fn make_dataset(
 /// LightGBM refuses some characters in feature names; they become `_`.
 pub fn sanitize_feature_name(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -395,11 +435,21 @@ impl BoosterHandle {
             return Ok(Vec::new());
         }
         let mut buffers = vec![vec![0u8; 256]; n];
-        let mut ptrs: Vec<*mut c_char> = buffers.iter_mut().map(|b| b.as_mut_ptr() as *mut c_char).collect();
+        let mut ptrs: Vec<*mut c_char> = buffers
+            .iter_mut()
+            .map(|b| b.as_mut_ptr() as *mut c_char)
+            .collect();
         let (mut out_len, mut needed) = (0, 0usize);
         // SAFETY: n buffers of 256 bytes each.
         check(unsafe {
-            sys::LGBM_BoosterGetEvalNames(self.0, count, &mut out_len, 256, &mut needed, ptrs.as_mut_ptr())
+            sys::LGBM_BoosterGetEvalNames(
+                self.0,
+                count,
+                &mut out_len,
+                256,
+                &mut needed,
+                ptrs.as_mut_ptr(),
+            )
         })?;
         Ok(buffers
             .iter()
@@ -415,7 +465,15 @@ impl BoosterHandle {
         let mut len: i64 = 0;
         // SAFETY: first call asks for the length only (buffer_len 0).
         check(unsafe {
-            sys::LGBM_BoosterSaveModelToString(self.0, 0, num_iteration, 0, 0, &mut len, std::ptr::null_mut())
+            sys::LGBM_BoosterSaveModelToString(
+                self.0,
+                0,
+                num_iteration,
+                0,
+                0,
+                &mut len,
+                std::ptr::null_mut(),
+            )
         })?;
         let mut buf = vec![0u8; len as usize];
         // SAFETY: `buf` has the length LightGBM asked for.
@@ -435,10 +493,13 @@ impl BoosterHandle {
     }
 
     fn from_string(text: &str) -> Result<(Self, usize), ModelError> {
-        let c = CString::new(text).map_err(|_| ModelError::Data("model text contains NUL".into()))?;
+        let c =
+            CString::new(text).map_err(|_| ModelError::Data("model text contains NUL".into()))?;
         let (mut handle, mut iters) = (std::ptr::null_mut(), 0);
         // SAFETY: `c` is a valid C string for the call.
-        check(unsafe { sys::LGBM_BoosterLoadModelFromString(c.as_ptr(), &mut iters, &mut handle) })?;
+        check(unsafe {
+            sys::LGBM_BoosterLoadModelFromString(c.as_ptr(), &mut iters, &mut handle)
+        })?;
         Ok((Self(handle), iters as usize))
     }
 }
@@ -534,7 +595,11 @@ impl GbmSpec {
             // SAFETY: both handles are live; the dataset outlives the booster's use of it.
             check(unsafe { sys::LGBM_BoosterAddValidData(booster.0, v.0) })?;
         }
-        let names = if valid_ds.is_some() { booster.eval_names()? } else { Vec::new() };
+        let names = if valid_ds.is_some() {
+            booster.eval_names()?
+        } else {
+            Vec::new()
+        };
         let metric = names.first().cloned();
         let maximize = metric.as_deref().is_some_and(higher_is_better);
         let mut info = GbmFitInfo {
@@ -645,7 +710,11 @@ impl GbmModel {
         if x.n_rows() == 0 {
             return Ok(Vec::new());
         }
-        let threads = self.params.get("num_threads").cloned().unwrap_or_else(|| "0".into());
+        let threads = self
+            .params
+            .get("num_threads")
+            .cloned()
+            .unwrap_or_else(|| "0".into());
         let p = CString::new(format!("num_threads={threads}")).expect("no NUL");
         let mut out = vec![0.0; x.n_rows() * n_outputs];
         let mut len: i64 = 0;
@@ -685,7 +754,12 @@ impl GbmModel {
         };
         // SAFETY: `out` holds one value per feature.
         check(unsafe {
-            sys::LGBM_BoosterFeatureImportance(self.booster()?.0, -1, kind as c_int, out.as_mut_ptr())
+            sys::LGBM_BoosterFeatureImportance(
+                self.booster()?.0,
+                -1,
+                kind as c_int,
+                out.as_mut_ptr(),
+            )
         })?;
         Ok(out)
     }
@@ -698,7 +772,10 @@ mod tests {
     fn spec(params: &[(&str, Value)]) -> GbmSpec {
         GbmSpec {
             boosting: "gbdt".into(),
-            params: params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
             early_stopping_rounds: None,
             validation_fraction: 0.2,
         }

@@ -133,7 +133,9 @@ impl LinearSpec {
                 if !(*c > 0.0) {
                     bad(format!("model.C must be > 0, got {c}"))
                 } else if penalty != "l1" && penalty != "l2" {
-                    bad(format!("model.penalty must be \"l1\" or \"l2\", got {penalty:?}"))
+                    bad(format!(
+                        "model.penalty must be \"l1\" or \"l2\", got {penalty:?}"
+                    ))
                 } else {
                     Ok(())
                 }
@@ -162,7 +164,9 @@ impl LinearSpec {
                 let m = LinearRegression::fit(&xs, &ys, params)
                     .map_err(|e| solver_err(e.to_string()))?;
                 use smartcore::linalg::basic::arrays::Array;
-                let coef: Vec<f64> = (0..x.n_cols()).map(|j| *m.coefficients().get((j, 0))).collect();
+                let coef: Vec<f64> = (0..x.n_cols())
+                    .map(|j| *m.coefficients().get((j, 0)))
+                    .collect();
                 let b = *m.intercept();
                 (coef, vec![b], 1)
             }
@@ -179,7 +183,9 @@ impl LinearSpec {
                 let m = RidgeRegression::fit(&xs, &ys, params)
                     .map_err(|e| solver_err(e.to_string()))?;
                 use smartcore::linalg::basic::arrays::Array;
-                let coef: Vec<f64> = (0..x.n_cols()).map(|j| *m.coefficients().get((j, 0))).collect();
+                let coef: Vec<f64> = (0..x.n_cols())
+                    .map(|j| *m.coefficients().get((j, 0)))
+                    .collect();
                 let b = y_mean - coef.iter().zip(&x_mean).map(|(w, m)| w * m).sum::<f64>();
                 (coef, vec![b], 1)
             }
@@ -318,7 +324,9 @@ fn to_smartcore(x: &Matrix, y: &[f64]) -> Result<(DenseMatrix<f64>, Vec<f64>), M
 
 fn center_columns(x: &Matrix) -> (Matrix, Vec<f64>) {
     let n = x.n_rows() as f64;
-    let means: Vec<f64> = (0..x.n_cols()).map(|j| x.col(j).iter().sum::<f64>() / n).collect();
+    let means: Vec<f64> = (0..x.n_cols())
+        .map(|j| x.col(j).iter().sum::<f64>() / n)
+        .collect();
     let mut out = x.clone();
     for (j, m) in means.iter().enumerate() {
         for v in out.col_mut(j) {
@@ -395,9 +403,7 @@ pub fn coordinate_descent(
         if w_max == 0.0 || d_w_max / w_max < d_w_tol || it + 1 == max_iter {
             // Duality gap, as scikit-learn computes it.
             let xt_r: Vec<f64> = (0..p)
-                .map(|j| {
-                    xc.col(j).iter().zip(&r).map(|(a, b)| a * b).sum::<f64>() - l2_reg * w[j]
-                })
+                .map(|j| xc.col(j).iter().zip(&r).map(|(a, b)| a * b).sum::<f64>() - l2_reg * w[j])
                 .collect();
             let dual_norm = xt_r.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             let r_norm2: f64 = r.iter().map(|v| v * v).sum();
@@ -410,7 +416,8 @@ pub fn coordinate_descent(
             };
             let l1_norm: f64 = w.iter().map(|v| v.abs()).sum();
             let ry: f64 = r.iter().zip(&yc).map(|(a, b)| a * b).sum();
-            gap += l1_reg * l1_norm - const_ * ry + 0.5 * l2_reg * (1.0 + const_ * const_) * w_norm2;
+            gap +=
+                l1_reg * l1_norm - const_ * ry + 0.5 * l2_reg * (1.0 + const_ * const_) * w_norm2;
             if gap < tol {
                 break;
             }
@@ -472,7 +479,11 @@ fn logistic(
                 let zi = z[i];
                 let yi = (classes[i] == 1) as u8 as f64;
                 // log(1 + e^z) − y·z, computed stably.
-                loss += if zi > 0.0 { zi + (-zi).exp().ln_1p() } else { zi.exp().ln_1p() } - yi * zi;
+                loss += if zi > 0.0 {
+                    zi + (-zi).exp().ln_1p()
+                } else {
+                    zi.exp().ln_1p()
+                } - yi * zi;
                 resid[i] = sigmoid(zi) - yi;
             }
         } else {
@@ -482,8 +493,7 @@ fn logistic(
                 let lse = m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
                 loss += lse - row[classes[i]];
                 for o in 0..k {
-                    resid[i * k + o] =
-                        (row[o] - lse).exp() - f64::from(u8::from(classes[i] == o));
+                    resid[i * k + o] = (row[o] - lse).exp() - f64::from(u8::from(classes[i] == o));
                 }
             }
         }
@@ -547,10 +557,18 @@ fn logistic(
         // Backtracking line search on the smooth part.
         let mut candidate;
         loop {
-            candidate = momentum.iter().zip(&grad).map(|(a, g)| a - step * g).collect::<Vec<_>>();
+            candidate = momentum
+                .iter()
+                .zip(&grad)
+                .map(|(a, g)| a - step * g)
+                .collect::<Vec<_>>();
             prox(&mut candidate, step);
             let f_c = smooth(&candidate, &mut g_new);
-            let diff: Vec<f64> = candidate.iter().zip(&momentum).map(|(a, b)| a - b).collect();
+            let diff: Vec<f64> = candidate
+                .iter()
+                .zip(&momentum)
+                .map(|(a, b)| a - b)
+                .collect();
             let bound = f_m
                 + diff.iter().zip(&grad).map(|(d, g)| d * g).sum::<f64>()
                 + diff.iter().map(|d| d * d).sum::<f64>() / (2.0 * step);
@@ -561,7 +579,11 @@ fn logistic(
         }
         let obj = smooth(&candidate, &mut g_new) + penalty(&candidate);
         // Restart momentum when the objective goes up (O'Donoghue & Candès).
-        let t_next = if obj > prev_obj { 1.0 } else { (1.0 + (1.0 + 4.0 * t * t).sqrt()) / 2.0 };
+        let t_next = if obj > prev_obj {
+            1.0
+        } else {
+            (1.0 + (1.0 + 4.0 * t * t).sqrt()) / 2.0
+        };
         let max_change = candidate
             .iter()
             .zip(&theta)
@@ -577,7 +599,8 @@ fn logistic(
         }
         theta = candidate;
         t = t_next;
-        let converged = max_change <= 1e-10 * scale && (prev_obj - obj).abs() <= 1e-14 * obj.abs().max(1.0);
+        let converged =
+            max_change <= 1e-10 * scale && (prev_obj - obj).abs() <= 1e-14 * obj.abs().max(1.0);
         prev_obj = prev_obj.min(obj);
         if converged {
             break;
@@ -614,7 +637,11 @@ mod tests {
             .map(|i| 1.5 * g(i, 0) - 2.0 * g(i, 1) + 0.5 * g(i, 3) + 0.3 * (2.1 * i as f64).sin())
             .collect();
         let yb = (0..n)
-            .map(|i| f64::from(u8::from(g(i, 0) - g(i, 1) + 0.4 * (1.7 * i as f64).sin() > 0.0)))
+            .map(|i| {
+                f64::from(u8::from(
+                    g(i, 0) - g(i, 1) + 0.4 * (1.7 * i as f64).sin() > 0.0,
+                ))
+            })
             .collect();
         let ym = (0..n)
             .map(|i| {
@@ -645,14 +672,24 @@ mod tests {
         let m = LinearSpec::Linear.fit(&x, &y, None).unwrap();
         close(
             &m.coef,
-            &[1.5536300562116012, -1.9813094265037101, 0.03442161605661536, 0.5442021954705917],
+            &[
+                1.5536300562116012,
+                -1.9813094265037101,
+                0.03442161605661536,
+                0.5442021954705917,
+            ],
             1e-10,
         );
         close(&m.intercept, &[0.0009207330784945962], 1e-10);
         let m = LinearSpec::Ridge { alpha: 1.5 }.fit(&x, &y, None).unwrap();
         close(
             &m.coef,
-            &[0.5421964597243824, -1.3312880729812542, -0.8542519142073332, 0.5677551101470456],
+            &[
+                0.5421964597243824,
+                -1.3312880729812542,
+                -0.8542519142073332,
+                0.5677551101470456,
+            ],
             1e-10,
         );
         close(&m.intercept, &[0.0015359950114259106], 1e-10);
@@ -668,7 +705,11 @@ mod tests {
             tol: 1e-12,
         };
         let m = tight(0.05, 1.0).fit(&x, &y, None).unwrap();
-        close(&m.coef, &[0.0, -1.6031246874409508, -1.0482828487688713, 0.0], 1e-8);
+        close(
+            &m.coef,
+            &[0.0, -1.6031246874409508, -1.0482828487688713, 0.0],
+            1e-8,
+        );
         close(&m.intercept, &[0.002754031972449663], 1e-8);
         // Exact zeros, as scikit-learn's coordinate descent gives.
         assert_eq!(m.coef[0], 0.0);
@@ -676,7 +717,12 @@ mod tests {
         let m = tight(0.05, 0.3).fit(&x, &y, None).unwrap();
         close(
             &m.coef,
-            &[0.39268222094682853, -1.3450450791721735, -0.9134799048136928, 0.45256986086084183],
+            &[
+                0.39268222094682853,
+                -1.3450450791721735,
+                -0.9134799048136928,
+                0.45256986086084183,
+            ],
             1e-8,
         );
         close(&m.intercept, &[0.001585477055226766], 1e-8);
@@ -688,7 +734,11 @@ mod tests {
         }
         .fit(&x, &y, None)
         .unwrap();
-        close(&m.coef, &[0.0, -0.8599058112766113, -0.3986561104764448, 0.0], 1e-4);
+        close(
+            &m.coef,
+            &[0.0, -0.8599058112766113, -0.3986561104764448, 0.0],
+            1e-4,
+        );
     }
 
     #[test]
@@ -702,29 +752,55 @@ mod tests {
         let m = logit("l2").fit(&x, &yb, Some(2)).unwrap();
         close(
             &m.coef,
-            &[1.0249770593680887, -1.0885802736515942, -1.5266028664109303, 0.21479241809509583],
+            &[
+                1.0249770593680887,
+                -1.0885802736515942,
+                -1.5266028664109303,
+                0.21479241809509583,
+            ],
             1e-6,
         );
         close(&m.intercept, &[0.12039036940682227], 1e-6);
         let m = logit("l1").fit(&x, &yb, Some(2)).unwrap();
-        close(&m.coef, &[0.0, -0.8174260881511792, -2.816125683051859, 0.0], 1e-6);
+        close(
+            &m.coef,
+            &[0.0, -0.8174260881511792, -2.816125683051859, 0.0],
+            1e-6,
+        );
         close(&m.intercept, &[0.13792479121417214], 1e-6);
         let m = logit("l2").fit(&x, &ym, Some(3)).unwrap();
         close(
             &m.coef,
             &[
-                -0.1846323174858808, -0.8214697260383309, -0.46906291350299834, 0.8450666289094704,
-                0.15846458009521244, 0.1888473294558369, -0.18245597689704235, 0.11420550231478753,
-                0.0261677373906683, 0.632622396582494, 0.651518890400041, -0.9592721312242579,
+                -0.1846323174858808,
+                -0.8214697260383309,
+                -0.46906291350299834,
+                0.8450666289094704,
+                0.15846458009521244,
+                0.1888473294558369,
+                -0.18245597689704235,
+                0.11420550231478753,
+                0.0261677373906683,
+                0.632622396582494,
+                0.651518890400041,
+                -0.9592721312242579,
             ],
             1e-6,
         );
         close(
             &m.intercept,
-            &[-0.49102047679431116, 0.8901678580120121, -0.3991473812177019],
+            &[
+                -0.49102047679431116,
+                0.8901678580120121,
+                -0.3991473812177019,
+            ],
             1e-6,
         );
         let proba = m.predict(&x.select_rows(&[0]));
-        close(&proba, &[0.023204508043893467, 0.44077597331222845, 0.536019518643878], 1e-7);
+        close(
+            &proba,
+            &[0.023204508043893467, 0.44077597331222845, 0.536019518643878],
+            1e-7,
+        );
     }
 }

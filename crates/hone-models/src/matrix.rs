@@ -124,7 +124,10 @@ mod tests {
         let m = Matrix::from_row_major(2, 3, &[1., 2., 3., 4., 5., 6.]);
         assert_eq!(m.col(1), &[2., 5.]);
         assert_eq!(m.to_row_major(), vec![1., 2., 3., 4., 5., 6.]);
-        assert_eq!(m.select_columns(&[2, 0]).to_row_major(), vec![3., 1., 6., 4.]);
+        assert_eq!(
+            m.select_columns(&[2, 0]).to_row_major(),
+            vec![3., 1., 6., 4.]
+        );
         assert_eq!(m.select_rows(&[1]).to_row_major(), vec![4., 5., 6.]);
         let g = Matrix::gather(&[vec![1., 4.], vec![2., 5.], vec![3., 6.]], &[1, 0]);
         assert_eq!(g.to_row_major(), vec![4., 5., 6., 1., 2., 3.]);

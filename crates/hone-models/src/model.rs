@@ -145,7 +145,9 @@ impl ModelSpec {
     /// The early-stopping validation share, if this model stops early.
     pub fn early_stopping_fraction(&self) -> Option<f64> {
         match self {
-            ModelSpec::Gbm(g) if g.early_stopping_rounds.is_some() && g.validation_fraction > 0.0 => {
+            ModelSpec::Gbm(g)
+                if g.early_stopping_rounds.is_some() && g.validation_fraction > 0.0 =>
+            {
                 Some(g.validation_fraction)
             }
             _ => None,
@@ -290,7 +292,8 @@ mod tests {
     #[test]
     fn model_tables_parse_with_helpful_errors() {
         let m = ModelSpec::from_value(&json!({"type": "lightgbm", "params": {"num_leaves": 7},
-            "early_stopping_rounds": 20})).unwrap();
+            "early_stopping_rounds": 20}))
+        .unwrap();
         assert_eq!(m.name(), "lightgbm");
         assert_eq!(m.early_stopping_fraction(), Some(0.2));
         let m = ModelSpec::from_value(&json!({"type": "ridge", "alpha": 2.0})).unwrap();
@@ -303,7 +306,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("did you mean `alpha`?"), "{e}");
-        let e = ModelSpec::from_value(&json!({"type": "lightgmb"})).unwrap_err().to_string();
+        let e = ModelSpec::from_value(&json!({"type": "lightgmb"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("did you mean \"lightgbm\"?"), "{e}");
         let e = ModelSpec::from_value(&json!({"type": "logistic", "penalty": "l3"}))
             .unwrap_err()

@@ -115,7 +115,10 @@ impl PipelineSpec {
                 }
                 let fit_rows: Vec<usize> = (0..fit_end).collect();
                 let valid_rows: Vec<usize> = (valid_start..n).collect();
-                let (fx, vx) = (current.select_rows(&fit_rows), current.select_rows(&valid_rows));
+                let (fx, vx) = (
+                    current.select_rows(&fit_rows),
+                    current.select_rows(&valid_rows),
+                );
                 self.model.fit(
                     &fx,
                     &y[..fit_end],
@@ -208,7 +211,10 @@ impl FittedPipeline {
         let saved: SavedPipeline =
             serde_json::from_str(&text).map_err(|e| bad(format!("not a hone pipeline: {e}")))?;
         if saved.format != FORMAT {
-            return Err(bad(format!("not a hone pipeline (format {:?})", saved.format)));
+            return Err(bad(format!(
+                "not a hone pipeline (format {:?})",
+                saved.format
+            )));
         }
         if saved.version > VERSION {
             return Err(bad(format!(

@@ -333,7 +333,9 @@ impl Transformer for Selector {
             SelectMethod::Rfe { n_features, step } => {
                 check_k(n_features, "n_features")?;
                 if step == 0 {
-                    return Err(ModelError::Config("preprocess.select.step must be ≥ 1".into()));
+                    return Err(ModelError::Config(
+                        "preprocess.select.step must be ≥ 1".into(),
+                    ));
                 }
                 let importances = ctx.importances.ok_or_else(|| {
                     ModelError::Config("rfe needs a model to rank features".into())
@@ -469,7 +471,9 @@ mod tests {
         Matrix::from_row_major(
             5,
             3,
-            &[1., 10., 5., 2., 20., 5., 4., 15., 5., 8., 30., 5., 100., 25., 5.],
+            &[
+                1., 10., 5., 2., 20., 5., 4., 15., 5., 8., 30., 5., 100., 25., 5.,
+            ],
         )
     }
 
@@ -484,7 +488,11 @@ mod tests {
         };
         s.fit(&x(), &[], &ctx(false)).unwrap();
         close(&s.offset, &[23., 20., 5.], 1e-12);
-        close(&s.scale, &[38.57460304397182, 7.0710678118654755, 1.0], 1e-12);
+        close(
+            &s.scale,
+            &[38.57460304397182, 7.0710678118654755, 1.0],
+            1e-12,
+        );
         let t = s.transform(&x()).unwrap();
         close(t.col(2), &[0.0; 5], 0.0);
         // MinMaxScaler: data_min_ = [1, 10, 5], data_range_ = [99, 20, 0] -> scale 1 for col 3.
@@ -494,7 +502,11 @@ mod tests {
             scale: vec![],
         };
         m.fit(&x(), &[], &ctx(false)).unwrap();
-        close(&m.transform(&x()).unwrap().col(1).to_vec(), &[0., 0.5, 0.25, 1., 0.75], 1e-12);
+        close(
+            &m.transform(&x()).unwrap().col(1).to_vec(),
+            &[0., 0.5, 0.25, 1., 0.75],
+            1e-12,
+        );
         // RobustScaler: center_ = [4, 20, 5], scale_ = [6, 10, 1].
         let mut r = Scaler {
             kind: ScaleKind::Robust,
@@ -559,7 +571,10 @@ mod tests {
         assert_eq!(s.support, vec![1]);
         assert_eq!(s.transform(&x()).unwrap().col(0), x().col(1));
         // Ties: the later column wins, NaN loses.
-        assert_eq!(top_k_like_select_k_best(&[1., f64::NAN, 1., 0.5], 1), vec![2]);
+        assert_eq!(
+            top_k_like_select_k_best(&[1., f64::NAN, 1., 0.5], 1),
+            vec![2]
+        );
     }
 
     #[test]

@@ -1,1 +1,52 @@
-//! hone-train
+//! Training jobs for hone: read a config, cross-validate the pipeline without look-ahead, score
+//! the holdout once, refit, and write every output a user needs.
+//!
+//! The CLI is a thin layer over [`run_train`] and [`predict`]; later subsystems (tuning,
+//! tracking) call the same functions and listen to the same [`Event`]s.
+
+pub mod config;
+pub mod job;
+pub mod output;
+pub mod predict;
+
+pub use config::{LoadedConfig, TrainConfig};
+pub use job::{Event, FoldReport, TrainReport, run_train};
+pub use predict::predict;
+
+/// Why a training job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The config file is missing, malformed or inconsistent.
+    #[error("{0}")]
+    Config(String),
+    /// The data could not be loaded or prepared.
+    #[error(transparent)]
+    Data(#[from] hone_data::DataError),
+    /// A split could not be made.
+    #[error("split: {0}")]
+    Split(hone_validate::ValidateError),
+    /// A metric could not be computed.
+    #[error("{context}: {source}")]
+    Metric {
+        /// Where (fold or holdout).
+        context: String,
+        /// The metric error.
+        source: hone_validate::ValidateError,
+    },
+    /// A model or transform failed.
+    #[error("{context}: {source}")]
+    Model {
+        /// Where (fold, final refit, ...).
+        context: String,
+        /// The model error.
+        source: hone_models::ModelError,
+    },
+    /// Writing outputs failed.
+    #[error("cannot write {path}: {message}")]
+    Output {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What happened.
+        message: String,
+    },
+}

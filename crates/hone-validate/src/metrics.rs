@@ -159,7 +159,12 @@ impl Metric {
     pub fn greater_is_better(&self) -> bool {
         !matches!(
             self,
-            Metric::LogLoss | Metric::Brier | Metric::Mse | Metric::Rmse | Metric::Mae | Metric::Mape
+            Metric::LogLoss
+                | Metric::Brier
+                | Metric::Mse
+                | Metric::Rmse
+                | Metric::Mae
+                | Metric::Mape
         )
     }
 
@@ -360,7 +365,9 @@ fn mcc(c: &[Vec<u64>]) -> f64 {
     let s: f64 = c.iter().flatten().map(|&v| v as f64).sum();
     let trace: f64 = (0..k).map(|i| c[i][i] as f64).sum();
     let t: Vec<f64> = (0..k).map(|i| c[i].iter().sum::<u64>() as f64).collect();
-    let p: Vec<f64> = (0..k).map(|j| c.iter().map(|r| r[j]).sum::<u64>() as f64).collect();
+    let p: Vec<f64> = (0..k)
+        .map(|j| c.iter().map(|r| r[j]).sum::<u64>() as f64)
+        .collect();
     let pt: f64 = t.iter().zip(&p).map(|(a, b)| a * b).sum();
     let pp: f64 = p.iter().map(|v| v * v).sum();
     let tt: f64 = t.iter().map(|v| v * v).sum();
@@ -396,7 +403,12 @@ fn binary(m: Metric, p: &Predictions<'_>) -> Result<f64, ValidateError> {
     }
     let y = hard_predictions(2, p)?;
     let c = confusion_matrix(&t, &y, 2);
-    let (tn, fp, fn_, tp) = (c[0][0] as f64, c[0][1] as f64, c[1][0] as f64, c[1][1] as f64);
+    let (tn, fp, fn_, tp) = (
+        c[0][0] as f64,
+        c[0][1] as f64,
+        c[1][0] as f64,
+        c[1][1] as f64,
+    );
     Ok(match m {
         Metric::Accuracy => (tp + tn) / t.len() as f64,
         Metric::Precision => ratio(tp, tp + fp),
@@ -498,7 +510,9 @@ fn multiclass(m: Metric, k: usize, p: &Predictions<'_>) -> Result<f64, ValidateE
     }
     // scikit-learn averages over the labels present in y_true or y_pred.
     let support: Vec<f64> = (0..k).map(|i| c[i].iter().sum::<u64>() as f64).collect();
-    let predicted: Vec<f64> = (0..k).map(|j| c.iter().map(|r| r[j]).sum::<u64>() as f64).collect();
+    let predicted: Vec<f64> = (0..k)
+        .map(|j| c.iter().map(|r| r[j]).sum::<u64>() as f64)
+        .collect();
     let present: Vec<usize> = (0..k)
         .filter(|&i| support[i] > 0.0 || predicted[i] > 0.0)
         .collect();
@@ -517,7 +531,10 @@ fn multiclass(m: Metric, k: usize, p: &Predictions<'_>) -> Result<f64, ValidateE
         _ => {
             let total: f64 = present.iter().map(|&i| support[i]).sum();
             ratio(
-                present.iter().map(|&i| per_class(i) * support[i]).sum::<f64>(),
+                present
+                    .iter()
+                    .map(|&i| per_class(i) * support[i])
+                    .sum::<f64>(),
                 total,
             )
         }
@@ -536,7 +553,13 @@ fn regression(m: Metric, y: &[f64], yhat: &[f64]) -> Result<f64, ValidateError> 
             "{which} at row {row} is not finite"
         )));
     }
-    let mse = || y.iter().zip(yhat).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / n;
+    let mse = || {
+        y.iter()
+            .zip(yhat)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            / n
+    };
     Ok(match m {
         Metric::Mse => mse(),
         Metric::Rmse => mse().sqrt(),
@@ -729,11 +752,7 @@ mod tests {
             y_pred: None,
             proba: Some(&proba),
         };
-        close(
-            Metric::RocAuc.compute(task, &p).unwrap(),
-            0.625,
-            1e-12,
-        );
+        close(Metric::RocAuc.compute(task, &p).unwrap(), 0.625, 1e-12);
     }
 
     // validation-reference.md §2.3 (scikit-learn 1.9.1).

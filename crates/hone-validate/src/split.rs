@@ -386,7 +386,12 @@ mod tests {
             labels: Some(&labels),
             label_end: None,
         };
-        let tests: Vec<_> = s.split(&input).unwrap().into_iter().map(|f| f.test).collect();
+        let tests: Vec<_> = s
+            .split(&input)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.test)
+            .collect();
         assert_eq!(
             tests,
             vec![
@@ -414,7 +419,12 @@ mod tests {
             labels: Some(&labels),
             label_end: None,
         };
-        let tests: Vec<_> = s.split(&input).unwrap().into_iter().map(|f| f.test).collect();
+        let tests: Vec<_> = s
+            .split(&input)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.test)
+            .collect();
         assert_eq!(
             tests,
             vec![

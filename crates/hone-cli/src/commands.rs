@@ -1,0 +1,537 @@
+//! The subcommands: argument definitions and what each one does.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use hone_data::table::{self, ColumnValues, Table};
+use hone_validate::metrics::{Metric, Predictions, Task, confusion};
+use hone_validate::split::{Fold, KFold, SplitInput, Splitter, StratifiedKFold, TimeSeriesSplit};
+use serde_json::{Value, json};
+
+use crate::CliError;
+use crate::progress::TrainProgress;
+use crate::render;
+
+/// `hone train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// The job's config file (TOML).
+    pub config: PathBuf,
+    /// Output directory (default: runs/<name>-<UTC timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the full report as JSON on stdout (progress lines are not printed).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hone split`.
+#[derive(Args, Debug)]
+pub struct SplitArgs {
+    /// A training config: show the folds `hone train` would use on its data.
+    pub config: Option<PathBuf>,
+    /// Scheme: kfold, stratified_kfold or timeseries (instead of a config).
+    #[arg(long)]
+    pub scheme: Option<String>,
+    /// Number of samples to split (with --scheme).
+    #[arg(long)]
+    pub n_samples: Option<usize>,
+    /// Number of folds.
+    #[arg(long, default_value_t = 5)]
+    pub n_splits: usize,
+    /// Rows removed before each test block (timeseries).
+    #[arg(long, default_value_t = 0)]
+    pub gap: usize,
+    /// Cap on training window length (timeseries).
+    #[arg(long)]
+    pub max_train_size: Option<usize>,
+    /// Test block length (timeseries).
+    #[arg(long)]
+    pub test_size: Option<usize>,
+    /// Shuffle before splitting (kfold, stratified_kfold).
+    #[arg(long)]
+    pub shuffle: bool,
+    /// Seed of the shuffle.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// CSV with one column of class labels (stratified_kfold).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Print JSON: {"n_samples": N, "folds": [{"train": [...], "test": [...]}]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hone metrics`.
+#[derive(Args, Debug)]
+pub struct MetricsArgs {
+    /// binary, multiclass or regression.
+    #[arg(long)]
+    pub task: String,
+    /// CSV with `y_true` and `y_score` (binary), `proba_<class>` columns (multiclass) and/or `y_pred`.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Print JSON keyed by scikit-learn's metric names.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hone predict`.
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// A `hone train` output directory.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Data file (CSV or Parquet) with the columns the model was trained on.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Write predictions here (CSV) instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print a JSON summary (with --out) or the predictions as JSON records.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn utc_stamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+pub fn train(args: TrainArgs) -> Result<(), CliError> {
+    let cfg = hone_train::config::load(&args.config)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{}", cfg.name(), utc_stamp())));
+    let mut progress = TrainProgress::new(args.json);
+    let result = hone_train::run_train(&cfg, &out, &mut |e| progress.on_event(e));
+    progress.finish();
+    let report = result?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| CliError::runtime(e.to_string()))?
+        );
+    } else {
+        print!("{}", render::train_report(&report));
+    }
+    Ok(())
+}
+
+fn read_labels(path: &Path) -> Result<Vec<u32>, CliError> {
+    let t = table::load(path, &[]).map_err(|e| CliError::usage(e.to_string()))?;
+    if t.columns.len() != 1 {
+        return Err(CliError::usage(format!(
+            "{}: --labels needs a CSV with exactly one column, found {}",
+            path.display(),
+            t.columns.len()
+        )));
+    }
+    let mut codes: BTreeMap<String, u32> = BTreeMap::new();
+    let col = &t.columns[0];
+    Ok((0..t.n_rows)
+        .map(|i| {
+            let next = codes.len() as u32;
+            *codes.entry(col.text_at(i)).or_insert(next)
+        })
+        .collect())
+}
+
+fn folds_json(n: usize, folds: &[Fold]) -> Value {
+    json!({
+        "n_samples": n,
+        "folds": folds.iter().map(|f| json!({"train": f.train, "test": f.test})).collect::<Vec<_>>(),
+    })
+}
+
+pub fn split(args: SplitArgs) -> Result<(), CliError> {
+    if let Some(config) = &args.config {
+        if args.scheme.is_some() || args.n_samples.is_some() {
+            return Err(CliError::usage(
+                "give either a config file or --scheme/--n-samples, not both",
+            ));
+        }
+        return split_config(config, args.json);
+    }
+    let scheme = args.scheme.as_deref().ok_or_else(|| {
+        CliError::usage(
+            "give a config file, or --scheme (kfold, stratified_kfold, timeseries) and --n-samples",
+        )
+    })?;
+    let labels = args.labels.as_deref().map(read_labels).transpose()?;
+    let n = match (args.n_samples, &labels) {
+        (Some(n), Some(l)) if n != l.len() => {
+            return Err(CliError::usage(format!(
+                "--n-samples {n} does not match the {} labels in --labels",
+                l.len()
+            )));
+        }
+        (Some(n), _) => n,
+        (None, Some(l)) => l.len(),
+        (None, None) => return Err(CliError::usage("--n-samples is required")),
+    };
+    let temporal_flags = args.gap > 0 || args.max_train_size.is_some() || args.test_size.is_some();
+    let splitter: Box<dyn Splitter> = match scheme {
+        "kfold" | "stratified_kfold" if temporal_flags => {
+            return Err(CliError::usage(
+                "--gap, --max-train-size and --test-size apply to --scheme timeseries only",
+            ));
+        }
+        "kfold" => Box::new(KFold {
+            n_splits: args.n_splits,
+            shuffle: args.shuffle,
+            seed: args.seed,
+        }),
+        "stratified_kfold" => {
+            if labels.is_none() {
+                return Err(CliError::usage("stratified_kfold needs --labels FILE.csv"));
+            }
+            Box::new(StratifiedKFold {
+                n_splits: args.n_splits,
+                shuffle: args.shuffle,
+                seed: args.seed,
+            })
+        }
+        "timeseries" => {
+            if args.shuffle {
+                return Err(CliError::usage(
+                    "--shuffle does not apply to timeseries splits",
+                ));
+            }
+            Box::new(TimeSeriesSplit {
+                n_splits: args.n_splits,
+                max_train_size: args.max_train_size,
+                test_size: args.test_size,
+                gap: args.gap,
+            })
+        }
+        other => {
+            return Err(CliError::usage(format!(
+                "unknown scheme {other:?} (kfold, stratified_kfold, timeseries)"
+            )));
+        }
+    };
+    let folds = splitter
+        .split(&SplitInput {
+            n_samples: n,
+            labels: labels.as_deref(),
+            label_end: None,
+        })
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    if args.json {
+        println!("{}", folds_json(n, &folds));
+    } else {
+        print!("{}", render::folds(scheme, n, &folds, None));
+    }
+    Ok(())
+}
+
+fn split_config(path: &Path, json_out: bool) -> Result<(), CliError> {
+    let cfg = hone_train::config::load(path)?;
+    let c = &cfg.config;
+    let horizon = c.target.horizon();
+    let splitter = c.split.splitter(c.seed, horizon)?;
+    let ds = hone_train::job::load_dataset(&cfg, c.data.time_column.is_some())?;
+    let n = ds.n_rows();
+    let (dev_end, holdout_start) = hone_validate::split::holdout(n, c.split.holdout, horizon)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let labels: Vec<u32> = ds.target[..dev_end].iter().map(|&v| v as u32).collect();
+    let classification = c
+        .target
+        .task_kind()
+        .map_err(|e| CliError::usage(e.to_string()))?
+        != "regression";
+    let folds = splitter
+        .split(&SplitInput {
+            n_samples: dev_end,
+            labels: classification.then_some(&labels[..]),
+            label_end: Some(&ds.label_end[..dev_end]),
+        })
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    if json_out {
+        let mut v = folds_json(dev_end, &folds);
+        v["holdout"] = json!({"start": holdout_start, "end": n, "purged": holdout_start - dev_end});
+        v["times"] = json!({"first": ds.times.first(), "last": ds.times.last()});
+        println!("{v}");
+    } else {
+        print!(
+            "{}",
+            render::folds(
+                splitter.name(),
+                dev_end,
+                &folds,
+                Some((&ds.times, holdout_start, n))
+            )
+        );
+    }
+    Ok(())
+}
+
+fn numeric_column<'a>(t: &'a Table, name: &str) -> Result<Option<&'a [f64]>, CliError> {
+    match t.columns.iter().find(|c| c.name == name) {
+        None => Ok(None),
+        Some(c) => match &c.values {
+            ColumnValues::Numeric(v) => {
+                if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                    return Err(CliError::runtime(format!(
+                        "{}: {}: column `{name}` is {} (values must be finite)",
+                        t.path.display(),
+                        t.location(i),
+                        if v[i].is_nan() { "missing" } else { "infinite" }
+                    )));
+                }
+                Ok(Some(v))
+            }
+            ColumnValues::Text(_) => t
+                .numeric(name)
+                .map(Some)
+                .map_err(|e| CliError::runtime(e.to_string())),
+        },
+    }
+}
+
+pub fn metrics(args: MetricsArgs) -> Result<(), CliError> {
+    let t = table::load(&args.input, &[]).map_err(|e| CliError::runtime(e.to_string()))?;
+    let y_true_col = t
+        .column("y_true")
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let n = t.n_rows;
+    let mut out = serde_json::Map::new();
+    let mut warnings: Vec<String> = Vec::new();
+    let (task, y_true, y_pred, proba, classes): (
+        Task,
+        Vec<f64>,
+        Option<Vec<f64>>,
+        Option<Vec<f64>>,
+        Option<Vec<String>>,
+    ) = match args.task.as_str() {
+        "regression" => {
+            let y = numeric_column(&t, "y_true")?
+                .expect("checked above")
+                .to_vec();
+            let p = numeric_column(&t, "y_pred")?
+                .ok_or_else(|| {
+                    CliError::usage(format!(
+                        "{}: regression needs a y_pred column",
+                        t.path.display()
+                    ))
+                })?
+                .to_vec();
+            let zeros = y.iter().filter(|v| v.abs() < f64::EPSILON).count();
+            if zeros > 0 {
+                warnings.push(format!(
+                        "mape: {zeros} y_true value(s) are 0; as in scikit-learn each divides by 2.22e-16, so MAPE is huge"
+                    ));
+            }
+            (Task::Regression, y, Some(p), None, None)
+        }
+        "binary" => {
+            let y = numeric_column(&t, "y_true")?
+                .expect("checked above")
+                .to_vec();
+            if let Some(i) = y.iter().position(|&v| v != 0.0 && v != 1.0) {
+                return Err(CliError::runtime(format!(
+                    "{}: {}: y_true is {}; binary labels must be 0 or 1",
+                    t.path.display(),
+                    t.location(i),
+                    y[i]
+                )));
+            }
+            let s = numeric_column(&t, "y_score")?.map(<[f64]>::to_vec);
+            let p = numeric_column(&t, "y_pred")?.map(<[f64]>::to_vec);
+            if s.is_none() && p.is_none() {
+                return Err(CliError::usage(format!(
+                    "{}: binary metrics need a y_score (P(class 1)) or y_pred column",
+                    t.path.display()
+                )));
+            }
+            (Task::Binary, y, p, s, None)
+        }
+        "multiclass" => {
+            let proba_cols: Vec<(String, &[f64])> = t
+                .columns
+                .iter()
+                .filter_map(|c| {
+                    c.name
+                        .strip_prefix("proba_")
+                        .map(|k| (k.to_string(), c.name.clone()))
+                })
+                .map(|(k, name)| numeric_column(&t, &name).map(|v| (k, v.expect("exists"))))
+                .collect::<Result<_, _>>()?;
+            let y_text: Vec<String> = (0..n).map(|i| y_true_col.text_at(i)).collect();
+            let pred_text: Option<Vec<String>> = t
+                .columns
+                .iter()
+                .find(|c| c.name == "y_pred")
+                .map(|c| (0..n).map(|i| c.text_at(i)).collect());
+            let classes: Vec<String> = if proba_cols.is_empty() {
+                let mut all: Vec<String> = y_text
+                    .iter()
+                    .chain(pred_text.iter().flatten())
+                    .cloned()
+                    .collect();
+                all.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+                    (Ok(x), Ok(y)) => x.total_cmp(&y),
+                    _ => a.cmp(b),
+                });
+                all.dedup();
+                all
+            } else {
+                proba_cols.iter().map(|(k, _)| k.clone()).collect()
+            };
+            if classes.len() < 2 {
+                return Err(CliError::usage(
+                    "multiclass metrics need at least two classes",
+                ));
+            }
+            let index = |s: &str, what: &str, i: usize| -> Result<f64, CliError> {
+                classes
+                        .iter()
+                        .position(|c| c == s || matches!((c.parse::<f64>(), s.parse::<f64>()), (Ok(a), Ok(b)) if a == b))
+                        .map(|k| k as f64)
+                        .ok_or_else(|| {
+                            CliError::runtime(format!(
+                                "{}: {}: {what} {s:?} is not one of the classes {:?}",
+                                t.path.display(),
+                                t.location(i),
+                                classes
+                            ))
+                        })
+            };
+            let y = y_text
+                .iter()
+                .enumerate()
+                .map(|(i, s)| index(s, "y_true", i))
+                .collect::<Result<Vec<_>, _>>()?;
+            let p = pred_text
+                .map(|v| {
+                    v.iter()
+                        .enumerate()
+                        .map(|(i, s)| index(s, "y_pred", i))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?;
+            let k = classes.len();
+            let proba = (!proba_cols.is_empty()).then(|| {
+                let mut m = vec![0.0; n * k];
+                for (c, (_, col)) in proba_cols.iter().enumerate() {
+                    for i in 0..n {
+                        m[i * k + c] = col[i];
+                    }
+                }
+                m
+            });
+            (
+                Task::Multiclass { n_classes: k },
+                y,
+                p,
+                proba,
+                Some(classes),
+            )
+        }
+        other => {
+            return Err(CliError::usage(format!(
+                "--task must be binary, multiclass or regression, got {other:?}"
+            )));
+        }
+    };
+    let preds = Predictions {
+        y_true: &y_true,
+        y_pred: y_pred.as_deref(),
+        proba: proba.as_deref(),
+    };
+    out.insert("task".into(), json!(task.kind()));
+    out.insert("n_samples".into(), json!(n));
+    for m in Metric::defaults(task) {
+        if m.needs_scores() && proba.is_none() {
+            continue;
+        }
+        if !m.needs_scores() && y_pred.is_none() && proba.is_none() {
+            continue;
+        }
+        let v = m
+            .compute(task, &preds)
+            .map_err(|e| CliError::runtime(format!("{}: {e}", args.input.display())))?;
+        out.insert(m.name().into(), json!(v));
+    }
+    if task != Task::Regression {
+        let c = confusion(task, &preds).map_err(|e| CliError::runtime(e.to_string()))?;
+        out.insert("confusion_matrix".into(), json!(c));
+        if let Some(classes) = classes {
+            out.insert("classes".into(), json!(classes));
+        }
+    }
+    if !warnings.is_empty() {
+        out.insert("warnings".into(), json!(warnings));
+    }
+    if args.json {
+        println!("{}", Value::Object(out));
+    } else {
+        print!("{}", render::metrics(&out));
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    Ok(())
+}
+
+pub fn predict(args: PredictArgs) -> Result<(), CliError> {
+    let result = hone_train::predict(&args.model, &args.data)?;
+    for note in &result.notes {
+        eprintln!("note: {note}");
+    }
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &result.csv)
+                .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", path.display())))?;
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"rows": result.rows, "out": path, "notes": result.notes})
+                );
+            } else {
+                eprintln!("wrote {} predictions to {}", result.rows, path.display());
+            }
+        }
+        None if args.json => {
+            let mut lines = result.csv.lines();
+            let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+            let records: Vec<Value> = lines
+                .map(|l| {
+                    let obj: serde_json::Map<String, Value> = header
+                        .iter()
+                        .zip(l.split(','))
+                        .map(|(h, v)| {
+                            let val = v.parse::<f64>().map_or_else(|_| json!(v), |x| json!(x));
+                            (h.to_string(), if *h == "time" { json!(v) } else { val })
+                        })
+                        .collect();
+                    Value::Object(obj)
+                })
+                .collect();
+            println!("{}", Value::Array(records));
+        }
+        None => print!("{}", result.csv),
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Plain-text tables for people (the `--json` forms are for programs).
+
+use std::fmt::Write as _;
+
+use hone_train::TrainReport;
+use hone_validate::split::Fold;
+use serde_json::{Map, Value};
+
+/// `0..4,7,9..12`: consecutive runs of indices, inclusive.
+pub fn ranges(idx: &[usize]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && idx[j + 1] == idx[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            idx[i].to_string()
+        } else {
+            format!("{}..{}", idx[i], idx[j])
+        });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
+fn fmt(v: f64) -> String {
+    if v.is_nan() {
+        "nan".into()
+    } else if v.abs() >= 1e5 || (v != 0.0 && v.abs() < 1e-3) {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// The human summary of `hone train`.
+pub fn train_report(r: &TrainReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "hone train: {} ({} {}, {} target)",
+        r.name, r.model, r.scheme, r.task
+    );
+    let _ = writeln!(
+        s,
+        "data: {} | {} rows × {} features | sha256 {}",
+        r.data.display(),
+        r.rows,
+        r.features.len(),
+        r.fingerprint
+    );
+    for n in &r.notes {
+        let _ = writeln!(s, "note: {n}");
+    }
+    let names: Vec<&String> = r.metrics.iter().collect();
+    let _ = writeln!(s);
+    let mut header = format!(
+        "{:<5} {:<34} {:<34} {:>6}",
+        "fold", "train", "test", "iters"
+    );
+    for n in &names {
+        let _ = write!(header, " {:>10}", short(n));
+    }
+    let _ = writeln!(s, "{header}");
+    for f in &r.folds {
+        let mut line = format!(
+            "{:<5} {:<34} {:<34} {:>6}",
+            f.fold,
+            format!(
+                "{}..{} ({})",
+                f.train.first_time, f.train.last_time, f.train.count
+            ),
+            format!(
+                "{}..{} ({})",
+                f.test.first_time, f.test.last_time, f.test.count
+            ),
+            f.best_iteration
+        );
+        for n in &names {
+            let _ = write!(line, " {:>10}", fmt(f.metrics[n.as_str()]));
+        }
+        let _ = writeln!(s, "{line}");
+    }
+    let mut mean = format!("{:<82}", "mean");
+    let mut std = format!("{:<83}", "± std");
+    for n in &names {
+        let _ = write!(mean, " {:>10}", fmt(r.cv[n.as_str()].mean));
+        let _ = write!(std, " {:>10}", fmt(r.cv[n.as_str()].std));
+    }
+    let _ = writeln!(s, "{mean}\n{std}");
+    if let Some(h) = &r.holdout {
+        let mut line = format!(
+            "{:<82}",
+            format!(
+                "holdout {}..{} ({} rows, {} purged)",
+                h.rows.first_time, h.rows.last_time, h.rows.count, h.purged_rows
+            )
+        );
+        for n in &names {
+            let _ = write!(line, " {:>10}", fmt(h.metrics[n.as_str()]));
+        }
+        let _ = writeln!(s, "{line}");
+    }
+    let _ = writeln!(
+        s,
+        "\nfinal model: refit on {} rows ({}..{}), {} rounds kept",
+        r.final_model.train.count,
+        r.final_model.train.first_time,
+        r.final_model.train.last_time,
+        r.final_model.best_iteration
+    );
+    let mut imp = r.importances.clone();
+    imp.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let top: Vec<String> = imp
+        .iter()
+        .take(8)
+        .map(|(n, v)| format!("{n} {}", fmt(*v)))
+        .collect();
+    let _ = writeln!(s, "top features: {}", top.join(", "));
+    let _ = writeln!(s, "outputs: {}  ({:.1}s)", r.out_dir.display(), r.seconds);
+    s
+}
+
+fn short(name: &str) -> String {
+    name.replace("_weighted", "_w").replace("precision", "prec")
+}
+
+/// The human view of a split.
+pub fn folds(
+    scheme: &str,
+    n: usize,
+    folds: &[Fold],
+    times: Option<(&[String], usize, usize)>,
+) -> String {
+    let mut s = format!("{scheme}: {n} samples, {} folds\n", folds.len());
+    for (k, f) in folds.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "fold {}: train [{}] ({} rows)  test [{}] ({} rows)",
+            k + 1,
+            ranges(&f.train),
+            f.train.len(),
+            ranges(&f.test),
+            f.test.len()
+        );
+        if let Some((t, _, _)) = times
+            && !f.test.is_empty()
+            && !f.train.is_empty()
+        {
+            let _ = writeln!(
+                s,
+                "        train {}..{}  test {}..{}",
+                t[f.train[0]],
+                t[*f.train.last().expect("non-empty")],
+                t[f.test[0]],
+                t[*f.test.last().expect("non-empty")]
+            );
+        }
+    }
+    if let Some((t, start, end)) = times
+        && start < end
+    {
+        let _ = writeln!(
+            s,
+            "holdout: rows {start}..{} ({}..{}), {} rows purged before it",
+            end - 1,
+            t[start],
+            t[end - 1],
+            start - n
+        );
+    }
+    s
+}
+
+/// The human view of `hone metrics`.
+pub fn metrics(m: &Map<String, Value>) -> String {
+    let mut s = String::new();
+    for (k, v) in m {
+        match v {
+            Value::Number(x) => {
+                let _ = writeln!(
+                    s,
+                    "{k:<20} {}",
+                    x.as_f64().map_or(x.to_string(), |f| format!("{f}"))
+                );
+            }
+            Value::Array(_) if k == "confusion_matrix" => {
+                let _ = writeln!(s, "{k}:");
+                for row in v.as_array().into_iter().flatten() {
+                    let _ = writeln!(s, "  {row}");
+                }
+            }
+            Value::Array(_) if k == "warnings" => {}
+            other => {
+                let _ = writeln!(s, "{k:<20} {other}");
+            }
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ranges_compress_runs() {
+        assert_eq!(super::ranges(&[0, 1, 2, 5, 7, 8]), "0..2,5,7..8");
+        assert_eq!(super::ranges(&[]), "");
+    }
+}

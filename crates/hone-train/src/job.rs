@@ -1,0 +1,530 @@
+//! `hone train`: cross-validation, holdout scoring and the final refit.
+//!
+//! Order of operations, which is what keeps test rows away from everything fitted:
+//! 1. load the file and build the dataset (features at row t use rows ≤ t only);
+//! 2. cut the holdout (the latest rows) and purge `horizon` rows before it;
+//! 3. split the remaining development rows into folds; for each fold, fit the whole pipeline
+//!    (imputer, scaler, selector, model with its early-stopping slice) on the fold's training
+//!    rows only, then predict its test rows;
+//! 4. refit on all development rows and score the holdout once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use hone_data::dataset::BuildOptions;
+use hone_data::{Dataset, table};
+use hone_models::pipeline::{FitOptions, FittedPipeline, PipelineSpec};
+use hone_models::{Matrix, ModelSpec};
+use hone_validate::metrics::{Metric, Predictions, Task, evaluate};
+use hone_validate::split::{Fold, SplitInput, holdout};
+use serde::Serialize;
+
+use crate::TrainError;
+use crate::config::LoadedConfig;
+use crate::output;
+
+/// Progress of a job, for progress bars and logs.
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    /// The dataset is ready.
+    Loaded {
+        /// Rows used.
+        rows: usize,
+        /// Features.
+        features: usize,
+        /// Dataset fingerprint.
+        fingerprint: &'a str,
+        /// What was dropped or changed.
+        notes: &'a [String],
+    },
+    /// A fold starts (fold `n_folds` means the final refit).
+    FoldStarted {
+        /// 0-based fold, or `n_folds` for the final refit.
+        fold: usize,
+        /// Number of CV folds.
+        n_folds: usize,
+        /// Training rows.
+        train_rows: usize,
+    },
+    /// A boosting round finished.
+    Round {
+        /// Round number (1-based).
+        round: usize,
+        /// Maximum rounds.
+        total: usize,
+    },
+    /// A fold was scored.
+    FoldFinished {
+        /// 0-based fold.
+        fold: usize,
+        /// Its metrics.
+        metrics: &'a [(Metric, f64)],
+    },
+}
+
+/// A span of rows: positions, count and timestamps.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowSpan {
+    /// Number of rows.
+    pub count: usize,
+    /// First row position (in the dataset).
+    pub first: usize,
+    /// Last row position.
+    pub last: usize,
+    /// Timestamp of the first row.
+    pub first_time: String,
+    /// Timestamp of the last row.
+    pub last_time: String,
+}
+
+impl RowSpan {
+    fn of(rows: &[usize], ds: &Dataset) -> Self {
+        let (first, last) = (rows[0], rows[rows.len() - 1]);
+        Self {
+            count: rows.len(),
+            first,
+            last,
+            first_time: ds.times[first].clone(),
+            last_time: ds.times[last].clone(),
+        }
+    }
+}
+
+/// One fold's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldReport {
+    /// Fold number, from 1 (the final refit is `n_folds + 1`).
+    pub fold: usize,
+    /// Training rows.
+    pub train: RowSpan,
+    /// Test rows.
+    pub test: RowSpan,
+    /// Test metrics by name.
+    pub metrics: BTreeMap<String, f64>,
+    /// Boosting rounds run.
+    pub iterations_run: usize,
+    /// Rounds kept (best round under early stopping).
+    pub best_iteration: usize,
+    /// Features that reached the model after selection.
+    pub selected_features: Vec<String>,
+}
+
+/// Mean and spread of a metric across folds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Mean over folds.
+    pub mean: f64,
+    /// Population standard deviation over folds (numpy's default, ddof = 0).
+    pub std: f64,
+    /// Smallest fold value.
+    pub min: f64,
+    /// Largest fold value.
+    pub max: f64,
+}
+
+/// The holdout's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldoutReport {
+    /// Holdout rows.
+    pub rows: RowSpan,
+    /// Rows purged between development and holdout.
+    pub purged_rows: usize,
+    /// Metrics by name.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// Everything `hone train` reports (also written to `metrics.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    /// Job name.
+    pub name: String,
+    /// hone version.
+    pub hone_version: String,
+    /// Config file.
+    pub config: PathBuf,
+    /// Data file.
+    pub data: PathBuf,
+    /// SHA-256 of the loaded table.
+    pub fingerprint: String,
+    /// Rows used (after warm-up and label drops).
+    pub rows: usize,
+    /// Feature names.
+    pub features: Vec<String>,
+    /// `binary`, `multiclass` or `regression`.
+    pub task: String,
+    /// Class names, for classification.
+    pub classes: Option<Vec<String>>,
+    /// Model type.
+    pub model: String,
+    /// Resolved LightGBM parameters (LightGBM models).
+    pub model_params: Option<BTreeMap<String, String>>,
+    /// CV scheme name.
+    pub scheme: String,
+    /// Rows given to cross-validation.
+    pub development: RowSpan,
+    /// Metric names in display order.
+    pub metrics: Vec<String>,
+    /// Per-fold results.
+    pub folds: Vec<FoldReport>,
+    /// Mean ± std of each metric over folds.
+    pub cv: BTreeMap<String, Summary>,
+    /// Holdout result (absent when `split.holdout = 0`).
+    pub holdout: Option<HoldoutReport>,
+    /// The final model's refit.
+    pub final_model: FoldReport,
+    /// Feature importances of the final model (gain for LightGBM, |coef| for linear models).
+    pub importances: Vec<(String, f64)>,
+    /// Notes for the user (dropped rows, leakage warnings).
+    pub notes: Vec<String>,
+    /// Output directory.
+    pub out_dir: PathBuf,
+    /// Wall time of the whole job, seconds.
+    pub seconds: f64,
+}
+
+/// The model's output on some rows, shaped for metrics and CSV.
+pub(crate) struct Scored {
+    pub(crate) rows: Vec<usize>,
+    pub(crate) y_true: Vec<f64>,
+    /// Regression values, P(class 1), or row-major class probabilities.
+    pub(crate) output: Vec<f64>,
+}
+
+impl Scored {
+    pub(crate) fn predictions(&self, task: Task) -> Predictions<'_> {
+        match task {
+            Task::Regression => Predictions {
+                y_true: &self.y_true,
+                y_pred: Some(&self.output),
+                proba: None,
+            },
+            _ => Predictions {
+                y_true: &self.y_true,
+                y_pred: None,
+                proba: Some(&self.output),
+            },
+        }
+    }
+}
+
+fn task_of(ds: &Dataset, kind: &str) -> Task {
+    match kind {
+        "binary" => Task::Binary,
+        "multiclass" => Task::Multiclass {
+            n_classes: ds.classes.as_ref().map_or(0, Vec::len),
+        },
+        _ => Task::Regression,
+    }
+}
+
+/// Loads the config's data file and builds the dataset.
+pub fn load_dataset(
+    cfg: &LoadedConfig,
+    require_increasing_time: bool,
+) -> Result<Dataset, TrainError> {
+    let spec = &cfg.config.data;
+    let table = table::load(&cfg.data_path, &spec.text_columns())?;
+    Ok(spec.build(
+        &table,
+        BuildOptions {
+            target: Some(&cfg.config.target),
+            require_increasing_time,
+            allow_missing_features: cfg.config.preprocess.impute.is_some(),
+        },
+    )?)
+}
+
+fn fit_and_score(
+    pipeline: &PipelineSpec,
+    ds: &Dataset,
+    train: &[usize],
+    test: &[usize],
+    task: Task,
+    cfg: &LoadedConfig,
+    context: &str,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<(FittedPipeline, Scored), TrainError> {
+    let model_err = |source| TrainError::Model {
+        context: context.to_string(),
+        source,
+    };
+    let x_train = Matrix::gather(&ds.features, train);
+    let y_train: Vec<f64> = train.iter().map(|&i| ds.target[i]).collect();
+    let fitted = pipeline
+        .fit(
+            &x_train,
+            &y_train,
+            FitOptions {
+                task,
+                seed: cfg.config.seed,
+                feature_names: &ds.feature_names,
+                early_stopping_gap: cfg.config.target.horizon(),
+                observer: &mut |round, total, _| on_event(Event::Round { round, total }),
+            },
+        )
+        .map_err(model_err)?;
+    let x_test = Matrix::gather(&ds.features, test);
+    let output = fitted.predict(&x_test).map_err(model_err)?;
+    Ok((
+        fitted,
+        Scored {
+            rows: test.to_vec(),
+            y_true: test.iter().map(|&i| ds.target[i]).collect(),
+            output,
+        },
+    ))
+}
+
+fn metric_map(values: &[(Metric, f64)]) -> BTreeMap<String, f64> {
+    values
+        .iter()
+        .map(|(m, v)| (m.name().to_string(), *v))
+        .collect()
+}
+
+fn fold_report(
+    fold: usize,
+    train: &[usize],
+    test: &[usize],
+    ds: &Dataset,
+    fitted: &FittedPipeline,
+    metrics: BTreeMap<String, f64>,
+) -> FoldReport {
+    let r = fitted.model.report();
+    FoldReport {
+        fold,
+        train: RowSpan::of(train, ds),
+        test: if test.is_empty() {
+            RowSpan::of(train, ds)
+        } else {
+            RowSpan::of(test, ds)
+        },
+        metrics,
+        iterations_run: r.iterations_run,
+        best_iteration: r.best_iteration,
+        selected_features: fitted.model_features.clone(),
+    }
+}
+
+/// Runs a training job and writes its outputs to `out_dir`.
+pub fn run_train(
+    cfg: &LoadedConfig,
+    out_dir: &Path,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<TrainReport, TrainError> {
+    let started = Instant::now();
+    let c = &cfg.config;
+    let horizon = c.target.horizon();
+    let splitter = c.split.splitter(c.seed, horizon)?;
+    let has_time = c.data.time_column.is_some();
+    let ds = load_dataset(cfg, has_time)?;
+    let mut notes = ds.notes.clone();
+    on_event(Event::Loaded {
+        rows: ds.n_rows(),
+        features: ds.feature_names.len(),
+        fingerprint: &ds.fingerprint,
+        notes: &ds.notes,
+    });
+    let task = task_of(&ds, c.target.task_kind()?);
+    let metrics = if cfg.metrics.is_empty() {
+        Metric::defaults(task)
+    } else {
+        cfg.metrics.clone()
+    };
+    if let Some(m) = metrics.iter().find(|m| !m.applies_to(task)) {
+        return Err(TrainError::Config(format!(
+            "metrics: {m} does not apply to a {} task (use one of {})",
+            task.kind(),
+            Metric::defaults(task)
+                .iter()
+                .map(|m| m.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    if !splitter.is_temporal() && horizon > 0 {
+        notes.push(format!(
+            "split.scheme = {:?} ignores time order: with a {horizon}-bar forward label, training rows \
+             next to each test block overlap it; use scheme = \"timeseries\" for an honest estimate",
+            splitter.name()
+        ));
+    }
+
+    // Holdout: the latest rows, with `horizon` rows purged before it.
+    let n = ds.n_rows();
+    let (dev_end, holdout_start) =
+        holdout(n, c.split.holdout, horizon).map_err(TrainError::Split)?;
+    let labels: Option<Vec<u32>> = (task != Task::Regression)
+        .then(|| ds.target[..dev_end].iter().map(|&v| v as u32).collect());
+    let folds: Vec<Fold> = splitter
+        .split(&SplitInput {
+            n_samples: dev_end,
+            labels: labels.as_deref(),
+            label_end: Some(&ds.label_end[..dev_end]),
+        })
+        .map_err(TrainError::Split)?;
+    let pipeline = PipelineSpec {
+        steps: c.preprocess.steps(),
+        model: cfg.model.clone(),
+    };
+
+    let mut fold_reports = Vec::with_capacity(folds.len());
+    let mut oof: Vec<(usize, Scored)> = Vec::with_capacity(folds.len());
+    for (k, fold) in folds.iter().enumerate() {
+        on_event(Event::FoldStarted {
+            fold: k,
+            n_folds: folds.len(),
+            train_rows: fold.train.len(),
+        });
+        let context = format!("fold {}", k + 1);
+        let (fitted, scored) = fit_and_score(
+            &pipeline,
+            &ds,
+            &fold.train,
+            &fold.test,
+            task,
+            cfg,
+            &context,
+            on_event,
+        )?;
+        let values = evaluate(task, &metrics, &scored.predictions(task)).map_err(|source| {
+            TrainError::Metric {
+                context: format!(
+                    "fold {} (test rows {}..{})",
+                    k + 1,
+                    ds.times[fold.test[0]],
+                    ds.times[fold.test[fold.test.len() - 1]]
+                ),
+                source,
+            }
+        })?;
+        on_event(Event::FoldFinished {
+            fold: k,
+            metrics: &values,
+        });
+        fold_reports.push(fold_report(
+            k + 1,
+            &fold.train,
+            &fold.test,
+            &ds,
+            &fitted,
+            metric_map(&values),
+        ));
+        oof.push((k + 1, scored));
+    }
+    let cv = summarize(&fold_reports, &metrics);
+
+    // Final model: all development rows; scored once on the holdout.
+    let dev_rows: Vec<usize> = (0..dev_end).collect();
+    let holdout_rows: Vec<usize> = (holdout_start..n).collect();
+    on_event(Event::FoldStarted {
+        fold: folds.len(),
+        n_folds: folds.len(),
+        train_rows: dev_rows.len(),
+    });
+    let (final_fit, holdout_scored) = fit_and_score(
+        &pipeline,
+        &ds,
+        &dev_rows,
+        &holdout_rows,
+        task,
+        cfg,
+        "final refit",
+        on_event,
+    )?;
+    let holdout_report = if holdout_rows.is_empty() {
+        None
+    } else {
+        let values =
+            evaluate(task, &metrics, &holdout_scored.predictions(task)).map_err(|source| {
+                TrainError::Metric {
+                    context: "holdout".into(),
+                    source,
+                }
+            })?;
+        Some(HoldoutReport {
+            rows: RowSpan::of(&holdout_rows, &ds),
+            purged_rows: holdout_start - dev_end,
+            metrics: metric_map(&values),
+        })
+    };
+    let importances = final_fit
+        .importances()
+        .map_err(|source| TrainError::Model {
+            context: "feature importances".into(),
+            source,
+        })?;
+    let model_params = match &final_fit.model {
+        hone_models::FittedModel::Lightgbm(m) => Some(m.params.clone()),
+        _ => None,
+    };
+    let report = TrainReport {
+        name: cfg.name(),
+        hone_version: env!("CARGO_PKG_VERSION").to_string(),
+        config: cfg.path.clone(),
+        data: cfg.data_path.clone(),
+        fingerprint: ds.fingerprint.clone(),
+        rows: n,
+        features: ds.feature_names.clone(),
+        task: task.kind().to_string(),
+        classes: ds.classes.clone(),
+        model: model_name(&cfg.model),
+        model_params,
+        scheme: splitter.name().to_string(),
+        development: RowSpan::of(&dev_rows, &ds),
+        metrics: metrics.iter().map(|m| m.name().to_string()).collect(),
+        folds: fold_reports,
+        cv,
+        holdout: holdout_report,
+        final_model: fold_report(
+            folds.len() + 1,
+            &dev_rows,
+            &holdout_rows,
+            &ds,
+            &final_fit,
+            BTreeMap::new(),
+        ),
+        importances,
+        notes: std::mem::take(&mut notes),
+        out_dir: out_dir.to_path_buf(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    output::write_all(
+        out_dir,
+        cfg,
+        &ds,
+        task,
+        &report,
+        &final_fit,
+        &oof,
+        &holdout_scored,
+    )?;
+    Ok(report)
+}
+
+fn model_name(m: &ModelSpec) -> String {
+    m.name().to_string()
+}
+
+fn summarize(folds: &[FoldReport], metrics: &[Metric]) -> BTreeMap<String, Summary> {
+    metrics
+        .iter()
+        .map(|m| {
+            let v: Vec<f64> = folds.iter().map(|f| f.metrics[m.name()]).collect();
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+            let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (
+                m.name().to_string(),
+                Summary {
+                    mean,
+                    std,
+                    min,
+                    max,
+                },
+            )
+        })
+        .collect()
+}

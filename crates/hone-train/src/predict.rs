@@ -1,0 +1,84 @@
+//! `hone predict`: apply a trained model directory to a new data file.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use hone_data::dataset::BuildOptions;
+use hone_data::table;
+use hone_models::Matrix;
+use hone_models::pipeline::FittedPipeline;
+use hone_models::preprocess::Step;
+
+use crate::TrainError;
+use crate::output::{ModelManifest, csv_field, prediction_fields, prediction_header};
+
+/// Predictions for a data file, as CSV text with a header (`time,` then the task's columns).
+#[derive(Debug, Clone)]
+pub struct PredictOutput {
+    /// The CSV text.
+    pub csv: String,
+    /// Rows predicted.
+    pub rows: usize,
+    /// Notes (e.g. warm-up rows dropped).
+    pub notes: Vec<String>,
+}
+
+/// Loads `model_dir` (a `hone train` output directory) and predicts every usable row of `data`.
+/// Rows whose derived features are still warming up are dropped; rows near the end of the file
+/// are kept (their label is unknown, which is the point of predicting).
+pub fn predict(model_dir: &Path, data: &Path) -> Result<PredictOutput, TrainError> {
+    let manifest_path = model_dir.join("model.json");
+    let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
+        TrainError::Config(format!(
+            "{}: not a hone model directory ({e}); pass the output directory of `hone train`",
+            model_dir.display()
+        ))
+    })?;
+    let manifest: ModelManifest = serde_json::from_str(&text)
+        .map_err(|e| TrainError::Config(format!("{}: {e}", manifest_path.display())))?;
+    if manifest.format != "hone-model" || manifest.version > 1 {
+        return Err(TrainError::Config(format!(
+            "{}: unsupported model manifest (format {:?}, version {})",
+            manifest_path.display(),
+            manifest.format,
+            manifest.version
+        )));
+    }
+    let pipeline =
+        FittedPipeline::load(&model_dir.join("pipeline")).map_err(|source| TrainError::Model {
+            context: "loading the pipeline".into(),
+            source,
+        })?;
+    let spec = &manifest.data;
+    let table = table::load(data, &spec.text_columns())?;
+    let has_imputer = pipeline.steps.iter().any(|s| matches!(s, Step::Impute(_)));
+    let mut ds = spec.build(
+        &table,
+        BuildOptions {
+            target: None,
+            require_increasing_time: spec.time_column.is_some() && spec.derive.is_some(),
+            allow_missing_features: has_imputer,
+        },
+    )?;
+    ds.select_features(&manifest.features)?;
+    let x = Matrix::from_columns(&ds.features);
+    let output = pipeline.predict(&x).map_err(|source| TrainError::Model {
+        context: "predicting".into(),
+        source,
+    })?;
+    let task = manifest.task;
+    let mut csv = format!("time,{}\n", prediction_header(task));
+    for i in 0..ds.n_rows() {
+        let _ = writeln!(
+            csv,
+            "{},{}",
+            csv_field(&ds.times[i]),
+            prediction_fields(task, &output, i)
+        );
+    }
+    Ok(PredictOutput {
+        csv,
+        rows: ds.n_rows(),
+        notes: ds.notes.clone(),
+    })
+}
