@@ -98,21 +98,24 @@ impl Table {
     pub fn numeric(&self, name: &str) -> Result<&[f64], DataError> {
         let col = self.column(name)?;
         col.numeric().ok_or_else(|| {
-            let first = match &col.values {
-                ColumnValues::Text(v) => v.iter().position(|s| !s.trim().is_empty()),
-                ColumnValues::Numeric(_) => None,
-            };
+            // Name the first value that is not a number, so the user can fix that cell.
+            if let ColumnValues::Text(v) = &col.values
+                && let Some(i) = v.iter().position(|s| {
+                    let t = s.trim();
+                    !t.is_empty() && t.parse::<f64>().is_err()
+                })
+            {
+                return DataError::NonNumeric {
+                    path: self.path.clone(),
+                    location: self.location(i),
+                    column: name.to_string(),
+                    value: v[i].clone(),
+                };
+            }
             DataError::BadColumn {
                 path: self.path.clone(),
                 column: name.to_string(),
-                message: match first {
-                    Some(i) => format!(
-                        "is not numeric (first value {:?} at {})",
-                        col.text_at(i),
-                        self.location(i)
-                    ),
-                    None => "is not numeric".to_string(),
-                },
+                message: "is not numeric".to_string(),
             }
         })
     }
@@ -336,15 +339,25 @@ fn diagnose_csv(
                 }
             }
             Err(e) => {
-                let line = match e.kind() {
-                    csv::ErrorKind::UnequalLengths { pos: Some(p), .. } => p.line(),
-                    csv::ErrorKind::Utf8 { pos: Some(p), .. } => p.line(),
-                    _ => 0,
+                let (line, message) = match e.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        pos,
+                        expected_len,
+                        len,
+                    } => (
+                        pos.as_ref().map_or(0, |p| p.line()),
+                        format!("expected {expected_len} fields (as in the header), found {len}"),
+                    ),
+                    csv::ErrorKind::Utf8 { pos, err } => (
+                        pos.as_ref().map_or(0, |p| p.line()),
+                        format!("invalid UTF-8 ({err})"),
+                    ),
+                    _ => (0, e.to_string()),
                 };
                 return DataError::MalformedCsv {
                     path: path.to_path_buf(),
                     line,
-                    message: e.to_string(),
+                    message,
                 };
             }
         }

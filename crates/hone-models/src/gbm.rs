@@ -199,7 +199,14 @@ impl GbmSpec {
                         .copied()
                         .chain(PARAM_ALIASES.iter().map(|(a, _)| *a)),
                 )
-                .map(|s| format!("; did you mean `{s}`?"))
+                .map(|s| {
+                    // Suggest the canonical name even when an alias is closer.
+                    let canonical = PARAM_ALIASES
+                        .iter()
+                        .find(|(a, _)| *a == s)
+                        .map_or(s, |(_, c)| c);
+                    format!("; did you mean `{canonical}`?")
+                })
                 .unwrap_or_default();
                 return Err(ModelError::Config(format!(
                     "model.params.{key} is not a LightGBM parameter hone knows{hint}"

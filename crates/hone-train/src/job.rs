@@ -24,6 +24,9 @@ use crate::TrainError;
 use crate::config::LoadedConfig;
 use crate::output;
 
+/// Fewest training rows a fold may have.
+pub const MIN_TRAIN_ROWS: usize = 10;
+
 /// Progress of a job, for progress bars and logs.
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
@@ -364,6 +367,20 @@ pub fn run_train(
             label_end: Some(&ds.label_end[..dev_end]),
         })
         .map_err(TrainError::Split)?;
+    if let Some((k, f)) = folds
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.train.len() < MIN_TRAIN_ROWS || f.test.is_empty())
+    {
+        return Err(TrainError::Config(format!(
+            "too few rows for the requested split: fold {} would train on {} row(s) and test on {} \
+             (at least {MIN_TRAIN_ROWS} training rows are needed); the data has {n} usable rows, \
+             {dev_end} before the holdout: use fewer folds, a smaller holdout or more data",
+            k + 1,
+            f.train.len(),
+            f.test.len()
+        )));
+    }
     let pipeline = PipelineSpec {
         steps: c.preprocess.steps(),
         model: cfg.model.clone(),

@@ -1,0 +1,425 @@
+//! The `hone` binary as a user runs it: real data, reference values, and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn hone(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hone"))
+        .args(args)
+        .output()
+        .expect("run hone")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn stdout_json(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "hone failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("JSON on stdout")
+}
+
+/// Runs hone expecting failure; returns stderr and checks it is one clean message.
+fn fails(args: &[&str], code: i32) -> String {
+    let o = hone(args);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    // Progress lines may come first; the error is one line, last.
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: "), "{err}");
+    assert_eq!(err.matches("error: ").count(), 1, "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+    err
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn train_the_bundled_example_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let config = repo().join("examples/sp500_direction.toml");
+    let o = hone(&[
+        "train",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let report = stdout_json(&o);
+    assert_eq!(report["task"], "binary");
+    assert_eq!(report["folds"].as_array().unwrap().len(), 5);
+    assert_eq!(report["fingerprint"].as_str().unwrap().len(), 64);
+    let auc = report["cv"]["roc_auc"]["mean"].as_f64().unwrap();
+    assert!((0.3..0.7).contains(&auc), "{auc}");
+    assert!(report["holdout"]["metrics"]["accuracy"].as_f64().is_some());
+    for f in [
+        "metrics.json",
+        "config.toml",
+        "model.json",
+        "model.txt",
+        "pipeline/pipeline.json",
+        "pipeline/model.txt",
+        "oof_predictions.csv",
+        "holdout_predictions.csv",
+        "feature_importance.csv",
+    ] {
+        assert!(out.join(f).exists(), "missing {f}");
+    }
+    // Training folds end before their test blocks start (timeseries, gap = horizon = 1).
+    for f in report["folds"].as_array().unwrap() {
+        assert!(f["train"]["last"].as_u64().unwrap() + 1 < f["test"]["first"].as_u64().unwrap());
+    }
+    // The out-of-fold CSV feeds `hone metrics` and gives back the fold metrics.
+    let oof = std::fs::read_to_string(out.join("oof_predictions.csv")).unwrap();
+    assert!(oof.starts_with("time,fold,y_true,y_score,y_pred\n"));
+    let holdout = out.join("holdout_predictions.csv");
+    let m = stdout_json(&hone(&[
+        "metrics",
+        "--task",
+        "binary",
+        "--input",
+        holdout.to_str().unwrap(),
+        "--json",
+    ]));
+    let want = report["holdout"]["metrics"]["roc_auc"].as_f64().unwrap();
+    assert!((m["roc_auc"].as_f64().unwrap() - want).abs() < 1e-12);
+
+    // predict on the raw file: every row after the feature warm-up, the last day included.
+    let data = repo().join("examples/data/sp500_daily_1999_2018.csv");
+    let pred = dir.path().join("pred.csv");
+    let o = hone(&[
+        "predict",
+        "--model",
+        out.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        pred.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&pred).unwrap();
+    assert!(text.starts_with("time,y_score,y_pred\n"));
+    assert_eq!(text.lines().count(), 1 + 5031 - 60);
+    assert!(
+        text.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("2018-12-31,")
+    );
+    // The holdout predictions of training equal hone predict's on the same days.
+    let holdout_text = std::fs::read_to_string(&holdout).unwrap();
+    let first = holdout_text.lines().nth(1).unwrap();
+    let (day, rest) = first.split_once(',').unwrap();
+    let score = rest.split(',').nth(1).unwrap();
+    let line = text.lines().find(|l| l.starts_with(day)).unwrap();
+    assert_eq!(line.split(',').nth(1).unwrap(), score);
+}
+
+// validation-reference.md §1.3 (scikit-learn 1.9.1 TimeSeriesSplit), through the CLI.
+#[test]
+fn split_matches_sklearn_and_refuses_impossible_settings() {
+    let v = stdout_json(&hone(&[
+        "split",
+        "--scheme",
+        "timeseries",
+        "--n-samples",
+        "20",
+        "--n-splits",
+        "4",
+        "--test-size",
+        "3",
+        "--max-train-size",
+        "8",
+        "--gap",
+        "1",
+        "--json",
+    ]));
+    assert_eq!(v["n_samples"], 20);
+    assert_eq!(
+        v["folds"][1]["train"],
+        serde_json::json!([2, 3, 4, 5, 6, 7, 8, 9])
+    );
+    assert_eq!(v["folds"][3]["test"], serde_json::json!([17, 18, 19]));
+    let v = stdout_json(&hone(&[
+        "split",
+        "--scheme",
+        "kfold",
+        "--n-samples",
+        "20",
+        "--n-splits",
+        "3",
+        "--json",
+    ]));
+    assert_eq!(v["folds"][2]["test"].as_array().unwrap().len(), 6);
+    let err = fails(
+        &[
+            "split",
+            "--scheme",
+            "timeseries",
+            "--n-samples",
+            "20",
+            "--n-splits",
+            "4",
+            "--gap",
+            "4",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("Too many splits=4 for number of samples=20 with test_size=4 and gap=4."),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let labels = write(
+        dir.path(),
+        "labels.csv",
+        &format!("label\n{}{}", "a\n".repeat(12), "b\n".repeat(8)),
+    );
+    let v = stdout_json(&hone(&[
+        "split",
+        "--scheme",
+        "stratified_kfold",
+        "--labels",
+        &labels,
+        "--n-splits",
+        "4",
+        "--json",
+    ]));
+    assert_eq!(v["folds"][0]["test"], serde_json::json!([0, 1, 2, 12, 13]));
+    fails(
+        &["split", "--scheme", "stratified_kfold", "--n-samples", "20"],
+        2,
+    );
+    fails(&["split", "--scheme", "kfolds", "--n-samples", "20"], 2);
+
+    let config = repo().join("examples/sp500_direction.toml");
+    let v = stdout_json(&hone(&["split", config.to_str().unwrap(), "--json"]));
+    assert_eq!(v["folds"].as_array().unwrap().len(), 5);
+    assert_eq!(v["holdout"]["purged"], 1);
+}
+
+// validation-reference.md §2.1–§2.3 REF examples (scikit-learn 1.9.1), through the CLI.
+#[test]
+fn metrics_match_sklearn_reference_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let y = [1, 0, 1, 1, 0, 1, 0, 0, 1, 0];
+    let p = [0.9, 0.4, 0.65, 0.6, 0.6, 0.8, 0.2, 0.6, 0.45, 0.1];
+    let mut csv = String::from("y_true,y_score\n");
+    for (a, b) in y.iter().zip(p) {
+        csv.push_str(&format!("{a},{b}\n"));
+    }
+    let f = write(dir.path(), "bin.csv", &csv);
+    let v = stdout_json(&hone(&[
+        "metrics", "--task", "binary", "--input", &f, "--json",
+    ]));
+    for (k, want) in [
+        ("accuracy", 0.7),
+        ("precision", 0.6666666666666666),
+        ("recall", 0.8),
+        ("f1", 0.7272727272727273),
+        ("roc_auc", 0.88),
+        ("log_loss", 0.47405314575345886),
+        ("brier", 0.1565),
+        ("mcc", 0.408248290463863),
+    ] {
+        assert!(
+            (v[k].as_f64().unwrap() - want).abs() < 1e-12,
+            "{k}: {}",
+            v[k]
+        );
+    }
+    assert_eq!(v["confusion_matrix"], serde_json::json!([[3, 2], [1, 4]]));
+
+    let f = write(
+        dir.path(),
+        "multi.csv",
+        "y_true,y_pred\n0,0\n1,2\n2,2\n2,2\n1,1\n0,0\n2,1\n1,1\n0,1\n2,0\n",
+    );
+    let v = stdout_json(&hone(&[
+        "metrics",
+        "--task",
+        "multiclass",
+        "--input",
+        &f,
+        "--json",
+    ]));
+    assert!((v["f1_macro"].as_f64().unwrap() - 0.6031746031746031).abs() < 1e-12);
+    assert!((v["precision_weighted"].as_f64().unwrap() - 0.6166666666666666).abs() < 1e-12);
+    assert!((v["mcc"].as_f64().unwrap() - 0.4090909090909091).abs() < 1e-12);
+
+    let f = write(
+        dir.path(),
+        "proba.csv",
+        "y_true,proba_0,proba_1,proba_2\n0,.7,.2,.1\n1,.1,.6,.3\n2,.2,.2,.6\n",
+    );
+    let v = stdout_json(&hone(&[
+        "metrics",
+        "--task",
+        "multiclass",
+        "--input",
+        &f,
+        "--json",
+    ]));
+    assert!((v["log_loss"].as_f64().unwrap() - 0.4594420638235713).abs() < 1e-12);
+
+    let f = write(
+        dir.path(),
+        "reg.csv",
+        "y_true,y_pred\n3,2.5\n-0.5,0\n2,2\n7,8\n4,3\n",
+    );
+    let v = stdout_json(&hone(&[
+        "metrics",
+        "--task",
+        "regression",
+        "--input",
+        &f,
+        "--json",
+    ]));
+    assert!((v["r2"].as_f64().unwrap() - 0.9172185430463576).abs() < 1e-12);
+    assert!((v["rmse"].as_f64().unwrap() - 0.7071067811865476).abs() < 1e-12);
+    assert!((v["mape"].as_f64().unwrap() - 0.3119047619047619).abs() < 1e-12);
+
+    // Bad input: one class for AUC, labels that are not 0/1, missing values.
+    let f = write(dir.path(), "one.csv", "y_true,y_score\n1,0.2\n1,0.9\n");
+    let err = fails(&["metrics", "--task", "binary", "--input", &f], 1);
+    assert!(err.contains("only one class"), "{err}");
+    let f = write(dir.path(), "two.csv", "y_true,y_score\n1,0.2\n2,0.9\n");
+    let err = fails(&["metrics", "--task", "binary", "--input", &f], 1);
+    assert!(err.contains("line 3") && err.contains("0 or 1"), "{err}");
+    let f = write(dir.path(), "nan.csv", "y_true,y_score\n1,0.2\n0,\n");
+    let err = fails(&["metrics", "--task", "binary", "--input", &f], 1);
+    assert!(err.contains("line 3") && err.contains("y_score"), "{err}");
+    fails(&["metrics", "--task", "ranking", "--input", &f], 2);
+}
+
+const CONFIG: &str = r#"
+[data]
+path = "d.csv"
+time_column = "date"
+features = ["x"]
+[target]
+kind = "column"
+column = "y"
+task = "regression"
+[split]
+n_splits = 2
+holdout = 0.25
+[model]
+type = "ridge"
+"#;
+
+#[test]
+fn bad_input_gets_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rows = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("{},{},{}\n", 100 + i, (i as f64 * 0.7).sin(), i % 3))
+            .collect()
+    };
+    let cfg = write(d, "job.toml", CONFIG);
+    write(d, "d.csv", &format!("date,x,y\n{}", rows(40)));
+    assert!(
+        hone(&["train", &cfg, "--out", d.join("o").to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    // Missing config, missing data file.
+    let err = fails(&["train", d.join("nope.toml").to_str().unwrap()], 2);
+    assert!(err.contains("nope.toml"), "{err}");
+    std::fs::remove_file(d.join("d.csv")).unwrap();
+    let err = fails(&["train", &cfg], 1);
+    assert!(
+        err.contains("cannot read") && err.contains("d.csv"),
+        "{err}"
+    );
+
+    // Non-numeric value: column and line.
+    let mut text = format!("date,x,y\n{}", rows(40));
+    text = text.replacen("\n120,", "\n120,oops,", 1);
+    let text = text.replacen("oops,", "oops", 1);
+    write(d, "d.csv", &text);
+    let err = fails(&["train", &cfg], 1);
+    assert!(err.contains("line 22") && err.contains("`x`"), "{err}");
+
+    // Ragged row.
+    write(d, "d.csv", &format!("date,x,y\n{}130,1\n", rows(30)));
+    let err = fails(&["train", &cfg], 1);
+    assert!(err.contains("line 32"), "{err}");
+
+    // NaN target.
+    let text = format!("date,x,y\n{}", rows(40)).replacen(",0\n", ",\n", 1);
+    write(d, "d.csv", &text);
+    let err = fails(&["train", &cfg], 1);
+    assert!(
+        err.contains("target `y` is NaN") && err.contains("line 2"),
+        "{err}"
+    );
+
+    // Duplicate timestamps under a temporal split.
+    let text = format!("date,x,y\n{}", rows(40)).replacen("\n101,", "\n100,", 1);
+    write(d, "d.csv", &text);
+    let err = fails(&["train", &cfg], 1);
+    assert!(
+        err.contains("line 3") && err.contains("(duplicate)"),
+        "{err}"
+    );
+
+    // Too few rows for the split.
+    write(d, "d.csv", &format!("date,x,y\n{}", rows(5)));
+    let err = fails(&["train", &cfg], 2);
+    assert!(
+        err.contains("too few rows for the requested split"),
+        "{err}"
+    );
+
+    // Unknown config key, with a suggestion; unknown model parameter.
+    write(d, "d.csv", &format!("date,x,y\n{}", rows(40)));
+    let bad = write(d, "bad.toml", &CONFIG.replace("n_splits", "n_split"));
+    let err = fails(&["train", &bad], 2);
+    assert!(err.contains("did you mean `n_splits`?"), "{err}");
+    let bad = write(
+        d,
+        "bad2.toml",
+        &CONFIG.replace(
+            "type = \"ridge\"",
+            "type = \"lightgbm\"\n[model.params]\nnum_leafs = 3",
+        ),
+    );
+    let err = fails(&["train", &bad], 2);
+    assert!(err.contains("did you mean `num_leaves`?"), "{err}");
+
+    // Missing feature values without an imputer.
+    let mut lines: Vec<String> = format!("date,x,y\n{}", rows(40))
+        .lines()
+        .map(String::from)
+        .collect();
+    lines[6] = "105,,1".into();
+    write(d, "d.csv", &(lines.join("\n") + "\n"));
+    let err = fails(&["train", &cfg], 1);
+    assert!(err.contains("line 7") && err.contains("impute"), "{err}");
+
+    // predict on a directory that is not a model.
+    let err = fails(
+        &["predict", "--model", d.to_str().unwrap(), "--data", "x.csv"],
+        2,
+    );
+    assert!(err.contains("not a hone model directory"), "{err}");
+}
