@@ -318,13 +318,15 @@ pub fn metrics(args: MetricsArgs) -> Result<(), CliError> {
     let n = t.n_rows;
     let mut out = serde_json::Map::new();
     let mut warnings: Vec<String> = Vec::new();
-    let (task, y_true, y_pred, proba, classes): (
+    // (task, y_true, y_pred, scores, class names)
+    type Parsed = (
         Task,
         Vec<f64>,
         Option<Vec<f64>>,
         Option<Vec<f64>>,
         Option<Vec<String>>,
-    ) = match args.task.as_str() {
+    );
+    let (task, y_true, y_pred, proba, classes): Parsed = match args.task.as_str() {
         "regression" => {
             let y = numeric_column(&t, "y_true")?
                 .expect("checked above")

@@ -90,7 +90,7 @@ mod tests {
             9.5 * 3600.0
         );
         assert_eq!(parse_timestamp("1546214400"), Some(1_546_214_400.0));
-        assert_eq!(parse_timestamp("2000-02-29").is_some(), true);
+        assert!(parse_timestamp("2000-02-29").is_some());
         for bad in [
             "2001-02-29",
             "2018-13-01",

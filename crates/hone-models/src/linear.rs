@@ -115,13 +115,15 @@ impl LinearSpec {
     pub fn validate(&self) -> Result<(), ModelError> {
         let bad = |m: String| Err(ModelError::Config(m));
         match self {
-            LinearSpec::Ridge { alpha } | LinearSpec::Lasso { alpha, .. } if !(*alpha >= 0.0) => {
+            LinearSpec::Ridge { alpha } | LinearSpec::Lasso { alpha, .. }
+                if alpha.is_nan() || *alpha < 0.0 =>
+            {
                 bad(format!("model.alpha must be ≥ 0, got {alpha}"))
             }
             LinearSpec::ElasticNet {
                 alpha, l1_ratio, ..
             } => {
-                if !(*alpha >= 0.0) {
+                if alpha.is_nan() || *alpha < 0.0 {
                     bad(format!("model.alpha must be ≥ 0, got {alpha}"))
                 } else if !(0.0..=1.0).contains(l1_ratio) {
                     bad(format!("model.l1_ratio must be in [0, 1], got {l1_ratio}"))
@@ -130,7 +132,7 @@ impl LinearSpec {
                 }
             }
             LinearSpec::Logistic { c, penalty, .. } => {
-                if !(*c > 0.0) {
+                if c.is_nan() || *c <= 0.0 {
                     bad(format!("model.C must be > 0, got {c}"))
                 } else if penalty != "l1" && penalty != "l2" {
                     bad(format!(

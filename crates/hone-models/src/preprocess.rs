@@ -22,13 +22,16 @@ pub trait Transformer {
     }
 }
 
+/// Fits the pipeline's model on `(x, y)` and returns one importance per column (for RFE).
+pub type ImportanceFn<'a> = &'a dyn Fn(&Matrix, &[f64]) -> Result<Vec<f64>, ModelError>;
+
 /// What a step may need besides the data: whether the task is classification, and for RFE a
 /// way to fit the pipeline's model and read its feature importances.
 pub struct FitContext<'a> {
     /// Whether the target holds class codes.
     pub classification: bool,
     /// Fits the pipeline's model on `(x, y)` and returns one importance per column.
-    pub importances: Option<&'a dyn Fn(&Matrix, &[f64]) -> Result<Vec<f64>, ModelError>>,
+    pub importances: Option<ImportanceFn<'a>>,
 }
 
 /// How missing values are filled.
@@ -503,7 +506,7 @@ mod tests {
         };
         m.fit(&x(), &[], &ctx(false)).unwrap();
         close(
-            &m.transform(&x()).unwrap().col(1).to_vec(),
+            m.transform(&x()).unwrap().col(1),
             &[0., 0.5, 0.25, 1., 0.75],
             1e-12,
         );

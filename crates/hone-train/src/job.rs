@@ -238,16 +238,27 @@ pub fn load_dataset(
     )?)
 }
 
+/// What every fit of one job shares.
+struct JobContext<'a> {
+    pipeline: &'a PipelineSpec,
+    ds: &'a Dataset,
+    task: Task,
+    cfg: &'a LoadedConfig,
+}
+
 fn fit_and_score(
-    pipeline: &PipelineSpec,
-    ds: &Dataset,
+    job: &JobContext<'_>,
     train: &[usize],
     test: &[usize],
-    task: Task,
-    cfg: &LoadedConfig,
     context: &str,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<(FittedPipeline, Scored), TrainError> {
+    let JobContext {
+        pipeline,
+        ds,
+        task,
+        cfg,
+    } = *job;
     let model_err = |source| TrainError::Model {
         context: context.to_string(),
         source,
@@ -386,6 +397,12 @@ pub fn run_train(
         model: cfg.model.clone(),
     };
 
+    let job = JobContext {
+        pipeline: &pipeline,
+        ds: &ds,
+        task,
+        cfg,
+    };
     let mut fold_reports = Vec::with_capacity(folds.len());
     let mut oof: Vec<(usize, Scored)> = Vec::with_capacity(folds.len());
     for (k, fold) in folds.iter().enumerate() {
@@ -395,16 +412,7 @@ pub fn run_train(
             train_rows: fold.train.len(),
         });
         let context = format!("fold {}", k + 1);
-        let (fitted, scored) = fit_and_score(
-            &pipeline,
-            &ds,
-            &fold.train,
-            &fold.test,
-            task,
-            cfg,
-            &context,
-            on_event,
-        )?;
+        let (fitted, scored) = fit_and_score(&job, &fold.train, &fold.test, &context, on_event)?;
         let values = evaluate(task, &metrics, &scored.predictions(task)).map_err(|source| {
             TrainError::Metric {
                 context: format!(
@@ -440,16 +448,8 @@ pub fn run_train(
         n_folds: folds.len(),
         train_rows: dev_rows.len(),
     });
-    let (final_fit, holdout_scored) = fit_and_score(
-        &pipeline,
-        &ds,
-        &dev_rows,
-        &holdout_rows,
-        task,
-        cfg,
-        "final refit",
-        on_event,
-    )?;
+    let (final_fit, holdout_scored) =
+        fit_and_score(&job, &dev_rows, &holdout_rows, "final refit", on_event)?;
     let holdout_report = if holdout_rows.is_empty() {
         None
     } else {

@@ -19,9 +19,9 @@ pub enum TrainError {
     /// The config file is missing, malformed or inconsistent.
     #[error("{0}")]
     Config(String),
-    /// The data could not be loaded or prepared.
+    /// The data could not be loaded or prepared (boxed: data errors carry paths and values).
     #[error(transparent)]
-    Data(#[from] hone_data::DataError),
+    Data(Box<hone_data::DataError>),
     /// A split could not be made.
     #[error("split: {0}")]
     Split(hone_validate::ValidateError),
@@ -49,4 +49,10 @@ pub enum TrainError {
         /// What happened.
         message: String,
     },
+}
+
+impl From<hone_data::DataError> for TrainError {
+    fn from(e: hone_data::DataError) -> Self {
+        TrainError::Data(Box::new(e))
+    }
 }

@@ -767,7 +767,10 @@ mod tests {
         };
         let expect = [
             (Metric::Mse, 0.5),
-            (Metric::Rmse, 0.7071067811865476),
+            (
+                Metric::Rmse,
+                std::f64::consts::FRAC_1_SQRT_2, /* sklearn: 0.7071067811865476 */
+            ),
             (Metric::Mae, 0.6),
             (Metric::Mape, 0.3119047619047619),
             (Metric::R2, 0.9172185430463576),

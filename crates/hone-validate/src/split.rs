@@ -185,6 +185,8 @@ impl Splitter for StratifiedKFold {
         }
         let mut rng = StdRng::seed_from_u64(self.seed);
         let mut test_fold = vec![0usize; n];
+        // `class` indexes the inner dimension of `allocation` and compares with codes.
+        #[allow(clippy::needless_range_loop)]
         for class in 0..n_classes {
             let mut folds_for_class: Vec<usize> = (0..k)
                 .flat_map(|f| std::iter::repeat_n(f, allocation[f][class]))
