@@ -533,6 +533,9 @@ mod tests {
         assert_eq!(t.numeric("volume").unwrap(), &[10.0, 20.0]);
         let e = t.numeric("sym").unwrap_err().to_string();
         assert!(
+            e.ends_with("a.csv: line 2: column `sym` has non-numeric value \"X\""),
+            "{e}"
+        );
             e.contains("`sym` is not numeric (first value \"X\" at line 2)"),
             "{e}"
         );
