@@ -8,6 +8,7 @@
 
 pub mod dataset;
 pub mod error;
+mod fast_csv;
 pub mod features;
 pub mod fingerprint;
 pub mod table;

