@@ -28,3 +28,12 @@ m = LogisticRegression(C=0.7, tol=1e-12, max_iter=100000).fit(X, ym)
 show("logit_multi_C0.7", m)
 print("multi proba row0", repr(m.predict_proba(X[:1]).ravel().tolist()))
 print("yb", yb.tolist()); print("ym", ym.tolist())
+
+# Feature selection on the same data (scikit-learn 1.9.1).
+from sklearn.feature_selection import SelectFromModel, RFE
+print("sfm lasso0.05 support", SelectFromModel(Lasso(alpha=0.05)).fit(X, y).get_support().tolist())
+print("sfm lasso0.05 max3 support", SelectFromModel(Lasso(alpha=0.05), max_features=3, threshold=-np.inf).fit(X, y).get_support().tolist())
+r = RFE(Ridge(alpha=1.5), n_features_to_select=2).fit(X, y)
+print("rfe ridge1.5 support", r.support_.tolist(), "ranking", r.ranking_.tolist())
+r = RFE(LogisticRegression(C=0.7), n_features_to_select=1).fit(X, yb)
+print("rfe logit support", r.support_.tolist(), "ranking", r.ranking_.tolist())

@@ -805,4 +805,88 @@ mod tests {
             1e-7,
         );
     }
+
+    // scikit-learn 1.9.1, scripts/reference/linear_models.py: SelectFromModel(Lasso(0.05)) keeps
+    // [F, T, T, F]; with max_features=3, threshold=-inf, [T, T, T, F]; RFE(Ridge(1.5), 2) keeps
+    // [F, T, T, F] with ranking [3, 1, 1, 2]; RFE(LogisticRegression(C=0.7), 1) on the binary
+    // label keeps [F, F, T, F] with ranking [3, 2, 1, 4].
+    #[test]
+    fn feature_selection_matches_sklearn() {
+        use crate::preprocess::{FitContext, SelectMethod, Selector, Transformer};
+        let (x, y, yb, _) = data();
+        let select = |method: SelectMethod, y: &[f64], ctx: &FitContext<'_>| {
+            let mut s = Selector {
+                method,
+                support: vec![],
+                scores: vec![],
+            };
+            s.fit(&x, y, ctx).unwrap();
+            s
+        };
+        let plain = FitContext {
+            classification: false,
+            importances: None,
+        };
+        let s = select(
+            SelectMethod::Lasso {
+                alpha: 0.05,
+                n_features: None,
+            },
+            &y,
+            &plain,
+        );
+        assert_eq!(s.support, vec![1, 2]);
+        let s = select(
+            SelectMethod::Lasso {
+                alpha: 0.05,
+                n_features: Some(3),
+            },
+            &y,
+            &plain,
+        );
+        assert_eq!(s.support, vec![0, 1, 2]);
+
+        let ridge = |m: &Matrix, t: &[f64]| -> Result<Vec<f64>, ModelError> {
+            Ok(LinearSpec::Ridge { alpha: 1.5 }
+                .fit(m, t, None)?
+                .importances())
+        };
+        let ctx = FitContext {
+            classification: false,
+            importances: Some(&ridge),
+        };
+        let s = select(
+            SelectMethod::Rfe {
+                n_features: 2,
+                step: 1,
+            },
+            &y,
+            &ctx,
+        );
+        assert_eq!(s.support, vec![1, 2]);
+        assert_eq!(s.scores, vec![3., 1., 1., 2.]);
+
+        let logit = |m: &Matrix, t: &[f64]| -> Result<Vec<f64>, ModelError> {
+            let spec = LinearSpec::Logistic {
+                c: 0.7,
+                penalty: "l2".into(),
+                max_iter: 100_000,
+            };
+            Ok(spec.fit(m, t, Some(2))?.importances())
+        };
+        let ctx = FitContext {
+            classification: true,
+            importances: Some(&logit),
+        };
+        let s = select(
+            SelectMethod::Rfe {
+                n_features: 1,
+                step: 1,
+            },
+            &yb,
+            &ctx,
+        );
+        assert_eq!(s.support, vec![2]);
+        assert_eq!(s.scores, vec![3., 2., 1., 4.]);
+    }
 }
