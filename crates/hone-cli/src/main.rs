@@ -11,7 +11,12 @@ use clap::{Parser, Subcommand};
 
 /// hone: leak-free model training for quantitative research.
 #[derive(Parser, Debug)]
-#[command(name = "hone", version, about, long_about = None)]
+#[command(
+    name = "hone",
+    version,
+    about = "hone: leak-free model training for quantitative research",
+    after_help = "Examples:\n  hone train examples/sp500_direction.toml\n  hone split examples/sp500_direction.toml\n  hone split --scheme timeseries --n-samples 20 --n-splits 4 --gap 1 --json\n  hone metrics --task binary --input runs/<run>/holdout_predictions.csv\n  hone predict --model runs/<run> --data new_prices.csv --out predictions.csv\n\nExit codes: 0 success, 1 data or runtime error, 2 bad config or usage."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

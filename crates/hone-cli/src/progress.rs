@@ -25,6 +25,7 @@ impl TrainProgress {
                 .expect("static template")
                 .progress_chars("=> "),
         );
+        bar.set_message("loading data");
         Self {
             bar,
             quiet,

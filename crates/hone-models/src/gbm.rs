@@ -16,6 +16,7 @@ use lightgbm3_sys as sys;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::model::FitReport;
 use crate::{Matrix, ModelError};
 
 /// LightGBM parameters hone passes through, by canonical name.
@@ -514,26 +515,13 @@ impl BoosterHandle {
     }
 }
 
-/// What happened while fitting (for progress output, learning curves and tracking).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct GbmFitInfo {
-    /// Boosting rounds run.
-    pub iterations_run: usize,
-    /// Rounds kept in the model (the best round under early stopping).
-    pub best_iteration: usize,
-    /// Name of the validation metric (LightGBM's name, e.g. `binary_logloss`).
-    pub valid_metric: Option<String>,
-    /// Validation metric after each round.
-    pub valid_curve: Vec<f64>,
-}
-
 /// A trained LightGBM model: its text (the standard model file) and a loaded booster.
 #[derive(Serialize, Deserialize)]
 pub struct GbmModel {
     /// Number of input features.
     pub n_features: usize,
     /// Fitting information.
-    pub info: GbmFitInfo,
+    pub info: FitReport,
     /// The resolved parameters it was trained with.
     pub params: BTreeMap<String, String>,
     #[serde(skip)]
@@ -612,7 +600,7 @@ impl GbmSpec {
         };
         let metric = names.first().cloned();
         let maximize = metric.as_deref().is_some_and(higher_is_better);
-        let mut info = GbmFitInfo {
+        let mut info = FitReport {
             valid_metric: metric.clone(),
             ..Default::default()
         };
@@ -676,7 +664,7 @@ impl GbmModel {
     pub fn from_text(
         text: String,
         n_features: usize,
-        info: GbmFitInfo,
+        info: FitReport,
         params: BTreeMap<String, String>,
     ) -> Result<Self, ModelError> {
         let (booster, _) = BoosterHandle::from_string(&text)?;

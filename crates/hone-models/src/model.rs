@@ -269,12 +269,7 @@ impl FittedModel {
     /// How the fit went.
     pub fn report(&self) -> FitReport {
         match self {
-            FittedModel::Lightgbm(m) => FitReport {
-                iterations_run: m.info.iterations_run,
-                best_iteration: m.info.best_iteration,
-                valid_metric: m.info.valid_metric.clone(),
-                valid_curve: m.info.valid_curve.clone(),
-            },
+            FittedModel::Lightgbm(m) => m.info.clone(),
             FittedModel::Linear(_) => FitReport {
                 iterations_run: 1,
                 best_iteration: 1,
