@@ -466,6 +466,18 @@ pub fn run_train(
             metrics: metric_map(&values),
         })
     };
+    let final_rounds = final_fit.model.report();
+    if cfg.model.early_stopping_fraction().is_some() && final_rounds.best_iteration <= 1 {
+        notes.push(format!(
+            "early stopping kept {} round(s) of the final model: boosting did not improve {} on \
+             the validation slice, i.e. little learnable signal at these settings",
+            final_rounds.best_iteration,
+            final_rounds
+                .valid_metric
+                .as_deref()
+                .unwrap_or("the validation metric")
+        ));
+    }
     let importances = final_fit
         .importances()
         .map_err(|source| TrainError::Model {
