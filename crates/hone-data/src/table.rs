@@ -498,17 +498,48 @@ fn load_parquet(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> 
                 let file_schema = file_schema.clone();
                 s.spawn(move || -> Result<Vec<(usize, Column)>, DataError> {
                     let builder = open()?;
-                    let mask =
-                        ProjectionMask::roots(builder.parquet_schema(), group.iter().copied());
+                    let descr = builder.parquet_schema().clone();
+                    // Flat DOUBLE columns are decoded straight into f64 vectors; the rest
+                    // (other types, text, nested) go through Arrow arrays.
+                    let (direct, via_arrow): (Vec<usize>, Vec<usize>) =
+                        group.iter().partition(|&&j| {
+                            let c = descr.column(j);
+                            !text_columns.contains(&file_schema.field(j).name().as_str())
+                                && c.physical_type() == parquet::basic::Type::DOUBLE
+                                && c.max_rep_level() == 0
+                                && descr.num_columns() == file_schema.fields().len()
+                        });
+                    let mut out: Vec<(usize, Column)> = Vec::with_capacity(group.len());
+                    for &j in &direct {
+                        out.push((
+                            j,
+                            Column {
+                                name: file_schema.field(j).name().clone(),
+                                values: ColumnValues::Numeric(read_double_column(path, j)?),
+                            },
+                        ));
+                    }
+                    if via_arrow.is_empty() {
+                        return Ok(out);
+                    }
+                    let mask = ProjectionMask::roots(&descr, via_arrow.iter().copied());
+                    // One batch per row group: fewer, larger arrays to copy out.
+                    let largest_group = builder
+                        .metadata()
+                        .row_groups()
+                        .iter()
+                        .map(|g| g.num_rows().max(1) as usize)
+                        .max()
+                        .unwrap_or(1);
                     let reader = builder
                         .with_projection(mask)
-                        .with_batch_size(256 * 1024)
+                        .with_batch_size(largest_group)
                         .build()
                         .map_err(|e| parquet_err(&e))?;
                     let batches: Vec<RecordBatch> = reader
                         .collect::<Result<_, _>>()
                         .map_err(|e| parquet_err(&e))?;
-                    let fields: Vec<Field> = group
+                    let fields: Vec<Field> = via_arrow
                         .iter()
                         .map(|&j| {
                             let f = file_schema.field(j);
@@ -528,7 +559,8 @@ fn load_parquet(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> 
                         &Schema::new(fields),
                         &batches,
                     )?;
-                    Ok(group.iter().copied().zip(t.columns).collect())
+                    out.extend(via_arrow.iter().copied().zip(t.columns));
+                    Ok(out)
                 })
             })
             .collect();
@@ -559,6 +591,65 @@ fn load_parquet(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> 
         n_rows,
         columns: columns.into_iter().map(|(_, c)| c).collect(),
     })
+}
+
+/// Decodes a flat DOUBLE column straight into `f64`s (nulls become NaN), row group by row group.
+fn read_double_column(path: &Path, column: usize) -> Result<Vec<f64>, DataError> {
+    use parquet::column::reader::{ColumnReader, get_typed_column_reader};
+    use parquet::data_type::DoubleType;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let err = |e: &dyn std::fmt::Display| DataError::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(io_err(path))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| err(&e))?;
+    let meta = reader.metadata();
+    let n_rows = meta.file_metadata().num_rows().max(0) as usize;
+    let max_def = meta
+        .file_metadata()
+        .schema_descr()
+        .column(column)
+        .max_def_level();
+    let mut out: Vec<f64> = Vec::with_capacity(n_rows);
+    let (mut values, mut defs): (Vec<f64>, Vec<i16>) = (Vec::new(), Vec::new());
+    for g in 0..meta.num_row_groups() {
+        let group = reader.get_row_group(g).map_err(|e| err(&e))?;
+        let rows = group.metadata().num_rows().max(0) as usize;
+        let col: ColumnReader = group.get_column_reader(column).map_err(|e| err(&e))?;
+        let mut typed = get_typed_column_reader::<DoubleType>(col);
+        let mut read = 0;
+        while read < rows {
+            if max_def == 0 {
+                let (records, _, _) = typed
+                    .read_records(rows - read, None, None, &mut out)
+                    .map_err(|e| err(&e))?;
+                if records == 0 {
+                    break;
+                }
+                read += records;
+            } else {
+                values.clear();
+                defs.clear();
+                let (records, _, _) = typed
+                    .read_records(rows - read, Some(&mut defs), None, &mut values)
+                    .map_err(|e| err(&e))?;
+                if records == 0 {
+                    break;
+                }
+                let mut next = values.iter();
+                out.extend(defs.iter().map(|&d| {
+                    if d == max_def {
+                        *next.next().unwrap_or(&f64::NAN)
+                    } else {
+                        f64::NAN
+                    }
+                }));
+                read += records;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Writes numeric columns to a Parquet file (zstd). Used by tests and the benchmark harness.
@@ -714,6 +805,43 @@ mod tests {
         assert_eq!(t.numeric("a").unwrap(), &[1.0, 2.0]);
         assert!(t.numeric("b").unwrap()[1].is_nan());
         assert_eq!(t.location(0), "row 1");
+        // Nullable DOUBLE with real nulls (definition levels), an INT64 and a string column.
+        let p2 = dir.path().join("nulls.parquet");
+        {
+            use arrow::array::{Int64Array, StringArray};
+            use parquet::arrow::ArrowWriter;
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("d", DataType::Float64, true),
+                Field::new("i", DataType::Int64, false),
+                Field::new("s", DataType::Utf8, false),
+            ]));
+            let batch = RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Float64Array::from(vec![Some(1.5), None, Some(-2.0)])) as ArrayRef,
+                    Arc::new(Int64Array::from(vec![7, 8, 9])) as ArrayRef,
+                    Arc::new(StringArray::from(vec!["a", "b", "c"])) as ArrayRef,
+                ],
+            )
+            .unwrap();
+            let mut w =
+                ArrowWriter::try_new(std::fs::File::create(&p2).unwrap(), schema, None).unwrap();
+            w.write(&batch).unwrap();
+            w.close().unwrap();
+        }
+        let t = load(&p2, &[]).unwrap();
+        let d = t.numeric("d").unwrap();
+        assert_eq!((d[0], d[2]), (1.5, -2.0));
+        assert!(d[1].is_nan());
+        assert_eq!(t.numeric("i").unwrap(), &[7.0, 8.0, 9.0]);
+        assert_eq!(t.column("s").unwrap().text_at(1), "b");
+        assert_eq!(
+            t.columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["d", "i", "s"]
+        );
         let bad = write(&dir, "bad.parquet", "not parquet");
         assert!(matches!(load(&bad, &[]), Err(DataError::Parquet { .. })));
     }
