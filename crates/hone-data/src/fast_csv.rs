@@ -42,6 +42,54 @@ fn parse_number(f: &[u8]) -> Option<f64> {
     fast_float2::parse::<f64, _>(f).ok()
 }
 
+/// Parses one line in a single pass (numbers read in place, no field splitting). Returns false,
+/// having written nothing for text columns, when the line needs the careful path.
+fn parse_line_fast(
+    line: &[u8],
+    numeric: &[bool],
+    outs: &mut [&mut [f64]],
+    texts: &mut [Vec<String>],
+    row: usize,
+) -> bool {
+    let n = numeric.len();
+    let mut pos = 0;
+    let mut pending: Vec<(usize, &str)> = Vec::new();
+    for j in 0..n {
+        if numeric[j] {
+            if pos < line.len() && line[pos] != b',' {
+                match fast_float2::parse_partial::<f64, _>(&line[pos..]) {
+                    Ok((v, used)) => {
+                        outs[j][row] = v;
+                        pos += used;
+                    }
+                    Err(_) => return false,
+                }
+            } else {
+                outs[j][row] = f64::NAN;
+            }
+        } else {
+            let end = memchr(b',', &line[pos..]).map_or(line.len(), |e| pos + e);
+            match std::str::from_utf8(&line[pos..end]) {
+                Ok(t) if t.trim() == t => pending.push((j, t)),
+                _ => return false,
+            }
+            pos = end;
+        }
+        if j + 1 < n {
+            if pos >= line.len() || line[pos] != b',' {
+                return false;
+            }
+            pos += 1;
+        } else if pos != line.len() {
+            return false;
+        }
+    }
+    for (j, t) in pending {
+        texts[j].push(t.to_string());
+    }
+    true
+}
+
 /// Header names and column values of an unquoted CSV, or why it cannot be read this way.
 pub fn parse(
     bytes: &[u8],
@@ -90,11 +138,17 @@ pub fn parse(
         }
     }
     chunks.push(&body[start..]);
+    // Non-empty lines, found with memchr (a blank line is a line end right after another).
     let rows_in = |chunk: &[u8]| -> usize {
-        chunk
-            .split(|&b| b == b'\n')
-            .filter(|l| !strip_cr(l).is_empty())
-            .count()
+        let mut count = 0;
+        let mut start = 0;
+        for end in memchr_iter(b'\n', chunk).chain(std::iter::once(chunk.len())) {
+            if end > start && !strip_cr(&chunk[start..end]).is_empty() {
+                count += 1;
+            }
+            start = end + 1;
+        }
+        count
     };
     let counts: Vec<usize> = if threads == 1 {
         vec![rows_in(chunks[0])]
@@ -146,21 +200,25 @@ pub fn parse(
                         if line.is_empty() {
                             continue;
                         }
-                        let mut j = 0;
-                        for f in fields(line) {
-                            if j >= n_cols {
+                        if !parse_line_fast(line, numeric_ref, &mut outs, &mut texts, row) {
+                            // Whitespace around values or other oddities: the careful way.
+                            let mut j = 0;
+                            for f in fields(line) {
+                                if j >= n_cols {
+                                    return Err(Bail::Invalid);
+                                }
+                                if numeric_ref[j] {
+                                    outs[j][row] = parse_number(f).ok_or(Bail::Invalid)?;
+                                } else {
+                                    let t =
+                                        std::str::from_utf8(trim(f)).map_err(|_| Bail::Invalid)?;
+                                    texts[j].push(t.to_string());
+                                }
+                                j += 1;
+                            }
+                            if j != n_cols {
                                 return Err(Bail::Invalid);
                             }
-                            if numeric_ref[j] {
-                                outs[j][row] = parse_number(f).ok_or(Bail::Invalid)?;
-                            } else {
-                                let t = std::str::from_utf8(trim(f)).map_err(|_| Bail::Invalid)?;
-                                texts[j].push(t.to_string());
-                            }
-                            j += 1;
-                        }
-                        if j != n_cols {
-                            return Err(Bail::Invalid);
                         }
                         row += 1;
                     }
@@ -214,6 +272,27 @@ mod tests {
             ColumnValues::Numeric(v) => assert!(v[0].is_nan() && v[1] == 7.0),
             _ => panic!("b is numeric"),
         }
+    }
+
+    #[test]
+    fn whitespace_and_special_values_take_the_careful_path() {
+        let (_, cols) = parse(b"a,b,t\n 1.5 , 2,x\n3,nan, y \n-inf,4e-3,z\n", &["t"]).unwrap();
+        assert_eq!(
+            cols[0],
+            ColumnValues::Numeric(vec![1.5, 3.0, f64::NEG_INFINITY])
+        );
+        match &cols[1] {
+            ColumnValues::Numeric(v) => assert!(v[0] == 2.0 && v[1].is_nan() && v[2] == 0.004),
+            _ => panic!("b is numeric"),
+        }
+        assert_eq!(
+            cols[2],
+            ColumnValues::Text(vec!["x".into(), "y".into(), "z".into()])
+        );
+        assert!(matches!(
+            parse(b"a,b\n1,2\n1.5x,3\n", &[]),
+            Err(Bail::Invalid)
+        ));
     }
 
     #[test]
