@@ -22,6 +22,8 @@ def load(csv, parquet, repeat):
         ("pyarrow_csv", lambda: pacsv.read_csv(csv)),
         ("pandas_parquet", lambda: pd.read_parquet(parquet)),
         ("pyarrow_parquet", lambda: pq.read_table(parquet)),
+        ("pandas_parquet_snappy", lambda: pd.read_parquet(parquet.rsplit(".", 1)[0] + ".snappy.parquet")),
+        ("pyarrow_parquet_snappy", lambda: pq.read_table(parquet.rsplit(".", 1)[0] + ".snappy.parquet")),
     ]:
         times = []
         for _ in range(repeat):

@@ -21,7 +21,8 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 hb="$target/release/hone-bench"
 
 csv="$data/table_${ROWS}x${COLS}.csv"; pq="$data/table_${ROWS}x${COLS}.parquet"
-[ -f "$csv" ] && [ -f "$pq" ] || { echo "generating $csv and $pq ..." >&2; "$hb" gen-table "$ROWS" "$COLS" "$csv" "$pq"; }
+pqs="$data/table_${ROWS}x${COLS}.snappy.parquet"
+[ -f "$csv" ] && [ -f "$pq" ] && [ -f "$pqs" ] || { echo "generating $csv and $pq ..." >&2; "$hb" gen-table "$ROWS" "$COLS" "$csv" "$pq"; }
 bin="$data/train_${TRAIN_ROWS}x${COLS}.bin"
 [ -f "$bin" ] || { echo "generating $bin ..." >&2; "$hb" gen-train "$TRAIN_ROWS" "$COLS" "$bin"; }
 
@@ -30,6 +31,7 @@ if "$PYTHON" -c "import pandas, pyarrow, lightgbm" 2>/dev/null; then have_py=1; 
 
 hone_csv=$("$hb" load "$csv" "$REPEAT")
 hone_pq=$("$hb" load "$pq" "$REPEAT")
+hone_pqs=$("$hb" load "$pqs" "$REPEAT")
 hone_train=$("$hb" train "$bin" "$ROUNDS" "$THREADS" "$REPEAT")
 py_load='{}'; py_train='{}'
 if [ "$have_py" = 1 ]; then
@@ -37,19 +39,23 @@ if [ "$have_py" = 1 ]; then
   py_train=$("$PYTHON" bench/peers.py train "$bin" "$ROUNDS" "$THREADS" "$REPEAT")
 fi
 
-python3 - "$hone_csv" "$hone_pq" "$hone_train" "$py_load" "$py_train" "$ROWS" "$COLS" "$TRAIN_ROWS" "$ROUNDS" "$THREADS" "$(du -h "$csv" | cut -f1)" <<'PY'
+python3 - "$hone_csv" "$hone_pq" "$hone_train" "$py_load" "$py_train" "$ROWS" "$COLS" "$TRAIN_ROWS" "$ROUNDS" "$THREADS" "$(du -h "$csv" | cut -f1)" "$hone_pqs" <<'PY'
 import json, statistics, sys
 hc, hp, ht, pl, pt = (json.loads(a) for a in sys.argv[1:6])
 rows, cols, trows, rounds, threads, size = sys.argv[6:12]
+hps = json.loads(sys.argv[12])
 med = statistics.median
 print(f"\n== data loading: {rows} rows x {cols} columns (CSV {size}), median of {len(hc['seconds'])} ==")
 print(f"{'reader':<28}{'seconds':>10}{'hone / peer':>14}")
 print(f"{'hone CSV':<28}{med(hc['seconds']):>10.3f}")
 for k in ("pandas_csv", "pyarrow_csv"):
     if k in pl: print(f"{k.replace('_', ' '):<28}{med(pl[k]):>10.3f}{med(hc['seconds'])/med(pl[k]):>14.2f}")
-print(f"{'hone Parquet':<28}{med(hp['seconds']):>10.3f}")
+print(f"{'hone Parquet (zstd)':<28}{med(hp['seconds']):>10.3f}")
 for k in ("pandas_parquet", "pyarrow_parquet"):
-    if k in pl: print(f"{k.replace('_', ' '):<28}{med(pl[k]):>10.3f}{med(hp['seconds'])/med(pl[k]):>14.2f}")
+    if k in pl: print(f"{k.replace('_', ' ') + ' (zstd)':<28}{med(pl[k]):>10.3f}{med(hp['seconds'])/med(pl[k]):>14.2f}")
+print(f"{'hone Parquet (snappy)':<28}{med(hps['seconds']):>10.3f}")
+for k in ("pandas_parquet_snappy", "pyarrow_parquet_snappy"):
+    if k in pl: print(f"{k.replace('_snappy', '').replace('_', ' ') + ' (snappy)':<28}{med(pl[k]):>10.3f}{med(hps['seconds'])/med(pl[k]):>14.2f}")
 print(f"\n== LightGBM: {trows} x {cols}, {rounds} rounds, {threads} threads, binary, 31 leaves ==")
 print(f"{'trainer':<28}{'seconds':>10}{'hone / peer':>14}")
 print(f"{'hone (lightgbm3-sys)':<28}{med(ht['seconds']):>10.3f}")

@@ -1,6 +1,7 @@
 //! `hone-bench`: the Rust side of `bench/run.sh`.
 //!
-//! - `gen-table ROWS COLS CSV PARQUET`: a seeded numeric table, written as CSV and Parquet.
+//! - `gen-table ROWS COLS CSV PARQUET`: a seeded numeric table, written as CSV and Parquet
+//!   (zstd at PARQUET, snappy beside it as `*.snappy.parquet`).
 //! - `load FILE REPEAT`: time `hone_data::table::load` on a file (JSON on stdout).
 //! - `gen-train ROWS COLS BIN`: a seeded binary-classification problem as raw little-endian f64
 //!   (`X` row-major, then `y`), with `BIN.json` holding the shape; Python reads the same bytes.
@@ -61,7 +62,10 @@ fn gen_table(rows: usize, cols: usize, csv: &Path, parquet: &Path) {
         w.write_all(line.as_bytes()).expect("write");
     }
     w.flush().expect("flush");
-    hone_data::table::write_parquet(parquet, &names, &columns)
+    hone_data::table::write_parquet(parquet, &names, &columns, true)
+        .unwrap_or_else(|e| die(&e.to_string()));
+    let snappy = parquet.with_extension("snappy.parquet");
+    hone_data::table::write_parquet(&snappy, &names, &columns, false)
         .unwrap_or_else(|e| die(&e.to_string()));
 }
 

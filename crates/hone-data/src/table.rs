@@ -652,8 +652,14 @@ fn read_double_column(path: &Path, column: usize) -> Result<Vec<f64>, DataError>
     Ok(out)
 }
 
-/// Writes numeric columns to a Parquet file (zstd). Used by tests and the benchmark harness.
-pub fn write_parquet(path: &Path, names: &[String], columns: &[Vec<f64>]) -> Result<(), DataError> {
+/// Writes numeric columns to a Parquet file, zstd- or snappy-compressed. Used by tests and the
+/// benchmark harness.
+pub fn write_parquet(
+    path: &Path,
+    names: &[String],
+    columns: &[Vec<f64>],
+    zstd: bool,
+) -> Result<(), DataError> {
     use parquet::arrow::ArrowWriter;
     use parquet::basic::{Compression, ZstdLevel};
     use parquet::file::properties::WriterProperties;
@@ -674,9 +680,11 @@ pub fn write_parquet(path: &Path, names: &[String], columns: &[Vec<f64>]) -> Res
     let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| err(&e))?;
     let file = std::fs::File::create(path).map_err(io_err(path))?;
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(1).map_err(|e| err(&e))?,
-        ))
+        .set_compression(if zstd {
+            Compression::ZSTD(ZstdLevel::try_new(1).map_err(|e| err(&e))?)
+        } else {
+            Compression::SNAPPY
+        })
         .build();
     let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| err(&e))?;
     writer.write(&batch).map_err(|e| err(&e))?;
@@ -798,6 +806,7 @@ mod tests {
             &p,
             &["a".into(), "b".into()],
             &[vec![1.0, 2.0], vec![3.0, f64::NAN]],
+            true,
         )
         .unwrap();
         let t = load(&p, &[]).unwrap();
