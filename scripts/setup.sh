@@ -2,6 +2,7 @@
 # Installs what building hone needs on a fresh Debian machine, once; later runs return at once.
 #   - libclang (bindgen, used by the LightGBM bindings), via apt when missing;
 #   - CMake >= 3.28 (LightGBM 4.x; Debian 12 ships 3.25), via pip into .tools/cmake-venv.
+#   - PostgreSQL server binaries (initdb, pg_ctl), used by the tracking store's tests, via apt.
 # The cmake found is linked as .tools/bin/cmake, which .cargo/config.toml hands to cargo as $CMAKE.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,6 +15,12 @@ if ! ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 && ! ldconfig -p 2>/dev
   echo "setup: installing libclang-dev (needed by bindgen)" >&2
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
+fi
+
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -z "${HONE_PG_BIN:-}" ]; then
+  echo "setup: installing PostgreSQL server binaries (for the tracking store's tests)" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
 
 cmake_ok() {

@@ -1,0 +1,89 @@
+//! The environment a run executes in, captured automatically as run tags.
+//!
+//! Tags: `hone.version`, `hone.command`, `hone.os`, `hone.cpu`, `hone.cores`, `hone.memory_gb`,
+//! `hone.gpu` (when `nvidia-smi` lists one), and, when the working directory is a git
+//! repository, `mlflow.source.git.commit` and `hone.git.dirty` (MLflow clients show the commit).
+
+use std::process::Command;
+
+fn run(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(cmd).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|s| s.trim().to_string())
+}
+
+fn memory_gb() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: f64 = info
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(format!("{:.1}", kb / 1024.0 / 1024.0))
+}
+
+fn os_name() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("PRETTY_NAME="))
+                .map(|l| l["PRETTY_NAME=".len()..].trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::OS.to_string())
+}
+
+/// Environment tags for a run started by `hone_version`.
+pub fn capture(hone_version: &str) -> Vec<(String, String)> {
+    let mut tags = vec![
+        ("hone.version".to_string(), hone_version.to_string()),
+        (
+            "hone.command".to_string(),
+            std::env::args().collect::<Vec<_>>().join(" "),
+        ),
+        (
+            "hone.os".to_string(),
+            format!("{} ({})", os_name(), std::env::consts::ARCH),
+        ),
+        (
+            "hone.cores".to_string(),
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .to_string(),
+        ),
+        (
+            "mlflow.user".to_string(),
+            std::env::var("USER").unwrap_or_default(),
+        ),
+    ];
+    if let Some(cpu) = cpu_model() {
+        tags.push(("hone.cpu".into(), cpu));
+    }
+    if let Some(m) = memory_gb() {
+        tags.push(("hone.memory_gb".into(), m));
+    }
+    if let Some(commit) = run("git", &["rev-parse", "HEAD"]) {
+        let dirty = run("git", &["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
+        tags.push(("mlflow.source.git.commit".into(), commit));
+        tags.push(("hone.git.dirty".into(), dirty.to_string()));
+    }
+    if let Some(gpus) = run("nvidia-smi", &["-L"]).filter(|s| !s.is_empty()) {
+        tags.push((
+            "hone.gpu".into(),
+            gpus.lines().collect::<Vec<_>>().join("; "),
+        ));
+    }
+    tags.retain(|(_, v)| !v.is_empty());
+    tags
+}

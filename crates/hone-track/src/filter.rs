@@ -1,0 +1,622 @@
+//! MLflow's run-search filter grammar.
+//!
+//! `metrics.acc > 0.9 AND params.model = 'lgbm' AND tags.`mlflow.runName` LIKE 'fold%'`:
+//! comparisons joined by `AND` only; keys may be quoted with backticks or double quotes; strings
+//! in single (or double) quotes; `IN`/`NOT IN` lists; `IS [NOT] NULL`. Errors say which token
+//! is wrong and where.
+
+use crate::{Result, TrackError};
+
+/// What a clause looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// Latest metric value.
+    Metric,
+    /// Param value.
+    Param,
+    /// Tag value.
+    Tag,
+    /// Run attribute (`run_id`, `run_name`, `status`, `user_id`, `start_time`, `end_time`).
+    Attribute,
+    /// Dataset input (`name`, `digest`, `context`).
+    Dataset,
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `=`
+    Eq,
+    /// `!=` or `<>`
+    Ne,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `LIKE` (case-sensitive)
+    Like,
+    /// `ILIKE` (case-insensitive)
+    ILike,
+    /// `IN (...)`
+    In,
+    /// `NOT IN (...)`
+    NotIn,
+    /// `IS NULL`
+    IsNull,
+    /// `IS NOT NULL`
+    IsNotNull,
+}
+
+impl Op {
+    /// SQL text of simple comparisons.
+    pub fn sql(&self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "<>",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Like => "LIKE",
+            Op::ILike => "ILIKE",
+            Op::In => "IN",
+            Op::NotIn => "NOT IN",
+            Op::IsNull => "IS NULL",
+            Op::IsNotNull => "IS NOT NULL",
+        }
+    }
+}
+
+/// A comparison's right-hand side.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    /// A number.
+    Num(f64),
+    /// A string.
+    Str(String),
+    /// A list of strings.
+    List(Vec<String>),
+    /// Nothing (`IS [NOT] NULL`).
+    None,
+}
+
+/// One comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clause {
+    /// What it looks at.
+    pub entity: Entity,
+    /// Key (metric/param/tag name, or attribute).
+    pub key: String,
+    /// Operator.
+    pub op: Op,
+    /// Right-hand side.
+    pub value: Literal,
+}
+
+/// One `order_by` term.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderBy {
+    /// What it sorts by.
+    pub entity: Entity,
+    /// Key.
+    pub key: String,
+    /// Descending?
+    pub desc: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Ident(String),
+    Quoted(String),
+    Str(String),
+    Num(f64),
+    Op(String),
+    LParen,
+    RParen,
+    Comma,
+}
+
+fn err(input: &str, pos: usize, message: String) -> TrackError {
+    let shown: String = input[pos.min(input.len())..].chars().take(20).collect();
+    TrackError::Invalid(format!(
+        "invalid filter at character {} (near `{shown}`): {message}",
+        pos + 1
+    ))
+}
+
+fn tokenize(input: &str) -> Result<Vec<(usize, Tok)>> {
+    let b = input.as_bytes();
+    let mut i = 0;
+    let mut out = Vec::new();
+    while i < b.len() {
+        let c = b[i] as char;
+        let start = i;
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        match c {
+            '(' => {
+                out.push((start, Tok::LParen));
+                i += 1;
+            }
+            ')' => {
+                out.push((start, Tok::RParen));
+                i += 1;
+            }
+            ',' => {
+                out.push((start, Tok::Comma));
+                i += 1;
+            }
+            '\'' | '"' | '`' => {
+                let quote = c;
+                i += 1;
+                let mut s = String::new();
+                loop {
+                    if i >= b.len() {
+                        return Err(err(input, start, format!("unterminated {quote} quote")));
+                    }
+                    let ch = input[i..].chars().next().expect("in bounds");
+                    if ch == quote {
+                        // A doubled quote inside a string is a literal quote.
+                        if i + 1 < b.len() && b[i + 1] as char == quote && quote == '\'' {
+                            s.push(quote);
+                            i += 2;
+                            continue;
+                        }
+                        i += 1;
+                        break;
+                    }
+                    s.push(ch);
+                    i += ch.len_utf8();
+                }
+                out.push((
+                    start,
+                    match quote {
+                        '\'' => Tok::Str(s),
+                        '`' => Tok::Quoted(s),
+                        // Double quotes: a key after an entity dot, otherwise a string value.
+                        _ => {
+                            if matches!(out.last(), Some((_, Tok::Ident(id))) if id.ends_with('.'))
+                            {
+                                Tok::Quoted(s)
+                            } else {
+                                Tok::Str(s)
+                            }
+                        }
+                    },
+                ));
+            }
+            '=' | '!' | '<' | '>' => {
+                let two = input.get(i..i + 2).unwrap_or("");
+                let op = if ["!=", ">=", "<=", "<>"].contains(&two) {
+                    two
+                } else if c == '!' {
+                    return Err(err(input, start, "`!` must be followed by `=`".into()));
+                } else {
+                    &input[i..i + 1]
+                };
+                i += op.len();
+                out.push((start, Tok::Op(op.to_string())));
+            }
+            _ if c.is_ascii_digit()
+                || ((c == '-' || c == '+' || c == '.')
+                    && i + 1 < b.len()
+                    && (b[i + 1] as char).is_ascii_digit()) =>
+            {
+                i += 1;
+                while i < b.len()
+                    && ((b[i] as char).is_ascii_alphanumeric() || "._+-".contains(b[i] as char))
+                {
+                    // Stop at a sign that is not part of an exponent.
+                    if (b[i] == b'+' || b[i] == b'-') && !matches!(b[i - 1], b'e' | b'E') {
+                        break;
+                    }
+                    i += 1;
+                }
+                let text = &input[start..i];
+                let v: f64 = text
+                    .parse()
+                    .map_err(|_| err(input, start, format!("`{text}` is not a number")))?;
+                out.push((start, Tok::Num(v)));
+            }
+            _ if c.is_ascii_alphabetic() || c == '_' => {
+                while i < b.len()
+                    && ((b[i] as char).is_ascii_alphanumeric() || "_.".contains(b[i] as char))
+                {
+                    i += 1;
+                }
+                out.push((start, Tok::Ident(input[start..i].to_string())));
+            }
+            _ => return Err(err(input, start, format!("unexpected character `{c}`"))),
+        }
+    }
+    Ok(out)
+}
+
+fn entity_of(prefix: &str) -> Option<Entity> {
+    Some(match prefix.to_ascii_lowercase().as_str() {
+        "metric" | "metrics" => Entity::Metric,
+        "param" | "params" | "parameter" | "parameters" => Entity::Param,
+        "tag" | "tags" => Entity::Tag,
+        "attribute" | "attributes" | "attr" | "run" => Entity::Attribute,
+        "dataset" | "datasets" => Entity::Dataset,
+        _ => return None,
+    })
+}
+
+const STRING_ATTRS: &[&str] = &["run_id", "run_name", "status", "user_id", "lifecycle"];
+const NUMERIC_ATTRS: &[&str] = &["start_time", "end_time"];
+const DATASET_KEYS: &[&str] = &["name", "digest", "context"];
+
+fn canonical_attr(key: &str) -> &str {
+    match key {
+        "created" => "start_time",
+        "Run name" | "run name" => "run_name",
+        other => other,
+    }
+}
+
+/// Reads `entity.key` at `toks[*i]`; returns (entity, key).
+fn read_identifier(input: &str, toks: &[(usize, Tok)], i: &mut usize) -> Result<(Entity, String)> {
+    let (pos, tok) = toks
+        .get(*i)
+        .ok_or_else(|| err(input, input.len(), "expected `<entity>.<key>`".into()))?;
+    let Tok::Ident(id) = tok else {
+        return Err(err(
+            input,
+            *pos,
+            "expected `<entity>.<key>`, e.g. metrics.auc".into(),
+        ));
+    };
+    *i += 1;
+    let (prefix, rest) = match id.find('.') {
+        Some(d) => (&id[..d], &id[d + 1..]),
+        None => ("attribute", id.as_str()),
+    };
+    let entity = entity_of(prefix).ok_or_else(|| {
+        err(
+            input,
+            *pos,
+            format!("unknown entity `{prefix}` (metrics, params, tags, attributes, datasets)"),
+        )
+    })?;
+    let key = if rest.is_empty() {
+        match toks.get(*i) {
+            Some((_, Tok::Quoted(k))) => {
+                *i += 1;
+                k.clone()
+            }
+            _ => {
+                return Err(err(
+                    input,
+                    *pos,
+                    format!("`{id}` needs a key after the dot"),
+                ));
+            }
+        }
+    } else {
+        rest.to_string()
+    };
+    let key = if entity == Entity::Attribute {
+        let k = canonical_attr(&key).to_string();
+        if !STRING_ATTRS.contains(&k.as_str()) && !NUMERIC_ATTRS.contains(&k.as_str()) {
+            return Err(err(
+                input,
+                *pos,
+                format!(
+                    "unknown attribute `{key}` (run_id, run_name, status, user_id, start_time, end_time)"
+                ),
+            ));
+        }
+        k
+    } else {
+        key
+    };
+    if entity == Entity::Dataset && !DATASET_KEYS.contains(&key.as_str()) {
+        return Err(err(
+            input,
+            *pos,
+            format!("unknown dataset key `{key}` (name, digest, context)"),
+        ));
+    }
+    Ok((entity, key))
+}
+
+/// Parses a filter string; empty means "everything".
+pub fn parse_filter(input: &str) -> Result<Vec<Clause>> {
+    let toks = tokenize(input)?;
+    let mut i = 0;
+    let mut clauses = Vec::new();
+    while i < toks.len() {
+        if !clauses.is_empty() {
+            match &toks[i] {
+                (_, Tok::Ident(w)) if w.eq_ignore_ascii_case("and") => i += 1,
+                (pos, Tok::Ident(w)) if w.eq_ignore_ascii_case("or") => {
+                    return Err(err(
+                        input,
+                        *pos,
+                        "only AND can join clauses (OR is not supported)".into(),
+                    ));
+                }
+                (pos, _) => return Err(err(input, *pos, "expected AND between clauses".into())),
+            }
+        }
+        let (entity, key) = read_identifier(input, &toks, &mut i)?;
+        let (op_pos, op_tok) = toks
+            .get(i)
+            .cloned()
+            .ok_or_else(|| err(input, input.len(), "expected a comparison operator".into()))?;
+        i += 1;
+        let op = match &op_tok {
+            Tok::Op(o) => match o.as_str() {
+                "=" => Op::Eq,
+                "!=" | "<>" => Op::Ne,
+                ">" => Op::Gt,
+                ">=" => Op::Ge,
+                "<" => Op::Lt,
+                "<=" => Op::Le,
+                _ => unreachable!("tokenizer yields only these"),
+            },
+            Tok::Ident(w) => match w.to_ascii_uppercase().as_str() {
+                "LIKE" => Op::Like,
+                "ILIKE" => Op::ILike,
+                "IN" => Op::In,
+                "NOT" => match toks.get(i) {
+                    Some((_, Tok::Ident(n))) if n.eq_ignore_ascii_case("in") => {
+                        i += 1;
+                        Op::NotIn
+                    }
+                    _ => return Err(err(input, op_pos, "expected IN after NOT".into())),
+                },
+                "IS" => {
+                    let not = matches!(toks.get(i), Some((_, Tok::Ident(n))) if n.eq_ignore_ascii_case("not"));
+                    if not {
+                        i += 1;
+                    }
+                    match toks.get(i) {
+                        Some((_, Tok::Ident(n))) if n.eq_ignore_ascii_case("null") => i += 1,
+                        _ => return Err(err(input, op_pos, "expected NULL after IS [NOT]".into())),
+                    }
+                    if not { Op::IsNotNull } else { Op::IsNull }
+                }
+                _ => {
+                    return Err(err(
+                        input,
+                        op_pos,
+                        format!("`{w}` is not a comparison operator"),
+                    ));
+                }
+            },
+            _ => return Err(err(input, op_pos, "expected a comparison operator".into())),
+        };
+        let value = match op {
+            Op::IsNull | Op::IsNotNull => Literal::None,
+            Op::In | Op::NotIn => {
+                if !matches!(toks.get(i), Some((_, Tok::LParen))) {
+                    return Err(err(input, op_pos, "IN needs a list: ('a', 'b')".into()));
+                }
+                i += 1;
+                let mut items = Vec::new();
+                loop {
+                    match toks.get(i) {
+                        Some((_, Tok::Str(s))) => items.push(s.clone()),
+                        Some((p, _)) => {
+                            return Err(err(input, *p, "IN lists hold quoted strings".into()));
+                        }
+                        None => return Err(err(input, input.len(), "unterminated IN list".into())),
+                    }
+                    i += 1;
+                    match toks.get(i) {
+                        Some((_, Tok::Comma)) => i += 1,
+                        Some((_, Tok::RParen)) => {
+                            i += 1;
+                            break;
+                        }
+                        Some((p, _)) => return Err(err(input, *p, "expected `,` or `)`".into())),
+                        None => return Err(err(input, input.len(), "unterminated IN list".into())),
+                    }
+                }
+                Literal::List(items)
+            }
+            _ => match toks.get(i) {
+                Some((_, Tok::Num(v))) => {
+                    i += 1;
+                    Literal::Num(*v)
+                }
+                Some((_, Tok::Str(s))) => {
+                    i += 1;
+                    Literal::Str(s.clone())
+                }
+                Some((p, _)) => {
+                    return Err(err(
+                        input,
+                        *p,
+                        "expected a number or a quoted string".into(),
+                    ));
+                }
+                None => return Err(err(input, input.len(), "expected a value".into())),
+            },
+        };
+        check_clause(input, op_pos, entity, &key, op, &value)?;
+        clauses.push(Clause {
+            entity,
+            key,
+            op,
+            value,
+        });
+    }
+    Ok(clauses)
+}
+
+fn check_clause(
+    input: &str,
+    pos: usize,
+    entity: Entity,
+    key: &str,
+    op: Op,
+    value: &Literal,
+) -> Result<()> {
+    let numeric = matches!(op, Op::Eq | Op::Ne | Op::Gt | Op::Ge | Op::Lt | Op::Le);
+    let stringy = matches!(op, Op::Eq | Op::Ne | Op::Like | Op::ILike);
+    let ok = match entity {
+        Entity::Metric => numeric && matches!(value, Literal::Num(_)),
+        Entity::Param | Entity::Tag => {
+            (stringy && matches!(value, Literal::Str(_)))
+                || matches!(op, Op::IsNull | Op::IsNotNull)
+        }
+        Entity::Attribute if NUMERIC_ATTRS.contains(&key) => {
+            numeric && matches!(value, Literal::Num(_))
+        }
+        Entity::Attribute => {
+            // MLflow allows IN only for run_id; hone allows it for every string attribute.
+            (stringy && matches!(value, Literal::Str(_))) || matches!(op, Op::In | Op::NotIn)
+        }
+        Entity::Dataset => {
+            (stringy && matches!(value, Literal::Str(_))) || matches!(op, Op::In | Op::NotIn)
+        }
+    };
+    if ok {
+        return Ok(());
+    }
+    let expected = match entity {
+        Entity::Metric => "metrics compare with = != > >= < <= and an unquoted number",
+        Entity::Param | Entity::Tag => {
+            "params and tags take = != LIKE ILIKE with a quoted string, or IS [NOT] NULL"
+        }
+        Entity::Attribute if NUMERIC_ATTRS.contains(&key) => {
+            "time attributes compare with a number"
+        }
+        Entity::Attribute => {
+            "string attributes take = != LIKE ILIKE with a quoted string, or IN (...)"
+        }
+        Entity::Dataset => "dataset keys take = != LIKE ILIKE or IN with quoted strings",
+    };
+    Err(err(input, pos, format!("`{} {key}`: {expected}", op.sql())))
+}
+
+/// Parses one `order_by` term: `metrics.auc DESC`, `attributes.start_time`, ``tags.`a b` ASC``.
+pub fn parse_order_by(input: &str) -> Result<OrderBy> {
+    let toks = tokenize(input)?;
+    let mut i = 0;
+    let (entity, key) = read_identifier(input, &toks, &mut i)?;
+    if entity == Entity::Dataset {
+        return Err(err(input, 0, "cannot order by dataset keys".into()));
+    }
+    let desc = match toks.get(i) {
+        None => false,
+        Some((_, Tok::Ident(d))) if d.eq_ignore_ascii_case("desc") => {
+            i += 1;
+            true
+        }
+        Some((_, Tok::Ident(a))) if a.eq_ignore_ascii_case("asc") => {
+            i += 1;
+            false
+        }
+        Some((p, _)) => return Err(err(input, *p, "expected ASC or DESC".into())),
+    };
+    if let Some((p, _)) = toks.get(i) {
+        return Err(err(
+            input,
+            *p,
+            "unexpected text after the sort direction".into(),
+        ));
+    }
+    Ok(OrderBy { entity, key, desc })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_mlflow_filters() {
+        let c = parse_filter(
+            "metrics.auc > 0.55 and params.model = 'lgbm' AND tags.`mlflow.runName` LIKE 'fold%' \
+             AND attributes.status IN ('FINISHED', 'KILLED') AND metrics.\"val loss\" <= -1e-3 \
+             AND tags.keep IS NOT NULL AND run_name != 'x' AND created >= 1700000000000",
+        )
+        .unwrap();
+        assert_eq!(c.len(), 8);
+        assert_eq!(
+            c[0],
+            Clause {
+                entity: Entity::Metric,
+                key: "auc".into(),
+                op: Op::Gt,
+                value: Literal::Num(0.55)
+            }
+        );
+        assert_eq!(c[2].key, "mlflow.runName");
+        assert_eq!(
+            c[3].value,
+            Literal::List(vec!["FINISHED".into(), "KILLED".into()])
+        );
+        assert_eq!(
+            (c[4].key.as_str(), &c[4].value),
+            ("val loss", &Literal::Num(-0.001))
+        );
+        assert_eq!(c[5].op, Op::IsNotNull);
+        assert_eq!(
+            (c[6].entity, c[6].key.as_str()),
+            (Entity::Attribute, "run_name")
+        );
+        assert_eq!(c[7].key, "start_time");
+        assert!(parse_filter("").unwrap().is_empty());
+        assert_eq!(
+            parse_filter("tags.t = 'it''s'").unwrap()[0].value,
+            Literal::Str("it's".into())
+        );
+    }
+
+    #[test]
+    fn malformed_filters_point_at_the_token() {
+        let cases = [
+            (
+                "metrics.auc > 0.5 OR metrics.auc < 0.1",
+                "character 19",
+                "OR is not supported",
+            ),
+            ("metrics.auc > '0.5'", "character 13", "unquoted number"),
+            ("params.model > 3", "character 14", "quoted string"),
+            ("metricz.auc > 1", "character 1", "unknown entity `metricz`"),
+            ("metrics.auc >", "", "expected a value"),
+            ("tags.a = 'open", "character 10", "unterminated"),
+            (
+                "attributes.colour = 'red'",
+                "character 1",
+                "unknown attribute `colour`",
+            ),
+            ("metrics.auc ~ 1", "character 13", "unexpected character"),
+            (
+                "metrics.auc > 1 metrics.x < 2",
+                "character 17",
+                "expected AND",
+            ),
+            ("run_id IN 'a'", "character 8", "IN needs a list"),
+            ("tags.x IS 3", "character 8", "expected NULL"),
+        ];
+        for (f, at, what) in cases {
+            let e = parse_filter(f).unwrap_err().to_string();
+            assert!(e.contains(at) && e.contains(what), "{f}: {e}");
+        }
+    }
+
+    #[test]
+    fn order_by_terms() {
+        assert_eq!(
+            parse_order_by("metrics.auc DESC").unwrap(),
+            OrderBy {
+                entity: Entity::Metric,
+                key: "auc".into(),
+                desc: true
+            }
+        );
+        assert_eq!(parse_order_by("start_time").unwrap().key, "start_time");
+        assert!(parse_order_by("metrics.auc sideways").is_err());
+    }
+}
