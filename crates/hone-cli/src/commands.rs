@@ -24,6 +24,11 @@ pub struct TrainArgs {
     /// Print the full report as JSON on stdout (progress lines are not printed).
     #[arg(long)]
     pub json: bool,
+    /// Do not record the job in the tracking store.
+    #[arg(long)]
+    pub no_track: bool,
+    #[command(flatten)]
+    pub store: crate::tracking::StoreArgs,
 }
 
 /// `hone split`.
@@ -95,26 +100,12 @@ pub struct PredictArgs {
 }
 
 fn utc_stamp() -> String {
-    let secs = std::time::SystemTime::now()
+    let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+        .map_or(0, |d| d.as_millis() as i64);
+    crate::render::ms_to_utc(ms)
+        .replace(['-', ':'], "")
+        .replace(' ', "-")
 }
 
 pub fn train(args: TrainArgs) -> Result<(), CliError> {
@@ -124,16 +115,46 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{}", cfg.name(), utc_stamp())));
     let mut progress = TrainProgress::new(args.json);
-    let result = hone_train::run_train(&cfg, &out, &mut |e| progress.on_event(e));
+    let (result, run_id) = if args.no_track {
+        (
+            hone_train::run_train(&cfg, &out, &mut |e| progress.on_event(e)),
+            None,
+        )
+    } else {
+        let loc = args.store.location()?;
+        let tracker = hone_track::Tracker::open(&loc.store_uri, &loc.artifacts)
+            .map_err(crate::tracking::track_err)?;
+        // Ctrl-C: flush what was logged, mark the job's runs KILLED, exit 130.
+        let interrupt = tracker.interrupter();
+        let _ = ctrlc::set_handler(move || {
+            interrupt();
+            eprintln!("\ninterrupted: runs marked KILLED, logged data flushed");
+            std::process::exit(130);
+        });
+        match hone_train::tracking::run_train_tracked(&cfg, &out, &tracker, &mut |e| {
+            progress.on_event(e)
+        }) {
+            Ok((report, run_id)) => (Ok(report), Some((run_id, loc.store_uri))),
+            Err(e) => (Err(e), None),
+        }
+    };
     progress.finish();
     let report = result?;
     if args.json {
+        let mut v = serde_json::to_value(&report).map_err(|e| CliError::runtime(e.to_string()))?;
+        if let Some((run_id, store)) = &run_id {
+            v["run_id"] = json!(run_id);
+            v["store"] = json!(store);
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| CliError::runtime(e.to_string()))?
+            serde_json::to_string_pretty(&v).map_err(|e| CliError::runtime(e.to_string()))?
         );
     } else {
         print!("{}", render::train_report(&report));
+        if let Some((run_id, store)) = run_id {
+            println!("tracked: run {run_id} in {store} (hone runs show {run_id})");
+        }
     }
     Ok(())
 }

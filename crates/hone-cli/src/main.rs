@@ -4,6 +4,7 @@
 mod commands;
 mod progress;
 mod render;
+mod tracking;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,14 @@ enum Command {
     Metrics(commands::MetricsArgs),
     /// Apply a trained model directory to a data file.
     Predict(commands::PredictArgs),
+    /// Manage experiments in the tracking store.
+    Experiments(tracking::ExperimentsArgs),
+    /// List, show, search, compare, delete, restore, reap, prune and purge runs.
+    Runs(tracking::RunsArgs),
+    /// List, fetch and verify run artifacts.
+    Artifacts(tracking::ArtifactsArgs),
+    /// Remove artifact blobs that no run refers to.
+    Gc(tracking::GcArgs),
 }
 
 /// An error for the user: message and exit code.
@@ -70,12 +79,22 @@ impl From<hone_train::TrainError> for CliError {
 }
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`hone runs list | head`) instead of panicking.
+    // SAFETY: restoring the default SIGPIPE disposition at start-up, before any thread exists.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(a) => commands::train(a),
         Command::Split(a) => commands::split(a),
         Command::Metrics(a) => commands::metrics(a),
         Command::Predict(a) => commands::predict(a),
+        Command::Experiments(a) => tracking::experiments(a),
+        Command::Runs(a) => tracking::runs(a),
+        Command::Artifacts(a) => tracking::artifacts(a),
+        Command::Gc(a) => tracking::gc(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

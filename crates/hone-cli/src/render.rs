@@ -6,6 +6,28 @@ use hone_train::TrainReport;
 use hone_validate::split::Fold;
 use serde_json::{Map, Value};
 
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of a time in milliseconds since the epoch.
+pub fn ms_to_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// `0..4,7,9..12`: consecutive runs of indices, inclusive.
 pub fn ranges(idx: &[usize]) -> String {
     let mut parts = Vec::new();
@@ -203,6 +225,15 @@ pub fn metrics(m: &Map<String, Value>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn utc_dates() {
+        assert_eq!(super::ms_to_utc(0), "1970-01-01 00:00:00");
+        assert_eq!(
+            super::ms_to_utc(1_546_214_400_000 + 3_723_000),
+            "2018-12-31 01:02:03"
+        );
+    }
+
     #[test]
     fn ranges_compress_runs() {
         assert_eq!(super::ranges(&[0, 1, 2, 5, 7, 8]), "0..2,5,7..8");

@@ -5,9 +5,23 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// A tracking store private to this test process (never the repository's `.hone/`).
+fn test_store() -> &'static str {
+    static STORE: std::sync::OnceLock<(tempfile::TempDir, String)> = std::sync::OnceLock::new();
+    &STORE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let uri = format!("sqlite://{}", dir.path().join("hone.db").display());
+            (dir, uri)
+        })
+        .1
+}
+
 fn hone(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hone"))
         .args(args)
+        .env("HONE_STORE_URI", test_store())
+        .env_remove("HONE_ARTIFACTS_URI")
         .output()
         .expect("run hone")
 }

@@ -496,7 +496,7 @@ fn check_clause(
         }
         Entity::Dataset => "dataset keys take = != LIKE ILIKE or IN with quoted strings",
     };
-    Err(err(input, pos, format!("`{} {key}`: {expected}", op.sql())))
+    Err(err(input, pos, format!("`{key} {}`: {expected}", op.sql())))
 }
 
 /// Parses one `order_by` term: `metrics.auc DESC`, `attributes.start_time`, ``tags.`a b` ASC``.

@@ -14,6 +14,7 @@ pub mod artifacts;
 mod db;
 pub mod env;
 pub mod filter;
+pub mod location;
 pub mod model;
 mod pg;
 pub mod retention;

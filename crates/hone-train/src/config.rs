@@ -42,6 +42,18 @@ pub struct TrainConfig {
     /// Metrics to report (default: every metric of the task).
     #[serde(default)]
     pub metrics: Option<Vec<String>>,
+    /// Where the job is recorded in the tracking store.
+    #[serde(default)]
+    pub tracking: Option<TrackingConfig>,
+}
+
+/// The `[tracking]` table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingConfig {
+    /// Experiment name (default: the job name).
+    #[serde(default)]
+    pub experiment: Option<String>,
 }
 
 fn default_seed() -> u64 {

@@ -111,6 +111,11 @@ pub struct FoldReport {
     pub best_iteration: usize,
     /// Features that reached the model after selection.
     pub selected_features: Vec<String>,
+    /// Early-stopping validation metric name (LightGBM's), if any.
+    pub valid_metric: Option<String>,
+    /// Validation metric after each boosting round (tracked as a step metric, not in JSON).
+    #[serde(skip)]
+    pub valid_curve: Vec<f64>,
 }
 
 /// Mean and spread of a metric across folds.
@@ -318,6 +323,8 @@ fn fold_report(
         iterations_run: r.iterations_run,
         best_iteration: r.best_iteration,
         selected_features: fitted.model_features.clone(),
+        valid_metric: r.valid_metric,
+        valid_curve: r.valid_curve,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod config;
 pub mod job;
 pub mod output;
 pub mod predict;
+pub mod tracking;
 
 pub use config::{LoadedConfig, TrainConfig};
 pub use job::{Event, FoldReport, TrainReport, run_train};
@@ -41,6 +42,9 @@ pub enum TrainError {
         /// The model error.
         source: hone_models::ModelError,
     },
+    /// The tracking store failed.
+    #[error("tracking: {0}")]
+    Track(#[from] hone_track::TrackError),
     /// Writing outputs failed.
     #[error("cannot write {path}: {message}")]
     Output {

@@ -1,0 +1,837 @@
+//! `hone experiments|runs|artifacts|gc`: the tracking store from the command line.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use clap::{Args, Subcommand};
+use hone_track::location::{Location, resolve};
+use hone_track::retention::{self, Policy};
+use hone_track::store::SearchRequest;
+use hone_track::{Lifecycle, Run, Store, ViewType, open_store};
+use serde_json::json;
+
+use crate::CliError;
+
+/// Where the store is (every store command takes these).
+#[derive(Args, Debug, Clone, Default)]
+pub struct StoreArgs {
+    /// Store URI: sqlite:///path/hone.db or postgresql://user@host:port/db
+    /// [env: HONE_STORE_URI; default: sqlite://.hone/hone.db]
+    #[arg(long, global = true)]
+    pub store: Option<String>,
+    /// Artifact root folder [env: HONE_ARTIFACTS_URI; default: beside the SQLite file]
+    #[arg(long, global = true)]
+    pub artifacts: Option<String>,
+}
+
+impl StoreArgs {
+    /// The resolved location.
+    pub fn location(&self) -> Result<Location, CliError> {
+        resolve(self.store.as_deref(), self.artifacts.as_deref()).map_err(track_err)
+    }
+
+    fn open(&self) -> Result<(Box<dyn Store>, Location), CliError> {
+        let loc = self.location()?;
+        let store = open_store(&loc.store_uri).map_err(track_err)?;
+        Ok((store, loc))
+    }
+}
+
+/// Maps store errors to CLI errors (bad requests exit 2).
+pub fn track_err(e: hone_track::TrackError) -> CliError {
+    match e {
+        hone_track::TrackError::Invalid(_) | hone_track::TrackError::NotFound(_) => {
+            CliError::usage(e.to_string())
+        }
+        _ => CliError::runtime(e.to_string()),
+    }
+}
+
+/// `hone experiments ...`
+#[derive(Args, Debug)]
+pub struct ExperimentsArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    cmd: ExperimentsCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum ExperimentsCmd {
+    /// List experiments (active ones unless --deleted or --all).
+    List {
+        /// Show deleted experiments only.
+        #[arg(long)]
+        deleted: bool,
+        /// Show active and deleted experiments.
+        #[arg(long)]
+        all: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create an experiment.
+    Create {
+        /// Its unique name.
+        name: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rename an experiment.
+    Rename {
+        /// Current name.
+        name: String,
+        /// New name.
+        new_name: String,
+    },
+    /// Soft-delete an experiment (restorable).
+    Delete {
+        /// Name.
+        name: String,
+    },
+    /// Restore a deleted experiment.
+    Restore {
+        /// Name.
+        name: String,
+    },
+}
+
+fn experiment_id(store: &dyn Store, name: &str) -> Result<String, CliError> {
+    store
+        .get_experiment_by_name(name)
+        .map_err(track_err)?
+        .map(|e| e.experiment_id)
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "no experiment named {name:?} (see `hone experiments list`)"
+            ))
+        })
+}
+
+fn view(deleted: bool, all: bool) -> ViewType {
+    if all {
+        ViewType::All
+    } else if deleted {
+        ViewType::DeletedOnly
+    } else {
+        ViewType::ActiveOnly
+    }
+}
+
+fn print_json(v: serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+}
+
+/// Runs an experiments subcommand.
+pub fn experiments(args: ExperimentsArgs) -> Result<(), CliError> {
+    let (store, _) = args.store.open()?;
+    let store = store.as_ref();
+    match args.cmd {
+        ExperimentsCmd::List { deleted, all, json } => {
+            let list = store
+                .list_experiments(view(deleted, all))
+                .map_err(track_err)?;
+            if json {
+                print_json(json!(list));
+            } else {
+                println!("{:<6} {:<32} {:<8} created", "id", "name", "state");
+                for e in list {
+                    println!(
+                        "{:<6} {:<32} {:<8} {}",
+                        e.experiment_id,
+                        e.name,
+                        e.lifecycle.as_str(),
+                        crate::render::ms_to_utc(e.creation_time)
+                    );
+                }
+            }
+        }
+        ExperimentsCmd::Create { name, json } => {
+            let id = store.create_experiment(&name, &[]).map_err(track_err)?;
+            if json {
+                print_json(json!({"experiment_id": id, "name": name}));
+            } else {
+                println!("created experiment {name:?} (id {id})");
+            }
+        }
+        ExperimentsCmd::Rename { name, new_name } => {
+            let id = experiment_id(store, &name)?;
+            store.rename_experiment(&id, &new_name).map_err(track_err)?;
+            println!("renamed {name:?} to {new_name:?}");
+        }
+        ExperimentsCmd::Delete { name } => {
+            let id = experiment_id(store, &name)?;
+            store
+                .set_experiment_lifecycle(&id, Lifecycle::Deleted)
+                .map_err(track_err)?;
+            println!(
+                "deleted experiment {name:?} (restore with `hone experiments restore {name}`)"
+            );
+        }
+        ExperimentsCmd::Restore { name } => {
+            let id = experiment_id(store, &name)?;
+            store
+                .set_experiment_lifecycle(&id, Lifecycle::Active)
+                .map_err(track_err)?;
+            println!("restored experiment {name:?}");
+        }
+    }
+    Ok(())
+}
+
+/// `hone runs ...`
+#[derive(Args, Debug)]
+pub struct RunsArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    cmd: RunsCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum RunsCmd {
+    /// List the runs of an experiment, newest first.
+    List {
+        /// Experiment name.
+        #[arg(long)]
+        experiment: String,
+        /// At most this many runs.
+        #[arg(long, default_value_t = 100)]
+        max_results: usize,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one run: attributes, params, metrics, tags, datasets, artifacts, child runs.
+    Show {
+        /// Run id.
+        run_id: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search runs with MLflow's filter grammar.
+    Search {
+        /// Experiment name (repeatable).
+        #[arg(long, required = true)]
+        experiment: Vec<String>,
+        /// Filter, e.g. "metrics.`cv.roc_auc.mean` > 0.52 AND params.`model.type` = 'lightgbm'".
+        #[arg(long, default_value = "")]
+        filter: String,
+        /// Sort term, e.g. "metrics.`cv.roc_auc.mean` DESC" (repeatable).
+        #[arg(long)]
+        order_by: Vec<String>,
+        /// Page size (1..=50000).
+        #[arg(long, default_value_t = 1000)]
+        max_results: usize,
+        /// Token of the next page (printed by the previous page).
+        #[arg(long)]
+        page_token: Option<String>,
+        /// Search deleted runs only.
+        #[arg(long)]
+        deleted: bool,
+        /// Search active and deleted runs.
+        #[arg(long)]
+        all: bool,
+        /// JSON output: {"runs": [...], "next_page_token": ...}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare runs: params side by side (differences marked), metrics with differences.
+    Compare {
+        /// Two or more run ids.
+        #[arg(num_args = 2.., required = true)]
+        runs: Vec<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Soft-delete runs (restorable until purged).
+    Delete {
+        /// Run ids.
+        #[arg(required = true)]
+        runs: Vec<String>,
+    },
+    /// Restore deleted runs.
+    Restore {
+        /// Run ids.
+        #[arg(required = true)]
+        runs: Vec<String>,
+    },
+    /// Mark RUNNING runs whose process died as KILLED.
+    Reap {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply a retention policy to an experiment (soft delete); report first with --dry-run.
+    Prune {
+        /// Experiment name.
+        #[arg(long)]
+        experiment: String,
+        /// Keep the newest N top-level runs.
+        #[arg(long)]
+        keep_last: Option<usize>,
+        /// Delete runs that started more than D days ago.
+        #[arg(long)]
+        older_than_days: Option<f64>,
+        /// Only report what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Permanently remove deleted runs (then `hone gc` frees their artifacts).
+    Purge {
+        /// Only runs deleted at least this many days ago.
+        #[arg(long, default_value_t = 0.0)]
+        older_than_days: f64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn fmt_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else {
+        format!("{v:.6}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    }
+}
+
+fn run_line(r: &Run) -> String {
+    format!(
+        "{}  {:<24} {:<9} {}",
+        r.info.run_id,
+        r.info.run_name,
+        r.info.status.as_str(),
+        crate::render::ms_to_utc(r.info.start_time)
+    )
+}
+
+/// Runs a runs subcommand.
+pub fn runs(args: RunsArgs) -> Result<(), CliError> {
+    let (store, _) = args.store.open()?;
+    let store = store.as_ref();
+    match args.cmd {
+        RunsCmd::List {
+            experiment,
+            max_results,
+            json,
+        } => {
+            let id = experiment_id(store, &experiment)?;
+            let (runs, _) = store
+                .search_runs(&SearchRequest {
+                    experiment_ids: vec![id],
+                    max_results,
+                    ..Default::default()
+                })
+                .map_err(track_err)?;
+            if json {
+                print_json(json!(runs));
+            } else {
+                for r in &runs {
+                    println!("{}", run_line(r));
+                }
+            }
+        }
+        RunsCmd::Show { run_id, json } => {
+            let run = store.get_run(&run_id).map_err(track_err)?;
+            let inputs = store.run_inputs(&run_id).map_err(track_err)?;
+            let artifacts = store.list_artifacts(&run_id).map_err(track_err)?;
+            let children = store.child_runs(&run_id).map_err(track_err)?;
+            if json {
+                print_json(
+                    json!({"run": run, "inputs": inputs, "artifacts": artifacts, "children": children}),
+                );
+            } else {
+                let mut s = String::new();
+                let i = &run.info;
+                let _ = writeln!(
+                    s,
+                    "run {} ({}) in experiment {}",
+                    i.run_id, i.run_name, i.experiment_id
+                );
+                let _ = writeln!(
+                    s,
+                    "status {} | {} | started {} | ended {}",
+                    i.status.as_str(),
+                    i.lifecycle.as_str(),
+                    crate::render::ms_to_utc(i.start_time),
+                    i.end_time.map_or("-".into(), crate::render::ms_to_utc)
+                );
+                if let Some(p) = &i.parent_run_id {
+                    let _ = writeln!(s, "parent {p}");
+                }
+                let _ = writeln!(s, "\nparams:");
+                for (k, v) in &run.params {
+                    let _ = writeln!(s, "  {k} = {v}");
+                }
+                let _ = writeln!(s, "\nmetrics (latest):");
+                for m in &run.metrics {
+                    let _ = writeln!(
+                        s,
+                        "  {} = {} (step {})",
+                        m.key,
+                        fmt_value(m.point.value),
+                        m.point.step
+                    );
+                }
+                let _ = writeln!(s, "\ntags:");
+                for (k, v) in &run.tags {
+                    let _ = writeln!(s, "  {k} = {v}");
+                }
+                if !inputs.is_empty() {
+                    let _ = writeln!(s, "\ndatasets:");
+                    for d in &inputs {
+                        let _ = writeln!(
+                            s,
+                            "  {} ({}, {} rows, sha256 {}) from {}",
+                            d.name, d.context, d.rows, d.digest, d.source
+                        );
+                    }
+                }
+                if !artifacts.is_empty() {
+                    let _ = writeln!(s, "\nartifacts:");
+                    for a in &artifacts {
+                        let _ =
+                            writeln!(s, "  {:<32} {:>10} B  sha256 {}", a.path, a.size, a.sha256);
+                    }
+                }
+                if !children.is_empty() {
+                    let _ = writeln!(s, "\nchild runs:");
+                    for c in &children {
+                        let _ = writeln!(
+                            s,
+                            "  {}  {:<16} {}",
+                            c.run_id,
+                            c.run_name,
+                            c.status.as_str()
+                        );
+                    }
+                }
+                print!("{s}");
+            }
+        }
+        RunsCmd::Search {
+            experiment,
+            filter,
+            order_by,
+            max_results,
+            page_token,
+            deleted,
+            all,
+            json,
+        } => {
+            let ids = experiment
+                .iter()
+                .map(|e| experiment_id(store, e))
+                .collect::<Result<Vec<_>, _>>()?;
+            let (runs, next) = store
+                .search_runs(&SearchRequest {
+                    experiment_ids: ids,
+                    filter,
+                    order_by,
+                    max_results,
+                    page_token,
+                    view: view(deleted, all),
+                })
+                .map_err(track_err)?;
+            if json {
+                print_json(json!({"runs": runs, "next_page_token": next}));
+            } else {
+                for r in &runs {
+                    println!("{}", run_line(r));
+                }
+                if let Some(t) = next {
+                    println!("more results: --page-token {t}");
+                }
+            }
+        }
+        RunsCmd::Compare { runs, json } => {
+            let loaded = runs
+                .iter()
+                .map(|r| store.get_run(r).map_err(track_err))
+                .collect::<Result<Vec<_>, _>>()?;
+            compare(&loaded, json);
+        }
+        RunsCmd::Delete { runs } => {
+            for r in &runs {
+                store
+                    .set_run_lifecycle(r, Lifecycle::Deleted)
+                    .map_err(track_err)?;
+                for c in store.child_runs(r).map_err(track_err)? {
+                    store
+                        .set_run_lifecycle(&c.run_id, Lifecycle::Deleted)
+                        .map_err(track_err)?;
+                }
+            }
+            println!(
+                "deleted {} run(s) (restore with `hone runs restore`)",
+                runs.len()
+            );
+        }
+        RunsCmd::Restore { runs } => {
+            for r in &runs {
+                store
+                    .set_run_lifecycle(r, Lifecycle::Active)
+                    .map_err(track_err)?;
+                for c in store.child_runs(r).map_err(track_err)? {
+                    store
+                        .set_run_lifecycle(&c.run_id, Lifecycle::Active)
+                        .map_err(track_err)?;
+                }
+            }
+            println!("restored {} run(s)", runs.len());
+        }
+        RunsCmd::Reap { json } => {
+            let reaped = store.reap().map_err(track_err)?;
+            if json {
+                print_json(json!({"reaped": reaped}));
+            } else {
+                println!("marked {} dead run(s) KILLED", reaped.len());
+                for r in reaped {
+                    println!("  {r}");
+                }
+            }
+        }
+        RunsCmd::Prune {
+            experiment,
+            keep_last,
+            older_than_days,
+            dry_run,
+            json,
+        } => {
+            if keep_last.is_none() && older_than_days.is_none() {
+                return Err(CliError::usage(
+                    "give --keep-last N and/or --older-than-days D",
+                ));
+            }
+            let id = experiment_id(store, &experiment)?;
+            let plan = retention::plan(
+                store,
+                &id,
+                &Policy {
+                    keep_last,
+                    older_than_days,
+                },
+            )
+            .map_err(track_err)?;
+            let deleted = if dry_run {
+                0
+            } else {
+                retention::apply(store, &plan).map_err(track_err)?
+            };
+            if json {
+                print_json(json!({"dry_run": dry_run, "runs": plan, "deleted": deleted}));
+            } else {
+                let verb = if dry_run { "would delete" } else { "deleted" };
+                println!(
+                    "{verb} {} run(s) (runs tagged {}=true are kept):",
+                    plan.len(),
+                    retention::KEEP_TAG
+                );
+                for d in &plan {
+                    println!(
+                        "  {}  {:<24} {}  {}",
+                        d.run_id,
+                        d.run_name,
+                        crate::render::ms_to_utc(d.start_time),
+                        d.reason
+                    );
+                }
+            }
+        }
+        RunsCmd::Purge {
+            older_than_days,
+            json,
+        } => {
+            let purged = store
+                .purge_deleted_runs((older_than_days * 86_400_000.0) as i64)
+                .map_err(track_err)?;
+            if json {
+                print_json(json!({"purged": purged}));
+            } else {
+                println!(
+                    "purged {} deleted run(s); run `hone gc` to free their artifacts",
+                    purged.len()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn compare(runs: &[Run], json_out: bool) {
+    let param_keys: BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| r.params.iter().map(|(k, _)| k.as_str()))
+        .collect();
+    let metric_keys: BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| r.metrics.iter().map(|m| m.key.as_str()))
+        .collect();
+    let param = |r: &Run, k: &str| {
+        r.params
+            .iter()
+            .find(|(pk, _)| pk == k)
+            .map(|(_, v)| v.clone())
+    };
+    let metric = |r: &Run, k: &str| r.metrics.iter().find(|m| m.key == k).map(|m| m.point.value);
+    if json_out {
+        let params: BTreeMap<&str, serde_json::Value> = param_keys
+            .iter()
+            .map(|k| {
+                let values: Vec<Option<String>> = runs.iter().map(|r| param(r, k)).collect();
+                let differs = values.windows(2).any(|w| w[0] != w[1]);
+                (*k, json!({"values": values, "differs": differs}))
+            })
+            .collect();
+        let metrics: BTreeMap<&str, serde_json::Value> = metric_keys
+            .iter()
+            .map(|k| {
+                let values: Vec<Option<f64>> = runs.iter().map(|r| metric(r, k)).collect();
+                let diff: Vec<Option<f64>> = values
+                    .iter()
+                    .map(|v| Some(v.as_ref()? - values[0]?))
+                    .collect();
+                (*k, json!({"values": values, "diff_from_first": diff}))
+            })
+            .collect();
+        let ids: Vec<&str> = runs.iter().map(|r| r.info.run_id.as_str()).collect();
+        print_json(json!({"runs": ids, "params": params, "metrics": metrics}));
+        return;
+    }
+    let width = 22;
+    let mut header = format!("  {:<40}", "");
+    for r in runs {
+        let _ = write!(header, " {:>width$}", truncate(&r.info.run_name, width));
+    }
+    println!("{header}");
+    println!("params (* = differs):");
+    for k in &param_keys {
+        let values: Vec<Option<String>> = runs.iter().map(|r| param(r, k)).collect();
+        let mark = if values.windows(2).any(|w| w[0] != w[1]) {
+            '*'
+        } else {
+            ' '
+        };
+        let mut line = format!("{mark} {:<40}", truncate(k, 40));
+        for v in &values {
+            let _ = write!(
+                line,
+                " {:>width$}",
+                truncate(v.as_deref().unwrap_or("-"), width)
+            );
+        }
+        println!("{line}");
+    }
+    println!("metrics (latest; Δ vs the first run in brackets):");
+    for k in &metric_keys {
+        let values: Vec<Option<f64>> = runs.iter().map(|r| metric(r, k)).collect();
+        let mut line = format!("  {:<40}", truncate(k, 40));
+        for (i, v) in values.iter().enumerate() {
+            let cell = match (v, values[0]) {
+                (Some(x), Some(base)) if i > 0 => format!("{} ({:+.4})", fmt_value(*x), x - base),
+                (Some(x), _) => fmt_value(*x),
+                (None, _) => "-".into(),
+            };
+            let _ = write!(line, " {:>width$}", truncate(&cell, width));
+        }
+        println!("{line}");
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let t: String = s.chars().take(n - 1).collect();
+        format!("{t}…")
+    }
+}
+
+/// `hone artifacts ...`
+#[derive(Args, Debug)]
+pub struct ArtifactsArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    cmd: ArtifactsCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum ArtifactsCmd {
+    /// List a run's artifacts with sizes and checksums.
+    List {
+        /// Run id.
+        run_id: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an artifact to a file (or stdout), after checking its checksum.
+    Get {
+        /// Run id.
+        run_id: String,
+        /// Logical path, e.g. model.txt.
+        path: String,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Check every artifact of a run (or of all runs) against its checksum.
+    Verify {
+        /// Run id (default: every run).
+        run_id: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs an artifacts subcommand.
+pub fn artifacts(args: ArtifactsArgs) -> Result<(), CliError> {
+    let (store, loc) = args.store.open()?;
+    let store = store.as_ref();
+    let blobs = hone_track::artifacts::BlobStore::new(&loc.artifacts);
+    match args.cmd {
+        ArtifactsCmd::List { run_id, json } => {
+            store.get_run(&run_id).map_err(track_err)?;
+            let list = store.list_artifacts(&run_id).map_err(track_err)?;
+            if json {
+                print_json(json!(list));
+            } else {
+                for a in list {
+                    println!("{:<40} {:>10} B  sha256 {}", a.path, a.size, a.sha256);
+                }
+            }
+        }
+        ArtifactsCmd::Get { run_id, path, out } => {
+            let list = store.list_artifacts(&run_id).map_err(track_err)?;
+            let rec = list.iter().find(|a| a.path == path).ok_or_else(|| {
+                CliError::usage(format!(
+                    "run {run_id} has no artifact {path:?} (see `hone artifacts list {run_id}`)"
+                ))
+            })?;
+            let bytes = blobs
+                .get(&rec.sha256, &run_id, &rec.path)
+                .map_err(track_err)?;
+            match out {
+                Some(p) => {
+                    std::fs::write(&p, &bytes).map_err(|e| {
+                        CliError::runtime(format!("cannot write {}: {e}", p.display()))
+                    })?;
+                    eprintln!(
+                        "wrote {} ({} bytes, sha256 verified)",
+                        p.display(),
+                        bytes.len()
+                    );
+                }
+                None => {
+                    use std::io::Write;
+                    std::io::stdout()
+                        .write_all(&bytes)
+                        .map_err(|e| CliError::runtime(e.to_string()))?;
+                }
+            }
+        }
+        ArtifactsCmd::Verify { run_id, json } => {
+            let run_ids: Vec<String> = match run_id {
+                Some(r) => vec![r],
+                None => all_run_ids(store)?,
+            };
+            let mut checked = 0;
+            let mut bad = Vec::new();
+            for r in &run_ids {
+                for a in store.list_artifacts(r).map_err(track_err)? {
+                    checked += 1;
+                    if let Err(e) = blobs.get(&a.sha256, r, &a.path) {
+                        bad.push(e.to_string());
+                    }
+                }
+            }
+            if json {
+                print_json(json!({"checked": checked, "failed": bad}));
+            } else {
+                println!("checked {checked} artifact(s): {} failed", bad.len());
+                for b in &bad {
+                    println!("  {b}");
+                }
+            }
+            if !bad.is_empty() {
+                return Err(CliError::runtime(format!(
+                    "{} artifact(s) failed verification",
+                    bad.len()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn all_run_ids(store: &dyn Store) -> Result<Vec<String>, CliError> {
+    let ids: Vec<String> = store
+        .list_experiments(ViewType::All)
+        .map_err(track_err)?
+        .into_iter()
+        .map(|e| e.experiment_id)
+        .collect();
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let (runs, next) = store
+            .search_runs(&SearchRequest {
+                experiment_ids: ids.clone(),
+                max_results: 50_000,
+                page_token: token,
+                view: ViewType::All,
+                ..Default::default()
+            })
+            .map_err(track_err)?;
+        out.extend(runs.into_iter().map(|r| r.info.run_id));
+        match next {
+            Some(t) => token = Some(t),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// `hone gc`
+#[derive(Args, Debug)]
+pub struct GcArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Only report what would be removed.
+    #[arg(long)]
+    dry_run: bool,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Removes artifact blobs no run refers to.
+pub fn gc(args: GcArgs) -> Result<(), CliError> {
+    let (store, loc) = args.store.open()?;
+    let blobs = hone_track::artifacts::BlobStore::new(&loc.artifacts);
+    let report = retention::gc(store.as_ref(), &blobs, args.dry_run).map_err(track_err)?;
+    if args.json {
+        print_json(json!(report));
+    } else {
+        let verb = if args.dry_run { "would free" } else { "freed" };
+        println!(
+            "{} blob(s) on disk, {} unreferenced: {verb} {} bytes (blobs younger than {} s are kept)",
+            report.blobs,
+            report.unreferenced,
+            report.bytes,
+            retention::GC_GRACE_SECS
+        );
+    }
+    Ok(())
+}

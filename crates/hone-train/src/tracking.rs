@@ -1,0 +1,222 @@
+//! Recording `hone train` in the tracking store: a parent run for the job, a child run per fold
+//! and one for the final refit.
+//!
+//! The parent run gets the resolved settings as params, the dataset fingerprint as an input,
+//! the environment as tags, the cross-validated and holdout metrics (`cv.<metric>.mean`,
+//! `cv.<metric>.std`, `holdout.<metric>`), and every output file as an artifact. Each child run
+//! gets its fold's params and test metrics, and the early-stopping learning curve as the step
+//! metric `valid.<lightgbm metric>` (step = boosting round).
+
+use std::path::Path;
+
+use hone_track::{DatasetInput, RunHandle, RunStatus, Tracker};
+
+use crate::TrainError;
+use crate::config::LoadedConfig;
+use crate::job::run_train as run_train_inner;
+use crate::job::{FoldReport, TrainReport};
+
+fn kv(k: &str, v: impl ToString) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+/// The experiment a job's runs go to: `tracking.experiment`, else the job name.
+pub fn experiment_name(cfg: &LoadedConfig) -> String {
+    cfg.config
+        .tracking
+        .as_ref()
+        .and_then(|t| t.experiment.clone())
+        .unwrap_or_else(|| cfg.name())
+}
+
+fn params_of(cfg: &LoadedConfig, report: Option<&TrainReport>) -> Vec<(String, String)> {
+    let c = &cfg.config;
+    let mut p = vec![
+        kv("seed", c.seed),
+        kv("model.type", cfg.model.name()),
+        kv("target.kind", format!("{:?}", c.target.kind).to_lowercase()),
+        kv("target.column", &c.target.column),
+        kv("target.horizon", c.target.horizon()),
+        kv("split.scheme", &c.split.scheme),
+        kv("split.n_splits", c.split.n_splits),
+        kv("split.holdout", c.split.holdout),
+        kv("data.path", cfg.data_path.display()),
+    ];
+    if let Some(g) = c.split.gap {
+        p.push(kv("split.gap", g));
+    }
+    if let Some(m) = c.split.max_train_size {
+        p.push(kv("split.max_train_size", m));
+    }
+    if let Some(i) = c.preprocess.impute {
+        p.push(kv("preprocess.impute", format!("{i:?}").to_lowercase()));
+    }
+    if let Some(s) = c.preprocess.scale {
+        p.push(kv("preprocess.scale", format!("{s:?}").to_lowercase()));
+    }
+    if let Some(sel) = &c.preprocess.select {
+        p.push(kv(
+            "preprocess.select",
+            serde_json::to_string(sel).unwrap_or_default(),
+        ));
+    }
+    match report.and_then(|r| r.model_params.as_ref()) {
+        Some(lgbm) => {
+            for (k, v) in lgbm {
+                p.push(kv(&format!("model.{k}"), v));
+            }
+        }
+        None => {
+            for (k, v) in &c.model {
+                if k != "type" {
+                    let text = match v {
+                        toml::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    p.push(kv(&format!("model.{k}"), text));
+                }
+            }
+        }
+    }
+    p
+}
+
+fn log_fold(
+    tracker: &Tracker,
+    experiment: &str,
+    parent: &RunHandle,
+    f: &FoldReport,
+    name: &str,
+) -> hone_track::Result<()> {
+    let run = tracker.start_run(
+        experiment,
+        Some(name),
+        Some(parent),
+        vec![kv("hone.fold", f.fold)],
+    )?;
+    run.log_params(&[
+        kv("fold", f.fold),
+        kv("train.rows", f.train.count),
+        kv(
+            "train.period",
+            format!("{}..{}", f.train.first_time, f.train.last_time),
+        ),
+        kv("test.rows", f.test.count),
+        kv(
+            "test.period",
+            format!("{}..{}", f.test.first_time, f.test.last_time),
+        ),
+        kv("selected_features", f.selected_features.join(",")),
+    ])?;
+    let mut values: Vec<(&str, f64)> = f.metrics.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    values.push(("best_iteration", f.best_iteration as f64));
+    values.push(("iterations_run", f.iterations_run as f64));
+    run.log_metrics(&values, 0)?;
+    if let Some(metric) = &f.valid_metric
+        && !f.valid_curve.is_empty()
+    {
+        run.log_series(&format!("valid.{metric}"), &f.valid_curve, 1)?;
+    }
+    run.end(RunStatus::Finished)
+}
+
+const OUTPUT_FILES: &[&str] = &[
+    "metrics.json",
+    "config.toml",
+    "model.json",
+    "model.txt",
+    "pipeline/pipeline.json",
+    "pipeline/model.txt",
+    "oof_predictions.csv",
+    "holdout_predictions.csv",
+    "feature_importance.csv",
+];
+
+fn log_results(
+    tracker: &Tracker,
+    experiment: &str,
+    parent: &RunHandle,
+    cfg: &LoadedConfig,
+    report: &TrainReport,
+    out_dir: &Path,
+) -> hone_track::Result<()> {
+    parent.log_params(&params_of(cfg, Some(report)))?;
+    let schema =
+        serde_json::json!({ "features": report.features, "task": report.task }).to_string();
+    let source = cfg.data_path.display().to_string();
+    let name = cfg
+        .data_path
+        .file_stem()
+        .map_or("data".into(), |s| s.to_string_lossy().into_owned());
+    let input = |context: &str, rows: usize| DatasetInput {
+        name: name.clone(),
+        digest: report.fingerprint.clone(),
+        source: source.clone(),
+        schema: schema.clone(),
+        rows: rows as i64,
+        context: context.into(),
+    };
+    let mut inputs = vec![input("train", report.development.count)];
+    if let Some(h) = &report.holdout {
+        inputs.push(input("test", h.rows.count));
+    }
+    parent.log_inputs(&inputs)?;
+    let mut metrics: Vec<(String, f64)> = Vec::new();
+    for (m, s) in &report.cv {
+        metrics.push((format!("cv.{m}.mean"), s.mean));
+        metrics.push((format!("cv.{m}.std"), s.std));
+    }
+    if let Some(h) = &report.holdout {
+        for (m, v) in &h.metrics {
+            metrics.push((format!("holdout.{m}"), *v));
+        }
+    }
+    let refs: Vec<(&str, f64)> = metrics.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    parent.log_metrics(&refs, 0)?;
+    for f in &report.folds {
+        log_fold(tracker, experiment, parent, f, &format!("fold-{}", f.fold))?;
+    }
+    log_fold(tracker, experiment, parent, &report.final_model, "final")?;
+    for file in OUTPUT_FILES {
+        let path = out_dir.join(file);
+        if path.exists() {
+            parent.log_artifact_file(file, &path)?;
+        }
+    }
+    parent.set_tags(&[
+        kv("hone.fingerprint", &report.fingerprint),
+        kv("hone.out_dir", out_dir.display()),
+    ])?;
+    Ok(())
+}
+
+/// Runs `hone train` and records it in the store. The parent run is visible as RUNNING while
+/// the job trains; it ends FINISHED, or FAILED (with the error as the tag `hone.error`).
+pub fn run_train_tracked(
+    cfg: &LoadedConfig,
+    out_dir: &Path,
+    tracker: &Tracker,
+    on_event: &mut dyn FnMut(crate::Event<'_>),
+) -> Result<(TrainReport, String), TrainError> {
+    let experiment = experiment_name(cfg);
+    let mut tags = hone_track::env::capture(env!("CARGO_PKG_VERSION"));
+    tags.push(kv("hone.config", cfg.path.display()));
+    let parent = tracker.start_run(&experiment, Some(&cfg.name()), None, tags)?;
+    match run_train_inner(cfg, out_dir, on_event) {
+        Ok(report) => {
+            if let Err(e) = log_results(tracker, &experiment, &parent, cfg, &report, out_dir) {
+                let _ = parent.set_tags(&[kv("hone.error", &e)]);
+                let _ = parent.end(RunStatus::Failed);
+                return Err(e.into());
+            }
+            parent.end(RunStatus::Finished)?;
+            Ok((report, parent.run_id.clone()))
+        }
+        Err(e) => {
+            let _ = parent.log_params(&params_of(cfg, None));
+            let _ = parent.set_tags(&[kv("hone.error", &e)]);
+            let _ = parent.end(RunStatus::Failed);
+            Err(e)
+        }
+    }
+}
