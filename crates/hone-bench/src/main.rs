@@ -7,6 +7,10 @@
 //!   (`X` row-major, then `y`), with `BIN.json` holding the shape; Python reads the same bytes.
 //! - `train BIN ROUNDS THREADS REPEAT`: time LightGBM training through hone (dataset construction
 //!   included, as in `lightgbm.train`), JSON on stdout.
+//! - `store-ingest URI ARTIFACTS POINTS`: metric points/s through the tracking library, one call
+//!   per point and in batches (flush included), JSON on stdout.
+//! - `store-search URI RUNS`: fills a store with RUNS runs (10 params, 10 metrics each), then
+//!   times a metric filter + order_by search (median of 10), JSON on stdout.
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -160,6 +164,132 @@ fn train(bin: &Path, rounds: usize, threads: usize, repeat: usize) {
     );
 }
 
+fn store_ingest(uri: &str, artifacts: &Path, points: usize) {
+    let tracker = hone_track::Tracker::open(uri, artifacts).unwrap_or_else(|e| die(&e.to_string()));
+    let run = tracker
+        .start_run("bench-ingest", Some("single"), None, vec![])
+        .unwrap_or_else(|e| die(&e.to_string()));
+    let t = Instant::now();
+    for i in 0..points {
+        run.log_metric("loss", 1.0 / (i + 1) as f64, i as i64)
+            .expect("log");
+    }
+    tracker.flush().unwrap_or_else(|e| die(&e.to_string()));
+    let single = points as f64 / t.elapsed().as_secs_f64();
+    let run2 = tracker
+        .start_run("bench-ingest", Some("batched"), None, vec![])
+        .unwrap_or_else(|e| die(&e.to_string()));
+    let series: Vec<f64> = (0..1000).map(|i| i as f64 * 0.5).collect();
+    let batches = (points / 1000).max(1);
+    let t = Instant::now();
+    for b in 0..batches {
+        run2.log_series("curve", &series, (b * 1000) as i64)
+            .expect("log");
+    }
+    tracker.flush().unwrap_or_else(|e| die(&e.to_string()));
+    let batched = (batches * 1000) as f64 / t.elapsed().as_secs_f64();
+    run.end(hone_track::RunStatus::Finished).ok();
+    run2.end(hone_track::RunStatus::Finished).ok();
+    println!(
+        "{}",
+        json!({"points": points, "single_points_per_s": single, "batched_points_per_s": batched})
+    );
+}
+
+fn store_search(uri: &str, runs: usize) {
+    use hone_track::store::{Batch, NewRun, SearchRequest};
+    use hone_track::{Metric, MetricPoint};
+    let store = hone_track::open_store(uri).unwrap_or_else(|e| die(&e.to_string()));
+    let exp = store
+        .get_or_create_experiment(&format!("bench-search-{runs}"))
+        .unwrap_or_else(|e| die(&e.to_string()));
+    let mut rng = StdRng::seed_from_u64(3);
+    let t = Instant::now();
+    let mut pending = Vec::new();
+    // A store filled by an earlier run is reused as it is.
+    let filled = !store
+        .search_runs(&SearchRequest {
+            experiment_ids: vec![exp.clone()],
+            max_results: 1,
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| die(&e.to_string()))
+        .0
+        .is_empty();
+    for i in 0..if filled { 0 } else { runs } {
+        let info = store
+            .create_run(NewRun {
+                experiment_id: exp.clone(),
+                name: Some(format!("run-{i}")),
+                ..Default::default()
+            })
+            .unwrap_or_else(|e| die(&e.to_string()));
+        pending.push(Batch {
+            run_id: info.run_id,
+            metrics: (0..10)
+                .map(|m| Metric {
+                    key: format!("m{m}"),
+                    point: MetricPoint {
+                        value: rng.random::<f64>(),
+                        timestamp: 0,
+                        step: 0,
+                    },
+                })
+                .collect(),
+            params: (0..10)
+                .map(|p| (format!("p{p}"), format!("{}", rng.random_range(0..50))))
+                .collect(),
+            tags: vec![],
+        });
+        if pending.len() == 1000 {
+            store
+                .log_batches(&pending)
+                .unwrap_or_else(|e| die(&e.to_string()));
+            pending.clear();
+        }
+    }
+    store
+        .log_batches(&pending)
+        .unwrap_or_else(|e| die(&e.to_string()));
+    let fill = t.elapsed().as_secs_f64();
+    let req = SearchRequest {
+        experiment_ids: vec![exp],
+        filter: "metrics.m0 > 0.5 AND params.p1 = '7'".into(),
+        order_by: vec!["metrics.m1 DESC".into()],
+        max_results: 100,
+        ..Default::default()
+    };
+    let req_metric_only = SearchRequest {
+        filter: "metrics.m0 > 0.5".into(),
+        ..req.clone()
+    };
+    let mut times = Vec::new();
+    let mut times_metric = Vec::new();
+    let mut found = 0;
+    for _ in 0..10 {
+        let t = Instant::now();
+        found = store
+            .search_runs(&req)
+            .unwrap_or_else(|e| die(&e.to_string()))
+            .0
+            .len();
+        times.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        store
+            .search_runs(&req_metric_only)
+            .unwrap_or_else(|e| die(&e.to_string()));
+        times_metric.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    times_metric.sort_by(f64::total_cmp);
+    println!(
+        "{}",
+        json!({"runs": runs, "fill_seconds": fill, "found": found,
+               "search_metric_param_order_ms": times[5] * 1e3,
+               "search_metric_order_ms": times_metric[5] * 1e3})
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
@@ -181,6 +311,12 @@ fn main() {
             arg(&args, 4, "threads"),
             arg(&args, 5, "repeat"),
         ),
-        _ => die("usage: hone-bench gen-table|load|gen-train|train ... (see bench/run.sh)"),
+        Some("store-ingest") => {
+            store_ingest(&args[2], Path::new(&args[3]), arg(&args, 4, "points"))
+        }
+        Some("store-search") => store_search(&args[2], arg(&args, 3, "runs")),
+        _ => die(
+            "usage: hone-bench gen-table|load|gen-train|train|store-ingest|store-search ... (see bench/run.sh)",
+        ),
     }
 }

@@ -124,11 +124,11 @@ pub trait Store: Send + Sync {
     /// Every blob address some artifact row refers to.
     fn referenced_blobs(&self) -> Result<HashSet<String>>;
     /// Runs of an experiment with their tags (for retention policies): (info, tags).
-    fn runs_for_retention(
-        &self,
-        experiment_id: &str,
-    ) -> Result<Vec<(RunInfo, Vec<(String, String)>)>>;
+    fn runs_for_retention(&self, experiment_id: &str) -> Result<Vec<TaggedRun>>;
 }
+
+/// A run with its tags, as retention policies see it.
+pub type TaggedRun = (RunInfo, Vec<(String, String)>);
 
 /// The store's SQL implementation over a [`Db`].
 pub struct SqlStore<D: Db> {
@@ -630,13 +630,17 @@ fn attribute_column(key: &str) -> &'static str {
     }
 }
 
+/// One filter clause as SQL. Key/value lookups are correlated `EXISTS` probes on the
+/// `(run_id, key)` primary keys, so a search that walks runs in sort order stops as soon as the
+/// page is full instead of materialising every match first.
 fn clause_sql(sql: &mut Sql, clause: &Clause) -> String {
     match clause.entity {
         Entity::Metric => {
             let k = sql.param(clause.key.as_str().into());
             let v = sql.param(number(&clause.value));
             format!(
-                "r.run_id IN (SELECT run_id FROM latest_metrics WHERE key = {k} AND is_nan = 0 AND value {} {v})",
+                "EXISTS (SELECT 1 FROM latest_metrics f WHERE f.run_id = r.run_id AND f.key = {k} \
+                 AND f.is_nan = 0 AND f.value {} {v})",
                 clause.op.sql()
             )
         }
@@ -647,16 +651,14 @@ fn clause_sql(sql: &mut Sql, clause: &Clause) -> String {
                 "tags"
             };
             let k = sql.param(clause.key.as_str().into());
+            let probe =
+                format!("SELECT 1 FROM {table} f WHERE f.run_id = r.run_id AND f.key = {k}");
             match clause.op {
-                Op::IsNull => {
-                    format!("r.run_id NOT IN (SELECT run_id FROM {table} WHERE key = {k})")
-                }
-                Op::IsNotNull => {
-                    format!("r.run_id IN (SELECT run_id FROM {table} WHERE key = {k})")
-                }
+                Op::IsNull => format!("NOT EXISTS ({probe})"),
+                Op::IsNotNull => format!("EXISTS ({probe})"),
                 _ => {
-                    let cond = string_condition(sql, "value", clause);
-                    format!("r.run_id IN (SELECT run_id FROM {table} WHERE key = {k} AND {cond})")
+                    let cond = string_condition(sql, "f.value", clause);
+                    format!("EXISTS ({probe} AND {cond})")
                 }
             }
         }
@@ -677,33 +679,68 @@ fn clause_sql(sql: &mut Sql, clause: &Clause) -> String {
             };
             let cond = string_condition(sql, column, clause);
             format!(
-                "r.run_id IN (SELECT ri.run_id FROM run_inputs ri JOIN datasets d ON d.dataset_id = ri.dataset_id WHERE {cond})"
+                "EXISTS (SELECT 1 FROM run_inputs ri JOIN datasets d ON d.dataset_id = ri.dataset_id \
+                 WHERE ri.run_id = r.run_id AND {cond})"
             )
         }
     }
 }
 
+/// An uncorrelated `SELECT run_id ...` for clauses that an index can answer on its own (used
+/// to count a clause's matches, and to drive the search from the most selective clause).
+fn clause_probe(sql: &mut Sql, clause: &Clause) -> Option<String> {
+    match (clause.entity, clause.op) {
+        (Entity::Metric, _) => {
+            let k = sql.param(clause.key.as_str().into());
+            let v = sql.param(number(&clause.value));
+            Some(format!(
+                "SELECT f.run_id FROM latest_metrics f WHERE f.key = {k} AND f.is_nan = 0 AND f.value {} {v}",
+                clause.op.sql()
+            ))
+        }
+        (Entity::Param | Entity::Tag, Op::Eq | Op::Like | Op::ILike | Op::In | Op::IsNotNull) => {
+            let k = sql.param(clause.key.as_str().into());
+            let table = key_table(clause.entity);
+            let cond = if clause.op == Op::IsNotNull {
+                "1 = 1".to_string()
+            } else {
+                string_condition(sql, "f.value", clause)
+            };
+            Some(format!(
+                "SELECT f.run_id FROM {table} f WHERE f.key = {k} AND {cond}"
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// A clause matching at most this many rows drives the search (then the matches are sorted);
+/// otherwise the search walks the sort key's index and probes each candidate.
+const DRIVER_ROWS: i64 = 5_000;
+
+fn key_table(entity: Entity) -> &'static str {
+    match entity {
+        Entity::Metric => "latest_metrics",
+        Entity::Param => "params",
+        _ => "tags",
+    }
+}
+
+/// An `order_by` term as SQL terms (runs without the key, or with NaN, sort last either way).
 fn order_sql(sql: &mut Sql, i: usize, o: &OrderBy) {
     let dir = if o.desc { "DESC" } else { "ASC" };
     let column = match o.entity {
         Entity::Metric | Entity::Param | Entity::Tag => {
-            let (table, value) = match o.entity {
-                Entity::Metric => (
-                    "latest_metrics",
-                    format!("CASE WHEN o{i}.is_nan = 1 THEN NULL ELSE o{i}.value END"),
-                ),
-                Entity::Param => ("params", format!("o{i}.value")),
-                _ => ("tags", format!("o{i}.value")),
-            };
             let k = sql.param(o.key.as_str().into());
             sql.joins.push_str(&format!(
-                " LEFT JOIN {table} o{i} ON o{i}.run_id = r.run_id AND o{i}.key = {k}"
+                " LEFT JOIN {} o{i} ON o{i}.run_id = r.run_id AND o{i}.key = {k}",
+                key_table(o.entity)
             ));
-            value
+            // NaN metrics are stored as NULL values, so they sort with the missing ones.
+            format!("o{i}.value")
         }
         _ => attribute_column(&o.key).to_string(),
     };
-    // Runs without the key (or NaN) sort last either way, as MLflow does.
     sql.order
         .push(format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END"));
     sql.order.push(format!("{column} {dir}"));
@@ -1082,44 +1119,124 @@ impl<D: Db> Store for SqlStore<D> {
         if req.experiment_ids.is_empty() {
             return Ok((Vec::new(), None));
         }
-        let mut sql = Sql {
-            joins: String::new(),
-            wheres: Vec::new(),
-            order: Vec::new(),
-            params: Vec::new(),
-        };
-        let exp_marks: Vec<String> = req
+        let exp_ids = req
             .experiment_ids
             .iter()
-            .map(|e| Self::experiment_id(e).map(|v| sql.param(v)))
-            .collect::<Result<_>>()?;
-        sql.wheres
-            .push(format!("r.experiment_id IN ({})", exp_marks.join(",")));
-        sql.wheres.push(req.view.sql("r.lifecycle"));
-        for cl in &clauses {
-            let w = clause_sql(&mut sql, cl);
-            sql.wheres.push(w);
-        }
-        for (i, o) in orders.iter().enumerate() {
-            order_sql(&mut sql, i, o);
-        }
-        sql.order.push("r.start_time DESC".into());
-        sql.order.push("r.run_id ASC".into());
-        let limit = sql.param(Value::Int(req.max_results as i64 + 1));
-        let off = sql.param(Value::Int(offset as i64));
-        let query = format!(
-            "SELECT r.run_id FROM runs r{} WHERE {} ORDER BY {} LIMIT {limit} OFFSET {off}",
-            sql.joins,
-            sql.wheres.join(" AND "),
-            sql.order.join(", ")
-        );
-        let params = sql.params;
+            .map(|e| Self::experiment_id(e))
+            .collect::<Result<Vec<_>>>()?;
+        // WHERE + joins + ORDER BY for the given order terms (after an optional leading one).
+        let build = |lead: Option<(&OrderBy, bool)>,
+                     rest: &[OrderBy],
+                     limit: usize,
+                     skip: usize,
+                     driver: Option<usize>| {
+            let mut sql = Sql {
+                joins: String::new(),
+                wheres: Vec::new(),
+                order: Vec::new(),
+                params: Vec::new(),
+            };
+            let marks: Vec<String> = exp_ids.iter().map(|v| sql.param(v.clone())).collect();
+            let mut from = "runs r".to_string();
+            if let Some((o, with_key)) = lead {
+                let k = sql.param(o.key.as_str().into());
+                let table = key_table(o.entity);
+                if with_key {
+                    // Walk the (key, value) index in sort order; the page fills early.
+                    from = format!("{table} s JOIN runs r ON r.run_id = s.run_id");
+                    sql.wheres
+                        .push(format!("s.key = {k} AND s.value IS NOT NULL"));
+                    sql.order
+                        .push(format!("s.value {}", if o.desc { "DESC" } else { "ASC" }));
+                } else {
+                    sql.wheres.push(format!(
+                        "NOT EXISTS (SELECT 1 FROM {table} s WHERE s.run_id = r.run_id AND s.key = {k} AND s.value IS NOT NULL)"
+                    ));
+                }
+            }
+            sql.wheres
+                .push(format!("r.experiment_id IN ({})", marks.join(",")));
+            sql.wheres.push(req.view.sql("r.lifecycle"));
+            for (i, cl) in clauses.iter().enumerate() {
+                let w = match (driver == Some(i))
+                    .then(|| clause_probe(&mut sql, cl))
+                    .flatten()
+                {
+                    Some(probe) => format!("r.run_id IN ({probe})"),
+                    None => clause_sql(&mut sql, cl),
+                };
+                sql.wheres.push(w);
+            }
+            for (i, o) in rest.iter().enumerate() {
+                order_sql(&mut sql, i, o);
+            }
+            sql.order.push("r.start_time DESC".into());
+            sql.order.push("r.run_id ASC".into());
+            let l = sql.param(Value::Int(limit as i64));
+            let off = sql.param(Value::Int(skip as i64));
+            let query = format!(
+                "SELECT r.run_id FROM {from}{} WHERE {} ORDER BY {} LIMIT {l} OFFSET {off}",
+                sql.joins,
+                sql.wheres.join(" AND "),
+                sql.order.join(", ")
+            );
+            (query, sql.params)
+        };
+        let want = req.max_results + 1;
+        let keyed_lead = orders
+            .first()
+            .filter(|o| matches!(o.entity, Entity::Metric | Entity::Param | Entity::Tag));
         let (runs, more) = self.read(|c| {
-            let mut ids: Vec<String> = c
-                .query(&query, &params)?
-                .iter()
-                .map(|r| text(r, 0))
-                .collect();
+            // The most selective index-answerable clause, if it is selective enough.
+            let mut driver: Option<(usize, i64)> = None;
+            for (i, cl) in clauses.iter().enumerate() {
+                let mut probe_sql = Sql {
+                    joins: String::new(),
+                    wheres: Vec::new(),
+                    order: Vec::new(),
+                    params: Vec::new(),
+                };
+                if let Some(probe) = clause_probe(&mut probe_sql, cl) {
+                    let n = c
+                        .query(
+                            &format!("SELECT COUNT(*) FROM ({probe} LIMIT {}) t", DRIVER_ROWS + 1),
+                            &probe_sql.params,
+                        )?
+                        .first()
+                        .map_or(i64::MAX, |r| int(r, 0));
+                    if n <= DRIVER_ROWS && driver.is_none_or(|(_, best)| n < best) {
+                        driver = Some((i, n));
+                    }
+                }
+            }
+            let driver = driver.map(|(i, _)| i);
+            let ids: Vec<String> = match keyed_lead.filter(|_| driver.is_none()) {
+                Some(lead) => {
+                    // Runs that have the sort key, in key order; then the ones without it.
+                    let (q, p) = build(Some((lead, true)), &orders[1..], offset + want, 0, None);
+                    let mut with_key: Vec<String> =
+                        c.query(&q, &p)?.iter().map(|r| text(r, 0)).collect();
+                    let n_with = with_key.len();
+                    let mut ids: Vec<String> = with_key.drain(offset.min(n_with)..).collect();
+                    if n_with < offset + want {
+                        let skip = offset.saturating_sub(n_with);
+                        let (q, p) = build(
+                            Some((lead, false)),
+                            &orders[1..],
+                            want - ids.len(),
+                            skip,
+                            None,
+                        );
+                        ids.extend(c.query(&q, &p)?.iter().map(|r| text(r, 0)));
+                    }
+                    ids
+                }
+                None => {
+                    let (q, p) = build(None, &orders, want, offset, driver);
+                    c.query(&q, &p)?.iter().map(|r| text(r, 0)).collect()
+                }
+            };
+            let mut ids = ids;
             let more = ids.len() > req.max_results;
             ids.truncate(req.max_results);
             Ok((Self::load_runs(c, &ids)?, more))
@@ -1238,10 +1355,7 @@ impl<D: Db> Store for SqlStore<D> {
         })
     }
 
-    fn runs_for_retention(
-        &self,
-        experiment_id: &str,
-    ) -> Result<Vec<(RunInfo, Vec<(String, String)>)>> {
+    fn runs_for_retention(&self, experiment_id: &str) -> Result<Vec<TaggedRun>> {
         let exp = Self::experiment_id(experiment_id)?;
         self.read(|c| {
             let infos: Vec<RunInfo> = c

@@ -131,10 +131,10 @@ fn write_batches(inner: &Inner, batches: &[Batch]) {
     }
     // One bad batch must not lose the others: retry one by one, keep each failure.
     for b in batches {
-        if let Err(e) = inner.store.log_batches(std::slice::from_ref(b)) {
-            if let Ok(mut errors) = inner.errors.lock() {
-                errors.push(e);
-            }
+        if let Err(e) = inner.store.log_batches(std::slice::from_ref(b))
+            && let Ok(mut errors) = inner.errors.lock()
+        {
+            errors.push(e);
         }
     }
 }
