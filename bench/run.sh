@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # hone's benchmark harness: data loading and LightGBM training, side by side with Python peers.
 #
-#   bash bench/run.sh            # full size: 1M x 50 table, 100k x 50 training, 200 rounds
-#   ROWS=100000 bash bench/run.sh  # smaller table
+#   bash bench/run.sh            # full size: 1M x 50 table, 100k x 50 training, 200 rounds,
+#                                # tracking store with 10k and 100k runs
+#   ROWS=100000 STORE_RUNS="10000" bash bench/run.sh  # smaller
 #
 # Python peers (pandas, pyarrow, lightgbm) run when $PYTHON (default python3) can import them;
 # otherwise only hone's numbers are printed. Timings are the median of REPEAT runs (default 3).
@@ -14,6 +15,7 @@ ROWS="${ROWS:-1000000}"; COLS="${COLS:-50}"
 TRAIN_ROWS="${TRAIN_ROWS:-100000}"; ROUNDS="${ROUNDS:-200}"
 THREADS="${THREADS:-$(nproc)}"; REPEAT="${REPEAT:-3}"
 PYTHON="${PYTHON:-python3}"
+STORE_RUNS="${STORE_RUNS:-10000 100000}"
 data="${BENCH_DATA:-$root/bench/data}"
 mkdir -p "$data"
 cargo build --release -q -p hone-bench
@@ -66,3 +68,22 @@ if pt:
 else:
     print("(Python peers not found: pip install pandas pyarrow lightgbm, or set PYTHON=...)")
 PY
+
+echo
+echo "== tracking store (SQLite, through the library) =="
+store_dir="$data/store"
+mkdir -p "$store_dir"
+rm -f "$store_dir"/ingest.db*
+"$hb" store-ingest "sqlite://$store_dir/ingest.db" "$store_dir/artifacts" 500000 | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print("metric points/s, one call per point (queued, batched by the writer): {:>12,.0f}".format(d["single_points_per_s"]))
+print("metric points/s, 1000-point series per call:                       {:>12,.0f}".format(d["batched_points_per_s"]))'
+for n in $STORE_RUNS; do
+  # The store is filled once per size and reused by later runs of this script.
+  "$hb" store-search "sqlite://$store_dir/search_$n.db" "$n" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print("search {:>7} runs (10 params, 10 metrics each): metric filter + order_by {:6.1f} ms; metric + param filter + order_by {:6.1f} ms".format(
+    d["runs"], d["search_metric_order_ms"], d["search_metric_param_order_ms"]))'
+done
