@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A PostgreSQL cluster that lives as long as this value.
@@ -32,7 +32,7 @@ fn pg_bin() -> PathBuf {
 }
 
 /// Runs a PostgreSQL tool, as the `postgres` user when we are root (initdb refuses root).
-fn run_pg(bin: &PathBuf, tool: &str, args: &[&str]) {
+fn run_pg(bin: &Path, tool: &str, args: &[&str]) {
     let exe = bin.join(tool);
     let status = if is_root() {
         Command::new("runuser")
