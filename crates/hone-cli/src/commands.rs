@@ -122,7 +122,7 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         )
     } else {
         let loc = args.store.location()?;
-        let tracker = hone_track::Tracker::open(&loc.store_uri, &loc.artifacts)
+        let tracker = hone_track::Tracker::open_uri(&loc.store_uri, &loc.artifacts)
             .map_err(crate::tracking::track_err)?;
         // Ctrl-C: flush what was logged, mark the job's runs KILLED, exit 130.
         let interrupt = tracker.interrupter();

@@ -19,7 +19,8 @@ pub struct StoreArgs {
     /// [env: HONE_STORE_URI; default: sqlite://.hone/hone.db]
     #[arg(long, global = true)]
     pub store: Option<String>,
-    /// Artifact root folder [env: HONE_ARTIFACTS_URI; default: beside the SQLite file]
+    /// Artifact location: a folder or s3://bucket/prefix
+    /// [env: HONE_ARTIFACTS_URI; default: artifacts/ beside the SQLite file]
     #[arg(long, global = true)]
     pub artifacts: Option<String>,
 }
@@ -700,7 +701,7 @@ enum ArtifactsCmd {
 pub fn artifacts(args: ArtifactsArgs) -> Result<(), CliError> {
     let (store, loc) = args.store.open()?;
     let store = store.as_ref();
-    let blobs = hone_track::artifacts::BlobStore::new(&loc.artifacts);
+    let blobs = hone_track::artifacts::BlobStore::open(&loc.artifacts).map_err(track_err)?;
     match args.cmd {
         ArtifactsCmd::List { run_id, json } => {
             store.get_run(&run_id).map_err(track_err)?;
@@ -819,7 +820,7 @@ pub struct GcArgs {
 /// Removes artifact blobs no run refers to.
 pub fn gc(args: GcArgs) -> Result<(), CliError> {
     let (store, loc) = args.store.open()?;
-    let blobs = hone_track::artifacts::BlobStore::new(&loc.artifacts);
+    let blobs = hone_track::artifacts::BlobStore::open(&loc.artifacts).map_err(track_err)?;
     let report = retention::gc(store.as_ref(), &blobs, args.dry_run).map_err(track_err)?;
     if args.json {
         print_json(json!(report));

@@ -1,12 +1,17 @@
-//! Content-addressed artifact blobs.
+//! Content-addressed artifact blobs, in a local folder or an object store (S3).
 //!
 //! A blob lives at `<root>/blobs/<first two hex>/<sha256>`; identical files are stored once.
-//! Writes go to a temporary file that is renamed into place, so a blob is never half-written.
-//! Every read recomputes the SHA-256 and refuses content that does not match.
+//! Local writes go to a temporary file that is renamed into place, so a blob is never
+//! half-written; object stores write whole objects. Every read recomputes the SHA-256 and
+//! refuses content that does not match.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use futures::TryStreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use sha2::{Digest, Sha256};
 
 use crate::{Result, TrackError};
@@ -57,10 +62,28 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The local blob store.
-#[derive(Debug, Clone)]
+/// Where blobs live: a local (or shared) folder, or an object store (S3 and compatible).
+#[derive(Clone)]
+enum Backend {
+    Local(PathBuf),
+    Object {
+        store: Arc<dyn ObjectStore>,
+        prefix: String,
+        runtime: Arc<tokio::runtime::Runtime>,
+        uri: String,
+    },
+}
+
+/// The content-addressed blob store.
+#[derive(Clone)]
 pub struct BlobStore {
-    root: PathBuf,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
 }
 
 fn io(path: &Path, e: std::io::Error) -> TrackError {
@@ -70,44 +93,156 @@ fn io(path: &Path, e: std::io::Error) -> TrackError {
     }
 }
 
+fn object_err(uri: &str, e: impl std::fmt::Display) -> TrackError {
+    TrackError::Io {
+        path: uri.to_string(),
+        message: e.to_string(),
+    }
+}
+
 impl BlobStore {
-    /// A blob store rooted at `root` (created on first write).
+    /// A blob store rooted at a local folder (created on first write).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            backend: Backend::Local(root.into()),
+        }
     }
 
-    /// The root folder.
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// A blob store from a URI: a folder path (or `file://path`), or `s3://bucket[/prefix]`.
+    /// S3 credentials, region and endpoint come from the usual `AWS_*` environment variables
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT` for
+    /// S3-compatible servers, `AWS_ALLOW_HTTP=true` for plain-HTTP endpoints).
+    pub fn open(uri: &str) -> Result<Self> {
+        if let Some(rest) = uri.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(TrackError::Invalid(format!(
+                    "artifact URI {uri:?} names no bucket"
+                )));
+            }
+            let store = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(|e| object_err(uri, e))?;
+            return Self::from_object_store(Arc::new(store), prefix, uri);
+        }
+        if uri.contains("://") && !uri.starts_with("file://") {
+            return Err(TrackError::Invalid(format!(
+                "artifact URI {uri:?}: use a folder path, file://path or s3://bucket/prefix"
+            )));
+        }
+        Ok(Self::new(uri.strip_prefix("file://").unwrap_or(uri)))
+    }
+
+    /// A blob store over any `object_store` implementation (S3, in-memory, ...), under `prefix`.
+    pub fn from_object_store(store: Arc<dyn ObjectStore>, prefix: &str, uri: &str) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| object_err(uri, e))?;
+        Ok(Self {
+            backend: Backend::Object {
+                store,
+                prefix: prefix.trim_matches('/').to_string(),
+                runtime: Arc::new(runtime),
+                uri: uri.to_string(),
+            },
+        })
+    }
+
+    /// Where the blobs are, for messages.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Local(root) => root.display().to_string(),
+            Backend::Object { uri, .. } => uri.clone(),
+        }
     }
 
     fn blob_path(&self, sha: &str) -> PathBuf {
-        self.root.join("blobs").join(&sha[..2]).join(sha)
+        match &self.backend {
+            Backend::Local(root) => root.join("blobs").join(&sha[..2]).join(sha),
+            Backend::Object { .. } => PathBuf::from(self.object_key(sha)),
+        }
+    }
+
+    fn object_key(&self, sha: &str) -> String {
+        let prefix = match &self.backend {
+            Backend::Object { prefix, .. } if !prefix.is_empty() => format!("{prefix}/"),
+            _ => String::new(),
+        };
+        format!("{prefix}blobs/{}/{sha}", &sha[..2])
     }
 
     /// Stores bytes; returns (sha256, size). Existing identical content is not written again.
     pub fn put(&self, bytes: &[u8]) -> Result<(String, i64)> {
         let sha = sha256_hex(bytes);
-        let dest = self.blob_path(&sha);
-        if !dest.exists() {
-            let dir = dest.parent().expect("blob paths have a parent");
-            std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-            let tmp = dir.join(format!(".{sha}.{}.tmp", std::process::id()));
-            let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
-            f.write_all(bytes).map_err(|e| io(&tmp, e))?;
-            f.sync_all().map_err(|e| io(&tmp, e))?;
-            std::fs::rename(&tmp, &dest).map_err(|e| io(&dest, e))?;
+        match &self.backend {
+            Backend::Local(_) => {
+                let dest = self.blob_path(&sha);
+                if !dest.exists() {
+                    let dir = dest.parent().expect("blob paths have a parent");
+                    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+                    let tmp = dir.join(format!(".{sha}.{}.tmp", std::process::id()));
+                    let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
+                    f.write_all(bytes).map_err(|e| io(&tmp, e))?;
+                    f.sync_all().map_err(|e| io(&tmp, e))?;
+                    std::fs::rename(&tmp, &dest).map_err(|e| io(&dest, e))?;
+                }
+            }
+            Backend::Object {
+                store,
+                runtime,
+                uri,
+                ..
+            } => {
+                let key = ObjectPath::from(self.object_key(&sha));
+                runtime.block_on(async {
+                    if store.head(&key).await.is_err() {
+                        // Object stores write whole objects atomically.
+                        store
+                            .put(&key, PutPayload::from(bytes.to_vec()))
+                            .await
+                            .map_err(|e| object_err(uri, e))?;
+                    }
+                    Ok::<_, TrackError>(())
+                })?;
+            }
         }
         Ok((sha, bytes.len() as i64))
     }
 
     /// Reads a blob and checks it against `sha`.
     pub fn get(&self, sha: &str, run_id: &str, logical: &str) -> Result<Vec<u8>> {
-        let path = self.blob_path(sha);
-        let mut bytes = Vec::new();
-        std::fs::File::open(&path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(|e| io(&path, e))?;
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(TrackError::Invalid(format!(
+                "{sha:?} is not a SHA-256 address"
+            )));
+        }
+        let bytes = match &self.backend {
+            Backend::Local(_) => {
+                let path = self.blob_path(sha);
+                let mut bytes = Vec::new();
+                std::fs::File::open(&path)
+                    .and_then(|mut f| f.read_to_end(&mut bytes))
+                    .map_err(|e| io(&path, e))?;
+                bytes
+            }
+            Backend::Object {
+                store,
+                runtime,
+                uri,
+                ..
+            } => {
+                let key = ObjectPath::from(self.object_key(sha));
+                runtime.block_on(async {
+                    let got = store.get(&key).await.map_err(|e| object_err(uri, e))?;
+                    got.bytes()
+                        .await
+                        .map(|b| b.to_vec())
+                        .map_err(|e| object_err(uri, e))
+                })?
+            }
+        };
         let actual = sha256_hex(&bytes);
         if actual != sha {
             return Err(TrackError::Corrupted {
@@ -120,27 +255,55 @@ impl BlobStore {
         Ok(bytes)
     }
 
-    /// Every blob on disk: (sha256, size in bytes, age in seconds).
+    /// Every blob: (sha256, size in bytes, age in seconds).
     pub fn list(&self) -> Result<Vec<(String, u64, u64)>> {
+        let is_sha = |name: &str| name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
         let mut out = Vec::new();
-        let dir = self.root.join("blobs");
-        let Ok(shards) = std::fs::read_dir(&dir) else {
-            return Ok(out);
-        };
-        for shard in shards.flatten() {
-            for entry in std::fs::read_dir(shard.path())
-                .map_err(|e| io(&shard.path(), e))?
-                .flatten()
-            {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    let meta = entry.metadata().ok();
-                    let size = meta.as_ref().map_or(0, |m| m.len());
-                    let age = meta
-                        .and_then(|m| m.modified().ok())
-                        .and_then(|t| t.elapsed().ok())
-                        .map_or(0, |d| d.as_secs());
-                    out.push((name, size, age));
+        match &self.backend {
+            Backend::Local(root) => {
+                let dir = root.join("blobs");
+                let Ok(shards) = std::fs::read_dir(&dir) else {
+                    return Ok(out);
+                };
+                for shard in shards.flatten() {
+                    for entry in std::fs::read_dir(shard.path())
+                        .map_err(|e| io(&shard.path(), e))?
+                        .flatten()
+                    {
+                        let name = entry.file_name().to_string_lossy().into_owned();
+                        if is_sha(&name) {
+                            let meta = entry.metadata().ok();
+                            let size = meta.as_ref().map_or(0, |m| m.len());
+                            let age = meta
+                                .and_then(|m| m.modified().ok())
+                                .and_then(|t| t.elapsed().ok())
+                                .map_or(0, |d| d.as_secs());
+                            out.push((name, size, age));
+                        }
+                    }
+                }
+            }
+            Backend::Object {
+                store,
+                prefix,
+                runtime,
+                uri,
+            } => {
+                let base = if prefix.is_empty() {
+                    ObjectPath::from("blobs")
+                } else {
+                    ObjectPath::from(format!("{prefix}/blobs"))
+                };
+                let metas: Vec<object_store::ObjectMeta> = runtime
+                    .block_on(store.list(Some(&base)).try_collect())
+                    .map_err(|e| object_err(uri, e))?;
+                let now = crate::now_ms() / 1000;
+                for m in metas {
+                    let name = m.location.filename().unwrap_or_default().to_string();
+                    if is_sha(&name) {
+                        let age = (now - m.last_modified.timestamp()).max(0) as u64;
+                        out.push((name, m.size, age));
+                    }
                 }
             }
         }
@@ -149,8 +312,23 @@ impl BlobStore {
 
     /// Deletes a blob.
     pub fn remove(&self, sha: &str) -> Result<()> {
-        let p = self.blob_path(sha);
-        std::fs::remove_file(&p).map_err(|e| io(&p, e))
+        match &self.backend {
+            Backend::Local(_) => {
+                let p = self.blob_path(sha);
+                std::fs::remove_file(&p).map_err(|e| io(&p, e))
+            }
+            Backend::Object {
+                store,
+                runtime,
+                uri,
+                ..
+            } => {
+                let key = ObjectPath::from(self.object_key(sha));
+                runtime
+                    .block_on(store.delete(&key))
+                    .map_err(|e| object_err(uri, e))
+            }
+        }
     }
 }
 
@@ -205,5 +383,32 @@ mod tests {
         std::fs::write(store.blob_path(&a), b"hellO").unwrap();
         let e = store.get(&a, "r1", "x.txt").unwrap_err().to_string();
         assert!(e.contains("artifact x.txt of run r1 is corrupted"), "{e}");
+    }
+
+    #[test]
+    fn object_store_backend_behaves_like_the_folder() {
+        let mem: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        let store =
+            BlobStore::from_object_store(mem.clone(), "team/hone", "memory://team/hone").unwrap();
+        let (a, _) = store.put(b"hello").unwrap();
+        store.put(b"hello").unwrap();
+        store.put(b"other").unwrap();
+        assert_eq!(store.list().unwrap().len(), 2);
+        assert_eq!(store.get(&a, "r", "x").unwrap(), b"hello");
+        // Tamper with the object behind the store's back: the read refuses it.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let key = ObjectPath::from(format!("team/hone/blobs/{}/{a}", &a[..2]));
+        rt.block_on(mem.put(&key, PutPayload::from(b"hellO".to_vec())))
+            .unwrap();
+        assert!(matches!(
+            store.get(&a, "r", "x"),
+            Err(TrackError::Corrupted { .. })
+        ));
+        store.remove(&a).unwrap();
+        assert_eq!(store.list().unwrap().len(), 1);
+        assert!(BlobStore::open("ftp://x").is_err());
+        assert!(BlobStore::open("s3://").is_err());
     }
 }

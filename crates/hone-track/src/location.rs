@@ -13,8 +13,8 @@ pub const DEFAULT_STORE: &str = "sqlite://.hone/hone.db";
 pub struct Location {
     /// Store URI (`sqlite://...` or `postgresql://...`).
     pub store_uri: String,
-    /// Artifact root folder.
-    pub artifacts: PathBuf,
+    /// Artifact location: a folder, or `s3://bucket/prefix`.
+    pub artifacts: String,
 }
 
 /// Resolves flags, then environment variables, then defaults.
@@ -33,12 +33,12 @@ pub fn resolve(store: Option<&str>, artifacts: Option<&str>) -> Result<Location>
             .filter(|s| !s.is_empty())
     });
     let artifacts = match artifacts {
-        Some(a) if a.starts_with("s3://") => {
+        Some(a) if a.contains("://") && !a.starts_with("s3://") && !a.starts_with("file://") => {
             return Err(TrackError::Invalid(format!(
-                "artifact location {a:?}: S3 artifact stores are not implemented yet; use a local or shared file-system path"
+                "artifact location {a:?}: use a folder path, file://path or s3://bucket/prefix"
             )));
         }
-        Some(a) => PathBuf::from(a.strip_prefix("file://").unwrap_or(&a)),
+        Some(a) => a,
         None => {
             let sqlite = store_uri
                 .split('?')
@@ -48,8 +48,8 @@ pub fn resolve(store: Option<&str>, artifacts: Option<&str>) -> Result<Location>
                 .map(PathBuf::from)
                 .or_else(|| (!store_uri.contains("://")).then(|| PathBuf::from(&store_uri)));
             match sqlite.as_ref().and_then(|p| p.parent()) {
-                Some(dir) => dir.join("artifacts"),
-                None => PathBuf::from(".hone/artifacts"),
+                Some(dir) => dir.join("artifacts").display().to_string(),
+                None => ".hone/artifacts".to_string(),
             }
         }
     };
@@ -66,9 +66,9 @@ mod tests {
     #[test]
     fn artifacts_default_beside_the_database() {
         let l = resolve(Some("sqlite:///tmp/x/hone.db"), None).unwrap();
-        assert_eq!(l.artifacts, PathBuf::from("/tmp/x/artifacts"));
-        let l = resolve(Some("postgresql://u@h:5432/db"), Some("file:///srv/arts")).unwrap();
-        assert_eq!(l.artifacts, PathBuf::from("/srv/arts"));
-        assert!(resolve(Some("sqlite://a.db"), Some("s3://bucket/p")).is_err());
+        assert_eq!(l.artifacts, "/tmp/x/artifacts");
+        let l = resolve(Some("postgresql://u@h:5432/db"), Some("s3://bucket/p")).unwrap();
+        assert_eq!(l.artifacts, "s3://bucket/p");
+        assert!(resolve(Some("sqlite://a.db"), Some("ftp://x/p")).is_err());
     }
 }

@@ -169,11 +169,20 @@ impl Tracker {
         })
     }
 
-    /// Opens the store at `store_uri` and the artifact root `artifacts`.
+    /// Opens the store at `store_uri` and the artifact folder `artifacts`.
     pub fn open(store_uri: &str, artifacts: &std::path::Path) -> Result<Self> {
         Self::new(
             crate::store::open_store(store_uri)?,
             BlobStore::new(artifacts),
+        )
+    }
+
+    /// Opens the store at `store_uri` and the artifact location `artifacts_uri` (a folder,
+    /// `file://path` or `s3://bucket/prefix`).
+    pub fn open_uri(store_uri: &str, artifacts_uri: &str) -> Result<Self> {
+        Self::new(
+            crate::store::open_store(store_uri)?,
+            BlobStore::open(artifacts_uri)?,
         )
     }
 
