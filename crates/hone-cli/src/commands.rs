@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use hone_data::table::{self, ColumnValues, Table};
 use hone_validate::metrics::{Metric, Predictions, Task, confusion};
-use hone_validate::split::{Fold, KFold, SplitInput, Splitter, StratifiedKFold, TimeSeriesSplit};
+use hone_validate::split::{Fold, SplitInput};
 use serde_json::{Value, json};
 
 use crate::CliError;
@@ -36,34 +36,69 @@ pub struct TrainArgs {
 pub struct SplitArgs {
     /// A training config: show the folds `hone train` would use on its data.
     pub config: Option<PathBuf>,
-    /// Scheme: kfold, stratified_kfold or timeseries (instead of a config).
+    /// Scheme (instead of a config): timeseries, kfold, stratified_kfold, purged_kfold, cpcv,
+    /// walk_forward or monte_carlo.
     #[arg(long)]
     pub scheme: Option<String>,
     /// Number of samples to split (with --scheme).
     #[arg(long)]
     pub n_samples: Option<usize>,
-    /// Number of folds.
-    #[arg(long, default_value_t = 5)]
-    pub n_splits: usize,
-    /// Rows removed before each test block (timeseries).
-    #[arg(long, default_value_t = 0)]
-    pub gap: usize,
+    /// Number of folds (timeseries, kfold, stratified_kfold, purged_kfold) or random splits
+    /// (monte_carlo) [default: 5].
+    #[arg(long)]
+    pub n_splits: Option<usize>,
+    /// Rows removed between training and test (timeseries, walk_forward) [default: 0].
+    #[arg(long)]
+    pub gap: Option<usize>,
     /// Cap on training window length (timeseries).
     #[arg(long)]
     pub max_train_size: Option<usize>,
-    /// Test block length (timeseries).
+    /// Test length: rows (timeseries, walk_forward) or a share/count (monte_carlo).
     #[arg(long)]
-    pub test_size: Option<usize>,
+    pub test_size: Option<f64>,
+    /// Training window length (walk_forward).
+    #[arg(long)]
+    pub train_size: Option<usize>,
+    /// Advance between walk-forward splits [default: test size].
+    #[arg(long)]
+    pub step: Option<usize>,
+    /// Expanding (anchored) walk-forward windows.
+    #[arg(long)]
+    pub anchored: bool,
+    /// Bars each label looks ahead: sample i's label ends at i + H (purged_kfold, cpcv,
+    /// monte_carlo --temporal) [default: 0].
+    #[arg(long)]
+    pub label_horizon: Option<usize>,
+    /// Embargo after each test block, as a share of the samples (purged_kfold, cpcv,
+    /// monte_carlo --temporal).
+    #[arg(long)]
+    pub embargo_pct: Option<f64>,
+    /// Groups N (cpcv) [default: 6].
+    #[arg(long)]
+    pub n_groups: Option<usize>,
+    /// Test groups per split k (cpcv) [default: 2].
+    #[arg(long)]
+    pub n_test_groups: Option<usize>,
+    /// Fixed purge count instead of label-driven purging (cpcv, as skfolio).
+    #[arg(long)]
+    pub purged_size: Option<usize>,
+    /// Fixed embargo count (cpcv, with --purged-size).
+    #[arg(long)]
+    pub embargo_size: Option<usize>,
+    /// Random contiguous purged test blocks instead of random rows (monte_carlo).
+    #[arg(long)]
+    pub temporal: bool,
     /// Shuffle before splitting (kfold, stratified_kfold).
     #[arg(long)]
     pub shuffle: bool,
-    /// Seed of the shuffle.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seed of shuffles and random splits [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// CSV with one column of class labels (stratified_kfold).
     #[arg(long)]
     pub labels: Option<PathBuf>,
-    /// Print JSON: {"n_samples": N, "folds": [{"train": [...], "test": [...]}]}.
+    /// Print JSON: {"n_samples": N, "folds": [{"train": [...], "test": [...]}]} (cpcv adds
+    /// "paths": the backtest path of each test group of each split).
     #[arg(long)]
     pub json: bool,
 }
@@ -211,58 +246,65 @@ pub fn split(args: SplitArgs) -> Result<(), CliError> {
         (None, Some(l)) => l.len(),
         (None, None) => return Err(CliError::usage("--n-samples is required")),
     };
-    let temporal_flags = args.gap > 0 || args.max_train_size.is_some() || args.test_size.is_some();
-    let splitter: Box<dyn Splitter> = match scheme {
-        "kfold" | "stratified_kfold" if temporal_flags => {
-            return Err(CliError::usage(
-                "--gap, --max-train-size and --test-size apply to --scheme timeseries only",
-            ));
-        }
-        "kfold" => Box::new(KFold {
-            n_splits: args.n_splits,
-            shuffle: args.shuffle,
-            seed: args.seed,
-        }),
-        "stratified_kfold" => {
-            if labels.is_none() {
-                return Err(CliError::usage("stratified_kfold needs --labels FILE.csv"));
-            }
-            Box::new(StratifiedKFold {
-                n_splits: args.n_splits,
-                shuffle: args.shuffle,
-                seed: args.seed,
-            })
-        }
-        "timeseries" => {
-            if args.shuffle {
-                return Err(CliError::usage(
-                    "--shuffle does not apply to timeseries splits",
-                ));
-            }
-            Box::new(TimeSeriesSplit {
-                n_splits: args.n_splits,
-                max_train_size: args.max_train_size,
-                test_size: args.test_size,
-                gap: args.gap,
-            })
-        }
-        other => {
-            return Err(CliError::usage(format!(
-                "unknown scheme {other:?} (kfold, stratified_kfold, timeseries)"
-            )));
-        }
+    let spec = hone_validate::scheme::SchemeSpec {
+        scheme: Some(scheme.to_string()),
+        n_splits: args.n_splits,
+        shuffle: args.shuffle.then_some(true),
+        seed: args.seed,
+        gap: args.gap,
+        max_train_size: args.max_train_size,
+        test_size: args.test_size,
+        train_size: args.train_size,
+        step: args.step,
+        anchored: args.anchored.then_some(true),
+        embargo_pct: args.embargo_pct,
+        n_groups: args.n_groups,
+        n_test_groups: args.n_test_groups,
+        purged_size: args.purged_size,
+        embargo_size: args.embargo_size,
+        temporal: args.temporal.then_some(true),
+        holdout: None,
     };
+    let splitter = spec
+        .build(0, 0)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    if scheme == "stratified_kfold" && labels.is_none() {
+        return Err(CliError::usage("stratified_kfold needs --labels FILE.csv"));
+    }
+    if args.label_horizon.is_some() && !matches!(scheme, "purged_kfold" | "cpcv" | "monte_carlo") {
+        return Err(CliError::usage(
+            "--label-horizon applies to purged_kfold, cpcv and monte_carlo only",
+        ));
+    }
+    let label_end: Option<Vec<usize>> = args
+        .label_horizon
+        .map(|h| (0..n).map(|i| (i + h).min(n.saturating_sub(1))).collect());
     let folds = splitter
         .split(&SplitInput {
             n_samples: n,
             labels: labels.as_deref(),
-            label_end: None,
+            label_end: label_end.as_deref(),
         })
         .map_err(|e| CliError::usage(e.to_string()))?;
+    let paths = (scheme == "cpcv").then(|| {
+        hone_validate::temporal::Cpcv {
+            n_groups: args.n_groups.unwrap_or(6),
+            n_test_groups: args.n_test_groups.unwrap_or(2),
+            purge: hone_validate::temporal::CpcvPurge::Labels { embargo_pct: 0.0 },
+        }
+        .path_ids()
+    });
     if args.json {
-        println!("{}", folds_json(n, &folds));
+        let mut v = folds_json(n, &folds);
+        if let Some(p) = &paths {
+            v["paths"] = json!(p);
+        }
+        println!("{v}");
     } else {
         print!("{}", render::folds(scheme, n, &folds, None));
+        if let Some(p) = &paths {
+            println!("backtest paths (path of each test group, per split): {p:?}");
+        }
     }
     Ok(())
 }
@@ -271,10 +313,13 @@ fn split_config(path: &Path, json_out: bool) -> Result<(), CliError> {
     let cfg = hone_train::config::load(path)?;
     let c = &cfg.config;
     let horizon = c.target.horizon();
-    let splitter = c.split.splitter(c.seed, horizon)?;
+    let splitter = c
+        .split
+        .build(c.seed, horizon)
+        .map_err(|e| CliError::usage(e.to_string()))?;
     let ds = hone_train::job::load_dataset(&cfg, c.data.time_column.is_some())?;
     let n = ds.n_rows();
-    let (dev_end, holdout_start) = hone_validate::split::holdout(n, c.split.holdout, horizon)
+    let (dev_end, holdout_start) = hone_validate::split::holdout(n, c.split.holdout(), horizon)
         .map_err(|e| CliError::usage(e.to_string()))?;
     let labels: Vec<u32> = ds.target[..dev_end].iter().map(|&v| v as u32).collect();
     let classification = c

@@ -78,8 +78,21 @@ pub fn train_report(r: &TrainReport) -> String {
     }
     let names: Vec<&String> = r.metrics.iter().collect();
     let _ = writeln!(s);
+    let span = |f: &hone_train::FoldReport, train: bool| {
+        let x = if train { &f.train } else { &f.test };
+        format!("{}..{} ({})", x.first_time, x.last_time, x.count)
+    };
+    // Column widths follow the timestamps (dates or date-times).
+    let w = r
+        .folds
+        .iter()
+        .flat_map(|f| [span(f, true).len(), span(f, false).len()])
+        .max()
+        .unwrap_or(20)
+        .max(5);
+    let lead = 5 + 1 + w + 1 + w + 1 + 6;
     let mut header = format!(
-        "{:<5} {:<34} {:<34} {:>6}",
+        "{:<5} {:<w$} {:<w$} {:>6}",
         "fold", "train", "test", "iters"
     );
     for n in &names {
@@ -88,16 +101,10 @@ pub fn train_report(r: &TrainReport) -> String {
     let _ = writeln!(s, "{header}");
     for f in &r.folds {
         let mut line = format!(
-            "{:<5} {:<34} {:<34} {:>6}",
+            "{:<5} {:<w$} {:<w$} {:>6}",
             f.fold,
-            format!(
-                "{}..{} ({})",
-                f.train.first_time, f.train.last_time, f.train.count
-            ),
-            format!(
-                "{}..{} ({})",
-                f.test.first_time, f.test.last_time, f.test.count
-            ),
+            span(f, true),
+            span(f, false),
             f.best_iteration
         );
         for n in &names {
@@ -105,8 +112,8 @@ pub fn train_report(r: &TrainReport) -> String {
         }
         let _ = writeln!(s, "{line}");
     }
-    let mut mean = format!("{:<82}", "mean");
-    let mut std = format!("{:<83}", "± std");
+    let mut mean = format!("{:<lead$}", "mean");
+    let mut std = format!("{:<lead$}", "± std");
     for n in &names {
         let _ = write!(mean, " {:>10}", fmt(r.cv[n.as_str()].mean));
         let _ = write!(std, " {:>10}", fmt(r.cv[n.as_str()].std));
@@ -114,7 +121,7 @@ pub fn train_report(r: &TrainReport) -> String {
     let _ = writeln!(s, "{mean}\n{std}");
     if let Some(h) = &r.holdout {
         let mut line = format!(
-            "{:<82}",
+            "{:<lead$}",
             format!(
                 "holdout {}..{} ({} rows, {} purged)",
                 h.rows.first_time, h.rows.last_time, h.rows.count, h.purged_rows

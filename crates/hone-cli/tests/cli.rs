@@ -228,6 +228,106 @@ fn split_matches_sklearn_and_refuses_impossible_settings() {
     assert_eq!(v["holdout"]["purged"], 1);
 }
 
+// validation-reference.md §1.4–§1.6 through the CLI.
+#[test]
+fn split_shows_purged_combinatorial_and_walk_forward_schemes() {
+    let v = stdout_json(&hone(&[
+        "split",
+        "--scheme",
+        "purged_kfold",
+        "--n-samples",
+        "12",
+        "--n-splits",
+        "3",
+        "--label-horizon",
+        "2",
+        "--embargo-pct",
+        "0.1",
+        "--json",
+    ]));
+    assert_eq!(v["folds"][0]["train"], serde_json::json!([7, 8, 9, 10, 11]));
+    assert_eq!(v["folds"][1]["train"], serde_json::json!([0, 1, 11]));
+    let v = stdout_json(&hone(&[
+        "split",
+        "--scheme",
+        "cpcv",
+        "--n-samples",
+        "24",
+        "--n-groups",
+        "6",
+        "--n-test-groups",
+        "2",
+        "--purged-size",
+        "1",
+        "--embargo-size",
+        "1",
+        "--json",
+    ]));
+    assert_eq!(v["folds"].as_array().unwrap().len(), 15);
+    assert_eq!(v["folds"][1]["train"][0], 6);
+    assert_eq!(v["paths"][5], serde_json::json!([1, 1]));
+    let v = stdout_json(&hone(&[
+        "split",
+        "--scheme",
+        "walk_forward",
+        "--n-samples",
+        "10",
+        "--train-size",
+        "4",
+        "--test-size",
+        "2",
+        "--anchored",
+        "--json",
+    ]));
+    assert_eq!(
+        v["folds"][2]["train"],
+        serde_json::json!([0, 1, 2, 3, 4, 5, 6, 7])
+    );
+    let v = stdout_json(&hone(&[
+        "split",
+        "--scheme",
+        "monte_carlo",
+        "--n-samples",
+        "50",
+        "--n-splits",
+        "3",
+        "--test-size",
+        "0.2",
+        "--seed",
+        "4",
+        "--json",
+    ]));
+    assert_eq!(v["folds"][0]["test"].as_array().unwrap().len(), 10);
+    let err = fails(
+        &[
+            "split",
+            "--scheme",
+            "purged_kfold",
+            "--n-samples",
+            "20",
+            "--max-train-size",
+            "5",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("does not apply to scheme \"purged_kfold\""),
+        "{err}"
+    );
+    fails(
+        &[
+            "split",
+            "--scheme",
+            "cpcv",
+            "--n-samples",
+            "20",
+            "--n-test-groups",
+            "1",
+        ],
+        2,
+    );
+}
+
 // validation-reference.md §2.1–§2.3 REF examples (scikit-learn 1.9.1), through the CLI.
 #[test]
 fn metrics_match_sklearn_reference_values() {

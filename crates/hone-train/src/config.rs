@@ -12,7 +12,7 @@ use hone_models::preprocess::{
     ImputeStrategy, Imputer, ScaleKind, Scaler, SelectMethod, Selector, Step,
 };
 use hone_validate::Metric;
-use hone_validate::split::{KFold, Splitter, StratifiedKFold, TimeSeriesSplit};
+use hone_validate::scheme::SchemeSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
@@ -79,109 +79,11 @@ pub struct PreprocessConfig {
     pub select: Option<SelectMethod>,
 }
 
-/// Cross-validation scheme and the final holdout.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SplitConfig {
-    /// `timeseries`, `kfold` or `stratified_kfold`.
-    #[serde(default = "default_scheme")]
-    pub scheme: String,
-    /// Number of folds.
-    #[serde(default = "default_n_splits")]
-    pub n_splits: usize,
-    /// Shuffle before cutting folds (`kfold`, `stratified_kfold`).
-    #[serde(default)]
-    pub shuffle: bool,
-    /// Rows removed between each training window and its test block (`timeseries`).
-    /// Default: the target horizon, so that no training label overlaps the test period.
-    #[serde(default)]
-    pub gap: Option<usize>,
-    /// Cap on the training window (`timeseries`).
-    #[serde(default)]
-    pub max_train_size: Option<usize>,
-    /// Test block length (`timeseries`).
-    #[serde(default)]
-    pub test_size: Option<usize>,
-    /// Share of the latest rows kept out of cross-validation and scored once at the end.
-    #[serde(default = "default_holdout")]
-    pub holdout: f64,
-}
-
-fn default_scheme() -> String {
-    "timeseries".into()
-}
-fn default_n_splits() -> usize {
-    5
-}
-fn default_holdout() -> f64 {
-    0.2
-}
-
-impl Default for SplitConfig {
-    fn default() -> Self {
-        Self {
-            scheme: default_scheme(),
-            n_splits: default_n_splits(),
-            shuffle: false,
-            gap: None,
-            max_train_size: None,
-            test_size: None,
-            holdout: default_holdout(),
-        }
-    }
-}
+/// Cross-validation scheme and the final holdout: `scheme`, its parameters, and `holdout`.
+pub type SplitConfig = SchemeSpec;
 
 /// The cross-validation schemes `hone train` and `hone split` know.
-pub const SCHEMES: &[&str] = &["timeseries", "kfold", "stratified_kfold"];
-
-impl SplitConfig {
-    /// Builds the splitter. `horizon` is the target's label horizon (the default gap).
-    pub fn splitter(&self, seed: u64, horizon: usize) -> Result<Box<dyn Splitter>, TrainError> {
-        let temporal_only = |field: &str, set: bool| -> Result<(), TrainError> {
-            if set && self.scheme != "timeseries" {
-                return Err(TrainError::Config(format!(
-                    "split.{field} applies to scheme = \"timeseries\" only"
-                )));
-            }
-            Ok(())
-        };
-        temporal_only("gap", self.gap.is_some())?;
-        temporal_only("max_train_size", self.max_train_size.is_some())?;
-        temporal_only("test_size", self.test_size.is_some())?;
-        if self.shuffle && self.scheme == "timeseries" {
-            return Err(TrainError::Config(
-                "split.shuffle would train on the future: timeseries splits never shuffle".into(),
-            ));
-        }
-        Ok(match self.scheme.as_str() {
-            "timeseries" => Box::new(TimeSeriesSplit {
-                n_splits: self.n_splits,
-                max_train_size: self.max_train_size,
-                test_size: self.test_size,
-                gap: self.gap.unwrap_or(horizon),
-            }),
-            "kfold" => Box::new(KFold {
-                n_splits: self.n_splits,
-                shuffle: self.shuffle,
-                seed,
-            }),
-            "stratified_kfold" => Box::new(StratifiedKFold {
-                n_splits: self.n_splits,
-                shuffle: self.shuffle,
-                seed,
-            }),
-            other => {
-                return Err(TrainError::Config(format!(
-                    "split.scheme {other:?} is not known (one of {}){}",
-                    SCHEMES.join(", "),
-                    hone_models::gbm::nearest(other, SCHEMES.iter().copied())
-                        .map(|s| format!("; did you mean {s:?}?"))
-                        .unwrap_or_default()
-                )));
-            }
-        })
-    }
-}
+pub use hone_validate::scheme::SCHEMES;
 
 impl PreprocessConfig {
     /// The unfitted steps, in order.
@@ -271,11 +173,11 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadedConfig, TrainError> {
                 .map_err(|e| TrainError::Config(format!("{}: metrics: {e}", path.display())))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if !(0.0..1.0).contains(&config.split.holdout) {
+    if !(0.0..1.0).contains(&config.split.holdout()) {
         return Err(TrainError::Config(format!(
             "{}: split.holdout must be in [0, 1), got {}",
             path.display(),
-            config.split.holdout
+            config.split.holdout()
         )));
     }
     let base = path.parent().unwrap_or(Path::new("."));
@@ -312,10 +214,10 @@ type = "lightgbm"
         let c = parse(BASE, Path::new("/x/job.toml")).unwrap();
         assert_eq!(c.name(), "job");
         assert_eq!(c.data_path, Path::new("/x/prices.csv"));
-        assert_eq!(c.config.split.scheme, "timeseries");
-        assert_eq!(c.config.split.holdout, 0.2);
+        assert_eq!(c.config.split.name(), "timeseries");
+        assert_eq!(c.config.split.holdout(), 0.2);
         assert_eq!(c.config.seed, 42);
-        let s = c.config.split.splitter(1, 3).unwrap();
+        let s = c.config.split.build(1, 3).unwrap();
         assert!(s.is_temporal());
     }
 
@@ -347,19 +249,21 @@ type = "lightgbm"
     fn impossible_split_settings_are_rejected() {
         let c = parse(BASE, Path::new("job.toml")).unwrap();
         let mut s = c.config.split.clone();
-        s.shuffle = true;
-        assert!(s.splitter(0, 1).unwrap_err().to_string().contains("future"));
-        let mut s = c.config.split.clone();
-        s.scheme = "kfold".into();
-        s.gap = Some(2);
-        assert!(s.splitter(0, 1).is_err());
-        s.gap = None;
-        s.scheme = "kfolds".into();
+        s.shuffle = Some(true);
+        let e = s.build(0, 1).unwrap_err().to_string();
         assert!(
-            s.splitter(0, 1)
-                .unwrap_err()
-                .to_string()
-                .contains("did you mean \"kfold\"?")
+            e.contains("split.shuffle does not apply to scheme \"timeseries\""),
+            "{e}"
         );
+        let mut s = c.config.split.clone();
+        s.scheme = Some("kfold".into());
+        s.gap = Some(2);
+        assert!(s.build(0, 1).is_err());
+        s.gap = None;
+        s.scheme = Some("kfolds".into());
+        assert!(s.build(0, 1).unwrap_err().to_string().contains("not known"));
+        let bad = format!("{BASE}\n[split]\nscheme = \"cpcv\"\nn_group = 6\n");
+        let e = parse(&bad, Path::new("job.toml")).unwrap_err().to_string();
+        assert!(e.contains("did you mean `n_groups`?"), "{e}");
     }
 }

@@ -337,7 +337,7 @@ pub fn run_train(
     let started = Instant::now();
     let c = &cfg.config;
     let horizon = c.target.horizon();
-    let splitter = c.split.splitter(c.seed, horizon)?;
+    let splitter = c.split.build(c.seed, horizon).map_err(TrainError::Split)?;
     let has_time = c.data.time_column.is_some();
     let ds = load_dataset(cfg, has_time)?;
     let mut notes = ds.notes.clone();
@@ -375,7 +375,7 @@ pub fn run_train(
     // Holdout: the latest rows, with `horizon` rows purged before it.
     let n = ds.n_rows();
     let (dev_end, holdout_start) =
-        holdout(n, c.split.holdout, horizon).map_err(TrainError::Split)?;
+        holdout(n, c.split.holdout(), horizon).map_err(TrainError::Split)?;
     let labels: Option<Vec<u32>> = (task != Task::Regression)
         .then(|| ds.target[..dev_end].iter().map(|&v| v as u32).collect());
     let folds: Vec<Fold> = splitter

@@ -37,16 +37,17 @@ fn params_of(cfg: &LoadedConfig, report: Option<&TrainReport>) -> Vec<(String, S
         kv("target.kind", format!("{:?}", c.target.kind).to_lowercase()),
         kv("target.column", &c.target.column),
         kv("target.horizon", c.target.horizon()),
-        kv("split.scheme", &c.split.scheme),
-        kv("split.n_splits", c.split.n_splits),
-        kv("split.holdout", c.split.holdout),
+        kv("split.scheme", c.split.name()),
+        kv("split.holdout", c.split.holdout()),
         kv("data.path", cfg.data_path.display()),
     ];
-    if let Some(g) = c.split.gap {
-        p.push(kv("split.gap", g));
-    }
-    if let Some(m) = c.split.max_train_size {
-        p.push(kv("split.max_train_size", m));
+    // Every split parameter that was set, by its config name.
+    if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&c.split) {
+        for (k, v) in fields {
+            if !v.is_null() && k != "scheme" && k != "holdout" {
+                p.push(kv(&format!("split.{k}"), v));
+            }
+        }
     }
     if let Some(i) = c.preprocess.impute {
         p.push(kv("preprocess.impute", format!("{i:?}").to_lowercase()));

@@ -7,12 +7,16 @@
 //!
 //! - [`split`]: the [`Splitter`](split::Splitter) trait and the `kfold`, `stratified_kfold` and
 //!   `timeseries` schemes, plus the final out-of-sample [`holdout`](split::holdout).
+//! - [`temporal`]: purged k-fold with embargo, combinatorial purged CV, walk-forward and Monte
+//!   Carlo splitters for overlapping financial labels.
 //! - [`metrics`]: the [`Metric`](metrics::Metric) vocabulary (classification, probabilistic and
 //!   regression metrics) evaluated over a [`Predictions`](metrics::Predictions) set.
 
 pub mod error;
 pub mod metrics;
+pub mod scheme;
 pub mod split;
+pub mod temporal;
 
 pub use error::ValidateError;
 pub use metrics::{Metric, Predictions, Task};
