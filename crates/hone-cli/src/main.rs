@@ -4,6 +4,7 @@
 mod commands;
 mod progress;
 mod render;
+mod stats;
 mod tracking;
 
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ enum Command {
     Artifacts(tracking::ArtifactsArgs),
     /// Remove artifact blobs that no run refers to.
     Gc(tracking::GcArgs),
+    /// Trading metrics, PSR, DSR and PBO on returns from any source.
+    Stats(stats::StatsArgs),
 }
 
 /// An error for the user: message and exit code.
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
         Command::Runs(a) => tracking::runs(a),
         Command::Artifacts(a) => tracking::artifacts(a),
         Command::Gc(a) => tracking::gc(a),
+        Command::Stats(a) => stats::stats(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -328,6 +328,66 @@ fn split_shows_purged_combinatorial_and_walk_forward_schemes() {
     );
 }
 
+// validation-reference.md §2.4 and §3.1–§3.3 through `hone stats`.
+#[test]
+fn stats_match_the_reference_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = write(
+        dir.path(),
+        "r.csv",
+        "ret\n0.01\n-0.02\n0.015\n0.003\n-0.007\n0.012\n-0.004\n0.008\n-0.011\n0.006\n",
+    );
+    let v = stdout_json(&hone(&["stats", "trading", "--returns", &r, "--json"]));
+    for (k, want) in [
+        ("sharpe", 1.685502471186496),
+        ("sortino", 2.488471713236217),
+        ("max_drawdown", -0.02),
+        ("calmar", 16.66837735070484),
+        ("annual_return", 0.3333675470140962),
+        ("profit_factor", 1.2857142857142858),
+    ] {
+        assert!(
+            (v[k].as_f64().unwrap() - want).abs() < 1e-9,
+            "{k}: {}",
+            v[k]
+        );
+    }
+    let v = stdout_json(&hone(&["stats", "psr", "--returns", &r, "--json"]));
+    assert!((v["psr"].as_f64().unwrap() - 0.6212676604023623).abs() < 1e-9);
+    let v = stdout_json(&hone(&[
+        "stats", "psr", "--sr", "0.1", "--n-obs", "252", "--json",
+    ]));
+    assert!((v["psr"].as_f64().unwrap() - 0.9429868610243624).abs() < 1e-9);
+    assert!((v["min_track_record"].as_f64().unwrap() - 272.907117136589).abs() < 1e-6);
+    let v = stdout_json(&hone(&[
+        "stats",
+        "dsr",
+        "--sr",
+        "0.1",
+        "--n-obs",
+        "252",
+        "--n-trials",
+        "1000",
+        "--sr-variance",
+        "0.0001",
+        "--json",
+    ]));
+    assert!((v["sr0"].as_f64().unwrap() - 0.01 * 3.255121513652723).abs() < 1e-9);
+    let m = write(
+        dir.path(),
+        "m.csv",
+        "a,b,c,d\n25,10,0,-10\n10,20,-10,0\n-10,5,20,10\n0,-10,10,30\n30,0,-15,10\n-20,10,20,0\n0,20,0,-10\n10,-20,10,15\n",
+    );
+    let v = stdout_json(&hone(&[
+        "stats", "pbo", "--matrix", &m, "--blocks", "4", "--metric", "sum", "--json",
+    ]));
+    assert_eq!(v["pbo"], 1.0);
+    assert_eq!(v["combinations"], 6);
+    fails(&["stats", "pbo", "--matrix", &m, "--blocks", "3"], 2);
+    fails(&["stats", "trading", "--returns", &m], 2);
+    fails(&["stats", "psr", "--sr", "0.1"], 2);
+}
+
 // validation-reference.md §2.1–§2.3 REF examples (scikit-learn 1.9.1), through the CLI.
 #[test]
 fn metrics_match_sklearn_reference_values() {

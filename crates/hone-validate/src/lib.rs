@@ -9,6 +9,8 @@
 //!   `timeseries` schemes, plus the final out-of-sample [`holdout`](split::holdout).
 //! - [`temporal`]: purged k-fold with embargo, combinatorial purged CV, walk-forward and Monte
 //!   Carlo splitters for overlapping financial labels.
+//! - [`stats`]: trading metrics (Sharpe, Sortino, drawdown, Calmar, ...), PSR, minimum track
+//!   record length, deflated Sharpe and the probability of backtest overfitting (CSCV).
 //! - [`metrics`]: the [`Metric`](metrics::Metric) vocabulary (classification, probabilistic and
 //!   regression metrics) evaluated over a [`Predictions`](metrics::Predictions) set.
 
@@ -16,6 +18,7 @@ pub mod error;
 pub mod metrics;
 pub mod scheme;
 pub mod split;
+pub mod stats;
 pub mod temporal;
 
 pub use error::ValidateError;
