@@ -78,6 +78,81 @@ enum StatsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Diebold–Mariano test (HLN-corrected) of two forecasts: FILE has y_true, pred_a, pred_b.
+    Dm {
+        /// CSV/Parquet with columns y_true, pred_a, pred_b.
+        #[arg(long)]
+        input: PathBuf,
+        /// Loss: squared or absolute.
+        #[arg(long, default_value = "squared")]
+        loss: String,
+        /// Forecast horizon h (lags 0..h-1).
+        #[arg(long, default_value_t = 1)]
+        horizon: usize,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Nadeau–Bengio corrected resampled t-test: FILE has a, b (scores per resample).
+    NbTtest {
+        /// CSV/Parquet with columns a, b.
+        #[arg(long)]
+        input: PathBuf,
+        /// Training rows per resample.
+        #[arg(long)]
+        n_train: usize,
+        /// Test rows per resample.
+        #[arg(long)]
+        n_test: usize,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// McNemar test: FILE has y_true, pred_a, pred_b (class labels).
+    Mcnemar {
+        /// CSV/Parquet with columns y_true, pred_a, pred_b.
+        #[arg(long)]
+        input: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// DeLong test of two correlated ROC AUCs: FILE has y_true (0/1), score_a, score_b.
+    Delong {
+        /// CSV/Parquet with columns y_true, score_a, score_b.
+        #[arg(long)]
+        input: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Paired bootstrap interval of mean(a − b): FILE has a, b.
+    Bootstrap {
+        /// CSV/Parquet with columns a, b.
+        #[arg(long)]
+        input: PathBuf,
+        /// Resamples.
+        #[arg(long, default_value_t = 10_000)]
+        n_boot: usize,
+        /// Confidence level.
+        #[arg(long, default_value_t = 0.95)]
+        confidence: f64,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Wilcoxon signed-rank test of paired a − b: FILE has a, b.
+    Wilcoxon {
+        /// CSV/Parquet with columns a, b.
+        #[arg(long)]
+        input: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Probability of backtest overfitting by CSCV.
     Pbo {
         /// CSV/Parquet: rows = periods, numeric columns = configurations' returns.
@@ -115,6 +190,49 @@ fn numeric_columns(path: &Path) -> Result<Vec<(String, Vec<f64>)>, CliError> {
         }
     }
     Ok(cols)
+}
+
+/// The named numeric columns of a file, in the order asked.
+fn columns(path: &Path, names: &[&str]) -> Result<Vec<Vec<f64>>, CliError> {
+    let cols = numeric_columns(path)?;
+    names
+        .iter()
+        .map(|n| {
+            cols.iter()
+                .find(|(c, _)| c == n)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| {
+                    CliError::usage(format!(
+                        "{}: needs a numeric column `{n}` (columns: {})",
+                        path.display(),
+                        cols.iter()
+                            .map(|(c, _)| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })
+        })
+        .collect()
+}
+
+fn test_out(j: bool, r: hone_validate::compare::TestResult, meaning: String) {
+    let mut v =
+        json!({"test": r.test, "statistic": r.statistic, "p_value": r.p_value, "effect": r.effect});
+    for (k, x) in &r.details {
+        v[k.as_str()] = json!(x);
+    }
+    v["meaning"] = json!(meaning);
+    out(j, v);
+}
+
+fn verdict(p: f64) -> &'static str {
+    if p < 0.01 {
+        "a strong difference (p < 0.01)"
+    } else if p < 0.05 {
+        "a significant difference at 5%"
+    } else {
+        "no significant difference at 5%"
+    }
 }
 
 fn returns(path: &Path) -> Result<Vec<f64>, CliError> {
@@ -216,6 +334,118 @@ pub fn stats(args: StatsArgs) -> Result<(), CliError> {
                        "n_trials": n_trials, "sr_variance": sr_variance, "input": source,
                        "significant_at_5pct": d >= 0.95}),
             );
+        }
+        StatsCmd::Dm {
+            input,
+            loss,
+            horizon,
+            json: j,
+        } => {
+            let c = columns(&input, &["y_true", "pred_a", "pred_b"])?;
+            let l = |e: f64| -> Result<f64, CliError> {
+                match loss.as_str() {
+                    "squared" => Ok(e * e),
+                    "absolute" => Ok(e.abs()),
+                    other => Err(CliError::usage(format!(
+                        "--loss must be squared or absolute, got {other:?}"
+                    ))),
+                }
+            };
+            let d = (0..c[0].len())
+                .map(|i| Ok(l(c[0][i] - c[1][i])? - l(c[0][i] - c[2][i])?))
+                .collect::<Result<Vec<_>, CliError>>()?;
+            let r = hone_validate::compare::diebold_mariano(&d, horizon).map_err(stat)?;
+            let better = if r.effect < 0.0 { "A" } else { "B" };
+            let m = format!(
+                "mean {loss} loss difference A − B = {:.6}: {}; forecast {better} has the lower loss",
+                r.effect,
+                verdict(r.p_value)
+            );
+            test_out(j, r, m);
+        }
+        StatsCmd::NbTtest {
+            input,
+            n_train,
+            n_test,
+            json: j,
+        } => {
+            let c = columns(&input, &["a", "b"])?;
+            let r = hone_validate::compare::nadeau_bengio(&c[0], &c[1], n_train, n_test)
+                .map_err(stat)?;
+            let m = format!(
+                "mean score difference A − B = {:.6}: {}",
+                r.effect,
+                verdict(r.p_value)
+            );
+            test_out(j, r, m);
+        }
+        StatsCmd::Mcnemar { input, json: j } => {
+            let c = columns(&input, &["y_true", "pred_a", "pred_b"])?;
+            let (mut b, mut cc) = (0u64, 0u64);
+            for ((y, a), p) in c[0].iter().zip(&c[1]).zip(&c[2]) {
+                let (ra, rb) = (a == y, p == y);
+                if ra && !rb {
+                    b += 1;
+                } else if !ra && rb {
+                    cc += 1;
+                }
+            }
+            let r = hone_validate::compare::mcnemar(b, cc).map_err(stat)?;
+            let m = format!(
+                "A alone right on {b} rows, B alone right on {cc}: {}",
+                verdict(r.p_value)
+            );
+            test_out(j, r, m);
+        }
+        StatsCmd::Delong { input, json: j } => {
+            let c = columns(&input, &["y_true", "score_a", "score_b"])?;
+            let r = hone_validate::compare::delong(&c[0], &c[1], &c[2]).map_err(stat)?;
+            let m = format!(
+                "AUC difference A − B = {:.6}: {}",
+                r.effect,
+                verdict(r.p_value)
+            );
+            test_out(j, r, m);
+        }
+        StatsCmd::Bootstrap {
+            input,
+            n_boot,
+            confidence,
+            seed,
+            json: j,
+        } => {
+            let c = columns(&input, &["a", "b"])?;
+            let r =
+                hone_validate::compare::paired_bootstrap(&c[0], &c[1], n_boot, confidence, seed)
+                    .map_err(|e| CliError::usage(e.to_string()))?;
+            let lo = r
+                .details
+                .iter()
+                .find(|(k, _)| k == "ci_low")
+                .map_or(f64::NAN, |x| x.1);
+            let hi = r
+                .details
+                .iter()
+                .find(|(k, _)| k == "ci_high")
+                .map_or(f64::NAN, |x| x.1);
+            let m = format!(
+                "mean difference A − B = {:.6}, {:.0}% interval [{lo:.6}, {hi:.6}]{}",
+                r.effect,
+                confidence * 100.0,
+                if lo > 0.0 || hi < 0.0 {
+                    ": excludes 0"
+                } else {
+                    ": includes 0"
+                }
+            );
+            test_out(j, r, m);
+        }
+        StatsCmd::Wilcoxon { input, json: j } => {
+            let c = columns(&input, &["a", "b"])?;
+            let d: Vec<f64> = c[0].iter().zip(&c[1]).map(|(a, b)| a - b).collect();
+            let r = hone_validate::compare::wilcoxon(&d).map_err(stat)?;
+            let m = format!("median-type comparison of A − B: {}", verdict(r.p_value));
+            test_out(j, r, m);
         }
         StatsCmd::Pbo {
             matrix,

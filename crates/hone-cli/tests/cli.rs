@@ -386,6 +386,35 @@ fn stats_match_the_reference_values() {
     fails(&["stats", "pbo", "--matrix", &m, "--blocks", "3"], 2);
     fails(&["stats", "trading", "--returns", &m], 2);
     fails(&["stats", "psr", "--sr", "0.1"], 2);
+
+    // §4 tests through the CLI.
+    let f = write(
+        dir.path(),
+        "auc.csv",
+        "y_true,score_a,score_b\n1,0.9,0.7\n0,0.4,0.5\n1,0.65,0.4\n1,0.6,0.55\n0,0.6,0.3\n1,0.8,0.6\n0,0.2,0.45\n0,0.6,0.35\n1,0.45,0.8\n0,0.1,0.2\n",
+    );
+    let v = stdout_json(&hone(&["stats", "delong", "--input", &f, "--json"]));
+    assert!((v["statistic"].as_f64().unwrap() - -0.2301741350593746).abs() < 1e-9);
+    let f = write(
+        dir.path(),
+        "nb.csv",
+        "a,b\n.712,.701\n.695,.690\n.731,.722\n.702,.700\n.688,.680\n.720,.711\n.709,.703\n.699,.702\n.715,.704\n.705,.698\n",
+    );
+    let v = stdout_json(&hone(&[
+        "stats",
+        "nb-ttest",
+        "--input",
+        &f,
+        "--n-train",
+        "900",
+        "--n-test",
+        "100",
+        "--json",
+    ]));
+    assert!((v["statistic"].as_f64().unwrap() - 3.2694832217413423).abs() < 1e-9);
+    let v = stdout_json(&hone(&["stats", "wilcoxon", "--input", &f, "--json"]));
+    assert!(v["p_value"].as_f64().unwrap() > 0.0);
+    fails(&["stats", "delong", "--input", &m], 2);
 }
 
 // validation-reference.md §2.1–§2.3 REF examples (scikit-learn 1.9.1), through the CLI.

@@ -11,9 +11,12 @@
 //!   Carlo splitters for overlapping financial labels.
 //! - [`stats`]: trading metrics (Sharpe, Sortino, drawdown, Calmar, ...), PSR, minimum track
 //!   record length, deflated Sharpe and the probability of backtest overfitting (CSCV).
+//! - [`compare`]: Diebold–Mariano (HLN), Nadeau–Bengio, McNemar, DeLong, paired bootstrap and
+//!   Wilcoxon tests for comparing two models.
 //! - [`metrics`]: the [`Metric`](metrics::Metric) vocabulary (classification, probabilistic and
 //!   regression metrics) evaluated over a [`Predictions`](metrics::Predictions) set.
 
+pub mod compare;
 pub mod error;
 pub mod metrics;
 pub mod scheme;
