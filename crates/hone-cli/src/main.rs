@@ -42,8 +42,10 @@ enum Command {
     Artifacts(tracking::ArtifactsArgs),
     /// Remove artifact blobs that no run refers to.
     Gc(tracking::GcArgs),
-    /// Trading metrics, PSR, DSR and PBO on returns from any source.
+    /// Trading metrics, PSR, DSR, PBO and model comparison tests on data from any source.
     Stats(stats::StatsArgs),
+    /// Data drift between a reference and a current file (Evidently's default tests).
+    Drift(stats::DriftArgs),
 }
 
 /// An error for the user: message and exit code.
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         Command::Artifacts(a) => tracking::artifacts(a),
         Command::Gc(a) => tracking::gc(a),
         Command::Stats(a) => stats::stats(a),
+        Command::Drift(a) => stats::drift(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

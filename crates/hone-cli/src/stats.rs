@@ -484,3 +484,94 @@ pub fn stats(args: StatsArgs) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+/// `hone drift`
+#[derive(Args, Debug)]
+pub struct DriftArgs {
+    /// Reference data (CSV/Parquet), e.g. the training period.
+    #[arg(long)]
+    reference: PathBuf,
+    /// Current data (CSV/Parquet), e.g. the latest period.
+    #[arg(long)]
+    current: PathBuf,
+    /// Only these columns (repeatable; default: every column both files share).
+    #[arg(long)]
+    column: Vec<String>,
+    /// Share of drifted columns that makes the dataset drifted (Evidently: 0.5).
+    #[arg(long, default_value_t = 0.5)]
+    drift_share: f64,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Per-column drift with Evidently's default tests, and the dataset verdict.
+pub fn drift(args: DriftArgs) -> Result<(), CliError> {
+    use hone_validate::drift::{ColumnSample, column_drift, dataset_drift};
+    let load = |p: &Path| table::load(p, &[]).map_err(|e| CliError::runtime(e.to_string()));
+    let (r, c) = (load(&args.reference)?, load(&args.current)?);
+    let names: Vec<String> = if args.column.is_empty() {
+        r.columns
+            .iter()
+            .filter(|col| c.columns.iter().any(|x| x.name == col.name))
+            .map(|col| col.name.clone())
+            .collect()
+    } else {
+        args.column.clone()
+    };
+    if names.is_empty() {
+        return Err(CliError::usage("the two files share no column"));
+    }
+    let mut results = Vec::new();
+    for name in &names {
+        let (rc, cc) = (
+            r.column(name).map_err(|e| CliError::usage(e.to_string()))?,
+            c.column(name).map_err(|e| CliError::usage(e.to_string()))?,
+        );
+        let d = match (&rc.values, &cc.values) {
+            (ColumnValues::Numeric(a), ColumnValues::Numeric(b)) => {
+                let a: Vec<f64> = a.iter().copied().filter(|v| v.is_finite()).collect();
+                let b: Vec<f64> = b.iter().copied().filter(|v| v.is_finite()).collect();
+                column_drift(name, ColumnSample::Numeric(&a, &b))
+            }
+            _ => {
+                let a: Vec<String> = (0..r.n_rows).map(|i| rc.text_at(i)).collect();
+                let b: Vec<String> = (0..c.n_rows).map(|i| cc.text_at(i)).collect();
+                column_drift(name, ColumnSample::Categorical(&a, &b))
+            }
+        }
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+        results.push(d);
+    }
+    let (share, drifted) = dataset_drift(&results, args.drift_share);
+    if args.json {
+        out(
+            true,
+            json!({"columns": results, "drifted_share": share, "dataset_drift": drifted,
+                   "drift_share_threshold": args.drift_share}),
+        );
+    } else {
+        println!(
+            "{:<24} {:<12} {:<14} {:>12} {:>9} {:>8} {:>8}",
+            "column", "kind", "method", "score", "threshold", "drift", "psi"
+        );
+        for d in &results {
+            println!(
+                "{:<24} {:<12} {:<14} {:>12.6} {:>9} {:>8} {:>8.4}",
+                d.column,
+                d.kind,
+                d.method,
+                d.score,
+                d.threshold,
+                if d.drifted { "yes" } else { "no" },
+                d.psi
+            );
+        }
+        println!(
+            "dataset: {:.0}% of columns drifted → {}",
+            share * 100.0,
+            if drifted { "DRIFT" } else { "no drift" }
+        );
+    }
+    Ok(())
+}

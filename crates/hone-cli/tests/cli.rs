@@ -415,6 +415,41 @@ fn stats_match_the_reference_values() {
     let v = stdout_json(&hone(&["stats", "wilcoxon", "--input", &f, "--json"]));
     assert!(v["p_value"].as_f64().unwrap() > 0.0);
     fails(&["stats", "delong", "--input", &m], 2);
+
+    // §5 drift through `hone drift`: reference 0..99 vs current 10..109 (KS p = 0.7020569828664881,
+    // not drifted), a categorical column (chi-square, drifted) and a binary one (z, drifted).
+    let mut rf = String::from("x,c,b\n");
+    let mut cf = String::from("x,c,b\n");
+    let (rc, cc) = ("aabbbccccd".repeat(10), "aaabbccddd".repeat(10));
+    for i in 0..100 {
+        rf.push_str(&format!("{i},{},{}\n", &rc[i..i + 1], u8::from(i >= 70)));
+        cf.push_str(&format!(
+            "{},{},{}\n",
+            i + 10,
+            &cc[i..i + 1],
+            u8::from(i >= 55)
+        ));
+    }
+    let (rf, cf) = (
+        write(dir.path(), "ref.csv", &rf),
+        write(dir.path(), "cur.csv", &cf),
+    );
+    let v = stdout_json(&hone(&[
+        "drift",
+        "--reference",
+        &rf,
+        "--current",
+        &cf,
+        "--json",
+    ]));
+    let cols = v["columns"].as_array().unwrap();
+    assert_eq!(cols[0]["method"], "ks");
+    assert!((cols[0]["score"].as_f64().unwrap() - 0.7020569828664881).abs() < 1e-9);
+    assert_eq!(cols[1]["method"], "chisquare");
+    assert_eq!(cols[1]["drifted"], true);
+    assert_eq!(cols[2]["method"], "z");
+    assert!((cols[2]["score"].as_f64().unwrap() - 0.02845973691631065).abs() < 1e-9);
+    assert_eq!(v["dataset_drift"], true);
 }
 
 // validation-reference.md §2.1–§2.3 REF examples (scikit-learn 1.9.1), through the CLI.

@@ -183,6 +183,11 @@ pub struct TrainReport {
     pub final_model: FoldReport,
     /// Feature importances of the final model (gain for LightGBM, |coef| for linear models).
     pub importances: Vec<(String, f64)>,
+    /// Drift of each feature between the development rows and the holdout (Evidently's
+    /// default tests); empty without a holdout.
+    pub drift: Vec<hone_validate::drift::ColumnDrift>,
+    /// Share of drifted features, and whether that makes the holdout drifted (≥ 0.5).
+    pub drift_share: f64,
     /// Notes for the user (dropped rows, leakage warnings).
     pub notes: Vec<String>,
     /// Output directory.
@@ -491,6 +496,54 @@ pub fn run_train(
             context: "feature importances".into(),
             source,
         })?;
+    let drift: Vec<hone_validate::drift::ColumnDrift> = if holdout_rows.is_empty() {
+        Vec::new()
+    } else {
+        ds.feature_names
+            .iter()
+            .zip(&ds.features)
+            .filter_map(|(name, col)| {
+                let a: Vec<f64> = col[..dev_end]
+                    .iter()
+                    .copied()
+                    .filter(|v| v.is_finite())
+                    .collect();
+                let b: Vec<f64> = col[holdout_start..]
+                    .iter()
+                    .copied()
+                    .filter(|v| v.is_finite())
+                    .collect();
+                hone_validate::drift::column_drift(
+                    name,
+                    hone_validate::drift::ColumnSample::Numeric(&a, &b),
+                )
+                .ok()
+            })
+            .collect()
+    };
+    let (drift_share, drifted) = hone_validate::drift::dataset_drift(&drift, 0.5);
+    if !drift.is_empty() {
+        let names: Vec<&str> = drift
+            .iter()
+            .filter(|d| d.drifted)
+            .map(|d| d.column.as_str())
+            .collect();
+        notes.push(format!(
+            "drift between development rows and holdout: {}/{} features drifted{}{}",
+            names.len(),
+            drift.len(),
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", names.join(", "))
+            },
+            if drifted {
+                "; the holdout comes from a shifted distribution"
+            } else {
+                ""
+            }
+        ));
+    }
     let model_params = match &final_fit.model {
         hone_models::FittedModel::Lightgbm(m) => Some(m.params.clone()),
         _ => None,
@@ -522,6 +575,8 @@ pub fn run_train(
             BTreeMap::new(),
         ),
         importances,
+        drift,
+        drift_share,
         notes: std::mem::take(&mut notes),
         out_dir: out_dir.to_path_buf(),
         seconds: started.elapsed().as_secs_f64(),

@@ -13,10 +13,13 @@
 //!   record length, deflated Sharpe and the probability of backtest overfitting (CSCV).
 //! - [`compare`]: Diebold–Mariano (HLN), Nadeau–Bengio, McNemar, DeLong, paired bootstrap and
 //!   Wilcoxon tests for comparing two models.
+//! - [`drift`]: PSI, KS, normalised Wasserstein, Jensen–Shannon, chi-square and z tests with
+//!   Evidently's default choice per column.
 //! - [`metrics`]: the [`Metric`](metrics::Metric) vocabulary (classification, probabilistic and
 //!   regression metrics) evaluated over a [`Predictions`](metrics::Predictions) set.
 
 pub mod compare;
+pub mod drift;
 pub mod error;
 pub mod metrics;
 pub mod scheme;

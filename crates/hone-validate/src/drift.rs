@@ -1,0 +1,393 @@
+//! Data drift between a reference and a current sample (validation-reference.md §5): PSI, the
+//! two-sample Kolmogorov–Smirnov test, normalised Wasserstein-1, Jensen–Shannon distance,
+//! chi-square and two-proportion z tests, with Evidently 0.7's default choice of test per column
+//! and its thresholds.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
+
+use crate::ValidateError;
+
+/// Evidently's zero-share fill for PSI and KL: 1e-4, or the smallest non-zero share / 10⁶ when
+/// that share is itself ≤ 1e-4.
+fn fill_zeros(shares: &[f64]) -> Vec<f64> {
+    let min_nz = shares
+        .iter()
+        .copied()
+        .filter(|s| *s > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let eps = if min_nz <= 1e-4 { min_nz / 1e6 } else { 1e-4 };
+    shares
+        .iter()
+        .map(|s| if *s == 0.0 { eps } else { *s })
+        .collect()
+}
+
+/// PSI between expected (reference) and actual (current) bin shares.
+pub fn psi(expected: &[f64], actual: &[f64]) -> f64 {
+    let (e, a) = (fill_zeros(expected), fill_zeros(actual));
+    e.iter().zip(&a).map(|(e, a)| (a - e) * (a / e).ln()).sum()
+}
+
+/// numpy's linear percentile of sorted data.
+fn percentile_sorted(v: &[f64], q: f64) -> f64 {
+    let pos = q / 100.0 * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(v.len() - 1);
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+}
+
+/// Shares of `x` in bins with the given inner edges (left-closed, outer bins open-ended).
+fn shares(x: &[f64], edges: &[f64]) -> Vec<f64> {
+    let mut counts = vec![0usize; edges.len() + 1];
+    for v in x {
+        // Values equal to an edge go to the upper bin, as with np.histogram.
+        let b = edges.partition_point(|e| e <= v);
+        counts[b] += 1;
+    }
+    counts.iter().map(|c| *c as f64 / x.len() as f64).collect()
+}
+
+/// PSI with `bins` quantile bins at the reference's quantiles (deciles for 10).
+pub fn psi_quantiles(reference: &[f64], current: &[f64], bins: usize) -> f64 {
+    let mut r = reference.to_vec();
+    r.sort_by(f64::total_cmp);
+    let edges: Vec<f64> = (1..bins)
+        .map(|i| percentile_sorted(&r, 100.0 * i as f64 / bins as f64))
+        .collect();
+    psi(&shares(reference, &edges), &shares(current, &edges))
+}
+
+fn ln_binomial(n: usize, k: usize) -> f64 {
+    statrs::function::factorial::ln_binomial(n as u64, k as u64)
+}
+
+/// Two-sample Kolmogorov–Smirnov: (D, p). Exact for equal sample sizes, Kolmogorov's asymptotic
+/// distribution otherwise.
+pub fn ks_2samp(reference: &[f64], current: &[f64]) -> Result<(f64, f64), ValidateError> {
+    let (n, m) = (reference.len(), current.len());
+    if n == 0 || m == 0 {
+        return Err(ValidateError::InvalidInput(
+            "KS needs two non-empty samples".into(),
+        ));
+    }
+    let mut a = reference.to_vec();
+    let mut b = current.to_vec();
+    a.sort_by(f64::total_cmp);
+    b.sort_by(f64::total_cmp);
+    let (mut i, mut j, mut d) = (0usize, 0usize, 0.0f64);
+    while i < n && j < m {
+        let x = a[i].min(b[j]);
+        while i < n && a[i] <= x {
+            i += 1;
+        }
+        while j < m && b[j] <= x {
+            j += 1;
+        }
+        d = d.max((i as f64 / n as f64 - j as f64 / m as f64).abs());
+    }
+    let p = if n == m {
+        // P(D >= h/n) = 2 Σ_k (−1)^(k−1) C(2n, n − k·h) / C(2n, n) (Gnedenko–Korolyuk).
+        let h = (d * n as f64 - 1e-9).ceil().max(1.0) as usize;
+        let base = ln_binomial(2 * n, n);
+        let mut s = 0.0;
+        let mut k = 1;
+        while k * h <= n {
+            let term = (ln_binomial(2 * n, n - k * h) - base).exp();
+            s += if k % 2 == 1 { term } else { -term };
+            k += 1;
+        }
+        (2.0 * s).clamp(0.0, 1.0)
+    } else {
+        let en = ((n * m) as f64 / (n + m) as f64).sqrt();
+        let lambda = en * d;
+        let mut s = 0.0;
+        for k in 1..=100 {
+            let kf = k as f64;
+            let term = 2.0 * (-2.0 * kf * kf * lambda * lambda).exp();
+            s += if k % 2 == 1 { term } else { -term };
+        }
+        s.clamp(0.0, 1.0)
+    };
+    Ok((d, p))
+}
+
+/// Wasserstein-1 distance between two samples.
+pub fn wasserstein(reference: &[f64], current: &[f64]) -> f64 {
+    let mut a = reference.to_vec();
+    let mut b = current.to_vec();
+    a.sort_by(f64::total_cmp);
+    b.sort_by(f64::total_cmp);
+    // ∫|F_a − F_b| dx over the merged support.
+    let mut all: Vec<f64> = a.iter().chain(&b).copied().collect();
+    all.sort_by(f64::total_cmp);
+    let (n, m) = (a.len() as f64, b.len() as f64);
+    let mut total = 0.0;
+    for w in all.windows(2) {
+        let fa = a.partition_point(|v| *v <= w[0]) as f64 / n;
+        let fb = b.partition_point(|v| *v <= w[0]) as f64 / m;
+        total += (fa - fb).abs() * (w[1] - w[0]);
+    }
+    total
+}
+
+/// Wasserstein-1 divided by the reference's population std (floored at 0.001), as Evidently.
+pub fn wasserstein_normalized(reference: &[f64], current: &[f64]) -> f64 {
+    let mean = reference.iter().sum::<f64>() / reference.len() as f64;
+    let sd =
+        (reference.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / reference.len() as f64).sqrt();
+    wasserstein(reference, current) / sd.max(0.001)
+}
+
+/// Jensen–Shannon distance (natural log) between two distributions.
+pub fn jensen_shannon(p: &[f64], q: &[f64]) -> f64 {
+    let (sp, sq): (f64, f64) = (p.iter().sum(), q.iter().sum());
+    let kl = |a: &[f64], b: &[f64]| -> f64 {
+        a.iter()
+            .zip(b)
+            .filter(|(x, _)| **x > 0.0)
+            .map(|(x, y)| x * (x / y).ln())
+            .sum::<f64>()
+    };
+    let pn: Vec<f64> = p.iter().map(|v| v / sp).collect();
+    let qn: Vec<f64> = q.iter().map(|v| v / sq).collect();
+    let mid: Vec<f64> = pn.iter().zip(&qn).map(|(a, b)| (a + b) / 2.0).collect();
+    ((kl(&pn, &mid) + kl(&qn, &mid)) / 2.0).max(0.0).sqrt()
+}
+
+/// Chi-square goodness of fit of current category counts against reference counts scaled to
+/// the current size: (statistic, p).
+pub fn chi_square(reference_counts: &[f64], current_counts: &[f64]) -> (f64, f64) {
+    let (nr, nc): (f64, f64) = (reference_counts.iter().sum(), current_counts.iter().sum());
+    let stat: f64 = reference_counts
+        .iter()
+        .zip(current_counts)
+        .filter(|(r, _)| **r > 0.0)
+        .map(|(r, c)| {
+            let e = r * nc / nr;
+            (c - e).powi(2) / e
+        })
+        .sum();
+    let df = (reference_counts.len().max(2) - 1) as f64;
+    let p = 1.0 - ChiSquared::new(df).expect("df >= 1").cdf(stat);
+    (stat, p)
+}
+
+/// Two-proportion z-test (pooled) of the share of `positive` in two binary samples: p-value.
+pub fn two_proportion_z(ref_pos: f64, n_ref: f64, cur_pos: f64, n_cur: f64) -> f64 {
+    let (p1, p2) = (ref_pos / n_ref, cur_pos / n_cur);
+    let p = (ref_pos + cur_pos) / (n_ref + n_cur);
+    let se = (p * (1.0 - p) * (1.0 / n_ref + 1.0 / n_cur)).sqrt();
+    if se == 0.0 {
+        return 1.0;
+    }
+    let z = (p1 - p2) / se;
+    2.0 * (1.0 - Normal::new(0.0, 1.0).expect("normal").cdf(z.abs()))
+}
+
+/// One column's drift verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnDrift {
+    /// Column name.
+    pub column: String,
+    /// `numerical` or `categorical`.
+    pub kind: String,
+    /// Test used (Evidently's default for the column).
+    pub method: String,
+    /// Score: a p-value (ks, chisquare, z) or a distance (wasserstein, jensenshannon).
+    pub score: f64,
+    /// Threshold of the method.
+    pub threshold: f64,
+    /// Whether the column drifted.
+    pub drifted: bool,
+    /// PSI at reference deciles (numerical) or categories, for reference.
+    pub psi: f64,
+}
+
+/// A column's values: numbers or categories.
+pub enum ColumnSample<'a> {
+    /// Numeric values.
+    Numeric(&'a [f64], &'a [f64]),
+    /// Category labels.
+    Categorical(&'a [String], &'a [String]),
+}
+
+fn category_counts(r: &[String], c: &[String]) -> (Vec<String>, Vec<f64>, Vec<f64>) {
+    let mut cats: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    for v in r {
+        cats.entry(v).or_default().0 += 1.0;
+    }
+    for v in c {
+        cats.entry(v).or_default().1 += 1.0;
+    }
+    let names = cats.keys().map(|s| s.to_string()).collect();
+    let (rc, cc) = cats.values().copied().unzip();
+    (names, rc, cc)
+}
+
+/// Drift of one column with Evidently's default test for its type, size and cardinality.
+pub fn column_drift(name: &str, sample: ColumnSample<'_>) -> Result<ColumnDrift, ValidateError> {
+    let (kind, n_ref, n_unique, numeric) = match &sample {
+        ColumnSample::Numeric(r, c) => {
+            let mut u: Vec<f64> = r.iter().chain(c.iter()).copied().collect();
+            u.sort_by(f64::total_cmp);
+            u.dedup();
+            ("numerical", r.len(), u.len(), true)
+        }
+        ColumnSample::Categorical(r, c) => {
+            let (names, _, _) = category_counts(r, c);
+            ("categorical", r.len(), names.len(), false)
+        }
+    };
+    if n_ref == 0 {
+        return Err(ValidateError::InvalidInput(format!(
+            "column `{name}` has no reference values"
+        )));
+    }
+    // Categories (text, or numbers with few distinct values) as labels.
+    let labels = |s: &ColumnSample<'_>| -> (Vec<String>, Vec<f64>, Vec<f64>) {
+        match s {
+            ColumnSample::Numeric(r, c) => {
+                let rs: Vec<String> = r.iter().map(|v| v.to_string()).collect();
+                let cs: Vec<String> = c.iter().map(|v| v.to_string()).collect();
+                category_counts(&rs, &cs)
+            }
+            ColumnSample::Categorical(r, c) => category_counts(r, c),
+        }
+    };
+    let (method, score, threshold, drifted, psi_value) = if numeric && n_unique > 5 {
+        let ColumnSample::Numeric(r, c) = sample else {
+            unreachable!()
+        };
+        let psi_value = psi_quantiles(r, c, 10);
+        if n_ref <= 1000 {
+            let (_, p) = ks_2samp(r, c)?;
+            ("ks", p, 0.05, p <= 0.05, psi_value)
+        } else {
+            let w = wasserstein_normalized(r, c);
+            ("wasserstein", w, 0.1, w >= 0.1, psi_value)
+        }
+    } else {
+        let (_, rc, cc) = labels(&sample);
+        let (sr, sc): (f64, f64) = (rc.iter().sum(), cc.iter().sum());
+        let psi_value = psi(
+            &rc.iter().map(|v| v / sr).collect::<Vec<_>>(),
+            &cc.iter().map(|v| v / sc).collect::<Vec<_>>(),
+        );
+        if n_ref > 1000 {
+            let js = jensen_shannon(&rc, &cc);
+            ("jensenshannon", js, 0.1, js >= 0.1, psi_value)
+        } else if n_unique <= 2 {
+            let p = two_proportion_z(rc[0], sr, cc[0], sc);
+            ("z", p, 0.05, p < 0.05, psi_value)
+        } else {
+            let (_, p) = chi_square(&rc, &cc);
+            ("chisquare", p, 0.05, p < 0.05, psi_value)
+        }
+    };
+    Ok(ColumnDrift {
+        column: name.to_string(),
+        kind: kind.to_string(),
+        method: method.to_string(),
+        score,
+        threshold,
+        drifted,
+        psi: psi_value,
+    })
+}
+
+/// Evidently's dataset verdict: drift when at least `share` (default 0.5) of columns drifted.
+pub fn dataset_drift(columns: &[ColumnDrift], share: f64) -> (f64, bool) {
+    if columns.is_empty() {
+        return (0.0, false);
+    }
+    let s = columns.iter().filter(|c| c.drifted).count() as f64 / columns.len() as f64;
+    (s, s >= share)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) {
+        assert!((a - b).abs() <= tol * b.abs().max(1.0), "{a} vs {b}");
+    }
+
+    fn range(a: i32, b: i32) -> Vec<f64> {
+        (a..b).map(f64::from).collect()
+    }
+
+    // validation-reference.md §5.1–§5.4 REF (numpy / scipy).
+    #[test]
+    fn drift_measures_match_the_reference() {
+        close(
+            psi(&[0.25; 4], &[0.2, 0.3, 0.3, 0.2]),
+            0.04054651081081642,
+            1e-12,
+        );
+        close(
+            psi(
+                &[0.1; 10],
+                &[0.05, 0.05, 0.08, 0.1, 0.1, 0.1, 0.12, 0.12, 0.13, 0.15],
+            ),
+            0.10921463469346986,
+            1e-12,
+        );
+        let (r, c) = (range(0, 100), range(10, 110));
+        close(psi_quantiles(&r, &c, 10), 0.7593994704263101, 1e-9);
+        let (d, p) = ks_2samp(&r, &c).unwrap();
+        close(d, 0.1, 1e-12);
+        close(p, 0.7020569828664881, 1e-9);
+        close(wasserstein(&r, &c), 10.0, 1e-12);
+        close(wasserstein_normalized(&r, &c), 0.3464274833209975, 1e-12);
+        close(
+            jensen_shannon(&[0.2, 0.3, 0.4, 0.1], &[0.3, 0.2, 0.2, 0.3]),
+            0.23069474992533215,
+            1e-12,
+        );
+    }
+
+    // §5.5 REF (Evidently 0.7.23 defaults).
+    #[test]
+    fn evidently_defaults() {
+        let (r, c) = (range(0, 100), range(10, 110));
+        let d = column_drift("x", ColumnSample::Numeric(&r, &c)).unwrap();
+        assert_eq!(d.method, "ks");
+        close(d.score, 0.7020569828664881, 1e-9);
+        assert!(!d.drifted);
+        let big_r: Vec<f64> = (0..2000).map(|i| f64::from(i % 100)).collect();
+        let big_c: Vec<f64> = (0..2000).map(|i| f64::from(i % 100 + 10)).collect();
+        let d = column_drift("x", ColumnSample::Numeric(&big_r, &big_c)).unwrap();
+        assert_eq!(d.method, "wasserstein");
+        assert!(d.drifted);
+        let cat =
+            |s: &str| -> Vec<String> { s.repeat(10).chars().map(|c| c.to_string()).collect() };
+        let (rc, cc) = (cat("aabbbccccd"), cat("aaabbccddd"));
+        let d = column_drift("c", ColumnSample::Categorical(&rc, &cc)).unwrap();
+        assert_eq!(d.method, "chisquare");
+        assert!((d.score - 1.334253916304851e-12).abs() < 1e-15);
+        close(d.psi, 0.4394449154672438, 1e-12);
+        // scipy.stats.chisquare(f_obs=current [30,20,20,30], f_exp=reference [20,30,40,10]).
+        let (stat, _) = chi_square(&[20., 30., 40., 10.], &[30., 20., 20., 30.]);
+        close(stat, 58.333333333333336, 1e-12);
+        let b_ref: Vec<f64> = (0..100).map(|i| f64::from(u8::from(i >= 70))).collect();
+        let b_cur: Vec<f64> = (0..100).map(|i| f64::from(u8::from(i >= 55))).collect();
+        let d = column_drift("b", ColumnSample::Numeric(&b_ref, &b_cur)).unwrap();
+        assert_eq!(d.method, "z");
+        assert!((d.score - 0.02845973691631065).abs() < 1e-9);
+        assert!(d.drifted);
+        let (share, drift) = dataset_drift(
+            &[
+                d.clone(),
+                ColumnDrift {
+                    drifted: false,
+                    ..d
+                },
+            ],
+            0.5,
+        );
+        assert_eq!((share, drift), (0.5, true));
+    }
+}
