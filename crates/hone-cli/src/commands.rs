@@ -191,6 +191,18 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
             println!("tracked: run {run_id} in {store} (hone runs show {run_id})");
         }
     }
+    let failed: Vec<&str> = report
+        .gates
+        .iter()
+        .filter(|g| g.level == "hard" && !g.passed)
+        .map(|g| g.rule.as_str())
+        .collect();
+    if !failed.is_empty() {
+        return Err(CliError {
+            code: 3,
+            message: format!("hard gate(s) failed: {}", failed.join("; ")),
+        });
+    }
     Ok(())
 }
 

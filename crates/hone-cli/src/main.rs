@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
     name = "hone",
     version,
     about = "hone: leak-free model training for quantitative research",
-    after_help = "Examples:\n  hone train examples/sp500_direction.toml\n  hone split examples/sp500_direction.toml\n  hone split --scheme timeseries --n-samples 20 --n-splits 4 --gap 1 --json\n  hone metrics --task binary --input runs/<run>/holdout_predictions.csv\n  hone predict --model runs/<run> --data new_prices.csv --out predictions.csv\n\nExit codes: 0 success, 1 data or runtime error, 2 bad config or usage."
+    after_help = "Examples:\n  hone train examples/sp500_direction.toml\n  hone split examples/sp500_direction.toml\n  hone split --scheme timeseries --n-samples 20 --n-splits 4 --gap 1 --json\n  hone metrics --task binary --input runs/<run>/holdout_predictions.csv\n  hone predict --model runs/<run> --data new_prices.csv --out predictions.csv\n\nExit codes: 0 success, 1 data or runtime error, 2 bad config or usage, 3 a hard quality gate failed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -50,8 +50,10 @@ enum Command {
 
 /// An error for the user: message and exit code.
 pub struct CliError {
-    code: u8,
-    message: String,
+    /// Exit code: 1 runtime, 2 usage/config, 3 failed hard gate.
+    pub code: u8,
+    /// The one-line message.
+    pub message: String,
 }
 
 impl CliError {

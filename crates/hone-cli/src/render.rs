@@ -140,6 +140,39 @@ pub fn train_report(r: &TrainReport) -> String {
         r.final_model.train.last_time,
         r.final_model.best_iteration
     );
+    if let Some(t) = &r.trading {
+        let line = |name: &str, s: &hone_train::trading::TradingSummary| {
+            format!(
+                "trading {name:<8} Sharpe {:>7.3}  Sortino {:>7.3}  CAGR {:>8.2}%  max DD {:>7.2}%  Calmar {:>7.3}  win {:>5.1}%  PSR {}  turnover/yr {:.1}  ({} periods)",
+                s.metrics.sharpe,
+                s.metrics.sortino,
+                s.metrics.annual_return * 100.0,
+                s.metrics.max_drawdown * 100.0,
+                s.metrics.calmar,
+                s.metrics.win_rate * 100.0,
+                s.psr.map_or("-".into(), |p| format!("{p:.3}")),
+                s.turnover,
+                s.periods
+            )
+        };
+        let _ = writeln!(s, "\n{}", line("cv", &t.cv));
+        if let Some(h) = &t.holdout {
+            let _ = writeln!(s, "{}", line("holdout", h));
+        }
+    }
+    if !r.gates.is_empty() {
+        let _ = writeln!(s, "\ngates:");
+        for g in &r.gates {
+            let _ = writeln!(
+                s,
+                "  {:<5} {:<4} {:<48} value {}",
+                if g.passed { "PASS" } else { "FAIL" },
+                g.level,
+                g.rule,
+                g.value.map_or("-".into(), fmt)
+            );
+        }
+    }
     let mut imp = r.importances.clone();
     imp.sort_by(|a, b| b.1.total_cmp(&a.1));
     let top: Vec<String> = imp

@@ -144,6 +144,81 @@ fn train_the_bundled_example_end_to_end() {
     assert_eq!(line.split(',').nth(1).unwrap(), score);
 }
 
+#[test]
+fn trading_evaluation_and_gates() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo().join("examples/sp500_purged_trading.toml");
+    let out = dir.path().join("run");
+    let v = stdout_json(&hone(&[
+        "train",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        "--no-track",
+    ]));
+    let t = &v["trading"];
+    assert_eq!(t["cv"]["periods"], v["development"]["count"]);
+    assert!(t["holdout"]["sharpe"].as_f64().unwrap().is_finite());
+    assert!(v["gates"].as_array().unwrap().len() >= 3);
+    for f in ["equity_cv.csv", "equity_holdout.csv", "equity.svg"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    // The equity file's last value is the reported final equity.
+    let csv = std::fs::read_to_string(out.join("equity_holdout.csv")).unwrap();
+    let last: f64 = csv
+        .lines()
+        .last()
+        .unwrap()
+        .rsplit(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((last - t["holdout"]["final_equity"].as_f64().unwrap()).abs() < 1e-9);
+
+    // A failing hard gate exits 3 (outputs are still written); an unknown name exits 2.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(
+            "data/sp500",
+            &format!("{}/examples/data/sp500", repo().display()),
+        )
+        .replace("cv.roc_auc.mean >= 0.45", "cv.roc_auc.mean >= 0.9");
+    let strict = write(dir.path(), "strict.toml", &text);
+    let err = fails(
+        &[
+            "train",
+            &strict,
+            "--out",
+            dir.path().join("s").to_str().unwrap(),
+            "--no-track",
+        ],
+        3,
+    );
+    assert!(
+        err.contains("hard gate(s) failed: cv.roc_auc.mean >= 0.9"),
+        "{err}"
+    );
+    assert!(dir.path().join("s/metrics.json").exists());
+    let unknown = write(
+        dir.path(),
+        "unknown.toml",
+        &text.replace("cv.roc_auc.mean >= 0.9", "cv.auc.mean >= 0.5"),
+    );
+    let err = fails(
+        &[
+            "train",
+            &unknown,
+            "--out",
+            dir.path().join("u").to_str().unwrap(),
+            "--no-track",
+        ],
+        2,
+    );
+    assert!(err.contains("no value named `cv.auc.mean`"), "{err}");
+}
+
 // validation-reference.md §1.3 (scikit-learn 1.9.1 TimeSeriesSplit), through the CLI.
 #[test]
 fn split_matches_sklearn_and_refuses_impossible_settings() {

@@ -133,6 +133,9 @@ pub struct Dataset {
     pub row_offset: usize,
     /// What was dropped or changed, for the user.
     pub notes: Vec<String>,
+    /// Return of the price from each row to the next (`p[t+1] / p[t] − 1`), for trading
+    /// evaluation: set when [`BuildOptions::trading_price`] names a price column.
+    pub next_return: Option<Vec<f64>>,
     format: FileFormat,
 }
 
@@ -161,6 +164,8 @@ pub struct BuildOptions<'a> {
     pub require_increasing_time: bool,
     /// Whether NaN features are allowed (an imputer will fill them).
     pub allow_missing_features: bool,
+    /// Price column whose next-row returns the dataset should carry (trading evaluation).
+    pub trading_price: Option<&'a str>,
 }
 
 fn format_value(v: f64) -> String {
@@ -414,6 +419,23 @@ impl DataSpec {
             )));
         }
         let rows = warm_up..end;
+        let next_return = match opts.trading_price {
+            Some(price) => {
+                let p = table.numeric(price)?;
+                Some(
+                    rows.clone()
+                        .map(|t| {
+                            if t + 1 < n {
+                                p[t + 1] / p[t] - 1.0
+                            } else {
+                                f64::NAN
+                            }
+                        })
+                        .collect(),
+                )
+            }
+            None => None,
+        };
         let features: Vec<Vec<f64>> = features.iter().map(|f| f[rows.clone()].to_vec()).collect();
         if !target.is_empty() {
             target = target[rows.clone()].to_vec();
@@ -429,6 +451,7 @@ impl DataSpec {
             label_end: (0..rows.len()).map(|i| i + horizon).collect(),
             row_offset: warm_up,
             notes,
+            next_return,
             format: table.format,
         };
         dataset.check_features(opts.allow_missing_features)?;
@@ -540,6 +563,7 @@ mod tests {
             target: Some(t),
             require_increasing_time: true,
             allow_missing_features: false,
+            trading_price: None,
         }
     }
 

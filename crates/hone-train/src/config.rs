@@ -45,6 +45,12 @@ pub struct TrainConfig {
     /// Where the job is recorded in the tracking store.
     #[serde(default)]
     pub tracking: Option<TrackingConfig>,
+    /// Trading evaluation of the out-of-fold and holdout predictions.
+    #[serde(default)]
+    pub trading: Option<crate::trading::TradingConfig>,
+    /// Quality gates evaluated after training.
+    #[serde(default)]
+    pub gates: Option<crate::gates::GatesConfig>,
 }
 
 /// The `[tracking]` table.
@@ -179,6 +185,14 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadedConfig, TrainError> {
             path.display(),
             config.split.holdout()
         )));
+    }
+    if let Some(t) = &config.trading {
+        t.validate()
+            .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
+    }
+    if let Some(g) = &config.gates {
+        g.validate()
+            .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
     }
     let base = path.parent().unwrap_or(Path::new("."));
     let data_path = if config.data.path.is_absolute() {

@@ -188,6 +188,10 @@ pub struct TrainReport {
     pub drift: Vec<hone_validate::drift::ColumnDrift>,
     /// Share of drifted features, and whether that makes the holdout drifted (≥ 0.5).
     pub drift_share: f64,
+    /// Trading evaluation (with a `[trading]` table).
+    pub trading: Option<crate::trading::TradingReport>,
+    /// Quality gates (with a `[gates]` table).
+    pub gates: Vec<crate::gates::GateResult>,
     /// Notes for the user (dropped rows, leakage warnings).
     pub notes: Vec<String>,
     /// Output directory.
@@ -244,6 +248,11 @@ pub fn load_dataset(
             target: Some(&cfg.config.target),
             require_increasing_time,
             allow_missing_features: cfg.config.preprocess.impute.is_some(),
+            trading_price: cfg
+                .config
+                .trading
+                .as_ref()
+                .map(|t| t.price.as_deref().unwrap_or(&cfg.config.target.column)),
         },
     )?)
 }
@@ -544,6 +553,46 @@ pub fn run_train(
             }
         ));
     }
+    // Trading evaluation of the out-of-fold predictions (each row once, in time order) and of
+    // the holdout.
+    let mut equity: Vec<(&str, String, Vec<f64>)> = Vec::new();
+    let trading = match (&c.trading, &ds.next_return) {
+        (Some(tc), Some(next)) => {
+            let mut rows: Vec<(usize, f64)> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for (_, scored) in &oof {
+                let pos = tc.positions(task, &scored.output);
+                for (i, &r) in scored.rows.iter().enumerate() {
+                    if seen.insert(r) {
+                        rows.push((r, pos[i]));
+                    }
+                }
+            }
+            rows.sort_by_key(|(r, _)| *r);
+            let bt = |rows: &[(usize, f64)]| {
+                let times: Vec<String> = rows.iter().map(|(r, _)| ds.times[*r].clone()).collect();
+                let pos: Vec<f64> = rows.iter().map(|(_, w)| *w).collect();
+                let rets: Vec<f64> = rows.iter().map(|(r, _)| next[*r]).collect();
+                tc.backtest(&times, &pos, &rets)
+            };
+            let (cv_summary, cv_csv) = bt(&rows)?;
+            equity.push(("cv", cv_csv, Vec::new()));
+            let holdout_summary = if holdout_rows.is_empty() {
+                None
+            } else {
+                let pos = tc.positions(task, &holdout_scored.output);
+                let hrows: Vec<(usize, f64)> = holdout_rows.iter().copied().zip(pos).collect();
+                let (s, csv) = bt(&hrows)?;
+                equity.push(("holdout", csv, Vec::new()));
+                Some(s)
+            };
+            Some(crate::trading::TradingReport {
+                cv: cv_summary,
+                holdout: holdout_summary,
+            })
+        }
+        _ => None,
+    };
     let model_params = match &final_fit.model {
         hone_models::FittedModel::Lightgbm(m) => Some(m.params.clone()),
         _ => None,
@@ -577,10 +626,16 @@ pub fn run_train(
         importances,
         drift,
         drift_share,
+        trading,
+        gates: Vec::new(),
         notes: std::mem::take(&mut notes),
         out_dir: out_dir.to_path_buf(),
         seconds: started.elapsed().as_secs_f64(),
     };
+    let mut report = report;
+    if let Some(g) = &c.gates {
+        report.gates = g.evaluate(&report)?;
+    }
     output::write_all(
         out_dir,
         cfg,
@@ -591,6 +646,30 @@ pub fn run_train(
         &oof,
         &holdout_scored,
     )?;
+    if !equity.is_empty() {
+        let mut curves: Vec<(&str, Vec<f64>)> = Vec::new();
+        for (name, csv, _) in &equity {
+            let path = out_dir.join(format!("equity_{name}.csv"));
+            std::fs::write(&path, csv.as_bytes()).map_err(|e| TrainError::Output {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            let values: Vec<f64> = csv
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.rsplit(',').next().and_then(|v| v.parse().ok()))
+                .collect();
+            curves.push((name, values));
+        }
+        let refs: Vec<(&str, &[f64])> = curves.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+        let path = out_dir.join("equity.svg");
+        std::fs::write(&path, crate::trading::equity_svg(&refs)).map_err(|e| {
+            TrainError::Output {
+                path: path.clone(),
+                message: e.to_string(),
+            }
+        })?;
+    }
     Ok(report)
 }
 

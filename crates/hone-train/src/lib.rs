@@ -5,10 +5,12 @@
 //! tracking) call the same functions and listen to the same [`Event`]s.
 
 pub mod config;
+pub mod gates;
 pub mod job;
 pub mod output;
 pub mod predict;
 pub mod tracking;
+pub mod trading;
 
 pub use config::{LoadedConfig, TrainConfig};
 pub use job::{Event, FoldReport, TrainReport, run_train};

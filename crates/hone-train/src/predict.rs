@@ -58,6 +58,7 @@ pub fn predict(model_dir: &Path, data: &Path) -> Result<PredictOutput, TrainErro
             target: None,
             require_increasing_time: spec.time_column.is_some() && spec.derive.is_some(),
             allow_missing_features: has_imputer,
+            trading_price: None,
         },
     )?;
     ds.select_features(&manifest.features)?;

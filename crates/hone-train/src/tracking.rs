@@ -131,6 +131,9 @@ const OUTPUT_FILES: &[&str] = &[
     "oof_predictions.csv",
     "holdout_predictions.csv",
     "feature_importance.csv",
+    "equity_cv.csv",
+    "equity_holdout.csv",
+    "equity.svg",
 ];
 
 fn log_results(
@@ -184,10 +187,35 @@ fn log_results(
             parent.log_artifact_file(file, &path)?;
         }
     }
-    parent.set_tags(&[
+    if let Some(t) = &report.trading {
+        let mut tm: Vec<(String, f64)> = Vec::new();
+        for (prefix, s) in [("cv", Some(&t.cv)), ("holdout", t.holdout.as_ref())] {
+            if let Some(s) = s
+                && let Ok(serde_json::Value::Object(map)) = serde_json::to_value(s)
+            {
+                for (k, x) in map {
+                    if let Some(f) = x.as_f64() {
+                        tm.push((format!("{prefix}.trading.{k}"), f));
+                    }
+                }
+            }
+        }
+        let refs: Vec<(&str, f64)> = tm.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        parent.log_metrics(&refs, 0)?;
+    }
+    let mut tags = vec![
         kv("hone.fingerprint", &report.fingerprint),
         kv("hone.out_dir", out_dir.display()),
-    ])?;
+    ];
+    if !report.gates.is_empty() {
+        let passed = report.gates.iter().all(|g| g.passed || g.level != "hard");
+        tags.push(kv("hone.gates.passed", passed));
+        tags.push(kv(
+            "hone.gates",
+            serde_json::to_string(&report.gates).unwrap_or_default(),
+        ));
+    }
+    parent.set_tags(&tags)?;
     Ok(())
 }
 

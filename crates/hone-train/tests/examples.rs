@@ -32,5 +32,5 @@ fn every_example_config_trains() {
         }
         assert!(out.path().join("pipeline/pipeline.json").exists());
     }
-    assert!(seen >= 4, "expected the example configs, found {seen}");
+    assert!(seen >= 5, "expected the example configs, found {seen}");
 }

@@ -1,0 +1,177 @@
+//! Quality gates: declarative rules over any recorded number, evaluated after training.
+//!
+//! ```toml
+//! [gates]
+//! defaults = true                                   # §7 proposals that apply (warn level)
+//! hard = ["cv.roc_auc.mean >= 0.52", "holdout.trading.sharpe > 0"]
+//! warn = ["holdout.trading.psr >= 0.95"]
+//! ```
+//! A rule is `<name> <op> <number>` with `>=`, `>`, `<=`, `<`, `==`, `!=`. Names are the keys of
+//! [`values`](crate::gates::values): `cv.<metric>.mean|std|min|max`, `holdout.<metric>`,
+//! `cv.trading.<x>` and `holdout.trading.<x>` (sharpe, sortino, max_drawdown, calmar, psr,
+//! min_track_record, turnover, ...), `drift_share`, `rows`. A failed hard gate makes
+//! `hone train` exit with code 3; a rule naming an unknown value fails, naming the known ones.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::job::TrainReport;
+
+/// The `[gates]` table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatesConfig {
+    /// Rules that fail the job.
+    #[serde(default)]
+    pub hard: Vec<String>,
+    /// Rules that only warn.
+    #[serde(default)]
+    pub warn: Vec<String>,
+    /// Add the recommended defaults (validation-reference §7) that apply, at warn level:
+    /// holdout PSR ≥ 0.95, holdout track record ≥ MinTRL, drifted-feature share < 0.5.
+    #[serde(default)]
+    pub defaults: bool,
+}
+
+/// One evaluated gate.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateResult {
+    /// The rule as written.
+    pub rule: String,
+    /// `hard` or `warn`.
+    pub level: String,
+    /// The value it was checked against (None if unavailable).
+    pub value: Option<f64>,
+    /// Whether it passed.
+    pub passed: bool,
+}
+
+/// Every named number of a report that rules can use.
+pub fn values(r: &TrainReport) -> BTreeMap<String, f64> {
+    let mut v = BTreeMap::new();
+    for (m, s) in &r.cv {
+        v.insert(format!("cv.{m}.mean"), s.mean);
+        v.insert(format!("cv.{m}.std"), s.std);
+        v.insert(format!("cv.{m}.min"), s.min);
+        v.insert(format!("cv.{m}.max"), s.max);
+    }
+    if let Some(h) = &r.holdout {
+        for (m, x) in &h.metrics {
+            v.insert(format!("holdout.{m}"), *x);
+        }
+    }
+    if let Some(t) = &r.trading {
+        let mut add = |prefix: &str, s: &crate::trading::TradingSummary| {
+            if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(s) {
+                for (k, x) in map {
+                    if let Some(f) = x.as_f64() {
+                        v.insert(format!("{prefix}.trading.{k}"), f);
+                    }
+                }
+            }
+        };
+        add("cv", &t.cv);
+        if let Some(h) = &t.holdout {
+            add("holdout", h);
+        }
+    }
+    v.insert("drift_share".into(), r.drift_share);
+    v.insert("rows".into(), r.rows as f64);
+    v
+}
+
+fn parse_rule(rule: &str) -> Result<(String, String, f64), TrainError> {
+    let ops = [">=", "<=", "==", "!=", ">", "<"];
+    for op in ops {
+        if let Some(i) = rule.find(op) {
+            let name = rule[..i].trim().to_string();
+            let rhs = rule[i + op.len()..].trim();
+            let value: f64 = rhs.parse().map_err(|_| {
+                TrainError::Config(format!("gate {rule:?}: {rhs:?} is not a number"))
+            })?;
+            if name.is_empty() {
+                break;
+            }
+            return Ok((name, op.to_string(), value));
+        }
+    }
+    Err(TrainError::Config(format!(
+        "gate {rule:?} must read `<name> <op> <number>` with >=, >, <=, <, == or !="
+    )))
+}
+
+impl GatesConfig {
+    /// Checks every rule's syntax (names are checked against the report later).
+    pub fn validate(&self) -> Result<(), TrainError> {
+        for r in self.hard.iter().chain(&self.warn) {
+            parse_rule(r)?;
+        }
+        Ok(())
+    }
+
+    /// Evaluates the gates on a report.
+    pub fn evaluate(&self, report: &TrainReport) -> Result<Vec<GateResult>, TrainError> {
+        let vals = values(report);
+        let mut rules: Vec<(String, &str)> =
+            self.hard.iter().map(|r| (r.clone(), "hard")).collect();
+        rules.extend(self.warn.iter().map(|r| (r.clone(), "warn")));
+        if self.defaults {
+            if vals.contains_key("holdout.trading.psr") {
+                rules.push(("holdout.trading.psr >= 0.95".into(), "warn"));
+            }
+            if let Some(min_trl) = vals.get("holdout.trading.min_track_record") {
+                rules.push((format!("holdout.trading.periods >= {min_trl}"), "warn"));
+            }
+            rules.push(("drift_share < 0.5".into(), "warn"));
+        }
+        rules
+            .into_iter()
+            .map(|(rule, level)| {
+                let (name, op, rhs) = parse_rule(&rule)?;
+                let value = *vals.get(&name).ok_or_else(|| {
+                    let known: Vec<&str> = vals.keys().map(String::as_str).collect();
+                    TrainError::Config(format!(
+                        "gate {rule:?}: no value named `{name}`; known: {}",
+                        known.join(", ")
+                    ))
+                })?;
+                let passed = match op.as_str() {
+                    ">=" => value >= rhs,
+                    ">" => value > rhs,
+                    "<=" => value <= rhs,
+                    "<" => value < rhs,
+                    "==" => value == rhs,
+                    _ => value != rhs,
+                };
+                Ok(GateResult {
+                    rule,
+                    level: level.to_string(),
+                    value: Some(value),
+                    passed,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_parse_and_reject_garbage() {
+        assert_eq!(
+            parse_rule("cv.auc.mean >= 0.52").unwrap(),
+            ("cv.auc.mean".into(), ">=".into(), 0.52)
+        );
+        assert_eq!(
+            parse_rule("pbo<0.2").unwrap(),
+            ("pbo".into(), "<".into(), 0.2)
+        );
+        assert!(parse_rule("cv.auc.mean ≥ 0.5").is_err());
+        assert!(parse_rule(">= 3").is_err());
+        assert!(parse_rule("x >= high").is_err());
+    }
+}

@@ -1,0 +1,341 @@
+//! Trading evaluation: from predictions to positions, to strategy returns net of costs, to
+//! trading metrics and an equity curve.
+//!
+//! The position decided at the close of row `t` earns the price's return from `t` to `t + 1`
+//! (so decisions never use the return they trade), and every change of position pays
+//! `cost_bps` per unit of turnover: `r_t = w_t · (p[t+1]/p[t] − 1) − cost · |w_t − w_{t−1}|`.
+
+use std::fmt::Write as _;
+
+use hone_validate::Task;
+use hone_validate::stats::{self, TradingMetrics};
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+
+/// The `[trading]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TradingConfig {
+    /// Price column that is traded (default: the target's column).
+    #[serde(default)]
+    pub price: Option<String>,
+    /// `sign` (full positions) or `sized` (position ∝ confidence, in [−1, 1]).
+    #[serde(default = "default_rule")]
+    pub rule: String,
+    /// Never short: negative signals become flat.
+    #[serde(default)]
+    pub long_only: bool,
+    /// Signal threshold: P(up) for binary targets (default 0.5), the prediction for regression
+    /// (default 0).
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// Cost in basis points per unit of turnover.
+    #[serde(default)]
+    pub cost_bps: f64,
+    /// Periods per year for annualising (252 daily, 6240 hourly FX).
+    #[serde(default = "default_periods")]
+    pub periods_per_year: f64,
+}
+
+fn default_rule() -> String {
+    "sign".into()
+}
+fn default_periods() -> f64 {
+    252.0
+}
+
+/// Trading results of one evaluation span.
+#[derive(Debug, Clone, Serialize)]
+pub struct TradingSummary {
+    /// Trading metrics of the strategy returns.
+    #[serde(flatten)]
+    pub metrics: TradingMetrics,
+    /// Mean |position|.
+    pub exposure: f64,
+    /// Number of position changes.
+    pub trades: usize,
+    /// Annualised two-way turnover.
+    pub turnover: f64,
+    /// Probabilistic Sharpe ratio against 0 (per-period SR, sample moments).
+    pub psr: Option<f64>,
+    /// Minimum track record length (periods) at 95%, when the Sharpe ratio is positive.
+    pub min_track_record: Option<f64>,
+    /// Periods evaluated.
+    pub periods: usize,
+}
+
+/// Trading results of a job.
+#[derive(Debug, Clone, Serialize)]
+pub struct TradingReport {
+    /// Out-of-fold predictions, as one backtest over the test blocks in time order.
+    pub cv: TradingSummary,
+    /// The holdout.
+    pub holdout: Option<TradingSummary>,
+}
+
+impl TradingConfig {
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        if self.rule != "sign" && self.rule != "sized" {
+            return Err(TrainError::Config(format!(
+                "trading.rule must be \"sign\" or \"sized\", got {:?}",
+                self.rule
+            )));
+        }
+        if self.cost_bps.is_nan()
+            || self.cost_bps < 0.0
+            || self.periods_per_year.is_nan()
+            || self.periods_per_year <= 0.0
+        {
+            return Err(TrainError::Config(
+                "trading.cost_bps must be >= 0 and trading.periods_per_year > 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Positions for model outputs (row-major for multiclass).
+    pub fn positions(&self, task: Task, output: &[f64]) -> Vec<f64> {
+        let clip = |w: f64| {
+            if self.long_only {
+                w.clamp(0.0, 1.0)
+            } else {
+                w.clamp(-1.0, 1.0)
+            }
+        };
+        let sign = |s: f64| {
+            if s > 0.0 {
+                1.0
+            } else if s < 0.0 && !self.long_only {
+                -1.0
+            } else {
+                0.0
+            }
+        };
+        match task {
+            Task::Binary => {
+                let th = self.threshold.unwrap_or(0.5);
+                output
+                    .iter()
+                    .map(|&p| {
+                        if self.rule == "sized" {
+                            clip(2.0 * p - 1.0)
+                        } else if p >= th {
+                            1.0
+                        } else if self.long_only {
+                            0.0
+                        } else {
+                            -1.0
+                        }
+                    })
+                    .collect()
+            }
+            Task::Multiclass { n_classes } => output
+                .chunks(n_classes)
+                .map(|row| {
+                    // Classes are ordered down .. up: P(up) − P(down).
+                    let s = row[n_classes - 1] - row[0];
+                    if self.rule == "sized" {
+                        clip(s)
+                    } else {
+                        sign(s - self.threshold.unwrap_or(0.0))
+                    }
+                })
+                .collect(),
+            Task::Regression => {
+                let th = self.threshold.unwrap_or(0.0);
+                let scale = {
+                    let m = output.iter().sum::<f64>() / output.len().max(1) as f64;
+                    (output.iter().map(|v| (v - m).powi(2)).sum::<f64>()
+                        / output.len().max(1) as f64)
+                        .sqrt()
+                };
+                output
+                    .iter()
+                    .map(|&v| {
+                        if self.rule == "sized" && scale > 0.0 {
+                            clip((v - th) / scale)
+                        } else {
+                            sign(v - th)
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Backtests positions against next-row returns; returns the summary and the equity CSV.
+    pub fn backtest(
+        &self,
+        times: &[String],
+        positions: &[f64],
+        next_returns: &[f64],
+    ) -> Result<(TradingSummary, String), TrainError> {
+        let cost = self.cost_bps * 1e-4;
+        let mut prev = 0.0;
+        let mut strategy = Vec::with_capacity(positions.len());
+        let mut csv = String::from("time,position,asset_return,strategy_return,equity\n");
+        let mut equity = 1.0;
+        let mut trades = 0;
+        let mut turnover = 0.0;
+        for ((t, &w), &r) in times.iter().zip(positions).zip(next_returns) {
+            let change = (w - prev).abs();
+            if change > 0.0 {
+                trades += 1;
+            }
+            turnover += change;
+            let ret = w * r - cost * change;
+            equity *= 1.0 + ret;
+            strategy.push(ret);
+            let _ = writeln!(
+                csv,
+                "{},{w},{r},{ret},{equity}",
+                crate::output::csv_field(t)
+            );
+            prev = w;
+        }
+        let metrics =
+            stats::trading_metrics(&strategy, self.periods_per_year).map_err(|source| {
+                TrainError::Metric {
+                    context: "trading evaluation".into(),
+                    source,
+                }
+            })?;
+        let (psr, min_trl) = match stats::moments(&strategy) {
+            Ok((sr, skew, kurt)) => (
+                stats::psr(sr, 0.0, strategy.len(), skew, kurt).ok(),
+                stats::min_track_record(sr, 0.0, skew, kurt, 0.05).ok(),
+            ),
+            Err(_) => (None, None),
+        };
+        let n = strategy.len();
+        Ok((
+            TradingSummary {
+                metrics,
+                exposure: positions.iter().map(|w| w.abs()).sum::<f64>() / n as f64,
+                trades,
+                turnover: turnover / n as f64 * self.periods_per_year,
+                psr,
+                min_track_record: min_trl,
+                periods: n,
+            },
+            csv,
+        ))
+    }
+}
+
+/// An SVG line chart of one or two equity curves (no fonts or libraries needed).
+pub fn equity_svg(series: &[(&str, &[f64])]) -> String {
+    let (w, h, pad) = (900.0, 360.0, 40.0);
+    let all: Vec<f64> = series
+        .iter()
+        .flat_map(|(_, s)| s.iter().copied())
+        .filter(|v| v.is_finite())
+        .collect();
+    let (lo, hi) = all
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(*v), b.max(*v))
+        });
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 0.5, lo + 0.5)
+    };
+    let total: usize = series.iter().map(|(_, s)| s.len()).sum::<usize>().max(2);
+    let colors = ["#1f77b4", "#d62728"];
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    );
+    let y = |v: f64| h - pad - (v - lo) / (hi - lo) * (h - 2.0 * pad);
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{pad}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#999\" stroke-dasharray=\"4\"/>",
+        y(1.0).clamp(pad, h - pad),
+        w - pad
+    );
+    let mut offset = 0usize;
+    for (k, (name, s)) in series.iter().enumerate() {
+        let points: Vec<String> = s
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let x = pad + (offset + i) as f64 / (total - 1) as f64 * (w - 2.0 * pad);
+                format!("{x:.1},{:.1}", y(*v))
+            })
+            .collect();
+        let _ = writeln!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>\n<text x=\"{}\" y=\"{}\" font-family=\"sans-serif\" font-size=\"13\" fill=\"{}\">{}</text>",
+            colors[k % 2],
+            points.join(" "),
+            pad + 10.0 + 160.0 * k as f64,
+            pad - 12.0,
+            colors[k % 2],
+            name
+        );
+        offset += s.len();
+    }
+    let _ = writeln!(
+        svg,
+        "<text x=\"{}\" y=\"{}\" font-family=\"sans-serif\" font-size=\"12\">equity {lo:.3} .. {hi:.3}</text>\n</svg>",
+        w - pad - 170.0,
+        pad - 12.0
+    );
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(rule: &str, long_only: bool, cost_bps: f64) -> TradingConfig {
+        TradingConfig {
+            price: None,
+            rule: rule.into(),
+            long_only,
+            threshold: None,
+            cost_bps,
+            periods_per_year: 252.0,
+        }
+    }
+
+    #[test]
+    fn positions_and_costs() {
+        let c = cfg("sign", false, 10.0);
+        assert_eq!(
+            c.positions(Task::Binary, &[0.7, 0.4, 0.5]),
+            vec![1.0, -1.0, 1.0]
+        );
+        assert_eq!(
+            cfg("sign", true, 0.0).positions(Task::Binary, &[0.7, 0.4]),
+            vec![1.0, 0.0]
+        );
+        let sized = cfg("sized", false, 0.0).positions(Task::Binary, &[0.75, 0.25]);
+        assert_eq!(sized, vec![0.5, -0.5]);
+        assert_eq!(
+            c.positions(
+                Task::Multiclass { n_classes: 3 },
+                &[0.2, 0.3, 0.5, 0.6, 0.3, 0.1]
+            ),
+            vec![1.0, -1.0]
+        );
+        assert_eq!(
+            c.positions(Task::Regression, &[0.01, -0.02]),
+            vec![1.0, -1.0]
+        );
+        // Long, then short: the second period pays 10 bp on a turnover of 2.
+        let (s, csv) = c
+            .backtest(&["a".into(), "b".into()], &[1.0, -1.0], &[0.01, -0.02])
+            .unwrap();
+        assert_eq!(s.trades, 2);
+        let r1 = 0.01 - 0.001;
+        let r2 = 0.02 - 0.002;
+        assert!((s.metrics.final_equity - (1.0 + r1) * (1.0 + r2)).abs() < 1e-12);
+        assert!(csv.starts_with("time,position,asset_return,strategy_return,equity\na,1,0.01,"));
+        assert!(
+            equity_svg(&[("cv", &[1.0, 1.1]), ("holdout", &[1.1, 1.05])]).contains("<polyline")
+        );
+    }
+}
