@@ -21,14 +21,35 @@ fn every_example_config_trains() {
         for (name, s) in &report.cv {
             assert!(s.mean.is_finite(), "{}: {name}", path.display());
         }
-        // Nothing is fitted on a fold's test rows, and temporal folds never train on the future.
-        for f in &report.folds {
-            assert!(
-                f.train.last < f.test.first,
-                "{}: fold {}",
-                path.display(),
-                f.fold
-            );
+        // No training row's label window touches its test block: every training row i ends
+        // its label (i + horizon) before the block or starts after it. Re-split to check every
+        // index, as the job does.
+        let c = &cfg.config;
+        let h = c.target.horizon();
+        let ds = hone_train::job::load_dataset(&cfg, true).unwrap();
+        let (dev_end, _) =
+            hone_validate::split::holdout(ds.n_rows(), c.split.holdout(), h).unwrap();
+        let labels: Vec<u32> = ds.target[..dev_end].iter().map(|&v| v as u32).collect();
+        let folds = c
+            .split
+            .build(c.seed, h)
+            .unwrap()
+            .split(&hone_validate::split::SplitInput {
+                n_samples: dev_end,
+                labels: Some(&labels),
+                label_end: Some(&ds.label_end[..dev_end]),
+            })
+            .unwrap();
+        assert_eq!(folds.len(), report.folds.len());
+        for f in &folds {
+            let (first, last) = (f.test[0], *f.test.last().unwrap());
+            for &i in &f.train {
+                assert!(
+                    i + h < first || i > last,
+                    "{}: row {i} vs test {first}..{last}",
+                    path.display()
+                );
+            }
         }
         assert!(out.path().join("pipeline/pipeline.json").exists());
     }
