@@ -46,6 +46,8 @@ enum Command {
     Stats(stats::StatsArgs),
     /// Data drift between a reference and a current file (Evidently's default tests).
     Drift(stats::DriftArgs),
+    /// Compare two tracked runs on the same rows with the tests that fit their task.
+    Compare(tracking::CompareArgs),
 }
 
 /// An error for the user: message and exit code.
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
         Command::Gc(a) => tracking::gc(a),
         Command::Stats(a) => stats::stats(a),
         Command::Drift(a) => stats::drift(a),
+        Command::Compare(a) => tracking::compare_runs(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -191,6 +191,17 @@ fn train_is_tracked_and_the_store_commands_work() {
         .as_str()
         .unwrap()
         .to_string();
+    // Statistical comparison on the same holdout rows: DeLong, McNemar, bootstrap.
+    let stat = env.json(&["compare", &run_id, &other, "--json"]);
+    let tests: Vec<&str> = stat["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["test"].as_str().unwrap())
+        .collect();
+    assert_eq!(tests, ["delong", "mcnemar", "paired_bootstrap"]);
+    assert_eq!(stat["rows"], report["holdout"]["rows"]["count"]);
+    assert!(stat["tests"][0]["p_value"].as_f64().unwrap() <= 1.0);
     let cmp = env.json(&["runs", "compare", &run_id, &other, "--json"]);
     assert_eq!(cmp["params"]["model.type"]["differs"], true);
     assert_eq!(cmp["params"]["seed"]["differs"], false);
