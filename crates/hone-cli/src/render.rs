@@ -159,6 +159,16 @@ pub fn train_report(r: &TrainReport) -> String {
         if let Some(h) = &t.holdout {
             let _ = writeln!(s, "{}", line("holdout", h));
         }
+        if let Some(p) = &t.cpcv_paths {
+            let _ = writeln!(
+                s,
+                "cpcv paths: {} backtests, Sharpe mean {:.3}, std {:.3}, 5th percentile {:.3}",
+                p.sharpes.len(),
+                p.mean,
+                p.std,
+                p.p5
+            );
+        }
     }
     if !r.gates.is_empty() {
         let _ = writeln!(s, "\ngates:");

@@ -201,6 +201,27 @@ fn trading_evaluation_and_gates() {
         "{err}"
     );
     assert!(dir.path().join("s/metrics.json").exists());
+    // CPCV: one Sharpe ratio per recombined backtest path, C(N−1, k−1) = 5 for N=6, k=2.
+    let cpcv = write(
+        dir.path(),
+        "cpcv.toml",
+        &text
+            .replace("scheme = \"purged_kfold\"", "scheme = \"cpcv\"")
+            .replace("n_splits = 5", "n_groups = 6\nn_test_groups = 2")
+            .replace("cv.roc_auc.mean >= 0.9", "cv.trading.path_sharpe_p5 > -100"),
+    );
+    let v = stdout_json(&hone(&[
+        "train",
+        &cpcv,
+        "--out",
+        dir.path().join("c").to_str().unwrap(),
+        "--json",
+        "--no-track",
+    ]));
+    assert_eq!(v["folds"].as_array().unwrap().len(), 15);
+    let paths = &v["trading"]["cpcv_paths"];
+    assert_eq!(paths["sharpes"].as_array().unwrap().len(), 5);
+    assert!(paths["p5"].as_f64().unwrap() <= paths["mean"].as_f64().unwrap());
     let unknown = write(
         dir.path(),
         "unknown.toml",

@@ -76,6 +76,11 @@ pub fn values(r: &TrainReport) -> BTreeMap<String, f64> {
         if let Some(h) = &t.holdout {
             add("holdout", h);
         }
+        if let Some(p) = &t.cpcv_paths {
+            v.insert("cv.trading.path_sharpe_mean".into(), p.mean);
+            v.insert("cv.trading.path_sharpe_std".into(), p.std);
+            v.insert("cv.trading.path_sharpe_p5".into(), p.p5);
+        }
     }
     v.insert("drift_share".into(), r.drift_share);
     v.insert("rows".into(), r.rows as f64);

@@ -586,9 +586,38 @@ pub fn run_train(
                 equity.push(("holdout", csv, Vec::new()));
                 Some(s)
             };
+            // CPCV: stitch each backtest path from the splits that test its groups.
+            let cpcv_paths = if c.split.name() == "cpcv" {
+                let cp = hone_validate::temporal::Cpcv {
+                    n_groups: c.split.n_groups.unwrap_or(6),
+                    n_test_groups: c.split.n_test_groups.unwrap_or(2),
+                    purge: hone_validate::temporal::CpcvPurge::Labels { embargo_pct: 0.0 },
+                };
+                let groups = cp.groups(dev_end);
+                let tests = cp.test_groups();
+                let ids = cp.path_ids();
+                let mut paths: Vec<Vec<(usize, f64)>> = vec![Vec::new(); cp.n_paths()];
+                for (s, (_, scored)) in oof.iter().enumerate() {
+                    let pos = tc.positions(task, &scored.output);
+                    for (i, &r) in scored.rows.iter().enumerate() {
+                        if let Some(j) = tests[s].iter().position(|g| *g == groups[r]) {
+                            paths[ids[s][j]].push((r, pos[i]));
+                        }
+                    }
+                }
+                let mut sharpes = Vec::with_capacity(paths.len());
+                for mut p in paths {
+                    p.sort_by_key(|(r, _)| *r);
+                    sharpes.push(bt(&p)?.0.metrics.sharpe);
+                }
+                Some(crate::trading::PathSharpes::of(sharpes))
+            } else {
+                None
+            };
             Some(crate::trading::TradingReport {
                 cv: cv_summary,
                 holdout: holdout_summary,
+                cpcv_paths,
             })
         }
         _ => None,

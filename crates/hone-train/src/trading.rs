@@ -72,6 +72,46 @@ pub struct TradingReport {
     pub cv: TradingSummary,
     /// The holdout.
     pub holdout: Option<TradingSummary>,
+    /// CPCV: the annualised Sharpe ratio of each recombined backtest path and their spread.
+    pub cpcv_paths: Option<PathSharpes>,
+}
+
+/// Distribution of per-path Sharpe ratios over CPCV's backtest paths.
+#[derive(Debug, Clone, Serialize)]
+pub struct PathSharpes {
+    /// Annualised Sharpe ratio per path.
+    pub sharpes: Vec<f64>,
+    /// Mean over paths.
+    pub mean: f64,
+    /// Sample standard deviation over paths.
+    pub std: f64,
+    /// 5th percentile (numpy linear).
+    pub p5: f64,
+}
+
+impl PathSharpes {
+    /// Summarises per-path Sharpe ratios.
+    pub fn of(sharpes: Vec<f64>) -> Self {
+        let n = sharpes.len() as f64;
+        let mean = sharpes.iter().sum::<f64>() / n;
+        let std = if sharpes.len() > 1 {
+            (sharpes.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+        } else {
+            0.0
+        };
+        let mut sorted = sharpes.clone();
+        sorted.sort_by(f64::total_cmp);
+        let pos = 0.05 * (sorted.len() - 1) as f64;
+        let lo = pos.floor() as usize;
+        let hi = (lo + 1).min(sorted.len() - 1);
+        let p5 = sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64);
+        Self {
+            sharpes,
+            mean,
+            std,
+            p5,
+        }
+    }
 }
 
 impl TradingConfig {
