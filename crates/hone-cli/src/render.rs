@@ -170,6 +170,54 @@ pub fn train_report(r: &TrainReport) -> String {
             );
         }
     }
+    if let Some(st) = &r.stress {
+        let cell = |m: Option<f64>, sh: Option<f64>| match sh {
+            Some(sh) => format!("{} / SR {:.2}", m.map_or("-".into(), fmt), sh),
+            None => m.map_or("-".into(), fmt),
+        };
+        if !st.by_year.is_empty() {
+            let years: Vec<String> = st
+                .by_year
+                .iter()
+                .map(|y| format!("{} {}", y.slice, cell(y.metric, y.sharpe)))
+                .collect();
+            let _ = writeln!(
+                s,
+                "\nout-of-fold {} by year: {}",
+                st.metric,
+                years.join(", ")
+            );
+        }
+        if !st.by_volatility.is_empty() {
+            let v: Vec<String> = ["low", "mid", "high"]
+                .iter()
+                .filter_map(|l| st.by_volatility.iter().find(|x| x.slice == *l))
+                .map(|x| format!("{} {}", x.slice, cell(x.metric, x.sharpe)))
+                .collect();
+            let _ = writeln!(s, "by trailing-volatility regime: {}", v.join(", "));
+        }
+        if !st.cost_curve.is_empty() {
+            let c: Vec<String> = st
+                .cost_curve
+                .iter()
+                .map(|(b, sr)| format!("{b} bp {sr:.2}"))
+                .collect();
+            let _ = writeln!(s, "Sharpe vs cost: {}", c.join(", "));
+        }
+        if !st.feature_noise.is_empty() {
+            let c: Vec<String> = st
+                .feature_noise
+                .iter()
+                .map(|(k, m)| format!("{k}σ {}", m.map_or("-".into(), fmt)))
+                .collect();
+            let _ = writeln!(
+                s,
+                "holdout {} with feature noise: {}",
+                st.metric,
+                c.join(", ")
+            );
+        }
+    }
     if !r.gates.is_empty() {
         let _ = writeln!(s, "\ngates:");
         for g in &r.gates {

@@ -164,6 +164,23 @@ fn trading_evaluation_and_gates() {
     for f in ["equity_cv.csv", "equity_holdout.csv", "equity.svg"] {
         assert!(out.join(f).exists(), "{f}");
     }
+    // Stress: slices by year, a cost curve that decays with cost, noise sensitivity whose
+    // zero-noise point is the holdout metric itself.
+    let st = &v["stress"];
+    assert!(st["by_year"].as_array().unwrap().len() >= 10);
+    let curve: Vec<f64> = st["cost_curve"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[1].as_f64().unwrap())
+        .collect();
+    assert!(curve.windows(2).all(|w| w[1] <= w[0]), "{curve:?}");
+    assert!(
+        (st["feature_noise"][0][1].as_f64().unwrap()
+            - v["holdout"]["metrics"]["roc_auc"].as_f64().unwrap())
+        .abs()
+            < 1e-12
+    );
     // The equity file's last value is the reported final equity.
     let csv = std::fs::read_to_string(out.join("equity_holdout.csv")).unwrap();
     let last: f64 = csv

@@ -192,6 +192,8 @@ pub struct TrainReport {
     pub trading: Option<crate::trading::TradingReport>,
     /// Quality gates (with a `[gates]` table).
     pub gates: Vec<crate::gates::GateResult>,
+    /// Stress and sensitivity: by year, by volatility regime, cost curve, feature noise.
+    pub stress: Option<crate::stress::StressReport>,
     /// Notes for the user (dropped rows, leakage warnings).
     pub notes: Vec<String>,
     /// Output directory.
@@ -622,6 +624,14 @@ pub fn run_train(
         }
         _ => None,
     };
+    let stress = stress_report(
+        &job,
+        &oof,
+        &holdout_rows,
+        &holdout_scored,
+        &final_fit,
+        &metrics,
+    )?;
     let model_params = match &final_fit.model {
         hone_models::FittedModel::Lightgbm(m) => Some(m.params.clone()),
         _ => None,
@@ -657,6 +667,7 @@ pub fn run_train(
         drift_share,
         trading,
         gates: Vec::new(),
+        stress,
         notes: std::mem::take(&mut notes),
         out_dir: out_dir.to_path_buf(),
         seconds: started.elapsed().as_secs_f64(),
@@ -700,6 +711,107 @@ pub fn run_train(
         })?;
     }
     Ok(report)
+}
+
+fn stress_report(
+    job: &JobContext<'_>,
+    oof: &[(usize, Scored)],
+    holdout_rows: &[usize],
+    holdout_scored: &Scored,
+    final_fit: &FittedPipeline,
+    metrics: &[Metric],
+) -> Result<Option<crate::stress::StressReport>, TrainError> {
+    use crate::stress::{
+        Slice, StressReport, group_by, metric_on, volatility_regimes, with_noise, year_of,
+    };
+    let (ds, task, c) = (job.ds, job.task, &job.cfg.config);
+    let Some(&metric) = metrics.first() else {
+        return Ok(None);
+    };
+    let k = task.n_outputs();
+    // Out-of-fold rows, each once, in time order.
+    let mut seen = std::collections::HashSet::new();
+    let mut picked: Vec<(usize, f64, Vec<f64>)> = Vec::new();
+    for (_, s) in oof {
+        for (i, &r) in s.rows.iter().enumerate() {
+            if seen.insert(r) {
+                picked.push((r, s.y_true[i], s.output[i * k..(i + 1) * k].to_vec()));
+            }
+        }
+    }
+    picked.sort_by_key(|(r, _, _)| *r);
+    let rows: Vec<usize> = picked.iter().map(|p| p.0).collect();
+    let y: Vec<f64> = picked.iter().map(|p| p.1).collect();
+    let out: Vec<f64> = picked.iter().flat_map(|p| p.2.iter().copied()).collect();
+    let trading = c.trading.as_ref().zip(ds.next_return.as_ref());
+    let positions = trading.map(|(tc, _)| tc.positions(task, &out));
+    let sharpe_of = |idx: &[usize], cost: Option<f64>| -> Option<f64> {
+        let (tc, next) = trading?;
+        let pos = positions.as_ref()?;
+        let mut tc = tc.clone();
+        if let Some(cost) = cost {
+            tc.cost_bps = cost;
+        }
+        let times: Vec<String> = idx.iter().map(|&i| ds.times[rows[i]].clone()).collect();
+        let p: Vec<f64> = idx.iter().map(|&i| pos[i]).collect();
+        let r: Vec<f64> = idx.iter().map(|&i| next[rows[i]]).collect();
+        tc.backtest(&times, &p, &r)
+            .ok()
+            .map(|(s, _)| s.metrics.sharpe)
+    };
+    let slices = |labels: Vec<Option<String>>| -> Vec<Slice> {
+        group_by(&labels)
+            .into_iter()
+            .map(|(slice, idx)| Slice {
+                slice,
+                rows: idx.len(),
+                metric: metric_on(task, metric, &y, &out, &idx),
+                sharpe: sharpe_of(&idx, None),
+            })
+            .collect()
+    };
+    let by_year = slices(rows.iter().map(|&r| year_of(&ds.times[r])).collect());
+    let by_volatility = match &ds.next_return {
+        Some(next) => slices(volatility_regimes(next, &rows)),
+        None => Vec::new(),
+    };
+    let all: Vec<usize> = (0..rows.len()).collect();
+    let cost_curve: Vec<(f64, f64)> = if trading.is_some() {
+        [0.0, 1.0, 2.0, 5.0, 10.0, 20.0]
+            .iter()
+            .filter_map(|&cost| sharpe_of(&all, Some(cost)).map(|s| (cost, s)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut feature_noise = Vec::new();
+    if !holdout_rows.is_empty() {
+        let cols: Vec<Vec<f64>> = ds
+            .features
+            .iter()
+            .map(|f| holdout_rows.iter().map(|&r| f[r]).collect())
+            .collect();
+        let idx: Vec<usize> = (0..holdout_rows.len()).collect();
+        for (n, level) in [0.0, 0.1, 0.25, 0.5].into_iter().enumerate() {
+            let noisy = with_noise(&cols, level, c.seed.wrapping_add(n as u64));
+            let x = Matrix::from_columns(&noisy);
+            let pred = final_fit.predict(&x).map_err(|source| TrainError::Model {
+                context: "feature-noise sensitivity".into(),
+                source,
+            })?;
+            feature_noise.push((
+                level,
+                metric_on(task, metric, &holdout_scored.y_true, &pred, &idx),
+            ));
+        }
+    }
+    Ok(Some(StressReport {
+        metric: metric.name().to_string(),
+        by_year,
+        by_volatility,
+        cost_curve,
+        feature_noise,
+    }))
 }
 
 fn model_name(m: &ModelSpec) -> String {

@@ -9,6 +9,7 @@ pub mod gates;
 pub mod job;
 pub mod output;
 pub mod predict;
+pub mod stress;
 pub mod tracking;
 pub mod trading;
 

@@ -1,0 +1,179 @@
+//! Stress and sensitivity: how the out-of-fold results hold up by year and by volatility regime,
+//! how the strategy's Sharpe ratio decays with transaction costs, and how the holdout metric
+//! degrades when features are perturbed with noise.
+
+use std::collections::BTreeMap;
+
+use hone_validate::metrics::{Metric, Predictions, Task};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+
+/// One slice's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct Slice {
+    /// Slice label (a year, or `low`/`mid`/`high` volatility).
+    pub slice: String,
+    /// Rows in the slice.
+    pub rows: usize,
+    /// The job's first metric on the slice (None when undefined, e.g. one class).
+    pub metric: Option<f64>,
+    /// Annualised Sharpe ratio of the strategy on the slice (with `[trading]`).
+    pub sharpe: Option<f64>,
+}
+
+/// Stress and sensitivity results.
+#[derive(Debug, Clone, Serialize)]
+pub struct StressReport {
+    /// Metric used for slices and noise (the job's first metric).
+    pub metric: String,
+    /// Out-of-fold results by calendar year (when the time column holds dates).
+    pub by_year: Vec<Slice>,
+    /// Out-of-fold results by trailing 20-row volatility tercile (with `[trading]`).
+    pub by_volatility: Vec<Slice>,
+    /// Out-of-fold strategy Sharpe ratio at increasing costs (bps per unit turnover).
+    pub cost_curve: Vec<(f64, f64)>,
+    /// Holdout metric with Gaussian noise of k × each feature's std added (k, metric).
+    pub feature_noise: Vec<(f64, Option<f64>)>,
+}
+
+/// The metric on a subset of scored rows.
+pub fn metric_on(
+    task: Task,
+    metric: Metric,
+    y: &[f64],
+    output: &[f64],
+    idx: &[usize],
+) -> Option<f64> {
+    let k = task.n_outputs();
+    let yt: Vec<f64> = idx.iter().map(|&i| y[i]).collect();
+    let out: Vec<f64> = idx
+        .iter()
+        .flat_map(|&i| output[i * k..(i + 1) * k].iter().copied())
+        .collect();
+    let p = match task {
+        Task::Regression => Predictions {
+            y_true: &yt,
+            y_pred: Some(&out),
+            proba: None,
+        },
+        _ => Predictions {
+            y_true: &yt,
+            y_pred: None,
+            proba: Some(&out),
+        },
+    };
+    metric.compute(task, &p).ok()
+}
+
+/// Year of a timestamp text (`YYYY-...`), if it looks like a date.
+pub fn year_of(time: &str) -> Option<String> {
+    let y = time.get(..4)?;
+    (y.bytes().all(|b| b.is_ascii_digit()) && time.as_bytes().get(4) == Some(&b'-'))
+        .then(|| y.to_string())
+}
+
+/// Groups row positions (into the scored arrays) by a label.
+pub fn group_by(labels: &[Option<String>]) -> BTreeMap<String, Vec<usize>> {
+    let mut m: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, l) in labels.iter().enumerate() {
+        if let Some(l) = l {
+            m.entry(l.clone()).or_default().push(i);
+        }
+    }
+    m
+}
+
+/// Trailing-volatility terciles (`low`/`mid`/`high`) of each row from next-row returns: the
+/// volatility at row t uses the returns up to t only (rows t−20 .. t−1 to t).
+pub fn volatility_regimes(next_return: &[f64], rows: &[usize]) -> Vec<Option<String>> {
+    let n = next_return.len();
+    // Return into row t is next_return[t − 1].
+    let vol: Vec<f64> = (0..n)
+        .map(|t| {
+            if t < 21 {
+                return f64::NAN;
+            }
+            let w: Vec<f64> = (t - 20..t).map(|s| next_return[s]).collect();
+            let m = w.iter().sum::<f64>() / 20.0;
+            (w.iter().map(|v| (v - m).powi(2)).sum::<f64>() / 19.0).sqrt()
+        })
+        .collect();
+    // Terciles by rank (ties broken by time), so each regime gets a third of the rows.
+    let mut ranked: Vec<usize> = (0..rows.len())
+        .filter(|&i| vol[rows[i]].is_finite())
+        .collect();
+    if ranked.len() < 3 {
+        return vec![None; rows.len()];
+    }
+    ranked.sort_by(|&a, &b| vol[rows[a]].total_cmp(&vol[rows[b]]).then(a.cmp(&b)));
+    let mut out = vec![None; rows.len()];
+    let n = ranked.len();
+    for (rank, &i) in ranked.iter().enumerate() {
+        out[i] = Some(
+            if rank < n / 3 {
+                "low"
+            } else if rank < 2 * n / 3 {
+                "mid"
+            } else {
+                "high"
+            }
+            .to_string(),
+        );
+    }
+    out
+}
+
+/// Adds seeded Gaussian noise of `k` × each column's std to a copy of the columns.
+pub fn with_noise(columns: &[Vec<f64>], k: f64, seed: u64) -> Vec<Vec<f64>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    columns
+        .iter()
+        .map(|c| {
+            let finite: Vec<f64> = c.iter().copied().filter(|v| v.is_finite()).collect();
+            let m = finite.iter().sum::<f64>() / finite.len().max(1) as f64;
+            let sd = (finite.iter().map(|v| (v - m).powi(2)).sum::<f64>()
+                / finite.len().max(1) as f64)
+                .sqrt();
+            c.iter()
+                .map(|v| {
+                    // Box–Muller.
+                    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+                    let u2: f64 = rng.random();
+                    v + k * sd * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_and_noise() {
+        assert_eq!(year_of("2015-03-01"), Some("2015".into()));
+        assert_eq!(year_of("1700000000"), None);
+        let g = group_by(&[Some("a".into()), None, Some("a".into()), Some("b".into())]);
+        assert_eq!(g["a"], vec![0, 2]);
+        let r: Vec<f64> = (0..100)
+            .map(|i| {
+                if i < 50 {
+                    0.001 * (i % 2) as f64
+                } else {
+                    0.02 * ((i % 5) as f64 - 2.0)
+                }
+            })
+            .collect();
+        let rows: Vec<usize> = (0..100).collect();
+        let regimes = volatility_regimes(&r, &rows);
+        assert!(regimes[..21].iter().all(Option::is_none));
+        assert_eq!(regimes[30].as_deref(), Some("low"));
+        assert_eq!(regimes[99].as_deref(), Some("high"));
+        let cols = vec![vec![1.0, 2.0, 3.0, 4.0]];
+        assert_eq!(with_noise(&cols, 0.0, 1), cols);
+        assert_eq!(with_noise(&cols, 0.5, 1), with_noise(&cols, 0.5, 1));
+        assert_ne!(with_noise(&cols, 0.5, 1), cols);
+    }
+}
