@@ -119,6 +119,19 @@ pub fn train_report(r: &TrainReport) -> String {
         let _ = write!(std, " {:>10}", fmt(r.cv[n.as_str()].std));
     }
     let _ = writeln!(s, "{mean}\n{std}");
+    if !r.train_cv_gap.is_empty() {
+        let mut gap = format!("{:<lead$}", "train − cv gap");
+        for n in &names {
+            let _ = write!(
+                gap,
+                " {:>10}",
+                r.train_cv_gap
+                    .get(n.as_str())
+                    .map_or("-".into(), |g| fmt(*g))
+            );
+        }
+        let _ = writeln!(s, "{gap}");
+    }
     if let Some(h) = &r.holdout {
         let mut line = format!(
             "{:<lead$}",

@@ -164,6 +164,16 @@ fn trading_evaluation_and_gates() {
     for f in ["equity_cv.csv", "equity_holdout.csv", "equity.svg"] {
         assert!(out.join(f).exists(), "{f}");
     }
+    // Train–validation gap: in-sample minus out-of-fold, per metric.
+    let gap = v["train_cv_gap"]["roc_auc"].as_f64().unwrap();
+    let train_mean: f64 = v["folds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["train_metrics"]["roc_auc"].as_f64().unwrap())
+        .sum::<f64>()
+        / 5.0;
+    assert!((gap - (train_mean - v["cv"]["roc_auc"]["mean"].as_f64().unwrap())).abs() < 1e-12);
     // Stress: slices by year, a cost curve that decays with cost, noise sensitivity whose
     // zero-noise point is the holdout metric itself.
     let st = &v["stress"];

@@ -9,7 +9,7 @@
 //! A rule is `<name> <op> <number>` with `>=`, `>`, `<=`, `<`, `==`, `!=`. Names are the keys of
 //! [`values`](crate::gates::values): `cv.<metric>.mean|std|min|max`, `holdout.<metric>`,
 //! `cv.trading.<x>` and `holdout.trading.<x>` (sharpe, sortino, max_drawdown, calmar, psr,
-//! min_track_record, turnover, ...), `drift_share`, `rows`. A failed hard gate makes
+//! min_track_record, turnover, ...), `gap.<metric>` (train − validation), `drift_share`, `rows`. A failed hard gate makes
 //! `hone train` exit with code 3; a rule naming an unknown value fails, naming the known ones.
 
 use std::collections::BTreeMap;
@@ -81,6 +81,9 @@ pub fn values(r: &TrainReport) -> BTreeMap<String, f64> {
             v.insert("cv.trading.path_sharpe_std".into(), p.std);
             v.insert("cv.trading.path_sharpe_p5".into(), p.p5);
         }
+    }
+    for (m, g) in &r.train_cv_gap {
+        v.insert(format!("gap.{m}"), *g);
     }
     v.insert("drift_share".into(), r.drift_share);
     v.insert("rows".into(), r.rows as f64);

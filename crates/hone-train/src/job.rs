@@ -105,6 +105,8 @@ pub struct FoldReport {
     pub test: RowSpan,
     /// Test metrics by name.
     pub metrics: BTreeMap<String, f64>,
+    /// The same metrics in sample, on the fold's own training rows.
+    pub train_metrics: BTreeMap<String, f64>,
     /// Boosting rounds run.
     pub iterations_run: usize,
     /// Rounds kept (best round under early stopping).
@@ -177,6 +179,9 @@ pub struct TrainReport {
     pub folds: Vec<FoldReport>,
     /// Mean ± std of each metric over folds.
     pub cv: BTreeMap<String, Summary>,
+    /// Train–validation gap per metric: mean in-sample value minus mean out-of-fold value (a
+    /// large gap in the good direction means overfitting).
+    pub train_cv_gap: BTreeMap<String, f64>,
     /// Holdout result (absent when `split.holdout = 0`).
     pub holdout: Option<HoldoutReport>,
     /// The final model's refit.
@@ -208,6 +213,8 @@ pub(crate) struct Scored {
     pub(crate) y_true: Vec<f64>,
     /// Regression values, P(class 1), or row-major class probabilities.
     pub(crate) output: Vec<f64>,
+    /// The fitted pipeline's in-sample predictions on its own training rows, and their truth.
+    pub(crate) train: (Vec<f64>, Vec<f64>),
 }
 
 impl Scored {
@@ -301,12 +308,14 @@ fn fit_and_score(
         .map_err(model_err)?;
     let x_test = Matrix::gather(&ds.features, test);
     let output = fitted.predict(&x_test).map_err(model_err)?;
+    let in_sample = fitted.predict(&x_train).map_err(model_err)?;
     Ok((
         fitted,
         Scored {
             rows: test.to_vec(),
             y_true: test.iter().map(|&i| ds.target[i]).collect(),
             output,
+            train: (y_train, in_sample),
         },
     ))
 }
@@ -336,6 +345,7 @@ fn fold_report(
             RowSpan::of(test, ds)
         },
         metrics,
+        train_metrics: BTreeMap::new(),
         iterations_run: r.iterations_run,
         best_iteration: r.best_iteration,
         selected_features: fitted.model_features.clone(),
@@ -451,17 +461,53 @@ pub fn run_train(
             fold: k,
             metrics: &values,
         });
-        fold_reports.push(fold_report(
+        let train_values = {
+            let (ty, tp) = &scored.train;
+            let p = match task {
+                Task::Regression => Predictions {
+                    y_true: ty,
+                    y_pred: Some(tp),
+                    proba: None,
+                },
+                _ => Predictions {
+                    y_true: ty,
+                    y_pred: None,
+                    proba: Some(tp),
+                },
+            };
+            // In-sample metrics can be undefined (e.g. one class); skip those.
+            metrics
+                .iter()
+                .filter_map(|m| m.compute(task, &p).ok().map(|v| (m.name().to_string(), v)))
+                .collect::<BTreeMap<String, f64>>()
+        };
+        let mut report = fold_report(
             k + 1,
             &fold.train,
             &fold.test,
             &ds,
             &fitted,
             metric_map(&values),
-        ));
+        );
+        report.train_metrics = train_values;
+        fold_reports.push(report);
         oof.push((k + 1, scored));
     }
     let cv = summarize(&fold_reports, &metrics);
+    // Train–validation gap: mean in-sample minus mean out-of-fold, per metric.
+    let train_cv_gap: BTreeMap<String, f64> = metrics
+        .iter()
+        .filter_map(|m| {
+            let ins: Vec<f64> = fold_reports
+                .iter()
+                .filter_map(|f| f.train_metrics.get(m.name()).copied())
+                .collect();
+            (ins.len() == fold_reports.len()).then(|| {
+                let mean = ins.iter().sum::<f64>() / ins.len() as f64;
+                (m.name().to_string(), mean - cv[m.name()].mean)
+            })
+        })
+        .collect();
 
     // Final model: all development rows; scored once on the holdout.
     let dev_rows: Vec<usize> = (0..dev_end).collect();
@@ -653,6 +699,7 @@ pub fn run_train(
         metrics: metrics.iter().map(|m| m.name().to_string()).collect(),
         folds: fold_reports,
         cv,
+        train_cv_gap,
         holdout: holdout_report,
         final_model: fold_report(
             folds.len() + 1,
