@@ -615,3 +615,118 @@ pub fn predict(args: PredictArgs) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+/// `hone evaluate`.
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    /// A `hone train` output directory, or the id of a tracked `hone train` run.
+    pub model: String,
+    /// Labelled data to evaluate on (default: the training file's holdout rows).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: crate::tracking::StoreArgs,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn evaluate(args: EvaluateArgs) -> Result<(), CliError> {
+    let dir = PathBuf::from(&args.model);
+    let dir = if dir.is_dir() {
+        dir
+    } else {
+        // A run id: its output directory is recorded in the tag hone.out_dir.
+        let loc = args.store.location()?;
+        let store = hone_track::open_store(&loc.store_uri).map_err(crate::tracking::track_err)?;
+        let run = store.get_run(&args.model).map_err(|_| {
+            CliError::usage(format!(
+                "{}: neither a model directory nor a tracked run",
+                args.model
+            ))
+        })?;
+        let out = run
+            .tags
+            .iter()
+            .find(|(k, _)| k == "hone.out_dir")
+            .map(|(_, v)| PathBuf::from(v))
+            .ok_or_else(|| {
+                CliError::usage(format!(
+                    "run {} was not recorded by `hone train`",
+                    args.model
+                ))
+            })?;
+        if !out.is_dir() {
+            return Err(CliError::usage(format!(
+                "run {}'s output directory {} is gone",
+                args.model,
+                out.display()
+            )));
+        }
+        out
+    };
+    let r = hone_train::evaluate::evaluate(&dir, args.data.as_deref())?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&r).map_err(|e| CliError::runtime(e.to_string()))?
+        );
+    } else {
+        println!(
+            "hone evaluate: {} on {} ({} rows, {}..{}, sha256 {})",
+            r.model, r.data, r.rows, r.period.0, r.period.1, r.fingerprint
+        );
+        for n in &r.notes {
+            println!("note: {n}");
+        }
+        for (k, v) in &r.metrics {
+            println!("  {k:<20} {v:.6}");
+        }
+        if let Some(t) = &r.trading {
+            println!(
+                "  trading: Sharpe {:.3}, Sortino {:.3}, CAGR {:.2}%, max DD {:.2}%, PSR {}",
+                t.metrics.sharpe,
+                t.metrics.sortino,
+                t.metrics.annual_return * 100.0,
+                t.metrics.max_drawdown * 100.0,
+                t.psr.map_or("-".into(), |p| format!("{p:.3}"))
+            );
+        }
+        if !r.drift.is_empty() {
+            let drifted: Vec<&str> = r
+                .drift
+                .iter()
+                .filter(|d| d.drifted)
+                .map(|d| d.column.as_str())
+                .collect();
+            println!(
+                "  drift vs training data: {}/{} features ({})",
+                drifted.len(),
+                r.drift.len(),
+                drifted.join(", ")
+            );
+        }
+        for g in &r.gates {
+            println!(
+                "  {} {} {} (value {})",
+                if g.passed { "PASS" } else { "FAIL" },
+                g.level,
+                g.rule,
+                g.value.map_or("-".into(), |v| format!("{v:.4}"))
+            );
+        }
+    }
+    let failed: Vec<&str> = r
+        .gates
+        .iter()
+        .filter(|g| g.level == "hard" && !g.passed)
+        .map(|g| g.rule.as_str())
+        .collect();
+    if !failed.is_empty() {
+        return Err(CliError {
+            code: 3,
+            message: format!("hard gate(s) failed: {}", failed.join("; ")),
+        });
+    }
+    Ok(())
+}

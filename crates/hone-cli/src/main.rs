@@ -34,6 +34,8 @@ enum Command {
     Metrics(commands::MetricsArgs),
     /// Apply a trained model directory to a data file.
     Predict(commands::PredictArgs),
+    /// Score a trained model on labelled data: metrics, trading, drift, gates.
+    Evaluate(commands::EvaluateArgs),
     /// Manage experiments in the tracking store.
     Experiments(tracking::ExperimentsArgs),
     /// List, show, search, compare, delete, restore, reap, prune and purge runs.
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
         Command::Split(a) => commands::split(a),
         Command::Metrics(a) => commands::metrics(a),
         Command::Predict(a) => commands::predict(a),
+        Command::Evaluate(a) => commands::evaluate(a),
         Command::Experiments(a) => tracking::experiments(a),
         Command::Runs(a) => tracking::runs(a),
         Command::Artifacts(a) => tracking::artifacts(a),

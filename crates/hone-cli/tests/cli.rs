@@ -228,6 +228,37 @@ fn trading_evaluation_and_gates() {
         "{err}"
     );
     assert!(dir.path().join("s/metrics.json").exists());
+    // hone evaluate on the training file scores its holdout rows: the same numbers as train's
+    // holdout; on another file it adds drift against the training data.
+    let e = stdout_json(&hone(&["evaluate", out.to_str().unwrap(), "--json"]));
+    assert_eq!(e["rows"], v["holdout"]["rows"]["count"]);
+    assert!(
+        (e["metrics"]["roc_auc"].as_f64().unwrap()
+            - v["holdout"]["metrics"]["roc_auc"].as_f64().unwrap())
+        .abs()
+            < 1e-12
+    );
+    assert!(
+        (e["trading"]["sharpe"].as_f64().unwrap() - t["holdout"]["sharpe"].as_f64().unwrap()).abs()
+            < 1e-9
+    );
+    let early: String =
+        std::fs::read_to_string(repo().join("examples/data/sp500_daily_1999_2018.csv"))
+            .unwrap()
+            .lines()
+            .take(2500)
+            .map(|l| format!("{l}\n"))
+            .collect();
+    let early = write(dir.path(), "early.csv", &early);
+    let e = stdout_json(&hone(&[
+        "evaluate",
+        out.to_str().unwrap(),
+        "--data",
+        &early,
+        "--json",
+    ]));
+    assert_eq!(e["drift"].as_array().unwrap().len(), 11);
+    fails(&["evaluate", dir.path().to_str().unwrap()], 2);
     // CPCV: one Sharpe ratio per recombined backtest path, C(N−1, k−1) = 5 for N=6, k=2.
     let cpcv = write(
         dir.path(),

@@ -121,7 +121,15 @@ impl GatesConfig {
 
     /// Evaluates the gates on a report.
     pub fn evaluate(&self, report: &TrainReport) -> Result<Vec<GateResult>, TrainError> {
-        let vals = values(report);
+        self.evaluate_values(&values(report), |_| true)
+    }
+
+    /// Evaluates the gates on named values; rules whose name fails `applies` are skipped.
+    pub fn evaluate_values(
+        &self,
+        vals: &BTreeMap<String, f64>,
+        applies: impl Fn(&str) -> bool,
+    ) -> Result<Vec<GateResult>, TrainError> {
         let mut rules: Vec<(String, &str)> =
             self.hard.iter().map(|r| (r.clone(), "hard")).collect();
         rules.extend(self.warn.iter().map(|r| (r.clone(), "warn")));
@@ -136,6 +144,7 @@ impl GatesConfig {
         }
         rules
             .into_iter()
+            .filter(|(rule, _)| parse_rule(rule).is_ok_and(|(name, _, _)| applies(&name)))
             .map(|(rule, level)| {
                 let (name, op, rhs) = parse_rule(&rule)?;
                 let value = *vals.get(&name).ok_or_else(|| {

@@ -5,6 +5,7 @@
 //! tracking) call the same functions and listen to the same [`Event`]s.
 
 pub mod config;
+pub mod evaluate;
 pub mod gates;
 pub mod job;
 pub mod output;

@@ -1,0 +1,223 @@
+//! `hone evaluate`: score a trained model directory on a labelled data file — metrics, trading
+//! evaluation, drift against the training data, and the config's gates (its `holdout.*` and
+//! `drift_share` rules, with the evaluated data in the holdout's place).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hone_data::dataset::BuildOptions;
+use hone_data::table;
+use hone_models::Matrix;
+use hone_models::pipeline::FittedPipeline;
+use hone_validate::metrics::{Metric, Predictions, Task, evaluate as compute};
+use serde::Serialize;
+
+use crate::TrainError;
+use crate::gates::GateResult;
+use crate::output::ModelManifest;
+use crate::trading::TradingSummary;
+
+/// The result of evaluating a model on data.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvaluateReport {
+    /// The model directory.
+    pub model: String,
+    /// The data evaluated.
+    pub data: String,
+    /// SHA-256 of the evaluated table.
+    pub fingerprint: String,
+    /// Rows scored.
+    pub rows: usize,
+    /// First and last timestamps.
+    pub period: (String, String),
+    /// Metrics by name.
+    pub metrics: BTreeMap<String, f64>,
+    /// Trading evaluation (when the training config had `[trading]`).
+    pub trading: Option<TradingSummary>,
+    /// Drift of each feature against the training data's development rows.
+    pub drift: Vec<hone_validate::drift::ColumnDrift>,
+    /// Share of drifted features.
+    pub drift_share: f64,
+    /// The config's gates that apply (`holdout.*`, `drift_share`).
+    pub gates: Vec<GateResult>,
+    /// Notes.
+    pub notes: Vec<String>,
+}
+
+/// Evaluates the model in `dir` on `data` (default: the training config's data file).
+pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, TrainError> {
+    let cfg_path = dir.join("config.toml");
+    if !cfg_path.exists() || !dir.join("model.json").exists() {
+        return Err(TrainError::Config(format!(
+            "{}: not a hone model directory (no config.toml/model.json); pass the output directory of `hone train`",
+            dir.display()
+        )));
+    }
+    let cfg = crate::config::load(&cfg_path)?;
+    let manifest: ModelManifest = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("model.json"))
+            .map_err(|e| TrainError::Config(e.to_string()))?,
+    )
+    .map_err(|e| TrainError::Config(format!("{}: {e}", dir.join("model.json").display())))?;
+    let pipeline =
+        FittedPipeline::load(&dir.join("pipeline")).map_err(|source| TrainError::Model {
+            context: "loading the pipeline".into(),
+            source,
+        })?;
+    let c = &cfg.config;
+    let data_path = data.map(Path::to_path_buf).unwrap_or(cfg.data_path.clone());
+    let build = |path: &Path| -> Result<hone_data::Dataset, TrainError> {
+        let t = table::load(path, &c.data.text_columns())?;
+        let mut ds = c.data.build(
+            &t,
+            BuildOptions {
+                target: Some(&c.target),
+                require_increasing_time: c.data.time_column.is_some(),
+                allow_missing_features: c.preprocess.impute.is_some(),
+                trading_price: c
+                    .trading
+                    .as_ref()
+                    .map(|tc| tc.price.as_deref().unwrap_or(&c.target.column)),
+            },
+        )?;
+        ds.select_features(&manifest.features)?;
+        Ok(ds)
+    };
+    let mut ds = build(&data_path)?;
+    let mut notes = ds.notes.clone();
+    if data.is_none() {
+        // The training file: score only its holdout rows, never rows the model was fitted on.
+        let (_, start) =
+            hone_validate::split::holdout(ds.n_rows(), c.split.holdout(), c.target.horizon())
+                .map_err(TrainError::Split)?;
+        if start >= ds.n_rows() {
+            return Err(TrainError::Config(
+                "the training config has no holdout: pass --data with new labelled rows".into(),
+            ));
+        }
+        ds.features = ds.features.iter().map(|f| f[start..].to_vec()).collect();
+        ds.target = ds.target[start..].to_vec();
+        ds.times = ds.times[start..].to_vec();
+        ds.next_return = ds.next_return.map(|r| r[start..].to_vec());
+        notes.push(format!(
+            "evaluated the training file's holdout rows ({} onwards)",
+            ds.times[0]
+        ));
+    }
+    let task = manifest.task;
+    let x = Matrix::from_columns(&ds.features);
+    let output = pipeline.predict(&x).map_err(|source| TrainError::Model {
+        context: "predicting".into(),
+        source,
+    })?;
+    let metric_list: Vec<Metric> = if cfg.metrics.is_empty() {
+        Metric::defaults(task)
+    } else {
+        cfg.metrics.clone()
+    };
+    let preds = match task {
+        Task::Regression => Predictions {
+            y_true: &ds.target,
+            y_pred: Some(&output),
+            proba: None,
+        },
+        _ => Predictions {
+            y_true: &ds.target,
+            y_pred: None,
+            proba: Some(&output),
+        },
+    };
+    let metrics: BTreeMap<String, f64> = compute(task, &metric_list, &preds)
+        .map_err(|source| TrainError::Metric {
+            context: "evaluation".into(),
+            source,
+        })?
+        .into_iter()
+        .map(|(m, v)| (m.name().to_string(), v))
+        .collect();
+    let trading = match (&c.trading, &ds.next_return) {
+        (Some(tc), Some(next)) => Some(
+            tc.backtest(&ds.times, &tc.positions(task, &output), next)?
+                .0,
+        ),
+        _ => None,
+    };
+    // Drift against the training file's development rows, when a different file is evaluated.
+    let drift = if data.is_some() && data_path != cfg.data_path {
+        match build(&cfg.data_path) {
+            Ok(reference) => {
+                let (dev_end, _) = hone_validate::split::holdout(
+                    reference.n_rows(),
+                    c.split.holdout(),
+                    c.target.horizon(),
+                )
+                .map_err(TrainError::Split)?;
+                manifest
+                    .features
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, name)| {
+                        let a: Vec<f64> = reference.features[j][..dev_end]
+                            .iter()
+                            .copied()
+                            .filter(|v| v.is_finite())
+                            .collect();
+                        let b: Vec<f64> = ds.features[j]
+                            .iter()
+                            .copied()
+                            .filter(|v| v.is_finite())
+                            .collect();
+                        hone_validate::drift::column_drift(
+                            name,
+                            hone_validate::drift::ColumnSample::Numeric(&a, &b),
+                        )
+                        .ok()
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                notes.push(format!(
+                    "no drift check: the training data could not be read ({e})"
+                ));
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let (drift_share, _) = hone_validate::drift::dataset_drift(&drift, 0.5);
+    let mut vals: BTreeMap<String, f64> = metrics
+        .iter()
+        .map(|(k, v)| (format!("holdout.{k}"), *v))
+        .collect();
+    if let Some(t) = &trading
+        && let Ok(serde_json::Value::Object(map)) = serde_json::to_value(t)
+    {
+        for (k, x) in map {
+            if let Some(f) = x.as_f64() {
+                vals.insert(format!("holdout.trading.{k}"), f);
+            }
+        }
+    }
+    vals.insert("drift_share".into(), drift_share);
+    let gates = match &c.gates {
+        Some(g) => g.evaluate_values(&vals, |name| {
+            name.starts_with("holdout.") || name == "drift_share"
+        })?,
+        None => Vec::new(),
+    };
+    let n = ds.n_rows();
+    Ok(EvaluateReport {
+        model: dir.display().to_string(),
+        data: data_path.display().to_string(),
+        fingerprint: ds.fingerprint.clone(),
+        rows: n,
+        period: (ds.times[0].clone(), ds.times[n - 1].clone()),
+        metrics,
+        trading,
+        drift,
+        drift_share,
+        gates,
+        notes,
+    })
+}
