@@ -192,7 +192,15 @@ pub fn train_report(r: &TrainReport) -> String {
             let years: Vec<String> = st
                 .by_year
                 .iter()
-                .map(|y| format!("{} {}", y.slice, cell(y.metric, y.sharpe)))
+                .map(|y| {
+                    // Flag slices too small to read much into (e.g. a partial last year).
+                    let n = if y.rows < 30 {
+                        format!(" (n={})", y.rows)
+                    } else {
+                        String::new()
+                    };
+                    format!("{}{n} {}", y.slice, cell(y.metric, y.sharpe))
+                })
                 .collect();
             let _ = writeln!(
                 s,
@@ -208,6 +216,19 @@ pub fn train_report(r: &TrainReport) -> String {
                 .map(|x| format!("{} {}", x.slice, cell(x.metric, x.sharpe)))
                 .collect();
             let _ = writeln!(s, "by trailing-volatility regime: {}", v.join(", "));
+        }
+        if !st.by_drawdown.is_empty() {
+            let v: Vec<String> = st
+                .by_drawdown
+                .iter()
+                .map(|x| format!("{} {}", x.slice, cell(x.metric, x.sharpe)))
+                .collect();
+            let _ = writeln!(
+                s,
+                "by asset drawdown (≥{:.0}% below peak): {}",
+                hone_train::stress::DRAWDOWN_THRESHOLD * 100.0,
+                v.join(", ")
+            );
         }
         if !st.cost_curve.is_empty() {
             let c: Vec<String> = st

@@ -769,7 +769,8 @@ fn stress_report(
     metrics: &[Metric],
 ) -> Result<Option<crate::stress::StressReport>, TrainError> {
     use crate::stress::{
-        Slice, StressReport, group_by, metric_on, volatility_regimes, with_noise, year_of,
+        Slice, StressReport, drawdown_regimes, group_by, metric_on, volatility_regimes, with_noise,
+        year_of,
     };
     let (ds, task, c) = (job.ds, job.task, &job.cfg.config);
     let Some(&metric) = metrics.first() else {
@@ -822,6 +823,10 @@ fn stress_report(
         Some(next) => slices(volatility_regimes(next, &rows)),
         None => Vec::new(),
     };
+    let by_drawdown = match &ds.next_return {
+        Some(next) => slices(drawdown_regimes(next, &rows)),
+        None => Vec::new(),
+    };
     let all: Vec<usize> = (0..rows.len()).collect();
     let cost_curve: Vec<(f64, f64)> = if trading.is_some() {
         [0.0, 1.0, 2.0, 5.0, 10.0, 20.0]
@@ -856,6 +861,7 @@ fn stress_report(
         metric: metric.name().to_string(),
         by_year,
         by_volatility,
+        by_drawdown,
         cost_curve,
         feature_noise,
     }))

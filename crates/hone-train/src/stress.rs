@@ -31,6 +31,9 @@ pub struct StressReport {
     pub by_year: Vec<Slice>,
     /// Out-of-fold results by trailing 20-row volatility tercile (with `[trading]`).
     pub by_volatility: Vec<Slice>,
+    /// Out-of-fold results split by whether the traded asset stood in a drawdown of at least
+    /// [`DRAWDOWN_THRESHOLD`] from its running peak (`drawdown`) or not (`near_peak`).
+    pub by_drawdown: Vec<Slice>,
     /// Out-of-fold strategy Sharpe ratio at increasing costs (bps per unit turnover).
     pub cost_curve: Vec<(f64, f64)>,
     /// Holdout metric with Gaussian noise of k × each feature's std added (k, metric).
@@ -124,6 +127,38 @@ pub fn volatility_regimes(next_return: &[f64], rows: &[usize]) -> Vec<Option<Str
     out
 }
 
+/// Depth from the running peak that marks a row as `drawdown` in [`drawdown_regimes`].
+pub const DRAWDOWN_THRESHOLD: f64 = 0.10;
+
+/// Labels each row `drawdown` when the asset's buy-and-hold equity at that row is at least
+/// [`DRAWDOWN_THRESHOLD`] below its running peak, else `near_peak`. Causal: the equity at row t
+/// compounds the returns into rows 1..=t only (`next_return[s]` is the return from s to s+1).
+pub fn drawdown_regimes(next_return: &[f64], rows: &[usize]) -> Vec<Option<String>> {
+    let n = next_return.len();
+    let mut depth = vec![0.0; n];
+    let (mut equity, mut peak) = (1.0_f64, 1.0_f64);
+    for t in 1..n {
+        let r = next_return[t - 1];
+        if r.is_finite() {
+            equity *= 1.0 + r;
+        }
+        peak = peak.max(equity);
+        depth[t] = 1.0 - equity / peak;
+    }
+    rows.iter()
+        .map(|&r| {
+            depth.get(r).map(|&d| {
+                if d >= DRAWDOWN_THRESHOLD {
+                    "drawdown"
+                } else {
+                    "near_peak"
+                }
+                .to_string()
+            })
+        })
+        .collect()
+}
+
 /// Adds seeded Gaussian noise of `k` × each column's std to a copy of the columns.
 pub fn with_noise(columns: &[Vec<f64>], k: f64, seed: u64) -> Vec<Vec<f64>> {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -171,6 +206,10 @@ mod tests {
         assert!(regimes[..21].iter().all(Option::is_none));
         assert_eq!(regimes[30].as_deref(), Some("low"));
         assert_eq!(regimes[99].as_deref(), Some("high"));
+        // +0 %, then −20 % (into row 2), then +30 % (into row 3, back above the old peak).
+        let dd = drawdown_regimes(&[0.0, -0.2, 0.3, 0.0], &[0, 1, 2, 3]);
+        let dd: Vec<&str> = dd.iter().map(|x| x.as_deref().unwrap()).collect();
+        assert_eq!(dd, ["near_peak", "near_peak", "drawdown", "near_peak"]);
         let cols = vec![vec![1.0, 2.0, 3.0, 4.0]];
         assert_eq!(with_noise(&cols, 0.0, 1), cols);
         assert_eq!(with_noise(&cols, 0.5, 1), with_noise(&cols, 0.5, 1));
