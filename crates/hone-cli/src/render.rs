@@ -230,6 +230,36 @@ pub fn train_report(r: &TrainReport) -> String {
                 v.join(", ")
             );
         }
+        if let Some(b) = &st.bias {
+            let g: Vec<String> = b
+                .groups
+                .iter()
+                .map(|x| {
+                    format!(
+                        "{} (n={}) {}",
+                        x.slice,
+                        x.rows,
+                        x.metric.map_or("-".into(), fmt)
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                s,
+                "{} by {}: {}\n  gap {} (best {}, worst {}), permutation p = {:.4}: {}",
+                b.metric,
+                b.column,
+                g.join(", "),
+                fmt(b.gap),
+                b.best,
+                b.worst,
+                b.p_value,
+                if b.p_value < 0.05 {
+                    "the model performs significantly differently across groups"
+                } else {
+                    "no significant difference across groups"
+                }
+            );
+        }
         if !st.cost_curve.is_empty() {
             let c: Vec<String> = st
                 .cost_curve

@@ -815,3 +815,84 @@ fn bad_input_gets_one_clear_error() {
     );
     assert!(err.contains("not a hone model directory"), "{err}");
 }
+
+#[test]
+fn bias_parity_across_a_grouping_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Desk A's target follows x; desk B's is unrelated noise, so the model fits A far better.
+    let mut state = 12345u64;
+    let mut uniform = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let mut csv = String::from("x,desk,y\n");
+    for i in 0..400 {
+        let x = uniform();
+        let (desk, y) = if i % 2 == 0 {
+            ("A", x + 0.05 * uniform())
+        } else {
+            ("B", uniform())
+        };
+        csv.push_str(&format!("{x},{desk},{y}\n"));
+    }
+    write(d, "d.csv", &csv);
+    let config = write(
+        d,
+        "c.toml",
+        r#"
+metrics = ["mae", "r2"]
+[data]
+path = "d.csv"
+group_column = "desk"
+[target]
+kind = "column"
+column = "y"
+task = "regression"
+[split]
+scheme = "kfold"
+n_splits = 4
+[model]
+type = "ridge"
+[gates]
+hard = ["bias.p_value > 0.05"]
+"#,
+    );
+    let out = d.join("run");
+    let o = hone(&[
+        "train",
+        &config,
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        "--no-track",
+    ]);
+    // The hard gate on parity fails: exit code 3, with the report still written.
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let b = &v["stress"]["bias"];
+    assert_eq!(b["column"], "desk");
+    assert_eq!(
+        (b["best"].as_str(), b["worst"].as_str()),
+        (Some("A"), Some("B"))
+    );
+    let rows: u64 = (0..2)
+        .map(|g| b["groups"][g]["rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rows, v["development"]["count"].as_u64().unwrap());
+    let (a, bb) = (
+        b["groups"][0]["metric"].as_f64().unwrap(),
+        b["groups"][1]["metric"].as_f64().unwrap(),
+    );
+    assert!((b["gap"].as_f64().unwrap() - (bb - a)).abs() < 1e-12);
+    assert!(b["p_value"].as_f64().unwrap() < 0.01, "{b}");
+    // The grouping column is never a feature.
+    assert_eq!(v["features"], serde_json::json!(["x"]));
+}

@@ -28,6 +28,10 @@ pub struct DataSpec {
     /// Causal features derived from prices and volume.
     #[serde(default)]
     pub derive: Option<DeriveSpec>,
+    /// Column naming each row's group (instrument, sector, venue), for metric parity across
+    /// groups; never a feature.
+    #[serde(default)]
+    pub group_column: Option<String>,
 }
 
 /// How the target is obtained.
@@ -136,6 +140,8 @@ pub struct Dataset {
     /// Return of the price from each row to the next (`p[t+1] / p[t] − 1`), for trading
     /// evaluation: set when [`BuildOptions::trading_price`] names a price column.
     pub next_return: Option<Vec<f64>>,
+    /// Each row's group label, when [`DataSpec::group_column`] is set.
+    pub groups: Option<Vec<String>>,
     format: FileFormat,
 }
 
@@ -242,6 +248,7 @@ impl DataSpec {
                     Some(name.as_str()) != self.time_column.as_deref()
                         && Some(name.as_str()) != target_col
                         && !self.exclude.contains(name)
+                        && Some(name.as_str()) != self.group_column.as_deref()
                 })
                 .collect(),
         };
@@ -436,6 +443,13 @@ impl DataSpec {
             }
             None => None,
         };
+        let groups = match &self.group_column {
+            Some(name) => {
+                let col = table.column(name)?;
+                Some(rows.clone().map(|i| col.text_at(i)).collect())
+            }
+            None => None,
+        };
         let features: Vec<Vec<f64>> = features.iter().map(|f| f[rows.clone()].to_vec()).collect();
         if !target.is_empty() {
             target = target[rows.clone()].to_vec();
@@ -452,6 +466,7 @@ impl DataSpec {
             row_offset: warm_up,
             notes,
             next_return,
+            groups,
             format: table.format,
         };
         dataset.check_features(opts.allow_missing_features)?;
@@ -544,6 +559,7 @@ mod tests {
             features: None,
             exclude: vec![],
             derive: None,
+            group_column: None,
         }
     }
 
@@ -693,5 +709,29 @@ mod tests {
                 .to_string()
                 .contains("leaks")
         );
+    }
+
+    #[test]
+    fn group_column_is_carried_and_never_a_feature() {
+        let d = days(4);
+        let mut t = table(vec![1., 2., 3., 4.], d.iter().map(String::as_str).collect());
+        t.columns.push(Column {
+            name: "desk".into(),
+            values: ColumnValues::Numeric(vec![1., 2., 1., 2.]),
+        });
+        let y = direction(1);
+        let grouped = DataSpec {
+            group_column: Some("desk".into()),
+            ..spec()
+        };
+        let ds = grouped.build(&t, opts(&y)).unwrap();
+        assert!(!ds.feature_names.contains(&"desk".to_string()));
+        assert_eq!(ds.groups.as_deref().unwrap()[..2], ["1", "2"]);
+        let missing = DataSpec {
+            group_column: Some("sector".into()),
+            ..spec()
+        };
+        let err = missing.build(&t, opts(&y)).unwrap_err().to_string();
+        assert!(err.contains("sector"), "{err}");
     }
 }

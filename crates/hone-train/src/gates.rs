@@ -85,6 +85,10 @@ pub fn values(r: &TrainReport) -> BTreeMap<String, f64> {
     for (m, g) in &r.train_cv_gap {
         v.insert(format!("gap.{m}"), *g);
     }
+    if let Some(b) = r.stress.as_ref().and_then(|s| s.bias.as_ref()) {
+        v.insert("bias.gap".into(), b.gap);
+        v.insert("bias.p_value".into(), b.p_value);
+    }
     v.insert("drift_share".into(), r.drift_share);
     v.insert("rows".into(), r.rows as f64);
     v

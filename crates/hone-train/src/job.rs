@@ -760,6 +760,9 @@ pub fn run_train(
     Ok(report)
 }
 
+/// Label shuffles behind the bias-parity p-value (resolution 0.001).
+const BIAS_PERMUTATIONS: usize = 999;
+
 fn stress_report(
     job: &JobContext<'_>,
     oof: &[(usize, Scored)],
@@ -769,8 +772,8 @@ fn stress_report(
     metrics: &[Metric],
 ) -> Result<Option<crate::stress::StressReport>, TrainError> {
     use crate::stress::{
-        Slice, StressReport, drawdown_regimes, group_by, metric_on, volatility_regimes, with_noise,
-        year_of,
+        Slice, StressReport, bias_parity, drawdown_regimes, group_by, metric_on,
+        volatility_regimes, with_noise, year_of,
     };
     let (ds, task, c) = (job.ds, job.task, &job.cfg.config);
     let Some(&metric) = metrics.first() else {
@@ -857,7 +860,18 @@ fn stress_report(
             ));
         }
     }
+    let bias = match (&ds.groups, &c.data.group_column) {
+        (Some(groups), Some(column)) => {
+            let labels: Vec<String> = rows.iter().map(|&r| groups[r].clone()).collect();
+            bias_parity(task, metric, &y, &out, &labels, BIAS_PERMUTATIONS, c.seed).map(|mut b| {
+                b.column = column.clone();
+                b
+            })
+        }
+        _ => None,
+    };
     Ok(Some(StressReport {
+        bias,
         metric: metric.name().to_string(),
         by_year,
         by_volatility,

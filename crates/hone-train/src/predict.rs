@@ -49,7 +49,11 @@ pub fn predict(model_dir: &Path, data: &Path) -> Result<PredictOutput, TrainErro
             context: "loading the pipeline".into(),
             source,
         })?;
-    let spec = &manifest.data;
+    // Group labels only serve evaluation; new data need not carry them.
+    let spec = &hone_data::DataSpec {
+        group_column: None,
+        ..manifest.data.clone()
+    };
     let table = table::load(data, &spec.text_columns())?;
     let has_imputer = pipeline.steps.iter().any(|s| matches!(s, Step::Impute(_)));
     let mut ds = spec.build(

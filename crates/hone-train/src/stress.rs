@@ -38,6 +38,8 @@ pub struct StressReport {
     pub cost_curve: Vec<(f64, f64)>,
     /// Holdout metric with Gaussian noise of k × each feature's std added (k, metric).
     pub feature_noise: Vec<(f64, Option<f64>)>,
+    /// Out-of-fold metric parity across `[data] group_column` (when set).
+    pub bias: Option<BiasReport>,
 }
 
 /// The metric on a subset of scored rows.
@@ -127,6 +129,117 @@ pub fn volatility_regimes(next_return: &[f64], rows: &[usize]) -> Vec<Option<Str
     out
 }
 
+/// Metric parity across the groups of a user-named column.
+#[derive(Debug, Clone, Serialize)]
+pub struct BiasReport {
+    /// The grouping column.
+    pub column: String,
+    /// Metric used (the job's first metric).
+    pub metric: String,
+    /// Each group's rows and metric (out-of-fold).
+    pub groups: Vec<Slice>,
+    /// Spread of the metric across groups: the best group's value minus the worst's, in
+    /// absolute terms (always ≥ 0).
+    pub gap: f64,
+    /// Group with the highest metric.
+    pub best: String,
+    /// Group with the lowest metric.
+    pub worst: String,
+    /// Permutation p-value of the gap: the share of label shuffles (group labels permuted
+    /// across rows, keeping group sizes) whose gap is at least the observed one.
+    pub p_value: f64,
+    /// Shuffles run.
+    pub permutations: usize,
+}
+
+/// Spread of a metric across groups: (gap, best, worst) over groups where it is defined.
+fn spread(
+    task: Task,
+    metric: Metric,
+    y: &[f64],
+    output: &[f64],
+    groups: &BTreeMap<String, Vec<usize>>,
+) -> Option<(f64, String, String)> {
+    let mut best: Option<(f64, &String)> = None;
+    let mut worst: Option<(f64, &String)> = None;
+    for (g, idx) in groups {
+        let Some(m) = metric_on(task, metric, y, output, idx).filter(|m| m.is_finite()) else {
+            continue;
+        };
+        if best.is_none_or(|(b, _)| m > b) {
+            best = Some((m, g));
+        }
+        if worst.is_none_or(|(w, _)| m < w) {
+            worst = Some((m, g));
+        }
+    }
+    let ((hi, hg), (lo, lg)) = (best?, worst?);
+    // The gap is the spread of values; which end is "best" follows the metric's direction.
+    if metric.greater_is_better() {
+        Some((hi - lo, hg.clone(), lg.clone()))
+    } else {
+        Some((hi - lo, lg.clone(), hg.clone()))
+    }
+}
+
+/// Metric per group, the best−worst gap and its permutation p-value (seeded). `None` with fewer
+/// than two groups where the metric is defined.
+pub fn bias_parity(
+    task: Task,
+    metric: Metric,
+    y: &[f64],
+    output: &[f64],
+    labels: &[String],
+    permutations: usize,
+    seed: u64,
+) -> Option<BiasReport> {
+    let as_opt: Vec<Option<String>> = labels.iter().cloned().map(Some).collect();
+    let grouped = group_by(&as_opt);
+    let (gap, best, worst) = spread(task, metric, y, output, &grouped)?;
+    let defined = grouped
+        .values()
+        .filter(|idx| metric_on(task, metric, y, output, idx).is_some_and(f64::is_finite))
+        .count();
+    if defined < 2 {
+        return None;
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut shuffled = as_opt.clone();
+    let mut at_least = 0usize;
+    for _ in 0..permutations {
+        // Fisher–Yates.
+        for i in (1..shuffled.len()).rev() {
+            let j = rng.random_range(0..=i);
+            shuffled.swap(i, j);
+        }
+        let g = group_by(&shuffled);
+        // A shuffle where the metric is undefined in all but one group counts as no gap.
+        let perm_gap = spread(task, metric, y, output, &g).map_or(0.0, |s| s.0);
+        if perm_gap >= gap - 1e-12 {
+            at_least += 1;
+        }
+    }
+    let groups = grouped
+        .into_iter()
+        .map(|(slice, idx)| Slice {
+            rows: idx.len(),
+            metric: metric_on(task, metric, y, output, &idx),
+            sharpe: None,
+            slice,
+        })
+        .collect();
+    Some(BiasReport {
+        column: String::new(),
+        metric: metric.name().to_string(),
+        groups,
+        gap,
+        best,
+        worst,
+        p_value: (1 + at_least) as f64 / (1 + permutations) as f64,
+        permutations,
+    })
+}
+
 /// Depth from the running peak that marks a row as `drawdown` in [`drawdown_regimes`].
 pub const DRAWDOWN_THRESHOLD: f64 = 0.10;
 
@@ -214,5 +327,36 @@ mod tests {
         assert_eq!(with_noise(&cols, 0.0, 1), cols);
         assert_eq!(with_noise(&cols, 0.5, 1), with_noise(&cols, 0.5, 1));
         assert_ne!(with_noise(&cols, 0.5, 1), cols);
+    }
+
+    #[test]
+    fn bias_parity_detects_a_group_the_model_fails_on() {
+        // Regression: group "a" predicted exactly, group "b" with large errors.
+        let n = 200;
+        let y: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+        let labels: Vec<String> = (0..n)
+            .map(|i| if i % 2 == 0 { "a" } else { "b" }.to_string())
+            .collect();
+        let out: Vec<f64> = (0..n)
+            .map(|i| if i % 2 == 0 { y[i] } else { y[i] + 1.0 })
+            .collect();
+        let r = bias_parity(Task::Regression, Metric::Mae, &y, &out, &labels, 199, 7).unwrap();
+        // MAE: lower is better, so "a" (exact) is best.
+        assert_eq!((r.best.as_str(), r.worst.as_str()), ("a", "b"));
+        assert!((r.gap - 1.0).abs() < 1e-12);
+        // No shuffle reaches the observed gap: p = 1 / (1 + 199).
+        assert!((r.p_value - 1.0 / 200.0).abs() < 1e-12);
+        // Same errors everywhere: no gap worth a small p-value.
+        let fair: Vec<f64> = (0..n).map(|i| y[i] + 0.5).collect();
+        let r = bias_parity(Task::Regression, Metric::Mae, &y, &fair, &labels, 199, 7).unwrap();
+        assert!(r.gap < 1e-12 && r.p_value > 0.5, "{r:?}");
+        // Seeded: same result twice.
+        let noisy: Vec<f64> = (0..n).map(|i| y[i] + 0.1 * (i as f64).cos()).collect();
+        let a = bias_parity(Task::Regression, Metric::Mae, &y, &noisy, &labels, 99, 3).unwrap();
+        let b = bias_parity(Task::Regression, Metric::Mae, &y, &noisy, &labels, 99, 3).unwrap();
+        assert_eq!(a.p_value, b.p_value);
+        // One group only: nothing to compare.
+        let one = vec!["a".to_string(); n];
+        assert!(bias_parity(Task::Regression, Metric::Mae, &y, &out, &one, 9, 1).is_none());
     }
 }
