@@ -64,8 +64,75 @@ fn ln_binomial(n: usize, k: usize) -> f64 {
     statrs::function::factorial::ln_binomial(n as u64, k as u64)
 }
 
-/// Two-sample Kolmogorov–Smirnov: (D, p). Exact for equal sample sizes, Kolmogorov's asymptotic
-/// distribution otherwise.
+/// Largest sample size for which [`ks_2samp`] computes the exact p-value, as scipy's
+/// `method='auto'`.
+pub const KS_EXACT_MAX_N: usize = 10_000;
+
+/// Exact P(D ≥ d) for two samples of unequal sizes n and m under H0, by the lattice-path
+/// method (Hodges 1958): a random path from (0, 0) to (n, m) with i x-steps and j y-steps taken
+/// is "outside" once |i/n − j/m| ≥ d. The path's probability mass is carried forward step by
+/// step (step x with probability (n − i)/(n − i + m − j)), and the mass that first touches an
+/// outside point is summed, so small p-values keep their precision and nothing overflows.
+fn ks_exact_unequal(n: usize, m: usize, d: f64) -> f64 {
+    let g = gcd(n, m);
+    let lcm = (n / g) * m;
+    // d on the lattice of attainable values (as scipy): h / lcm.
+    let h = (d * lcm as f64).round() as u64;
+    if h == 0 {
+        return 1.0;
+    }
+    // |i/n − j/m| ≥ h/lcm  ⇔  |i·m − j·n| ≥ h·g, in integers.
+    let bound = h as i128 * g as i128;
+    let outside =
+        |i: usize, j: usize| (i as i128 * m as i128 - j as i128 * n as i128).abs() >= bound;
+    let mut row = vec![0.0f64; m + 1];
+    row[0] = 1.0;
+    let mut absorbed = 0.0;
+    for i in 0..=n {
+        // Moves within the row (y-steps), then to the next row (x-steps).
+        let mut next = vec![0.0f64; m + 1];
+        for j in 0..=m {
+            let mass = row[j];
+            if mass == 0.0 {
+                continue;
+            }
+            let (ra, rb) = ((n - i) as f64, (m - j) as f64);
+            if ra + rb == 0.0 {
+                continue;
+            }
+            if rb > 0.0 {
+                let moved = mass * rb / (ra + rb);
+                if outside(i, j + 1) {
+                    absorbed += moved;
+                } else {
+                    row[j + 1] += moved;
+                }
+            }
+            if ra > 0.0 {
+                let moved = mass * ra / (ra + rb);
+                if outside(i + 1, j) {
+                    absorbed += moved;
+                } else {
+                    next[j] += moved;
+                }
+            }
+        }
+        row = next;
+    }
+    absorbed.clamp(0.0, 1.0)
+}
+
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// Two-sample Kolmogorov–Smirnov: (D, p), as `scipy.stats.ks_2samp` (two-sided,
+/// `method='auto'`): exact p-values when both samples have at most [`KS_EXACT_MAX_N`] values,
+/// Kolmogorov's asymptotic distribution beyond (where scipy uses `kstwo.sf(D, round(nm/(n+m)))`,
+/// which differs slightly).
 pub fn ks_2samp(reference: &[f64], current: &[f64]) -> Result<(f64, f64), ValidateError> {
     let (n, m) = (reference.len(), current.len());
     if n == 0 || m == 0 {
@@ -100,6 +167,8 @@ pub fn ks_2samp(reference: &[f64], current: &[f64]) -> Result<(f64, f64), Valida
             k += 1;
         }
         (2.0 * s).clamp(0.0, 1.0)
+    } else if n.max(m) <= KS_EXACT_MAX_N {
+        ks_exact_unequal(n, m, d)
     } else {
         let en = ((n * m) as f64 / (n + m) as f64).sqrt();
         let lambda = en * d;
@@ -340,6 +409,19 @@ mod tests {
         let (d, p) = ks_2samp(&r, &c).unwrap();
         close(d, 0.1, 1e-12);
         close(p, 0.7020569828664881, 1e-9);
+        // Unequal sizes, exact (scipy 1.17.1 `ks_2samp`, method='auto').
+        let (d, p) = ks_2samp(&r, &range(10, 140)).unwrap();
+        close(d, 0.3076923076923077, 1e-12);
+        close(p / 3.095796638003671e-05, 1.0, 1e-9);
+        let a: Vec<f64> = (0..7).map(f64::from).collect();
+        let (d, p) = ks_2samp(&a, &[0.5, 2.5, 6.5, 7.5, 8.5]).unwrap();
+        close(d, 0.6, 1e-12);
+        close(p, 0.16666666666666663, 1e-12);
+        // Large samples and tiny p-values keep their relative precision.
+        let (_, p) = ks_2samp(&range(0, 5000), &range(100, 7100)).unwrap();
+        close(p / 4.37126923169155e-232, 1.0, 1e-6);
+        let (_, p) = ks_2samp(&range(0, 10_000), &range(20, 9019)).unwrap();
+        close(p / 4.058328112232589e-40, 1.0, 1e-6);
         close(wasserstein(&r, &c), 10.0, 1e-12);
         close(wasserstein_normalized(&r, &c), 0.3464274833209975, 1e-12);
         close(
