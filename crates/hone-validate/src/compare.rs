@@ -296,9 +296,15 @@ pub fn paired_bootstrap(
     })
 }
 
-/// Wilcoxon signed-rank test on paired differences (zeros dropped; average ranks for ties).
-/// Exact p-value without ties or zeros for n ≤ 50, else the normal approximation (tie-corrected
-/// variance, no continuity correction), as scipy.
+/// Pairs up to which [`wilcoxon`] runs the exact permutation test when there are ties or zeros
+/// (scipy's `method='auto'`; zeros count).
+pub const WILCOXON_PERMUTATION_MAX_N: usize = 13;
+
+/// Wilcoxon signed-rank test on paired differences (zeros dropped; average ranks for ties),
+/// p-value chosen as scipy 1.17's `method='auto'`: the exact distribution without ties or zeros
+/// for n ≤ 50, an exact permutation test over all sign flips with ties or zeros for n ≤ 13
+/// (zeros counted), else the normal approximation (tie-corrected variance, no continuity
+/// correction). The detail `z` is the normal approximation's z in every case.
 pub fn wilcoxon(d: &[f64]) -> Result<TestResult, ValidateError> {
     let nz: Vec<f64> = d.iter().copied().filter(|v| *v != 0.0).collect();
     let n = nz.len();
@@ -330,21 +336,9 @@ pub fn wilcoxon(d: &[f64]) -> Result<TestResult, ValidateError> {
     };
     let zeros = d.len() != n;
     let nf = n as f64;
-    let (p, method) = if !has_ties && !zeros && n <= 50 {
-        // Exact null distribution of W+ by dynamic programming over ranks 1..n.
-        let max = n * (n + 1) / 2;
-        let mut counts = vec![0f64; max + 1];
-        counts[0] = 1.0;
-        for r in 1..=n {
-            for s in (r..=max).rev() {
-                counts[s] += counts[s - r];
-            }
-        }
-        let total: f64 = counts.iter().sum();
-        let k = stat.round() as usize;
-        let tail: f64 = counts[..=k].iter().sum::<f64>() / total;
-        ((2.0 * tail).min(1.0), 0.0)
-    } else {
+    // Normal approximation (tie-corrected variance, no continuity correction); its z is
+    // reported whichever p-value is used.
+    let z = {
         let mut s = abs.clone();
         s.sort_by(f64::total_cmp);
         let mut tie_term = 0.0;
@@ -360,8 +354,40 @@ pub fn wilcoxon(d: &[f64]) -> Result<TestResult, ValidateError> {
         }
         let mu = nf * (nf + 1.0) / 4.0;
         let var = nf * (nf + 1.0) * (2.0 * nf + 1.0) / 24.0 - tie_term / 48.0;
-        let z = (stat - mu) / var.sqrt();
-        (2.0 * normal().cdf(-z.abs()), z)
+        (stat - mu) / var.sqrt()
+    };
+    let p = if !has_ties && !zeros && n <= 50 {
+        // Exact null distribution of W+ by dynamic programming over ranks 1..n.
+        let max = n * (n + 1) / 2;
+        let mut counts = vec![0f64; max + 1];
+        counts[0] = 1.0;
+        for r in 1..=n {
+            for s in (r..=max).rev() {
+                counts[s] += counts[s - r];
+            }
+        }
+        let total: f64 = counts.iter().sum();
+        let k = stat.round() as usize;
+        let tail: f64 = counts[..=k].iter().sum::<f64>() / total;
+        (2.0 * tail).min(1.0)
+    } else if d.len() <= WILCOXON_PERMUTATION_MAX_N {
+        // Ties or zeros with few pairs: scipy's exact permutation test, every sign assignment of
+        // the non-zero differences (zeros flip to themselves, so leaving them out keeps the
+        // proportions). Two-sided p = 2·min(P(W+ ≥ w), P(W+ ≤ w)), with scipy's relative
+        // tolerance for float ranks.
+        let eps = 1e-14 * w_plus.abs().max(1.0);
+        let (mut ge, mut le) = (0u32, 0u32);
+        for mask in 0u32..(1u32 << n) {
+            let w: f64 = (0..n)
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| ranks[i])
+                .sum();
+            ge += u32::from(w >= w_plus - eps);
+            le += u32::from(w <= w_plus + eps);
+        }
+        (2.0 * f64::from(ge.min(le)) / f64::from(1u32 << n)).min(1.0)
+    } else {
+        2.0 * normal().cdf(-z.abs())
     };
     Ok(TestResult {
         test: "wilcoxon".into(),
@@ -372,7 +398,7 @@ pub fn wilcoxon(d: &[f64]) -> Result<TestResult, ValidateError> {
             ("w_plus".into(), w_plus),
             ("w_minus".into(), w_minus),
             ("n".into(), nf),
-            ("z".into(), method),
+            ("z".into(), z),
         ],
     })
 }
@@ -521,6 +547,18 @@ mod tests {
         let r = wilcoxon(&[1., 2., 2., 3., -1., 4., 4., 4., 0., 5.]).unwrap();
         assert_eq!(r.statistic, 1.5);
         close(detail(&r, "z"), -2.5010636035367373, 1e-9);
-        assert!((r.p_value - 0.01238209386219748).abs() < 1e-9);
+        // Ties and a zero with n = 10 ≤ 13: scipy's `auto` runs the permutation test.
+        assert!((r.p_value - 0.01171875).abs() < 1e-12);
+        // 13 pairs with ties: permutation (scipy 0.018310546875); a 14th pair that is zero:
+        // normal approximation (scipy 0.02086258233276551, the same as without the zero).
+        let d13 = [1., 2., 2., 3., -1., 4., 4., 4., 5., 6., -7., 8., 9.];
+        close(wilcoxon(&d13).unwrap().p_value, 0.018310546875, 1e-12);
+        let mut d14 = d13.to_vec();
+        d14.push(0.0);
+        close(wilcoxon(&d14).unwrap().p_value, 0.02086258233276551, 1e-9);
+        // scipy: statistic 4.0, p = 0.25.
+        let r = wilcoxon(&[3., -1., 0., 0., 2., 2., -2., 5.]).unwrap();
+        assert_eq!(r.statistic, 4.0);
+        close(r.p_value, 0.25, 1e-12);
     }
 }
