@@ -500,6 +500,13 @@ pub struct DriftArgs {
     /// Share of drifted columns that makes the dataset drifted (Evidently: 0.5).
     #[arg(long, default_value_t = 0.5)]
     drift_share: f64,
+    /// Test for every column, by Evidently's name: auto (Evidently's default per column), ks,
+    /// wasserstein, psi, kl_div, jensenshannon, chisquare, z.
+    #[arg(long, default_value = "auto")]
+    method: String,
+    /// Drift threshold for the test (default: Evidently's, 0.05 for p-values, 0.1 otherwise).
+    #[arg(long)]
+    threshold: Option<f64>,
     /// JSON output.
     #[arg(long)]
     json: bool,
@@ -507,7 +514,15 @@ pub struct DriftArgs {
 
 /// Per-column drift with Evidently's default tests, and the dataset verdict.
 pub fn drift(args: DriftArgs) -> Result<(), CliError> {
-    use hone_validate::drift::{ColumnSample, column_drift, dataset_drift};
+    use hone_validate::drift::{ColumnSample, DriftMethod, column_drift_with, dataset_drift};
+    let method = DriftMethod::parse(&args.method).ok_or_else(|| {
+        let names: Vec<&str> = DriftMethod::ALL.iter().map(|m| m.name()).collect();
+        CliError::usage(format!(
+            "--method {:?}: unknown test (choose from {})",
+            args.method,
+            names.join(", ")
+        ))
+    })?;
     let load = |p: &Path| table::load(p, &[]).map_err(|e| CliError::runtime(e.to_string()));
     let (r, c) = (load(&args.reference)?, load(&args.current)?);
     let names: Vec<String> = if args.column.is_empty() {
@@ -532,12 +547,17 @@ pub fn drift(args: DriftArgs) -> Result<(), CliError> {
             (ColumnValues::Numeric(a), ColumnValues::Numeric(b)) => {
                 let a: Vec<f64> = a.iter().copied().filter(|v| v.is_finite()).collect();
                 let b: Vec<f64> = b.iter().copied().filter(|v| v.is_finite()).collect();
-                column_drift(name, ColumnSample::Numeric(&a, &b))
+                column_drift_with(name, ColumnSample::Numeric(&a, &b), method, args.threshold)
             }
             _ => {
                 let a: Vec<String> = (0..r.n_rows).map(|i| rc.text_at(i)).collect();
                 let b: Vec<String> = (0..c.n_rows).map(|i| cc.text_at(i)).collect();
-                column_drift(name, ColumnSample::Categorical(&a, &b))
+                column_drift_with(
+                    name,
+                    ColumnSample::Categorical(&a, &b),
+                    method,
+                    args.threshold,
+                )
             }
         }
         .map_err(|e| CliError::runtime(e.to_string()))?;

@@ -604,6 +604,37 @@ fn stats_match_the_reference_values() {
     assert_eq!(cols[2]["method"], "z");
     assert!((cols[2]["score"].as_f64().unwrap() - 0.02845973691631065).abs() < 1e-9);
     assert_eq!(v["dataset_drift"], true);
+    // A named test on Evidently's bins (Sturges for x, one bin per category for c).
+    let v = stdout_json(&hone(&[
+        "drift",
+        "--reference",
+        &rf,
+        "--current",
+        &cf,
+        "--column",
+        "x",
+        "--column",
+        "c",
+        "--method",
+        "psi",
+        "--json",
+    ]));
+    let cols = v["columns"].as_array().unwrap();
+    assert!((cols[0]["score"].as_f64().unwrap() - 0.2932674137586854).abs() < 1e-9);
+    assert!((cols[1]["score"].as_f64().unwrap() - 0.4394449154672438).abs() < 1e-9);
+    let err = fails(
+        &[
+            "drift",
+            "--reference",
+            &rf,
+            "--current",
+            &cf,
+            "--method",
+            "kl",
+        ],
+        2,
+    );
+    assert!(err.contains("kl_div"), "{err}");
 }
 
 // validation-reference.md §2.1–§2.3 REF examples (scikit-learn 1.9.1), through the CLI.

@@ -1,7 +1,7 @@
 //! Data drift between a reference and a current sample (validation-reference.md §5): PSI, the
 //! two-sample Kolmogorov–Smirnov test, normalised Wasserstein-1, Jensen–Shannon distance,
-//! chi-square and two-proportion z tests, with Evidently 0.7's default choice of test per column
-//! and its thresholds.
+//! chi-square and two-proportion z tests, KL divergence, with Evidently 0.7's default choice of
+//! test per column and its thresholds, or any test by name on Evidently's bins.
 
 use std::collections::BTreeMap;
 
@@ -296,6 +296,239 @@ fn category_counts(r: &[String], c: &[String]) -> (Vec<String>, Vec<f64>, Vec<f6
     (names, rc, cc)
 }
 
+/// A drift test, as Evidently names it; `Auto` picks Evidently's default for the column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftMethod {
+    /// Evidently's default for the column's type, size and cardinality (§5.5).
+    Auto,
+    /// Two-sample Kolmogorov–Smirnov p-value (numerical); drift if p ≤ threshold.
+    Ks,
+    /// Wasserstein-1 normalised by the reference std (numerical); drift if ≥ threshold.
+    Wasserstein,
+    /// Population stability index on Evidently's bins; drift if ≥ threshold.
+    Psi,
+    /// Kullback–Leibler divergence KL(reference ‖ current) on Evidently's bins.
+    KlDiv,
+    /// Jensen–Shannon distance (natural log) on Evidently's bins.
+    JensenShannon,
+    /// Chi-square goodness-of-fit p-value; drift if p < threshold.
+    ChiSquare,
+    /// Two-proportion z-test p-value (two categories); drift if p < threshold.
+    Z,
+}
+
+impl DriftMethod {
+    /// Every method, for parsing and help.
+    pub const ALL: [DriftMethod; 8] = [
+        DriftMethod::Auto,
+        DriftMethod::Ks,
+        DriftMethod::Wasserstein,
+        DriftMethod::Psi,
+        DriftMethod::KlDiv,
+        DriftMethod::JensenShannon,
+        DriftMethod::ChiSquare,
+        DriftMethod::Z,
+    ];
+
+    /// Evidently's name for the method.
+    pub fn name(self) -> &'static str {
+        match self {
+            DriftMethod::Auto => "auto",
+            DriftMethod::Ks => "ks",
+            DriftMethod::Wasserstein => "wasserstein",
+            DriftMethod::Psi => "psi",
+            DriftMethod::KlDiv => "kl_div",
+            DriftMethod::JensenShannon => "jensenshannon",
+            DriftMethod::ChiSquare => "chisquare",
+            DriftMethod::Z => "z",
+        }
+    }
+
+    /// Parses Evidently's name.
+    pub fn parse(name: &str) -> Option<DriftMethod> {
+        DriftMethod::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Evidently's default threshold: 0.05 for p-values, 0.1 for distances.
+    pub fn default_threshold(self) -> f64 {
+        match self {
+            DriftMethod::Ks | DriftMethod::ChiSquare | DriftMethod::Z => 0.05,
+            _ => 0.1,
+        }
+    }
+
+    /// Whether a score means drift at this threshold (Evidently's inequalities).
+    pub fn drifted(self, score: f64, threshold: f64) -> bool {
+        match self {
+            DriftMethod::Ks => score <= threshold,
+            DriftMethod::ChiSquare | DriftMethod::Z => score < threshold,
+            _ => score >= threshold,
+        }
+    }
+}
+
+/// numpy's `histogram_bin_edges(x, bins="sturges")`: ⌈range / (range / (log2 n + 1))⌉ equal
+/// bins over [min, max] (one unit-wide bin around a constant sample).
+fn sturges_edges(x: &[f64]) -> Vec<f64> {
+    let (lo, hi) = x
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(*v), b.max(*v))
+        });
+    let (lo, hi) = if lo == hi {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    };
+    let width = (hi - lo) / ((x.len() as f64).log2() + 1.0);
+    let bins = (((hi - lo) / width).ceil() as usize).max(1);
+    let step = (hi - lo) / bins as f64;
+    let mut edges: Vec<f64> = (0..bins).map(|i| lo + i as f64 * step).collect();
+    edges.push(hi);
+    edges
+}
+
+/// Shares of `x` in `np.histogram` bins: left-closed, the last bin closed on both sides.
+fn histogram_shares(x: &[f64], edges: &[f64]) -> Vec<f64> {
+    let bins = edges.len() - 1;
+    let mut counts = vec![0usize; bins];
+    for v in x {
+        if *v < edges[0] || *v > edges[bins] {
+            continue;
+        }
+        let b = (edges.partition_point(|e| e <= v) - 1).min(bins - 1);
+        counts[b] += 1;
+    }
+    counts.iter().map(|c| *c as f64 / x.len() as f64).collect()
+}
+
+/// Evidently's `get_binned_data`: Sturges bins over reference ∪ current for a numerical column
+/// with more than 20 distinct reference values, else one bin per distinct value.
+fn evidently_bins(sample: &ColumnSample<'_>) -> (Vec<f64>, Vec<f64>) {
+    if let ColumnSample::Numeric(r, c) = sample {
+        let mut u = r.to_vec();
+        u.sort_by(f64::total_cmp);
+        u.dedup();
+        if u.len() > 20 {
+            let all: Vec<f64> = r.iter().chain(c.iter()).copied().collect();
+            let edges = sturges_edges(&all);
+            return (histogram_shares(r, &edges), histogram_shares(c, &edges));
+        }
+    }
+    let (_, rc, cc) = sample_categories(sample);
+    let (sr, sc): (f64, f64) = (rc.iter().sum(), cc.iter().sum());
+    (
+        rc.iter().map(|v| v / sr).collect(),
+        cc.iter().map(|v| v / sc).collect(),
+    )
+}
+
+/// Categories (text, or each distinct number) with reference and current counts.
+fn sample_categories(sample: &ColumnSample<'_>) -> (Vec<String>, Vec<f64>, Vec<f64>) {
+    match sample {
+        ColumnSample::Numeric(r, c) => {
+            let rs: Vec<String> = r.iter().map(|v| v.to_string()).collect();
+            let cs: Vec<String> = c.iter().map(|v| v.to_string()).collect();
+            category_counts(&rs, &cs)
+        }
+        ColumnSample::Categorical(r, c) => category_counts(r, c),
+    }
+}
+
+/// KL(reference ‖ current) on shares with Evidently's zero fill (scipy `entropy`).
+pub fn kl_divergence(reference: &[f64], current: &[f64]) -> f64 {
+    let (r, c) = (fill_zeros(reference), fill_zeros(current));
+    let (sr, sc): (f64, f64) = (r.iter().sum(), c.iter().sum());
+    r.iter()
+        .zip(&c)
+        .map(|(a, b)| (a / sr) * ((a / sr) / (b / sc)).ln())
+        .sum()
+}
+
+/// Drift of one column with a chosen test (`Auto`: Evidently's default) and threshold (`None`:
+/// the method's default).
+pub fn column_drift_with(
+    name: &str,
+    sample: ColumnSample<'_>,
+    method: DriftMethod,
+    threshold: Option<f64>,
+) -> Result<ColumnDrift, ValidateError> {
+    if method == DriftMethod::Auto {
+        let mut d = column_drift(name, sample)?;
+        if let Some(t) = threshold {
+            let m = DriftMethod::parse(&d.method).unwrap_or(DriftMethod::Auto);
+            d.threshold = t;
+            d.drifted = m.drifted(d.score, t);
+        }
+        return Ok(d);
+    }
+    let numeric = matches!(sample, ColumnSample::Numeric(..));
+    let kind = if numeric { "numerical" } else { "categorical" };
+    let (n_ref, n_cur) = match &sample {
+        ColumnSample::Numeric(r, c) => (r.len(), c.len()),
+        ColumnSample::Categorical(r, c) => (r.len(), c.len()),
+    };
+    if n_ref == 0 || n_cur == 0 {
+        return Err(ValidateError::InvalidInput(format!(
+            "column `{name}` needs reference and current values"
+        )));
+    }
+    let psi_value = match &sample {
+        ColumnSample::Numeric(r, c) => psi_quantiles(r, c, 10),
+        _ => {
+            let (r, c) = evidently_bins(&sample);
+            psi(&r, &c)
+        }
+    };
+    let score = match (method, &sample) {
+        (DriftMethod::Ks, ColumnSample::Numeric(r, c)) => ks_2samp(r, c)?.1,
+        (DriftMethod::Wasserstein, ColumnSample::Numeric(r, c)) => wasserstein_normalized(r, c),
+        (DriftMethod::Ks | DriftMethod::Wasserstein, ColumnSample::Categorical(..)) => {
+            return Err(ValidateError::InvalidInput(format!(
+                "column `{name}` is categorical: `{}` needs numbers",
+                method.name()
+            )));
+        }
+        (DriftMethod::Psi, _) => {
+            let (r, c) = evidently_bins(&sample);
+            psi(&r, &c)
+        }
+        (DriftMethod::KlDiv, _) => {
+            let (r, c) = evidently_bins(&sample);
+            kl_divergence(&r, &c)
+        }
+        (DriftMethod::JensenShannon, _) => {
+            let (r, c) = evidently_bins(&sample);
+            jensen_shannon(&r, &c)
+        }
+        (DriftMethod::ChiSquare, _) => {
+            let (_, rc, cc) = sample_categories(&sample);
+            chi_square(&rc, &cc).1
+        }
+        (DriftMethod::Z, _) => {
+            let (_, rc, cc) = sample_categories(&sample);
+            if rc.len() != 2 {
+                return Err(ValidateError::InvalidInput(format!(
+                    "column `{name}` has {} distinct values: the z-test needs exactly 2",
+                    rc.len()
+                )));
+            }
+            two_proportion_z(rc[0], n_ref as f64, cc[0], n_cur as f64)
+        }
+        (DriftMethod::Auto, _) => unreachable!("handled above"),
+    };
+    let threshold = threshold.unwrap_or(method.default_threshold());
+    Ok(ColumnDrift {
+        column: name.to_string(),
+        kind: kind.to_string(),
+        method: method.name().to_string(),
+        score,
+        threshold,
+        drifted: method.drifted(score, threshold),
+        psi: psi_value,
+    })
+}
+
 /// Drift of one column with Evidently's default test for its type, size and cardinality.
 pub fn column_drift(name: &str, sample: ColumnSample<'_>) -> Result<ColumnDrift, ValidateError> {
     let (kind, n_ref, n_unique, numeric) = match &sample {
@@ -471,5 +704,60 @@ mod tests {
             0.5,
         );
         assert_eq!((share, drift), (0.5, true));
+    }
+
+    // §5.5 REF: every method on the same data through Evidently's own functions.
+    #[test]
+    fn evidently_methods_by_name() {
+        let (r, c) = (range(0, 100), range(10, 110));
+        // Sturges on the pooled 200 values: 9 equal bins over [0, 109].
+        assert_eq!(sturges_edges(&[r.clone(), c.clone()].concat()).len(), 10);
+        let by = |m: &str| {
+            let m = DriftMethod::parse(m).unwrap();
+            column_drift_with("x", ColumnSample::Numeric(&r, &c), m, None).unwrap()
+        };
+        for (m, score, drifted) in [
+            ("ks", 0.7020569828664881, false),
+            ("wasserstein", 0.3464274833209975, true),
+            ("psi", 0.2932674137586854, true),
+            ("jensenshannon", 0.18355145998130695, true),
+            ("kl_div", 0.1466337068793427, true),
+        ] {
+            let d = by(m);
+            assert_eq!(d.method, m);
+            close(d.score, score, 1e-9);
+            assert_eq!(d.drifted, drifted, "{m}");
+        }
+        let cat =
+            |s: &str| -> Vec<String> { s.repeat(10).chars().map(|c| c.to_string()).collect() };
+        let (rc, cc) = (cat("aabbbccccd"), cat("aaabbccddd"));
+        let on_cats =
+            |m: DriftMethod| column_drift_with("c", ColumnSample::Categorical(&rc, &cc), m, None);
+        close(
+            on_cats(DriftMethod::Psi).unwrap().score,
+            0.4394449154672438,
+            1e-12,
+        );
+        close(
+            on_cats(DriftMethod::JensenShannon).unwrap().score,
+            0.23069474992533232,
+            1e-12,
+        );
+        assert!(on_cats(DriftMethod::Ks).is_err());
+        assert!(
+            on_cats(DriftMethod::Z)
+                .unwrap_err()
+                .to_string()
+                .contains("exactly 2")
+        );
+        // A user threshold moves the verdict; `auto` keeps Evidently's choice of test.
+        let d = column_drift_with(
+            "x",
+            ColumnSample::Numeric(&r, &c),
+            DriftMethod::Auto,
+            Some(0.8),
+        )
+        .unwrap();
+        assert_eq!((d.method.as_str(), d.drifted), ("ks", true));
     }
 }
