@@ -172,6 +172,23 @@ pub fn train_report(r: &TrainReport) -> String {
         if let Some(h) = &t.holdout {
             let _ = writeln!(s, "{}", line("holdout", h));
         }
+        if let Some(d) = &t.dsr {
+            let _ = writeln!(
+                s,
+                "deflated Sharpe (cv) {:.3}: SR {:.4}/period vs SR0 {:.4}, the expected best of {} trial(s) \
+                 (variance of their SR {:.3e}){}",
+                d.dsr,
+                t.cv.sr_per_period.unwrap_or(f64::NAN),
+                d.sr0,
+                d.n_trials,
+                d.sr_variance,
+                if d.n_trials == 1 {
+                    "; one trial so far, so DSR = PSR: later runs of this experiment count as trials"
+                } else {
+                    ""
+                }
+            );
+        }
         if let Some(p) = &t.cpcv_paths {
             let _ = writeln!(
                 s,

@@ -927,3 +927,49 @@ hard = ["bias.p_value > 0.05"]
     // The grouping column is never a feature.
     assert_eq!(v["features"], serde_json::json!(["x"]));
 }
+
+#[test]
+fn deflated_sharpe_counts_the_experiments_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(repo().join("examples/sp500_purged_trading.toml"))
+        .unwrap()
+        .replace(
+            "path = \"data/",
+            &format!("path = \"{}/", repo().join("examples/data").display()),
+        );
+    let config = |name: &str, cost: &str| {
+        let text = format!(
+            "{}\n[tracking]\nexperiment = \"dsr-trials\"\n",
+            example.replace("cost_bps = 2", &format!("cost_bps = {cost}"))
+        );
+        write(dir.path(), name, &text)
+    };
+    let (a, b) = (config("a.toml", "2"), config("b.toml", "5"));
+    let train = |c: &str, out: &str| {
+        let out = dir.path().join(out);
+        stdout_json(&hone(&[
+            "train",
+            c,
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ]))
+    };
+    let first = train(&a, "r1");
+    let d = &first["trading"]["dsr"];
+    // One trial: DSR is the out-of-fold PSR against 0.
+    assert_eq!(d["n_trials"], 1);
+    assert_eq!(d["dsr"], first["trading"]["cv"]["psr"]);
+    // A second configuration (higher cost) is a second trial; DSR deflates below the PSR.
+    let second = train(&b, "r2");
+    let d = &second["trading"]["dsr"];
+    assert_eq!(d["n_trials"], 2);
+    let (s1, s2) = (
+        first["trading"]["cv"]["sr_per_period"].as_f64().unwrap(),
+        second["trading"]["cv"]["sr_per_period"].as_f64().unwrap(),
+    );
+    assert!((d["sr_variance"].as_f64().unwrap() - (s1 - s2).powi(2) / 2.0).abs() < 1e-15);
+    assert!(d["dsr"].as_f64().unwrap() < second["trading"]["cv"]["psr"].as_f64().unwrap());
+    // Rerunning the first configuration adds no trial.
+    assert_eq!(train(&a, "r3")["trading"]["dsr"]["n_trials"], 2);
+}

@@ -9,7 +9,10 @@
 //! A rule is `<name> <op> <number>` with `>=`, `>`, `<=`, `<`, `==`, `!=`. Names are the keys of
 //! [`values`](crate::gates::values): `cv.<metric>.mean|std|min|max`, `holdout.<metric>`,
 //! `cv.trading.<x>` and `holdout.trading.<x>` (sharpe, sortino, max_drawdown, calmar, psr,
-//! min_track_record, turnover, ...), `gap.<metric>` (train − validation), `drift_share`, `rows`. A failed hard gate makes
+//! min_track_record, turnover, sr_per_period, ...), `cv.trading.path_sharpe_mean|std|p5` (CPCV),
+//! `dsr` and `dsr.n_trials` (deflated Sharpe ratio of the out-of-fold backtest over the
+//! experiment's trials), `gap.<metric>` (train − validation), `bias.gap`, `bias.p_value`,
+//! `drift_share`, `rows`. A failed hard gate makes
 //! `hone train` exit with code 3; a rule naming an unknown value fails, naming the known ones.
 
 use std::collections::BTreeMap;
@@ -30,7 +33,7 @@ pub struct GatesConfig {
     #[serde(default)]
     pub warn: Vec<String>,
     /// Add the recommended defaults (validation-reference §7) that apply, at warn level:
-    /// holdout PSR ≥ 0.95, holdout track record ≥ MinTRL, drifted-feature share < 0.5.
+    /// DSR ≥ 0.95, holdout PSR ≥ 0.95, holdout track record ≥ MinTRL, drifted-feature share < 0.5.
     #[serde(default)]
     pub defaults: bool,
 }
@@ -75,6 +78,10 @@ pub fn values(r: &TrainReport) -> BTreeMap<String, f64> {
         add("cv", &t.cv);
         if let Some(h) = &t.holdout {
             add("holdout", h);
+        }
+        if let Some(d) = &t.dsr {
+            v.insert("dsr".into(), d.dsr);
+            v.insert("dsr.n_trials".into(), d.n_trials as f64);
         }
         if let Some(p) = &t.cpcv_paths {
             v.insert("cv.trading.path_sharpe_mean".into(), p.mean);
@@ -138,6 +145,9 @@ impl GatesConfig {
             self.hard.iter().map(|r| (r.clone(), "hard")).collect();
         rules.extend(self.warn.iter().map(|r| (r.clone(), "warn")));
         if self.defaults {
+            if vals.contains_key("dsr") {
+                rules.push(("dsr >= 0.95".into(), "warn"));
+            }
             if vals.contains_key("holdout.trading.psr") {
                 rules.push(("holdout.trading.psr >= 0.95".into(), "warn"));
             }

@@ -360,6 +360,17 @@ pub fn run_train(
     out_dir: &Path,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<TrainReport, TrainError> {
+    run_train_with_trials(cfg, out_dir, &[], on_event)
+}
+
+/// [`run_train`], deflating the backtest's Sharpe ratio by earlier trials: the per-period
+/// Sharpe ratios of the experiment's earlier runs (the tracked path reads them from the store).
+pub fn run_train_with_trials(
+    cfg: &LoadedConfig,
+    out_dir: &Path,
+    earlier_trial_srs: &[f64],
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<TrainReport, TrainError> {
     let started = Instant::now();
     let c = &cfg.config;
     let horizon = c.target.horizon();
@@ -662,10 +673,12 @@ pub fn run_train(
             } else {
                 None
             };
+            let dsr = crate::trading::deflated_sharpe(&cv_summary, earlier_trial_srs);
             Some(crate::trading::TradingReport {
                 cv: cv_summary,
                 holdout: holdout_summary,
                 cpcv_paths,
+                dsr,
             })
         }
         _ => None,

@@ -13,7 +13,7 @@ use hone_track::{DatasetInput, RunHandle, RunStatus, Tracker};
 
 use crate::TrainError;
 use crate::config::LoadedConfig;
-use crate::job::run_train as run_train_inner;
+use crate::job::run_train_with_trials;
 use crate::job::{FoldReport, TrainReport};
 
 fn kv(k: &str, v: impl ToString) -> (String, String) {
@@ -219,6 +219,46 @@ fn log_results(
     Ok(())
 }
 
+/// Metric key of a run's out-of-fold per-period Sharpe ratio: one trial for later DSRs.
+pub const TRIAL_SHARPE_KEY: &str = "cv.trading.sr_per_period";
+
+/// The per-period Sharpe ratios of the experiment's finished runs that ran a backtest: the
+/// trials a new run's Sharpe ratio is deflated by (every configuration tried counts, as
+/// selection bias needs). Deleted runs are left out.
+pub fn earlier_trial_sharpes(
+    tracker: &Tracker,
+    experiment: &str,
+) -> Result<Vec<f64>, hone_track::TrackError> {
+    let store = tracker.store();
+    let Some(exp) = store.get_experiment_by_name(experiment)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    let mut req = hone_track::SearchRequest {
+        experiment_ids: vec![exp.experiment_id],
+        max_results: 50_000,
+        ..Default::default()
+    };
+    loop {
+        let (runs, next) = store.search_runs(&req)?;
+        for run in runs {
+            if run.info.status != RunStatus::Finished {
+                continue;
+            }
+            if let Some(m) = run.metrics.iter().find(|m| m.key == TRIAL_SHARPE_KEY)
+                && m.point.value.is_finite()
+            {
+                out.push(m.point.value);
+            }
+        }
+        match next {
+            Some(token) => req.page_token = Some(token),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
 /// Runs `hone train` and records it in the store. The parent run is visible as RUNNING while
 /// the job trains; it ends FINISHED, or FAILED (with the error as the tag `hone.error`).
 pub fn run_train_tracked(
@@ -230,8 +270,10 @@ pub fn run_train_tracked(
     let experiment = experiment_name(cfg);
     let mut tags = hone_track::env::capture(env!("CARGO_PKG_VERSION"));
     tags.push(kv("hone.config", cfg.path.display()));
+    // Earlier trials first, so this run (RUNNING, no metrics yet) is never one of them.
+    let earlier = earlier_trial_sharpes(tracker, &experiment)?;
     let parent = tracker.start_run(&experiment, Some(&cfg.name()), None, tags)?;
-    match run_train_inner(cfg, out_dir, on_event) {
+    match run_train_with_trials(cfg, out_dir, &earlier, on_event) {
         Ok(report) => {
             if let Err(e) = log_results(tracker, &experiment, &parent, cfg, &report, out_dir) {
                 let _ = parent.set_tags(&[kv("hone.error", &e)]);

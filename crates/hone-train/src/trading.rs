@@ -63,6 +63,55 @@ pub struct TradingSummary {
     pub min_track_record: Option<f64>,
     /// Periods evaluated.
     pub periods: usize,
+    /// Per-period (not annualised) Sharpe ratio, sample moments: the trial statistic that
+    /// deflated Sharpe ratios of later runs in the experiment are built from.
+    pub sr_per_period: Option<f64>,
+    /// Skewness of the strategy returns.
+    pub skew: Option<f64>,
+    /// Kurtosis (non-excess) of the strategy returns.
+    pub kurtosis: Option<f64>,
+}
+
+/// Deflated Sharpe ratio of the out-of-fold backtest (validation-reference §3.2).
+#[derive(Debug, Clone, Serialize)]
+pub struct DsrSummary {
+    /// DSR: probability that the true Sharpe ratio beats the best of `n_trials` unskilled trials.
+    pub dsr: f64,
+    /// The deflated benchmark SR0 (per period).
+    pub sr0: f64,
+    /// Trials counted: distinct per-period Sharpe ratios among the finished runs of this
+    /// experiment with a backtest, plus this run (a seeded rerun reproduces its value and
+    /// counts once).
+    pub n_trials: usize,
+    /// Sample variance (ddof 1) of the trials' per-period Sharpe ratios (0 with one trial).
+    pub sr_variance: f64,
+}
+
+/// DSR of `summary` given the per-period Sharpe ratios of earlier trials (this run is added).
+pub fn deflated_sharpe(summary: &TradingSummary, earlier_trials: &[f64]) -> Option<DsrSummary> {
+    let (sr, skew, kurt) = (summary.sr_per_period?, summary.skew?, summary.kurtosis?);
+    // A rerun of the same configuration reproduces its Sharpe ratio to the bit (runs are
+    // seeded), and is not a new trial: equal values count once.
+    let mut trials: Vec<f64> = Vec::new();
+    for v in earlier_trials.iter().copied().chain([sr]) {
+        if v.is_finite() && !trials.iter().any(|t| t.to_bits() == v.to_bits()) {
+            trials.push(v);
+        }
+    }
+    let n = trials.len();
+    let sr_variance = if n < 2 {
+        0.0
+    } else {
+        let m = trials.iter().sum::<f64>() / n as f64;
+        trials.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64
+    };
+    let (dsr, sr0) = stats::dsr(sr, summary.periods, skew, kurt, n, sr_variance).ok()?;
+    Some(DsrSummary {
+        dsr,
+        sr0,
+        n_trials: n,
+        sr_variance,
+    })
 }
 
 /// Trading results of a job.
@@ -74,6 +123,8 @@ pub struct TradingReport {
     pub holdout: Option<TradingSummary>,
     /// CPCV: the annualised Sharpe ratio of each recombined backtest path and their spread.
     pub cpcv_paths: Option<PathSharpes>,
+    /// Deflated Sharpe ratio of the out-of-fold backtest, deflated by the experiment's trials.
+    pub dsr: Option<DsrSummary>,
 }
 
 /// Distribution of per-path Sharpe ratios over CPCV's backtest paths.
@@ -242,12 +293,13 @@ impl TradingConfig {
                     source,
                 }
             })?;
-        let (psr, min_trl) = match stats::moments(&strategy) {
-            Ok((sr, skew, kurt)) => (
+        let moments = stats::moments(&strategy).ok();
+        let (psr, min_trl) = match moments {
+            Some((sr, skew, kurt)) => (
                 stats::psr(sr, 0.0, strategy.len(), skew, kurt).ok(),
                 stats::min_track_record(sr, 0.0, skew, kurt, 0.05).ok(),
             ),
-            Err(_) => (None, None),
+            None => (None, None),
         };
         let n = strategy.len();
         Ok((
@@ -259,6 +311,9 @@ impl TradingConfig {
                 psr,
                 min_track_record: min_trl,
                 periods: n,
+                sr_per_period: moments.map(|m| m.0),
+                skew: moments.map(|m| m.1),
+                kurtosis: moments.map(|m| m.2),
             },
             csv,
         ))
@@ -377,5 +432,41 @@ mod tests {
         assert!(
             equity_svg(&[("cv", &[1.0, 1.1]), ("holdout", &[1.1, 1.05])]).contains("<polyline")
         );
+    }
+
+    #[test]
+    fn deflated_sharpe_counts_distinct_trials() {
+        let summary = |sr: f64| TradingSummary {
+            metrics: stats::trading_metrics(&[0.01, -0.005, 0.02], 252.0).unwrap(),
+            exposure: 1.0,
+            trades: 1,
+            turnover: 0.0,
+            psr: None,
+            min_track_record: None,
+            periods: 252,
+            sr_per_period: Some(sr),
+            skew: Some(0.0),
+            kurtosis: Some(3.0),
+        };
+        // One trial: SR0 = 0, so DSR is the PSR against 0 (§3.2 edge case; REF 0.9429868610243624).
+        let d = deflated_sharpe(&summary(0.1), &[]).unwrap();
+        assert_eq!((d.n_trials, d.sr0), (1, 0.0));
+        assert!((d.dsr - 0.9429868610243624).abs() < 1e-9);
+        // A seeded rerun (same SR to the bit) is not a new trial.
+        assert_eq!(
+            deflated_sharpe(&summary(0.1), &[0.1, 0.1])
+                .unwrap()
+                .n_trials,
+            1
+        );
+        // Three distinct trials: sample variance (ddof 1) of {0.02, 0.05, 0.1}.
+        let d = deflated_sharpe(&summary(0.1), &[0.02, 0.05, f64::NAN]).unwrap();
+        let m = (0.02 + 0.05 + 0.1) / 3.0;
+        let var = ((0.02f64 - m).powi(2) + (0.05f64 - m).powi(2) + (0.1f64 - m).powi(2)) / 2.0;
+        assert_eq!(d.n_trials, 3);
+        assert!((d.sr_variance - var).abs() < 1e-15);
+        let (want, sr0) = stats::dsr(0.1, 252, 0.0, 3.0, 3, var).unwrap();
+        assert_eq!((d.dsr, d.sr0), (want, sr0));
+        assert!(d.dsr < 0.9429868610243624);
     }
 }
