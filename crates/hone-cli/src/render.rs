@@ -189,6 +189,16 @@ pub fn train_report(r: &TrainReport) -> String {
                 }
             );
         }
+        if let Some(p) = &t.pbo {
+            let _ = writeln!(
+                s,
+                "probability of backtest overfitting {:.3} over {} trials ({} CSCV blocks; in-sample best loses out of sample in {:.0}% of splits)",
+                p.pbo,
+                p.n_trials,
+                p.blocks,
+                p.prob_oos_loss * 100.0
+            );
+        }
         if let Some(p) = &t.cpcv_paths {
             let _ = writeln!(
                 s,

@@ -970,6 +970,15 @@ fn deflated_sharpe_counts_the_experiments_trials() {
     );
     assert!((d["sr_variance"].as_f64().unwrap() - (s1 - s2).powi(2) / 2.0).abs() < 1e-15);
     assert!(d["dsr"].as_f64().unwrap() < second["trading"]["cv"]["psr"].as_f64().unwrap());
+    // PBO over the two trials' out-of-fold returns (read back from the stored equity files).
+    assert!(first["trading"]["pbo"].is_null());
+    let p = &second["trading"]["pbo"];
+    assert_eq!(
+        (p["n_trials"].as_u64(), p["blocks"].as_u64()),
+        (Some(2), Some(16))
+    );
+    let pbo = p["pbo"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&pbo));
     // Rerunning the first configuration adds no trial.
     assert_eq!(train(&a, "r3")["trading"]["dsr"]["n_trials"], 2);
 }

@@ -11,7 +11,7 @@
 //! `cv.trading.<x>` and `holdout.trading.<x>` (sharpe, sortino, max_drawdown, calmar, psr,
 //! min_track_record, turnover, sr_per_period, ...), `cv.trading.path_sharpe_mean|std|p5` (CPCV),
 //! `dsr` and `dsr.n_trials` (deflated Sharpe ratio of the out-of-fold backtest over the
-//! experiment's trials), `gap.<metric>` (train − validation), `bias.gap`, `bias.p_value`,
+//! experiment's trials), `pbo` and `pbo.n_trials` (CSCV over the same trials), `gap.<metric>` (train − validation), `bias.gap`, `bias.p_value`,
 //! `drift_share`, `rows`. A failed hard gate makes
 //! `hone train` exit with code 3; a rule naming an unknown value fails, naming the known ones.
 
@@ -33,7 +33,7 @@ pub struct GatesConfig {
     #[serde(default)]
     pub warn: Vec<String>,
     /// Add the recommended defaults (validation-reference §7) that apply, at warn level:
-    /// DSR ≥ 0.95, holdout PSR ≥ 0.95, holdout track record ≥ MinTRL, drifted-feature share < 0.5.
+    /// DSR ≥ 0.95, PBO ≤ 0.2, holdout PSR ≥ 0.95, holdout track record ≥ MinTRL, drifted-feature share < 0.5.
     #[serde(default)]
     pub defaults: bool,
 }
@@ -78,6 +78,10 @@ pub fn values(r: &TrainReport) -> BTreeMap<String, f64> {
         add("cv", &t.cv);
         if let Some(h) = &t.holdout {
             add("holdout", h);
+        }
+        if let Some(p) = &t.pbo {
+            v.insert("pbo".into(), p.pbo);
+            v.insert("pbo.n_trials".into(), p.n_trials as f64);
         }
         if let Some(d) = &t.dsr {
             v.insert("dsr".into(), d.dsr);
@@ -147,6 +151,9 @@ impl GatesConfig {
         if self.defaults {
             if vals.contains_key("dsr") {
                 rules.push(("dsr >= 0.95".into(), "warn"));
+            }
+            if vals.contains_key("pbo") {
+                rules.push(("pbo <= 0.2".into(), "warn"));
             }
             if vals.contains_key("holdout.trading.psr") {
                 rules.push(("holdout.trading.psr >= 0.95".into(), "warn"));

@@ -363,12 +363,12 @@ pub fn run_train(
     run_train_with_trials(cfg, out_dir, &[], on_event)
 }
 
-/// [`run_train`], deflating the backtest's Sharpe ratio by earlier trials: the per-period
-/// Sharpe ratios of the experiment's earlier runs (the tracked path reads them from the store).
+/// [`run_train`], judging the backtest against earlier trials (the experiment's earlier runs,
+/// read from the store by the tracked path): deflated Sharpe ratio and PBO.
 pub fn run_train_with_trials(
     cfg: &LoadedConfig,
     out_dir: &Path,
-    earlier_trial_srs: &[f64],
+    earlier_trials: &[crate::trading::Trial],
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<TrainReport, TrainError> {
     let started = Instant::now();
@@ -673,12 +673,15 @@ pub fn run_train_with_trials(
             } else {
                 None
             };
-            let dsr = crate::trading::deflated_sharpe(&cv_summary, earlier_trial_srs);
+            let srs: Vec<f64> = earlier_trials.iter().map(|t| t.sr).collect();
+            let dsr = crate::trading::deflated_sharpe(&cv_summary, &srs);
+            let pbo = crate::trading::backtest_overfitting(&equity[0].1, earlier_trials);
             Some(crate::trading::TradingReport {
                 cv: cv_summary,
                 holdout: holdout_summary,
                 cpcv_paths,
                 dsr,
+                pbo,
             })
         }
         _ => None,

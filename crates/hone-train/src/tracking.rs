@@ -222,13 +222,13 @@ fn log_results(
 /// Metric key of a run's out-of-fold per-period Sharpe ratio: one trial for later DSRs.
 pub const TRIAL_SHARPE_KEY: &str = "cv.trading.sr_per_period";
 
-/// The per-period Sharpe ratios of the experiment's finished runs that ran a backtest: the
-/// trials a new run's Sharpe ratio is deflated by (every configuration tried counts, as
-/// selection bias needs). Deleted runs are left out.
-pub fn earlier_trial_sharpes(
+/// The experiment's finished runs that ran a backtest, as trials: each one's per-period Sharpe
+/// ratio and its out-of-fold equity CSV (every configuration tried counts, as selection bias
+/// needs). Deleted runs are left out.
+pub fn earlier_trials(
     tracker: &Tracker,
     experiment: &str,
-) -> Result<Vec<f64>, hone_track::TrackError> {
+) -> Result<Vec<crate::trading::Trial>, hone_track::TrackError> {
     let store = tracker.store();
     let Some(exp) = store.get_experiment_by_name(experiment)? else {
         return Ok(Vec::new());
@@ -245,11 +245,28 @@ pub fn earlier_trial_sharpes(
             if run.info.status != RunStatus::Finished {
                 continue;
             }
-            if let Some(m) = run.metrics.iter().find(|m| m.key == TRIAL_SHARPE_KEY)
-                && m.point.value.is_finite()
-            {
-                out.push(m.point.value);
+            let Some(m) = run.metrics.iter().find(|m| m.key == TRIAL_SHARPE_KEY) else {
+                continue;
+            };
+            if !m.point.value.is_finite() {
+                continue;
             }
+            // A trial whose equity file is gone still counts for DSR, not for PBO.
+            let equity_csv = store
+                .list_artifacts(&run.info.run_id)?
+                .into_iter()
+                .find(|a| a.path == "equity_cv.csv")
+                .and_then(|a| {
+                    tracker
+                        .blobs()
+                        .get(&a.sha256, &run.info.run_id, &a.path)
+                        .ok()
+                })
+                .and_then(|b| String::from_utf8(b).ok());
+            out.push(crate::trading::Trial {
+                sr: m.point.value,
+                equity_csv,
+            });
         }
         match next {
             Some(token) => req.page_token = Some(token),
@@ -271,7 +288,7 @@ pub fn run_train_tracked(
     let mut tags = hone_track::env::capture(env!("CARGO_PKG_VERSION"));
     tags.push(kv("hone.config", cfg.path.display()));
     // Earlier trials first, so this run (RUNNING, no metrics yet) is never one of them.
-    let earlier = earlier_trial_sharpes(tracker, &experiment)?;
+    let earlier = earlier_trials(tracker, &experiment)?;
     let parent = tracker.start_run(&experiment, Some(&cfg.name()), None, tags)?;
     match run_train_with_trials(cfg, out_dir, &earlier, on_event) {
         Ok(report) => {

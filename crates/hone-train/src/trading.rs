@@ -87,6 +87,84 @@ pub struct DsrSummary {
     pub sr_variance: f64,
 }
 
+/// An earlier trial of the experiment: a finished run that ran a backtest.
+#[derive(Debug, Clone)]
+pub struct Trial {
+    /// Its out-of-fold per-period Sharpe ratio.
+    pub sr: f64,
+    /// Its out-of-fold equity CSV (`equity_cv.csv` artifact), when stored.
+    pub equity_csv: Option<String>,
+}
+
+/// Blocks CSCV splits the out-of-fold period into for [`backtest_overfitting`].
+pub const PBO_BLOCKS: usize = 16;
+
+/// Probability of backtest overfitting over the experiment's trials (validation-reference §3.3).
+#[derive(Debug, Clone, Serialize)]
+pub struct PboSummary {
+    /// PBO: share of CSCV combinations whose in-sample best trial ranks at or below the
+    /// out-of-sample median.
+    pub pbo: f64,
+    /// Trials in the matrix: distinct out-of-fold return series over the same periods.
+    pub n_trials: usize,
+    /// CSCV blocks.
+    pub blocks: usize,
+    /// Share of combinations where the in-sample best loses out of sample.
+    pub prob_oos_loss: f64,
+    /// OLS slope of out-of-sample on in-sample Sharpe of the in-sample best.
+    pub degradation_slope: f64,
+}
+
+/// (time field, strategy return) rows of an equity CSV written by [`TradingConfig::backtest`].
+fn equity_returns(csv: &str) -> Option<(Vec<&str>, Vec<f64>)> {
+    let mut lines = csv.lines();
+    if lines.next()? != "time,position,asset_return,strategy_return,equity" {
+        return None;
+    }
+    let (mut times, mut rets) = (Vec::new(), Vec::new());
+    for line in lines {
+        // The time field may be quoted and hold commas: the last four fields are numbers.
+        let mut f = line.rsplitn(5, ',');
+        let (_equity, ret) = (f.next()?, f.next()?);
+        let (_asset, _pos, time) = (f.next()?, f.next()?, f.next()?);
+        times.push(time);
+        rets.push(ret.parse().ok()?);
+    }
+    Some((times, rets))
+}
+
+/// PBO by CSCV (Sharpe ratio, [`PBO_BLOCKS`] blocks) over this run's out-of-fold strategy
+/// returns and those of earlier trials that cover exactly the same periods (same data and
+/// split); identical series count once. `None` with fewer than two such trials or too few
+/// periods.
+pub fn backtest_overfitting(this_equity_csv: &str, earlier: &[Trial]) -> Option<PboSummary> {
+    let (times, this) = equity_returns(this_equity_csv)?;
+    let mut columns: Vec<Vec<f64>> = vec![this];
+    for t in earlier {
+        let Some((tt, r)) = t.equity_csv.as_deref().and_then(equity_returns) else {
+            continue;
+        };
+        let same = |a: &Vec<f64>| a.iter().zip(&r).all(|(x, y)| x.to_bits() == y.to_bits());
+        if tt == times && !columns.iter().any(same) {
+            columns.push(r);
+        }
+    }
+    if columns.len() < 2 || times.len() < 2 * PBO_BLOCKS {
+        return None;
+    }
+    let matrix: Vec<Vec<f64>> = (0..times.len())
+        .map(|i| columns.iter().map(|c| c[i]).collect())
+        .collect();
+    let r = stats::pbo(&matrix, PBO_BLOCKS, stats::PboMetric::Sharpe).ok()?;
+    Some(PboSummary {
+        pbo: r.pbo,
+        n_trials: columns.len(),
+        blocks: PBO_BLOCKS,
+        prob_oos_loss: r.prob_oos_loss,
+        degradation_slope: r.degradation_slope,
+    })
+}
+
 /// DSR of `summary` given the per-period Sharpe ratios of earlier trials (this run is added).
 pub fn deflated_sharpe(summary: &TradingSummary, earlier_trials: &[f64]) -> Option<DsrSummary> {
     let (sr, skew, kurt) = (summary.sr_per_period?, summary.skew?, summary.kurtosis?);
@@ -125,6 +203,8 @@ pub struct TradingReport {
     pub cpcv_paths: Option<PathSharpes>,
     /// Deflated Sharpe ratio of the out-of-fold backtest, deflated by the experiment's trials.
     pub dsr: Option<DsrSummary>,
+    /// Probability of backtest overfitting across the experiment's trials (two or more).
+    pub pbo: Option<PboSummary>,
 }
 
 /// Distribution of per-path Sharpe ratios over CPCV's backtest paths.
@@ -468,5 +548,47 @@ mod tests {
         let (want, sr0) = stats::dsr(0.1, 252, 0.0, 3.0, 3, var).unwrap();
         assert_eq!((d.dsr, d.sr0), (want, sr0));
         assert!(d.dsr < 0.9429868610243624);
+    }
+
+    #[test]
+    fn pbo_uses_trials_over_the_same_periods() {
+        let csv = |times: &[String], rets: &[f64]| {
+            let mut s = String::from("time,position,asset_return,strategy_return,equity\n");
+            for (t, r) in times.iter().zip(rets) {
+                s.push_str(&format!("\"{t}\",1,0,{r},1\n"));
+            }
+            s
+        };
+        let times: Vec<String> = (0..64).map(|i| format!("2020-01-01 {i:02}, x")).collect();
+        let a: Vec<f64> = (0..64)
+            .map(|i| ((i * 7 % 11) as f64 - 5.0) / 1000.0)
+            .collect();
+        let b: Vec<f64> = (0..64)
+            .map(|i| ((i * 5 % 13) as f64 - 6.0) / 1000.0)
+            .collect();
+        let c: Vec<f64> = (0..64)
+            .map(|i| ((i * 3 % 7) as f64 - 3.0) / 1000.0)
+            .collect();
+        let trial = |rets: &[f64], times: &[String]| Trial {
+            sr: 0.0,
+            equity_csv: Some(csv(times, rets)),
+        };
+        let shifted: Vec<String> = (1..65).map(|i| format!("2020-01-01 {i:02}, x")).collect();
+        let earlier = [
+            trial(&b, &times),
+            trial(&a, &times),   // same series as this run: counts once
+            trial(&c, &shifted), // other periods: not comparable
+            Trial {
+                sr: 0.0,
+                equity_csv: None,
+            },
+        ];
+        let r = backtest_overfitting(&csv(&times, &a), &earlier).unwrap();
+        assert_eq!(r.n_trials, 2);
+        let matrix: Vec<Vec<f64>> = (0..64).map(|i| vec![a[i], b[i]]).collect();
+        let want = stats::pbo(&matrix, PBO_BLOCKS, stats::PboMetric::Sharpe).unwrap();
+        assert_eq!(r.pbo, want.pbo);
+        // One comparable trial (this run) only: no PBO.
+        assert!(backtest_overfitting(&csv(&times, &a), &earlier[1..]).is_none());
     }
 }
