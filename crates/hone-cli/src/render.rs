@@ -192,7 +192,7 @@ pub fn train_report(r: &TrainReport) -> String {
         if let Some(p) = &t.pbo {
             let _ = writeln!(
                 s,
-                "probability of backtest overfitting {:.3} over {} trials ({} CSCV blocks; in-sample best loses out of sample in {:.0}% of splits)",
+                "probability of backtest overfitting {:.3} over {} trials ({} CSCV blocks; the in-sample best has a negative out-of-sample Sharpe in {:.0}% of splits)",
                 p.pbo,
                 p.n_trials,
                 p.blocks,

@@ -109,7 +109,7 @@ pub struct PboSummary {
     pub n_trials: usize,
     /// CSCV blocks.
     pub blocks: usize,
-    /// Share of combinations where the in-sample best loses out of sample.
+    /// Share of combinations where the in-sample best has a negative out-of-sample Sharpe.
     pub prob_oos_loss: f64,
     /// OLS slope of out-of-sample on in-sample Sharpe of the in-sample best.
     pub degradation_slope: f64,
