@@ -183,7 +183,7 @@ pub fn train_report(r: &TrainReport) -> String {
                 d.n_trials,
                 d.sr_variance,
                 if d.n_trials == 1 {
-                    "; one trial so far, so DSR = PSR: later runs of this experiment count as trials"
+                    "; one trial (an untracked run, or the first of its experiment), so DSR = PSR"
                 } else {
                     ""
                 }

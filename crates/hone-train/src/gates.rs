@@ -159,7 +159,11 @@ impl GatesConfig {
                 rules.push(("holdout.trading.psr >= 0.95".into(), "warn"));
             }
             if let Some(min_trl) = vals.get("holdout.trading.min_track_record") {
-                rules.push((format!("holdout.trading.periods >= {min_trl}"), "warn"));
+                // Periods are whole numbers: ≥ ⌈MinTRL⌉ is the same test, and reads better.
+                rules.push((
+                    format!("holdout.trading.periods >= {}", min_trl.ceil()),
+                    "warn",
+                ));
             }
             rules.push(("drift_share < 0.5".into(), "warn"));
         }
