@@ -157,19 +157,10 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
                     .iter()
                     .enumerate()
                     .filter_map(|(j, name)| {
-                        let a: Vec<f64> = reference.features[j][..dev_end]
-                            .iter()
-                            .copied()
-                            .filter(|v| v.is_finite())
-                            .collect();
-                        let b: Vec<f64> = ds.features[j]
-                            .iter()
-                            .copied()
-                            .filter(|v| v.is_finite())
-                            .collect();
-                        hone_validate::drift::column_drift(
+                        hone_validate::drift::numeric_drift(
                             name,
-                            hone_validate::drift::ColumnSample::Numeric(&a, &b),
+                            &reference.features[j][..dev_end],
+                            &ds.features[j],
                         )
                         .ok()
                     })

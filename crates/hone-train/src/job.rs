@@ -571,21 +571,8 @@ pub fn run_train_with_trials(
             .iter()
             .zip(&ds.features)
             .filter_map(|(name, col)| {
-                let a: Vec<f64> = col[..dev_end]
-                    .iter()
-                    .copied()
-                    .filter(|v| v.is_finite())
-                    .collect();
-                let b: Vec<f64> = col[holdout_start..]
-                    .iter()
-                    .copied()
-                    .filter(|v| v.is_finite())
-                    .collect();
-                hone_validate::drift::column_drift(
-                    name,
-                    hone_validate::drift::ColumnSample::Numeric(&a, &b),
-                )
-                .ok()
+                hone_validate::drift::numeric_drift(name, &col[..dev_end], &col[holdout_start..])
+                    .ok()
             })
             .collect()
     };

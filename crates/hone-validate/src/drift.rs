@@ -625,6 +625,19 @@ pub fn column_drift_with(
     })
 }
 
+/// [`column_drift`] of a numeric column, leaving out missing (non-finite) values on both sides.
+pub fn numeric_drift(
+    name: &str,
+    reference: &[f64],
+    current: &[f64],
+) -> Result<ColumnDrift, ValidateError> {
+    let finite = |x: &[f64]| -> Vec<f64> { x.iter().copied().filter(|v| v.is_finite()).collect() };
+    column_drift(
+        name,
+        ColumnSample::Numeric(&finite(reference), &finite(current)),
+    )
+}
+
 /// Drift of one column with Evidently's default test for its type, size and cardinality.
 pub fn column_drift(name: &str, sample: ColumnSample<'_>) -> Result<ColumnDrift, ValidateError> {
     let (kind, n_ref, n_unique, numeric) = match &sample {
@@ -644,17 +657,6 @@ pub fn column_drift(name: &str, sample: ColumnSample<'_>) -> Result<ColumnDrift,
             "column `{name}` has no reference values"
         )));
     }
-    // Categories (text, or numbers with few distinct values) as labels.
-    let labels = |s: &ColumnSample<'_>| -> (Vec<String>, Vec<f64>, Vec<f64>) {
-        match s {
-            ColumnSample::Numeric(r, c) => {
-                let rs: Vec<String> = r.iter().map(|v| v.to_string()).collect();
-                let cs: Vec<String> = c.iter().map(|v| v.to_string()).collect();
-                category_counts(&rs, &cs)
-            }
-            ColumnSample::Categorical(r, c) => category_counts(r, c),
-        }
-    };
     let (method, score, threshold, drifted, psi_value) = if numeric && n_unique > 5 {
         let ColumnSample::Numeric(r, c) = sample else {
             unreachable!()
@@ -668,7 +670,7 @@ pub fn column_drift(name: &str, sample: ColumnSample<'_>) -> Result<ColumnDrift,
             ("wasserstein", w, 0.1, w >= 0.1, psi_value)
         }
     } else {
-        let (_, rc, cc) = labels(&sample);
+        let (_, rc, cc) = sample_categories(&sample);
         let (sr, sc): (f64, f64) = (rc.iter().sum(), cc.iter().sum());
         let psi_value = psi(
             &rc.iter().map(|v| v / sr).collect::<Vec<_>>(),
