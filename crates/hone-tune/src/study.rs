@@ -1,0 +1,604 @@
+//! The ask/tell study.
+//!
+//! A [`Study`] owns a sampler and a pruner and keeps an in-memory copy of its trials, kept in
+//! step with a [`TrialStore`]: the store is the single source of truth (it allocates trial
+//! numbers and hands out enqueued trials atomically), so several processes, on one machine or
+//! many, can work on one study at once. Every `ask` first pulls the trials other workers
+//! created or finished since the last call (an incremental read, not a rescan).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TuneError};
+use crate::pareto;
+use crate::pruner::{PruneContext, Pruner, PrunerSpec};
+use crate::sampler::{SampleContext, Sampler, SamplerSpec};
+use crate::space::{ParamValue, Params, SearchSpace};
+use crate::trial::{Direction, Trial, TrialState};
+
+/// Everything that defines a study; stored with it so that re-opening it by name resumes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudyDef {
+    /// Unique name.
+    pub name: String,
+    /// The search space.
+    pub space: SearchSpace,
+    /// One direction per objective.
+    pub directions: Vec<Direction>,
+    /// Objective names (e.g. the metric names), one per direction; may be empty.
+    #[serde(default)]
+    pub objectives: Vec<String>,
+    /// The sampler and its options.
+    pub sampler: SamplerSpec,
+    /// The pruner and its options.
+    #[serde(default)]
+    pub pruner: PrunerSpec,
+    /// The seed every random choice derives from.
+    pub seed: u64,
+}
+
+impl StudyDef {
+    /// Checks the definition (directions present, objectives named consistently).
+    pub fn validate(&self) -> Result<()> {
+        if self.directions.is_empty() {
+            return Err(TuneError::Invalid(
+                "a study needs at least one direction".into(),
+            ));
+        }
+        if !self.objectives.is_empty() && self.objectives.len() != self.directions.len() {
+            return Err(TuneError::Invalid(format!(
+                "{} objective names for {} directions",
+                self.objectives.len(),
+                self.directions.len()
+            )));
+        }
+        if self.space.params.is_empty() {
+            return Err(TuneError::Space(
+                "the search space has no parameters".into(),
+            ));
+        }
+        self.space.validate()
+    }
+
+    /// Display name of objective `i`.
+    pub fn objective_name(&self, i: usize) -> String {
+        self.objectives.get(i).cloned().unwrap_or_else(|| {
+            if self.directions.len() == 1 {
+                "value".into()
+            } else {
+                format!("value_{i}")
+            }
+        })
+    }
+}
+
+/// Where a study's trials live. Implementations must allocate trial numbers and claim waiting
+/// trials atomically, since several workers may share one store.
+pub trait TrialStore: Send + Sync {
+    /// Trials numbered `>= since`, plus the current records of the trials numbered in `also`,
+    /// in number order.
+    fn load(&self, since: u64, also: &[u64]) -> Result<Vec<Trial>>;
+    /// Stores a new trial under the next free number (the given number is ignored) and returns
+    /// it with its number.
+    fn create(&self, trial: Trial) -> Result<Trial>;
+    /// Moves the lowest-numbered WAITING trial to RUNNING and returns it.
+    fn claim_waiting(&self) -> Result<Option<Trial>>;
+    /// Overwrites a trial's record.
+    fn save(&self, trial: &Trial) -> Result<()>;
+}
+
+/// A [`TrialStore`] in memory (tests, benchmarks, throwaway studies).
+#[derive(Debug, Default)]
+pub struct MemoryTrialStore {
+    trials: Mutex<Vec<Trial>>,
+}
+
+impl MemoryTrialStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Trial>> {
+        self.trials.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl TrialStore for MemoryTrialStore {
+    fn load(&self, since: u64, also: &[u64]) -> Result<Vec<Trial>> {
+        Ok(self
+            .lock()
+            .iter()
+            .filter(|t| t.number >= since || also.contains(&t.number))
+            .cloned()
+            .collect())
+    }
+
+    fn create(&self, mut trial: Trial) -> Result<Trial> {
+        let mut trials = self.lock();
+        trial.number = trials.len() as u64;
+        trials.push(trial.clone());
+        Ok(trial)
+    }
+
+    fn claim_waiting(&self) -> Result<Option<Trial>> {
+        let mut trials = self.lock();
+        Ok(trials
+            .iter_mut()
+            .find(|t| t.state == TrialState::Waiting)
+            .map(|t| {
+                t.state = TrialState::Running;
+                t.clone()
+            }))
+    }
+
+    fn save(&self, trial: &Trial) -> Result<()> {
+        let mut trials = self.lock();
+        let slot = trials
+            .get_mut(trial.number as usize)
+            .ok_or(TuneError::Invalid(format!("no trial {}", trial.number)))?;
+        *slot = trial.clone();
+        Ok(())
+    }
+}
+
+/// How a trial ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Finished with one value per objective.
+    Complete(Vec<f64>),
+    /// Finished with values and constraint values (feasible when all are `<= 0`).
+    Constrained(Vec<f64>, Vec<f64>),
+    /// Stopped by a pruner.
+    Pruned,
+    /// Failed.
+    Fail,
+}
+
+struct State {
+    trials: Vec<Trial>,
+    sampler: Box<dyn Sampler>,
+}
+
+impl State {
+    fn position(&self, number: u64) -> Result<usize> {
+        self.trials
+            .binary_search_by_key(&number, |t| t.number)
+            .map_err(|_| TuneError::Invalid(format!("the study has no trial {number}")))
+    }
+
+    fn merge(&mut self, fresh: Vec<Trial>) {
+        for t in fresh {
+            match self.trials.binary_search_by_key(&t.number, |x| x.number) {
+                Ok(i) => self.trials[i] = t,
+                Err(i) => self.trials.insert(i, t),
+            }
+        }
+    }
+}
+
+/// An ask/tell study. All methods take `&self` and may be called from several threads.
+pub struct Study {
+    def: StudyDef,
+    store: Arc<dyn TrialStore>,
+    pruner: Box<dyn Pruner>,
+    state: Mutex<State>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Study {
+    /// Opens a study over `store`, loading the trials it already has (a resumed study
+    /// continues where it stopped: samplers rebuild their state from the trials).
+    pub fn open(def: StudyDef, store: Arc<dyn TrialStore>) -> Result<Self> {
+        def.validate()?;
+        let sampler = def.sampler.build(&def.space, &def.directions)?;
+        let pruner = def.pruner.build()?;
+        let trials = store.load(0, &[])?;
+        Ok(Study {
+            def,
+            store,
+            pruner,
+            state: Mutex::new(State { trials, sampler }),
+        })
+    }
+
+    /// An in-memory study.
+    pub fn in_memory(def: StudyDef) -> Result<Self> {
+        Self::open(def, Arc::new(MemoryTrialStore::new()))
+    }
+
+    /// The study's definition.
+    pub fn def(&self) -> &StudyDef {
+        &self.def
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn refresh_locked(&self, st: &mut State) -> Result<()> {
+        let since = st.trials.last().map_or(0, |t| t.number + 1);
+        let open: Vec<u64> = st
+            .trials
+            .iter()
+            .filter(|t| !t.state.is_finished())
+            .map(|t| t.number)
+            .collect();
+        let fresh = self.store.load(since, &open)?;
+        st.merge(fresh);
+        Ok(())
+    }
+
+    /// Pulls trials created or changed by other workers.
+    pub fn refresh(&self) -> Result<()> {
+        let mut st = self.lock();
+        self.refresh_locked(&mut st)
+    }
+
+    /// Starts a trial: an enqueued one if any is waiting, otherwise one the sampler chooses.
+    pub fn ask(&self) -> Result<Trial> {
+        let mut st = self.lock();
+        self.refresh_locked(&mut st)?;
+        if let Some(mut t) = self.store.claim_waiting()? {
+            t.started_ms = Some(now_ms());
+            self.store.save(&t)?;
+            st.merge(vec![t.clone()]);
+            return Ok(t);
+        }
+        let predicted = st.trials.last().map_or(0, |t| t.number + 1);
+        let params = self.sample(&mut st, predicted)?;
+        let mut trial = Trial::new(0, TrialState::Running, params);
+        trial.started_ms = Some(now_ms());
+        let mut trial = self.store.create(trial)?;
+        if trial.number != predicted {
+            // Another worker took the predicted number: draw again for the real one, so the
+            // point depends only on (seed, number) as in a sequential run.
+            st.merge(vec![trial.clone()]);
+            self.refresh_locked(&mut st)?;
+            trial.params = self.sample(&mut st, trial.number)?;
+            self.store.save(&trial)?;
+        }
+        st.merge(vec![trial.clone()]);
+        Ok(trial)
+    }
+
+    fn sample(&self, st: &mut State, number: u64) -> Result<Params> {
+        let State { trials, sampler } = st;
+        let others: Vec<Trial>;
+        let view: &[Trial] = if trials.iter().any(|t| t.number == number) {
+            others = trials
+                .iter()
+                .filter(|t| t.number != number)
+                .cloned()
+                .collect();
+            &others
+        } else {
+            trials
+        };
+        let ctx = SampleContext {
+            space: &self.def.space,
+            directions: &self.def.directions,
+            trials: view,
+            number,
+            seed: self.def.seed,
+        };
+        sampler.sample(&ctx)
+    }
+
+    /// Records an intermediate value of a running trial at `step` (NaN values are ignored).
+    pub fn report(&self, number: u64, step: u64, value: f64) -> Result<()> {
+        let mut st = self.lock();
+        let i = st.position(number)?;
+        let t = &mut st.trials[i];
+        if t.state != TrialState::Running {
+            return Err(TuneError::Invalid(format!(
+                "trial {number} is {}, not RUNNING",
+                t.state.as_str()
+            )));
+        }
+        if value.is_nan() {
+            return Ok(());
+        }
+        t.intermediate.insert(step, value);
+        let t = t.clone();
+        self.store.save(&t)
+    }
+
+    /// True when the pruner says the trial should stop after its latest report. Multi-objective
+    /// studies are never pruned (a pruner ranks one objective).
+    pub fn should_prune(&self, number: u64) -> Result<bool> {
+        if self.def.directions.len() != 1 {
+            return Ok(false);
+        }
+        let st = self.lock();
+        let i = st.position(number)?;
+        let trial = &st.trials[i];
+        let others: Vec<Trial> = st
+            .trials
+            .iter()
+            .filter(|t| t.number != number)
+            .cloned()
+            .collect();
+        Ok(self.pruner.should_prune(&PruneContext {
+            study_name: &self.def.name,
+            trial,
+            trials: &others,
+            direction: self.def.directions[0],
+        }))
+    }
+
+    /// Finishes a running trial. A NaN objective value fails the trial (as in Optuna).
+    pub fn tell(&self, number: u64, outcome: Outcome) -> Result<Trial> {
+        let mut st = self.lock();
+        self.refresh_locked(&mut st)?;
+        let i = st.position(number)?;
+        let t = &mut st.trials[i];
+        if t.state != TrialState::Running {
+            return Err(TuneError::Invalid(format!(
+                "trial {number} is {}, not RUNNING; it cannot be told again",
+                t.state.as_str()
+            )));
+        }
+        let n = self.def.directions.len();
+        let (values, constraints) = match &outcome {
+            Outcome::Complete(v) => (Some(v.clone()), None),
+            Outcome::Constrained(v, c) => (Some(v.clone()), Some(c.clone())),
+            _ => (None, None),
+        };
+        if let Some(v) = &values
+            && v.len() != n
+        {
+            return Err(TuneError::Invalid(format!(
+                "trial {number}: {} value(s) given, the study has {n} objective(s)",
+                v.len()
+            )));
+        }
+        t.state = match &outcome {
+            Outcome::Pruned => TrialState::Pruned,
+            Outcome::Fail => TrialState::Fail,
+            _ if values
+                .as_ref()
+                .is_some_and(|v| v.iter().any(|x| x.is_nan())) =>
+            {
+                TrialState::Fail
+            }
+            _ => TrialState::Complete,
+        };
+        if t.state == TrialState::Complete {
+            t.values = values;
+            t.constraints = constraints;
+        }
+        t.finished_ms = Some(now_ms());
+        let t = t.clone();
+        self.store.save(&t)?;
+        Ok(t)
+    }
+
+    /// Enqueues a trial with fixed params; the next `ask` hands it out before sampling.
+    pub fn enqueue(&self, values: &[(String, ParamValue)]) -> Result<u64> {
+        let params = self.def.space.internal(values)?;
+        let t = self
+            .store
+            .create(Trial::new(0, TrialState::Waiting, params))?;
+        let number = t.number;
+        self.lock().merge(vec![t]);
+        Ok(number)
+    }
+
+    /// Adds a finished trial from known results (warm start).
+    pub fn add_completed(&self, values: &[(String, ParamValue)], objective: &[f64]) -> Result<u64> {
+        if objective.len() != self.def.directions.len() {
+            return Err(TuneError::Invalid(format!(
+                "{} value(s) given, the study has {} objective(s)",
+                objective.len(),
+                self.def.directions.len()
+            )));
+        }
+        let params = self.def.space.internal(values)?;
+        let mut t = Trial::new(0, TrialState::Complete, params);
+        t.values = Some(objective.to_vec());
+        let now = now_ms();
+        (t.started_ms, t.finished_ms) = (Some(now), Some(now));
+        let t = self.store.create(t)?;
+        let number = t.number;
+        self.lock().merge(vec![t]);
+        Ok(number)
+    }
+
+    /// Every trial, in number order.
+    pub fn trials(&self) -> Vec<Trial> {
+        self.lock().trials.clone()
+    }
+
+    /// One trial.
+    pub fn trial(&self, number: u64) -> Result<Trial> {
+        let st = self.lock();
+        let i = st.position(number)?;
+        Ok(st.trials[i].clone())
+    }
+
+    /// The best COMPLETE feasible trial of a single-objective study (lowest number on ties).
+    pub fn best_trial(&self) -> Result<Option<Trial>> {
+        if self.def.directions.len() != 1 {
+            return Err(TuneError::Invalid(
+                "a multi-objective study has no single best trial; use best_trials (the Pareto front)"
+                    .into(),
+            ));
+        }
+        let d = self.def.directions[0];
+        Ok(self
+            .lock()
+            .trials
+            .iter()
+            .filter(|t| t.state == TrialState::Complete && t.is_feasible())
+            .filter_map(|t| t.value().map(|v| (d.loss(v), t)))
+            .fold(None, |best: Option<(f64, &Trial)>, (l, t)| match best {
+                Some((b, _)) if b <= l => best,
+                _ => Some((l, t)),
+            })
+            .map(|(_, t)| t.clone()))
+    }
+
+    /// The Pareto-optimal COMPLETE feasible trials (for one objective: every trial tied best).
+    pub fn best_trials(&self) -> Vec<Trial> {
+        let st = self.lock();
+        let done: Vec<&Trial> = st
+            .trials
+            .iter()
+            .filter(|t| t.state == TrialState::Complete && t.is_feasible() && t.values.is_some())
+            .collect();
+        let losses: Vec<Vec<f64>> = done
+            .iter()
+            .map(|t| {
+                t.values
+                    .as_ref()
+                    .map(|v| {
+                        v.iter()
+                            .zip(&self.def.directions)
+                            .map(|(x, d)| d.loss(*x))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        pareto::pareto_front(&losses)
+            .into_iter()
+            .map(|i| done[i].clone())
+            .collect()
+    }
+
+    /// Marks running trials FAIL (a worker stopping: Ctrl-C, a crash it caught).
+    pub fn fail_running(&self, numbers: &[u64]) -> Result<()> {
+        for &n in numbers {
+            if self.trial(n)?.state == TrialState::Running {
+                self.tell(n, Outcome::Fail)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts of trials by state: (complete, pruned, fail, running, waiting).
+    pub fn counts(&self) -> [usize; 5] {
+        let mut c = [0; 5];
+        for t in &self.lock().trials {
+            c[match t.state {
+                TrialState::Complete => 0,
+                TrialState::Pruned => 1,
+                TrialState::Fail => 2,
+                TrialState::Running => 3,
+                TrialState::Waiting => 4,
+            }] += 1;
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sampler::SamplerSpec;
+
+    fn def(sampler: SamplerSpec) -> StudyDef {
+        StudyDef {
+            name: "s".into(),
+            space: SearchSpace::from_toml_str(
+                "[x]\ntype = \"float\"\nlow = -1\nhigh = 1\n[k]\ntype = \"categorical\"\nchoices = [\"a\", \"b\"]\n",
+            )
+            .unwrap(),
+            directions: vec![Direction::Minimize],
+            objectives: vec![],
+            sampler,
+            pruner: PrunerSpec::None,
+            seed: 7,
+        }
+    }
+
+    #[test]
+    fn ask_tell_enqueue_and_best() {
+        let study = Study::in_memory(def(SamplerSpec::Random)).unwrap();
+        let q = study
+            .enqueue(&[
+                ("x".into(), ParamValue::Float(0.25)),
+                ("k".into(), ParamValue::Str("b".into())),
+            ])
+            .unwrap();
+        let first = study.ask().unwrap();
+        assert_eq!(first.number, q);
+        assert_eq!(first.params["x"], 0.25);
+        study
+            .tell(first.number, Outcome::Complete(vec![0.0625]))
+            .unwrap();
+        for _ in 0..5 {
+            let t = study.ask().unwrap();
+            let x = t.params["x"];
+            study
+                .tell(t.number, Outcome::Complete(vec![x * x]))
+                .unwrap();
+        }
+        let e = study.tell(0, Outcome::Fail).unwrap_err().to_string();
+        assert!(e.contains("trial 0 is COMPLETE"), "{e}");
+        let nan = study.ask().unwrap();
+        assert_eq!(
+            study
+                .tell(nan.number, Outcome::Complete(vec![f64::NAN]))
+                .unwrap()
+                .state,
+            TrialState::Fail
+        );
+        let best = study.best_trial().unwrap().unwrap();
+        let min = study
+            .trials()
+            .iter()
+            .filter_map(|t| t.value())
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(best.value(), Some(min));
+        let warm = study
+            .add_completed(
+                &[
+                    ("x".into(), ParamValue::Float(0.0)),
+                    ("k".into(), ParamValue::Str("a".into())),
+                ],
+                &[0.0],
+            )
+            .unwrap();
+        assert_eq!(study.best_trial().unwrap().unwrap().number, warm);
+    }
+
+    #[test]
+    fn random_points_depend_only_on_seed_and_number() {
+        let a = Study::in_memory(def(SamplerSpec::Random)).unwrap();
+        let b = Study::in_memory(def(SamplerSpec::Random)).unwrap();
+        let pa: Vec<_> = (0..20).map(|_| a.ask().unwrap().params).collect();
+        let pb: Vec<_> = (0..20).map(|_| b.ask().unwrap().params).collect();
+        assert_eq!(pa, pb);
+        let mut d = def(SamplerSpec::Random);
+        d.seed = 8;
+        let c = Study::in_memory(d).unwrap();
+        assert_ne!(c.ask().unwrap().params, pa[0]);
+    }
+
+    #[test]
+    fn resume_continues_the_same_sequence() {
+        let store: Arc<dyn TrialStore> = Arc::new(MemoryTrialStore::new());
+        let whole = Study::in_memory(def(SamplerSpec::Random)).unwrap();
+        let all: Vec<_> = (0..10).map(|_| whole.ask().unwrap().params).collect();
+        {
+            let first = Study::open(def(SamplerSpec::Random), store.clone()).unwrap();
+            for _ in 0..4 {
+                first.ask().unwrap();
+            }
+        }
+        let resumed = Study::open(def(SamplerSpec::Random), store).unwrap();
+        let rest: Vec<_> = (0..6).map(|_| resumed.ask().unwrap().params).collect();
+        assert_eq!(rest, all[4..]);
+    }
+}
