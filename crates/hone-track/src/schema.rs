@@ -8,7 +8,7 @@ use crate::db::{Conn, Db, Value, schema_sql};
 use crate::{Result, TrackError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS experiments (
@@ -103,7 +103,16 @@ CREATE TABLE IF NOT EXISTS artifacts (
 CREATE INDEX IF NOT EXISTS artifacts_by_blob ON artifacts (sha256);
 "#;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1)];
+/// Named counters (trial numbers of studies), incremented atomically by
+/// [`Store::next_sequence`](crate::store::Store::next_sequence).
+const V2: &str = r#"
+CREATE TABLE IF NOT EXISTS sequences (
+    name TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+"#;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
 
 fn current_version(c: &mut dyn Conn) -> Result<i64> {
     c.batch("CREATE TABLE IF NOT EXISTS hone_schema (version BIGINT NOT NULL)")?;

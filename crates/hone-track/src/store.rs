@@ -27,6 +27,11 @@ pub struct NewRun {
     pub user_id: Option<String>,
     /// Initial tags.
     pub tags: Vec<(String, String)>,
+    /// Status to start in (default RUNNING; SCHEDULED for queued work).
+    pub status: Option<RunStatus>,
+    /// Not owned by this process: never reaped as dead (for runs another program finishes
+    /// later, such as trials handed out by `hone study ask`).
+    pub detached: bool,
 }
 
 /// A batch of writes to one run.
@@ -125,6 +130,18 @@ pub trait Store: Send + Sync {
     fn referenced_blobs(&self) -> Result<HashSet<String>>;
     /// Runs of an experiment with their tags (for retention policies): (info, tags).
     fn runs_for_retention(&self, experiment_id: &str) -> Result<Vec<TaggedRun>>;
+    /// Increments the named counter atomically and returns its new value minus one (so the
+    /// first call returns 0). Concurrent callers, in any process, never get the same value.
+    fn next_sequence(&self, name: &str) -> Result<i64>;
+    /// Moves a run from status `from` to `to` if it is still in `from` (compare-and-set);
+    /// returns whether this caller won. Unless `detached`, this process becomes its owner.
+    fn claim_run(
+        &self,
+        run_id: &str,
+        from: RunStatus,
+        to: RunStatus,
+        detached: bool,
+    ) -> Result<bool>;
 }
 
 /// A run with its tags, as retention policies see it.
@@ -889,6 +906,16 @@ impl<D: Db> Store for SqlStore<D> {
             .unwrap_or_else(|| "unknown".into());
         let now = now_ms();
         let pid = std::process::id();
+        let status = new.status.unwrap_or(RunStatus::Running);
+        let (owner_host, owner_pid, owner_start) = if new.detached {
+            (Value::Null, Value::Null, Value::Null)
+        } else {
+            (
+                hostname().into(),
+                Value::Int(pid as i64),
+                process_start(pid).into(),
+            )
+        };
         self.write(|c| {
             let e = c.query(
                 "SELECT lifecycle FROM experiments WHERE experiment_id = ?1",
@@ -918,7 +945,7 @@ impl<D: Db> Store for SqlStore<D> {
             c.execute(
                 "INSERT INTO runs (run_id, experiment_id, name, parent_run_id, status, start_time, \
                  user_id, lifecycle, owner_host, owner_pid, owner_start, heartbeat) \
-                 VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, 'active', ?7, ?8, ?9, ?5)",
+                 VALUES (?1, ?2, ?3, ?4, ?10, ?5, ?6, 'active', ?7, ?8, ?9, ?5)",
                 &[
                     run_id.as_str().into(),
                     exp.clone(),
@@ -926,9 +953,10 @@ impl<D: Db> Store for SqlStore<D> {
                     new.parent_run_id.clone().into(),
                     Value::Int(now),
                     user.as_str().into(),
-                    hostname().into(),
-                    Value::Int(pid as i64),
-                    process_start(pid).into(),
+                    owner_host.clone(),
+                    owner_pid.clone(),
+                    owner_start.clone(),
+                    status.as_str().into(),
                 ],
             )?;
             let mut tags = new.tags.clone();
@@ -950,7 +978,7 @@ impl<D: Db> Store for SqlStore<D> {
             experiment_id: new.experiment_id,
             run_name: name,
             parent_run_id: new.parent_run_id,
-            status: RunStatus::Running,
+            status,
             start_time: now,
             end_time: None,
             user_id: user,
@@ -1376,6 +1404,59 @@ impl<D: Db> Store for SqlStore<D> {
                 out.push((info, tags));
             }
             Ok(out)
+        })
+    }
+
+    fn next_sequence(&self, name: &str) -> Result<i64> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO sequences (name, value) VALUES (?1, 0) ON CONFLICT (name) DO NOTHING",
+                &[name.into()],
+            )?;
+            c.execute(
+                "UPDATE sequences SET value = value + 1 WHERE name = ?1",
+                &[name.into()],
+            )?;
+            let rows = c.query(
+                "SELECT value FROM sequences WHERE name = ?1",
+                &[name.into()],
+            )?;
+            Ok(rows.first().map_or(1, |r| int(r, 0)) - 1)
+        })
+    }
+
+    fn claim_run(
+        &self,
+        run_id: &str,
+        from: RunStatus,
+        to: RunStatus,
+        detached: bool,
+    ) -> Result<bool> {
+        let pid = std::process::id();
+        let (host, opid, ostart) = if detached {
+            (Value::Null, Value::Null, Value::Null)
+        } else {
+            (
+                hostname().into(),
+                Value::Int(pid as i64),
+                process_start(pid).into(),
+            )
+        };
+        self.write(|c| {
+            let n = c.execute(
+                "UPDATE runs SET status = ?1, owner_host = ?2, owner_pid = ?3, owner_start = ?4, \
+                 heartbeat = ?5 WHERE run_id = ?6 AND status = ?7",
+                &[
+                    to.as_str().into(),
+                    host.clone(),
+                    opid.clone(),
+                    ostart.clone(),
+                    Value::Int(now_ms()),
+                    run_id.into(),
+                    from.as_str().into(),
+                ],
+            )?;
+            Ok(n == 1)
         })
     }
 }

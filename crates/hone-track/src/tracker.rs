@@ -211,6 +211,7 @@ impl Tracker {
             parent_run_id: parent.map(|p| p.run_id.clone()),
             user_id: None,
             tags,
+            ..Default::default()
         })?;
         if let Ok(mut a) = self.inner.active.lock() {
             a.push(info.run_id.clone());

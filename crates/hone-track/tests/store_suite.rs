@@ -32,6 +32,7 @@ fn new_run(store: &dyn Store, exp: &str, name: &str, parent: Option<&str>) -> St
             parent_run_id: parent.map(str::to_string),
             user_id: Some("tester".into()),
             tags: vec![],
+            ..Default::default()
         })
         .unwrap()
         .run_id
@@ -344,6 +345,69 @@ fn suite(store: &dyn Store) {
 
     // Runs of this (live) process are not reaped; finished ones never are.
     assert!(store.reap().unwrap().is_empty());
+
+    // Counters: 0, 1, 2, ... per name, independent names.
+    assert_eq!(store.next_sequence("study:1").unwrap(), 0);
+    assert_eq!(store.next_sequence("study:1").unwrap(), 1);
+    assert_eq!(store.next_sequence("study:2").unwrap(), 0);
+    // Queued, detached runs: SCHEDULED until claimed, and exactly one claimer wins.
+    let exp = store.get_or_create_experiment("queue").unwrap();
+    let queued = store
+        .create_run(NewRun {
+            experiment_id: exp,
+            status: Some(RunStatus::Scheduled),
+            detached: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(queued.status, RunStatus::Scheduled);
+    assert_eq!(
+        store.get_run(&queued.run_id).unwrap().info.status,
+        RunStatus::Scheduled
+    );
+    assert!(
+        store
+            .claim_run(
+                &queued.run_id,
+                RunStatus::Scheduled,
+                RunStatus::Running,
+                true
+            )
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_run(
+                &queued.run_id,
+                RunStatus::Scheduled,
+                RunStatus::Running,
+                true
+            )
+            .unwrap()
+    );
+    // A detached RUNNING run has no owner process, so it is never reaped.
+    assert!(store.reap().unwrap().is_empty());
+}
+
+/// Counters handed out from several threads (each with its own connection) never repeat.
+fn concurrent_sequence(uri: &str) {
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let uri = uri.to_string();
+            std::thread::spawn(move || {
+                let store = open_store(&uri).unwrap();
+                (0..25)
+                    .map(|_| store.next_sequence("shared").unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut all: Vec<i64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    all.sort();
+    assert_eq!(all, (0..100).collect::<Vec<_>>());
 }
 
 #[test]
@@ -352,6 +416,7 @@ fn sqlite_backend_passes_the_suite() {
     let uri = format!("sqlite://{}", dir.path().join("hone.db").display());
     let store = open_store(&uri).unwrap();
     suite(store.as_ref());
+    concurrent_sequence(&uri);
     // Re-opening applies no migration twice and keeps the data.
     let again = open_store(&uri).unwrap();
     assert!(again.get_experiment_by_name("suite").unwrap().is_some());
@@ -362,6 +427,7 @@ fn postgres_backend_passes_the_suite() {
     let cluster = common::PgCluster::start();
     let store = open_store(&cluster.uri).unwrap();
     suite(store.as_ref());
+    concurrent_sequence(&cluster.uri);
     let again = open_store(&cluster.uri).unwrap();
     assert!(again.get_experiment_by_name("suite").unwrap().is_some());
 }
