@@ -11,6 +11,7 @@ pub mod job;
 pub mod output;
 pub mod predict;
 pub mod stress;
+pub mod study;
 pub mod tracking;
 pub mod trading;
 

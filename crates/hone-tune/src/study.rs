@@ -87,6 +87,11 @@ pub trait TrialStore: Send + Sync {
     fn claim_waiting(&self) -> Result<Option<Trial>>;
     /// Overwrites a trial's record.
     fn save(&self, trial: &Trial) -> Result<()>;
+    /// Records that `trial` (already holding the new point) reported `value` at `step`.
+    fn report(&self, trial: &Trial, step: u64, value: f64) -> Result<()> {
+        let _ = (step, value);
+        self.save(trial)
+    }
 }
 
 /// A [`TrialStore`] in memory (tests, benchmarks, throwaway studies).
@@ -310,7 +315,7 @@ impl Study {
         }
         t.intermediate.insert(step, value);
         let t = t.clone();
-        self.store.save(&t)
+        self.store.report(&t, step, value)
     }
 
     /// True when the pruner says the trial should stop after its latest report. Multi-objective

@@ -1,0 +1,394 @@
+//! Studies persisted in the tracking store.
+//!
+//! A study is an experiment whose `hone.study` tag holds its [`StudyDef`] (JSON); each trial is
+//! a run of that experiment. The run's `hone.trial` tag holds the trial record (state, internal
+//! params, values, intermediate values), the metric `hone.trial_number` its number (so new
+//! trials are found with one indexed search), and — once finished — MLflow params (the
+//! user-facing values), objective metrics and the `intermediate` metric history, so every MLflow
+//! client and `hone runs` can read trials like any other run. Trial numbers come from the
+//! store's atomic counter, and enqueued trials are claimed with a compare-and-set on the run
+//! status, so any number of processes can share a study.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use hone_track::store::{Batch, NewRun, SearchRequest};
+use hone_track::{Metric, MetricPoint, RunStatus, Store, TrackError};
+use hone_tune::study::{StudyDef, TrialStore};
+use hone_tune::trial::{Trial, TrialState};
+use hone_tune::{Result, TuneError};
+use serde_json::{Value, json};
+
+/// Experiment tag holding the study definition.
+pub const STUDY_TAG: &str = "hone.study";
+/// Run tag holding the trial record.
+pub const TRIAL_TAG: &str = "hone.trial";
+/// Run tag with the trial state (searchable: `tags.hone.trial.state = 'COMPLETE'`).
+pub const STATE_TAG: &str = "hone.trial.state";
+/// Metric holding the trial number.
+pub const NUMBER_METRIC: &str = "hone.trial_number";
+/// Metric holding intermediate values by step.
+pub const INTERMEDIATE_METRIC: &str = "intermediate";
+
+fn storage(e: TrackError) -> TuneError {
+    TuneError::Storage(e.to_string())
+}
+
+/// Creates a new study in the store; fails if the name is taken.
+pub fn create_study(store: &dyn Store, def: &StudyDef) -> Result<String> {
+    def.validate()?;
+    if store.get_experiment_by_name(&def.name).map_err(storage)?.is_some() {
+        return Err(TuneError::Invalid(format!(
+            "study (experiment) {:?} already exists in {}; pick another name or resume it",
+            def.name,
+            store.location()
+        )));
+    }
+    let json = serde_json::to_string(def).map_err(|e| TuneError::Storage(e.to_string()))?;
+    store
+        .create_experiment(&def.name, &[(STUDY_TAG.to_string(), json)])
+        .map_err(storage)
+}
+
+/// Loads a study's definition and experiment id by name.
+pub fn load_study(store: &dyn Store, name: &str) -> Result<(StudyDef, String)> {
+    let exp = store
+        .get_experiment_by_name(name)
+        .map_err(storage)?
+        .ok_or_else(|| {
+            TuneError::Invalid(format!(
+                "no study named {name:?} in {} (create it with `hone study create`)",
+                store.location()
+            ))
+        })?;
+    let json = exp
+        .tags
+        .iter()
+        .find(|(k, _)| k == STUDY_TAG)
+        .map(|(_, v)| v.clone())
+        .ok_or_else(|| {
+            TuneError::Invalid(format!(
+                "experiment {name:?} exists but is not a study (it has no {STUDY_TAG} tag)"
+            ))
+        })?;
+    let def: StudyDef = serde_json::from_str(&json).map_err(|e| {
+        TuneError::Storage(format!("study {name:?}: unreadable definition: {e}"))
+    })?;
+    Ok((def, exp.experiment_id))
+}
+
+/// Opens `def.name` if it exists (checking it has the same space and directions: a resumed
+/// study must be the same study), or creates it. Returns the stored definition and the
+/// experiment id.
+pub fn open_or_create_study(store: &dyn Store, def: &StudyDef) -> Result<(StudyDef, String, bool)> {
+    if store.get_experiment_by_name(&def.name).map_err(storage)?.is_none() {
+        let id = create_study(store, def)?;
+        return Ok((def.clone(), id, false));
+    }
+    let (stored, id) = load_study(store, &def.name)?;
+    if stored.space != def.space || stored.directions != def.directions {
+        return Err(TuneError::Invalid(format!(
+            "study {:?} already exists with a different search space or directions; resume it \
+             with the same [search] section or give the new search another study name",
+            def.name
+        )));
+    }
+    Ok((stored, id, true))
+}
+
+/// A [`TrialStore`] over a tracking [`Store`].
+pub struct TrackTrialStore {
+    store: Arc<dyn Store>,
+    experiment_id: String,
+    def: StudyDef,
+    detached: bool,
+    run_ids: Mutex<HashMap<u64, String>>,
+}
+
+fn num(v: f64) -> Value {
+    if v.is_finite() {
+        json!(v)
+    } else {
+        json!(v.to_string())
+    }
+}
+
+fn unnum(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn encode(t: &Trial) -> String {
+    let mut o = serde_json::Map::new();
+    o.insert("number".into(), json!(t.number));
+    o.insert("state".into(), json!(t.state.as_str()));
+    o.insert("params".into(), json!(t.params));
+    if let Some(v) = &t.values {
+        o.insert("values".into(), Value::Array(v.iter().map(|x| num(*x)).collect()));
+    }
+    if let Some(c) = &t.constraints {
+        o.insert("constraints".into(), Value::Array(c.iter().map(|x| num(*x)).collect()));
+    }
+    if !t.intermediate.is_empty() {
+        let m: serde_json::Map<String, Value> = t
+            .intermediate
+            .iter()
+            .map(|(s, v)| (s.to_string(), num(*v)))
+            .collect();
+        o.insert("intermediate".into(), Value::Object(m));
+    }
+    if let Some(s) = t.started_ms {
+        o.insert("started_ms".into(), json!(s));
+    }
+    if let Some(s) = t.finished_ms {
+        o.insert("finished_ms".into(), json!(s));
+    }
+    Value::Object(o).to_string()
+}
+
+fn decode(text: &str) -> Option<Trial> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    let floats = |key: &str| -> Option<Vec<f64>> {
+        v.get(key)?.as_array()?.iter().map(unnum).collect()
+    };
+    let mut t = Trial::new(
+        v.get("number")?.as_u64()?,
+        TrialState::parse(v.get("state")?.as_str()?)?,
+        serde_json::from_value(v.get("params")?.clone()).ok()?,
+    );
+    t.values = floats("values");
+    t.constraints = floats("constraints");
+    if let Some(m) = v.get("intermediate").and_then(Value::as_object) {
+        for (k, x) in m {
+            t.intermediate.insert(k.parse().ok()?, unnum(x)?);
+        }
+    }
+    t.started_ms = v.get("started_ms").and_then(Value::as_i64);
+    t.finished_ms = v.get("finished_ms").and_then(Value::as_i64);
+    Some(t)
+}
+
+impl TrackTrialStore {
+    /// Trials of the study `def` stored in experiment `experiment_id`. With `detached`, the
+    /// runs it creates or claims are not owned by this process (for `hone study ask`, whose
+    /// trials are finished by later processes), so they are never reaped as dead.
+    pub fn new(store: Arc<dyn Store>, experiment_id: String, def: StudyDef, detached: bool) -> Self {
+        TrackTrialStore {
+            store,
+            experiment_id,
+            def,
+            detached,
+            run_ids: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn remember(&self, number: u64, run_id: &str) {
+        if let Ok(mut m) = self.run_ids.lock() {
+            m.insert(number, run_id.to_string());
+        }
+    }
+
+    fn run_id(&self, number: u64) -> Result<String> {
+        if let Some(id) = self.run_ids.lock().ok().and_then(|m| m.get(&number).cloned()) {
+            return Ok(id);
+        }
+        let runs = self.search(&format!("metrics.`{NUMBER_METRIC}` = {number}"))?;
+        runs.into_iter()
+            .next()
+            .map(|(_, id)| id)
+            .ok_or_else(|| TuneError::Invalid(format!("study {:?} has no trial {number}", self.def.name)))
+    }
+
+    /// Trials matching a filter, with their run ids.
+    fn search(&self, filter: &str) -> Result<Vec<(Trial, String)>> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let (runs, next) = self
+                .store
+                .search_runs(&SearchRequest {
+                    experiment_ids: vec![self.experiment_id.clone()],
+                    filter: filter.to_string(),
+                    order_by: vec![format!("metrics.`{NUMBER_METRIC}` ASC")],
+                    max_results: 50_000,
+                    page_token: token,
+                    ..Default::default()
+                })
+                .map_err(storage)?;
+            for run in runs {
+                let Some(mut t) = run
+                    .tags
+                    .iter()
+                    .find(|(k, _)| k == TRIAL_TAG)
+                    .and_then(|(_, v)| decode(v))
+                else {
+                    continue;
+                };
+                // A worker that died mid-trial leaves RUNNING; the reaper marks its run KILLED.
+                if t.state == TrialState::Running
+                    && matches!(run.info.status, RunStatus::Killed | RunStatus::Failed)
+                {
+                    t.state = TrialState::Fail;
+                    t.finished_ms = run.info.end_time;
+                }
+                self.remember(t.number, &run.info.run_id);
+                out.push((t, run.info.run_id));
+            }
+            match next {
+                Some(n) => token = Some(n),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    fn batch(&self, run_id: &str, t: &Trial) -> Batch {
+        let mut tags = vec![
+            (TRIAL_TAG.to_string(), encode(t)),
+            (STATE_TAG.to_string(), t.state.as_str().to_string()),
+        ];
+        let mut params = Vec::new();
+        let mut metrics = Vec::new();
+        let now = hone_tune::study::now_ms();
+        if t.state.is_finished() {
+            params = self
+                .def
+                .space
+                .external(&t.params)
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect();
+            if let Some(values) = &t.values {
+                for (i, v) in values.iter().enumerate() {
+                    metrics.push(Metric {
+                        key: self.def.objective_name(i),
+                        point: MetricPoint {
+                            value: *v,
+                            timestamp: now,
+                            step: 0,
+                        },
+                    });
+                }
+            }
+            if let Some(d) = t.duration_ms() {
+                tags.push(("hone.trial.duration_ms".into(), d.to_string()));
+            }
+        }
+        Batch {
+            run_id: run_id.to_string(),
+            metrics,
+            params,
+            tags,
+        }
+    }
+}
+
+impl TrialStore for TrackTrialStore {
+    fn load(&self, since: u64, also: &[u64]) -> Result<Vec<Trial>> {
+        let filter = if since == 0 {
+            String::new()
+        } else {
+            format!("metrics.`{NUMBER_METRIC}` >= {since}")
+        };
+        let mut out: Vec<Trial> = self.search(&filter)?.into_iter().map(|(t, _)| t).collect();
+        for &n in also {
+            if n >= since
+                && let Some((t, _)) = self
+                    .search(&format!("metrics.`{NUMBER_METRIC}` = {n}"))?
+                    .into_iter()
+                    .next()
+            {
+                out.push(t);
+            }
+        }
+        out.sort_by_key(|t| t.number);
+        Ok(out)
+    }
+
+    fn create(&self, mut trial: Trial) -> Result<Trial> {
+        let number = self
+            .store
+            .next_sequence(&format!("study:{}", self.experiment_id))
+            .map_err(storage)?;
+        trial.number = number as u64;
+        let status = match trial.state {
+            TrialState::Waiting => RunStatus::Scheduled,
+            _ => RunStatus::Running,
+        };
+        let info = self
+            .store
+            .create_run(NewRun {
+                experiment_id: self.experiment_id.clone(),
+                name: Some(format!("trial-{number}")),
+                status: Some(status),
+                detached: self.detached || trial.state == TrialState::Waiting,
+                tags: vec![("hone.study".into(), self.def.name.clone())],
+                ..Default::default()
+            })
+            .map_err(storage)?;
+        self.remember(trial.number, &info.run_id);
+        let mut batch = self.batch(&info.run_id, &trial);
+        batch.metrics.push(Metric {
+            key: NUMBER_METRIC.into(),
+            point: MetricPoint {
+                value: number as f64,
+                timestamp: hone_tune::study::now_ms(),
+                step: 0,
+            },
+        });
+        self.store.log_batches(&[batch]).map_err(storage)?;
+        if trial.state.is_finished() {
+            self.store
+                .end_run(&info.run_id, RunStatus::Finished)
+                .map_err(storage)?;
+        }
+        Ok(trial)
+    }
+
+    fn claim_waiting(&self) -> Result<Option<Trial>> {
+        let waiting = self.search(&format!("tags.`{STATE_TAG}` = 'WAITING'"))?;
+        for (mut t, run_id) in waiting {
+            let won = self
+                .store
+                .claim_run(&run_id, RunStatus::Scheduled, RunStatus::Running, self.detached)
+                .map_err(storage)?;
+            if won {
+                t.state = TrialState::Running;
+                self.save(&t)?;
+                return Ok(Some(t));
+            }
+        }
+        Ok(None)
+    }
+
+    fn save(&self, trial: &Trial) -> Result<()> {
+        let run_id = self.run_id(trial.number)?;
+        self.store
+            .log_batches(&[self.batch(&run_id, trial)])
+            .map_err(storage)?;
+        let status = match trial.state {
+            TrialState::Complete | TrialState::Pruned => Some(RunStatus::Finished),
+            TrialState::Fail => Some(RunStatus::Failed),
+            _ => None,
+        };
+        if let Some(s) = status {
+            self.store.end_run(&run_id, s).map_err(storage)?;
+        }
+        Ok(())
+    }
+
+    fn report(&self, trial: &Trial, step: u64, value: f64) -> Result<()> {
+        let run_id = self.run_id(trial.number)?;
+        let mut batch = self.batch(&run_id, trial);
+        batch.metrics.push(Metric {
+            key: INTERMEDIATE_METRIC.into(),
+            value,
+            timestamp: hone_tune::study::now_ms(),
+            step: step as i64,
+        });
+        self.store.log_batches(&[batch]).map_err(storage)
+    }
+}
