@@ -11,6 +11,13 @@
 //!   per point and in batches (flush included), JSON on stdout.
 //! - `store-search URI RUNS`: fills a store with RUNS runs (10 params, 10 metrics each), then
 //!   times a metric filter + order_by search (median of 10), JSON on stdout.
+//! - `tune-efficiency [--samplers ..] [--functions ..] [--seeds ..] [--trials ..]
+//!   [--gp-trials ..] [--checkpoints ..] [--jobs ..] [--json]`: hone-tune samplers' best value
+//!   after N trials on Branin, Hartmann6, Rosenbrock-10 and Ackley-10 (see `bench/tune/run.sh`).
+//! - `tune-cost [--sampler ..] [--trials ..] [--at ..] [--seeds ..] [--json]`: a sampler's time
+//!   per suggestion on 10-D Rosenbrock.
+
+mod tune_bench;
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -315,8 +322,12 @@ fn main() {
             store_ingest(&args[2], Path::new(&args[3]), arg(&args, 4, "points"))
         }
         Some("store-search") => store_search(&args[2], arg(&args, 3, "runs")),
+        Some("tune-efficiency") => {
+            tune_bench::efficiency(&args[2..]).unwrap_or_else(|e| die(&e))
+        }
+        Some("tune-cost") => tune_bench::cost(&args[2..]).unwrap_or_else(|e| die(&e)),
         _ => die(
-            "usage: hone-bench gen-table|load|gen-train|train|store-ingest|store-search ... (see bench/run.sh)",
+            "usage: hone-bench gen-table|load|gen-train|train|store-ingest|store-search|tune-efficiency|tune-cost ... (see bench/run.sh, bench/tune/run.sh)",
         ),
     }
 }
