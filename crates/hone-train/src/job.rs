@@ -354,24 +354,32 @@ fn fold_report(
     }
 }
 
-/// Runs a training job and writes its outputs to `out_dir`.
-pub fn run_train(
-    cfg: &LoadedConfig,
-    out_dir: &Path,
-    on_event: &mut dyn FnMut(Event<'_>),
-) -> Result<TrainReport, TrainError> {
-    run_train_with_trials(cfg, out_dir, &[], on_event)
+/// A job's dataset, folds and metrics: everything cross-validation needs before any fit.
+/// Tuning prepares once and reuses it for every trial that leaves data, target and split alone.
+pub struct Prepared {
+    /// The dataset.
+    pub ds: Dataset,
+    /// Binary, multiclass or regression.
+    pub task: Task,
+    /// Metrics to compute.
+    pub metrics: Vec<Metric>,
+    /// CV folds over the development rows.
+    pub folds: Vec<Fold>,
+    /// Development rows are `0..dev_end`.
+    pub dev_end: usize,
+    /// Holdout rows are `holdout_start..n`.
+    pub holdout_start: usize,
+    /// Notes for the user.
+    pub notes: Vec<String>,
+    /// The split scheme's name.
+    pub scheme: String,
 }
 
-/// [`run_train`], judging the backtest against earlier trials (the experiment's earlier runs,
-/// read from the store by the tracked path): deflated Sharpe ratio and PBO.
-pub fn run_train_with_trials(
+/// Loads the data, cuts the holdout and makes the folds (checking each is large enough).
+pub fn prepare(
     cfg: &LoadedConfig,
-    out_dir: &Path,
-    earlier_trials: &[crate::trading::Trial],
     on_event: &mut dyn FnMut(Event<'_>),
-) -> Result<TrainReport, TrainError> {
-    let started = Instant::now();
+) -> Result<Prepared, TrainError> {
     let c = &cfg.config;
     let horizon = c.target.horizon();
     let splitter = c.split.build(c.seed, horizon).map_err(TrainError::Split)?;
@@ -436,6 +444,87 @@ pub fn run_train_with_trials(
             f.test.len()
         )));
     }
+    Ok(Prepared {
+        ds,
+        task,
+        metrics,
+        folds,
+        dev_end,
+        holdout_start,
+        notes,
+        scheme: splitter.name().to_string(),
+    })
+}
+
+/// Cross-validates `cfg`'s pipeline on prepared folds only (no holdout, no refit, no outputs):
+/// the objective of a tuning trial. `on_fold(k, values)` runs after each fold and returns
+/// `false` to stop early (pruning); the result is then `None`.
+pub fn cross_validate(
+    cfg: &LoadedConfig,
+    prep: &Prepared,
+    on_fold: &mut dyn FnMut(usize, &[(Metric, f64)]) -> bool,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Option<Vec<Vec<(Metric, f64)>>>, TrainError> {
+    let pipeline = PipelineSpec {
+        steps: cfg.config.preprocess.steps(),
+        model: cfg.model.clone(),
+    };
+    let job = JobContext {
+        pipeline: &pipeline,
+        ds: &prep.ds,
+        task: prep.task,
+        cfg,
+    };
+    let mut all = Vec::with_capacity(prep.folds.len());
+    for (k, fold) in prep.folds.iter().enumerate() {
+        on_event(Event::FoldStarted {
+            fold: k,
+            n_folds: prep.folds.len(),
+            train_rows: fold.train.len(),
+        });
+        let context = format!("fold {}", k + 1);
+        let (_, scored) = fit_and_score(&job, &fold.train, &fold.test, &context, on_event)?;
+        let values = evaluate(prep.task, &prep.metrics, &scored.predictions(prep.task))
+            .map_err(|source| TrainError::Metric { context, source })?;
+        let go_on = on_fold(k, &values);
+        all.push(values);
+        if !go_on && k + 1 < prep.folds.len() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(all))
+}
+
+/// Runs a training job and writes its outputs to `out_dir`.
+pub fn run_train(
+    cfg: &LoadedConfig,
+    out_dir: &Path,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<TrainReport, TrainError> {
+    run_train_with_trials(cfg, out_dir, &[], on_event)
+}
+
+/// [`run_train`], judging the backtest against earlier trials (the experiment's earlier runs,
+/// read from the store by the tracked path): deflated Sharpe ratio and PBO.
+pub fn run_train_with_trials(
+    cfg: &LoadedConfig,
+    out_dir: &Path,
+    earlier_trials: &[crate::trading::Trial],
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<TrainReport, TrainError> {
+    let started = Instant::now();
+    let c = &cfg.config;
+    let Prepared {
+        ds,
+        task,
+        metrics,
+        folds,
+        dev_end,
+        holdout_start,
+        mut notes,
+        scheme,
+    } = prepare(cfg, on_event)?;
+    let n = ds.n_rows();
     let pipeline = PipelineSpec {
         steps: c.preprocess.steps(),
         model: cfg.model.clone(),
@@ -697,7 +786,7 @@ pub fn run_train_with_trials(
         classes: ds.classes.clone(),
         model: model_name(&cfg.model),
         model_params,
-        scheme: splitter.name().to_string(),
+        scheme,
         development: RowSpan::of(&dev_rows, &ds),
         metrics: metrics.iter().map(|m| m.name().to_string()).collect(),
         folds: fold_reports,

@@ -385,9 +385,11 @@ impl TrialStore for TrackTrialStore {
         let mut batch = self.batch(&run_id, trial);
         batch.metrics.push(Metric {
             key: INTERMEDIATE_METRIC.into(),
-            value,
-            timestamp: hone_tune::study::now_ms(),
-            step: step as i64,
+            point: MetricPoint {
+                value,
+                timestamp: hone_tune::study::now_ms(),
+                step: step as i64,
+            },
         });
         self.store.log_batches(&[batch]).map_err(storage)
     }
