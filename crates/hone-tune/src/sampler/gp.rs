@@ -1,32 +1,537 @@
-//! Gaussian-process Bayesian optimisation (placeholder until implemented).
+//! Gaussian-process Bayesian optimisation (the behaviour of Optuna 5.0's `GPSampler`).
+//!
+//! - **Start-up**: until `n_startup_trials` COMPLETE trials exist, independent uniform sampling.
+//! - **Modelled parameters**: those present in every trial (no `when` condition), not fixed
+//!   and with more than one value. Conditional parameters, which Optuna also leaves out of
+//!   the GP, are sampled uniformly once their parents are chosen.
+//! - **Inputs**: each modelled parameter in `[0, 1]` by [`Distribution::to_unit`] (log scale,
+//!   half-step widening for grids); categoricals as their choice index, compared by Hamming
+//!   distance. **Outputs**: losses negated (the GP maximises), ±inf clipped to the finite
+//!   extremes, standardised. Only COMPLETE trials are observations: a PRUNED trial has no
+//!   final objective value.
+//! - **Model**: `s · Matérn52` with ARD, MAP fit of lengthscales, scale and noise under
+//!   Optuna's priors by L-BFGS with analytic gradients, warm-started from the previous fit
+//!   (kept in the sampler), retried from all ones on failure (see [`model`]).
+//! - **Acquisition**: log EI (Ament et al. 2023's stable form) over the best observed value,
+//!   maximised from 2048 scrambled Sobol points plus 10 local searches (see [`acqf`]).
+//! - **Running trials** (parallel workers): the *Kriging believer* — each RUNNING trial's
+//!   point is added to the GP with the posterior mean as its value (no refit) and counts
+//!   towards the best value, so its predictive variance, and the EI around it, collapse and
+//!   other workers look elsewhere.
+//!   (Optuna uses a Monte-Carlo qLogEI here; the believer is its choice for log PI and costs
+//!   one extra Cholesky factorisation.)
+//! - **Reproducibility**: all randomness comes from [`trial_rng`]. The warm start is the only
+//!   state: a resumed study's first GP fit starts from the default hyperparameters instead and
+//!   may land on slightly different ones (within the fit's tolerance).
+//! - Constraints are not modelled (trials' constraint values are ignored); a single objective
+//!   only.
 
 use serde::{Deserialize, Serialize};
 
+use rand::RngExt;
+
 use crate::error::{Result, TuneError};
-use crate::sampler::{SampleContext, Sampler};
-use crate::space::Params;
+use crate::sampler::{SampleContext, Sampler, sample_uniform, trial_rng};
+use crate::space::{Distribution, Params, SearchSpace};
+use crate::trial::{Direction, TrialState};
 
-/// GP options.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct GpOptions {}
+pub(crate) mod acqf;
+pub(crate) mod lbfgsb;
+pub(crate) mod model;
 
-/// GP sampler.
+use acqf::{Dim, LogEi, SearchOptions};
+use model::{Hyper, Inputs, Posterior};
+
+/// Salt of the GP sampler's random streams (start-up draws, Sobol seeds, roulette).
+const GP_SALT: u64 = 0x6750_5341_4D50_4C45;
+
+/// Options of the GP sampler (Optuna 5.0 defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GpOptions {
+    /// COMPLETE trials sampled uniformly before the GP takes over.
+    pub n_startup_trials: usize,
+    /// Fix the noise variance at its floor (1e-6): for objectives that return the same value
+    /// for the same parameters.
+    pub deterministic_objective: bool,
+    /// Scrambled Sobol candidates evaluated before the local searches.
+    pub n_preliminary_samples: usize,
+    /// Local searches of the acquisition function.
+    pub n_local_search: usize,
+    /// Tolerance of the local searches (the L-BFGS projected-gradient tolerance is its root).
+    pub tol: f64,
+}
+
+impl Default for GpOptions {
+    fn default() -> Self {
+        GpOptions {
+            n_startup_trials: 10,
+            deterministic_objective: false,
+            n_preliminary_samples: 2048,
+            n_local_search: 10,
+            tol: 1e-4,
+        }
+    }
+}
+
+/// Gaussian-process Bayesian optimisation; see the module documentation.
 pub struct GpSampler {
-    _options: GpOptions,
+    options: GpOptions,
+    /// The last fit, by the names of the modelled parameters, to warm-start the next one.
+    last_fit: Option<(Vec<String>, Hyper)>,
 }
 
 impl GpSampler {
     /// A GP sampler.
     pub fn new(options: GpOptions) -> Self {
-        GpSampler { _options: options }
+        GpSampler {
+            options,
+            last_fit: None,
+        }
     }
+}
+
+fn one_objective(directions: &[Direction]) -> Result<Direction> {
+    match directions {
+        [d] => Ok(*d),
+        _ => Err(TuneError::Sampler {
+            sampler: "gp",
+            message: format!(
+                "gp supports one objective; use tpe or nsga2 (this study has {})",
+                directions.len()
+            ),
+        }),
+    }
+}
+
+/// The parameters the GP models: unconditional, not fixed, more than one value.
+fn modelled(space: &SearchSpace) -> Vec<(&str, &Distribution)> {
+    space
+        .params
+        .iter()
+        .filter(|p| p.when.is_empty())
+        .filter(|p| {
+            let single = p.distribution.grid().is_some_and(|g| g.len() <= 1)
+                || matches!(p.distribution, Distribution::Float { low, high, .. } if low == high);
+            !single
+        })
+        .map(|p| (p.name.as_str(), &p.distribution))
+        .collect()
 }
 
 impl Sampler for GpSampler {
     fn name(&self) -> &'static str {
         "gp"
     }
-    fn sample(&mut self, _ctx: &SampleContext<'_>) -> Result<Params> {
-        Err(TuneError::Invalid("gp: not implemented".into()))
+
+    fn check(&self, _space: &SearchSpace, directions: &[Direction]) -> Result<()> {
+        one_objective(directions).map(|_| ())
+    }
+
+    fn sample(&mut self, ctx: &SampleContext<'_>) -> Result<Params> {
+        let direction = one_objective(ctx.directions)?;
+        let o = &self.options;
+        if !(o.tol > 0.0 && o.tol.is_finite()) {
+            return Err(TuneError::Sampler {
+                sampler: "gp",
+                message: format!("tol must be a positive number (got {})", o.tol),
+            });
+        }
+        let mut rng = trial_rng(ctx.seed, ctx.number, GP_SALT);
+        let params = modelled(ctx.space);
+        let dims: Vec<Dim> = params.iter().map(|(_, d)| Dim::new(d)).collect();
+        let encode = |p: &Params| -> Option<Vec<f64>> {
+            params
+                .iter()
+                .zip(&dims)
+                .map(|((name, _), dim)| p.get(*name).map(|v| dim.encode(*v)))
+                .collect()
+        };
+        let mut xs = Vec::new();
+        let mut losses = Vec::new();
+        for t in ctx.trials {
+            if t.state != TrialState::Complete || t.number == ctx.number {
+                continue;
+            }
+            let Some(v) = t.value().filter(|v| !v.is_nan()) else {
+                continue;
+            };
+            if let Some(row) = encode(&t.params) {
+                xs.extend(row);
+                losses.push(direction.loss(v));
+            }
+        }
+        let n = losses.len();
+        if params.is_empty() || n < o.n_startup_trials.max(1) {
+            return Ok(sample_uniform(ctx.space, &mut rng));
+        }
+        let y = standardized_gains(&losses);
+        let d = dims.len();
+        let inputs = Inputs {
+            n,
+            d,
+            x: xs,
+            is_cat: dims
+                .iter()
+                .map(|dim| matches!(dim.kind, acqf::DimKind::Categorical(_)))
+                .collect(),
+        };
+        let names: Vec<String> = params.iter().map(|(n, _)| n.to_string()).collect();
+        let warm = self
+            .last_fit
+            .as_ref()
+            .filter(|(nm, _)| *nm == names)
+            .map(|(_, h)| h);
+        let hyper = model::fit(&inputs, &y, warm, o.deterministic_objective);
+        self.last_fit = Some((names, hyper.clone()));
+        let best = (0..n).max_by(|&a, &b| y[a].total_cmp(&y[b])).unwrap_or(0);
+        let best_x = inputs.x[best * d..(best + 1) * d].to_vec();
+        let threshold = y[best];
+        let Some(mut post) = Posterior::new(inputs, y, hyper) else {
+            return Ok(sample_uniform(ctx.space, &mut rng));
+        };
+        let running: Vec<f64> = ctx
+            .trials
+            .iter()
+            .filter(|t| t.state == TrialState::Running && t.number != ctx.number)
+            .filter_map(|t| encode(&t.params))
+            .flatten()
+            .collect();
+        let mut threshold = threshold;
+        if !running.is_empty()
+            && let Some((p, fantasies)) = post.with_fantasies(&running)
+        {
+            // The believed values count as observations, so improvement is also measured
+            // against them: otherwise a point the model already rates above the best would
+            // keep its EI and attract every worker.
+            threshold = fantasies.iter().fold(threshold, |a, b| a.max(*b));
+            post = p;
+        }
+        let acq = LogEi {
+            post: &post,
+            threshold,
+        };
+        let sobol_seed: u32 = rng.random();
+        let (x, _) = acqf::optimize(
+            &acq,
+            &dims,
+            Some(&best_x),
+            sobol_seed,
+            &mut rng,
+            SearchOptions {
+                n_preliminary: o.n_preliminary_samples,
+                n_local: o.n_local_search,
+                tol: o.tol,
+            },
+        );
+        let mut partial = Params::new();
+        for (((name, _), dim), v) in params.iter().zip(&dims).zip(&x) {
+            partial.insert(name.to_string(), dim.internal(*v));
+        }
+        Ok(ctx
+            .space
+            .complete(&partial, |p| p.distribution.from_unit(rng.random::<f64>())))
+    }
+}
+
+/// Losses → standardised gains: negated, ±inf clipped to the finite extremes (0 when nothing
+/// is finite), then centred and scaled by the population standard deviation (floored at 1e-10).
+fn standardized_gains(losses: &[f64]) -> Vec<f64> {
+    let finite = losses.iter().filter(|v| v.is_finite());
+    let lo = finite.clone().fold(f64::INFINITY, |a, b| a.min(-b));
+    let hi = finite.fold(f64::NEG_INFINITY, |a, b| a.max(-b));
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 0.0) };
+    let g: Vec<f64> = losses.iter().map(|v| (-v).clamp(lo, hi)).collect();
+    let n = g.len() as f64;
+    let mean = g.iter().sum::<f64>() / n;
+    let std = (g.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    g.iter().map(|v| (v - mean) / std.max(1e-10)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trial::Trial;
+
+    fn run(
+        space: &SearchSpace,
+        options: GpOptions,
+        seed: u64,
+        n: u64,
+        f: impl Fn(&Params) -> f64,
+    ) -> Vec<Trial> {
+        let mut s = GpSampler::new(options);
+        let mut trials: Vec<Trial> = Vec::new();
+        for number in 0..n {
+            let ctx = SampleContext {
+                space,
+                directions: &[Direction::Minimize],
+                trials: &trials,
+                number,
+                seed,
+            };
+            let p = s.sample(&ctx).unwrap();
+            let mut t = Trial::new(number, TrialState::Complete, p);
+            t.values = Some(vec![f(&t.params)]);
+            trials.push(t);
+        }
+        trials
+    }
+
+    fn best(trials: &[Trial]) -> f64 {
+        trials
+            .iter()
+            .filter_map(|t| t.value())
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    #[test]
+    fn finds_the_minimum_of_a_1d_quadratic_within_20_trials() {
+        let space =
+            SearchSpace::from_toml_str("[x]\ntype = \"float\"\nlow = -10\nhigh = 10\n").unwrap();
+        for seed in 0..3 {
+            let trials = run(&space, GpOptions::default(), seed, 20, |p| {
+                (p["x"] - 1.7).powi(2)
+            });
+            let b = best(&trials);
+            assert!(b < 1e-3, "seed {seed}: best {b}");
+        }
+    }
+
+    #[test]
+    fn outputs_respect_int_step_log_and_categorical() {
+        let space = SearchSpace::from_toml_str(
+            "[a]\ntype = \"float\"\nlow = 0.001\nhigh = 10\nlog = true\n\
+             [b]\ntype = \"int\"\nlow = 2\nhigh = 40\nstep = 3\n\
+             [c]\ntype = \"categorical\"\nchoices = [\"x\", \"y\", \"z\"]\n\
+             [e]\ntype = \"float\"\nlow = 0\nhigh = 1\nstep = 0.25\n\
+             [g]\ntype = \"int\"\nlow = 1\nhigh = 1000\nlog = true\n\
+             [h]\ntype = \"float\"\nlow = 0\nhigh = 1\nwhen = { c = [\"y\"] }\n\
+             [k]\ntype = \"fixed\"\nvalue = 3\n",
+        )
+        .unwrap();
+        let f = |p: &Params| {
+            (p["a"].ln() - 0.5).powi(2)
+                + (p["b"] - 20.0).abs() / 10.0
+                + if p["c"] == 1.0 { 0.0 } else { 1.0 }
+                + (p["e"] - 0.75).abs()
+                + (p["g"].ln() - 3.0).powi(2) / 10.0
+                + p.get("h").copied().unwrap_or(0.5)
+        };
+        let trials = run(&space, GpOptions::default(), 3, 25, f);
+        for t in &trials {
+            let p = &t.params;
+            let ext = space.external(p);
+            assert_eq!(
+                space.internal(&ext).unwrap(),
+                *p,
+                "trial {} params are not valid: {p:?}",
+                t.number
+            );
+            assert_eq!(p.contains_key("h"), p["c"] == 1.0, "{p:?}");
+        }
+        // The GP phase did learn something: better than the start-up phase.
+        let startup = best(&trials[..10]);
+        assert!(best(&trials) < startup, "{} !< {startup}", best(&trials));
+    }
+
+    #[test]
+    fn seeded_runs_repeat_exactly() {
+        let space = SearchSpace::from_toml_str(
+            "[x]\ntype = \"float\"\nlow = -2\nhigh = 2\n\
+             [n]\ntype = \"int\"\nlow = 0\nhigh = 4\n",
+        )
+        .unwrap();
+        let f = |p: &Params| (p["x"] - 0.3).powi(2) + (p["n"] - 2.0).powi(2);
+        let a = run(&space, GpOptions::default(), 5, 14, f);
+        let b = run(&space, GpOptions::default(), 5, 14, f);
+        let c = run(&space, GpOptions::default(), 6, 14, f);
+        let pa: Vec<_> = a.iter().map(|t| t.params.clone()).collect();
+        let pb: Vec<_> = b.iter().map(|t| t.params.clone()).collect();
+        let pc: Vec<_> = c.iter().map(|t| t.params.clone()).collect();
+        assert_eq!(pa, pb);
+        assert_ne!(pa, pc);
+    }
+
+    #[test]
+    fn refuses_several_objectives() {
+        let space =
+            SearchSpace::from_toml_str("[x]\ntype = \"float\"\nlow = 0\nhigh = 1\n").unwrap();
+        let s = GpSampler::new(GpOptions::default());
+        let e = s
+            .check(&space, &[Direction::Minimize, Direction::Maximize])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("gp supports one objective; use tpe or nsga2"),
+            "{e}"
+        );
+        assert!(s.check(&space, &[Direction::Maximize]).is_ok());
+    }
+
+    #[test]
+    fn running_trials_push_the_next_point_away() {
+        let space = SearchSpace::from_toml_str(
+            "[x]\ntype = \"float\"\nlow = 0\nhigh = 1\n\
+             [y]\ntype = \"float\"\nlow = 0\nhigh = 1\n\
+             [z]\ntype = \"float\"\nlow = 0\nhigh = 1\n",
+        )
+        .unwrap();
+        let f = |p: &Params| (p["x"] - 0.3).powi(2) + (p["y"] - 0.6).powi(2) + p["z"].powi(2);
+        let dist = |a: &Params, b: &Params| -> f64 {
+            a.iter()
+                .map(|(k, v)| (v - b[k]).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        // Right after start-up the model is still uncertain: a second worker asking while the
+        // first one's trial runs must not be sent to the same place.
+        let mut trials = run(&space, GpOptions::default(), 2, 10, f);
+        let mut s = GpSampler::new(GpOptions::default());
+        let ask = |s: &mut GpSampler, trials: &[Trial], number: u64| {
+            let ctx = SampleContext {
+                space: &space,
+                directions: &[Direction::Minimize],
+                trials,
+                number,
+                seed: 2,
+            };
+            s.sample(&ctx).unwrap()
+        };
+        let first = ask(&mut s, &trials, 10);
+        trials.push(Trial::new(10, TrialState::Running, first.clone()));
+        let second = ask(&mut s, &trials, 11);
+        // The same request without the running trial lands next to the first point.
+        trials.pop();
+        let alone = ask(&mut s, &trials, 11);
+        assert!(dist(&first, &alone) < 0.05, "{first:?} vs {alone:?}");
+        assert!(dist(&first, &second) > 0.1, "{first:?} vs {second:?}");
+    }
+
+    #[test]
+    fn standardization_clips_infinities() {
+        let g = standardized_gains(&[1.0, f64::INFINITY, 3.0, f64::NEG_INFINITY]);
+        // Gains: -1, -3 (clipped +inf loss), -3, 3 (clipped -inf loss → best finite gain -1)...
+        // i.e. losses clip to [1, 3]: gains [-1, -3, -3, -1]; mean -2, std 1.
+        assert_eq!(g, vec![1.0, -1.0, -1.0, 1.0]);
+    }
+
+    /// Branin on x1 ∈ [−5, 10], x2 ∈ [0, 15] (optimum 0.397887).
+    fn branin(p: &Params) -> f64 {
+        let (x1, x2) = (p["x1"], p["x2"]);
+        let pi = std::f64::consts::PI;
+        let b = 5.1 / (4.0 * pi * pi);
+        let c = 5.0 / pi;
+        (x2 - b * x1 * x1 + c * x1 - 6.0).powi(2)
+            + 10.0 * (1.0 - 1.0 / (8.0 * pi)) * x1.cos()
+            + 10.0
+    }
+
+    /// Hartmann6 on [0, 1]^6 (optimum −3.32237).
+    fn hartmann6(p: &Params) -> f64 {
+        const ALPHA: [f64; 4] = [1.0, 1.2, 3.0, 3.2];
+        const A: [[f64; 6]; 4] = [
+            [10.0, 3.0, 17.0, 3.5, 1.7, 8.0],
+            [0.05, 10.0, 17.0, 0.1, 8.0, 14.0],
+            [3.0, 3.5, 1.7, 10.0, 17.0, 8.0],
+            [17.0, 8.0, 0.05, 10.0, 0.1, 14.0],
+        ];
+        const P: [[f64; 6]; 4] = [
+            [1312.0, 1696.0, 5569.0, 124.0, 8283.0, 5886.0],
+            [2329.0, 4135.0, 8307.0, 3736.0, 1004.0, 9991.0],
+            [2348.0, 1451.0, 3522.0, 2883.0, 3047.0, 6650.0],
+            [4047.0, 8828.0, 8732.0, 5743.0, 1091.0, 381.0],
+        ];
+        let x: Vec<f64> = (0..6).map(|i| p[&format!("x{i}")]).collect();
+        -(0..4)
+            .map(|i| {
+                let s: f64 = (0..6)
+                    .map(|j| A[i][j] * (x[j] - P[i][j] * 1e-4).powi(2))
+                    .sum();
+                ALPHA[i] * (-s).exp()
+            })
+            .sum::<f64>()
+    }
+
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            0.5 * (v[n / 2 - 1] + v[n / 2])
+        }
+    }
+
+    #[test]
+    #[ignore = "benchmark: cargo test --release -p hone-tune gp_sample_efficiency -- --ignored --nocapture"]
+    fn gp_sample_efficiency() {
+        let branin_space = SearchSpace::from_toml_str(
+            "[x1]\ntype = \"float\"\nlow = -5\nhigh = 10\n[x2]\ntype = \"float\"\nlow = 0\nhigh = 15\n",
+        )
+        .unwrap();
+        let h6 = (0..6)
+            .map(|i| format!("[x{i}]\ntype = \"float\"\nlow = 0\nhigh = 1\n"))
+            .collect::<String>();
+        let h6_space = SearchSpace::from_toml_str(&h6).unwrap();
+        let mut rb = Vec::new();
+        let mut rh = Vec::new();
+        for seed in 0..10 {
+            let t = run(&branin_space, GpOptions::default(), seed, 50, branin);
+            rb.push(best(&t));
+            let t = run(&h6_space, GpOptions::default(), seed, 50, hartmann6);
+            rh.push(best(&t));
+            println!(
+                "seed {seed}: branin {:.6} hartmann6 {:.5}",
+                rb[seed as usize], rh[seed as usize]
+            );
+        }
+        let (mb, mh) = (median(rb), median(rh));
+        println!(
+            "median best at 50 trials: branin {mb:.6} (bar 0.3981), hartmann6 {mh:.5} (bar -3.31)"
+        );
+        assert!(mb <= 0.3981, "branin {mb}");
+        assert!(mh <= -3.31, "hartmann6 {mh}");
+    }
+
+    #[test]
+    #[ignore = "benchmark: cargo test --release -p hone-tune gp_suggestion_time -- --ignored --nocapture"]
+    fn gp_suggestion_time() {
+        let text = (0..10)
+            .map(|i| format!("[x{i}]\ntype = \"float\"\nlow = -5\nhigh = 5\n"))
+            .collect::<String>();
+        let space = SearchSpace::from_toml_str(&text).unwrap();
+        let rosen = |p: &Params| {
+            let x: Vec<f64> = (0..10).map(|i| p[&format!("x{i}")]).collect();
+            (0..9)
+                .map(|i| 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2))
+                .sum::<f64>()
+        };
+        let mut s = GpSampler::new(GpOptions::default());
+        let mut trials: Vec<Trial> = Vec::new();
+        let mut times = Vec::new();
+        for number in 0..110u64 {
+            let ctx = SampleContext {
+                space: &space,
+                directions: &[Direction::Minimize],
+                trials: &trials,
+                number,
+                seed: 0,
+            };
+            let t0 = std::time::Instant::now();
+            let p = s.sample(&ctx).unwrap();
+            if number >= 90 {
+                times.push(t0.elapsed().as_secs_f64() * 1e3);
+            }
+            let mut t = Trial::new(number, TrialState::Complete, p);
+            t.values = Some(vec![rosen(&t.params)]);
+            trials.push(t);
+        }
+        println!(
+            "10-D Rosenbrock: ms per suggestion at n = 90..110: median {:.2}, max {:.2}; best {:.1}",
+            median(times.clone()),
+            times.iter().cloned().fold(0.0, f64::max),
+            best(&trials)
+        );
     }
 }
