@@ -153,6 +153,17 @@ impl TuneSpec {
             .iter()
             .map(|m| m.parse::<Metric>().map_err(|e| cfg_err(cfg, format!("metric: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
+        if !cfg.metrics.is_empty()
+            && let Some(m) = metrics.iter().find(|m| !cfg.metrics.contains(m))
+        {
+            return Err(cfg_err(
+                cfg,
+                format!(
+                    "metric {m} is not among the config's metrics ({}); add it there",
+                    cfg.metrics.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
         let mut dir_names = strings("direction")?;
         dir_names.extend(strings("directions")?);
         let directions = if dir_names.is_empty() {
@@ -200,7 +211,7 @@ impl TuneSpec {
         }
         .map_err(|e| cfg_err(cfg, e.to_string()))?;
         let name = match search.get("name") {
-            None => format!("{}-tune", cfg.name()),
+            None => format!("{}-study", cfg.name()),
             Some(toml::Value::String(s)) if !s.is_empty() => s.clone(),
             Some(v) => return Err(cfg_err(cfg, format!("name must be a string, got {v}"))),
         };
@@ -363,7 +374,16 @@ pub fn run_search(
     let shared = if spec.changes_data() {
         None
     } else {
-        Some(prepare(cfg, &mut |_| {})?)
+        let prep = prepare(cfg, &mut |_| {})?;
+        if let Some(m) = spec.metrics.iter().find(|m| !prep.metrics.contains(m)) {
+            return Err(TrainError::Config(format!(
+                "{}: [search] metric {m} does not apply to this {} task (use one of {})",
+                cfg.path.display(),
+                prep.task.kind(),
+                prep.metrics.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Some(prep)
     };
     let finish = |e: TuneEnd| {
         if let Ok(mut g) = end.lock()
