@@ -11,6 +11,7 @@
 //!   [`TrialStore`](study::TrialStore) (in memory here; the tracking store in `hone-train`).
 
 pub mod error;
+pub mod importance;
 pub mod pareto;
 pub mod pruner;
 pub mod sampler;
