@@ -7,12 +7,12 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use hone_track::{Store, open_store};
 use hone_train::study::{TrackTrialStore, create_study, load_study};
+use hone_tune::TuneError;
 use hone_tune::pruner::PrunerSpec;
 use hone_tune::sampler::SamplerSpec;
 use hone_tune::space::{ParamValue, SearchSpace};
 use hone_tune::study::{Outcome, Study, StudyDef};
 use hone_tune::trial::{Direction, Trial, TrialState};
-use hone_tune::TuneError;
 use serde_json::{Value, json};
 
 use crate::CliError;
@@ -168,7 +168,11 @@ pub fn params_json(def: &StudyDef, t: &Trial) -> Value {
 }
 
 fn num(v: f64) -> Value {
-    if v.is_finite() { json!(v) } else { json!(v.to_string()) }
+    if v.is_finite() {
+        json!(v)
+    } else {
+        json!(v.to_string())
+    }
 }
 
 /// A trial as JSON.
@@ -210,7 +214,12 @@ fn params_text(def: &StudyDef, t: &Trial) -> String {
 fn values_text(t: &Trial) -> String {
     t.values
         .as_ref()
-        .map(|v| v.iter().map(|x| format!("{x}")).collect::<Vec<_>>().join(", "))
+        .map(|v| {
+            v.iter()
+                .map(|x| format!("{x}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_else(|| "-".into())
 }
 
@@ -228,9 +237,8 @@ pub fn study(a: StudyArgs) -> Result<(), CliError> {
             seed,
             json,
         } => {
-            let text = std::fs::read_to_string(&space).map_err(|e| {
-                CliError::usage(format!("cannot read {}: {e}", space.display()))
-            })?;
+            let text = std::fs::read_to_string(&space)
+                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", space.display())))?;
             let space_def = SearchSpace::from_toml_str(&text)
                 .map_err(|e| CliError::usage(format!("{}: {e}", space.display())))?;
             let dirs: Vec<String> = match direction {
@@ -321,7 +329,12 @@ pub fn study(a: StudyArgs) -> Result<(), CliError> {
             if json {
                 println!("{}", trial_json(study.def(), &t));
             } else {
-                println!("trial {} {}: {}", t.number, t.state.as_str(), values_text(&t));
+                println!(
+                    "trial {} {}: {}",
+                    t.number,
+                    t.state.as_str(),
+                    values_text(&t)
+                );
             }
         }
         StudyCmd::Report {
@@ -354,7 +367,11 @@ pub fn study(a: StudyArgs) -> Result<(), CliError> {
                 .map(|(k, v)| {
                     ParamValue::from_json(v)
                         .map(|p| (k.clone(), p))
-                        .ok_or_else(|| CliError::usage(format!("--params: {k} = {v} is not a number, string or bool")))
+                        .ok_or_else(|| {
+                            CliError::usage(format!(
+                                "--params: {k} = {v} is not a number, string or bool"
+                            ))
+                        })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let number = if values.is_empty() {
@@ -363,7 +380,11 @@ pub fn study(a: StudyArgs) -> Result<(), CliError> {
                 study.add_completed(&pairs, &values)
             }
             .map_err(tune_err)?;
-            let state = if values.is_empty() { "WAITING" } else { "COMPLETE" };
+            let state = if values.is_empty() {
+                "WAITING"
+            } else {
+                "COMPLETE"
+            };
             if json {
                 println!("{}", json!({"trial": number, "state": state}));
             } else {
@@ -408,8 +429,7 @@ pub fn study(a: StudyArgs) -> Result<(), CliError> {
             let study = open(&a.store, &name)?;
             let trials = study.trials();
             if json {
-                let items: Vec<Value> =
-                    trials.iter().map(|t| trial_json(study.def(), t)).collect();
+                let items: Vec<Value> = trials.iter().map(|t| trial_json(study.def(), t)).collect();
                 println!("{}", Value::Array(items));
             } else {
                 println!("{:>6}  {:<8}  {:>14}  params", "trial", "state", "value(s)");

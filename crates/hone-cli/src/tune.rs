@@ -66,8 +66,14 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
     store.reap().map_err(track_err)?;
     let (def, experiment_id, resumed) =
         open_or_create_study(store.as_ref(), &spec.study).map_err(tune_err)?;
-    let trials = TrackTrialStore::new(store.clone(), experiment_id, def.clone(), false);
-    let study = Study::open(def.clone(), Arc::new(trials)).map_err(tune_err)?;
+    let trial_store = Arc::new(TrackTrialStore::new(
+        store.clone(),
+        experiment_id,
+        def.clone(),
+        false,
+    ));
+    let study = Study::open(def.clone(), trial_store.clone()).map_err(tune_err)?;
+    let tracker = Tracker::open_uri(&loc.store_uri, &loc.artifacts).map_err(track_err)?;
     let done = study
         .trials()
         .iter()
@@ -141,13 +147,25 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             error,
             best,
             counts,
+            trading,
         } = e
         {
+            if let Some(tr) = trading
+                && let Err(e) = log_trading(&tracker, &trial_store, trial.number, &tr)
+            {
+                bar.println(format!("warning: trial {}: {e}", trial.number));
+            }
             bar.inc(1);
             let best_text = best
                 .as_ref()
                 .map(|b| format!("best {} (#{})", fmt_value(b), b.number))
-                .unwrap_or_else(|| if multi { "multi-objective".into() } else { "best -".into() });
+                .unwrap_or_else(|| {
+                    if multi {
+                        "multi-objective".into()
+                    } else {
+                        "best -".into()
+                    }
+                });
             bar.set_message(format!(
                 "{best_text} | pruned {} | failed {}",
                 counts[1], counts[2]
@@ -216,12 +234,15 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
         let out = args.out.clone().unwrap_or_else(|| {
             PathBuf::from("runs").join(format!("{}-{}", def.name, crate::commands::utc_stamp()))
         });
-        let tracker = Tracker::open_uri(&loc.store_uri, &loc.artifacts).map_err(track_err)?;
+        // Every trial of the search counts in the refit's deflated Sharpe ratio and PBO.
+        let searched =
+            hone_train::tracking::earlier_trials(&tracker, &def.name).map_err(track_err)?;
         let mut progress = crate::progress::TrainProgress::new(args.json);
-        let (report, run_id) = hone_train::tracking::run_train_tracked(
+        let (report, run_id) = hone_train::tracking::run_train_tracked_with(
             &best_cfg,
             &out,
             &tracker,
+            &searched,
             &mut |e| progress.on_event(e),
         )?;
         progress.finish();
@@ -244,8 +265,11 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             "trials": {"complete": n_complete, "pruned": n_pruned, "failed": n_fail},
         });
         let path = out.join("tune.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&tune_json).unwrap_or_default())
-            .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&tune_json).unwrap_or_default(),
+        )
+        .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", path.display())))?;
         Some((report, run_id, out))
     };
 
@@ -281,7 +305,12 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
     if multi {
         println!("Pareto front ({} trials):", front.len());
         for t in &front {
-            println!("  trial {:>4}  {}  {}", t.number, fmt_value(t), params_line(&def, t));
+            println!(
+                "  trial {:>4}  {}  {}",
+                t.number,
+                fmt_value(t),
+                params_line(&def, t)
+            );
         }
     }
     println!(
@@ -296,7 +325,12 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
     println!("\ntop {} trials:", top.len());
     println!("  {:>5}  {:>12}  params", "trial", def.objective_name(0));
     for t in &top {
-        println!("  {:>5}  {:>12}  {}", t.number, fmt_value(t), params_line(&def, t));
+        println!(
+            "  {:>5}  {:>12}  {}",
+            t.number,
+            fmt_value(t),
+            params_line(&def, t)
+        );
     }
     if !importances.is_empty() {
         println!("\nparameter importances (PED-ANOVA):");
@@ -307,7 +341,53 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
     if let Some((report, run_id, _)) = final_report {
         println!("\nfinal refit with the best params:");
         print!("{}", crate::render::train_report(&report));
-        println!("tracked: run {run_id} in {} (hone runs show {run_id})", loc.store_uri);
+        println!(
+            "tracked: run {run_id} in {} (hone runs show {run_id})",
+            loc.store_uri
+        );
+    }
+    Ok(())
+}
+
+/// Records a trial's out-of-fold Sharpe ratio and equity curve on its run, where the final
+/// refit (and any later `hone train` in the same store) reads them for DSR and PBO.
+fn log_trading(
+    tracker: &Tracker,
+    trials: &TrackTrialStore,
+    number: u64,
+    t: &hone_train::trading::Trial,
+) -> Result<(), String> {
+    let run_id = trials.run_id(number).map_err(|e| e.to_string())?;
+    let store = tracker.store();
+    store
+        .log_batches(&[hone_track::store::Batch {
+            run_id: run_id.clone(),
+            metrics: vec![hone_track::Metric {
+                key: hone_train::tracking::TRIAL_SHARPE_KEY.into(),
+                point: hone_track::MetricPoint {
+                    value: t.sr,
+                    timestamp: hone_tune::study::now_ms(),
+                    step: 0,
+                },
+            }],
+            ..Default::default()
+        }])
+        .map_err(|e| e.to_string())?;
+    if let Some(csv) = &t.equity_csv {
+        let (sha256, size) = tracker
+            .blobs()
+            .put(csv.as_bytes())
+            .map_err(|e| e.to_string())?;
+        store
+            .record_artifact(
+                &run_id,
+                &hone_track::ArtifactRecord {
+                    path: "equity_cv.csv".into(),
+                    sha256,
+                    size,
+                },
+            )
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -321,7 +401,8 @@ fn params_line(def: &hone_tune::study::StudyDef, t: &Trial) -> String {
         .join(" ")
 }
 
-/// Parameter importances of the finished trials (first objective).
-fn hone_tune_importances(_study: &Study) -> Vec<(String, f64)> {
-    Vec::new()
+/// Parameter importances of the finished trials (PED-ANOVA on the first objective).
+fn hone_tune_importances(study: &Study) -> Vec<(String, f64)> {
+    let def = study.def();
+    hone_tune::importance::ped_anova(&def.space, &study.trials(), def.directions[0])
 }

@@ -97,7 +97,10 @@ choices = ["standard", "robust", "minmax"]
 }
 
 fn trials(store: &str, name: &str) -> Vec<Value> {
-    let v = json_of(&hone_in(store, &["study", "trials", "--name", name, "--json"]));
+    let v = json_of(&hone_in(
+        store,
+        &["study", "trials", "--name", name, "--json"],
+    ));
     v.as_array().unwrap().clone()
 }
 
@@ -135,11 +138,28 @@ fn study_cli_ask_tell_round_trip_and_errors() {
     let sp = space.display().to_string();
     let h = |args: &[&str]| hone_in(&store, args);
     json_of(&h(&[
-        "study", "create", "--name", "s", "--space", &sp, "--sampler", "random", "--direction",
-        "minimize", "--seed", "5", "--json",
+        "study",
+        "create",
+        "--name",
+        "s",
+        "--space",
+        &sp,
+        "--sampler",
+        "random",
+        "--direction",
+        "minimize",
+        "--seed",
+        "5",
+        "--json",
     ]));
     let q = json_of(&h(&[
-        "study", "enqueue", "--name", "s", "--params", r#"{"x": 1.0, "kind": "a"}"#, "--json",
+        "study",
+        "enqueue",
+        "--name",
+        "s",
+        "--params",
+        r#"{"x": 1.0, "kind": "a"}"#,
+        "--json",
     ]));
     assert_eq!(q["state"], "WAITING");
     let mut asked = Vec::new();
@@ -151,10 +171,21 @@ fn study_cli_ask_tell_round_trip_and_errors() {
             assert_eq!(x, 1.0, "the enqueued trial comes first");
         }
         // Conditional: depth only when kind = b.
-        assert_eq!(a["params"].get("depth").is_some(), a["params"]["kind"] == "b");
+        assert_eq!(
+            a["params"].get("depth").is_some(),
+            a["params"]["kind"] == "b"
+        );
         let value = ((x - 1.0) * (x - 1.0)).to_string();
         let t = json_of(&h(&[
-            "study", "tell", "--name", "s", "--trial", &n.to_string(), "--value", &value, "--json",
+            "study",
+            "tell",
+            "--name",
+            "s",
+            "--trial",
+            &n.to_string(),
+            "--value",
+            &value,
+            "--json",
         ]));
         assert_eq!(t["state"], "COMPLETE");
         asked.push((n, x));
@@ -172,7 +203,9 @@ fn study_cli_ask_tell_round_trip_and_errors() {
     // A failed trial and a pruned one.
     let a = json_of(&h(&["study", "ask", "--name", "s", "--json"]));
     let n = a["trial"].to_string();
-    let f = json_of(&h(&["study", "tell", "--name", "s", "--trial", &n, "--state", "fail", "--json"]));
+    let f = json_of(&h(&[
+        "study", "tell", "--name", "s", "--trial", &n, "--state", "fail", "--json",
+    ]));
     assert_eq!(f["state"], "FAIL");
 
     // Bad input: clear messages, usage exit code 2, nothing lost.
@@ -183,25 +216,70 @@ fn study_cli_ask_tell_round_trip_and_errors() {
         assert!(err.contains(want), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     };
-    bad(&["study", "tell", "--name", "s", "--trial", "0", "--value", "1"], "trial 0 is COMPLETE");
-    bad(&["study", "ask", "--name", "nope"], "no study named \"nope\"");
-    bad(&["study", "tell", "--name", "s", "--trial", "99", "--value", "1"], "no trial 99");
     bad(
-        &["study", "create", "--name", "g", "--space", &sp, "--sampler", "grid"],
+        &[
+            "study", "tell", "--name", "s", "--trial", "0", "--value", "1",
+        ],
+        "trial 0 is COMPLETE",
+    );
+    bad(
+        &["study", "ask", "--name", "nope"],
+        "no study named \"nope\"",
+    );
+    bad(
+        &[
+            "study", "tell", "--name", "s", "--trial", "99", "--value", "1",
+        ],
+        "no trial 99",
+    );
+    bad(
+        &[
+            "study",
+            "create",
+            "--name",
+            "g",
+            "--space",
+            &sp,
+            "--sampler",
+            "grid",
+        ],
         "\"x\" is a continuous float; give it a step",
     );
     bad(
-        &["study", "create", "--name", "s", "--space", &sp, "--sampler", "random"],
+        &[
+            "study",
+            "create",
+            "--name",
+            "s",
+            "--space",
+            &sp,
+            "--sampler",
+            "random",
+        ],
         "already exists",
     );
     bad(
-        &["study", "enqueue", "--name", "s", "--params", r#"{"x": 9.0, "kind": "a"}"#],
+        &[
+            "study",
+            "enqueue",
+            "--name",
+            "s",
+            "--params",
+            r#"{"x": 9.0, "kind": "a"}"#,
+        ],
         "outside its space",
     );
     let broken = dir.path().join("broken.toml");
     std::fs::write(&broken, "[lr]\ntype = \"float\"\nlow = 1\nhigh = 0.1\n").unwrap();
     bad(
-        &["study", "create", "--name", "b", "--space", &broken.display().to_string()],
+        &[
+            "study",
+            "create",
+            "--name",
+            "b",
+            "--space",
+            &broken.display().to_string(),
+        ],
         "[lr]: needs finite low <= high",
     );
     assert_eq!(trials(&store, "s").len(), 7);
@@ -213,11 +291,20 @@ fn parallel_random_search_matches_sequential() {
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(dir.path());
         let cfg = tune_config(dir.path(), 6, "");
-        let v = json_of(&hone_in(&store, &["tune", &cfg, "--no-refit", "--json", "--jobs", jobs]));
+        let v = json_of(&hone_in(
+            &store,
+            &["tune", &cfg, "--no-refit", "--json", "--jobs", jobs],
+        ));
         assert_eq!(v["trials"]["complete"], 6);
         let mut t: Vec<(u64, Value, Value)> = trials(&store, "lt-study")
             .into_iter()
-            .map(|t| (t["trial"].as_u64().unwrap(), t["params"].clone(), t["value"].clone()))
+            .map(|t| {
+                (
+                    t["trial"].as_u64().unwrap(),
+                    t["params"].clone(),
+                    t["value"].clone(),
+                )
+            })
             .collect();
         t.sort_by_key(|x| x.0);
         (t, v["best_trial"]["trial"].clone())
@@ -270,7 +357,10 @@ fn tune_resumes_after_kill_and_after_ctrl_c() {
     let fresh_dir = tempfile::tempdir().unwrap();
     let fresh_store = store_in(fresh_dir.path());
     let fresh_cfg = tune_config(fresh_dir.path(), 8, "");
-    json_of(&hone_in(&fresh_store, &["tune", &fresh_cfg, "--no-refit", "--json"]));
+    json_of(&hone_in(
+        &fresh_store,
+        &["tune", &fresh_cfg, "--no-refit", "--json"],
+    ));
     let fresh = trials(&fresh_store, "lt-study");
     for (a, b) in all.iter().zip(&fresh) {
         assert_eq!(a["trial"], b["trial"]);
@@ -297,8 +387,24 @@ fn tune_config_errors_name_the_key() {
         assert!(err.contains(want), "want {want:?} in {err}");
     };
     check("n_trails = 3", None, "unknown key \"n_trails\"");
-    check("", Some(("\"model.C\"", "\"model.CC\"")), "space.\"model.CC\"");
-    check("", Some(("sampler = \"random\"", "sampler = \"grid\"")), "\"model.C\" is a continuous float");
-    check("", Some(("metric = \"log_loss\"", "metric = \"r2\"")), "metric");
-    check("", Some(("sampler = \"random\"", "sampler = \"tpee\"")), "unknown sampler \"tpee\"");
+    check(
+        "",
+        Some(("\"model.C\"", "\"model.CC\"")),
+        "space.\"model.CC\"",
+    );
+    check(
+        "",
+        Some(("sampler = \"random\"", "sampler = \"grid\"")),
+        "\"model.C\" is a continuous float",
+    );
+    check(
+        "",
+        Some(("metric = \"log_loss\"", "metric = \"r2\"")),
+        "metric",
+    );
+    check(
+        "",
+        Some(("sampler = \"random\"", "sampler = \"tpee\"")),
+        "unknown sampler \"tpee\"",
+    );
 }

@@ -456,15 +456,24 @@ pub fn prepare(
     })
 }
 
-/// Cross-validates `cfg`'s pipeline on prepared folds only (no holdout, no refit, no outputs):
-/// the objective of a tuning trial. `on_fold(k, values)` runs after each fold and returns
-/// `false` to stop early (pruning); the result is then `None`.
+/// A cross-validation without holdout or refit: the objective of a tuning trial.
+#[derive(Debug, Clone)]
+pub struct CvOutcome {
+    /// Metric values of every fold.
+    pub folds: Vec<Vec<(Metric, f64)>>,
+    /// With a `[trading]` table: the out-of-fold backtest as a trial for DSR and PBO.
+    pub trading: Option<crate::trading::Trial>,
+}
+
+/// Cross-validates `cfg`'s pipeline on prepared folds only (no holdout, no refit, no outputs).
+/// `on_fold(k, values)` runs after each fold and returns `false` to stop early (pruning); the
+/// result is then `None`.
 pub fn cross_validate(
     cfg: &LoadedConfig,
     prep: &Prepared,
     on_fold: &mut dyn FnMut(usize, &[(Metric, f64)]) -> bool,
     on_event: &mut dyn FnMut(Event<'_>),
-) -> Result<Option<Vec<Vec<(Metric, f64)>>>, TrainError> {
+) -> Result<Option<CvOutcome>, TrainError> {
     let pipeline = PipelineSpec {
         steps: cfg.config.preprocess.steps(),
         model: cfg.model.clone(),
@@ -476,6 +485,7 @@ pub fn cross_validate(
         cfg,
     };
     let mut all = Vec::with_capacity(prep.folds.len());
+    let mut oof: Vec<(usize, Scored)> = Vec::with_capacity(prep.folds.len());
     for (k, fold) in prep.folds.iter().enumerate() {
         on_event(Event::FoldStarted {
             fold: k,
@@ -488,11 +498,60 @@ pub fn cross_validate(
             .map_err(|source| TrainError::Metric { context, source })?;
         let go_on = on_fold(k, &values);
         all.push(values);
+        oof.push((k + 1, scored));
         if !go_on && k + 1 < prep.folds.len() {
             return Ok(None);
         }
     }
-    Ok(Some(all))
+    let trading = match (&cfg.config.trading, &prep.ds.next_return) {
+        (Some(tc), Some(next)) => {
+            let rows = oof_positions(tc, prep.task, &oof);
+            let (summary, csv) = backtest_rows(tc, &prep.ds, next, &rows)?;
+            summary.sr_per_period.map(|sr| crate::trading::Trial {
+                sr,
+                equity_csv: Some(csv),
+            })
+        }
+        _ => None,
+    };
+    Ok(Some(CvOutcome {
+        folds: all,
+        trading,
+    }))
+}
+
+/// Out-of-fold positions, each development row once, in time order (the first fold that tested
+/// a row wins, for schemes that test rows more than once).
+fn oof_positions(
+    tc: &crate::trading::TradingConfig,
+    task: Task,
+    oof: &[(usize, Scored)],
+) -> Vec<(usize, f64)> {
+    let mut rows: Vec<(usize, f64)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (_, scored) in oof {
+        let pos = tc.positions(task, &scored.output);
+        for (i, &r) in scored.rows.iter().enumerate() {
+            if seen.insert(r) {
+                rows.push((r, pos[i]));
+            }
+        }
+    }
+    rows.sort_by_key(|(r, _)| *r);
+    rows
+}
+
+/// Backtests positions on their rows' next-bar returns.
+fn backtest_rows(
+    tc: &crate::trading::TradingConfig,
+    ds: &Dataset,
+    next: &[f64],
+    rows: &[(usize, f64)],
+) -> Result<(crate::trading::TradingSummary, String), TrainError> {
+    let times: Vec<String> = rows.iter().map(|(r, _)| ds.times[*r].clone()).collect();
+    let pos: Vec<f64> = rows.iter().map(|(_, w)| *w).collect();
+    let rets: Vec<f64> = rows.iter().map(|(r, _)| next[*r]).collect();
+    tc.backtest(&times, &pos, &rets)
 }
 
 /// Runs a training job and writes its outputs to `out_dir`.
@@ -693,23 +752,8 @@ pub fn run_train_with_trials(
     let mut equity: Vec<(&str, String, Vec<f64>)> = Vec::new();
     let trading = match (&c.trading, &ds.next_return) {
         (Some(tc), Some(next)) => {
-            let mut rows: Vec<(usize, f64)> = Vec::new();
-            let mut seen = std::collections::HashSet::new();
-            for (_, scored) in &oof {
-                let pos = tc.positions(task, &scored.output);
-                for (i, &r) in scored.rows.iter().enumerate() {
-                    if seen.insert(r) {
-                        rows.push((r, pos[i]));
-                    }
-                }
-            }
-            rows.sort_by_key(|(r, _)| *r);
-            let bt = |rows: &[(usize, f64)]| {
-                let times: Vec<String> = rows.iter().map(|(r, _)| ds.times[*r].clone()).collect();
-                let pos: Vec<f64> = rows.iter().map(|(_, w)| *w).collect();
-                let rets: Vec<f64> = rows.iter().map(|(r, _)| next[*r]).collect();
-                tc.backtest(&times, &pos, &rets)
-            };
+            let rows = oof_positions(tc, task, &oof);
+            let bt = |rows: &[(usize, f64)]| backtest_rows(tc, &ds, next, rows);
             let (cv_summary, cv_csv) = bt(&rows)?;
             equity.push(("cv", cv_csv, Vec::new()));
             let holdout_summary = if holdout_rows.is_empty() {

@@ -74,7 +74,10 @@ pub fn param_path(name: &str) -> String {
 
 impl TuneSpec {
     /// Reads `[search]` from a loaded config; errors name the key.
-    pub fn from_config(cfg: &LoadedConfig, jobs_override: Option<usize>) -> Result<Self, TrainError> {
+    pub fn from_config(
+        cfg: &LoadedConfig,
+        jobs_override: Option<usize>,
+    ) -> Result<Self, TrainError> {
         let search = cfg.config.search.as_ref().ok_or_else(|| {
             TrainError::Config(format!(
                 "{}: no [search] table: add one with a sampler, n_trials, metric and \
@@ -86,7 +89,10 @@ impl TuneSpec {
             if !SEARCH_KEYS.contains(&k.as_str()) {
                 return Err(cfg_err(
                     cfg,
-                    format!("unknown key {k:?} (expected one of {})", SEARCH_KEYS.join(", ")),
+                    format!(
+                        "unknown key {k:?} (expected one of {})",
+                        SEARCH_KEYS.join(", ")
+                    ),
                 ));
             }
         }
@@ -94,8 +100,8 @@ impl TuneSpec {
             .get("space")
             .and_then(|v| v.as_table())
             .ok_or_else(|| cfg_err(cfg, "needs [search.space.<param>] tables".into()))?;
-        let mut space = SearchSpace::from_toml_table(space_table)
-            .map_err(|e| cfg_err(cfg, e.to_string()))?;
+        let mut space =
+            SearchSpace::from_toml_table(space_table).map_err(|e| cfg_err(cfg, e.to_string()))?;
         for p in &mut space.params {
             p.name = param_path(&p.name);
         }
@@ -108,7 +114,10 @@ impl TuneSpec {
             match search.get(key) {
                 None => Ok(None),
                 Some(toml::Value::Integer(i)) if *i >= 0 => Ok(Some(*i)),
-                Some(v) => Err(cfg_err(cfg, format!("{key} must be a non-negative integer, got {v}"))),
+                Some(v) => Err(cfg_err(
+                    cfg,
+                    format!("{key} must be a non-negative integer, got {v}"),
+                )),
             }
         };
         let n_trials = int("n_trials")?.map(|n| n as usize);
@@ -116,10 +125,18 @@ impl TuneSpec {
             None => None,
             Some(toml::Value::Integer(i)) if *i > 0 => Some(Duration::from_secs(*i as u64)),
             Some(toml::Value::Float(f)) if *f > 0.0 => Some(Duration::from_secs_f64(*f)),
-            Some(v) => return Err(cfg_err(cfg, format!("timeout must be seconds > 0, got {v}"))),
+            Some(v) => {
+                return Err(cfg_err(
+                    cfg,
+                    format!("timeout must be seconds > 0, got {v}"),
+                ));
+            }
         };
         if n_trials.is_none() && timeout.is_none() {
-            return Err(cfg_err(cfg, "set n_trials, timeout (seconds) or both".into()));
+            return Err(cfg_err(
+                cfg,
+                "set n_trials, timeout (seconds) or both".into(),
+            ));
         }
         let seed = int("seed")?.map_or(cfg.config.seed, |s| s as u64);
         let jobs = jobs_override
@@ -138,20 +155,33 @@ impl TuneSpec {
                             .ok_or_else(|| cfg_err(cfg, format!("{key}: {v} is not a string")))
                     })
                     .collect(),
-                Some(v) => Err(cfg_err(cfg, format!("{key} must be a string or a list, got {v}"))),
+                Some(v) => Err(cfg_err(
+                    cfg,
+                    format!("{key} must be a string or a list, got {v}"),
+                )),
             }
         };
         let mut metric_names = strings("metric")?;
         metric_names.extend(strings("metrics")?);
         if metric_names.is_empty() {
-            let first = cfg.metrics.first().map(|m| m.name().to_string()).ok_or_else(|| {
-                cfg_err(cfg, "metric = \"<name>\" is required when the config lists no metrics".into())
-            })?;
+            let first = cfg
+                .metrics
+                .first()
+                .map(|m| m.name().to_string())
+                .ok_or_else(|| {
+                    cfg_err(
+                        cfg,
+                        "metric = \"<name>\" is required when the config lists no metrics".into(),
+                    )
+                })?;
             metric_names.push(first);
         }
         let metrics = metric_names
             .iter()
-            .map(|m| m.parse::<Metric>().map_err(|e| cfg_err(cfg, format!("metric: {e}"))))
+            .map(|m| {
+                m.parse::<Metric>()
+                    .map_err(|e| cfg_err(cfg, format!("metric: {e}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if !cfg.metrics.is_empty()
             && let Some(m) = metrics.iter().find(|m| !cfg.metrics.contains(m))
@@ -160,7 +190,11 @@ impl TuneSpec {
                 cfg,
                 format!(
                     "metric {m} is not among the config's metrics ({}); add it there",
-                    cfg.metrics.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+                    cfg.metrics
+                        .iter()
+                        .map(|m| m.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
@@ -181,14 +215,19 @@ impl TuneSpec {
             if dir_names.len() != metrics.len() {
                 return Err(cfg_err(
                     cfg,
-                    format!("{} direction(s) for {} metric(s)", dir_names.len(), metrics.len()),
+                    format!(
+                        "{} direction(s) for {} metric(s)",
+                        dir_names.len(),
+                        metrics.len()
+                    ),
                 ));
             }
             dir_names
                 .iter()
                 .map(|d| {
-                    Direction::parse(d)
-                        .ok_or_else(|| cfg_err(cfg, format!("direction {d:?}: minimize or maximize")))
+                    Direction::parse(d).ok_or_else(|| {
+                        cfg_err(cfg, format!("direction {d:?}: minimize or maximize"))
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?
         };
@@ -219,7 +258,10 @@ impl TuneSpec {
             name,
             space,
             directions,
-            objectives: metrics.iter().map(|m| format!("cv.{}.mean", m.name())).collect(),
+            objectives: metrics
+                .iter()
+                .map(|m| format!("cv.{}.mean", m.name()))
+                .collect(),
             sampler,
             pruner,
             seed,
@@ -245,7 +287,10 @@ impl TuneSpec {
         for p in &self.study.space.params {
             let v = p.distribution.external(p.distribution.bounds().0);
             apply(cfg, &[(p.name.clone(), v)], None).map_err(|e| {
-                cfg_err(cfg, format!("space.{:?}: the config rejects it: {e}", p.name))
+                cfg_err(
+                    cfg,
+                    format!("space.{:?}: the config rejects it: {e}", p.name),
+                )
             })?;
         }
         Ok(())
@@ -304,8 +349,12 @@ pub fn apply(
                 .and_then(|p| p.as_table())
                 .is_some_and(|p| p.contains_key("num_threads"));
         if is_gbm && !fixed {
-            set_path(table, "model.params.num_threads", toml::Value::Integer(t as i64))
-                .map_err(TrainError::Config)?;
+            set_path(
+                table,
+                "model.params.num_threads",
+                toml::Value::Integer(t as i64),
+            )
+            .map_err(TrainError::Config)?;
         }
     }
     let text = toml::to_string(&value)
@@ -333,6 +382,9 @@ pub enum TuneEvent {
         best: Option<Trial>,
         /// Trials by state: complete, pruned, fail, running, waiting.
         counts: [usize; 5],
+        /// With `[trading]`: the trial's out-of-fold backtest (Sharpe and equity curve), so
+        /// the final refit's deflated Sharpe and PBO count every trial of the search.
+        trading: Option<crate::trading::Trial>,
     },
 }
 
@@ -380,7 +432,11 @@ pub fn run_search(
                 "{}: [search] metric {m} does not apply to this {} task (use one of {})",
                 cfg.path.display(),
                 prep.task.kind(),
-                prep.metrics.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+                prep.metrics
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         Some(prep)
@@ -427,7 +483,8 @@ pub fn run_search(
             on_event(TuneEvent::Started {
                 trial: trial.clone(),
             });
-            let (outcome, error) = evaluate_trial(cfg, spec, study, &trial, shared.as_ref(), threads, stop);
+            let (outcome, error, trading) =
+                evaluate_trial(cfg, spec, study, &trial, shared.as_ref(), threads, stop);
             let told = study.tell(trial.number, outcome);
             let trial = match told {
                 Ok(t) => t,
@@ -441,10 +498,11 @@ pub fn run_search(
             if trial.state == TrialState::Fail && !stop.load(Ordering::SeqCst) {
                 let n = failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
                 if n >= MAX_FAILURES_BEFORE_SUCCESS && study.counts()[0] == 0 {
-                    *fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(TrainError::Config(format!(
-                        "the first {n} trials all failed; last error: {}",
-                        error.clone().unwrap_or_default()
-                    )));
+                    *fatal.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(TrainError::Config(format!(
+                            "the first {n} trials all failed; last error: {}",
+                            error.clone().unwrap_or_default()
+                        )));
                     finish(TuneEnd::Interrupted);
                 }
             } else if trial.state == TrialState::Complete {
@@ -460,6 +518,7 @@ pub fn run_search(
                 error,
                 best,
                 counts: study.counts(),
+                trading,
             });
         }
     };
@@ -486,9 +545,10 @@ fn evaluate_trial(
     shared: Option<&Prepared>,
     threads: usize,
     stop: &AtomicBool,
-) -> (Outcome, Option<String>) {
+) -> (Outcome, Option<String>, Option<crate::trading::Trial>) {
     let values = spec.study.space.external(&trial.params);
-    let run = || -> Result<Option<Vec<f64>>, TrainError> {
+    type Objective = (Vec<f64>, Option<crate::trading::Trial>);
+    let run = || -> Result<Option<Objective>, TrainError> {
         let trial_cfg = apply(cfg, &values, Some(threads))?;
         let own;
         let prep = match shared {
@@ -507,7 +567,11 @@ fn evaluate_trial(
                 TrainError::Config(format!(
                     "[search] metric {} is not computed for this task (metrics: {})",
                     spec.metrics[0],
-                    prep.metrics.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+                    prep.metrics
+                        .iter()
+                        .map(|m| m.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })?;
         // Per-fold values suit the Wilcoxon pruner (it tests folds as paired instances); the
@@ -531,18 +595,22 @@ fn evaluate_trial(
             },
             &mut |_| {},
         )?;
-        Ok(folds.map(|folds| {
-            positions
+        Ok(folds.map(|cv| {
+            let n = cv.folds.len() as f64;
+            let values = positions
                 .iter()
-                .map(|&i| folds.iter().map(|f| f[i].1).sum::<f64>() / folds.len() as f64)
-                .collect()
+                .map(|&i| cv.folds.iter().map(|f| f[i].1).sum::<f64>() / n)
+                .collect();
+            (values, cv.trading)
         }))
     };
     match run() {
-        Ok(Some(v)) => (Outcome::Complete(v), None),
-        Ok(None) if stop.load(Ordering::SeqCst) => (Outcome::Fail, Some("interrupted".into())),
-        Ok(None) => (Outcome::Pruned, None),
-        Err(e) => (Outcome::Fail, Some(e.to_string())),
+        Ok(Some((v, trading))) => (Outcome::Complete(v), None, trading),
+        Ok(None) if stop.load(Ordering::SeqCst) => {
+            (Outcome::Fail, Some("interrupted".into()), None)
+        }
+        Ok(None) => (Outcome::Pruned, None, None),
+        Err(e) => (Outcome::Fail, Some(e.to_string()), None),
     }
 }
 
