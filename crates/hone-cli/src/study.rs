@@ -85,6 +85,10 @@ enum StudyCmd {
         /// fail or pruned (instead of a value).
         #[arg(long)]
         state: Option<String>,
+        /// Constraint values (feasible when all are <= 0), e.g. 0.2,-1; used by TPE and NSGA-II
+        /// and by best/Pareto selection.
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+        constraints: Vec<f64>,
         /// JSON output.
         #[arg(long)]
         json: bool,
@@ -196,6 +200,10 @@ pub fn trial_json(def: &StudyDef, t: &Trial) -> Value {
             .collect::<serde_json::Map<_, _>>()
             .into();
     }
+    if let Some(c) = &t.constraints {
+        o["constraints"] = Value::Array(c.iter().map(|x| num(*x)).collect());
+        o["feasible"] = json!(t.is_feasible());
+    }
     if let Some(d) = t.duration_ms() {
         o["duration_ms"] = json!(d);
     }
@@ -304,12 +312,20 @@ pub fn study(a: StudyArgs) -> Result<(), CliError> {
             value,
             values,
             state,
+            constraints,
             json,
         } => {
             let study = open(&a.store, &name)?;
+            let complete = |v: Vec<f64>| {
+                if constraints.is_empty() {
+                    Outcome::Complete(v)
+                } else {
+                    Outcome::Constrained(v, constraints.clone())
+                }
+            };
             let outcome = match (value, values.is_empty(), state.as_deref()) {
-                (Some(v), _, None) => Outcome::Complete(vec![v]),
-                (None, false, None) => Outcome::Complete(values),
+                (Some(v), _, None) => complete(vec![v]),
+                (None, false, None) => complete(values),
                 (None, true, Some(s)) => match TrialState::parse(s) {
                     Some(TrialState::Fail) => Outcome::Fail,
                     Some(TrialState::Pruned) => Outcome::Pruned,

@@ -142,14 +142,14 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
     let quiet = args.json;
     let multi = def.directions.len() > 1;
     let on_event = |e: TuneEvent| {
-        if let TuneEvent::Finished {
-            trial,
-            error,
-            best,
-            counts,
-            trading,
-        } = e
-        {
+        if let TuneEvent::Finished(f) = e {
+            let hone_train::tune::Finished {
+                trial,
+                error,
+                best,
+                counts,
+                trading,
+            } = *f;
             if let Some(tr) = trading
                 && let Err(e) = log_trading(&tracker, &trial_store, trial.number, &tr)
             {

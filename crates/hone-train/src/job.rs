@@ -456,6 +456,9 @@ pub fn prepare(
     })
 }
 
+/// Called after each CV fold with its index and metric values; returns `false` to stop.
+pub type FoldCallback<'a> = &'a mut dyn FnMut(usize, &[(Metric, f64)]) -> bool;
+
 /// A cross-validation without holdout or refit: the objective of a tuning trial.
 #[derive(Debug, Clone)]
 pub struct CvOutcome {
@@ -471,7 +474,7 @@ pub struct CvOutcome {
 pub fn cross_validate(
     cfg: &LoadedConfig,
     prep: &Prepared,
-    on_fold: &mut dyn FnMut(usize, &[(Metric, f64)]) -> bool,
+    on_fold: FoldCallback<'_>,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Option<CvOutcome>, TrainError> {
     let pipeline = PipelineSpec {

@@ -373,19 +373,23 @@ pub enum TuneEvent {
         trial: Trial,
     },
     /// A trial finished (COMPLETE, PRUNED or FAIL).
-    Finished {
-        /// The finished trial.
-        trial: Trial,
-        /// Why it failed, for FAIL.
-        error: Option<String>,
-        /// The best trial so far (single objective).
-        best: Option<Trial>,
-        /// Trials by state: complete, pruned, fail, running, waiting.
-        counts: [usize; 5],
-        /// With `[trading]`: the trial's out-of-fold backtest (Sharpe and equity curve), so
-        /// the final refit's deflated Sharpe and PBO count every trial of the search.
-        trading: Option<crate::trading::Trial>,
-    },
+    Finished(Box<Finished>),
+}
+
+/// A finished trial and where the search stands.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The finished trial.
+    pub trial: Trial,
+    /// Why it failed, for FAIL.
+    pub error: Option<String>,
+    /// The best trial so far (single objective).
+    pub best: Option<Trial>,
+    /// Trials by state: complete, pruned, fail, running, waiting.
+    pub counts: [usize; 5],
+    /// With `[trading]`: the trial's out-of-fold backtest (Sharpe and equity curve), so the
+    /// final refit's deflated Sharpe and PBO count every trial of the search.
+    pub trading: Option<crate::trading::Trial>,
 }
 
 /// How a search ended.
@@ -513,13 +517,13 @@ pub fn run_search(
             } else {
                 None
             };
-            on_event(TuneEvent::Finished {
+            on_event(TuneEvent::Finished(Box::new(Finished {
                 trial,
                 error,
                 best,
                 counts: study.counts(),
                 trading,
-            });
+            })));
         }
     };
     std::thread::scope(|s| {
