@@ -417,13 +417,10 @@ pub fn run_search(
     let started = Instant::now();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = (cores / spec.jobs).max(1);
-    let done_before = study
-        .trials()
-        .iter()
-        .filter(|t| t.state.is_finished())
-        .count();
-    let budget = spec.n_trials.map(|n| n.saturating_sub(done_before));
-    let claimed = AtomicUsize::new(0);
+    // Asks go through one gate per process: the budget check (finished + running trials of
+    // the whole study, other processes' included) and the ask are then atomic here; across
+    // processes the study may overshoot by at most the number of other workers.
+    let gate = Mutex::new(());
     let failures_in_a_row = AtomicUsize::new(0);
     let end: Mutex<Option<TuneEnd>> = Mutex::new(None);
     let fatal: Mutex<Option<TrainError>> = Mutex::new(None);
@@ -465,13 +462,18 @@ pub fn run_search(
                 finish(TuneEnd::Timeout);
                 return;
             }
-            if let Some(b) = budget
-                && claimed.fetch_add(1, Ordering::SeqCst) >= b
-            {
-                finish(TuneEnd::Budget);
-                return;
+            let guard = gate.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = spec.n_trials {
+                let _ = study.refresh();
+                let [c, p, f, r, _] = study.counts();
+                if c + p + f + r >= n {
+                    finish(TuneEnd::Budget);
+                    return;
+                }
             }
-            let trial = match study.ask() {
+            let asked = study.ask();
+            drop(guard);
+            let trial = match asked {
                 Ok(t) => t,
                 Err(hone_tune::TuneError::Exhausted(_)) => {
                     finish(TuneEnd::Exhausted);
