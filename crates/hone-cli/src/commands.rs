@@ -134,7 +134,7 @@ pub struct PredictArgs {
     pub json: bool,
 }
 
-fn utc_stamp() -> String {
+pub(crate) fn utc_stamp() -> String {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);

@@ -5,7 +5,9 @@ mod commands;
 mod progress;
 mod render;
 mod stats;
+mod study;
 mod tracking;
+mod tune;
 
 use std::process::ExitCode;
 
@@ -50,6 +52,10 @@ enum Command {
     Drift(stats::DriftArgs),
     /// Compare two tracked runs on the same rows with the tests that fit their task.
     Compare(tracking::CompareArgs),
+    /// Hyperparameter search over a training config's [search] space; refits the best.
+    Tune(tune::TuneArgs),
+    /// Ask/tell hyperparameter studies for any program: create, ask, tell, report, best, trials.
+    Study(study::StudyArgs),
 }
 
 /// An error for the user: message and exit code.
@@ -110,6 +116,8 @@ fn main() -> ExitCode {
         Command::Stats(a) => stats::stats(a),
         Command::Drift(a) => stats::drift(a),
         Command::Compare(a) => tracking::compare_runs(a),
+        Command::Study(a) => study::study(a),
+        Command::Tune(a) => tune::tune(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -129,6 +129,15 @@ pub fn migrate(db: &dyn Db) -> Result<()> {
     let dialect = db.dialect();
     let location = db.location();
     db.write(&mut |c| {
+        // Two processes opening a fresh PostgreSQL database at once would both run
+        // `CREATE TABLE IF NOT EXISTS` and one would fail on the catalog's unique index: take a
+        // transaction-scoped advisory lock first, so migrations run one at a time.
+        if dialect == crate::db::Dialect::Postgres {
+            c.query(
+                "SELECT 1 FROM (SELECT pg_advisory_xact_lock(4683119001)) AS migration_lock",
+                &[],
+            )?;
+        }
         let version = current_version(c)?;
         if version > SCHEMA_VERSION {
             return Err(TrackError::NewerSchema {

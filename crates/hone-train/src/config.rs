@@ -51,6 +51,10 @@ pub struct TrainConfig {
     /// Quality gates evaluated after training.
     #[serde(default)]
     pub gates: Option<crate::gates::GatesConfig>,
+    /// Hyperparameter search for `hone tune` (ignored by `hone train`; read by
+    /// [`crate::tune::TuneSpec::from_config`]).
+    #[serde(default)]
+    pub search: Option<toml::Table>,
 }
 
 /// The `[tracking]` table.

@@ -354,24 +354,32 @@ fn fold_report(
     }
 }
 
-/// Runs a training job and writes its outputs to `out_dir`.
-pub fn run_train(
-    cfg: &LoadedConfig,
-    out_dir: &Path,
-    on_event: &mut dyn FnMut(Event<'_>),
-) -> Result<TrainReport, TrainError> {
-    run_train_with_trials(cfg, out_dir, &[], on_event)
+/// A job's dataset, folds and metrics: everything cross-validation needs before any fit.
+/// Tuning prepares once and reuses it for every trial that leaves data, target and split alone.
+pub struct Prepared {
+    /// The dataset.
+    pub ds: Dataset,
+    /// Binary, multiclass or regression.
+    pub task: Task,
+    /// Metrics to compute.
+    pub metrics: Vec<Metric>,
+    /// CV folds over the development rows.
+    pub folds: Vec<Fold>,
+    /// Development rows are `0..dev_end`.
+    pub dev_end: usize,
+    /// Holdout rows are `holdout_start..n`.
+    pub holdout_start: usize,
+    /// Notes for the user.
+    pub notes: Vec<String>,
+    /// The split scheme's name.
+    pub scheme: String,
 }
 
-/// [`run_train`], judging the backtest against earlier trials (the experiment's earlier runs,
-/// read from the store by the tracked path): deflated Sharpe ratio and PBO.
-pub fn run_train_with_trials(
+/// Loads the data, cuts the holdout and makes the folds (checking each is large enough).
+pub fn prepare(
     cfg: &LoadedConfig,
-    out_dir: &Path,
-    earlier_trials: &[crate::trading::Trial],
     on_event: &mut dyn FnMut(Event<'_>),
-) -> Result<TrainReport, TrainError> {
-    let started = Instant::now();
+) -> Result<Prepared, TrainError> {
     let c = &cfg.config;
     let horizon = c.target.horizon();
     let splitter = c.split.build(c.seed, horizon).map_err(TrainError::Split)?;
@@ -436,6 +444,149 @@ pub fn run_train_with_trials(
             f.test.len()
         )));
     }
+    Ok(Prepared {
+        ds,
+        task,
+        metrics,
+        folds,
+        dev_end,
+        holdout_start,
+        notes,
+        scheme: splitter.name().to_string(),
+    })
+}
+
+/// Called after each CV fold with its index and metric values; returns `false` to stop.
+pub type FoldCallback<'a> = &'a mut dyn FnMut(usize, &[(Metric, f64)]) -> bool;
+
+/// A cross-validation without holdout or refit: the objective of a tuning trial.
+#[derive(Debug, Clone)]
+pub struct CvOutcome {
+    /// Metric values of every fold.
+    pub folds: Vec<Vec<(Metric, f64)>>,
+    /// With a `[trading]` table: the out-of-fold backtest as a trial for DSR and PBO.
+    pub trading: Option<crate::trading::Trial>,
+}
+
+/// Cross-validates `cfg`'s pipeline on prepared folds only (no holdout, no refit, no outputs).
+/// `on_fold(k, values)` runs after each fold and returns `false` to stop early (pruning); the
+/// result is then `None`.
+pub fn cross_validate(
+    cfg: &LoadedConfig,
+    prep: &Prepared,
+    on_fold: FoldCallback<'_>,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Option<CvOutcome>, TrainError> {
+    let pipeline = PipelineSpec {
+        steps: cfg.config.preprocess.steps(),
+        model: cfg.model.clone(),
+    };
+    let job = JobContext {
+        pipeline: &pipeline,
+        ds: &prep.ds,
+        task: prep.task,
+        cfg,
+    };
+    let mut all = Vec::with_capacity(prep.folds.len());
+    let mut oof: Vec<(usize, Scored)> = Vec::with_capacity(prep.folds.len());
+    for (k, fold) in prep.folds.iter().enumerate() {
+        on_event(Event::FoldStarted {
+            fold: k,
+            n_folds: prep.folds.len(),
+            train_rows: fold.train.len(),
+        });
+        let context = format!("fold {}", k + 1);
+        let (_, scored) = fit_and_score(&job, &fold.train, &fold.test, &context, on_event)?;
+        let values = evaluate(prep.task, &prep.metrics, &scored.predictions(prep.task))
+            .map_err(|source| TrainError::Metric { context, source })?;
+        let go_on = on_fold(k, &values);
+        all.push(values);
+        oof.push((k + 1, scored));
+        if !go_on && k + 1 < prep.folds.len() {
+            return Ok(None);
+        }
+    }
+    let trading = match (&cfg.config.trading, &prep.ds.next_return) {
+        (Some(tc), Some(next)) => {
+            let rows = oof_positions(tc, prep.task, &oof);
+            let (summary, csv) = backtest_rows(tc, &prep.ds, next, &rows)?;
+            summary.sr_per_period.map(|sr| crate::trading::Trial {
+                sr,
+                equity_csv: Some(csv),
+            })
+        }
+        _ => None,
+    };
+    Ok(Some(CvOutcome {
+        folds: all,
+        trading,
+    }))
+}
+
+/// Out-of-fold positions, each development row once, in time order (the first fold that tested
+/// a row wins, for schemes that test rows more than once).
+fn oof_positions(
+    tc: &crate::trading::TradingConfig,
+    task: Task,
+    oof: &[(usize, Scored)],
+) -> Vec<(usize, f64)> {
+    let mut rows: Vec<(usize, f64)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (_, scored) in oof {
+        let pos = tc.positions(task, &scored.output);
+        for (i, &r) in scored.rows.iter().enumerate() {
+            if seen.insert(r) {
+                rows.push((r, pos[i]));
+            }
+        }
+    }
+    rows.sort_by_key(|(r, _)| *r);
+    rows
+}
+
+/// Backtests positions on their rows' next-bar returns.
+fn backtest_rows(
+    tc: &crate::trading::TradingConfig,
+    ds: &Dataset,
+    next: &[f64],
+    rows: &[(usize, f64)],
+) -> Result<(crate::trading::TradingSummary, String), TrainError> {
+    let times: Vec<String> = rows.iter().map(|(r, _)| ds.times[*r].clone()).collect();
+    let pos: Vec<f64> = rows.iter().map(|(_, w)| *w).collect();
+    let rets: Vec<f64> = rows.iter().map(|(r, _)| next[*r]).collect();
+    tc.backtest(&times, &pos, &rets)
+}
+
+/// Runs a training job and writes its outputs to `out_dir`.
+pub fn run_train(
+    cfg: &LoadedConfig,
+    out_dir: &Path,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<TrainReport, TrainError> {
+    run_train_with_trials(cfg, out_dir, &[], on_event)
+}
+
+/// [`run_train`], judging the backtest against earlier trials (the experiment's earlier runs,
+/// read from the store by the tracked path): deflated Sharpe ratio and PBO.
+pub fn run_train_with_trials(
+    cfg: &LoadedConfig,
+    out_dir: &Path,
+    earlier_trials: &[crate::trading::Trial],
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<TrainReport, TrainError> {
+    let started = Instant::now();
+    let c = &cfg.config;
+    let Prepared {
+        ds,
+        task,
+        metrics,
+        folds,
+        dev_end,
+        holdout_start,
+        mut notes,
+        scheme,
+    } = prepare(cfg, on_event)?;
+    let n = ds.n_rows();
     let pipeline = PipelineSpec {
         steps: c.preprocess.steps(),
         model: cfg.model.clone(),
@@ -604,23 +755,8 @@ pub fn run_train_with_trials(
     let mut equity: Vec<(&str, String, Vec<f64>)> = Vec::new();
     let trading = match (&c.trading, &ds.next_return) {
         (Some(tc), Some(next)) => {
-            let mut rows: Vec<(usize, f64)> = Vec::new();
-            let mut seen = std::collections::HashSet::new();
-            for (_, scored) in &oof {
-                let pos = tc.positions(task, &scored.output);
-                for (i, &r) in scored.rows.iter().enumerate() {
-                    if seen.insert(r) {
-                        rows.push((r, pos[i]));
-                    }
-                }
-            }
-            rows.sort_by_key(|(r, _)| *r);
-            let bt = |rows: &[(usize, f64)]| {
-                let times: Vec<String> = rows.iter().map(|(r, _)| ds.times[*r].clone()).collect();
-                let pos: Vec<f64> = rows.iter().map(|(_, w)| *w).collect();
-                let rets: Vec<f64> = rows.iter().map(|(r, _)| next[*r]).collect();
-                tc.backtest(&times, &pos, &rets)
-            };
+            let rows = oof_positions(tc, task, &oof);
+            let bt = |rows: &[(usize, f64)]| backtest_rows(tc, &ds, next, rows);
             let (cv_summary, cv_csv) = bt(&rows)?;
             equity.push(("cv", cv_csv, Vec::new()));
             let holdout_summary = if holdout_rows.is_empty() {
@@ -697,7 +833,7 @@ pub fn run_train_with_trials(
         classes: ds.classes.clone(),
         model: model_name(&cfg.model),
         model_params,
-        scheme: splitter.name().to_string(),
+        scheme,
         development: RowSpan::of(&dev_rows, &ds),
         metrics: metrics.iter().map(|m| m.name().to_string()).collect(),
         folds: fold_reports,

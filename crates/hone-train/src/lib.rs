@@ -14,6 +14,7 @@ pub mod stress;
 pub mod study;
 pub mod tracking;
 pub mod trading;
+pub mod tune;
 
 pub use config::{LoadedConfig, TrainConfig};
 pub use job::{Event, FoldReport, TrainReport, run_train};

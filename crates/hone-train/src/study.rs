@@ -37,7 +37,11 @@ fn storage(e: TrackError) -> TuneError {
 /// Creates a new study in the store; fails if the name is taken.
 pub fn create_study(store: &dyn Store, def: &StudyDef) -> Result<String> {
     def.validate()?;
-    if store.get_experiment_by_name(&def.name).map_err(storage)?.is_some() {
+    if store
+        .get_experiment_by_name(&def.name)
+        .map_err(storage)?
+        .is_some()
+    {
         return Err(TuneError::Invalid(format!(
             "study (experiment) {:?} already exists in {}; pick another name or resume it",
             def.name,
@@ -71,9 +75,8 @@ pub fn load_study(store: &dyn Store, name: &str) -> Result<(StudyDef, String)> {
                 "experiment {name:?} exists but is not a study (it has no {STUDY_TAG} tag)"
             ))
         })?;
-    let def: StudyDef = serde_json::from_str(&json).map_err(|e| {
-        TuneError::Storage(format!("study {name:?}: unreadable definition: {e}"))
-    })?;
+    let def: StudyDef = serde_json::from_str(&json)
+        .map_err(|e| TuneError::Storage(format!("study {name:?}: unreadable definition: {e}")))?;
     Ok((def, exp.experiment_id))
 }
 
@@ -81,7 +84,11 @@ pub fn load_study(store: &dyn Store, name: &str) -> Result<(StudyDef, String)> {
 /// study must be the same study), or creates it. Returns the stored definition and the
 /// experiment id.
 pub fn open_or_create_study(store: &dyn Store, def: &StudyDef) -> Result<(StudyDef, String, bool)> {
-    if store.get_experiment_by_name(&def.name).map_err(storage)?.is_none() {
+    if store
+        .get_experiment_by_name(&def.name)
+        .map_err(storage)?
+        .is_none()
+    {
         let id = create_study(store, def)?;
         return Ok((def.clone(), id, false));
     }
@@ -127,10 +134,16 @@ fn encode(t: &Trial) -> String {
     o.insert("state".into(), json!(t.state.as_str()));
     o.insert("params".into(), json!(t.params));
     if let Some(v) = &t.values {
-        o.insert("values".into(), Value::Array(v.iter().map(|x| num(*x)).collect()));
+        o.insert(
+            "values".into(),
+            Value::Array(v.iter().map(|x| num(*x)).collect()),
+        );
     }
     if let Some(c) = &t.constraints {
-        o.insert("constraints".into(), Value::Array(c.iter().map(|x| num(*x)).collect()));
+        o.insert(
+            "constraints".into(),
+            Value::Array(c.iter().map(|x| num(*x)).collect()),
+        );
     }
     if !t.intermediate.is_empty() {
         let m: serde_json::Map<String, Value> = t
@@ -151,9 +164,8 @@ fn encode(t: &Trial) -> String {
 
 fn decode(text: &str) -> Option<Trial> {
     let v: Value = serde_json::from_str(text).ok()?;
-    let floats = |key: &str| -> Option<Vec<f64>> {
-        v.get(key)?.as_array()?.iter().map(unnum).collect()
-    };
+    let floats =
+        |key: &str| -> Option<Vec<f64>> { v.get(key)?.as_array()?.iter().map(unnum).collect() };
     let mut t = Trial::new(
         v.get("number")?.as_u64()?,
         TrialState::parse(v.get("state")?.as_str()?)?,
@@ -175,7 +187,12 @@ impl TrackTrialStore {
     /// Trials of the study `def` stored in experiment `experiment_id`. With `detached`, the
     /// runs it creates or claims are not owned by this process (for `hone study ask`, whose
     /// trials are finished by later processes), so they are never reaped as dead.
-    pub fn new(store: Arc<dyn Store>, experiment_id: String, def: StudyDef, detached: bool) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        experiment_id: String,
+        def: StudyDef,
+        detached: bool,
+    ) -> Self {
         TrackTrialStore {
             store,
             experiment_id,
@@ -191,15 +208,20 @@ impl TrackTrialStore {
         }
     }
 
-    fn run_id(&self, number: u64) -> Result<String> {
-        if let Some(id) = self.run_ids.lock().ok().and_then(|m| m.get(&number).cloned()) {
+    /// The run id of trial `number`.
+    pub fn run_id(&self, number: u64) -> Result<String> {
+        if let Some(id) = self
+            .run_ids
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&number).cloned())
+        {
             return Ok(id);
         }
         let runs = self.search(&format!("metrics.`{NUMBER_METRIC}` = {number}"))?;
-        runs.into_iter()
-            .next()
-            .map(|(_, id)| id)
-            .ok_or_else(|| TuneError::Invalid(format!("study {:?} has no trial {number}", self.def.name)))
+        runs.into_iter().next().map(|(_, id)| id).ok_or_else(|| {
+            TuneError::Invalid(format!("study {:?} has no trial {number}", self.def.name))
+        })
     }
 
     /// Trials matching a filter, with their run ids.
@@ -353,7 +375,12 @@ impl TrialStore for TrackTrialStore {
         for (mut t, run_id) in waiting {
             let won = self
                 .store
-                .claim_run(&run_id, RunStatus::Scheduled, RunStatus::Running, self.detached)
+                .claim_run(
+                    &run_id,
+                    RunStatus::Scheduled,
+                    RunStatus::Running,
+                    self.detached,
+                )
                 .map_err(storage)?;
             if won {
                 t.state = TrialState::Running;
@@ -385,9 +412,11 @@ impl TrialStore for TrackTrialStore {
         let mut batch = self.batch(&run_id, trial);
         batch.metrics.push(Metric {
             key: INTERMEDIATE_METRIC.into(),
-            value,
-            timestamp: hone_tune::study::now_ms(),
-            step: step as i64,
+            point: MetricPoint {
+                value,
+                timestamp: hone_tune::study::now_ms(),
+                step: step as i64,
+            },
         });
         self.store.log_batches(&[batch]).map_err(storage)
     }

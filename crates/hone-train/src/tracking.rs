@@ -284,11 +284,24 @@ pub fn run_train_tracked(
     tracker: &Tracker,
     on_event: &mut dyn FnMut(crate::Event<'_>),
 ) -> Result<(TrainReport, String), TrainError> {
+    run_train_tracked_with(cfg, out_dir, tracker, &[], on_event)
+}
+
+/// [`run_train_tracked`], counting `extra_trials` (e.g. the trials of the search that chose
+/// this config) beside the experiment's earlier runs in the deflated Sharpe ratio and PBO.
+pub fn run_train_tracked_with(
+    cfg: &LoadedConfig,
+    out_dir: &Path,
+    tracker: &Tracker,
+    extra_trials: &[crate::trading::Trial],
+    on_event: &mut dyn FnMut(crate::Event<'_>),
+) -> Result<(TrainReport, String), TrainError> {
     let experiment = experiment_name(cfg);
     let mut tags = hone_track::env::capture(env!("CARGO_PKG_VERSION"));
     tags.push(kv("hone.config", cfg.path.display()));
     // Earlier trials first, so this run (RUNNING, no metrics yet) is never one of them.
-    let earlier = earlier_trials(tracker, &experiment)?;
+    let mut earlier = earlier_trials(tracker, &experiment)?;
+    earlier.extend_from_slice(extra_trials);
     let parent = tracker.start_run(&experiment, Some(&cfg.name()), None, tags)?;
     match run_train_with_trials(cfg, out_dir, &earlier, on_event) {
         Ok(report) => {

@@ -7,6 +7,7 @@
 //! - [`pruner`]: the [`Pruner`](pruner::Pruner) trait with median, percentile, successive
 //!   halving, Hyperband, patient and Wilcoxon pruners.
 //! - [`pareto`]: Pareto fronts, non-dominated sorting and exact hypervolume.
+//! - [`importance`]: PED-ANOVA hyperparameter importances.
 //! - [`study`]: the ask/tell [`Study`](study::Study) over a pluggable
 //!   [`TrialStore`](study::TrialStore) (in memory here; the tracking store in `hone-train`).
 

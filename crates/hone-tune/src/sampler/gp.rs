@@ -111,8 +111,16 @@ fn modelled(space: &SearchSpace) -> Vec<(&str, &Distribution)> {
         .iter()
         .filter(|p| p.when.is_empty())
         .filter(|p| {
-            let single = p.distribution.grid().is_some_and(|g| g.len() <= 1)
-                || matches!(p.distribution, Distribution::Float { low, high, .. } if low == high);
+            // Never enumerate the grid here: an int range can hold billions of values.
+            let d = &p.distribution;
+            let single = match d {
+                Distribution::Fixed { .. } => true,
+                Distribution::Categorical { choices } => choices.len() <= 1,
+                _ => {
+                    let (low, high) = d.bounds();
+                    d.snap(high) <= low
+                }
+            };
             !single
         })
         .map(|p| (p.name.as_str(), &p.distribution))
@@ -336,6 +344,59 @@ mod tests {
     }
 
     #[test]
+    fn long_and_huge_grids_are_searched_without_enumerating_them() {
+        // 1001 values: line search; 2·10⁹ log-scaled values: never materialised.
+        let space = SearchSpace::from_toml_str(
+            "[n]\ntype = \"int\"\nlow = 0\nhigh = 1000\n\
+             [m]\ntype = \"int\"\nlow = 1\nhigh = 2000000000\nlog = true\n",
+        )
+        .unwrap();
+        let f = |p: &Params| (p["n"] - 777.0).powi(2) + (p["m"].ln() - 10.0).powi(2);
+        let trials = run(&space, GpOptions::default(), 4, 25, f);
+        for t in &trials {
+            let ext = space.external(&t.params);
+            assert_eq!(space.internal(&ext).unwrap(), t.params);
+        }
+        let b = best(&trials);
+        assert!(b < 100.0, "best {b}");
+    }
+
+    #[test]
+    fn degenerate_values_do_not_break_the_model() {
+        let space = SearchSpace::from_toml_str(
+            "[x]\ntype = \"float\"\nlow = 0\nhigh = 1\n[c]\ntype = \"categorical\"\nchoices = [1, 2]\n",
+        )
+        .unwrap();
+        // A constant objective, then one with infinities, both maximised.
+        for f in [(|_: &Params| 3.0) as fn(&Params) -> f64, |p: &Params| {
+            if p["x"] < 0.3 {
+                f64::INFINITY
+            } else if p["x"] > 0.8 {
+                f64::NEG_INFINITY
+            } else {
+                p["x"]
+            }
+        }] {
+            let mut s = GpSampler::new(GpOptions::default());
+            let mut trials: Vec<Trial> = Vec::new();
+            for number in 0..14 {
+                let ctx = SampleContext {
+                    space: &space,
+                    directions: &[Direction::Maximize],
+                    trials: &trials,
+                    number,
+                    seed: 9,
+                };
+                let p = s.sample(&ctx).unwrap();
+                assert!((0.0..=1.0).contains(&p["x"]) && [0.0, 1.0].contains(&p["c"]));
+                let mut t = Trial::new(number, TrialState::Complete, p);
+                t.values = Some(vec![f(&t.params)]);
+                trials.push(t);
+            }
+        }
+    }
+
+    #[test]
     fn seeded_runs_repeat_exactly() {
         let space = SearchSpace::from_toml_str(
             "[x]\ntype = \"float\"\nlow = -2\nhigh = 2\n\
@@ -351,6 +412,31 @@ mod tests {
         let pc: Vec<_> = c.iter().map(|t| t.params.clone()).collect();
         assert_eq!(pa, pb);
         assert_ne!(pa, pc);
+    }
+
+    #[test]
+    fn options_fill_missing_fields_with_defaults() {
+        let o: GpOptions =
+            toml::from_str("n_startup_trials = 5\ndeterministic_objective = true").unwrap();
+        assert_eq!(o.n_startup_trials, 5);
+        assert!(o.deterministic_objective);
+        assert_eq!(o.n_preliminary_samples, 2048);
+        assert_eq!(o.n_local_search, 10);
+        let bad = GpOptions {
+            tol: -1.0,
+            ..GpOptions::default()
+        };
+        let space =
+            SearchSpace::from_toml_str("[x]\ntype = \"float\"\nlow = 0\nhigh = 1\n").unwrap();
+        let ctx = SampleContext {
+            space: &space,
+            directions: &[Direction::Minimize],
+            trials: &[],
+            number: 0,
+            seed: 0,
+        };
+        let e = GpSampler::new(bad).sample(&ctx).unwrap_err().to_string();
+        assert!(e.contains("tol must be a positive number"), "{e}");
     }
 
     #[test]
@@ -509,7 +595,14 @@ mod tests {
         };
         let mut s = GpSampler::new(GpOptions::default());
         let mut trials: Vec<Trial> = Vec::new();
+        // Wall time is inflated on a shared machine; the thread's own CPU time (Linux
+        // schedstat) is the steadier number.
+        let cpu_ms = || -> Option<f64> {
+            let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+            Some(text.split_whitespace().next()?.parse::<f64>().ok()? / 1e6)
+        };
         let mut times = Vec::new();
+        let mut cpu = Vec::new();
         for number in 0..110u64 {
             let ctx = SampleContext {
                 space: &space,
@@ -519,18 +612,28 @@ mod tests {
                 seed: 0,
             };
             let t0 = std::time::Instant::now();
+            let c0 = cpu_ms();
             let p = s.sample(&ctx).unwrap();
             if number >= 90 {
                 times.push(t0.elapsed().as_secs_f64() * 1e3);
+                if let (Some(a), Some(b)) = (c0, cpu_ms()) {
+                    cpu.push(b - a);
+                }
             }
             let mut t = Trial::new(number, TrialState::Complete, p);
             t.values = Some(vec![rosen(&t.params)]);
             trials.push(t);
         }
         println!(
-            "10-D Rosenbrock: ms per suggestion at n = 90..110: median {:.2}, max {:.2}; best {:.1}",
+            "10-D Rosenbrock, ms per suggestion at n = 90..110: wall median {:.2} (max {:.2}), \
+             thread CPU median {:.2}; best value {:.1}",
             median(times.clone()),
             times.iter().cloned().fold(0.0, f64::max),
+            if cpu.is_empty() {
+                f64::NAN
+            } else {
+                median(cpu)
+            },
             best(&trials)
         );
     }

@@ -18,8 +18,10 @@ use crate::trial::{Direction, Trial};
 pub mod gp;
 pub mod grid;
 pub mod nsga2;
+pub mod parzen;
 pub mod qmc;
 pub mod tpe;
+pub mod truncnorm;
 
 /// What a sampler sees when asked for a trial's parameters.
 pub struct SampleContext<'a> {

@@ -99,8 +99,16 @@ impl LogEi<'_> {
 pub(crate) enum DimKind {
     /// A continuous range: L-BFGS.
     Continuous,
-    /// A numeric grid: its normalised values, ascending (exhaustive or line search).
-    Grid(Vec<f64>),
+    /// A numeric grid of `len` values `low + i·step` (exhaustive or line search). Kept
+    /// implicit: an int range can have billions of values.
+    Grid {
+        /// Number of grid values.
+        len: usize,
+        /// The first value.
+        low: f64,
+        /// The spacing.
+        step: f64,
+    },
     /// A categorical with this many choices, encoded by index (exhaustive search).
     Categorical(usize),
 }
@@ -117,10 +125,15 @@ pub(crate) struct Dim {
 impl Dim {
     /// The coordinate for `dist`.
     pub(crate) fn new(dist: &Distribution) -> Self {
-        let kind = match (dist.n_choices(), dist.grid()) {
+        let kind = match (dist.n_choices(), dist.step()) {
             (Some(n), _) => DimKind::Categorical(n),
-            (None, Some(g)) => DimKind::Grid(g.iter().map(|v| dist.to_unit(*v)).collect()),
-            (None, None) => DimKind::Continuous,
+            (None, Some(step)) if step > 0.0 => {
+                let (low, high) = dist.bounds();
+                // `snap` clips to the last grid value, so this counts the values exactly.
+                let len = ((dist.snap(high) - low) / step).round() as usize + 1;
+                DimKind::Grid { len, low, step }
+            }
+            _ => DimKind::Continuous,
         };
         Dim {
             dist: dist.clone(),
@@ -132,8 +145,16 @@ impl Dim {
     pub(crate) fn snap_uniform(&self, u: f64) -> f64 {
         match &self.kind {
             DimKind::Continuous => u,
-            DimKind::Grid(_) => self.dist.to_unit(self.dist.from_unit(u)),
+            DimKind::Grid { .. } => self.dist.to_unit(self.dist.from_unit(u)),
             DimKind::Categorical(_) => self.dist.from_unit(u),
+        }
+    }
+
+    /// The coordinate value of grid value `i` (ascending in `i`).
+    fn grid_value(&self, i: usize) -> f64 {
+        match self.kind {
+            DimKind::Grid { low, step, .. } => self.dist.to_unit(low + i as f64 * step),
+            _ => 0.0,
         }
     }
 
@@ -254,49 +275,56 @@ impl Searcher<'_> {
     }
 
     /// Golden-section search of the piecewise-linear interpolation of the acquisition over a
-    /// long grid, stopping below a quarter of the smallest gap; the nearest grid value is kept
-    /// if it improves. True when it improved.
-    fn line(&mut self, x: &mut [f64], fx: &mut f64, t: usize, grid: &[f64]) -> bool {
-        let n = grid.len();
-        if n < 2 {
+    /// long grid (`len` values of coordinate `t`), stopping below a quarter of the smallest
+    /// gap; the nearest grid value is kept if it improves. True when it improved. (Optuna
+    /// runs Brent's method on the same interpolation.)
+    fn line(&mut self, x: &mut [f64], fx: &mut f64, t: usize, len: usize) -> bool {
+        if len < 2 {
             return false;
         }
-        let xtol = grid
-            .windows(2)
-            .map(|w| w[1] - w[0])
-            .fold(f64::INFINITY, f64::min)
-            / 4.0;
+        let dims = self.dims;
+        let gv = |i: usize| dims[t].grid_value(i);
+        // Gaps are monotone in i (equal, or shrinking on a log scale): the smallest is at an end.
+        let xtol = (gv(1) - gv(0)).min(gv(len - 1) - gv(len - 2)) / 4.0;
+        // The first index whose value is >= v, clamped to [1, len − 1].
+        let upper = |v: f64| -> usize {
+            let (mut lo, mut hi) = (0usize, len);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if gv(mid) < v { lo = mid + 1 } else { hi = mid }
+            }
+            lo.clamp(1, len - 1)
+        };
         let nearest = |v: f64| -> usize {
-            let i = grid.partition_point(|g| *g < v).clamp(1, n - 1);
-            if (v - grid[i - 1]).abs() <= (grid[i] - v).abs() {
+            let i = upper(v);
+            if (v - gv(i - 1)).abs() <= (gv(i) - v).abs() {
                 i - 1
             } else {
                 i
             }
         };
-        let current = x[t];
-        let cur_i = nearest(current);
-        let mut cache: Vec<Option<f64>> = vec![None; n];
-        cache[cur_i] = Some(*fx);
+        let cur_i = nearest(x[t]);
+        let mut cache = std::collections::HashMap::new();
+        cache.insert(cur_i, *fx);
         let mut point = x.to_vec();
         let mut at = |i: usize, s: &mut Self| -> f64 {
-            if let Some(v) = cache[i] {
-                return v;
+            if let Some(v) = cache.get(&i) {
+                return *v;
             }
-            point[t] = grid[i];
+            point[t] = gv(i);
             let v = s.value(&point);
-            cache[i] = Some(v);
+            cache.insert(i, v);
             v
         };
-        // Maximise the interpolation f(v) on [grid[0], grid[n − 1]].
         let mut interp = |v: f64, s: &mut Self| -> f64 {
-            let r = grid.partition_point(|g| *g < v).clamp(1, n - 1);
+            let r = upper(v);
             let (a, b) = (at(r - 1, s), at(r, s));
-            let w = ((grid[r] - v) / (grid[r] - grid[r - 1])).clamp(0.0, 1.0);
+            let (ga, gb) = (gv(r - 1), gv(r));
+            let w = ((gb - v) / (gb - ga)).clamp(0.0, 1.0);
             w * a + (1.0 - w) * b
         };
         let g = 0.5 * (5f64.sqrt() - 1.0);
-        let (mut a, mut b) = (grid[0], grid[n - 1]);
+        let (mut a, mut b) = (gv(0), gv(len - 1));
         let mut c = b - g * (b - a);
         let mut d = a + g * (b - a);
         let mut fc = interp(c, self);
@@ -319,7 +347,7 @@ impl Searcher<'_> {
         let best_i = nearest(0.5 * (a + b));
         let f_best = at(best_i, self);
         if best_i != cur_i && f_best > *fx {
-            x[t] = grid[best_i];
+            x[t] = gv(best_i);
             *fx = f_best;
             true
         } else {
@@ -348,13 +376,14 @@ impl Searcher<'_> {
                         let values: Vec<f64> = (0..*k).map(|i| i as f64).collect();
                         self.exhaustive(x, fx, t, &values)
                     }
-                    DimKind::Grid(g) if g.len() <= MAX_EXHAUSTIVE => {
-                        let g = g.clone();
-                        self.exhaustive(x, fx, t, &g)
+                    DimKind::Grid { len, .. } if *len <= MAX_EXHAUSTIVE => {
+                        let values: Vec<f64> =
+                            (0..*len).map(|i| self.dims[t].grid_value(i)).collect();
+                        self.exhaustive(x, fx, t, &values)
                     }
-                    DimKind::Grid(g) => {
-                        let g = g.clone();
-                        self.line(x, fx, t, &g)
+                    DimKind::Grid { len, .. } => {
+                        let len = *len;
+                        self.line(x, fx, t, len)
                     }
                     DimKind::Continuous => false,
                 };

@@ -1,0 +1,457 @@
+//! `hone tune` and `hone study` as a user runs them: ask/tell round trips, bad input, parallel
+//! trials, Ctrl-C and kill -9 mid-study followed by a resume.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+#[path = "../../hone-track/tests/common/mod.rs"]
+mod common;
+
+fn hone_in(store: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hone"))
+        .args(args)
+        .env("HONE_STORE_URI", store)
+        .env_remove("HONE_ARTIFACTS_URI")
+        .output()
+        .expect("run hone")
+}
+
+fn spawn_in(store: &str, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_hone"))
+        .args(args)
+        .env("HONE_STORE_URI", store)
+        .env_remove("HONE_ARTIFACTS_URI")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hone")
+}
+
+fn json_of(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "hone failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("JSON on stdout")
+}
+
+fn store_in(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("hone.db").display())
+}
+
+fn data_file() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/data/sp500_daily_1999_2018.csv")
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+/// A small, fast search: logistic regression on a few causal features.
+fn tune_config(dir: &Path, n_trials: usize, extra: &str) -> String {
+    let text = format!(
+        r#"name = "lt"
+metrics = ["roc_auc", "log_loss"]
+[data]
+path = "{data}"
+time_column = "date"
+[data.derive]
+price = "close"
+returns = [1, 5, 20]
+rolling = [5, 20]
+[target]
+kind = "direction"
+horizon = 1
+[preprocess]
+scale = "standard"
+[split]
+scheme = "timeseries"
+n_splits = 3
+holdout = 0.2
+[model]
+type = "logistic"
+penalty = "l2"
+C = 1.0
+[search]
+sampler = "random"
+n_trials = {n_trials}
+metric = "log_loss"
+seed = 3
+{extra}
+[search.space."model.C"]
+type = "float"
+low = 0.001
+high = 10.0
+log = true
+[search.space."preprocess.scale"]
+type = "categorical"
+choices = ["standard", "robust", "minmax"]
+"#,
+        data = data_file()
+    );
+    let p = dir.join("lt.toml");
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+fn trials(store: &str, name: &str) -> Vec<Value> {
+    let v = json_of(&hone_in(
+        store,
+        &["study", "trials", "--name", name, "--json"],
+    ));
+    v.as_array().unwrap().clone()
+}
+
+fn count(trials: &[Value], state: &str) -> usize {
+    trials.iter().filter(|t| t["state"] == state).count()
+}
+
+fn wait_for_complete(store: &str, name: &str, n: usize, child: &mut Child) {
+    let start = Instant::now();
+    loop {
+        assert!(child.try_wait().unwrap().is_none(), "tune exited early");
+        let o = hone_in(store, &["study", "trials", "--name", name, "--json"]);
+        if o.status.success() {
+            let t: Value = serde_json::from_slice(&o.stdout).unwrap();
+            if count(t.as_array().unwrap(), "COMPLETE") >= n {
+                return;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn study_cli_ask_tell_round_trip_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    let space = dir.path().join("space.toml");
+    std::fs::write(
+        &space,
+        "[x]\ntype = \"float\"\nlow = -5\nhigh = 5\n[kind]\ntype = \"categorical\"\nchoices = [\"a\", \"b\"]\n\
+         [depth]\ntype = \"int\"\nlow = 1\nhigh = 4\nwhen = { kind = [\"b\"] }\n",
+    )
+    .unwrap();
+    let sp = space.display().to_string();
+    let h = |args: &[&str]| hone_in(&store, args);
+    json_of(&h(&[
+        "study",
+        "create",
+        "--name",
+        "s",
+        "--space",
+        &sp,
+        "--sampler",
+        "random",
+        "--direction",
+        "minimize",
+        "--seed",
+        "5",
+        "--json",
+    ]));
+    let q = json_of(&h(&[
+        "study",
+        "enqueue",
+        "--name",
+        "s",
+        "--params",
+        r#"{"x": 1.0, "kind": "a"}"#,
+        "--json",
+    ]));
+    assert_eq!(q["state"], "WAITING");
+    let mut asked = Vec::new();
+    for i in 0..6 {
+        let a = json_of(&h(&["study", "ask", "--name", "s", "--json"]));
+        let n = a["trial"].as_u64().unwrap();
+        let x = a["params"]["x"].as_f64().unwrap();
+        if i == 0 {
+            assert_eq!(x, 1.0, "the enqueued trial comes first");
+        }
+        // Conditional: depth only when kind = b.
+        assert_eq!(
+            a["params"].get("depth").is_some(),
+            a["params"]["kind"] == "b"
+        );
+        let value = ((x - 1.0) * (x - 1.0)).to_string();
+        let t = json_of(&h(&[
+            "study",
+            "tell",
+            "--name",
+            "s",
+            "--trial",
+            &n.to_string(),
+            "--value",
+            &value,
+            "--json",
+        ]));
+        assert_eq!(t["state"], "COMPLETE");
+        asked.push((n, x));
+    }
+    let best = json_of(&h(&["study", "best", "--name", "s", "--json"]));
+    assert_eq!(best["trial"], 0);
+    assert_eq!(best["value"], 0.0);
+    let all = trials(&store, "s");
+    assert_eq!(all.len(), 6);
+    // Values round-trip exactly through the store.
+    for ((n, x), t) in asked.iter().zip(&all) {
+        assert_eq!(t["trial"].as_u64(), Some(*n));
+        assert_eq!(t["params"]["x"].as_f64(), Some(*x));
+    }
+    // A failed trial and a pruned one.
+    let a = json_of(&h(&["study", "ask", "--name", "s", "--json"]));
+    let n = a["trial"].to_string();
+    let f = json_of(&h(&[
+        "study", "tell", "--name", "s", "--trial", &n, "--state", "fail", "--json",
+    ]));
+    assert_eq!(f["state"], "FAIL");
+
+    // Bad input: clear messages, usage exit code 2, nothing lost.
+    let bad = |args: &[&str], want: &str| {
+        let o = h(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    };
+    bad(
+        &[
+            "study", "tell", "--name", "s", "--trial", "0", "--value", "1",
+        ],
+        "trial 0 is COMPLETE",
+    );
+    bad(
+        &["study", "ask", "--name", "nope"],
+        "no study named \"nope\"",
+    );
+    bad(
+        &[
+            "study", "tell", "--name", "s", "--trial", "99", "--value", "1",
+        ],
+        "no trial 99",
+    );
+    bad(
+        &[
+            "study",
+            "create",
+            "--name",
+            "g",
+            "--space",
+            &sp,
+            "--sampler",
+            "grid",
+        ],
+        "\"x\" is a continuous float; give it a step",
+    );
+    bad(
+        &[
+            "study",
+            "create",
+            "--name",
+            "s",
+            "--space",
+            &sp,
+            "--sampler",
+            "random",
+        ],
+        "already exists",
+    );
+    bad(
+        &[
+            "study",
+            "enqueue",
+            "--name",
+            "s",
+            "--params",
+            r#"{"x": 9.0, "kind": "a"}"#,
+        ],
+        "outside its space",
+    );
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "[lr]\ntype = \"float\"\nlow = 1\nhigh = 0.1\n").unwrap();
+    bad(
+        &[
+            "study",
+            "create",
+            "--name",
+            "b",
+            "--space",
+            &broken.display().to_string(),
+        ],
+        "[lr]: needs finite low <= high",
+    );
+    assert_eq!(trials(&store, "s").len(), 7);
+}
+
+#[test]
+fn parallel_random_search_matches_sequential() {
+    let run = |jobs: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(dir.path());
+        let cfg = tune_config(dir.path(), 6, "");
+        let v = json_of(&hone_in(
+            &store,
+            &["tune", &cfg, "--no-refit", "--json", "--jobs", jobs],
+        ));
+        assert_eq!(v["trials"]["complete"], 6);
+        let mut t: Vec<(u64, Value, Value)> = trials(&store, "lt-study")
+            .into_iter()
+            .map(|t| {
+                (
+                    t["trial"].as_u64().unwrap(),
+                    t["params"].clone(),
+                    t["value"].clone(),
+                )
+            })
+            .collect();
+        t.sort_by_key(|x| x.0);
+        (t, v["best_trial"]["trial"].clone())
+    };
+    let (seq, best_seq) = run("1");
+    let (par, best_par) = run("2");
+    assert_eq!(seq, par);
+    assert_eq!(best_seq, best_par);
+}
+
+#[test]
+fn tune_resumes_after_kill_and_after_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    let cfg = tune_config(dir.path(), 8, "");
+    let args = ["tune", cfg.as_str(), "--no-refit", "--json"];
+
+    // kill -9 mid-study: the running trial is left RUNNING with a dead owner.
+    let mut child = spawn_in(&store, &args);
+    wait_for_complete(&store, "lt-study", 2, &mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = trials(&store, "lt-study");
+    let done_before = count(&before, "COMPLETE");
+
+    // Ctrl-C on the resumed search: exit 130, running trials marked FAIL, nothing RUNNING.
+    let mut child = spawn_in(&store, &args);
+    wait_for_complete(&store, "lt-study", done_before + 1, &mut child);
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("resume with the same command"), "{err}");
+    let mid = trials(&store, "lt-study");
+    assert_eq!(count(&mid, "RUNNING"), 0, "{mid:?}");
+
+    // The same command again finishes the budget: 8 finished trials in all.
+    let v = json_of(&hone_in(&store, &args));
+    let all = trials(&store, "lt-study");
+    assert_eq!(count(&all, "RUNNING"), 0);
+    let finished = all.len();
+    assert_eq!(finished, 8, "{all:?}");
+    assert_eq!(
+        v["trials"]["complete"].as_u64().unwrap() + v["trials"]["failed"].as_u64().unwrap(),
+        8
+    );
+    // Trial k drew the same params as in an uninterrupted study with the same seed.
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh_store = store_in(fresh_dir.path());
+    let fresh_cfg = tune_config(fresh_dir.path(), 8, "");
+    json_of(&hone_in(
+        &fresh_store,
+        &["tune", &fresh_cfg, "--no-refit", "--json"],
+    ));
+    let fresh = trials(&fresh_store, "lt-study");
+    for (a, b) in all.iter().zip(&fresh) {
+        assert_eq!(a["trial"], b["trial"]);
+        assert_eq!(a["params"], b["params"]);
+        if a["state"] == "COMPLETE" {
+            assert_eq!(a["value"], b["value"]);
+        }
+    }
+}
+
+#[test]
+fn tune_config_errors_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    let check = |extra: &str, space_fix: Option<(&str, &str)>, want: &str| {
+        let p = tune_config(dir.path(), 4, extra);
+        if let Some((from, to)) = space_fix {
+            let t = std::fs::read_to_string(&p).unwrap().replace(from, to);
+            std::fs::write(&p, t).unwrap();
+        }
+        let o = hone_in(&store, &["tune", &p, "--no-refit"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(want), "want {want:?} in {err}");
+    };
+    check("n_trails = 3", None, "unknown key \"n_trails\"");
+    check(
+        "",
+        Some(("\"model.C\"", "\"model.CC\"")),
+        "space.\"model.CC\"",
+    );
+    check(
+        "",
+        Some(("sampler = \"random\"", "sampler = \"grid\"")),
+        "\"model.C\" is a continuous float",
+    );
+    check(
+        "",
+        Some(("metric = \"log_loss\"", "metric = \"r2\"")),
+        "metric",
+    );
+    check(
+        "",
+        Some(("sampler = \"random\"", "sampler = \"tpee\"")),
+        "unknown sampler \"tpee\"",
+    );
+}
+
+#[test]
+fn two_processes_share_one_study_on_postgresql() {
+    let pg = common::PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tune_config(dir.path(), 10, "");
+    let artifacts = dir.path().join("artifacts").display().to_string();
+    let args = [
+        "tune",
+        cfg.as_str(),
+        "--no-refit",
+        "--json",
+        "--artifacts",
+        artifacts.as_str(),
+    ];
+    let a = spawn_in(&pg.uri, &args);
+    let b = spawn_in(&pg.uri, &args);
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let all = trials(&pg.uri, "lt-study");
+    // Unique, gap-free numbers from the store's counter; the budget is met, overshooting by at
+    // most the one other worker.
+    let numbers: Vec<u64> = all.iter().map(|t| t["trial"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, (0..all.len() as u64).collect::<Vec<_>>());
+    assert!((10..=11).contains(&all.len()), "{} trials", all.len());
+    assert_eq!(count(&all, "COMPLETE"), all.len());
+    // Both workers drew what trial k draws in a single-process study with the same seed.
+    let solo_dir = tempfile::tempdir().unwrap();
+    let solo_store = store_in(solo_dir.path());
+    let solo_cfg = tune_config(solo_dir.path(), all.len(), "");
+    json_of(&hone_in(
+        &solo_store,
+        &["tune", &solo_cfg, "--no-refit", "--json"],
+    ));
+    for (a, b) in all.iter().zip(&trials(&solo_store, "lt-study")) {
+        assert_eq!(a["params"], b["params"]);
+    }
+}

@@ -1,0 +1,638 @@
+//! `hone tune`: hyperparameter search over a training config.
+//!
+//! The `[search]` table of a training config names the study, its sampler, pruner, budget and
+//! objective(s), and holds the search space (`[search.space.<param>]`, one table per
+//! parameter). A parameter name is a dotted path into the training config
+//! (`preprocess.scale`, `model.early_stopping_rounds`); a name without a dot means a model
+//! parameter (`learning_rate` → `model.params.learning_rate`). Each trial writes its values
+//! into a copy of the config, cross-validates that pipeline on the same folds (reporting every
+//! fold as a step, so pruners can stop it early), and its objective is the mean over folds.
+//! The holdout is never touched by trials: only the final refit with the best params scores it,
+//! once.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hone_tune::pruner::PrunerSpec;
+use hone_tune::sampler::SamplerSpec;
+use hone_tune::space::{ParamValue, SearchSpace};
+use hone_tune::study::{Outcome, Study, StudyDef};
+use hone_tune::trial::{Direction, Trial, TrialState};
+use hone_validate::Metric;
+
+use crate::TrainError;
+use crate::config::{LoadedConfig, parse};
+use crate::job::{Prepared, cross_validate, prepare};
+
+const SEARCH_KEYS: [&str; 12] = [
+    "name",
+    "sampler",
+    "pruner",
+    "n_trials",
+    "timeout",
+    "metric",
+    "metrics",
+    "direction",
+    "directions",
+    "seed",
+    "jobs",
+    "space",
+];
+
+/// Consecutive failed trials, with none complete, after which a search gives up (a config error
+/// that every trial hits should stop the search, not burn the budget).
+pub const MAX_FAILURES_BEFORE_SUCCESS: usize = 5;
+
+/// A parsed `[search]` table.
+#[derive(Debug, Clone)]
+pub struct TuneSpec {
+    /// The study (name, space with resolved parameter paths, sampler, pruner, directions).
+    pub study: StudyDef,
+    /// Total trials the study should reach (COMPLETE + PRUNED + FAIL); `None` with a timeout.
+    pub n_trials: Option<usize>,
+    /// Stop asking for new trials after this long.
+    pub timeout: Option<Duration>,
+    /// Trials evaluated at once.
+    pub jobs: usize,
+    /// The objective metrics (CV means), one per direction.
+    pub metrics: Vec<Metric>,
+}
+
+fn cfg_err(cfg: &LoadedConfig, m: String) -> TrainError {
+    TrainError::Config(format!("{}: [search] {m}", cfg.path.display()))
+}
+
+/// The config path a search parameter writes (`learning_rate` → `model.params.learning_rate`).
+pub fn param_path(name: &str) -> String {
+    if name.contains('.') {
+        name.to_string()
+    } else {
+        format!("model.params.{name}")
+    }
+}
+
+impl TuneSpec {
+    /// Reads `[search]` from a loaded config; errors name the key.
+    pub fn from_config(
+        cfg: &LoadedConfig,
+        jobs_override: Option<usize>,
+    ) -> Result<Self, TrainError> {
+        let search = cfg.config.search.as_ref().ok_or_else(|| {
+            TrainError::Config(format!(
+                "{}: no [search] table: add one with a sampler, n_trials, metric and \
+                 [search.space.<param>] tables (see README: hone tune)",
+                cfg.path.display()
+            ))
+        })?;
+        for k in search.keys() {
+            if !SEARCH_KEYS.contains(&k.as_str()) {
+                return Err(cfg_err(
+                    cfg,
+                    format!(
+                        "unknown key {k:?} (expected one of {})",
+                        SEARCH_KEYS.join(", ")
+                    ),
+                ));
+            }
+        }
+        let space_table = search
+            .get("space")
+            .and_then(|v| v.as_table())
+            .ok_or_else(|| cfg_err(cfg, "needs [search.space.<param>] tables".into()))?;
+        let mut space =
+            SearchSpace::from_toml_table(space_table).map_err(|e| cfg_err(cfg, e.to_string()))?;
+        for p in &mut space.params {
+            p.name = param_path(&p.name);
+        }
+        for p in &mut space.params {
+            for (parent, _) in &mut p.when {
+                *parent = param_path(parent);
+            }
+        }
+        let int = |key: &str| -> Result<Option<i64>, TrainError> {
+            match search.get(key) {
+                None => Ok(None),
+                Some(toml::Value::Integer(i)) if *i >= 0 => Ok(Some(*i)),
+                Some(v) => Err(cfg_err(
+                    cfg,
+                    format!("{key} must be a non-negative integer, got {v}"),
+                )),
+            }
+        };
+        let n_trials = int("n_trials")?.map(|n| n as usize);
+        let timeout = match search.get("timeout") {
+            None => None,
+            Some(toml::Value::Integer(i)) if *i > 0 => Some(Duration::from_secs(*i as u64)),
+            Some(toml::Value::Float(f)) if *f > 0.0 => Some(Duration::from_secs_f64(*f)),
+            Some(v) => {
+                return Err(cfg_err(
+                    cfg,
+                    format!("timeout must be seconds > 0, got {v}"),
+                ));
+            }
+        };
+        if n_trials.is_none() && timeout.is_none() {
+            return Err(cfg_err(
+                cfg,
+                "set n_trials, timeout (seconds) or both".into(),
+            ));
+        }
+        let seed = int("seed")?.map_or(cfg.config.seed, |s| s as u64);
+        let jobs = jobs_override
+            .or(int("jobs")?.map(|j| j as usize))
+            .unwrap_or(1)
+            .max(1);
+        let strings = |key: &str| -> Result<Vec<String>, TrainError> {
+            match search.get(key) {
+                None => Ok(Vec::new()),
+                Some(toml::Value::String(s)) => Ok(vec![s.clone()]),
+                Some(toml::Value::Array(a)) => a
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| cfg_err(cfg, format!("{key}: {v} is not a string")))
+                    })
+                    .collect(),
+                Some(v) => Err(cfg_err(
+                    cfg,
+                    format!("{key} must be a string or a list, got {v}"),
+                )),
+            }
+        };
+        let mut metric_names = strings("metric")?;
+        metric_names.extend(strings("metrics")?);
+        if metric_names.is_empty() {
+            let first = cfg
+                .metrics
+                .first()
+                .map(|m| m.name().to_string())
+                .ok_or_else(|| {
+                    cfg_err(
+                        cfg,
+                        "metric = \"<name>\" is required when the config lists no metrics".into(),
+                    )
+                })?;
+            metric_names.push(first);
+        }
+        let metrics = metric_names
+            .iter()
+            .map(|m| {
+                m.parse::<Metric>()
+                    .map_err(|e| cfg_err(cfg, format!("metric: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !cfg.metrics.is_empty()
+            && let Some(m) = metrics.iter().find(|m| !cfg.metrics.contains(m))
+        {
+            return Err(cfg_err(
+                cfg,
+                format!(
+                    "metric {m} is not among the config's metrics ({}); add it there",
+                    cfg.metrics
+                        .iter()
+                        .map(|m| m.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        let mut dir_names = strings("direction")?;
+        dir_names.extend(strings("directions")?);
+        let directions = if dir_names.is_empty() {
+            metrics
+                .iter()
+                .map(|m| {
+                    if m.greater_is_better() {
+                        Direction::Maximize
+                    } else {
+                        Direction::Minimize
+                    }
+                })
+                .collect()
+        } else {
+            if dir_names.len() != metrics.len() {
+                return Err(cfg_err(
+                    cfg,
+                    format!(
+                        "{} direction(s) for {} metric(s)",
+                        dir_names.len(),
+                        metrics.len()
+                    ),
+                ));
+            }
+            dir_names
+                .iter()
+                .map(|d| {
+                    Direction::parse(d).ok_or_else(|| {
+                        cfg_err(cfg, format!("direction {d:?}: minimize or maximize"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let sampler = match search.get("sampler") {
+            None => SamplerSpec::parse(if directions.len() > 1 { "nsga2" } else { "tpe" }),
+            Some(toml::Value::String(s)) => SamplerSpec::parse(s),
+            Some(v) => v
+                .clone()
+                .try_into::<SamplerSpec>()
+                .map_err(|e| hone_tune::TuneError::Invalid(format!("sampler: {e}"))),
+        }
+        .map_err(|e| cfg_err(cfg, e.to_string()))?;
+        let pruner = match search.get("pruner") {
+            None => Ok(PrunerSpec::default()),
+            Some(toml::Value::String(s)) => PrunerSpec::parse(s),
+            Some(v) => v
+                .clone()
+                .try_into::<PrunerSpec>()
+                .map_err(|e| hone_tune::TuneError::Invalid(format!("pruner: {e}"))),
+        }
+        .map_err(|e| cfg_err(cfg, e.to_string()))?;
+        let name = match search.get("name") {
+            None => format!("{}-study", cfg.name()),
+            Some(toml::Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(v) => return Err(cfg_err(cfg, format!("name must be a string, got {v}"))),
+        };
+        let study = StudyDef {
+            name,
+            space,
+            directions,
+            objectives: metrics
+                .iter()
+                .map(|m| format!("cv.{}.mean", m.name()))
+                .collect(),
+            sampler,
+            pruner,
+            seed,
+        };
+        study.validate().map_err(|e| cfg_err(cfg, e.to_string()))?;
+        study
+            .sampler
+            .build(&study.space, &study.directions)
+            .map_err(|e| cfg_err(cfg, e.to_string()))?;
+        let spec = TuneSpec {
+            study,
+            n_trials,
+            timeout,
+            jobs,
+            metrics,
+        };
+        spec.check_paths(cfg)?;
+        Ok(spec)
+    }
+
+    /// Every parameter must land on a config the trainer accepts: try each one's lowest value.
+    fn check_paths(&self, cfg: &LoadedConfig) -> Result<(), TrainError> {
+        for p in &self.study.space.params {
+            let v = p.distribution.external(p.distribution.bounds().0);
+            apply(cfg, &[(p.name.clone(), v)], None).map_err(|e| {
+                cfg_err(
+                    cfg,
+                    format!("space.{:?}: the config rejects it: {e}", p.name),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// True when trials change what [`prepare`] builds (data, target, split, seed), so each
+    /// trial needs its own preparation.
+    pub fn changes_data(&self) -> bool {
+        self.study.space.params.iter().any(|p| {
+            ["data.", "target.", "split.", "seed", "metrics"]
+                .iter()
+                .any(|pre| p.name.starts_with(pre))
+        })
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().ok_or("empty parameter path")?;
+    let mut cur = table;
+    for part in parts {
+        let entry = cur
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("{path}: {part} is not a table in the config"))?;
+    }
+    cur.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// The config with `values` written at their paths (and, optionally, LightGBM's thread count
+/// when the user did not fix it).
+pub fn apply(
+    cfg: &LoadedConfig,
+    values: &[(String, ParamValue)],
+    threads: Option<usize>,
+) -> Result<LoadedConfig, TrainError> {
+    let mut value = toml::Value::try_from(&cfg.config)
+        .map_err(|e| TrainError::Config(format!("cannot rewrite the config: {e}")))?;
+    let table = value
+        .as_table_mut()
+        .ok_or_else(|| TrainError::Config("the config is not a table".into()))?;
+    table.remove("search");
+    for (path, v) in values {
+        set_path(table, path, v.to_toml()).map_err(TrainError::Config)?;
+    }
+    if let Some(t) = threads {
+        let is_gbm = matches!(cfg.model, hone_models::ModelSpec::Gbm(_));
+        let fixed = values.iter().any(|(p, _)| p.ends_with("num_threads"))
+            || cfg
+                .config
+                .model
+                .get("params")
+                .and_then(|p| p.as_table())
+                .is_some_and(|p| p.contains_key("num_threads"));
+        if is_gbm && !fixed {
+            set_path(
+                table,
+                "model.params.num_threads",
+                toml::Value::Integer(t as i64),
+            )
+            .map_err(TrainError::Config)?;
+        }
+    }
+    let text = toml::to_string(&value)
+        .map_err(|e| TrainError::Config(format!("cannot rewrite the config: {e}")))?;
+    let mut out = parse(&text, &cfg.path)?;
+    out.data_path = cfg.data_path.clone();
+    Ok(out)
+}
+
+/// Progress of a search.
+#[derive(Debug, Clone)]
+pub enum TuneEvent {
+    /// A trial started.
+    Started {
+        /// The trial (number and params).
+        trial: Trial,
+    },
+    /// A trial finished (COMPLETE, PRUNED or FAIL).
+    Finished(Box<Finished>),
+}
+
+/// A finished trial and where the search stands.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The finished trial.
+    pub trial: Trial,
+    /// Why it failed, for FAIL.
+    pub error: Option<String>,
+    /// The best trial so far (single objective).
+    pub best: Option<Trial>,
+    /// Trials by state: complete, pruned, fail, running, waiting.
+    pub counts: [usize; 5],
+    /// With `[trading]`: the trial's out-of-fold backtest (Sharpe and equity curve), so the
+    /// final refit's deflated Sharpe and PBO count every trial of the search.
+    pub trading: Option<crate::trading::Trial>,
+}
+
+/// How a search ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TuneEnd {
+    /// The trial budget was reached.
+    Budget,
+    /// The timeout passed.
+    Timeout,
+    /// A grid was fully evaluated.
+    Exhausted,
+    /// Stopped by the user (running trials were marked FAIL).
+    Interrupted,
+}
+
+/// Runs trials until the budget, the timeout, an exhausted grid or `stop`. Trials run on
+/// `spec.jobs` threads, LightGBM's threads split between them.
+pub fn run_search(
+    cfg: &LoadedConfig,
+    spec: &TuneSpec,
+    study: &Study,
+    stop: &AtomicBool,
+    on_event: &(dyn Fn(TuneEvent) + Sync),
+) -> Result<TuneEnd, TrainError> {
+    let started = Instant::now();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (cores / spec.jobs).max(1);
+    // Asks go through one gate per process: the budget check (finished + running trials of
+    // the whole study, other processes' included) and the ask are then atomic here; across
+    // processes the study may overshoot by at most the number of other workers.
+    let gate = Mutex::new(());
+    let failures_in_a_row = AtomicUsize::new(0);
+    let end: Mutex<Option<TuneEnd>> = Mutex::new(None);
+    let fatal: Mutex<Option<TrainError>> = Mutex::new(None);
+    let shared = if spec.changes_data() {
+        None
+    } else {
+        let prep = prepare(cfg, &mut |_| {})?;
+        if let Some(m) = spec.metrics.iter().find(|m| !prep.metrics.contains(m)) {
+            return Err(TrainError::Config(format!(
+                "{}: [search] metric {m} does not apply to this {} task (use one of {})",
+                cfg.path.display(),
+                prep.task.kind(),
+                prep.metrics
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        Some(prep)
+    };
+    let finish = |e: TuneEnd| {
+        if let Ok(mut g) = end.lock()
+            && g.is_none()
+        {
+            *g = Some(e);
+        }
+    };
+    let worker = || {
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                finish(TuneEnd::Interrupted);
+                return;
+            }
+            if end.lock().map(|g| g.is_some()).unwrap_or(true) {
+                return;
+            }
+            if spec.timeout.is_some_and(|t| started.elapsed() >= t) {
+                finish(TuneEnd::Timeout);
+                return;
+            }
+            let guard = gate.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = spec.n_trials {
+                let _ = study.refresh();
+                let [c, p, f, r, _] = study.counts();
+                if c + p + f + r >= n {
+                    finish(TuneEnd::Budget);
+                    return;
+                }
+            }
+            let asked = study.ask();
+            drop(guard);
+            let trial = match asked {
+                Ok(t) => t,
+                Err(hone_tune::TuneError::Exhausted(_)) => {
+                    finish(TuneEnd::Exhausted);
+                    return;
+                }
+                Err(e) => {
+                    *fatal.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(TrainError::Config(e.to_string()));
+                    finish(TuneEnd::Interrupted);
+                    return;
+                }
+            };
+            on_event(TuneEvent::Started {
+                trial: trial.clone(),
+            });
+            let (outcome, error, trading) =
+                evaluate_trial(cfg, spec, study, &trial, shared.as_ref(), threads, stop);
+            let told = study.tell(trial.number, outcome);
+            let trial = match told {
+                Ok(t) => t,
+                Err(e) => {
+                    *fatal.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(TrainError::Config(e.to_string()));
+                    finish(TuneEnd::Interrupted);
+                    return;
+                }
+            };
+            if trial.state == TrialState::Fail && !stop.load(Ordering::SeqCst) {
+                let n = failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
+                if n >= MAX_FAILURES_BEFORE_SUCCESS && study.counts()[0] == 0 {
+                    *fatal.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(TrainError::Config(format!(
+                            "the first {n} trials all failed; last error: {}",
+                            error.clone().unwrap_or_default()
+                        )));
+                    finish(TuneEnd::Interrupted);
+                }
+            } else if trial.state == TrialState::Complete {
+                failures_in_a_row.store(0, Ordering::SeqCst);
+            }
+            let best = if spec.study.directions.len() == 1 {
+                study.best_trial().ok().flatten()
+            } else {
+                None
+            };
+            on_event(TuneEvent::Finished(Box::new(Finished {
+                trial,
+                error,
+                best,
+                counts: study.counts(),
+                trading,
+            })));
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 0..spec.jobs {
+            s.spawn(worker);
+        }
+    });
+    if let Some(e) = fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    Ok(end
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .unwrap_or(TuneEnd::Budget))
+}
+
+/// One trial: write its params into the config, cross-validate, report folds, decide pruning.
+fn evaluate_trial(
+    cfg: &LoadedConfig,
+    spec: &TuneSpec,
+    study: &Study,
+    trial: &Trial,
+    shared: Option<&Prepared>,
+    threads: usize,
+    stop: &AtomicBool,
+) -> (Outcome, Option<String>, Option<crate::trading::Trial>) {
+    let values = spec.study.space.external(&trial.params);
+    type Objective = (Vec<f64>, Option<crate::trading::Trial>);
+    let run = || -> Result<Option<Objective>, TrainError> {
+        let trial_cfg = apply(cfg, &values, Some(threads))?;
+        let own;
+        let prep = match shared {
+            Some(p) => p,
+            None => {
+                own = prepare(&trial_cfg, &mut |_| {})?;
+                &own
+            }
+        };
+        let positions: Vec<usize> = spec
+            .metrics
+            .iter()
+            .map(|m| prep.metrics.iter().position(|x| x == m))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                TrainError::Config(format!(
+                    "[search] metric {} is not computed for this task (metrics: {})",
+                    spec.metrics[0],
+                    prep.metrics
+                        .iter()
+                        .map(|m| m.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        // Per-fold values suit the Wilcoxon pruner (it tests folds as paired instances); the
+        // other pruners compare the running CV mean, the estimate a user would read.
+        let per_fold = matches!(spec.study.pruner.name(), "wilcoxon");
+        let mut sum = 0.0;
+        let folds = cross_validate(
+            &trial_cfg,
+            prep,
+            &mut |k, fold_values| {
+                if stop.load(Ordering::SeqCst) {
+                    return false;
+                }
+                let v = fold_values[positions[0]].1;
+                sum += v;
+                let step_value = if per_fold { v } else { sum / (k + 1) as f64 };
+                if study.report(trial.number, k as u64, step_value).is_err() {
+                    return true;
+                }
+                !study.should_prune(trial.number).unwrap_or(false)
+            },
+            &mut |_| {},
+        )?;
+        Ok(folds.map(|cv| {
+            let n = cv.folds.len() as f64;
+            let values = positions
+                .iter()
+                .map(|&i| cv.folds.iter().map(|f| f[i].1).sum::<f64>() / n)
+                .collect();
+            (values, cv.trading)
+        }))
+    };
+    match run() {
+        Ok(Some((v, trading))) => (Outcome::Complete(v), None, trading),
+        Ok(None) if stop.load(Ordering::SeqCst) => {
+            (Outcome::Fail, Some("interrupted".into()), None)
+        }
+        Ok(None) => (Outcome::Pruned, None, None),
+        Err(e) => (Outcome::Fail, Some(e.to_string()), None),
+    }
+}
+
+/// The best trial's values as config paths (single objective), or `None` before any COMPLETE.
+pub fn best_values(study: &Study) -> Option<(Trial, Vec<(String, ParamValue)>)> {
+    let best = if study.def().directions.len() == 1 {
+        study.best_trial().ok().flatten()
+    } else {
+        // Several objectives: refit the front's trial best on the first objective.
+        let d = study.def().directions[0];
+        study.best_trials().into_iter().min_by(|a, b| {
+            let la = d.loss(a.values.as_ref().map_or(f64::INFINITY, |v| v[0]));
+            let lb = d.loss(b.values.as_ref().map_or(f64::INFINITY, |v| v[0]));
+            la.total_cmp(&lb)
+        })
+    }?;
+    let values = study.def().space.external(&best.params);
+    Some((best, values))
+}
