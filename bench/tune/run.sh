@@ -3,12 +3,14 @@
 # N trials on Branin, Hartmann6, Rosenbrock-10, Ackley-10; median [IQR] over seeds) and sampler
 # cost (ms per suggestion on Rosenbrock-10), then the acceptance goals, each marked met or NOT met.
 #
-#   bash bench/tune/run.sh                      # 10 seeds, 200 trials (GP 50), checkpoints 50,200
+#   bash bench/tune/run.sh                      # 10 seeds, 200 trials, checkpoints 50,200
 #   SEEDS=3 TRIALS=100 CHECKPOINTS=20,50,100 bash bench/tune/run.sh   # smaller
 #
 # Settings (environment): SAMPLERS (random,tpe,gp), FUNCTIONS (branin,hartmann6,rosenbrock10,
-# ackley10), SEEDS (10), TRIALS (200), GP_TRIALS (50), CHECKPOINTS (50,200), JOBS (1: seeds run
-# side by side in hone, values are unchanged), COST_SEEDS (3), TPE_COST_TRIALS (1000, timed at
+# ackley10), SEEDS (10), TRIALS (200), GP_TRIALS (hone's GP, $TRIALS), OPTUNA_GP_TRIALS (50:
+# Optuna's GPSampler, only with torch, costs ~0.3 s per suggestion at N=100 here),
+# CHECKPOINTS (50,200), JOBS (1: seeds run side by side in hone, values are unchanged),
+# COST_SEEDS (3), TPE_COST_TRIALS (1000, timed at
 # 100,500,1000), GP_COST_TRIALS (100, timed at 50,100), PYTHON (python3), OUT (a fresh temporary
 # folder: the raw JSON of both sides is left there), CARGO_TARGET_DIR (/var/tmp/hone-target).
 #
@@ -20,7 +22,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 SAMPLERS="${SAMPLERS:-random,tpe,gp}"
 FUNCTIONS="${FUNCTIONS:-branin,hartmann6,rosenbrock10,ackley10}"
-SEEDS="${SEEDS:-10}"; TRIALS="${TRIALS:-200}"; GP_TRIALS="${GP_TRIALS:-50}"
+SEEDS="${SEEDS:-10}"; TRIALS="${TRIALS:-200}"; GP_TRIALS="${GP_TRIALS:-$TRIALS}"
+OPTUNA_GP_TRIALS="${OPTUNA_GP_TRIALS:-50}"
 CHECKPOINTS="${CHECKPOINTS:-50,200}"; JOBS="${JOBS:-1}"
 COST_SEEDS="${COST_SEEDS:-3}"
 TPE_COST_TRIALS="${TPE_COST_TRIALS:-1000}"; GP_COST_TRIALS="${GP_COST_TRIALS:-100}"
@@ -52,9 +55,9 @@ tpe_at="100,500,$TPE_COST_TRIALS"; gp_at="50,$GP_COST_TRIALS"
 
 step() { echo "[$(( $(date +%s) - started ))s] $*" >&2; }
 eff_args=(--samplers "$SAMPLERS" --functions "$FUNCTIONS" --seeds "$SEEDS" --trials "$TRIALS"
-          --gp-trials "$GP_TRIALS" --checkpoints "$CHECKPOINTS")
+          --checkpoints "$CHECKPOINTS")
 step "hone: sample efficiency"
-"$hb" tune-efficiency "${eff_args[@]}" --jobs "$JOBS" --json > "$out/hone_efficiency.json"
+"$hb" tune-efficiency "${eff_args[@]}" --gp-trials "$GP_TRIALS" --jobs "$JOBS" --json > "$out/hone_efficiency.json"
 step "hone: TPE cost ($TPE_COST_TRIALS trials x $COST_SEEDS seeds)"
 "$hb" tune-cost --sampler tpe --trials "$TPE_COST_TRIALS" --at "$tpe_at" --seeds "$COST_SEEDS" --json > "$out/hone_cost_tpe.json"
 step "hone: GP cost ($GP_COST_TRIALS trials x $COST_SEEDS seeds)"
@@ -63,7 +66,7 @@ hone_done=$(date +%s)
 echo '{}' > "$out/optuna_efficiency.json"; echo '{}' > "$out/optuna_cost_tpe.json"
 if [ "$have_optuna" = 1 ]; then
   step "Optuna: sample efficiency"
-  "$PYTHON" bench/tune/optuna_bench.py efficiency "${eff_args[@]}" > "$out/optuna_efficiency.json"
+  "$PYTHON" bench/tune/optuna_bench.py efficiency "${eff_args[@]}" --gp-trials "$OPTUNA_GP_TRIALS" > "$out/optuna_efficiency.json"
   step "Optuna: TPE cost ($TPE_COST_TRIALS trials x $COST_SEEDS seeds)"
   "$PYTHON" bench/tune/optuna_bench.py cost --sampler tpe --trials "$TPE_COST_TRIALS" --at "$tpe_at" --seeds "$COST_SEEDS" > "$out/optuna_cost_tpe.json"
 fi
@@ -84,8 +87,8 @@ except ImportError:
 def g(v):
     if v is None: return "-"
     if v == 0 or 1e-3 <= abs(v) < 1e5:
-        return f"{v:.{max(0, min(6, 4 - (math.floor(math.log10(abs(v))) + 1)))}f}" if v else "0"
-    return f"{v:.3e}"
+        return f"{v:.{max(0, min(7, 5 - (math.floor(math.log10(abs(v))) + 1)))}f}" if v else "0"
+    return f"{v:.4e}"
 
 def runs(doc):
     return {(r["sampler"], r["function"]): r for r in doc.get("runs", [])}
@@ -104,12 +107,12 @@ def cell(r, k):
 
 cols = [("hone random", hr, "random"), ("Optuna random", orr, "random"), ("hone TPE", hr, "tpe"),
         ("Optuna TPE", orr, "tpe"), ("hone GP", hr, "gp"), ("Optuna GP", orr, "gp")]
-w = 27
+rows = [(f, n, [cell(src.get((s, f)), k) for _, src, s in cols]) for f in funcs for k, n in enumerate(cps)]
+w = [max([len(c[0])] + [len(r[2][i]) for r in rows]) + 2 for i, c in enumerate(cols)]
 print(f"\n== sample efficiency: best value after N trials, median [IQR] over seeds 0-{len(he['seeds']) - 1} ==")
-print(f"{'function':<13}{'N':>5}  " + "".join(f"{c[0]:<{w}}" for c in cols))
-for f in funcs:
-    for k, n in enumerate(cps):
-        print(f"{f:<13}{n:>5}  " + "".join(f"{cell(src.get((s, f)), k):<{w}}" for _, src, s in cols))
+print(f"{'function':<13}{'N':>5}  " + "".join(f"{c[0]:<{w[i]}}" for i, c in enumerate(cols)).rstrip())
+for f, n, cells in rows:
+    print(f"{f:<13}{n:>5}  " + "".join(f"{c:<{w[i]}}" for i, c in enumerate(cells)).rstrip())
 opt = {r["function"]: r["optimum"] for r in he["runs"]}
 print("optima: " + ", ".join(f"{f} {opt[f]}" for f in funcs))
 trials = {s: r["trials"] for (s, _), r in hr.items()}

@@ -322,9 +322,7 @@ fn main() {
             store_ingest(&args[2], Path::new(&args[3]), arg(&args, 4, "points"))
         }
         Some("store-search") => store_search(&args[2], arg(&args, 3, "runs")),
-        Some("tune-efficiency") => {
-            tune_bench::efficiency(&args[2..]).unwrap_or_else(|e| die(&e))
-        }
+        Some("tune-efficiency") => tune_bench::efficiency(&args[2..]).unwrap_or_else(|e| die(&e)),
         Some("tune-cost") => tune_bench::cost(&args[2..]).unwrap_or_else(|e| die(&e)),
         _ => die(
             "usage: hone-bench gen-table|load|gen-train|train|store-ingest|store-search|tune-efficiency|tune-cost ... (see bench/run.sh, bench/tune/run.sh)",
