@@ -89,8 +89,19 @@ pub fn open_or_create_study(store: &dyn Store, def: &StudyDef) -> Result<(StudyD
         .map_err(storage)?
         .is_none()
     {
-        let id = create_study(store, def)?;
-        return Ok((def.clone(), id, false));
+        match create_study(store, def) {
+            Ok(id) => return Ok((def.clone(), id, false)),
+            // Another worker created it between our check and our insert: join it.
+            Err(e)
+                if store
+                    .get_experiment_by_name(&def.name)
+                    .map_err(storage)?
+                    .is_none() =>
+            {
+                return Err(e);
+            }
+            Err(_) => {}
+        }
     }
     let (stored, id) = load_study(store, &def.name)?;
     if stored.space != def.space || stored.directions != def.directions {
