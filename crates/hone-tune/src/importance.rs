@@ -284,24 +284,7 @@ fn gauss_mass(a: f64, b: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::space::Params;
-
-    /// The LCG of the Python script that built the reference studies: 64-bit,
-    /// `((s >> 33) % 1000) / 1000`, `d` draws per trial.
-    fn lcg(n: usize, d: usize, seed: u64) -> Vec<Vec<f64>> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                (0..d)
-                    .map(|_| {
-                        s = s
-                            .wrapping_mul(6364136223846793005)
-                            .wrapping_add(1442695040888963407);
-                        ((s >> 33) % 1000) as f64 / 1000.0
-                    })
-                    .collect()
-            })
-            .collect()
-    }
+    use crate::test_util::lcg_points as lcg;
 
     const SPACE: &str = r#"
         [x]

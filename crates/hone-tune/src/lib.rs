@@ -21,3 +21,26 @@ pub mod study;
 pub mod trial;
 
 pub use error::{Result, TuneError};
+
+/// Helpers shared by the unit tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    /// Deterministic points in [0, 1) on a 0.001 grid (so ties happen), reproduced exactly by
+    /// the Python scripts that computed the reference values: a 64-bit LCG,
+    /// `((s >> 33) % 1000) / 1000`, `d` draws per point.
+    pub(crate) fn lcg_points(n: usize, d: usize, seed: u64) -> Vec<Vec<f64>> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                (0..d)
+                    .map(|_| {
+                        s = s
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        ((s >> 33) % 1000) as f64 / 1000.0
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}

@@ -604,24 +604,7 @@ fn greedy_lazy(cand: &[&[f64]], k: usize, r: &[f64]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Deterministic points in [0, 1) on a 0.001 grid (so ties happen), reproduced exactly by
-    /// the Python that computed the reference values: a 64-bit LCG, `((s >> 33) % 1000) / 1000`.
-    fn lcg_points(n: usize, d: usize, seed: u64) -> Vec<Vec<f64>> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                (0..d)
-                    .map(|_| {
-                        s = s
-                            .wrapping_mul(6364136223846793005)
-                            .wrapping_add(1442695040888963407);
-                        ((s >> 33) % 1000) as f64 / 1000.0
-                    })
-                    .collect()
-            })
-            .collect()
-    }
+    use crate::test_util::lcg_points;
 
     /// Ranks by the definition: peel off the non-dominated points again and again.
     fn peeled_ranks(points: &[Vec<f64>]) -> Vec<usize> {
