@@ -81,8 +81,9 @@ pub fn load_study(store: &dyn Store, name: &str) -> Result<(StudyDef, String)> {
 }
 
 /// Opens `def.name` if it exists (checking it has the same space and directions: a resumed
-/// study must be the same study), or creates it. Returns the stored definition and the
-/// experiment id.
+/// study must be the same study), or creates it. Returns the definition to use (the caller's:
+/// its sampler, pruner and seed apply to the trials it runs), the experiment id, and whether
+/// the study already existed.
 pub fn open_or_create_study(store: &dyn Store, def: &StudyDef) -> Result<(StudyDef, String, bool)> {
     if store
         .get_experiment_by_name(&def.name)
@@ -111,7 +112,9 @@ pub fn open_or_create_study(store: &dyn Store, def: &StudyDef) -> Result<(StudyD
             def.name
         )));
     }
-    Ok((stored, id, true))
+    // Same space and directions: the caller's sampler, pruner and seed apply from now on (as
+    // with Optuna's `load_if_exists`), so a pruner changed in the config takes effect.
+    Ok((def.clone(), id, true))
 }
 
 /// A [`TrialStore`] over a tracking [`Store`].

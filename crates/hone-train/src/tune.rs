@@ -271,6 +271,10 @@ impl TuneSpec {
             .sampler
             .build(&study.space, &study.directions)
             .map_err(|e| cfg_err(cfg, e.to_string()))?;
+        study
+            .pruner
+            .build()
+            .map_err(|e| cfg_err(cfg, e.to_string()))?;
         let spec = TuneSpec {
             study,
             n_trials,
