@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
     name = "hone",
     version,
     about = "hone: leak-free model training for quantitative research",
-    after_help = "Examples:\n  hone train examples/sp500_direction.toml\n  hone split examples/sp500_direction.toml\n  hone split --scheme timeseries --n-samples 20 --n-splits 4 --gap 1 --json\n  hone metrics --task binary --input runs/<run>/holdout_predictions.csv\n  hone predict --model runs/<run> --data new_prices.csv --out predictions.csv\n\nExit codes: 0 success, 1 data or runtime error, 2 bad config or usage, 3 a hard quality gate failed."
+    after_help = "Examples:\n  hone train examples/sp500_direction.toml\n  hone split examples/sp500_direction.toml\n  hone split --scheme timeseries --n-samples 20 --n-splits 4 --gap 1 --json\n  hone metrics --task binary --input runs/<run>/holdout_predictions.csv\n  hone predict --model runs/<run> --data new_prices.csv --out predictions.csv\n  hone tune examples/sp500_direction_tune.toml --jobs 2\n  hone study ask --name my-study --json\n\nExit codes: 0 success, 1 data or runtime error, 2 bad config or usage, 3 a hard quality gate failed, 130 interrupted (Ctrl-C)."
 )]
 struct Cli {
     #[command(subcommand)]
