@@ -175,7 +175,11 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
                     "trial {:>4} {:<8} {:>12}  {}{}",
                     trial.number,
                     trial.state.as_str(),
-                    fmt_value(&trial),
+                    match (trial.state, trial.last_intermediate()) {
+                        // A pruned trial shows where it stopped: its last reported value and fold.
+                        (TrialState::Pruned, Some((step, v))) => format!("{v:.6} @{}", step + 1),
+                        _ => fmt_value(&trial),
+                    },
                     def.space
                         .external(&trial.params)
                         .iter()
