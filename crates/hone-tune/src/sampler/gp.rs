@@ -562,14 +562,26 @@ mod tests {
         let h6_space = SearchSpace::from_toml_str(&h6).unwrap();
         let mut rb = Vec::new();
         let mut rh = Vec::new();
+        let mut at = vec![(Vec::new(), Vec::new()); 2];
         for seed in 0..10 {
             let t = run(&branin_space, GpOptions::default(), seed, 50, branin);
             rb.push(best(&t));
+            at[0].0.push(best(&t[..20]));
+            at[1].0.push(best(&t[..30]));
             let t = run(&h6_space, GpOptions::default(), seed, 50, hartmann6);
             rh.push(best(&t));
+            at[0].1.push(best(&t[..20]));
+            at[1].1.push(best(&t[..30]));
             println!(
                 "seed {seed}: branin {:.6} hartmann6 {:.5}",
                 rb[seed as usize], rh[seed as usize]
+            );
+        }
+        for (k, (b, h)) in [20, 30].iter().zip(at) {
+            println!(
+                "median best at {k} trials: branin {:.5} hartmann6 {:.4}",
+                median(b),
+                median(h)
             );
         }
         let (mb, mh) = (median(rb), median(rh));

@@ -203,6 +203,13 @@ pub(crate) fn minimize(
             t *= if ft.is_finite() { 0.5 } else { 0.1 };
         }
         let Some(ft) = accepted else {
+            if !hist.is_empty() {
+                // As L-BFGS-B does: a quasi-Newton direction that yields no decrease is blamed
+                // on stale curvature pairs, so the memory is dropped and the iteration retried
+                // from steepest descent; only a steepest-descent failure ends the run.
+                hist.clear();
+                continue;
+            }
             return Outcome {
                 x,
                 f: fx,
@@ -300,6 +307,28 @@ mod tests {
         assert_eq!(r.x[1], 0.0);
         assert!((r.x[2] - 0.3).abs() < 1e-6, "{r:?}");
         assert_eq!(r.stop, Stop::Gradient);
+    }
+
+    #[test]
+    fn a_failed_line_search_restarts_from_steepest_descent() {
+        // min (x − 3)² from 0, with the gradient at the first trial point misreported so the
+        // curvature pair claims almost no curvature (γ ≈ 1e9): the next quasi-Newton step is
+        // so long that 20 halvings find no decrease. Dropping the memory, as L-BFGS-B does,
+        // must still reach the minimum instead of stopping at x = 1.
+        let mut calls = 0;
+        let f = |x: &[f64], g: &mut [f64]| {
+            calls += 1;
+            g[0] = if calls == 2 {
+                -6.0 + 1e-9
+            } else {
+                2.0 * (x[0] - 3.0)
+            };
+            (x[0] - 3.0).powi(2)
+        };
+        let inf = [f64::INFINITY];
+        let r = minimize(f, &[0.0], &[-inf[0]], &inf, Options::default());
+        assert!((r.x[0] - 3.0).abs() < 1e-5, "{r:?}");
+        assert_eq!(r.stop, Stop::Gradient, "{r:?}");
     }
 
     #[test]
