@@ -8,6 +8,7 @@
 //!   halving, Hyperband, patient and Wilcoxon pruners.
 //! - [`pareto`]: Pareto fronts, non-dominated sorting and exact hypervolume.
 //! - [`importance`]: PED-ANOVA hyperparameter importances.
+//! - [`testfns`]: Branin, Hartmann6, Rosenbrock and Ackley for tests and benchmarks.
 //! - [`study`]: the ask/tell [`Study`](study::Study) over a pluggable
 //!   [`TrialStore`](study::TrialStore) (in memory here; the tracking store in `hone-train`).
 
@@ -18,6 +19,7 @@ pub mod pruner;
 pub mod sampler;
 pub mod space;
 pub mod study;
+pub mod testfns;
 pub mod trial;
 
 pub use error::{Result, TuneError};

@@ -720,44 +720,19 @@ mod tests {
     }
 
     fn branin(p: &Params) -> Vec<f64> {
-        let (x1, x2) = (p["x1"], p["x2"]);
-        let pi = std::f64::consts::PI;
-        let b = 5.1 / (4.0 * pi * pi);
-        let c = 5.0 / pi;
-        let t = 1.0 / (8.0 * pi);
-        vec![(x2 - b * x1 * x1 + c * x1 - 6.0).powi(2) + 10.0 * (1.0 - t) * x1.cos() + 10.0]
+        vec![crate::testfns::branin(&[p["x1"], p["x2"]])]
+    }
+
+    fn xs(p: &Params, d: usize) -> Vec<f64> {
+        (0..d).map(|j| p[&format!("x{j}")]).collect()
     }
 
     fn hartmann6(p: &Params) -> Vec<f64> {
-        const ALPHA: [f64; 4] = [1.0, 1.2, 3.0, 3.2];
-        const A: [[f64; 6]; 4] = [
-            [10.0, 3.0, 17.0, 3.5, 1.7, 8.0],
-            [0.05, 10.0, 17.0, 0.1, 8.0, 14.0],
-            [3.0, 3.5, 1.7, 10.0, 17.0, 8.0],
-            [17.0, 8.0, 0.05, 10.0, 0.1, 14.0],
-        ];
-        const P: [[f64; 6]; 4] = [
-            [0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
-            [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
-            [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650],
-            [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381],
-        ];
-        let x: Vec<f64> = (0..6).map(|j| p[&format!("x{j}")]).collect();
-        let mut f = 0.0;
-        for i in 0..4 {
-            let inner: f64 = (0..6).map(|j| A[i][j] * (x[j] - P[i][j]).powi(2)).sum();
-            f -= ALPHA[i] * (-inner).exp();
-        }
-        vec![f]
+        vec![crate::testfns::hartmann6(&xs(p, 6))]
     }
 
     fn rosenbrock(p: &Params) -> Vec<f64> {
-        let x: Vec<f64> = (0..10).map(|j| p[&format!("x{j}")]).collect();
-        vec![
-            x.windows(2)
-                .map(|w| 100.0 * (w[1] - w[0] * w[0]).powi(2) + (1.0 - w[0]).powi(2))
-                .sum(),
-        ]
+        vec![crate::testfns::rosenbrock(&xs(p, 10))]
     }
 
     fn floats(n: usize, low: f64, high: f64) -> SearchSpace {
