@@ -64,6 +64,8 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
     // Trials of a worker that died (kill -9, power loss) are RUNNING with a dead owner: mark
     // them KILLED now so the study reads them as FAIL and their budget is not lost.
     store.reap().map_err(track_err)?;
+    // Data, folds and the objective are checked before the study exists.
+    let shared = hone_train::tune::prepare_search(&cfg, &spec)?;
     let (def, experiment_id, resumed) =
         open_or_create_study(store.as_ref(), &spec.study).map_err(tune_err)?;
     let trial_store = Arc::new(TrackTrialStore::new(
@@ -196,7 +198,7 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             }
         }
     };
-    let end = run_search(&cfg, &spec, &study, &stop, &on_event)?;
+    let end = run_search(&cfg, &spec, &study, shared.as_ref(), &stop, &on_event)?;
     bar.finish_and_clear();
     if end == TuneEnd::Interrupted {
         let [c, p, f, ..] = study.counts();

@@ -410,6 +410,23 @@ fn tune_config_errors_name_the_key() {
         Some(("sampler = \"random\"", "sampler = \"tpee\"")),
         "unknown sampler \"tpee\"",
     );
+    // Without a metrics list the objective is checked against the task once the data is
+    // loaded — still before the study exists.
+    let p = tune_config(dir.path(), 4, "");
+    let t = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("metrics = [\"roc_auc\", \"log_loss\"]\n", "")
+        .replace("metric = \"log_loss\"", "metric = \"r2\"");
+    std::fs::write(&p, t).unwrap();
+    let o = hone_in(&store, &["tune", &p, "--no-refit"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("metric r2 does not apply to this binary task"),
+        "{err}"
+    );
+    let none = hone_in(&store, &["study", "trials", "--name", "lt-study"]);
+    assert_eq!(none.status.code(), Some(2), "no study may be left behind");
 }
 
 #[test]

@@ -409,12 +409,37 @@ pub enum TuneEnd {
     Interrupted,
 }
 
-/// Runs trials until the budget, the timeout, an exhausted grid or `stop`. Trials run on
-/// `spec.jobs` threads, LightGBM's threads split between them.
+/// Loads the data and makes the folds every trial shares (`None` when trials change data,
+/// target or split, so each prepares its own), checking that the objective metrics apply to
+/// the task: call it before creating the study, so a bad objective leaves nothing behind.
+pub fn prepare_search(cfg: &LoadedConfig, spec: &TuneSpec) -> Result<Option<Prepared>, TrainError> {
+    if spec.changes_data() {
+        return Ok(None);
+    }
+    let prep = prepare(cfg, &mut |_| {})?;
+    if let Some(m) = spec.metrics.iter().find(|m| !prep.metrics.contains(m)) {
+        return Err(TrainError::Config(format!(
+            "{}: [search] metric {m} does not apply to this {} task (use one of {})",
+            cfg.path.display(),
+            prep.task.kind(),
+            prep.metrics
+                .iter()
+                .map(|m| m.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(Some(prep))
+}
+
+/// Runs trials until the budget, the timeout, an exhausted grid or `stop`, on `shared` folds
+/// from [`prepare_search`]. Trials run on `spec.jobs` threads, LightGBM's threads split
+/// between them.
 pub fn run_search(
     cfg: &LoadedConfig,
     spec: &TuneSpec,
     study: &Study,
+    shared: Option<&Prepared>,
     stop: &AtomicBool,
     on_event: &(dyn Fn(TuneEvent) + Sync),
 ) -> Result<TuneEnd, TrainError> {
@@ -428,24 +453,6 @@ pub fn run_search(
     let failures_in_a_row = AtomicUsize::new(0);
     let end: Mutex<Option<TuneEnd>> = Mutex::new(None);
     let fatal: Mutex<Option<TrainError>> = Mutex::new(None);
-    let shared = if spec.changes_data() {
-        None
-    } else {
-        let prep = prepare(cfg, &mut |_| {})?;
-        if let Some(m) = spec.metrics.iter().find(|m| !prep.metrics.contains(m)) {
-            return Err(TrainError::Config(format!(
-                "{}: [search] metric {m} does not apply to this {} task (use one of {})",
-                cfg.path.display(),
-                prep.task.kind(),
-                prep.metrics
-                    .iter()
-                    .map(|m| m.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        Some(prep)
-    };
     let finish = |e: TuneEnd| {
         if let Ok(mut g) = end.lock()
             && g.is_none()
@@ -494,7 +501,7 @@ pub fn run_search(
                 trial: trial.clone(),
             });
             let (outcome, error, trading) =
-                evaluate_trial(cfg, spec, study, &trial, shared.as_ref(), threads, stop);
+                evaluate_trial(cfg, spec, study, &trial, shared, threads, stop);
             let told = study.tell(trial.number, outcome);
             let trial = match told {
                 Ok(t) => t,
