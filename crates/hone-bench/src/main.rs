@@ -158,7 +158,7 @@ fn train(bin: &Path, rounds: usize, threads: usize, repeat: usize) {
     for _ in 0..repeat {
         let t = Instant::now();
         let m = spec
-            .fit(&x, y, None, Task::Binary, 1, &[], &mut |_, _, _| {})
+            .fit(&x, y, None, Task::Binary, 1, &[], &mut |_, _, _| true)
             .unwrap_or_else(|e| die(&e.to_string()));
         seconds.push(t.elapsed().as_secs_f64());
         first = m

@@ -391,6 +391,11 @@ fn tune_config_errors_name_the_key() {
     };
     check("n_trails = 3", None, "unknown key \"n_trails\"");
     check(
+        "steps = \"rounds\"",
+        None,
+        "steps = \"rounds\" needs a LightGBM model with validation_fraction",
+    );
+    check(
         "",
         Some(("\"model.C\"", "\"model.CC\"")),
         "space.\"model.CC\"",
@@ -471,4 +476,51 @@ fn two_processes_share_one_study_on_postgresql() {
     for (a, b) in all.iter().zip(&trials(&solo_store, "lt-study")) {
         assert_eq!(a["params"], b["params"]);
     }
+}
+
+#[test]
+fn boosting_rounds_as_pruning_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sp500_direction_tune.toml");
+    let text = std::fs::read_to_string(example)
+        .unwrap()
+        .replace(
+            "path = \"data/sp500_daily_1999_2018.csv\"",
+            &format!("path = \"{}\"", data_file()),
+        )
+        .replace(
+            "pruner = \"median\"",
+            "pruner = { type = \"median\", n_startup_trials = 2 }\nsteps = \"rounds\"",
+        )
+        .replace("n_trials = 30", "n_trials = 10");
+    let cfg = dir.path().join("rounds.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let cfg = cfg.display().to_string();
+    let v = json_of(&hone_in(&store, &["tune", &cfg, "--no-refit", "--json"]));
+    let all = trials(&store, "sp500_direction_tune-study");
+    assert_eq!(all.len(), 10);
+    // Completed trials report one step per boosting round of every fold (far more than the
+    // 5 folds); steps are fold × rounds + round, so fold 2's rounds start at 300.
+    let steps = |t: &Value| -> Vec<u64> {
+        t.get("intermediate")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().map(|k| k.parse().unwrap()).collect())
+            .unwrap_or_default()
+    };
+    let complete: Vec<&Value> = all.iter().filter(|t| t["state"] == "COMPLETE").collect();
+    assert!(!complete.is_empty());
+    for t in &complete {
+        let s = steps(t);
+        assert!(s.len() > 5, "{t}");
+        assert!(s.iter().any(|&k| k >= 300), "{t}");
+    }
+    // Pruning happens inside a fold's boosting.
+    let pruned: Vec<&Value> = all.iter().filter(|t| t["state"] == "PRUNED").collect();
+    assert!(!pruned.is_empty(), "{all:?}");
+    assert_eq!(
+        v["trials"]["pruned"].as_u64().unwrap() as usize,
+        pruned.len()
+    );
 }

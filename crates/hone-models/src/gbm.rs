@@ -552,8 +552,10 @@ impl Clone for GbmModel {
     }
 }
 
-/// Called after each boosting round with (round, total rounds, validation metric).
-pub type RoundObserver<'a> = &'a mut dyn FnMut(usize, usize, Option<f64>);
+/// Called after each boosting round with (round, total rounds, validation metric as
+/// `(value, higher_is_better)`); returning `false` stops boosting after this round (a tuning
+/// pruner cutting a trial), keeping the rounds so far as early stopping would.
+pub type RoundObserver<'a> = &'a mut dyn FnMut(usize, usize, Option<(f64, bool)>) -> bool;
 
 fn higher_is_better(metric: &str) -> bool {
     let m = metric.split('@').next().unwrap_or(metric);
@@ -631,8 +633,8 @@ impl GbmSpec {
                     best = Some((round, s));
                 }
             }
-            observer(round, rounds, score);
-            if finished != 0 {
+            let go_on = observer(round, rounds, score.map(|s| (s, maximize)));
+            if finished != 0 || !go_on {
                 break;
             }
             if let (Some(patience), Some((best_round, _))) = (self.early_stopping_rounds, best)

@@ -177,7 +177,7 @@ impl ModelSpec {
                 .map(FittedModel::Lightgbm),
             ModelSpec::Linear(l) => {
                 let m = l.fit(x, y, n_classes)?;
-                observer(1, 1, None);
+                let _ = observer(1, 1, None);
                 Ok(FittedModel::Linear(m))
             }
         }

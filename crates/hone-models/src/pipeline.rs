@@ -86,7 +86,7 @@ impl PipelineSpec {
         let task = opts.task;
         let seed = opts.seed;
         let rfe_importances = |m: &Matrix, t: &[f64]| -> Result<Vec<f64>, ModelError> {
-            let fitted = model.fit(m, t, None, task, seed, &[], &mut |_, _, _| {})?;
+            let fitted = model.fit(m, t, None, task, seed, &[], &mut |_, _, _| true)?;
             fitted.rfe_importances()
         };
         for spec in &self.steps {

@@ -58,7 +58,7 @@ fn close(got: &[f64], want: &[f64]) {
 fn same_trees_as_python_lightgbm() {
     let (x, y) = data();
     let m = spec(60, None)
-        .fit(&x, &y, None, Task::Binary, 1, &[], &mut |_, _, _| {})
+        .fit(&x, &y, None, Task::Binary, 1, &[], &mut |_, _, _| true)
         .unwrap();
     let first5 = m.predict(&x.select_rows(&[0, 1, 2, 3, 4]), 1).unwrap();
     close(
@@ -108,7 +108,10 @@ fn early_stopping_matches_python_callback() {
             Task::Binary,
             1,
             &[],
-            &mut |r, _, _| rounds_seen = r,
+            &mut |r, _, _| {
+                rounds_seen = r;
+                true
+            },
         )
         .unwrap();
     // lgb.early_stopping(10): best_iteration 139, training ran 10 rounds past it.
@@ -139,13 +142,13 @@ fn seeded_runs_are_bit_identical() {
     s.params.insert("feature_fraction".into(), json!(0.8));
     s.params.remove("num_threads");
     let a = s
-        .fit(&x, &y, None, Task::Binary, 42, &[], &mut |_, _, _| {})
+        .fit(&x, &y, None, Task::Binary, 42, &[], &mut |_, _, _| true)
         .unwrap();
     let b = s
-        .fit(&x, &y, None, Task::Binary, 42, &[], &mut |_, _, _| {})
+        .fit(&x, &y, None, Task::Binary, 42, &[], &mut |_, _, _| true)
         .unwrap();
     let c = s
-        .fit(&x, &y, None, Task::Binary, 43, &[], &mut |_, _, _| {})
+        .fit(&x, &y, None, Task::Binary, 43, &[], &mut |_, _, _| true)
         .unwrap();
     let (pa, pb, pc) = (
         a.predict(&x, 1).unwrap(),
@@ -154,4 +157,33 @@ fn seeded_runs_are_bit_identical() {
     );
     assert!(pa.iter().zip(&pb).all(|(u, v)| u.to_bits() == v.to_bits()));
     assert_ne!(pa, pc);
+}
+
+#[test]
+fn observer_sees_the_validation_score_and_can_stop_boosting() {
+    let (x, y) = data();
+    let train: Vec<usize> = (0..480).collect();
+    let valid: Vec<usize> = (480..600).collect();
+    let (tx, vx) = (x.select_rows(&train), x.select_rows(&valid));
+    let mut scores = Vec::new();
+    let m = spec(300, Some(10))
+        .fit(
+            &tx,
+            &y[..480],
+            Some((&vx, &y[480..])),
+            Task::Binary,
+            1,
+            &[],
+            &mut |r, _, score| {
+                scores.push(score);
+                r < 7 // a pruner saying stop after round 7
+            },
+        )
+        .unwrap();
+    assert_eq!(m.info.iterations_run, 7);
+    assert_eq!(scores.len(), 7);
+    // binary_logloss: lower is better, and the values are the learning curve's.
+    for (s, v) in scores.iter().zip(&m.info.valid_curve) {
+        assert_eq!(*s, Some((*v, false)));
+    }
 }

@@ -281,6 +281,19 @@ fn fit_and_score(
     context: &str,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<(FittedPipeline, Scored), TrainError> {
+    fit_and_score_with(job, train, test, context, on_event, &mut |_, _, _| true)
+}
+
+/// [`fit_and_score`] with a per-round hook (round, total, validation score) that may stop
+/// boosting.
+fn fit_and_score_with(
+    job: &JobContext<'_>,
+    train: &[usize],
+    test: &[usize],
+    context: &str,
+    on_event: &mut dyn FnMut(Event<'_>),
+    on_round: &mut dyn FnMut(usize, usize, Option<(f64, bool)>) -> bool,
+) -> Result<(FittedPipeline, Scored), TrainError> {
     let JobContext {
         pipeline,
         ds,
@@ -302,7 +315,10 @@ fn fit_and_score(
                 seed: cfg.config.seed,
                 feature_names: &ds.feature_names,
                 early_stopping_gap: cfg.config.target.horizon(),
-                observer: &mut |round, total, _| on_event(Event::Round { round, total }),
+                observer: &mut |round, total, score| {
+                    on_event(Event::Round { round, total });
+                    on_round(round, total, score)
+                },
             },
         )
         .map_err(model_err)?;
@@ -459,6 +475,11 @@ pub fn prepare(
 /// Called after each CV fold with its index and metric values; returns `false` to stop.
 pub type FoldCallback<'a> = &'a mut dyn FnMut(usize, &[(Metric, f64)]) -> bool;
 
+/// Called after each boosting round of a fold with (fold, round, total rounds, LightGBM's
+/// validation score on the fold's early-stopping slice as `(value, higher_is_better)`);
+/// returns `false` to stop the trial (the fold's model keeps the rounds so far).
+pub type RoundCallback<'a> = &'a mut dyn FnMut(usize, usize, usize, Option<(f64, bool)>) -> bool;
+
 /// A cross-validation without holdout or refit: the objective of a tuning trial.
 #[derive(Debug, Clone)]
 pub struct CvOutcome {
@@ -475,6 +496,7 @@ pub fn cross_validate(
     cfg: &LoadedConfig,
     prep: &Prepared,
     on_fold: FoldCallback<'_>,
+    on_round: RoundCallback<'_>,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Option<CvOutcome>, TrainError> {
     let pipeline = PipelineSpec {
@@ -496,7 +518,22 @@ pub fn cross_validate(
             train_rows: fold.train.len(),
         });
         let context = format!("fold {}", k + 1);
-        let (_, scored) = fit_and_score(&job, &fold.train, &fold.test, &context, on_event)?;
+        let mut stopped = false;
+        let (_, scored) = fit_and_score_with(
+            &job,
+            &fold.train,
+            &fold.test,
+            &context,
+            on_event,
+            &mut |round, total, score| {
+                let go_on = on_round(k, round, total, score);
+                stopped |= !go_on;
+                go_on
+            },
+        )?;
+        if stopped {
+            return Ok(None);
+        }
         let values = evaluate(prep.task, &prep.metrics, &scored.predictions(prep.task))
             .map_err(|source| TrainError::Metric { context, source })?;
         let go_on = on_fold(k, &values);

@@ -159,13 +159,11 @@ fn encode(t: &Trial) -> String {
             Value::Array(c.iter().map(|x| num(*x)).collect()),
         );
     }
+    // Intermediate values live in the `intermediate` metric history (one point per step), not
+    // in this tag: a trial reporting every boosting round of every fold has thousands, and a
+    // tag holds at most MAX_TAG_VALUE characters. The count says whether to read them back.
     if !t.intermediate.is_empty() {
-        let m: serde_json::Map<String, Value> = t
-            .intermediate
-            .iter()
-            .map(|(s, v)| (s.to_string(), num(*v)))
-            .collect();
-        o.insert("intermediate".into(), Value::Object(m));
+        o.insert("n_intermediate".into(), json!(t.intermediate.len()));
     }
     if let Some(s) = t.started_ms {
         o.insert("started_ms".into(), json!(s));
@@ -176,7 +174,8 @@ fn encode(t: &Trial) -> String {
     Value::Object(o).to_string()
 }
 
-fn decode(text: &str) -> Option<Trial> {
+/// A trial record and how many intermediate values it has in the metric history.
+fn decode(text: &str) -> Option<(Trial, usize)> {
     let v: Value = serde_json::from_str(text).ok()?;
     let floats =
         |key: &str| -> Option<Vec<f64>> { v.get(key)?.as_array()?.iter().map(unnum).collect() };
@@ -187,14 +186,10 @@ fn decode(text: &str) -> Option<Trial> {
     );
     t.values = floats("values");
     t.constraints = floats("constraints");
-    if let Some(m) = v.get("intermediate").and_then(Value::as_object) {
-        for (k, x) in m {
-            t.intermediate.insert(k.parse().ok()?, unnum(x)?);
-        }
-    }
     t.started_ms = v.get("started_ms").and_then(Value::as_i64);
     t.finished_ms = v.get("finished_ms").and_then(Value::as_i64);
-    Some(t)
+    let n = v.get("n_intermediate").and_then(Value::as_u64).unwrap_or(0) as usize;
+    Some((t, n))
 }
 
 impl TrackTrialStore {
@@ -255,7 +250,7 @@ impl TrackTrialStore {
                 })
                 .map_err(storage)?;
             for run in runs {
-                let Some(mut t) = run
+                let Some((mut t, n_intermediate)) = run
                     .tags
                     .iter()
                     .find(|(k, _)| k == TRIAL_TAG)
@@ -263,6 +258,15 @@ impl TrackTrialStore {
                 else {
                     continue;
                 };
+                if n_intermediate > 0 {
+                    for p in self
+                        .store
+                        .metric_history(&run.info.run_id, INTERMEDIATE_METRIC)
+                        .map_err(storage)?
+                    {
+                        t.intermediate.insert(p.step as u64, p.value);
+                    }
+                }
                 // A worker that died mid-trial leaves RUNNING; the reaper marks its run KILLED.
                 if t.state == TrialState::Running
                     && matches!(run.info.status, RunStatus::Killed | RunStatus::Failed)
@@ -281,9 +285,20 @@ impl TrackTrialStore {
         Ok(out)
     }
 
-    fn batch(&self, run_id: &str, t: &Trial) -> Batch {
+    fn batch(&self, run_id: &str, t: &Trial) -> Result<Batch> {
+        let record = encode(t);
+        if record.len() > hone_track::MAX_TAG_VALUE {
+            // The store would cut the tag and the trial would be unreadable: refuse instead.
+            return Err(TuneError::Storage(format!(
+                "trial {}'s record is {} characters, over the {} a tag holds (too many \
+                 parameters in one search space)",
+                t.number,
+                record.len(),
+                hone_track::MAX_TAG_VALUE
+            )));
+        }
         let mut tags = vec![
-            (TRIAL_TAG.to_string(), encode(t)),
+            (TRIAL_TAG.to_string(), record),
             (STATE_TAG.to_string(), t.state.as_str().to_string()),
         ];
         let mut params = Vec::new();
@@ -313,12 +328,12 @@ impl TrackTrialStore {
                 tags.push(("hone.trial.duration_ms".into(), d.to_string()));
             }
         }
-        Batch {
+        Ok(Batch {
             run_id: run_id.to_string(),
             metrics,
             params,
             tags,
-        }
+        })
     }
 }
 
@@ -366,7 +381,7 @@ impl TrialStore for TrackTrialStore {
             })
             .map_err(storage)?;
         self.remember(trial.number, &info.run_id);
-        let mut batch = self.batch(&info.run_id, &trial);
+        let mut batch = self.batch(&info.run_id, &trial)?;
         batch.metrics.push(Metric {
             key: NUMBER_METRIC.into(),
             point: MetricPoint {
@@ -408,7 +423,7 @@ impl TrialStore for TrackTrialStore {
     fn save(&self, trial: &Trial) -> Result<()> {
         let run_id = self.run_id(trial.number)?;
         self.store
-            .log_batches(&[self.batch(&run_id, trial)])
+            .log_batches(&[self.batch(&run_id, trial)?])
             .map_err(storage)?;
         let status = match trial.state {
             TrialState::Complete | TrialState::Pruned => Some(RunStatus::Finished),
@@ -423,7 +438,7 @@ impl TrialStore for TrackTrialStore {
 
     fn report(&self, trial: &Trial, step: u64, value: f64) -> Result<()> {
         let run_id = self.run_id(trial.number)?;
-        let mut batch = self.batch(&run_id, trial);
+        let mut batch = self.batch(&run_id, trial)?;
         batch.metrics.push(Metric {
             key: INTERMEDIATE_METRIC.into(),
             point: MetricPoint {

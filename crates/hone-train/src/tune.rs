@@ -25,7 +25,7 @@ use crate::TrainError;
 use crate::config::{LoadedConfig, parse};
 use crate::job::{Prepared, cross_validate, prepare};
 
-const SEARCH_KEYS: [&str; 12] = [
+const SEARCH_KEYS: [&str; 13] = [
     "name",
     "sampler",
     "pruner",
@@ -37,6 +37,7 @@ const SEARCH_KEYS: [&str; 12] = [
     "directions",
     "seed",
     "jobs",
+    "steps",
     "space",
 ];
 
@@ -57,6 +58,20 @@ pub struct TuneSpec {
     pub jobs: usize,
     /// The objective metrics (CV means), one per direction.
     pub metrics: Vec<Metric>,
+    /// What a pruning step is.
+    pub steps: Steps,
+}
+
+/// What trials report as intermediate values (the `steps` key of `[search]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Steps {
+    /// One step per CV fold: the running CV mean of the objective (per-fold values for the
+    /// Wilcoxon pruner).
+    Folds,
+    /// One step per boosting round of every fold (step = fold × rounds + round): LightGBM's
+    /// validation metric on the fold's early-stopping slice (training rows only), signed so
+    /// that it points the study's way. Prunes inside a fold.
+    Rounds,
 }
 
 fn cfg_err(cfg: &LoadedConfig, m: String) -> TrainError {
@@ -275,12 +290,34 @@ impl TuneSpec {
             .pruner
             .build()
             .map_err(|e| cfg_err(cfg, e.to_string()))?;
+        let steps = match search.get("steps") {
+            None => Steps::Folds,
+            Some(toml::Value::String(s)) if s == "folds" => Steps::Folds,
+            Some(toml::Value::String(s)) if s == "rounds" => {
+                if cfg.model.early_stopping_fraction().is_none() {
+                    return Err(cfg_err(
+                        cfg,
+                        "steps = \"rounds\" needs a LightGBM model with validation_fraction (its \
+                         early-stopping slice gives the per-round score)"
+                            .into(),
+                    ));
+                }
+                Steps::Rounds
+            }
+            Some(v) => {
+                return Err(cfg_err(
+                    cfg,
+                    format!("steps must be \"folds\" or \"rounds\", got {v}"),
+                ));
+            }
+        };
         let spec = TuneSpec {
             study,
             n_trials,
             timeout,
             jobs,
             metrics,
+            steps,
         };
         spec.check_paths(cfg)?;
         Ok(spec)
@@ -602,10 +639,28 @@ fn evaluate_trial(
                 if stop.load(Ordering::SeqCst) {
                     return false;
                 }
+                if spec.steps == Steps::Rounds {
+                    return true;
+                }
                 let v = fold_values[positions[0]].1;
                 sum += v;
                 let step_value = if per_fold { v } else { sum / (k + 1) as f64 };
                 if study.report(trial.number, k as u64, step_value).is_err() {
+                    return true;
+                }
+                !study.should_prune(trial.number).unwrap_or(false)
+            },
+            &mut |k, round, total, score| {
+                if stop.load(Ordering::SeqCst) {
+                    return false;
+                }
+                let (Steps::Rounds, Some((v, higher_is_better))) = (spec.steps, score) else {
+                    return true;
+                };
+                let maximize = spec.study.directions[0] == Direction::Maximize;
+                let value = if higher_is_better == maximize { v } else { -v };
+                let step = (k * total + round - 1) as u64;
+                if study.report(trial.number, step, value).is_err() {
                     return true;
                 }
                 !study.should_prune(trial.number).unwrap_or(false)
