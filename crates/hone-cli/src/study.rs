@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use hone_track::{Store, open_store};
-use hone_train::study::{TrackTrialStore, create_study, load_study};
+use hone_train::study::{TrackTrialStore, create_study, json_number, load_study};
 use hone_tune::TuneError;
 use hone_tune::pruner::PrunerSpec;
 use hone_tune::sampler::SamplerSpec;
@@ -171,14 +171,6 @@ pub fn params_json(def: &StudyDef, t: &Trial) -> Value {
     Value::Object(m)
 }
 
-fn num(v: f64) -> Value {
-    if v.is_finite() {
-        json!(v)
-    } else {
-        json!(v.to_string())
-    }
-}
-
 /// A trial as JSON.
 pub fn trial_json(def: &StudyDef, t: &Trial) -> Value {
     let mut o = json!({
@@ -187,21 +179,21 @@ pub fn trial_json(def: &StudyDef, t: &Trial) -> Value {
         "params": params_json(def, t),
     });
     if let Some(v) = &t.values {
-        o["values"] = Value::Array(v.iter().map(|x| num(*x)).collect());
+        o["values"] = Value::Array(v.iter().map(|x| json_number(*x)).collect());
         if v.len() == 1 {
-            o["value"] = num(v[0]);
+            o["value"] = json_number(v[0]);
         }
     }
     if !t.intermediate.is_empty() {
         o["intermediate"] = t
             .intermediate
             .iter()
-            .map(|(s, v)| (s.to_string(), num(*v)))
+            .map(|(s, v)| (s.to_string(), json_number(*v)))
             .collect::<serde_json::Map<_, _>>()
             .into();
     }
     if let Some(c) = &t.constraints {
-        o["constraints"] = Value::Array(c.iter().map(|x| num(*x)).collect());
+        o["constraints"] = Value::Array(c.iter().map(|x| json_number(*x)).collect());
         o["feasible"] = json!(t.is_feasible());
     }
     if let Some(d) = t.duration_ms() {
@@ -210,11 +202,13 @@ pub fn trial_json(def: &StudyDef, t: &Trial) -> Value {
     o
 }
 
-fn params_text(def: &StudyDef, t: &Trial) -> String {
+/// A trial's params as `name=value` pairs (model parameters by their short name, as written in
+/// `[search.space]`).
+pub fn params_text(def: &StudyDef, t: &Trial) -> String {
     def.space
         .external(&t.params)
         .iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{}={v}", k.trim_start_matches("model.params.")))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
 use crate::CliError;
-use crate::study::{trial_json, tune_err};
+use crate::study::{params_text, trial_json, tune_err};
 use crate::tracking::track_err;
 
 /// `hone tune`.
@@ -182,12 +182,7 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
                         (TrialState::Pruned, Some((step, v))) => format!("{v:.6} @{}", step + 1),
                         _ => fmt_value(&trial),
                     },
-                    def.space
-                        .external(&trial.params)
-                        .iter()
-                        .map(|(k, v)| format!("{}={v}", k.trim_start_matches("model.params.")))
-                        .collect::<Vec<_>>()
-                        .join(" "),
+                    params_text(&def, &trial),
                     error.map(|e| format!("  error: {e}")).unwrap_or_default()
                 );
                 if bar.is_hidden() {
@@ -315,7 +310,7 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
                 "  trial {:>4}  {}  {}",
                 t.number,
                 fmt_value(t),
-                params_line(&def, t)
+                params_text(&def, t)
             );
         }
     }
@@ -335,7 +330,7 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             "  {:>5}  {:>12}  {}",
             t.number,
             fmt_value(t),
-            params_line(&def, t)
+            params_text(&def, t)
         );
     }
     if !importances.is_empty() {
@@ -396,15 +391,6 @@ fn log_trading(
             .map_err(|e| e.to_string())?;
     }
     Ok(())
-}
-
-fn params_line(def: &hone_tune::study::StudyDef, t: &Trial) -> String {
-    def.space
-        .external(&t.params)
-        .iter()
-        .map(|(k, v)| format!("{}={v}", k.trim_start_matches("model.params.")))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Parameter importances of the finished trials (PED-ANOVA on the first objective).

@@ -126,7 +126,9 @@ pub struct TrackTrialStore {
     run_ids: Mutex<HashMap<u64, String>>,
 }
 
-fn num(v: f64) -> Value {
+/// A float as JSON: a number when finite, else its text (`inf`, `-inf`, `NaN`), which
+/// JSON numbers cannot hold and `str::parse` reads back.
+pub fn json_number(v: f64) -> Value {
     if v.is_finite() {
         json!(v)
     } else {
@@ -150,13 +152,13 @@ fn encode(t: &Trial) -> String {
     if let Some(v) = &t.values {
         o.insert(
             "values".into(),
-            Value::Array(v.iter().map(|x| num(*x)).collect()),
+            Value::Array(v.iter().map(|x| json_number(*x)).collect()),
         );
     }
     if let Some(c) = &t.constraints {
         o.insert(
             "constraints".into(),
-            Value::Array(c.iter().map(|x| num(*x)).collect()),
+            Value::Array(c.iter().map(|x| json_number(*x)).collect()),
         );
     }
     // Intermediate values live in the `intermediate` metric history (one point per step), not

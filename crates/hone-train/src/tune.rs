@@ -246,24 +246,11 @@ impl TuneSpec {
                 })
                 .collect::<Result<Vec<_>, _>>()?
         };
-        let sampler = match search.get("sampler") {
-            None => SamplerSpec::parse(if directions.len() > 1 { "nsga2" } else { "tpe" }),
-            Some(toml::Value::String(s)) => SamplerSpec::parse(s),
-            Some(v) => v
-                .clone()
-                .try_into::<SamplerSpec>()
-                .map_err(|e| hone_tune::TuneError::Invalid(format!("sampler: {e}"))),
-        }
-        .map_err(|e| cfg_err(cfg, e.to_string()))?;
-        let pruner = match search.get("pruner") {
-            None => Ok(PrunerSpec::default()),
-            Some(toml::Value::String(s)) => PrunerSpec::parse(s),
-            Some(v) => v
-                .clone()
-                .try_into::<PrunerSpec>()
-                .map_err(|e| hone_tune::TuneError::Invalid(format!("pruner: {e}"))),
-        }
-        .map_err(|e| cfg_err(cfg, e.to_string()))?;
+        let default_sampler = if directions.len() > 1 { "nsga2" } else { "tpe" };
+        let sampler = spec_of(search, "sampler", default_sampler, SamplerSpec::parse)
+            .map_err(|e| cfg_err(cfg, e.to_string()))?;
+        let pruner = spec_of(search, "pruner", "none", PrunerSpec::parse)
+            .map_err(|e| cfg_err(cfg, e.to_string()))?;
         let name = match search.get("name") {
             None => format!("{}-study", cfg.name()),
             Some(toml::Value::String(s)) if !s.is_empty() => s.clone(),
@@ -345,6 +332,24 @@ impl TuneSpec {
                 .iter()
                 .any(|pre| p.name.starts_with(pre))
         })
+    }
+}
+
+/// A sampler or pruner given by name (`"tpe"`), or as a table with options
+/// (`{ type = "tpe", n_startup_trials = 5 }`); `default` when the key is absent.
+fn spec_of<T: serde::de::DeserializeOwned>(
+    search: &toml::Table,
+    key: &str,
+    default: &str,
+    parse: fn(&str) -> hone_tune::Result<T>,
+) -> hone_tune::Result<T> {
+    match search.get(key) {
+        None => parse(default),
+        Some(toml::Value::String(s)) => parse(s),
+        Some(v) => v
+            .clone()
+            .try_into::<T>()
+            .map_err(|e| hone_tune::TuneError::Invalid(format!("{key}: {e}"))),
     }
 }
 
@@ -497,6 +502,11 @@ pub fn run_search(
             *g = Some(e);
         }
     };
+    // Stops every worker and makes the search return `e`.
+    let abort = |e: TrainError| {
+        *fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+        finish(TuneEnd::Interrupted);
+    };
     let worker = || {
         loop {
             if stop.load(Ordering::SeqCst) {
@@ -528,9 +538,7 @@ pub fn run_search(
                     return;
                 }
                 Err(e) => {
-                    *fatal.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some(TrainError::Config(e.to_string()));
-                    finish(TuneEnd::Interrupted);
+                    abort(TrainError::Config(e.to_string()));
                     return;
                 }
             };
@@ -543,21 +551,17 @@ pub fn run_search(
             let trial = match told {
                 Ok(t) => t,
                 Err(e) => {
-                    *fatal.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some(TrainError::Config(e.to_string()));
-                    finish(TuneEnd::Interrupted);
+                    abort(TrainError::Config(e.to_string()));
                     return;
                 }
             };
             if trial.state == TrialState::Fail && !stop.load(Ordering::SeqCst) {
                 let n = failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
                 if n >= MAX_FAILURES_BEFORE_SUCCESS && study.counts()[0] == 0 {
-                    *fatal.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some(TrainError::Config(format!(
-                            "the first {n} trials all failed; last error: {}",
-                            error.clone().unwrap_or_default()
-                        )));
-                    finish(TuneEnd::Interrupted);
+                    abort(TrainError::Config(format!(
+                        "the first {n} trials all failed; last error: {}",
+                        error.clone().unwrap_or_default()
+                    )));
                 }
             } else if trial.state == TrialState::Complete {
                 failures_in_a_row.store(0, Ordering::SeqCst);
