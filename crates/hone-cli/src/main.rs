@@ -1,5 +1,6 @@
 //! `hone`: the command-line tool. Each subcommand is a thin layer over a library crate; errors
-//! become one line on stderr and a non-zero exit code (2: bad config or usage, 1: anything else).
+//! become one line on stderr and a non-zero exit code (2: bad config or usage, 1: anything else,
+//! 70: an internal error, i.e. a bug in hone).
 
 mod commands;
 mod progress;
@@ -19,7 +20,7 @@ use clap::{Parser, Subcommand};
     name = "hone",
     version,
     about = "hone: leak-free model training for quantitative research",
-    after_help = "Examples:\n  hone train examples/sp500_direction.toml\n  hone split examples/sp500_direction.toml\n  hone split --scheme timeseries --n-samples 20 --n-splits 4 --gap 1 --json\n  hone metrics --task binary --input runs/<run>/holdout_predictions.csv\n  hone predict --model runs/<run> --data new_prices.csv --out predictions.csv\n  hone tune examples/sp500_direction_tune.toml --jobs 2\n  hone study ask --name my-study --json\n\nExit codes: 0 success, 1 data or runtime error, 2 bad config or usage, 3 a hard quality gate failed, 130 interrupted (Ctrl-C)."
+    after_help = "Examples:\n  hone train examples/sp500_direction.toml\n  hone split examples/sp500_direction.toml\n  hone split --scheme timeseries --n-samples 20 --n-splits 4 --gap 1 --json\n  hone metrics --task binary --input runs/<run>/holdout_predictions.csv\n  hone predict --model runs/<run> --data new_prices.csv --out predictions.csv\n  hone tune examples/sp500_direction_tune.toml --jobs 2\n  hone study ask --name my-study --json\n\nExit codes: 0 success, 1 data or runtime error, 2 bad config or usage, 3 a hard quality gate failed, 70 internal error (a bug: please report it), 130 interrupted (Ctrl-C)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -95,14 +96,82 @@ impl From<hone_train::TrainError> for CliError {
     }
 }
 
+/// Exit code of a panic: a bug in hone, never the user's input (sysexits' EX_SOFTWARE).
+const INTERNAL_ERROR_EXIT: i32 = 70;
+
+/// Replaces Rust's panic output (a multi-line message, and a backtrace under `RUST_BACKTRACE=1`)
+/// with one line that says it is hone's fault, then exits with [`INTERNAL_ERROR_EXIT`] from
+/// whichever thread panicked: a panic in a worker thread must not leave the others running on.
+/// `HONE_BACKTRACE=1` adds the backtrace for a bug report.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "internal error: {}{place}; please report this (exit code {INTERNAL_ERROR_EXIT})",
+            what.escape_debug()
+        );
+        if std::env::var_os("HONE_BACKTRACE").is_some_and(|v| v != "0") {
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
+        }
+        std::process::exit(INTERNAL_ERROR_EXIT);
+    }));
+}
+
+/// Prints a command-line parsing error as one line (clap's own rendering spans several lines:
+/// the error, a tip, the usage and a pointer to `--help`), exit code 2. Help and version requests
+/// print as clap prints them.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let parts: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let line = parts.join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line);
+    eprintln!("error: {line} (see --help)");
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
+    install_panic_hook();
+    // Lets the tests prove that a panic, on the main thread or a worker, ends in the one-line
+    // internal error; it has no other use.
+    if let Some(place) = std::env::var_os("HONE_DEBUG_PANIC") {
+        if place == "thread" {
+            let _ = std::thread::spawn(|| panic!("HONE_DEBUG_PANIC\nin a worker thread")).join();
+        }
+        panic!("HONE_DEBUG_PANIC");
+    }
     // Die quietly on a closed pipe (`hone runs list | head`) instead of panicking.
     // SAFETY: restoring the default SIGPIPE disposition at start-up, before any thread exists.
     #[cfg(unix)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let result = match cli.command {
         Command::Train(a) => commands::train(a),
         Command::Split(a) => commands::split(a),

@@ -475,11 +475,14 @@ fn load_parquet(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> 
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let open = || -> Result<ParquetRecordBatchReaderBuilder<std::fs::File>, DataError> {
-        let file = std::fs::File::open(path).map_err(io_err(path))?;
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(&e))
+    let data = StrictParquetBytes(bytes::Bytes::from(
+        std::fs::read(path).map_err(io_err(path))?,
+    ));
+    let open = || -> Result<ParquetRecordBatchReaderBuilder<StrictParquetBytes>, DataError> {
+        ParquetRecordBatchReaderBuilder::try_new(data.clone()).map_err(|e| parquet_err(&e))
     };
     let builder = open()?;
+    check_declared_rows(builder.metadata()).map_err(|m| parquet_err(&m))?;
     let file_schema = builder.schema().clone();
     let n_fields = file_schema.fields().len();
     // Decode column groups on separate threads: Parquet is columnar, so each thread reads and
@@ -496,6 +499,7 @@ fn load_parquet(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> 
             .iter()
             .map(|group| {
                 let file_schema = file_schema.clone();
+                let (data, open) = (&data, &open);
                 s.spawn(move || -> Result<Vec<(usize, Column)>, DataError> {
                     let builder = open()?;
                     let descr = builder.parquet_schema().clone();
@@ -515,7 +519,11 @@ fn load_parquet(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> 
                             j,
                             Column {
                                 name: file_schema.field(j).name().clone(),
-                                values: ColumnValues::Numeric(read_double_column(path, j)?),
+                                values: ColumnValues::Numeric(read_double_column(
+                                    path,
+                                    data.clone(),
+                                    j,
+                                )?),
                             },
                         ));
                     }
@@ -530,7 +538,8 @@ fn load_parquet(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> 
                         .iter()
                         .map(|g| g.num_rows().max(1) as usize)
                         .max()
-                        .unwrap_or(1);
+                        .unwrap_or(1)
+                        .min(MAX_BATCH_ROWS);
                     let reader = builder
                         .with_projection(mask)
                         .with_batch_size(largest_group)
@@ -593,8 +602,109 @@ fn load_parquet(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> 
     })
 }
 
+/// Most rows a data file may declare: LightGBM counts rows in a 32-bit int, so no larger table
+/// can be trained, and a corrupt footer must not size an allocation.
+pub const MAX_ROWS: usize = i32::MAX as usize;
+
+/// Rows decoded per Arrow batch at most (a batch is one row group when it is smaller): a row
+/// count from the file never sizes a buffer unchecked.
+const MAX_BATCH_ROWS: usize = 1 << 22;
+
+/// Refuses a Parquet footer whose row counts are negative, disagree with each other or exceed
+/// [`MAX_ROWS`], before any of them sizes a buffer.
+fn check_declared_rows(meta: &parquet::file::metadata::ParquetMetaData) -> Result<(), String> {
+    let mut total: i64 = 0;
+    for (i, g) in meta.row_groups().iter().enumerate() {
+        if g.num_rows() < 0 {
+            return Err(format!("row group {i} declares {} rows", g.num_rows()));
+        }
+        total = total.saturating_add(g.num_rows());
+    }
+    let declared = meta.file_metadata().num_rows();
+    if declared != total {
+        return Err(format!(
+            "the footer declares {declared} rows but its row groups hold {total}: the file is corrupt"
+        ));
+    }
+    if total as u64 > MAX_ROWS as u64 {
+        return Err(format!(
+            "the file declares {total} rows; hone reads at most {MAX_ROWS}"
+        ));
+    }
+    Ok(())
+}
+
+/// A Parquet file held in memory whose readers fail at the end of the data instead of returning
+/// no bytes. The parquet crate's Thrift skipping takes a short read for success and loops on, so
+/// a corrupt page header claiming a list of 2^31 strings made a 10 kB file take minutes to load
+/// (found by `crates/hone-cli/tests/fuzz.rs`); with a read past the end an error, it fails at
+/// once. Offsets and lengths are checked without overflow.
+#[derive(Clone)]
+struct StrictParquetBytes(bytes::Bytes);
+
+/// A reader over the rest of a [`StrictParquetBytes`] from some offset.
+struct StrictParquetRead(bytes::Bytes);
+
+impl std::io::Read for StrictParquetRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.0.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "read past the end of the file",
+            ));
+        }
+        let n = buf.len().min(self.0.len());
+        let head = self.0.split_to(n);
+        buf[..n].copy_from_slice(&head);
+        Ok(n)
+    }
+}
+
+impl parquet::file::reader::Length for StrictParquetBytes {
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+}
+
+impl parquet::file::reader::ChunkReader for StrictParquetBytes {
+    type T = StrictParquetRead;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        usize::try_from(start)
+            .ok()
+            .and_then(|start| self.0.get(start..).map(|_| self.0.slice(start..)))
+            .map(StrictParquetRead)
+            .ok_or_else(|| {
+                parquet::errors::ParquetError::EOF(format!(
+                    "offset {start} is past the end of the file ({} bytes)",
+                    self.0.len()
+                ))
+            })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        usize::try_from(start)
+            .ok()
+            .and_then(|start| Some(start..start.checked_add(length)?))
+            .and_then(|range| self.0.get(range.clone()).map(|_| self.0.slice(range)))
+            .ok_or_else(|| {
+                parquet::errors::ParquetError::EOF(format!(
+                    "{length} bytes at offset {start} are past the end of the file ({} bytes)",
+                    self.0.len()
+                ))
+            })
+    }
+}
+
 /// Decodes a flat DOUBLE column straight into `f64`s (nulls become NaN), row group by row group.
-fn read_double_column(path: &Path, column: usize) -> Result<Vec<f64>, DataError> {
+fn read_double_column(
+    path: &Path,
+    data: StrictParquetBytes,
+    column: usize,
+) -> Result<Vec<f64>, DataError> {
     use parquet::column::reader::{ColumnReader, get_typed_column_reader};
     use parquet::data_type::DoubleType;
     use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -602,8 +712,8 @@ fn read_double_column(path: &Path, column: usize) -> Result<Vec<f64>, DataError>
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let file = std::fs::File::open(path).map_err(io_err(path))?;
-    let reader = SerializedFileReader::new(file).map_err(|e| err(&e))?;
+    let data_len = data.0.len();
+    let reader = SerializedFileReader::new(data).map_err(|e| err(&e))?;
     let meta = reader.metadata();
     let n_rows = meta.file_metadata().num_rows().max(0) as usize;
     let max_def = meta
@@ -611,7 +721,9 @@ fn read_double_column(path: &Path, column: usize) -> Result<Vec<f64>, DataError>
         .schema_descr()
         .column(column)
         .max_def_level();
-    let mut out: Vec<f64> = Vec::with_capacity(n_rows);
+    // The footer's row count was checked by `check_declared_rows`; a corrupt page still cannot
+    // make this reserve more than the file could plausibly hold.
+    let mut out: Vec<f64> = Vec::with_capacity(n_rows.min(data_len));
     let (mut values, mut defs): (Vec<f64>, Vec<i16>) = (Vec::new(), Vec::new());
     for g in 0..meta.num_row_groups() {
         let group = reader.get_row_group(g).map_err(|e| err(&e))?;
