@@ -963,10 +963,18 @@ mod tests {
             Ok(())
         }
 
+        /// 1000 cases; no failure file (these runners have no source file to write it beside).
+        fn config() -> Config {
+            Config {
+                failure_persistence: None,
+                ..Config::with_cases(1000)
+            }
+        }
+
         #[test]
         fn valid_filters_parse_to_their_clauses_and_run() {
             let (_dir, store, exp) = store();
-            let mut runner = TestRunner::new(Config::with_cases(1000));
+            let mut runner = TestRunner::new(config());
             runner
                 .run(&valid_filter(), |(text, clauses)| {
                     let parsed = parse_filter(&text);
@@ -985,7 +993,7 @@ mod tests {
         #[test]
         fn mutated_filters_fail_cleanly_or_run() {
             let (_dir, store, exp) = store();
-            let mut runner = TestRunner::new(Config::with_cases(1000));
+            let mut runner = TestRunner::new(config());
             runner
                 .run(&mutated_filter(), |text| check(store.as_ref(), &exp, &text))
                 .unwrap();
@@ -994,7 +1002,7 @@ mod tests {
         #[test]
         fn random_text_fails_cleanly_or_runs() {
             let (_dir, store, exp) = store();
-            let mut runner = TestRunner::new(Config::with_cases(1000));
+            let mut runner = TestRunner::new(config());
             runner
                 .run(&random_text(), |text| check(store.as_ref(), &exp, &text))
                 .unwrap();
