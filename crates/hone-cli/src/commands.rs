@@ -638,7 +638,14 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), CliError> {
     } else {
         // A run id: its output directory is recorded in the tag hone.out_dir.
         let loc = args.store.location()?;
-        let store = hone_track::open_store(&loc.store_uri).map_err(crate::tracking::track_err)?;
+        let mode = hone_track::OpenMode::MustExist;
+        let store = hone_track::open_store_with(&loc.store_uri, mode).map_err(|e| match e {
+            hone_track::TrackError::Invalid(_) => CliError::usage(format!(
+                "{}: neither a model directory nor a tracked run ({e})",
+                args.model
+            )),
+            e => crate::tracking::track_err(e),
+        })?;
         let run = store.get_run(&args.model).map_err(|_| {
             CliError::usage(format!(
                 "{}: neither a model directory nor a tracked run",

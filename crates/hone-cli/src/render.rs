@@ -6,6 +6,14 @@ use hone_train::TrainReport;
 use hone_validate::split::Fold;
 use serde_json::{Map, Value};
 
+/// Text from the store or the user made safe for a terminal: control characters (ESC, BEL,
+/// newlines...) and bidirectional overrides are shown as escapes (`\x1b`, `\n`), so that a
+/// run or experiment name cannot move the cursor, recolour the terminal or forge table rows.
+/// Every human-readable table and list goes through it; `--json` output stays exact. It is the
+/// library's [`hone_track::printable`], which also keeps its error messages on one line: one
+/// rule for both.
+pub use hone_track::printable as escape;
+
 /// `YYYY-MM-DD HH:MM:SS` (UTC) of a time in milliseconds since the epoch.
 pub fn ms_to_utc(ms: i64) -> String {
     let secs = ms.div_euclid(1000);

@@ -156,7 +156,10 @@ pub fn tune_err(e: TuneError) -> CliError {
 
 fn open(store: &StoreArgs, name: &str) -> Result<Study, CliError> {
     let loc = store.location()?;
-    let s: Arc<dyn Store> = Arc::from(open_store(&loc.store_uri).map_err(track_err)?);
+    // Every command but `create` needs the study, so the store must exist: open it without
+    // creating anything.
+    let s = hone_track::open_store_with(&loc.store_uri, hone_track::OpenMode::MustExist);
+    let s: Arc<dyn Store> = Arc::from(s.map_err(track_err)?);
     let (def, exp) = load_study(s.as_ref(), name).map_err(tune_err)?;
     let trials = TrackTrialStore::new(s, exp, def.clone(), true);
     Study::open(def, Arc::new(trials)).map_err(tune_err)

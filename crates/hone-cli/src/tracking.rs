@@ -7,7 +7,9 @@ use clap::{Args, Subcommand};
 use hone_track::location::{Location, resolve};
 use hone_track::retention::{self, Policy};
 use hone_track::store::SearchRequest;
-use hone_track::{Lifecycle, Run, Store, ViewType, open_store};
+use hone_track::{Lifecycle, OpenMode, Run, Store, ViewType, open_store_with};
+
+use crate::render::escape;
 use serde_json::json;
 
 use crate::CliError;
@@ -15,11 +17,12 @@ use crate::CliError;
 /// Where the store is (every store command takes these).
 #[derive(Args, Debug, Clone, Default)]
 pub struct StoreArgs {
-    /// Store URI: sqlite:///path/hone.db or postgresql://user@host:port/db
+    /// Store URI: a path, sqlite:///path/hone.db, file:///path/hone.db or
+    /// postgresql://user@host:port/db
     /// [env: HONE_STORE_URI; default: sqlite://.hone/hone.db]
     #[arg(long, global = true)]
     pub store: Option<String>,
-    /// Artifact location: a folder or s3://bucket/prefix
+    /// Artifact location: a folder, file:///path or s3://bucket/prefix
     /// [env: HONE_ARTIFACTS_URI; default: artifacts/ beside the SQLite file]
     #[arg(long, global = true)]
     pub artifacts: Option<String>,
@@ -31,9 +34,11 @@ impl StoreArgs {
         resolve(self.store.as_deref(), self.artifacts.as_deref()).map_err(track_err)
     }
 
-    fn open(&self) -> Result<(Box<dyn Store>, Location), CliError> {
+    /// Opens the store: `OpenMode::Create` for commands that record, `OpenMode::MustExist` for
+    /// the others, so that they never leave a new store (or folder) behind.
+    pub fn open(&self, mode: OpenMode) -> Result<(Box<dyn Store>, Location), CliError> {
         let loc = self.location()?;
-        let store = open_store(&loc.store_uri).map_err(track_err)?;
+        let store = open_store_with(&loc.store_uri, mode).map_err(track_err)?;
         Ok((store, loc))
     }
 }
@@ -126,7 +131,11 @@ fn print_json(v: serde_json::Value) {
 
 /// Runs an experiments subcommand.
 pub fn experiments(args: ExperimentsArgs) -> Result<(), CliError> {
-    let (store, _) = args.store.open()?;
+    let mode = match args.cmd {
+        ExperimentsCmd::Create { .. } => OpenMode::Create,
+        _ => OpenMode::MustExist,
+    };
+    let (store, _) = args.store.open(mode)?;
     let store = store.as_ref();
     match args.cmd {
         ExperimentsCmd::List { deleted, all, json } => {
@@ -141,7 +150,7 @@ pub fn experiments(args: ExperimentsArgs) -> Result<(), CliError> {
                     println!(
                         "{:<6} {:<32} {:<8} {}",
                         e.experiment_id,
-                        e.name,
+                        escape(&e.name),
                         e.lifecycle.as_str(),
                         crate::render::ms_to_utc(e.creation_time)
                     );
@@ -310,7 +319,7 @@ fn run_line(r: &Run) -> String {
     format!(
         "{}  {:<24} {:<9} {}",
         r.info.run_id,
-        r.info.run_name,
+        escape(&r.info.run_name),
         r.info.status.as_str(),
         crate::render::ms_to_utc(r.info.start_time)
     )
@@ -318,7 +327,7 @@ fn run_line(r: &Run) -> String {
 
 /// Runs a runs subcommand.
 pub fn runs(args: RunsArgs) -> Result<(), CliError> {
-    let (store, _) = args.store.open()?;
+    let (store, _) = args.store.open(OpenMode::MustExist)?;
     let store = store.as_ref();
     match args.cmd {
         RunsCmd::List {
@@ -357,7 +366,9 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
                 let _ = writeln!(
                     s,
                     "run {} ({}) in experiment {}",
-                    i.run_id, i.run_name, i.experiment_id
+                    i.run_id,
+                    escape(&i.run_name),
+                    i.experiment_id
                 );
                 let _ = writeln!(
                     s,
@@ -368,25 +379,25 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
                     i.end_time.map_or("-".into(), crate::render::ms_to_utc)
                 );
                 if let Some(p) = &i.parent_run_id {
-                    let _ = writeln!(s, "parent {p}");
+                    let _ = writeln!(s, "parent {}", escape(p));
                 }
                 let _ = writeln!(s, "\nparams:");
                 for (k, v) in &run.params {
-                    let _ = writeln!(s, "  {k} = {v}");
+                    let _ = writeln!(s, "  {} = {}", escape(k), escape(v));
                 }
                 let _ = writeln!(s, "\nmetrics (latest):");
                 for m in &run.metrics {
                     let _ = writeln!(
                         s,
                         "  {} = {} (step {})",
-                        m.key,
+                        escape(&m.key),
                         fmt_value(m.point.value),
                         m.point.step
                     );
                 }
                 let _ = writeln!(s, "\ntags:");
                 for (k, v) in &run.tags {
-                    let _ = writeln!(s, "  {k} = {v}");
+                    let _ = writeln!(s, "  {} = {}", escape(k), escape(v));
                 }
                 if !inputs.is_empty() {
                     let _ = writeln!(s, "\ndatasets:");
@@ -394,15 +405,24 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
                         let _ = writeln!(
                             s,
                             "  {} ({}, {} rows, sha256 {}) from {}",
-                            d.name, d.context, d.rows, d.digest, d.source
+                            escape(&d.name),
+                            escape(&d.context),
+                            d.rows,
+                            escape(&d.digest),
+                            escape(&d.source)
                         );
                     }
                 }
                 if !artifacts.is_empty() {
                     let _ = writeln!(s, "\nartifacts:");
                     for a in &artifacts {
-                        let _ =
-                            writeln!(s, "  {:<32} {:>10} B  sha256 {}", a.path, a.size, a.sha256);
+                        let _ = writeln!(
+                            s,
+                            "  {:<32} {:>10} B  sha256 {}",
+                            escape(&a.path),
+                            a.size,
+                            escape(&a.sha256)
+                        );
                     }
                 }
                 if !children.is_empty() {
@@ -411,8 +431,8 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
                         let _ = writeln!(
                             s,
                             "  {}  {:<16} {}",
-                            c.run_id,
-                            c.run_name,
+                            escape(&c.run_id),
+                            escape(&c.run_name),
                             c.status.as_str()
                         );
                     }
@@ -541,10 +561,10 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
                 for d in &plan {
                     println!(
                         "  {}  {:<24} {}  {}",
-                        d.run_id,
-                        d.run_name,
+                        escape(&d.run_id),
+                        escape(&d.run_name),
                         crate::render::ms_to_utc(d.start_time),
-                        d.reason
+                        escape(&d.reason)
                     );
                 }
             }
@@ -649,7 +669,9 @@ fn compare(runs: &[Run], json_out: bool) {
     }
 }
 
+/// A table cell: escaped (see [`escape`]), then cut to `n` characters.
 fn truncate(s: &str, n: usize) -> String {
+    let s = escape(s);
     if s.chars().count() <= n {
         s.to_string()
     } else {
@@ -699,7 +721,7 @@ enum ArtifactsCmd {
 
 /// Runs an artifacts subcommand.
 pub fn artifacts(args: ArtifactsArgs) -> Result<(), CliError> {
-    let (store, loc) = args.store.open()?;
+    let (store, loc) = args.store.open(OpenMode::MustExist)?;
     let store = store.as_ref();
     let blobs = hone_track::artifacts::BlobStore::open(&loc.artifacts).map_err(track_err)?;
     match args.cmd {
@@ -710,7 +732,12 @@ pub fn artifacts(args: ArtifactsArgs) -> Result<(), CliError> {
                 print_json(json!(list));
             } else {
                 for a in list {
-                    println!("{:<40} {:>10} B  sha256 {}", a.path, a.size, a.sha256);
+                    println!(
+                        "{:<40} {:>10} B  sha256 {}",
+                        escape(&a.path),
+                        a.size,
+                        escape(&a.sha256)
+                    );
                 }
             }
         }
@@ -819,7 +846,7 @@ pub struct GcArgs {
 
 /// Removes artifact blobs no run refers to.
 pub fn gc(args: GcArgs) -> Result<(), CliError> {
-    let (store, loc) = args.store.open()?;
+    let (store, loc) = args.store.open(OpenMode::MustExist)?;
     let blobs = hone_track::artifacts::BlobStore::open(&loc.artifacts).map_err(track_err)?;
     let report = retention::gc(store.as_ref(), &blobs, args.dry_run).map_err(track_err)?;
     if args.json {
@@ -923,7 +950,7 @@ fn load_predictions(
 /// Compares two tracked runs on the same rows with the tests that fit their task.
 pub fn compare_runs(args: CompareArgs) -> Result<(), CliError> {
     use hone_validate::compare;
-    let (store, loc) = args.store.open()?;
+    let (store, loc) = args.store.open(OpenMode::MustExist)?;
     let store = store.as_ref();
     let blobs = hone_track::artifacts::BlobStore::open(&loc.artifacts).map_err(track_err)?;
     let file = match args.on.as_str() {

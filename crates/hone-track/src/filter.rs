@@ -120,11 +120,18 @@ enum Tok {
     Comma,
 }
 
+/// An error at byte offset `pos` of `input`, reported as a character position (1-based) with
+/// the text that starts there, escaped so that the message stays one line.
 fn err(input: &str, pos: usize, message: String) -> TrackError {
-    let shown: String = input[pos.min(input.len())..].chars().take(20).collect();
+    // Offsets come from the tokenizer and are char boundaries; `get` keeps a wrong one from
+    // panicking all the same.
+    let pos = pos.min(input.len());
+    let shown: String = input.get(pos..).unwrap_or("").chars().take(20).collect();
+    let at = input.get(..pos).map_or(pos, |s| s.chars().count()) + 1;
     TrackError::Invalid(format!(
-        "invalid filter at character {} (near `{shown}`): {message}",
-        pos + 1
+        "invalid filter at character {at} (near `{}`): {}",
+        crate::printable(&shown),
+        crate::printable(&message)
     ))
 }
 
@@ -160,7 +167,9 @@ fn tokenize(input: &str) -> Result<Vec<(usize, Tok)>> {
                     if i >= b.len() {
                         return Err(err(input, start, format!("unterminated {quote} quote")));
                     }
-                    let ch = input[i..].chars().next().expect("in bounds");
+                    let Some(ch) = input.get(i..).and_then(|rest| rest.chars().next()) else {
+                        return Err(err(input, start, format!("unterminated {quote} quote")));
+                    };
                     if ch == quote {
                         // A doubled quote inside a string is a literal quote.
                         if i + 1 < b.len() && b[i + 1] as char == quote && quote == '\'' {
@@ -221,7 +230,9 @@ fn tokenize(input: &str) -> Result<Vec<(usize, Tok)>> {
                 let text = &input[start..i];
                 let v: f64 = text
                     .parse()
-                    .map_err(|_| err(input, start, format!("`{text}` is not a number")))?;
+                    .ok()
+                    .filter(|v: &f64| v.is_finite())
+                    .ok_or_else(|| err(input, start, format!("`{text}` is not a finite number")))?;
                 out.push((start, Tok::Num(v)));
             }
             _ if c.is_ascii_alphabetic() || c == '_' => {
@@ -232,7 +243,14 @@ fn tokenize(input: &str) -> Result<Vec<(usize, Tok)>> {
                 }
                 out.push((start, Tok::Ident(input[start..i].to_string())));
             }
-            _ => return Err(err(input, start, format!("unexpected character `{c}`"))),
+            _ => {
+                // `c` is the first byte only; show the whole character.
+                let ch = input
+                    .get(i..)
+                    .and_then(|rest| rest.chars().next())
+                    .unwrap_or(c);
+                return Err(err(input, start, format!("unexpected character `{ch}`")));
+            }
         }
     }
     Ok(out)
@@ -360,7 +378,13 @@ pub fn parse_filter(input: &str) -> Result<Vec<Clause>> {
                 ">=" => Op::Ge,
                 "<" => Op::Lt,
                 "<=" => Op::Le,
-                _ => unreachable!("tokenizer yields only these"),
+                other => {
+                    return Err(err(
+                        input,
+                        op_pos,
+                        format!("`{other}` is not a comparison operator"),
+                    ));
+                }
             },
             Tok::Ident(w) => match w.to_ascii_uppercase().as_str() {
                 "LIKE" => Op::Like,
@@ -618,5 +642,383 @@ mod tests {
         );
         assert_eq!(parse_order_by("start_time").unwrap().key, "start_time");
         assert!(parse_order_by("metrics.auc sideways").is_err());
+    }
+
+    mod properties {
+        use super::super::*;
+        use crate::store::{Batch, NewRun, SearchRequest};
+        use crate::{Metric, MetricPoint, Store};
+        use proptest::prelude::*;
+        use proptest::sample::select;
+        use proptest::test_runner::{Config, TestRunner};
+
+        /// A filter as text and the clauses it must parse to.
+        type Generated = (String, Vec<Clause>);
+
+        /// A key after `entity.`: plain, in backticks or in double quotes; (text, key).
+        fn free_key() -> impl Strategy<Value = (String, String)> {
+            prop_oneof![
+                "[a-zA-Z_][a-zA-Z0-9_.]{0,10}".prop_map(|k| (k.clone(), k)),
+                "[^`]{0,12}".prop_map(|k| (format!("`{k}`"), k)),
+                "[^\"]{0,12}".prop_map(|k| (format!("\"{k}\""), k)),
+            ]
+        }
+
+        /// A quoted string value; (text, value).
+        fn string() -> impl Strategy<Value = (String, String)> {
+            prop_oneof![
+                any::<String>().prop_map(|v| (format!("'{}'", v.replace('\'', "''")), v)),
+                "[^\"]{0,12}".prop_map(|v| (format!("\"{v}\""), v)),
+            ]
+        }
+
+        /// A finite number in plain or exponent notation; (text, value).
+        fn number() -> impl Strategy<Value = (String, f64)> {
+            (-1e12f64..1e12, any::<bool>()).prop_map(|(v, exp)| {
+                let text = if exp {
+                    format!("{v:e}")
+                } else {
+                    format!("{v}")
+                };
+                let parsed = text.parse().unwrap_or(v);
+                (text, parsed)
+            })
+        }
+
+        fn numeric_op() -> impl Strategy<Value = (&'static str, Op)> {
+            select(vec![
+                ("=", Op::Eq),
+                ("!=", Op::Ne),
+                ("<>", Op::Ne),
+                (">", Op::Gt),
+                (">=", Op::Ge),
+                ("<", Op::Lt),
+                ("<=", Op::Le),
+            ])
+        }
+
+        /// `op value` for string comparisons: (text, op, value).
+        fn string_comparison() -> impl Strategy<Value = (String, Op, Literal)> {
+            let op = select(vec![
+                ("=", Op::Eq),
+                ("!=", Op::Ne),
+                ("LIKE", Op::Like),
+                ("like", Op::Like),
+                ("ILIKE", Op::ILike),
+            ]);
+            (op, string()).prop_map(|((o, op), (t, v))| (format!("{o} {t}"), op, Literal::Str(v)))
+        }
+
+        /// `op number` for numeric comparisons: (text, op, value).
+        fn numeric_comparison() -> impl Strategy<Value = (String, Op, Literal)> {
+            (numeric_op(), number())
+                .prop_map(|((o, op), (t, v))| (format!("{o} {t}"), op, Literal::Num(v)))
+        }
+
+        fn in_list() -> impl Strategy<Value = (String, Op, Literal)> {
+            let op = select(vec![
+                ("IN", Op::In),
+                ("NOT IN", Op::NotIn),
+                ("not in", Op::NotIn),
+            ]);
+            (op, prop::collection::vec(string(), 1..4)).prop_map(|((o, op), items)| {
+                let text: Vec<String> = items.iter().map(|(t, _)| t.clone()).collect();
+                let values = items.into_iter().map(|(_, v)| v).collect();
+                (
+                    format!("{o} ({})", text.join(", ")),
+                    op,
+                    Literal::List(values),
+                )
+            })
+        }
+
+        fn clause(
+            head: String,
+            entity: Entity,
+            key: String,
+            (rest, op, value): (String, Op, Literal),
+        ) -> (String, Clause) {
+            (
+                format!("{head} {rest}"),
+                Clause {
+                    entity,
+                    key,
+                    op,
+                    value,
+                },
+            )
+        }
+
+        /// One valid clause of every shape the grammar allows.
+        fn valid_clause() -> impl Strategy<Value = (String, Clause)> {
+            let metric = (
+                select(vec!["metrics", "metric"]),
+                free_key(),
+                numeric_comparison(),
+            )
+                .prop_map(|(p, (kt, k), c)| clause(format!("{p}.{kt}"), Entity::Metric, k, c));
+            let null = select(vec![
+                ("IS NULL".to_string(), Op::IsNull, Literal::None),
+                ("is not null".to_string(), Op::IsNotNull, Literal::None),
+            ]);
+            let param = (
+                select(vec![
+                    ("params", Entity::Param),
+                    ("param", Entity::Param),
+                    ("tags", Entity::Tag),
+                    ("tag", Entity::Tag),
+                ]),
+                free_key(),
+                prop_oneof![string_comparison(), null],
+            )
+                .prop_map(|((p, e), (kt, k), c)| clause(format!("{p}.{kt}"), e, k, c));
+            let attribute = (
+                select(vec!["attributes.", "attribute.", "attr.", "run.", ""]),
+                select(STRING_ATTRS.to_vec()),
+                prop_oneof![string_comparison(), in_list()],
+            )
+                .prop_map(|(p, k, c)| clause(format!("{p}{k}"), Entity::Attribute, k.into(), c));
+            let time = (
+                select(vec!["attributes.", ""]),
+                select(vec![
+                    ("start_time", "start_time"),
+                    ("created", "start_time"),
+                    ("end_time", "end_time"),
+                ]),
+                numeric_comparison(),
+            )
+                .prop_map(|(p, (k, canonical), c)| {
+                    clause(format!("{p}{k}"), Entity::Attribute, canonical.into(), c)
+                });
+            let dataset = (
+                select(vec!["datasets", "dataset"]),
+                select(DATASET_KEYS.to_vec()),
+                prop_oneof![string_comparison(), in_list()],
+            )
+                .prop_map(|(p, k, c)| clause(format!("{p}.{k}"), Entity::Dataset, k.into(), c));
+            prop_oneof![metric, param, attribute, time, dataset]
+        }
+
+        /// A valid filter: clauses joined by AND.
+        fn valid_filter() -> impl Strategy<Value = Generated> {
+            (
+                prop::collection::vec(valid_clause(), 0..5),
+                select(vec![" AND ", " and ", "\tAnd\n"]),
+            )
+                .prop_map(|(clauses, and)| {
+                    let text: Vec<String> = clauses.iter().map(|(t, _)| t.clone()).collect();
+                    (
+                        text.join(and),
+                        clauses.into_iter().map(|(_, c)| c).collect(),
+                    )
+                })
+        }
+
+        /// Pieces that steer random text into the parser's corners.
+        const PIECES: &[&str] = &[
+            "'",
+            "\"",
+            "`",
+            "(",
+            ")",
+            ",",
+            "=",
+            "!",
+            "!=",
+            "<",
+            ">",
+            "<=",
+            "<>",
+            " AND ",
+            " OR ",
+            "NOT",
+            "IN",
+            "IS",
+            "NULL",
+            "LIKE",
+            ".",
+            "-",
+            "+",
+            "e",
+            "1e999",
+            "0.5",
+            "metrics.",
+            "params.x",
+            "tags.",
+            "attributes.status",
+            "datasets.name",
+            "é",
+            "\u{85}",
+            "\u{a0}",
+            "\u{202e}",
+            "\n",
+            "\0",
+            "''",
+            " ",
+        ];
+
+        /// A valid filter, cut, with pieces deleted, inserted or replaced.
+        fn mutated_filter() -> impl Strategy<Value = String> {
+            let edit = (
+                0usize..3,
+                any::<prop::sample::Index>(),
+                0usize..6,
+                select(PIECES.to_vec()),
+            );
+            (valid_filter(), prop::collection::vec(edit, 1..4)).prop_map(|((text, _), edits)| {
+                let mut chars: Vec<char> = text.chars().collect();
+                for (kind, at, len, piece) in edits {
+                    let at = at.index(chars.len() + 1);
+                    let end = (at + len).min(chars.len());
+                    match kind {
+                        0 => chars.truncate(at),
+                        1 => {
+                            chars.drain(at..end);
+                        }
+                        _ => {
+                            chars.splice(at..end, piece.chars());
+                        }
+                    }
+                }
+                chars.into_iter().collect()
+            })
+        }
+
+        /// Any string: random characters, or random runs of grammar pieces.
+        fn random_text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                prop::collection::vec(select(PIECES.to_vec()), 0..12).prop_map(|p| p.concat()),
+            ]
+        }
+
+        /// A store with one run that has a metric, a param, a tag and a dataset named `a`, so
+        /// that the SQL of a filter runs against rows.
+        fn store() -> (tempfile::TempDir, Box<dyn Store>, String) {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let uri = format!("sqlite://{}", dir.path().join("hone.db").display());
+            let store = crate::open_store(&uri).expect("store");
+            let exp = store.create_experiment("e", &[]).expect("experiment");
+            let run = store
+                .create_run(NewRun {
+                    experiment_id: exp.clone(),
+                    ..Default::default()
+                })
+                .expect("run");
+            store
+                .log_batches(&[Batch {
+                    run_id: run.run_id.clone(),
+                    metrics: vec![Metric {
+                        key: "a".into(),
+                        point: MetricPoint {
+                            value: 0.5,
+                            timestamp: 1,
+                            step: 0,
+                        },
+                    }],
+                    params: vec![("a".into(), "x".into())],
+                    tags: vec![("a".into(), "y".into())],
+                }])
+                .expect("batch");
+            (dir, store, exp)
+        }
+
+        /// The filter either fails with a one-line error naming a position inside the input,
+        /// or parses, and then its SQL runs on SQLite.
+        fn check(
+            store: &dyn Store,
+            exp: &str,
+            text: &str,
+        ) -> std::result::Result<(), TestCaseError> {
+            match parse_filter(text) {
+                Err(TrackError::Invalid(m)) => {
+                    prop_assert!(!m.contains('\n'), "{}", m);
+                    let at: usize = m
+                        .strip_prefix("invalid filter at character ")
+                        .and_then(|r| r.split(' ').next())
+                        .and_then(|n| n.parse().ok())
+                        .ok_or_else(|| TestCaseError::fail(format!("no position in {m:?}")))?;
+                    let end = text.chars().count() + 1;
+                    prop_assert!((1..=end).contains(&at), "{} for {:?}", m, text);
+                }
+                Err(e) => {
+                    return Err(TestCaseError::fail(format!(
+                        "{text:?}: not a typed filter error: {e}"
+                    )));
+                }
+                Ok(_) => {
+                    let r = store.search_runs(&SearchRequest {
+                        experiment_ids: vec![exp.to_string()],
+                        filter: text.to_string(),
+                        ..Default::default()
+                    });
+                    prop_assert!(
+                        r.is_ok(),
+                        "{:?} parsed but its SQL failed: {:?}",
+                        text,
+                        r.err()
+                    );
+                }
+            }
+            Ok(())
+        }
+
+        /// 1000 cases; no failure file (these runners have no source file to write it beside).
+        fn config() -> Config {
+            Config {
+                failure_persistence: None,
+                ..Config::with_cases(1000)
+            }
+        }
+
+        #[test]
+        fn valid_filters_parse_to_their_clauses_and_run() {
+            let (_dir, store, exp) = store();
+            let mut runner = TestRunner::new(config());
+            runner
+                .run(&valid_filter(), |(text, clauses)| {
+                    let parsed = parse_filter(&text);
+                    prop_assert_eq!(
+                        parsed.as_ref().ok(),
+                        Some(&clauses),
+                        "{:?}: {:?}",
+                        text,
+                        parsed
+                    );
+                    check(store.as_ref(), &exp, &text)
+                })
+                .unwrap();
+        }
+
+        #[test]
+        fn mutated_filters_fail_cleanly_or_run() {
+            let (_dir, store, exp) = store();
+            let mut runner = TestRunner::new(config());
+            runner
+                .run(&mutated_filter(), |text| check(store.as_ref(), &exp, &text))
+                .unwrap();
+        }
+
+        #[test]
+        fn random_text_fails_cleanly_or_runs() {
+            let (_dir, store, exp) = store();
+            let mut runner = TestRunner::new(config());
+            runner
+                .run(&random_text(), |text| check(store.as_ref(), &exp, &text))
+                .unwrap();
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1000))]
+
+            /// `order_by` terms never panic; errors are typed and one line.
+            #[test]
+            fn order_by_never_panics(text in random_text()) {
+                if let Err(e) = parse_order_by(&text) {
+                    prop_assert!(matches!(e, TrackError::Invalid(_)), "{}", e);
+                    prop_assert!(!e.to_string().contains('\n'), "{}", e);
+                }
+            }
+        }
     }
 }

@@ -23,15 +23,16 @@ mod sqlite;
 pub mod store;
 pub mod tracker;
 
+pub use location::OpenMode;
 pub use model::*;
-pub use store::{SearchRequest, Store, open_store};
+pub use store::{SearchRequest, Store, open_store, open_store_with};
 pub use tracker::{RunHandle, Tracker};
 
 /// Why a tracking operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TrackError {
     /// The database reported an error.
-    #[error("store: {0}")]
+    #[error("store: {}", printable(.0))]
     Db(String),
     /// The store's schema is newer than this hone understands.
     #[error(
@@ -47,10 +48,10 @@ pub enum TrackError {
         supported: i64,
     },
     /// A requested object does not exist.
-    #[error("{0} not found")]
+    #[error("{} not found", printable(.0))]
     NotFound(String),
     /// The request is invalid (bad key, changed param, bad filter...).
-    #[error("{0}")]
+    #[error("{}", printable(.0))]
     Invalid(String),
     /// An artifact's content does not match its recorded checksum.
     #[error(
@@ -67,13 +68,45 @@ pub enum TrackError {
         actual: String,
     },
     /// File-system error.
-    #[error("{path}: {message}")]
+    #[error("{}: {}", printable(.path), printable(.message))]
     Io {
         /// File or folder.
         path: String,
         /// What happened.
         message: String,
     },
+}
+
+/// Text from a user, a file or a database made safe to print on a terminal, on one line:
+/// control characters (newlines, tabs, ESC, BEL, DEL, C1) and the Unicode line separators and
+/// bidirectional overrides are shown as Rust-style escapes (`\n`, `\x1b`, `\u{202e}`), so that
+/// a run name cannot move the cursor, recolour the terminal or split an error message. Text
+/// without such characters is returned unchanged (borrowed). Error messages of this crate go
+/// through it; the CLI uses it for every human-readable table.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    // Bidirectional overrides and isolates reorder what follows them on screen; the line and
+    // paragraph separators break lines in some terminals. None is a control character to Rust.
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) && (c as u32) < 0x100 => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Result alias for tracking operations.
@@ -84,4 +117,38 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn printable_escapes_terminal_controls() {
+        assert_eq!(printable("plain name"), "plain name");
+        assert_eq!(
+            printable("a\x1b[31mred\x07\nb\tc"),
+            "a\\x1b[31mred\\x07\\nb\\tc"
+        );
+        assert_eq!(printable("x\u{202e}y\u{85}"), "x\\u{202e}y\\x85");
+        let e = TrackError::Db("line one\nline two".into());
+        assert_eq!(e.to_string(), "store: line one\\nline two");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Whatever goes in, what comes out is one line with no control character, and text
+        /// that needed no escaping is untouched.
+        #[test]
+        fn printable_is_one_safe_line(s in any::<String>()) {
+            let p = printable(&s);
+            prop_assert!(!p.chars().any(|c| c.is_control()), "{:?}", p);
+            prop_assert!(!p.contains(['\u{2028}', '\u{202e}']), "{:?}", p);
+            if !s.chars().any(|c| c.is_control() || ('\u{2028}'..='\u{2069}').contains(&c)) {
+                prop_assert_eq!(p.as_ref(), s.as_str());
+            }
+        }
+    }
 }

@@ -4,7 +4,8 @@
 //! A store whose version is higher than [`SCHEMA_VERSION`] was written by a newer hone and is
 //! refused rather than misread.
 
-use crate::db::{Conn, Db, Value, schema_sql};
+use crate::db::{Conn, Db, Dialect, Value, schema_sql};
+use crate::location::OpenMode;
 use crate::{Result, TrackError};
 
 /// The schema version this build writes.
@@ -124,20 +125,85 @@ fn current_version(c: &mut dyn Conn) -> Result<i64> {
         .unwrap_or(0))
 }
 
-/// Brings the schema up to date, or refuses a newer one.
-pub fn migrate(db: &dyn Db) -> Result<()> {
+/// The tables hone's migrations create.
+fn hone_tables() -> impl Iterator<Item = &'static str> {
+    MIGRATIONS.iter().flat_map(|(_, sql)| {
+        sql.split("CREATE TABLE IF NOT EXISTS ")
+            .skip(1)
+            .filter_map(|s| s.split_whitespace().next())
+    })
+}
+
+/// The error for a store that a read-only command names but nothing has created.
+pub(crate) fn nothing_tracked(shown: &str) -> TrackError {
+    TrackError::Invalid(format!(
+        "store {shown} does not exist (nothing has been tracked there yet)"
+    ))
+}
+
+/// Refuses, before anything is written, a database that belongs to another program, and in
+/// [`OpenMode::MustExist`] one without hone's schema. `shown` names the store in messages.
+///
+/// A SQLite file with any table but no `hone_schema` is another program's: hone would add its
+/// tables to it, or fail half-way on a table of the same name. A PostgreSQL database is often
+/// shared, so there only a table hone would create (such as `runs`) makes it foreign.
+pub(crate) fn check_contents(
+    c: &mut dyn Conn,
+    dialect: Dialect,
+    mode: OpenMode,
+    shown: &str,
+) -> Result<()> {
+    let sql = match dialect {
+        Dialect::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_'"
+        }
+        Dialect::Postgres => {
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        }
+    };
+    let tables: Vec<String> = c
+        .query(sql, &[])?
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().map(Value::into_text))
+        .collect();
+    if tables.iter().any(|t| t == "hone_schema") {
+        return Ok(());
+    }
+    let foreign = match dialect {
+        Dialect::Sqlite => !tables.is_empty(),
+        Dialect::Postgres => hone_tables().any(|h| tables.iter().any(|t| t == h)),
+    };
+    if foreign {
+        return Err(TrackError::Invalid(format!(
+            "{shown}: not a hone store (it has tables but no hone schema version)"
+        )));
+    }
+    match (mode, dialect) {
+        (OpenMode::Create, _) => Ok(()),
+        (OpenMode::MustExist, Dialect::Sqlite) => Err(nothing_tracked(shown)),
+        (OpenMode::MustExist, Dialect::Postgres) => Err(TrackError::Invalid(format!(
+            "store {shown} holds no hone schema (nothing has been tracked there yet)"
+        ))),
+    }
+}
+
+/// Brings the schema up to date, or refuses a newer one, another program's database, or (in
+/// [`OpenMode::MustExist`]) a database without hone's schema. `shown` names the store in
+/// messages.
+pub fn migrate(db: &dyn Db, mode: OpenMode, shown: &str) -> Result<()> {
     let dialect = db.dialect();
     let location = db.location();
     db.write(&mut |c| {
         // Two processes opening a fresh PostgreSQL database at once would both run
         // `CREATE TABLE IF NOT EXISTS` and one would fail on the catalog's unique index: take a
         // transaction-scoped advisory lock first, so migrations run one at a time.
-        if dialect == crate::db::Dialect::Postgres {
+        if dialect == Dialect::Postgres {
             c.query(
                 "SELECT 1 FROM (SELECT pg_advisory_xact_lock(4683119001)) AS migration_lock",
                 &[],
             )?;
         }
+        check_contents(c, dialect, mode, shown)?;
         let version = current_version(c)?;
         if version > SCHEMA_VERSION {
             return Err(TrackError::NewerSchema {
@@ -157,4 +223,126 @@ pub fn migrate(db: &dyn Db) -> Result<()> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::NewRun;
+    use crate::{OpenMode, TrackError, open_store_with};
+
+    fn uri(p: &std::path::Path) -> String {
+        format!("sqlite://{}", p.display())
+    }
+
+    #[test]
+    fn must_exist_creates_nothing_and_create_then_must_exist_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a/b/hone.db");
+        let e = open_store_with(&uri(&db), OpenMode::MustExist)
+            .err()
+            .unwrap();
+        assert!(matches!(e, TrackError::Invalid(_)), "{e}");
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        assert!(!dir.path().join("a").exists());
+        // An empty file (what `touch` leaves) holds nothing either, and stays empty.
+        let empty = dir.path().join("empty.db");
+        std::fs::write(&empty, "").unwrap();
+        let e = open_store_with(&uri(&empty), OpenMode::MustExist)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
+        drop(open_store_with(&uri(&db), OpenMode::Create).unwrap());
+        let store = open_store_with(&uri(&db), OpenMode::MustExist).unwrap();
+        assert!(
+            store
+                .list_experiments(crate::ViewType::All)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn foreign_and_non_sqlite_files_are_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let foreign = dir.path().join("other.db");
+        {
+            let c = rusqlite::Connection::open(&foreign).unwrap();
+            c.execute_batch("CREATE TABLE runs (x TEXT); INSERT INTO runs VALUES ('mine');")
+                .unwrap();
+        }
+        let before = std::fs::read(&foreign).unwrap();
+        for mode in [OpenMode::Create, OpenMode::MustExist] {
+            let e = open_store_with(&uri(&foreign), mode)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                e.ends_with(
+                    "other.db: not a hone store (it has tables but no hone schema version)"
+                ),
+                "{e}"
+            );
+            assert!(!e.contains('\n'));
+        }
+        assert_eq!(
+            std::fs::read(&foreign).unwrap(),
+            before,
+            "the file was changed"
+        );
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "hello\nworld\n".repeat(100)).unwrap();
+        for mode in [OpenMode::Create, OpenMode::MustExist] {
+            let e = open_store_with(&uri(&text), mode)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                e.ends_with("notes.txt: not a hone store (not a SQLite database)"),
+                "{e}"
+            );
+        }
+        let e = open_store_with(&uri(dir.path()), OpenMode::Create)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("is a folder"), "{e}");
+    }
+
+    #[test]
+    fn lookups_of_a_missing_run_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store_with(&uri(&dir.path().join("hone.db")), OpenMode::Create).unwrap();
+        let exp = store.create_experiment("e", &[]).unwrap();
+        let run = store
+            .create_run(NewRun {
+                experiment_id: exp,
+                ..Default::default()
+            })
+            .unwrap();
+        let id = run.run_id.as_str();
+        assert!(store.list_artifacts(id).unwrap().is_empty());
+        assert!(store.child_runs(id).unwrap().is_empty());
+        assert!(store.run_inputs(id).unwrap().is_empty());
+        assert!(store.metric_history(id, "m").unwrap().is_empty());
+        let missing = [
+            store.list_artifacts("nope").err(),
+            store.child_runs("nope").err(),
+            store.run_inputs("nope").err(),
+            store.metric_history("nope", "m").err(),
+            store.get_run("nope").err(),
+        ];
+        for e in missing {
+            assert_eq!(
+                e.map(|e| e.to_string()).as_deref(),
+                Some("run nope not found")
+            );
+        }
+    }
+
+    #[test]
+    fn hone_tables_are_read_from_the_migrations() {
+        let t: Vec<&str> = super::hone_tables().collect();
+        assert!(t.contains(&"runs") && t.contains(&"sequences") && t.contains(&"experiments"));
+        assert_eq!(t.len(), 11, "{t:?}");
+    }
 }

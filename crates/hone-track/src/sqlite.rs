@@ -9,7 +9,8 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql};
 
 use crate::db::{Conn, Db, Dialect, Row, Value};
-use crate::{Result, TrackError};
+use crate::location::OpenMode;
+use crate::{Result, TrackError, printable};
 
 impl ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -24,7 +25,11 @@ impl ToSql for Value {
 }
 
 fn db_err(e: rusqlite::Error) -> TrackError {
-    TrackError::Db(e.to_string())
+    match e {
+        // Its message quotes the whole SQL text (a migration is 100 lines): the reason is enough.
+        rusqlite::Error::SqlInputError { msg, .. } => TrackError::Db(msg),
+        e => TrackError::Db(e.to_string()),
+    }
 }
 
 fn is_busy(e: &TrackError) -> bool {
@@ -51,22 +56,49 @@ pub struct SqliteDb {
 const LOCK_PATIENCE: Duration = Duration::from_secs(600);
 
 impl SqliteDb {
-    /// Opens (creating if needed) the database file.
-    pub fn open(path: &Path, durability: Durability) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| TrackError::Io {
-                path: dir.display().to_string(),
-                message: e.to_string(),
-            })?;
+    /// Opens the database file, creating it and its folder in [`OpenMode::Create`]. A file that
+    /// is not a SQLite database, or another program's database, is refused before anything is
+    /// written to it.
+    pub fn open(path: &Path, durability: Durability, mode: OpenMode) -> Result<Self> {
+        let shown = printable(&path.display().to_string()).into_owned();
+        if path.is_dir() {
+            return Err(TrackError::Invalid(format!(
+                "store {shown} is a folder; name the database file in it, e.g. {shown}/hone.db"
+            )));
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| TrackError::Db(format!("{}: {e}", path.display())))?;
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        match mode {
+            OpenMode::MustExist if !path.exists() => {
+                return Err(crate::schema::nothing_tracked(&shown));
+            }
+            OpenMode::MustExist => {}
+            OpenMode::Create => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| TrackError::Io {
+                        path: dir.display().to_string(),
+                        message: e.to_string(),
+                    })?;
+                }
+                flags |= OpenFlags::SQLITE_OPEN_CREATE;
+            }
+        }
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| TrackError::Db(format!("{shown}: {e}")))?;
         conn.busy_timeout(Duration::from_secs(60)).map_err(db_err)?;
+        // SQLite reads the header lazily: probe it, then look at the tables, all before the
+        // journal mode below is switched (which writes to the file).
+        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == ErrorCode::NotADatabase => {
+                return Err(TrackError::Invalid(format!(
+                    "{shown}: not a hone store (not a SQLite database)"
+                )));
+            }
+            Err(e) => return Err(TrackError::Db(format!("{shown}: {e}"))),
+            Ok(_) => {}
+        }
+        crate::schema::check_contents(&mut SqliteConn(&conn), Dialect::Sqlite, mode, &shown)?;
         // WAL: readers never block writers; switching the journal mode itself can meet a lock.
         let start = Instant::now();
         loop {

@@ -1,13 +1,13 @@
 //! The [`Store`] interface and its one SQL implementation, shared by SQLite and PostgreSQL.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
 
 use base64::Engine;
 use rand::RngExt;
 
 use crate::db::{Conn, Db, Dialect, Row, Value};
 use crate::filter::{Clause, Entity, Literal, Op, OrderBy, parse_filter, parse_order_by};
+use crate::location::{OpenMode, StoreTarget, parse_store_uri};
 use crate::model::*;
 use crate::pg::PgDb;
 use crate::schema::migrate;
@@ -152,45 +152,42 @@ pub struct SqlStore<D: Db> {
     db: D,
 }
 
-/// Opens a store from a URI: `sqlite:///abs/path.db`, `sqlite://rel/path.db`, a plain file path,
-/// or `postgresql://user@host:port/db` (also `postgres://`). A `?durability=power` suffix on a
+/// Opens a store from a URI, creating it if needed: `sqlite:///abs/path.db`,
+/// `sqlite://rel/path.db`, `file://` alike, a plain file path, or
+/// `postgresql://user@host:port/db` (also `postgres://`); see
+/// [`parse_store_uri`](crate::location::parse_store_uri). A `?durability=power` suffix on a
 /// SQLite URI makes every commit fsync (survives power loss, not only process crashes).
 pub fn open_store(uri: &str) -> Result<Box<dyn Store>> {
-    if uri.starts_with("postgresql://") || uri.starts_with("postgres://") {
-        let db = PgDb::connect(uri)?;
-        migrate(&db)?;
-        return Ok(Box::new(SqlStore { db }));
-    }
-    let (path_part, query) = match uri.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (uri, None),
-    };
-    let path = path_part.strip_prefix("sqlite://").unwrap_or(path_part);
-    if path.is_empty() {
-        return Err(TrackError::Invalid(format!(
-            "store URI {uri:?} names no file"
-        )));
-    }
-    let durability = match query {
-        None => Durability::Process,
-        Some("durability=process") => Durability::Process,
-        Some("durability=power") => Durability::Power,
-        Some(q) => {
-            return Err(TrackError::Invalid(format!(
-                "unknown store option {q:?} (durability=process|power)"
-            )));
+    open_store_with(uri, OpenMode::Create)
+}
+
+/// Opens a store from a URI (as [`open_store`]); with [`OpenMode::MustExist`] a store that does
+/// not exist yet is an error and nothing is created (no file, folder or schema), for commands
+/// that only look at what was recorded.
+pub fn open_store_with(uri: &str, mode: OpenMode) -> Result<Box<dyn Store>> {
+    match parse_store_uri(uri)? {
+        StoreTarget::Postgres { url } => {
+            let db = PgDb::connect(&url)?;
+            migrate(&db, mode, &db.location())?;
+            Ok(Box::new(SqlStore { db }))
         }
-    };
-    let db = SqliteDb::open(&PathBuf::from(path), durability)?;
-    migrate(&db)?;
-    Ok(Box::new(SqlStore { db }))
+        StoreTarget::Sqlite { path, durability } => {
+            let db = SqliteDb::open(&path, durability, mode)?;
+            migrate(&db, mode, &crate::printable(&path.display().to_string()))?;
+            Ok(Box::new(SqlStore { db }))
+        }
+    }
 }
 
 impl SqlStore<SqliteDb> {
     /// Opens a SQLite store directly (for integrity checks in tests and tools).
     pub fn open_sqlite(path: &std::path::Path) -> Result<Self> {
-        let db = SqliteDb::open(path, Durability::Process)?;
-        migrate(&db)?;
+        let db = SqliteDb::open(path, Durability::Process, OpenMode::Create)?;
+        migrate(
+            &db,
+            OpenMode::Create,
+            &crate::printable(&path.display().to_string()),
+        )?;
         Ok(Self { db })
     }
 
@@ -373,6 +370,17 @@ impl<D: Db> SqlStore<D> {
             });
         }
         Ok(out)
+    }
+
+    /// `run <id> not found` unless the run exists (active or deleted). Lookups that return a
+    /// list call it when the list is empty, so a mistyped id is reported as such, not as a run
+    /// without artifacts, inputs or children.
+    fn require_run(c: &mut dyn Conn, run_id: &str) -> Result<()> {
+        let rows = c.query("SELECT 1 FROM runs WHERE run_id = ?1", &[run_id.into()])?;
+        if rows.is_empty() {
+            return Err(TrackError::NotFound(format!("run {run_id}")));
+        }
+        Ok(())
     }
 
     fn check_run_active(c: &mut dyn Conn, run_id: &str) -> Result<()> {
@@ -1008,13 +1016,14 @@ impl<D: Db> Store for SqlStore<D> {
 
     fn child_runs(&self, parent_run_id: &str) -> Result<Vec<RunInfo>> {
         self.read(|c| {
-            c.query(
+            let rows = c.query(
                 &format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.parent_run_id = ?1 ORDER BY r.start_time, r.name"),
                 &[parent_run_id.into()],
-            )?
-            .iter()
-            .map(run_info)
-            .collect()
+            )?;
+            if rows.is_empty() {
+                Self::require_run(c, parent_run_id)?;
+            }
+            rows.iter().map(run_info).collect()
         })
     }
 
@@ -1032,18 +1041,22 @@ impl<D: Db> Store for SqlStore<D> {
 
     fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>> {
         self.read(|c| {
-            Ok(c.query(
+            let rows = c.query(
                 "SELECT value, is_nan, timestamp, step FROM metrics WHERE run_id = ?1 AND key = ?2 \
                  ORDER BY step, timestamp",
                 &[run_id.into(), key.into()],
-            )?
-            .iter()
-            .map(|r| MetricPoint {
-                value: metric_value(r, 0, 1),
-                timestamp: int(r, 2),
-                step: int(r, 3),
-            })
-            .collect())
+            )?;
+            if rows.is_empty() {
+                Self::require_run(c, run_id)?;
+            }
+            Ok(rows
+                .iter()
+                .map(|r| MetricPoint {
+                    value: metric_value(r, 0, 1),
+                    timestamp: int(r, 2),
+                    step: int(r, 3),
+                })
+                .collect())
         })
     }
 
@@ -1078,11 +1091,15 @@ impl<D: Db> Store for SqlStore<D> {
 
     fn run_inputs(&self, run_id: &str) -> Result<Vec<DatasetInput>> {
         self.read(|c| {
-            Ok(c.query(
+            let rows = c.query(
                 "SELECT d.name, d.digest, d.source, d.schema_json, d.rows, ri.context FROM run_inputs ri \
                  JOIN datasets d ON d.dataset_id = ri.dataset_id WHERE ri.run_id = ?1 ORDER BY ri.context, d.name",
                 &[run_id.into()],
-            )?
+            )?;
+            if rows.is_empty() {
+                Self::require_run(c, run_id)?;
+            }
+            Ok(rows
             .iter()
             .map(|r| DatasetInput {
                 name: text(r, 0),
@@ -1111,17 +1128,21 @@ impl<D: Db> Store for SqlStore<D> {
 
     fn list_artifacts(&self, run_id: &str) -> Result<Vec<ArtifactRecord>> {
         self.read(|c| {
-            Ok(c.query(
+            let rows = c.query(
                 "SELECT path, sha256, size FROM artifacts WHERE run_id = ?1 ORDER BY path",
                 &[run_id.into()],
-            )?
-            .iter()
-            .map(|r| ArtifactRecord {
-                path: text(r, 0),
-                sha256: text(r, 1),
-                size: int(r, 2),
-            })
-            .collect())
+            )?;
+            if rows.is_empty() {
+                Self::require_run(c, run_id)?;
+            }
+            Ok(rows
+                .iter()
+                .map(|r| ArtifactRecord {
+                    path: text(r, 0),
+                    sha256: text(r, 1),
+                    size: int(r, 2),
+                })
+                .collect())
         })
     }
 
