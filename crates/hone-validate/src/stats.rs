@@ -27,8 +27,9 @@ fn check_moments(sr: f64, skew: f64, kurtosis: f64) -> Result<(), ValidateError>
     finite("skew", skew)?;
     finite("kurtosis", kurtosis)?;
     let bound = skew * skew + 1.0;
-    // Negated so that an overflowing skew² (bound − tolerance = ∞ − ∞ = NaN) is refused too.
-    if !(kurtosis >= bound - 1e-9 * bound) {
+    // An overflowing skew² makes the floor ∞ − ∞ = NaN, which no comparison would catch.
+    let floor = bound - 1e-9 * bound;
+    if floor.is_nan() || kurtosis < floor {
         return Err(ValidateError::parameter(
             "kurtosis",
             format!(
