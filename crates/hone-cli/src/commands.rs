@@ -40,7 +40,7 @@ pub struct SplitArgs {
     /// walk_forward or monte_carlo.
     #[arg(long)]
     pub scheme: Option<String>,
-    /// Number of samples to split (with --scheme).
+    /// Number of samples to split (with --scheme; at most 10⁹).
     #[arg(long)]
     pub n_samples: Option<usize>,
     /// Number of folds (timeseries, kfold, stratified_kfold, purged_kfold) or random splits
@@ -53,8 +53,9 @@ pub struct SplitArgs {
     /// Cap on training window length (timeseries).
     #[arg(long)]
     pub max_train_size: Option<usize>,
-    /// Test length: rows (timeseries, walk_forward) or a share/count (monte_carlo).
-    #[arg(long)]
+    /// Test length: rows (timeseries, walk_forward) or a share in (0, 1) / a whole count
+    /// (monte_carlo).
+    #[arg(long, allow_hyphen_values = true)]
     pub test_size: Option<f64>,
     /// Training window length (walk_forward).
     #[arg(long)]
@@ -69,9 +70,9 @@ pub struct SplitArgs {
     /// monte_carlo --temporal) [default: 0].
     #[arg(long)]
     pub label_horizon: Option<usize>,
-    /// Embargo after each test block, as a share of the samples (purged_kfold, cpcv,
+    /// Embargo after each test block, as a share of the samples in [0, 1) (purged_kfold, cpcv,
     /// monte_carlo --temporal).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub embargo_pct: Option<f64>,
     /// Groups N (cpcv) [default: 6].
     #[arg(long)]
@@ -277,9 +278,8 @@ pub fn split(args: SplitArgs) -> Result<(), CliError> {
         temporal: args.temporal.then_some(true),
         holdout: None,
     };
-    let splitter = spec
-        .build(0, 0)
-        .map_err(|e| CliError::usage(e.to_string()))?;
+    let usage = |e| crate::stats::flag_error(e, CliError::usage);
+    let splitter = spec.build(0, 0).map_err(usage)?;
     if scheme == "stratified_kfold" && labels.is_none() {
         return Err(CliError::usage("stratified_kfold needs --labels FILE.csv"));
     }
@@ -288,16 +288,20 @@ pub fn split(args: SplitArgs) -> Result<(), CliError> {
             "--label-horizon applies to purged_kfold, cpcv and monte_carlo only",
         ));
     }
-    let label_end: Option<Vec<usize>> = args
-        .label_horizon
-        .map(|h| (0..n).map(|i| (i + h).min(n.saturating_sub(1))).collect());
+    // Before the label windows below are listed: an absurd --n-samples is refused, not allocated.
+    hone_validate::split::check_samples(n).map_err(usage)?;
+    let label_end: Option<Vec<usize>> = args.label_horizon.map(|h| {
+        (0..n)
+            .map(|i| i.saturating_add(h).min(n.saturating_sub(1)))
+            .collect()
+    });
     let folds = splitter
         .split(&SplitInput {
             n_samples: n,
             labels: labels.as_deref(),
             label_end: label_end.as_deref(),
         })
-        .map_err(|e| CliError::usage(e.to_string()))?;
+        .map_err(usage)?;
     let paths = (scheme == "cpcv").then(|| {
         hone_validate::temporal::Cpcv {
             n_groups: args.n_groups.unwrap_or(6),
@@ -325,10 +329,11 @@ fn split_config(path: &Path, json_out: bool) -> Result<(), CliError> {
     let cfg = hone_train::config::load(path)?;
     let c = &cfg.config;
     let horizon = c.target.horizon();
+    // Errors name the config key (`split.test_size`), which the user wrote in the file.
     let splitter = c
         .split
         .build(c.seed, horizon)
-        .map_err(|e| CliError::usage(e.to_string()))?;
+        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
     let ds = hone_train::job::load_dataset(&cfg, c.data.time_column.is_some())?;
     let n = ds.n_rows();
     let (dev_end, holdout_start) = hone_validate::split::holdout(n, c.split.holdout(), horizon)
@@ -535,6 +540,24 @@ pub fn metrics(args: MetricsArgs) -> Result<(), CliError> {
             )));
         }
     };
+    // scikit-learn refuses scores that are not probabilities where a metric needs them
+    // (log_loss, brier; multiclass roc_auc): name the file line, not a row of the score matrix.
+    if let Some(s) = proba.as_deref()
+        && let Some((row, why)) = Metric::defaults(task)
+            .iter()
+            .find_map(|m| m.invalid_score_row(task, s))
+    {
+        let columns = if task == Task::Binary {
+            "y_score"
+        } else {
+            "proba_<class> columns"
+        };
+        return Err(CliError::usage(format!(
+            "{}: {}: {columns}: {why}",
+            t.path.display(),
+            t.location(row)
+        )));
+    }
     let preds = Predictions {
         y_true: &y_true,
         y_pred: y_pred.as_deref(),

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use hone_data::table::{self, ColumnValues};
+use hone_validate::ValidateError;
 use hone_validate::stats::{self, PboMetric};
 use serde_json::{Value, json};
 
@@ -31,8 +32,8 @@ struct SrInput {
     /// Skewness of the returns [default: 0].
     #[arg(long, allow_hyphen_values = true)]
     skew: Option<f64>,
-    /// Non-excess kurtosis of the returns (normal = 3) [default: 3].
-    #[arg(long)]
+    /// Non-excess kurtosis of the returns (normal = 3; at least skew² + 1) [default: 3].
+    #[arg(long, allow_hyphen_values = true)]
     kurtosis: Option<f64>,
 }
 
@@ -44,7 +45,7 @@ enum StatsCmd {
         #[arg(long)]
         returns: PathBuf,
         /// Periods per year (252 daily, 52 weekly, 12 monthly, 6240 hourly FX).
-        #[arg(long, default_value_t = 252.0)]
+        #[arg(long, default_value_t = 252.0, allow_hyphen_values = true)]
         periods_per_year: f64,
         /// JSON output.
         #[arg(long)]
@@ -57,8 +58,8 @@ enum StatsCmd {
         /// Benchmark Sharpe ratio SR* (per period).
         #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
         benchmark: f64,
-        /// Significance level for the minimum track record length.
-        #[arg(long, default_value_t = 0.05)]
+        /// Significance level for the minimum track record length, in (0, 1).
+        #[arg(long, default_value_t = 0.05, allow_hyphen_values = true)]
         alpha: f64,
         /// JSON output.
         #[arg(long)]
@@ -72,7 +73,7 @@ enum StatsCmd {
         #[arg(long)]
         n_trials: usize,
         /// Variance of the trials' per-period Sharpe ratios.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         sr_variance: f64,
         /// JSON output.
         #[arg(long)]
@@ -134,8 +135,8 @@ enum StatsCmd {
         /// Resamples.
         #[arg(long, default_value_t = 10_000)]
         n_boot: usize,
-        /// Confidence level.
-        #[arg(long, default_value_t = 0.95)]
+        /// Confidence level, in (0, 1).
+        #[arg(long, default_value_t = 0.95, allow_hyphen_values = true)]
         confidence: f64,
         /// Seed.
         #[arg(long, default_value_t = 0)]
@@ -168,6 +169,24 @@ enum StatsCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The command-line flag of a library setting: `test_size` and `split.test_size` are
+/// `--test-size`.
+pub(crate) fn flag(name: &str) -> String {
+    let key = name.strip_prefix("split.").unwrap_or(name);
+    format!("--{}", key.replace('_', "-"))
+}
+
+/// Maps a library error to the CLI's. A setting out of range is bad usage, named by its flag;
+/// any other error becomes `other` (usage or runtime, as the command decides).
+pub(crate) fn flag_error(e: ValidateError, other: fn(String) -> CliError) -> CliError {
+    match e {
+        ValidateError::InvalidParameter { name, reason } => {
+            CliError::usage(format!("{} {reason}", flag(&name)))
+        }
+        e => other(e.to_string()),
+    }
 }
 
 fn numeric_columns(path: &Path) -> Result<Vec<(String, Vec<f64>)>, CliError> {
@@ -256,7 +275,7 @@ fn returns(path: &Path) -> Result<Vec<f64>, CliError> {
 
 /// (sr, T, skew, kurtosis, where they came from)
 fn sr_inputs(i: &SrInput) -> Result<(f64, usize, f64, f64, Value), CliError> {
-    let stat = |e: hone_validate::ValidateError| CliError::runtime(e.to_string());
+    let stat = |e| flag_error(e, CliError::runtime);
     match (&i.returns, i.sr) {
         (Some(path), None) => {
             if i.n_obs.is_some() || i.skew.is_some() || i.kurtosis.is_some() {
@@ -293,7 +312,7 @@ fn out(json_out: bool, v: Value) {
 
 /// Runs a stats subcommand.
 pub fn stats(args: StatsArgs) -> Result<(), CliError> {
-    let stat = |e: hone_validate::ValidateError| CliError::runtime(e.to_string());
+    let stat = |e| flag_error(e, CliError::runtime);
     match args.cmd {
         StatsCmd::Trading {
             returns: path,
@@ -312,7 +331,13 @@ pub fn stats(args: StatsArgs) -> Result<(), CliError> {
         } => {
             let (sr, t, skew, kurt, source) = sr_inputs(&input)?;
             let p = stats::psr(sr, benchmark, t, skew, kurt).map_err(stat)?;
-            let min_trl = stats::min_track_record(sr, benchmark, skew, kurt, alpha).ok();
+            // Undefined (the Sharpe ratio does not beat the benchmark) is a null; a bad setting
+            // such as --alpha 2 is an error.
+            let min_trl = match stats::min_track_record(sr, benchmark, skew, kurt, alpha) {
+                Ok(v) => Some(v),
+                Err(e @ ValidateError::InvalidParameter { .. }) => return Err(stat(e)),
+                Err(_) => None,
+            };
             out(
                 j,
                 json!({"psr": p, "min_track_record": min_trl, "sr": sr, "benchmark": benchmark,
@@ -417,7 +442,7 @@ pub fn stats(args: StatsArgs) -> Result<(), CliError> {
             let c = columns(&input, &["a", "b"])?;
             let r =
                 hone_validate::compare::paired_bootstrap(&c[0], &c[1], n_boot, confidence, seed)
-                    .map_err(|e| CliError::usage(e.to_string()))?;
+                    .map_err(|e| flag_error(e, CliError::usage))?;
             let lo = r
                 .details
                 .iter()
@@ -473,7 +498,7 @@ pub fn stats(args: StatsArgs) -> Result<(), CliError> {
             let m: Vec<Vec<f64>> = (0..t)
                 .map(|i| cols.iter().map(|(_, c)| c[i]).collect())
                 .collect();
-            let r = stats::pbo(&m, blocks, metric).map_err(|e| CliError::usage(e.to_string()))?;
+            let r = stats::pbo(&m, blocks, metric).map_err(|e| flag_error(e, CliError::usage))?;
             out(
                 j,
                 json!({"pbo": r.pbo, "combinations": r.combinations, "dropped_rows": r.dropped_rows,
@@ -497,15 +522,15 @@ pub struct DriftArgs {
     /// Only these columns (repeatable; default: every column both files share).
     #[arg(long)]
     column: Vec<String>,
-    /// Share of drifted columns that makes the dataset drifted (Evidently: 0.5).
-    #[arg(long, default_value_t = 0.5)]
+    /// Share of drifted columns that makes the dataset drifted, in (0, 1] (Evidently: 0.5).
+    #[arg(long, default_value_t = 0.5, allow_hyphen_values = true)]
     drift_share: f64,
     /// Test for every column, by Evidently's name: auto (Evidently's default per column), ks,
     /// wasserstein, psi, kl_div, jensenshannon, chisquare, z.
     #[arg(long, default_value = "auto")]
     method: String,
     /// Drift threshold for the test (default: Evidently's, 0.05 for p-values, 0.1 otherwise).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     threshold: Option<f64>,
     /// JSON output.
     #[arg(long)]
@@ -514,7 +539,10 @@ pub struct DriftArgs {
 
 /// Per-column drift with Evidently's default tests, and the dataset verdict.
 pub fn drift(args: DriftArgs) -> Result<(), CliError> {
-    use hone_validate::drift::{ColumnSample, DriftMethod, column_drift_with, dataset_drift};
+    use hone_validate::drift::{
+        ColumnSample, DriftMethod, check_drift_share, check_threshold, column_drift_with,
+        dataset_drift,
+    };
     let method = DriftMethod::parse(&args.method).ok_or_else(|| {
         let names: Vec<&str> = DriftMethod::ALL.iter().map(|m| m.name()).collect();
         CliError::usage(format!(
@@ -523,6 +551,12 @@ pub fn drift(args: DriftArgs) -> Result<(), CliError> {
             names.join(", ")
         ))
     })?;
+    // Settings first, so that a bad flag is named before any file is read.
+    let usage = |e| flag_error(e, CliError::usage);
+    check_drift_share(args.drift_share).map_err(usage)?;
+    if let Some(t) = args.threshold {
+        check_threshold(method, t).map_err(usage)?;
+    }
     let load = |p: &Path| table::load(p, &[]).map_err(|e| CliError::runtime(e.to_string()));
     let (r, c) = (load(&args.reference)?, load(&args.current)?);
     let names: Vec<String> = if args.column.is_empty() {
@@ -560,7 +594,7 @@ pub fn drift(args: DriftArgs) -> Result<(), CliError> {
                 )
             }
         }
-        .map_err(|e| CliError::runtime(e.to_string()))?;
+        .map_err(|e| flag_error(e, CliError::runtime))?;
         results.push(d);
     }
     let (share, drifted) = dataset_drift(&results, args.drift_share);

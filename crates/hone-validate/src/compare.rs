@@ -8,6 +8,22 @@ use serde::Serialize;
 use statrs::distribution::{Binomial, ChiSquared, ContinuousCDF, DiscreteCDF, Normal, StudentsT};
 
 use crate::ValidateError;
+use crate::error::{at_most, open_unit};
+
+/// Most bootstrap resamples [`paired_bootstrap`] draws (10⁷): each is kept to take quantiles.
+pub const MAX_BOOT: usize = 10_000_000;
+
+/// Refuses a series with a missing or infinite value, naming the series and the (1-based) row.
+fn check_finite(what: &str, x: &[f64]) -> Result<(), ValidateError> {
+    match x.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(ValidateError::InvalidInput(format!(
+            "{what} at row {} is not finite ({})",
+            i + 1,
+            x[i]
+        ))),
+        None => Ok(()),
+    }
+}
 
 /// A test's outcome.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -52,11 +68,21 @@ fn same_len(a: &[f64], b: &[f64]) -> Result<(), ValidateError> {
 /// `h`-step forecasts, with the HLN small-sample correction (Student t, T−1 df).
 pub fn diebold_mariano(d: &[f64], h: usize) -> Result<TestResult, ValidateError> {
     let t = d.len();
-    if t < 3 || h == 0 || h >= t {
+    if t < 3 {
         return Err(ValidateError::InvalidInput(format!(
-            "Diebold–Mariano needs 1 <= h < T and T >= 3, got h={h}, T={t}"
+            "Diebold–Mariano needs at least 3 loss differentials, got {t}"
         )));
     }
+    if h == 0 || h >= t {
+        return Err(ValidateError::parameter(
+            "horizon",
+            format!(
+                "must be in [1, {}] for {t} loss differentials, got {h}",
+                t - 1
+            ),
+        ));
+    }
+    check_finite("loss differential", d)?;
     let dbar = mean(d);
     let tf = t as f64;
     let gamma = |k: usize| -> f64 {
@@ -66,7 +92,8 @@ pub fn diebold_mariano(d: &[f64], h: usize) -> Result<TestResult, ValidateError>
             / tf
     };
     let v = (gamma(0) + 2.0 * (1..h).map(gamma).sum::<f64>()) / tf;
-    if v <= 0.0 {
+    // Also refuses a variance that overflowed (NaN or infinite) on extreme losses.
+    if !(v > 0.0 && v.is_finite()) {
         return Err(ValidateError::Undefined {
             metric: "diebold_mariano".into(),
             reason: format!("the long-run variance estimate is {v} (<= 0) with h={h}"),
@@ -103,10 +130,12 @@ pub fn nadeau_bengio(
     n_test: usize,
 ) -> Result<TestResult, ValidateError> {
     same_len(a, b)?;
-    if n_train == 0 || n_test == 0 {
-        return Err(ValidateError::InvalidInput(
-            "n_train and n_test must be positive".into(),
-        ));
+    check_finite("a", a)?;
+    check_finite("b", b)?;
+    for (name, v) in [("n_train", n_train), ("n_test", n_test)] {
+        if v == 0 {
+            return Err(ValidateError::parameter(name, "must be at least 1"));
+        }
     }
     let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
     let j = d.len() as f64;
@@ -137,7 +166,9 @@ pub fn nadeau_bengio(
 /// McNemar test from the discordant counts: `b` = A right and B wrong, `c` = A wrong and B
 /// right. Exact binomial p-value, with both χ² variants in the details.
 pub fn mcnemar(b: u64, c: u64) -> Result<TestResult, ValidateError> {
-    let n = b + c;
+    let n = b.checked_add(c).ok_or_else(|| {
+        ValidateError::InvalidInput(format!("discordant counts {b} + {c} overflow"))
+    })?;
     if n == 0 {
         return Err(ValidateError::Undefined {
             metric: "mcnemar".into(),
@@ -190,6 +221,8 @@ pub fn delong(y: &[f64], score_a: &[f64], score_b: &[f64]) -> Result<TestResult,
             "labels and scores must have equal lengths".into(),
         ));
     }
+    check_finite("score_a", score_a)?;
+    check_finite("score_b", score_b)?;
     let pos: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 1.0).collect();
     let neg: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 0.0).collect();
     if pos.len() + neg.len() != y.len() {
@@ -259,11 +292,16 @@ pub fn paired_bootstrap(
     seed: u64,
 ) -> Result<TestResult, ValidateError> {
     same_len(a, b)?;
-    if n_boot < 100 || !(0.0..1.0).contains(&confidence) || confidence <= 0.0 {
-        return Err(ValidateError::InvalidInput(
-            "paired bootstrap needs n_boot >= 100 and 0 < confidence < 1".into(),
+    check_finite("a", a)?;
+    check_finite("b", b)?;
+    if n_boot < 100 {
+        return Err(ValidateError::parameter(
+            "n_boot",
+            format!("must be at least 100, got {n_boot}"),
         ));
     }
+    at_most("n_boot", n_boot, MAX_BOOT)?;
+    open_unit("confidence", confidence)?;
     let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
     let n = d.len();
     let mut rng = StdRng::seed_from_u64(seed);
@@ -306,6 +344,7 @@ pub const WILCOXON_PERMUTATION_MAX_N: usize = 13;
 /// (zeros counted), else the normal approximation (tie-corrected variance, no continuity
 /// correction). The detail `z` is the normal approximation's z in every case.
 pub fn wilcoxon(d: &[f64]) -> Result<TestResult, ValidateError> {
+    check_finite("difference", d)?;
     let nz: Vec<f64> = d.iter().copied().filter(|v| *v != 0.0).collect();
     let n = nz.len();
     if n < 2 {

@@ -549,10 +549,16 @@ pub fn column_drift_with(
     method: DriftMethod,
     threshold: Option<f64>,
 ) -> Result<ColumnDrift, ValidateError> {
+    if let Some(t) = threshold {
+        // Any test may be chosen per column under `auto`: a finite, non-negative value first.
+        check_threshold(DriftMethod::Auto, t)?;
+        check_threshold(method, t)?;
+    }
     if method == DriftMethod::Auto {
         let mut d = column_drift(name, sample)?;
         if let Some(t) = threshold {
             let m = DriftMethod::parse(&d.method).unwrap_or(DriftMethod::Auto);
+            check_threshold(m, t)?;
             d.threshold = t;
             d.drifted = m.drifted(d.score, t);
         }
@@ -696,6 +702,45 @@ pub fn column_drift(name: &str, sample: ColumnSample<'_>) -> Result<ColumnDrift,
         drifted,
         psi: psi_value,
     })
+}
+
+/// Checks a dataset drift share: a share of columns in (0, 1] (at 0 every dataset would count
+/// as drifted, above 1 none could).
+pub fn check_drift_share(share: f64) -> Result<(), ValidateError> {
+    if share > 0.0 && share <= 1.0 {
+        Ok(())
+    } else {
+        Err(ValidateError::parameter(
+            "drift_share",
+            format!("must be in (0, 1], got {share}"),
+        ))
+    }
+}
+
+/// Checks a test's drift threshold: finite and non-negative, and at most 1 for the tests whose
+/// score is a p-value (KS, chi-square, z), where anything above 1 would flag every column.
+pub fn check_threshold(method: DriftMethod, threshold: f64) -> Result<(), ValidateError> {
+    let p_value = matches!(
+        method,
+        DriftMethod::Ks | DriftMethod::ChiSquare | DriftMethod::Z
+    );
+    let ok = threshold.is_finite() && threshold >= 0.0 && (!p_value || threshold <= 1.0);
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidateError::parameter(
+            "threshold",
+            format!(
+                "must be {} for {}, got {threshold}",
+                if p_value {
+                    "a p-value in [0, 1]"
+                } else {
+                    "a finite number >= 0"
+                },
+                method.name()
+            ),
+        ))
+    }
 }
 
 /// Evidently's dataset verdict: drift when at least `share` (default 0.5) of columns drifted.

@@ -27,6 +27,9 @@ pub mod split;
 pub mod stats;
 pub mod temporal;
 
+#[cfg(test)]
+mod props;
+
 pub use error::ValidateError;
 pub use metrics::{Metric, Predictions, Task};
 pub use split::{Fold, SplitInput, Splitter};

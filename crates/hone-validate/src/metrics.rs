@@ -203,6 +203,18 @@ impl Metric {
         ALL.iter().copied().filter(|m| m.applies_to(task)).collect()
     }
 
+    /// The first row of scores (0-based) this metric cannot use, and why, by scikit-learn's
+    /// checks: scores must be finite; `log_loss` and `brier` need probabilities in [0, 1]; a
+    /// multiclass row must sum to 1 for `log_loss` (`np.allclose(sum, 1, rtol=√ε)`) and
+    /// `roc_auc` (`np.allclose(1, sum)`). Binary `roc_auc` takes any finite decision score.
+    ///
+    /// For scores a user hands in (`hone metrics`). [`Metric::compute`] applies the same checks
+    /// except the row sums, since LightGBM's one-vs-rest objectives give per-class
+    /// probabilities that need not sum to 1.
+    pub fn invalid_score_row(&self, task: Task, proba: &[f64]) -> Option<(usize, String)> {
+        score_problem(*self, task, proba, true)
+    }
+
     /// Computes the metric.
     pub fn compute(&self, task: Task, p: &Predictions<'_>) -> Result<f64, ValidateError> {
         if !self.applies_to(task) {
@@ -213,6 +225,13 @@ impl Metric {
             )));
         }
         check_lengths(task, p)?;
+        if let Some(s) = p.proba
+            && let Some((row, why)) = score_problem(*self, task, s, false)
+        {
+            return Err(ValidateError::InvalidInput(format!(
+                "scores at row {row}: {why}"
+            )));
+        }
         match task {
             Task::Regression => {
                 let y_pred = p.y_pred.ok_or_else(|| {
@@ -255,6 +274,43 @@ pub fn evaluate(
         .iter()
         .map(|m| m.compute(task, p).map(|v| (*m, v)))
         .collect()
+}
+
+/// See [`Metric::invalid_score_row`]; `check_sums` adds the multiclass row-sum rule.
+fn score_problem(m: Metric, task: Task, s: &[f64], check_sums: bool) -> Option<(usize, String)> {
+    if !m.needs_scores() {
+        return None;
+    }
+    let k = task.n_outputs().max(1);
+    let probabilities = matches!(m, Metric::LogLoss | Metric::Brier);
+    s.chunks(k).enumerate().find_map(|(row, r)| {
+        if let Some(v) = r.iter().find(|v| !v.is_finite()) {
+            return Some((row, format!("score {v} is not finite")));
+        }
+        if probabilities && let Some(v) = r.iter().find(|v| !(0.0..=1.0).contains(*v)) {
+            return Some((
+                row,
+                format!("{} needs probabilities in [0, 1], got {v}", m.name()),
+            ));
+        }
+        if !check_sums || k < 2 {
+            return None;
+        }
+        let sum: f64 = r.iter().sum();
+        let sums_to_one = match m {
+            Metric::LogLoss => (sum - 1.0).abs() <= 1e-8 + f64::EPSILON.sqrt(),
+            _ => (1.0 - sum).abs() <= 1e-8 + 1e-5 * sum.abs(),
+        };
+        (!sums_to_one).then(|| {
+            (
+                row,
+                format!(
+                    "{} needs class probabilities that sum to 1, got a sum of {sum}",
+                    m.name()
+                ),
+            )
+        })
+    })
 }
 
 fn check_lengths(task: Task, p: &Predictions<'_>) -> Result<(), ValidateError> {

@@ -5,8 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ValidateError;
-use crate::split::{KFold, Splitter, StratifiedKFold, TimeSeriesSplit};
-use crate::temporal::{Cpcv, CpcvPurge, MonteCarlo, PurgedKFold, WalkForward};
+use crate::split::{Fold, KFold, SplitInput, Splitter, StratifiedKFold, TimeSeriesSplit};
+use crate::temporal::{
+    Cpcv, CpcvPurge, MonteCarlo, PurgedKFold, WalkForward, check_monte_carlo_test_size,
+};
 
 /// Scheme names.
 pub const SCHEMES: &[&str] = &[
@@ -78,13 +80,68 @@ pub struct SchemeSpec {
     pub holdout: Option<f64>,
 }
 
+/// The keys of a `[split]` table that name a splitter's parameter.
+const KEYS: &[&str] = &[
+    "scheme",
+    "n_splits",
+    "shuffle",
+    "seed",
+    "gap",
+    "max_train_size",
+    "test_size",
+    "train_size",
+    "step",
+    "anchored",
+    "embargo_pct",
+    "n_groups",
+    "n_test_groups",
+    "purged_size",
+    "embargo_size",
+    "temporal",
+    "holdout",
+];
+
+/// Names a parameter error by its `[split]` key (`gap` → `split.gap`), so that a config user
+/// and `hone split` see the key they wrote; other errors pass unchanged.
+fn in_split_table(e: ValidateError) -> ValidateError {
+    match e {
+        ValidateError::InvalidParameter { name, reason } if KEYS.contains(&name.as_str()) => {
+            ValidateError::InvalidParameter {
+                name: format!("split.{name}"),
+                reason,
+            }
+        }
+        e => e,
+    }
+}
+
+/// A splitter built from a [`SchemeSpec`]: the same folds, with errors named by `[split]` key.
+#[derive(Debug)]
+struct InSplitTable(Box<dyn Splitter>);
+
+impl Splitter for InSplitTable {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn is_temporal(&self) -> bool {
+        self.0.is_temporal()
+    }
+    fn split(&self, input: &SplitInput<'_>) -> Result<Vec<Fold>, ValidateError> {
+        self.0.split(input).map_err(in_split_table)
+    }
+}
+
+/// A row count given as a number (TOML and the command line give `test_size` as a float): a
+/// whole number from 1 up. Values past `usize::MAX` saturate and are refused by the splitter as
+/// larger than the sample.
 fn whole(v: f64, field: &str) -> Result<usize, ValidateError> {
-    if v >= 1.0 && v.fract() == 0.0 {
+    if v >= 1.0 && v.is_finite() && v.fract() == 0.0 {
         Ok(v as usize)
     } else {
-        Err(ValidateError::InvalidSplit(format!(
-            "split.{field} must be a whole number of rows here, got {v}"
-        )))
+        Err(ValidateError::parameter(
+            field,
+            format!("must be a whole number of rows here, got {v}"),
+        ))
     }
 }
 
@@ -124,10 +181,13 @@ impl SchemeSpec {
                     .copied()
                     .filter(|s| scheme_allows(s, field))
                     .collect();
-                return Err(ValidateError::InvalidSplit(format!(
-                    "split.{field} does not apply to scheme {scheme:?} (it applies to {})",
-                    users.join(", ")
-                )));
+                return Err(ValidateError::parameter(
+                    field,
+                    format!(
+                        "does not apply to scheme {scheme:?} (it applies to {})",
+                        users.join(", ")
+                    ),
+                ));
             }
         }
         Ok(())
@@ -135,20 +195,39 @@ impl SchemeSpec {
 
     /// Builds the splitter. `default_seed` seeds shuffles and random splits unless `seed` is
     /// set; `default_gap` (the label horizon) is the gap of `timeseries` and `walk_forward`
-    /// unless `gap` is set.
+    /// unless `gap` is set. Errors about a setting, here and from the splitter's `split`, name
+    /// its key (`split.test_size`).
     pub fn build(
+        &self,
+        default_seed: u64,
+        default_gap: usize,
+    ) -> Result<Box<dyn Splitter>, ValidateError> {
+        self.build_unnamed(default_seed, default_gap)
+            .map(|s| Box::new(InSplitTable(s)) as Box<dyn Splitter>)
+            .map_err(in_split_table)
+    }
+
+    fn build_unnamed(
         &self,
         default_seed: u64,
         default_gap: usize,
     ) -> Result<Box<dyn Splitter>, ValidateError> {
         let scheme = self.name();
         if !SCHEMES.contains(&scheme) {
-            return Err(ValidateError::InvalidSplit(format!(
-                "split.scheme {scheme:?} is not known (one of {})",
-                SCHEMES.join(", ")
-            )));
+            return Err(ValidateError::parameter(
+                "scheme",
+                format!("{scheme:?} is not known (one of {})", SCHEMES.join(", ")),
+            ));
         }
         self.check_fields(scheme)?;
+        if let Some(share) = self.holdout
+            && !(0.0..1.0).contains(&share)
+        {
+            return Err(ValidateError::parameter(
+                "holdout",
+                format!("must be a fraction in [0, 1), got {share}"),
+            ));
+        }
         let n_splits = self.n_splits.unwrap_or(5);
         let seed = self.seed.unwrap_or(default_seed);
         Ok(match scheme {
@@ -181,8 +260,9 @@ impl SchemeSpec {
                     },
                     (p, e) => {
                         if self.embargo_pct.is_some() {
-                            return Err(ValidateError::InvalidSplit(
-                                "cpcv takes embargo_pct (label-driven purging) or purged_size/embargo_size (fixed counts), not both".into(),
+                            return Err(ValidateError::parameter(
+                                "embargo_pct",
+                                "cannot be combined with purged_size/embargo_size: cpcv purges by labels (embargo_pct) or by fixed counts, not both",
                             ));
                         }
                         CpcvPurge::Fixed {
@@ -194,11 +274,11 @@ impl SchemeSpec {
             }),
             "walk_forward" => Box::new(WalkForward {
                 train_size: self.train_size.ok_or_else(|| {
-                    ValidateError::InvalidSplit("walk_forward needs split.train_size".into())
+                    ValidateError::parameter("train_size", "is required by walk_forward")
                 })?,
                 test_size: whole(
                     self.test_size.ok_or_else(|| {
-                        ValidateError::InvalidSplit("walk_forward needs split.test_size".into())
+                        ValidateError::parameter("test_size", "is required by walk_forward")
                     })?,
                     "test_size",
                 )?,
@@ -208,7 +288,11 @@ impl SchemeSpec {
             }),
             _ => Box::new(MonteCarlo {
                 n_splits,
-                test_size: self.test_size.unwrap_or(0.1),
+                test_size: {
+                    let t = self.test_size.unwrap_or(0.1);
+                    check_monte_carlo_test_size(t)?;
+                    t
+                },
                 seed,
                 temporal: self.temporal.unwrap_or(false),
                 embargo_pct: self.embargo_pct.unwrap_or(0.0),

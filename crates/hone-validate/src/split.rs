@@ -11,6 +11,39 @@ use rand::seq::SliceRandom;
 use serde::Serialize;
 
 use crate::ValidateError;
+use crate::error::at_most;
+
+/// Most samples a splitter accepts (10⁹). Every fold lists its rows, so a count beyond what any
+/// data set in memory can have is refused with a message rather than aborting on allocation.
+pub const MAX_SAMPLES: usize = 1_000_000_000;
+
+/// Most splits a scheme may produce (100 000, as CPCV's limit on its combinations): bounds
+/// Monte Carlo's `n_splits`, which no sample count limits.
+pub const MAX_SPLITS: usize = 100_000;
+
+/// Most row indices all folds of one split may list together (4·10⁹, about 32 GB of indices):
+/// folds × rows per fold beyond this is refused before anything is allocated.
+pub const MAX_FOLD_ROWS: u128 = 4_000_000_000;
+
+/// Refuses a sample count above [`MAX_SAMPLES`] (callers that list rows per sample check first).
+pub fn check_samples(n: usize) -> Result<(), ValidateError> {
+    at_most("n_samples", n, MAX_SAMPLES).map(drop)
+}
+
+/// Refuses `n_folds` folds of up to `rows` rows each when together they exceed [`MAX_FOLD_ROWS`].
+pub(crate) fn check_fold_rows(n_folds: usize, rows: usize) -> Result<(), ValidateError> {
+    let total = n_folds as u128 * rows as u128;
+    if total > MAX_FOLD_ROWS {
+        return Err(ValidateError::parameter(
+            "n_splits",
+            format!(
+                "makes {n_folds} folds of up to {rows} rows: {total} row indices, more than the \
+                 limit of {MAX_FOLD_ROWS}"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// One train/test split: positions (0-based, into the time-ordered sample) of each part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,6 +125,7 @@ impl Splitter for KFold {
     fn split(&self, input: &SplitInput<'_>) -> Result<Vec<Fold>, ValidateError> {
         let n = input.n_samples;
         check_n_splits(self.n_splits)?;
+        check_samples(n)?;
         if self.n_splits > n {
             return Err(ValidateError::InvalidSplit(format!(
                 "Cannot have number of splits n_splits={} greater than the number of samples: \
@@ -99,6 +133,7 @@ impl Splitter for KFold {
                 self.n_splits
             )));
         }
+        check_fold_rows(self.n_splits, n)?;
         let mut order: Vec<usize> = (0..n).collect();
         if self.shuffle {
             order.shuffle(&mut StdRng::seed_from_u64(self.seed));
@@ -151,12 +186,14 @@ impl Splitter for StratifiedKFold {
                 labels.len()
             )));
         }
+        check_samples(n)?;
         if k > n {
             return Err(ValidateError::InvalidSplit(format!(
                 "Cannot have number of splits n_splits={k} greater than the number of samples: \
                  n_samples={n}."
             )));
         }
+        check_fold_rows(k, n)?;
         // Classes are numbered by order of first appearance, as scikit-learn does.
         let mut code_of = std::collections::HashMap::new();
         let encoded: Vec<usize> = labels
@@ -234,15 +271,36 @@ impl Splitter for TimeSeriesSplit {
     fn split(&self, input: &SplitInput<'_>) -> Result<Vec<Fold>, ValidateError> {
         let n = input.n_samples;
         check_n_splits(self.n_splits)?;
-        let n_folds = self.n_splits + 1;
-        let test_size = self.test_size.unwrap_or(n / n_folds);
+        check_samples(n)?;
+        // Checked: a huge n_splits must not wrap around to a small fold count.
+        let n_folds = self.n_splits.saturating_add(1);
         if n_folds > n {
             return Err(ValidateError::InvalidSplit(format!(
-                "Cannot have number of folds={n_folds} greater than the number of samples={n}."
+                "Cannot have number of folds={} greater than the number of samples={n}.",
+                self.n_splits as u128 + 1
             )));
         }
-        let needed = self.gap + test_size * self.n_splits;
-        if n <= needed {
+        let test_size = self.test_size.unwrap_or(n / n_folds);
+        if self.gap >= n {
+            return Err(ValidateError::parameter(
+                "gap",
+                format!(
+                    "must be below the number of samples ({n}), got {}",
+                    self.gap
+                ),
+            ));
+        }
+        if test_size >= n {
+            return Err(ValidateError::parameter(
+                "test_size",
+                format!("must be below the number of samples ({n}), got {test_size}"),
+            ));
+        }
+        // Checked arithmetic: a wrapped sum would pass this test and train on test rows.
+        let needed = test_size
+            .checked_mul(self.n_splits)
+            .and_then(|t| t.checked_add(self.gap));
+        if needed.is_none_or(|needed| n <= needed) {
             return Err(ValidateError::InvalidSplit(format!(
                 "Too many splits={} for number of samples={n} with test_size={test_size} and \
                  gap={}.",
@@ -250,10 +308,9 @@ impl Splitter for TimeSeriesSplit {
             )));
         }
         if test_size == 0 {
-            return Err(ValidateError::InvalidSplit(
-                "test_size must be at least 1".to_string(),
-            ));
+            return Err(ValidateError::parameter("test_size", "must be at least 1"));
         }
+        check_fold_rows(self.n_splits, n)?;
         let first_test = n - self.n_splits * test_size;
         Ok((0..self.n_splits)
             .map(|s| {
@@ -283,10 +340,11 @@ pub fn holdout(
     fraction: f64,
     purge: usize,
 ) -> Result<(usize, usize), ValidateError> {
-    if !(0.0..1.0).contains(&fraction) || fraction.is_nan() {
-        return Err(ValidateError::InvalidSplit(format!(
-            "holdout must be a fraction in [0, 1), got {fraction}"
-        )));
+    if !(0.0..1.0).contains(&fraction) {
+        return Err(ValidateError::parameter(
+            "holdout",
+            format!("must be a fraction in [0, 1), got {fraction}"),
+        ));
     }
     if fraction == 0.0 {
         return Ok((n_samples, n_samples));

@@ -10,7 +10,36 @@ use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::ValidateError;
+use crate::error::{at_most, finite, open_unit};
 use crate::temporal::binomial;
+
+/// Most trials DSR takes (10¹²): beyond it `1 − 1/N` rounds towards 1 in f64 and the expected
+/// maximum is no longer computed faithfully.
+pub const MAX_TRIALS: usize = 1_000_000_000_000;
+
+/// Checks the inputs shared by PSR, MinTRL and DSR: a finite Sharpe ratio and skewness, and a
+/// non-excess kurtosis that a distribution can have. Every distribution satisfies Pearson's
+/// inequality `kurtosis >= skew² + 1` (equality only for two-point distributions); a small
+/// relative tolerance keeps moments computed from two-valued data, which may round just below
+/// the bound, valid.
+fn check_moments(sr: f64, skew: f64, kurtosis: f64) -> Result<(), ValidateError> {
+    finite("sr", sr)?;
+    finite("skew", skew)?;
+    finite("kurtosis", kurtosis)?;
+    let bound = skew * skew + 1.0;
+    // An overflowing skew² makes the floor ∞ − ∞ = NaN, which no comparison would catch.
+    let floor = bound - 1e-9 * bound;
+    if floor.is_nan() || kurtosis < floor {
+        return Err(ValidateError::parameter(
+            "kurtosis",
+            format!(
+                "must be at least skew² + 1 = {bound} (non-excess kurtosis, normal = 3), got \
+                 {kurtosis}"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 fn normal() -> Normal {
     Normal::new(0.0, 1.0).expect("standard normal")
@@ -81,10 +110,11 @@ pub struct TradingMetrics {
 /// Trading metrics of per-period returns `r` with `periods_per_year` periods a year.
 pub fn trading_metrics(r: &[f64], periods_per_year: f64) -> Result<TradingMetrics, ValidateError> {
     check_returns(r)?;
-    if periods_per_year.is_nan() || periods_per_year <= 0.0 {
-        return Err(ValidateError::InvalidInput(format!(
-            "periods per year must be positive, got {periods_per_year}"
-        )));
+    if !(periods_per_year.is_finite() && periods_per_year > 0.0) {
+        return Err(ValidateError::parameter(
+            "periods_per_year",
+            format!("must be a positive finite number, got {periods_per_year}"),
+        ));
     }
     let t = r.len() as f64;
     let m = mean(r);
@@ -195,10 +225,13 @@ pub fn psr(
     kurtosis: f64,
 ) -> Result<f64, ValidateError> {
     if t < 2 {
-        return Err(ValidateError::InvalidInput(
-            "PSR needs at least 2 observations".into(),
+        return Err(ValidateError::parameter(
+            "n_obs",
+            format!("must be at least 2 for PSR, got {t}"),
         ));
     }
+    check_moments(sr, skew, kurtosis)?;
+    finite("benchmark", benchmark)?;
     let v = sr_denominator(sr, skew, kurtosis)?;
     Ok(normal().cdf((sr - benchmark) * ((t - 1) as f64).sqrt() / v.sqrt()))
 }
@@ -211,6 +244,9 @@ pub fn min_track_record(
     kurtosis: f64,
     alpha: f64,
 ) -> Result<f64, ValidateError> {
+    check_moments(sr, skew, kurtosis)?;
+    finite("benchmark", benchmark)?;
+    open_unit("alpha", alpha)?;
     if sr <= benchmark {
         return Err(ValidateError::Undefined {
             metric: "min_trl".into(),
@@ -219,7 +255,15 @@ pub fn min_track_record(
     }
     let v = sr_denominator(sr, skew, kurtosis)?;
     let z = normal().inverse_cdf(1.0 - alpha);
-    Ok(1.0 + v * (z / (sr - benchmark)).powi(2))
+    let periods = 1.0 + v * (z / (sr - benchmark)).powi(2);
+    if !periods.is_finite() {
+        return Err(ValidateError::Undefined {
+            metric: "min_trl".into(),
+            reason: "the Sharpe ratio exceeds the benchmark by too little for a finite length"
+                .into(),
+        });
+    }
+    Ok(periods)
 }
 
 /// Euler–Mascheroni constant.
@@ -246,9 +290,14 @@ pub fn dsr(
     n_trials: usize,
     sr_variance: f64,
 ) -> Result<(f64, f64), ValidateError> {
-    if n_trials == 0 || sr_variance < 0.0 {
-        return Err(ValidateError::InvalidInput(
-            "DSR needs n_trials >= 1 and a non-negative variance of trial Sharpe ratios".into(),
+    if n_trials == 0 {
+        return Err(ValidateError::parameter("n_trials", "must be at least 1"));
+    }
+    at_most("n_trials", n_trials, MAX_TRIALS)?;
+    if !(sr_variance.is_finite() && sr_variance >= 0.0) {
+        return Err(ValidateError::parameter(
+            "sr_variance",
+            format!("must be a non-negative finite number, got {sr_variance}"),
         ));
     }
     let sr0 = sr_variance.sqrt() * expected_max_factor(n_trials);
@@ -321,9 +370,10 @@ fn column_metric(m: &[Vec<f64>], rows: &[usize], metric: PboMetric) -> Vec<f64> 
 /// configurations) with `s` blocks.
 pub fn pbo(m: &[Vec<f64>], s: usize, metric: PboMetric) -> Result<PboReport, ValidateError> {
     if s < 2 || !s.is_multiple_of(2) {
-        return Err(ValidateError::InvalidInput(format!(
-            "blocks must be even and >= 2, got {s}"
-        )));
+        return Err(ValidateError::parameter(
+            "blocks",
+            format!("must be even and >= 2, got {s}"),
+        ));
     }
     let t = m.len();
     let n = m.first().map_or(0, Vec::len);
@@ -339,14 +389,27 @@ pub fn pbo(m: &[Vec<f64>], s: usize, metric: PboMetric) -> Result<PboReport, Val
             m[i].len()
         )));
     }
-    if t < s * 2 {
-        return Err(ValidateError::InvalidInput(format!(
-            "{t} periods are too few for {s} blocks"
-        )));
+    if s.checked_mul(2).is_none_or(|need| t < need) {
+        return Err(ValidateError::parameter(
+            "blocks",
+            format!("must be at most half the number of periods ({t}), got {s}"),
+        ));
     }
     if binomial(s, s / 2) > 1_000_000 {
+        return Err(ValidateError::parameter(
+            "blocks",
+            format!("{s} makes more than 1000000 combinations"),
+        ));
+    }
+    if let Some((i, j)) = m
+        .iter()
+        .enumerate()
+        .find_map(|(i, row)| row.iter().position(|v| !v.is_finite()).map(|j| (i, j)))
+    {
         return Err(ValidateError::InvalidInput(format!(
-            "{s} blocks make too many combinations"
+            "value at row {}, column {} is not finite",
+            i + 1,
+            j + 1
         )));
     }
     let dropped = t % s;

@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::ValidateError;
-use crate::split::{Fold, SplitInput, Splitter};
+use crate::split::{Fold, MAX_SPLITS, SplitInput, Splitter, check_fold_rows, check_samples};
 
 fn label_end(input: &SplitInput<'_>) -> Vec<usize> {
     let n = input.n_samples;
@@ -30,9 +30,10 @@ pub fn embargo_bars(n: usize, pct: f64) -> usize {
 
 fn check_pct(pct: f64) -> Result<(), ValidateError> {
     if !(0.0..1.0).contains(&pct) {
-        return Err(ValidateError::InvalidSplit(format!(
-            "embargo_pct must be in [0, 1), got {pct}"
-        )));
+        return Err(ValidateError::parameter(
+            "embargo_pct",
+            format!("must be in [0, 1), got {pct}"),
+        ));
     }
     Ok(())
 }
@@ -87,12 +88,17 @@ impl Splitter for PurgedKFold {
     fn split(&self, input: &SplitInput<'_>) -> Result<Vec<Fold>, ValidateError> {
         let n = input.n_samples;
         check_pct(self.embargo_pct)?;
+        check_samples(n)?;
         if self.n_splits < 2 || self.n_splits > n {
-            return Err(ValidateError::InvalidSplit(format!(
-                "purged_kfold needs 2 <= n_splits <= n_samples, got n_splits={} for {n} samples",
-                self.n_splits
-            )));
+            return Err(ValidateError::parameter(
+                "n_splits",
+                format!(
+                    "must be in [2, n_samples] for purged_kfold, got {} for {n} samples",
+                    self.n_splits
+                ),
+            ));
         }
+        check_fold_rows(self.n_splits, n)?;
         let t1 = label_end(input);
         let h = embargo_bars(n, self.embargo_pct);
         let k = self.n_splits;
@@ -181,30 +187,42 @@ fn combinations(n: usize, k: usize) -> Vec<Vec<usize>> {
 
 impl Cpcv {
     fn check(&self, n: usize) -> Result<(), ValidateError> {
+        check_samples(n)?;
         if self.n_groups < 3 {
-            return Err(ValidateError::InvalidSplit(format!(
-                "cpcv needs n_groups >= 3, got {}",
-                self.n_groups
-            )));
+            return Err(ValidateError::parameter(
+                "n_groups",
+                format!("must be at least 3 for cpcv, got {}", self.n_groups),
+            ));
         }
         if self.n_test_groups < 2 || self.n_test_groups >= self.n_groups {
-            return Err(ValidateError::InvalidSplit(format!(
-                "cpcv needs 2 <= n_test_groups < n_groups, got n_test_groups={} with n_groups={}",
-                self.n_test_groups, self.n_groups
-            )));
+            return Err(ValidateError::parameter(
+                "n_test_groups",
+                format!(
+                    "must be in [2, n_groups) for cpcv, got {} with n_groups={}",
+                    self.n_test_groups, self.n_groups
+                ),
+            ));
         }
         if n < self.n_groups {
-            return Err(ValidateError::InvalidSplit(format!(
-                "cpcv cannot make {} groups from {n} samples",
-                self.n_groups
-            )));
+            return Err(ValidateError::parameter(
+                "n_groups",
+                format!(
+                    "cannot exceed the number of samples ({n}), got {}",
+                    self.n_groups
+                ),
+            ));
         }
-        if binomial(self.n_groups, self.n_test_groups) > 100_000 {
-            return Err(ValidateError::InvalidSplit(format!(
-                "cpcv with n_groups={} and n_test_groups={} makes more than 100000 splits",
-                self.n_groups, self.n_test_groups
-            )));
+        let splits = binomial(self.n_groups, self.n_test_groups);
+        if splits > MAX_SPLITS {
+            return Err(ValidateError::parameter(
+                "n_groups",
+                format!(
+                    "{} with n_test_groups={} makes more than {MAX_SPLITS} cpcv splits",
+                    self.n_groups, self.n_test_groups
+                ),
+            ));
         }
+        check_fold_rows(splits, n)?;
         match self.purge {
             CpcvPurge::Labels { embargo_pct } => check_pct(embargo_pct),
             CpcvPurge::Fixed {
@@ -212,12 +230,17 @@ impl Cpcv {
                 embargo_size,
             } => {
                 let per = n / self.n_groups;
-                if purged_size + embargo_size + 1 >= per {
-                    return Err(ValidateError::InvalidSplit(format!(
-                        "purged_size + embargo_size ({}) must be below the group size minus one ({})",
-                        purged_size + embargo_size,
-                        per.saturating_sub(1)
-                    )));
+                // Checked: a wrapped sum would pass and then purge nothing.
+                let sum = purged_size.checked_add(embargo_size);
+                if sum.is_none_or(|sum| sum >= per.saturating_sub(1)) {
+                    return Err(ValidateError::parameter(
+                        "purged_size",
+                        format!(
+                            "+ embargo_size ({}) must be below the group size minus one ({})",
+                            purged_size as u128 + embargo_size as u128,
+                            per.saturating_sub(1)
+                        ),
+                    ));
                 }
                 Ok(())
             }
@@ -324,30 +347,63 @@ impl Splitter for WalkForward {
     }
     fn split(&self, input: &SplitInput<'_>) -> Result<Vec<Fold>, ValidateError> {
         let n = input.n_samples;
+        check_samples(n)?;
         let step = self.step.unwrap_or(self.test_size);
-        if self.train_size == 0 || self.test_size == 0 || step == 0 {
-            return Err(ValidateError::InvalidSplit(
-                "walk_forward needs train_size, test_size and step >= 1".into(),
-            ));
+        for (name, v) in [
+            ("train_size", self.train_size),
+            ("test_size", self.test_size),
+            ("step", step),
+        ] {
+            if v == 0 {
+                return Err(ValidateError::parameter(
+                    name,
+                    "must be at least 1 for walk_forward",
+                ));
+            }
         }
-        let mut folds = Vec::new();
-        let mut s = 0;
-        while s + self.train_size + self.gap + self.test_size <= n {
-            let train_start = if self.anchored { 0 } else { s };
-            let test_start = s + self.train_size + self.gap;
-            folds.push(Fold {
-                train: (train_start..s + self.train_size).collect(),
-                test: (test_start..test_start + self.test_size).collect(),
-            });
-            s += step;
+        for (name, v) in [
+            ("train_size", self.train_size),
+            ("gap", self.gap),
+            ("test_size", self.test_size),
+        ] {
+            if v >= n {
+                return Err(ValidateError::parameter(
+                    name,
+                    format!("must be below the number of samples ({n}), got {v}"),
+                ));
+            }
         }
-        if folds.is_empty() {
-            return Err(ValidateError::InvalidSplit(format!(
-                "walk_forward: train_size={} + gap={} + test_size={} exceeds the {n} samples",
-                self.train_size, self.gap, self.test_size
-            )));
-        }
-        Ok(folds)
+        // Each value is below n <= MAX_SAMPLES, so the span cannot overflow; checked anyway.
+        let span = self
+            .train_size
+            .checked_add(self.gap)
+            .and_then(|v| v.checked_add(self.test_size))
+            .filter(|&span| span <= n)
+            .ok_or_else(|| {
+                ValidateError::InvalidSplit(format!(
+                    "walk_forward: train_size={} + gap={} + test_size={} exceeds the {n} samples",
+                    self.train_size, self.gap, self.test_size
+                ))
+            })?;
+        // Count the folds and their rows before listing any (anchored folds grow up to n rows).
+        let n_folds = (n - span) / step + 1;
+        let rows = if self.anchored {
+            n
+        } else {
+            self.train_size + self.test_size
+        };
+        check_fold_rows(n_folds, rows)?;
+        Ok((0..n_folds)
+            .map(|f| {
+                let s = f * step;
+                let train_start = if self.anchored { 0 } else { s };
+                let test_start = s + self.train_size + self.gap;
+                Fold {
+                    train: (train_start..s + self.train_size).collect(),
+                    test: (test_start..test_start + self.test_size).collect(),
+                }
+            })
+            .collect())
     }
 }
 
@@ -368,6 +424,45 @@ pub struct MonteCarlo {
     pub embargo_pct: f64,
 }
 
+/// Checks a Monte Carlo `test_size` without the data, as scikit-learn's `ShuffleSplit` does: a
+/// share must lie in (0, 1), anything from 1 up is a whole number of rows.
+pub fn check_monte_carlo_test_size(test_size: f64) -> Result<(), ValidateError> {
+    let share = test_size > 0.0 && test_size < 1.0;
+    let count = test_size >= 1.0 && test_size.is_finite() && test_size.fract() == 0.0;
+    if share || count {
+        Ok(())
+    } else {
+        Err(ValidateError::parameter(
+            "test_size",
+            format!("must be a share in (0, 1) or a whole number of rows >= 1, got {test_size}"),
+        ))
+    }
+}
+
+/// Test rows per Monte Carlo split for `n` samples: `ceil(share × n)` or the count, which must
+/// leave at least one row on each side (scikit-learn's `_validate_shuffle_split`).
+fn monte_carlo_test_rows(test_size: f64, n: usize) -> Result<usize, ValidateError> {
+    check_monte_carlo_test_size(test_size)?;
+    let rows = if test_size < 1.0 {
+        (test_size * n as f64).ceil()
+    } else {
+        test_size
+    };
+    if rows >= 1.0 && rows < n as f64 {
+        // In range, whole and below n: the cast is exact.
+        Ok(rows as usize)
+    } else {
+        Err(ValidateError::parameter(
+            "test_size",
+            format!(
+                "gives {rows} test rows of {n} samples; monte_carlo needs between 1 and {} so \
+                 that training keeps at least one row",
+                n.saturating_sub(1)
+            ),
+        ))
+    }
+}
+
 impl Splitter for MonteCarlo {
     fn name(&self) -> &'static str {
         "monte_carlo"
@@ -378,23 +473,18 @@ impl Splitter for MonteCarlo {
     fn split(&self, input: &SplitInput<'_>) -> Result<Vec<Fold>, ValidateError> {
         let n = input.n_samples;
         check_pct(self.embargo_pct)?;
-        let m = if self.test_size < 1.0 {
-            // sklearn rounds the test share up.
-            (self.test_size * n as f64).ceil() as usize
-        } else {
-            self.test_size as usize
-        };
-        if self.n_splits == 0
-            || m == 0
-            || m >= n
-            || self.test_size.is_nan()
-            || self.test_size <= 0.0
-        {
-            return Err(ValidateError::InvalidSplit(format!(
-                "monte_carlo needs n_splits >= 1 and 0 < test_size < n_samples, got n_splits={} test_size={} for {n} samples",
-                self.n_splits, self.test_size
-            )));
+        check_samples(n)?;
+        if self.n_splits == 0 || self.n_splits > MAX_SPLITS {
+            return Err(ValidateError::parameter(
+                "n_splits",
+                format!(
+                    "must be in [1, {MAX_SPLITS}] for monte_carlo, got {}",
+                    self.n_splits
+                ),
+            ));
         }
+        let m = monte_carlo_test_rows(self.test_size, n)?;
+        check_fold_rows(self.n_splits, n)?;
         let mut rng = StdRng::seed_from_u64(self.seed);
         let t1 = label_end(input);
         let h = embargo_bars(n, self.embargo_pct);
