@@ -191,7 +191,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", e.message);
+            // Messages quote user input (names, cells, paths): escaped, they stay one line and
+            // cannot drive the terminal.
+            eprintln!("error: {}", render::escape(&e.message));
             ExitCode::from(e.code)
         }
     }
