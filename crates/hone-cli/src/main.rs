@@ -1,6 +1,8 @@
 //! `hone`: the command-line tool. Each subcommand is a thin layer over a library crate; errors
 //! become one line on stderr and a non-zero exit code (2: bad config or usage, 1: anything else,
 //! 70: an internal error, i.e. a bug in hone).
+// Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
+#![warn(clippy::unwrap_used)]
 
 mod commands;
 mod progress;

@@ -5,6 +5,8 @@
 //! feature matrix, target, times, label windows). Every feature at row `t` is computed from rows
 //! `≤ t` only; a target that needs rows past the end of the file drops those rows and says so.
 //! Errors name the file, the line (CSV) or row (Parquet) and the column.
+// Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
+#![warn(clippy::unwrap_used)]
 
 pub mod dataset;
 pub mod error;

@@ -8,6 +8,8 @@
 //! - [`linear`]: linear, ridge, lasso, elastic-net and logistic regression.
 //! - [`pipeline`]: a [`PipelineSpec`] fitted into a [`FittedPipeline`] (transforms + model) that is
 //!   saved and loaded as one directory.
+// Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
+#![warn(clippy::unwrap_used)]
 
 pub mod error;
 pub mod gbm;

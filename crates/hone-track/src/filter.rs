@@ -4,6 +4,8 @@
 //! comparisons joined by `AND` only; keys may be quoted with backticks or double quotes; strings
 //! in single (or double) quotes; `IN`/`NOT IN` lists; `IS [NOT] NULL`. Errors say which token
 //! is wrong and where.
+// A parser of user input: no indexing that could panic (ARCHITECTURE.md, invariant 14).
+#![warn(clippy::indexing_slicing)]
 
 use crate::{Result, TrackError};
 
@@ -137,10 +139,12 @@ fn err(input: &str, pos: usize, message: String) -> TrackError {
 
 fn tokenize(input: &str) -> Result<Vec<(usize, Tok)>> {
     let b = input.as_bytes();
+    // The byte at `k`, or NUL past the end (NUL is in no token class, so it ends any token).
+    let at = |k: usize| b.get(k).copied().unwrap_or(0);
     let mut i = 0;
     let mut out = Vec::new();
     while i < b.len() {
-        let c = b[i] as char;
+        let c = at(i) as char;
         let start = i;
         if c.is_whitespace() {
             i += 1;
@@ -172,7 +176,7 @@ fn tokenize(input: &str) -> Result<Vec<(usize, Tok)>> {
                     };
                     if ch == quote {
                         // A doubled quote inside a string is a literal quote.
-                        if i + 1 < b.len() && b[i + 1] as char == quote && quote == '\'' {
+                        if i + 1 < b.len() && at(i + 1) as char == quote && quote == '\'' {
                             s.push(quote);
                             i += 2;
                             continue;
@@ -215,14 +219,14 @@ fn tokenize(input: &str) -> Result<Vec<(usize, Tok)>> {
             _ if c.is_ascii_digit()
                 || ((c == '-' || c == '+' || c == '.')
                     && i + 1 < b.len()
-                    && (b[i + 1] as char).is_ascii_digit()) =>
+                    && (at(i + 1) as char).is_ascii_digit()) =>
             {
                 i += 1;
                 while i < b.len()
-                    && ((b[i] as char).is_ascii_alphanumeric() || "._+-".contains(b[i] as char))
+                    && ((at(i) as char).is_ascii_alphanumeric() || "._+-".contains(at(i) as char))
                 {
                     // Stop at a sign that is not part of an exponent.
-                    if (b[i] == b'+' || b[i] == b'-') && !matches!(b[i - 1], b'e' | b'E') {
+                    if (at(i) == b'+' || at(i) == b'-') && !matches!(at(i - 1), b'e' | b'E') {
                         break;
                     }
                     i += 1;
@@ -237,7 +241,7 @@ fn tokenize(input: &str) -> Result<Vec<(usize, Tok)>> {
             }
             _ if c.is_ascii_alphabetic() || c == '_' => {
                 while i < b.len()
-                    && ((b[i] as char).is_ascii_alphanumeric() || "_.".contains(b[i] as char))
+                    && ((at(i) as char).is_ascii_alphanumeric() || "_.".contains(at(i) as char))
                 {
                     i += 1;
                 }
@@ -352,7 +356,8 @@ pub fn parse_filter(input: &str) -> Result<Vec<Clause>> {
     let mut clauses = Vec::new();
     while i < toks.len() {
         if !clauses.is_empty() {
-            match &toks[i] {
+            let Some(tok) = toks.get(i) else { break };
+            match tok {
                 (_, Tok::Ident(w)) if w.eq_ignore_ascii_case("and") => i += 1,
                 (pos, Tok::Ident(w)) if w.eq_ignore_ascii_case("or") => {
                     return Err(err(

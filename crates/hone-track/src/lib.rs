@@ -9,6 +9,8 @@
 //! - [`artifacts`]: the blob store (SHA-256 content addresses, verified on every read).
 //! - [`filter`]: MLflow's search-filter grammar, parsed into clauses and run as SQL.
 //! - [`retention`]: keep/delete policies, restore, purge and garbage collection.
+// Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
+#![warn(clippy::unwrap_used)]
 
 pub mod artifacts;
 mod db;

@@ -4,6 +4,8 @@
 //! Store URIs are parsed here, once, for the CLI and [`open_store`](crate::open_store) alike: a
 //! URI with an unknown scheme (`mysql://...`) is refused instead of being taken for a file path
 //! (which would create a folder named `mysql:`).
+// A parser of user input: no indexing that could panic (ARCHITECTURE.md, invariant 14).
+#![warn(clippy::indexing_slicing)]
 
 use std::path::PathBuf;
 

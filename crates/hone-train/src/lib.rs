@@ -3,6 +3,8 @@
 //!
 //! The CLI is a thin layer over [`run_train`] and [`predict`]; later subsystems (tuning,
 //! tracking) call the same functions and listen to the same [`Event`]s.
+// Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
+#![warn(clippy::unwrap_used)]
 
 pub mod config;
 pub mod evaluate;

@@ -11,6 +11,8 @@
 //! - [`testfns`]: Branin, Hartmann6, Rosenbrock and Ackley for tests and benchmarks.
 //! - [`study`]: the ask/tell [`Study`](study::Study) over a pluggable
 //!   [`TrialStore`](study::TrialStore) (in memory here; the tracking store in `hone-train`).
+// Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
+#![warn(clippy::unwrap_used)]
 
 pub mod error;
 pub mod importance;

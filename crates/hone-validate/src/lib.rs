@@ -17,6 +17,8 @@
 //!   Evidently's default choice per column.
 //! - [`metrics`]: the [`Metric`](metrics::Metric) vocabulary (classification, probabilistic and
 //!   regression metrics) evaluated over a [`Predictions`](metrics::Predictions) set.
+// Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
+#![warn(clippy::unwrap_used)]
 
 pub mod compare;
 pub mod drift;
