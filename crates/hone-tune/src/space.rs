@@ -497,7 +497,7 @@ impl SearchSpace {
                         }
                         // Grid values are low + k·step: past 2^53 steps k·step is no longer
                         // exact and the grid's top overflows to infinity for tiny steps.
-                        if !((high - low) / s <= MAX_EXACT_INT as f64) {
+                        if (high - low) / s > MAX_EXACT_INT as f64 {
                             return bad(format!(
                                 "step {s:?} is too small for [{low:?}, {high:?}] (over 2^53 grid \
                                  values)"
