@@ -312,6 +312,11 @@ pub fn study(a: StudyArgs) -> Result<(), CliError> {
             constraints,
             json,
         } => {
+            if constraints.iter().any(|c| c.is_nan()) {
+                return Err(CliError::usage(
+                    "--constraints: a constraint value cannot be NaN (feasible is <= 0)",
+                ));
+            }
             let study = open(&a.store, &name)?;
             let complete = |v: Vec<f64>| {
                 if constraints.is_empty() {
@@ -357,6 +362,13 @@ pub fn study(a: StudyArgs) -> Result<(), CliError> {
             value,
             json,
         } => {
+            // Steps are stored as signed 64-bit integers.
+            if i64::try_from(step).is_err() {
+                return Err(CliError::usage(format!(
+                    "--step {step}: at most {}",
+                    i64::MAX
+                )));
+            }
             let study = open(&a.store, &name)?;
             study.report(trial, step, value).map_err(tune_err)?;
             let prune = study.should_prune(trial).map_err(tune_err)?;
@@ -387,17 +399,15 @@ pub fn study(a: StudyArgs) -> Result<(), CliError> {
                         })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let number = if values.is_empty() {
-                study.enqueue(&pairs)
+            // With values the point is judged as `tell` judges them (NaN: FAIL).
+            let (number, state) = if values.is_empty() {
+                let n = study.enqueue(&pairs).map_err(tune_err)?;
+                (n, TrialState::Waiting)
             } else {
-                study.add_completed(&pairs, &values)
-            }
-            .map_err(tune_err)?;
-            let state = if values.is_empty() {
-                "WAITING"
-            } else {
-                "COMPLETE"
+                let t = study.add_completed(&pairs, &values).map_err(tune_err)?;
+                (t.number, t.state)
             };
+            let state = state.as_str();
             if json {
                 println!("{}", json!({"trial": number, "state": state}));
             } else {

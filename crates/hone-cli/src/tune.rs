@@ -140,7 +140,9 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             .expect("static template")
             .progress_chars("=> "),
     );
-    bar.set_position(done as u64);
+    // The bar counts the budget: COMPLETE and PRUNED trials (failed ones are retried).
+    let [c0, p0, ..] = study.counts();
+    bar.set_position((c0 + p0) as u64);
     let quiet = args.json;
     let multi = def.directions.len() > 1;
     let on_event = |e: TuneEvent| {
@@ -157,7 +159,9 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             {
                 bar.println(format!("warning: trial {}: {e}", trial.number));
             }
-            bar.inc(1);
+            if trial.state != TrialState::Fail {
+                bar.inc(1);
+            }
             let best_text = best
                 .as_ref()
                 .map(|b| format!("best {} (#{})", fmt_value(b), b.number))

@@ -346,14 +346,15 @@ fn tune_resumes_after_kill_and_after_ctrl_c() {
     let mid = trials(&store, "lt-study");
     assert_eq!(count(&mid, "RUNNING"), 0, "{mid:?}");
 
-    // The same command again finishes the budget: 8 finished trials in all.
+    // The same command again finishes the budget: 8 finished (COMPLETE or PRUNED) trials;
+    // the killed and interrupted ones (FAIL) do not use it up.
     let v = json_of(&hone_in(&store, &args));
     let all = trials(&store, "lt-study");
     assert_eq!(count(&all, "RUNNING"), 0);
-    let finished = all.len();
+    let finished = count(&all, "COMPLETE") + count(&all, "PRUNED");
     assert_eq!(finished, 8, "{all:?}");
     assert_eq!(
-        v["trials"]["complete"].as_u64().unwrap() + v["trials"]["failed"].as_u64().unwrap(),
+        v["trials"]["complete"].as_u64().unwrap() + v["trials"]["pruned"].as_u64().unwrap(),
         8
     );
     // Trial k drew the same params as in an uninterrupted study with the same seed.

@@ -142,7 +142,19 @@ pub trait Store: Send + Sync {
         to: RunStatus,
         detached: bool,
     ) -> Result<bool>;
+    /// If run `batch.run_id` is in status `from`: moves it to `to` (ending it, when `to` is
+    /// not RUNNING or SCHEDULED) and writes `batch`, in one transaction; returns `false`, writing
+    /// nothing, when the run is in another status. A compare-and-set for workers that race to
+    /// finish one run (study trials): exactly one wins. With `from == to` it writes the batch
+    /// only while the run is still in `from`.
+    fn transition_run(&self, batch: &Batch, from: RunStatus, to: RunStatus) -> Result<bool>;
 }
+
+/// Run tag holding a study trial's JSON record (written by `hone-train`'s study store); the
+/// reaper rewrites it with the run's status.
+pub const TRIAL_RECORD_TAG: &str = "hone.trial";
+/// Run tag holding a study trial's state (`RUNNING`, `COMPLETE`, ...), searchable.
+pub const TRIAL_STATE_TAG: &str = "hone.trial.state";
 
 /// A run with its tags, as retention policies see it.
 pub type TaggedRun = (RunInfo, Vec<(String, String)>);
@@ -1350,10 +1362,13 @@ impl<D: Db> Store for SqlStore<D> {
         }
         self.write(|c| {
             for id in &dead {
-                c.execute(
+                let n = c.execute(
                     "UPDATE runs SET status = 'KILLED', end_time = COALESCE(heartbeat, ?1) WHERE run_id = ?2 AND status = 'RUNNING'",
                     &[Value::Int(now), id.into()],
                 )?;
+                if n == 1 {
+                    Self::fail_reaped_trial(c, id)?;
+                }
             }
             Ok(())
         })?;
@@ -1428,6 +1443,42 @@ impl<D: Db> Store for SqlStore<D> {
         })
     }
 
+    fn transition_run(&self, batch: &Batch, from: RunStatus, to: RunStatus) -> Result<bool> {
+        let ends = !matches!(to, RunStatus::Running | RunStatus::Scheduled);
+        self.write(|c| {
+            // The UPDATE takes the row lock and re-reads the status (PostgreSQL re-checks the
+            // WHERE clause after a concurrent commit; SQLite writers are serialised), so two
+            // racing callers cannot both see `from`.
+            let n = if ends {
+                c.execute(
+                    "UPDATE runs SET status = ?1, end_time = ?2 WHERE run_id = ?3 AND status = ?4",
+                    &[
+                        to.as_str().into(),
+                        Value::Int(now_ms()),
+                        batch.run_id.as_str().into(),
+                        from.as_str().into(),
+                    ],
+                )?
+            } else {
+                c.execute(
+                    "UPDATE runs SET status = ?1 WHERE run_id = ?2 AND status = ?3",
+                    &[
+                        to.as_str().into(),
+                        batch.run_id.as_str().into(),
+                        from.as_str().into(),
+                    ],
+                )?
+            };
+            if n == 0 {
+                // A missing run is an error, a run in another status a lost race.
+                Self::check_run_active(c, &batch.run_id)?;
+                return Ok(false);
+            }
+            Self::write_batch(c, batch)?;
+            Ok(true)
+        })
+    }
+
     fn next_sequence(&self, name: &str) -> Result<i64> {
         self.write(|c| {
             c.execute(
@@ -1483,6 +1534,43 @@ impl<D: Db> Store for SqlStore<D> {
 }
 
 impl<D: Db> SqlStore<D> {
+    /// A reaped run that is a study trial: its state tag and JSON record say FAIL, as its
+    /// status now does, so searches on the tag and readers of the record never see a dead
+    /// trial as RUNNING. Runs without these tags are left alone.
+    fn fail_reaped_trial(c: &mut dyn Conn, run_id: &str) -> Result<()> {
+        c.execute(
+            "UPDATE tags SET value = 'FAIL' WHERE run_id = ?1 AND key = ?2 AND value = 'RUNNING'",
+            &[run_id.into(), TRIAL_STATE_TAG.into()],
+        )?;
+        let rows = c.query(
+            "SELECT r.value, runs.end_time FROM tags r JOIN runs ON runs.run_id = r.run_id \
+             WHERE r.run_id = ?1 AND r.key = ?2",
+            &[run_id.into(), TRIAL_RECORD_TAG.into()],
+        )?;
+        let Some(row) = rows.first() else {
+            return Ok(());
+        };
+        let Ok(serde_json::Value::Object(mut record)) = serde_json::from_str(&text(row, 0)) else {
+            return Ok(());
+        };
+        if record.get("state").and_then(|v| v.as_str()) != Some("RUNNING") {
+            return Ok(());
+        }
+        record.insert("state".into(), "FAIL".into());
+        if let Some(end) = opt_int(row, 1) {
+            record.insert("finished_ms".into(), end.into());
+        }
+        c.execute(
+            "UPDATE tags SET value = ?1 WHERE run_id = ?2 AND key = ?3",
+            &[
+                serde_json::Value::Object(record).to_string().into(),
+                run_id.into(),
+                TRIAL_RECORD_TAG.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
     /// The dialect in use.
     pub fn dialect(&self) -> Dialect {
         self.db.dialect()

@@ -389,6 +389,83 @@ fn suite(store: &dyn Store) {
     assert!(store.reap().unwrap().is_empty());
 }
 
+/// `transition_run` is a compare-and-set of the run status, written with its batch in one
+/// transaction: racing callers, each with its own connection, see exactly one winner, and the
+/// losers write nothing.
+fn concurrent_transition(uri: &str) {
+    let store = open_store(uri).unwrap();
+    let exp = store.get_or_create_experiment("transitions").unwrap();
+    let run = new_run(store.as_ref(), &exp, "trial", None);
+    let state = |v: &str| Batch {
+        run_id: run.clone(),
+        tags: vec![kv("hone.trial.state", v)],
+        ..Default::default()
+    };
+    // While RUNNING, RUNNING → RUNNING writes (a report) and the run stays open.
+    assert!(
+        store
+            .transition_run(&state("RUNNING"), RunStatus::Running, RunStatus::Running)
+            .unwrap()
+    );
+    assert_eq!(store.get_run(&run).unwrap().info.end_time, None);
+    let winners: Vec<bool> = (0..8)
+        .map(|i| {
+            let (uri, run) = (uri.to_string(), run.clone());
+            std::thread::spawn(move || {
+                let store = open_store(&uri).unwrap();
+                let b = Batch {
+                    run_id: run,
+                    metrics: vec![metric("value", i as f64, 0, 1)],
+                    tags: vec![kv("winner", &i.to_string())],
+                    ..Default::default()
+                };
+                store
+                    .transition_run(&b, RunStatus::Running, RunStatus::Finished)
+                    .unwrap()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(winners.iter().filter(|w| **w).count(), 1, "{winners:?}");
+    let r = store.get_run(&run).unwrap();
+    assert_eq!(r.info.status, RunStatus::Finished);
+    assert!(r.info.end_time.is_some());
+    let winner = winners.iter().position(|w| *w).unwrap();
+    assert_eq!(
+        r.tags.iter().find(|(k, _)| k == "winner").unwrap().1,
+        winner.to_string()
+    );
+    // The losers' values never reached the store.
+    let history = store.metric_history(&run, "value").unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].value, winner as f64);
+    // A finished run takes no late report, and a missing run is an error, not a lost race.
+    assert!(
+        !store
+            .transition_run(&state("LATE"), RunStatus::Running, RunStatus::Running)
+            .unwrap()
+    );
+    let r = store.get_run(&run).unwrap();
+    assert_eq!(
+        r.tags
+            .iter()
+            .find(|(k, _)| k == "hone.trial.state")
+            .unwrap()
+            .1,
+        "RUNNING"
+    );
+    let missing = Batch {
+        run_id: "no-such-run".into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.transition_run(&missing, RunStatus::Running, RunStatus::Finished),
+        Err(TrackError::NotFound(_))
+    ));
+}
+
 /// Counters handed out from several threads (each with its own connection) never repeat.
 fn concurrent_sequence(uri: &str) {
     let handles: Vec<_> = (0..4)
@@ -417,6 +494,7 @@ fn sqlite_backend_passes_the_suite() {
     let store = open_store(&uri).unwrap();
     suite(store.as_ref());
     concurrent_sequence(&uri);
+    concurrent_transition(&uri);
     // Re-opening applies no migration twice and keeps the data.
     let again = open_store(&uri).unwrap();
     assert!(again.get_experiment_by_name("suite").unwrap().is_some());
@@ -428,6 +506,7 @@ fn postgres_backend_passes_the_suite() {
     let store = open_store(&cluster.uri).unwrap();
     suite(store.as_ref());
     concurrent_sequence(&cluster.uri);
+    concurrent_transition(&cluster.uri);
     let again = open_store(&cluster.uri).unwrap();
     assert!(again.get_experiment_by_name("suite").unwrap().is_some());
 }

@@ -21,10 +21,10 @@ use serde_json::{Value, json};
 
 /// Experiment tag holding the study definition.
 pub const STUDY_TAG: &str = "hone.study";
-/// Run tag holding the trial record.
-pub const TRIAL_TAG: &str = "hone.trial";
+/// Run tag holding the trial record (the store's reaper rewrites it for dead trials).
+pub const TRIAL_TAG: &str = hone_track::store::TRIAL_RECORD_TAG;
 /// Run tag with the trial state (searchable: `tags.hone.trial.state = 'COMPLETE'`).
-pub const STATE_TAG: &str = "hone.trial.state";
+pub const STATE_TAG: &str = hone_track::store::TRIAL_STATE_TAG;
 /// Metric holding the trial number.
 pub const NUMBER_METRIC: &str = "hone.trial_number";
 /// Metric holding intermediate values by step.
@@ -34,9 +34,30 @@ fn storage(e: TrackError) -> TuneError {
     TuneError::Storage(e.to_string())
 }
 
+/// Checks that the study's results can be stored: objective names are metric keys and
+/// parameter names param keys (else every trial would run and then fail to be told), and no
+/// objective takes a name the study itself uses.
+fn check_keys(def: &StudyDef) -> Result<()> {
+    for name in &def.objectives {
+        if name == NUMBER_METRIC || name == INTERMEDIATE_METRIC {
+            return Err(TuneError::Invalid(format!(
+                "objective name {name:?} is reserved for the study's own records"
+            )));
+        }
+        hone_track::validate_key("metric", name)
+            .map_err(|e| TuneError::Invalid(format!("objective name: {e}")))?;
+    }
+    for p in &def.space.params {
+        hone_track::validate_key("param", &p.name)
+            .map_err(|e| TuneError::Space(format!("[{}]: {e}", p.name)))?;
+    }
+    Ok(())
+}
+
 /// Creates a new study in the store; fails if the name is taken.
 pub fn create_study(store: &dyn Store, def: &StudyDef) -> Result<String> {
     def.validate()?;
+    check_keys(def)?;
     if store
         .get_experiment_by_name(&def.name)
         .map_err(storage)?
@@ -347,8 +368,9 @@ impl TrialStore for TrackTrialStore {
             format!("metrics.`{NUMBER_METRIC}` >= {since}")
         };
         let mut out: Vec<Trial> = self.search(&filter)?.into_iter().map(|(t, _)| t).collect();
+        // Open trials below `since` are re-read: another worker may have finished them.
         for &n in also {
-            if n >= since
+            if n < since
                 && let Some((t, _)) = self
                     .search(&format!("metrics.`{NUMBER_METRIC}` = {n}"))?
                     .into_iter()
@@ -371,6 +393,11 @@ impl TrialStore for TrackTrialStore {
             TrialState::Waiting => RunStatus::Scheduled,
             _ => RunStatus::Running,
         };
+        // The record and state tags are written with the run, in its transaction: a worker
+        // killed right after leaves a trial whose record the reaper can mark FAIL.
+        let mut batch = self.batch("", &trial)?;
+        let mut tags = vec![("hone.study".to_string(), self.def.name.clone())];
+        tags.append(&mut batch.tags);
         let info = self
             .store
             .create_run(NewRun {
@@ -378,12 +405,12 @@ impl TrialStore for TrackTrialStore {
                 name: Some(format!("trial-{number}")),
                 status: Some(status),
                 detached: self.detached || trial.state == TrialState::Waiting,
-                tags: vec![("hone.study".into(), self.def.name.clone())],
+                tags,
                 ..Default::default()
             })
             .map_err(storage)?;
         self.remember(trial.number, &info.run_id);
-        let mut batch = self.batch(&info.run_id, &trial)?;
+        batch.run_id = info.run_id.clone();
         batch.metrics.push(Metric {
             key: NUMBER_METRIC.into(),
             point: MetricPoint {
@@ -393,10 +420,8 @@ impl TrialStore for TrackTrialStore {
             },
         });
         self.store.log_batches(&[batch]).map_err(storage)?;
-        if trial.state.is_finished() {
-            self.store
-                .end_run(&info.run_id, RunStatus::Finished)
-                .map_err(storage)?;
+        if let Some(status) = run_status(trial.state) {
+            self.store.end_run(&info.run_id, status).map_err(storage)?;
         }
         Ok(trial)
     }
@@ -427,18 +452,36 @@ impl TrialStore for TrackTrialStore {
         self.store
             .log_batches(&[self.batch(&run_id, trial)?])
             .map_err(storage)?;
-        let status = match trial.state {
-            TrialState::Complete | TrialState::Pruned => Some(RunStatus::Finished),
-            TrialState::Fail => Some(RunStatus::Failed),
-            _ => None,
-        };
-        if let Some(s) = status {
+        if let Some(s) = run_status(trial.state) {
             self.store.end_run(&run_id, s).map_err(storage)?;
         }
         Ok(())
     }
 
-    fn report(&self, trial: &Trial, step: u64, value: f64) -> Result<()> {
+    fn finish(&self, trial: &Trial) -> Result<bool> {
+        let run_id = self.run_id(trial.number)?;
+        let batch = self.batch(&run_id, trial)?;
+        let to = run_status(trial.state).ok_or_else(|| {
+            TuneError::Invalid(format!(
+                "trial {} cannot finish as {}",
+                trial.number,
+                trial.state.as_str()
+            ))
+        })?;
+        // Status, record, state tag and values change in one transaction, and only if the run
+        // is still RUNNING: of racing `tell`s exactly one wins.
+        self.store
+            .transition_run(&batch, RunStatus::Running, to)
+            .map_err(storage)
+    }
+
+    fn report(&self, trial: &Trial, step: u64, value: f64) -> Result<bool> {
+        let step = i64::try_from(step).map_err(|_| {
+            TuneError::Invalid(format!(
+                "step {step} is over the largest step, {}",
+                i64::MAX
+            ))
+        })?;
         let run_id = self.run_id(trial.number)?;
         let mut batch = self.batch(&run_id, trial)?;
         batch.metrics.push(Metric {
@@ -446,9 +489,20 @@ impl TrialStore for TrackTrialStore {
             point: MetricPoint {
                 value,
                 timestamp: hone_tune::study::now_ms(),
-                step: step as i64,
+                step,
             },
         });
-        self.store.log_batches(&[batch]).map_err(storage)
+        self.store
+            .transition_run(&batch, RunStatus::Running, RunStatus::Running)
+            .map_err(storage)
+    }
+}
+
+/// The run status of a finished trial state (`None` while it is WAITING or RUNNING).
+fn run_status(state: TrialState) -> Option<RunStatus> {
+    match state {
+        TrialState::Complete | TrialState::Pruned => Some(RunStatus::Finished),
+        TrialState::Fail => Some(RunStatus::Failed),
+        TrialState::Waiting | TrialState::Running => None,
     }
 }

@@ -50,7 +50,8 @@ pub const MAX_FAILURES_BEFORE_SUCCESS: usize = 5;
 pub struct TuneSpec {
     /// The study (name, space with resolved parameter paths, sampler, pruner, directions).
     pub study: StudyDef,
-    /// Total trials the study should reach (COMPLETE + PRUNED + FAIL); `None` with a timeout.
+    /// Finished trials the study should reach (COMPLETE + PRUNED; failed and killed trials do
+    /// not use up the budget, as Optuna's `MaxTrialsCallback`); `None` with a timeout.
     pub n_trials: Option<usize>,
     /// Stop asking for new trials after this long.
     pub timeout: Option<Duration>,
@@ -76,6 +77,19 @@ pub enum Steps {
 
 fn cfg_err(cfg: &LoadedConfig, m: String) -> TrainError {
     TrainError::Config(format!("{}: [search] {m}", cfg.path.display()))
+}
+
+/// Most trials one process runs at once (each is a thread; more would only exhaust threads).
+pub const MAX_JOBS: usize = 1024;
+
+/// Checks a number of parallel trials (`--jobs`, `[search] jobs`); the error completes the
+/// caller's "<name> ..." message.
+pub fn check_jobs(jobs: usize) -> Result<usize, String> {
+    if (1..=MAX_JOBS).contains(&jobs) {
+        Ok(jobs)
+    } else {
+        Err(format!("must be between 1 and {MAX_JOBS}, got {jobs}"))
+    }
 }
 
 /// The config path a search parameter writes (`learning_rate` → `model.params.learning_rate`).
@@ -135,11 +149,25 @@ impl TuneSpec {
                 )),
             }
         };
-        let n_trials = int("n_trials")?.map(|n| n as usize);
+        let at_least_one = |key: &str| -> Result<Option<usize>, TrainError> {
+            match int(key)? {
+                Some(0) => Err(cfg_err(cfg, format!("{key} must be at least 1, got 0"))),
+                n => Ok(n.map(|n| n as usize)),
+            }
+        };
+        let n_trials = at_least_one("n_trials")?;
         let timeout = match search.get("timeout") {
             None => None,
             Some(toml::Value::Integer(i)) if *i > 0 => Some(Duration::from_secs(*i as u64)),
-            Some(toml::Value::Float(f)) if *f > 0.0 => Some(Duration::from_secs_f64(*f)),
+            // try_from: an infinite or astronomically long timeout is refused, not a panic.
+            Some(toml::Value::Float(f)) if *f > 0.0 => {
+                Some(Duration::try_from_secs_f64(*f).map_err(|_| {
+                    cfg_err(
+                        cfg,
+                        format!("timeout must be a finite number of seconds, got {f}"),
+                    )
+                })?)
+            }
             Some(v) => {
                 return Err(cfg_err(
                     cfg,
@@ -154,10 +182,12 @@ impl TuneSpec {
             ));
         }
         let seed = int("seed")?.map_or(cfg.config.seed, |s| s as u64);
-        let jobs = jobs_override
-            .or(int("jobs")?.map(|j| j as usize))
-            .unwrap_or(1)
-            .max(1);
+        let config_jobs = at_least_one("jobs")?;
+        let jobs = match (jobs_override, config_jobs) {
+            (Some(j), _) => check_jobs(j).map_err(|m| TrainError::Config(format!("--jobs {m}")))?,
+            (None, Some(j)) => check_jobs(j).map_err(|m| cfg_err(cfg, format!("jobs {m}")))?,
+            (None, None) => 1,
+        };
         let strings = |key: &str| -> Result<Vec<String>, TrainError> {
             match search.get(key) {
                 None => Ok(Vec::new()),
@@ -488,11 +518,16 @@ pub fn run_search(
     let started = Instant::now();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = (cores / spec.jobs).max(1);
-    // Asks go through one gate per process: the budget check (finished + running trials of
-    // the whole study, other processes' included) and the ask are then atomic here; across
-    // processes the study may overshoot by at most the number of other workers.
+    // Asks go through one gate per process: the budget check (COMPLETE + PRUNED + running
+    // trials of the whole study, other processes' included) and the ask are then atomic here;
+    // across processes the study may overshoot by at most the number of other workers. Failed
+    // and killed trials do not count: the budget is of results.
     let gate = Mutex::new(());
     let failures_in_a_row = AtomicUsize::new(0);
+    // Failures do not use up the budget, so something must bound them: a process stops once
+    // its own failed trials reach the budget (a grid point that always fails would otherwise
+    // be retried forever).
+    let failures_here = AtomicUsize::new(0);
     let end: Mutex<Option<TuneEnd>> = Mutex::new(None);
     let fatal: Mutex<Option<TrainError>> = Mutex::new(None);
     let finish = |e: TuneEnd| {
@@ -523,8 +558,8 @@ pub fn run_search(
             let guard = gate.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(n) = spec.n_trials {
                 let _ = study.refresh();
-                let [c, p, f, r, _] = study.counts();
-                if c + p + f + r >= n {
+                let [c, p, _, r, _] = study.counts();
+                if c + p + r >= n {
                     finish(TuneEnd::Budget);
                     return;
                 }
@@ -557,9 +592,16 @@ pub fn run_search(
             };
             if trial.state == TrialState::Fail && !stop.load(Ordering::SeqCst) {
                 let n = failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
+                let here = failures_here.fetch_add(1, Ordering::SeqCst) + 1;
                 if n >= MAX_FAILURES_BEFORE_SUCCESS && study.counts()[0] == 0 {
                     abort(TrainError::Config(format!(
                         "the first {n} trials all failed; last error: {}",
+                        error.clone().unwrap_or_default()
+                    )));
+                } else if spec.n_trials.is_some_and(|budget| here >= budget) {
+                    abort(TrainError::Config(format!(
+                        "{here} trials failed in this run, as many as the trial budget; last \
+                         error: {}",
                         error.clone().unwrap_or_default()
                     )));
                 }

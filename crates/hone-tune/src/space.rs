@@ -182,12 +182,14 @@ impl Distribution {
     /// The largest grid value `<= high` of a stepped range (`high` itself otherwise).
     fn grid_high(&self) -> f64 {
         match self {
+            // `min`: low + k·step may round one ulp past high (0.1 + 9 × 0.1 > 1.0), and a
+            // value past the user's bound is one the trainer may refuse (as Optuna clips).
             Distribution::Float {
                 low,
                 high,
                 step: Some(s),
                 ..
-            } => low + ((high - low) / s + 1e-9).floor() * s,
+            } => (low + ((high - low) / s + 1e-9).floor() * s).min(*high),
             Distribution::Int {
                 low, high, step, ..
             } => (low + (high - low) / step * step) as f64,
@@ -272,24 +274,57 @@ impl Distribution {
         }
     }
 
-    /// Every value of a discrete parameter, as internal values; `None` for a continuous range.
-    pub fn grid(&self) -> Option<Vec<f64>> {
+    /// How many values a discrete parameter takes (saturating at `u64::MAX`), counted without
+    /// building them, so a caller can refuse a huge range before allocating it; `None` for a
+    /// continuous range.
+    pub fn grid_len(&self) -> Option<u64> {
         match self {
             Distribution::Float { step: None, .. } => None,
             Distribution::Float {
                 low, step: Some(s), ..
             } => {
-                let n = ((self.grid_high() - low) / s).round() as usize;
-                Some((0..=n).map(|i| low + i as f64 * s).collect())
+                // The same count as `grid` makes; `as` saturates (NaN gives 0).
+                let k = ((self.grid_high() - low) / s).round();
+                Some((k.max(0.0) as u64).saturating_add(1))
             }
+            Distribution::Int {
+                low, high, step, ..
+            } => {
+                // i128: no overflow even for bounds the space has not validated yet.
+                let span = (i128::from(*high) - i128::from(*low)).max(0);
+                let n = span / i128::from((*step).max(1)) + 1;
+                Some(u64::try_from(n).unwrap_or(u64::MAX))
+            }
+            Distribution::Categorical { choices } => Some(choices.len() as u64),
+            Distribution::Fixed { .. } => Some(1),
+        }
+    }
+
+    /// Every value of a discrete parameter, as internal values; `None` for a continuous range.
+    /// The vector has [`Distribution::grid_len`] elements: check that first for ranges a user
+    /// gave.
+    pub fn grid(&self) -> Option<Vec<f64>> {
+        let n = self.grid_len()?;
+        Some((0..n).map(|k| self.grid_value(k)).collect())
+    }
+
+    /// The `k`-th value of a discrete parameter's grid (`grid()[k]`, without building it);
+    /// `low` for a continuous range.
+    pub fn grid_value(&self, k: u64) -> f64 {
+        match self {
+            Distribution::Float {
+                low,
+                high,
+                step: Some(s),
+                ..
+            } => (low + k as f64 * s).min(*high),
+            Distribution::Float { low, .. } => *low,
+            // i128: exact for every validated int range.
             Distribution::Int { low, step, .. } => {
-                let n = ((self.grid_high() - *low as f64) / *step as f64).round() as i64;
-                Some((0..=n).map(|i| (low + i * step) as f64).collect())
+                (i128::from(*low) + i128::from(k) * i128::from(*step)) as f64
             }
-            Distribution::Categorical { choices } => {
-                Some((0..choices.len()).map(|i| i as f64).collect())
-            }
-            Distribution::Fixed { .. } => Some(vec![0.0]),
+            Distribution::Categorical { .. } => k as f64,
+            Distribution::Fixed { .. } => 0.0,
         }
     }
 
@@ -314,7 +349,9 @@ impl Distribution {
                 let v = value.as_f64()?;
                 let on_grid = step.is_none_or(|s| {
                     let k = (v - low) / s;
-                    (k - k.round()).abs() < 1e-8
+                    // The division's own rounding error grows with k: allow it, so a value
+                    // the samplers produced (low + k·step) is always found on the grid.
+                    (k - k.round()).abs() < 1e-8_f64.max(4.0 * f64::EPSILON * k.abs())
                 });
                 (v >= *low && v <= *high && on_grid).then_some(v)
             }
@@ -395,6 +432,10 @@ pub struct SearchSpace {
     pub params: Vec<ParamDef>,
 }
 
+/// The largest magnitude of an int parameter's bounds: 2^53, up to which every integer is
+/// exactly a float (internal values are `f64`).
+pub const MAX_EXACT_INT: u64 = 1 << 53;
+
 const PARAM_KEYS: [&str; 8] = [
     "type", "low", "high", "log", "step", "choices", "value", "when",
 ];
@@ -440,12 +481,33 @@ impl SearchSpace {
                     if !low.is_finite() || !high.is_finite() || low > high {
                         return bad(format!("needs finite low <= high (got {low}, {high})"));
                     }
+                    // Samplers scale by the width: an infinite one turns every draw into NaN.
+                    if !(high - low).is_finite() {
+                        return bad(format!(
+                            "the range [{low:?}, {high:?}] is too wide (high - low overflows a \
+                             float)"
+                        ));
+                    }
                     if *log && *low <= 0.0 {
                         return bad(format!("log = true needs low > 0 (got {low})"));
                     }
                     if let Some(s) = step {
                         if !(*s > 0.0 && s.is_finite()) {
                             return bad(format!("step must be > 0 (got {s})"));
+                        }
+                        // Grid values are low + k·step: past 2^53 steps k·step is no longer
+                        // exact and the grid's top overflows to infinity for tiny steps.
+                        if (high - low) / s > MAX_EXACT_INT as f64 {
+                            return bad(format!(
+                                "step {s:?} is too small for [{low:?}, {high:?}] (over 2^53 grid \
+                                 values)"
+                            ));
+                        }
+                        // Samplers widen the range by half a step on each side.
+                        if !((low - s).is_finite() && (high + s).is_finite()) {
+                            return bad(format!(
+                                "step {s:?} takes [{low:?}, {high:?}] past the largest float"
+                            ));
                         }
                         if *log {
                             return bad("step cannot be combined with log = true".into());
@@ -461,6 +523,14 @@ impl SearchSpace {
                     if low > high {
                         return bad(format!("needs low <= high (got {low}, {high})"));
                     }
+                    // Internal values are floats: beyond 2^53 an int would silently round to
+                    // another one (possibly outside the range).
+                    if low.unsigned_abs() > MAX_EXACT_INT || high.unsigned_abs() > MAX_EXACT_INT {
+                        return bad(format!(
+                            "low and high must lie within ±{MAX_EXACT_INT} (2^53, the integers a \
+                             float holds exactly); got {low}, {high}"
+                        ));
+                    }
                     if *step < 1 {
                         return bad(format!("step must be >= 1 (got {step})"));
                     }
@@ -472,13 +542,25 @@ impl SearchSpace {
                     if choices.is_empty() {
                         return bad("choices is empty".into());
                     }
+                    // NaN equals nothing, so such a choice could never be enqueued or matched
+                    // by a condition.
+                    if let Some(c) = choices
+                        .iter()
+                        .find(|c| matches!(c, ParamValue::Float(f) if f.is_nan()))
+                    {
+                        return bad(format!("choice {c} is not a value a trial can match"));
+                    }
                     for (i, c) in choices.iter().enumerate() {
                         if choices[..i].iter().any(|d| d.matches(c)) {
                             return bad(format!("choice {c} is listed twice"));
                         }
                     }
                 }
-                Distribution::Fixed { .. } => {}
+                Distribution::Fixed { value } => {
+                    if matches!(value, ParamValue::Float(f) if f.is_nan()) {
+                        return bad("value nan is not a value a trial can match".into());
+                    }
+                }
             }
             for (parent, values) in &p.when {
                 let Some(def) = seen.get(parent.as_str()) else {
@@ -868,6 +950,193 @@ mod tests {
         for (text, want) in cases {
             let e = SearchSpace::from_toml_str(text).unwrap_err().to_string();
             assert!(e.contains(want), "{text:?}: {e}");
+        }
+    }
+}
+
+/// Property tests: any TOML space, extreme bounds included, is either refused with an error or
+/// gives a space whose every sampled, gridded and round-tripped value is finite and in range.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::sampler::grid::{GridSampler, MAX_GRID};
+    use crate::sampler::{sample_uniform, trial_rng};
+
+    fn toml_float(f: f64) -> String {
+        if f.is_nan() {
+            "nan".into()
+        } else if f.is_infinite() {
+            if f > 0.0 { "inf" } else { "-inf" }.into()
+        } else {
+            format!("{f:?}")
+        }
+    }
+
+    /// Integer literals: random, small, and the edges (u64::MAX is no TOML integer at all).
+    fn int_lit() -> impl Strategy<Value = String> {
+        prop_oneof![
+            1 => any::<i64>().prop_map(|v| v.to_string()),
+            5 => (-1000i64..1000).prop_map(|v| v.to_string()),
+            2 => prop::sample::select(vec![
+                i64::MAX,
+                i64::MIN,
+                i64::MAX - 1,
+                i64::MIN + 1,
+                1 << 53,
+                (1 << 53) + 1,
+                -(1 << 53),
+                1 << 40,
+                0,
+                1,
+            ])
+            .prop_map(|v| v.to_string()),
+            1 => Just(u64::MAX.to_string()),
+        ]
+    }
+
+    /// Float literals: random bit patterns (NaN and infinities included), small values and the
+    /// edges of the type.
+    fn float_lit() -> impl Strategy<Value = String> {
+        prop_oneof![
+            1 => any::<f64>().prop_map(toml_float),
+            3 => (-1e3f64..1e3).prop_map(toml_float),
+            3 => (1e-6f64..10.0).prop_map(toml_float),
+            2 => prop::sample::select(vec![
+                f64::MAX,
+                f64::MIN,
+                f64::MIN_POSITIVE,
+                5e-324,
+                1e-300,
+                1e300,
+                u64::MAX as f64,
+                i64::MAX as f64,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NAN,
+                0.0,
+                -0.0,
+                0.1,
+            ])
+            .prop_map(toml_float),
+            1 => int_lit(),
+        ]
+    }
+
+    /// Usually ordered bounds (so most spaces get past the first check), sometimes not.
+    fn bounds(
+        low: impl Strategy<Value = String>,
+        high: impl Strategy<Value = String>,
+    ) -> impl Strategy<Value = (String, String)> {
+        (low, high, prop::bool::weighted(0.8)).prop_map(|(a, b, ordered)| {
+            let key = |s: &String| s.parse::<f64>().unwrap_or(f64::NAN);
+            if ordered && key(&a) > key(&b) {
+                (b, a)
+            } else {
+                (a, b)
+            }
+        })
+    }
+
+    fn param(i: usize) -> impl Strategy<Value = String> {
+        let log = prop_oneof![Just(""), Just("log = true\n"), Just("log = false\n")];
+        let int = (
+            bounds(int_lit(), int_lit()),
+            prop::option::of(int_lit()),
+            log.clone(),
+        )
+            .prop_map(|((lo, hi), step, log)| {
+                let step = step.map(|s| format!("step = {s}\n")).unwrap_or_default();
+                format!("type = \"int\"\nlow = {lo}\nhigh = {hi}\n{step}{log}")
+            });
+        let float = (
+            bounds(float_lit(), float_lit()),
+            prop::option::of(float_lit()),
+            log,
+        )
+            .prop_map(|((lo, hi), step, log)| {
+                let step = step.map(|s| format!("step = {s}\n")).unwrap_or_default();
+                format!("type = \"float\"\nlow = {lo}\nhigh = {hi}\n{step}{log}")
+            });
+        let cat = prop::collection::vec(
+            prop_oneof![
+                float_lit(),
+                Just("\"a\"".into()),
+                Just("\"b\"".into()),
+                Just("true".into())
+            ],
+            1..4,
+        )
+        .prop_map(|c| format!("type = \"categorical\"\nchoices = [{}]\n", c.join(", ")));
+        // An empty list now and then.
+        let cat = prop_oneof![
+            9 => cat,
+            1 => Just("type = \"categorical\"\nchoices = []\n".to_string())
+        ];
+        let fixed = float_lit().prop_map(|v| format!("type = \"fixed\"\nvalue = {v}\n"));
+        let when = prop::option::weighted(
+            0.4,
+            prop_oneof![float_lit(), Just("\"a\"".into()), Just("\"b\"".into())],
+        );
+        // The first parameter is most often categorical: the usual parent of conditions.
+        let cat_weight = if i == 0 { 4 } else { 1 };
+        let kind = prop_oneof![2 => int, 2 => float, cat_weight => cat, 1 => fixed];
+        (kind, when).prop_map(move |(body, when)| {
+            let cond = match when {
+                Some(v) if i > 0 => format!("when = {{ p0 = [{v}] }}\n"),
+                _ => String::new(),
+            };
+            format!("[p{i}]\n{body}{cond}")
+        })
+    }
+
+    fn space_text() -> impl Strategy<Value = String> {
+        (1usize..4)
+            .prop_flat_map(|n| (0..n).map(param).collect::<Vec<_>>())
+            .prop_map(|ps| ps.join("\n"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_space_is_refused_or_sound(text in space_text(), seed in any::<u64>()) {
+            let Ok(space) = SearchSpace::from_toml_str(&text) else {
+                return Ok(());
+            };
+
+            for p in &space.params {
+                let d = &p.distribution;
+                let (lo, hi) = d.bounds();
+                for u in [0.0, 0.25, 0.5, 0.999, 1.0] {
+                    let v = d.from_unit(u);
+                    prop_assert!(v.is_finite() && lo <= v && v <= hi, "{text}: {u} -> {v}");
+                    let back = d.internal(&d.external(v));
+                    prop_assert!(back.is_some(), "{text}: {v} is not in its own space");
+                }
+                let n = d.grid_len();
+                prop_assert_eq!(n.is_none(), !d.is_discrete());
+                if let Some(n) = n.filter(|n| *n <= 1000) {
+                    let g = d.grid().unwrap_or_default();
+                    prop_assert_eq!(g.len() as u64, n);
+                    prop_assert!(g.iter().all(|v| lo <= *v && *v <= hi), "{text}: {g:?}");
+                }
+            }
+            // A random point is complete, in range and survives the user-facing round trip.
+            let point = sample_uniform(&space, &mut trial_rng(seed, 0, 0));
+            let back = space.internal(&space.external(&point));
+            prop_assert_eq!(back.ok(), Some(point), "{}", text);
+            // Grids are sized before anything is built, and never exceed the limit.
+            match GridSampler::new(&space) {
+                Ok(g) => {
+                    prop_assert!((1..=MAX_GRID).contains(&g.size()), "{text}");
+                    if g.size() <= 2000 {
+                        prop_assert_eq!(g.points().len() as u64, g.size());
+                    }
+                }
+                Err(e) => prop_assert!(matches!(e, TuneError::Sampler { .. }), "{e}"),
+            }
         }
     }
 }

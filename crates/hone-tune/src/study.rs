@@ -87,11 +87,15 @@ pub trait TrialStore: Send + Sync {
     fn claim_waiting(&self) -> Result<Option<Trial>>;
     /// Overwrites a trial's record.
     fn save(&self, trial: &Trial) -> Result<()>;
-    /// Records that `trial` (already holding the new point) reported `value` at `step`.
-    fn report(&self, trial: &Trial, step: u64, value: f64) -> Result<()> {
-        let _ = (step, value);
-        self.save(trial)
-    }
+    /// Stores `trial`, which holds its final state and values, if the stored trial is still
+    /// RUNNING; returns `false`, writing nothing, when it is not. The check and the write are
+    /// one atomic step (a compare-and-set), so of several workers finishing one trial exactly
+    /// one wins and no result overwrites another.
+    fn finish(&self, trial: &Trial) -> Result<bool>;
+    /// Records that `trial` (already holding the new point) reported `value` at `step`, if the
+    /// stored trial is still RUNNING (atomically, as [`TrialStore::finish`]); returns `false`,
+    /// writing nothing, when it is not, so a late report never turns a finished trial back.
+    fn report(&self, trial: &Trial, step: u64, value: f64) -> Result<bool>;
 }
 
 /// A [`TrialStore`] in memory (tests, benchmarks, throwaway studies).
@@ -141,12 +145,75 @@ impl TrialStore for MemoryTrialStore {
 
     fn save(&self, trial: &Trial) -> Result<()> {
         let mut trials = self.lock();
-        let slot = trials
-            .get_mut(trial.number as usize)
-            .ok_or(TuneError::Invalid(format!("no trial {}", trial.number)))?;
-        *slot = trial.clone();
+        *Self::slot(&mut trials, trial.number)? = trial.clone();
         Ok(())
     }
+
+    fn finish(&self, trial: &Trial) -> Result<bool> {
+        self.replace_running(trial)
+    }
+
+    fn report(&self, trial: &Trial, _step: u64, _value: f64) -> Result<bool> {
+        self.replace_running(trial)
+    }
+}
+
+impl MemoryTrialStore {
+    fn slot(trials: &mut [Trial], number: u64) -> Result<&mut Trial> {
+        usize::try_from(number)
+            .ok()
+            .and_then(|i| trials.get_mut(i))
+            .ok_or(TuneError::Invalid(format!("no trial {number}")))
+    }
+
+    /// Replaces the stored trial under the lock if it is RUNNING.
+    fn replace_running(&self, trial: &Trial) -> Result<bool> {
+        let mut trials = self.lock();
+        let slot = Self::slot(&mut trials, trial.number)?;
+        if slot.state != TrialState::Running {
+            return Ok(false);
+        }
+        *slot = trial.clone();
+        Ok(true)
+    }
+}
+
+/// The error for telling or reporting a trial that is not RUNNING.
+fn not_running(number: u64, state: TrialState) -> TuneError {
+    if state.is_finished() {
+        TuneError::Invalid(format!(
+            "trial {number} is {}: it is already finished and cannot be told or reported again",
+            state.as_str()
+        ))
+    } else {
+        TuneError::Invalid(format!(
+            "trial {number} is {}, not RUNNING (ask for it first)",
+            state.as_str()
+        ))
+    }
+}
+
+/// The state a trial finishes in given its values: any NaN value fails it (as in Optuna: NaN
+/// is no measurement), otherwise it is COMPLETE. `tell` and `add_completed` share it, so a
+/// warm-start point is judged like an evaluated one.
+fn state_of_values(values: &[f64]) -> TrialState {
+    if values.iter().any(|x| x.is_nan()) {
+        TrialState::Fail
+    } else {
+        TrialState::Complete
+    }
+}
+
+/// Refuses NaN constraint values: a NaN is neither feasible nor a violation, so it cannot be
+/// ranked (Optuna refuses it too).
+fn check_constraints(number: Option<u64>, constraints: &[f64]) -> Result<()> {
+    if constraints.iter().any(|c| c.is_nan()) {
+        let who = number.map(|n| format!("trial {n}: ")).unwrap_or_default();
+        return Err(TuneError::Invalid(format!(
+            "{who}constraint values cannot be NaN"
+        )));
+    }
+    Ok(())
 }
 
 /// How a trial ended.
@@ -303,19 +370,36 @@ impl Study {
     pub fn report(&self, number: u64, step: u64, value: f64) -> Result<()> {
         let mut st = self.lock();
         let i = st.position(number)?;
-        let t = &mut st.trials[i];
-        if t.state != TrialState::Running {
-            return Err(TuneError::Invalid(format!(
-                "trial {number} is {}, not RUNNING",
-                t.state.as_str()
-            )));
+        let current = &st.trials[i];
+        if current.state != TrialState::Running {
+            return Err(not_running(number, current.state));
         }
         if value.is_nan() {
             return Ok(());
         }
+        let mut t = current.clone();
         t.intermediate.insert(step, value);
-        let t = t.clone();
-        self.store.report(&t, step, value)
+        if !self.store.report(&t, step, value)? {
+            return Err(self.lost_race(&mut st, number));
+        }
+        st.trials[i] = t;
+        Ok(())
+    }
+
+    /// The error after a store refused to change trial `number` because another worker had
+    /// finished it: its state as the store now has it.
+    fn lost_race(&self, st: &mut State, number: u64) -> TuneError {
+        if let Err(e) = self.refresh_locked(st) {
+            return e;
+        }
+        match st.position(number) {
+            Ok(i) if st.trials[i].state != TrialState::Running => {
+                not_running(number, st.trials[i].state)
+            }
+            _ => TuneError::Invalid(format!(
+                "trial {number} is no longer RUNNING (another worker finished it)"
+            )),
+        }
     }
 
     /// True when the pruner says the trial should stop after its latest report. Multi-objective
@@ -346,13 +430,10 @@ impl Study {
         let mut st = self.lock();
         self.refresh_locked(&mut st)?;
         let i = st.position(number)?;
-        let t = &mut st.trials[i];
-        if t.state != TrialState::Running {
-            return Err(TuneError::Invalid(format!(
-                "trial {number} is {}, not RUNNING; it cannot be told again",
-                t.state.as_str()
-            )));
+        if st.trials[i].state != TrialState::Running {
+            return Err(not_running(number, st.trials[i].state));
         }
+        let mut t = st.trials[i].clone();
         let n = self.def.directions.len();
         let (values, constraints) = match &outcome {
             Outcome::Complete(v) => (Some(v.clone()), None),
@@ -367,24 +448,25 @@ impl Study {
                 v.len()
             )));
         }
-        t.state = match &outcome {
-            Outcome::Pruned => TrialState::Pruned,
-            Outcome::Fail => TrialState::Fail,
-            _ if values
-                .as_ref()
-                .is_some_and(|v| v.iter().any(|x| x.is_nan())) =>
-            {
-                TrialState::Fail
-            }
-            _ => TrialState::Complete,
+        if let Some(c) = &constraints {
+            check_constraints(Some(number), c)?;
+        }
+        t.state = match (&outcome, &values) {
+            (Outcome::Pruned, _) => TrialState::Pruned,
+            (Outcome::Fail, _) => TrialState::Fail,
+            (_, Some(v)) => state_of_values(v),
+            (_, None) => TrialState::Complete,
         };
         if t.state == TrialState::Complete {
             t.values = values;
             t.constraints = constraints;
         }
         t.finished_ms = Some(now_ms());
-        let t = t.clone();
-        self.store.save(&t)?;
+        // The store's compare-and-set decides between workers telling the same trial.
+        if !self.store.finish(&t)? {
+            return Err(self.lost_race(&mut st, number));
+        }
+        st.trials[i] = t.clone();
         Ok(t)
     }
 
@@ -399,8 +481,13 @@ impl Study {
         Ok(number)
     }
 
-    /// Adds a finished trial from known results (warm start).
-    pub fn add_completed(&self, values: &[(String, ParamValue)], objective: &[f64]) -> Result<u64> {
+    /// Adds a finished trial from known results (warm start). The values are judged as `tell`
+    /// judges them: a NaN makes the trial FAIL (kept, without values), not COMPLETE.
+    pub fn add_completed(
+        &self,
+        values: &[(String, ParamValue)],
+        objective: &[f64],
+    ) -> Result<Trial> {
         if objective.len() != self.def.directions.len() {
             return Err(TuneError::Invalid(format!(
                 "{} value(s) given, the study has {} objective(s)",
@@ -409,14 +496,16 @@ impl Study {
             )));
         }
         let params = self.def.space.internal(values)?;
-        let mut t = Trial::new(0, TrialState::Complete, params);
-        t.values = Some(objective.to_vec());
+        let state = state_of_values(objective);
+        let mut t = Trial::new(0, state, params);
+        if state == TrialState::Complete {
+            t.values = Some(objective.to_vec());
+        }
         let now = now_ms();
         (t.started_ms, t.finished_ms) = (Some(now), Some(now));
         let t = self.store.create(t)?;
-        let number = t.number;
-        self.lock().merge(vec![t]);
-        Ok(number)
+        self.lock().merge(vec![t.clone()]);
+        Ok(t)
     }
 
     /// Every trial, in number order.
@@ -575,7 +664,56 @@ mod tests {
                 &[0.0],
             )
             .unwrap();
-        assert_eq!(study.best_trial().unwrap().unwrap().number, warm);
+        assert_eq!(study.best_trial().unwrap().unwrap().number, warm.number);
+        // A NaN warm start is judged as tell judges it: FAIL, never the best.
+        let nan = study
+            .add_completed(
+                &[
+                    ("x".into(), ParamValue::Float(0.5)),
+                    ("k".into(), ParamValue::Str("a".into())),
+                ],
+                &[f64::NAN],
+            )
+            .unwrap();
+        assert_eq!((nan.state, nan.values), (TrialState::Fail, None));
+        assert_eq!(study.best_trial().unwrap().unwrap().number, warm.number);
+    }
+
+    #[test]
+    fn racing_tells_of_one_trial_have_exactly_one_winner() {
+        let store: Arc<dyn TrialStore> = Arc::new(MemoryTrialStore::new());
+        let first = Study::open(def(SamplerSpec::Random), store.clone()).unwrap();
+        let number = first.ask().unwrap().number;
+        // Every worker opened the study while the trial was RUNNING.
+        let workers: Vec<Study> = (0..8)
+            .map(|_| Study::open(def(SamplerSpec::Random), store.clone()).unwrap())
+            .collect();
+        let results: Vec<Result<Trial>> = std::thread::scope(|s| {
+            let handles: Vec<_> = workers
+                .iter()
+                .enumerate()
+                .map(|(i, w)| s.spawn(move || w.tell(number, Outcome::Complete(vec![i as f64]))))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let won: Vec<&Trial> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(won.len(), 1);
+        for e in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert!(e.to_string().contains("is COMPLETE"), "{e}");
+        }
+        let stored = store.load(0, &[]).unwrap();
+        assert_eq!(stored[0].values, won[0].values);
+        // A worker that still believes the trial RUNNING cannot report to it or fail it.
+        let late = Study::open(def(SamplerSpec::Random), store.clone()).unwrap();
+        let stale = Study::open(def(SamplerSpec::Random), store.clone()).unwrap();
+        let t = late.ask().unwrap().number;
+        let stale_view = Study::open(def(SamplerSpec::Random), store.clone()).unwrap();
+        late.tell(t, Outcome::Pruned).unwrap();
+        let e = stale_view.report(t, 0, 1.0).unwrap_err().to_string();
+        assert!(e.contains(&format!("trial {t} is PRUNED")), "{e}");
+        let e = stale.tell(t, Outcome::Fail).unwrap_err().to_string();
+        assert!(e.contains("PRUNED"), "{e}");
+        assert_eq!(store.load(t, &[]).unwrap()[0].state, TrialState::Pruned);
     }
 
     #[test]

@@ -7,26 +7,49 @@ use crate::sampler::{SampleContext, Sampler};
 use crate::space::{Params, SearchSpace};
 use crate::trial::TrialState;
 
-/// Grids larger than this are refused (they would never finish and only waste memory).
-pub const MAX_GRID: usize = 10_000_000;
+/// Grids larger than this are refused (a study that size would never finish).
+pub const MAX_GRID: u64 = 10_000_000;
 
 /// Visits every combination of parameter values once, in lexicographic definition order (the
 /// first parameter changes slowest). Conditional parameters are only varied where they are
 /// active, so a combination never differs only in an inactive value. Each `ask` hands out the
 /// first combination no COMPLETE, PRUNED, RUNNING or WAITING trial holds (failed ones are
 /// retried), so enqueued points, resumed studies and parallel workers in one process all
-/// continue the same order.
+/// continue the same order. The combinations are walked, never stored: a grid of millions of
+/// points costs no memory.
 #[derive(Debug, Clone)]
 pub struct GridSampler {
-    points: Vec<Params>,
+    space: SearchSpace,
+    size: u64,
+}
+
+/// The error for a grid over the limit; `size` says how many points it has.
+fn too_big(space: &SearchSpace, size: &str) -> TuneError {
+    let axes = space
+        .params
+        .iter()
+        .filter_map(|p| {
+            let n = p.distribution.grid_len()?;
+            (n > 1).then(|| format!("{:?} {n}", p.name))
+        })
+        .collect::<Vec<_>>()
+        .join(" × ");
+    TuneError::Sampler {
+        sampler: "grid",
+        message: format!(
+            "the grid has {size} points ({axes} values), over the limit of {MAX_GRID}; give \
+             the parameters larger steps or fewer values, or use random or tpe"
+        ),
+    }
 }
 
 impl GridSampler {
-    /// Enumerates the grid; refuses continuous floats (no `step`) and grids over
-    /// [`MAX_GRID`] points.
+    /// Sizes the grid; refuses continuous floats (no `step`) and grids over [`MAX_GRID`]
+    /// points (counted with checked arithmetic, before anything is built).
     pub fn new(space: &SearchSpace) -> Result<Self> {
+        let mut bound = Some(1u64);
         for p in &space.params {
-            if p.distribution.grid().is_none() {
+            let Some(n) = p.distribution.grid_len() else {
                 return Err(TuneError::Sampler {
                     sampler: "grid",
                     message: format!(
@@ -35,39 +58,99 @@ impl GridSampler {
                         p.name
                     ),
                 });
-            }
+            };
+            bound = bound.and_then(|b| b.checked_mul(n));
         }
-        let mut points = Vec::new();
-        enumerate(space, 0, &mut Params::new(), &mut points)?;
-        Ok(GridSampler { points })
+        // Without conditions the product of the axis sizes is the size; with them only the
+        // active combinations count (a walk that stops just past the limit).
+        let size = match bound {
+            _ if !space.is_unconditional() => count(space, 0, &mut Params::new()),
+            Some(b) if b <= MAX_GRID => b,
+            Some(b) => return Err(too_big(space, &b.to_string())),
+            None => return Err(too_big(space, "more than 2^64")),
+        };
+        if size > MAX_GRID {
+            return Err(too_big(space, &format!("more than {MAX_GRID}")));
+        }
+        Ok(GridSampler {
+            space: space.clone(),
+            size,
+        })
     }
 
-    /// The combinations in visiting order.
-    pub fn points(&self) -> &[Params] {
-        &self.points
+    /// The number of combinations.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The combinations in visiting order (builds them all: for tests and small grids).
+    pub fn points(&self) -> Vec<Params> {
+        let mut out = Vec::new();
+        walk(&self.space, 0, &mut Params::new(), &mut |p| {
+            out.push(p.clone());
+            false
+        });
+        out
     }
 }
 
-fn enumerate(space: &SearchSpace, i: usize, cur: &mut Params, out: &mut Vec<Params>) -> Result<()> {
-    if out.len() > MAX_GRID {
-        return Err(TuneError::Sampler {
-            sampler: "grid",
-            message: format!("the grid has more than {MAX_GRID} points; use random or tpe"),
-        });
-    }
+/// True when a parameter after `i` is conditional on parameter `i`.
+fn is_parent(space: &SearchSpace, i: usize) -> bool {
+    let name = &space.params[i].name;
+    space.params[i + 1..]
+        .iter()
+        .any(|p| p.when.iter().any(|(parent, _)| parent == name))
+}
+
+/// The number of combinations of parameters `i..` given the values in `cur`, saturating just
+/// past [`MAX_GRID`] (the caller only needs to know it is too many). A parameter no later one
+/// depends on multiplies the count without its values being visited.
+fn count(space: &SearchSpace, i: usize, cur: &mut Params) -> u64 {
     let Some(p) = space.params.get(i) else {
-        out.push(cur.clone());
-        return Ok(());
+        return 1;
     };
     if !space.is_active(p, cur) {
-        return enumerate(space, i + 1, cur, out);
+        return count(space, i + 1, cur);
     }
-    for v in p.distribution.grid().unwrap_or_default() {
+    let n = p.distribution.grid_len().unwrap_or(1);
+    if !is_parent(space, i) {
+        return n.saturating_mul(count(space, i + 1, cur)).min(MAX_GRID + 1);
+    }
+    let mut total = 0u64;
+    for k in 0..n {
+        let v = p.distribution.grid_value(k);
         cur.insert(p.name.clone(), v);
-        enumerate(space, i + 1, cur, out)?;
+        total = total.saturating_add(count(space, i + 1, cur));
+        if total > MAX_GRID {
+            break;
+        }
     }
     cur.remove(&p.name);
-    Ok(())
+    total.min(MAX_GRID + 1)
+}
+
+/// Visits the combinations of parameters `i..` in order until `stop` returns true; returns
+/// whether it did.
+fn walk(
+    space: &SearchSpace,
+    i: usize,
+    cur: &mut Params,
+    stop: &mut impl FnMut(&Params) -> bool,
+) -> bool {
+    let Some(p) = space.params.get(i) else {
+        return stop(cur);
+    };
+    if !space.is_active(p, cur) {
+        return walk(space, i + 1, cur, stop);
+    }
+    for k in 0..p.distribution.grid_len().unwrap_or(0) {
+        cur.insert(p.name.clone(), p.distribution.grid_value(k));
+        if walk(space, i + 1, cur, stop) {
+            return true;
+        }
+    }
+    cur.remove(&p.name);
+    false
 }
 
 fn key(p: &Params) -> Vec<(String, u64)> {
@@ -86,11 +169,15 @@ impl Sampler for GridSampler {
             .filter(|t| t.state != TrialState::Fail)
             .map(|t| key(&t.params))
             .collect();
-        self.points
-            .iter()
-            .find(|p| !taken.contains(&key(p)))
-            .cloned()
-            .ok_or(TuneError::Exhausted(self.points.len()))
+        let mut found = None;
+        walk(&self.space, 0, &mut Params::new(), &mut |p| {
+            if taken.contains(&key(p)) {
+                return false;
+            }
+            found = Some(p.clone());
+            true
+        });
+        found.ok_or(TuneError::Exhausted(self.size as usize))
     }
 }
 
@@ -155,8 +242,52 @@ mod tests {
         )
         .unwrap();
         let g = GridSampler::new(&space).unwrap();
+        assert_eq!(g.size(), 4);
         assert_eq!(g.points().len(), 4); // gbdt, rf×{0.5, 0.6, 0.7}
         assert!(!g.points()[0].contains_key("frac"));
+    }
+
+    #[test]
+    fn huge_grids_are_refused_before_anything_is_built() {
+        let grid_err = |text: &str| {
+            let space = SearchSpace::from_toml_str(text).unwrap();
+            GridSampler::new(&space).unwrap_err().to_string()
+        };
+        // One axis of 2^53 + 1 values.
+        let e = grid_err("[n]\ntype = \"int\"\nlow = 0\nhigh = 9007199254740992\n");
+        assert!(
+            e.contains("9007199254740993 points (\"n\" 9007199254740993 values)"),
+            "{e}"
+        );
+        assert!(e.contains("over the limit of 10000000"), "{e}");
+        // The product of the axes overflows 64 bits: checked, not wrapped.
+        let axis =
+            |name: &str| format!("[{name}]\ntype = \"int\"\nlow = 0\nhigh = 1099511627776\n");
+        let e = grid_err(&[axis("a"), axis("b"), axis("c")].concat());
+        assert!(e.contains("more than 2^64 points"), "{e}");
+        assert!(e.contains("\"a\" 1099511627777 × \"b\""), "{e}");
+        // A float step that makes billions of values.
+        let e = grid_err("[x]\ntype = \"float\"\nlow = 0\nhigh = 1\nstep = 1e-12\n");
+        assert!(e.contains("\"x\""), "{e}");
+        // Conditional: only the active combinations count (2 + 6M + 3M, not 2 × 6M × 3M).
+        let space = SearchSpace::from_toml_str(
+            "[k]\ntype = \"categorical\"\nchoices = [\"a\", \"b\"]\n\
+             [u]\ntype = \"int\"\nlow = 1\nhigh = 6000000\nwhen = { k = [\"a\"] }\n\
+             [v]\ntype = \"int\"\nlow = 1\nhigh = 3000000\nwhen = { k = [\"b\"] }\n",
+        )
+        .unwrap();
+        let g = GridSampler::new(&space).unwrap();
+        assert_eq!(g.size(), 9_000_000);
+        let mut g = g;
+        let ctx = SampleContext {
+            space: &space,
+            directions: &[Direction::Minimize],
+            trials: &[],
+            number: 0,
+            seed: 0,
+        };
+        let first = g.sample(&ctx).unwrap();
+        assert_eq!((first["k"], first["u"]), (0.0, 1.0));
     }
 
     #[test]

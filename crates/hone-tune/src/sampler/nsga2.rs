@@ -349,7 +349,7 @@ fn searchable(d: &Distribution) -> bool {
             step: None,
             ..
         } => high > low,
-        _ => d.grid().is_some_and(|g| g.len() > 1),
+        _ => d.grid_len().is_some_and(|n| n > 1),
     }
 }
 
