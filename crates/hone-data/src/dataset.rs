@@ -596,8 +596,14 @@ mod tests {
     #[test]
     fn text_columns_left_out_of_the_defaults_get_a_note() {
         let d = days(4);
-        let mut t = table(vec![10., 11., 10.5, 12.], d.iter().map(|s| s.as_str()).collect());
-        for (name, cells) in [("sym", ["A", "B", "A", "B"]), ("skip", ["x", "y", "z", "w"])] {
+        let mut t = table(
+            vec![10., 11., 10.5, 12.],
+            d.iter().map(|s| s.as_str()).collect(),
+        );
+        for (name, cells) in [
+            ("sym", ["A", "B", "A", "B"]),
+            ("skip", ["x", "y", "z", "w"]),
+        ] {
             t.columns.push(Column {
                 name: name.into(),
                 values: ColumnValues::Text(cells.map(String::from).to_vec()),
@@ -610,7 +616,11 @@ mod tests {
         let note = "column \"sym\" left out of the default features: not numeric (line 2: \"A\")";
         assert!(ds.notes.iter().any(|n| n == note), "{:?}", ds.notes);
         // Excluded columns and the time column get no note.
-        assert!(!ds.notes.iter().any(|n| n.contains("skip") || n.contains("date")));
+        assert!(
+            !ds.notes
+                .iter()
+                .any(|n| n.contains("skip") || n.contains("date"))
+        );
     }
 
     #[test]

@@ -339,7 +339,9 @@ fn read_csv_general(
         };
         values.push(match numbers {
             Some(v) => ColumnValues::Numeric(v),
-            None => ColumnValues::Text(cells().map(|c| c.unwrap_or_default().to_string()).collect()),
+            None => {
+                ColumnValues::Text(cells().map(|c| c.unwrap_or_default().to_string()).collect())
+            }
         });
     }
     Ok((names, values))
@@ -815,7 +817,13 @@ mod tests {
         }
         assert!(parse_number(b"").is_some_and(f64::is_nan));
         assert!(parse_number(b"\"\"").is_some_and(f64::is_nan));
-        for bad in [b"1,234.5".as_slice(), b"n/a", b"\"1", b"1.5x", b"2020-01-01"] {
+        for bad in [
+            b"1,234.5".as_slice(),
+            b"n/a",
+            b"\"1",
+            b"1.5x",
+            b"2020-01-01",
+        ] {
             assert_eq!(parse_number(bad), None, "{bad:?}");
         }
         let dir = tempfile::tempdir().unwrap();
@@ -841,7 +849,11 @@ mod tests {
         let body = |bad: &str| {
             let mut text = String::from("t,x\n");
             for i in 0..1500 {
-                let cell = if i == 1200 { bad.to_string() } else { format!("{i}.5") };
+                let cell = if i == 1200 {
+                    bad.to_string()
+                } else {
+                    format!("{i}.5")
+                };
                 text.push_str(&format!("{i},{cell}\n"));
             }
             text
