@@ -18,9 +18,15 @@ use crate::render;
 pub struct TrainArgs {
     /// The job's config file (TOML).
     pub config: PathBuf,
-    /// Output directory (default: runs/<name>-<UTC timestamp>).
+    /// Output directory: new or empty (default: runs/<name>-<UTC timestamp>, never an existing
+    /// one).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace the contents of a non-empty --out that holds an earlier hone output (never the
+    /// file system root, the home directory, or the current directory or a folder above it).
+    /// The earlier files are deleted only once the job has succeeded.
+    #[arg(long, requires = "out")]
+    pub overwrite: bool,
     /// Print the full report as JSON on stdout (progress lines are not printed).
     #[arg(long)]
     pub json: bool,
@@ -127,9 +133,12 @@ pub struct PredictArgs {
     /// Data file (CSV or Parquet) with the columns the model was trained on.
     #[arg(long)]
     pub data: PathBuf,
-    /// Write predictions here (CSV) instead of stdout.
+    /// Write predictions here (CSV) instead of stdout; an existing file needs --overwrite.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long, requires = "out")]
+    pub overwrite: bool,
     /// Print a JSON summary (with --out) or the predictions as JSON records.
     #[arg(long)]
     pub json: bool,
@@ -144,12 +153,103 @@ pub(crate) fn utc_stamp() -> String {
         .replace(' ', "-")
 }
 
+/// `--out` as a usage error naming the flag and the path (`hint`: how to get past a refusal).
+fn out_error(e: hone_train::output::OutDirError, hint: &str) -> CliError {
+    use hone_train::output::OutDirError;
+    let hint = match e {
+        OutDirError::NotEmpty { .. } | OutDirError::AlreadyExists { .. } => hint,
+        _ => "",
+    };
+    CliError::usage(format!("--out {e}{hint}"))
+}
+
+/// A new directory `runs/<name>-<UTC timestamp>` for a job without `--out`: the name is reduced
+/// to characters safe in a file name (a job name `../x` must not escape `runs/`), and `-2`,
+/// `-3`, ... are appended while a directory of that name exists (two jobs in one millisecond).
+fn claim_default_out(name: &str) -> Result<hone_train::output::OutDir, CliError> {
+    use hone_train::output::{OutDir, OutDirError};
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let base = format!("{safe}-{}", utc_stamp());
+    for k in 1..=1000 {
+        let dir = PathBuf::from("runs").join(if k == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{k}")
+        });
+        if std::fs::symlink_metadata(&dir).is_ok() {
+            continue;
+        }
+        match OutDir::claim(&dir, false) {
+            // Another job took it between the look and the claim.
+            Err(OutDirError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists => {}
+            r => {
+                return r.map_err(|e| {
+                    CliError::usage(format!(
+                        "default output directory: {e} (choose one with --out)"
+                    ))
+                });
+            }
+        }
+    }
+    Err(CliError::usage(format!(
+        "default output directory runs/{base}: every variant is taken (choose one with --out)"
+    )))
+}
+
+/// Claims a job's output directory before anything runs: `--out` (refused when it is a file,
+/// non-empty without `overwrite`, or not writable), or a new default one. `hint` tells how to
+/// get past a non-empty `--out`.
+pub(crate) fn claim_out(
+    out: Option<&Path>,
+    name: &str,
+    overwrite: bool,
+    hint: &str,
+) -> Result<hone_train::output::OutDir, CliError> {
+    match out {
+        Some(dir) => {
+            hone_train::output::OutDir::claim(dir, overwrite).map_err(|e| out_error(e, hint))
+        }
+        None => claim_default_out(name),
+    }
+}
+
+/// How to get past `hone tune --out` on a non-empty directory (tune has no `--overwrite`).
+pub(crate) const FRESH_HINT: &str = " (choose an empty or new directory)";
+
+/// Checks `hone tune --out` before the search (the refit claims it afterwards), so that a bad
+/// path fails before hours of trials rather than after them.
+pub(crate) fn check_refit_out(out: Option<&Path>, no_refit: bool) -> Result<(), CliError> {
+    match out {
+        Some(dir) if !no_refit => {
+            hone_train::output::check_out_dir(dir, false).map_err(|e| out_error(e, FRESH_HINT))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// How to get past `hone train --out` on a non-empty directory.
+const OVERWRITE_HINT: &str = " (pass --overwrite to replace its contents, or choose another)";
+
 pub fn train(args: TrainArgs) -> Result<(), CliError> {
     let cfg = hone_train::config::load(&args.config)?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{}", cfg.name(), utc_stamp())));
+    // Claimed before training: a bad --out fails at once; a failed job leaves it as it was.
+    let out_dir = claim_out(
+        args.out.as_deref(),
+        &cfg.name(),
+        args.overwrite,
+        OVERWRITE_HINT,
+    )?;
+    let out = out_dir.path().to_path_buf();
     let mut progress = TrainProgress::new(args.json);
     let (result, run_id) = if args.no_track {
         (
@@ -176,6 +276,7 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
     };
     progress.finish();
     let report = result?;
+    out_dir.commit();
     if args.json {
         let mut v = serde_json::to_value(&report).map_err(|e| CliError::runtime(e.to_string()))?;
         if let Some((run_id, store)) = &run_id {
@@ -599,13 +700,17 @@ pub fn metrics(args: MetricsArgs) -> Result<(), CliError> {
 }
 
 pub fn predict(args: PredictArgs) -> Result<(), CliError> {
+    if let Some(path) = &args.out {
+        hone_train::output::check_out_file(path, args.overwrite)
+            .map_err(|e| out_error(e, " (pass --overwrite to replace it)"))?;
+    }
     let result = hone_train::predict(&args.model, &args.data)?;
     for note in &result.notes {
         eprintln!("note: {note}");
     }
     match &args.out {
         Some(path) => {
-            std::fs::write(path, &result.csv)
+            hone_train::output::write_atomic(path, result.csv.as_bytes())
                 .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", path.display())))?;
             if args.json {
                 println!(

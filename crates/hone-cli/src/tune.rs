@@ -58,6 +58,7 @@ fn fmt_value(t: &Trial) -> String {
 /// Runs `hone tune`.
 pub fn tune(args: TuneArgs) -> Result<(), CliError> {
     let cfg = hone_train::config::load(&args.config)?;
+    crate::commands::check_refit_out(args.out.as_deref(), args.no_refit)?;
     let spec = TuneSpec::from_config(&cfg, args.jobs)?;
     let loc = args.store.location()?;
     let store: Arc<dyn Store> = Arc::from(open_store(&loc.store_uri).map_err(track_err)?);
@@ -236,9 +237,13 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
         None
     } else {
         let best_cfg = apply(&cfg, &best_params, None)?;
-        let out = args.out.clone().unwrap_or_else(|| {
-            PathBuf::from("runs").join(format!("{}-{}", def.name, crate::commands::utc_stamp()))
-        });
+        let out_dir = crate::commands::claim_out(
+            args.out.as_deref(),
+            &def.name,
+            false,
+            crate::commands::FRESH_HINT,
+        )?;
+        let out = out_dir.path().to_path_buf();
         // Every trial of the search counts in the refit's deflated Sharpe ratio and PBO.
         let searched =
             hone_train::tracking::earlier_trials(&tracker, &def.name).map_err(track_err)?;
@@ -270,11 +275,14 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             "trials": {"complete": n_complete, "pruned": n_pruned, "failed": n_fail},
         });
         let path = out.join("tune.json");
-        std::fs::write(
+        hone_train::output::write_atomic(
             &path,
-            serde_json::to_string_pretty(&tune_json).unwrap_or_default(),
+            serde_json::to_string_pretty(&tune_json)
+                .unwrap_or_default()
+                .as_bytes(),
         )
         .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", path.display())))?;
+        out_dir.commit();
         Some((report, run_id, out))
     };
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::features::DeriveSpec;
-use crate::table::{ColumnValues, FileFormat, Table};
+use crate::table::{FileFormat, Table};
 use crate::time::parse_timestamp;
 use crate::{DataError, fingerprint};
 
@@ -236,21 +236,32 @@ impl DataSpec {
             .target
             .filter(|t| t.kind == TargetKind::Column)
             .map(|t| t.column.as_str());
+        let mut notes = Vec::new();
         let raw_names: Vec<String> = match &self.features {
             Some(list) => list.clone(),
             None if self.derive.is_some() => Vec::new(),
-            None => table
-                .columns
-                .iter()
-                .filter(|c| matches!(c.values, ColumnValues::Numeric(_)))
-                .map(|c| c.name.clone())
-                .filter(|name| {
-                    Some(name.as_str()) != self.time_column.as_deref()
-                        && Some(name.as_str()) != target_col
-                        && !self.exclude.contains(name)
-                        && Some(name.as_str()) != self.group_column.as_deref()
-                })
-                .collect(),
+            None => {
+                let candidates = table.columns.iter().filter(|c| {
+                    let name = c.name.as_str();
+                    Some(name) != self.time_column.as_deref()
+                        && Some(name) != target_col
+                        && !self.exclude.iter().any(|e| e == name)
+                        && Some(name) != self.group_column.as_deref()
+                });
+                let mut names = Vec::new();
+                for c in candidates {
+                    match table.why_not_numeric(&c.name) {
+                        None => names.push(c.name.clone()),
+                        // A text column is never a default feature; say so, or a typo in one
+                        // cell would drop the whole column unnoticed.
+                        Some(why) => notes.push(format!(
+                            "column {:?} left out of the default features: {why}",
+                            c.name
+                        )),
+                    }
+                }
+                names
+            }
         };
         for name in &self.exclude {
             table.column(name)?;
@@ -306,7 +317,6 @@ impl DataSpec {
         }
 
         // Target.
-        let mut notes = Vec::new();
         let mut end = n;
         let mut target = Vec::new();
         let mut classes = None;
@@ -523,7 +533,7 @@ impl Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::Column;
+    use crate::table::{Column, ColumnValues};
 
     fn table(close: Vec<f64>, times: Vec<&str>) -> Table {
         let n = close.len();
@@ -581,6 +591,36 @@ mod tests {
             allow_missing_features: false,
             trading_price: None,
         }
+    }
+
+    #[test]
+    fn text_columns_left_out_of_the_defaults_get_a_note() {
+        let d = days(4);
+        let mut t = table(
+            vec![10., 11., 10.5, 12.],
+            d.iter().map(|s| s.as_str()).collect(),
+        );
+        for (name, cells) in [
+            ("sym", ["A", "B", "A", "B"]),
+            ("skip", ["x", "y", "z", "w"]),
+        ] {
+            t.columns.push(Column {
+                name: name.into(),
+                values: ColumnValues::Text(cells.map(String::from).to_vec()),
+            });
+        }
+        let mut s = spec();
+        s.exclude = vec!["skip".into()];
+        let ds = s.build(&t, opts(&direction(1))).unwrap();
+        assert_eq!(ds.feature_names, vec!["close", "x"]);
+        let note = "column \"sym\" left out of the default features: not numeric (line 2: \"A\")";
+        assert!(ds.notes.iter().any(|n| n == note), "{:?}", ds.notes);
+        // Excluded columns and the time column get no note.
+        assert!(
+            !ds.notes
+                .iter()
+                .any(|n| n.contains("skip") || n.contains("date"))
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use memchr::{memchr, memchr_iter};
 
-use crate::table::ColumnValues;
+use crate::table::{ColumnValues, parse_number};
 
 /// Rows scanned to decide whether a column is numeric.
 const INFER_ROWS: usize = 1000;
@@ -32,14 +32,6 @@ fn trim(f: &[u8]) -> &[u8] {
 
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-fn parse_number(f: &[u8]) -> Option<f64> {
-    let f = trim(f);
-    if f.is_empty() {
-        return Some(f64::NAN);
-    }
-    fast_float2::parse::<f64, _>(f).ok()
 }
 
 /// Parses one line in a single pass (numbers read in place, no field splitting). Returns false,

@@ -1,10 +1,18 @@
 //! Reading CSV and Parquet files into named columns of `f64` (or text).
 //!
-//! Numeric columns of any Arrow type are cast to `f64` (nulls become NaN); other columns, and the
-//! columns the caller asks to keep as text (the time column), are kept as strings. CSV files are
-//! parsed by arrow-csv on all cores, each thread taking a slice of the file cut at a line end.
-//! When Arrow rejects a file, a second, slower pass with the `csv` crate finds the first bad
-//! line and column so that the error can name them.
+//! Entry points: [`load`] reads a `.csv` or `.parquet` file from a path; [`read_csv`] parses CSV
+//! bytes already in memory. Both return a [`Table`] or a [`DataError`] that names the file and,
+//! where there is one, the line or row; no input makes them panic.
+//!
+//! A CSV column is numeric when every cell is a number by [`parse_number`] (surrounding
+//! whitespace and quotes ignored, empty cells missing), so the fast path and the general one
+//! always agree; any other column, and the columns the caller asks to keep as text (the time
+//! column), is text. Unquoted files take `fast_csv`; the rest is split into fields by arrow-csv
+//! on all cores, each thread taking a slice of the file cut at a line end. When arrow-csv
+//! rejects a file, a second, slower pass with the `csv` crate finds the first bad line.
+//!
+//! Parquet columns of any numeric Arrow type are cast to `f64` (nulls become NaN); the others
+//! are text.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -12,7 +20,6 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, StringArray};
 use arrow::compute::cast;
-use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 
@@ -45,13 +52,37 @@ impl Column {
         }
     }
 
-    /// The value of row `i` as display text.
+    /// The value of row `i` as display text (empty past the last row).
     pub fn text_at(&self, i: usize) -> String {
         match &self.values {
-            ColumnValues::Numeric(v) => v[i].to_string(),
-            ColumnValues::Text(v) => v[i].clone(),
+            ColumnValues::Numeric(v) => v.get(i).map(f64::to_string).unwrap_or_default(),
+            ColumnValues::Text(v) => v.get(i).cloned().unwrap_or_default(),
         }
     }
+
+    /// Row of the first cell of a text column that is not a number, so that an error or a note
+    /// can show the user the cell that made the column text. `None` for numeric columns and for
+    /// text columns whose cells all parse (a column the caller asked to keep as text).
+    pub fn first_non_number(&self) -> Option<usize> {
+        match &self.values {
+            ColumnValues::Numeric(_) => None,
+            ColumnValues::Text(v) => v.iter().position(|s| parse_number(s.as_bytes()).is_none()),
+        }
+    }
+}
+
+/// Parses one cell as a number, the one rule every reader path shares: surrounding ASCII
+/// whitespace is ignored, a cell wrapped in double quotes is read like its content, and an empty
+/// cell is missing (NaN). `None` when the cell is not a number (`1,234.5`, `n/a`, a date).
+pub fn parse_number(cell: &[u8]) -> Option<f64> {
+    let mut t = cell.trim_ascii();
+    if let Some(inner) = t.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")) {
+        t = inner.trim_ascii();
+    }
+    if t.is_empty() {
+        return Some(f64::NAN);
+    }
+    fast_float2::parse::<f64, _>(t).ok()
 }
 
 /// The file formats hone reads.
@@ -94,29 +125,35 @@ impl Table {
             })
     }
 
-    /// The numbers of column `name`, or an error if it is missing or not numeric.
+    /// The numbers of column `name`, or an error if it is missing or not numeric (naming the
+    /// first cell that is not a number, so the user can fix it).
     pub fn numeric(&self, name: &str) -> Result<&[f64], DataError> {
         let col = self.column(name)?;
-        col.numeric().ok_or_else(|| {
-            // Name the first value that is not a number, so the user can fix that cell.
-            if let ColumnValues::Text(v) = &col.values
-                && let Some(i) = v.iter().position(|s| {
-                    let t = s.trim();
-                    !t.is_empty() && t.parse::<f64>().is_err()
-                })
-            {
-                return DataError::NonNumeric {
-                    path: self.path.clone(),
-                    location: self.location(i),
-                    column: name.to_string(),
-                    value: v[i].clone(),
-                };
-            }
-            DataError::BadColumn {
+        col.numeric().ok_or_else(|| match col.first_non_number() {
+            Some(i) => DataError::NonNumeric {
+                path: self.path.clone(),
+                location: self.location(i),
+                column: name.to_string(),
+                value: col.text_at(i),
+            },
+            None => DataError::BadColumn {
                 path: self.path.clone(),
                 column: name.to_string(),
-                message: "is not numeric".to_string(),
-            }
+                message: "is read as text (it is the time column)".to_string(),
+            },
+        })
+    }
+
+    /// Why column `name` is not numeric, for a note such as `not numeric (line 17: "1,234.5")`;
+    /// `None` when it is numeric or missing.
+    pub fn why_not_numeric(&self, name: &str) -> Option<String> {
+        let col = self.column(name).ok()?;
+        if col.numeric().is_some() {
+            return None;
+        }
+        Some(match col.first_non_number() {
+            Some(i) => format!("not numeric ({}: {:?})", self.location(i), col.text_at(i)),
+            None => "stored as text".to_string(),
         })
     }
 
@@ -130,8 +167,9 @@ impl Table {
     }
 }
 
-/// Loads a `.csv` or `.parquet` file. Columns named in `text_columns` are kept as text whatever
-/// their type (the time column); all other numeric columns become `f64`.
+/// Loads a `.csv` or `.parquet` file (chosen by extension). Columns named in `text_columns` are
+/// kept as text whatever their type (the time column); all other numeric columns become `f64`.
+/// Any file content gives a [`Table`] or a [`DataError`], never a panic.
 pub fn load(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> {
     let ext = path
         .extension()
@@ -157,85 +195,95 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
     }
 }
 
-/// Rows scanned to decide each CSV column's type.
-const INFER_ROWS: usize = 1000;
-
 fn load_csv(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> {
     let bytes = std::fs::read(path).map_err(io_err(path))?;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let header_end = match bytes.iter().position(|&b| b == b'\n') {
-        Some(i) => i + 1,
-        None => bytes.len(),
-    };
+    read_csv(path, &bytes, text_columns)
+}
+
+/// Parses CSV `bytes` (a header row, then data rows) into a [`Table`]; `path` only names the
+/// file in the table and in errors. Columns named in `text_columns` are kept as text; every other
+/// column is numeric when all its cells are numbers by [`parse_number`], else text. Malformed
+/// input (ragged rows, bad quoting, invalid UTF-8, duplicate or missing header names) is a
+/// [`DataError`] naming the line, never a panic.
+pub fn read_csv(path: &Path, bytes: &[u8], text_columns: &[&str]) -> Result<Table, DataError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.is_empty() {
         return Err(DataError::Empty {
             path: path.to_path_buf(),
         });
     }
     // Unquoted files take the fast path; anything it declines goes through arrow-csv, whose
-    // errors the diagnostic pass turns into a line and column.
-    if let Ok((names, values)) = crate::fast_csv::parse(bytes, text_columns) {
-        let mut seen = std::collections::HashSet::new();
-        if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
-            return Err(DataError::MalformedCsv {
-                path: path.to_path_buf(),
-                line: 1,
-                message: format!("duplicate column name `{dup}` in the header"),
-            });
-        }
-        let n_rows = values.first().map_or(0, |v| match v {
-            ColumnValues::Numeric(x) => x.len(),
-            ColumnValues::Text(x) => x.len(),
-        });
-        if n_rows == 0 {
-            return Err(DataError::Empty {
-                path: path.to_path_buf(),
-            });
-        }
-        return Ok(Table {
-            path: path.to_path_buf(),
-            format: FileFormat::Csv,
-            n_rows,
-            columns: names
-                .into_iter()
-                .zip(values)
-                .map(|(name, values)| Column { name, values })
-                .collect(),
-        });
-    }
-    let (inferred, _) = Format::default()
-        .with_header(true)
-        .infer_schema(Cursor::new(bytes), Some(INFER_ROWS))
-        .map_err(|e| diagnose_csv(path, text_columns, None, e.to_string()))?;
-    let fields: Vec<Field> = inferred
-        .fields()
-        .iter()
-        .map(|f| {
-            let t = if !text_columns.contains(&f.name().as_str()) && is_numeric(f.data_type()) {
-                DataType::Float64
-            } else {
-                DataType::Utf8
-            };
-            Field::new(f.name(), t, true)
-        })
-        .collect();
+    // errors the diagnostic pass turns into a line.
+    let (names, values) = match crate::fast_csv::parse(bytes, text_columns) {
+        Ok(parsed) => parsed,
+        Err(_) => read_csv_general(path, bytes, text_columns)?,
+    };
     let mut seen = std::collections::HashSet::new();
-    for f in &fields {
-        if !seen.insert(f.name().as_str()) {
-            return Err(DataError::MalformedCsv {
-                path: path.to_path_buf(),
-                line: 1,
-                message: format!("duplicate column name `{}` in the header", f.name()),
-            });
-        }
+    if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
+        return Err(DataError::MalformedCsv {
+            path: path.to_path_buf(),
+            line: 1,
+            message: format!("duplicate column name `{dup}` in the header"),
+        });
     }
-    let schema = Arc::new(Schema::new(fields));
+    let n_rows = values.first().map_or(0, |v| match v {
+        ColumnValues::Numeric(x) => x.len(),
+        ColumnValues::Text(x) => x.len(),
+    });
+    if n_rows == 0 {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(Table {
+        path: path.to_path_buf(),
+        format: FileFormat::Csv,
+        n_rows,
+        columns: names
+            .into_iter()
+            .zip(values)
+            .map(|(name, values)| Column { name, values })
+            .collect(),
+    })
+}
+
+/// The general CSV path (quoted fields, or whatever the fast path declined): arrow-csv splits
+/// fields (every column as text), then each column becomes numbers if all its cells parse.
+fn read_csv_general(
+    path: &Path,
+    bytes: &[u8],
+    text_columns: &[&str],
+) -> Result<(Vec<String>, Vec<ColumnValues>), DataError> {
+    let malformed = |line: u64, message: String| DataError::MalformedCsv {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes);
+    let names: Vec<String> = reader
+        .headers()
+        .map_err(|e| malformed(1, csv_message(&e)))?
+        .iter()
+        .map(|s| s.trim().to_string())
+        .collect();
+    // The csv reader stops right after the header record, quoted line breaks included.
+    let header_end = usize::try_from(reader.position().byte())
+        .unwrap_or(bytes.len())
+        .min(bytes.len());
     let body = &bytes[header_end..];
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(DataError::Empty {
             path: path.to_path_buf(),
         });
     }
+    let schema = Arc::new(Schema::new(
+        names
+            .iter()
+            .map(|n| Field::new(n, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
     // Quoted fields may hold line breaks, so only unquoted files are cut into parallel chunks.
     let threads = if body.contains(&b'"') || body.len() < (1 << 20) {
         1
@@ -272,10 +320,31 @@ fn load_csv(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> {
     for part in parsed {
         match part {
             Ok(b) => batches.extend(b),
-            Err(message) => return Err(diagnose_csv(path, text_columns, Some(&schema), message)),
+            Err(message) => return Err(diagnose_csv(path, bytes, message)),
         }
     }
-    table_from_batches(path, FileFormat::Csv, &schema, &batches)
+    let mut values = Vec::with_capacity(names.len());
+    for (j, name) in names.iter().enumerate() {
+        let arrays: Vec<&StringArray> = batches
+            .iter()
+            .filter_map(|b| b.column(j).as_any().downcast_ref::<StringArray>())
+            .collect();
+        let cells = || arrays.iter().flat_map(|a| a.iter());
+        let numbers = if text_columns.contains(&name.as_str()) {
+            None
+        } else {
+            cells()
+                .map(|c| c.map_or(Some(f64::NAN), |c| parse_number(c.as_bytes())))
+                .collect::<Option<Vec<f64>>>()
+        };
+        values.push(match numbers {
+            Some(v) => ColumnValues::Numeric(v),
+            None => {
+                ColumnValues::Text(cells().map(|c| c.unwrap_or_default().to_string()).collect())
+            }
+        });
+    }
+    Ok((names, values))
 }
 
 /// Cuts `body` into at most `n` slices that each end at a line end.
@@ -301,99 +370,58 @@ fn split_at_lines(body: &[u8], n: usize) -> Vec<&[u8]> {
     out
 }
 
-/// Finds the first malformed line or non-numeric cell, for an error that names it.
-fn diagnose_csv(
-    path: &Path,
-    text_columns: &[&str],
-    schema: Option<&Schema>,
-    arrow_message: String,
-) -> DataError {
-    let fallback = DataError::MalformedCsv {
+/// A `csv` crate error as a message without its own position (the caller names the line).
+fn csv_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("expected {expected_len} fields (as in the header), found {len}"),
+        csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8 ({err})"),
+        _ => e.to_string(),
+    }
+}
+
+/// Finds the first malformed line of a file arrow-csv rejected, for an error that names it.
+fn diagnose_csv(path: &Path, bytes: &[u8], arrow_message: String) -> DataError {
+    let malformed = |line: u64, message: String| DataError::MalformedCsv {
         path: path.to_path_buf(),
-        line: 0,
-        message: arrow_message.clone(),
+        line,
+        message,
     };
-    let mut reader = match csv::ReaderBuilder::new().has_headers(true).from_path(path) {
-        Ok(r) => r,
-        Err(_) => return fallback,
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes);
+    let n_fields = match reader.headers() {
+        Ok(h) => h.len(),
+        Err(e) => return malformed(1, csv_message(&e)),
     };
-    let header = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => {
-            return DataError::MalformedCsv {
-                path: path.to_path_buf(),
-                line: 1,
-                message: e.to_string(),
-            };
-        }
-    };
-    let numeric: Vec<bool> = header
-        .iter()
-        .map(|name| {
-            !text_columns.contains(&name)
-                && schema.is_none_or(|s| {
-                    s.field_with_name(name)
-                        .is_ok_and(|f| f.data_type() == &DataType::Float64)
-                })
-        })
-        .collect();
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
-            Ok(true) => {
+            Ok(true) if record.len() != n_fields => {
                 let line = record.position().map_or(0, |p| p.line());
-                if record.len() != header.len() {
-                    return DataError::MalformedCsv {
-                        path: path.to_path_buf(),
-                        line,
-                        message: format!(
-                            "expected {} fields (as in the header), found {}",
-                            header.len(),
-                            record.len()
-                        ),
-                    };
-                }
-                if schema.is_none() {
-                    continue;
-                }
-                for (j, value) in record.iter().enumerate() {
-                    let v = value.trim();
-                    if numeric[j] && !v.is_empty() && v.parse::<f64>().is_err() {
-                        return DataError::NonNumeric {
-                            path: path.to_path_buf(),
-                            location: format!("line {line}"),
-                            column: header[j].to_string(),
-                            value: value.to_string(),
-                        };
-                    }
-                }
-            }
-            Err(e) => {
-                let (line, message) = match e.kind() {
-                    csv::ErrorKind::UnequalLengths {
-                        pos,
-                        expected_len,
-                        len,
-                    } => (
-                        pos.as_ref().map_or(0, |p| p.line()),
-                        format!("expected {expected_len} fields (as in the header), found {len}"),
-                    ),
-                    csv::ErrorKind::Utf8 { pos, err } => (
-                        pos.as_ref().map_or(0, |p| p.line()),
-                        format!("invalid UTF-8 ({err})"),
-                    ),
-                    _ => (0, e.to_string()),
-                };
-                return DataError::MalformedCsv {
-                    path: path.to_path_buf(),
+                return malformed(
                     line,
-                    message,
+                    format!(
+                        "expected {n_fields} fields (as in the header), found {}",
+                        record.len()
+                    ),
+                );
+            }
+            Ok(true) => {}
+            Err(e) => {
+                let line = match e.kind() {
+                    csv::ErrorKind::UnequalLengths { pos, .. }
+                    | csv::ErrorKind::Utf8 { pos, .. } => pos.as_ref().map_or(0, |p| p.line()),
+                    _ => 0,
                 };
+                return malformed(line, csv_message(&e));
             }
         }
     }
-    fallback
+    // Both readers share csv-core, so this is not expected; say what arrow-csv said.
+    DataError::Invalid(format!("{}: {arrow_message}", path.display()))
 }
 
 /// Appends an array's values as `f64` (nulls as NaN), copying once.
@@ -857,7 +885,8 @@ mod tests {
         }
         text.push_str("1500,oops,1\n");
         let p = write(&dir, "b.csv", &text);
-        let e = load(&p, &[]).unwrap_err().to_string();
+        // The file loads (`x` is text); using `x` as a number names the cell.
+        let e = load(&p, &[]).unwrap().numeric("x").unwrap_err().to_string();
         assert!(
             e.ends_with("b.csv: line 1502: column `x` has non-numeric value \"oops\""),
             "{e}"
@@ -891,6 +920,230 @@ mod tests {
                 .to_string()
                 .contains("duplicate column")
         );
+    }
+
+    #[test]
+    fn numbers_may_be_quoted_or_padded() {
+        for bytes in [b"  1.5 ".as_slice(), b"\"1.5\"", b" \" 1.5\" ", b"1.5\t"] {
+            assert_eq!(parse_number(bytes), Some(1.5), "{bytes:?}");
+        }
+        assert!(parse_number(b"").is_some_and(f64::is_nan));
+        assert!(parse_number(b"\"\"").is_some_and(f64::is_nan));
+        for bad in [
+            b"1,234.5".as_slice(),
+            b"n/a",
+            b"\"1",
+            b"1.5x",
+            b"2020-01-01",
+        ] {
+            assert_eq!(parse_number(bad), None, "{bad:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        // Quoted (general path) and unquoted (fast path) files with padded numbers.
+        for text in [
+            "t,a,b\n1,\"1236.81\",x\n2, 1280.37,y\n3,\" 7 \",z\n",
+            "t,a,b\n1,1236.81,x\n2, 1280.37,y\n3, 7 ,z\n",
+        ] {
+            let p = write(&dir, "q.csv", text);
+            let t = load(&p, &["t"]).unwrap();
+            assert_eq!(t.numeric("a").unwrap(), &[1236.81, 1280.37, 7.0], "{text}");
+            assert_eq!(t.why_not_numeric("a"), None);
+            assert_eq!(
+                t.why_not_numeric("b").unwrap(),
+                "not numeric (line 2: \"x\")"
+            );
+        }
+    }
+
+    #[test]
+    fn one_bad_cell_names_its_line_in_both_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = |bad: &str| {
+            let mut text = String::from("t,x\n");
+            for i in 0..1500 {
+                let cell = if i == 1200 {
+                    bad.to_string()
+                } else {
+                    format!("{i}.5")
+                };
+                text.push_str(&format!("{i},{cell}\n"));
+            }
+            text
+        };
+        for bad in ["\"1,234.5\"", "n/a"] {
+            // Row 1200 (line 1202) is past the fast path's 1000 inference rows.
+            let t = load(&write(&dir, "b.csv", &body(bad)), &[]).unwrap();
+            let shown = bad.trim_matches('"');
+            assert_eq!(
+                t.why_not_numeric("x").unwrap(),
+                format!("not numeric (line 1202: {shown:?})")
+            );
+            let e = t.numeric("x").unwrap_err().to_string();
+            assert!(
+                e.ends_with(&format!(
+                    "b.csv: line 1202: column `x` has non-numeric value {shown:?}"
+                )),
+                "{e}"
+            );
+        }
+    }
+
+    /// A CSV of `rows` with every cell written in one of the forms spreadsheets export.
+    fn csv_text(rows: &[Vec<f64>], forms: &[u8]) -> String {
+        let mut text = String::from("a,b,c\n");
+        let mut k = 0;
+        for row in rows {
+            let cells: Vec<String> = row
+                .iter()
+                .map(|v| {
+                    k += 1;
+                    match forms[k % forms.len()] % 4 {
+                        0 => format!("{v}"),
+                        1 => format!(" {v} "),
+                        2 => format!("\"{v}\""),
+                        _ => format!("\" {v}\""),
+                    }
+                })
+                .collect();
+            text.push_str(&cells.join(","));
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Any error names the file (and a CSV error its line); the table is consistent.
+    fn check_outcome(result: Result<Table, DataError>) {
+        match result {
+            Ok(t) => {
+                assert!(t.n_rows > 0);
+                for c in &t.columns {
+                    let len = match &c.values {
+                        ColumnValues::Numeric(v) => v.len(),
+                        ColumnValues::Text(v) => v.len(),
+                    };
+                    assert_eq!(len, t.n_rows, "column {}", c.name);
+                    let _ = t.why_not_numeric(&c.name);
+                    let _ = t.numeric(&c.name);
+                }
+            }
+            Err(e) => {
+                let text = e.to_string();
+                assert!(text.contains("f."), "{text}");
+                if let DataError::MalformedCsv { line, .. } = e {
+                    assert!(line >= 1, "{text}");
+                }
+                assert!(!matches!(e, DataError::Invalid(_)), "{text}");
+            }
+        }
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn finite() -> impl Strategy<Value = f64> {
+            prop_oneof![
+                (-1.0e6..1.0e6f64),
+                (-1000i64..1000).prop_map(|i| i as f64),
+                Just(0.0),
+            ]
+        }
+
+        fn table_rows() -> impl Strategy<Value = Vec<Vec<f64>>> {
+            proptest::collection::vec(proptest::collection::vec(finite(), 3), 1..40)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1000))]
+
+            #[test]
+            fn random_bytes_never_panic(
+                bytes in proptest::collection::vec(any::<u8>(), 0..400),
+                keep_text in any::<bool>(),
+            ) {
+                let text_columns: &[&str] = if keep_text { &["a"] } else { &[] };
+                check_outcome(read_csv(Path::new("f.csv"), &bytes, text_columns));
+            }
+
+            #[test]
+            fn quoted_and_padded_numbers_read_back_exactly(
+                rows in table_rows(),
+                forms in proptest::collection::vec(any::<u8>(), 1..8),
+            ) {
+                let text = csv_text(&rows, &forms);
+                let t = read_csv(Path::new("f.csv"), text.as_bytes(), &[]).unwrap();
+                for (j, name) in ["a", "b", "c"].iter().enumerate() {
+                    let col = t.numeric(name).unwrap();
+                    let want: Vec<f64> = rows.iter().map(|r| r[j]).collect();
+                    prop_assert_eq!(col, want.as_slice());
+                }
+            }
+
+            #[test]
+            fn truncated_and_mutated_csv_never_panics(
+                rows in table_rows(),
+                forms in proptest::collection::vec(any::<u8>(), 1..8),
+                cut in any::<prop::sample::Index>(),
+                edits in proptest::collection::vec(
+                    (any::<prop::sample::Index>(), prop_oneof![
+                        Just(b'"'), Just(b','), Just(b'\n'), Just(b'\r'), Just(b' '),
+                        Just(b'x'), Just(0xFFu8), Just(b'1'),
+                    ], 0..3u8),
+                    0..4,
+                ),
+            ) {
+                let mut bytes = csv_text(&rows, &forms).into_bytes();
+                for (at, byte, op) in edits {
+                    let i = at.index(bytes.len());
+                    match op {
+                        0 => bytes[i] = byte,
+                        1 => bytes.insert(i, byte),
+                        _ => { bytes.remove(i); }
+                    }
+                }
+                let cut = cut.index(bytes.len() + 1);
+                bytes.truncate(cut);
+                check_outcome(read_csv(Path::new("f.csv"), &bytes, &[]));
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            /// Parquet is read from a path: damaged files give an error, never a panic.
+            #[test]
+            fn damaged_parquet_never_panics(
+                edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+                cut in proptest::option::of(any::<prop::sample::Index>()),
+            ) {
+                use std::sync::OnceLock;
+                static VALID: OnceLock<Vec<u8>> = OnceLock::new();
+                let valid = VALID.get_or_init(|| {
+                    let dir = tempfile::tempdir().unwrap();
+                    let p = dir.path().join("v.parquet");
+                    write_parquet(
+                        &p,
+                        &["a".into(), "b".into()],
+                        &[(0..50).map(f64::from).collect(), vec![0.5; 50]],
+                        true,
+                    )
+                    .unwrap();
+                    std::fs::read(&p).unwrap()
+                });
+                let mut bytes = valid.clone();
+                for (at, b) in edits {
+                    let i = at.index(bytes.len());
+                    bytes[i] = b;
+                }
+                if let Some(cut) = cut {
+                    bytes.truncate(cut.index(bytes.len()));
+                }
+                let dir = tempfile::tempdir().unwrap();
+                let p = dir.path().join("f.parquet");
+                std::fs::write(&p, &bytes).unwrap();
+                check_outcome(load(&p, &[]));
+            }
+        }
     }
 
     #[test]

@@ -157,16 +157,29 @@ pub fn load(path: &Path) -> Result<LoadedConfig, TrainError> {
     parse(&text, path)
 }
 
-/// Parses config text; `path` locates relative data paths and names the file in errors.
+/// ` (line N)` for a byte offset into the config text (empty if the offset is not in it).
+fn line_suffix(text: &str, offset: usize) -> String {
+    text.get(..offset)
+        .map(|before| format!(" (line {})", before.matches('\n').count() + 1))
+        .unwrap_or_default()
+}
+
+/// Parses config text (the entry point for a config held in memory; [`load`] reads a file);
+/// `path` locates relative data paths and names the file in errors. Any text gives a config or a
+/// [`TrainError::Config`] naming the file (and the line or key where there is one), never a panic.
 pub fn parse(text: &str, path: &Path) -> Result<LoadedConfig, TrainError> {
+    check_finite(text).map_err(|(key, offset, value)| {
+        TrainError::Config(format!(
+            "{}{}: {key} = {value}: must be a finite number",
+            path.display(),
+            line_suffix(text, offset)
+        ))
+    })?;
     let config: TrainConfig = toml::from_str(text).map_err(|e| {
         let message = with_suggestion(e.message());
         let location = e
             .span()
-            .map(|s| {
-                let line = text[..s.start].matches('\n').count() + 1;
-                format!(" (line {line})")
-            })
+            .map(|s| line_suffix(text, s.start))
             .unwrap_or_default();
         TrainError::Config(format!("{}{location}: {message}", path.display()))
     })?;
@@ -211,6 +224,73 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadedConfig, TrainError> {
         model,
         metrics,
     })
+}
+
+/// Rejects NaN and infinite floats anywhere in the config, before the typed config sees them:
+/// a NaN `impute_value` would fill missing features with NaN, and a NaN in `[model]` reached the
+/// model as JSON `null` with an error blaming the model. Returns the first offender by position
+/// in the text: its dotted key (`preprocess.impute_value`, `model.params.threshold`,
+/// `search.space.x[1]`), its byte offset and its text.
+///
+/// There is no allow-list: no key gives NaN or infinity a meaning (a missing value is written by
+/// leaving the key out, and no setting needs an infinite limit; a `[search]` space's bounds must
+/// be finite to be sampled). Text that is not valid TOML passes here and gets the parser's own
+/// error from the typed pass.
+fn check_finite(text: &str) -> Result<(), (String, usize, String)> {
+    use toml::de::{DeTable, DeValue};
+    fn key_part(k: &str) -> String {
+        let bare = !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if bare {
+            k.to_string()
+        } else {
+            format!("{k:?}")
+        }
+    }
+    fn walk(
+        value: &toml::Spanned<DeValue<'_>>,
+        key: String,
+        worst: &mut Option<(String, usize, String)>,
+    ) {
+        match value.get_ref() {
+            DeValue::Float(f) => {
+                let s = f.as_str();
+                let finite = s
+                    .replace('_', "")
+                    .parse::<f64>()
+                    .map_or(true, f64::is_finite);
+                let start = value.span().start;
+                if !finite && worst.as_ref().is_none_or(|w| start < w.1) {
+                    *worst = Some((key, start, s.to_string()));
+                }
+            }
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, format!("{key}[{i}]"), worst);
+                }
+            }
+            DeValue::Table(table) => walk_table(table, &key, worst),
+            _ => {}
+        }
+    }
+    fn walk_table(table: &DeTable<'_>, prefix: &str, worst: &mut Option<(String, usize, String)>) {
+        for (k, v) in table.iter() {
+            let part = key_part(k.get_ref());
+            let key = if prefix.is_empty() {
+                part
+            } else {
+                format!("{prefix}.{part}")
+            };
+            walk(v, key, worst);
+        }
+    }
+    let Ok(doc) = DeTable::parse(text) else {
+        return Ok(());
+    };
+    let mut worst = None;
+    walk_table(doc.get_ref(), "", &mut worst);
+    worst.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
@@ -261,6 +341,144 @@ type = "lightgbm"
         assert!(e.contains("unknown field `learning_rate`"), "{e}");
         let bad = format!("{BASE}\nmetrics = [\"auc\"]\n");
         assert!(parse(&bad, Path::new("job.toml")).is_err());
+    }
+
+    #[test]
+    fn non_finite_floats_are_rejected_by_key_and_line() {
+        let cases = [
+            (
+                format!("{BASE}[preprocess]\nimpute = \"constant\"\nimpute_value = nan\n"),
+                "job.toml (line 11): preprocess.impute_value = nan: must be a finite number",
+            ),
+            (
+                BASE.replace(
+                    "type = \"lightgbm\"",
+                    "type = \"lightgbm\"\nparams = { threshold = -inf }",
+                ),
+                "job.toml (line 9): model.params.threshold = -inf: must be a finite number",
+            ),
+            (
+                format!("{BASE}[search.space.x]\nvalues = [1.0, +inf]\n"),
+                "job.toml (line 10): search.space.x.values[1] = +inf: must be a finite number",
+            ),
+            (
+                format!("\"odd key\" = 1e999\n{BASE}"),
+                "job.toml (line 1): \"odd key\" = 1e999: must be a finite number",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = parse(&text, Path::new("job.toml")).unwrap_err().to_string();
+            assert_eq!(e, want);
+        }
+        // The first offender in the file is named, whatever the key order.
+        let text = format!("{BASE}[trading]\nthreshold = nan\n[preprocess]\nimpute_value = nan\n");
+        let e = parse(&text, Path::new("job.toml")).unwrap_err().to_string();
+        assert!(e.contains("trading.threshold"), "{e}");
+        // Finite floats (underscores, exponents) pass.
+        let ok = format!("{BASE}[preprocess]\nimpute = \"constant\"\nimpute_value = -1_000.5e-3\n");
+        let c = parse(&ok, Path::new("job.toml")).unwrap();
+        assert_eq!(c.config.preprocess.impute_value, -1.0005);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A config using most tables, for mutation.
+        const FULL: &str = r#"
+name = "p"
+seed = 7
+metrics = ["roc_auc", "accuracy"]
+[data]
+path = "prices.csv"
+time_column = "date"
+exclude = ["open"]
+[data.derive]
+price = "close"
+returns = [1, 5]
+[target]
+kind = "direction"
+horizon = 2
+threshold = 0.001
+[preprocess]
+impute = "constant"
+impute_value = 0.5
+scale = "standard"
+[split]
+scheme = "purged_kfold"
+n_splits = 4
+embargo_pct = 0.01
+holdout = 0.2
+[model]
+type = "lightgbm"
+[model.params]
+learning_rate = 0.05
+num_leaves = 15
+[trading]
+cost_bps = 2.5
+[search]
+n_trials = 4
+[search.space.learning_rate]
+type = "float"
+low = 0.01
+high = 0.2
+"#;
+
+        /// The outcome of parsing any text: a config, or one line naming the file.
+        fn check(text: &str) {
+            match parse(text, Path::new("job.toml")) {
+                Ok(_) => {}
+                Err(TrainError::Config(m)) => {
+                    assert!(m.starts_with("job.toml"), "{m}");
+                }
+                Err(e) => panic!("not a config error: {e}"),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1500))]
+
+            #[test]
+            fn the_full_config_parses_and_random_text_never_panics(text in "\\PC{0,200}") {
+                parse(FULL, Path::new("job.toml")).unwrap();
+                check(&text);
+            }
+
+            #[test]
+            fn truncated_and_mutated_configs_never_panic(
+                cut in any::<prop::sample::Index>(),
+                edits in proptest::collection::vec(
+                    (any::<prop::sample::Index>(), prop_oneof![
+                        Just("nan"), Just("inf"), Just("="), Just("["), Just("]"), Just("\""),
+                        Just("\n"), Just("-"), Just("1e999"), Just("."), Just("{"), Just("é"),
+                    ], any::<bool>()),
+                    0..4,
+                ),
+            ) {
+                let mut text = FULL.to_string();
+                for (at, piece, replace) in edits {
+                    let mut i = at.index(text.len() + 1);
+                    while !text.is_char_boundary(i) {
+                        i -= 1;
+                    }
+                    if replace && i < text.len() {
+                        let mut end = i + 1;
+                        while !text.is_char_boundary(end) {
+                            end += 1;
+                        }
+                        text.replace_range(i..end, piece);
+                    } else {
+                        text.insert_str(i, piece);
+                    }
+                }
+                let mut cut = cut.index(text.len() + 1);
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                check(&text[..cut]);
+                check(&text);
+            }
+        }
     }
 
     #[test]

@@ -612,6 +612,11 @@ pub fn run_train_with_trials(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<TrainReport, TrainError> {
     let started = Instant::now();
+    // A bad output path fails now, not after the whole job.
+    output::check_writable(out_dir).map_err(|e| TrainError::Output {
+        path: out_dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
     let c = &cfg.config;
     let Prepared {
         ds,
@@ -913,7 +918,7 @@ pub fn run_train_with_trials(
         let mut curves: Vec<(&str, Vec<f64>)> = Vec::new();
         for (name, csv, _) in &equity {
             let path = out_dir.join(format!("equity_{name}.csv"));
-            std::fs::write(&path, csv.as_bytes()).map_err(|e| TrainError::Output {
+            output::write_atomic(&path, csv.as_bytes()).map_err(|e| TrainError::Output {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
@@ -926,7 +931,7 @@ pub fn run_train_with_trials(
         }
         let refs: Vec<(&str, &[f64])> = curves.iter().map(|(n, v)| (*n, v.as_slice())).collect();
         let path = out_dir.join("equity.svg");
-        std::fs::write(&path, crate::trading::equity_svg(&refs)).map_err(|e| {
+        output::write_atomic(&path, crate::trading::equity_svg(&refs).as_bytes()).map_err(|e| {
             TrainError::Output {
                 path: path.clone(),
                 message: e.to_string(),

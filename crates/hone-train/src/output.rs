@@ -10,6 +10,11 @@
 //! | `oof_predictions.csv` | out-of-fold predictions: `time,fold,y_true,…` |
 //! | `holdout_predictions.csv` | holdout predictions, same columns without `fold` |
 //! | `feature_importance.csv` | `feature,importance`, largest first |
+//!
+//! A job's directory is claimed with [`OutDir::claim`] before anything is trained, so that a bad
+//! `--out` fails at once and a job never mixes its files with an earlier run's (stale equity
+//! curves were once uploaded as artifacts of a new run). Every file is written with
+//! [`write_atomic`], so a crash never leaves a half-written one.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -23,6 +28,11 @@ use serde::{Deserialize, Serialize};
 use crate::TrainError;
 use crate::config::LoadedConfig;
 use crate::job::{Scored, TrainReport};
+
+mod outdir;
+pub use outdir::{
+    OutDir, OutDirError, check_out_dir, check_out_file, check_writable, write_atomic,
+};
 
 /// `model.json`: how to turn a raw data file into the pipeline's inputs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,7 +58,7 @@ pub struct ModelManifest {
 }
 
 fn write(path: &Path, contents: &str) -> Result<(), TrainError> {
-    std::fs::write(path, contents).map_err(|e| TrainError::Output {
+    write_atomic(path, contents.as_bytes()).map_err(|e| TrainError::Output {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
