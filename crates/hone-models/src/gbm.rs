@@ -196,8 +196,12 @@ fn rule(canonical: &str) -> Rule {
         "learning_rate" | "scale_pos_weight" | "sigmoid" | "alpha" | "huber_delta" | "fair_c" => {
             above(0.0)
         }
-        "min_sum_hessian_in_leaf" | "lambda_l1" | "lambda_l2" | "linear_lambda"
-        | "min_gain_to_split" | "path_smooth" => at_least(0.0),
+        "min_sum_hessian_in_leaf"
+        | "lambda_l1"
+        | "lambda_l2"
+        | "linear_lambda"
+        | "min_gain_to_split"
+        | "path_smooth" => at_least(0.0),
         "max_delta_step" => at_least(f64::MIN),
         "bagging_fraction"
         | "pos_bagging_fraction"
@@ -213,9 +217,11 @@ fn rule(canonical: &str) -> Rule {
         },
         "monotone_constraints" => Rule::IntList(-1, 1),
         "monotone_constraints_method" => Rule::Choice(&["basic", "intermediate", "advanced"]),
-        "extra_trees" | "xgboost_dart_mode" | "uniform_drop" | "use_missing" | "zero_as_missing"
-        | "feature_pre_filter" | "linear_tree" | "is_unbalance" | "boost_from_average"
-        | "deterministic" | "force_col_wise" | "force_row_wise" => Rule::Bool,
+        "extra_trees" | "xgboost_dart_mode" | "uniform_drop" | "use_missing"
+        | "zero_as_missing" | "feature_pre_filter" | "linear_tree" | "is_unbalance"
+        | "boost_from_average" | "deterministic" | "force_col_wise" | "force_row_wise" => {
+            Rule::Bool
+        }
         _ => Rule::Word,
     }
 }
@@ -283,9 +289,11 @@ fn check_param(key: &str, canonical: &str, text: &str) -> Result<(), ModelError>
             }
         }
         Rule::IntList(min, max) => {
-            let ok = text
-                .split(',')
-                .all(|t| t.trim().parse::<i64>().is_ok_and(|v| (min..=max).contains(&v)));
+            let ok = text.split(',').all(|t| {
+                t.trim()
+                    .parse::<i64>()
+                    .is_ok_and(|v| (min..=max).contains(&v))
+            });
             if ok {
                 Ok(())
             } else {
@@ -609,9 +617,7 @@ fn make_dataset(
             .map_err(|_| ModelError::Data("a feature name contains a NUL byte".into()))?;
         let mut ptrs: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
         // SAFETY: one valid C string per feature, alive for the call.
-        check(unsafe {
-            sys::LGBM_DatasetSetFeatureNames(ds.0, ptrs.as_mut_ptr(), n_cols)
-        })?;
+        check(unsafe { sys::LGBM_DatasetSetFeatureNames(ds.0, ptrs.as_mut_ptr(), n_cols) })?;
     }
     Ok(ds)
 }
@@ -1060,12 +1066,7 @@ impl GbmModel {
         };
         // SAFETY: `out` holds one value per feature.
         check(unsafe {
-            sys::LGBM_BoosterFeatureImportance(
-                booster.0,
-                -1,
-                kind as c_int,
-                out.as_mut_ptr(),
-            )
+            sys::LGBM_BoosterFeatureImportance(booster.0, -1, kind as c_int, out.as_mut_ptr())
         })?;
         Ok(out)
     }
@@ -1129,14 +1130,22 @@ mod tests {
         for (key, value, want) in [
             ("num_leaves", json!(4294967311u64), "[2, 131072]"),
             ("max_leaves", json!(1), "model.params.max_leaves"),
-            ("num_iterations", json!(i64::MAX), "model.params.num_iterations"),
+            (
+                "num_iterations",
+                json!(i64::MAX),
+                "model.params.num_iterations",
+            ),
             ("num_iterations", json!(0), "[1, 2147483647]"),
             ("n_estimators", json!(u64::MAX), "model.params.n_estimators"),
             ("max_depth", json!(1u64 << 32), "model.params.max_depth"),
             ("num_leaves", json!(31.5), "whole number"),
             ("learning_rate", json!(0.0), "> 0"),
             ("learning_rate", json!("nan"), "finite"),
-            ("subsample", json!(1.5), "model.params.subsample must be a finite number > 0 and ≤ 1"),
+            (
+                "subsample",
+                json!(1.5),
+                "model.params.subsample must be a finite number > 0 and ≤ 1",
+            ),
             ("lambda_l1", json!(-0.1), "≥ 0"),
             ("tweedie_variance_power", json!(2.0), "< 2"),
             ("extra_trees", json!("yes"), "true or false"),
@@ -1201,7 +1210,9 @@ mod tests {
         static MODELS: std::sync::OnceLock<Vec<(GbmModel, usize)>> = std::sync::OnceLock::new();
         MODELS.get_or_init(|| {
             let (n, p) = (120, 3);
-            let rows: Vec<f64> = (0..n * p).map(|i| ((i * 37 % 101) as f64 * 0.13).sin()).collect();
+            let rows: Vec<f64> = (0..n * p)
+                .map(|i| ((i * 37 % 101) as f64 * 0.13).sin())
+                .collect();
             let x = Matrix::from_row_major(n, p, &rows);
             let base = [
                 ("num_iterations", json!(8)),
@@ -1216,15 +1227,33 @@ mod tests {
                 if extra.iter().any(|(k, _)| *k == "boosting") {
                     s.boosting = "rf".into();
                 }
-                let m = s.fit(&x, &y, None, task, 1, &[], &mut |_, _, _| true).unwrap();
+                let m = s
+                    .fit(&x, &y, None, task, 1, &[], &mut |_, _, _| true)
+                    .unwrap();
                 (m, task.n_outputs())
             };
             let x0 = |i: usize| x.get(i, 0) + x.get(i, 1);
             vec![
-                fit(&[], Task::Binary, (0..n).map(|i| f64::from(u8::from(x0(i) > 0.0))).collect()),
-                fit(&[], Task::Multiclass { n_classes: 3 }, (0..n).map(|i| (i % 3) as f64).collect()),
-                fit(&[("linear_tree", json!(true))], Task::Regression, (0..n).map(x0).collect()),
-                fit(&[("boosting", json!("rf"))], Task::Regression, (0..n).map(x0).collect()),
+                fit(
+                    &[],
+                    Task::Binary,
+                    (0..n).map(|i| f64::from(u8::from(x0(i) > 0.0))).collect(),
+                ),
+                fit(
+                    &[],
+                    Task::Multiclass { n_classes: 3 },
+                    (0..n).map(|i| (i % 3) as f64).collect(),
+                ),
+                fit(
+                    &[("linear_tree", json!(true))],
+                    Task::Regression,
+                    (0..n).map(x0).collect(),
+                ),
+                fit(
+                    &[("boosting", json!("rf"))],
+                    Task::Regression,
+                    (0..n).map(x0).collect(),
+                ),
             ]
         })
     }

@@ -147,10 +147,7 @@ pub fn validate(text: &str) -> Result<ModelShape, FormatError> {
         return err(1, "the model file is empty");
     }
     if let Some(pos) = text.find(['\0', '\r']) {
-        return err(
-            line_of(text, pos),
-            "unexpected NUL or carriage-return byte",
-        );
+        return err(line_of(text, pos), "unexpected NUL or carriage-return byte");
     }
     if !text.ends_with('\n') {
         return err(
@@ -371,7 +368,10 @@ fn check_tree(
     let mut lines = block.split('\n');
     let title = format!("Tree={k}");
     if lines.next() != Some(title.as_str()) {
-        return err(first_line, format!("expected `{title}` (tree_sizes do not match the trees)"));
+        return err(
+            first_line,
+            format!("expected `{title}` (tree_sizes do not match the trees)"),
+        );
     }
     let mut fields: BTreeMap<&str, Field<'_>> = BTreeMap::new();
     let mut line = first_line;
@@ -383,7 +383,10 @@ fn check_tree(
             break;
         }
         let Some((key, value)) = l.split_once('=') else {
-            return err(line, format!("{title}: expected `key=value`, found {:?}", clip(l)));
+            return err(
+                line,
+                format!("{title}: expected `key=value`, found {:?}", clip(l)),
+            );
         };
         if !TREE_KEYS.contains(&key) {
             return err(line, format!("{title}: unknown key {:?}", clip(key)));
@@ -400,10 +403,9 @@ fn check_tree(
         );
     }
     let get = |key: &str| -> Result<&Field<'_>, FormatError> {
-        fields.get(key).map_or_else(
-            || err(first_line, format!("{title} has no {key}")),
-            Ok,
-        )
+        fields
+            .get(key)
+            .map_or_else(|| err(first_line, format!("{title} has no {key}")), Ok)
     };
     let f = get("num_leaves")?;
     let leaves: i64 = number(f.line, "num_leaves", f.value)?;
@@ -484,7 +486,10 @@ fn check_tree(
             );
         }
     } else if let Some(f) = fields.get("cat_boundaries").or(fields.get("cat_threshold")) {
-        return err(f.line, format!("{title}: categorical data with num_cat = 0"));
+        return err(
+            f.line,
+            format!("{title}: categorical data with num_cat = 0"),
+        );
     }
     for (node, (&d, &t)) in decision_type.iter().zip(&threshold).enumerate() {
         if d & 1 == 1 && !(t.fract() == 0.0 && t >= 0.0 && t < num_cat as f64) {
@@ -500,7 +505,12 @@ fn check_tree(
     let linear = match f.value {
         "0" => false,
         "1" => true,
-        v => return err(f.line, format!("{title}: is_linear must be 0 or 1, got {:?}", clip(v))),
+        v => {
+            return err(
+                f.line,
+                format!("{title}: is_linear must be 0 or 1, got {:?}", clip(v)),
+            );
+        }
     };
     if linear {
         floats("leaf_const", leaves)?;
@@ -538,7 +548,10 @@ fn check_tree(
         .iter()
         .find_map(|k| fields.get(k))
     {
-        return err(f.line, format!("{title}: linear-leaf data with is_linear = 0"));
+        return err(
+            f.line,
+            format!("{title}: linear-leaf data with is_linear = 0"),
+        );
     }
 
     // Shape: from the root, every internal node and every leaf is reached exactly once, so
@@ -607,8 +620,15 @@ fn check_trailer(rest: &str, first_line: usize) -> Result<(), FormatError> {
         line += 1;
     }
     if section == "parameters:" || section == "parser:" || !parameters {
-        let name = if parameters { section.trim_end_matches(':') } else { "parameters" };
-        return err(line, format!("the {name} section is missing or unfinished (truncated?)"));
+        let name = if parameters {
+            section.trim_end_matches(':')
+        } else {
+            "parameters"
+        };
+        return err(
+            line,
+            format!("the {name} section is missing or unfinished (truncated?)"),
+        );
     }
     Ok(())
 }
@@ -656,7 +676,10 @@ mod tests {
 
     /// `text` with tree_sizes recomputed from its `Tree=` blocks, as after an edit of a tree.
     fn resized(text: &str) -> String {
-        let (start, end) = (text.find("Tree=0\n").unwrap(), text.find("end of trees\n").unwrap());
+        let (start, end) = (
+            text.find("Tree=0\n").unwrap(),
+            text.find("end of trees\n").unwrap(),
+        );
         let trees = &text[start..end];
         let starts: Vec<usize> = trees.match_indices("\nTree=").map(|(i, _)| i + 1).collect();
         let sizes: Vec<String> = std::iter::once(0)
@@ -672,22 +695,49 @@ mod tests {
     fn refuses_inconsistent_trees() {
         let s = sample();
         assert_eq!(resized(&s), s);
-        assert!(validate(&resized(&s.replacen("split_gain=2.5", "split_gain=2.50", 1))).is_ok());
+        assert!(
+            validate(&resized(&s.replacen(
+                "split_gain=2.5",
+                "split_gain=2.50",
+                1
+            )))
+            .is_ok()
+        );
         for (from, to, want) in [
             ("left_child=1 -1", "left_child=0 -1", "reached twice"),
             ("left_child=1 -1", "left_child=1 -7", "does not exist"),
             ("split_feature=1 0", "split_feature=2 0", "not a feature"),
             ("split_feature=1 0", "split_feature=1", "has 1 values"),
             ("num_class=1", "num_class=3", "differs from num_class"),
-            ("num_leaves=3", "num_leaves=4294967299", "must be in [1, 131072]"),
+            (
+                "num_leaves=3",
+                "num_leaves=4294967299",
+                "must be in [1, 131072]",
+            ),
             ("num_leaves=3", "num_leaves=3.0", "not a valid number"),
-            ("decision_type=2 10", "decision_type=3 10", "no category set"),
-            ("objective=binary sigmoid:1", "objective=", "objective is empty"),
+            (
+                "decision_type=2 10",
+                "decision_type=3 10",
+                "no category set",
+            ),
+            (
+                "objective=binary sigmoid:1",
+                "objective=",
+                "objective is empty",
+            ),
             ("end of parameters\n", "", "unfinished"),
-            ("tree_sizes=", "tree_sizes=99999", "which the file does not hold"),
+            (
+                "tree_sizes=",
+                "tree_sizes=99999",
+                "which the file does not hold",
+            ),
         ] {
             let edited = s.replacen(from, to, 1);
-            let edited = if from.starts_with("tree_sizes") { edited } else { resized(&edited) };
+            let edited = if from.starts_with("tree_sizes") {
+                edited
+            } else {
+                resized(&edited)
+            };
             let e = validate(&edited).unwrap_err().to_string();
             assert!(e.contains(want), "{from} → {to}: {e}");
         }

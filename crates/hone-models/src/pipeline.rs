@@ -307,7 +307,9 @@ impl FittedPipeline {
         if let Task::Multiclass { n_classes } = self.task
             && n_classes < 2
         {
-            return Err(format!("a multiclass task needs at least 2 classes, got {n_classes}"));
+            return Err(format!(
+                "a multiclass task needs at least 2 classes, got {n_classes}"
+            ));
         }
         let mut width = self.input_features.len();
         for (k, step) in self.steps.iter().enumerate() {
@@ -447,7 +449,9 @@ mod tests {
 
     #[test]
     fn damaged_model_files_are_refused_naming_the_file() {
-        let n = std::fs::read(saved().0.path().join(MODEL_FILE)).unwrap().len();
+        let n = std::fs::read(saved().0.path().join(MODEL_FILE))
+            .unwrap()
+            .len();
         for cut in [0, 50, 1200, n / 2, n - 1] {
             let e = load_error(&edited(|_, m| m.truncate(cut)));
             assert!(e.contains("model.txt: checksum mismatch (expected "), "{e}");
@@ -456,7 +460,10 @@ mod tests {
                 without_files(j);
                 m.truncate(cut)
             }));
-            assert!(e.contains("model.txt: not a valid LightGBM model: line "), "{e}");
+            assert!(
+                e.contains("model.txt: not a valid LightGBM model: line "),
+                "{e}"
+            );
         }
         let e = load_error(&edited(|_, m| m[n / 3] ^= 1));
         assert!(e.contains("model.txt: checksum mismatch"), "{e}");
@@ -478,14 +485,21 @@ mod tests {
             ("/pipeline/steps/2/support", json!([0, 1, 9])),
             ("/pipeline/model_features", json!(["a"])),
             ("/pipeline/model/n_features", json!(7)),
-            ("/pipeline/model/params/num_threads", json!("1 num_leaves=9")),
+            (
+                "/pipeline/model/params/num_threads",
+                json!("1 num_leaves=9"),
+            ),
             ("/pipeline/task", json!({"multiclass": {"n_classes": 3}})),
         ];
         for (pointer, value) in edits {
             let mut bad = v.clone();
-            *bad.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer}")) = value;
+            *bad.pointer_mut(pointer)
+                .unwrap_or_else(|| panic!("{pointer}")) = value;
             let e = load_error(&edited(|j, _| *j = serde_json::to_vec(&bad).unwrap()));
-            assert!(e.contains("pipeline.json: ") || e.contains("model.txt: "), "{pointer}: {e}");
+            assert!(
+                e.contains("pipeline.json: ") || e.contains("model.txt: "),
+                "{pointer}: {e}"
+            );
         }
         let e = load_error(&edited(|j, _| j.truncate(j.len() / 2)));
         assert!(e.contains("pipeline.json: not a hone pipeline: "), "{e}");
