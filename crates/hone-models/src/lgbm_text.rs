@@ -252,7 +252,7 @@ pub fn validate(text: &str) -> Result<ModelShape, FormatError> {
         // Without trees LightGBM would read the whole file, trailer included, as its header.
         return err(f.line, "the model has no trees");
     }
-    if tree_sizes.len() % num_class != 0 {
+    if !tree_sizes.len().is_multiple_of(num_class) {
         return err(
             f.line,
             format!(
