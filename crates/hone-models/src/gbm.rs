@@ -16,6 +16,7 @@ use lightgbm3_sys as sys;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::lgbm_text::{self, ModelShape};
 use crate::model::FitReport;
 use crate::{Matrix, ModelError};
 
@@ -112,6 +113,206 @@ pub const PARAM_ALIASES: &[(&str, &str)] = &[
 
 /// Parameters hone sets itself and users may not override.
 const RESERVED: &[&str] = &["num_class", "early_stopping_round", "early_stopping_rounds"];
+
+const I32_MIN: i64 = i32::MIN as i64;
+const I32_MAX: i64 = i32::MAX as i64;
+
+/// What LightGBM accepts for a parameter: its `config.h` checks, with every integer within
+/// `int` range. hone checks these itself, before any native call, because LightGBM's `Atoi`
+/// wraps values above `i32::MAX` silently (`num_leaves = 4294967311` trains 15 leaves) and its
+/// own messages name neither hone's config key nor the file.
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    /// A whole number in `[min, max]`.
+    Int(i64, i64),
+    /// A finite number above `min` (or equal when `min_inclusive`), below `max` (or equal when
+    /// `max_inclusive`).
+    Float {
+        min: f64,
+        min_inclusive: bool,
+        max: f64,
+        max_inclusive: bool,
+    },
+    /// `true` or `false`.
+    Bool,
+    /// One of these words.
+    Choice(&'static [&'static str]),
+    /// Comma-separated whole numbers in `[min, max]`.
+    IntList(i64, i64),
+    /// A name or comma-separated names (objective, boosting, metrics), checked by LightGBM or
+    /// hone elsewhere; here only its characters, so it cannot smuggle in other parameters.
+    Word,
+}
+
+const fn at_least(min: f64) -> Rule {
+    Rule::Float {
+        min,
+        min_inclusive: true,
+        max: f64::INFINITY,
+        max_inclusive: false,
+    }
+}
+
+const fn above(min: f64) -> Rule {
+    Rule::Float {
+        min,
+        min_inclusive: false,
+        max: f64::INFINITY,
+        max_inclusive: false,
+    }
+}
+
+/// A fraction in (0, 1].
+const FRACTION: Rule = Rule::Float {
+    min: 0.0,
+    min_inclusive: false,
+    max: 1.0,
+    max_inclusive: true,
+};
+
+/// A rate in [0, 1].
+const RATE: Rule = Rule::Float {
+    min: 0.0,
+    min_inclusive: true,
+    max: 1.0,
+    max_inclusive: true,
+};
+
+/// More threads than any machine hone runs on has cores; LightGBM would try to start them all.
+const MAX_THREADS: i64 = 4096;
+
+/// The rule of a canonical parameter name (every name in [`KNOWN_PARAMS`] has one).
+fn rule(canonical: &str) -> Rule {
+    match canonical {
+        "num_iterations" => Rule::Int(1, I32_MAX),
+        "num_leaves" => Rule::Int(2, 131_072),
+        "max_depth" | "max_drop" | "bagging_freq" | "seed" | "verbosity" => {
+            Rule::Int(I32_MIN, I32_MAX)
+        }
+        "min_data_in_leaf" => Rule::Int(0, I32_MAX),
+        "max_bin" => Rule::Int(2, I32_MAX),
+        "min_data_in_bin" | "bin_construct_sample_cnt" => Rule::Int(1, I32_MAX),
+        "num_threads" => Rule::Int(0, MAX_THREADS),
+        "learning_rate" | "scale_pos_weight" | "sigmoid" | "alpha" | "huber_delta" | "fair_c" => {
+            above(0.0)
+        }
+        "min_sum_hessian_in_leaf"
+        | "lambda_l1"
+        | "lambda_l2"
+        | "linear_lambda"
+        | "min_gain_to_split"
+        | "path_smooth" => at_least(0.0),
+        "max_delta_step" => at_least(f64::MIN),
+        "bagging_fraction"
+        | "pos_bagging_fraction"
+        | "neg_bagging_fraction"
+        | "feature_fraction"
+        | "feature_fraction_bynode" => FRACTION,
+        "drop_rate" | "skip_drop" | "top_rate" | "other_rate" => RATE,
+        "tweedie_variance_power" => Rule::Float {
+            min: 1.0,
+            min_inclusive: true,
+            max: 2.0,
+            max_inclusive: false,
+        },
+        "monotone_constraints" => Rule::IntList(-1, 1),
+        "monotone_constraints_method" => Rule::Choice(&["basic", "intermediate", "advanced"]),
+        "extra_trees" | "xgboost_dart_mode" | "uniform_drop" | "use_missing"
+        | "zero_as_missing" | "feature_pre_filter" | "linear_tree" | "is_unbalance"
+        | "boost_from_average" | "deterministic" | "force_col_wise" | "force_row_wise" => {
+            Rule::Bool
+        }
+        _ => Rule::Word,
+    }
+}
+
+/// Checks `text` (the value as LightGBM will read it) against the parameter's rule; the error
+/// names the config key the user wrote (`model.params.<key>`).
+fn check_param(key: &str, canonical: &str, text: &str) -> Result<(), ModelError> {
+    let bad = |what: String| {
+        Err(ModelError::Config(format!(
+            "model.params.{key} must be {what}, got {text}"
+        )))
+    };
+    match rule(canonical) {
+        Rule::Int(min, max) => match text.parse::<i64>() {
+            Ok(v) if (min..=max).contains(&v) => Ok(()),
+            _ => bad(format!("a whole number in [{min}, {max}]")),
+        },
+        Rule::Float {
+            min,
+            min_inclusive,
+            max,
+            max_inclusive,
+        } => {
+            let ok = text.parse::<f64>().is_ok_and(|v| {
+                v.is_finite()
+                    && (v > min || (min_inclusive && v == min))
+                    && (v < max || (max_inclusive && v == max))
+            });
+            if ok {
+                return Ok(());
+            }
+            let lower = if min == f64::MIN {
+                String::new()
+            } else {
+                format!("{} {min}", if min_inclusive { "≥" } else { ">" })
+            };
+            let upper = if max.is_finite() {
+                format!("{} {max}", if max_inclusive { "≤" } else { "<" })
+            } else {
+                String::new()
+            };
+            let range = [lower, upper]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" and ");
+            if range.is_empty() {
+                bad("a finite number".into())
+            } else {
+                bad(format!("a finite number {range}"))
+            }
+        }
+        Rule::Bool => {
+            if ["true", "false", "+", "-"].contains(&text.to_ascii_lowercase().as_str()) {
+                Ok(())
+            } else {
+                bad("true or false".into())
+            }
+        }
+        Rule::Choice(words) => {
+            if words.contains(&text) {
+                Ok(())
+            } else {
+                bad(format!("one of {}", words.join(", ")))
+            }
+        }
+        Rule::IntList(min, max) => {
+            let ok = text.split(',').all(|t| {
+                t.trim()
+                    .parse::<i64>()
+                    .is_ok_and(|v| (min..=max).contains(&v))
+            });
+            if ok {
+                Ok(())
+            } else {
+                bad(format!("a list of whole numbers in [{min}, {max}]"))
+            }
+        }
+        Rule::Word => {
+            let ok = !text.is_empty()
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_@,.:+-".contains(c));
+            if ok {
+                Ok(())
+            } else {
+                bad("a name (letters, digits, `_@,.:+-`, no spaces)".into())
+            }
+        }
+    }
+}
 
 /// How to train a LightGBM model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -220,6 +421,7 @@ impl GbmSpec {
             }
             let text = value_text(value)
                 .map_err(|m| ModelError::Config(format!("model.params.{key} {m}")))?;
+            check_param(key, canonical, &text)?;
             out.insert(canonical.to_string(), text);
         }
         let boosting = out
@@ -288,7 +490,15 @@ impl GbmSpec {
         if let Task::Multiclass { n_classes } = task {
             out.insert("num_class".into(), n_classes.to_string());
         }
-        out.entry("seed".into()).or_insert_with(|| seed.to_string());
+        if !out.contains_key("seed") {
+            // LightGBM's seed is an `int`: a larger one would wrap silently.
+            if seed > I32_MAX as u64 {
+                return Err(ModelError::Config(format!(
+                    "seed = {seed} is above {I32_MAX}, the largest seed LightGBM takes"
+                )));
+            }
+            out.insert("seed".into(), seed.to_string());
+        }
         out.entry("deterministic".into())
             .or_insert_with(|| "true".into());
         if !out.contains_key("force_row_wise") {
@@ -322,13 +532,23 @@ fn check(code: c_int) -> Result<(), ModelError> {
     }
 }
 
-fn param_string(params: &BTreeMap<String, String>) -> CString {
+fn param_string(params: &BTreeMap<String, String>) -> Result<CString, ModelError> {
     let s = params
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(" ");
-    CString::new(s).expect("parameter text has no NUL")
+    CString::new(s).map_err(|_| ModelError::Config("a model parameter contains a NUL byte".into()))
+}
+
+/// A row or column count as LightGBM's `int32_t`.
+fn native_count(n: usize, what: &str) -> Result<i32, ModelError> {
+    i32::try_from(n).map_err(|_| {
+        ModelError::Data(format!(
+            "{n} {what} are more than LightGBM takes ({})",
+            i32::MAX
+        ))
+    })
 }
 
 /// An owned LightGBM dataset handle.
@@ -356,6 +576,10 @@ fn make_dataset(
     let mut handle = std::ptr::null_mut();
     // LightGBM bins a dataset row by row; row-major input keeps that walk cache-friendly
     // (measured: column-major input made 100k × 50 training ~10% slower than Python's).
+    let (n_rows, n_cols) = (
+        native_count(x.n_rows(), "rows")?,
+        native_count(x.n_cols(), "features")?,
+    );
     let rows = x.to_row_major();
     // SAFETY: `rows` holds n_rows × n_cols f64 values in row-major order and outlives the
     // call; LightGBM copies what it needs into its own bins.
@@ -363,8 +587,8 @@ fn make_dataset(
         sys::LGBM_DatasetCreateFromMat(
             rows.as_ptr() as *const c_void,
             sys::C_API_DTYPE_FLOAT64 as c_int,
-            x.n_rows() as i32,
-            x.n_cols() as i32,
+            n_rows,
+            n_cols,
             1,
             params.as_ptr(),
             reference.map_or(std::ptr::null_mut(), |r| r.0),
@@ -373,27 +597,27 @@ fn make_dataset(
     })?;
     let ds = DatasetHandle(handle);
     let labels: Vec<f32> = y.iter().map(|&v| v as f32).collect();
-    let field = CString::new("label").expect("static");
+    let field = c"label";
     // SAFETY: `labels` has n_rows f32 values; LightGBM copies them.
     check(unsafe {
         sys::LGBM_DatasetSetField(
             ds.0,
             field.as_ptr(),
             labels.as_ptr() as *const c_void,
-            labels.len() as c_int,
+            n_rows,
             sys::C_API_DTYPE_FLOAT32 as c_int,
         )
     })?;
     if !feature_names.is_empty() {
+        // Sanitized names hold no NUL, so `CString::new` cannot fail; map it anyway.
         let names: Vec<CString> = feature_names
             .iter()
-            .map(|n| CString::new(sanitize_feature_name(n)).expect("sanitized"))
-            .collect();
+            .map(|n| CString::new(sanitize_feature_name(n)))
+            .collect::<Result<_, _>>()
+            .map_err(|_| ModelError::Data("a feature name contains a NUL byte".into()))?;
         let mut ptrs: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
         // SAFETY: one valid C string per feature, alive for the call.
-        check(unsafe {
-            sys::LGBM_DatasetSetFeatureNames(ds.0, ptrs.as_mut_ptr(), ptrs.len() as c_int)
-        })?;
+        check(unsafe { sys::LGBM_DatasetSetFeatureNames(ds.0, ptrs.as_mut_ptr(), n_cols) })?;
     }
     Ok(ds)
 }
@@ -433,6 +657,11 @@ impl BoosterHandle {
         let mut len = 0;
         // SAFETY: `out` has room for every metric LightGBM reports.
         check(unsafe { sys::LGBM_BoosterGetEval(self.0, data_idx, &mut len, out.as_mut_ptr()) })?;
+        if len < 0 || len as usize > n {
+            return Err(ModelError::LightGbm(format!(
+                "{len} evaluation values where {n} metrics were announced"
+            )));
+        }
         out.truncate(len as usize);
         Ok(out)
     }
@@ -441,35 +670,43 @@ impl BoosterHandle {
         let mut count = 0;
         // SAFETY: plain out-parameter.
         check(unsafe { sys::LGBM_BoosterGetEvalCounts(self.0, &mut count) })?;
-        let n = count as usize;
+        let n = usize::try_from(count).unwrap_or(0);
         if n == 0 {
             return Ok(Vec::new());
         }
-        let mut buffers = vec![vec![0u8; 256]; n];
-        let mut ptrs: Vec<*mut c_char> = buffers
-            .iter_mut()
-            .map(|b| b.as_mut_ptr() as *mut c_char)
-            .collect();
-        let (mut out_len, mut needed) = (0, 0usize);
-        // SAFETY: n buffers of 256 bytes each.
-        check(unsafe {
-            sys::LGBM_BoosterGetEvalNames(
-                self.0,
-                count,
-                &mut out_len,
-                256,
-                &mut needed,
-                ptrs.as_mut_ptr(),
-            )
-        })?;
-        Ok(buffers
-            .iter()
-            .take(out_len as usize)
-            .map(|b| {
-                let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-                String::from_utf8_lossy(&b[..end]).into_owned()
-            })
-            .collect())
+        let mut size = 256;
+        loop {
+            let mut buffers = vec![vec![0u8; size]; n];
+            let mut ptrs: Vec<*mut c_char> = buffers
+                .iter_mut()
+                .map(|b| b.as_mut_ptr() as *mut c_char)
+                .collect();
+            let (mut out_len, mut needed) = (0, 0usize);
+            // SAFETY: n buffers of `size` bytes each; LightGBM writes at most `size` per name.
+            check(unsafe {
+                sys::LGBM_BoosterGetEvalNames(
+                    self.0,
+                    count,
+                    &mut out_len,
+                    size,
+                    &mut needed,
+                    ptrs.as_mut_ptr(),
+                )
+            })?;
+            if needed > size {
+                // A name was cut: ask again with room for the longest.
+                size = needed;
+                continue;
+            }
+            return Ok(buffers
+                .iter()
+                .take(usize::try_from(out_len).unwrap_or(0))
+                .map(|b| {
+                    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+                    String::from_utf8_lossy(&b[..end]).into_owned()
+                })
+                .collect());
+        }
     }
 
     fn save_string(&self, num_iteration: c_int) -> Result<String, ModelError> {
@@ -486,7 +723,7 @@ impl BoosterHandle {
                 std::ptr::null_mut(),
             )
         })?;
-        let mut buf = vec![0u8; len as usize];
+        let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
         // SAFETY: `buf` has the length LightGBM asked for.
         check(unsafe {
             sys::LGBM_BoosterSaveModelToString(
@@ -494,7 +731,7 @@ impl BoosterHandle {
                 0,
                 num_iteration,
                 0,
-                len,
+                buf.len() as i64,
                 &mut len,
                 buf.as_mut_ptr() as *mut c_char,
             )
@@ -503,15 +740,34 @@ impl BoosterHandle {
         Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
     }
 
-    fn from_string(text: &str) -> Result<(Self, usize), ModelError> {
-        let c =
-            CString::new(text).map_err(|_| ModelError::Data("model text contains NUL".into()))?;
+    /// Loads a model text, which must pass [`lgbm_text::validate`] first: LightGBM's parser
+    /// crashes or hangs on malformed text instead of failing.
+    fn from_string(text: &str) -> Result<(Self, ModelShape), ModelError> {
+        let shape = lgbm_text::validate(text)
+            .map_err(|e| ModelError::Data(format!("not a valid LightGBM model: {e}")))?;
+        let c = CString::new(text)
+            .map_err(|_| ModelError::Data("not a valid LightGBM model: it contains NUL".into()))?;
         let (mut handle, mut iters) = (std::ptr::null_mut(), 0);
-        // SAFETY: `c` is a valid C string for the call.
+        // SAFETY: `c` is a valid C string for the call, and validated model text.
         check(unsafe {
             sys::LGBM_BoosterLoadModelFromString(c.as_ptr(), &mut iters, &mut handle)
         })?;
-        Ok((Self(handle), iters as usize))
+        let booster = Self(handle);
+        // What LightGBM loaded must be what the text check saw (output buffers are sized by it).
+        let (mut features, mut classes) = (0, 0);
+        // SAFETY: live booster, plain out-parameters.
+        check(unsafe { sys::LGBM_BoosterGetNumFeature(booster.0, &mut features) })?;
+        // SAFETY: as above.
+        check(unsafe { sys::LGBM_BoosterGetNumClasses(booster.0, &mut classes) })?;
+        if usize::try_from(features).ok() != Some(shape.n_features)
+            || usize::try_from(classes).ok() != Some(shape.num_class)
+        {
+            return Err(ModelError::LightGbm(format!(
+                "loaded {features} features and {classes} classes, the text says {} and {}",
+                shape.n_features, shape.num_class
+            )));
+        }
+        Ok((booster, shape))
     }
 }
 
@@ -528,6 +784,8 @@ pub struct GbmModel {
     text: String,
     #[serde(skip)]
     booster: Option<BoosterHandle>,
+    #[serde(skip)]
+    shape: Option<ModelShape>,
 }
 
 impl std::fmt::Debug for GbmModel {
@@ -548,6 +806,7 @@ impl Clone for GbmModel {
             params: self.params.clone(),
             text: self.text.clone(),
             booster,
+            shape: self.shape.clone(),
         }
     }
 }
@@ -576,13 +835,13 @@ impl GbmSpec {
         observer: RoundObserver<'_>,
     ) -> Result<GbmModel, ModelError> {
         let params = self.resolved_params(task, seed)?;
-        let rounds: usize = params["num_iterations"].parse().map_err(|_| {
+        let iterations = params.get("num_iterations").map_or("", String::as_str);
+        let rounds: usize = iterations.parse().map_err(|_| {
             ModelError::Config(format!(
-                "model.params.num_iterations must be a whole number, got {}",
-                params["num_iterations"]
+                "model.params.num_iterations must be a whole number, got {iterations}"
             ))
         })?;
-        let cparams = param_string(&params);
+        let cparams = param_string(&params)?;
         let train = make_dataset(x, y, &cparams, None, feature_names)?;
         let valid_ds = valid
             .map(|(vx, vy)| make_dataset(vx, vy, &cparams, Some(&train), feature_names))
@@ -648,43 +907,71 @@ impl GbmSpec {
             _ => info.iterations_run,
         };
         info.best_iteration = keep;
-        let text = booster.save_string(keep as c_int)?;
+        let text = booster.save_string(native_count(keep, "rounds")?)?;
         drop(booster);
-        let (booster, _) = BoosterHandle::from_string(&text)?;
-        Ok(GbmModel {
-            n_features: x.n_cols(),
-            info,
-            params,
-            text,
-            booster: Some(booster),
-        })
+        GbmModel::from_text(text, x.n_cols(), info, params)
     }
 }
 
 impl GbmModel {
     /// Loads a model from LightGBM's text format.
+    /// The text is checked with [`lgbm_text::validate`] first, and must be a model of
+    /// `n_features` inputs.
     pub fn from_text(
         text: String,
         n_features: usize,
         info: FitReport,
         params: BTreeMap<String, String>,
     ) -> Result<Self, ModelError> {
-        let (booster, _) = BoosterHandle::from_string(&text)?;
-        Ok(Self {
+        let mut model = Self {
             n_features,
             info,
             params,
-            text,
-            booster: Some(booster),
-        })
+            text: String::new(),
+            booster: None,
+            shape: None,
+        };
+        model.attach_text(text)?;
+        Ok(model)
     }
 
-    /// Restores the booster after deserialising the metadata.
+    /// Restores the booster after deserialising the metadata. The text is checked with
+    /// [`lgbm_text::validate`] first, and must be a model of `n_features` inputs: prediction
+    /// and importance buffers are sized by them.
     pub fn attach_text(&mut self, text: String) -> Result<(), ModelError> {
-        let (booster, _) = BoosterHandle::from_string(&text)?;
+        let (booster, shape) = BoosterHandle::from_string(&text)?;
+        if shape.n_features != self.n_features {
+            return Err(ModelError::Data(format!(
+                "the LightGBM model has {} features, the pipeline says {}",
+                shape.n_features, self.n_features
+            )));
+        }
         self.text = text;
         self.booster = Some(booster);
+        self.shape = Some(shape);
         Ok(())
+    }
+
+    /// The `num_threads` prediction runs with: the trained value, which a loaded
+    /// `pipeline.json` may have garbled (it goes into LightGBM's parameter text).
+    pub fn predict_threads(&self) -> Result<i64, ModelError> {
+        match self.params.get("num_threads") {
+            None => Ok(0),
+            Some(t) => t
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (0..=MAX_THREADS).contains(n))
+                .ok_or_else(|| {
+                    ModelError::Data(format!(
+                        "num_threads must be a whole number in [0, {MAX_THREADS}], got {t:?}"
+                    ))
+                }),
+        }
+    }
+
+    /// Outputs per row of the loaded model (1, or the number of classes), once text is attached.
+    pub fn num_class(&self) -> Option<usize> {
+        self.shape.as_ref().map(|s| s.num_class)
     }
 
     /// The model in LightGBM's text format (what `model.txt` holds).
@@ -710,22 +997,45 @@ impl GbmModel {
         if x.n_rows() == 0 {
             return Ok(Vec::new());
         }
-        let threads = self
-            .params
-            .get("num_threads")
-            .cloned()
-            .unwrap_or_else(|| "0".into());
-        let p = CString::new(format!("num_threads={threads}")).expect("no NUL");
+        let threads = self.predict_threads()?;
+        let p = CString::new(format!("num_threads={threads}"))
+            .map_err(|_| ModelError::Config("num_threads contains a NUL byte".into()))?;
+        let booster = self.booster()?;
+        let (n_rows, n_cols) = (
+            native_count(x.n_rows(), "rows")?,
+            native_count(x.n_cols(), "features")?,
+        );
+        // LightGBM writes as many values as it computes here: the buffer must hold exactly that.
+        let mut needed: i64 = 0;
+        // SAFETY: live booster, plain out-parameter.
+        check(unsafe {
+            sys::LGBM_BoosterCalcNumPredict(
+                booster.0,
+                n_rows,
+                sys::C_API_PREDICT_NORMAL as c_int,
+                0,
+                -1,
+                &mut needed,
+            )
+        })?;
+        let want = x.n_rows().checked_mul(n_outputs);
+        if want.is_none() || usize::try_from(needed).ok() != want {
+            return Err(ModelError::Data(format!(
+                "the LightGBM model gives {needed} values for {} rows, expected {n_outputs} per row",
+                x.n_rows()
+            )));
+        }
         let mut out = vec![0.0; x.n_rows() * n_outputs];
         let mut len: i64 = 0;
-        // SAFETY: column-major n_rows × n_cols f64 input; `out` holds n_rows × n_outputs.
+        // SAFETY: column-major n_rows × n_cols f64 input; `out` holds the n_rows × n_outputs
+        // values LightGBM said it writes.
         check(unsafe {
             sys::LGBM_BoosterPredictForMat(
-                self.booster()?.0,
+                booster.0,
                 x.as_col_major().as_ptr() as *const c_void,
                 sys::C_API_DTYPE_FLOAT64 as c_int,
-                x.n_rows() as i32,
-                x.n_cols() as i32,
+                n_rows,
+                n_cols,
                 0,
                 sys::C_API_PREDICT_NORMAL as c_int,
                 0,
@@ -746,6 +1056,8 @@ impl GbmModel {
 
     /// Feature importances: `gain` (total split gain) or `split` (number of splits).
     pub fn importances(&self, gain: bool) -> Result<Vec<f64>, ModelError> {
+        let booster = self.booster()?;
+        // attach_text checked that the model has n_features features: LightGBM writes that many.
         let mut out = vec![0.0; self.n_features];
         let kind = if gain {
             sys::C_API_FEATURE_IMPORTANCE_GAIN
@@ -754,12 +1066,7 @@ impl GbmModel {
         };
         // SAFETY: `out` holds one value per feature.
         check(unsafe {
-            sys::LGBM_BoosterFeatureImportance(
-                self.booster()?.0,
-                -1,
-                kind as c_int,
-                out.as_mut_ptr(),
-            )
+            sys::LGBM_BoosterFeatureImportance(booster.0, -1, kind as c_int, out.as_mut_ptr())
         })?;
         Ok(out)
     }
@@ -809,5 +1116,212 @@ mod tests {
         .unwrap();
         assert_eq!(rf["boosting"], "rf");
         assert_eq!(rf["bagging_freq"], "1");
+    }
+
+    fn param_error(key: &str, value: Value) -> String {
+        spec(&[(key, value)])
+            .resolved_params(Task::Regression, 0)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn native_parameters_are_range_checked_naming_the_key() {
+        for (key, value, want) in [
+            ("num_leaves", json!(4294967311u64), "[2, 131072]"),
+            ("max_leaves", json!(1), "model.params.max_leaves"),
+            (
+                "num_iterations",
+                json!(i64::MAX),
+                "model.params.num_iterations",
+            ),
+            ("num_iterations", json!(0), "[1, 2147483647]"),
+            ("n_estimators", json!(u64::MAX), "model.params.n_estimators"),
+            ("max_depth", json!(1u64 << 32), "model.params.max_depth"),
+            ("num_leaves", json!(31.5), "whole number"),
+            ("learning_rate", json!(0.0), "> 0"),
+            ("learning_rate", json!("nan"), "finite"),
+            (
+                "subsample",
+                json!(1.5),
+                "model.params.subsample must be a finite number > 0 and ≤ 1",
+            ),
+            ("lambda_l1", json!(-0.1), "≥ 0"),
+            ("tweedie_variance_power", json!(2.0), "< 2"),
+            ("extra_trees", json!("yes"), "true or false"),
+            ("monotone_constraints", json!([1, 2]), "[-1, 1]"),
+            ("monotone_constraints_method", json!("fast"), "basic"),
+            ("num_threads", json!(1_000_000), "[0, 4096]"),
+            ("metric", json!("l2 num_leaves=3"), "no spaces"),
+            ("objective", json!("regression\u{0}"), "no spaces"),
+        ] {
+            let e = param_error(key, value.clone());
+            assert!(e.contains(want), "{key} = {value}: {e}");
+            assert!(e.starts_with(&format!("model.params.{key} ")), "{e}");
+        }
+        let e = spec(&[])
+            .resolved_params(Task::Regression, 1 << 31)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("seed = 2147483648"), "{e}");
+        // LightGBM's own limits are accepted.
+        let p = spec(&[
+            ("num_leaves", json!(131072)),
+            ("max_depth", json!(-1)),
+            ("bagging_fraction", json!(1)),
+            ("extra_trees", json!("TRUE")),
+            ("monotone_constraints", json!("-1,0,1")),
+            ("metric", json!("l1,l2")),
+        ])
+        .resolved_params(Task::Regression, u64::from(i32::MAX as u32))
+        .unwrap();
+        assert_eq!(p["num_leaves"], "131072");
+        assert_eq!(p["seed"], "2147483647");
+    }
+
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Integers are accepted exactly within LightGBM's range, whatever their size.
+        #[test]
+        fn integer_parameters_are_accepted_exactly_in_range(v in any::<i64>(), small in -5i64..200_000) {
+            for v in [v, small] {
+                let leaves = spec(&[("num_leaves", json!(v))]).resolved_params(Task::Regression, 0);
+                prop_assert_eq!(leaves.is_ok(), (2..=131_072).contains(&v));
+                let depth = spec(&[("max_depth", json!(v))]).resolved_params(Task::Regression, 0);
+                prop_assert_eq!(depth.is_ok(), i32::try_from(v).is_ok());
+            }
+        }
+
+        /// Fractions are accepted exactly in (0, 1], never NaN or infinite.
+        #[test]
+        fn fractions_are_accepted_exactly_in_range(v in any::<f64>()) {
+            let r = spec(&[("feature_fraction", json!(v.to_string()))])
+                .resolved_params(Task::Regression, 0);
+            prop_assert_eq!(r.is_ok(), v > 0.0 && v <= 1.0);
+        }
+    }
+
+    /// Small models of each kind hone trains, in LightGBM's text.
+    fn sample_models() -> &'static [(GbmModel, usize)] {
+        static MODELS: std::sync::OnceLock<Vec<(GbmModel, usize)>> = std::sync::OnceLock::new();
+        MODELS.get_or_init(|| {
+            let (n, p) = (120, 3);
+            let rows: Vec<f64> = (0..n * p)
+                .map(|i| ((i * 37 % 101) as f64 * 0.13).sin())
+                .collect();
+            let x = Matrix::from_row_major(n, p, &rows);
+            let base = [
+                ("num_iterations", json!(8)),
+                ("num_leaves", json!(5)),
+                ("min_data_in_leaf", json!(5)),
+                ("num_threads", json!(1)),
+            ];
+            let fit = |extra: &[(&str, Value)], task: Task, y: Vec<f64>| {
+                let mut params: Vec<(&str, Value)> = base.to_vec();
+                params.extend_from_slice(extra);
+                let mut s = spec(&params);
+                if extra.iter().any(|(k, _)| *k == "boosting") {
+                    s.boosting = "rf".into();
+                }
+                let m = s
+                    .fit(&x, &y, None, task, 1, &[], &mut |_, _, _| true)
+                    .unwrap();
+                (m, task.n_outputs())
+            };
+            let x0 = |i: usize| x.get(i, 0) + x.get(i, 1);
+            vec![
+                fit(
+                    &[],
+                    Task::Binary,
+                    (0..n).map(|i| f64::from(u8::from(x0(i) > 0.0))).collect(),
+                ),
+                fit(
+                    &[],
+                    Task::Multiclass { n_classes: 3 },
+                    (0..n).map(|i| (i % 3) as f64).collect(),
+                ),
+                fit(
+                    &[("linear_tree", json!(true))],
+                    Task::Regression,
+                    (0..n).map(x0).collect(),
+                ),
+                fit(
+                    &[("boosting", json!("rf"))],
+                    Task::Regression,
+                    (0..n).map(x0).collect(),
+                ),
+            ]
+        })
+    }
+
+    fn probe() -> Matrix {
+        let rows: Vec<f64> = (0..30).map(|i| (i as f64 * 0.41).cos() * 2.0).collect();
+        let mut m = Matrix::from_row_major(10, 3, &rows);
+        m.col_mut(1)[0] = f64::NAN;
+        m
+    }
+
+    /// Loading `text` as model `k` either fails or gives a model that predicts; never a crash.
+    fn load_and_predict(k: usize, text: String) -> Result<(), ModelError> {
+        let (m, outputs) = &sample_models()[k];
+        let loaded = GbmModel::from_text(text, m.n_features, m.info.clone(), m.params.clone())?;
+        loaded.predict(&probe(), *outputs)?;
+        loaded.importances(true)?;
+        Ok(())
+    }
+
+    #[test]
+    fn truncated_models_never_reach_lightgbm() {
+        for (k, (m, _)) in sample_models().iter().enumerate() {
+            let text = m.text();
+            assert!(lgbm_text::validate(text).is_ok());
+            load_and_predict(k, text.to_string()).unwrap();
+            let end = text.find("end of parameters").unwrap();
+            for cut in (0..text.len()).step_by(50).chain([text.len() - 1]) {
+                let r = load_and_predict(k, text[..cut].to_string());
+                if cut <= end {
+                    let e = r.unwrap_err().to_string();
+                    assert!(e.starts_with("not a valid LightGBM model: line "), "{e}");
+                    assert_eq!(e.lines().count(), 1, "{e}");
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Random edits of real model files (digits, separators, newlines, any ASCII byte)
+        /// load and predict, or fail with a one-line error: LightGBM never sees what it would
+        /// crash or hang on.
+        #[test]
+        fn mutated_models_load_safely_or_fail_cleanly(
+            k in 0usize..4,
+            edits in prop::collection::vec(
+                (any::<prop::sample::Index>(), 0u8..3, prop_oneof![
+                    prop::sample::select(b"0123456789-. =\n\rxe:[]T\0".to_vec()),
+                    any::<u8>().prop_map(|b| b & 0x7f),
+                ]),
+                1..4,
+            ),
+        ) {
+            let mut bytes = sample_models()[k].0.text().as_bytes().to_vec();
+            for (at, op, b) in edits {
+                let i = at.index(bytes.len());
+                match op {
+                    0 => bytes[i] = b,
+                    1 => bytes.insert(i, b),
+                    _ => { bytes.remove(i); }
+                }
+            }
+            let text = String::from_utf8(bytes).unwrap();
+            if let Err(e) = load_and_predict(k, text) {
+                prop_assert_eq!(e.to_string().lines().count(), 1);
+            }
+        }
     }
 }

@@ -5,6 +5,8 @@
 //!   with scikit-learn's semantics. They are fitted on training rows only.
 //! - [`gbm`]: LightGBM (gradient boosting, random forests) through its C API, with early stopping
 //!   on a validation slice and model files in LightGBM's own text format.
+//! - [`lgbm_text`]: a Rust-side check of LightGBM's text model format, run before LightGBM's
+//!   parser (which crashes on malformed text) sees a model file.
 //! - [`linear`]: linear, ridge, lasso, elastic-net and logistic regression.
 //! - [`pipeline`]: a [`PipelineSpec`] fitted into a [`FittedPipeline`] (transforms + model) that is
 //!   saved and loaded as one directory.
@@ -13,6 +15,7 @@
 
 pub mod error;
 pub mod gbm;
+pub mod lgbm_text;
 pub mod linear;
 pub mod matrix;
 pub mod model;

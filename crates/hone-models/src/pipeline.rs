@@ -1,6 +1,13 @@
 //! Pipelines: preprocessing steps and a model, fitted together on training rows and saved as
 //! one directory (`pipeline.json`, plus LightGBM's `model.txt`).
+//!
+//! `pipeline.json` records the size and SHA-256 of `model.txt`, and loading checks them before
+//! LightGBM's parser sees the file (it crashes on truncated text instead of failing). Every
+//! model text is also checked structurally ([`crate::lgbm_text::validate`]), so directories saved
+//! before the checksums existed load when intact and fail cleanly when not, and the pipeline's
+//! own dimensions are checked against each other so that predicting never indexes out of range.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use hone_validate::Task;
@@ -52,11 +59,40 @@ pub struct FittedPipeline {
 
 const FORMAT: &str = "hone-pipeline";
 const VERSION: u32 = 1;
+/// LightGBM's model file inside a pipeline directory.
+const MODEL_FILE: &str = "model.txt";
+
+/// Size and SHA-256 of a file saved beside `pipeline.json`, checked before the file is parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDigest {
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Lower-case hex SHA-256 of the content.
+    pub sha256: String,
+}
+
+impl FileDigest {
+    /// The digest of `data`.
+    pub fn of(data: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        Self {
+            bytes: data.len() as u64,
+            sha256: Sha256::digest(data)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        }
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 struct SavedPipeline {
     format: String,
     version: u32,
+    /// Digests of the files beside `pipeline.json`, by name. Directories saved before hone
+    /// recorded them have none (still version 1: older hone ignores the field and reads on).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    files: BTreeMap<String, FileDigest>,
     pipeline: FittedPipeline,
 }
 
@@ -176,20 +212,24 @@ impl FittedPipeline {
             .collect())
     }
 
-    /// Saves to `dir`: `pipeline.json` and, for LightGBM, `model.txt`.
+    /// Saves to `dir`: `pipeline.json` and, for LightGBM, `model.txt` (written first, its size
+    /// and SHA-256 recorded in `pipeline.json`).
     pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
         let io = |path: &Path, e: std::io::Error| ModelError::Io {
             path: path.to_path_buf(),
             message: e.to_string(),
         };
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let mut files = BTreeMap::new();
         if let FittedModel::Lightgbm(m) = &self.model {
-            let path = dir.join("model.txt");
+            let path = dir.join(MODEL_FILE);
             std::fs::write(&path, m.text()).map_err(|e| io(&path, e))?;
+            files.insert(MODEL_FILE.to_string(), FileDigest::of(m.text().as_bytes()));
         }
         let saved = SavedPipeline {
             format: FORMAT.into(),
             version: VERSION,
+            files,
             pipeline: self.clone(),
         };
         let path = dir.join("pipeline.json");
@@ -200,7 +240,10 @@ impl FittedPipeline {
         std::fs::write(&path, text).map_err(|e| io(&path, e))
     }
 
-    /// Loads a pipeline saved by [`save`](Self::save).
+    /// Loads a pipeline saved by [`save`](Self::save). Whatever the directory holds, this
+    /// returns a pipeline that predicts without panicking, or an error naming the file:
+    /// `pipeline.json` is checked for consistent dimensions, `model.txt` against its recorded
+    /// size and SHA-256 (when recorded) and structurally, before LightGBM parses it.
     pub fn load(dir: &Path) -> Result<Self, ModelError> {
         let path = dir.join("pipeline.json");
         let bad = |message: String| ModelError::Io {
@@ -223,14 +266,284 @@ impl FittedPipeline {
             )));
         }
         let mut pipeline = saved.pipeline;
+        pipeline.check_dimensions().map_err(bad)?;
+        let task = pipeline.task;
         if let FittedModel::Lightgbm(m) = &mut pipeline.model {
-            let model_path = dir.join("model.txt");
-            let text = std::fs::read_to_string(&model_path).map_err(|e| ModelError::Io {
+            let model_path = dir.join(MODEL_FILE);
+            let bad_model = |message: String| ModelError::Io {
                 path: model_path.clone(),
-                message: e.to_string(),
-            })?;
-            m.attach_text(text)?;
+                message,
+            };
+            let bytes = std::fs::read(&model_path).map_err(|e| bad_model(e.to_string()))?;
+            if let Some(want) = saved.files.get(MODEL_FILE) {
+                let found = FileDigest::of(&bytes);
+                if &found != want {
+                    return Err(bad_model(format!(
+                        "checksum mismatch (expected {} bytes with SHA-256 {}, found {} bytes \
+                         with SHA-256 {}): the file was modified or truncated",
+                        want.bytes, want.sha256, found.bytes, found.sha256
+                    )));
+                }
+            }
+            let text = String::from_utf8(bytes)
+                .map_err(|_| bad_model("not a valid LightGBM model: not UTF-8 text".into()))?;
+            m.attach_text(text).map_err(|e| bad_model(e.to_string()))?;
+            if m.num_class() != Some(task.n_outputs()) {
+                return Err(bad_model(format!(
+                    "the model gives {} outputs per row, a {} task needs {}",
+                    m.num_class().unwrap_or(0),
+                    task.kind(),
+                    task.n_outputs()
+                )));
+            }
         }
         Ok(pipeline)
+    }
+
+    /// Checks that every step, the feature names and the model agree on the number of columns
+    /// they take and give, and that the model gives the task's outputs: a hand-edited or
+    /// corrupted `pipeline.json` must fail here, not index out of range while predicting.
+    fn check_dimensions(&self) -> Result<(), String> {
+        if let Task::Multiclass { n_classes } = self.task
+            && n_classes < 2
+        {
+            return Err(format!(
+                "a multiclass task needs at least 2 classes, got {n_classes}"
+            ));
+        }
+        let mut width = self.input_features.len();
+        for (k, step) in self.steps.iter().enumerate() {
+            width = step
+                .output_width(width)
+                .map_err(|m| format!("step {}: {m}", k + 1))?;
+        }
+        if self.model_features.len() != width {
+            return Err(format!(
+                "{} model features, but the steps give {width} columns",
+                self.model_features.len()
+            ));
+        }
+        let outputs = self.task.n_outputs();
+        match &self.model {
+            FittedModel::Lightgbm(m) => {
+                if m.n_features != width {
+                    return Err(format!(
+                        "the model takes {} features, the steps give {width}",
+                        m.n_features
+                    ));
+                }
+                m.predict_threads().map_err(|e| e.to_string())?;
+            }
+            FittedModel::Linear(m) => {
+                let ok = m.n_features == width
+                    && m.n_outputs == outputs
+                    && m.intercept.len() == outputs
+                    && m.n_features.checked_mul(outputs) == Some(m.coef.len());
+                if !ok {
+                    return Err(format!(
+                        "the linear model's sizes ({} features, {} outputs, {} coefficients, {} \
+                         intercepts) do not fit {width} features and {outputs} outputs",
+                        m.n_features,
+                        m.n_outputs,
+                        m.coef.len(),
+                        m.intercept.len()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// A pipeline with every kind of step and a LightGBM model, saved; and its probe input.
+    fn saved() -> &'static (tempfile::TempDir, Matrix, Vec<f64>) {
+        static SAVED: std::sync::OnceLock<(tempfile::TempDir, Matrix, Vec<f64>)> =
+            std::sync::OnceLock::new();
+        SAVED.get_or_init(|| {
+            let (n, p) = (150, 4);
+            let mut rows: Vec<f64> = (0..n * p)
+                .map(|i| ((i * 53 % 97) as f64 * 0.21).sin())
+                .collect();
+            rows[7] = f64::NAN;
+            let x = Matrix::from_row_major(n, p, &rows);
+            let y: Vec<f64> = (0..n)
+                .map(|i| f64::from(u8::from(x.get(i, 0) + x.get(i, 2) > 0.0)))
+                .collect();
+            let steps: Vec<Step> = serde_json::from_value(json!([
+                {"step": "impute", "strategy": "median", "fill_value": 0.0},
+                {"step": "scale", "kind": "standard"},
+                {"step": "select", "method": {"method": "selectkbest", "k": 3}},
+            ]))
+            .unwrap();
+            let model = ModelSpec::from_value(&json!({"type": "lightgbm", "params": {
+                "num_iterations": 10, "num_leaves": 5, "min_data_in_leaf": 5, "num_threads": 1}}))
+            .unwrap();
+            let names: Vec<String> = (0..p).map(|j| format!("f{j}")).collect();
+            let fitted = PipelineSpec { steps, model }
+                .fit(
+                    &x,
+                    &y,
+                    FitOptions {
+                        task: Task::Binary,
+                        seed: 1,
+                        feature_names: &names,
+                        early_stopping_gap: 0,
+                        observer: &mut |_, _, _| true,
+                    },
+                )
+                .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            fitted.save(dir.path()).unwrap();
+            let probe = x.select_rows(&(0..20).collect::<Vec<_>>());
+            let want = fitted.predict(&probe).unwrap();
+            (dir, probe, want)
+        })
+    }
+
+    /// A copy of the saved pipeline directory with `edit` applied to its files' bytes.
+    fn edited(edit: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>)) -> tempfile::TempDir {
+        let (dir, _, _) = saved();
+        let mut json = std::fs::read(dir.path().join("pipeline.json")).unwrap();
+        let mut model = std::fs::read(dir.path().join(MODEL_FILE)).unwrap();
+        edit(&mut json, &mut model);
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::write(copy.path().join("pipeline.json"), json).unwrap();
+        std::fs::write(copy.path().join(MODEL_FILE), model).unwrap();
+        copy
+    }
+
+    fn load_error(dir: &tempfile::TempDir) -> String {
+        let e = FittedPipeline::load(dir.path()).unwrap_err().to_string();
+        assert_eq!(e.lines().count(), 1, "{e}");
+        e
+    }
+
+    /// Drops the recorded checksums, as in a directory saved before they existed.
+    fn without_files(json: &mut Vec<u8>) {
+        let mut v: serde_json::Value = serde_json::from_slice(json).unwrap();
+        v.as_object_mut().unwrap().remove("files");
+        *json = serde_json::to_vec(&v).unwrap();
+    }
+
+    #[test]
+    fn saved_pipelines_round_trip_with_a_checksum() {
+        let (dir, probe, want) = saved();
+        let text = std::fs::read_to_string(dir.path().join("pipeline.json")).unwrap();
+        let model = std::fs::read(dir.path().join(MODEL_FILE)).unwrap();
+        let digest = FileDigest::of(&model);
+        assert!(text.contains(&digest.sha256), "{text}");
+        assert_eq!(digest.sha256.len(), 64);
+        let loaded = FittedPipeline::load(dir.path()).unwrap();
+        assert_eq!(&loaded.predict(probe).unwrap(), want);
+        // Without checksums (older directories) an intact model still loads.
+        let old = edited(|json, _| without_files(json));
+        let loaded = FittedPipeline::load(old.path()).unwrap();
+        assert_eq!(&loaded.predict(probe).unwrap(), want);
+    }
+
+    #[test]
+    fn damaged_model_files_are_refused_naming_the_file() {
+        let n = std::fs::read(saved().0.path().join(MODEL_FILE))
+            .unwrap()
+            .len();
+        for cut in [0, 50, 1200, n / 2, n - 1] {
+            let e = load_error(&edited(|_, m| m.truncate(cut)));
+            assert!(e.contains("model.txt: checksum mismatch (expected "), "{e}");
+            assert!(e.contains("the file was modified or truncated"), "{e}");
+            let e = load_error(&edited(|j, m| {
+                without_files(j);
+                m.truncate(cut)
+            }));
+            assert!(
+                e.contains("model.txt: not a valid LightGBM model: line "),
+                "{e}"
+            );
+        }
+        let e = load_error(&edited(|_, m| m[n / 3] ^= 1));
+        assert!(e.contains("model.txt: checksum mismatch"), "{e}");
+        let e = load_error(&edited(|j, m| {
+            without_files(j);
+            m[0] = 0xff;
+        }));
+        assert!(e.contains("model.txt: not a valid LightGBM model"), "{e}");
+    }
+
+    #[test]
+    fn inconsistent_pipeline_json_is_refused_naming_the_file() {
+        let (dir, _, _) = saved();
+        let text = std::fs::read_to_string(dir.path().join("pipeline.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let edits: Vec<(&str, serde_json::Value)> = vec![
+            ("/pipeline/steps/0/statistics", json!([1.0])),
+            ("/pipeline/steps/1/offset", json!([0.0, 1.0])),
+            ("/pipeline/steps/2/support", json!([0, 1, 9])),
+            ("/pipeline/model_features", json!(["a"])),
+            ("/pipeline/model/n_features", json!(7)),
+            (
+                "/pipeline/model/params/num_threads",
+                json!("1 num_leaves=9"),
+            ),
+            ("/pipeline/task", json!({"multiclass": {"n_classes": 3}})),
+        ];
+        for (pointer, value) in edits {
+            let mut bad = v.clone();
+            *bad.pointer_mut(pointer)
+                .unwrap_or_else(|| panic!("{pointer}")) = value;
+            let e = load_error(&edited(|j, _| *j = serde_json::to_vec(&bad).unwrap()));
+            assert!(
+                e.contains("pipeline.json: ") || e.contains("model.txt: "),
+                "{pointer}: {e}"
+            );
+        }
+        let e = load_error(&edited(|j, _| j.truncate(j.len() / 2)));
+        assert!(e.contains("pipeline.json: not a hone pipeline: "), "{e}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Any edit of `pipeline.json` (and of `model.txt`, checksums dropped) loads into a
+        /// pipeline that predicts, or fails with one line naming one of the two files.
+        #[test]
+        fn edited_pipeline_directories_load_safely_or_fail_cleanly(
+            in_model in any::<bool>(),
+            edits in prop::collection::vec(
+                (any::<prop::sample::Index>(), prop_oneof![
+                    prop::sample::select(b"0123456789-.,:\"[]{} \n".to_vec()),
+                    any::<u8>(),
+                ]),
+                1..4,
+            ),
+        ) {
+            let dir = edited(|json, model| {
+                let target = if in_model {
+                    without_files(json);
+                    model
+                } else {
+                    json
+                };
+                for (at, b) in edits {
+                    let i = at.index(target.len());
+                    target[i] = b;
+                }
+            });
+            match FittedPipeline::load(dir.path()) {
+                Ok(p) => {
+                    let _ = p.predict(&saved().1);
+                    let _ = p.importances();
+                }
+                Err(e) => {
+                    let e = e.to_string();
+                    prop_assert_eq!(e.lines().count(), 1);
+                    prop_assert!(e.contains("pipeline.json: ") || e.contains("model.txt: "), "{}", e);
+                }
+            }
+        }
     }
 }

@@ -422,6 +422,32 @@ pub enum Step {
 }
 
 impl Step {
+    /// The number of columns this fitted step gives for `n_inputs` input columns, or why its
+    /// fitted state cannot take them (a step read from a file must not index out of range).
+    pub fn output_width(&self, n_inputs: usize) -> Result<usize, String> {
+        match self {
+            Step::Impute(s) if s.statistics.len() == n_inputs => Ok(n_inputs),
+            Step::Impute(s) => Err(format!(
+                "the imputer has {} fill values for {n_inputs} columns",
+                s.statistics.len()
+            )),
+            Step::Scale(s) if s.offset.len() == n_inputs && s.scale.len() == n_inputs => {
+                Ok(n_inputs)
+            }
+            Step::Scale(s) => Err(format!(
+                "the scaler has {} offsets and {} scales for {n_inputs} columns",
+                s.offset.len(),
+                s.scale.len()
+            )),
+            Step::Select(s) => match s.support.iter().find(|&&j| j >= n_inputs) {
+                Some(j) => Err(format!(
+                    "the selector keeps column {j} of {n_inputs} columns"
+                )),
+                None => Ok(s.support.len()),
+            },
+        }
+    }
+
     fn inner_mut(&mut self) -> &mut dyn Transformer {
         match self {
             Step::Impute(s) => s,

@@ -8,13 +8,11 @@ use std::path::Path;
 use hone_data::dataset::BuildOptions;
 use hone_data::table;
 use hone_models::Matrix;
-use hone_models::pipeline::FittedPipeline;
 use hone_validate::metrics::{Metric, Predictions, Task, evaluate as compute};
 use serde::Serialize;
 
 use crate::TrainError;
 use crate::gates::GateResult;
-use crate::output::ModelManifest;
 use crate::trading::TradingSummary;
 
 /// The result of evaluating a model on data.
@@ -54,16 +52,7 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
         )));
     }
     let cfg = crate::config::load(&cfg_path)?;
-    let manifest: ModelManifest = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("model.json"))
-            .map_err(|e| TrainError::Config(e.to_string()))?,
-    )
-    .map_err(|e| TrainError::Config(format!("{}: {e}", dir.join("model.json").display())))?;
-    let pipeline =
-        FittedPipeline::load(&dir.join("pipeline")).map_err(|source| TrainError::Model {
-            context: "loading the pipeline".into(),
-            source,
-        })?;
+    let (manifest, pipeline) = crate::predict::load_model(dir)?;
     let c = &cfg.config;
     let data_path = data.map(Path::to_path_buf).unwrap_or(cfg.data_path.clone());
     let build = |path: &Path| -> Result<hone_data::Dataset, TrainError> {

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use hone_data::dataset::BuildOptions;
 use hone_data::table;
-use hone_models::Matrix;
 use hone_models::pipeline::FittedPipeline;
 use hone_models::preprocess::Step;
+use hone_models::{Matrix, ModelError};
 
 use crate::TrainError;
 use crate::output::{ModelManifest, csv_field, prediction_fields, prediction_header};
@@ -23,15 +23,17 @@ pub struct PredictOutput {
     pub notes: Vec<String>,
 }
 
-/// Loads `model_dir` (a `hone train` output directory) and predicts every usable row of `data`.
-/// Rows whose derived features are still warming up are dropped; rows near the end of the file
-/// are kept (their label is unknown, which is the point of predicting).
-pub fn predict(model_dir: &Path, data: &Path) -> Result<PredictOutput, TrainError> {
-    let manifest_path = model_dir.join("model.json");
+/// Reads a `hone train` output directory: its `model.json` and its fitted pipeline, which
+/// [`FittedPipeline::load`] verifies (checksums, model structure, dimensions) before LightGBM
+/// parses anything. The manifest must describe the same model as the pipeline, since its task
+/// and features lay out the predictions. A bad manifest is a usage error (exit 2 in the CLI),
+/// a damaged pipeline a model error (exit 1); both name the file.
+pub(crate) fn load_model(dir: &Path) -> Result<(ModelManifest, FittedPipeline), TrainError> {
+    let manifest_path = dir.join("model.json");
     let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
         TrainError::Config(format!(
             "{}: not a hone model directory ({e}); pass the output directory of `hone train`",
-            model_dir.display()
+            dir.display()
         ))
     })?;
     let manifest: ModelManifest = serde_json::from_str(&text)
@@ -44,11 +46,27 @@ pub fn predict(model_dir: &Path, data: &Path) -> Result<PredictOutput, TrainErro
             manifest.version
         )));
     }
-    let pipeline =
-        FittedPipeline::load(&model_dir.join("pipeline")).map_err(|source| TrainError::Model {
-            context: "loading the pipeline".into(),
-            source,
-        })?;
+    let loading = |source| TrainError::Model {
+        context: "loading the pipeline".into(),
+        source,
+    };
+    let pipeline = FittedPipeline::load(&dir.join("pipeline")).map_err(loading)?;
+    if manifest.task != pipeline.task || manifest.features != pipeline.input_features {
+        return Err(loading(ModelError::Io {
+            path: manifest_path,
+            message: "describes another model than pipeline/pipeline.json (task or features \
+                      differ)"
+                .into(),
+        }));
+    }
+    Ok((manifest, pipeline))
+}
+
+/// Loads `model_dir` (a `hone train` output directory) and predicts every usable row of `data`.
+/// Rows whose derived features are still warming up are dropped; rows near the end of the file
+/// are kept (their label is unknown, which is the point of predicting).
+pub fn predict(model_dir: &Path, data: &Path) -> Result<PredictOutput, TrainError> {
+    let (manifest, pipeline) = load_model(model_dir)?;
     // Group labels only serve evaluation; new data need not carry them.
     let spec = &hone_data::DataSpec {
         group_column: None,

@@ -340,16 +340,20 @@ impl TuneSpec {
         Ok(spec)
     }
 
-    /// Every parameter must land on a config the trainer accepts: try each one's lowest value.
+    /// Every parameter must land on a config the trainer accepts: try each one's lowest and
+    /// highest value (a range past a LightGBM limit is refused before the first trial).
     fn check_paths(&self, cfg: &LoadedConfig) -> Result<(), TrainError> {
         for p in &self.study.space.params {
-            let v = p.distribution.external(p.distribution.bounds().0);
-            apply(cfg, &[(p.name.clone(), v)], None).map_err(|e| {
-                cfg_err(
-                    cfg,
-                    format!("space.{:?}: the config rejects it: {e}", p.name),
-                )
-            })?;
+            let (low, high) = p.distribution.bounds();
+            for end in [low, high] {
+                let v = p.distribution.external(end);
+                apply(cfg, &[(p.name.clone(), v)], None).map_err(|e| {
+                    cfg_err(
+                        cfg,
+                        format!("space.{:?}: the config rejects it: {e}", p.name),
+                    )
+                })?;
+            }
         }
         Ok(())
     }
