@@ -603,3 +603,95 @@ fn random_numeric_flags_never_crash_the_cli() {
     }
     eprintln!("cli: {n_cases} cases in {:?}", started.elapsed());
 }
+
+/// Trains a small LightGBM model with the CLI (no tracking) and returns its output directory and
+/// a data file to predict.
+fn trained_model(dir: &Path) -> (PathBuf, PathBuf) {
+    let data = dir.join("data.csv");
+    std::fs::write(&data, &csv_corpus()[0]).unwrap();
+    let cfg = dir.join("model.toml");
+    let text = FUZZ_CONFIG.replace("DATA", "data.csv").replace(
+        "type = \"logistic\"",
+        "type = \"lightgbm\"\n[model.params]\nnum_iterations = 20\nnum_leaves = 7\nmin_data_in_leaf = 10",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let out = dir.join("model");
+    let o = Command::new(env!("CARGO_BIN_EXE_hone"))
+        .args(["train", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-track"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (out, data)
+}
+
+/// Copies a model directory so a case can damage one file of it.
+fn copy_dir(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn damaged_model_files_never_reach_lightgbm_unchecked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, data) = trained_model(dir.path());
+    let case_dir = dir.path().join("case");
+    let model_txt = std::fs::read(model.join("pipeline/model.txt")).unwrap();
+    // Without its checksum (as a directory saved before checksums existed) a damaged model.txt
+    // goes past the digest to the structural check and, if that accepts it, to LightGBM itself.
+    let pipeline: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("pipeline/pipeline.json")).unwrap())
+            .unwrap();
+    let mut unsummed = pipeline.clone();
+    unsummed.as_object_mut().unwrap().remove("files");
+    let unsummed = serde_json::to_vec(&unsummed).unwrap();
+    let mut with_digest = true;
+    fuzz_bytes(
+        "model.txt",
+        7,
+        &[model_txt],
+        cases(600),
+        Duration::from_secs(20),
+        |bytes| {
+            copy_dir(&model, &case_dir);
+            std::fs::write(case_dir.join("pipeline/model.txt"), bytes).unwrap();
+            with_digest = !with_digest;
+            if !with_digest {
+                std::fs::write(case_dir.join("pipeline/pipeline.json"), &unsummed).unwrap();
+            }
+            if let Ok(text) = std::str::from_utf8(bytes) {
+                let _ = hone_models::lgbm_text::validate(text);
+            }
+            hone_train::predict::predict(&case_dir, &data).is_ok()
+        },
+    );
+}
+
+#[test]
+fn damaged_model_manifests_never_crash_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, data) = trained_model(dir.path());
+    let case_dir = dir.path().join("case");
+    for (target, file) in [(8, "pipeline/pipeline.json"), (9, "model.json")] {
+        fuzz_bytes(
+            file,
+            target,
+            &[std::fs::read(model.join(file)).unwrap()],
+            cases(400),
+            Duration::from_secs(20),
+            |bytes| {
+                copy_dir(&model, &case_dir);
+                std::fs::write(case_dir.join(file), bytes).unwrap();
+                hone_train::predict::predict(&case_dir, &data).is_ok()
+            },
+        );
+    }
+}
