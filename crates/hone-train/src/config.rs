@@ -211,6 +211,16 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadedConfig, TrainError> {
         g.validate()
             .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
     }
+    // LightGBM's seed is a C `int`; refuse a larger one here, before any output is written,
+    // rather than when the first fold trains.
+    if matches!(model, ModelSpec::Gbm(_)) && config.seed > i32::MAX as u64 {
+        return Err(TrainError::Config(format!(
+            "{}: seed = {} is above {}, the largest seed LightGBM takes",
+            path.display(),
+            config.seed,
+            i32::MAX
+        )));
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     let data_path = if config.data.path.is_absolute() {
         config.data.path.clone()
@@ -341,6 +351,17 @@ type = "lightgbm"
         assert!(e.contains("unknown field `learning_rate`"), "{e}");
         let bad = format!("{BASE}\nmetrics = [\"auc\"]\n");
         assert!(parse(&bad, Path::new("job.toml")).is_err());
+    }
+
+    #[test]
+    fn a_seed_lightgbm_cannot_take_is_refused_when_the_config_is_read() {
+        let text = format!("seed = 2147483648\n{BASE}");
+        let e = parse(&text, Path::new("job.toml")).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "job.toml: seed = 2147483648 is above 2147483647, the largest seed LightGBM takes"
+        );
+        assert!(parse(&format!("seed = 2147483647\n{BASE}"), Path::new("job.toml")).is_ok());
     }
 
     #[test]

@@ -93,6 +93,12 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
             ds.times[0]
         ));
     }
+    if ds.n_rows() == 0 {
+        return Err(TrainError::Config(format!(
+            "{}: no labelled rows left to evaluate (after feature warm-up and the label horizon)",
+            data_path.display()
+        )));
+    }
     let task = manifest.task;
     let x = Matrix::from_columns(&ds.features);
     let output = pipeline.predict(&x).map_err(|source| TrainError::Model {
@@ -192,7 +198,10 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
         data: data_path.display().to_string(),
         fingerprint: ds.fingerprint.clone(),
         rows: n,
-        period: (ds.times[0].clone(), ds.times[n - 1].clone()),
+        period: (
+            ds.times.first().cloned().unwrap_or_default(),
+            ds.times.last().cloned().unwrap_or_default(),
+        ),
         metrics,
         trading,
         drift,
