@@ -5,6 +5,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+use common::RIDGE_CONFIG as CONFIG;
+
 /// A tracking store private to this test process (never the repository's `.hone/`).
 fn test_store() -> &'static str {
     static STORE: std::sync::OnceLock<(tempfile::TempDir, String)> = std::sync::OnceLock::new();
@@ -56,9 +59,9 @@ fn fails(args: &[&str], code: i32) -> String {
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
+    common::write(dir, name, text)
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
@@ -731,31 +734,11 @@ fn metrics_match_sklearn_reference_values() {
     fails(&["metrics", "--task", "ranking", "--input", &f], 2);
 }
 
-const CONFIG: &str = r#"
-[data]
-path = "d.csv"
-time_column = "date"
-features = ["x"]
-[target]
-kind = "column"
-column = "y"
-task = "regression"
-[split]
-n_splits = 2
-holdout = 0.25
-[model]
-type = "ridge"
-"#;
-
 #[test]
 fn bad_input_gets_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let rows = |n: usize| -> String {
-        (0..n)
-            .map(|i| format!("{},{},{}\n", 100 + i, (i as f64 * 0.7).sin(), i % 3))
-            .collect()
-    };
+    let rows = common::ridge_rows;
     let cfg = write(d, "job.toml", CONFIG);
     write(d, "d.csv", &format!("date,x,y\n{}", rows(40)));
     assert!(

@@ -105,7 +105,9 @@ fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
             5 | 8 | 9 => {
                 // Replace the digits of one number with a nasty value.
                 let starts: Vec<usize> = (0..len)
-                    .filter(|&i| out[i].is_ascii_digit() && (i == 0 || !out[i - 1].is_ascii_digit()))
+                    .filter(|&i| {
+                        out[i].is_ascii_digit() && (i == 0 || !out[i - 1].is_ascii_digit())
+                    })
                     .collect();
                 if !starts.is_empty() {
                     let i = *rng.pick(&starts);
@@ -201,7 +203,11 @@ fn fuzz_bytes(
     });
     for case in 0..n_cases {
         let base = rng.pick(corpus).clone();
-        let input = if case == 0 { base } else { mutate(&mut rng, &base) };
+        let input = if case == 0 {
+            base
+        } else {
+            mutate(&mut rng, &base)
+        };
         let saved = failure_dir().join(format!("{name}-seed{}-case{case}.bin", seed(target)));
         tx.send(Some((case, saved.clone(), input.clone()))).unwrap();
         match catch_unwind(AssertUnwindSafe(|| f(&input))) {
@@ -209,7 +215,10 @@ fn fuzz_bytes(
             Ok(false) => {}
             Err(_) => {
                 let _ = std::fs::write(&saved, &input);
-                panic!("{name}: case {case} panicked (input saved to {})", saved.display());
+                panic!(
+                    "{name}: case {case} panicked (input saved to {})",
+                    saved.display()
+                );
             }
         }
     }
@@ -365,8 +374,8 @@ fn config_files_never_crash_the_parser_or_the_job_preparation() {
 
 #[test]
 fn search_spaces_never_crash_the_parser() {
-    let tune = std::fs::read_to_string(repo_root().join("examples/sp500_direction_tune.toml"))
-        .unwrap();
+    let tune =
+        std::fs::read_to_string(repo_root().join("examples/sp500_direction_tune.toml")).unwrap();
     let space: toml::Table = toml::from_str::<toml::Table>(&tune).unwrap()["search"]["space"]
         .as_table()
         .unwrap()
@@ -525,27 +534,63 @@ fn random_numeric_flags_never_crash_the_cli() {
         ),
         (
             vec!["split", "--scheme", "timeseries"],
-            vec!["--n-samples", "--n-splits", "--gap", "--test-size", "--max-train-size"],
+            vec![
+                "--n-samples",
+                "--n-splits",
+                "--gap",
+                "--test-size",
+                "--max-train-size",
+            ],
         ),
         (
             vec!["split", "--scheme", "purged_kfold"],
-            vec!["--n-samples", "--n-splits", "--label-horizon", "--embargo-pct"],
+            vec![
+                "--n-samples",
+                "--n-splits",
+                "--label-horizon",
+                "--embargo-pct",
+            ],
         ),
         (
             vec!["split", "--scheme", "cpcv"],
-            vec!["--n-samples", "--n-groups", "--n-test-groups", "--label-horizon", "--embargo-pct"],
+            vec![
+                "--n-samples",
+                "--n-groups",
+                "--n-test-groups",
+                "--label-horizon",
+                "--embargo-pct",
+            ],
         ),
         (
             vec!["split", "--scheme", "walk_forward"],
-            vec!["--n-samples", "--train-size", "--test-size", "--step", "--gap"],
+            vec![
+                "--n-samples",
+                "--train-size",
+                "--test-size",
+                "--step",
+                "--gap",
+            ],
         ),
         (
             vec!["split", "--scheme", "monte_carlo"],
-            vec!["--n-samples", "--n-splits", "--test-size", "--purged-size", "--embargo-size"],
+            vec![
+                "--n-samples",
+                "--n-splits",
+                "--test-size",
+                "--purged-size",
+                "--embargo-size",
+            ],
         ),
         (
             vec!["stats", "psr"],
-            vec!["--sr", "--n-obs", "--skew", "--kurtosis", "--benchmark", "--alpha"],
+            vec![
+                "--sr",
+                "--n-obs",
+                "--skew",
+                "--kurtosis",
+                "--benchmark",
+                "--alpha",
+            ],
         ),
         (
             vec!["stats", "psr", "--returns", "returns.csv"],
@@ -553,7 +598,14 @@ fn random_numeric_flags_never_crash_the_cli() {
         ),
         (
             vec!["stats", "dsr"],
-            vec!["--sr", "--n-obs", "--skew", "--kurtosis", "--n-trials", "--sr-variance"],
+            vec![
+                "--sr",
+                "--n-obs",
+                "--skew",
+                "--kurtosis",
+                "--n-trials",
+                "--sr-variance",
+            ],
         ),
         (
             vec!["stats", "trading", "--returns", "returns.csv"],
@@ -571,7 +623,10 @@ fn random_numeric_flags_never_crash_the_cli() {
             vec!["stats", "dm", "--input", "preds.csv"],
             vec!["--horizon"],
         ),
-        (vec!["stats", "pbo", "--matrix", "matrix.csv"], vec!["--blocks"]),
+        (
+            vec!["stats", "pbo", "--matrix", "matrix.csv"],
+            vec!["--blocks"],
+        ),
         (
             vec!["drift", "--reference", &csv, "--current", &csv],
             vec!["--drift-share", "--threshold"],
@@ -617,7 +672,13 @@ fn trained_model(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::write(&cfg, text).unwrap();
     let out = dir.join("model");
     let o = Command::new(env!("CARGO_BIN_EXE_hone"))
-        .args(["train", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-track"])
+        .args([
+            "train",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-track",
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

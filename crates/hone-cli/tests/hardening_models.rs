@@ -5,29 +5,17 @@
 //! key (exit 2), leaving nothing behind.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 fn hone(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hone"))
-        .args(args)
-        .env(
-            "HONE_STORE_URI",
-            format!("sqlite://{}", dir.join("hone.db").display()),
-        )
-        .env_remove("HONE_ARTIFACTS_URI")
-        .output()
-        .expect("run hone")
+    common::hone_with_store(&common::store_in(dir), args)
 }
 
 /// Runs hone expecting exit `code` and exactly one stderr line, an error; returns that line.
 fn fails(dir: &Path, args: &[&str], code: i32) -> String {
-    let o = hone(dir, args);
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
+    common::one_error_line(&hone(dir, args), code, &format!("{args:?}"))
 }
 
 const CONFIG: &str = r#"

@@ -3,43 +3,29 @@
 //! or key, prints nothing on stdout, and never panics.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 fn hone(args: &[&str]) -> Output {
     let store = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_hone"))
-        .args(args)
-        .env(
-            "HONE_STORE_URI",
-            format!("sqlite://{}", store.path().join("hone.db").display()),
-        )
-        .env_remove("HONE_ARTIFACTS_URI")
-        .output()
-        .expect("run hone")
+    common::hone_with_store(&common::store_in(store.path()), args)
 }
 
 /// Runs hone, expects exit code 2, nothing on stdout and exactly one stderr line that names
 /// `name`; returns that line.
 fn refused(args: &[&str], name: &str) -> String {
     let o = hone(args);
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    let line = common::one_error_line(&o, 2, &format!("{args:?}"));
     assert!(o.stdout.is_empty(), "{args:?} printed output");
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "{args:?}: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    assert!(
-        lines[0].contains(name),
-        "{args:?} does not name {name}: {err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    lines[0].to_string()
+    assert!(line.contains(name), "{args:?} does not name {name}: {line}");
+    line
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
+    common::write(dir, name, text)
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
@@ -165,32 +151,15 @@ fn monte_carlo_sizes_follow_sklearn() {
     );
 }
 
-const CONFIG: &str = r#"
-[data]
-path = "d.csv"
-time_column = "date"
-features = ["x"]
-[target]
-kind = "column"
-column = "y"
-task = "regression"
-[split]
-scheme = "monte_carlo"
-test_size = 1.5
-holdout = 0.25
-[model]
-type = "ridge"
-"#;
-
 #[test]
 fn a_config_monte_carlo_share_above_one_names_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let rows: String = (0..40)
-        .map(|i| format!("{},{},{}\n", 100 + i, (i as f64 * 0.7).sin(), i % 3))
-        .collect();
+    let rows = common::ridge_rows(40);
     write(d, "d.csv", &format!("date,x,y\n{rows}"));
-    let cfg = write(d, "job.toml", CONFIG);
+    let config =
+        common::RIDGE_CONFIG.replace("n_splits = 2", "scheme = \"monte_carlo\"\ntest_size = 1.5");
+    let cfg = write(d, "job.toml", &config);
     let out = d.join("run");
     refused(
         &["train", &cfg, "--out", out.to_str().unwrap(), "--no-track"],

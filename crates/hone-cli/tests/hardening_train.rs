@@ -6,6 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::{RIDGE_CONFIG as CONFIG, ridge_rows as rows, write};
+
 /// A tracking store private to this test process (never the repository's `.hone/`).
 fn test_store() -> &'static str {
     static STORE: std::sync::OnceLock<(tempfile::TempDir, String)> = std::sync::OnceLock::new();
@@ -32,13 +35,7 @@ fn hone_in(cwd: &Path, args: &[&str]) -> Output {
 /// Runs hone in `cwd` expecting failure with `code`; returns stderr, checked to be exactly one
 /// `error:` line and no panic.
 fn fails_in(cwd: &Path, args: &[&str], code: i32) -> String {
-    let o = hone_in(cwd, args);
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
+    common::one_error_line(&hone_in(cwd, args), code, &format!("{args:?}"))
 }
 
 fn succeeds_in(cwd: &Path, args: &[&str]) -> Output {
@@ -49,12 +46,6 @@ fn succeeds_in(cwd: &Path, args: &[&str]) -> Output {
         String::from_utf8_lossy(&o.stderr)
     );
     o
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 fn s(p: &Path) -> &str {
@@ -69,28 +60,6 @@ fn listing(dir: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-const CONFIG: &str = r#"
-[data]
-path = "d.csv"
-time_column = "date"
-features = ["x"]
-[target]
-kind = "column"
-column = "y"
-task = "regression"
-[split]
-n_splits = 2
-holdout = 0.25
-[model]
-type = "ridge"
-"#;
-
-fn rows(n: usize) -> String {
-    (0..n)
-        .map(|i| format!("{},{},{}\n", 100 + i, (i as f64 * 0.7).sin(), i % 3))
-        .collect()
 }
 
 /// A temp dir with `job.toml` (CONFIG) and 40 rows of `d.csv`.

@@ -33,7 +33,10 @@ fn a_panic_in_a_worker_thread_ends_the_process_with_one_line() {
     let err = String::from_utf8_lossy(&o.stderr);
     // The payload's newline is escaped, so the message stays one line.
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("HONE_DEBUG_PANIC\\nin a worker thread"), "{err}");
+    assert!(
+        err.contains("HONE_DEBUG_PANIC\\nin a worker thread"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -11,7 +11,11 @@ fn a_page_header_claiming_a_huge_list_fails_fast() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corrupt_page_header.parquet");
     let started = Instant::now();
     let err = hone_data::table::load(&path, &[]).expect_err("a corrupt file is an error");
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
     let msg = err.to_string();
     assert!(msg.contains("corrupt_page_header.parquet"), "{msg}");
     assert_eq!(msg.lines().count(), 1, "{msg}");
