@@ -208,12 +208,16 @@ pub fn trial_json(def: &StudyDef, t: &Trial) -> Value {
 /// A trial's params as `name=value` pairs (model parameters by their short name, as written in
 /// `[search.space]`).
 pub fn params_text(def: &StudyDef, t: &Trial) -> String {
-    def.space
-        .external(&t.params)
-        .iter()
-        .map(|(k, v)| format!("{}={v}", k.trim_start_matches("model.params.")))
-        .collect::<Vec<_>>()
-        .join(" ")
+    // Names and categorical choices come from the user's space: escaped for the terminal.
+    crate::render::escape(
+        &def.space
+            .external(&t.params)
+            .iter()
+            .map(|(k, v)| format!("{}={v}", k.trim_start_matches("model.params.")))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+    .into_owned()
 }
 
 fn values_text(t: &Trial) -> String {

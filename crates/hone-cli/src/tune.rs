@@ -333,7 +333,7 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
         fmt_value(&best)
     );
     for (k, v) in &best_params {
-        println!("  {k} = {v}");
+        println!("  {}", crate::render::escape(&format!("{k} = {v}")));
     }
     println!("\ntop {} trials:", top.len());
     println!("  {:>5}  {:>12}  params", "trial", def.objective_name(0));

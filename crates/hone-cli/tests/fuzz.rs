@@ -525,6 +525,36 @@ fn random_numeric_flags_never_crash_the_cli() {
     std::fs::write(d.join("matrix.csv"), matrix + "\n").unwrap();
     let csv = repo_root().join("examples/data/sp500_daily_1999_2018.csv");
     let csv = csv.to_string_lossy().into_owned();
+    // A study with a few asked trials, so that `tell` and `report` cases reach the store.
+    std::fs::write(
+        d.join("space.toml"),
+        "[x]\ntype = \"float\"\nlow = 0.0\nhigh = 1.0\n[n]\ntype = \"int\"\nlow = 1\nhigh = 9\n",
+    )
+    .unwrap();
+    let setup: [&[&str]; 4] = [
+        &[
+            "study",
+            "create",
+            "--name",
+            "fz",
+            "--space",
+            "space.toml",
+            "--sampler",
+            "random",
+        ],
+        &["study", "ask", "--name", "fz"],
+        &["study", "ask", "--name", "fz"],
+        &["study", "ask", "--name", "fz"],
+    ];
+    for args in setup {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let out = run_hone(&args, d, Duration::from_secs(20));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     // (fixed arguments, numeric flags to fill in)
     let commands: Vec<(Vec<&str>, Vec<&str>)> = vec![
@@ -630,6 +660,42 @@ fn random_numeric_flags_never_crash_the_cli() {
         (
             vec!["drift", "--reference", &csv, "--current", &csv],
             vec!["--drift-share", "--threshold"],
+        ),
+        (
+            vec!["study", "report", "--name", "fz"],
+            vec!["--trial", "--step", "--value"],
+        ),
+        (
+            vec!["study", "tell", "--name", "fz"],
+            vec!["--trial", "--value"],
+        ),
+        (
+            vec!["study", "tell", "--name", "fz", "--state", "pruned"],
+            vec!["--trial"],
+        ),
+        (
+            vec![
+                "study",
+                "enqueue",
+                "--name",
+                "fz",
+                "--params",
+                r#"{"x": 0.5, "n": 3}"#,
+            ],
+            vec!["--values"],
+        ),
+        (
+            vec![
+                "study",
+                "create",
+                "--space",
+                "space.toml",
+                "--sampler",
+                "random",
+                "--name",
+                "g",
+            ],
+            vec!["--seed"],
         ),
     ];
     let n_cases = cases(600);

@@ -1292,6 +1292,34 @@ mod tests {
         }
     }
 
+    /// Edits the mutation property test found that LightGBM's parser throws on from inside an
+    /// OpenMP loop (which terminates the process): a number whose exponent overflows, other
+    /// forms Rust would parse but LightGBM does not write, and a form feed inside a list.
+    #[test]
+    fn numbers_lightgbm_throws_on_never_reach_it() {
+        let k = sample_models()
+            .iter()
+            .position(|(m, _)| m.text().contains("leaf_coeff="))
+            .expect("a linear-tree sample model");
+        let text = sample_models()[k].0.text();
+        let line = text.lines().find(|l| l.starts_with("leaf_coeff=")).unwrap();
+        let first = line["leaf_coeff=".len()..].split(' ').next().unwrap();
+        let bad = [
+            format!("{first}e6314410979"),
+            format!("+{first}"),
+            "inf".to_string(),
+            "nan".to_string(),
+            ".5".to_string(),
+            format!("{first}\x0c{first}"),
+        ];
+        for b in bad {
+            let edited = text.replacen(line, &line.replacen(first, &b, 1), 1);
+            let e = load_and_predict(k, edited).expect_err(&b).to_string();
+            assert!(e.contains("leaf_coeff"), "{b:?}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 

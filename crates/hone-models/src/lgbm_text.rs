@@ -107,9 +107,51 @@ struct Field<'a> {
 /// Parses one number with Rust's strict parser (no trailing text, no overflow), where LightGBM's
 /// `Atoi` would silently wrap or stop at the first bad character.
 fn number<T: std::str::FromStr>(line: usize, key: &str, token: &str) -> Result<T, FormatError> {
+    if !plain_number(token) || !token.parse::<f64>().is_ok_and(f64::is_finite) {
+        return err(line, format!("{key}: {token:?} is not a valid number"));
+    }
     token
         .parse()
         .or_else(|_| err(line, format!("{key}: {token:?} is not a valid number")))
+}
+
+/// Whether `token` has the form LightGBM writes (`%.17g`-style: `-?digits(.digits)?` and an
+/// optional exponent `e[+-]?digits`). Rust's parser also takes `+1`, `.5`, `inf` or `nan`, and an
+/// exponent so large that the value is infinite; LightGBM's parser throws on some of those from
+/// inside an OpenMP loop, which terminates the process (found by the mutation property test:
+/// `0.0673069e6314410979` in `leaf_coeff`), so only the written form, finite, passes.
+fn plain_number(token: &str) -> bool {
+    let b = token.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > start
+    };
+    if b.first() == Some(&b'-') {
+        i += 1;
+    }
+    if !digits(&mut i) {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    i == b.len()
 }
 
 /// A space-separated list exactly as LightGBM joins it (single spaces, no empty items).
@@ -523,9 +565,11 @@ fn check_tree(
         }
         let total: usize = counts.iter().map(|&c| c as usize).sum();
         let f = get("leaf_features")?;
-        let feats: Vec<&str> = f.value.split_whitespace().collect();
+        // Leaves' groups are separated by a double space; LightGBM splits on ' ' alone, so any
+        // other whitespace stays inside a token (and fails as a number here).
+        let feats: Vec<&str> = f.value.split(' ').filter(|t| !t.is_empty()).collect();
         let g = get("leaf_coeff")?;
-        let coeffs: Vec<&str> = g.value.split_whitespace().collect();
+        let coeffs: Vec<&str> = g.value.split(' ').filter(|t| !t.is_empty()).collect();
         if feats.len() != total || coeffs.len() != total {
             return err(
                 f.line,
