@@ -7,6 +7,7 @@ use serde_json::Value;
 
 mod common;
 use common::RIDGE_CONFIG as CONFIG;
+use common::write_text as write;
 
 /// A tracking store private to this test process (never the repository's `.hone/`).
 fn test_store() -> &'static str {
@@ -56,12 +57,6 @@ fn fails(args: &[&str], code: i32) -> String {
         "{err}"
     );
     err
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    common::write(dir, name, text)
-        .to_string_lossy()
-        .into_owned()
 }
 
 #[test]

@@ -2,10 +2,10 @@
 //! table of `hone train`): each is refused with exit code 2 and one stderr line naming the flag
 //! or key, prints nothing on stdout, and never panics.
 
-use std::path::Path;
 use std::process::Output;
 
 mod common;
+use common::write_text as write;
 
 fn hone(args: &[&str]) -> Output {
     let store = tempfile::tempdir().unwrap();
@@ -20,12 +20,6 @@ fn refused(args: &[&str], name: &str) -> String {
     assert!(o.stdout.is_empty(), "{args:?} printed output");
     assert!(line.contains(name), "{args:?} does not name {name}: {line}");
     line
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    common::write(dir, name, text)
-        .to_string_lossy()
-        .into_owned()
 }
 
 #[test]

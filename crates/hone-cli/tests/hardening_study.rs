@@ -443,24 +443,10 @@ fn write_data(env: &Env, n: usize) -> String {
             .wrapping_add(1442695040888963407);
         let u = ((s >> 11) as f64) / ((1u64 << 53) as f64) - 0.5;
         price *= 1.0 + 0.02 * u;
-        let day = 10_957 + i as i64; // days since 1970-01-01: 2000-01-01 onwards
-        text.push_str(&format!("{},{price:.4}\n", civil(day)));
+        // A numeric time column (a day number): hone orders by it like a date.
+        text.push_str(&format!("{},{price:.4}\n", 10_957 + i));
     }
     env.write("prices.csv", &text)
-}
-
-/// Days since the Unix epoch as an ISO date (Howard Hinnant's civil-from-days).
-fn civil(z: i64) -> String {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// A small LightGBM direction model over `data` with the given `[search]` keys and space.

@@ -42,6 +42,11 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// [`write`], returning the path as text (for argument lists).
+pub fn write_text(dir: &Path, name: &str, text: &str) -> String {
+    write(dir, name, text).to_string_lossy().into_owned()
+}
+
 /// A regression job on `d.csv` (columns date, x, y): ridge, two folds, a quarter held out.
 pub const RIDGE_CONFIG: &str = r#"
 [data]
