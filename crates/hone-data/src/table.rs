@@ -503,10 +503,8 @@ fn load_parquet(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> 
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let data = StrictParquetBytes(bytes::Bytes::from(
-        std::fs::read(path).map_err(io_err(path))?,
-    ));
-    let open = || -> Result<ParquetRecordBatchReaderBuilder<StrictParquetBytes>, DataError> {
+    let data = StrictParquetFile::open(path)?;
+    let open = || -> Result<ParquetRecordBatchReaderBuilder<StrictParquetFile>, DataError> {
         ParquetRecordBatchReaderBuilder::try_new(data.clone()).map_err(|e| parquet_err(&e))
     };
     let builder = open()?;
@@ -662,75 +660,123 @@ fn check_declared_rows(meta: &parquet::file::metadata::ParquetMetaData) -> Resul
     Ok(())
 }
 
-/// A Parquet file held in memory whose readers fail at the end of the data instead of returning
-/// no bytes. The parquet crate's Thrift skipping takes a short read for success and loops on, so
-/// a corrupt page header claiming a list of 2^31 strings made a 10 kB file take minutes to load
-/// (found by `crates/hone-cli/tests/fuzz.rs`); with a read past the end an error, it fails at
-/// once. Offsets and lengths are checked without overflow.
+/// A Parquet file whose readers fail at the end of the file instead of returning no bytes. The
+/// parquet crate's Thrift skipping takes a short read for success and loops on, so a corrupt
+/// page header claiming a list of 2^31 strings made a 10 kB file take minutes to load (found by
+/// `crates/hone-cli/tests/fuzz.rs`); with a read past the end an error, it fails at once.
+/// Offsets and lengths are checked without overflow, and reads are positional, so readers on
+/// several threads never share a file offset.
 #[derive(Clone)]
-struct StrictParquetBytes(bytes::Bytes);
+struct StrictParquetFile {
+    file: std::sync::Arc<std::fs::File>,
+    len: u64,
+}
 
-/// A reader over the rest of a [`StrictParquetBytes`] from some offset.
-struct StrictParquetRead(bytes::Bytes);
+impl StrictParquetFile {
+    fn open(path: &Path) -> Result<Self, DataError> {
+        let file = std::fs::File::open(path).map_err(io_err(path))?;
+        let len = file.metadata().map_err(io_err(path))?.len();
+        Ok(Self {
+            file: std::sync::Arc::new(file),
+            len,
+        })
+    }
+}
+
+/// Reads `buf.len()` bytes or fewer at `pos` without moving any shared offset.
+fn read_at(file: &std::fs::File, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_at(file, buf, pos)
+    }
+    #[cfg(windows)]
+    {
+        std::os::windows::fs::FileExt::seek_read(file, buf, pos)
+    }
+}
+
+/// A reader over a [`StrictParquetFile`] from some offset to its end.
+struct StrictParquetRead {
+    file: std::sync::Arc<std::fs::File>,
+    pos: u64,
+    end: u64,
+}
 
 impl std::io::Read for StrictParquetRead {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
-        if self.0.is_empty() {
+        let left = self.end.saturating_sub(self.pos);
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = match buf.get_mut(..want) {
+            Some(head) if want > 0 => read_at(&self.file, head, self.pos)?,
+            _ => 0,
+        };
+        if n == 0 {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "read past the end of the file",
             ));
         }
-        let n = buf.len().min(self.0.len());
-        let head = self.0.split_to(n);
-        buf[..n].copy_from_slice(&head);
+        self.pos += n as u64;
         Ok(n)
     }
 }
 
-impl parquet::file::reader::Length for StrictParquetBytes {
+impl parquet::file::reader::Length for StrictParquetFile {
     fn len(&self) -> u64 {
-        self.0.len() as u64
+        self.len
     }
 }
 
-impl parquet::file::reader::ChunkReader for StrictParquetBytes {
-    type T = StrictParquetRead;
+impl parquet::file::reader::ChunkReader for StrictParquetFile {
+    type T = std::io::BufReader<StrictParquetRead>;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        usize::try_from(start)
-            .ok()
-            .and_then(|start| self.0.get(start..).map(|_| self.0.slice(start..)))
-            .map(StrictParquetRead)
-            .ok_or_else(|| {
-                parquet::errors::ParquetError::EOF(format!(
-                    "offset {start} is past the end of the file ({} bytes)",
-                    self.0.len()
-                ))
-            })
+        if start > self.len {
+            return Err(parquet::errors::ParquetError::EOF(format!(
+                "offset {start} is past the end of the file ({} bytes)",
+                self.len
+            )));
+        }
+        Ok(std::io::BufReader::new(StrictParquetRead {
+            file: self.file.clone(),
+            pos: start,
+            end: self.len,
+        }))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
-        usize::try_from(start)
-            .ok()
-            .and_then(|start| Some(start..start.checked_add(length)?))
-            .and_then(|range| self.0.get(range.clone()).map(|_| self.0.slice(range)))
-            .ok_or_else(|| {
-                parquet::errors::ParquetError::EOF(format!(
-                    "{length} bytes at offset {start} are past the end of the file ({} bytes)",
-                    self.0.len()
-                ))
-            })
+        let fits = start
+            .checked_add(length as u64)
+            .is_some_and(|end| end <= self.len);
+        if !fits {
+            return Err(parquet::errors::ParquetError::EOF(format!(
+                "{length} bytes at offset {start} are past the end of the file ({} bytes)",
+                self.len
+            )));
+        }
+        let mut buf = vec![0u8; length];
+        let mut done = 0;
+        while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
+            let n = read_at(&self.file, rest, start + done as u64)?;
+            if n == 0 {
+                return Err(parquet::errors::ParquetError::EOF(format!(
+                    "the file ended at {} bytes while reading offset {start}",
+                    start + done as u64
+                )));
+            }
+            done += n;
+        }
+        Ok(bytes::Bytes::from(buf))
     }
 }
 
 /// Decodes a flat DOUBLE column straight into `f64`s (nulls become NaN), row group by row group.
 fn read_double_column(
     path: &Path,
-    data: StrictParquetBytes,
+    data: StrictParquetFile,
     column: usize,
 ) -> Result<Vec<f64>, DataError> {
     use parquet::column::reader::{ColumnReader, get_typed_column_reader};
@@ -740,7 +786,7 @@ fn read_double_column(
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let data_len = data.0.len();
+    let data_len = usize::try_from(data.len).unwrap_or(usize::MAX);
     let reader = SerializedFileReader::new(data).map_err(|e| err(&e))?;
     let meta = reader.metadata();
     let n_rows = meta.file_metadata().num_rows().max(0) as usize;
