@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_void};
+use std::sync::{Arc, Mutex};
 
 use hone_validate::Task;
 use lightgbm3_sys as sys;
@@ -554,6 +555,12 @@ fn native_count(n: usize, what: &str) -> Result<i32, ModelError> {
 /// An owned LightGBM dataset handle.
 struct DatasetHandle(sys::DatasetHandle);
 
+// SAFETY: a constructed LightGBM dataset is only read after construction (boosters take it
+// through a const pointer), so it may be shared between threads and freed from any of them.
+unsafe impl Send for DatasetHandle {}
+// SAFETY: see above.
+unsafe impl Sync for DatasetHandle {}
+
 impl Drop for DatasetHandle {
     fn drop(&mut self) {
         // SAFETY: the handle came from LGBM_DatasetCreateFromMat and is freed once.
@@ -821,7 +828,302 @@ fn higher_is_better(metric: &str) -> bool {
     ["auc", "average_precision", "ndcg", "map", "auc_mu"].contains(&m)
 }
 
+/// Parameters that only steer boosting: LightGBM's dataset construction (binning, feature
+/// filtering, bundling) reads none of them, so datasets binned once serve every value of them.
+/// Everything else (`max_bin`, `min_data_in_bin`, `seed`, `objective`, `linear_tree`, ... and
+/// any parameter not listed) is part of a binned dataset's key. `min_data_in_leaf` and
+/// `feature_pre_filter` are handled apart (see [`BinnedCache`]).
+const BOOSTING_ONLY: &[&str] = &[
+    "num_iterations",
+    "learning_rate",
+    "num_leaves",
+    "max_depth",
+    "min_sum_hessian_in_leaf",
+    "bagging_fraction",
+    "bagging_freq",
+    "pos_bagging_fraction",
+    "neg_bagging_fraction",
+    "feature_fraction",
+    "feature_fraction_bynode",
+    "extra_trees",
+    "lambda_l1",
+    "lambda_l2",
+    "linear_lambda",
+    "min_gain_to_split",
+    "max_delta_step",
+    "path_smooth",
+    "drop_rate",
+    "max_drop",
+    "skip_drop",
+    "xgboost_dart_mode",
+    "uniform_drop",
+    "top_rate",
+    "other_rate",
+    "monotone_constraints",
+    "monotone_constraints_method",
+    "is_unbalance",
+    "scale_pos_weight",
+    "sigmoid",
+    "boost_from_average",
+    "alpha",
+    "huber_delta",
+    "fair_c",
+    "tweedie_variance_power",
+    "metric",
+    "num_threads",
+    "deterministic",
+    "force_col_wise",
+    "force_row_wise",
+    "verbosity",
+    "boosting",
+];
+
+/// LightGBM's binned form of one training set: the fitting rows, and the early-stopping slice
+/// binned with the fitting rows' bin edges (a validation set never bins itself). Built by
+/// [`GbmSpec::bin`]; any number of boosters may train on it, at once or one after another.
+pub struct BinnedData {
+    train: DatasetHandle,
+    valid: Option<DatasetHandle>,
+    n_features: usize,
+    /// Per input feature: LightGBM kept it (a constant feature, or one that
+    /// `feature_pre_filter` found no split for under `min_data_in_leaf`, is dropped).
+    used: Vec<bool>,
+    /// Estimated memory held, bytes.
+    bytes: usize,
+}
+
+impl std::fmt::Debug for BinnedData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinnedData")
+            .field("n_features", &self.n_features)
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BinnedData {
+    /// Estimated memory LightGBM holds for it, bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// How many bins LightGBM made for input feature `j` (0 for a dropped feature).
+    pub fn num_bins(&self, j: usize) -> Result<usize, ModelError> {
+        let mut out = 0;
+        // SAFETY: live dataset, index checked by LightGBM.
+        check(unsafe {
+            sys::LGBM_DatasetGetFeatureNumBin(self.train.0, native_count(j, "features")?, &mut out)
+        })?;
+        Ok(usize::try_from(out).unwrap_or(0))
+    }
+}
+
+/// A memory budget shared by the caches of one search: what a cache may keep, in bytes. A
+/// dataset that does not fit is built for its fit and dropped, as without a cache.
+#[derive(Debug)]
+pub struct CacheBudget {
+    limit: usize,
+    used: std::sync::atomic::AtomicUsize,
+}
+
+impl CacheBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            used: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Takes `bytes` from the budget if they fit.
+    pub fn take(&self, bytes: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |u| {
+                u.checked_add(bytes).filter(|&t| t <= self.limit)
+            })
+            .is_ok()
+    }
+
+    /// Bytes held.
+    pub fn used(&self) -> usize {
+        self.used.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// One training set's binned datasets, built on first use and shared by every later fit whose
+/// dataset parameters match: the trials of a study on one CV fold bin it once instead of once
+/// per trial.
+///
+/// `min_data_in_leaf` is usually searched, and with LightGBM's default `feature_pre_filter` it
+/// decides which features a dataset drops (those with no split leaving that many rows on each
+/// side). The cache keeps one dataset built without the filter (`base`) and, per key, the
+/// largest `min_data_in_leaf` found to drop nothing: the filter is monotone in
+/// `min_data_in_leaf`, so every smaller value drops nothing either and its filtered dataset
+/// equals `base`. A value that does drop features gets its own filtered dataset. Either way a
+/// fit sees exactly the dataset it would have built itself.
+#[derive(Debug, Default)]
+pub struct BinnedCache {
+    entries: Mutex<Vec<BinnedEntry>>,
+}
+
+#[derive(Debug)]
+struct BinnedEntry {
+    key: String,
+    base: Arc<BinnedData>,
+    clean_upto: i64,
+    filtered: Vec<(i64, Arc<BinnedData>)>,
+}
+
+/// The matrices a [`BinnedCache`] bins on a miss: fitting rows, targets, the early-stopping
+/// slice, feature names.
+pub type BinSource = (Matrix, Vec<f64>, Option<(Matrix, Vec<f64>)>, Vec<String>);
+
+impl BinnedCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The binned data `spec` trains on, from the cache or built from `source()` (called at
+    /// most once per miss; only the fitting rows and the early-stopping slice, never test rows).
+    /// `layout` names how `source` cuts the rows (the early-stopping slice): part of the key.
+    pub fn get(
+        &self,
+        spec: &GbmSpec,
+        task: Task,
+        seed: u64,
+        layout: &str,
+        budget: &CacheBudget,
+        source: &dyn Fn() -> Result<BinSource, ModelError>,
+    ) -> Result<Arc<BinnedData>, ModelError> {
+        let (key, pre_filter, min_leaf) = spec.dataset_key(task, seed)?;
+        let key = format!("{layout} {key}");
+        let build = |filter: Option<bool>| -> Result<BinnedData, ModelError> {
+            let (x, y, valid, names) = source()?;
+            let valid = valid.as_ref().map(|(vx, vy)| (vx, vy.as_slice()));
+            spec.bin(&x, &y, valid, task, seed, &names, filter)
+        };
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let position = match entries.iter().position(|e| e.key == key) {
+            Some(i) => i,
+            None => {
+                let base = build(Some(false))?;
+                if !budget.take(base.bytes) {
+                    drop(entries);
+                    return build(None).map(Arc::new);
+                }
+                entries.push(BinnedEntry {
+                    key,
+                    base: Arc::new(base),
+                    clean_upto: i64::MIN,
+                    filtered: Vec::new(),
+                });
+                entries.len() - 1
+            }
+        };
+        let entry = &mut entries[position];
+        if !pre_filter || min_leaf <= entry.clean_upto {
+            return Ok(entry.base.clone());
+        }
+        if let Some((_, d)) = entry.filtered.iter().find(|(m, _)| *m == min_leaf) {
+            return Ok(d.clone());
+        }
+        let filtered = build(None)?;
+        if filtered.used == entry.base.used {
+            entry.clean_upto = entry.clean_upto.max(min_leaf);
+            return Ok(entry.base.clone());
+        }
+        let filtered = Arc::new(filtered);
+        if budget.take(filtered.bytes) {
+            entry.filtered.push((min_leaf, filtered.clone()));
+        }
+        Ok(filtered)
+    }
+}
+
 impl GbmSpec {
+    /// The parameters that shape a binned dataset, as one key (see [`BOOSTING_ONLY`]);
+    /// `min_data_in_leaf` and `feature_pre_filter` are left out and returned apart, as
+    /// `(key, pre_filter, min_data_in_leaf)`.
+    pub fn dataset_key(
+        &self,
+        task: Task,
+        seed: u64,
+    ) -> Result<(String, bool, i64), ModelError> {
+        let params = self.resolved_params(task, seed)?;
+        let pre_filter = params
+            .get("feature_pre_filter")
+            .is_none_or(|v| v == "true" || v == "1");
+        let min_data_in_leaf = params
+            .get("min_data_in_leaf")
+            .map_or(Ok(20), |v| v.parse::<i64>())
+            .map_err(|_| ModelError::Config("model.params.min_data_in_leaf must be a whole number".into()))?;
+        let key = params
+            .iter()
+            .filter(|(k, _)| {
+                !BOOSTING_ONLY.contains(&k.as_str())
+                    && k.as_str() != "min_data_in_leaf"
+                    && k.as_str() != "feature_pre_filter"
+            })
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok((key, pre_filter, min_data_in_leaf))
+    }
+
+    /// Bins `(x, y)` and, when given, the early-stopping slice `valid` (with `x`'s bin edges)
+    /// for this spec's parameters. `pre_filter: Some(false)` builds without LightGBM's
+    /// `feature_pre_filter` whatever the parameters say: the dataset then keeps every
+    /// non-constant feature, which equals the filtered one whenever the filter drops nothing
+    /// ([`BinnedCache`] relies on it).
+    #[allow(clippy::too_many_arguments)]
+    pub fn bin(
+        &self,
+        x: &Matrix,
+        y: &[f64],
+        valid: Option<(&Matrix, &[f64])>,
+        task: Task,
+        seed: u64,
+        feature_names: &[String],
+        pre_filter: Option<bool>,
+    ) -> Result<BinnedData, ModelError> {
+        let mut params = self.resolved_params(task, seed)?;
+        if let Some(f) = pre_filter {
+            params.insert("feature_pre_filter".into(), f.to_string());
+        }
+        let cparams = param_string(&params)?;
+        let n_valid = valid.map_or(0, |(vx, _)| vx.n_rows());
+        let train = make_dataset(x, y, &cparams, None, feature_names)?;
+        let valid = valid
+            .map(|(vx, vy)| make_dataset(vx, vy, &cparams, Some(&train), feature_names))
+            .transpose()?;
+        let mut used = Vec::with_capacity(x.n_cols());
+        for j in 0..x.n_cols() {
+            let mut bins = 0;
+            // SAFETY: live dataset, j < its number of features.
+            check(unsafe {
+                sys::LGBM_DatasetGetFeatureNumBin(train.0, native_count(j, "features")?, &mut bins)
+            })?;
+            used.push(bins > 0);
+        }
+        let max_bin: usize = params
+            .get("max_bin")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(255);
+        let per_cell = if max_bin > 255 { 2 } else { 1 };
+        let rows = x.n_rows() + n_valid;
+        let linear = params.get("linear_tree").is_some_and(|v| v == "true" || v == "1");
+        let bytes = rows * x.n_cols() * (per_cell + if linear { 4 } else { 0 }) + 4096;
+        Ok(BinnedData {
+            train,
+            valid,
+            n_features: x.n_cols(),
+            used,
+            bytes,
+        })
+    }
+
     /// Trains on `(x, y)`; `valid` (if any) drives early stopping and the learning curve.
     #[allow(clippy::too_many_arguments)]
     pub fn fit(
@@ -834,6 +1136,21 @@ impl GbmSpec {
         feature_names: &[String],
         observer: RoundObserver<'_>,
     ) -> Result<GbmModel, ModelError> {
+        let data = self.bin(x, y, valid, task, seed, feature_names, None)?;
+        self.fit_binned(&data, task, seed, observer)
+    }
+
+    /// Trains on binned data from [`GbmSpec::bin`] (built for this spec's dataset parameters:
+    /// only [`BOOSTING_ONLY`] parameters, `min_data_in_leaf` and `feature_pre_filter` may
+    /// differ). The same data gives the same model as [`GbmSpec::fit`] on the matrices it was
+    /// binned from.
+    pub fn fit_binned(
+        &self,
+        data: &BinnedData,
+        task: Task,
+        seed: u64,
+        observer: RoundObserver<'_>,
+    ) -> Result<GbmModel, ModelError> {
         let params = self.resolved_params(task, seed)?;
         let iterations = params.get("num_iterations").map_or("", String::as_str);
         let rounds: usize = iterations.parse().map_err(|_| {
@@ -842,15 +1159,14 @@ impl GbmSpec {
             ))
         })?;
         let cparams = param_string(&params)?;
-        let train = make_dataset(x, y, &cparams, None, feature_names)?;
-        let valid_ds = valid
-            .map(|(vx, vy)| make_dataset(vx, vy, &cparams, Some(&train), feature_names))
-            .transpose()?;
+        let train = &data.train;
+        let valid_ds = data.valid.as_ref();
         let mut handle = std::ptr::null_mut();
-        // SAFETY: `train` is a live dataset; the parameters are a valid C string.
+        // SAFETY: `train` is a live dataset; the parameters are a valid C string. LightGBM
+        // reads the dataset through a const pointer: boosters may share it.
         check(unsafe { sys::LGBM_BoosterCreate(train.0, cparams.as_ptr(), &mut handle) })?;
         let booster = BoosterHandle(handle);
-        if let Some(v) = &valid_ds {
+        if let Some(v) = valid_ds {
             // SAFETY: both handles are live; the dataset outlives the booster's use of it.
             check(unsafe { sys::LGBM_BoosterAddValidData(booster.0, v.0) })?;
         }
@@ -909,7 +1225,7 @@ impl GbmSpec {
         info.best_iteration = keep;
         let text = booster.save_string(native_count(keep, "rounds")?)?;
         drop(booster);
-        GbmModel::from_text(text, x.n_cols(), info, params)
+        GbmModel::from_text(text, data.n_features, info, params)
     }
 }
 
@@ -987,14 +1303,42 @@ impl GbmModel {
 
     /// Predictions: values (regression), P(class 1) (binary) or class probabilities row-major.
     pub fn predict(&self, x: &Matrix, n_outputs: usize) -> Result<Vec<f64>, ModelError> {
-        if x.n_cols() != self.n_features {
+        self.predict_values(x.as_col_major(), x.n_rows(), x.n_cols(), false, n_outputs)
+    }
+
+    /// [`GbmModel::predict`] on `n_rows` rows stored row by row (`rows[i * n_cols + j]`): the
+    /// same values, faster for LightGBM, which walks its trees one row at a time.
+    pub fn predict_row_major(
+        &self,
+        rows: &[f64],
+        n_rows: usize,
+        n_cols: usize,
+        n_outputs: usize,
+    ) -> Result<Vec<f64>, ModelError> {
+        self.predict_values(rows, n_rows, n_cols, true, n_outputs)
+    }
+
+    fn predict_values(
+        &self,
+        values: &[f64],
+        x_rows: usize,
+        x_cols: usize,
+        row_major: bool,
+        n_outputs: usize,
+    ) -> Result<Vec<f64>, ModelError> {
+        if x_cols != self.n_features {
             return Err(ModelError::Data(format!(
                 "the model expects {} features, got {}",
-                self.n_features,
-                x.n_cols()
+                self.n_features, x_cols
             )));
         }
-        if x.n_rows() == 0 {
+        if x_rows.checked_mul(x_cols) != Some(values.len()) {
+            return Err(ModelError::Data(format!(
+                "{} values are not {x_rows} rows of {x_cols}",
+                values.len()
+            )));
+        }
+        if x_rows == 0 {
             return Ok(Vec::new());
         }
         let threads = self.predict_threads()?;
@@ -1002,8 +1346,8 @@ impl GbmModel {
             .map_err(|_| ModelError::Config("num_threads contains a NUL byte".into()))?;
         let booster = self.booster()?;
         let (n_rows, n_cols) = (
-            native_count(x.n_rows(), "rows")?,
-            native_count(x.n_cols(), "features")?,
+            native_count(x_rows, "rows")?,
+            native_count(x_cols, "features")?,
         );
         // LightGBM writes as many values as it computes here: the buffer must hold exactly that.
         let mut needed: i64 = 0;
@@ -1018,25 +1362,25 @@ impl GbmModel {
                 &mut needed,
             )
         })?;
-        let want = x.n_rows().checked_mul(n_outputs);
+        let want = x_rows.checked_mul(n_outputs);
         if want.is_none() || usize::try_from(needed).ok() != want {
             return Err(ModelError::Data(format!(
                 "the LightGBM model gives {needed} values for {} rows, expected {n_outputs} per row",
-                x.n_rows()
+                x_rows
             )));
         }
-        let mut out = vec![0.0; x.n_rows() * n_outputs];
+        let mut out = vec![0.0; x_rows * n_outputs];
         let mut len: i64 = 0;
-        // SAFETY: column-major n_rows × n_cols f64 input; `out` holds the n_rows × n_outputs
+        // SAFETY: n_rows × n_cols f64 input in the stated layout; `out` holds the n_rows × n_outputs
         // values LightGBM said it writes.
         check(unsafe {
             sys::LGBM_BoosterPredictForMat(
                 booster.0,
-                x.as_col_major().as_ptr() as *const c_void,
+                values.as_ptr() as *const c_void,
                 sys::C_API_DTYPE_FLOAT64 as c_int,
                 n_rows,
                 n_cols,
-                0,
+                c_int::from(row_major),
                 sys::C_API_PREDICT_NORMAL as c_int,
                 0,
                 -1,

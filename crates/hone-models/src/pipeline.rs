@@ -13,7 +13,7 @@ use std::path::Path;
 use hone_validate::Task;
 use serde::{Deserialize, Serialize};
 
-use crate::gbm::RoundObserver;
+use crate::gbm::{BinSource, BinnedCache, CacheBudget, RoundObserver};
 use crate::model::{FittedModel, ModelSpec};
 use crate::preprocess::{FitContext, Step, Transformer};
 use crate::{Matrix, ModelError};
@@ -97,6 +97,40 @@ struct SavedPipeline {
 }
 
 impl PipelineSpec {
+    /// Fits the steps on `(x, y)` in order: the fitted steps, `x` transformed by them and the
+    /// names of the columns left.
+    fn fit_steps(
+        &self,
+        x: &Matrix,
+        y: &[f64],
+        task: Task,
+        seed: u64,
+        feature_names: &[String],
+    ) -> Result<(Vec<Step>, Matrix, Vec<String>), ModelError> {
+        let classification = task != Task::Regression;
+        let mut current = x.clone();
+        let mut names: Vec<String> = feature_names.to_vec();
+        let mut steps = Vec::with_capacity(self.steps.len());
+        let model = &self.model;
+        let rfe_importances = |m: &Matrix, t: &[f64]| -> Result<Vec<f64>, ModelError> {
+            let fitted = model.fit(m, t, None, task, seed, &[], &mut |_, _, _| true)?;
+            fitted.rfe_importances()
+        };
+        for spec in &self.steps {
+            let mut step = spec.clone();
+            let ctx = FitContext {
+                classification,
+                importances: Some(&rfe_importances),
+            };
+            step.fit(&current, y, &ctx)?;
+            current = step.transform(&current)?;
+            let kept = step.kept_columns(names.len());
+            names = kept.iter().map(|&j| names[j].clone()).collect();
+            steps.push(step);
+        }
+        Ok((steps, current, names))
+    }
+
     /// Fits every step on `(x, y)` (training rows only), then the model. When the model stops
     /// early, its validation slice is the latest `validation_fraction` of these rows, after a
     /// gap of `early_stopping_gap` rows: never a test row.
@@ -114,41 +148,13 @@ impl PipelineSpec {
             )));
         }
         self.model.check_task(opts.task)?;
-        let classification = opts.task != Task::Regression;
-        let mut current = x.clone();
-        let mut names: Vec<String> = opts.feature_names.to_vec();
-        let mut steps = Vec::with_capacity(self.steps.len());
-        let model = &self.model;
-        let task = opts.task;
-        let seed = opts.seed;
-        let rfe_importances = |m: &Matrix, t: &[f64]| -> Result<Vec<f64>, ModelError> {
-            let fitted = model.fit(m, t, None, task, seed, &[], &mut |_, _, _| true)?;
-            fitted.rfe_importances()
-        };
-        for spec in &self.steps {
-            let mut step = spec.clone();
-            let ctx = FitContext {
-                classification,
-                importances: Some(&rfe_importances),
-            };
-            step.fit(&current, y, &ctx)?;
-            current = step.transform(&current)?;
-            let kept = step.kept_columns(names.len());
-            names = kept.iter().map(|&j| names[j].clone()).collect();
-            steps.push(step);
-        }
+        let (steps, current, names) =
+            self.fit_steps(x, y, opts.task, opts.seed, opts.feature_names)?;
         let fitted = match self.model.early_stopping_fraction() {
             Some(fraction) => {
                 let n = current.n_rows();
-                let n_valid = ((n as f64) * fraction).ceil() as usize;
-                let valid_start = n.saturating_sub(n_valid);
-                let fit_end = valid_start.saturating_sub(opts.early_stopping_gap);
-                if fit_end < 2 || n_valid == 0 {
-                    return Err(ModelError::Data(format!(
-                        "{n} training rows are too few for an early-stopping slice of {fraction} with a gap of {}",
-                        opts.early_stopping_gap
-                    )));
-                }
+                let (fit_end, valid_start) =
+                    early_stopping_split(n, fraction, opts.early_stopping_gap)?;
                 let fit_rows: Vec<usize> = (0..fit_end).collect();
                 let valid_rows: Vec<usize> = (valid_start..n).collect();
                 let (fx, vx) = (
@@ -182,6 +188,174 @@ impl PipelineSpec {
             task: opts.task,
             model: fitted,
         })
+    }
+}
+
+/// Where a training set of `n` rows splits for early stopping: rows `..fit_end` fit, rows
+/// `valid_start..` (the latest `fraction`, after `gap` rows) are the validation slice.
+fn early_stopping_split(n: usize, fraction: f64, gap: usize) -> Result<(usize, usize), ModelError> {
+    let n_valid = ((n as f64) * fraction).ceil() as usize;
+    let valid_start = n.saturating_sub(n_valid);
+    let fit_end = valid_start.saturating_sub(gap);
+    if fit_end < 2 || n_valid == 0 {
+        return Err(ModelError::Data(format!(
+            "{n} training rows are too few for an early-stopping slice of {fraction} with a gap of {gap}"
+        )));
+    }
+    Ok((fit_end, valid_start))
+}
+
+/// One CV fold made ready for many fits that differ only in the model's parameters (the
+/// trials of a study): the preprocessing steps fitted once on the fold's training rows, the
+/// test rows transformed by them, and LightGBM's binned datasets ([`BinnedCache`]), built on
+/// first use. A fit through it gives exactly the model and test predictions that
+/// [`PipelineSpec::fit`] and [`FittedPipeline::predict`] give on the same rows.
+#[derive(Debug)]
+pub struct PreparedFold {
+    steps_spec: Vec<Step>,
+    steps: Vec<Step>,
+    input_features: Vec<String>,
+    names: Vec<String>,
+    task: Task,
+    train_rows: Vec<usize>,
+    /// The test rows after the steps, row-major (LightGBM predicts row by row).
+    x_test: Vec<f64>,
+    test_rows: usize,
+    early_stopping_gap: usize,
+    bins: BinnedCache,
+}
+
+impl PreparedFold {
+    /// The estimated memory it holds (the transformed test rows and the binned datasets are
+    /// counted in the budget when they are made).
+    pub fn test_bytes(&self) -> usize {
+        self.x_test.len() * 8
+    }
+}
+
+impl PipelineSpec {
+    /// True when fits of this pipeline can share a [`PreparedFold`]: a LightGBM model whose
+    /// steps do not depend on the model (recursive feature elimination refits the model, so its
+    /// selection changes with the model's parameters).
+    pub fn shares_folds(&self) -> bool {
+        matches!(self.model, ModelSpec::Gbm(_))
+            && !self.steps.iter().any(|s| {
+                matches!(
+                    s,
+                    Step::Select(sel) if matches!(sel.method, crate::preprocess::SelectMethod::Rfe { .. })
+                )
+            })
+    }
+
+    /// Fits the steps on the fold's training rows of `columns` (raw input columns) and
+    /// transforms its test rows; `None` when the transformed test rows do not fit `budget`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn prepare_fold(
+        &self,
+        columns: &[Vec<f64>],
+        target: &[f64],
+        train: &[usize],
+        test: &[usize],
+        task: Task,
+        seed: u64,
+        feature_names: &[String],
+        early_stopping_gap: usize,
+        budget: &CacheBudget,
+    ) -> Result<Option<PreparedFold>, ModelError> {
+        self.model.check_task(task)?;
+        let x = Matrix::gather(columns, train);
+        let y: Vec<f64> = train.iter().map(|&i| target[i]).collect();
+        let (steps, _, names) = self.fit_steps(&x, &y, task, seed, feature_names)?;
+        drop(x);
+        let mut x_test = Matrix::gather(columns, test);
+        for step in &steps {
+            x_test = step.transform(&x_test)?;
+        }
+        if !budget.take(x_test.n_rows() * x_test.n_cols() * 8) {
+            return Ok(None);
+        }
+        let test_rows = x_test.n_rows();
+        let x_test = x_test.to_row_major();
+        Ok(Some(PreparedFold {
+            steps_spec: self.steps.clone(),
+            steps,
+            input_features: feature_names.to_vec(),
+            names,
+            task,
+            train_rows: train.to_vec(),
+            x_test,
+            test_rows,
+            early_stopping_gap,
+            bins: BinnedCache::new(),
+        }))
+    }
+
+    /// Fits this pipeline's model on a prepared fold and predicts the fold's test rows: the
+    /// fitted pipeline and the test output ([`FittedPipeline::predict`]'s values). The steps
+    /// must be the ones the fold was prepared with.
+    pub fn fit_prepared(
+        &self,
+        fold: &PreparedFold,
+        columns: &[Vec<f64>],
+        target: &[f64],
+        seed: u64,
+        budget: &CacheBudget,
+        observer: RoundObserver<'_>,
+    ) -> Result<(FittedPipeline, Vec<f64>), ModelError> {
+        let ModelSpec::Gbm(spec) = &self.model else {
+            return Err(ModelError::Config(
+                "only LightGBM pipelines fit on prepared folds".into(),
+            ));
+        };
+        if self.steps != fold.steps_spec {
+            return Err(ModelError::Config(
+                "the fold was prepared for other preprocessing steps".into(),
+            ));
+        }
+        let task = fold.task;
+        let source = || -> Result<BinSource, ModelError> {
+            let mut x = Matrix::gather(columns, &fold.train_rows);
+            for step in &fold.steps {
+                x = step.transform(&x)?;
+            }
+            let y: Vec<f64> = fold.train_rows.iter().map(|&i| target[i]).collect();
+            match self.model.early_stopping_fraction() {
+                Some(fraction) => {
+                    let n = x.n_rows();
+                    let (fit_end, valid_start) =
+                        early_stopping_split(n, fraction, fold.early_stopping_gap)?;
+                    let fit_rows: Vec<usize> = (0..fit_end).collect();
+                    let valid_rows: Vec<usize> = (valid_start..n).collect();
+                    Ok((
+                        x.select_rows(&fit_rows),
+                        y[..fit_end].to_vec(),
+                        Some((x.select_rows(&valid_rows), y[valid_start..].to_vec())),
+                        fold.names.clone(),
+                    ))
+                }
+                None => Ok((x, y, None, fold.names.clone())),
+            }
+        };
+        // The early-stopping slice decides which rows are binned: part of the key.
+        let layout = format!("{:?}", self.model.early_stopping_fraction());
+        let data = fold.bins.get(spec, task, seed, &layout, budget, &source)?;
+        let model = spec.fit_binned(&data, task, seed, observer)?;
+        let output = model.predict_row_major(
+            &fold.x_test,
+            fold.test_rows,
+            fold.names.len(),
+            task.n_outputs(),
+        )?;
+        Ok((
+            FittedPipeline {
+                input_features: fold.input_features.clone(),
+                steps: fold.steps.clone(),
+                model_features: fold.names.clone(),
+                task,
+                model: FittedModel::Lightgbm(model),
+            },
+            output,
+        ))
     }
 }
 

@@ -10,11 +10,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use hone_data::dataset::BuildOptions;
 use hone_data::{Dataset, table};
-use hone_models::pipeline::{FitOptions, FittedPipeline, PipelineSpec};
+use hone_models::gbm::CacheBudget;
+use hone_models::pipeline::{FitOptions, FittedPipeline, PipelineSpec, PreparedFold};
 use hone_models::{Matrix, ModelSpec};
 use hone_validate::metrics::{Metric, Predictions, Task, evaluate};
 use hone_validate::split::{Fold, SplitInput, holdout};
@@ -274,14 +276,17 @@ struct JobContext<'a> {
     cfg: &'a LoadedConfig,
 }
 
+/// Fits on `train`, predicts `test` and, with `in_sample`, the training rows themselves (for
+/// the train–CV gap; empty otherwise: nothing predicts rows nobody reads).
 fn fit_and_score(
     job: &JobContext<'_>,
     train: &[usize],
     test: &[usize],
     context: &str,
+    in_sample: bool,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<(FittedPipeline, Scored), TrainError> {
-    fit_and_score_with(job, train, test, context, on_event, &mut |_, _, _| true)
+    fit_and_score_with(job, train, test, context, in_sample, on_event, &mut |_, _, _| true)
 }
 
 /// [`fit_and_score`] with a per-round hook (round, total, validation score) that may stop
@@ -291,6 +296,7 @@ fn fit_and_score_with(
     train: &[usize],
     test: &[usize],
     context: &str,
+    in_sample: bool,
     on_event: &mut dyn FnMut(Event<'_>),
     on_round: &mut dyn FnMut(usize, usize, Option<(f64, bool)>) -> bool,
 ) -> Result<(FittedPipeline, Scored), TrainError> {
@@ -324,14 +330,19 @@ fn fit_and_score_with(
         .map_err(model_err)?;
     let x_test = Matrix::gather(&ds.features, test);
     let output = fitted.predict(&x_test).map_err(model_err)?;
-    let in_sample = fitted.predict(&x_train).map_err(model_err)?;
+    let train = if in_sample {
+        let predicted = fitted.predict(&x_train).map_err(model_err)?;
+        (y_train, predicted)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     Ok((
         fitted,
         Scored {
             rows: test.to_vec(),
             y_true: test.iter().map(|&i| ds.target[i]).collect(),
             output,
-            train: (y_train, in_sample),
+            train,
         },
     ))
 }
@@ -489,12 +500,60 @@ pub struct CvOutcome {
     pub trading: Option<crate::trading::Trial>,
 }
 
+/// What the trials of one search share across their cross-validations: each fold's fitted
+/// preprocessing, transformed test rows and LightGBM binned datasets
+/// ([`hone_models::pipeline::PreparedFold`]), made by the first trial that needs them, within a
+/// memory budget. Reusing them changes no trial's result: they are exactly what each trial
+/// would build itself, from the fold's training rows only.
+#[derive(Debug)]
+pub struct FoldCaches {
+    budget: CacheBudget,
+    /// Per (fold, preprocessing steps as JSON): the prepared fold, or `None` when it did not
+    /// fit the budget.
+    folds: Mutex<Vec<((usize, String), Option<Arc<PreparedFold>>)>>,
+}
+
+impl FoldCaches {
+    /// Empty caches that may hold `budget_bytes`.
+    pub fn new(budget_bytes: usize) -> Self {
+        Self {
+            budget: CacheBudget::new(budget_bytes),
+            folds: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Bytes held.
+    pub fn used_bytes(&self) -> usize {
+        self.budget.used()
+    }
+
+    fn fold(
+        &self,
+        k: usize,
+        pipeline: &PipelineSpec,
+        make: impl FnOnce(&CacheBudget) -> Result<Option<PreparedFold>, TrainError>,
+    ) -> Result<Option<Arc<PreparedFold>>, TrainError> {
+        let steps = serde_json::to_string(&pipeline.steps)
+            .map_err(|e| TrainError::Config(format!("cannot key the preprocessing: {e}")))?;
+        let key = (k, steps);
+        let mut folds = self.folds.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, f)) = folds.iter().find(|(k, _)| *k == key) {
+            return Ok(f.clone());
+        }
+        let made = make(&self.budget)?.map(Arc::new);
+        folds.push((key, made.clone()));
+        Ok(made)
+    }
+}
+
 /// Cross-validates `cfg`'s pipeline on prepared folds only (no holdout, no refit, no outputs).
 /// `on_fold(k, values)` runs after each fold and returns `false` to stop early (pruning); the
-/// result is then `None`.
+/// result is then `None`. With `caches`, LightGBM pipelines reuse each fold's preprocessing and
+/// binned datasets across calls (the trials of a search).
 pub fn cross_validate(
     cfg: &LoadedConfig,
     prep: &Prepared,
+    caches: Option<&FoldCaches>,
     on_fold: FoldCallback<'_>,
     on_round: RoundCallback<'_>,
     on_event: &mut dyn FnMut(Event<'_>),
@@ -509,6 +568,7 @@ pub fn cross_validate(
         task: prep.task,
         cfg,
     };
+    let caches = caches.filter(|_| pipeline.shares_folds());
     let mut all = Vec::with_capacity(prep.folds.len());
     let mut oof: Vec<(usize, Scored)> = Vec::with_capacity(prep.folds.len());
     for (k, fold) in prep.folds.iter().enumerate() {
@@ -519,18 +579,68 @@ pub fn cross_validate(
         });
         let context = format!("fold {}", k + 1);
         let mut stopped = false;
-        let (_, scored) = fit_and_score_with(
-            &job,
-            &fold.train,
-            &fold.test,
-            &context,
-            on_event,
-            &mut |round, total, score| {
-                let go_on = on_round(k, round, total, score);
-                stopped |= !go_on;
-                go_on
-            },
-        )?;
+        let mut on_round = |round, total, score| {
+            on_event(Event::Round { round, total });
+            let go_on = on_round(k, round, total, score);
+            stopped |= !go_on;
+            go_on
+        };
+        let model_err = |source| TrainError::Model {
+            context: context.clone(),
+            source,
+        };
+        let ds = &prep.ds;
+        let prepared = match caches {
+            Some(c) => c.fold(k, &pipeline, |budget| {
+                pipeline
+                    .prepare_fold(
+                        &ds.features,
+                        &ds.target,
+                        &fold.train,
+                        &fold.test,
+                        prep.task,
+                        cfg.config.seed,
+                        &ds.feature_names,
+                        cfg.config.target.horizon(),
+                        budget,
+                    )
+                    .map_err(model_err)
+            })?,
+            None => None,
+        };
+        let scored = match (prepared, caches) {
+            (Some(p), Some(c)) => {
+                let (_, output) = pipeline
+                    .fit_prepared(
+                        &p,
+                        &ds.features,
+                        &ds.target,
+                        cfg.config.seed,
+                        &c.budget,
+                        &mut on_round,
+                    )
+                    .map_err(model_err)?;
+                Scored {
+                    rows: fold.test.clone(),
+                    y_true: fold.test.iter().map(|&i| ds.target[i]).collect(),
+                    output,
+                    train: (Vec::new(), Vec::new()),
+                }
+            }
+            _ => {
+                let mut no_events = |_: Event<'_>| {};
+                fit_and_score_with(
+                    &job,
+                    &fold.train,
+                    &fold.test,
+                    &context,
+                    false,
+                    &mut no_events,
+                    &mut on_round,
+                )?
+                .1
+            }
+        };
         if stopped {
             return Ok(None);
         }
@@ -649,7 +759,8 @@ pub fn run_train_with_trials(
             train_rows: fold.train.len(),
         });
         let context = format!("fold {}", k + 1);
-        let (fitted, scored) = fit_and_score(&job, &fold.train, &fold.test, &context, on_event)?;
+        let (fitted, scored) =
+            fit_and_score(&job, &fold.train, &fold.test, &context, true, on_event)?;
         let values = evaluate(task, &metrics, &scored.predictions(task)).map_err(|source| {
             TrainError::Metric {
                 context: format!(
@@ -722,7 +833,7 @@ pub fn run_train_with_trials(
         train_rows: dev_rows.len(),
     });
     let (final_fit, holdout_scored) =
-        fit_and_score(&job, &dev_rows, &holdout_rows, "final refit", on_event)?;
+        fit_and_score(&job, &dev_rows, &holdout_rows, "final refit", false, on_event)?;
     let holdout_report = if holdout_rows.is_empty() {
         None
     } else {

@@ -23,9 +23,9 @@ use hone_validate::Metric;
 
 use crate::TrainError;
 use crate::config::{LoadedConfig, parse};
-use crate::job::{Prepared, cross_validate, prepare};
+use crate::job::{FoldCaches, Prepared, cross_validate, prepare};
 
-const SEARCH_KEYS: [&str; 13] = [
+const SEARCH_KEYS: [&str; 14] = [
     "name",
     "sampler",
     "pruner",
@@ -38,8 +38,12 @@ const SEARCH_KEYS: [&str; 13] = [
     "seed",
     "jobs",
     "steps",
+    "cache_mb",
     "space",
 ];
+
+/// Default memory budget of the per-fold caches a search keeps (`[search] cache_mb`).
+pub const DEFAULT_CACHE_MB: usize = 1024;
 
 /// Consecutive failed trials, with none complete, after which a search gives up (a config error
 /// that every trial hits should stop the search, not burn the budget).
@@ -61,6 +65,9 @@ pub struct TuneSpec {
     pub metrics: Vec<Metric>,
     /// What a pruning step is.
     pub steps: Steps,
+    /// Memory the trials may keep for reuse across trials (each fold's preprocessing,
+    /// transformed test rows and LightGBM binned datasets), bytes; 0 turns the cache off.
+    pub cache_bytes: usize,
 }
 
 /// What trials report as intermediate values (the `steps` key of `[search]`).
@@ -156,6 +163,16 @@ impl TuneSpec {
             }
         };
         let n_trials = at_least_one("n_trials")?;
+        let cache_mb = match int("cache_mb")? {
+            None => DEFAULT_CACHE_MB,
+            Some(mb) if mb <= 1 << 30 => mb as usize,
+            Some(mb) => {
+                return Err(cfg_err(
+                    cfg,
+                    format!("cache_mb must be at most {} (MiB), got {mb}", 1u64 << 30),
+                ));
+            }
+        };
         let timeout = match search.get("timeout") {
             None => None,
             Some(toml::Value::Integer(i)) if *i > 0 => Some(Duration::from_secs(*i as u64)),
@@ -335,6 +352,7 @@ impl TuneSpec {
             jobs,
             metrics,
             steps,
+            cache_bytes: cache_mb << 20,
         };
         spec.check_paths(cfg)?;
         Ok(spec)
@@ -520,6 +538,10 @@ pub fn run_search(
     on_event: &(dyn Fn(TuneEvent) + Sync),
 ) -> Result<TuneEnd, TrainError> {
     let started = Instant::now();
+    // Trials on shared folds reuse each fold's preprocessing and binned datasets.
+    let caches = shared
+        .filter(|_| spec.cache_bytes > 0)
+        .map(|_| FoldCaches::new(spec.cache_bytes));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = (cores / spec.jobs).max(1);
     // Asks go through one gate per process: the budget check (COMPLETE + PRUNED + running
@@ -585,7 +607,7 @@ pub fn run_search(
                 trial: trial.clone(),
             });
             let (outcome, error, trading) =
-                evaluate_trial(cfg, spec, study, &trial, shared, threads, stop);
+                evaluate_trial(cfg, spec, study, &trial, shared, caches.as_ref(), threads, stop);
             let told = study.tell(trial.number, outcome);
             let trial = match told {
                 Ok(t) => t,
@@ -641,12 +663,14 @@ pub fn run_search(
 }
 
 /// One trial: write its params into the config, cross-validate, report folds, decide pruning.
+#[allow(clippy::too_many_arguments)]
 fn evaluate_trial(
     cfg: &LoadedConfig,
     spec: &TuneSpec,
     study: &Study,
     trial: &Trial,
     shared: Option<&Prepared>,
+    caches: Option<&FoldCaches>,
     threads: usize,
     stop: &AtomicBool,
 ) -> (Outcome, Option<String>, Option<crate::trading::Trial>) {
@@ -682,9 +706,12 @@ fn evaluate_trial(
         // other pruners compare the running CV mean, the estimate a user would read.
         let per_fold = matches!(spec.study.pruner.name(), "wilcoxon");
         let mut sum = 0.0;
+        // Only the shared folds are cached: a trial that prepared its own data has its own.
+        let caches = caches.filter(|_| shared.is_some());
         let folds = cross_validate(
             &trial_cfg,
             prep,
+            caches,
             &mut |k, fold_values| {
                 if stop.load(Ordering::SeqCst) {
                     return false;
