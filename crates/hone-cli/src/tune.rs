@@ -69,12 +69,10 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
     let shared = hone_train::tune::prepare_search(&cfg, &spec)?;
     let (def, experiment_id, resumed) =
         open_or_create_study(store.as_ref(), &spec.study).map_err(tune_err)?;
-    let trial_store = Arc::new(TrackTrialStore::new(
-        store.clone(),
-        experiment_id,
-        def.clone(),
-        false,
-    ));
+    // Intermediate values (every boosting round with steps = "rounds") are written in batches.
+    let trial_store = Arc::new(
+        TrackTrialStore::new(store.clone(), experiment_id, def.clone(), false).batching_reports(),
+    );
     let study = Study::open(def.clone(), trial_store.clone()).map_err(tune_err)?;
     let tracker = Tracker::open_uri(&loc.store_uri, &loc.artifacts).map_err(track_err)?;
     let done = study
@@ -198,7 +196,11 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             }
         }
     };
-    let end = run_search(&cfg, &spec, &study, shared.as_ref(), &stop, &on_event)?;
+    let end = run_search(&cfg, &spec, &study, shared.as_ref(), &stop, &on_event);
+    // Whatever the search ended with, the reports it held back reach the store.
+    let flushed = trial_store.flush_reports();
+    let end = end?;
+    flushed.map_err(tune_err)?;
     bar.finish_and_clear();
     if end == TuneEnd::Interrupted {
         let [c, p, f, ..] = study.counts();

@@ -658,7 +658,43 @@ impl Drop for BoosterHandle {
     }
 }
 
+/// In-sample predictions from a booster's own scores: `(fitting rows, early-stopping slice)`.
+pub type InSampleScores = (Vec<f64>, Vec<f64>);
+
 impl BoosterHandle {
+    /// The current predictions for the booster's data set `data_idx` (0: training data, 1:
+    /// the first validation set), transformed as prediction transforms them, row-major with
+    /// `n_outputs` values per row (LightGBM keeps them class by class).
+    fn scores_at(&self, data_idx: c_int, n_outputs: usize) -> Result<Vec<f64>, ModelError> {
+        let mut len: i64 = 0;
+        // SAFETY: live booster, plain out-parameter.
+        check(unsafe { sys::LGBM_BoosterGetNumPredict(self.0, data_idx, &mut len) })?;
+        let n = usize::try_from(len)
+            .map_err(|_| ModelError::LightGbm(format!("{len} scores announced")))?;
+        let mut out = vec![0.0; n];
+        let mut written: i64 = 0;
+        // SAFETY: `out` holds the `len` values LightGBM announced for this data set.
+        check(unsafe {
+            sys::LGBM_BoosterGetPredict(self.0, data_idx, &mut written, out.as_mut_ptr())
+        })?;
+        if written != len || n_outputs == 0 || n % n_outputs != 0 {
+            return Err(ModelError::LightGbm(format!(
+                "{written} scores for {len} announced, {n_outputs} per row"
+            )));
+        }
+        if n_outputs == 1 {
+            return Ok(out);
+        }
+        let rows = n / n_outputs;
+        let mut row_major = vec![0.0; n];
+        for k in 0..n_outputs {
+            for i in 0..rows {
+                row_major[i * n_outputs + k] = out[k * rows + i];
+            }
+        }
+        Ok(row_major)
+    }
+
     fn eval(&self, data_idx: c_int, n: usize) -> Result<Vec<f64>, ModelError> {
         let mut out = vec![0.0; n];
         let mut len = 0;
@@ -1151,7 +1187,32 @@ impl GbmSpec {
         seed: u64,
         observer: RoundObserver<'_>,
     ) -> Result<GbmModel, ModelError> {
+        self.fit_binned_scored(data, task, seed, observer, false)
+            .map(|(model, _)| model)
+    }
+
+    /// [`GbmSpec::fit_binned`], and with `want_scores` the model's in-sample predictions
+    /// as LightGBM's own training scores: `(fitting rows, early-stopping slice)`, each
+    /// [`GbmModel::predict`]'s values for those rows. The booster updates these scores as it
+    /// adds each tree, in the order prediction sums the trees, so they equal a prediction of the
+    /// kept model without running one; under early stopping they are copied at every new best
+    /// round. `None` where that equality does not hold by construction (`rf` and `dart` rescale
+    /// scores, linear trees), or when `want_scores` is false: predict instead.
+    pub fn fit_binned_scored(
+        &self,
+        data: &BinnedData,
+        task: Task,
+        seed: u64,
+        observer: RoundObserver<'_>,
+        want_scores: bool,
+    ) -> Result<(GbmModel, Option<InSampleScores>), ModelError> {
         let params = self.resolved_params(task, seed)?;
+        let exact_scores = want_scores
+            && matches!(params.get("boosting").map(String::as_str), Some("gbdt" | "goss"))
+            && !params
+                .get("linear_tree")
+                .is_some_and(|v| v == "true" || v == "1");
+        let n_outputs = task.n_outputs();
         let iterations = params.get("num_iterations").map_or("", String::as_str);
         let rounds: usize = iterations.parse().map_err(|_| {
             ModelError::Config(format!(
@@ -1182,6 +1243,7 @@ impl GbmSpec {
             ..Default::default()
         };
         let mut best: Option<(usize, f64)> = None;
+        let mut scores: Option<InSampleScores> = None;
         for round in 1..=rounds {
             let mut finished = 0;
             // SAFETY: live booster handle.
@@ -1206,6 +1268,12 @@ impl GbmSpec {
                 };
                 if better {
                     best = Some((round, s));
+                    if exact_scores && self.early_stopping_rounds.is_some() {
+                        scores = Some((
+                            booster.scores_at(0, n_outputs)?,
+                            booster.scores_at(1, n_outputs)?,
+                        ));
+                    }
                 }
             }
             let go_on = observer(round, rounds, score.map(|s| (s, maximize)));
@@ -1223,9 +1291,19 @@ impl GbmSpec {
             _ => info.iterations_run,
         };
         info.best_iteration = keep;
+        if exact_scores && (self.early_stopping_rounds.is_none() || best.is_none()) {
+            // Every round is kept: the scores now are the kept model's.
+            let valid = if data.valid.is_some() {
+                booster.scores_at(1, n_outputs)?
+            } else {
+                Vec::new()
+            };
+            scores = Some((booster.scores_at(0, n_outputs)?, valid));
+        }
         let text = booster.save_string(native_count(keep, "rounds")?)?;
         drop(booster);
-        GbmModel::from_text(text, data.n_features, info, params)
+        let model = GbmModel::from_text(text, data.n_features, info, params)?;
+        Ok((model, scores))
     }
 }
 

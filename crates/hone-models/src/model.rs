@@ -166,19 +166,40 @@ impl ModelSpec {
         feature_names: &[String],
         observer: crate::gbm::RoundObserver<'_>,
     ) -> Result<FittedModel, ModelError> {
+        self.fit_scored(x, y, valid, task, seed, feature_names, observer, false)
+            .map(|(m, _)| m)
+    }
+
+    /// [`ModelSpec::fit`], and with `want_scores` the in-sample predictions of `x` and `valid`
+    /// where the model has them from training ([`crate::gbm::GbmSpec::fit_binned_scored`]);
+    /// `None` means: predict them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit_scored(
+        &self,
+        x: &Matrix,
+        y: &[f64],
+        valid: Option<(&Matrix, &[f64])>,
+        task: Task,
+        seed: u64,
+        feature_names: &[String],
+        observer: crate::gbm::RoundObserver<'_>,
+        want_scores: bool,
+    ) -> Result<(FittedModel, Option<crate::gbm::InSampleScores>), ModelError> {
         let n_classes = match task {
             Task::Binary => Some(2),
             Task::Multiclass { n_classes } => Some(n_classes),
             Task::Regression => None,
         };
         match self {
-            ModelSpec::Gbm(g) => g
-                .fit(x, y, valid, task, seed, feature_names, observer)
-                .map(FittedModel::Lightgbm),
+            ModelSpec::Gbm(g) => {
+                let data = g.bin(x, y, valid, task, seed, feature_names, None)?;
+                g.fit_binned_scored(&data, task, seed, observer, want_scores)
+                    .map(|(m, s)| (FittedModel::Lightgbm(m), s))
+            }
             ModelSpec::Linear(l) => {
                 let m = l.fit(x, y, n_classes)?;
                 let _ = observer(1, 1, None);
-                Ok(FittedModel::Linear(m))
+                Ok((FittedModel::Linear(m), None))
             }
         }
     }

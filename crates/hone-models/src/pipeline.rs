@@ -140,6 +140,19 @@ impl PipelineSpec {
         y: &[f64],
         opts: FitOptions<'_>,
     ) -> Result<FittedPipeline, ModelError> {
+        self.fit_in_sample(x, y, opts, false).map(|(p, _)| p)
+    }
+
+    /// [`PipelineSpec::fit`], and with `in_sample` the fitted pipeline's predictions for its
+    /// own training rows `x` (what [`FittedPipeline::predict`] gives for them), taken from
+    /// LightGBM's training scores where they are exact and predicted otherwise.
+    pub fn fit_in_sample(
+        &self,
+        x: &Matrix,
+        y: &[f64],
+        opts: FitOptions<'_>,
+        in_sample: bool,
+    ) -> Result<(FittedPipeline, Option<Vec<f64>>), ModelError> {
         if x.n_rows() != y.len() {
             return Err(ModelError::Data(format!(
                 "{} rows of features but {} targets",
@@ -150,7 +163,8 @@ impl PipelineSpec {
         self.model.check_task(opts.task)?;
         let (steps, current, names) =
             self.fit_steps(x, y, opts.task, opts.seed, opts.feature_names)?;
-        let fitted = match self.model.early_stopping_fraction() {
+        let n_outputs = opts.task.n_outputs();
+        let (fitted, scores) = match self.model.early_stopping_fraction() {
             Some(fraction) => {
                 let n = current.n_rows();
                 let (fit_end, valid_start) =
@@ -161,7 +175,7 @@ impl PipelineSpec {
                     current.select_rows(&fit_rows),
                     current.select_rows(&valid_rows),
                 );
-                self.model.fit(
+                let (model, scores) = self.model.fit_scored(
                     &fx,
                     &y[..fit_end],
                     Some((&vx, &y[valid_start..])),
@@ -169,25 +183,51 @@ impl PipelineSpec {
                     opts.seed,
                     &names,
                     opts.observer,
-                )?
+                    in_sample,
+                )?;
+                // The rows between the two parts (the gap) are not in either: predict them.
+                let scores = match scores {
+                    Some((fit, valid)) => {
+                        let gap_rows: Vec<usize> = (fit_end..valid_start).collect();
+                        let gap = model.predict(&current.select_rows(&gap_rows), opts.task)?;
+                        let mut all = fit;
+                        all.extend(gap);
+                        all.extend(valid);
+                        Some(all)
+                    }
+                    None => None,
+                };
+                (model, scores)
             }
-            None => self.model.fit(
-                &current,
-                y,
-                None,
-                opts.task,
-                opts.seed,
-                &names,
-                opts.observer,
-            )?,
+            None => {
+                let (model, scores) = self.model.fit_scored(
+                    &current,
+                    y,
+                    None,
+                    opts.task,
+                    opts.seed,
+                    &names,
+                    opts.observer,
+                    in_sample,
+                )?;
+                (model, scores.map(|(fit, _)| fit))
+            }
         };
-        Ok(FittedPipeline {
-            input_features: opts.feature_names.to_vec(),
-            steps,
-            model_features: names,
-            task: opts.task,
-            model: fitted,
-        })
+        let predicted = match (in_sample, scores) {
+            (false, _) => None,
+            (true, Some(s)) if s.len() == current.n_rows() * n_outputs => Some(s),
+            (true, _) => Some(fitted.predict(&current, opts.task)?),
+        };
+        Ok((
+            FittedPipeline {
+                input_features: opts.feature_names.to_vec(),
+                steps,
+                model_features: names,
+                task: opts.task,
+                model: fitted,
+            },
+            predicted,
+        ))
     }
 }
 

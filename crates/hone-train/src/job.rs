@@ -312,8 +312,8 @@ fn fit_and_score_with(
     };
     let x_train = Matrix::gather(&ds.features, train);
     let y_train: Vec<f64> = train.iter().map(|&i| ds.target[i]).collect();
-    let fitted = pipeline
-        .fit(
+    let (fitted, in_sample) = pipeline
+        .fit_in_sample(
             &x_train,
             &y_train,
             FitOptions {
@@ -326,15 +326,15 @@ fn fit_and_score_with(
                     on_round(round, total, score)
                 },
             },
+            in_sample,
         )
         .map_err(model_err)?;
+    drop(x_train);
     let x_test = Matrix::gather(&ds.features, test);
     let output = fitted.predict(&x_test).map_err(model_err)?;
-    let train = if in_sample {
-        let predicted = fitted.predict(&x_train).map_err(model_err)?;
-        (y_train, predicted)
-    } else {
-        (Vec::new(), Vec::new())
+    let train = match in_sample {
+        Some(predicted) => (y_train, predicted),
+        None => (Vec::new(), Vec::new()),
     };
     Ok((
         fitted,

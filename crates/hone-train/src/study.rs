@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use hone_track::store::{Batch, NewRun, SearchRequest};
 use hone_track::{Metric, MetricPoint, RunStatus, Store, TrackError};
@@ -145,6 +146,29 @@ pub struct TrackTrialStore {
     def: StudyDef,
     detached: bool,
     run_ids: Mutex<HashMap<u64, String>>,
+    /// With [`TrackTrialStore::batching_reports`]: intermediate values not yet written, per
+    /// trial (its latest record and the points), and when each trial was last written.
+    pending: Option<Mutex<HashMap<u64, PendingReports>>>,
+}
+
+/// Reports of one trial held back by a batching [`TrackTrialStore`].
+#[derive(Debug)]
+struct PendingReports {
+    trial: Trial,
+    points: Vec<Metric>,
+    written: Instant,
+}
+
+/// A batching store writes a trial's held-back reports once this many are pending...
+const REPORTS_PER_WRITE: usize = 1000;
+/// ... or once its last write is this old, so other workers see progress within about a second.
+const REPORT_WRITE_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Drop for TrackTrialStore {
+    fn drop(&mut self) {
+        // Best effort: a store that cannot be written now has reported that already.
+        let _ = self.flush_reports();
+    }
 }
 
 /// A float as JSON: a number when finite, else its text (`inf`, `-inf`, `NaN`), which
@@ -231,7 +255,58 @@ impl TrackTrialStore {
             def,
             detached,
             run_ids: Mutex::new(HashMap::new()),
+            pending: None,
         }
+    }
+
+    /// Holds intermediate values back and writes each trial's in one transaction per
+    /// [`REPORTS_PER_WRITE`] values or [`REPORT_WRITE_INTERVAL`], and with its final state: a
+    /// trial reporting every boosting round then costs a few writes instead of thousands.
+    /// Call [`TrackTrialStore::flush_reports`] (or drop the store) before the process ends; the
+    /// finished trial's write carries all its values in any case. For long-lived workers (`hone
+    /// tune`), not for one-shot commands.
+    pub fn batching_reports(mut self) -> Self {
+        self.pending = Some(Mutex::new(HashMap::new()));
+        self
+    }
+
+    /// Writes every held-back intermediate value now.
+    pub fn flush_reports(&self) -> Result<()> {
+        let Some(pending) = &self.pending else {
+            return Ok(());
+        };
+        let drained: Vec<PendingReports> = {
+            let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.drain().map(|(_, v)| v).collect()
+        };
+        for mut r in drained {
+            self.write_reports(&mut r)?;
+        }
+        Ok(())
+    }
+
+    /// One transaction: the trial's record and its pending points, if it is still RUNNING.
+    fn write_reports(&self, r: &mut PendingReports) -> Result<bool> {
+        let run_id = self.run_id(r.trial.number)?;
+        let mut batch = self.batch(&run_id, &r.trial)?;
+        batch.metrics.append(&mut r.points);
+        r.written = Instant::now();
+        self.store
+            .transition_run(&batch, RunStatus::Running, RunStatus::Running)
+            .map_err(storage)
+    }
+
+    /// The held-back points of trial `number`, taken out of the buffer.
+    fn take_pending(&self, number: u64) -> Vec<Metric> {
+        self.pending
+            .as_ref()
+            .and_then(|p| {
+                p.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&number)
+            })
+            .map(|r| r.points)
+            .unwrap_or_default()
     }
 
     fn remember(&self, number: u64, run_id: &str) {
@@ -379,6 +454,16 @@ impl TrialStore for TrackTrialStore {
                 out.push(t);
             }
         }
+        // A trial of ours still running has reports held back: the store's copy lacks them,
+        // our buffer has them all.
+        if let Some(pending) = &self.pending {
+            let pending = pending.lock().unwrap_or_else(|e| e.into_inner());
+            for t in out.iter_mut().filter(|t| t.state == TrialState::Running) {
+                if let Some(r) = pending.get(&t.number) {
+                    t.intermediate = r.trial.intermediate.clone();
+                }
+            }
+        }
         out.sort_by_key(|t| t.number);
         Ok(out)
     }
@@ -449,9 +534,9 @@ impl TrialStore for TrackTrialStore {
 
     fn save(&self, trial: &Trial) -> Result<()> {
         let run_id = self.run_id(trial.number)?;
-        self.store
-            .log_batches(&[self.batch(&run_id, trial)?])
-            .map_err(storage)?;
+        let mut batch = self.batch(&run_id, trial)?;
+        batch.metrics.splice(0..0, self.take_pending(trial.number));
+        self.store.log_batches(&[batch]).map_err(storage)?;
         if let Some(s) = run_status(trial.state) {
             self.store.end_run(&run_id, s).map_err(storage)?;
         }
@@ -460,7 +545,8 @@ impl TrialStore for TrackTrialStore {
 
     fn finish(&self, trial: &Trial) -> Result<bool> {
         let run_id = self.run_id(trial.number)?;
-        let batch = self.batch(&run_id, trial)?;
+        let mut batch = self.batch(&run_id, trial)?;
+        batch.metrics.splice(0..0, self.take_pending(trial.number));
         let to = run_status(trial.state).ok_or_else(|| {
             TuneError::Invalid(format!(
                 "trial {} cannot finish as {}",
@@ -482,16 +568,40 @@ impl TrialStore for TrackTrialStore {
                 i64::MAX
             ))
         })?;
-        let run_id = self.run_id(trial.number)?;
-        let mut batch = self.batch(&run_id, trial)?;
-        batch.metrics.push(Metric {
+        let point = Metric {
             key: INTERMEDIATE_METRIC.into(),
             point: MetricPoint {
                 value,
                 timestamp: hone_tune::study::now_ms(),
                 step,
             },
-        });
+        };
+        if let Some(pending) = &self.pending {
+            let due = {
+                let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+                let r = p.entry(trial.number).or_insert_with(|| PendingReports {
+                    trial: trial.clone(),
+                    points: Vec::new(),
+                    written: Instant::now(),
+                });
+                r.trial = trial.clone();
+                r.points.push(point);
+                (r.points.len() >= REPORTS_PER_WRITE
+                    || r.written.elapsed() >= REPORT_WRITE_INTERVAL)
+                    .then(|| std::mem::replace(r, PendingReports {
+                        trial: trial.clone(),
+                        points: Vec::new(),
+                        written: Instant::now(),
+                    }))
+            };
+            return match due {
+                Some(mut r) => self.write_reports(&mut r),
+                None => Ok(true),
+            };
+        }
+        let run_id = self.run_id(trial.number)?;
+        let mut batch = self.batch(&run_id, trial)?;
+        batch.metrics.push(point);
         self.store
             .transition_run(&batch, RunStatus::Running, RunStatus::Running)
             .map_err(storage)
