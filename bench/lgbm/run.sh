@@ -11,15 +11,15 @@
 #   REPEAT=1 TRIALS=10 bash bench/lgbm/run.sh   # a quick look
 #
 # Settings (environment): REPEAT (3), TRIALS (50), ROWS (100000), FEATURES (30), JOBS2 (1: also
-# time `hone tune --jobs 2`), STEPS_FOLDS (1: also time hone with steps = "folds", the pruning
-# step the Python side uses), VENV (bench/.venv: created with the pinned peers below when
+# time `hone tune --jobs 2`), STEPS_ROUNDS (1: also time hone with steps = "rounds", pruning on
+# every boosting round instead of after each fold), VENV (bench/.venv: created with the pinned peers below when
 # missing), PYTHON (the venv's python), OUT (a fresh temporary folder, left with every log),
 # CARGO_TARGET_DIR (/var/tmp/hone-target).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 REPEAT="${REPEAT:-3}"; TRIALS="${TRIALS:-50}"; ROWS="${ROWS:-100000}"; FEATURES="${FEATURES:-30}"
-JOBS2="${JOBS2:-1}"; STEPS_FOLDS="${STEPS_FOLDS:-1}"
+JOBS2="${JOBS2:-1}"; STEPS_ROUNDS="${STEPS_ROUNDS:-1}"
 VENV="${VENV:-$root/bench/.venv}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/hone-target}"
 out="${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/hone-lgbm-bench.XXXXXX")}"
@@ -44,8 +44,8 @@ hone="$CARGO_TARGET_DIR/release/hone"
 
 "$PYTHON" bench/lgbm/workload.py gen "$out/data.parquet" --rows "$ROWS" --features "$FEATURES"
 sed "s/^n_trials = .*/n_trials = $TRIALS/" bench/lgbm/tune.toml > "$out/tune.toml"
-# The same study with fold-level pruning steps (the Python side's), to show what rounds buy.
-sed 's/^metric = "roc_auc"/metric = "roc_auc"\nsteps = "folds"/' "$out/tune.toml" > "$out/tune_folds.toml"
+# The same study with round-level pruning steps, to show what they buy.
+sed 's/^metric = "roc_auc"/metric = "roc_auc"\nsteps = "rounds"/' "$out/tune.toml" > "$out/tune_rounds.toml"
 cp bench/lgbm/train.toml "$out/train.toml"
 
 now_ms() { date +%s%3N; }
@@ -71,10 +71,10 @@ for i in $(seq 1 "$REPEAT"); do
     timed "hone_tune_j2_$i" "$hone" tune "$out/tune.toml" --no-refit --jobs 2 \
       --store "sqlite:///$out/hone_j2_$i.db" --artifacts "$out/artifacts_j2_$i"
   fi
-  if [ "$STEPS_FOLDS" = 1 ]; then
-    step "round $i/$REPEAT: hone tune, steps = \"folds\""
-    timed "hone_tune_folds_$i" "$hone" tune "$out/tune_folds.toml" --no-refit \
-      --store "sqlite:///$out/hone_folds_$i.db" --artifacts "$out/artifacts_folds_$i"
+  if [ "$STEPS_ROUNDS" = 1 ]; then
+    step "round $i/$REPEAT: hone tune, steps = \"rounds\""
+    timed "hone_tune_rounds_$i" "$hone" tune "$out/tune_rounds.toml" --no-refit \
+      --store "sqlite:///$out/hone_rounds_$i.db" --artifacts "$out/artifacts_rounds_$i"
   fi
   step "round $i/$REPEAT: hone train / Python script"
   timed "hone_train_$i" "$hone" train "$out/train.toml" --out "$out/train_$i" \
@@ -84,9 +84,9 @@ for i in $(seq 1 "$REPEAT"); do
 done
 step "done; logs in $out"
 
-python3 - "$out" "$REPEAT" "$TRIALS" "$JOBS2" "$STEPS_FOLDS" "$(nproc)" <<'PY'
+python3 - "$out" "$REPEAT" "$TRIALS" "$(nproc)" <<'PY'
 import json, os, sqlite3, statistics, sys
-out, repeat, trials, jobs2, steps_folds, cores = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5] == "1", sys.argv[6]
+out, repeat, trials, cores = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 med = statistics.median
 
 def timing(name):
@@ -112,11 +112,11 @@ def py_study(path):
 def reach(done, target):
     return next((t for t, v in done if v >= target), None)
 
-sides = {"hone": [], "py": [], "hone_j2": [], "hone_folds": []}
+sides = {"hone": [], "py": [], "hone_j2": [], "hone_rounds": []}
 for i in range(1, repeat + 1):
     for side, name, db in (("hone", f"hone_tune_{i}", f"hone_{i}.db"),
                            ("hone_j2", f"hone_tune_j2_{i}", f"hone_j2_{i}.db"),
-                           ("hone_folds", f"hone_tune_folds_{i}", f"hone_folds_{i}.db")):
+                           ("hone_rounds", f"hone_tune_rounds_{i}", f"hone_rounds_{i}.db")):
         if os.path.exists(os.path.join(out, name + ".time")):
             start, wall, cpu, rss = timing(name)
             sides[side].append((wall, cpu, rss) + hone_study(os.path.join(out, db), start))
@@ -125,13 +125,13 @@ for i in range(1, repeat + 1):
 
 py_best = med([r[3] for r in sides["py"]])
 py_wall, py_cpu, py_rss = (med([r[k] for r in sides["py"]]) for k in range(3))
-labels = {"hone": "hone tune", "hone_j2": "hone tune --jobs 2", "hone_folds": 'hone tune, steps = "folds"',
+labels = {"hone": "hone tune", "hone_j2": "hone tune --jobs 2", "hone_rounds": 'hone tune, steps = "rounds"',
           "py": "Optuna + LightGBM + MLflow"}
 print(f"\n== tune: {trials} trials, TimeSeriesSplit(5, gap=1), {cores} cores, median of {repeat} ==")
 print("| | wall | CPU s | peak memory | best CV AUC | complete / pruned | time to Python's best AUC "
       f"({py_best:.5f}) | wall ratio hone / Python |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-for side in ("hone", "hone_j2", "hone_folds", "py"):
+for side in ("hone", "hone_j2", "hone_rounds", "py"):
     rs = sides[side]
     if not rs:
         continue

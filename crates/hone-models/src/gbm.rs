@@ -1082,11 +1082,7 @@ impl GbmSpec {
     /// The parameters that shape a binned dataset, as one key (see [`BOOSTING_ONLY`]);
     /// `min_data_in_leaf` and `feature_pre_filter` are left out and returned apart, as
     /// `(key, pre_filter, min_data_in_leaf)`.
-    pub fn dataset_key(
-        &self,
-        task: Task,
-        seed: u64,
-    ) -> Result<(String, bool, i64), ModelError> {
+    pub fn dataset_key(&self, task: Task, seed: u64) -> Result<(String, bool, i64), ModelError> {
         let params = self.resolved_params(task, seed)?;
         let pre_filter = params
             .get("feature_pre_filter")
@@ -1094,7 +1090,9 @@ impl GbmSpec {
         let min_data_in_leaf = params
             .get("min_data_in_leaf")
             .map_or(Ok(20), |v| v.parse::<i64>())
-            .map_err(|_| ModelError::Config("model.params.min_data_in_leaf must be a whole number".into()))?;
+            .map_err(|_| {
+                ModelError::Config("model.params.min_data_in_leaf must be a whole number".into())
+            })?;
         let key = params
             .iter()
             .filter(|(k, _)| {
@@ -1149,7 +1147,9 @@ impl GbmSpec {
             .unwrap_or(255);
         let per_cell = if max_bin > 255 { 2 } else { 1 };
         let rows = x.n_rows() + n_valid;
-        let linear = params.get("linear_tree").is_some_and(|v| v == "true" || v == "1");
+        let linear = params
+            .get("linear_tree")
+            .is_some_and(|v| v == "true" || v == "1");
         let bytes = rows * x.n_cols() * (per_cell + if linear { 4 } else { 0 }) + 4096;
         Ok(BinnedData {
             train,
@@ -1208,7 +1208,10 @@ impl GbmSpec {
     ) -> Result<(GbmModel, Option<InSampleScores>), ModelError> {
         let params = self.resolved_params(task, seed)?;
         let exact_scores = want_scores
-            && matches!(params.get("boosting").map(String::as_str), Some("gbdt" | "goss"))
+            && matches!(
+                params.get("boosting").map(String::as_str),
+                Some("gbdt" | "goss")
+            )
             && !params
                 .get("linear_tree")
                 .is_some_and(|v| v == "true" || v == "1");

@@ -286,7 +286,15 @@ fn fit_and_score(
     in_sample: bool,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<(FittedPipeline, Scored), TrainError> {
-    fit_and_score_with(job, train, test, context, in_sample, on_event, &mut |_, _, _| true)
+    fit_and_score_with(
+        job,
+        train,
+        test,
+        context,
+        in_sample,
+        on_event,
+        &mut |_, _, _| true,
+    )
 }
 
 /// [`fit_and_score`] with a per-round hook (round, total, validation score) that may stop
@@ -510,8 +518,11 @@ pub struct FoldCaches {
     budget: CacheBudget,
     /// Per (fold, preprocessing steps as JSON): the prepared fold, or `None` when it did not
     /// fit the budget.
-    folds: Mutex<Vec<((usize, String), Option<Arc<PreparedFold>>)>>,
+    folds: Mutex<Vec<(FoldKey, Option<Arc<PreparedFold>>)>>,
 }
+
+/// A fold's index and its preprocessing steps as JSON.
+type FoldKey = (usize, String);
 
 impl FoldCaches {
     /// Empty caches that may hold `budget_bytes`.
@@ -832,8 +843,14 @@ pub fn run_train_with_trials(
         n_folds: folds.len(),
         train_rows: dev_rows.len(),
     });
-    let (final_fit, holdout_scored) =
-        fit_and_score(&job, &dev_rows, &holdout_rows, "final refit", false, on_event)?;
+    let (final_fit, holdout_scored) = fit_and_score(
+        &job,
+        &dev_rows,
+        &holdout_rows,
+        "final refit",
+        false,
+        on_event,
+    )?;
     let holdout_report = if holdout_rows.is_empty() {
         None
     } else {

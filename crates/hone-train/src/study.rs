@@ -300,11 +300,7 @@ impl TrackTrialStore {
     fn take_pending(&self, number: u64) -> Vec<Metric> {
         self.pending
             .as_ref()
-            .and_then(|p| {
-                p.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&number)
-            })
+            .and_then(|p| p.lock().unwrap_or_else(|e| e.into_inner()).remove(&number))
             .map(|r| r.points)
             .unwrap_or_default()
     }
@@ -588,11 +584,16 @@ impl TrialStore for TrackTrialStore {
                 r.points.push(point);
                 (r.points.len() >= REPORTS_PER_WRITE
                     || r.written.elapsed() >= REPORT_WRITE_INTERVAL)
-                    .then(|| std::mem::replace(r, PendingReports {
-                        trial: trial.clone(),
-                        points: Vec::new(),
-                        written: Instant::now(),
-                    }))
+                    .then(|| {
+                        std::mem::replace(
+                            r,
+                            PendingReports {
+                                trial: trial.clone(),
+                                points: Vec::new(),
+                                written: Instant::now(),
+                            },
+                        )
+                    })
             };
             return match due {
                 Some(mut r) => self.write_reports(&mut r),

@@ -606,8 +606,16 @@ pub fn run_search(
             on_event(TuneEvent::Started {
                 trial: trial.clone(),
             });
-            let (outcome, error, trading) =
-                evaluate_trial(cfg, spec, study, &trial, shared, caches.as_ref(), threads, stop);
+            let (outcome, error, trading) = evaluate_trial(
+                cfg,
+                spec,
+                study,
+                &trial,
+                shared,
+                caches.as_ref(),
+                threads,
+                stop,
+            );
             let told = study.tell(trial.number, outcome);
             let trial = match told {
                 Ok(t) => t,
