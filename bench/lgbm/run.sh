@@ -11,7 +11,7 @@
 #   REPEAT=1 TRIALS=10 bash bench/lgbm/run.sh   # a quick look
 #
 # Settings (environment): REPEAT (3), TRIALS (50), ROWS (100000), FEATURES (30), JOBS2 (1: also
-# time `hone tune --jobs 2`), STEPS_ROUNDS (1: also time hone with steps = "rounds", pruning on
+# time `hone tune --jobs 2` and Optuna with n_jobs = 2, each against the other), STEPS_ROUNDS (1: also time hone with steps = "rounds", pruning on
 # every boosting round instead of after each fold), VENV (bench/.venv: created with the pinned peers below when
 # missing), PYTHON (the venv's python), OUT (a fresh temporary folder, left with every log),
 # CARGO_TARGET_DIR (/var/tmp/hone-target).
@@ -24,7 +24,7 @@ VENV="${VENV:-$root/bench/.venv}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/hone-target}"
 out="${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/hone-lgbm-bench.XXXXXX")}"
 mkdir -p "$out"
-PEERS=(optuna==5.1.0 lightgbm==4.7.0 mlflow==3.17.2 scikit-learn==1.9.1 pandas==3.0.1 pyarrow==25.0.1)
+PEERS=(optuna==5.1.0 lightgbm==4.7.0 mlflow==3.17.2 scikit-learn==1.9.1 pandas==3.1.1 pyarrow==25.0.1)
 
 if [ -z "${PYTHON:-}" ]; then
   if [ ! -x "$VENV/bin/python" ]; then
@@ -64,12 +64,15 @@ for i in $(seq 1 "$REPEAT"); do
   timed "hone_tune_$i" "$hone" tune "$out/tune.toml" --no-refit --store "sqlite:///$out/hone_$i.db" \
     --artifacts "$out/artifacts_$i"
   step "round $i/$REPEAT: Optuna + LightGBM + MLflow"
-  timed "py_tune_$i" "$PYTHON" bench/lgbm/workload.py tune "$out/data.parquet" --trials "$TRIALS" \
+  timed "py_tune_$i" env -C "$out" "$PYTHON" "$root/bench/lgbm/workload.py" tune "$out/data.parquet" --trials "$TRIALS" \
     --mlflow "sqlite:///$out/mlflow_$i.db" --out "$out/py_tune_$i.json"
   if [ "$JOBS2" = 1 ]; then
     step "round $i/$REPEAT: hone tune --jobs 2"
     timed "hone_tune_j2_$i" "$hone" tune "$out/tune.toml" --no-refit --jobs 2 \
       --store "sqlite:///$out/hone_j2_$i.db" --artifacts "$out/artifacts_j2_$i"
+    step "round $i/$REPEAT: Optuna + LightGBM + MLflow, n_jobs = 2"
+    timed "py_tune_j2_$i" env -C "$out" "$PYTHON" "$root/bench/lgbm/workload.py" tune "$out/data.parquet" --trials "$TRIALS" \
+      --jobs 2 --mlflow "sqlite:///$out/mlflow_j2_$i.db" --out "$out/py_tune_j2_$i.json"
   fi
   if [ "$STEPS_ROUNDS" = 1 ]; then
     step "round $i/$REPEAT: hone tune, steps = \"rounds\""
@@ -79,7 +82,7 @@ for i in $(seq 1 "$REPEAT"); do
   step "round $i/$REPEAT: hone train / Python script"
   timed "hone_train_$i" "$hone" train "$out/train.toml" --out "$out/train_$i" \
     --store "sqlite:///$out/hone_train_$i.db" --artifacts "$out/artifacts_train_$i"
-  timed "py_train_$i" "$PYTHON" bench/lgbm/workload.py train "$out/data.parquet" \
+  timed "py_train_$i" env -C "$out" "$PYTHON" "$root/bench/lgbm/workload.py" train "$out/data.parquet" \
     --mlflow "sqlite:///$out/mlflow_train_$i.db" --out "$out/py_train_$i"
 done
 step "done; logs in $out"
@@ -112,7 +115,7 @@ def py_study(path):
 def reach(done, target):
     return next((t for t, v in done if v >= target), None)
 
-sides = {"hone": [], "py": [], "hone_j2": [], "hone_rounds": []}
+sides = {"hone": [], "py": [], "hone_j2": [], "hone_rounds": [], "py_j2": []}
 for i in range(1, repeat + 1):
     for side, name, db in (("hone", f"hone_tune_{i}", f"hone_{i}.db"),
                            ("hone_j2", f"hone_tune_j2_{i}", f"hone_j2_{i}.db"),
@@ -122,16 +125,20 @@ for i in range(1, repeat + 1):
             sides[side].append((wall, cpu, rss) + hone_study(os.path.join(out, db), start))
     _, wall, cpu, rss = timing(f"py_tune_{i}")
     sides["py"].append((wall, cpu, rss) + py_study(os.path.join(out, f"py_tune_{i}.json")))
+    if os.path.exists(os.path.join(out, f"py_tune_j2_{i}.time")):
+        _, wall, cpu, rss = timing(f"py_tune_j2_{i}")
+        sides["py_j2"].append((wall, cpu, rss) + py_study(os.path.join(out, f"py_tune_j2_{i}.json")))
 
 py_best = med([r[3] for r in sides["py"]])
 py_wall, py_cpu, py_rss = (med([r[k] for r in sides["py"]]) for k in range(3))
 labels = {"hone": "hone tune", "hone_j2": "hone tune --jobs 2", "hone_rounds": 'hone tune, steps = "rounds"',
-          "py": "Optuna + LightGBM + MLflow"}
+          "py": "Optuna + LightGBM + MLflow", "py_j2": "Optuna + LightGBM + MLflow, n_jobs = 2"}
 print(f"\n== tune: {trials} trials, TimeSeriesSplit(5, gap=1), {cores} cores, median of {repeat} ==")
 print("| | wall | CPU s | peak memory | best CV AUC | complete / pruned | time to Python's best AUC "
       f"({py_best:.5f}) | wall ratio hone / Python |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-for side in ("hone", "hone_j2", "hone_rounds", "py"):
+py_j2_wall = med([r[0] for r in sides["py_j2"]]) if sides["py_j2"] else None
+for side in ("hone", "hone_rounds", "py", "hone_j2", "py_j2"):
     rs = sides[side]
     if not rs:
         continue
@@ -141,7 +148,11 @@ for side in ("hone", "hone_j2", "hone_rounds", "py"):
     reached = [reach(r[6], py_best) for r in rs]
     got = [t for t in reached if t is not None]
     ttb = (f"{med(got):.1f} s" if got else "not reached") + (f" ({len(got)}/{len(rs)} runs)" if len(got) != len(rs) else "")
-    ratio = "" if side == "py" else f"**{wall / py_wall:.2f}×** (CPU {cpu / py_cpu:.2f}×, memory {rss / py_rss:.2f}×)"
+    ratio = "" if side.startswith("py") else f"**{wall / py_wall:.2f}×** (CPU {cpu / py_cpu:.2f}×, memory {rss / py_rss:.2f}×)"
+    if side == "hone_j2" and py_j2_wall:
+        ratio += f"; {wall / py_j2_wall:.2f}× Optuna with n_jobs = 2"
+    if side == "py_j2":
+        ratio = f"{wall / py_wall:.2f}× sequential Optuna"
     print(f"| {labels[side]} | {wall:.1f} s | {cpu:.0f} | {rss:.0f} MiB | {best:.5f} | {comp:g} / {pr:g} | {ttb} | {ratio} |")
 
 print(f"\n== train: 5 folds + refit, fixed parameters, median of {repeat} ==")

@@ -11,6 +11,8 @@ test rows predicted at the best iteration; the objective is the mean ROC AUC ove
 reported after each fold to Optuna's MedianPruner; TPE (seed 42) over learning_rate,
 num_leaves, min_data_in_leaf, feature_fraction and lambda_l2; every trial an MLflow run (its
 params, the fold values as a metric history, the objective, its state) in a SQLite store.
+With `--jobs N`, Optuna runs N trials at once in threads (`n_jobs`), LightGBM's threads split
+between them, as `hone tune --jobs N` does.
 `train` is the fixed-parameter job: the same five folds, then a refit on all rows with early
 stopping on its own latest 20 %, the model file and out-of-fold predictions written, all of it
 logged to MLflow.
@@ -109,6 +111,9 @@ def tune(args):
             "deterministic": True,
             "verbosity": -1,
         }
+        if args.jobs > 1:
+            # Trials side by side, LightGBM's threads split between them (as hone --jobs).
+            params["num_threads"] = max(1, (os.cpu_count() or 1) // args.jobs)
         with mlflow.start_run(run_name=f"trial-{trial.number}"):
             mlflow.log_params(params)
             aucs = []
@@ -134,7 +139,7 @@ def tune(args):
         sampler=optuna.samplers.TPESampler(seed=SEED),
         pruner=optuna.pruners.MedianPruner(),
     )
-    study.optimize(objective, n_trials=args.trials)
+    study.optimize(objective, n_trials=args.trials, n_jobs=args.jobs)
     states = [t.state.name for t in study.trials]
     json.dump(
         {
@@ -204,6 +209,7 @@ def main():
     t.add_argument("--trials", type=int, default=50)
     t.add_argument("--mlflow", required=True)
     t.add_argument("--out", required=True)
+    t.add_argument("--jobs", type=int, default=1, help="trials at once (Optuna's n_jobs)")
     r = sub.add_parser("train")
     r.add_argument("data")
     r.add_argument("--mlflow", required=True)

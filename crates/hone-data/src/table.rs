@@ -547,7 +547,8 @@ fn load_parquet(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> 
                                 name: file_schema.field(j).name().clone(),
                                 values: ColumnValues::Numeric(read_double_column(
                                     path,
-                                    data.clone(),
+                                    data,
+                                    builder.metadata(),
                                     j,
                                 )?),
                             },
@@ -776,19 +777,25 @@ impl parquet::file::reader::ChunkReader for StrictParquetFile {
 /// Decodes a flat DOUBLE column straight into `f64`s (nulls become NaN), row group by row group.
 fn read_double_column(
     path: &Path,
-    data: StrictParquetFile,
+    data: &StrictParquetFile,
+    meta: &parquet::file::metadata::ParquetMetaData,
     column: usize,
 ) -> Result<Vec<f64>, DataError> {
     use parquet::column::reader::{ColumnReader, get_typed_column_reader};
     use parquet::data_type::DoubleType;
-    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::file::metadata::page_index::RowGroupPageIndex;
+    use parquet::file::properties::ReaderProperties;
+    use parquet::file::reader::RowGroupReader;
+    use parquet::file::serialized_reader::SerializedRowGroupReader;
     let err = |e: &dyn std::fmt::Display| DataError::Parquet {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
     let data_len = usize::try_from(data.len).unwrap_or(usize::MAX);
-    let reader = SerializedFileReader::new(data).map_err(|e| err(&e))?;
-    let meta = reader.metadata();
+    // The footer was parsed (and checked) once for the whole file: each column reads its row
+    // groups straight from it instead of parsing it again.
+    let chunks = std::sync::Arc::new(data.clone());
+    let props = std::sync::Arc::new(ReaderProperties::builder().build());
     let n_rows = meta.file_metadata().num_rows().max(0) as usize;
     let max_def = meta
         .file_metadata()
@@ -800,7 +807,13 @@ fn read_double_column(
     let mut out: Vec<f64> = Vec::with_capacity(n_rows.min(data_len));
     let (mut values, mut defs): (Vec<f64>, Vec<i16>) = (Vec::new(), Vec::new());
     for g in 0..meta.num_row_groups() {
-        let group = reader.get_row_group(g).map_err(|e| err(&e))?;
+        let group = SerializedRowGroupReader::new(
+            chunks.clone(),
+            meta.row_group(g),
+            RowGroupPageIndex::new(g, None),
+            props.clone(),
+        )
+        .map_err(|e| err(&e))?;
         let rows = group.metadata().num_rows().max(0) as usize;
         let col: ColumnReader = group.get_column_reader(column).map_err(|e| err(&e))?;
         let mut typed = get_typed_column_reader::<DoubleType>(col);
