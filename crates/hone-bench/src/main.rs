@@ -17,6 +17,7 @@
 //! - `tune-cost [--sampler ..] [--trials ..] [--at ..] [--seeds ..] [--json]`: a sampler's time
 //!   per suggestion on 10-D Rosenbrock.
 
+mod tracking_cost;
 mod tune_bench;
 
 use std::io::{BufWriter, Write};
@@ -324,8 +325,9 @@ fn main() {
         Some("store-search") => store_search(&args[2], arg(&args, 3, "runs")),
         Some("tune-efficiency") => tune_bench::efficiency(&args[2..]).unwrap_or_else(|e| die(&e)),
         Some("tune-cost") => tune_bench::cost(&args[2..]).unwrap_or_else(|e| die(&e)),
+        Some("tune-tracking") => tracking_cost::tracking(&args[2..]).unwrap_or_else(|e| die(&e)),
         _ => die(
-            "usage: hone-bench gen-table|load|gen-train|train|store-ingest|store-search|tune-efficiency|tune-cost ... (see bench/run.sh, bench/tune/run.sh)",
+            "usage: hone-bench gen-table|load|gen-train|train|store-ingest|store-search|tune-efficiency|tune-cost|tune-tracking ... (see bench/run.sh, bench/tune/run.sh)",
         ),
     }
 }

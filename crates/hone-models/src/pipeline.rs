@@ -169,12 +169,7 @@ impl PipelineSpec {
                 let n = current.n_rows();
                 let (fit_end, valid_start) =
                     early_stopping_split(n, fraction, opts.early_stopping_gap)?;
-                let fit_rows: Vec<usize> = (0..fit_end).collect();
-                let valid_rows: Vec<usize> = (valid_start..n).collect();
-                let (fx, vx) = (
-                    current.select_rows(&fit_rows),
-                    current.select_rows(&valid_rows),
-                );
+                let (fx, vx) = fit_and_valid_rows(&current, fit_end, valid_start);
                 let (model, scores) = self.model.fit_scored(
                     &fx,
                     &y[..fit_end],
@@ -243,6 +238,13 @@ fn early_stopping_split(n: usize, fraction: f64, gap: usize) -> Result<(usize, u
         )));
     }
     Ok((fit_end, valid_start))
+}
+
+/// `x`'s rows `..fit_end` and `valid_start..`: the fitting rows and the early-stopping slice.
+fn fit_and_valid_rows(x: &Matrix, fit_end: usize, valid_start: usize) -> (Matrix, Matrix) {
+    let fit: Vec<usize> = (0..fit_end).collect();
+    let valid: Vec<usize> = (valid_start..x.n_rows()).collect();
+    (x.select_rows(&fit), x.select_rows(&valid))
 }
 
 /// One CV fold made ready for many fits that differ only in the model's parameters (the
@@ -364,12 +366,11 @@ impl PipelineSpec {
                     let n = x.n_rows();
                     let (fit_end, valid_start) =
                         early_stopping_split(n, fraction, fold.early_stopping_gap)?;
-                    let fit_rows: Vec<usize> = (0..fit_end).collect();
-                    let valid_rows: Vec<usize> = (valid_start..n).collect();
+                    let (fx, vx) = fit_and_valid_rows(&x, fit_end, valid_start);
                     Ok((
-                        x.select_rows(&fit_rows),
+                        fx,
                         y[..fit_end].to_vec(),
-                        Some((x.select_rows(&valid_rows), y[valid_start..].to_vec())),
+                        Some((vx, y[valid_start..].to_vec())),
                         fold.names.clone(),
                     ))
                 }
