@@ -43,6 +43,11 @@ fn write_data(path: &Path) {
 
 fn config(dir: &Path, extra: &str) -> LoadedConfig {
     write_data(&dir.join("data.csv"));
+    let pruner = if extra.contains("pruner") {
+        ""
+    } else {
+        r#"pruner = { type = "median", n_startup_trials = 2 }"#
+    };
     let text = format!(
         r#"
 seed = 5
@@ -68,7 +73,7 @@ num_iterations = 60
 num_threads = 1
 [search]
 sampler = "random"
-pruner = {{ type = "median", n_startup_trials = 2 }}
+{pruner}
 n_trials = 10
 metric = "roc_auc"
 {extra}
@@ -94,7 +99,11 @@ high = 60
 
 /// Runs the search on `store` and returns its trials without timestamps.
 fn search(cfg: &LoadedConfig, store: Arc<dyn TrialStore>) -> Vec<Trial> {
-    let spec = TuneSpec::from_config(cfg, None).unwrap();
+    search_jobs(cfg, store, None)
+}
+
+fn search_jobs(cfg: &LoadedConfig, store: Arc<dyn TrialStore>, jobs: Option<usize>) -> Vec<Trial> {
+    let spec = TuneSpec::from_config(cfg, jobs).unwrap();
     let shared = prepare_search(cfg, &spec).unwrap();
     assert!(shared.is_some(), "trials share the folds");
     let study = Study::open(spec.study.clone(), store).unwrap();
@@ -143,6 +152,20 @@ fn reusing_folds_and_binned_datasets_changes_no_trial() {
             "steps = {steps}: the pruner had intermediate values to work with"
         );
     }
+}
+
+#[test]
+fn parallel_trials_share_the_cached_datasets_safely() {
+    // Random points depend only on the trial number and nothing prunes, so two trials at once
+    // on shared binned datasets must give what one at a time without the cache gives.
+    let dir = tempfile::tempdir().unwrap();
+    let cached = config(dir.path(), "pruner = \"none\"");
+    let uncached = config(dir.path(), "pruner = \"none\"\ncache_mb = 0");
+    let mut a = search_jobs(&cached, Arc::new(MemoryTrialStore::new()), Some(2));
+    let mut b = search_jobs(&uncached, Arc::new(MemoryTrialStore::new()), Some(1));
+    a.sort_by_key(|t| t.number);
+    b.sort_by_key(|t| t.number);
+    check_same(&a, &b);
 }
 
 #[test]
