@@ -937,23 +937,6 @@ impl std::fmt::Debug for BinnedData {
     }
 }
 
-impl BinnedData {
-    /// Estimated memory LightGBM holds for it, bytes.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    /// How many bins LightGBM made for input feature `j` (0 for a dropped feature).
-    pub fn num_bins(&self, j: usize) -> Result<usize, ModelError> {
-        let mut out = 0;
-        // SAFETY: live dataset, index checked by LightGBM.
-        check(unsafe {
-            sys::LGBM_DatasetGetFeatureNumBin(self.train.0, native_count(j, "features")?, &mut out)
-        })?;
-        Ok(usize::try_from(out).unwrap_or(0))
-    }
-}
-
 /// A memory budget shared by the caches of one search: what a cache may keep, in bytes. A
 /// dataset that does not fit is built for its fit and dropped, as without a cache.
 #[derive(Debug)]

@@ -267,14 +267,6 @@ pub struct PreparedFold {
     bins: BinnedCache,
 }
 
-impl PreparedFold {
-    /// The estimated memory it holds (the transformed test rows and the binned datasets are
-    /// counted in the budget when they are made).
-    pub fn test_bytes(&self) -> usize {
-        self.x_test.len() * 8
-    }
-}
-
 impl PipelineSpec {
     /// True when fits of this pipeline can share a [`PreparedFold`]: a LightGBM model whose
     /// steps do not depend on the model (recursive feature elimination refits the model, so its

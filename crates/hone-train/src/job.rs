@@ -533,11 +533,6 @@ impl FoldCaches {
         }
     }
 
-    /// Bytes held.
-    pub fn used_bytes(&self) -> usize {
-        self.budget.used()
-    }
-
     fn fold(
         &self,
         k: usize,
