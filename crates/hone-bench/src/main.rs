@@ -158,8 +158,17 @@ fn train(bin: &Path, rounds: usize, threads: usize, repeat: usize) {
     let mut first = Vec::new();
     for _ in 0..repeat {
         let t = Instant::now();
+        let data = hone_models::TrainingSet {
+            x: &x,
+            y,
+            valid: None,
+            task: Task::Binary,
+            seed: 1,
+            feature_names: &[],
+            sequence: None,
+        };
         let m = spec
-            .fit(&x, y, None, Task::Binary, 1, &[], &mut |_, _, _| true)
+            .fit(&data, &mut hone_models::observer::Unobserved)
             .unwrap_or_else(|e| die(&e.to_string()));
         seconds.push(t.elapsed().as_secs_f64());
         first = m

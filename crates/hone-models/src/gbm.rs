@@ -17,8 +17,11 @@ use lightgbm3_sys as sys;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::estimator::{TrainingRows, TrainingSet};
 use crate::lgbm_text::{self, ModelShape};
 use crate::model::FitReport;
+use crate::observer::{Flow, StepReport, TrainObserver, ValidScore};
+use crate::suggest::nearest;
 use crate::{Matrix, ModelError};
 
 /// LightGBM parameters hone passes through, by canonical name.
@@ -348,32 +351,6 @@ fn value_text(v: &Value) -> Result<String, String> {
             .join(","),
         _ => return Err("must be a number, string, boolean or list".into()),
     })
-}
-
-/// Edit distance, for "did you mean" hints.
-pub fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
-pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (levenshtein(word, c), c))
-        .filter(|(d, c)| *d <= 3.max(c.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
 }
 
 impl GbmSpec {
@@ -854,11 +831,6 @@ impl Clone for GbmModel {
     }
 }
 
-/// Called after each boosting round with (round, total rounds, validation metric as
-/// `(value, higher_is_better)`); returning `false` stops boosting after this round (a tuning
-/// pruner cutting a trial), keeping the rounds so far as early stopping would.
-pub type RoundObserver<'a> = &'a mut dyn FnMut(usize, usize, Option<(f64, bool)>) -> bool;
-
 fn higher_is_better(metric: &str) -> bool {
     let m = metric.split('@').next().unwrap_or(metric);
     ["auc", "average_precision", "ndcg", "map", "auc_mu"].contains(&m)
@@ -994,10 +966,6 @@ struct BinnedEntry {
     filtered: Vec<(i64, Arc<BinnedData>)>,
 }
 
-/// The matrices a [`BinnedCache`] bins on a miss: fitting rows, targets, the early-stopping
-/// slice, feature names.
-pub type BinSource = (Matrix, Vec<f64>, Option<(Matrix, Vec<f64>)>, Vec<String>);
-
 impl BinnedCache {
     /// An empty cache.
     pub fn new() -> Self {
@@ -1014,14 +982,24 @@ impl BinnedCache {
         seed: u64,
         layout: &str,
         budget: &CacheBudget,
-        source: &dyn Fn() -> Result<BinSource, ModelError>,
+        source: &dyn Fn() -> Result<TrainingRows, ModelError>,
     ) -> Result<Arc<BinnedData>, ModelError> {
         let (key, pre_filter, min_leaf) = spec.dataset_key(task, seed)?;
         let key = format!("{layout} {key}");
         let build = |filter: Option<bool>| -> Result<BinnedData, ModelError> {
             let (x, y, valid, names) = source()?;
-            let valid = valid.as_ref().map(|(vx, vy)| (vx, vy.as_slice()));
-            spec.bin(&x, &y, valid, task, seed, &names, filter)
+            spec.bin(
+                &TrainingSet {
+                    x: &x,
+                    y: &y,
+                    valid: valid.as_ref().map(|(vx, vy)| (vx, vy.as_slice())),
+                    task,
+                    seed,
+                    feature_names: &names,
+                    sequence: None,
+                },
+                filter,
+            )
         };
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let position = match entries.iter().position(|e| e.key == key) {
@@ -1094,17 +1072,20 @@ impl GbmSpec {
     /// `feature_pre_filter` whatever the parameters say: the dataset then keeps every
     /// non-constant feature, which equals the filtered one whenever the filter drops nothing
     /// ([`BinnedCache`] relies on it).
-    #[allow(clippy::too_many_arguments)]
     pub fn bin(
         &self,
-        x: &Matrix,
-        y: &[f64],
-        valid: Option<(&Matrix, &[f64])>,
-        task: Task,
-        seed: u64,
-        feature_names: &[String],
+        data: &TrainingSet<'_>,
         pre_filter: Option<bool>,
     ) -> Result<BinnedData, ModelError> {
+        let TrainingSet {
+            x,
+            y,
+            valid,
+            task,
+            seed,
+            feature_names,
+            ..
+        } = *data;
         let mut params = self.resolved_params(task, seed)?;
         if let Some(f) = pre_filter {
             params.insert("feature_pre_filter".into(), f.to_string());
@@ -1143,20 +1124,15 @@ impl GbmSpec {
         })
     }
 
-    /// Trains on `(x, y)`; `valid` (if any) drives early stopping and the learning curve.
-    #[allow(clippy::too_many_arguments)]
+    /// Trains on `data`; its early-stopping slice (if any) drives early stopping and the
+    /// learning curve.
     pub fn fit(
         &self,
-        x: &Matrix,
-        y: &[f64],
-        valid: Option<(&Matrix, &[f64])>,
-        task: Task,
-        seed: u64,
-        feature_names: &[String],
-        observer: RoundObserver<'_>,
+        data: &TrainingSet<'_>,
+        observer: &mut dyn TrainObserver,
     ) -> Result<GbmModel, ModelError> {
-        let data = self.bin(x, y, valid, task, seed, feature_names, None)?;
-        self.fit_binned(&data, task, seed, observer)
+        let binned = self.bin(data, None)?;
+        self.fit_binned(&binned, data.task, data.seed, observer)
     }
 
     /// Trains on binned data from [`GbmSpec::bin`] (built for this spec's dataset parameters:
@@ -1168,7 +1144,7 @@ impl GbmSpec {
         data: &BinnedData,
         task: Task,
         seed: u64,
-        observer: RoundObserver<'_>,
+        observer: &mut dyn TrainObserver,
     ) -> Result<GbmModel, ModelError> {
         self.fit_binned_scored(data, task, seed, observer, false)
             .map(|(model, _)| model)
@@ -1186,7 +1162,7 @@ impl GbmSpec {
         data: &BinnedData,
         task: Task,
         seed: u64,
-        observer: RoundObserver<'_>,
+        observer: &mut dyn TrainObserver,
         want_scores: bool,
     ) -> Result<(GbmModel, Option<InSampleScores>), ModelError> {
         let params = self.resolved_params(task, seed)?;
@@ -1262,7 +1238,14 @@ impl GbmSpec {
                     }
                 }
             }
-            let go_on = observer(round, rounds, score.map(|s| (s, maximize)));
+            let go_on = observer.on_step(&StepReport {
+                step: round,
+                total: rounds,
+                valid: score.map(|value| ValidScore {
+                    value,
+                    higher_is_better: maximize,
+                }),
+            }) == Flow::Continue;
             if finished != 0 || !go_on {
                 break;
             }
@@ -1636,7 +1619,18 @@ mod tests {
                     s.boosting = "rf".into();
                 }
                 let m = s
-                    .fit(&x, &y, None, task, 1, &[], &mut |_, _, _| true)
+                    .fit(
+                        &TrainingSet {
+                            x: &x,
+                            y: &y,
+                            valid: None,
+                            task,
+                            seed: 1,
+                            feature_names: &[],
+                            sequence: None,
+                        },
+                        &mut crate::observer::Unobserved,
+                    )
                     .unwrap();
                 (m, task.n_outputs())
             };

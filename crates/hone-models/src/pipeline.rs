@@ -1,25 +1,30 @@
-//! Pipelines: preprocessing steps and a model, fitted together on training rows and saved as
-//! one directory (`pipeline.json`, plus LightGBM's `model.txt`).
+//! Pipelines: preprocessing steps and any model ([`crate::Estimator`]), fitted together on
+//! training rows and saved as one directory (`pipeline.json`, plus the model's own files, e.g.
+//! LightGBM's `model.txt`).
 //!
-//! `pipeline.json` records the size and SHA-256 of `model.txt`, and loading checks them before
-//! LightGBM's parser sees the file (it crashes on truncated text instead of failing). Every
-//! model text is also checked structurally ([`crate::lgbm_text::validate`]), so directories saved
-//! before the checksums existed load when intact and fail cleanly when not, and the pipeline's
-//! own dimensions are checked against each other so that predicting never indexes out of range.
+//! `pipeline.json` records the size and SHA-256 of every model file, and loading checks them
+//! before the model's parser sees the file (LightGBM's crashes on truncated text instead of
+//! failing). LightGBM's text is also checked structurally ([`crate::lgbm_text::validate`]), so
+//! directories saved before the checksums existed load when intact and fail cleanly when not,
+//! and the pipeline's own dimensions are checked against each other so that predicting never
+//! indexes out of range.
 
+use std::any::Any;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hone_validate::Task;
 use serde::{Deserialize, Serialize};
 
-use crate::gbm::{BinSource, BinnedCache, CacheBudget, RoundObserver};
+use crate::estimator::{ArtifactSink, ArtifactSource, TrainingRows, TrainingSet};
+use crate::gbm::CacheBudget;
 use crate::model::{FittedModel, ModelSpec};
+use crate::observer::{TrainObserver, Unobserved};
 use crate::preprocess::{FitContext, Step, Transformer};
 use crate::{Matrix, ModelError};
 
 /// The unfitted pipeline: steps in order, then the model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PipelineSpec {
     /// Preprocessing steps, applied in order.
     pub steps: Vec<Step>,
@@ -38,12 +43,12 @@ pub struct FitOptions<'a> {
     /// Rows dropped between the fitting rows and the early-stopping slice, so that no fitting
     /// label overlaps the slice (the label horizon).
     pub early_stopping_gap: usize,
-    /// Called after each boosting round.
-    pub observer: RoundObserver<'a>,
+    /// Told of each training step (boosting round, epoch); may stop the fit.
+    pub observer: &'a mut dyn TrainObserver,
 }
 
 /// A fitted pipeline: apply it to raw feature columns to get predictions.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct FittedPipeline {
     /// Names of the input columns, in order.
     pub input_features: Vec<String>,
@@ -59,8 +64,6 @@ pub struct FittedPipeline {
 
 const FORMAT: &str = "hone-pipeline";
 const VERSION: u32 = 1;
-/// LightGBM's model file inside a pipeline directory.
-const MODEL_FILE: &str = "model.txt";
 
 /// Size and SHA-256 of a file saved beside `pipeline.json`, checked before the file is parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,15 +88,92 @@ impl FileDigest {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct SavedPipeline {
-    format: String,
+#[derive(Serialize)]
+struct SavedPipeline<'a> {
+    format: &'static str,
     version: u32,
     /// Digests of the files beside `pipeline.json`, by name. Directories saved before hone
     /// recorded them have none (still version 1: older hone ignores the field and reads on).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     files: BTreeMap<String, FileDigest>,
-    pipeline: FittedPipeline,
+    pipeline: &'a FittedPipeline,
+}
+
+/// `pipeline.json` as read: the model's metadata stays JSON until its family decodes it.
+#[derive(Deserialize)]
+struct LoadedPipeline {
+    format: String,
+    version: u32,
+    #[serde(default)]
+    files: BTreeMap<String, FileDigest>,
+    pipeline: RawPipeline,
+}
+
+#[derive(Deserialize)]
+struct RawPipeline {
+    input_features: Vec<String>,
+    steps: Vec<Step>,
+    model_features: Vec<String>,
+    task: Task,
+    model: serde_json::Value,
+}
+
+/// A pipeline directory as an [`ArtifactSink`]: each file written, its digest recorded.
+struct DirSink<'a> {
+    dir: &'a Path,
+    files: BTreeMap<String, FileDigest>,
+}
+
+impl ArtifactSink for DirSink<'_> {
+    fn put(&mut self, name: &str, bytes: &[u8]) -> Result<(), ModelError> {
+        let path = self.dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| ModelError::Io {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        self.files.insert(name.to_string(), FileDigest::of(bytes));
+        Ok(())
+    }
+}
+
+/// A pipeline directory as an [`ArtifactSource`]: each file checked against its recorded
+/// digest (when recorded) before the model reads it.
+struct DirSource<'a> {
+    dir: &'a Path,
+    files: &'a BTreeMap<String, FileDigest>,
+}
+
+impl DirSource<'_> {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl ArtifactSource for DirSource<'_> {
+    fn get(&self, name: &str) -> Result<Vec<u8>, ModelError> {
+        let bytes = std::fs::read(self.path(name)).map_err(|e| self.error(name, e.to_string()))?;
+        if let Some(want) = self.files.get(name) {
+            let found = FileDigest::of(&bytes);
+            if &found != want {
+                return Err(self.error(
+                    name,
+                    format!(
+                        "checksum mismatch (expected {} bytes with SHA-256 {}, found {} bytes \
+                         with SHA-256 {}): the file was modified or truncated",
+                        want.bytes, want.sha256, found.bytes, found.sha256
+                    ),
+                ));
+            }
+        }
+        Ok(bytes)
+    }
+
+    fn error(&self, name: &str, message: String) -> ModelError {
+        ModelError::Io {
+            path: self.path(name),
+            message,
+        }
+    }
 }
 
 impl PipelineSpec {
@@ -113,8 +193,16 @@ impl PipelineSpec {
         let mut steps = Vec::with_capacity(self.steps.len());
         let model = &self.model;
         let rfe_importances = |m: &Matrix, t: &[f64]| -> Result<Vec<f64>, ModelError> {
-            let fitted = model.fit(m, t, None, task, seed, &[], &mut |_, _, _| true)?;
-            fitted.rfe_importances()
+            let data = TrainingSet {
+                x: m,
+                y: t,
+                valid: None,
+                task,
+                seed,
+                feature_names: &[],
+                sequence: None,
+            };
+            model.fit(&data, &mut Unobserved)?.rfe_importances()
         };
         for spec in &self.steps {
             let mut step = spec.clone();
@@ -164,24 +252,29 @@ impl PipelineSpec {
         let (steps, current, names) =
             self.fit_steps(x, y, opts.task, opts.seed, opts.feature_names)?;
         let n_outputs = opts.task.n_outputs();
+        let estimator = self.model.estimator();
         let (fitted, scores) = match self.model.early_stopping_fraction() {
             Some(fraction) => {
                 let n = current.n_rows();
                 let (fit_end, valid_start) =
                     early_stopping_split(n, fraction, opts.early_stopping_gap)?;
                 let (fx, vx) = fit_and_valid_rows(&current, fit_end, valid_start);
-                let (model, scores) = self.model.fit_scored(
-                    &fx,
-                    &y[..fit_end],
-                    Some((&vx, &y[valid_start..])),
-                    opts.task,
-                    opts.seed,
-                    &names,
+                let fit = estimator.fit(
+                    &TrainingSet {
+                        x: &fx,
+                        y: &y[..fit_end],
+                        valid: Some((&vx, &y[valid_start..])),
+                        task: opts.task,
+                        seed: opts.seed,
+                        feature_names: &names,
+                        sequence: None,
+                    },
                     opts.observer,
                     in_sample,
                 )?;
+                let model = FittedModel::new(fit.model);
                 // The rows between the two parts (the gap) are not in either: predict them.
-                let scores = match scores {
+                let scores = match fit.in_sample {
                     Some((fit, valid)) => {
                         let gap_rows: Vec<usize> = (fit_end..valid_start).collect();
                         let gap = model.predict(&current.select_rows(&gap_rows), opts.task)?;
@@ -195,17 +288,23 @@ impl PipelineSpec {
                 (model, scores)
             }
             None => {
-                let (model, scores) = self.model.fit_scored(
-                    &current,
-                    y,
-                    None,
-                    opts.task,
-                    opts.seed,
-                    &names,
+                let fit = estimator.fit(
+                    &TrainingSet {
+                        x: &current,
+                        y,
+                        valid: None,
+                        task: opts.task,
+                        seed: opts.seed,
+                        feature_names: &names,
+                        sequence: None,
+                    },
                     opts.observer,
                     in_sample,
                 )?;
-                (model, scores.map(|(fit, _)| fit))
+                (
+                    FittedModel::new(fit.model),
+                    fit.in_sample.map(|(fit, _)| fit),
+                )
             }
         };
         let predicted = match (in_sample, scores) {
@@ -249,10 +348,9 @@ fn fit_and_valid_rows(x: &Matrix, fit_end: usize, valid_start: usize) -> (Matrix
 
 /// One CV fold made ready for many fits that differ only in the model's parameters (the
 /// trials of a study): the preprocessing steps fitted once on the fold's training rows, the
-/// test rows transformed by them, and LightGBM's binned datasets ([`BinnedCache`]), built on
-/// first use. A fit through it gives exactly the model and test predictions that
+/// test rows transformed by them, and the model's reusable training-set state
+/// ([`crate::estimator::ReusesTrainingSet`]: LightGBM's binned datasets), built on first use. A fit through it gives exactly the model and test predictions that
 /// [`PipelineSpec::fit`] and [`FittedPipeline::predict`] give on the same rows.
-#[derive(Debug)]
 pub struct PreparedFold {
     steps_spec: Vec<Step>,
     steps: Vec<Step>,
@@ -264,15 +362,26 @@ pub struct PreparedFold {
     x_test: Vec<f64>,
     test_rows: usize,
     early_stopping_gap: usize,
-    bins: BinnedCache,
+    /// The model's cache for this training set ([`crate::estimator::ReusesTrainingSet`]).
+    cache: Box<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for PreparedFold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedFold")
+            .field("train_rows", &self.train_rows.len())
+            .field("test_rows", &self.test_rows)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PipelineSpec {
-    /// True when fits of this pipeline can share a [`PreparedFold`]: a LightGBM model whose
-    /// steps do not depend on the model (recursive feature elimination refits the model, so its
-    /// selection changes with the model's parameters).
+    /// True when fits of this pipeline can share a [`PreparedFold`]: a model that reuses its
+    /// training-set state ([`crate::estimator::Estimator::reuse`]) behind steps that do not
+    /// depend on the model (recursive feature elimination refits the model, so its selection
+    /// changes with the model's parameters).
     pub fn shares_folds(&self) -> bool {
-        matches!(self.model, ModelSpec::Gbm(_))
+        self.model.estimator().reuse().is_some()
             && !self.steps.iter().any(|s| {
                 matches!(
                     s,
@@ -297,6 +406,9 @@ impl PipelineSpec {
         budget: &CacheBudget,
     ) -> Result<Option<PreparedFold>, ModelError> {
         self.model.check_task(task)?;
+        let Some(reuse) = self.model.estimator().reuse() else {
+            return Ok(None);
+        };
         let x = Matrix::gather(columns, train);
         let y: Vec<f64> = train.iter().map(|&i| target[i]).collect();
         let (steps, _, names) = self.fit_steps(&x, &y, task, seed, feature_names)?;
@@ -320,7 +432,7 @@ impl PipelineSpec {
             x_test,
             test_rows,
             early_stopping_gap,
-            bins: BinnedCache::new(),
+            cache: reuse.new_cache(),
         }))
     }
 
@@ -334,12 +446,13 @@ impl PipelineSpec {
         target: &[f64],
         seed: u64,
         budget: &CacheBudget,
-        observer: RoundObserver<'_>,
+        observer: &mut dyn TrainObserver,
     ) -> Result<(FittedPipeline, Vec<f64>), ModelError> {
-        let ModelSpec::Gbm(spec) = &self.model else {
-            return Err(ModelError::Config(
-                "only LightGBM pipelines fit on prepared folds".into(),
-            ));
+        let Some(reuse) = self.model.estimator().reuse() else {
+            return Err(ModelError::Config(format!(
+                "a {} model does not fit on prepared folds",
+                self.model.name()
+            )));
         };
         if self.steps != fold.steps_spec {
             return Err(ModelError::Config(
@@ -347,7 +460,7 @@ impl PipelineSpec {
             ));
         }
         let task = fold.task;
-        let source = || -> Result<BinSource, ModelError> {
+        let source = || -> Result<TrainingRows, ModelError> {
             let mut x = Matrix::gather(columns, &fold.train_rows);
             for step in &fold.steps {
                 x = step.transform(&x)?;
@@ -371,21 +484,24 @@ impl PipelineSpec {
         };
         // The early-stopping slice decides which rows are binned: part of the key.
         let layout = format!("{:?}", self.model.early_stopping_fraction());
-        let data = fold.bins.get(spec, task, seed, &layout, budget, &source)?;
-        let model = spec.fit_binned(&data, task, seed, observer)?;
-        let output = model.predict_row_major(
-            &fold.x_test,
-            fold.test_rows,
-            fold.names.len(),
-            task.n_outputs(),
+        let model = reuse.fit_reusing(
+            fold.cache.as_ref(),
+            &source,
+            &layout,
+            task,
+            seed,
+            budget,
+            observer,
         )?;
+        let output =
+            model.predict_row_major(&fold.x_test, fold.test_rows, fold.names.len(), task)?;
         Ok((
             FittedPipeline {
                 input_features: fold.input_features.clone(),
                 steps: fold.steps.clone(),
                 model_features: fold.names.clone(),
                 task,
-                model: FittedModel::Lightgbm(model),
+                model: FittedModel::new(model),
             },
             output,
         ))
@@ -419,25 +535,24 @@ impl FittedPipeline {
             .collect())
     }
 
-    /// Saves to `dir`: `pipeline.json` and, for LightGBM, `model.txt` (written first, its size
-    /// and SHA-256 recorded in `pipeline.json`).
+    /// Saves to `dir`: the model's own files (e.g. LightGBM's `model.txt`, written first, their
+    /// sizes and SHA-256 recorded), then `pipeline.json`.
     pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
         let io = |path: &Path, e: std::io::Error| ModelError::Io {
             path: path.to_path_buf(),
             message: e.to_string(),
         };
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-        let mut files = BTreeMap::new();
-        if let FittedModel::Lightgbm(m) = &self.model {
-            let path = dir.join(MODEL_FILE);
-            std::fs::write(&path, m.text()).map_err(|e| io(&path, e))?;
-            files.insert(MODEL_FILE.to_string(), FileDigest::of(m.text().as_bytes()));
-        }
+        let mut sink = DirSink {
+            dir,
+            files: BTreeMap::new(),
+        };
+        self.model.save_files(&mut sink)?;
         let saved = SavedPipeline {
-            format: FORMAT.into(),
+            format: FORMAT,
             version: VERSION,
-            files,
-            pipeline: self.clone(),
+            files: sink.files,
+            pipeline: self,
         };
         let path = dir.join("pipeline.json");
         let text = serde_json::to_string_pretty(&saved).map_err(|e| ModelError::Io {
@@ -449,8 +564,9 @@ impl FittedPipeline {
 
     /// Loads a pipeline saved by [`save`](Self::save). Whatever the directory holds, this
     /// returns a pipeline that predicts without panicking, or an error naming the file:
-    /// `pipeline.json` is checked for consistent dimensions, `model.txt` against its recorded
-    /// size and SHA-256 (when recorded) and structurally, before LightGBM parses it.
+    /// `pipeline.json` is checked for consistent dimensions, each model file against its
+    /// recorded size and SHA-256 (when recorded) and by the model's own checks, before the
+    /// model's parser reads it.
     pub fn load(dir: &Path) -> Result<Self, ModelError> {
         let path = dir.join("pipeline.json");
         let bad = |message: String| ModelError::Io {
@@ -458,7 +574,7 @@ impl FittedPipeline {
             message,
         };
         let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
-        let saved: SavedPipeline =
+        let saved: LoadedPipeline =
             serde_json::from_str(&text).map_err(|e| bad(format!("not a hone pipeline: {e}")))?;
         if saved.format != FORMAT {
             return Err(bad(format!(
@@ -472,38 +588,23 @@ impl FittedPipeline {
                 saved.version
             )));
         }
-        let mut pipeline = saved.pipeline;
+        let raw = saved.pipeline;
+        let model = crate::families::decode(raw.model)
+            .map_err(|e| bad(format!("not a hone pipeline: model: {e}")))?;
+        let mut pipeline = FittedPipeline {
+            input_features: raw.input_features,
+            steps: raw.steps,
+            model_features: raw.model_features,
+            task: raw.task,
+            model: FittedModel::new(model),
+        };
         pipeline.check_dimensions().map_err(bad)?;
         let task = pipeline.task;
-        if let FittedModel::Lightgbm(m) = &mut pipeline.model {
-            let model_path = dir.join(MODEL_FILE);
-            let bad_model = |message: String| ModelError::Io {
-                path: model_path.clone(),
-                message,
-            };
-            let bytes = std::fs::read(&model_path).map_err(|e| bad_model(e.to_string()))?;
-            if let Some(want) = saved.files.get(MODEL_FILE) {
-                let found = FileDigest::of(&bytes);
-                if &found != want {
-                    return Err(bad_model(format!(
-                        "checksum mismatch (expected {} bytes with SHA-256 {}, found {} bytes \
-                         with SHA-256 {}): the file was modified or truncated",
-                        want.bytes, want.sha256, found.bytes, found.sha256
-                    )));
-                }
-            }
-            let text = String::from_utf8(bytes)
-                .map_err(|_| bad_model("not a valid LightGBM model: not UTF-8 text".into()))?;
-            m.attach_text(text).map_err(|e| bad_model(e.to_string()))?;
-            if m.num_class() != Some(task.n_outputs()) {
-                return Err(bad_model(format!(
-                    "the model gives {} outputs per row, a {} task needs {}",
-                    m.num_class().unwrap_or(0),
-                    task.kind(),
-                    task.n_outputs()
-                )));
-            }
-        }
+        let source = DirSource {
+            dir,
+            files: &saved.files,
+        };
+        pipeline.model.load_files(&source, task)?;
         Ok(pipeline)
     }
 
@@ -530,34 +631,7 @@ impl FittedPipeline {
                 self.model_features.len()
             ));
         }
-        let outputs = self.task.n_outputs();
-        match &self.model {
-            FittedModel::Lightgbm(m) => {
-                if m.n_features != width {
-                    return Err(format!(
-                        "the model takes {} features, the steps give {width}",
-                        m.n_features
-                    ));
-                }
-                m.predict_threads().map_err(|e| e.to_string())?;
-            }
-            FittedModel::Linear(m) => {
-                let ok = m.n_features == width
-                    && m.n_outputs == outputs
-                    && m.intercept.len() == outputs
-                    && m.n_features.checked_mul(outputs) == Some(m.coef.len());
-                if !ok {
-                    return Err(format!(
-                        "the linear model's sizes ({} features, {} outputs, {} coefficients, {} \
-                         intercepts) do not fit {width} features and {outputs} outputs",
-                        m.n_features,
-                        m.n_outputs,
-                        m.coef.len(),
-                        m.intercept.len()
-                    ));
-                }
-            }
-        }
+        self.model.check_shape(width, self.task.n_outputs())?;
         Ok(())
     }
 }
@@ -565,6 +639,7 @@ impl FittedPipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::families::lightgbm::MODEL_FILE;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -601,7 +676,7 @@ mod tests {
                         seed: 1,
                         feature_names: &names,
                         early_stopping_gap: 0,
-                        observer: &mut |_, _, _| true,
+                        observer: &mut Unobserved,
                     },
                 )
                 .unwrap();

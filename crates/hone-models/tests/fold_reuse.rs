@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use hone_models::gbm::{CacheBudget, GbmSpec};
+use hone_models::gbm::{CacheBudget, GbmModel};
+use hone_models::observer::Unobserved;
 use hone_models::pipeline::{FitOptions, PipelineSpec};
 use hone_models::preprocess::{ScaleKind, Scaler, Step};
-use hone_models::{FittedModel, FittedPipeline, Matrix, ModelSpec};
+use hone_models::{FittedPipeline, Matrix, ModelSpec};
 use hone_validate::Task;
 use serde_json::{Value, json};
 
@@ -78,20 +79,21 @@ fn pipeline(params: &[(&str, Value)], early: Option<usize>) -> PipelineSpec {
             offset: vec![],
             scale: vec![],
         })],
-        model: ModelSpec::Gbm(GbmSpec {
-            boosting: "gbdt".into(),
-            params,
-            early_stopping_rounds: early,
-            validation_fraction: 0.2,
-        }),
+        model: ModelSpec::from_value(&json!({
+            "type": "lightgbm",
+            "params": params,
+            "early_stopping_rounds": early,
+            "validation_fraction": 0.2,
+        }))
+        .unwrap(),
     }
 }
 
 fn text(p: &FittedPipeline) -> &str {
-    match &p.model {
-        FittedModel::Lightgbm(m) => m.text(),
-        FittedModel::Linear(_) => panic!("not LightGBM"),
-    }
+    p.model
+        .downcast_ref::<GbmModel>()
+        .expect("a LightGBM model")
+        .text()
 }
 
 fn fresh_fit(
@@ -111,7 +113,7 @@ fn fresh_fit(
                 seed: 3,
                 feature_names: &names(),
                 early_stopping_gap: 2,
-                observer: &mut |_, _, _| true,
+                observer: &mut Unobserved,
             },
         )
         .unwrap();
@@ -182,7 +184,7 @@ fn fits_on_a_prepared_fold_equal_fresh_fits_in_every_trial() {
         for (t, params) in trials().iter().enumerate() {
             let spec = pipeline(params, Some(10));
             let (cached, out) = spec
-                .fit_prepared(&fold, &cols, &y, 3, &budget, &mut |_, _, _| true)
+                .fit_prepared(&fold, &cols, &y, 3, &budget, &mut Unobserved)
                 .unwrap();
             let (fresh, fresh_out) = fresh_fit(&spec, &cols, &y, Task::Binary);
             assert_eq!(
@@ -239,7 +241,7 @@ fn a_zero_budget_keeps_nothing_and_changes_nothing() {
     for params in trials() {
         let spec = pipeline(&params, Some(10));
         let (cached, out) = spec
-            .fit_prepared(&fold, &cols, &y, 3, &tight, &mut |_, _, _| true)
+            .fit_prepared(&fold, &cols, &y, 3, &tight, &mut Unobserved)
             .unwrap();
         let (fresh, fresh_out) = fresh_fit(&spec, &cols, &y, Task::Binary);
         assert_eq!(text(&cached), text(&fresh));
@@ -282,7 +284,7 @@ fn bins_come_from_the_fitting_rows_only() {
             .unwrap()
             .unwrap();
         let (fitted, _) = spec
-            .fit_prepared(&fold, cols, &y, 3, &budget, &mut |_, _, _| true)
+            .fit_prepared(&fold, cols, &y, 3, &budget, &mut Unobserved)
             .unwrap();
         text(&fitted).to_string()
     };
@@ -324,7 +326,7 @@ fn in_sample_scores_equal_predictions_of_the_kept_model() {
                             seed: 3,
                             feature_names: &names(),
                             early_stopping_gap: 2,
-                            observer: &mut |_, _, _| true,
+                            observer: &mut Unobserved,
                         },
                         true,
                     )

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use hone_models::Matrix;
-use hone_models::gbm::GbmSpec;
+use hone_models::gbm::{GbmModel, GbmSpec};
+use hone_models::observer::{Flow, StepReport, TrainObserver, Unobserved};
+use hone_models::{Matrix, TrainingSet};
 use hone_validate::Task;
 use serde_json::{Value, json};
 
@@ -48,6 +49,27 @@ fn spec(rounds: u64, early: Option<usize>) -> GbmSpec {
     }
 }
 
+/// Fits `spec` on `(x, y)` with an optional early-stopping slice.
+fn fit(
+    spec: &GbmSpec,
+    x: &Matrix,
+    y: &[f64],
+    valid: Option<(&Matrix, &[f64])>,
+    seed: u64,
+    observer: &mut dyn TrainObserver,
+) -> GbmModel {
+    let data = TrainingSet {
+        x,
+        y,
+        valid,
+        task: Task::Binary,
+        seed,
+        feature_names: &[],
+        sequence: None,
+    };
+    spec.fit(&data, observer).unwrap()
+}
+
 fn close(got: &[f64], want: &[f64]) {
     for (a, b) in got.iter().zip(want) {
         assert!((a - b).abs() < 1e-12, "got {got:?}\nwant {want:?}");
@@ -57,9 +79,7 @@ fn close(got: &[f64], want: &[f64]) {
 #[test]
 fn same_trees_as_python_lightgbm() {
     let (x, y) = data();
-    let m = spec(60, None)
-        .fit(&x, &y, None, Task::Binary, 1, &[], &mut |_, _, _| true)
-        .unwrap();
+    let m = fit(&spec(60, None), &x, &y, None, 1, &mut Unobserved);
     let first5 = m.predict(&x.select_rows(&[0, 1, 2, 3, 4]), 1).unwrap();
     close(
         &first5,
@@ -100,20 +120,17 @@ fn early_stopping_matches_python_callback() {
     let valid: Vec<usize> = (480..600).collect();
     let (tx, vx) = (x.select_rows(&train), x.select_rows(&valid));
     let mut rounds_seen = 0;
-    let m = spec(300, Some(10))
-        .fit(
-            &tx,
-            &y[..480],
-            Some((&vx, &y[480..])),
-            Task::Binary,
-            1,
-            &[],
-            &mut |r, _, _| {
-                rounds_seen = r;
-                true
-            },
-        )
-        .unwrap();
+    let m = fit(
+        &spec(300, Some(10)),
+        &tx,
+        &y[..480],
+        Some((&vx, &y[480..])),
+        1,
+        &mut |s: &StepReport| {
+            rounds_seen = s.step;
+            Flow::Continue
+        },
+    );
     // lgb.early_stopping(10): best_iteration 139, training ran 10 rounds past it.
     assert_eq!(m.info.best_iteration, 139);
     assert_eq!(m.info.iterations_run, 149);
@@ -141,15 +158,9 @@ fn seeded_runs_are_bit_identical() {
     s.params.insert("bagging_freq".into(), json!(1));
     s.params.insert("feature_fraction".into(), json!(0.8));
     s.params.remove("num_threads");
-    let a = s
-        .fit(&x, &y, None, Task::Binary, 42, &[], &mut |_, _, _| true)
-        .unwrap();
-    let b = s
-        .fit(&x, &y, None, Task::Binary, 42, &[], &mut |_, _, _| true)
-        .unwrap();
-    let c = s
-        .fit(&x, &y, None, Task::Binary, 43, &[], &mut |_, _, _| true)
-        .unwrap();
+    let a = fit(&s, &x, &y, None, 42, &mut Unobserved);
+    let b = fit(&s, &x, &y, None, 42, &mut Unobserved);
+    let c = fit(&s, &x, &y, None, 43, &mut Unobserved);
     let (pa, pb, pc) = (
         a.predict(&x, 1).unwrap(),
         b.predict(&x, 1).unwrap(),
@@ -166,20 +177,22 @@ fn observer_sees_the_validation_score_and_can_stop_boosting() {
     let valid: Vec<usize> = (480..600).collect();
     let (tx, vx) = (x.select_rows(&train), x.select_rows(&valid));
     let mut scores = Vec::new();
-    let m = spec(300, Some(10))
-        .fit(
-            &tx,
-            &y[..480],
-            Some((&vx, &y[480..])),
-            Task::Binary,
-            1,
-            &[],
-            &mut |r, _, score| {
-                scores.push(score);
-                r < 7 // a pruner saying stop after round 7
-            },
-        )
-        .unwrap();
+    let m = fit(
+        &spec(300, Some(10)),
+        &tx,
+        &y[..480],
+        Some((&vx, &y[480..])),
+        1,
+        &mut |s: &StepReport| {
+            scores.push(s.valid.map(|v| (v.value, v.higher_is_better)));
+            // a pruner saying stop after round 7
+            if s.step < 7 {
+                Flow::Continue
+            } else {
+                Flow::Stop
+            }
+        },
+    );
     assert_eq!(m.info.iterations_run, 7);
     assert_eq!(scores.len(), 7);
     // binary_logloss: lower is better, and the values are the learning curve's.

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use hone_data::{DataSpec, TargetSpec};
 use hone_models::ModelSpec;
-use hone_models::model::with_suggestion;
 use hone_models::preprocess::{
     ImputeStrategy, Imputer, ScaleKind, Scaler, SelectMethod, Selector, Step,
 };
+use hone_models::suggest::with_suggestion;
 use hone_validate::Metric;
 use hone_validate::scheme::SchemeSpec;
 use serde::{Deserialize, Serialize};
@@ -211,16 +211,12 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadedConfig, TrainError> {
         g.validate()
             .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
     }
-    // LightGBM's seed is a C `int`; refuse a larger one here, before any output is written,
-    // rather than when the first fold trains.
-    if matches!(model, ModelSpec::Gbm(_)) && config.seed > i32::MAX as u64 {
-        return Err(TrainError::Config(format!(
-            "{}: seed = {} is above {}, the largest seed LightGBM takes",
-            path.display(),
-            config.seed,
-            i32::MAX
-        )));
-    }
+    // Refuse a seed the model cannot take (LightGBM's is a C `int`) here, before any output
+    // is written, rather than when the first fold trains.
+    model
+        .estimator()
+        .check_seed(config.seed)
+        .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let data_path = if config.data.path.is_absolute() {
         config.data.path.clone()

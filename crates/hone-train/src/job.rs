@@ -16,6 +16,7 @@ use std::time::Instant;
 use hone_data::dataset::BuildOptions;
 use hone_data::{Dataset, table};
 use hone_models::gbm::CacheBudget;
+use hone_models::observer::{Flow, StepReport, TrainObserver, Unobserved};
 use hone_models::pipeline::{FitOptions, FittedPipeline, PipelineSpec, PreparedFold};
 use hone_models::{Matrix, ModelSpec};
 use hone_validate::metrics::{Metric, Predictions, Task, evaluate};
@@ -293,12 +294,11 @@ fn fit_and_score(
         context,
         in_sample,
         on_event,
-        &mut |_, _, _| true,
+        &mut Unobserved,
     )
 }
 
-/// [`fit_and_score`] with a per-round hook (round, total, validation score) that may stop
-/// boosting.
+/// [`fit_and_score`] with an observer of each training step, which may stop training.
 fn fit_and_score_with(
     job: &JobContext<'_>,
     train: &[usize],
@@ -306,7 +306,7 @@ fn fit_and_score_with(
     context: &str,
     in_sample: bool,
     on_event: &mut dyn FnMut(Event<'_>),
-    on_round: &mut dyn FnMut(usize, usize, Option<(f64, bool)>) -> bool,
+    observer: &mut dyn TrainObserver,
 ) -> Result<(FittedPipeline, Scored), TrainError> {
     let JobContext {
         pipeline,
@@ -329,9 +329,12 @@ fn fit_and_score_with(
                 seed: cfg.config.seed,
                 feature_names: &ds.feature_names,
                 early_stopping_gap: cfg.config.target.horizon(),
-                observer: &mut |round, total, score| {
-                    on_event(Event::Round { round, total });
-                    on_round(round, total, score)
+                observer: &mut |step: &StepReport| {
+                    on_event(Event::Round {
+                        round: step.step,
+                        total: step.total,
+                    });
+                    observer.on_step(step)
                 },
             },
             in_sample,
@@ -491,13 +494,24 @@ pub fn prepare(
     })
 }
 
-/// Called after each CV fold with its index and metric values; returns `false` to stop.
-pub type FoldCallback<'a> = &'a mut dyn FnMut(usize, &[(Metric, f64)]) -> bool;
+/// What a cross-validation tells its caller as it goes, and how the caller stops it (a tuning
+/// pruner, Ctrl-C). Both methods default to watching and going on.
+pub trait CvObserver {
+    /// After each training step (boosting round, epoch) of fold `fold` (from 0), with the
+    /// score on the fold's early-stopping slice when the model has one. [`Flow::Stop`] ends the
+    /// cross-validation without a result.
+    fn on_step(&mut self, fold: usize, step: &StepReport) -> Flow {
+        let _ = (fold, step);
+        Flow::Continue
+    }
 
-/// Called after each boosting round of a fold with (fold, round, total rounds, LightGBM's
-/// validation score on the fold's early-stopping slice as `(value, higher_is_better)`);
-/// returns `false` to stop the trial (the fold's model keeps the rounds so far).
-pub type RoundCallback<'a> = &'a mut dyn FnMut(usize, usize, usize, Option<(f64, bool)>) -> bool;
+    /// After fold `fold` (from 0) is scored. [`Flow::Stop`] ends the cross-validation without
+    /// a result (unless it was the last fold).
+    fn on_fold(&mut self, fold: usize, values: &[(Metric, f64)]) -> Flow {
+        let _ = (fold, values);
+        Flow::Continue
+    }
+}
 
 /// A cross-validation without holdout or refit: the objective of a tuning trial.
 #[derive(Debug, Clone)]
@@ -553,15 +567,14 @@ impl FoldCaches {
 }
 
 /// Cross-validates `cfg`'s pipeline on prepared folds only (no holdout, no refit, no outputs).
-/// `on_fold(k, values)` runs after each fold and returns `false` to stop early (pruning); the
-/// result is then `None`. With `caches`, LightGBM pipelines reuse each fold's preprocessing and
+/// `observer` hears each step and each fold and may stop early (pruning); the result is then
+/// `None`. With `caches`, LightGBM pipelines reuse each fold's preprocessing and
 /// binned datasets across calls (the trials of a search).
 pub fn cross_validate(
     cfg: &LoadedConfig,
     prep: &Prepared,
     caches: Option<&FoldCaches>,
-    on_fold: FoldCallback<'_>,
-    on_round: RoundCallback<'_>,
+    observer: &mut dyn CvObserver,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Option<CvOutcome>, TrainError> {
     let pipeline = PipelineSpec {
@@ -585,11 +598,14 @@ pub fn cross_validate(
         });
         let context = format!("fold {}", k + 1);
         let mut stopped = false;
-        let mut on_round = |round, total, score| {
-            on_event(Event::Round { round, total });
-            let go_on = on_round(k, round, total, score);
-            stopped |= !go_on;
-            go_on
+        let mut on_round = |step: &StepReport| {
+            on_event(Event::Round {
+                round: step.step,
+                total: step.total,
+            });
+            let flow = observer.on_step(k, step);
+            stopped |= flow == Flow::Stop;
+            flow
         };
         let model_err = |source| TrainError::Model {
             context: context.clone(),
@@ -652,7 +668,7 @@ pub fn cross_validate(
         }
         let values = evaluate(prep.task, &prep.metrics, &scored.predictions(prep.task))
             .map_err(|source| TrainError::Metric { context, source })?;
-        let go_on = on_fold(k, &values);
+        let go_on = observer.on_fold(k, &values) == Flow::Continue;
         all.push(values);
         oof.push((k + 1, scored));
         if !go_on && k + 1 < prep.folds.len() {
@@ -982,10 +998,7 @@ pub fn run_train_with_trials(
         &final_fit,
         &metrics,
     )?;
-    let model_params = match &final_fit.model {
-        hone_models::FittedModel::Lightgbm(m) => Some(m.params.clone()),
-        _ => None,
-    };
+    let model_params = final_fit.model.resolved_params();
     let report = TrainReport {
         name: cfg.name(),
         hone_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -58,7 +58,11 @@ pub struct ModelManifest {
 }
 
 fn write(path: &Path, contents: &str) -> Result<(), TrainError> {
-    write_atomic(path, contents.as_bytes()).map_err(|e| TrainError::Output {
+    write_bytes(path, contents.as_bytes())
+}
+
+fn write_bytes(path: &Path, contents: &[u8]) -> Result<(), TrainError> {
+    write_atomic(path, contents).map_err(|e| TrainError::Output {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
@@ -120,8 +124,14 @@ pub(crate) fn write_all(
         source,
     };
     final_fit.save(&dir.join("pipeline")).map_err(model_err)?;
-    if let hone_models::FittedModel::Lightgbm(m) = &final_fit.model {
-        write(&dir.join("model.txt"), m.text())?;
+    // The model's standard file (LightGBM's `model.txt`) also at the top, for tools that load
+    // it directly.
+    if let Some(name) = final_fit.model.standard_file() {
+        let mut files = hone_models::estimator::MemorySink::default();
+        final_fit.model.save_files(&mut files).map_err(model_err)?;
+        if let Some(bytes) = files.get(name) {
+            write_bytes(&dir.join(name), bytes)?;
+        }
     }
 
     let mut resolved = cfg.config.clone();

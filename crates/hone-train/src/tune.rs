@@ -14,7 +14,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use hone_tune::pruner::PrunerSpec;
+use hone_models::observer::{Flow, StepReport};
+use hone_tune::pruner::{PrunerSpec, StepValues};
 use hone_tune::sampler::SamplerSpec;
 use hone_tune::space::{ParamValue, SearchSpace};
 use hone_tune::study::{Outcome, Study, StudyDef};
@@ -23,7 +24,7 @@ use hone_validate::Metric;
 
 use crate::TrainError;
 use crate::config::{LoadedConfig, parse};
-use crate::job::{FoldCaches, Prepared, cross_validate, prepare};
+use crate::job::{CvObserver, FoldCaches, Prepared, cross_validate, prepare};
 
 const SEARCH_KEYS: [&str; 14] = [
     "name",
@@ -421,8 +422,8 @@ fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Result<(
     Ok(())
 }
 
-/// The config with `values` written at their paths (and, optionally, LightGBM's thread count
-/// when the user did not fix it).
+/// The config with `values` written at their paths (and, optionally, the model's thread count,
+/// [`hone_models::Estimator::threads_key`], when the user did not fix it).
 pub fn apply(
     cfg: &LoadedConfig,
     values: &[(String, ParamValue)],
@@ -437,22 +438,14 @@ pub fn apply(
     for (path, v) in values {
         set_path(table, path, v.to_toml()).map_err(TrainError::Config)?;
     }
-    if let Some(t) = threads {
-        let is_gbm = matches!(cfg.model, hone_models::ModelSpec::Gbm(_));
-        let fixed = values.iter().any(|(p, _)| p.ends_with("num_threads"))
-            || cfg
-                .config
-                .model
-                .get("params")
-                .and_then(|p| p.as_table())
-                .is_some_and(|p| p.contains_key("num_threads"));
-        if is_gbm && !fixed {
-            set_path(
-                table,
-                "model.params.num_threads",
-                toml::Value::Integer(t as i64),
-            )
-            .map_err(TrainError::Config)?;
+    if let Some(t) = threads
+        && let Some(key) = cfg.model.estimator().threads_key()
+    {
+        let path = format!("model.{key}");
+        let fixed =
+            values.iter().any(|(p, _)| *p == path) || key_is_set(&cfg.config.model, key.split('.'));
+        if !fixed {
+            set_path(table, &path, toml::Value::Integer(t as i64)).map_err(TrainError::Config)?;
         }
     }
     let text = toml::to_string(&value)
@@ -460,6 +453,18 @@ pub fn apply(
     let mut out = parse(&text, &cfg.path)?;
     out.data_path = cfg.data_path.clone();
     Ok(out)
+}
+
+/// True when the dotted `key` is set in `table`.
+fn key_is_set<'a>(table: &toml::Table, mut key: impl Iterator<Item = &'a str>) -> bool {
+    let Some(first) = key.next() else {
+        return false;
+    };
+    let mut cur = table.get(first);
+    for part in key {
+        cur = cur.and_then(|v| v.as_table()).and_then(|t| t.get(part));
+    }
+    cur.is_some()
 }
 
 /// Progress of a search.
@@ -710,48 +715,18 @@ fn evaluate_trial(
                         .join(", ")
                 ))
             })?;
-        // Per-fold values suit the Wilcoxon pruner (it tests folds as paired instances); the
-        // other pruners compare the running CV mean, the estimate a user would read.
-        let per_fold = matches!(spec.study.pruner.name(), "wilcoxon");
-        let mut sum = 0.0;
         // Only the shared folds are cached: a trial that prepared its own data has its own.
         let caches = caches.filter(|_| shared.is_some());
-        let folds = cross_validate(
-            &trial_cfg,
-            prep,
-            caches,
-            &mut |k, fold_values| {
-                if stop.load(Ordering::SeqCst) {
-                    return false;
-                }
-                if spec.steps == Steps::Rounds {
-                    return true;
-                }
-                let v = fold_values[positions[0]].1;
-                sum += v;
-                let step_value = if per_fold { v } else { sum / (k + 1) as f64 };
-                if study.report(trial.number, k as u64, step_value).is_err() {
-                    return true;
-                }
-                !study.should_prune(trial.number).unwrap_or(false)
-            },
-            &mut |k, round, total, score| {
-                if stop.load(Ordering::SeqCst) {
-                    return false;
-                }
-                let (Steps::Rounds, Some((v, higher_is_better))) = (spec.steps, score) else {
-                    return true;
-                };
-                let maximize = spec.study.directions[0] == Direction::Maximize;
-                let value = if higher_is_better == maximize { v } else { -v };
-                let step = (k * total + round - 1) as u64;
-                if study.report(trial.number, step, value).is_err() {
-                    return true;
-                }
-                !study.should_prune(trial.number).unwrap_or(false)
-            },
-            &mut |_| {},
-        )?;
+        let mut observer = TrialObserver {
+            spec,
+            study,
+            trial: trial.number,
+            stop,
+            objective: positions[0],
+            per_fold: study.step_values() == StepValues::PerInstance,
+            sum: 0.0,
+        };
+        let folds = cross_validate(&trial_cfg, prep, caches, &mut observer, &mut |_| {})?;
         Ok(folds.map(|cv| {
             let n = cv.folds.len() as f64;
             let values = positions
@@ -768,6 +743,69 @@ fn evaluate_trial(
         }
         Ok(None) => (Outcome::Pruned, None, None),
         Err(e) => (Outcome::Fail, Some(e.to_string()), None),
+    }
+}
+
+/// Reports a trial's progress to its study and asks the pruner after each report.
+struct TrialObserver<'a> {
+    spec: &'a TuneSpec,
+    study: &'a Study,
+    trial: u64,
+    stop: &'a AtomicBool,
+    /// Position of the (first) objective among the fold's metric values.
+    objective: usize,
+    /// Report each fold's own value (a pruner that pairs folds, such as Wilcoxon's) rather
+    /// than the running CV mean, the estimate a user would read.
+    per_fold: bool,
+    sum: f64,
+}
+
+impl TrialObserver<'_> {
+    /// Reports `value` at `step` and asks the pruner; a failed report never stops the trial.
+    fn report(&self, step: u64, value: f64) -> Flow {
+        if self.study.report(self.trial, step, value).is_err() {
+            return Flow::Continue;
+        }
+        if self.study.should_prune(self.trial).unwrap_or(false) {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
+impl CvObserver for TrialObserver<'_> {
+    fn on_step(&mut self, fold: usize, step: &StepReport) -> Flow {
+        if self.stop.load(Ordering::SeqCst) {
+            return Flow::Stop;
+        }
+        let (Steps::Rounds, Some(score)) = (self.spec.steps, step.valid) else {
+            return Flow::Continue;
+        };
+        let maximize = self.spec.study.directions[0] == Direction::Maximize;
+        let value = if score.higher_is_better == maximize {
+            score.value
+        } else {
+            -score.value
+        };
+        self.report((fold * step.total + step.step - 1) as u64, value)
+    }
+
+    fn on_fold(&mut self, fold: usize, values: &[(Metric, f64)]) -> Flow {
+        if self.stop.load(Ordering::SeqCst) {
+            return Flow::Stop;
+        }
+        if self.spec.steps == Steps::Rounds {
+            return Flow::Continue;
+        }
+        let v = values[self.objective].1;
+        self.sum += v;
+        let step_value = if self.per_fold {
+            v
+        } else {
+            self.sum / (fold + 1) as f64
+        };
+        self.report(fold as u64, step_value)
     }
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TuneError};
 use crate::pareto;
-use crate::pruner::{PruneContext, Pruner, PrunerSpec};
+use crate::pruner::{PruneContext, Pruner, PrunerSpec, StepValues};
 use crate::sampler::{SampleContext, Sampler, SamplerSpec};
 use crate::space::{ParamValue, Params, SearchSpace};
 use crate::trial::{Direction, Trial, TrialState};
@@ -400,6 +400,11 @@ impl Study {
                 "trial {number} is no longer RUNNING (another worker finished it)"
             )),
         }
+    }
+
+    /// What a trial's reported steps should hold for this study's pruner.
+    pub fn step_values(&self) -> StepValues {
+        self.pruner.step_values()
     }
 
     /// True when the pruner says the trial should stop after its latest report. Multi-objective

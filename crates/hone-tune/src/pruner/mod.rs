@@ -36,12 +36,27 @@ pub struct PruneContext<'a> {
     pub direction: Direction,
 }
 
+/// What a trial's intermediate value at each step should be, for a pruner to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepValues {
+    /// The objective estimated from what has been seen so far (the running CV mean): the
+    /// values compare across trials at the same step.
+    RunningEstimate,
+    /// Each step's own value (one CV fold's score): the steps are paired instances, as a
+    /// signed-rank test reads them.
+    PerInstance,
+}
+
 /// Decides whether a running trial should stop now.
 pub trait Pruner: Send + Sync {
     /// A short name (`median`, `hyperband`, ...).
     fn name(&self) -> &'static str;
     /// True when the trial should be pruned after its latest report.
     fn should_prune(&self, ctx: &PruneContext<'_>) -> bool;
+    /// What the trial's reported steps should hold for this pruner.
+    fn step_values(&self) -> StepValues {
+        StepValues::RunningEstimate
+    }
 }
 
 /// Never prunes.

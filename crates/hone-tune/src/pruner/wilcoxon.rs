@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use statrs::function::gamma::checked_gamma_ur;
 
-use super::{PruneContext, Pruner, best_complete, invalid};
+use super::{PruneContext, Pruner, StepValues, best_complete, invalid};
 use crate::error::Result;
 use crate::trial::Direction;
 
@@ -60,6 +60,11 @@ impl WilcoxonPruner {
 impl Pruner for WilcoxonPruner {
     fn name(&self) -> &'static str {
         "wilcoxon"
+    }
+
+    /// The test pairs the trial's folds with the best trial's: it needs each fold's own value.
+    fn step_values(&self) -> StepValues {
+        StepValues::PerInstance
     }
 
     fn should_prune(&self, ctx: &PruneContext<'_>) -> bool {

@@ -1,0 +1,285 @@
+//! The LightGBM family (`type = "lightgbm"` and `"random_forest"`): the `[model]` table, and
+//! the engine in [`crate::gbm`] behind the [`Estimator`] and [`Fitted`] seams.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use hone_validate::Task;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{Family, ParamDoc};
+use crate::estimator::{
+    ArtifactSink, ArtifactSource, Estimator, Fit, Fitted, ReusesTrainingSet, TrainingRows,
+    TrainingSet,
+};
+use crate::gbm::{BinnedCache, CacheBudget, GbmModel, GbmSpec};
+use crate::model::FitReport;
+use crate::observer::TrainObserver;
+use crate::{Matrix, ModelError};
+
+/// LightGBM's model file, in its own text format (Python's `lightgbm.Booster` loads it).
+pub const MODEL_FILE: &str = "model.txt";
+
+/// The registration of this family.
+pub const FAMILY: Family = Family {
+    types: &["lightgbm", "random_forest"],
+    kind: "lightgbm",
+    keys: &[
+        ParamDoc {
+            key: "params",
+            doc: "LightGBM parameters (canonical names or aliases), checked against LightGBM's ranges",
+        },
+        ParamDoc {
+            key: "early_stopping_rounds",
+            doc: "stop when the early-stopping slice's metric has not improved for this many rounds",
+        },
+        ParamDoc {
+            key: "validation_fraction",
+            doc: "share of each training set (its latest rows) held out for early stopping",
+        },
+        ParamDoc {
+            key: "extra_trees",
+            doc: "extremely randomised trees (LightGBM's extra_trees)",
+        },
+    ],
+    parse,
+    decode,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GbmOptions {
+    #[serde(default)]
+    params: BTreeMap<String, Value>,
+    #[serde(default)]
+    early_stopping_rounds: Option<usize>,
+    #[serde(default = "default_validation_fraction")]
+    validation_fraction: f64,
+    #[serde(default)]
+    extra_trees: Option<bool>,
+}
+
+fn default_validation_fraction() -> f64 {
+    0.2
+}
+
+fn parse(kind: &str, mut table: Map<String, Value>) -> Result<Arc<dyn Estimator>, ModelError> {
+    let config = Value::Object(table.clone());
+    table.remove("type");
+    let o: GbmOptions = serde_json::from_value(Value::Object(table)).map_err(super::config_err)?;
+    if !(0.0..1.0).contains(&o.validation_fraction) || o.validation_fraction.is_nan() {
+        return Err(ModelError::Config(format!(
+            "model.validation_fraction must be in [0, 1), got {}",
+            o.validation_fraction
+        )));
+    }
+    if o.early_stopping_rounds == Some(0) {
+        return Err(ModelError::Config(
+            "model.early_stopping_rounds must be ≥ 1".into(),
+        ));
+    }
+    let mut params = o.params;
+    if let Some(extra) = o.extra_trees {
+        params.insert("extra_trees".into(), Value::Bool(extra));
+    }
+    let spec = GbmSpec {
+        boosting: if kind == "lightgbm" { "gbdt" } else { "rf" }.into(),
+        params,
+        early_stopping_rounds: o.early_stopping_rounds,
+        validation_fraction: o.validation_fraction,
+    };
+    // Surface parameter errors now rather than in the first fold.
+    spec.resolved_params(Task::Binary, 0).or_else(|e| match e {
+        ModelError::Config(m) if m.contains("does not fit") => Ok(Default::default()),
+        other => Err(other),
+    })?;
+    Ok(Arc::new(LightGbm { spec, config }))
+}
+
+fn decode(state: Value) -> Result<Box<dyn Fitted>, String> {
+    let model: GbmModel = serde_json::from_value(state).map_err(|e| e.to_string())?;
+    Ok(Box::new(model))
+}
+
+/// A configured LightGBM model: the engine's spec and the table it came from.
+#[derive(Debug, Clone)]
+pub struct LightGbm {
+    /// The engine's settings.
+    pub spec: GbmSpec,
+    config: Value,
+}
+
+impl Estimator for LightGbm {
+    fn name(&self) -> &'static str {
+        if self.spec.boosting == "rf" {
+            "random_forest"
+        } else {
+            "lightgbm"
+        }
+    }
+
+    fn config(&self) -> Value {
+        self.config.clone()
+    }
+
+    fn check_task(&self, task: Task) -> Result<(), ModelError> {
+        self.spec.resolved_params(task, 0).map(|_| ())
+    }
+
+    /// LightGBM's seed is a C `int`.
+    fn check_seed(&self, seed: u64) -> Result<(), String> {
+        if seed > i32::MAX as u64 {
+            return Err(format!(
+                "seed = {seed} is above {}, the largest seed LightGBM takes",
+                i32::MAX
+            ));
+        }
+        Ok(())
+    }
+
+    fn early_stopping_fraction(&self) -> Option<f64> {
+        let g = &self.spec;
+        (g.early_stopping_rounds.is_some() && g.validation_fraction > 0.0)
+            .then_some(g.validation_fraction)
+    }
+
+    fn fit(
+        &self,
+        data: &TrainingSet<'_>,
+        observer: &mut dyn TrainObserver,
+        in_sample: bool,
+    ) -> Result<Fit, ModelError> {
+        let binned = self.spec.bin(data, None)?;
+        let (model, in_sample) = self
+            .spec
+            .fit_binned_scored(&binned, data.task, data.seed, observer, in_sample)?;
+        Ok(Fit {
+            model: Box::new(model),
+            in_sample,
+        })
+    }
+
+    fn resolved_params(&self, task: Task, seed: u64) -> Option<BTreeMap<String, String>> {
+        self.spec.resolved_params(task, seed).ok()
+    }
+
+    fn threads_key(&self) -> Option<&'static str> {
+        Some("params.num_threads")
+    }
+
+    fn reuse(&self) -> Option<&dyn ReusesTrainingSet> {
+        Some(self)
+    }
+}
+
+impl ReusesTrainingSet for LightGbm {
+    fn new_cache(&self) -> Box<dyn Any + Send + Sync> {
+        Box::new(BinnedCache::new())
+    }
+
+    fn fit_reusing(
+        &self,
+        cache: &(dyn Any + Send + Sync),
+        rows: &dyn Fn() -> Result<TrainingRows, ModelError>,
+        layout: &str,
+        task: Task,
+        seed: u64,
+        budget: &CacheBudget,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<Box<dyn Fitted>, ModelError> {
+        let bins = cache
+            .downcast_ref::<BinnedCache>()
+            .ok_or_else(|| ModelError::Config("the fold was prepared for another model".into()))?;
+        let data = bins.get(&self.spec, task, seed, layout, budget, rows)?;
+        let model = self.spec.fit_binned(&data, task, seed, observer)?;
+        Ok(Box::new(model))
+    }
+}
+
+impl Fitted for GbmModel {
+    fn kind(&self) -> &'static str {
+        FAMILY.kind
+    }
+
+    fn predict(&self, x: &Matrix, task: Task) -> Result<Vec<f64>, ModelError> {
+        GbmModel::predict(self, x, task.n_outputs())
+    }
+
+    fn predict_row_major(
+        &self,
+        rows: &[f64],
+        n_rows: usize,
+        n_cols: usize,
+        task: Task,
+    ) -> Result<Vec<f64>, ModelError> {
+        GbmModel::predict_row_major(self, rows, n_rows, n_cols, task.n_outputs())
+    }
+
+    fn importances(&self) -> Result<Vec<f64>, ModelError> {
+        GbmModel::importances(self, true)
+    }
+
+    /// Split counts: LightGBM's default `feature_importances_`, what scikit-learn's RFE reads.
+    fn rfe_importances(&self) -> Result<Vec<f64>, ModelError> {
+        GbmModel::importances(self, false)
+    }
+
+    fn report(&self) -> FitReport {
+        self.info.clone()
+    }
+
+    fn params(&self) -> Option<BTreeMap<String, String>> {
+        Some(self.params.clone())
+    }
+
+    fn state(&self) -> &dyn erased_serde::Serialize {
+        self
+    }
+
+    fn save_files(&self, sink: &mut dyn ArtifactSink) -> Result<Vec<String>, ModelError> {
+        sink.put(MODEL_FILE, self.text().as_bytes())?;
+        Ok(vec![MODEL_FILE.to_string()])
+    }
+
+    fn standard_file(&self) -> Option<&'static str> {
+        Some(MODEL_FILE)
+    }
+
+    fn check_shape(&self, width: usize, _outputs: usize) -> Result<(), String> {
+        if self.n_features != width {
+            return Err(format!(
+                "the model takes {} features, the steps give {width}",
+                self.n_features
+            ));
+        }
+        self.predict_threads().map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    fn load_files(&mut self, files: &dyn ArtifactSource, task: Task) -> Result<(), ModelError> {
+        let bytes = files.get(MODEL_FILE)?;
+        let bad = |message: String| files.error(MODEL_FILE, message);
+        let text = String::from_utf8(bytes)
+            .map_err(|_| bad("not a valid LightGBM model: not UTF-8 text".into()))?;
+        self.attach_text(text).map_err(|e| bad(e.to_string()))?;
+        if self.num_class() != Some(task.n_outputs()) {
+            return Err(bad(format!(
+                "the model gives {} outputs per row, a {} task needs {}",
+                self.num_class().unwrap_or(0),
+                task.kind(),
+                task.n_outputs()
+            )));
+        }
+        Ok(())
+    }
+
+    fn clone_box(&self) -> Box<dyn Fitted> {
+        Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
