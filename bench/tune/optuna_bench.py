@@ -10,8 +10,8 @@ python bench/tune/optuna_bench.py cost [--sampler tpe] [--trials 1000] [--at 100
 Each prints one JSON object on stdout. Studies are sequential and in memory; TPE is
 `TPESampler(seed=s)` and random `RandomSampler(seed=s)` (Optuna 5.0 defaults). GPSampler needs
 torch: when it cannot be imported the GP runs are skipped and the GP rows carry the figures
-measured with Optuna 5.0 in /work/shared/docs/tuning-reference.md section 4.2 instead, marked
-"reference": true.
+measured with Optuna 5.0 that bench/tune/REFERENCE.md states (with how they were measured)
+instead, marked "reference": true.
 """
 import argparse
 import json
@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-# The test functions, written out from the textbook formulas (tuning-reference appendix), kept
+# The test functions, written out from the textbook formulas (bench/tune/REFERENCE.md), kept
 # independent of the Rust code they are compared with.
 
 
@@ -63,7 +63,7 @@ FUNCTIONS = {
 }
 
 # Optuna 5.0 GPSampler(seed=s), seeds 0-9, median [q1, q3] of the best value after N trials, as
-# published in tuning-reference section 4.2 (measured there with torch 2.15.0; no GP figures
+# stated in bench/tune/REFERENCE.md (measured with torch 2.15.0; no GP figures
 # exist for Rosenbrock-10 or Ackley-10).
 GP_REFERENCE = {
     "branin": {20: (1.19, 0.65, 1.85), 30: (0.410, 0.3997, 0.427), 50: (0.39792, 0.39790, 0.39796)},
@@ -138,7 +138,7 @@ def efficiency(args):
                 ref = GP_REFERENCE.get(fname, {})
                 run.update(trials=max(ref, default=0), reference=True,
                            skipped="GPSampler needs torch, which is not installed: "
-                                   "figures are Optuna 5.0's from tuning-reference section 4.2",
+                                   "figures are Optuna 5.0's from bench/tune/REFERENCE.md",
                            median=[ref[n][0] if n in ref else None for n in args.checkpoints],
                            q1=[ref[n][1] if n in ref else None for n in args.checkpoints],
                            q3=[ref[n][2] if n in ref else None for n in args.checkpoints])
@@ -188,7 +188,7 @@ def cost(args):
         mean = lambda v, k: sum(v[k - window:k]) / window * 1e3  # noqa: E731
         wall_ms.append([mean(walls, k) for k in args.at])
         cpu_ms.append([mean(cpus, k) for k in args.at])
-        # tuning-reference section 3.2's measure: time between consecutive trial completions.
+        # bench/tune/REFERENCE.md's measure: time between consecutive trial completions.
         gaps = [ends[0] - t_start] + [b - a for a, b in zip(ends, ends[1:])]
         interval_ms.append([mean(gaps, k) for k in args.at])
     med = lambda rows: [float(np.median([r[k] for r in rows])) for k in range(len(args.at))]  # noqa: E731

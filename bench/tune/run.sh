@@ -16,7 +16,7 @@
 #
 # Optuna runs when $PYTHON can import it; otherwise only hone's numbers are printed. Optuna's
 # GPSampler needs torch: without it the Optuna GP column shows the figures measured with Optuna
-# 5.0 in /work/shared/docs/tuning-reference.md §4.2 and §3.2, marked "ref".
+# 5.0 that bench/tune/REFERENCE.md states (with how they were measured), marked "ref".
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -47,7 +47,7 @@ else
   echo "Optuna is not importable by $PYTHON: printing hone's numbers only (pip install optuna==5.0.0, or set PYTHON=...)" >&2
 fi
 
-# Where the cost runs are timed: as tuning-reference §3.2, TPE at 100/500/1000 and GP at
+# Where the cost runs are timed: as in bench/tune/REFERENCE.md, TPE at 100/500/1000 and GP at
 # 50/100, keeping only the points below a smaller trial budget, plus the budget itself.
 points() { local n="$1"; shift; local k at=""; for k in "$@"; do if [ "$k" -lt "$n" ]; then at="$at$k,"; fi; done; echo "$at$n"; }
 tpe_at=$(points "$TPE_COST_TRIALS" 100 500); gp_at=$(points "$GP_COST_TRIALS" 50)
@@ -149,7 +149,7 @@ for doc, odoc in ((hct, oct_), (hcg, None)):
             oi = odoc["median_interval_ms"][k] if odoc and "median_interval_ms" in odoc else None
             ocs, ows, ois = g(oc), g(ow), g(oi)
         else:
-            # Optuna GPSampler, CPU ms per trial, seeds 0-1 (tuning-reference §3.2).
+            # Optuna GPSampler, CPU ms per trial, seeds 0-1 (bench/tune/REFERENCE.md).
             ocs, ows, ois = {50: "212-254 ref", 100: "300-353 ref"}.get(n, "-"), "-", "-"
         print(f"{doc['sampler']:<9}{n:>6}{g(c):>11}{g(wl):>11}{ocs:>12}{ows:>13}{ois:>13}")
 for doc in (hct, hcg, oct_):

@@ -1,10 +1,10 @@
 //! Sampler benchmarks for `hone-tune` (the Rust side of `bench/tune/run.sh`).
 //!
 //! - `tune-efficiency`: best value found after N trials on the test functions of
-//!   `/work/shared/docs/tuning-reference.md` §4 (Branin, Hartmann6, Rosenbrock-10, Ackley-10),
+//!   `bench/tune/REFERENCE.md` (Branin, Hartmann6, Rosenbrock-10, Ackley-10),
 //!   median and inter-quartile range over seeds, per sampler.
 //! - `tune-cost`: the sampler's time per suggestion (the time of `Study::ask`) on 10-D
-//!   Rosenbrock, averaged over the 20 trials ending at each checkpoint (tuning-reference §3.2).
+//!   Rosenbrock, averaged over the 20 trials ending at each checkpoint (bench/tune/REFERENCE.md).
 //!
 //! Both drive an in-memory [`Study`] sequentially through ask → evaluate → tell, exactly as a
 //! user would, so the figures include the study's own bookkeeping. `bench/tune/optuna_bench.py`
@@ -601,7 +601,8 @@ mod tests {
     #[test]
     fn quantiles_match_numpy_percentile() {
         // numpy.percentile([3,1,4,1,5,9,2,6,5,3], [25,50,75]) = [2.25, 3.5, 5.0];
-        // numpy.percentile([0.7,0.1,0.4,0.2], [25,50,75]) = [0.175, 0.3, 0.475] (to 1e-15).
+        // numpy.percentile([0.7,0.1,0.4,0.2], [25,50,75]) = [0.175, 0.3, 0.475] (to 1e-15);
+        // scripts/reference/testfns.py prints both.
         let v = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0];
         assert_eq!(quantile(&v, 0.25), Some(2.25));
         assert_eq!(quantile(&v, 0.5), Some(3.5));

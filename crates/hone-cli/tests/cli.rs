@@ -296,7 +296,7 @@ fn trading_evaluation_and_gates() {
     assert!(err.contains("no value named `cv.auc.mean`"), "{err}");
 }
 
-// validation-reference.md §1.3 (scikit-learn 1.9.1 TimeSeriesSplit), through the CLI.
+// scikit-learn 1.9.1 TimeSeriesSplit through the CLI (scripts/reference/splitters.py).
 #[test]
 fn split_matches_sklearn_and_refuses_impossible_settings() {
     let v = stdout_json(&hone(&[
@@ -380,7 +380,7 @@ fn split_matches_sklearn_and_refuses_impossible_settings() {
     assert_eq!(v["holdout"]["purged"], 1);
 }
 
-// validation-reference.md §1.4–§1.6 through the CLI.
+// Purged k-fold, skfolio CPCV and walk-forward through the CLI (scripts/reference/splitters.py).
 #[test]
 fn split_shows_purged_combinatorial_and_walk_forward_schemes() {
     let v = stdout_json(&hone(&[
@@ -480,7 +480,7 @@ fn split_shows_purged_combinatorial_and_walk_forward_schemes() {
     );
 }
 
-// validation-reference.md §2.4 and §3.1–§3.3 through `hone stats`.
+// scripts/reference/stats.py, compare.py and drift.py values through `hone stats` / `hone drift`.
 #[test]
 fn stats_match_the_reference_values() {
     let dir = tempfile::tempdir().unwrap();
@@ -539,7 +539,7 @@ fn stats_match_the_reference_values() {
     fails(&["stats", "trading", "--returns", &m], 2);
     fails(&["stats", "psr", "--sr", "0.1"], 2);
 
-    // §4 tests through the CLI.
+    // Model comparison tests through the CLI (scripts/reference/compare.py).
     let f = write(
         dir.path(),
         "auc.csv",
@@ -568,8 +568,9 @@ fn stats_match_the_reference_values() {
     assert!(v["p_value"].as_f64().unwrap() > 0.0);
     fails(&["stats", "delong", "--input", &m], 2);
 
-    // §5 drift through `hone drift`: reference 0..99 vs current 10..109 (KS p = 0.7020569828664881,
-    // not drifted), a categorical column (chi-square, drifted) and a binary one (z, drifted).
+    // Drift through `hone drift` (scripts/reference/drift.py): reference 0..99 vs current
+    // 10..109 (KS p = 0.7020569828664881, not drifted), a categorical column (chi-square,
+    // drifted) and a binary one (z, drifted).
     let mut rf = String::from("x,c,b\n");
     let mut cf = String::from("x,c,b\n");
     let (rc, cc) = ("aabbbccccd".repeat(10), "aaabbccddd".repeat(10));
@@ -635,7 +636,7 @@ fn stats_match_the_reference_values() {
     assert!(err.contains("kl_div"), "{err}");
 }
 
-// validation-reference.md §2.1–§2.3 REF examples (scikit-learn 1.9.1), through the CLI.
+// scikit-learn 1.9.1 examples through the CLI (scripts/reference/metrics.py).
 #[test]
 fn metrics_match_sklearn_reference_values() {
     let dir = tempfile::tempdir().unwrap();

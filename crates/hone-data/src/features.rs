@@ -310,7 +310,9 @@ mod tests {
 
     // pandas 3.1.1: s = pd.Series([1, 2, 4, 3, 5, 8]); s.rolling(3).mean() and .std()
     // give [nan, nan, 2.3333333333333335, 3.0, 4.0, 5.333333333333333] and
-    // [nan, nan, 1.5275252316519468, 1.0, 1.0, 2.516611478423583].
+    // [nan, nan, 1.5275252316519468, 1.0, 1.0, 2.516611478423583] up to 3e-16
+    // (scripts/reference/preprocessing.py): the std values are √(7/3), 1, 1, √(19/3), which
+    // pandas' running sums give as 1.5275252316519465, 0.9999999999999998, ...
     #[test]
     fn rolling_statistics_match_pandas() {
         let s = [1.0, 2.0, 4.0, 3.0, 5.0, 8.0];

@@ -508,6 +508,7 @@ mod tests {
 
     #[test]
     fn scalers_match_sklearn() {
+        // scripts/reference/preprocessing.py prints every value of this module's tests.
         // scikit-learn 1.9.1 StandardScaler().fit(X): mean_ = [23, 20, 5],
         // scale_ = [38.57460304397182, 7.0710678118654755, 1.0].
         let mut s = Scaler {
@@ -581,7 +582,7 @@ mod tests {
         );
     }
 
-    // scikit-learn 1.9.1 on X above:
+    // scikit-learn 1.9.1 on X above (scripts/reference/preprocessing.py):
     // f_classif(X, [0,0,1,1,1]) = [0.7835852521542589, 1.4999999999999918, nan]
     // f_regression(X, [1.5, 2.5, 2.0, 4.0, 3.5]) = [0.9020979020979021, 168.99999999998983, 0.0]
     #[test]

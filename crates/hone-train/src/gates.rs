@@ -32,7 +32,7 @@ pub struct GatesConfig {
     /// Rules that only warn.
     #[serde(default)]
     pub warn: Vec<String>,
-    /// Add the recommended defaults (validation-reference §7) that apply, at warn level:
+    /// Add the recommended defaults that apply, at warn level:
     /// DSR ≥ 0.95, PBO ≤ 0.2, holdout PSR ≥ 0.95, holdout track record ≥ MinTRL, drifted-feature share < 0.5.
     #[serde(default)]
     pub defaults: bool,

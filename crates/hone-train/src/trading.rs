@@ -72,7 +72,7 @@ pub struct TradingSummary {
     pub kurtosis: Option<f64>,
 }
 
-/// Deflated Sharpe ratio of the out-of-fold backtest (validation-reference §3.2).
+/// Deflated Sharpe ratio of the out-of-fold backtest (Bailey & López de Prado 2014).
 #[derive(Debug, Clone, Serialize)]
 pub struct DsrSummary {
     /// DSR: probability that the true Sharpe ratio beats the best of `n_trials` unskilled trials.
@@ -99,7 +99,7 @@ pub struct Trial {
 /// Blocks CSCV splits the out-of-fold period into for [`backtest_overfitting`].
 pub const PBO_BLOCKS: usize = 16;
 
-/// Probability of backtest overfitting over the experiment's trials (validation-reference §3.3).
+/// Probability of backtest overfitting over the experiment's trials (CSCV, Bailey et al. 2017).
 #[derive(Debug, Clone, Serialize)]
 pub struct PboSummary {
     /// PBO: share of CSCV combinations whose in-sample best trial ranks at or below the

@@ -359,7 +359,8 @@ mod tests {
     #[test]
     fn matches_optuna_ped_anova() {
         // optuna.importance.get_param_importances(study,
-        // evaluator=PedAnovaImportanceEvaluator()) on the same trials, Optuna 5.0.0.
+        // evaluator=PedAnovaImportanceEvaluator()) on the same trials, Optuna 5.0.0
+        // (scripts/reference/importance.py, as the figures of the next test).
         // The last case puts every top trial in the first bin of the stepped grid, where the
         // bandwidth floor 0.5/1.64 is what counts.
         let discrete = |p: &Params| 10.0 * p["s"] + 0.01 * p["k"] + p["x"];

@@ -30,7 +30,7 @@ pub use error::{Result, TuneError};
 #[cfg(test)]
 pub(crate) mod test_util {
     /// Deterministic points in [0, 1) on a 0.001 grid (so ties happen), reproduced exactly by
-    /// the Python scripts that computed the reference values: a 64-bit LCG,
+    /// `scripts/reference/common.py` for the reference scripts: a 64-bit LCG,
     /// `((s >> 33) % 1000) / 1000`, `d` draws per point.
     pub(crate) fn lcg_points(n: usize, d: usize, seed: u64) -> Vec<Vec<f64>> {
         let mut s = seed;

@@ -687,7 +687,7 @@ mod tests {
     #[test]
     fn ranks_match_optuna_and_peeling() {
         // optuna.study._multi_objective._fast_non_domination_rank(lcg_points(12, d, seed)),
-        // Optuna 5.0.0.
+        // Optuna 5.0.0 (scripts/reference/pareto.py).
         assert_eq!(
             nondominated_ranks(&lcg_points(12, 2, 7)),
             [1, 3, 1, 4, 3, 0, 2, 6, 2, 4, 5, 1]
@@ -747,7 +747,7 @@ mod tests {
         ]);
         assert_eq!(hypervolume(&pts, &r2), 6.0);
         // 3-D, two boxes: 3·2·1 + 2·3·2 − 2·2·1 (their intersection from (2, 2, 3)) = 14;
-        // optuna._hypervolume.compute_hypervolume agrees (14.0).
+        // optuna._hypervolume.compute_hypervolume agrees (14.0; scripts/reference/pareto.py).
         let p3 = vec![vec![1.0, 2.0, 3.0], vec![2.0, 1.0, 2.0]];
         assert_eq!(hypervolume(&p3, &[4.0; 3]), 14.0);
         // 4-D, three boxes by inclusion–exclusion (numpy over the 7 subsets) = 91, as
@@ -780,7 +780,7 @@ mod tests {
     #[test]
     fn hypervolume_matches_optuna_on_random_sets() {
         // optuna._hypervolume.compute_hypervolume(lcg_points(n, d, seed), np.ones(d)),
-        // Optuna 5.0.0 (its 2-D sweep, O(N²) 3-D routine and WFG).
+        // Optuna 5.0.0 (its 2-D sweep, O(N²) 3-D routine and WFG; scripts/reference/pareto.py).
         let cases = [
             (40, 2, 1, 0.9136630000000001),
             (40, 3, 2, 0.8400893159999999),
@@ -818,9 +818,9 @@ mod tests {
     #[test]
     fn hssp_matches_optuna() {
         // optuna._hypervolume.hssp._solve_hssp(F, np.arange(len(F)), k, ref) with
-        // ref = max(1.1·worst, 0.9·worst), Optuna 5.0.0. F is the 2-D front
-        // (u, 1 − √u) for u = lcg_points(30, 1, 21) (29 distinct points: index 7 wins over its
-        // later duplicate), or the Pareto front of lcg_points(n, d, seed) in input order.
+        // ref = max(1.1·worst, 0.9·worst), Optuna 5.0.0 (scripts/reference/pareto.py). F is the
+        // 2-D front (u, 1 − √u) for u = lcg_points(30, 1, 21) (29 distinct points: index 7 wins
+        // over its later duplicate), or the Pareto front of lcg_points(n, d, seed) in input order.
         let u = lcg_points(30, 1, 21);
         let f2: Vec<Vec<f64>> = u.iter().map(|p| vec![p[0], 1.0 - p[0].sqrt()]).collect();
         let r2 = reference_point(&f2);

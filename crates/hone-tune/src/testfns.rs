@@ -1,5 +1,6 @@
 //! Standard test functions of black-box optimisation, for the sampler tests and the benchmark
-//! harness (`hone-bench tune-efficiency`), with the constants of tuning-reference's appendix.
+//! harness (`hone-bench tune-efficiency`), with the textbook constants (as in
+//! `scripts/reference/testfns.py`, which prints the values the tests quote).
 
 use std::f64::consts::{E, PI, TAU};
 
@@ -69,7 +70,7 @@ mod tests {
 
     #[test]
     fn branin_at_its_three_minimisers_and_elsewhere() {
-        // numpy implementation of the textbook formula (tuning-reference appendix constants):
+        // numpy implementation of the textbook formula (scripts/reference/testfns.py):
         // branin(-pi, 12.275) = branin(pi, 2.275) = 0.39788735772973816,
         // branin(0, 0) = 55.602112642270264, branin(10, 15) = 145.87219087939556.
         for p in [[-PI, 12.275], [PI, 2.275]] {

@@ -1,4 +1,4 @@
-//! Statistical tests for comparing two models (validation-reference.md §4): Diebold–Mariano
+//! Statistical tests for comparing two models (scripts/reference/compare.py): Diebold–Mariano
 //! with the Harvey–Leybourne–Newbold correction, the Nadeau–Bengio corrected resampled t-test,
 //! McNemar, DeLong for correlated AUCs, the paired bootstrap and the Wilcoxon signed-rank test.
 
@@ -454,7 +454,7 @@ mod tests {
         r.details.iter().find(|(n, _)| n == k).unwrap().1
     }
 
-    // validation-reference.md §4.1 REF (statsmodels 0.15.0 / scipy 1.17.1).
+    // statsmodels 0.15.0 / scipy 1.17.1 (scripts/reference/compare.py, as every test here).
     #[test]
     fn diebold_mariano_matches_the_reference() {
         let y: [f64; 12] = [
@@ -509,7 +509,7 @@ mod tests {
         );
     }
 
-    // §4.2 REF.
+    // Nadeau–Bengio by its formula (scripts/reference/compare.py).
     #[test]
     fn nadeau_bengio_matches_the_reference() {
         let a = [
@@ -526,7 +526,7 @@ mod tests {
         assert!((detail(&r, "naive_p_value") - 0.0010435347674299356).abs() < 1e-9);
     }
 
-    // §4.3 REF: table [[50,10],[3,37]].
+    // statsmodels mcnemar on the table [[50,10],[3,37]] (scripts/reference/compare.py).
     #[test]
     fn mcnemar_matches_the_reference() {
         let r = mcnemar(10, 3).unwrap();
@@ -539,7 +539,7 @@ mod tests {
         assert!(mcnemar(0, 0).is_err());
     }
 
-    // §4.4 REF.
+    // DeLong by its placement values (scripts/reference/compare.py).
     #[test]
     fn delong_matches_the_reference() {
         let y = [1., 0., 1., 1., 0., 1., 0., 0., 1., 0.];
@@ -554,8 +554,8 @@ mod tests {
         close(detail(&r, "se_auc_a"), 0.10862780491200216, 1e-9);
     }
 
-    // §4.5: the exact-enumeration interval is [-0.002, 0.04]; a seeded random bootstrap lands
-    // near it.
+    // The exact-enumeration interval is [-0.002, 0.04] (scripts/reference/compare.py); a
+    // seeded random bootstrap lands near it.
     #[test]
     fn paired_bootstrap_is_seeded_and_near_the_exact_interval() {
         let a = [0.61, 0.58, 0.66, 0.70, 0.63];
@@ -576,7 +576,7 @@ mod tests {
         assert_eq!(r, paired_bootstrap(&a, &b, 20_000, 0.95, 0).unwrap());
     }
 
-    // §4.6 REF (scipy 1.17.1).
+    // scipy 1.17.1 wilcoxon (scripts/reference/compare.py).
     #[test]
     fn wilcoxon_matches_scipy() {
         let r = wilcoxon(&[12., -3., 25., 7., -9., 31., 15., 4., 18., 22.]).unwrap();

@@ -1,4 +1,4 @@
-//! Data drift between a reference and a current sample (validation-reference.md §5): PSI, the
+//! Data drift between a reference and a current sample (scripts/reference/drift.py): PSI, the
 //! two-sample Kolmogorov–Smirnov test, normalised Wasserstein-1, Jensen–Shannon distance,
 //! chi-square and two-proportion z tests, KL divergence, with Evidently 0.7's default choice of
 //! test per column and its thresholds, or any test by name on Evidently's bins.
@@ -764,7 +764,7 @@ mod tests {
         (a..b).map(f64::from).collect()
     }
 
-    // validation-reference.md §5.1–§5.4 REF (numpy / scipy).
+    // numpy 2.4.6 / scipy 1.17.1 (scripts/reference/drift.py).
     #[test]
     fn drift_measures_match_the_reference() {
         close(
@@ -816,7 +816,7 @@ mod tests {
         );
     }
 
-    // §5.5 REF (Evidently 0.7.23 defaults).
+    // Evidently 0.7.23's defaults, written out in scripts/reference/drift.py.
     #[test]
     fn evidently_defaults() {
         let (r, c) = (range(0, 100), range(10, 110));
@@ -858,7 +858,7 @@ mod tests {
         assert_eq!((share, drift), (0.5, true));
     }
 
-    // §5.5 REF: every method on the same data through Evidently's own functions.
+    // Every method on the same data with Evidently's conventions (scripts/reference/drift.py).
     #[test]
     fn evidently_methods_by_name() {
         let (r, c) = (range(0, 100), range(10, 110));

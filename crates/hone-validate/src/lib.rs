@@ -2,8 +2,8 @@
 //!
 //! Everything here reproduces scikit-learn's semantics exactly (index sets for the splitters,
 //! values and edge cases for the metrics), because users compare hone's numbers with the Python
-//! tools they know. The reference values in the tests come from scikit-learn 1.9.1 and are quoted
-//! with their source.
+//! tools they know. The reference values in the tests come from scikit-learn 1.9.1 and the other
+//! libraries named beside them; `scripts/reference/` holds the scripts that print them.
 //!
 //! - [`split`]: the [`Splitter`](split::Splitter) trait and the `kfold`, `stratified_kfold` and
 //!   `timeseries` schemes, plus the final out-of-sample [`holdout`](split::holdout).

@@ -656,7 +656,7 @@ mod tests {
         assert!((a - b).abs() <= tol * b.abs().max(1.0), "{a} vs {b}");
     }
 
-    // validation-reference.md §2.1/§2.2, REF binary example (scikit-learn 1.9.1).
+    // Binary example, scikit-learn 1.9.1 (scripts/reference/metrics.py).
     const Y: [f64; 10] = [1., 0., 1., 1., 0., 1., 0., 0., 1., 0.];
     const P: [f64; 10] = [0.9, 0.4, 0.65, 0.6, 0.6, 0.8, 0.2, 0.6, 0.45, 0.1];
 
@@ -688,7 +688,8 @@ mod tests {
 
     #[test]
     fn binary_edge_cases_match_sklearn() {
-        // precision([1,0,1],[0,0,0]) = 0.0 and mcc([1,0,1],[1,1,1]) = 0.0 (§2.1).
+        // precision([1,0,1],[0,0,0]) = 0.0 and mcc([1,0,1],[1,1,1]) = 0.0
+        // (scripts/reference/metrics.py, as every value in this test).
         let t = [1., 0., 1.];
         let p = Predictions {
             y_true: &t,
@@ -703,7 +704,7 @@ mod tests {
             proba: None,
         };
         assert_eq!(Metric::Mcc.compute(Task::Binary, &p).unwrap(), 0.0);
-        // log_loss([1,0],[0,0]) = 18.021826694558577 (§2.2).
+        // log_loss([1,0],[0,0]) = 18.021826694558577.
         let p = Predictions {
             y_true: &[1., 0.],
             y_pred: None,
@@ -729,7 +730,7 @@ mod tests {
 
     #[test]
     fn auc_ties_and_single_class() {
-        // All scores tied: 0.5 (§2.2).
+        // All scores tied: 0.5 (scripts/reference/metrics.py).
         let p = Predictions {
             y_true: &[0., 1., 0., 1.],
             y_pred: None,
@@ -745,7 +746,7 @@ mod tests {
         assert!(e.to_string().contains("only one class"), "{e}");
     }
 
-    // validation-reference.md §2.1, REF multiclass example.
+    // Multiclass example, scikit-learn 1.9.1 (scripts/reference/metrics.py).
     #[test]
     fn multiclass_reference_values() {
         let t = [0., 1., 2., 2., 1., 0., 2., 1., 0., 2.];
@@ -777,7 +778,8 @@ mod tests {
 
     #[test]
     fn multiclass_probabilistic_metrics() {
-        // log_loss([0,1,2], [[.7,.2,.1],[.1,.6,.3],[.2,.2,.6]]) = 0.4594420638235713 (§2.2).
+        // log_loss([0,1,2], [[.7,.2,.1],[.1,.6,.3],[.2,.2,.6]]) = 0.4594420638235713
+        // (scripts/reference/metrics.py, as the ROC AUCs below).
         let proba = [0.7, 0.2, 0.1, 0.1, 0.6, 0.3, 0.2, 0.2, 0.6];
         let p = Predictions {
             y_true: &[0., 1., 2.],
@@ -811,7 +813,7 @@ mod tests {
         close(Metric::RocAuc.compute(task, &p).unwrap(), 0.625, 1e-12);
     }
 
-    // validation-reference.md §2.3 (scikit-learn 1.9.1).
+    // scikit-learn 1.9.1 (scripts/reference/metrics.py).
     #[test]
     fn regression_reference_values() {
         let y = [3., -0.5, 2., 7., 4.];

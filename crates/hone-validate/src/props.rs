@@ -80,7 +80,7 @@ fn well_formed(n: usize, folds: &[Fold]) -> Result<(), TestCaseError> {
 }
 
 /// No training row's label window `[i, t1]` meets a test block extended by its latest label
-/// end and the embargo `h` (validation-reference.md §1.4).
+/// end and the embargo `h` (the purge rule of `temporal`).
 fn purged(n: usize, t1: &[usize], h: usize, folds: &[Fold]) -> Result<(), TestCaseError> {
     let t1 = |i: usize| t1.get(i).copied().unwrap_or(i).min(n - 1);
     for f in folds {

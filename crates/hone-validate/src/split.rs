@@ -370,7 +370,7 @@ mod tests {
         (a..=b_inclusive).collect()
     }
 
-    // validation-reference.md §1.1 (scikit-learn 1.9.1 KFold).
+    // scikit-learn 1.9.1 KFold (scripts/reference/splitters.py).
     #[test]
     fn kfold_matches_sklearn_blocks() {
         let s = KFold {
@@ -432,7 +432,7 @@ mod tests {
         assert!(one.split(&SplitInput::new(3)).is_err());
     }
 
-    // validation-reference.md §1.2 (scikit-learn 1.9.1 StratifiedKFold).
+    // scikit-learn 1.9.1 StratifiedKFold (scripts/reference/splitters.py).
     #[test]
     fn stratified_kfold_matches_sklearn() {
         let labels: Vec<u32> = [vec![0; 12], vec![1; 8]].concat();
@@ -463,7 +463,7 @@ mod tests {
         );
     }
 
-    // scikit-learn 1.9.1: StratifiedKFold(3).split(X, y) with
+    // scikit-learn 1.9.1 (scripts/reference/splitters.py): StratifiedKFold(3).split(X, y) with
     // y = [1,0,2,1,0,2,1,0,1,1,0,0,2,1,1] gives test folds
     // [0,1,2,3,6], [4,5,7,8,9], [10,11,12,13,14] (classes numbered by first appearance).
     #[test]
@@ -515,7 +515,7 @@ mod tests {
         );
     }
 
-    // validation-reference.md §1.3 (scikit-learn 1.9.1 TimeSeriesSplit).
+    // scikit-learn 1.9.1 TimeSeriesSplit (scripts/reference/splitters.py).
     #[test]
     fn timeseries_matches_sklearn_tables() {
         let base = TimeSeriesSplit {

@@ -1,4 +1,4 @@
-//! Trading metrics and overfitting-aware statistics (validation-reference.md §2.4, §3.1–§3.3).
+//! Trading metrics and overfitting-aware statistics (reference values: scripts/reference/stats.py).
 //!
 //! Conventions follow empyrical-reloaded for the trading metrics (sample std with ddof 1,
 //! Sortino's downside over all observations, drawdown from a starting equity of 1) and Bailey &
@@ -478,7 +478,7 @@ mod tests {
         assert!((a - b).abs() <= tol * b.abs().max(1.0), "{a} vs {b}");
     }
 
-    // validation-reference.md §2.4 REF (empyrical-reloaded 0.7.1).
+    // empyrical-reloaded 0.7.1 (scripts/reference/stats.py).
     const R: [f64; 10] = [
         0.01, -0.02, 0.015, 0.003, -0.007, 0.012, -0.004, 0.008, -0.011, 0.006,
     ];
@@ -514,7 +514,7 @@ mod tests {
         assert!(flat.sharpe.is_nan() && flat.sortino.is_infinite() && flat.calmar.is_nan());
     }
 
-    // validation-reference.md §3.1–§3.2 REF (scipy 1.17.1).
+    // PSR, MinTRL and DSR from their formulas with scipy 1.17.1 (scripts/reference/stats.py).
     #[test]
     fn psr_min_trl_and_dsr_match_the_reference() {
         close(
@@ -527,8 +527,7 @@ mod tests {
             272.907117136589,
             1e-9,
         );
-        // The reference's SR̂ "0.15811388" is √0.025 (scipy gives 166.64329377 for the rounded
-        // value).
+        // SR̂ = √0.025 (the rounded 0.15811388 gives 166.64329377; the script prints both).
         close(
             min_track_record(0.025f64.sqrt(), 0.0, -3.0, 10.0, 0.05).unwrap(),
             166.6432886765355,
@@ -559,7 +558,7 @@ mod tests {
         assert!(d < 0.9429868610243624);
     }
 
-    // validation-reference.md §3.3 REF tiny example: PBO = 1.0 with the λ ≤ 0 rule.
+    // CSCV by hand (scripts/reference/stats.py): PBO = 1.0 with the λ ≤ 0 rule, 4/6 with λ < 0.
     #[test]
     fn pbo_matches_the_reference_including_the_boundary() {
         let m: Vec<Vec<f64>> = [

@@ -1,4 +1,4 @@
-//! Splitters for overlapping financial labels (validation-reference.md §1.4–§1.7):
+//! Splitters for overlapping financial labels (López de Prado, AFML 2018, ch. 7 and 12):
 //! purged k-fold with embargo, combinatorial purged CV (CPCV) with backtest paths, walk-forward,
 //! and Monte Carlo (random or temporal purged blocks).
 //!
@@ -518,7 +518,7 @@ mod tests {
         (a..=b).collect()
     }
 
-    // validation-reference.md §1.4 worked example: n=12, t1 = min(i+2, 11), k=3.
+    // Worked example (scripts/reference/splitters.py): n=12, t1 = min(i+2, 11), k=3.
     #[test]
     fn purged_kfold_matches_the_reference() {
         let ends: Vec<usize> = (0..12).map(|i| (i + 2).min(11)).collect();
@@ -584,7 +584,7 @@ mod tests {
         }
     }
 
-    // validation-reference.md §1.5 (skfolio CombinatorialPurgedCV).
+    // skfolio 1.12.2 CombinatorialPurgedCV (scripts/reference/splitters.py).
     #[test]
     fn cpcv_matches_skfolio() {
         for (n_groups, k, splits, paths) in [
@@ -669,7 +669,7 @@ mod tests {
         );
     }
 
-    // validation-reference.md §1.6 (skfolio WalkForward).
+    // skfolio 1.12.2 WalkForward (scripts/reference/splitters.py).
     #[test]
     fn walk_forward_matches_skfolio() {
         let pairs = |w: WalkForward, n: usize| -> Vec<(Vec<usize>, Vec<usize>)> {

@@ -570,7 +570,8 @@ mod tests {
 
     #[test]
     fn bracket_assignment_matches_optuna() {
-        // Optuna 5.0.0: HyperbandPruner(min_resource=1, max_resource=m, reduction_factor=3) in
+        // Optuna 5.0.0 (scripts/reference/pruners.py):
+        // HyperbandPruner(min_resource=1, max_resource=m, reduction_factor=3) in
         // a study named "hb-study": _n_brackets, _trial_allocation_budgets and
         // [_get_bracket_id(study, trial) for trial numbers 0..29]. m = 243 gives 5 brackets
         // (not 6) because math.log(243, 3) = 4.999999999999999.
@@ -679,7 +680,7 @@ mod tests {
 
     #[test]
     fn crc32_matches_zlib() {
-        // Python: binascii.crc32(b"...")
+        // Python: binascii.crc32(b"...") (scripts/reference/pruners.py)
         assert_eq!(crc32(b""), 0);
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(crc32(b"study_0"), 0x15F3771C);
@@ -688,7 +689,8 @@ mod tests {
 
     #[test]
     fn whole_studies_prune_where_optuna_does() {
-        // Optuna 5.0.0, `simulate`'s study (see super::testing) with SuccessiveHalvingPruner(),
+        // Optuna 5.0.0 (scripts/reference/pruners.py), `simulate`'s study (see super::testing)
+        // with SuccessiveHalvingPruner(),
         // SuccessiveHalvingPruner(min_resource=2, reduction_factor=3,
         // min_early_stopping_rate=1, bootstrap_count=1) and HyperbandPruner() in a study named
         // "hb-study": the step each trial was pruned at (-1: none).

@@ -292,7 +292,7 @@ pub(crate) mod testing {
     /// Runs 30 trials of 20 steps one after another, asking `pruner` after every report as
     /// `study.optimize` does in Optuna, and returns the step each trial was pruned at (-1:
     /// completed). The expected results in the tests come from Optuna 5.0.0 running the same
-    /// study:
+    /// study (scripts/reference/pruners.py):
     ///
     /// ```python
     /// def objective(trial):  # sign = -1 for direction="maximize"

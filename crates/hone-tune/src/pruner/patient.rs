@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn whole_studies_prune_where_optuna_does() {
-        // Optuna 5.0.0, `simulate`'s study (see super::testing) with
+        // Optuna 5.0.0 (scripts/reference/pruners.py), `simulate`'s study (see super::testing) with
         // PatientPruner(MedianPruner(n_startup_trials=2), patience=2, min_delta=0.01) and
         // PatientPruner(None, patience=3): the step each trial was pruned at (-1: none).
         const PATIENT_MIN: [i64; 30] = [

@@ -209,7 +209,8 @@ mod tests {
 
     #[test]
     fn nan_percentile_matches_numpy() {
-        // numpy.nanpercentile([5, 1, nan, 4, 2, 3], q) for q = 50, 25, 75, 10, 0, 100:
+        // numpy.nanpercentile([5, 1, nan, 4, 2, 3], q) for q = 50, 25, 75, 10, 0, 100
+        // (scripts/reference/pruners.py, as the second case):
         // 3.0 2.0 4.0 1.4 1.0 5.0
         let v = [5.0, 1.0, f64::NAN, 4.0, 2.0, 3.0];
         for (q, want) in [
@@ -344,7 +345,7 @@ mod tests {
 
     #[test]
     fn whole_studies_prune_where_optuna_does() {
-        // Optuna 5.0.0, `simulate`'s study (see super::testing) with
+        // Optuna 5.0.0 (scripts/reference/pruners.py), `simulate`'s study (see super::testing) with
         // MedianPruner(), MedianPruner(n_startup_trials=3, n_warmup_steps=4,
         // interval_steps=2, n_min_trials=4) and PercentilePruner(40.0, n_startup_trials=3,
         // n_warmup_steps=2, interval_steps=3): the step each trial was pruned at (-1: none).

@@ -163,7 +163,8 @@ mod tests {
 
     #[test]
     fn a_whole_study_prunes_where_optuna_does() {
-        // Optuna 5.0.0, `simulate`'s study (see super::testing), minimised, with
+        // Optuna 5.0.0 (scripts/reference/pruners.py), `simulate`'s study (see super::testing),
+        // minimised, with
         // ThresholdPruner(lower=0.1, upper=1.2, n_warmup_steps=1, interval_steps=2): the step
         // each trial was pruned at (-1: none).
         const THRESHOLD_MIN: [i64; 30] = [

@@ -280,7 +280,8 @@ mod tests {
     use super::*;
     use crate::trial::{Trial, TrialState};
 
-    // The samples below, as generated for the scipy reference values.
+    // The samples below, as generated for the scipy reference values (scripts/reference/pruners.py
+    // repeats them).
     const D20: &[f64] = &[
         -0.93, 0.5, -0.37, 1.06, 0.19, -0.68, 0.75, -0.12, 1.31, 0.44, -0.43, 1.0, 0.13, 1.56,
         0.69, -0.18, 1.25, 0.38, 1.81, 0.94,
@@ -306,7 +307,7 @@ mod tests {
 
     #[test]
     fn normal_tail_matches_scipy_ndtr() {
-        // scipy.special.ndtr(-z) for each z.
+        // scipy.special.ndtr(-z) for each z (scripts/reference/special_functions.py).
         for (z, want) in [
             (-8.0, 0.9999999999999993),
             (-1.5, 0.9331927987311419),
@@ -327,7 +328,7 @@ mod tests {
     #[test]
     fn pvalues_match_scipy() {
         use Alternative::*;
-        // Reference: scipy 1.17.1,
+        // Reference: scipy 1.17.1 (scripts/reference/pruners.py),
         // scipy.stats.wilcoxon(d, alternative=alt, zero_method="zsplit").pvalue
         let cases: &[(&[f64], Alternative, f64)] = &[
             // n = 6, no ties: exact distribution.
@@ -485,7 +486,7 @@ mod tests {
 
     #[test]
     fn a_whole_study_prunes_where_optuna_does() {
-        // Optuna 5.0.0, `simulate`'s per-instance study (see super::testing) with
+        // Optuna 5.0.0 (scripts/reference/pruners.py), `simulate`'s per-instance study with
         // WilcoxonPruner(p_threshold=0.1), pruned trials completing with their average: the
         // step each trial was pruned at (-1: none).
         const WILCOXON_MIN: [i64; 30] = [

@@ -761,8 +761,8 @@ mod tests {
             .filter_map(|t| Member::of(t, &dirs))
             .collect();
         // optuna.samplers.nsgaii._elite_population_selection_strategy._calc_crowding_distance
-        // on the front (Optuna 5.0.0): {0: inf, 1: 1.0166666666666666, 2: 1.0,
-        // 3: 0.9833333333333334, 4: inf}.
+        // on the front (Optuna 5.0.0; scripts/reference/pareto.py): {0: inf,
+        // 1: 1.0166666666666666, 2: 1.0, 3: 0.9833333333333334, 4: inf}.
         let front: Vec<usize> = (2..7).collect(); // pool is reversed: trial 4 first
         let crowd = crowding(&front, &pool);
         let want = [
@@ -799,7 +799,8 @@ mod tests {
     fn zdt1_hypervolume_beats_random_search() {
         // Measured here: nsga2 0.61/0.56/0.41/0.54/0.53 vs random 0.20/0.12/0.07/0.00/0.02
         // for seeds 0..4. For scale, Optuna 5.0.0 on the same problem and budget
-        // (NSGAIISampler vs RandomSampler, seeds 0..4, HV of the front at (1.1, 1.1)):
+        // (NSGAIISampler vs RandomSampler, seeds 0..4, HV of the front at (1.1, 1.1);
+        // scripts/reference/pareto.py):
         // 0.42/0.05, 0.38/0.25, 0.42/0.10, 0.37/0.07, 0.40/0.33.
         let space = float_space(5);
         let dirs = [Direction::Minimize, Direction::Minimize];

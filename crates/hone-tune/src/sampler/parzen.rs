@@ -2,7 +2,7 @@
 //!
 //! A [`ParzenEstimator`] over a group of parameters is a weighted mixture of product kernels:
 //! one kernel per observation plus one wide "prior" kernel, and inside a kernel one factor per
-//! parameter (Optuna 5.0's `_ParzenEstimator`, tuning-reference.md §2.1):
+//! parameter (Optuna 5.0's `_ParzenEstimator`, `optuna/samplers/_tpe/parzen_estimator.py`):
 //!
 //! - numeric parameters get a normal truncated to the parameter's range, in the sampler's model
 //!   domain ([`Distribution::to_model`]: log scale for log parameters, bounds widened by half a
@@ -873,6 +873,7 @@ mod tests {
         // weights=default_weights, multivariate=True))` on the same space and observations
         // (x float [-5, 10]; lr float [1e-3, 1] log; n int [1, 10]; k int [1, 64] log; f float
         // [0, 1] step 0.25; c categorical of 3); `_mixture_distribution` mu / sigma / weights.
+        // scripts/reference/tpe.py prints every value of this test and the next.
         let (dists, rows) = mixed();
         let refs: Vec<&Distribution> = dists.iter().collect();
         let pe = ParzenEstimator::new(&refs, &rows, &[1.0; 5], &ParzenOptions::default()).unwrap();

@@ -98,7 +98,8 @@ mod tests {
 
     #[test]
     fn plain_sequence_matches_scipy() {
-        // scipy.stats.qmc.Sobol(d=4, scramble=False).random(8) (scipy 1.17.1), columns 0..3.
+        // scipy.stats.qmc.Sobol(d=4, scramble=False).random(8) (scipy 1.17.1), columns 0..3
+        // (scripts/reference/gp.py).
         // SciPy walks the sequence in Gray-code order: its row i is point i ^ (i >> 1) here.
         let want: [[f64; 4]; 8] = [
             [0.0, 0.0, 0.0, 0.0],

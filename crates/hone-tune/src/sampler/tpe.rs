@@ -1,7 +1,7 @@
 //! Tree-structured Parzen estimator (TPE), with Optuna 5.0's `TPESampler` defaults, and MOTPE
 //! when a study has several objectives.
 //!
-//! One suggestion (tuning-reference.md §2.1):
+//! One suggestion (as `optuna/samplers/_tpe/sampler.py` of Optuna 5.0):
 //!
 //! 1. Until `n_startup_trials` trials are COMPLETE or PRUNED, draw uniformly (the same points
 //!    as the random sampler with the study's seed).
@@ -753,7 +753,7 @@ mod tests {
     #[test]
     fn gamma_and_weights_match_optuna() {
         // optuna.samplers._tpe.sampler.default_gamma / default_gamma_multiobjective /
-        // default_weights (Optuna 5.0.0).
+        // default_weights (Optuna 5.0.0; scripts/reference/tpe.py).
         let ns = [0, 1, 9, 10, 11, 30, 100, 249, 250, 251, 1000];
         let got: Vec<usize> = ns.iter().map(|&n| default_gamma(n)).collect();
         assert_eq!(got, [0, 1, 1, 1, 2, 3, 10, 25, 25, 25, 25]);
@@ -951,7 +951,7 @@ mod tests {
         // max(1.1·worst, 0.9·worst) = (5.5, 3.3): (3, 3) adds 2.5·0.3 = 0.75, (5, 2) adds
         // 0.5·1.3 = 0.65, so trial 0 joins. optuna 5.0.0's
         // `_split_complete_trials_multi_objective` gives [1, 3, 5], [0, 1, 3, 5] and
-        // [0, 1, 3, 4, 5] for 3, 4 and 5.
+        // [0, 1, 3, 4, 5] for 3, 4 and 5 (scripts/reference/tpe.py).
         assert_eq!(
             numbers(&split_trials(&trials, &dirs, 4, true).below),
             [0, 1, 3, 5]
@@ -1147,7 +1147,8 @@ mod tests {
 
     // Best value after 50 and 200 trials of Optuna 5.0.0's `TPESampler(seed=s)` (defaults),
     // seeds 0..50, sequential `study.optimize` (6 significant digits). Seeds 0..9 give the
-    // medians of tuning-reference.md §4.2: Branin 0.465 / 0.4012, Hartmann6 -3.08 / -3.29.
+    // medians Branin 0.465 / 0.4012, Hartmann6 -3.08 / -3.29 of bench/tune/REFERENCE.md.
+    // scripts/reference/tpe_efficiency.py prints these four arrays.
     const OPTUNA_BRANIN_50: [f64; 50] = [
         0.493986, 0.417087, 0.419572, 0.435196, 0.417264, 0.536348, 0.861796, 0.540454, 0.405996,
         0.642532, 0.423147, 0.491018, 0.431862, 0.567714, 0.873366, 0.401119, 0.579069, 0.520772,
@@ -1232,9 +1233,9 @@ mod tests {
     }
 
     /// Sample efficiency against Optuna 5.0's TPE on Branin and Hartmann6: medians over seeds
-    /// 0..9 (the figures of tuning-reference.md §4.2) and 0..49, and a one-sided Mann–Whitney
-    /// test over 50 seeds each that fails when this TPE is worse at α = 0.05 (the protocol
-    /// §4.3 recommends; ten-seed medians alone swing by ±0.1 on Branin at 50 trials).
+    /// 0..9 (the figures of bench/tune/REFERENCE.md) and 0..49, and a one-sided Mann–Whitney
+    /// test over 50 seeds each that fails when this TPE is worse at α = 0.05 (ten-seed medians
+    /// alone swing by ±0.1 on Branin at 50 trials).
     /// `cargo test --release -p hone-tune tpe_sample_efficiency -- --ignored --nocapture`.
     #[test]
     #[ignore]
@@ -1282,8 +1283,8 @@ mod tests {
     }
 
     /// Cost of one suggestion after 1000 trials of 10-D Rosenbrock on [-5, 5]^10 (goal: at most
-    /// 0.5 ms; Optuna 5.0: about 18 ms). `cargo test --release -p hone-tune tpe_speed --
-    /// --ignored --nocapture`.
+    /// 0.5 ms; Optuna 5.0: about 18 ms, bench/tune/REFERENCE.md).
+    /// `cargo test --release -p hone-tune tpe_speed -- --ignored --nocapture`.
 
     #[test]
     #[ignore]

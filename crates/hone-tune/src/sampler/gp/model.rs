@@ -515,6 +515,7 @@ mod tests {
 
     #[test]
     fn kernel_matrix_matches_numpy() {
+        // scripts/reference/gp.py prints the values of this test and the next two.
         // numpy: sqd = (X[:,None,:2]-X[None,:,:2])**2 @ [2, 0.5] + 1.5*(X[:,None,2]!=X[None,:,2]);
         // r = sqrt(5 sqd); K = 1.3*(1 + r + 5/3 sqd)*exp(-r), printed with repr().
         let want = [
