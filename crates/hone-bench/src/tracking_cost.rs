@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
+use hone_study::{TrackTrialStore, open_or_create_study};
 use hone_track::{Store, open_store};
-use hone_train::study::{TrackTrialStore, open_or_create_study};
 use hone_train::tune::{TuneSpec, prepare_search, run_search};
 use hone_tune::Result as TuneResult;
 use hone_tune::study::{MemoryTrialStore, Study, TrialStore};

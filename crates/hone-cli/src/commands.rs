@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use hone_data::table::{self, ColumnValues, Table};
-use hone_validate::metrics::{Metric, Predictions, Task, confusion};
+use hone_data::table;
 use hone_validate::split::{Fold, SplitInput};
 use serde_json::{Value, json};
 
@@ -471,228 +470,20 @@ fn split_config(path: &Path, json_out: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-fn numeric_column<'a>(t: &'a Table, name: &str) -> Result<Option<&'a [f64]>, CliError> {
-    match t.columns.iter().find(|c| c.name == name) {
-        None => Ok(None),
-        Some(c) => match &c.values {
-            ColumnValues::Numeric(v) => {
-                if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                    return Err(CliError::runtime(format!(
-                        "{}: {}: column `{name}` is {} (values must be finite)",
-                        t.path.display(),
-                        t.location(i),
-                        if v[i].is_nan() { "missing" } else { "infinite" }
-                    )));
-                }
-                Ok(Some(v))
-            }
-            ColumnValues::Text(_) => t
-                .numeric(name)
-                .map(Some)
-                .map_err(|e| CliError::runtime(e.to_string())),
-        },
-    }
-}
-
 pub fn metrics(args: MetricsArgs) -> Result<(), CliError> {
-    let t = table::load(&args.input, &[]).map_err(|e| CliError::runtime(e.to_string()))?;
-    let y_true_col = t
-        .column("y_true")
-        .map_err(|e| CliError::usage(e.to_string()))?;
-    let n = t.n_rows;
-    let mut out = serde_json::Map::new();
-    let mut warnings: Vec<String> = Vec::new();
-    // (task, y_true, y_pred, scores, class names)
-    type Parsed = (
-        Task,
-        Vec<f64>,
-        Option<Vec<f64>>,
-        Option<Vec<f64>>,
-        Option<Vec<String>>,
-    );
-    let (task, y_true, y_pred, proba, classes): Parsed = match args.task.as_str() {
-        "regression" => {
-            let y = numeric_column(&t, "y_true")?
-                .expect("checked above")
-                .to_vec();
-            let p = numeric_column(&t, "y_pred")?
-                .ok_or_else(|| {
-                    CliError::usage(format!(
-                        "{}: regression needs a y_pred column",
-                        t.path.display()
-                    ))
-                })?
-                .to_vec();
-            let zeros = y.iter().filter(|v| v.abs() < f64::EPSILON).count();
-            if zeros > 0 {
-                warnings.push(format!(
-                        "mape: {zeros} y_true value(s) are 0; as in scikit-learn each divides by 2.22e-16, so MAPE is huge"
-                    ));
-            }
-            (Task::Regression, y, Some(p), None, None)
-        }
-        "binary" => {
-            let y = numeric_column(&t, "y_true")?
-                .expect("checked above")
-                .to_vec();
-            if let Some(i) = y.iter().position(|&v| v != 0.0 && v != 1.0) {
-                return Err(CliError::runtime(format!(
-                    "{}: {}: y_true is {}; binary labels must be 0 or 1",
-                    t.path.display(),
-                    t.location(i),
-                    y[i]
-                )));
-            }
-            let s = numeric_column(&t, "y_score")?.map(<[f64]>::to_vec);
-            let p = numeric_column(&t, "y_pred")?.map(<[f64]>::to_vec);
-            if s.is_none() && p.is_none() {
-                return Err(CliError::usage(format!(
-                    "{}: binary metrics need a y_score (P(class 1)) or y_pred column",
-                    t.path.display()
-                )));
-            }
-            (Task::Binary, y, p, s, None)
-        }
-        "multiclass" => {
-            let proba_cols: Vec<(String, &[f64])> = t
-                .columns
-                .iter()
-                .filter_map(|c| {
-                    c.name
-                        .strip_prefix("proba_")
-                        .map(|k| (k.to_string(), c.name.clone()))
-                })
-                .map(|(k, name)| numeric_column(&t, &name).map(|v| (k, v.expect("exists"))))
-                .collect::<Result<_, _>>()?;
-            let y_text: Vec<String> = (0..n).map(|i| y_true_col.text_at(i)).collect();
-            let pred_text: Option<Vec<String>> = t
-                .columns
-                .iter()
-                .find(|c| c.name == "y_pred")
-                .map(|c| (0..n).map(|i| c.text_at(i)).collect());
-            let classes: Vec<String> = if proba_cols.is_empty() {
-                let mut all: Vec<String> = y_text
-                    .iter()
-                    .chain(pred_text.iter().flatten())
-                    .cloned()
-                    .collect();
-                all.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
-                    (Ok(x), Ok(y)) => x.total_cmp(&y),
-                    _ => a.cmp(b),
-                });
-                all.dedup();
-                all
-            } else {
-                proba_cols.iter().map(|(k, _)| k.clone()).collect()
-            };
-            if classes.len() < 2 {
-                return Err(CliError::usage(
-                    "multiclass metrics need at least two classes",
-                ));
-            }
-            let index = |s: &str, what: &str, i: usize| -> Result<f64, CliError> {
-                classes
-                        .iter()
-                        .position(|c| c == s || matches!((c.parse::<f64>(), s.parse::<f64>()), (Ok(a), Ok(b)) if a == b))
-                        .map(|k| k as f64)
-                        .ok_or_else(|| {
-                            CliError::runtime(format!(
-                                "{}: {}: {what} {s:?} is not one of the classes {:?}",
-                                t.path.display(),
-                                t.location(i),
-                                classes
-                            ))
-                        })
-            };
-            let y = y_text
-                .iter()
-                .enumerate()
-                .map(|(i, s)| index(s, "y_true", i))
-                .collect::<Result<Vec<_>, _>>()?;
-            let p = pred_text
-                .map(|v| {
-                    v.iter()
-                        .enumerate()
-                        .map(|(i, s)| index(s, "y_pred", i))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-                .transpose()?;
-            let k = classes.len();
-            let proba = (!proba_cols.is_empty()).then(|| {
-                let mut m = vec![0.0; n * k];
-                for (c, (_, col)) in proba_cols.iter().enumerate() {
-                    for i in 0..n {
-                        m[i * k + c] = col[i];
-                    }
-                }
-                m
-            });
-            (
-                Task::Multiclass { n_classes: k },
-                y,
-                p,
-                proba,
-                Some(classes),
-            )
-        }
-        other => {
-            return Err(CliError::usage(format!(
-                "--task must be binary, multiclass or regression, got {other:?}"
-            )));
-        }
-    };
-    // scikit-learn refuses scores that are not probabilities where a metric needs them
-    // (log_loss, brier; multiclass roc_auc): name the file line, not a row of the score matrix.
-    if let Some(s) = proba.as_deref()
-        && let Some((row, why)) = Metric::defaults(task)
-            .iter()
-            .find_map(|m| m.invalid_score_row(task, s))
-    {
-        let columns = if task == Task::Binary {
-            "y_score"
-        } else {
-            "proba_<class> columns"
-        };
+    if !["binary", "multiclass", "regression"].contains(&args.task.as_str()) {
         return Err(CliError::usage(format!(
-            "{}: {}: {columns}: {why}",
-            t.path.display(),
-            t.location(row)
+            "--task must be binary, multiclass or regression, got {:?}",
+            args.task
         )));
     }
-    let preds = Predictions {
-        y_true: &y_true,
-        y_pred: y_pred.as_deref(),
-        proba: proba.as_deref(),
-    };
-    out.insert("task".into(), json!(task.kind()));
-    out.insert("n_samples".into(), json!(n));
-    for m in Metric::defaults(task) {
-        if m.needs_scores() && proba.is_none() {
-            continue;
-        }
-        if !m.needs_scores() && y_pred.is_none() && proba.is_none() {
-            continue;
-        }
-        let v = m
-            .compute(task, &preds)
-            .map_err(|e| CliError::runtime(format!("{}: {e}", args.input.display())))?;
-        out.insert(m.name().into(), json!(v));
-    }
-    if task != Task::Regression {
-        let c = confusion(task, &preds).map_err(|e| CliError::runtime(e.to_string()))?;
-        out.insert("confusion_matrix".into(), json!(c));
-        if let Some(classes) = classes {
-            out.insert("classes".into(), json!(classes));
-        }
-    }
-    if !warnings.is_empty() {
-        out.insert("warnings".into(), json!(warnings));
-    }
+    let file = hone_train::predictions::read_path(&args.input, Some(&args.task))?;
+    let out = hone_train::predictions::metrics_report(&file)?;
     if args.json {
         println!("{}", Value::Object(out));
     } else {
         print!("{}", render::metrics(&out));
-        for w in &warnings {
+        for w in &file.warnings {
             eprintln!("warning: {w}");
         }
     }
@@ -774,31 +565,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), CliError> {
             )),
             e => crate::tracking::track_err(e),
         })?;
-        let run = store.get_run(&args.model).map_err(|_| {
-            CliError::usage(format!(
-                "{}: neither a model directory nor a tracked run",
-                args.model
-            ))
-        })?;
-        let out = run
-            .tags
-            .iter()
-            .find(|(k, _)| k == "hone.out_dir")
-            .map(|(_, v)| PathBuf::from(v))
-            .ok_or_else(|| {
-                CliError::usage(format!(
-                    "run {} was not recorded by `hone train`",
-                    args.model
-                ))
-            })?;
-        if !out.is_dir() {
-            return Err(CliError::usage(format!(
-                "run {}'s output directory {} is gone",
-                args.model,
-                out.display()
-            )));
-        }
-        out
+        hone_train::evaluate::model_dir_of_run(store.as_ref(), &args.model)?
     };
     let r = hone_train::evaluate::evaluate(&dir, args.data.as_deref())?;
     if args.json {

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
+use hone_study::{TrackTrialStore, create_study, json_number, load_study};
 use hone_track::{Store, open_store};
-use hone_train::study::{TrackTrialStore, create_study, json_number, load_study};
 use hone_tune::TuneError;
 use hone_tune::pruner::PrunerSpec;
 use hone_tune::sampler::SamplerSpec;

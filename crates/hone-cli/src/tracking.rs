@@ -884,198 +884,30 @@ pub struct CompareArgs {
     json: bool,
 }
 
-/// Predictions of a run, read from its artifact (checksum verified).
-struct RunPredictions {
-    times: Vec<String>,
-    y_true: Vec<f64>,
-    /// y_score (binary), proba_* row-major (multiclass) or y_pred (regression).
-    output: Vec<f64>,
-    hard: Vec<f64>,
-    task: hone_validate::Task,
-}
-
-fn load_predictions(
-    store: &dyn Store,
-    blobs: &hone_track::artifacts::BlobStore,
-    run_id: &str,
-    file: &str,
-) -> Result<RunPredictions, CliError> {
-    let arts = store.list_artifacts(run_id).map_err(track_err)?;
-    let rec = arts.iter().find(|a| a.path == file).ok_or_else(|| {
-        CliError::usage(format!(
-            "run {run_id} has no artifact {file:?}: compare needs two runs recorded by `hone train`"
-        ))
-    })?;
-    let bytes = blobs
-        .get(&rec.sha256, run_id, &rec.path)
-        .map_err(track_err)?;
-    let tmp =
-        std::env::temp_dir().join(format!("hone-compare-{}-{run_id}.csv", std::process::id()));
-    std::fs::write(&tmp, &bytes).map_err(|e| CliError::runtime(e.to_string()))?;
-    let t = hone_data::table::load(&tmp, &["time"]);
-    let _ = std::fs::remove_file(&tmp);
-    let t = t.map_err(|e| CliError::runtime(format!("{file} of run {run_id}: {e}")))?;
-    let col = |n: &str| t.numeric(n).map(<[f64]>::to_vec).map_err(|e| e.to_string());
-    let times: Vec<String> = (0..t.n_rows)
-        .map(|i| t.column("time").map(|c| c.text_at(i)).unwrap_or_default())
-        .collect();
-    let y_true = col("y_true").map_err(CliError::runtime)?;
-    let hard = col("y_pred").map_err(CliError::runtime)?;
-    let probas: Vec<Vec<f64>> = t
-        .columns
-        .iter()
-        .filter(|c| c.name.starts_with("proba_"))
-        .filter_map(|c| c.numeric().map(<[f64]>::to_vec))
-        .collect();
-    let (task, output) = if let Ok(s) = col("y_score") {
-        (hone_validate::Task::Binary, s)
-    } else if !probas.is_empty() {
-        let k = probas.len();
-        let out = (0..t.n_rows)
-            .flat_map(|i| probas.iter().map(move |p| p[i]))
-            .collect();
-        (hone_validate::Task::Multiclass { n_classes: k }, out)
-    } else {
-        (hone_validate::Task::Regression, hard.clone())
-    };
-    Ok(RunPredictions {
-        times,
-        y_true,
-        output,
-        hard,
-        task,
-    })
-}
-
 /// Compares two tracked runs on the same rows with the tests that fit their task.
 pub fn compare_runs(args: CompareArgs) -> Result<(), CliError> {
-    use hone_validate::compare;
     let (store, loc) = args.store.open(OpenMode::MustExist)?;
-    let store = store.as_ref();
     let blobs = hone_track::artifacts::BlobStore::open(&loc.artifacts).map_err(track_err)?;
-    let file = match args.on.as_str() {
-        "holdout" => "holdout_predictions.csv",
-        "oof" => "oof_predictions.csv",
-        other => {
-            return Err(CliError::usage(format!(
-                "--on must be holdout or oof, got {other:?}"
-            )));
-        }
-    };
-    let a = load_predictions(store, &blobs, &args.run_a, file)?;
-    let b = load_predictions(store, &blobs, &args.run_b, file)?;
-    if a.task != b.task || a.times != b.times || a.y_true != b.y_true {
-        return Err(CliError::usage(
-            "the two runs were not evaluated on the same rows and task (same data, target and split are needed)",
-        ));
-    }
-    let task = a.task;
-    let stat = |e: hone_validate::ValidateError| CliError::runtime(e.to_string());
-    let mut results: Vec<(compare::TestResult, String)> = Vec::new();
-    // Per-row losses for the bootstrap: log loss (classification) or squared error.
-    let row_loss = |p: &RunPredictions| -> Vec<f64> {
-        let eps = f64::EPSILON;
-        match task {
-            hone_validate::Task::Binary => p
-                .y_true
-                .iter()
-                .zip(&p.output)
-                .map(|(y, s)| {
-                    let s = s.clamp(eps, 1.0 - eps);
-                    -(if *y == 1.0 { s.ln() } else { (1.0 - s).ln() })
-                })
-                .collect(),
-            hone_validate::Task::Multiclass { n_classes } => p
-                .y_true
-                .iter()
-                .enumerate()
-                .map(|(i, y)| -p.output[i * n_classes + *y as usize].clamp(eps, 1.0).ln())
-                .collect(),
-            hone_validate::Task::Regression => p
-                .y_true
-                .iter()
-                .zip(&p.output)
-                .map(|(y, f)| (y - f).powi(2))
-                .collect(),
-        }
-    };
-    let (la, lb) = (row_loss(&a), row_loss(&b));
-    match task {
-        hone_validate::Task::Regression => {
-            let d: Vec<f64> = la.iter().zip(&lb).map(|(x, y)| x - y).collect();
-            let r = compare::diebold_mariano(&d, 1).map_err(stat)?;
-            let words = format!(
-                "mean squared-error difference A − B = {:.3e}; {}",
-                r.effect,
-                if r.p_value < 0.05 {
-                    format!(
-                        "{} forecasts significantly better (p = {:.4})",
-                        if r.effect < 0.0 { "A" } else { "B" },
-                        r.p_value
-                    )
-                } else {
-                    format!("no significant difference (p = {:.4})", r.p_value)
-                }
-            );
-            results.push((r, words));
-        }
-        _ => {
-            if task == hone_validate::Task::Binary {
-                let r = compare::delong(&a.y_true, &a.output, &b.output).map_err(stat)?;
-                let words = format!(
-                    "AUC {:.4} vs {:.4}: {}",
-                    r.details[0].1,
-                    r.details[1].1,
-                    if r.p_value < 0.05 {
-                        "significantly different"
-                    } else {
-                        "not significantly different"
-                    }
-                );
-                results.push((r, words));
-            }
-            let (mut bc, mut cb) = (0u64, 0u64);
-            for i in 0..a.y_true.len() {
-                let (ra, rb) = (a.hard[i] == a.y_true[i], b.hard[i] == b.y_true[i]);
-                if ra && !rb {
-                    bc += 1;
-                } else if !ra && rb {
-                    cb += 1;
-                }
-            }
-            if bc + cb > 0 {
-                let r = compare::mcnemar(bc, cb).map_err(stat)?;
-                let words = format!(
-                    "A alone right on {bc} rows, B alone on {cb}: {}",
-                    if r.p_value < 0.05 {
-                        "accuracies differ significantly"
-                    } else {
-                        "no significant accuracy difference"
-                    }
-                );
-                results.push((r, words));
-            }
-        }
-    }
-    let r = compare::paired_bootstrap(&la, &lb, 10_000, 0.95, args.seed).map_err(stat)?;
-    let (lo, hi) = (r.details[0].1, r.details[1].1);
-    let words = format!(
-        "mean per-row loss difference A − B = {:.4e}, 95% CI [{lo:.4e}, {hi:.4e}] ({})",
-        r.effect,
-        if hi < 0.0 {
-            "A is better"
-        } else if lo > 0.0 {
-            "B is better"
-        } else {
-            "the interval includes 0"
-        }
-    );
-    results.push((r, words));
+    let on = hone_train::compare::CompareOn::parse(&args.on)?;
+    let c = hone_train::compare::compare_runs(
+        store.as_ref(),
+        &blobs,
+        &args.run_a,
+        &args.run_b,
+        on,
+        args.seed,
+    )
+    .map_err(|e| match e {
+        hone_train::TrainError::Track(e) => track_err(e),
+        e => e.into(),
+    })?;
     if args.json {
-        let v: Vec<serde_json::Value> = results
+        let v: Vec<serde_json::Value> = c
+            .tests
             .iter()
-            .map(|(r, w)| {
-                let mut v = json!({"test": r.test, "statistic": r.statistic, "p_value": r.p_value, "effect": r.effect, "meaning": w});
+            .map(|t| {
+                let r = &t.result;
+                let mut v = json!({"test": r.test, "statistic": r.statistic, "p_value": r.p_value, "effect": r.effect, "meaning": t.meaning});
                 for (k, x) in &r.details {
                     v[k.as_str()] = json!(x);
                 }
@@ -1083,21 +915,22 @@ pub fn compare_runs(args: CompareArgs) -> Result<(), CliError> {
             })
             .collect();
         print_json(
-            json!({"run_a": args.run_a, "run_b": args.run_b, "on": args.on, "rows": a.y_true.len(), "task": task.kind(), "tests": v}),
+            json!({"run_a": args.run_a, "run_b": args.run_b, "on": args.on, "rows": c.rows, "task": c.task.kind(), "tests": v}),
         );
     } else {
         println!(
             "comparing {} (A) and {} (B) on {} {} rows ({} task)",
             args.run_a,
             args.run_b,
-            a.y_true.len(),
+            c.rows,
             args.on,
-            task.kind()
+            c.task.kind()
         );
-        for (r, w) in &results {
+        for t in &c.tests {
+            let r = &t.result;
             println!(
-                "  {:<20} statistic {:>10.4}  p {:>8.4}  {w}",
-                r.test, r.statistic, r.p_value
+                "  {:<20} statistic {:>10.4}  p {:>8.4}  {}",
+                r.test, r.statistic, r.p_value, t.meaning
             );
         }
     }

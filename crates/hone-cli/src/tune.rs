@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use clap::Args;
-use hone_track::{Store, Tracker, open_store};
-use hone_train::study::{TrackTrialStore, open_or_create_study};
+use hone_study::{TrackTrialStore, open_or_create_study};
+use hone_track::{Store, Tracker, keys, open_store};
 use hone_train::tune::{TuneEnd, TuneEvent, TuneSpec, apply, best_values, run_search};
 use hone_tune::study::Study;
 use hone_tune::trial::{Trial, TrialState};
@@ -262,8 +262,8 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             .log_batches(&[hone_track::store::Batch {
                 run_id: run_id.clone(),
                 tags: vec![
-                    ("hone.study".into(), def.name.clone()),
-                    ("hone.study.best_trial".into(), best.number.to_string()),
+                    (keys::STUDY_NAME.into(), def.name.clone()),
+                    (keys::STUDY_BEST_TRIAL.into(), best.number.to_string()),
                 ],
                 ..Default::default()
             }])

@@ -4,6 +4,7 @@
 //! `hone.gpu` (when `nvidia-smi` lists one), and, when the working directory is a git
 //! repository, `mlflow.source.git.commit` and `hone.git.dirty` (MLflow clients show the commit).
 
+use crate::keys;
 use std::process::Command;
 
 fn run(cmd: &str, args: &[&str]) -> Option<String> {
@@ -47,17 +48,17 @@ fn os_name() -> String {
 /// Environment tags for a run started by `hone_version`.
 pub fn capture(hone_version: &str) -> Vec<(String, String)> {
     let mut tags = vec![
-        ("hone.version".to_string(), hone_version.to_string()),
+        (keys::VERSION.to_string(), hone_version.to_string()),
         (
-            "hone.command".to_string(),
+            keys::COMMAND.to_string(),
             std::env::args().collect::<Vec<_>>().join(" "),
         ),
         (
-            "hone.os".to_string(),
+            keys::OS.to_string(),
             format!("{} ({})", os_name(), std::env::consts::ARCH),
         ),
         (
-            "hone.cores".to_string(),
+            keys::CORES.to_string(),
             std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
                 .to_string(),
@@ -68,19 +69,19 @@ pub fn capture(hone_version: &str) -> Vec<(String, String)> {
         ),
     ];
     if let Some(cpu) = cpu_model() {
-        tags.push(("hone.cpu".into(), cpu));
+        tags.push((keys::CPU.into(), cpu));
     }
     if let Some(m) = memory_gb() {
-        tags.push(("hone.memory_gb".into(), m));
+        tags.push((keys::MEMORY_GB.into(), m));
     }
     if let Some(commit) = run("git", &["rev-parse", "HEAD"]) {
         let dirty = run("git", &["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
         tags.push(("mlflow.source.git.commit".into(), commit));
-        tags.push(("hone.git.dirty".into(), dirty.to_string()));
+        tags.push((keys::GIT_DIRTY.into(), dirty.to_string()));
     }
     if let Some(gpus) = run("nvidia-smi", &["-L"]).filter(|s| !s.is_empty()) {
         tags.push((
-            "hone.gpu".into(),
+            keys::GPU.into(),
             gpus.lines().collect::<Vec<_>>().join("; "),
         ));
     }

@@ -16,6 +16,7 @@ pub mod artifacts;
 mod db;
 pub mod env;
 pub mod filter;
+pub mod keys;
 pub mod location;
 pub mod model;
 mod pg;

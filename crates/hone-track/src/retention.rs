@@ -12,7 +12,7 @@ use crate::store::Store;
 use crate::{Result, now_ms};
 
 /// The tag that protects a run from retention.
-pub const KEEP_TAG: &str = "hone.keep";
+pub const KEEP_TAG: &str = crate::keys::KEEP;
 
 /// A retention policy for one experiment.
 #[derive(Debug, Clone, Default)]

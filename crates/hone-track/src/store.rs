@@ -152,9 +152,9 @@ pub trait Store: Send + Sync {
 
 /// Run tag holding a study trial's JSON record (written by `hone-train`'s study store); the
 /// reaper rewrites it with the run's status.
-pub const TRIAL_RECORD_TAG: &str = "hone.trial";
+pub const TRIAL_RECORD_TAG: &str = crate::keys::TRIAL_RECORD;
 /// Run tag holding a study trial's state (`RUNNING`, `COMPLETE`, ...), searchable.
-pub const TRIAL_STATE_TAG: &str = "hone.trial.state";
+pub const TRIAL_STATE_TAG: &str = crate::keys::TRIAL_STATE;
 
 /// A run with its tags, as retention policies see it.
 pub type TaggedRun = (RunInfo, Vec<(String, String)>);

@@ -210,3 +210,31 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
         notes,
     })
 }
+
+/// The model directory of a tracked `hone train` run: the output directory its
+/// [`hone_track::keys::OUT_DIR`] tag records, which must still exist.
+pub fn model_dir_of_run(
+    store: &dyn hone_track::Store,
+    run_id: &str,
+) -> Result<std::path::PathBuf, TrainError> {
+    let run = store.get_run(run_id).map_err(|_| {
+        TrainError::Config(format!(
+            "{run_id}: neither a model directory nor a tracked run"
+        ))
+    })?;
+    let out = run
+        .tags
+        .iter()
+        .find(|(k, _)| k == hone_track::keys::OUT_DIR)
+        .map(|(_, v)| std::path::PathBuf::from(v))
+        .ok_or_else(|| {
+            TrainError::Config(format!("run {run_id} was not recorded by `hone train`"))
+        })?;
+    if !out.is_dir() {
+        return Err(TrainError::Config(format!(
+            "run {run_id}'s output directory {} is gone",
+            out.display()
+        )));
+    }
+    Ok(out)
+}

@@ -6,14 +6,15 @@
 // Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
 #![warn(clippy::unwrap_used)]
 
+pub mod compare;
 pub mod config;
 pub mod evaluate;
 pub mod gates;
 pub mod job;
 pub mod output;
 pub mod predict;
+pub mod predictions;
 pub mod stress;
-pub mod study;
 pub mod tracking;
 pub mod trading;
 pub mod tune;
@@ -50,6 +51,9 @@ pub enum TrainError {
         /// The model error.
         source: hone_models::ModelError,
     },
+    /// An input file or value is unusable (names the file, line or value).
+    #[error("{0}")]
+    Invalid(String),
     /// The tracking store failed.
     #[error("tracking: {0}")]
     Track(#[from] hone_track::TrackError),

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use hone_track::{DatasetInput, RunHandle, RunStatus, Tracker};
+use hone_track::{DatasetInput, RunHandle, RunStatus, Tracker, keys};
 
 use crate::TrainError;
 use crate::config::LoadedConfig;
@@ -93,7 +93,7 @@ fn log_fold(
         experiment,
         Some(name),
         Some(parent),
-        vec![kv("hone.fold", f.fold)],
+        vec![kv(keys::FOLD, f.fold)],
     )?;
     run.log_params(&[
         kv("fold", f.fold),
@@ -204,14 +204,14 @@ fn log_results(
         parent.log_metrics(&refs, 0)?;
     }
     let mut tags = vec![
-        kv("hone.fingerprint", &report.fingerprint),
-        kv("hone.out_dir", out_dir.display()),
+        kv(keys::FINGERPRINT, &report.fingerprint),
+        kv(keys::OUT_DIR, out_dir.display()),
     ];
     if !report.gates.is_empty() {
         let passed = report.gates.iter().all(|g| g.passed || g.level != "hard");
-        tags.push(kv("hone.gates.passed", passed));
+        tags.push(kv(keys::GATES_PASSED, passed));
         tags.push(kv(
-            "hone.gates",
+            keys::GATES,
             serde_json::to_string(&report.gates).unwrap_or_default(),
         ));
     }
@@ -298,7 +298,7 @@ pub fn run_train_tracked_with(
 ) -> Result<(TrainReport, String), TrainError> {
     let experiment = experiment_name(cfg);
     let mut tags = hone_track::env::capture(env!("CARGO_PKG_VERSION"));
-    tags.push(kv("hone.config", cfg.path.display()));
+    tags.push(kv(keys::CONFIG, cfg.path.display()));
     // Earlier trials first, so this run (RUNNING, no metrics yet) is never one of them.
     let mut earlier = earlier_trials(tracker, &experiment)?;
     earlier.extend_from_slice(extra_trials);
@@ -306,7 +306,7 @@ pub fn run_train_tracked_with(
     match run_train_with_trials(cfg, out_dir, &earlier, on_event) {
         Ok(report) => {
             if let Err(e) = log_results(tracker, &experiment, &parent, cfg, &report, out_dir) {
-                let _ = parent.set_tags(&[kv("hone.error", &e)]);
+                let _ = parent.set_tags(&[kv(keys::ERROR, &e)]);
                 let _ = parent.end(RunStatus::Failed);
                 return Err(e.into());
             }
@@ -315,7 +315,7 @@ pub fn run_train_tracked_with(
         }
         Err(e) => {
             let _ = parent.log_params(&params_of(cfg, None));
-            let _ = parent.set_tags(&[kv("hone.error", &e)]);
+            let _ = parent.set_tags(&[kv(keys::ERROR, &e)]);
             let _ = parent.end(RunStatus::Failed);
             Err(e)
         }

@@ -8,9 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use hone_study::{TrackTrialStore, open_or_create_study};
 use hone_track::{Store, open_store};
 use hone_train::config::{self, LoadedConfig};
-use hone_train::study::{TrackTrialStore, open_or_create_study};
 use hone_train::tune::{TuneSpec, prepare_search, run_search};
 use hone_tune::study::{MemoryTrialStore, Study, TrialStore};
 use hone_tune::trial::{Trial, TrialState};

@@ -1,4 +1,6 @@
-//! Studies persisted in the tracking store.
+//! Studies persisted in the tracking store: the [`TrialStore`] that lets any number of
+//! processes (CLI, server, workers) share one study. Knows the store and the tuning engine,
+//! never models, data or LightGBM.
 //!
 //! A study is an experiment whose `hone.study` tag holds its [`StudyDef`] (JSON); each trial is
 //! a run of that experiment. The run's `hone.trial` tag holds the trial record (state, internal
@@ -8,6 +10,9 @@
 //! client and `hone runs` can read trials like any other run. Trial numbers come from the
 //! store's atomic counter, and enqueued trials are claimed with a compare-and-set on the run
 //! status, so any number of processes can share a study.
+
+// Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
+#![warn(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,16 +25,10 @@ use hone_tune::trial::{Trial, TrialState};
 use hone_tune::{Result, TuneError};
 use serde_json::{Value, json};
 
-/// Experiment tag holding the study definition.
-pub const STUDY_TAG: &str = "hone.study";
-/// Run tag holding the trial record (the store's reaper rewrites it for dead trials).
-pub const TRIAL_TAG: &str = hone_track::store::TRIAL_RECORD_TAG;
-/// Run tag with the trial state (searchable: `tags.hone.trial.state = 'COMPLETE'`).
-pub const STATE_TAG: &str = hone_track::store::TRIAL_STATE_TAG;
-/// Metric holding the trial number.
-pub const NUMBER_METRIC: &str = "hone.trial_number";
-/// Metric holding intermediate values by step.
-pub const INTERMEDIATE_METRIC: &str = "intermediate";
+use hone_track::keys::{
+    INTERMEDIATE as INTERMEDIATE_METRIC, STUDY_DEF as STUDY_TAG, TRIAL_NUMBER as NUMBER_METRIC,
+    TRIAL_RECORD as TRIAL_TAG, TRIAL_STATE as STATE_TAG,
+};
 
 fn storage(e: TrackError) -> TuneError {
     TuneError::Storage(e.to_string())
@@ -419,7 +418,7 @@ impl TrackTrialStore {
                 }
             }
             if let Some(d) = t.duration_ms() {
-                tags.push(("hone.trial.duration_ms".into(), d.to_string()));
+                tags.push((hone_track::keys::TRIAL_DURATION_MS.into(), d.to_string()));
             }
         }
         Ok(Batch {
@@ -477,7 +476,10 @@ impl TrialStore for TrackTrialStore {
         // The record and state tags are written with the run, in its transaction: a worker
         // killed right after leaves a trial whose record the reaper can mark FAIL.
         let mut batch = self.batch("", &trial)?;
-        let mut tags = vec![("hone.study".to_string(), self.def.name.clone())];
+        let mut tags = vec![(
+            hone_track::keys::STUDY_NAME.to_string(),
+            self.def.name.clone(),
+        )];
         tags.append(&mut batch.tags);
         let info = self
             .store

@@ -1,0 +1,61 @@
+//! Every tag and metric key hone itself writes, one meaning per key.
+//!
+//! Users filter runs by these (`tags.hone.trial.state = 'COMPLETE'`), MLflow clients show them,
+//! and several processes read what others wrote: they are a file format. Write and read them
+//! only through these constants. MLflow's own keys (`mlflow.*`) are MLflow's and appear where
+//! MLflow defines them.
+
+// Environment of the process that started a run (`env::capture`).
+/// Run tag: the hone version.
+pub const VERSION: &str = "hone.version";
+/// Run tag: the command line.
+pub const COMMAND: &str = "hone.command";
+/// Run tag: operating system and architecture.
+pub const OS: &str = "hone.os";
+/// Run tag: logical cores.
+pub const CORES: &str = "hone.cores";
+/// Run tag: CPU model.
+pub const CPU: &str = "hone.cpu";
+/// Run tag: memory, GB.
+pub const MEMORY_GB: &str = "hone.memory_gb";
+/// Run tag: whether the git work tree had uncommitted changes.
+pub const GIT_DIRTY: &str = "hone.git.dirty";
+/// Run tag: the GPUs `nvidia-smi -L` lists.
+pub const GPU: &str = "hone.gpu";
+
+// Training runs (`hone train`, `hone tune`'s refit).
+/// Run tag: the config file.
+pub const CONFIG: &str = "hone.config";
+/// Run tag: the dataset fingerprint (SHA-256 of schema and content).
+pub const FINGERPRINT: &str = "hone.fingerprint";
+/// Run tag: the output directory the run's files were written to.
+pub const OUT_DIR: &str = "hone.out_dir";
+/// Run tag: the quality gates' results (JSON).
+pub const GATES: &str = "hone.gates";
+/// Run tag: whether every quality gate passed.
+pub const GATES_PASSED: &str = "hone.gates.passed";
+/// Run tag: why the job failed.
+pub const ERROR: &str = "hone.error";
+/// Run tag on a fold's child run: the fold number (or `final`).
+pub const FOLD: &str = "hone.fold";
+/// Run tag: `true` protects the run from retention.
+pub const KEEP: &str = "hone.keep";
+
+// Studies (`hone tune`, `hone study`).
+/// Experiment tag: the study's definition (JSON); its presence makes the experiment a study.
+pub const STUDY_DEF: &str = "hone.study";
+/// Run tag on a trial, and on the run `hone tune` refits from a study: the study's name.
+pub const STUDY_NAME: &str = "hone.study.name";
+/// Run tag on the run `hone tune` refits: the trial number it refit.
+pub const STUDY_BEST_TRIAL: &str = "hone.study.best_trial";
+/// Run tag: the trial record (state, internal params, values, intermediate values; JSON). The
+/// store's reaper rewrites it for trials whose owner died.
+pub const TRIAL_RECORD: &str = "hone.trial";
+/// Run tag: the trial state (searchable: `tags.hone.trial.state = 'COMPLETE'`).
+pub const TRIAL_STATE: &str = "hone.trial.state";
+/// Run tag: how long the trial ran, ms.
+pub const TRIAL_DURATION_MS: &str = "hone.trial.duration_ms";
+/// Metric: the trial number (new trials are found with one indexed search on it).
+pub const TRIAL_NUMBER: &str = "hone.trial_number";
+/// Metric: a trial's intermediate values, by step.
+pub const INTERMEDIATE: &str = "intermediate";
