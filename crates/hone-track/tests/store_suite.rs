@@ -1,8 +1,6 @@
 //! One behaviour suite, run against both backends: SQLite (a temp file) and PostgreSQL (a
 //! throwaway cluster started with initdb/pg_ctl on a free loopback port).
 
-mod common;
-
 use hone_track::store::{Batch, NewRun, SearchRequest};
 use hone_track::{
     ArtifactRecord, DatasetInput, Lifecycle, Metric, MetricPoint, RunStatus, Store, TrackError,
@@ -502,7 +500,7 @@ fn sqlite_backend_passes_the_suite() {
 
 #[test]
 fn postgres_backend_passes_the_suite() {
-    let cluster = common::PgCluster::start();
+    let cluster = hone_test_support::PgCluster::start();
     let store = open_store(&cluster.uri).unwrap();
     suite(store.as_ref());
     concurrent_sequence(&cluster.uri);
