@@ -8,14 +8,14 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use hone_track::store::SearchRequest;
-use hone_track::{RunStatus, Store, open_store};
+use hone_track::{Backend, RunStatus, Store, open_store};
 use serde_json::Value;
 
 /// A store and artifact folder in a temp dir, and the working directory commands run in.
 struct Env {
     dir: tempfile::TempDir,
     store: String,
-    opened: OnceLock<Box<dyn Store>>,
+    opened: OnceLock<Box<dyn Backend>>,
 }
 
 impl Env {
