@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use hone_study::{TrackTrialStore, open_or_create_study};
-use hone_track::{Store, open_store};
+use hone_track::{Backend, open_store};
 use hone_train::tune::{TuneSpec, prepare_search, run_search};
 use hone_tune::Result as TuneResult;
 use hone_tune::study::{MemoryTrialStore, Study, TrialStore};
@@ -86,7 +86,7 @@ pub fn tracking(args: &[String]) -> Result<(), String> {
                 Arc::new(MemoryTrialStore::new())
             } else {
                 let uri = format!("sqlite:///{}/store-{r}-{m}.db", dir.display());
-                let s: Arc<dyn Store> = Arc::from(open_store(&uri).map_err(|e| e.to_string())?);
+                let s: Arc<dyn Backend> = Arc::from(open_store(&uri).map_err(|e| e.to_string())?);
                 let (def, exp, _) =
                     open_or_create_study(s.as_ref(), &spec.study).map_err(|e| e.to_string())?;
                 let t = TrackTrialStore::new(s, exp, def, false);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use hone_study::{TrackTrialStore, create_study, json_number, load_study};
-use hone_track::{Store, open_store};
+use hone_track::{Backend, open_store};
 use hone_tune::TuneError;
 use hone_tune::pruner::PrunerSpec;
 use hone_tune::sampler::SamplerSpec;
@@ -159,7 +159,7 @@ fn open(store: &StoreArgs, name: &str) -> Result<Study, CliError> {
     // Every command but `create` needs the study, so the store must exist: open it without
     // creating anything.
     let s = hone_track::open_store_with(&loc.store_uri, hone_track::OpenMode::MustExist);
-    let s: Arc<dyn Store> = Arc::from(s.map_err(track_err)?);
+    let s: Arc<dyn Backend> = Arc::from(s.map_err(track_err)?);
     let (def, exp) = load_study(s.as_ref(), name).map_err(tune_err)?;
     let trials = TrackTrialStore::new(s, exp, def.clone(), true);
     Study::open(def, Arc::new(trials)).map_err(tune_err)

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use hone_track::location::{Location, resolve};
 use hone_track::retention::{self, Policy};
 use hone_track::store::SearchRequest;
-use hone_track::{Lifecycle, OpenMode, Run, Store, ViewType, open_store_with};
+use hone_track::{Backend, Lifecycle, OpenMode, Run, Store, ViewType, open_store_with};
 
 use crate::render::escape;
 use serde_json::json;
@@ -36,7 +36,7 @@ impl StoreArgs {
 
     /// Opens the store: `OpenMode::Create` for commands that record, `OpenMode::MustExist` for
     /// the others, so that they never leave a new store (or folder) behind.
-    pub fn open(&self, mode: OpenMode) -> Result<(Box<dyn Store>, Location), CliError> {
+    pub fn open(&self, mode: OpenMode) -> Result<(Box<dyn Backend>, Location), CliError> {
         let loc = self.location()?;
         let store = open_store_with(&loc.store_uri, mode).map_err(track_err)?;
         Ok((store, loc))
@@ -483,32 +483,18 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
             compare(&loaded, json);
         }
         RunsCmd::Delete { runs } => {
-            for r in &runs {
-                store
-                    .set_run_lifecycle(r, Lifecycle::Deleted)
-                    .map_err(track_err)?;
-                for c in store.child_runs(r).map_err(track_err)? {
-                    store
-                        .set_run_lifecycle(&c.run_id, Lifecycle::Deleted)
-                        .map_err(track_err)?;
-                }
-            }
+            store
+                .set_runs_lifecycle_cascade(&runs, Lifecycle::Deleted)
+                .map_err(track_err)?;
             println!(
                 "deleted {} run(s) (restore with `hone runs restore`)",
                 runs.len()
             );
         }
         RunsCmd::Restore { runs } => {
-            for r in &runs {
-                store
-                    .set_run_lifecycle(r, Lifecycle::Active)
-                    .map_err(track_err)?;
-                for c in store.child_runs(r).map_err(track_err)? {
-                    store
-                        .set_run_lifecycle(&c.run_id, Lifecycle::Active)
-                        .map_err(track_err)?;
-                }
-            }
+            store
+                .set_runs_lifecycle_cascade(&runs, Lifecycle::Active)
+                .map_err(track_err)?;
             println!("restored {} run(s)", runs.len());
         }
         RunsCmd::Reap { json } => {
@@ -811,24 +797,15 @@ fn all_run_ids(store: &dyn Store) -> Result<Vec<String>, CliError> {
         .into_iter()
         .map(|e| e.experiment_id)
         .collect();
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let (runs, next) = store
-            .search_runs(&SearchRequest {
-                experiment_ids: ids.clone(),
-                max_results: 50_000,
-                page_token: token,
-                view: ViewType::All,
-                ..Default::default()
-            })
-            .map_err(track_err)?;
-        out.extend(runs.into_iter().map(|r| r.info.run_id));
-        match next {
-            Some(t) => token = Some(t),
-            None => return Ok(out),
-        }
-    }
+    let request = SearchRequest {
+        experiment_ids: ids,
+        max_results: 50_000,
+        view: ViewType::All,
+        ..Default::default()
+    };
+    hone_track::search_all(store, request)
+        .map(|r| r.map(|r| r.info.run_id).map_err(track_err))
+        .collect()
 }
 
 /// `hone gc`

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use clap::Args;
 use hone_study::{TrackTrialStore, open_or_create_study};
-use hone_track::{Store, Tracker, keys, open_store};
+use hone_track::{Backend, Tracker, keys, open_store};
 use hone_train::tune::{TuneEnd, TuneEvent, TuneSpec, apply, best_values, run_search};
 use hone_tune::study::Study;
 use hone_tune::trial::{Trial, TrialState};
@@ -61,7 +61,7 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
     crate::commands::check_refit_out(args.out.as_deref(), args.no_refit)?;
     let spec = TuneSpec::from_config(&cfg, args.jobs)?;
     let loc = args.store.location()?;
-    let store: Arc<dyn Store> = Arc::from(open_store(&loc.store_uri).map_err(track_err)?);
+    let store: Arc<dyn Backend> = Arc::from(open_store(&loc.store_uri).map_err(track_err)?);
     // Trials of a worker that died (kill -9, power loss) are RUNNING with a dead owner: mark
     // them KILLED now so the study reads them as FAIL and their budget is not lost.
     store.reap().map_err(track_err)?;

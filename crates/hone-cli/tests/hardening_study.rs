@@ -8,17 +8,14 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use hone_track::store::SearchRequest;
-use hone_track::{RunStatus, Store, open_store};
+use hone_track::{Backend, RunStatus, Store, open_store};
 use serde_json::Value;
-
-#[path = "../../hone-track/tests/common/mod.rs"]
-mod common;
 
 /// A store and artifact folder in a temp dir, and the working directory commands run in.
 struct Env {
     dir: tempfile::TempDir,
     store: String,
-    opened: OnceLock<Box<dyn Store>>,
+    opened: OnceLock<Box<dyn Backend>>,
 }
 
 impl Env {
@@ -125,7 +122,7 @@ fn on_both_backends(f: impl Fn(&Env)) {
         eprintln!("PostgreSQL server binaries not found: skipping the PostgreSQL run");
         return;
     }
-    let pg = common::PgCluster::start();
+    let pg = hone_test_support::PgCluster::start();
     f(&Env::on(&pg.uri));
 }
 

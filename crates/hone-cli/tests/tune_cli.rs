@@ -7,9 +7,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-#[path = "../../hone-track/tests/common/mod.rs"]
-mod common;
-
 fn hone_in(store: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hone"))
         .args(args)
@@ -437,7 +434,7 @@ fn tune_config_errors_name_the_key() {
 
 #[test]
 fn two_processes_share_one_study_on_postgresql() {
-    let pg = common::PgCluster::start();
+    let pg = hone_test_support::PgCluster::start();
     let dir = tempfile::tempdir().unwrap();
     let cfg = tune_config(dir.path(), 10, "");
     let artifacts = dir.path().join("artifacts").display().to_string();

@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hone_track::store::{Batch, NewRun, SearchRequest};
-use hone_track::{Metric, MetricPoint, RunStatus, Store, TrackError};
+use hone_track::store::{Batch, NewRun, SearchRequest, search_all};
+use hone_track::{Backend, Lease, LeaseKeeper, Metric, MetricPoint, RunStatus, Store, TrackError};
 use hone_tune::study::{StudyDef, TrialStore};
 use hone_tune::trial::{Trial, TrialState};
 use hone_tune::{Result, TuneError};
@@ -140,10 +140,11 @@ pub fn open_or_create_study(store: &dyn Store, def: &StudyDef) -> Result<(StudyD
 
 /// A [`TrialStore`] over a tracking [`Store`].
 pub struct TrackTrialStore {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Backend>,
     experiment_id: String,
     def: StudyDef,
-    detached: bool,
+    /// The lease owning the trials this store runs (`None`: detached, nobody owns them).
+    owner: Option<LeaseKeeper>,
     run_ids: Mutex<HashMap<u64, String>>,
     /// With [`TrackTrialStore::batching_reports`]: intermediate values not yet written, per
     /// trial (its latest record and the points), and when each trial was last written.
@@ -239,20 +240,21 @@ fn decode(text: &str) -> Option<(Trial, usize)> {
 }
 
 impl TrackTrialStore {
-    /// Trials of the study `def` stored in experiment `experiment_id`. With `detached`, the
-    /// runs it creates or claims are not owned by this process (for `hone study ask`, whose
-    /// trials are finished by later processes), so they are never reaped as dead.
+    /// Trials of the study `def` stored in experiment `experiment_id`. The runs it creates or
+    /// claims are owned by a lease of this store, renewed while it lives; with `detached` they
+    /// are not owned (for `hone study ask`, whose trials are finished by later processes), so
+    /// they are never reaped as dead.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn Backend>,
         experiment_id: String,
         def: StudyDef,
         detached: bool,
     ) -> Self {
         TrackTrialStore {
+            owner: (!detached).then(|| LeaseKeeper::new(store.clone())),
             store,
             experiment_id,
             def,
-            detached,
             run_ids: Mutex::new(HashMap::new()),
             pending: None,
         }
@@ -304,6 +306,15 @@ impl TrackTrialStore {
             .unwrap_or_default()
     }
 
+    /// The lease for a trial this store runs (`None` when detached).
+    fn lease(&self) -> Result<Option<Lease>> {
+        self.owner
+            .as_ref()
+            .map(|o| o.lease().cloned())
+            .transpose()
+            .map_err(storage)
+    }
+
     fn remember(&self, number: u64, run_id: &str) {
         if let Ok(mut m) = self.run_ids.lock() {
             m.insert(number, run_id.to_string());
@@ -329,51 +340,44 @@ impl TrackTrialStore {
     /// Trials matching a filter, with their run ids.
     fn search(&self, filter: &str) -> Result<Vec<(Trial, String)>> {
         let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let (runs, next) = self
-                .store
-                .search_runs(&SearchRequest {
-                    experiment_ids: vec![self.experiment_id.clone()],
-                    filter: filter.to_string(),
-                    order_by: vec![format!("metrics.`{NUMBER_METRIC}` ASC")],
-                    max_results: 50_000,
-                    page_token: token,
-                    ..Default::default()
-                })
-                .map_err(storage)?;
-            for run in runs {
-                let Some((mut t, n_intermediate)) = run
-                    .tags
-                    .iter()
-                    .find(|(k, _)| k == TRIAL_TAG)
-                    .and_then(|(_, v)| decode(v))
-                else {
-                    continue;
-                };
-                if n_intermediate > 0 {
-                    for p in self
-                        .store
-                        .metric_history(&run.info.run_id, INTERMEDIATE_METRIC)
-                        .map_err(storage)?
-                    {
-                        t.intermediate.insert(p.step as u64, p.value);
-                    }
-                }
-                // A worker that died mid-trial leaves RUNNING; the reaper marks its run KILLED.
-                if t.state == TrialState::Running
-                    && matches!(run.info.status, RunStatus::Killed | RunStatus::Failed)
+        let runs = search_all(
+            self.store.as_ref(),
+            SearchRequest {
+                experiment_ids: vec![self.experiment_id.clone()],
+                filter: filter.to_string(),
+                order_by: vec![format!("metrics.`{NUMBER_METRIC}` ASC")],
+                max_results: 50_000,
+                ..Default::default()
+            },
+        );
+        for run in runs {
+            let run = run.map_err(storage)?;
+            let Some((mut t, n_intermediate)) = run
+                .tags
+                .iter()
+                .find(|(k, _)| k == TRIAL_TAG)
+                .and_then(|(_, v)| decode(v))
+            else {
+                continue;
+            };
+            if n_intermediate > 0 {
+                for p in self
+                    .store
+                    .metric_history(&run.info.run_id, INTERMEDIATE_METRIC)
+                    .map_err(storage)?
                 {
-                    t.state = TrialState::Fail;
-                    t.finished_ms = run.info.end_time;
+                    t.intermediate.insert(p.step as u64, p.value);
                 }
-                self.remember(t.number, &run.info.run_id);
-                out.push((t, run.info.run_id));
             }
-            match next {
-                Some(n) => token = Some(n),
-                None => break,
+            // A worker that died mid-trial leaves RUNNING; the reaper marks its run KILLED.
+            if t.state == TrialState::Running
+                && matches!(run.info.status, RunStatus::Killed | RunStatus::Failed)
+            {
+                t.state = TrialState::Fail;
+                t.finished_ms = run.info.end_time;
             }
+            self.remember(t.number, &run.info.run_id);
+            out.push((t, run.info.run_id));
         }
         Ok(out)
     }
@@ -487,7 +491,10 @@ impl TrialStore for TrackTrialStore {
                 experiment_id: self.experiment_id.clone(),
                 name: Some(format!("trial-{number}")),
                 status: Some(status),
-                detached: self.detached || trial.state == TrialState::Waiting,
+                owner: match trial.state {
+                    TrialState::Waiting => None,
+                    _ => self.lease()?,
+                },
                 tags,
                 ..Default::default()
             })
@@ -518,7 +525,7 @@ impl TrialStore for TrackTrialStore {
                     &run_id,
                     RunStatus::Scheduled,
                     RunStatus::Running,
-                    self.detached,
+                    self.lease()?.as_ref(),
                 )
                 .map_err(storage)?;
             if won {

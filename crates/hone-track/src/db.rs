@@ -85,6 +85,29 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 /// A result row.
 pub type Row = Vec<Value>;
 
+/// Column `i` of a row as text (empty when NULL or missing).
+pub(crate) fn text(row: &Row, i: usize) -> String {
+    row.get(i).cloned().map_or(String::new(), Value::into_text)
+}
+
+/// Column `i` of a row as text, `None` when NULL or missing.
+pub(crate) fn opt_text(row: &Row, i: usize) -> Option<String> {
+    match row.get(i) {
+        Some(Value::Null) | None => None,
+        Some(v) => Some(v.clone().into_text()),
+    }
+}
+
+/// Column `i` of a row as an integer (0 when NULL or missing).
+pub(crate) fn int(row: &Row, i: usize) -> i64 {
+    row.get(i).and_then(Value::int).unwrap_or(0)
+}
+
+/// Column `i` of a row as an integer, `None` when NULL or missing.
+pub(crate) fn opt_int(row: &Row, i: usize) -> Option<i64> {
+    row.get(i).and_then(Value::int)
+}
+
 /// A connection or transaction.
 pub trait Conn {
     /// Runs a statement; returns the number of rows changed.

@@ -2,8 +2,12 @@
 //! environment, datasets and content-addressed artifacts, in SQLite (embedded default) or
 //! PostgreSQL (teams), with MLflow's data model and search grammar.
 //!
-//! - [`Store`]: the storage interface; [`open_store`] picks the backend from a URI
-//!   (`sqlite:///path/hone.db`, a plain path, or `postgresql://user@host:port/db`).
+//! - [`Store`]: the tracking data (MLflow's model: experiments, runs, params, metrics, tags,
+//!   datasets, artifact records, search); [`Coordinator`]: counters, compare-and-set claims
+//!   and transitions, run ownership by lease and reaping; [`Maintenance`]: retention reads,
+//!   delete/restore cascades, purge, referenced blobs. [`open_store`] picks the backend from a
+//!   URI (`sqlite:///path/hone.db`, a plain path, or `postgresql://user@host:port/db`) and
+//!   returns a [`Backend`]: all three in one object.
 //! - [`Tracker`] / [`RunHandle`]: the library API for programs; writes go through a background
 //!   writer with a bounded queue and are batched into transactions.
 //! - [`artifacts`]: the blob store (SHA-256 content addresses, verified on every read).
@@ -13,22 +17,31 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod artifacts;
+pub mod coordinator;
 mod db;
 pub mod env;
 pub mod filter;
 pub mod keys;
+pub mod liveness;
 pub mod location;
+pub mod maintenance;
 pub mod model;
+mod open;
 mod pg;
 pub mod retention;
 mod schema;
+mod search_sql;
+pub mod sql_store;
 mod sqlite;
 pub mod store;
 pub mod tracker;
 
+pub use coordinator::{Coordinator, Lease, LeaseHolder, LeaseKeeper};
 pub use location::OpenMode;
+pub use maintenance::Maintenance;
 pub use model::*;
-pub use store::{SearchRequest, Store, open_store, open_store_with};
+pub use open::{Backend, open_store, open_store_with};
+pub use store::{SearchRequest, Store, search_all};
 pub use tracker::{RunHandle, Tracker};
 
 /// Why a tracking operation failed.

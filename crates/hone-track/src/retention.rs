@@ -7,8 +7,8 @@
 use serde::Serialize;
 
 use crate::artifacts::BlobStore;
+use crate::maintenance::Maintenance;
 use crate::model::{Lifecycle, RunInfo, RunStatus};
-use crate::store::Store;
 use crate::{Result, now_ms};
 
 /// The tag that protects a run from retention.
@@ -38,7 +38,7 @@ pub struct Doomed {
 
 /// The runs of `experiment_id` that `policy` selects (top-level runs; their children follow
 /// them). Running and protected runs are never selected.
-pub fn plan(store: &dyn Store, experiment_id: &str, policy: &Policy) -> Result<Vec<Doomed>> {
+pub fn plan(store: &dyn Maintenance, experiment_id: &str, policy: &Policy) -> Result<Vec<Doomed>> {
     let runs = store.runs_for_retention(experiment_id)?;
     let now = now_ms();
     let mut out = Vec::new();
@@ -80,18 +80,11 @@ fn doomed(info: &RunInfo, reason: String) -> Doomed {
     }
 }
 
-/// Soft-deletes the planned runs and their child runs.
-pub fn apply(store: &dyn Store, doomed: &[Doomed]) -> Result<usize> {
-    let mut n = 0;
-    for d in doomed {
-        store.set_run_lifecycle(&d.run_id, Lifecycle::Deleted)?;
-        n += 1;
-        for child in store.child_runs(&d.run_id)? {
-            store.set_run_lifecycle(&child.run_id, Lifecycle::Deleted)?;
-            n += 1;
-        }
-    }
-    Ok(n)
+/// Soft-deletes the planned runs and their child runs, all or none (one transaction); returns
+/// how many runs it deleted.
+pub fn apply(store: &dyn Maintenance, doomed: &[Doomed]) -> Result<usize> {
+    let ids: Vec<String> = doomed.iter().map(|d| d.run_id.clone()).collect();
+    store.set_runs_lifecycle_cascade(&ids, Lifecycle::Deleted)
 }
 
 /// What garbage collection found or removed.
@@ -113,13 +106,13 @@ pub const GC_GRACE_SECS: u64 = 600;
 
 /// Finds (and unless `dry_run`, removes) blobs no artifact row refers to, older than
 /// [`GC_GRACE_SECS`].
-pub fn gc(store: &dyn Store, blobs: &BlobStore, dry_run: bool) -> Result<GcReport> {
+pub fn gc(store: &dyn Maintenance, blobs: &BlobStore, dry_run: bool) -> Result<GcReport> {
     gc_with_grace(store, blobs, dry_run, GC_GRACE_SECS)
 }
 
 /// [`gc`] with an explicit grace period (seconds).
 pub fn gc_with_grace(
-    store: &dyn Store,
+    store: &dyn Maintenance,
     blobs: &BlobStore,
     dry_run: bool,
     grace_secs: u64,

@@ -9,7 +9,7 @@ use crate::location::OpenMode;
 use crate::{Result, TrackError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS experiments (
@@ -105,7 +105,7 @@ CREATE INDEX IF NOT EXISTS artifacts_by_blob ON artifacts (sha256);
 "#;
 
 /// Named counters (trial numbers of studies), incremented atomically by
-/// [`Store::next_sequence`](crate::store::Store::next_sequence).
+/// [`Coordinator::next_sequence`](crate::coordinator::Coordinator::next_sequence).
 const V2: &str = r#"
 CREATE TABLE IF NOT EXISTS sequences (
     name TEXT PRIMARY KEY,
@@ -113,7 +113,21 @@ CREATE TABLE IF NOT EXISTS sequences (
 );
 "#;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
+/// Run ownership by lease ([`crate::coordinator`]): the lease that owns a run and when it
+/// expires. `owner_host`, `owner_pid` and `owner_start` now describe the lease's holder and
+/// `heartbeat` its last renewal. RUNNING runs owned by a process before this version get the
+/// lease `legacy` with no expiry: the reaper ends it one default lease after their last
+/// heartbeat (what counted as dead for another machine until now), or at once on their machine
+/// when their process is gone, as before. Ended runs need no lease (only RUNNING runs are
+/// reaped), so the update touches few rows in a large store.
+const V3: &str = r#"
+ALTER TABLE runs ADD COLUMN lease_id TEXT;
+ALTER TABLE runs ADD COLUMN lease_expires BIGINT;
+UPDATE runs SET lease_id = 'legacy' WHERE owner_host IS NOT NULL AND status = 'RUNNING';
+CREATE INDEX IF NOT EXISTS runs_by_lease ON runs (lease_id);
+"#;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 fn current_version(c: &mut dyn Conn) -> Result<i64> {
     c.batch("CREATE TABLE IF NOT EXISTS hone_schema (version BIGINT NOT NULL)")?;
@@ -191,6 +205,11 @@ pub(crate) fn check_contents(
 /// [`OpenMode::MustExist`]) a database without hone's schema. `shown` names the store in
 /// messages.
 pub fn migrate(db: &dyn Db, mode: OpenMode, shown: &str) -> Result<()> {
+    migrate_to(db, mode, shown, SCHEMA_VERSION)
+}
+
+/// [`migrate`] up to version `target` only (tests build stores of older versions with it).
+fn migrate_to(db: &dyn Db, mode: OpenMode, shown: &str, target: i64) -> Result<()> {
     let dialect = db.dialect();
     let location = db.location();
     db.write(&mut |c| {
@@ -213,7 +232,7 @@ pub fn migrate(db: &dyn Db, mode: OpenMode, shown: &str) -> Result<()> {
             });
         }
         for (v, sql) in MIGRATIONS {
-            if *v > version {
+            if *v > version && *v <= target {
                 c.batch(&schema_sql(sql, dialect))?;
                 c.execute(
                     "INSERT INTO hone_schema (version) VALUES (?1)",
@@ -337,6 +356,144 @@ mod tests {
                 Some("run nope not found")
             );
         }
+    }
+
+    /// A store written by the previous hone (schema version 2: runs owned by pid and host,
+    /// heartbeats per run) is upgraded when opened, and its runs are reaped as before: a dead
+    /// process of this machine at once, another machine's run 15 minutes after its last
+    /// heartbeat, a run without owner never.
+    fn upgrades_a_version_2_store(db: &dyn crate::db::Db, uri: &str) {
+        use crate::db::Value;
+        use crate::{Lease, RunStatus};
+        super::migrate_to(db, OpenMode::Create, "test", 2).unwrap();
+        let here = crate::liveness::hostname();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = i64::from(child.id());
+        child.wait().unwrap();
+        let me = i64::from(std::process::id());
+        let my_start = crate::liveness::process_start(std::process::id());
+        let now = crate::now_ms();
+        let old = now - 20 * 60 * 1000;
+        let runs: [(&str, Value, Value, Value, i64); 5] = [
+            (
+                "dead-local",
+                here.as_str().into(),
+                Value::Int(dead_pid),
+                Value::Null,
+                now,
+            ),
+            (
+                "live-local",
+                here.as_str().into(),
+                Value::Int(me),
+                my_start.into(),
+                old,
+            ),
+            (
+                "stale-remote",
+                "elsewhere".into(),
+                Value::Int(1),
+                Value::Null,
+                old,
+            ),
+            (
+                "fresh-remote",
+                "elsewhere".into(),
+                Value::Int(1),
+                Value::Null,
+                now,
+            ),
+            ("unowned", Value::Null, Value::Null, Value::Null, old),
+        ];
+        db.write(&mut |c| {
+            let exp = c.query(
+                "INSERT INTO experiments (name, lifecycle, creation_time, last_update_time) \
+                 VALUES ('old', 'active', 0, 0) RETURNING experiment_id",
+                &[],
+            )?[0][0]
+                .clone();
+            for (id, host, pid, start, heartbeat) in &runs {
+                c.execute(
+                    "INSERT INTO runs (run_id, experiment_id, name, status, start_time, user_id, \
+                     lifecycle, owner_host, owner_pid, owner_start, heartbeat) \
+                     VALUES (?1, ?2, ?1, 'RUNNING', 0, 'u', 'active', ?3, ?4, ?5, ?6)",
+                    &[
+                        (*id).into(),
+                        exp.clone(),
+                        host.clone(),
+                        pid.clone(),
+                        start.clone(),
+                        Value::Int(*heartbeat),
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let store = open_store_with(uri, OpenMode::MustExist).unwrap();
+        let mut version = 0;
+        db.read(&mut |c| {
+            version = c.query("SELECT MAX(version) FROM hone_schema", &[])?[0][0]
+                .int()
+                .unwrap_or(0);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(version, super::SCHEMA_VERSION);
+        let mut reaped = store.reap().unwrap();
+        reaped.sort();
+        // The live process of this machine last beat 20 minutes ago: its lease has expired
+        // like any other (an older hone would have kept it RUNNING while the process lived).
+        assert_eq!(reaped, ["dead-local", "live-local", "stale-remote"]);
+        let status = |id: &str| store.get_run(id).unwrap().info.status;
+        assert_eq!(status("fresh-remote"), RunStatus::Running);
+        assert_eq!(status("unowned"), RunStatus::Running);
+        // An older hone still running keeps its run alive by its heartbeat column.
+        db.write(&mut |c| {
+            c.execute(
+                "UPDATE runs SET heartbeat = ?1 WHERE run_id = 'fresh-remote'",
+                &[Value::Int(crate::now_ms())],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        assert!(store.reap().unwrap().is_empty());
+        // New runs work with leases in the upgraded store.
+        let exp = store.get_experiment_by_name("old").unwrap().unwrap();
+        let lease = Lease {
+            ttl_ms: 1,
+            ..Lease::for_this_process()
+        };
+        let run = store
+            .create_run(NewRun {
+                experiment_id: exp.experiment_id,
+                owner: Some(lease.clone()),
+                ..Default::default()
+            })
+            .unwrap()
+            .run_id;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(store.reap().unwrap(), vec![run]);
+    }
+
+    #[test]
+    fn a_version_2_sqlite_store_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hone.db");
+        let db = crate::sqlite::SqliteDb::open(
+            &path,
+            crate::sqlite::Durability::Process,
+            OpenMode::Create,
+        )
+        .unwrap();
+        upgrades_a_version_2_store(&db, &uri(&path));
+    }
+
+    #[test]
+    fn a_version_2_postgres_store_is_upgraded() {
+        let uri = hone_test_support::shared_cluster().fresh_database();
+        let db = crate::pg::PgDb::connect(&uri).unwrap();
+        upgrades_a_version_2_store(&db, &uri);
     }
 
     #[test]

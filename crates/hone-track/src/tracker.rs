@@ -5,23 +5,23 @@
 //! and memory stays bounded: a full queue makes the caller wait) and are written in batches,
 //! one transaction per drain. [`Tracker::flush`] returns once everything queued before it is
 //! committed: from then on the data survives `kill -9` of the process (SQLite commits to its
-//! write-ahead log; with `?durability=power` every commit is also fsynced). The writer also
-//! heartbeats the runs this process owns, so that dead runs can be reaped.
+//! write-ahead log; with `?durability=power` every commit is also fsynced). The runs a tracker
+//! starts are owned by its lease (one per tracker, renewed by a [`LeaseKeeper`] thread), so
+//! that runs of a dead process can be reaped.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use crate::artifacts::{BlobStore, validate_artifact_path};
+use crate::coordinator::LeaseKeeper;
 use crate::model::*;
-use crate::store::{Batch, NewRun, Store};
+use crate::open::Backend;
+use crate::store::{Batch, NewRun};
 use crate::{Result, TrackError, now_ms};
 
 /// Queue capacity (operations) of the background writer.
 pub const QUEUE_CAPACITY: usize = 64 * 1024;
-/// How often the writer marks this process's runs alive.
-pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
 /// Points written per transaction at most.
 const MAX_POINTS_PER_COMMIT: usize = 50_000;
 
@@ -32,13 +32,15 @@ enum Op {
 }
 
 struct Inner {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Backend>,
     blobs: BlobStore,
     tx: SyncSender<Op>,
     /// Errors from background writes, reported by the next flush.
     errors: Mutex<Vec<TrackError>>,
-    /// Runs started here and not yet ended (heartbeated; killed on interrupt).
+    /// Runs started here and not yet ended (killed on interrupt).
     active: Mutex<Vec<String>>,
+    /// The lease owning the runs started here.
+    lease: LeaseKeeper,
 }
 
 /// A tracking session: store + artifacts + background writer.
@@ -56,16 +58,9 @@ pub struct RunHandle {
 }
 
 fn writer(inner: Arc<Inner>, rx: Receiver<Op>) {
-    let mut last_beat = Instant::now();
     loop {
-        let first = match rx.recv_timeout(HEARTBEAT_EVERY) {
-            Ok(op) => op,
-            Err(RecvTimeoutError::Timeout) => {
-                beat(&inner);
-                last_beat = Instant::now();
-                continue;
-            }
-            Err(RecvTimeoutError::Disconnected) => return,
+        let Ok(first) = rx.recv() else {
+            return;
         };
         let mut batches = Vec::new();
         let mut waiters = Vec::new();
@@ -87,10 +82,6 @@ fn writer(inner: Arc<Inner>, rx: Receiver<Op>) {
             }
         }
         write_batches(&inner, &merge(batches));
-        if last_beat.elapsed() >= HEARTBEAT_EVERY {
-            beat(&inner);
-            last_beat = Instant::now();
-        }
         for w in waiters {
             let err = inner
                 .errors
@@ -139,19 +130,15 @@ fn write_batches(inner: &Inner, batches: &[Batch]) {
     }
 }
 
-fn beat(inner: &Inner) {
-    let runs = inner.active.lock().map(|a| a.clone()).unwrap_or_default();
-    let _ = inner.store.heartbeat(&runs);
-}
-
 impl Tracker {
     /// A tracker over a store and an artifact root. Runs left RUNNING by dead processes are
     /// reaped first.
-    pub fn new(store: Box<dyn Store>, blobs: BlobStore) -> Result<Self> {
-        let store: Arc<dyn Store> = Arc::from(store);
+    pub fn new(store: Box<dyn Backend>, blobs: BlobStore) -> Result<Self> {
+        let store: Arc<dyn Backend> = Arc::from(store);
         store.reap()?;
         let (tx, rx) = sync_channel(QUEUE_CAPACITY);
         let inner = Arc::new(Inner {
+            lease: LeaseKeeper::new(store.clone()),
             store,
             blobs,
             tx,
@@ -171,23 +158,20 @@ impl Tracker {
 
     /// Opens the store at `store_uri` and the artifact folder `artifacts`.
     pub fn open(store_uri: &str, artifacts: &std::path::Path) -> Result<Self> {
-        Self::new(
-            crate::store::open_store(store_uri)?,
-            BlobStore::new(artifacts),
-        )
+        Self::new(crate::open_store(store_uri)?, BlobStore::new(artifacts))
     }
 
     /// Opens the store at `store_uri` and the artifact location `artifacts_uri` (a folder,
     /// `file://path` or `s3://bucket/prefix`).
     pub fn open_uri(store_uri: &str, artifacts_uri: &str) -> Result<Self> {
         Self::new(
-            crate::store::open_store(store_uri)?,
+            crate::open_store(store_uri)?,
             BlobStore::open(artifacts_uri)?,
         )
     }
 
     /// The store (for reads).
-    pub fn store(&self) -> &dyn Store {
+    pub fn store(&self) -> &dyn Backend {
         self.inner.store.as_ref()
     }
 
@@ -211,6 +195,7 @@ impl Tracker {
             parent_run_id: parent.map(|p| p.run_id.clone()),
             user_id: None,
             tags,
+            owner: Some(self.inner.lease.lease()?.clone()),
             ..Default::default()
         })?;
         if let Ok(mut a) = self.inner.active.lock() {

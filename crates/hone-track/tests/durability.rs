@@ -6,8 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hone_track::store::{SearchRequest, SqlStore};
-use hone_track::{RunStatus, Store, Tracker, open_store};
+use hone_track::sql_store::SqlStore;
+use hone_track::store::SearchRequest;
+use hone_track::{Coordinator, RunStatus, Store, Tracker, open_store};
 
 const POINTS_PER_CHILD: usize = 2_000;
 

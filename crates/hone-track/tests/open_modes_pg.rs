@@ -2,13 +2,11 @@
 //! hone's schema runs no migration, and a database with another program's `runs` table is
 //! refused.
 
-mod common;
-
 use hone_track::{OpenMode, open_store_with};
 
 #[test]
 fn postgres_must_exist_runs_no_migration_and_foreign_tables_are_refused() {
-    let cluster = common::PgCluster::start();
+    let cluster = hone_test_support::PgCluster::start();
     let uri = cluster.uri.as_str();
     for _ in 0..2 {
         // Twice: the first refusal must not have created the schema.

@@ -1,13 +1,99 @@
-//! One behaviour suite, run against both backends: SQLite (a temp file) and PostgreSQL (a
-//! throwaway cluster started with initdb/pg_ctl on a free loopback port).
+//! The store's behaviour, one test per behaviour, each run against both backends: SQLite (a
+//! temp file) and PostgreSQL (a fresh database in a throwaway cluster shared by this test
+//! binary). `sqlite::x` and `postgres::x` run the same function `x`, so one failure hides
+//! nothing else.
 
-mod common;
+use std::time::Duration;
 
-use hone_track::store::{Batch, NewRun, SearchRequest};
+use hone_track::liveness::hostname;
+use hone_track::store::{Batch, NewRun, SearchRequest, TRIAL_RECORD_TAG, TRIAL_STATE_TAG};
 use hone_track::{
-    ArtifactRecord, DatasetInput, Lifecycle, Metric, MetricPoint, RunStatus, Store, TrackError,
-    ViewType, open_store,
+    ArtifactRecord, Backend, DatasetInput, Lease, LeaseHolder, LeaseKeeper, Lifecycle, Metric,
+    MetricPoint, RunStatus, Store, TrackError, ViewType, open_store, search_all,
 };
+
+/// A store under test: its URI (to open more connections) and one open handle.
+struct Target {
+    uri: String,
+    store: Box<dyn Backend>,
+    /// Keeps the SQLite file's folder alive.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Target {
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = format!("sqlite://{}", dir.path().join("hone.db").display());
+        Self {
+            store: open_store(&uri).unwrap(),
+            uri,
+            _dir: Some(dir),
+        }
+    }
+
+    fn postgres() -> Self {
+        let uri = hone_test_support::shared_cluster().fresh_database();
+        Self {
+            store: open_store(&uri).unwrap(),
+            uri,
+            _dir: None,
+        }
+    }
+
+    fn store(&self) -> &dyn Backend {
+        self.store.as_ref()
+    }
+
+    /// Another connection to the same store (another process, as far as the store can tell).
+    fn open(&self) -> Box<dyn Backend> {
+        open_store(&self.uri).unwrap()
+    }
+}
+
+/// `mod sqlite { #[test] fn x() }` and `mod postgres { #[test] fn x() }` for each `x`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Target::sqlite());
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Target::postgres());
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    experiments_have_unique_names_and_can_be_renamed_deleted_and_restored,
+    runs_nest_and_carry_params_metrics_and_tags,
+    params_are_immutable_and_a_refused_batch_writes_nothing,
+    bad_keys_and_missing_runs_are_refused,
+    search_filters_and_orders,
+    search_pages_and_refuses_bad_requests,
+    search_all_crosses_page_boundaries,
+    datasets_are_recorded_and_searchable,
+    artifacts_are_recorded_and_referenced,
+    deleted_runs_are_hidden_refuse_writes_and_purge,
+    delete_and_restore_cascade_to_child_runs,
+    a_cascade_with_a_missing_run_changes_nothing,
+    runs_of_a_live_owner_and_ended_runs_are_not_reaped,
+    an_expired_lease_is_reaped_whatever_its_host,
+    a_heartbeat_renews_a_lease,
+    a_lease_keeper_renews_until_dropped,
+    a_server_owns_runs_for_its_clients,
+    a_gone_holder_on_this_machine_is_reaped_at_once,
+    a_reaped_trial_reads_as_failed,
+    counters_count_from_zero_per_name,
+    concurrent_counters_never_repeat,
+    queued_runs_are_claimed_once_and_unowned_runs_never_reaped,
+    transition_is_a_compare_and_set_with_one_winner,
+    reopening_keeps_the_data,
+);
 
 fn metric(key: &str, value: f64, step: i64, timestamp: i64) -> Metric {
     Metric {
@@ -38,6 +124,45 @@ fn new_run(store: &dyn Store, exp: &str, name: &str, parent: Option<&str>) -> St
         .run_id
 }
 
+/// A RUNNING run owned by `lease`.
+fn owned_run(store: &dyn Store, exp: &str, name: &str, lease: &Lease) -> String {
+    store
+        .create_run(NewRun {
+            experiment_id: exp.into(),
+            name: Some(name.into()),
+            owner: Some(lease.clone()),
+            ..Default::default()
+        })
+        .unwrap()
+        .run_id
+}
+
+fn lease(id: &str, ttl_ms: i64, holder: Option<LeaseHolder>) -> Lease {
+    Lease {
+        id: id.into(),
+        ttl_ms,
+        holder,
+    }
+}
+
+/// A holder on another machine (its pid cannot be checked from here).
+fn elsewhere() -> Option<LeaseHolder> {
+    Some(LeaseHolder {
+        host: format!("not-{}", hostname()),
+        pid: 1,
+        process_start: None,
+    })
+}
+
+/// Waits until every lease of `ttl_ms` given before this call has expired.
+fn outlive(ttl_ms: i64) {
+    std::thread::sleep(Duration::from_millis(ttl_ms as u64 + 20));
+}
+
+fn status(store: &dyn Store, run: &str) -> RunStatus {
+    store.get_run(run).unwrap().info.status
+}
+
 fn search(store: &dyn Store, exp: &str, filter: &str, order: &[&str]) -> Vec<String> {
     store
         .search_runs(&SearchRequest {
@@ -53,8 +178,57 @@ fn search(store: &dyn Store, exp: &str, filter: &str, order: &[&str]) -> Vec<Str
         .collect()
 }
 
-fn suite(store: &dyn Store) {
-    // Experiments: unique names, rename, soft delete and restore.
+/// Experiment `suite`: a parent run `job` and three child runs `fold-1..3` with metrics
+/// (auc 0.7, 0.55, 0.61 at step 5; loss NaN and inf), params (model lgbm, lgbm, ridge) and a
+/// tag.
+struct Folds {
+    exp: String,
+    parent: String,
+    a: String,
+    b: String,
+    c: String,
+}
+
+fn batch(run: &str, auc: f64, model: &str) -> Batch {
+    Batch {
+        run_id: run.into(),
+        metrics: vec![
+            metric("auc", 0.1, 0, 1),
+            metric("auc", auc, 5, 2),
+            metric("loss", f64::NAN, 1, 3),
+            metric("loss", f64::INFINITY, 0, 4),
+        ],
+        params: vec![kv("model", model), kv("lr", "0.1")],
+        tags: vec![kv("stage", "cv")],
+    }
+}
+
+fn folds(store: &dyn Store) -> Folds {
+    let exp = store
+        .create_experiment("suite", &[kv("team", "quant")])
+        .unwrap();
+    let parent = new_run(store, &exp, "job", None);
+    let a = new_run(store, &exp, "fold-1", Some(&parent));
+    let b = new_run(store, &exp, "fold-2", Some(&parent));
+    let c = new_run(store, &exp, "fold-3", Some(&parent));
+    store
+        .log_batches(&[
+            batch(&a, 0.7, "lgbm"),
+            batch(&b, 0.55, "lgbm"),
+            batch(&c, 0.61, "ridge"),
+        ])
+        .unwrap();
+    Folds {
+        exp,
+        parent,
+        a,
+        b,
+        c,
+    }
+}
+
+fn experiments_have_unique_names_and_can_be_renamed_deleted_and_restored(t: &Target) {
+    let store = t.store();
     let exp = store
         .create_experiment("suite", &[kv("team", "quant")])
         .unwrap();
@@ -89,44 +263,13 @@ fn suite(store: &dyn Store) {
         store.get_experiment("999"),
         Err(TrackError::NotFound(_))
     ));
+}
 
-    // Runs, nesting, params (immutable), tags, metrics with NaN and history.
-    let parent = new_run(store, &exp, "job", None);
-    let a = new_run(store, &exp, "fold-1", Some(&parent));
-    let b = new_run(store, &exp, "fold-2", Some(&parent));
-    let c = new_run(store, &exp, "fold-3", Some(&parent));
-    assert_eq!(store.child_runs(&parent).unwrap().len(), 3);
-    let batch = |run: &str, auc: f64, model: &str| Batch {
-        run_id: run.into(),
-        metrics: vec![
-            metric("auc", 0.1, 0, 1),
-            metric("auc", auc, 5, 2),
-            metric("loss", f64::NAN, 1, 3),
-            metric("loss", f64::INFINITY, 0, 4),
-        ],
-        params: vec![kv("model", model), kv("lr", "0.1")],
-        tags: vec![kv("stage", "cv")],
-    };
-    store
-        .log_batches(&[
-            batch(&a, 0.7, "lgbm"),
-            batch(&b, 0.55, "lgbm"),
-            batch(&c, 0.61, "ridge"),
-        ])
-        .unwrap();
-    // Same param value again is fine, another value is refused and nothing of the batch lands.
-    store.log_batches(&[batch(&a, 0.7, "lgbm")]).unwrap();
-    let e = store
-        .log_batches(&[Batch {
-            run_id: a.clone(),
-            params: vec![kv("model", "xgb")],
-            metrics: vec![metric("auc", 0.99, 9, 9)],
-            ..Default::default()
-        }])
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("params cannot change"), "{e}");
-    let run = store.get_run(&a).unwrap();
+fn runs_nest_and_carry_params_metrics_and_tags(t: &Target) {
+    let store = t.store();
+    let f = folds(store);
+    assert_eq!(store.child_runs(&f.parent).unwrap().len(), 3);
+    let run = store.get_run(&f.a).unwrap();
     assert_eq!(run.params, vec![kv("lr", "0.1"), kv("model", "lgbm")]);
     let auc = run.metrics.iter().find(|m| m.key == "auc").unwrap();
     assert_eq!(
@@ -136,23 +279,54 @@ fn suite(store: &dyn Store) {
     );
     let loss = run.metrics.iter().find(|m| m.key == "loss").unwrap();
     assert!(loss.point.value.is_nan(), "NaN is kept as NaN");
-    let hist = store.metric_history(&a, "loss").unwrap();
-    assert_eq!(hist.len(), 4);
+    let hist = store.metric_history(&f.a, "loss").unwrap();
+    assert_eq!(hist.len(), 2);
     assert_eq!(hist[0].value, f64::INFINITY);
     assert!(run.tags.contains(&kv("mlflow.runName", "fold-1")));
-    assert!(run.tags.contains(&kv("mlflow.parentRunId", &parent)));
+    assert!(run.tags.contains(&kv("mlflow.parentRunId", &f.parent)));
+    assert!(run.tags.contains(&kv("stage", "cv")));
+}
+
+fn params_are_immutable_and_a_refused_batch_writes_nothing(t: &Target) {
+    let store = t.store();
+    let f = folds(store);
+    // The same param value again is fine, another value is refused and nothing of the batch
+    // lands.
+    store.log_batches(&[batch(&f.a, 0.7, "lgbm")]).unwrap();
+    assert_eq!(store.metric_history(&f.a, "loss").unwrap().len(), 4);
+    let e = store
+        .log_batches(&[Batch {
+            run_id: f.a.clone(),
+            params: vec![kv("model", "xgb")],
+            metrics: vec![metric("auc", 0.99, 9, 9)],
+            ..Default::default()
+        }])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("params cannot change"), "{e}");
+    let run = store.get_run(&f.a).unwrap();
+    assert_eq!(run.params, vec![kv("lr", "0.1"), kv("model", "lgbm")]);
+    assert_eq!(store.metric_history(&f.a, "auc").unwrap().len(), 4);
+}
+
+fn bad_keys_and_missing_runs_are_refused(t: &Target) {
+    let store = t.store();
+    let f = folds(store);
     assert!(store.get_run("nope").is_err());
     assert!(
         store
             .log_batches(&[Batch {
-                run_id: a.clone(),
+                run_id: f.a.clone(),
                 metrics: vec![metric("../x", 1.0, 0, 0)],
                 ..Default::default()
             }])
             .is_err()
     );
+}
 
-    // Search: filters, order, pagination, views.
+fn search_filters_and_orders(t: &Target) {
+    let store = t.store();
+    let Folds { exp, a, c, .. } = folds(store);
     assert_eq!(
         search(store, &exp, "metrics.auc > 0.6", &["metrics.auc DESC"]),
         ["fold-1", "fold-3"]
@@ -194,20 +368,16 @@ fn suite(store: &dyn Store) {
         ["fold-3", "fold-1"]
     );
     // Runs without the sort key come last, whatever the direction.
-    assert_eq!(
-        search(store, &exp, "", &["metrics.auc DESC"])
-            .last()
-            .unwrap(),
-        "job"
-    );
-    assert_eq!(
-        search(store, &exp, "", &["metrics.auc ASC"])
-            .last()
-            .unwrap(),
-        "job"
-    );
+    for order in ["metrics.auc DESC", "metrics.auc ASC"] {
+        assert_eq!(search(store, &exp, "", &[order]).last().unwrap(), "job");
+    }
+}
+
+fn search_pages_and_refuses_bad_requests(t: &Target) {
+    let store = t.store();
+    let f = folds(store);
     let req = SearchRequest {
-        experiment_ids: vec![exp.clone()],
+        experiment_ids: vec![f.exp.clone()],
         order_by: vec!["attributes.run_name ASC".into()],
         max_results: 3,
         ..Default::default()
@@ -244,8 +414,68 @@ fn suite(store: &dyn Store) {
             })
             .is_err()
     );
+    for bad in [0, 50_001] {
+        assert!(
+            store
+                .search_runs(&SearchRequest {
+                    max_results: bad,
+                    ..req.clone()
+                })
+                .is_err()
+        );
+    }
+}
 
-    // Datasets and artifacts.
+fn search_all_crosses_page_boundaries(t: &Target) {
+    let store = t.store();
+    let exp = store.create_experiment("many", &[]).unwrap();
+    for i in 0..7 {
+        let run = new_run(store, &exp, &format!("run-{i}"), None);
+        store
+            .log_batches(&[Batch {
+                run_id: run,
+                metrics: vec![metric("m", f64::from(i % 3), 0, 0)],
+                ..Default::default()
+            }])
+            .unwrap();
+    }
+    let request = |max_results| SearchRequest {
+        experiment_ids: vec![exp.clone()],
+        order_by: vec!["metrics.m DESC".into()],
+        max_results,
+        ..Default::default()
+    };
+    let one_page: Vec<String> = store
+        .search_runs(&request(50_000))
+        .unwrap()
+        .0
+        .into_iter()
+        .map(|r| r.info.run_id)
+        .collect();
+    assert_eq!(one_page.len(), 7);
+    // Pages of 2 and 3 (the last one short), and of exactly the number of runs: the same runs,
+    // in the same order.
+    for page in [2, 3, 7] {
+        let all: Vec<String> = search_all(store, request(page))
+            .map(|r| r.unwrap().info.run_id)
+            .collect();
+        assert_eq!(all, one_page, "pages of {page}");
+    }
+    // An error is yielded once, then the iteration ends.
+    let mut bad = search_all(
+        store,
+        SearchRequest {
+            filter: "metrics.m >".into(),
+            ..request(2)
+        },
+    );
+    assert!(bad.next().unwrap().is_err());
+    assert!(bad.next().is_none());
+}
+
+fn datasets_are_recorded_and_searchable(t: &Target) {
+    let store = t.store();
+    let f = folds(store);
     let ds = DatasetInput {
         name: "prices".into(),
         digest: "abc123".into(),
@@ -255,11 +485,11 @@ fn suite(store: &dyn Store) {
         context: "train".into(),
     };
     store
-        .log_inputs(&parent, std::slice::from_ref(&ds))
+        .log_inputs(&f.parent, std::slice::from_ref(&ds))
         .unwrap();
     store
         .log_inputs(
-            &a,
+            &f.a,
             &[
                 ds.clone(),
                 DatasetInput {
@@ -269,11 +499,11 @@ fn suite(store: &dyn Store) {
             ],
         )
         .unwrap();
-    assert_eq!(store.run_inputs(&a).unwrap().len(), 2);
+    assert_eq!(store.run_inputs(&f.a).unwrap().len(), 2);
     assert_eq!(
         search(
             store,
-            &exp,
+            &f.exp,
             "datasets.digest = 'abc123' AND datasets.context = 'test'",
             &[]
         ),
@@ -282,7 +512,7 @@ fn suite(store: &dyn Store) {
     assert!(
         store
             .log_inputs(
-                &a,
+                &f.a,
                 &[DatasetInput {
                     context: "bogus".into(),
                     ..ds
@@ -290,17 +520,22 @@ fn suite(store: &dyn Store) {
             )
             .is_err()
     );
+}
+
+fn artifacts_are_recorded_and_referenced(t: &Target) {
+    let store = t.store();
+    let f = folds(store);
     let art = ArtifactRecord {
         path: "model/model.txt".into(),
         sha256: "ab".repeat(32),
         size: 3,
     };
-    store.record_artifact(&parent, &art).unwrap();
-    assert_eq!(store.list_artifacts(&parent).unwrap(), vec![art.clone()]);
+    store.record_artifact(&f.parent, &art).unwrap();
+    assert_eq!(store.list_artifacts(&f.parent).unwrap(), vec![art.clone()]);
     assert!(
         store
             .record_artifact(
-                &parent,
+                &f.parent,
                 &ArtifactRecord {
                     path: "../x".into(),
                     ..art.clone()
@@ -309,8 +544,11 @@ fn suite(store: &dyn Store) {
             .is_err()
     );
     assert!(store.referenced_blobs().unwrap().contains(&art.sha256));
+}
 
-    // End, delete, restore, purge.
+fn deleted_runs_are_hidden_refuse_writes_and_purge(t: &Target) {
+    let store = t.store();
+    let Folds { exp, b, c, .. } = folds(store);
     store.end_run(&b, RunStatus::Finished).unwrap();
     assert_eq!(
         search(store, &exp, "attributes.status = 'FINISHED'", &[]),
@@ -342,60 +580,330 @@ fn suite(store: &dyn Store) {
     assert_eq!(store.purge_deleted_runs(0).unwrap(), vec![c.clone()]);
     assert!(store.get_run(&c).is_err());
     assert!(store.get_run(&b).is_ok());
+}
 
-    // Runs of this (live) process are not reaped; finished ones never are.
-    assert!(store.reap().unwrap().is_empty());
+fn lifecycles(store: &dyn Store, runs: &[&str]) -> Vec<Lifecycle> {
+    runs.iter()
+        .map(|r| store.get_run(r).unwrap().info.lifecycle)
+        .collect()
+}
 
-    // Counters: 0, 1, 2, ... per name, independent names.
+fn delete_and_restore_cascade_to_child_runs(t: &Target) {
+    let store = t.store();
+    let f = folds(store);
+    let other = new_run(store, &f.exp, "other", None);
+    let all = [
+        f.parent.as_str(),
+        f.a.as_str(),
+        f.b.as_str(),
+        f.c.as_str(),
+        other.as_str(),
+    ];
+    let n = store
+        .set_runs_lifecycle_cascade(&[f.parent.clone(), other.clone()], Lifecycle::Deleted)
+        .unwrap();
+    assert_eq!(n, 5, "two runs and three children");
+    assert_eq!(lifecycles(store, &all), vec![Lifecycle::Deleted; 5]);
+    // Restoring a child alone leaves its parent deleted; restoring the parent restores all.
+    store
+        .set_runs_lifecycle_cascade(std::slice::from_ref(&f.a), Lifecycle::Active)
+        .unwrap();
+    assert_eq!(
+        store.get_run(&f.parent).unwrap().info.lifecycle,
+        Lifecycle::Deleted
+    );
+    assert_eq!(
+        store
+            .set_runs_lifecycle_cascade(&[f.parent.clone(), other.clone()], Lifecycle::Active)
+            .unwrap(),
+        5
+    );
+    assert_eq!(lifecycles(store, &all), vec![Lifecycle::Active; 5]);
+    assert_eq!(
+        store
+            .set_runs_lifecycle_cascade(&[], Lifecycle::Deleted)
+            .unwrap(),
+        0
+    );
+    // Retention deletes its planned runs through the same cascade.
+    let policy = hone_track::retention::Policy {
+        keep_last: Some(0),
+        older_than_days: None,
+    };
+    store.end_run(&other, RunStatus::Finished).unwrap();
+    let plan = hone_track::retention::plan(store, &f.exp, &policy).unwrap();
+    assert_eq!(plan.len(), 1, "running runs are never selected: {plan:?}");
+    store.end_run(&f.parent, RunStatus::Finished).unwrap();
+    let plan = hone_track::retention::plan(store, &f.exp, &policy).unwrap();
+    assert_eq!(plan.len(), 2);
+    assert_eq!(hone_track::retention::apply(store, &plan).unwrap(), 5);
+    assert_eq!(lifecycles(store, &all), vec![Lifecycle::Deleted; 5]);
+}
+
+fn a_cascade_with_a_missing_run_changes_nothing(t: &Target) {
+    let store = t.store();
+    let f = folds(store);
+    let e = store
+        .set_runs_lifecycle_cascade(
+            &[f.parent.clone(), "no-such-run".into()],
+            Lifecycle::Deleted,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&e, TrackError::NotFound(m) if m == "run no-such-run"),
+        "{e}"
+    );
+    assert_eq!(
+        lifecycles(store, &[&f.parent, &f.a, &f.b, &f.c]),
+        vec![Lifecycle::Active; 4],
+        "the parent and children changed before the missing run were rolled back"
+    );
+}
+
+fn runs_of_a_live_owner_and_ended_runs_are_not_reaped(t: &Target) {
+    let store = t.store();
+    let exp = store.create_experiment("live", &[]).unwrap();
+    let mine = Lease::for_this_process();
+    let running = owned_run(store, &exp, "running", &mine);
+    let ended = owned_run(store, &exp, "ended", &lease("short", 1, elsewhere()));
+    store.end_run(&ended, RunStatus::Finished).unwrap();
+    outlive(1);
+    assert!(t.open().reap().unwrap().is_empty());
+    assert_eq!(status(store, &running), RunStatus::Running);
+    assert_eq!(status(store, &ended), RunStatus::Finished);
+}
+
+fn an_expired_lease_is_reaped_whatever_its_host(t: &Target) {
+    let store = t.store();
+    let exp = store.create_experiment("expiry", &[]).unwrap();
+    // A holder elsewhere, and this very process: alive, but it let its lease lapse.
+    let remote = owned_run(store, &exp, "remote", &lease("remote", 1, elsewhere()));
+    let here = Lease {
+        ttl_ms: 1,
+        ..Lease::for_this_process()
+    };
+    let local = owned_run(store, &exp, "local", &here);
+    let fresh = owned_run(store, &exp, "fresh", &lease("fresh", 600_000, elsewhere()));
+    outlive(1);
+    let before = hone_track::now_ms();
+    let mut reaped = t.open().reap().unwrap();
+    reaped.sort();
+    let mut want = vec![remote.clone(), local.clone()];
+    want.sort();
+    assert_eq!(reaped, want);
+    let r = store.get_run(&remote).unwrap().info;
+    assert_eq!(r.status, RunStatus::Killed);
+    assert!(
+        r.end_time.is_some_and(|e| e <= before),
+        "ends at its last renewal"
+    );
+    assert_eq!(status(store, &local), RunStatus::Killed);
+    assert_eq!(status(store, &fresh), RunStatus::Running);
+    assert!(store.reap().unwrap().is_empty(), "reaped once");
+}
+
+fn a_heartbeat_renews_a_lease(t: &Target) {
+    let store = t.store();
+    let exp = store.create_experiment("renewal", &[]).unwrap();
+    let renewed = lease("renewed", 1, elsewhere());
+    let lapsed = lease("lapsed", 1, elsewhere());
+    let kept = owned_run(store, &exp, "kept", &renewed);
+    let lost = owned_run(store, &exp, "lost", &lapsed);
+    let ended = owned_run(store, &exp, "ended", &renewed);
+    store.end_run(&ended, RunStatus::Finished).unwrap();
+    outlive(1);
+    // Both leases have expired; renewing one (now for 10 minutes) brings its runs back.
+    let owned = store
+        .heartbeat(&Lease {
+            ttl_ms: 600_000,
+            ..renewed
+        })
+        .unwrap();
+    assert_eq!(owned, 1, "RUNNING runs only");
+    assert_eq!(store.heartbeat(&lease("nobody", 1, None)).unwrap(), 0);
+    assert_eq!(t.open().reap().unwrap(), vec![lost]);
+    assert_eq!(status(store, &kept), RunStatus::Running);
+    assert_eq!(status(store, &ended), RunStatus::Finished);
+}
+
+fn a_lease_keeper_renews_until_dropped(t: &Target) {
+    let store: std::sync::Arc<dyn Backend> = std::sync::Arc::from(t.open());
+    let exp = store.create_experiment("keeper", &[]).unwrap();
+    // Renewed every 500 ms; three lease lengths pass without a reap.
+    let keeper = LeaseKeeper::with_lease(
+        store.clone(),
+        lease("kept", 1_500, LeaseHolder::this_process().into()),
+    );
+    let run = owned_run(store.as_ref(), &exp, "kept", keeper.lease().unwrap());
+    std::thread::sleep(Duration::from_millis(4_500));
+    assert!(t.store().reap().unwrap().is_empty());
+    drop(keeper);
+    // Without renewals the lease lapses, though this process is alive.
+    outlive(2_500);
+    assert_eq!(t.store().reap().unwrap(), vec![run]);
+}
+
+fn a_server_owns_runs_for_its_clients(t: &Target) {
+    // A server process creates runs on behalf of two clients, one lease per client (ids of its
+    // choosing, no holder process), and renews a lease when its client checks in.
+    let server = t.store();
+    let exp = server.create_experiment("served", &[]).unwrap();
+    let client = |id: &str| lease(id, 1, None);
+    let a1 = owned_run(server, &exp, "a-1", &client("client-a"));
+    let a2 = owned_run(server, &exp, "a-2", &client("client-a"));
+    let b1 = owned_run(server, &exp, "b-1", &client("client-b"));
+    outlive(1);
+    // Client A checks in; client B has gone away. The server itself stays alive throughout:
+    // being the process that wrote the runs does not keep B's alive.
+    assert_eq!(
+        server
+            .heartbeat(&Lease {
+                ttl_ms: 600_000,
+                ..client("client-a")
+            })
+            .unwrap(),
+        2
+    );
+    assert_eq!(t.open().reap().unwrap(), vec![b1.clone()]);
+    assert_eq!(status(server, &a1), RunStatus::Running);
+    assert_eq!(status(server, &a2), RunStatus::Running);
+    assert_eq!(status(server, &b1), RunStatus::Killed);
+    // A queued run handed to a client is claimed under that client's lease.
+    let queued = server
+        .create_run(NewRun {
+            experiment_id: exp.clone(),
+            status: Some(RunStatus::Scheduled),
+            ..Default::default()
+        })
+        .unwrap()
+        .run_id;
+    let c = client("client-c");
+    assert!(
+        server
+            .claim_run(&queued, RunStatus::Scheduled, RunStatus::Running, Some(&c))
+            .unwrap()
+    );
+    outlive(1);
+    assert_eq!(server.reap().unwrap(), vec![queued]);
+}
+
+fn a_gone_holder_on_this_machine_is_reaped_at_once(t: &Target) {
+    let store = t.store();
+    let exp = store.create_experiment("gone", &[]).unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    let holder = |host: String| {
+        Some(LeaseHolder {
+            host,
+            pid,
+            process_start: None,
+        })
+    };
+    // Long leases: only the holder's death can end the first one now. The same pid on another
+    // machine proves nothing here.
+    let dead = owned_run(
+        store,
+        &exp,
+        "dead",
+        &lease("dead", 600_000, holder(hostname())),
+    );
+    let remote = owned_run(
+        store,
+        &exp,
+        "remote",
+        &lease("remote", 600_000, holder(format!("not-{}", hostname()))),
+    );
+    assert_eq!(t.open().reap().unwrap(), vec![dead.clone()]);
+    assert_eq!(status(store, &dead), RunStatus::Killed);
+    assert_eq!(status(store, &remote), RunStatus::Running);
+}
+
+fn a_reaped_trial_reads_as_failed(t: &Target) {
+    let store = t.store();
+    let exp = store.create_experiment("study", &[]).unwrap();
+    let record = r#"{"number":0,"state":"RUNNING","params":{}}"#;
+    let run = store
+        .create_run(NewRun {
+            experiment_id: exp,
+            owner: Some(lease("worker", 1, elsewhere())),
+            tags: vec![kv(TRIAL_RECORD_TAG, record), kv(TRIAL_STATE_TAG, "RUNNING")],
+            ..Default::default()
+        })
+        .unwrap()
+        .run_id;
+    outlive(1);
+    assert_eq!(store.reap().unwrap(), vec![run.clone()]);
+    let r = store.get_run(&run).unwrap();
+    let tag = |k: &str| r.tags.iter().find(|(key, _)| key == k).unwrap().1.clone();
+    assert_eq!(tag(TRIAL_STATE_TAG), "FAIL");
+    let record: serde_json::Value = serde_json::from_str(&tag(TRIAL_RECORD_TAG)).unwrap();
+    assert_eq!(record["state"], "FAIL");
+    assert_eq!(record["finished_ms"].as_i64(), r.info.end_time);
+}
+
+fn counters_count_from_zero_per_name(t: &Target) {
+    let store = t.store();
     assert_eq!(store.next_sequence("study:1").unwrap(), 0);
     assert_eq!(store.next_sequence("study:1").unwrap(), 1);
     assert_eq!(store.next_sequence("study:2").unwrap(), 0);
-    // Queued, detached runs: SCHEDULED until claimed, and exactly one claimer wins.
+}
+
+/// Counters handed out from several threads (each with its own connection) never repeat.
+fn concurrent_counters_never_repeat(t: &Target) {
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let store = t.open();
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|_| store.next_sequence("shared").unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut all: Vec<i64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    all.sort();
+    assert_eq!(all, (0..100).collect::<Vec<_>>());
+}
+
+fn queued_runs_are_claimed_once_and_unowned_runs_never_reaped(t: &Target) {
+    let store = t.store();
     let exp = store.get_or_create_experiment("queue").unwrap();
     let queued = store
         .create_run(NewRun {
             experiment_id: exp,
             status: Some(RunStatus::Scheduled),
-            detached: true,
             ..Default::default()
         })
         .unwrap();
     assert_eq!(queued.status, RunStatus::Scheduled);
-    assert_eq!(
-        store.get_run(&queued.run_id).unwrap().info.status,
-        RunStatus::Scheduled
-    );
-    assert!(
+    assert_eq!(status(store, &queued.run_id), RunStatus::Scheduled);
+    let claim = || {
         store
             .claim_run(
                 &queued.run_id,
                 RunStatus::Scheduled,
                 RunStatus::Running,
-                true
+                None,
             )
             .unwrap()
-    );
-    assert!(
-        !store
-            .claim_run(
-                &queued.run_id,
-                RunStatus::Scheduled,
-                RunStatus::Running,
-                true
-            )
-            .unwrap()
-    );
-    // A detached RUNNING run has no owner process, so it is never reaped.
+    };
+    assert!(claim());
+    assert!(!claim());
+    // A RUNNING run without an owner is never reaped.
     assert!(store.reap().unwrap().is_empty());
 }
 
 /// `transition_run` is a compare-and-set of the run status, written with its batch in one
 /// transaction: racing callers, each with its own connection, see exactly one winner, and the
 /// losers write nothing.
-fn concurrent_transition(uri: &str) {
-    let store = open_store(uri).unwrap();
+fn transition_is_a_compare_and_set_with_one_winner(t: &Target) {
+    let store = t.store();
     let exp = store.get_or_create_experiment("transitions").unwrap();
-    let run = new_run(store.as_ref(), &exp, "trial", None);
+    let run = new_run(store, &exp, "trial", None);
     let state = |v: &str| Batch {
         run_id: run.clone(),
         tags: vec![kv("hone.trial.state", v)],
@@ -410,16 +918,15 @@ fn concurrent_transition(uri: &str) {
     assert_eq!(store.get_run(&run).unwrap().info.end_time, None);
     let winners: Vec<bool> = (0..8)
         .map(|i| {
-            let (uri, run) = (uri.to_string(), run.clone());
+            let (other, run) = (t.open(), run.clone());
             std::thread::spawn(move || {
-                let store = open_store(&uri).unwrap();
                 let b = Batch {
                     run_id: run,
                     metrics: vec![metric("value", i as f64, 0, 1)],
                     tags: vec![kv("winner", &i.to_string())],
                     ..Default::default()
                 };
-                store
+                other
                     .transition_run(&b, RunStatus::Running, RunStatus::Finished)
                     .unwrap()
             })
@@ -466,47 +973,10 @@ fn concurrent_transition(uri: &str) {
     ));
 }
 
-/// Counters handed out from several threads (each with its own connection) never repeat.
-fn concurrent_sequence(uri: &str) {
-    let handles: Vec<_> = (0..4)
-        .map(|_| {
-            let uri = uri.to_string();
-            std::thread::spawn(move || {
-                let store = open_store(&uri).unwrap();
-                (0..25)
-                    .map(|_| store.next_sequence("shared").unwrap())
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut all: Vec<i64> = handles
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
-    all.sort();
-    assert_eq!(all, (0..100).collect::<Vec<_>>());
-}
-
-#[test]
-fn sqlite_backend_passes_the_suite() {
-    let dir = tempfile::tempdir().unwrap();
-    let uri = format!("sqlite://{}", dir.path().join("hone.db").display());
-    let store = open_store(&uri).unwrap();
-    suite(store.as_ref());
-    concurrent_sequence(&uri);
-    concurrent_transition(&uri);
-    // Re-opening applies no migration twice and keeps the data.
-    let again = open_store(&uri).unwrap();
+/// Re-opening applies no migration twice and keeps the data.
+fn reopening_keeps_the_data(t: &Target) {
+    let f = folds(t.store());
+    let again = t.open();
     assert!(again.get_experiment_by_name("suite").unwrap().is_some());
-}
-
-#[test]
-fn postgres_backend_passes_the_suite() {
-    let cluster = common::PgCluster::start();
-    let store = open_store(&cluster.uri).unwrap();
-    suite(store.as_ref());
-    concurrent_sequence(&cluster.uri);
-    concurrent_transition(&cluster.uri);
-    let again = open_store(&cluster.uri).unwrap();
-    assert!(again.get_experiment_by_name("suite").unwrap().is_some());
+    assert_eq!(again.child_runs(&f.parent).unwrap().len(), 3);
 }

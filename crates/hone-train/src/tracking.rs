@@ -234,44 +234,41 @@ pub fn earlier_trials(
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
-    let mut req = hone_track::SearchRequest {
-        experiment_ids: vec![exp.experiment_id],
-        max_results: 50_000,
-        ..Default::default()
-    };
-    loop {
-        let (runs, next) = store.search_runs(&req)?;
-        for run in runs {
-            if run.info.status != RunStatus::Finished {
-                continue;
-            }
-            let Some(m) = run.metrics.iter().find(|m| m.key == TRIAL_SHARPE_KEY) else {
-                continue;
-            };
-            if !m.point.value.is_finite() {
-                continue;
-            }
-            // A trial whose equity file is gone still counts for DSR, not for PBO.
-            let equity_csv = store
-                .list_artifacts(&run.info.run_id)?
-                .into_iter()
-                .find(|a| a.path == "equity_cv.csv")
-                .and_then(|a| {
-                    tracker
-                        .blobs()
-                        .get(&a.sha256, &run.info.run_id, &a.path)
-                        .ok()
-                })
-                .and_then(|b| String::from_utf8(b).ok());
-            out.push(crate::trading::Trial {
-                sr: m.point.value,
-                equity_csv,
-            });
+    let runs = hone_track::search_all(
+        store,
+        hone_track::SearchRequest {
+            experiment_ids: vec![exp.experiment_id],
+            max_results: 50_000,
+            ..Default::default()
+        },
+    );
+    for run in runs {
+        let run = run?;
+        if run.info.status != RunStatus::Finished {
+            continue;
         }
-        match next {
-            Some(token) => req.page_token = Some(token),
-            None => break,
+        let Some(m) = run.metrics.iter().find(|m| m.key == TRIAL_SHARPE_KEY) else {
+            continue;
+        };
+        if !m.point.value.is_finite() {
+            continue;
         }
+        // A trial whose equity file is gone still counts for DSR, not for PBO.
+        let equity_csv = store
+            .list_artifacts(&run.info.run_id)?
+            .into_iter()
+            .find(|a| a.path == "equity_cv.csv")
+            .and_then(|a| {
+                tracker
+                    .blobs()
+                    .get(&a.sha256, &run.info.run_id, &a.path)
+                    .ok()
+            })
+            .and_then(|b| String::from_utf8(b).ok());
+        out.push(crate::trading::Trial {
+            sr: m.point.value,
+            equity_csv,
+        });
     }
     Ok(out)
 }

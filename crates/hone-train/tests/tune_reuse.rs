@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use hone_study::{TrackTrialStore, open_or_create_study};
-use hone_track::{Store, open_store};
+use hone_track::{Backend, open_store};
 use hone_train::config::{self, LoadedConfig};
 use hone_train::tune::{TuneSpec, prepare_search, run_search};
 use hone_tune::study::{MemoryTrialStore, Study, TrialStore};
@@ -176,7 +176,7 @@ fn batched_reports_reach_the_store_and_prune_the_same() {
     let mut runs = Vec::new();
     for batched in [false, true] {
         let uri = format!("sqlite:///{}/store{batched}.db", dir.path().display());
-        let store: Arc<dyn Store> = Arc::from(open_store(&uri).unwrap());
+        let store: Arc<dyn Backend> = Arc::from(open_store(&uri).unwrap());
         let (def, experiment, _) = open_or_create_study(store.as_ref(), &spec.study).unwrap();
         let trials = TrackTrialStore::new(store.clone(), experiment.clone(), def.clone(), false);
         let trials = if batched {

@@ -1,15 +1,25 @@
-//! Test helpers: a throwaway PostgreSQL cluster on a free loopback port.
-
-#![allow(dead_code)]
+//! Test helpers shared by hone's crates: a throwaway PostgreSQL cluster on a free loopback
+//! port, started with the server binaries of the machine (`initdb`, `pg_ctl`).
+//!
+//! Dev-only (a dev-dependency, never published). Its helpers panic on failure instead of
+//! returning errors: they run inside tests, where a panic is the failure report.
+//!
+//! - [`PgCluster::start`]: a cluster of one's own, stopped when the value is dropped.
+//! - [`shared_cluster`]: one cluster per test binary, started on first use and stopped when the
+//!   process exits; [`PgCluster::fresh_database`] gives each test an empty database in it, so
+//!   tests run in parallel without seeing each other's data.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A PostgreSQL cluster that lives as long as this value.
 pub struct PgCluster {
     dir: PathBuf,
     bin: PathBuf,
-    /// Connection URI.
+    port: u16,
+    /// Connection URI (user `hone`, database `postgres`).
     pub uri: String,
 }
 
@@ -56,21 +66,21 @@ impl PgCluster {
             std::process::id(),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
+                .expect("clock after 1970")
                 .as_nanos()
         ));
-        std::fs::create_dir_all(&base).unwrap();
+        std::fs::create_dir_all(&base).expect("cluster folder");
         if is_root() {
             let ok = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
                 .arg(&base)
                 .status()
-                .unwrap()
+                .expect("chown")
                 .success();
             assert!(ok, "chown postgres failed");
         }
         let data = base.join("data");
-        let data_s = data.to_str().unwrap().to_string();
+        let data_s = data.to_str().expect("UTF-8 temp path").to_string();
         run_pg(
             &bin,
             "initdb",
@@ -87,15 +97,18 @@ impl PgCluster {
             ],
         );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
             .port();
         let opts = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             base.display()
         );
-        let log = base.join("log").to_str().unwrap().to_string();
+        let log = base
+            .join("log")
+            .to_str()
+            .expect("UTF-8 temp path")
+            .to_string();
         run_pg(
             &bin,
             "pg_ctl",
@@ -104,20 +117,35 @@ impl PgCluster {
         Self {
             dir: base,
             bin,
+            port,
             uri: format!("postgresql://hone@127.0.0.1:{port}/postgres"),
         }
     }
-}
 
-impl Drop for PgCluster {
-    fn drop(&mut self) {
+    /// Creates an empty database with a name no other call uses and returns its URI.
+    pub fn fresh_database(&self) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "t_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut client =
+            postgres::Client::connect(&self.uri, postgres::NoTls).expect("connect to cluster");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+        format!("postgresql://hone@127.0.0.1:{}/{name}", self.port)
+    }
+
+    fn stop(&self) {
         let data = self.dir.join("data");
         run_pg(
             &self.bin,
             "pg_ctl",
             &[
                 "-D",
-                data.to_str().unwrap(),
+                data.to_str().expect("UTF-8 temp path"),
                 "-m",
                 "immediate",
                 "-w",
@@ -126,4 +154,32 @@ impl Drop for PgCluster {
         );
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+static SHARED: OnceLock<PgCluster> = OnceLock::new();
+
+/// Stops the shared cluster: statics are never dropped, so this runs from `atexit`.
+extern "C" fn stop_shared() {
+    if let Some(cluster) = SHARED.get() {
+        // A panic must not unwind out of an `extern "C"` function.
+        let _ = std::panic::catch_unwind(|| cluster.stop());
+    }
+}
+
+/// The cluster shared by every test of this binary: started by the first caller, stopped when
+/// the process exits (normally or through a failed test; a killed test binary leaves it
+/// running, in a `hone-pg-*` folder of the temp directory).
+pub fn shared_cluster() -> &'static PgCluster {
+    SHARED.get_or_init(|| {
+        let cluster = PgCluster::start();
+        // SAFETY: registers a plain function with no arguments; it only reads a static.
+        unsafe { libc::atexit(stop_shared) };
+        cluster
+    })
 }

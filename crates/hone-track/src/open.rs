@@ -1,0 +1,48 @@
+//! Opening a store from a URI: the [`Backend`] a caller gets is the store, its coordination
+//! and its maintenance in one object, whichever database holds them.
+
+use crate::Result;
+use crate::coordinator::Coordinator;
+use crate::db::Db;
+use crate::location::{OpenMode, StoreTarget, parse_store_uri};
+use crate::maintenance::Maintenance;
+use crate::pg::PgDb;
+use crate::schema::migrate;
+use crate::sql_store::SqlStore;
+use crate::sqlite::SqliteDb;
+use crate::store::Store;
+
+/// A whole store: [`Store`] (the tracking data), [`Coordinator`] (counters, claims, leases,
+/// reaping) and [`Maintenance`] (retention, cascades, purge, referenced blobs). A
+/// `&dyn Backend` (or `Box`/`Arc`) converts to any of the three where a function needs only
+/// one. Implemented for every type that implements the three.
+pub trait Backend: Store + Coordinator + Maintenance {}
+
+impl<T: Store + Coordinator + Maintenance + ?Sized> Backend for T {}
+
+/// Opens a store from a URI, creating it if needed: `sqlite:///abs/path.db`,
+/// `sqlite://rel/path.db`, `file://` alike, a plain file path, or
+/// `postgresql://user@host:port/db` (also `postgres://`); see
+/// [`parse_store_uri`](crate::location::parse_store_uri). A `?durability=power` suffix on a
+/// SQLite URI makes every commit fsync (survives power loss, not only process crashes).
+pub fn open_store(uri: &str) -> Result<Box<dyn Backend>> {
+    open_store_with(uri, OpenMode::Create)
+}
+
+/// Opens a store from a URI (as [`open_store`]); with [`OpenMode::MustExist`] a store that does
+/// not exist yet is an error and nothing is created (no file, folder or schema), for commands
+/// that only look at what was recorded.
+pub fn open_store_with(uri: &str, mode: OpenMode) -> Result<Box<dyn Backend>> {
+    match parse_store_uri(uri)? {
+        StoreTarget::Postgres { url } => {
+            let db = PgDb::connect(&url)?;
+            migrate(&db, mode, &db.location())?;
+            Ok(Box::new(SqlStore::new(db)))
+        }
+        StoreTarget::Sqlite { path, durability } => {
+            let db = SqliteDb::open(&path, durability, mode)?;
+            migrate(&db, mode, &crate::printable(&path.display().to_string()))?;
+            Ok(Box::new(SqlStore::new(db)))
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! [`Maintenance`] for [`SqlStore`]: what retention reads, lifecycle cascades, purge and the
+//! blobs still referenced.
+
+use std::collections::HashSet;
+
+use super::{RUN_COLUMNS, SqlStore, run_info};
+use crate::db::{Db, Value, text};
+use crate::maintenance::{Maintenance, TaggedRun};
+use crate::model::{Lifecycle, RunInfo};
+use crate::{Result, now_ms};
+
+impl<D: Db> Maintenance for SqlStore<D> {
+    fn runs_for_retention(&self, experiment_id: &str) -> Result<Vec<TaggedRun>> {
+        let exp = Self::experiment_id(experiment_id)?;
+        self.read(|c| {
+            let infos: Vec<RunInfo> = c
+                .query(
+                    &format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.experiment_id = ?1 AND r.parent_run_id IS NULL ORDER BY r.start_time DESC, r.run_id"),
+                    std::slice::from_ref(&exp),
+                )?
+                .iter()
+                .map(run_info)
+                .collect::<Result<_>>()?;
+            let mut out = Vec::with_capacity(infos.len());
+            for info in infos {
+                let tags = c
+                    .query("SELECT key, value FROM tags WHERE run_id = ?1", &[info.run_id.as_str().into()])?
+                    .iter()
+                    .map(|t| (text(t, 0), text(t, 1)))
+                    .collect();
+                out.push((info, tags));
+            }
+            Ok(out)
+        })
+    }
+
+    fn set_runs_lifecycle_cascade(
+        &self,
+        run_ids: &[String],
+        lifecycle: Lifecycle,
+    ) -> Result<usize> {
+        if run_ids.is_empty() {
+            return Ok(0);
+        }
+        let now = now_ms();
+        // One transaction: a missing run (or any failure) rolls back the runs changed before
+        // it, so a cascade is never half done.
+        self.write(|c| {
+            let mut changed = 0;
+            for id in run_ids {
+                Self::set_lifecycle(c, id, lifecycle, now)?;
+                changed += 1;
+                // Direct children, as `hone runs delete` and retention always cascaded.
+                let children: Vec<String> = c
+                    .query(
+                        "SELECT run_id FROM runs WHERE parent_run_id = ?1 ORDER BY start_time, name",
+                        &[id.into()],
+                    )?
+                    .iter()
+                    .map(|r| text(r, 0))
+                    .collect();
+                for child in &children {
+                    Self::set_lifecycle(c, child, lifecycle, now)?;
+                    changed += 1;
+                }
+            }
+            Ok(changed)
+        })
+    }
+
+    fn purge_deleted_runs(&self, min_age_ms: i64) -> Result<Vec<String>> {
+        let cutoff = now_ms() - min_age_ms;
+        self.write(|c| {
+            let ids: Vec<String> = c
+                .query(
+                    "SELECT run_id FROM runs WHERE lifecycle = 'deleted' AND deleted_time <= ?1",
+                    &[Value::Int(cutoff)],
+                )?
+                .iter()
+                .map(|r| text(r, 0))
+                .collect();
+            for id in &ids {
+                for table in [
+                    "metrics",
+                    "latest_metrics",
+                    "params",
+                    "tags",
+                    "artifacts",
+                    "run_inputs",
+                ] {
+                    c.execute(
+                        &format!("DELETE FROM {table} WHERE run_id = ?1"),
+                        &[id.into()],
+                    )?;
+                }
+                c.execute(
+                    "UPDATE runs SET parent_run_id = NULL WHERE parent_run_id = ?1",
+                    &[id.into()],
+                )?;
+                c.execute("DELETE FROM runs WHERE run_id = ?1", &[id.into()])?;
+            }
+            Ok(ids)
+        })
+    }
+
+    fn referenced_blobs(&self) -> Result<HashSet<String>> {
+        self.read(|c| {
+            Ok(c.query("SELECT DISTINCT sha256 FROM artifacts", &[])?
+                .iter()
+                .map(|r| text(r, 0))
+                .collect())
+        })
+    }
+}
