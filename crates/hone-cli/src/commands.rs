@@ -402,14 +402,7 @@ pub fn split(args: SplitArgs) -> Result<(), CliError> {
             label_end: label_end.as_deref(),
         })
         .map_err(usage)?;
-    let paths = (scheme == "cpcv").then(|| {
-        hone_validate::temporal::Cpcv {
-            n_groups: args.n_groups.unwrap_or(6),
-            n_test_groups: args.n_test_groups.unwrap_or(2),
-            purge: hone_validate::temporal::CpcvPurge::Labels { embargo_pct: 0.0 },
-        }
-        .path_ids()
-    });
+    let paths = spec.cpcv_layout().map(|cp| cp.path_ids());
     if args.json {
         let mut v = folds_json(n, &folds);
         if let Some(p) = &paths {

@@ -183,6 +183,26 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadedConfig, TrainError> {
             .unwrap_or_default();
         TrainError::Config(format!("{}{location}: {message}", path.display()))
     })?;
+    checked(config, path)
+}
+
+/// A config given as a TOML value (a parsed config with typed overrides written into it, as a
+/// search trial applies its parameters): the same checks as [`parse`], without a text round
+/// trip; `path` locates relative data paths and names the config in errors.
+pub fn from_value(value: toml::Value, path: &Path) -> Result<LoadedConfig, TrainError> {
+    let config: TrainConfig = value.try_into().map_err(|e: toml::de::Error| {
+        TrainError::Config(format!(
+            "{}: {}",
+            path.display(),
+            with_suggestion(e.message())
+        ))
+    })?;
+    checked(config, path)
+}
+
+/// The checks every config passes after deserialising: the model through its family, the
+/// metrics, the holdout share, trading and gates tables, the seed.
+fn checked(config: TrainConfig, path: &Path) -> Result<LoadedConfig, TrainError> {
     let model_json = serde_json::to_value(&config.model)
         .map_err(|e| TrainError::Config(format!("{}: [model]: {e}", path.display())))?;
     let model = ModelSpec::from_value(&model_json)

@@ -9,23 +9,24 @@
 //! 4. refit on all development rows and score the holdout once.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use hone_data::dataset::BuildOptions;
 use hone_data::{Dataset, table};
 use hone_models::gbm::CacheBudget;
-use hone_models::observer::{Flow, StepReport, TrainObserver, Unobserved};
+use hone_models::observer::{Flow, StepReport, TrainObserver};
 use hone_models::pipeline::{FitOptions, FittedPipeline, PipelineSpec, PreparedFold};
 use hone_models::{Matrix, ModelSpec};
 use hone_validate::metrics::{Metric, Predictions, Task, evaluate};
 use hone_validate::split::{Fold, SplitInput, holdout};
-use serde::Serialize;
 
 use crate::TrainError;
 use crate::config::LoadedConfig;
 use crate::output;
+use crate::report::summarize;
+pub use crate::report::{FoldReport, HoldoutReport, RowSpan, Summary, TrainReport};
 
 /// Fewest training rows a fold may have.
 pub const MIN_TRAIN_ROWS: usize = 10;
@@ -67,147 +68,6 @@ pub enum Event<'a> {
         /// Its metrics.
         metrics: &'a [(Metric, f64)],
     },
-}
-
-/// A span of rows: positions, count and timestamps.
-#[derive(Debug, Clone, Serialize)]
-pub struct RowSpan {
-    /// Number of rows.
-    pub count: usize,
-    /// First row position (in the dataset).
-    pub first: usize,
-    /// Last row position.
-    pub last: usize,
-    /// Timestamp of the first row.
-    pub first_time: String,
-    /// Timestamp of the last row.
-    pub last_time: String,
-}
-
-impl RowSpan {
-    fn of(rows: &[usize], ds: &Dataset) -> Self {
-        let (first, last) = (rows[0], rows[rows.len() - 1]);
-        Self {
-            count: rows.len(),
-            first,
-            last,
-            first_time: ds.times[first].clone(),
-            last_time: ds.times[last].clone(),
-        }
-    }
-}
-
-/// One fold's result.
-#[derive(Debug, Clone, Serialize)]
-pub struct FoldReport {
-    /// Fold number, from 1 (the final refit is `n_folds + 1`).
-    pub fold: usize,
-    /// Training rows.
-    pub train: RowSpan,
-    /// Test rows.
-    pub test: RowSpan,
-    /// Test metrics by name.
-    pub metrics: BTreeMap<String, f64>,
-    /// The same metrics in sample, on the fold's own training rows.
-    pub train_metrics: BTreeMap<String, f64>,
-    /// Boosting rounds run.
-    pub iterations_run: usize,
-    /// Rounds kept (best round under early stopping).
-    pub best_iteration: usize,
-    /// Features that reached the model after selection.
-    pub selected_features: Vec<String>,
-    /// Early-stopping validation metric name (LightGBM's), if any.
-    pub valid_metric: Option<String>,
-    /// Validation metric after each boosting round (tracked as a step metric, not in JSON).
-    #[serde(skip)]
-    pub valid_curve: Vec<f64>,
-}
-
-/// Mean and spread of a metric across folds.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    /// Mean over folds.
-    pub mean: f64,
-    /// Population standard deviation over folds (numpy's default, ddof = 0).
-    pub std: f64,
-    /// Smallest fold value.
-    pub min: f64,
-    /// Largest fold value.
-    pub max: f64,
-}
-
-/// The holdout's result.
-#[derive(Debug, Clone, Serialize)]
-pub struct HoldoutReport {
-    /// Holdout rows.
-    pub rows: RowSpan,
-    /// Rows purged between development and holdout.
-    pub purged_rows: usize,
-    /// Metrics by name.
-    pub metrics: BTreeMap<String, f64>,
-}
-
-/// Everything `hone train` reports (also written to `metrics.json`).
-#[derive(Debug, Clone, Serialize)]
-pub struct TrainReport {
-    /// Job name.
-    pub name: String,
-    /// hone version.
-    pub hone_version: String,
-    /// Config file.
-    pub config: PathBuf,
-    /// Data file.
-    pub data: PathBuf,
-    /// SHA-256 of the loaded table.
-    pub fingerprint: String,
-    /// Rows used (after warm-up and label drops).
-    pub rows: usize,
-    /// Feature names.
-    pub features: Vec<String>,
-    /// `binary`, `multiclass` or `regression`.
-    pub task: String,
-    /// Class names, for classification.
-    pub classes: Option<Vec<String>>,
-    /// Model type.
-    pub model: String,
-    /// Resolved LightGBM parameters (LightGBM models).
-    pub model_params: Option<BTreeMap<String, String>>,
-    /// CV scheme name.
-    pub scheme: String,
-    /// Rows given to cross-validation.
-    pub development: RowSpan,
-    /// Metric names in display order.
-    pub metrics: Vec<String>,
-    /// Per-fold results.
-    pub folds: Vec<FoldReport>,
-    /// Mean ± std of each metric over folds.
-    pub cv: BTreeMap<String, Summary>,
-    /// Train–validation gap per metric: mean in-sample value minus mean out-of-fold value (a
-    /// large gap in the good direction means overfitting).
-    pub train_cv_gap: BTreeMap<String, f64>,
-    /// Holdout result (absent when `split.holdout = 0`).
-    pub holdout: Option<HoldoutReport>,
-    /// The final model's refit.
-    pub final_model: FoldReport,
-    /// Feature importances of the final model (gain for LightGBM, |coef| for linear models).
-    pub importances: Vec<(String, f64)>,
-    /// Drift of each feature between the development rows and the holdout (Evidently's
-    /// default tests); empty without a holdout.
-    pub drift: Vec<hone_validate::drift::ColumnDrift>,
-    /// Share of drifted features, and whether that makes the holdout drifted (≥ 0.5).
-    pub drift_share: f64,
-    /// Trading evaluation (with a `[trading]` table).
-    pub trading: Option<crate::trading::TradingReport>,
-    /// Quality gates (with a `[gates]` table).
-    pub gates: Vec<crate::gates::GateResult>,
-    /// Stress and sensitivity: by year, by volatility regime, cost curve, feature noise.
-    pub stress: Option<crate::stress::StressReport>,
-    /// Notes for the user (dropped rows, leakage warnings).
-    pub notes: Vec<String>,
-    /// Output directory.
-    pub out_dir: PathBuf,
-    /// Wall time of the whole job, seconds.
-    pub seconds: f64,
 }
 
 /// The model's output on some rows, shaped for metrics and CSV.
@@ -277,35 +137,15 @@ struct JobContext<'a> {
     cfg: &'a LoadedConfig,
 }
 
-/// Fits on `train`, predicts `test` and, with `in_sample`, the training rows themselves (for
-/// the train–CV gap; empty otherwise: nothing predicts rows nobody reads).
+/// Fits the job's pipeline on `train` (training rows only), predicts `test` and, with
+/// `in_sample`, the training rows themselves (for the train–CV gap; empty otherwise: nothing
+/// predicts rows nobody reads). `observer` hears each training step and may stop training.
 fn fit_and_score(
     job: &JobContext<'_>,
     train: &[usize],
     test: &[usize],
     context: &str,
     in_sample: bool,
-    on_event: &mut dyn FnMut(Event<'_>),
-) -> Result<(FittedPipeline, Scored), TrainError> {
-    fit_and_score_with(
-        job,
-        train,
-        test,
-        context,
-        in_sample,
-        on_event,
-        &mut Unobserved,
-    )
-}
-
-/// [`fit_and_score`] with an observer of each training step, which may stop training.
-fn fit_and_score_with(
-    job: &JobContext<'_>,
-    train: &[usize],
-    test: &[usize],
-    context: &str,
-    in_sample: bool,
-    on_event: &mut dyn FnMut(Event<'_>),
     observer: &mut dyn TrainObserver,
 ) -> Result<(FittedPipeline, Scored), TrainError> {
     let JobContext {
@@ -329,13 +169,7 @@ fn fit_and_score_with(
                 seed: cfg.config.seed,
                 feature_names: &ds.feature_names,
                 early_stopping_gap: cfg.config.target.horizon(),
-                observer: &mut |step: &StepReport| {
-                    on_event(Event::Round {
-                        round: step.step,
-                        total: step.total,
-                    });
-                    observer.on_step(step)
-                },
+                observer,
             },
             in_sample,
         )
@@ -358,6 +192,139 @@ fn fit_and_score_with(
     ))
 }
 
+/// One CV fold's result.
+struct FoldOutcome {
+    /// The test rows' predictions (and, when asked, the in-sample ones).
+    scored: Scored,
+    /// The test metrics.
+    values: Vec<(Metric, f64)>,
+    /// How the fold's model fit.
+    fit: hone_models::FitReport,
+    /// The features that reached the fold's model.
+    selected: Vec<String>,
+}
+
+/// The fold loop every job runs (`hone train`'s CV, a tuning trial's objective): for each fold,
+/// fit on its training rows only (through `caches` when given and the pipeline shares folds),
+/// score its test rows, tell `observer`. `None` when the observer stopped it.
+#[allow(clippy::too_many_arguments)]
+fn run_folds(
+    job: &JobContext<'_>,
+    folds: &[Fold],
+    metrics: &[Metric],
+    in_sample: bool,
+    caches: Option<&FoldCaches>,
+    observer: &mut dyn CvObserver,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Option<Vec<FoldOutcome>>, TrainError> {
+    let JobContext {
+        pipeline,
+        ds,
+        task,
+        cfg,
+    } = *job;
+    let caches = caches.filter(|_| pipeline.shares_folds() && !in_sample);
+    let mut out = Vec::with_capacity(folds.len());
+    for (k, fold) in folds.iter().enumerate() {
+        on_event(Event::FoldStarted {
+            fold: k,
+            n_folds: folds.len(),
+            train_rows: fold.train.len(),
+        });
+        let context = format!("fold {}", k + 1);
+        let mut stopped = false;
+        let mut on_step = |step: &StepReport| {
+            on_event(Event::Round {
+                round: step.step,
+                total: step.total,
+            });
+            let flow = observer.on_step(k, step);
+            stopped |= flow == Flow::Stop;
+            flow
+        };
+        let model_err = |source| TrainError::Model {
+            context: context.clone(),
+            source,
+        };
+        let prepared = match caches {
+            Some(c) => c.fold(k, pipeline, |budget| {
+                pipeline
+                    .prepare_fold(
+                        &ds.features,
+                        &ds.target,
+                        &fold.train,
+                        &fold.test,
+                        task,
+                        cfg.config.seed,
+                        &ds.feature_names,
+                        cfg.config.target.horizon(),
+                        budget,
+                    )
+                    .map_err(model_err)
+            })?,
+            None => None,
+        };
+        let (fitted, scored) = match (prepared, caches) {
+            (Some(p), Some(c)) => {
+                let (fitted, output) = pipeline
+                    .fit_prepared(
+                        &p,
+                        &ds.features,
+                        &ds.target,
+                        cfg.config.seed,
+                        &c.budget,
+                        &mut on_step,
+                    )
+                    .map_err(model_err)?;
+                let scored = Scored {
+                    rows: fold.test.clone(),
+                    y_true: fold.test.iter().map(|&i| ds.target[i]).collect(),
+                    output,
+                    train: (Vec::new(), Vec::new()),
+                };
+                (fitted, scored)
+            }
+            _ => fit_and_score(
+                job,
+                &fold.train,
+                &fold.test,
+                &context,
+                in_sample,
+                &mut on_step,
+            )?,
+        };
+        if stopped {
+            return Ok(None);
+        }
+        let values = evaluate(task, metrics, &scored.predictions(task)).map_err(|source| {
+            TrainError::Metric {
+                context: format!(
+                    "fold {} (test rows {}..{})",
+                    k + 1,
+                    ds.times[fold.test[0]],
+                    ds.times[fold.test[fold.test.len() - 1]]
+                ),
+                source,
+            }
+        })?;
+        on_event(Event::FoldFinished {
+            fold: k,
+            metrics: &values,
+        });
+        let go_on = observer.on_fold(k, &values) == Flow::Continue;
+        out.push(FoldOutcome {
+            scored,
+            values,
+            fit: fitted.model.report(),
+            selected: fitted.model_features,
+        });
+        if !go_on && k + 1 < folds.len() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(out))
+}
+
 fn metric_map(values: &[(Metric, f64)]) -> BTreeMap<String, f64> {
     values
         .iter()
@@ -370,10 +337,10 @@ fn fold_report(
     train: &[usize],
     test: &[usize],
     ds: &Dataset,
-    fitted: &FittedPipeline,
+    r: hone_models::FitReport,
+    selected_features: Vec<String>,
     metrics: BTreeMap<String, f64>,
 ) -> FoldReport {
-    let r = fitted.model.report();
     FoldReport {
         fold,
         train: RowSpan::of(train, ds),
@@ -386,7 +353,7 @@ fn fold_report(
         train_metrics: BTreeMap::new(),
         iterations_run: r.iterations_run,
         best_iteration: r.best_iteration,
-        selected_features: fitted.model_features.clone(),
+        selected_features,
         valid_metric: r.valid_metric,
         valid_curve: r.valid_curve,
     }
@@ -587,93 +554,23 @@ pub fn cross_validate(
         task: prep.task,
         cfg,
     };
-    let caches = caches.filter(|_| pipeline.shares_folds());
-    let mut all = Vec::with_capacity(prep.folds.len());
-    let mut oof: Vec<(usize, Scored)> = Vec::with_capacity(prep.folds.len());
-    for (k, fold) in prep.folds.iter().enumerate() {
-        on_event(Event::FoldStarted {
-            fold: k,
-            n_folds: prep.folds.len(),
-            train_rows: fold.train.len(),
-        });
-        let context = format!("fold {}", k + 1);
-        let mut stopped = false;
-        let mut on_round = |step: &StepReport| {
-            on_event(Event::Round {
-                round: step.step,
-                total: step.total,
-            });
-            let flow = observer.on_step(k, step);
-            stopped |= flow == Flow::Stop;
-            flow
-        };
-        let model_err = |source| TrainError::Model {
-            context: context.clone(),
-            source,
-        };
-        let ds = &prep.ds;
-        let prepared = match caches {
-            Some(c) => c.fold(k, &pipeline, |budget| {
-                pipeline
-                    .prepare_fold(
-                        &ds.features,
-                        &ds.target,
-                        &fold.train,
-                        &fold.test,
-                        prep.task,
-                        cfg.config.seed,
-                        &ds.feature_names,
-                        cfg.config.target.horizon(),
-                        budget,
-                    )
-                    .map_err(model_err)
-            })?,
-            None => None,
-        };
-        let scored = match (prepared, caches) {
-            (Some(p), Some(c)) => {
-                let (_, output) = pipeline
-                    .fit_prepared(
-                        &p,
-                        &ds.features,
-                        &ds.target,
-                        cfg.config.seed,
-                        &c.budget,
-                        &mut on_round,
-                    )
-                    .map_err(model_err)?;
-                Scored {
-                    rows: fold.test.clone(),
-                    y_true: fold.test.iter().map(|&i| ds.target[i]).collect(),
-                    output,
-                    train: (Vec::new(), Vec::new()),
-                }
-            }
-            _ => {
-                let mut no_events = |_: Event<'_>| {};
-                fit_and_score_with(
-                    &job,
-                    &fold.train,
-                    &fold.test,
-                    &context,
-                    false,
-                    &mut no_events,
-                    &mut on_round,
-                )?
-                .1
-            }
-        };
-        if stopped {
-            return Ok(None);
-        }
-        let values = evaluate(prep.task, &prep.metrics, &scored.predictions(prep.task))
-            .map_err(|source| TrainError::Metric { context, source })?;
-        let go_on = observer.on_fold(k, &values) == Flow::Continue;
-        all.push(values);
-        oof.push((k + 1, scored));
-        if !go_on && k + 1 < prep.folds.len() {
-            return Ok(None);
-        }
+    let Some(outcomes) = run_folds(
+        &job,
+        &prep.folds,
+        &prep.metrics,
+        false,
+        caches,
+        observer,
+        on_event,
+    )?
+    else {
+        return Ok(None);
+    };
+    let mut all = Vec::with_capacity(outcomes.len());
+    let mut oof: Vec<(usize, Scored)> = Vec::with_capacity(outcomes.len());
+    for (k, o) in outcomes.into_iter().enumerate() {
+        all.push(o.values);
+        oof.push((k + 1, o.scored));
     }
     let trading = match (&cfg.config.trading, &prep.ds.next_return) {
         (Some(tc), Some(next)) => {
@@ -772,32 +669,15 @@ pub fn run_train_with_trials(
         task,
         cfg,
     };
+    /// `hone train` watches its folds but never stops them.
+    struct Unstopped;
+    impl CvObserver for Unstopped {}
+    let outcomes = run_folds(&job, &folds, &metrics, true, None, &mut Unstopped, on_event)?
+        .ok_or_else(|| TrainError::Config("cross-validation stopped".into()))?;
     let mut fold_reports = Vec::with_capacity(folds.len());
     let mut oof: Vec<(usize, Scored)> = Vec::with_capacity(folds.len());
-    for (k, fold) in folds.iter().enumerate() {
-        on_event(Event::FoldStarted {
-            fold: k,
-            n_folds: folds.len(),
-            train_rows: fold.train.len(),
-        });
-        let context = format!("fold {}", k + 1);
-        let (fitted, scored) =
-            fit_and_score(&job, &fold.train, &fold.test, &context, true, on_event)?;
-        let values = evaluate(task, &metrics, &scored.predictions(task)).map_err(|source| {
-            TrainError::Metric {
-                context: format!(
-                    "fold {} (test rows {}..{})",
-                    k + 1,
-                    ds.times[fold.test[0]],
-                    ds.times[fold.test[fold.test.len() - 1]]
-                ),
-                source,
-            }
-        })?;
-        on_event(Event::FoldFinished {
-            fold: k,
-            metrics: &values,
-        });
+    for (k, (fold, o)) in folds.iter().zip(outcomes).enumerate() {
+        let scored = o.scored;
         let train_values = {
             let (ty, tp) = &scored.train;
             let p = match task {
@@ -823,8 +703,9 @@ pub fn run_train_with_trials(
             &fold.train,
             &fold.test,
             &ds,
-            &fitted,
-            metric_map(&values),
+            o.fit,
+            o.selected,
+            metric_map(&o.values),
         );
         report.train_metrics = train_values;
         fold_reports.push(report);
@@ -860,7 +741,13 @@ pub fn run_train_with_trials(
         &holdout_rows,
         "final refit",
         false,
-        on_event,
+        &mut |step: &StepReport| {
+            on_event(Event::Round {
+                round: step.step,
+                total: step.total,
+            });
+            Flow::Continue
+        },
     )?;
     let holdout_report = if holdout_rows.is_empty() {
         None
@@ -949,33 +836,18 @@ pub fn run_train_with_trials(
                 equity.push(("holdout", csv, Vec::new()));
                 Some(s)
             };
-            // CPCV: stitch each backtest path from the splits that test its groups.
-            let cpcv_paths = if c.split.name() == "cpcv" {
-                let cp = hone_validate::temporal::Cpcv {
-                    n_groups: c.split.n_groups.unwrap_or(6),
-                    n_test_groups: c.split.n_test_groups.unwrap_or(2),
-                    purge: hone_validate::temporal::CpcvPurge::Labels { embargo_pct: 0.0 },
-                };
-                let groups = cp.groups(dev_end);
-                let tests = cp.test_groups();
-                let ids = cp.path_ids();
-                let mut paths: Vec<Vec<(usize, f64)>> = vec![Vec::new(); cp.n_paths()];
-                for (s, (_, scored)) in oof.iter().enumerate() {
-                    let pos = tc.positions(task, &scored.output);
-                    for (i, &r) in scored.rows.iter().enumerate() {
-                        if let Some(j) = tests[s].iter().position(|g| *g == groups[r]) {
-                            paths[ids[s][j]].push((r, pos[i]));
-                        }
-                    }
+            // CPCV: each backtest path stitched from the splits that test its groups.
+            let cpcv_paths = match c.split.cpcv_layout() {
+                Some(layout) => {
+                    let splits: Vec<(&[usize], Vec<f64>)> = oof
+                        .iter()
+                        .map(|(_, s)| (s.rows.as_slice(), tc.positions(task, &s.output)))
+                        .collect();
+                    Some(crate::trading::cpcv_path_sharpes(
+                        &layout, dev_end, &splits, &bt,
+                    )?)
                 }
-                let mut sharpes = Vec::with_capacity(paths.len());
-                for mut p in paths {
-                    p.sort_by_key(|(r, _)| *r);
-                    sharpes.push(bt(&p)?.0.metrics.sharpe);
-                }
-                Some(crate::trading::PathSharpes::of(sharpes))
-            } else {
-                None
+                None => None,
             };
             let srs: Vec<f64> = earlier_trials.iter().map(|t| t.sr).collect();
             let dsr = crate::trading::deflated_sharpe(&cv_summary, &srs);
@@ -1023,7 +895,8 @@ pub fn run_train_with_trials(
             &dev_rows,
             &holdout_rows,
             &ds,
-            &final_fit,
+            final_fit.model.report(),
+            final_fit.model_features.clone(),
             BTreeMap::new(),
         ),
         importances,
@@ -1200,26 +1073,4 @@ fn stress_report(
 
 fn model_name(m: &ModelSpec) -> String {
     m.name().to_string()
-}
-
-fn summarize(folds: &[FoldReport], metrics: &[Metric]) -> BTreeMap<String, Summary> {
-    metrics
-        .iter()
-        .map(|m| {
-            let v: Vec<f64> = folds.iter().map(|f| f.metrics[m.name()]).collect();
-            let mean = v.iter().sum::<f64>() / v.len() as f64;
-            let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
-            let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            (
-                m.name().to_string(),
-                Summary {
-                    mean,
-                    std,
-                    min,
-                    max,
-                },
-            )
-        })
-        .collect()
 }

@@ -14,6 +14,7 @@ pub mod job;
 pub mod output;
 pub mod predict;
 pub mod predictions;
+pub mod report;
 pub mod stress;
 pub mod tracking;
 pub mod trading;

@@ -245,6 +245,38 @@ impl PathSharpes {
     }
 }
 
+/// Backtests `(row, position)` pairs in time order: the summary and the equity CSV.
+pub type Backtest<'a> = dyn Fn(&[(usize, f64)]) -> Result<(TradingSummary, String), TrainError> + 'a;
+
+/// CPCV's backtest paths (AFML 12.4): each path stitched from the splits that test its groups,
+/// in time order, backtested with `backtest`, and the Sharpe ratios summarised. `splits[s]` is
+/// split `s`'s test rows (positions into the first `n_rows` development rows) and their
+/// positions, in the splitter's order.
+pub fn cpcv_path_sharpes(
+    layout: &hone_validate::temporal::Cpcv,
+    n_rows: usize,
+    splits: &[(&[usize], Vec<f64>)],
+    backtest: &Backtest<'_>,
+) -> Result<PathSharpes, TrainError> {
+    let groups = layout.groups(n_rows);
+    let tests = layout.test_groups();
+    let ids = layout.path_ids();
+    let mut paths: Vec<Vec<(usize, f64)>> = vec![Vec::new(); layout.n_paths()];
+    for (s, (rows, pos)) in splits.iter().enumerate() {
+        for (i, &r) in rows.iter().enumerate() {
+            if let Some(j) = tests[s].iter().position(|g| *g == groups[r]) {
+                paths[ids[s][j]].push((r, pos[i]));
+            }
+        }
+    }
+    let mut sharpes = Vec::with_capacity(paths.len());
+    for mut p in paths {
+        p.sort_by_key(|(r, _)| *r);
+        sharpes.push(backtest(&p)?.0.metrics.sharpe);
+    }
+    Ok(PathSharpes::of(sharpes))
+}
+
 impl TradingConfig {
     /// Checks the settings.
     pub fn validate(&self) -> Result<(), TrainError> {

@@ -23,7 +23,7 @@ use hone_tune::trial::{Direction, Trial, TrialState};
 use hone_validate::Metric;
 
 use crate::TrainError;
-use crate::config::{LoadedConfig, parse};
+use crate::config::{LoadedConfig, from_value};
 use crate::job::{CvObserver, FoldCaches, Prepared, cross_validate, prepare};
 
 const SEARCH_KEYS: [&str; 14] = [
@@ -436,6 +436,14 @@ pub fn apply(
         .ok_or_else(|| TrainError::Config("the config is not a table".into()))?;
     table.remove("search");
     for (path, v) in values {
+        if let ParamValue::Float(f) = v
+            && !f.is_finite()
+        {
+            return Err(TrainError::Config(format!(
+                "{}: {path} = {f}: must be a finite number",
+                cfg.path.display()
+            )));
+        }
         set_path(table, path, v.to_toml()).map_err(TrainError::Config)?;
     }
     if let Some(t) = threads
@@ -448,11 +456,53 @@ pub fn apply(
             set_path(table, &path, toml::Value::Integer(t as i64)).map_err(TrainError::Config)?;
         }
     }
-    let text = toml::to_string(&value)
-        .map_err(|e| TrainError::Config(format!("cannot rewrite the config: {e}")))?;
-    let mut out = parse(&text, &cfg.path)?;
+    let mut out = from_value(value, &cfg.path)?;
     out.data_path = cfg.data_path.clone();
     Ok(out)
+}
+
+/// One trial as plain data, all a worker needs to run it (with the data file at `data_path`):
+/// the parsed base config and the trial's parameters as config paths. It serialises (JSON,
+/// TOML), so a trial can be queued for a process on another machine; [`TrialTask::config`]
+/// gives the same config there as [`apply`] gives here.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TrialTask {
+    /// The base config, as parsed (its `[search]` table is ignored).
+    pub config: crate::TrainConfig,
+    /// Where the config was read from (names it in errors).
+    pub config_path: std::path::PathBuf,
+    /// The data file, resolved.
+    pub data_path: std::path::PathBuf,
+    /// The trial's values, by config path (`model.params.num_leaves`, `preprocess.scale`).
+    pub params: Vec<(String, ParamValue)>,
+    /// The model's thread count to set when the config does not fix it.
+    pub threads: Option<usize>,
+}
+
+impl TrialTask {
+    /// The task of running `params` on `cfg`.
+    pub fn new(
+        cfg: &LoadedConfig,
+        params: &[(String, ParamValue)],
+        threads: Option<usize>,
+    ) -> Self {
+        Self {
+            config: cfg.config.clone(),
+            config_path: cfg.path.clone(),
+            data_path: cfg.data_path.clone(),
+            params: params.to_vec(),
+            threads,
+        }
+    }
+
+    /// The trial's config: the base config checked, the parameters applied as typed overrides.
+    pub fn config(&self) -> Result<LoadedConfig, TrainError> {
+        let value = toml::Value::try_from(&self.config)
+            .map_err(|e| TrainError::Config(format!("cannot read the config: {e}")))?;
+        let mut base = from_value(value, &self.config_path)?;
+        base.data_path = self.data_path.clone();
+        apply(&base, &self.params, self.threads)
+    }
 }
 
 /// True when the dotted `key` is set in `table`.
@@ -690,7 +740,7 @@ fn evaluate_trial(
     let values = spec.study.space.external(&trial.params);
     type Objective = (Vec<f64>, Option<crate::trading::Trial>);
     let run = || -> Result<Option<Objective>, TrainError> {
-        let trial_cfg = apply(cfg, &values, Some(threads))?;
+        let trial_cfg = TrialTask::new(cfg, &values, Some(threads)).config()?;
         let own;
         let prep = match shared {
             Some(p) => p,
@@ -824,4 +874,40 @@ pub fn best_values(study: &Study) -> Option<(Trial, Vec<(String, ParamValue)>)> 
     }?;
     let values = study.def().space.external(&best.params);
     Some((best, values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A trial travels as data: its JSON gives the config `apply` gives.
+    #[test]
+    fn a_trial_task_round_trips_to_the_same_config() {
+        let path = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/sp500_direction_tune.toml"
+        ));
+        let cfg = crate::config::load(path).unwrap();
+        let params = vec![
+            ("model.params.num_leaves".to_string(), ParamValue::Int(9)),
+            (
+                "model.params.learning_rate".to_string(),
+                ParamValue::Float(0.0731),
+            ),
+        ];
+        let task = TrialTask::new(&cfg, &params, Some(1));
+        let json = serde_json::to_string(&task).unwrap();
+        let back: TrialTask = serde_json::from_str(&json).unwrap();
+        let remote = back.config().unwrap();
+        let local = apply(&cfg, &params, Some(1)).unwrap();
+        assert_eq!(
+            toml::to_string(&remote.config).unwrap(),
+            toml::to_string(&local.config).unwrap()
+        );
+        assert_eq!(remote.model, local.model);
+        assert_eq!(remote.data_path, cfg.data_path);
+        let text = toml::to_string(&remote.config).unwrap();
+        assert!(text.contains("num_leaves = 9"), "{text}");
+        assert!(text.contains("num_threads = 1"), "{text}");
+    }
 }

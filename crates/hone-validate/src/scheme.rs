@@ -10,6 +10,11 @@ use crate::temporal::{
     Cpcv, CpcvPurge, MonteCarlo, PurgedKFold, WalkForward, check_monte_carlo_test_size,
 };
 
+/// Groups of a `cpcv` scheme when `n_groups` is not given.
+pub const DEFAULT_CPCV_GROUPS: usize = 6;
+/// Test groups per `cpcv` split when `n_test_groups` is not given.
+pub const DEFAULT_CPCV_TEST_GROUPS: usize = 2;
+
 /// Scheme names.
 pub const SCHEMES: &[&str] = &[
     "timeseries",
@@ -151,6 +156,17 @@ impl SchemeSpec {
         self.scheme.as_deref().unwrap_or("timeseries")
     }
 
+    /// The combinatorial layout of a `cpcv` scheme (groups, test groups and the backtest paths
+    /// they form, defaults filled: 6 groups, 2 tested per split); `None` for other schemes.
+    /// Its purge setting is left at none: the layout does not depend on it.
+    pub fn cpcv_layout(&self) -> Option<Cpcv> {
+        (self.name() == "cpcv").then(|| Cpcv {
+            n_groups: self.n_groups.unwrap_or(DEFAULT_CPCV_GROUPS),
+            n_test_groups: self.n_test_groups.unwrap_or(DEFAULT_CPCV_TEST_GROUPS),
+            purge: CpcvPurge::Labels { embargo_pct: 0.0 },
+        })
+    }
+
     /// The holdout share (default 0.2).
     pub fn holdout(&self) -> f64 {
         self.holdout.unwrap_or(0.2)
@@ -252,8 +268,8 @@ impl SchemeSpec {
                 embargo_pct: self.embargo_pct.unwrap_or(0.0),
             }),
             "cpcv" => Box::new(Cpcv {
-                n_groups: self.n_groups.unwrap_or(6),
-                n_test_groups: self.n_test_groups.unwrap_or(2),
+                n_groups: self.n_groups.unwrap_or(DEFAULT_CPCV_GROUPS),
+                n_test_groups: self.n_test_groups.unwrap_or(DEFAULT_CPCV_TEST_GROUPS),
                 purge: match (self.purged_size, self.embargo_size) {
                     (None, None) => CpcvPurge::Labels {
                         embargo_pct: self.embargo_pct.unwrap_or(0.0),

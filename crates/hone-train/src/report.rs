@@ -1,0 +1,173 @@
+//! What a training job reports: per fold, over folds, on the holdout and for the final model.
+//! `metrics.json` is [`TrainReport`] serialised; the tracker, gates and renderers read it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use hone_data::Dataset;
+use hone_validate::metrics::Metric;
+use serde::Serialize;
+
+/// A span of rows: positions, count and timestamps.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowSpan {
+    /// Number of rows.
+    pub count: usize,
+    /// First row position (in the dataset).
+    pub first: usize,
+    /// Last row position.
+    pub last: usize,
+    /// Timestamp of the first row.
+    pub first_time: String,
+    /// Timestamp of the last row.
+    pub last_time: String,
+}
+
+impl RowSpan {
+    pub(crate) fn of(rows: &[usize], ds: &Dataset) -> Self {
+        let (first, last) = (rows[0], rows[rows.len() - 1]);
+        Self {
+            count: rows.len(),
+            first,
+            last,
+            first_time: ds.times[first].clone(),
+            last_time: ds.times[last].clone(),
+        }
+    }
+}
+
+/// One fold's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldReport {
+    /// Fold number, from 1 (the final refit is `n_folds + 1`).
+    pub fold: usize,
+    /// Training rows.
+    pub train: RowSpan,
+    /// Test rows.
+    pub test: RowSpan,
+    /// Test metrics by name.
+    pub metrics: BTreeMap<String, f64>,
+    /// The same metrics in sample, on the fold's own training rows.
+    pub train_metrics: BTreeMap<String, f64>,
+    /// Boosting rounds run.
+    pub iterations_run: usize,
+    /// Rounds kept (best round under early stopping).
+    pub best_iteration: usize,
+    /// Features that reached the model after selection.
+    pub selected_features: Vec<String>,
+    /// Early-stopping validation metric name (LightGBM's), if any.
+    pub valid_metric: Option<String>,
+    /// Validation metric after each boosting round (tracked as a step metric, not in JSON).
+    #[serde(skip)]
+    pub valid_curve: Vec<f64>,
+}
+
+/// Mean and spread of a metric across folds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Mean over folds.
+    pub mean: f64,
+    /// Population standard deviation over folds (numpy's default, ddof = 0).
+    pub std: f64,
+    /// Smallest fold value.
+    pub min: f64,
+    /// Largest fold value.
+    pub max: f64,
+}
+
+/// The holdout's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldoutReport {
+    /// Holdout rows.
+    pub rows: RowSpan,
+    /// Rows purged between development and holdout.
+    pub purged_rows: usize,
+    /// Metrics by name.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// Everything `hone train` reports (also written to `metrics.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    /// Job name.
+    pub name: String,
+    /// hone version.
+    pub hone_version: String,
+    /// Config file.
+    pub config: PathBuf,
+    /// Data file.
+    pub data: PathBuf,
+    /// SHA-256 of the loaded table.
+    pub fingerprint: String,
+    /// Rows used (after warm-up and label drops).
+    pub rows: usize,
+    /// Feature names.
+    pub features: Vec<String>,
+    /// `binary`, `multiclass` or `regression`.
+    pub task: String,
+    /// Class names, for classification.
+    pub classes: Option<Vec<String>>,
+    /// Model type.
+    pub model: String,
+    /// Resolved LightGBM parameters (LightGBM models).
+    pub model_params: Option<BTreeMap<String, String>>,
+    /// CV scheme name.
+    pub scheme: String,
+    /// Rows given to cross-validation.
+    pub development: RowSpan,
+    /// Metric names in display order.
+    pub metrics: Vec<String>,
+    /// Per-fold results.
+    pub folds: Vec<FoldReport>,
+    /// Mean ± std of each metric over folds.
+    pub cv: BTreeMap<String, Summary>,
+    /// Train–validation gap per metric: mean in-sample value minus mean out-of-fold value (a
+    /// large gap in the good direction means overfitting).
+    pub train_cv_gap: BTreeMap<String, f64>,
+    /// Holdout result (absent when `split.holdout = 0`).
+    pub holdout: Option<HoldoutReport>,
+    /// The final model's refit.
+    pub final_model: FoldReport,
+    /// Feature importances of the final model (gain for LightGBM, |coef| for linear models).
+    pub importances: Vec<(String, f64)>,
+    /// Drift of each feature between the development rows and the holdout (Evidently's
+    /// default tests); empty without a holdout.
+    pub drift: Vec<hone_validate::drift::ColumnDrift>,
+    /// Share of drifted features, and whether that makes the holdout drifted (≥ 0.5).
+    pub drift_share: f64,
+    /// Trading evaluation (with a `[trading]` table).
+    pub trading: Option<crate::trading::TradingReport>,
+    /// Quality gates (with a `[gates]` table).
+    pub gates: Vec<crate::gates::GateResult>,
+    /// Stress and sensitivity: by year, by volatility regime, cost curve, feature noise.
+    pub stress: Option<crate::stress::StressReport>,
+    /// Notes for the user (dropped rows, leakage warnings).
+    pub notes: Vec<String>,
+    /// Output directory.
+    pub out_dir: PathBuf,
+    /// Wall time of the whole job, seconds.
+    pub seconds: f64,
+}
+
+/// Mean, population std, min and max of each metric over folds.
+pub(crate) fn summarize(folds: &[FoldReport], metrics: &[Metric]) -> BTreeMap<String, Summary> {
+    metrics
+        .iter()
+        .map(|m| {
+            let v: Vec<f64> = folds.iter().map(|f| f.metrics[m.name()]).collect();
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+            let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (
+                m.name().to_string(),
+                Summary {
+                    mean,
+                    std,
+                    min,
+                    max,
+                },
+            )
+        })
+        .collect()
+}
