@@ -118,10 +118,9 @@ struct RawPipeline {
     model: serde_json::Value,
 }
 
-/// A pipeline directory as an [`ArtifactSink`]: each file written, its digest recorded.
+/// A pipeline directory as an [`ArtifactSink`].
 struct DirSink<'a> {
     dir: &'a Path,
-    files: BTreeMap<String, FileDigest>,
 }
 
 impl ArtifactSink for DirSink<'_> {
@@ -130,7 +129,19 @@ impl ArtifactSink for DirSink<'_> {
         std::fs::write(&path, bytes).map_err(|e| ModelError::Io {
             path: path.clone(),
             message: e.to_string(),
-        })?;
+        })
+    }
+}
+
+/// Passes files on to a sink and records each one's digest, for `pipeline.json`.
+struct Digesting<'a> {
+    inner: &'a mut dyn ArtifactSink,
+    files: BTreeMap<String, FileDigest>,
+}
+
+impl ArtifactSink for Digesting<'_> {
+    fn put(&mut self, name: &str, bytes: &[u8]) -> Result<(), ModelError> {
+        self.inner.put(name, bytes)?;
         self.files.insert(name.to_string(), FileDigest::of(bytes));
         Ok(())
     }
@@ -538,28 +549,32 @@ impl FittedPipeline {
     /// Saves to `dir`: the model's own files (e.g. LightGBM's `model.txt`, written first, their
     /// sizes and SHA-256 recorded), then `pipeline.json`.
     pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
-        let io = |path: &Path, e: std::io::Error| ModelError::Io {
-            path: path.to_path_buf(),
+        std::fs::create_dir_all(dir).map_err(|e| ModelError::Io {
+            path: dir.to_path_buf(),
             message: e.to_string(),
-        };
-        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-        let mut sink = DirSink {
-            dir,
+        })?;
+        self.save_to(&mut DirSink { dir })
+    }
+
+    /// Writes what [`save`](Self::save) writes to any sink (memory, an artifact store): the
+    /// model's own files, then `pipeline.json` with their digests.
+    pub fn save_to(&self, sink: &mut dyn ArtifactSink) -> Result<(), ModelError> {
+        let mut digesting = Digesting {
+            inner: sink,
             files: BTreeMap::new(),
         };
-        self.model.save_files(&mut sink)?;
+        self.model.save_files(&mut digesting)?;
         let saved = SavedPipeline {
             format: FORMAT,
             version: VERSION,
-            files: sink.files,
+            files: digesting.files,
             pipeline: self,
         };
-        let path = dir.join("pipeline.json");
         let text = serde_json::to_string_pretty(&saved).map_err(|e| ModelError::Io {
-            path: path.clone(),
+            path: PathBuf::from("pipeline.json"),
             message: e.to_string(),
         })?;
-        std::fs::write(&path, text).map_err(|e| io(&path, e))
+        sink.put("pipeline.json", text.as_bytes())
     }
 
     /// Loads a pipeline saved by [`save`](Self::save). Whatever the directory holds, this

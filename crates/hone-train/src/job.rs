@@ -623,6 +623,15 @@ fn backtest_rows(
     tc.backtest(&times, &pos, &rets)
 }
 
+/// What a training job produces: its report and its output files, in memory.
+#[derive(Debug, Clone)]
+pub struct TrainOutput {
+    /// The report (`metrics.json`).
+    pub report: TrainReport,
+    /// Every output file, `metrics.json` included.
+    pub files: output::Bundle,
+}
+
 /// Runs a training job and writes its outputs to `out_dir`.
 pub fn run_train(
     cfg: &LoadedConfig,
@@ -640,6 +649,19 @@ pub fn run_train_with_trials(
     earlier_trials: &[crate::trading::Trial],
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<TrainReport, TrainError> {
+    let out = run_job(cfg, out_dir, earlier_trials, on_event)?;
+    out.files.write_to(out_dir)?;
+    Ok(out.report)
+}
+
+/// The whole job in memory: cross-validation, holdout, refit, trading, stress and gates, and
+/// the output files rendered, for `out_dir` (checked writable first; nothing is written).
+pub fn run_job(
+    cfg: &LoadedConfig,
+    out_dir: &Path,
+    earlier_trials: &[crate::trading::Trial],
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<TrainOutput, TrainError> {
     let started = Instant::now();
     // A bad output path fails now, not after the whole job.
     output::check_writable(out_dir).map_err(|e| TrainError::Output {
@@ -913,41 +935,22 @@ pub fn run_train_with_trials(
     if let Some(g) = &c.gates {
         report.gates = g.evaluate(&report)?;
     }
-    output::write_all(
-        out_dir,
-        cfg,
-        &ds,
-        task,
-        &report,
-        &final_fit,
-        &oof,
-        &holdout_scored,
-    )?;
+    let mut files = output::render(cfg, &ds, task, &report, &final_fit, &oof, &holdout_scored)?;
     if !equity.is_empty() {
         let mut curves: Vec<(&str, Vec<f64>)> = Vec::new();
         for (name, csv, _) in &equity {
-            let path = out_dir.join(format!("equity_{name}.csv"));
-            output::write_atomic(&path, csv.as_bytes()).map_err(|e| TrainError::Output {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
             let values: Vec<f64> = csv
                 .lines()
                 .skip(1)
                 .filter_map(|l| l.rsplit(',').next().and_then(|v| v.parse().ok()))
                 .collect();
+            files.push(format!("equity_{name}.csv"), csv.as_bytes());
             curves.push((name, values));
         }
         let refs: Vec<(&str, &[f64])> = curves.iter().map(|(n, v)| (*n, v.as_slice())).collect();
-        let path = out_dir.join("equity.svg");
-        output::write_atomic(&path, crate::trading::equity_svg(&refs).as_bytes()).map_err(|e| {
-            TrainError::Output {
-                path: path.clone(),
-                message: e.to_string(),
-            }
-        })?;
+        files.push("equity.svg", crate::trading::equity_svg(&refs));
     }
-    Ok(report)
+    Ok(TrainOutput { report, files })
 }
 
 /// Label shuffles behind the bias-parity p-value (resolution 0.001).

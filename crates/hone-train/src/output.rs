@@ -57,17 +57,6 @@ pub struct ModelManifest {
     pub fingerprint: String,
 }
 
-fn write(path: &Path, contents: &str) -> Result<(), TrainError> {
-    write_bytes(path, contents.as_bytes())
-}
-
-fn write_bytes(path: &Path, contents: &[u8]) -> Result<(), TrainError> {
-    write_atomic(path, contents).map_err(|e| TrainError::Output {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
-}
-
 /// A CSV field, quoted when it holds a comma, quote or line break.
 pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -104,9 +93,50 @@ pub fn prediction_fields(task: Task, output: &[f64], i: usize) -> String {
     }
 }
 
+/// A job's output files in memory, in the order they are written: what the output writer puts
+/// in the output directory and the tracker uploads as artifacts, from the same bytes (nothing
+/// is read back from disk).
+#[derive(Debug, Default, Clone)]
+pub struct Bundle {
+    /// `(path relative to the output directory, content)`, `/`-separated.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl Bundle {
+    /// Adds a file.
+    pub fn push(&mut self, path: impl Into<String>, bytes: impl Into<Vec<u8>>) {
+        self.files.push((path.into(), bytes.into()));
+    }
+
+    /// The content of `path`, if the bundle has it.
+    pub fn get(&self, path: &str) -> Option<&[u8]> {
+        self.files
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, b)| b.as_slice())
+    }
+
+    /// Writes every file under `dir`, each atomically (temp file + rename), creating folders.
+    pub fn write_to(&self, dir: &Path) -> Result<(), TrainError> {
+        let io = |path: &Path, e: std::io::Error| TrainError::Output {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        for (name, bytes) in &self.files {
+            let path = dir.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+            }
+            write_atomic(&path, bytes).map_err(|e| io(&path, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Renders `hone train`'s outputs (see the module's table) into a [`Bundle`].
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn write_all(
-    dir: &Path,
+pub(crate) fn render(
     cfg: &LoadedConfig,
     ds: &Dataset,
     task: Task,
@@ -114,34 +144,35 @@ pub(crate) fn write_all(
     final_fit: &FittedPipeline,
     oof: &[(usize, Scored)],
     holdout: &Scored,
-) -> Result<(), TrainError> {
-    std::fs::create_dir_all(dir).map_err(|e| TrainError::Output {
-        path: dir.to_path_buf(),
-        message: e.to_string(),
-    })?;
+) -> Result<Bundle, TrainError> {
+    let mut bundle = Bundle::default();
     let model_err = |source| TrainError::Model {
         context: "saving the pipeline".into(),
         source,
     };
-    final_fit.save(&dir.join("pipeline")).map_err(model_err)?;
+    let mut pipeline = hone_models::estimator::MemorySink::default();
+    final_fit.save_to(&mut pipeline).map_err(model_err)?;
     // The model's standard file (LightGBM's `model.txt`) also at the top, for tools that load
     // it directly.
-    if let Some(name) = final_fit.model.standard_file() {
-        let mut files = hone_models::estimator::MemorySink::default();
-        final_fit.model.save_files(&mut files).map_err(model_err)?;
-        if let Some(bytes) = files.get(name) {
-            write_bytes(&dir.join(name), bytes)?;
-        }
+    let standard = final_fit
+        .model
+        .standard_file()
+        .and_then(|name| pipeline.get(name).map(|b| (name, b.to_vec())));
+    for (name, bytes) in pipeline.files {
+        bundle.push(format!("pipeline/{name}"), bytes);
+    }
+    if let Some((name, bytes)) = standard {
+        bundle.push(name, bytes);
     }
 
     let mut resolved = cfg.config.clone();
     resolved.data.path = std::path::absolute(&cfg.data_path).unwrap_or(cfg.data_path.clone());
     resolved.name = Some(cfg.name());
     let toml_text = toml::to_string(&resolved).map_err(|e| TrainError::Output {
-        path: dir.join("config.toml"),
+        path: "config.toml".into(),
         message: e.to_string(),
     })?;
-    write(&dir.join("config.toml"), &toml_text)?;
+    bundle.push("config.toml", toml_text);
 
     let manifest = ModelManifest {
         format: "hone-model".into(),
@@ -154,8 +185,8 @@ pub(crate) fn write_all(
         features: ds.feature_names.clone(),
         fingerprint: ds.fingerprint.clone(),
     };
-    write_json(&dir.join("model.json"), &manifest)?;
-    write_json(&dir.join("metrics.json"), report)?;
+    bundle.push("model.json", json_text("model.json", &manifest)?);
+    bundle.push("metrics.json", json_text("metrics.json", report)?);
 
     let mut csv = format!("time,fold,y_true,{}\n", prediction_header(task));
     for (fold, scored) in oof {
@@ -169,7 +200,7 @@ pub(crate) fn write_all(
             );
         }
     }
-    write(&dir.join("oof_predictions.csv"), &csv)?;
+    bundle.push("oof_predictions.csv", csv);
 
     let mut csv = format!("time,y_true,{}\n", prediction_header(task));
     for (i, &row) in holdout.rows.iter().enumerate() {
@@ -181,7 +212,7 @@ pub(crate) fn write_all(
             prediction_fields(task, &holdout.output, i)
         );
     }
-    write(&dir.join("holdout_predictions.csv"), &csv)?;
+    bundle.push("holdout_predictions.csv", csv);
 
     let mut sorted = report.importances.clone();
     sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -189,14 +220,13 @@ pub(crate) fn write_all(
     for (name, v) in sorted {
         let _ = writeln!(csv, "{},{v}", csv_field(&name));
     }
-    write(&dir.join("feature_importance.csv"), &csv)?;
-    Ok(())
+    bundle.push("feature_importance.csv", csv);
+    Ok(bundle)
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| TrainError::Output {
-        path: path.to_path_buf(),
+fn json_text<T: Serialize>(name: &str, value: &T) -> Result<String, TrainError> {
+    serde_json::to_string_pretty(value).map_err(|e| TrainError::Output {
+        path: name.into(),
         message: e.to_string(),
-    })?;
-    write(path, &text)
+    })
 }

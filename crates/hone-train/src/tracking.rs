@@ -13,8 +13,8 @@ use hone_track::{DatasetInput, RunHandle, RunStatus, Tracker, keys};
 
 use crate::TrainError;
 use crate::config::LoadedConfig;
-use crate::job::run_train_with_trials;
 use crate::job::{FoldReport, TrainReport};
+use crate::job::{TrainOutput, run_job};
 
 fn kv(k: &str, v: impl ToString) -> (String, String) {
     (k.to_string(), v.to_string())
@@ -121,28 +121,13 @@ fn log_fold(
     run.end(RunStatus::Finished)
 }
 
-const OUTPUT_FILES: &[&str] = &[
-    "metrics.json",
-    "config.toml",
-    "model.json",
-    "model.txt",
-    "pipeline/pipeline.json",
-    "pipeline/model.txt",
-    "oof_predictions.csv",
-    "holdout_predictions.csv",
-    "feature_importance.csv",
-    "equity_cv.csv",
-    "equity_holdout.csv",
-    "equity.svg",
-];
-
 fn log_results(
     tracker: &Tracker,
     experiment: &str,
     parent: &RunHandle,
     cfg: &LoadedConfig,
     report: &TrainReport,
-    out_dir: &Path,
+    files: &crate::output::Bundle,
 ) -> hone_track::Result<()> {
     parent.log_params(&params_of(cfg, Some(report)))?;
     let schema =
@@ -181,11 +166,9 @@ fn log_results(
         log_fold(tracker, experiment, parent, f, &format!("fold-{}", f.fold))?;
     }
     log_fold(tracker, experiment, parent, &report.final_model, "final")?;
-    for file in OUTPUT_FILES {
-        let path = out_dir.join(file);
-        if path.exists() {
-            parent.log_artifact_file(file, &path)?;
-        }
+    // The output files, from the bytes that were written: never read back from disk.
+    for (name, bytes) in &files.files {
+        parent.log_artifact_bytes(name, bytes)?;
     }
     if let Some(t) = &report.trading {
         let mut tm: Vec<(String, f64)> = Vec::new();
@@ -205,7 +188,7 @@ fn log_results(
     }
     let mut tags = vec![
         kv(keys::FINGERPRINT, &report.fingerprint),
-        kv(keys::OUT_DIR, out_dir.display()),
+        kv(keys::OUT_DIR, report.out_dir.display()),
     ];
     if !report.gates.is_empty() {
         let passed = report.gates.iter().all(|g| g.passed || g.level != "hard");
@@ -300,9 +283,11 @@ pub fn run_train_tracked_with(
     let mut earlier = earlier_trials(tracker, &experiment)?;
     earlier.extend_from_slice(extra_trials);
     let parent = tracker.start_run(&experiment, Some(&cfg.name()), None, tags)?;
-    match run_train_with_trials(cfg, out_dir, &earlier, on_event) {
-        Ok(report) => {
-            if let Err(e) = log_results(tracker, &experiment, &parent, cfg, &report, out_dir) {
+    let job = run_job(cfg, out_dir, &earlier, on_event)
+        .and_then(|out| out.files.write_to(out_dir).map(|()| out));
+    match job {
+        Ok(TrainOutput { report, files }) => {
+            if let Err(e) = log_results(tracker, &experiment, &parent, cfg, &report, &files) {
                 let _ = parent.set_tags(&[kv(keys::ERROR, &e)]);
                 let _ = parent.end(RunStatus::Failed);
                 return Err(e.into());

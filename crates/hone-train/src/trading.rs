@@ -246,7 +246,8 @@ impl PathSharpes {
 }
 
 /// Backtests `(row, position)` pairs in time order: the summary and the equity CSV.
-pub type Backtest<'a> = dyn Fn(&[(usize, f64)]) -> Result<(TradingSummary, String), TrainError> + 'a;
+pub type Backtest<'a> =
+    dyn Fn(&[(usize, f64)]) -> Result<(TradingSummary, String), TrainError> + 'a;
 
 /// CPCV's backtest paths (AFML 12.4): each path stitched from the splits that test its groups,
 /// in time order, backtested with `backtest`, and the Sharpe ratios summarised. `splits[s]` is
