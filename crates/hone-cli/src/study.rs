@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use hone_study::{TrackTrialStore, create_study, json_number, load_study};
+use hone_study::{TrackTrialStore, create_study, load_study, params_json, trial_json};
 use hone_track::{Backend, open_store};
 use hone_tune::TuneError;
 use hone_tune::pruner::PrunerSpec;
@@ -163,46 +163,6 @@ fn open(store: &StoreArgs, name: &str) -> Result<Study, CliError> {
     let (def, exp) = load_study(s.as_ref(), name).map_err(tune_err)?;
     let trials = TrackTrialStore::new(s, exp, def.clone(), true);
     Study::open(def, Arc::new(trials)).map_err(tune_err)
-}
-
-/// The user-facing params of a trial as a JSON object (definition order).
-pub fn params_json(def: &StudyDef, t: &Trial) -> Value {
-    let mut m = serde_json::Map::new();
-    for (k, v) in def.space.external(&t.params) {
-        m.insert(k, serde_json::to_value(&v).unwrap_or(Value::Null));
-    }
-    Value::Object(m)
-}
-
-/// A trial as JSON.
-pub fn trial_json(def: &StudyDef, t: &Trial) -> Value {
-    let mut o = json!({
-        "trial": t.number,
-        "state": t.state.as_str(),
-        "params": params_json(def, t),
-    });
-    if let Some(v) = &t.values {
-        o["values"] = Value::Array(v.iter().map(|x| json_number(*x)).collect());
-        if v.len() == 1 {
-            o["value"] = json_number(v[0]);
-        }
-    }
-    if !t.intermediate.is_empty() {
-        o["intermediate"] = t
-            .intermediate
-            .iter()
-            .map(|(s, v)| (s.to_string(), json_number(*v)))
-            .collect::<serde_json::Map<_, _>>()
-            .into();
-    }
-    if let Some(c) = &t.constraints {
-        o["constraints"] = Value::Array(c.iter().map(|x| json_number(*x)).collect());
-        o["feasible"] = json!(t.is_feasible());
-    }
-    if let Some(d) = t.duration_ms() {
-        o["duration_ms"] = json!(d);
-    }
-    o
 }
 
 /// A trial's params as `name=value` pairs (model parameters by their short name, as written in

@@ -181,6 +181,46 @@ pub fn json_number(v: f64) -> Value {
     }
 }
 
+/// The user-facing params of a trial as a JSON object (definition order).
+pub fn params_json(def: &StudyDef, t: &Trial) -> Value {
+    let mut m = serde_json::Map::new();
+    for (k, v) in def.space.external(&t.params) {
+        m.insert(k, serde_json::to_value(&v).unwrap_or(Value::Null));
+    }
+    Value::Object(m)
+}
+
+/// A trial as JSON.
+pub fn trial_json(def: &StudyDef, t: &Trial) -> Value {
+    let mut o = json!({
+        "trial": t.number,
+        "state": t.state.as_str(),
+        "params": params_json(def, t),
+    });
+    if let Some(v) = &t.values {
+        o["values"] = Value::Array(v.iter().map(|x| json_number(*x)).collect());
+        if v.len() == 1 {
+            o["value"] = json_number(v[0]);
+        }
+    }
+    if !t.intermediate.is_empty() {
+        o["intermediate"] = t
+            .intermediate
+            .iter()
+            .map(|(s, v)| (s.to_string(), json_number(*v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
+    if let Some(c) = &t.constraints {
+        o["constraints"] = Value::Array(c.iter().map(|x| json_number(*x)).collect());
+        o["feasible"] = json!(t.is_feasible());
+    }
+    if let Some(d) = t.duration_ms() {
+        o["duration_ms"] = json!(d);
+    }
+    o
+}
+
 fn unnum(v: &Value) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),

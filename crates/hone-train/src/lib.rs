@@ -19,6 +19,7 @@ pub mod stress;
 pub mod tracking;
 pub mod trading;
 pub mod tune;
+pub mod tune_job;
 
 pub use config::{LoadedConfig, TrainConfig};
 pub use job::{Event, FoldReport, TrainReport, run_train};
