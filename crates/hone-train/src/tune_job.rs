@@ -20,6 +20,9 @@ use crate::output::OutDir;
 use crate::tune::{TuneEnd, TuneEvent, TuneSpec, apply, best_values, prepare_search, run_search};
 use crate::{Event, TrainError, TrainReport};
 
+/// Claims the refit's output directory, given the study's name.
+pub type ClaimOut<'a> = dyn FnMut(&str) -> Result<OutDir, TrainError> + 'a;
+
 /// What [`run_tune`] needs besides the config and its `[search]` table.
 pub struct TuneRequest<'a> {
     /// The config (with a `[search]` table).
@@ -35,7 +38,7 @@ pub struct TuneRequest<'a> {
     /// Set to stop the search (Ctrl-C): running trials end at their next step, marked FAIL.
     pub stop: &'a AtomicBool,
     /// With a refit: claims the output directory, given the study's name. `None`: no refit.
-    pub claim_out: Option<&'a mut dyn FnMut(&str) -> Result<OutDir, TrainError>>,
+    pub claim_out: Option<&'a mut ClaimOut<'a>>,
 }
 
 /// What a caller hears while [`run_tune`] runs (progress bars, logs).
