@@ -1,10 +1,8 @@
 //! The subcommands: argument definitions and what each one does.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use hone_data::table;
 use hone_validate::split::{Fold, SplitInput};
 use serde_json::{Value, json};
 
@@ -307,25 +305,6 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn read_labels(path: &Path) -> Result<Vec<u32>, CliError> {
-    let t = table::load(path, &[]).map_err(|e| CliError::usage(e.to_string()))?;
-    if t.columns.len() != 1 {
-        return Err(CliError::usage(format!(
-            "{}: --labels needs a CSV with exactly one column, found {}",
-            path.display(),
-            t.columns.len()
-        )));
-    }
-    let mut codes: BTreeMap<String, u32> = BTreeMap::new();
-    let col = &t.columns[0];
-    Ok((0..t.n_rows)
-        .map(|i| {
-            let next = codes.len() as u32;
-            *codes.entry(col.text_at(i)).or_insert(next)
-        })
-        .collect())
-}
-
 fn folds_json(n: usize, folds: &[Fold]) -> Value {
     json!({
         "n_samples": n,
@@ -347,7 +326,11 @@ pub fn split(args: SplitArgs) -> Result<(), CliError> {
             "give a config file, or --scheme (kfold, stratified_kfold, timeseries) and --n-samples",
         )
     })?;
-    let labels = args.labels.as_deref().map(read_labels).transpose()?;
+    let labels = args
+        .labels
+        .as_deref()
+        .map(hone_train::analysis::read_labels)
+        .transpose()?;
     let n = match (args.n_samples, &labels) {
         (Some(n), Some(l)) if n != l.len() => {
             return Err(CliError::usage(format!(
@@ -420,44 +403,23 @@ pub fn split(args: SplitArgs) -> Result<(), CliError> {
 
 fn split_config(path: &Path, json_out: bool) -> Result<(), CliError> {
     let cfg = hone_train::config::load(path)?;
-    let c = &cfg.config;
-    let horizon = c.target.horizon();
-    // Errors name the config key (`split.test_size`), which the user wrote in the file.
-    let splitter = c
-        .split
-        .build(c.seed, horizon)
-        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
-    let ds = hone_train::job::load_dataset(&cfg, c.data.time_column.is_some())?;
-    let n = ds.n_rows();
-    let (dev_end, holdout_start) = hone_validate::split::holdout(n, c.split.holdout(), horizon)
-        .map_err(|e| CliError::usage(e.to_string()))?;
-    let labels: Vec<u32> = ds.target[..dev_end].iter().map(|&v| v as u32).collect();
-    let classification = c
-        .target
-        .task_kind()
-        .map_err(|e| CliError::usage(e.to_string()))?
-        != "regression";
-    let folds = splitter
-        .split(&SplitInput {
-            n_samples: dev_end,
-            labels: classification.then_some(&labels[..]),
-            label_end: Some(&ds.label_end[..dev_end]),
-        })
-        .map_err(|e| CliError::usage(e.to_string()))?;
+    let hone_train::job::SplitPlan {
+        scheme,
+        folds,
+        dev_end,
+        holdout_start,
+        n,
+        times,
+    } = hone_train::job::split_plan(&cfg)?;
     if json_out {
         let mut v = folds_json(dev_end, &folds);
         v["holdout"] = json!({"start": holdout_start, "end": n, "purged": holdout_start - dev_end});
-        v["times"] = json!({"first": ds.times.first(), "last": ds.times.last()});
+        v["times"] = json!({"first": times.first(), "last": times.last()});
         println!("{v}");
     } else {
         print!(
             "{}",
-            render::folds(
-                splitter.name(),
-                dev_end,
-                &folds,
-                Some((&ds.times, holdout_start, n))
-            )
+            render::folds(&scheme, dev_end, &folds, Some((&times, holdout_start, n)))
         );
     }
     Ok(())
@@ -505,24 +467,7 @@ pub fn predict(args: PredictArgs) -> Result<(), CliError> {
                 eprintln!("wrote {} predictions to {}", result.rows, path.display());
             }
         }
-        None if args.json => {
-            let mut lines = result.csv.lines();
-            let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-            let records: Vec<Value> = lines
-                .map(|l| {
-                    let obj: serde_json::Map<String, Value> = header
-                        .iter()
-                        .zip(l.split(','))
-                        .map(|(h, v)| {
-                            let val = v.parse::<f64>().map_or_else(|_| json!(v), |x| json!(x));
-                            (h.to_string(), if *h == "time" { json!(v) } else { val })
-                        })
-                        .collect();
-                    Value::Object(obj)
-                })
-                .collect();
-            println!("{}", Value::Array(records));
-        }
+        None if args.json => println!("{}", result.records_json()),
         None => print!("{}", result.csv),
     }
     Ok(())

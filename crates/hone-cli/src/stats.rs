@@ -1,9 +1,9 @@
 //! `hone stats`: trading metrics and overfitting-aware statistics on returns from any source.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use hone_data::table::{self, ColumnValues};
+use hone_train::analysis;
 use hone_validate::ValidateError;
 use hone_validate::stats::{self, PboMetric};
 use serde_json::{Value, json};
@@ -189,51 +189,6 @@ pub(crate) fn flag_error(e: ValidateError, other: fn(String) -> CliError) -> Cli
     }
 }
 
-fn numeric_columns(path: &Path) -> Result<Vec<(String, Vec<f64>)>, CliError> {
-    let t = table::load(path, &[]).map_err(|e| CliError::runtime(e.to_string()))?;
-    let cols: Vec<(String, Vec<f64>)> = t
-        .columns
-        .iter()
-        .filter_map(|c| match &c.values {
-            ColumnValues::Numeric(v) => Some((c.name.clone(), v.clone())),
-            ColumnValues::Text(_) => None,
-        })
-        .collect();
-    for (name, v) in &cols {
-        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-            return Err(CliError::runtime(format!(
-                "{}: {}: column `{name}` is missing or not finite",
-                path.display(),
-                t.location(i)
-            )));
-        }
-    }
-    Ok(cols)
-}
-
-/// The named numeric columns of a file, in the order asked.
-fn columns(path: &Path, names: &[&str]) -> Result<Vec<Vec<f64>>, CliError> {
-    let cols = numeric_columns(path)?;
-    names
-        .iter()
-        .map(|n| {
-            cols.iter()
-                .find(|(c, _)| c == n)
-                .map(|(_, v)| v.clone())
-                .ok_or_else(|| {
-                    CliError::usage(format!(
-                        "{}: needs a numeric column `{n}` (columns: {})",
-                        path.display(),
-                        cols.iter()
-                            .map(|(c, _)| c.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                })
-        })
-        .collect()
-}
-
 fn test_out(j: bool, r: hone_validate::compare::TestResult, meaning: String) {
     let mut v =
         json!({"test": r.test, "statistic": r.statistic, "p_value": r.p_value, "effect": r.effect});
@@ -244,38 +199,18 @@ fn test_out(j: bool, r: hone_validate::compare::TestResult, meaning: String) {
     out(j, v);
 }
 
-fn verdict(p: f64) -> &'static str {
-    if p < 0.01 {
-        "a strong difference (p < 0.01)"
-    } else if p < 0.05 {
-        "a significant difference at 5%"
-    } else {
-        "no significant difference at 5%"
-    }
-}
-
-fn returns(path: &Path) -> Result<Vec<f64>, CliError> {
-    let mut cols = numeric_columns(path)?;
-    match cols.len() {
-        1 => Ok(cols.remove(0).1),
-        0 => Err(CliError::usage(format!(
-            "{}: no numeric column of returns",
-            path.display()
-        ))),
-        n => Err(CliError::usage(format!(
-            "{}: expected one numeric column of returns, found {n} ({})",
-            path.display(),
-            cols.iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+/// A library error as a CLI error: a statistic's refused setting names its flag, its other
+/// refusals take `other`'s exit code.
+fn train_error(e: hone_train::TrainError, other: fn(String) -> CliError) -> CliError {
+    match e {
+        hone_train::TrainError::Stat(e) => flag_error(e, other),
+        e => e.into(),
     }
 }
 
 /// (sr, T, skew, kurtosis, where they came from)
 fn sr_inputs(i: &SrInput) -> Result<(f64, usize, f64, f64, Value), CliError> {
-    let stat = |e| flag_error(e, CliError::runtime);
+    let stat = |e| train_error(e, CliError::runtime);
     match (&i.returns, i.sr) {
         (Some(path), None) => {
             if i.n_obs.is_some() || i.skew.is_some() || i.kurtosis.is_some() {
@@ -283,9 +218,8 @@ fn sr_inputs(i: &SrInput) -> Result<(f64, usize, f64, f64, Value), CliError> {
                     "--returns computes n-obs, skew and kurtosis itself; drop those flags",
                 ));
             }
-            let r = returns(path)?;
-            let (sr, skew, kurt) = stats::moments(&r).map_err(stat)?;
-            Ok((sr, r.len(), skew, kurt, json!({"returns": path})))
+            let (sr, n, skew, kurt) = analysis::sharpe_inputs(path).map_err(stat)?;
+            Ok((sr, n, skew, kurt, json!({"returns": path})))
         }
         (None, Some(sr)) => {
             let t = i
@@ -313,13 +247,14 @@ fn out(json_out: bool, v: Value) {
 /// Runs a stats subcommand.
 pub fn stats(args: StatsArgs) -> Result<(), CliError> {
     let stat = |e| flag_error(e, CliError::runtime);
+    let run = |e| train_error(e, CliError::runtime);
     match args.cmd {
         StatsCmd::Trading {
             returns: path,
             periods_per_year,
             json: j,
         } => {
-            let r = returns(&path)?;
+            let r = analysis::returns(&path).map_err(run)?;
             let m = stats::trading_metrics(&r, periods_per_year).map_err(stat)?;
             out(j, serde_json::to_value(&m).unwrap_or_default());
         }
@@ -366,26 +301,7 @@ pub fn stats(args: StatsArgs) -> Result<(), CliError> {
             horizon,
             json: j,
         } => {
-            let c = columns(&input, &["y_true", "pred_a", "pred_b"])?;
-            let l = |e: f64| -> Result<f64, CliError> {
-                match loss.as_str() {
-                    "squared" => Ok(e * e),
-                    "absolute" => Ok(e.abs()),
-                    other => Err(CliError::usage(format!(
-                        "--loss must be squared or absolute, got {other:?}"
-                    ))),
-                }
-            };
-            let d = (0..c[0].len())
-                .map(|i| Ok(l(c[0][i] - c[1][i])? - l(c[0][i] - c[2][i])?))
-                .collect::<Result<Vec<_>, CliError>>()?;
-            let r = hone_validate::compare::diebold_mariano(&d, horizon).map_err(stat)?;
-            let better = if r.effect < 0.0 { "A" } else { "B" };
-            let m = format!(
-                "mean {loss} loss difference A − B = {:.6}: {}; forecast {better} has the lower loss",
-                r.effect,
-                verdict(r.p_value)
-            );
+            let (r, m) = analysis::diebold_mariano(&input, &loss, horizon).map_err(run)?;
             test_out(j, r, m);
         }
         StatsCmd::NbTtest {
@@ -394,42 +310,15 @@ pub fn stats(args: StatsArgs) -> Result<(), CliError> {
             n_test,
             json: j,
         } => {
-            let c = columns(&input, &["a", "b"])?;
-            let r = hone_validate::compare::nadeau_bengio(&c[0], &c[1], n_train, n_test)
-                .map_err(stat)?;
-            let m = format!(
-                "mean score difference A − B = {:.6}: {}",
-                r.effect,
-                verdict(r.p_value)
-            );
+            let (r, m) = analysis::nadeau_bengio(&input, n_train, n_test).map_err(run)?;
             test_out(j, r, m);
         }
         StatsCmd::Mcnemar { input, json: j } => {
-            let c = columns(&input, &["y_true", "pred_a", "pred_b"])?;
-            let (mut b, mut cc) = (0u64, 0u64);
-            for ((y, a), p) in c[0].iter().zip(&c[1]).zip(&c[2]) {
-                let (ra, rb) = (a == y, p == y);
-                if ra && !rb {
-                    b += 1;
-                } else if !ra && rb {
-                    cc += 1;
-                }
-            }
-            let r = hone_validate::compare::mcnemar(b, cc).map_err(stat)?;
-            let m = format!(
-                "A alone right on {b} rows, B alone right on {cc}: {}",
-                verdict(r.p_value)
-            );
+            let (r, m) = analysis::mcnemar(&input).map_err(run)?;
             test_out(j, r, m);
         }
         StatsCmd::Delong { input, json: j } => {
-            let c = columns(&input, &["y_true", "score_a", "score_b"])?;
-            let r = hone_validate::compare::delong(&c[0], &c[1], &c[2]).map_err(stat)?;
-            let m = format!(
-                "AUC difference A − B = {:.6}: {}",
-                r.effect,
-                verdict(r.p_value)
-            );
+            let (r, m) = analysis::delong(&input).map_err(run)?;
             test_out(j, r, m);
         }
         StatsCmd::Bootstrap {
@@ -439,37 +328,12 @@ pub fn stats(args: StatsArgs) -> Result<(), CliError> {
             seed,
             json: j,
         } => {
-            let c = columns(&input, &["a", "b"])?;
-            let r =
-                hone_validate::compare::paired_bootstrap(&c[0], &c[1], n_boot, confidence, seed)
-                    .map_err(|e| flag_error(e, CliError::usage))?;
-            let lo = r
-                .details
-                .iter()
-                .find(|(k, _)| k == "ci_low")
-                .map_or(f64::NAN, |x| x.1);
-            let hi = r
-                .details
-                .iter()
-                .find(|(k, _)| k == "ci_high")
-                .map_or(f64::NAN, |x| x.1);
-            let m = format!(
-                "mean difference A − B = {:.6}, {:.0}% interval [{lo:.6}, {hi:.6}]{}",
-                r.effect,
-                confidence * 100.0,
-                if lo > 0.0 || hi < 0.0 {
-                    ": excludes 0"
-                } else {
-                    ": includes 0"
-                }
-            );
+            let (r, m) = analysis::bootstrap(&input, n_boot, confidence, seed)
+                .map_err(|e| train_error(e, CliError::usage))?;
             test_out(j, r, m);
         }
         StatsCmd::Wilcoxon { input, json: j } => {
-            let c = columns(&input, &["a", "b"])?;
-            let d: Vec<f64> = c[0].iter().zip(&c[1]).map(|(a, b)| a - b).collect();
-            let r = hone_validate::compare::wilcoxon(&d).map_err(stat)?;
-            let m = format!("median-type comparison of A − B: {}", verdict(r.p_value));
+            let (r, m) = analysis::wilcoxon(&input).map_err(run)?;
             test_out(j, r, m);
         }
         StatsCmd::Pbo {
@@ -487,23 +351,13 @@ pub fn stats(args: StatsArgs) -> Result<(), CliError> {
                     )));
                 }
             };
-            let cols = numeric_columns(&matrix)?;
-            if cols.len() < 2 {
-                return Err(CliError::usage(format!(
-                    "{}: PBO needs at least 2 numeric columns (configurations)",
-                    matrix.display()
-                )));
-            }
-            let t = cols[0].1.len();
-            let m: Vec<Vec<f64>> = (0..t)
-                .map(|i| cols.iter().map(|(_, c)| c[i]).collect())
-                .collect();
-            let r = stats::pbo(&m, blocks, metric).map_err(|e| flag_error(e, CliError::usage))?;
+            let (r, configurations, t) = analysis::pbo(&matrix, blocks, metric)
+                .map_err(|e| train_error(e, CliError::usage))?;
             out(
                 j,
                 json!({"pbo": r.pbo, "combinations": r.combinations, "dropped_rows": r.dropped_rows,
                        "degradation_slope": r.degradation_slope, "prob_oos_loss": r.prob_oos_loss,
-                       "configurations": cols.len(), "periods": t, "blocks": blocks}),
+                       "configurations": configurations, "periods": t, "blocks": blocks}),
             );
         }
     }
@@ -539,10 +393,7 @@ pub struct DriftArgs {
 
 /// Per-column drift with Evidently's default tests, and the dataset verdict.
 pub fn drift(args: DriftArgs) -> Result<(), CliError> {
-    use hone_validate::drift::{
-        ColumnSample, DriftMethod, check_drift_share, check_threshold, column_drift_with,
-        dataset_drift,
-    };
+    use hone_validate::drift::{DriftMethod, check_drift_share, check_threshold, dataset_drift};
     let method = DriftMethod::parse(&args.method).ok_or_else(|| {
         let names: Vec<&str> = DriftMethod::ALL.iter().map(|m| m.name()).collect();
         CliError::usage(format!(
@@ -557,46 +408,14 @@ pub fn drift(args: DriftArgs) -> Result<(), CliError> {
     if let Some(t) = args.threshold {
         check_threshold(method, t).map_err(usage)?;
     }
-    let load = |p: &Path| table::load(p, &[]).map_err(|e| CliError::runtime(e.to_string()));
-    let (r, c) = (load(&args.reference)?, load(&args.current)?);
-    let names: Vec<String> = if args.column.is_empty() {
-        r.columns
-            .iter()
-            .filter(|col| c.columns.iter().any(|x| x.name == col.name))
-            .map(|col| col.name.clone())
-            .collect()
-    } else {
-        args.column.clone()
-    };
-    if names.is_empty() {
-        return Err(CliError::usage("the two files share no column"));
-    }
-    let mut results = Vec::new();
-    for name in &names {
-        let (rc, cc) = (
-            r.column(name).map_err(|e| CliError::usage(e.to_string()))?,
-            c.column(name).map_err(|e| CliError::usage(e.to_string()))?,
-        );
-        let d = match (&rc.values, &cc.values) {
-            (ColumnValues::Numeric(a), ColumnValues::Numeric(b)) => {
-                let a: Vec<f64> = a.iter().copied().filter(|v| v.is_finite()).collect();
-                let b: Vec<f64> = b.iter().copied().filter(|v| v.is_finite()).collect();
-                column_drift_with(name, ColumnSample::Numeric(&a, &b), method, args.threshold)
-            }
-            _ => {
-                let a: Vec<String> = (0..r.n_rows).map(|i| rc.text_at(i)).collect();
-                let b: Vec<String> = (0..c.n_rows).map(|i| cc.text_at(i)).collect();
-                column_drift_with(
-                    name,
-                    ColumnSample::Categorical(&a, &b),
-                    method,
-                    args.threshold,
-                )
-            }
-        }
-        .map_err(|e| flag_error(e, CliError::runtime))?;
-        results.push(d);
-    }
+    let results = analysis::drift(
+        &args.reference,
+        &args.current,
+        &args.column,
+        method,
+        args.threshold,
+    )
+    .map_err(|e| train_error(e, CliError::runtime))?;
     let (share, drifted) = dataset_drift(&results, args.drift_share);
     if args.json {
         out(

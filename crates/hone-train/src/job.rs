@@ -129,6 +129,61 @@ pub fn load_dataset(
     )?)
 }
 
+/// The folds a config makes, for `hone split CONFIG`: the dataset loaded, the holdout cut
+/// (and purged), the development rows split.
+#[derive(Debug, Clone)]
+pub struct SplitPlan {
+    /// The scheme's name.
+    pub scheme: String,
+    /// The folds over the development rows `0..dev_end`.
+    pub folds: Vec<Fold>,
+    /// Development rows are `0..dev_end`.
+    pub dev_end: usize,
+    /// Holdout rows are `holdout_start..n`.
+    pub holdout_start: usize,
+    /// Rows of the dataset.
+    pub n: usize,
+    /// Each row's timestamp.
+    pub times: Vec<String>,
+}
+
+/// The folds `cfg` makes, without fitting anything. Split errors name the config key.
+pub fn split_plan(cfg: &LoadedConfig) -> Result<SplitPlan, TrainError> {
+    let c = &cfg.config;
+    let path = cfg.path.display();
+    let horizon = c.target.horizon();
+    // Errors name the config key (`split.test_size`), which the user wrote in the file.
+    let splitter = c
+        .split
+        .build(c.seed, horizon)
+        .map_err(|e| TrainError::Config(format!("{path}: {e}")))?;
+    let ds = load_dataset(cfg, c.data.time_column.is_some())?;
+    let n = ds.n_rows();
+    let (dev_end, holdout_start) =
+        holdout(n, c.split.holdout(), horizon).map_err(|e| TrainError::Config(e.to_string()))?;
+    let labels: Vec<u32> = ds.target[..dev_end].iter().map(|&v| v as u32).collect();
+    let classification = c
+        .target
+        .task_kind()
+        .map_err(|e| TrainError::Config(e.to_string()))?
+        != "regression";
+    let folds = splitter
+        .split(&SplitInput {
+            n_samples: dev_end,
+            labels: classification.then_some(&labels[..]),
+            label_end: Some(&ds.label_end[..dev_end]),
+        })
+        .map_err(|e| TrainError::Config(e.to_string()))?;
+    Ok(SplitPlan {
+        scheme: splitter.name().to_string(),
+        folds,
+        dev_end,
+        holdout_start,
+        n,
+        times: ds.times,
+    })
+}
+
 /// What every fit of one job shares.
 struct JobContext<'a> {
     pipeline: &'a PipelineSpec,

@@ -6,6 +6,7 @@
 // Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
 #![warn(clippy::unwrap_used)]
 
+pub mod analysis;
 pub mod compare;
 pub mod config;
 pub mod evaluate;
@@ -53,6 +54,9 @@ pub enum TrainError {
         /// The model error.
         source: hone_models::ModelError,
     },
+    /// A statistic refused its input or a setting (`InvalidParameter` names the setting).
+    #[error("{0}")]
+    Stat(hone_validate::ValidateError),
     /// An input file or value is unusable (names the file, line or value).
     #[error("{0}")]
     Invalid(String),

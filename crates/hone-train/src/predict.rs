@@ -23,6 +23,30 @@ pub struct PredictOutput {
     pub notes: Vec<String>,
 }
 
+impl PredictOutput {
+    /// The predictions as a JSON array of objects keyed by the CSV header (`time` as text,
+    /// numbers as numbers).
+    pub fn records_json(&self) -> serde_json::Value {
+        use serde_json::{Value, json};
+        let mut lines = self.csv.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+        let records: Vec<Value> = lines
+            .map(|l| {
+                let obj: serde_json::Map<String, Value> = header
+                    .iter()
+                    .zip(l.split(','))
+                    .map(|(h, v)| {
+                        let val = v.parse::<f64>().map_or_else(|_| json!(v), |x| json!(x));
+                        (h.to_string(), if *h == "time" { json!(v) } else { val })
+                    })
+                    .collect();
+                Value::Object(obj)
+            })
+            .collect();
+        Value::Array(records)
+    }
+}
+
 /// Reads a `hone train` output directory: its `model.json` and its fitted pipeline, which
 /// [`FittedPipeline::load`] verifies (checksums, model structure, dimensions) before LightGBM
 /// parses anything. The manifest must describe the same model as the pipeline, since its task
