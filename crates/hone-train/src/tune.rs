@@ -363,6 +363,10 @@ impl TuneSpec {
     /// highest value (a range past a LightGBM limit is refused before the first trial).
     fn check_paths(&self, cfg: &LoadedConfig) -> Result<(), TrainError> {
         for p in &self.study.space.params {
+            if let Some(key) = p.name.strip_prefix("model.") {
+                check_model_key(cfg, key)
+                    .map_err(|m| cfg_err(cfg, format!("space.{:?}: {m}", p.name)))?;
+            }
             let (low, high) = p.distribution.bounds();
             for end in [low, high] {
                 let v = p.distribution.external(end);
@@ -386,6 +390,28 @@ impl TuneSpec {
                 .any(|pre| p.name.starts_with(pre))
         })
     }
+}
+
+/// Checks a searched `[model]` key against the model family's registered keys
+/// ([`hone_models::families::Family::keys`]): a misspelt one is named with the nearest key
+/// before any value is tried.
+fn check_model_key(cfg: &LoadedConfig, key: &str) -> Result<(), String> {
+    let Some(family) = hone_models::families::family_of(cfg.model.name()) else {
+        return Ok(());
+    };
+    let first = key.split('.').next().unwrap_or(key);
+    if first == "type" || family.keys.iter().any(|k| k.key == first) {
+        return Ok(());
+    }
+    let keys: Vec<&str> = family.keys.iter().map(|k| k.key).collect();
+    Err(format!(
+        "a {} model has no key {first:?} (its keys: type, {}){}",
+        cfg.model.name(),
+        keys.join(", "),
+        hone_models::suggest::nearest(first, keys.iter().copied())
+            .map(|s| format!("; did you mean {s:?}?"))
+            .unwrap_or_default()
+    ))
 }
 
 /// A sampler or pruner given by name (`"tpe"`), or as a table with options
@@ -879,6 +905,24 @@ pub fn best_values(study: &Study) -> Option<(Trial, Vec<(String, ParamValue)>)> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A searched `[model]` key the family does not have is named with the nearest one.
+    #[test]
+    fn searched_model_keys_are_checked_against_the_family() {
+        let path = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/sp500_direction_tune.toml"
+        ));
+        let cfg = crate::config::load(path).unwrap();
+        assert!(check_model_key(&cfg, "params.num_leaves").is_ok());
+        assert!(check_model_key(&cfg, "early_stopping_rounds").is_ok());
+        let e = check_model_key(&cfg, "early_stoping_rounds").unwrap_err();
+        assert!(
+            e.contains("a lightgbm model has no key \"early_stoping_rounds\"")
+                && e.contains("did you mean \"early_stopping_rounds\"?"),
+            "{e}"
+        );
+    }
 
     /// A trial travels as data: its JSON gives the config `apply` gives.
     #[test]
