@@ -143,6 +143,13 @@ fn output(p: &PredictionFile) -> Result<&[f64], TrainError> {
     })
 }
 
+/// The hard predictions (class indices) of a classification file.
+fn hard(p: &PredictionFile) -> Result<&[f64], TrainError> {
+    p.y_pred
+        .as_deref()
+        .ok_or_else(|| TrainError::Invalid("predictions without y_pred".into()))
+}
+
 /// Compares two models' predictions of the same rows (same task, times and truth).
 pub fn compare_predictions(
     a: &PredictionFile,
@@ -195,11 +202,6 @@ pub fn compare_predictions(
                 );
                 push(r, words);
             }
-            let hard = |p: &PredictionFile| {
-                p.y_pred
-                    .clone()
-                    .ok_or_else(|| TrainError::Invalid("predictions without y_pred".into()))
-            };
             let (ha, hb) = (hard(a)?, hard(b)?);
             let (mut bc, mut cb) = (0u64, 0u64);
             for i in 0..a.y_true.len() {

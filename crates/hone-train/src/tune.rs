@@ -766,7 +766,9 @@ fn evaluate_trial(
     let values = spec.study.space.external(&trial.params);
     type Objective = (Vec<f64>, Option<crate::trading::Trial>);
     let run = || -> Result<Option<Objective>, TrainError> {
-        let trial_cfg = TrialTask::new(cfg, &values, Some(threads)).config()?;
+        // Here the base config is already checked: apply the overrides directly (a remote
+        // worker goes through `TrialTask::config`, which gives the same config).
+        let trial_cfg = apply(cfg, &values, Some(threads))?;
         let own;
         let prep = match shared {
             Some(p) => p,
