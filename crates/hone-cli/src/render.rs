@@ -153,7 +153,7 @@ pub fn train_report(r: &TrainReport) -> String {
         }
         let _ = writeln!(s, "{line}");
     }
-    let _ = writeln!(
+    let _ = write!(
         s,
         "\nfinal model: refit on {} rows ({}..{}), {} rounds kept",
         r.final_model.train.count,
@@ -161,6 +161,24 @@ pub fn train_report(r: &TrainReport) -> String {
         r.final_model.train.last_time,
         r.final_model.best_iteration
     );
+    match &r.refit {
+        Some(f) => {
+            let folds: Vec<String> = f.fold_rounds.iter().map(usize::to_string).collect();
+            let _ = writeln!(
+                s,
+                " ({}; the folds kept {})",
+                match f.rounds {
+                    Some(_) if f.rule.parse::<usize>().is_ok() => "refit_rounds fixed".to_string(),
+                    Some(_) => format!("the {} of the folds' rounds, no early stopping", f.rule),
+                    None => "early stopping on its own slice".to_string(),
+                },
+                folds.join("/")
+            );
+        }
+        None => {
+            let _ = writeln!(s);
+        }
+    }
     if let Some(t) = &r.trading {
         let line = |name: &str, s: &hone_train::trading::TradingSummary| {
             format!(

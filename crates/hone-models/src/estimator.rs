@@ -8,6 +8,7 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use hone_validate::Task;
 use serde_json::Value;
@@ -100,6 +101,14 @@ pub trait Estimator: Debug + Send + Sync {
     /// The config key of the model's thread count, under `[model]` (e.g. `params.num_threads`),
     /// when it has one: a search splits the machine's cores between parallel trials through it.
     fn threads_key(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// This model trained for exactly `steps` steps (boosting rounds, epochs) with no early
+    /// stopping: how the final refit reproduces what cross-validation chose. `None` for models
+    /// that do not train in steps.
+    fn with_fixed_steps(&self, steps: usize) -> Option<Arc<dyn Estimator>> {
+        let _ = steps;
         None
     }
 

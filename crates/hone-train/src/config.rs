@@ -137,6 +137,92 @@ pub struct LoadedConfig {
     pub model: ModelSpec,
     /// Metrics requested (empty = all for the task).
     pub metrics: Vec<Metric>,
+    /// How the final model is refit (`[model] refit_rounds`).
+    pub refit: RefitRounds,
+}
+
+/// How many steps (boosting rounds, epochs) the final model trains on all development rows,
+/// for a model that stops early (`[model] refit_rounds`). Cross-validation chose a number of
+/// steps per fold; the refit reproduces that choice instead of early-stopping on a slice of its
+/// own (which can keep a different number, even one round).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefitRounds {
+    /// The mean of the folds' best iterations, rounded (the default).
+    Mean,
+    /// Their median (the mean of the middle two, rounded, for an even count).
+    Median,
+    /// Their maximum.
+    Max,
+    /// A fixed number.
+    Fixed(usize),
+    /// Early stopping on the refit's own validation slice, as the folds did (the latest
+    /// `validation_fraction` of the development rows are then not trained on).
+    EarlyStopping,
+}
+
+impl RefitRounds {
+    /// Parses `"mean" | "median" | "max" | "early_stopping"` or a whole number ≥ 1.
+    pub fn parse(v: &serde_json::Value) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "model.refit_rounds must be \"mean\", \"median\", \"max\", \"early_stopping\" or a \
+                 whole number ≥ 1, got {v}"
+            )
+        };
+        match v {
+            serde_json::Value::String(s) => match s.as_str() {
+                "mean" => Ok(Self::Mean),
+                "median" => Ok(Self::Median),
+                "max" => Ok(Self::Max),
+                "early_stopping" => Ok(Self::EarlyStopping),
+                _ => Err(bad()),
+            },
+            serde_json::Value::Number(n) => match n.as_u64() {
+                Some(k) if k >= 1 && k <= i32::MAX as u64 => Ok(Self::Fixed(k as usize)),
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        }
+    }
+
+    /// The rule as written in the config.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Mean => "mean".into(),
+            Self::Median => "median".into(),
+            Self::Max => "max".into(),
+            Self::Fixed(k) => k.to_string(),
+            Self::EarlyStopping => "early_stopping".into(),
+        }
+    }
+
+    /// The refit's steps given the folds' best iterations (`None`: early-stop as the folds did,
+    /// or no folds). Never below 1.
+    pub fn rounds(&self, folds: &[usize]) -> Option<usize> {
+        if folds.is_empty() {
+            return match self {
+                Self::Fixed(k) => Some(*k),
+                _ => None,
+            };
+        }
+        let n = folds.len();
+        let k = match self {
+            Self::Mean => (folds.iter().sum::<usize>() as f64 / n as f64).round() as usize,
+            Self::Median => {
+                let mut v = folds.to_vec();
+                v.sort_unstable();
+                if n % 2 == 1 {
+                    v[n / 2]
+                } else {
+                    ((v[n / 2 - 1] + v[n / 2]) as f64 / 2.0).round() as usize
+                }
+            }
+            Self::Max => folds.iter().copied().max().unwrap_or(1),
+            Self::Fixed(k) => *k,
+            Self::EarlyStopping => return None,
+        };
+        Some(k.max(1))
+    }
 }
 
 impl LoadedConfig {
@@ -203,8 +289,18 @@ pub fn from_value(value: toml::Value, path: &Path) -> Result<LoadedConfig, Train
 /// The checks every config passes after deserialising: the model through its family, the
 /// metrics, the holdout share, trading and gates tables, the seed.
 fn checked(config: TrainConfig, path: &Path) -> Result<LoadedConfig, TrainError> {
-    let model_json = serde_json::to_value(&config.model)
+    let mut model_json = serde_json::to_value(&config.model)
         .map_err(|e| TrainError::Config(format!("{}: [model]: {e}", path.display())))?;
+    // `refit_rounds` is the trainer's, not the model family's: taken out before the family
+    // parses the table.
+    let refit = match model_json
+        .as_object_mut()
+        .and_then(|m| m.remove("refit_rounds"))
+    {
+        Some(v) => RefitRounds::parse(&v)
+            .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?,
+        None => RefitRounds::Mean,
+    };
     let model = ModelSpec::from_value(&model_json)
         .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
     let metrics = config
@@ -249,6 +345,7 @@ fn checked(config: TrainConfig, path: &Path) -> Result<LoadedConfig, TrainError>
         data_path,
         model,
         metrics,
+        refit,
     })
 }
 
@@ -322,6 +419,28 @@ fn check_finite(text: &str) -> Result<(), (String, usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refit_rounds_rules() {
+        use serde_json::json;
+        let folds = [52, 1, 47, 83, 7];
+        assert_eq!(RefitRounds::Mean.rounds(&folds), Some(38));
+        assert_eq!(RefitRounds::Median.rounds(&folds), Some(47));
+        assert_eq!(RefitRounds::Median.rounds(&[1, 2, 3, 4]), Some(3));
+        assert_eq!(RefitRounds::Max.rounds(&folds), Some(83));
+        assert_eq!(RefitRounds::Fixed(9).rounds(&folds), Some(9));
+        assert_eq!(RefitRounds::EarlyStopping.rounds(&folds), None);
+        assert_eq!(RefitRounds::Mean.rounds(&[0, 0]), Some(1));
+        assert_eq!(
+            RefitRounds::parse(&json!("median")),
+            Ok(RefitRounds::Median)
+        );
+        assert_eq!(RefitRounds::parse(&json!(120)), Ok(RefitRounds::Fixed(120)));
+        for bad in [json!("avg"), json!(0), json!(-3), json!(1.5), json!(true)] {
+            let e = RefitRounds::parse(&bad).unwrap_err();
+            assert!(e.starts_with("model.refit_rounds must be"), "{e}");
+        }
+    }
 
     const BASE: &str = r#"
 [data]

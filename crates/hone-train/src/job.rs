@@ -812,8 +812,32 @@ pub fn run_job(
         n_folds: folds.len(),
         train_rows: dev_rows.len(),
     });
+    // The final model reproduces what cross-validation chose: a model that stops early trains
+    // on every development row for the folds' rounds (`refit_rounds`), not on a slice of its own.
+    let fold_rounds: Vec<usize> = fold_reports.iter().map(|f| f.best_iteration).collect();
+    let refit_steps = cfg
+        .model
+        .early_stopping_fraction()
+        .and_then(|_| cfg.refit.rounds(&fold_rounds));
+    let refit_model = refit_steps.and_then(|k| cfg.model.estimator().with_fixed_steps(k));
+    let refit_pipeline = refit_model.map(|m| PipelineSpec {
+        steps: pipeline.steps.clone(),
+        model: hone_models::ModelSpec::new(m),
+    });
+    let refit_job = JobContext {
+        pipeline: refit_pipeline.as_ref().unwrap_or(&pipeline),
+        ..job
+    };
+    let refit = cfg
+        .model
+        .early_stopping_fraction()
+        .map(|_| crate::report::RefitReport {
+            rule: cfg.refit.name(),
+            fold_rounds: fold_rounds.clone(),
+            rounds: refit_steps,
+        });
     let (final_fit, holdout_scored) = fit_and_score(
-        &job,
+        &refit_job,
         &dev_rows,
         &holdout_rows,
         "final refit",
@@ -843,7 +867,10 @@ pub fn run_job(
         })
     };
     let final_rounds = final_fit.model.report();
-    if cfg.model.early_stopping_fraction().is_some() && final_rounds.best_iteration <= 1 {
+    if cfg.model.early_stopping_fraction().is_some()
+        && refit_steps.is_none()
+        && final_rounds.best_iteration <= 1
+    {
         notes.push(format!(
             "early stopping kept {} round(s) of the final model: boosting did not improve {} on \
              the validation slice, i.e. little learnable signal at these settings",
@@ -976,6 +1003,7 @@ pub fn run_job(
             final_fit.model_features.clone(),
             BTreeMap::new(),
         ),
+        refit,
         importances,
         drift,
         drift_share,

@@ -128,6 +128,9 @@ pub struct TrainReport {
     pub holdout: Option<HoldoutReport>,
     /// The final model's refit.
     pub final_model: FoldReport,
+    /// For a model that stops early: how many rounds the refit trained, from the folds' best
+    /// iterations (`[model] refit_rounds`).
+    pub refit: Option<RefitReport>,
     /// Feature importances of the final model (gain for LightGBM, |coef| for linear models).
     pub importances: Vec<(String, f64)>,
     /// Drift of each feature between the development rows and the holdout (Evidently's
@@ -147,6 +150,18 @@ pub struct TrainReport {
     pub out_dir: PathBuf,
     /// Wall time of the whole job, seconds.
     pub seconds: f64,
+}
+
+/// How the final model's rounds were chosen.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefitReport {
+    /// The rule (`mean`, `median`, `max`, a number, or `early_stopping`).
+    pub rule: String,
+    /// Each fold's best iteration.
+    pub fold_rounds: Vec<usize>,
+    /// The rounds the refit trained on every development row (`None`: it early-stopped on its
+    /// own slice).
+    pub rounds: Option<usize>,
 }
 
 /// Mean, population std, min and max of each metric over folds.

@@ -400,7 +400,7 @@ fn check_model_key(cfg: &LoadedConfig, key: &str) -> Result<(), String> {
         return Ok(());
     };
     let first = key.split('.').next().unwrap_or(key);
-    if first == "type" || family.keys.iter().any(|k| k.key == first) {
+    if ["type", "refit_rounds"].contains(&first) || family.keys.iter().any(|k| k.key == first) {
         return Ok(());
     }
     let keys: Vec<&str> = family.keys.iter().map(|k| k.key).collect();

@@ -52,6 +52,22 @@ fn every_example_config_trains() {
             }
         }
         assert!(out.path().join("pipeline/pipeline.json").exists());
+        // A model that stops early ships the rounds cross-validation chose: by default the
+        // mean of the folds' best iterations, trained on every development row.
+        if cfg.model.early_stopping_fraction().is_some() {
+            let rounds: Vec<usize> = report.folds.iter().map(|f| f.best_iteration).collect();
+            let mean = (rounds.iter().sum::<usize>() as f64 / rounds.len() as f64).round() as usize;
+            let refit = report.refit.as_ref().expect("a refit report");
+            assert_eq!(refit.fold_rounds, rounds, "{}", path.display());
+            assert_eq!(refit.rounds, Some(mean.max(1)), "{}", path.display());
+            assert_eq!(
+                report.final_model.best_iteration,
+                mean.max(1),
+                "{}",
+                path.display()
+            );
+            assert_eq!(report.final_model.train.count, report.development.count);
+        }
     }
     assert!(seen >= 5, "expected the example configs, found {seen}");
 }

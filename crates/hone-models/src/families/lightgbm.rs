@@ -14,7 +14,7 @@ use crate::estimator::{
     ArtifactSink, ArtifactSource, Estimator, Fit, Fitted, ReusesTrainingSet, TrainingRows,
     TrainingSet,
 };
-use crate::gbm::{BinnedCache, CacheBudget, GbmModel, GbmSpec};
+use crate::gbm::{BinnedCache, CacheBudget, GbmModel, GbmSpec, PARAM_ALIASES};
 use crate::model::FitReport;
 use crate::observer::TrainObserver;
 use crate::{Matrix, ModelError};
@@ -169,6 +169,27 @@ impl Estimator for LightGbm {
         Some("params.num_threads")
     }
 
+    fn with_fixed_steps(&self, steps: usize) -> Option<Arc<dyn Estimator>> {
+        let mut spec = self.spec.clone();
+        // Any alias of num_iterations goes: the fixed count replaces it.
+        spec.params.retain(|k, _| {
+            k != "num_iterations"
+                && !PARAM_ALIASES
+                    .iter()
+                    .any(|(alias, canonical)| alias == k && *canonical == "num_iterations")
+        });
+        spec.params
+            .insert("num_iterations".into(), Value::from(steps as u64));
+        spec.early_stopping_rounds = None;
+        let mut config = self.config.clone();
+        if let Some(table) = config.as_object_mut() {
+            table.remove("early_stopping_rounds");
+            let params = spec.params.clone().into_iter().collect();
+            table.insert("params".into(), Value::Object(params));
+        }
+        Some(Arc::new(LightGbm { spec, config }))
+    }
+
     fn reuse(&self) -> Option<&dyn ReusesTrainingSet> {
         Some(self)
     }
@@ -281,5 +302,63 @@ impl Fitted for GbmModel {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ModelSpec;
+    use crate::observer::Unobserved;
+    use serde_json::json;
+
+    /// A fixed-step copy trains exactly like the same table with `num_iterations = k` and no
+    /// early stopping, whatever alias set the rounds.
+    #[test]
+    fn fixed_steps_equal_a_plain_fit_of_that_many_rounds() {
+        let (n, p) = (300, 3);
+        let rows: Vec<f64> = (0..n * p)
+            .map(|i| ((i * 37 % 101) as f64 * 0.13).sin())
+            .collect();
+        let x = Matrix::from_row_major(n, p, &rows);
+        let y: Vec<f64> = (0..n)
+            .map(|i| f64::from(u8::from(x.get(i, 0) > 0.1)))
+            .collect();
+        let data = TrainingSet {
+            x: &x,
+            y: &y,
+            valid: None,
+            task: Task::Binary,
+            seed: 3,
+            feature_names: &[],
+            sequence: None,
+        };
+        let text = |spec: &dyn Estimator| {
+            let fit = spec.fit(&data, &mut Unobserved, false).unwrap();
+            fit.model
+                .as_any()
+                .downcast_ref::<GbmModel>()
+                .unwrap()
+                .text()
+                .to_string()
+        };
+        let early = ModelSpec::from_value(&json!({"type": "lightgbm", "early_stopping_rounds": 5,
+            "params": {"n_estimators": 300, "num_leaves": 5, "num_threads": 1}}))
+        .unwrap();
+        let fixed = early.estimator().with_fixed_steps(17).unwrap();
+        assert_eq!(fixed.early_stopping_fraction(), None);
+        let plain = ModelSpec::from_value(&json!({"type": "lightgbm",
+            "params": {"num_iterations": 17, "num_leaves": 5, "num_threads": 1}}))
+        .unwrap();
+        assert_eq!(text(fixed.as_ref()), text(plain.estimator()));
+        assert_eq!(
+            fixed
+                .fit(&data, &mut Unobserved, false)
+                .unwrap()
+                .model
+                .report()
+                .iterations_run,
+            17
+        );
     }
 }
