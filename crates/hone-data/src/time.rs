@@ -71,9 +71,193 @@ pub fn parse_timestamp(text: &str) -> Option<f64> {
     Some(seconds)
 }
 
+/// How often bars come, inferred from the timestamps: the annualisation factor and what it was
+/// read as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarFrequency {
+    /// Bars per year.
+    pub periods_per_year: f64,
+    /// What the spacing was read as (`weekly`, `daily (trading days)`, ...).
+    pub label: String,
+}
+
+const DAY: f64 = 86_400.0;
+
+/// Seconds since 1970 for a timestamp: ISO dates and date-times, or epoch seconds /
+/// milliseconds given as numbers (small numbers are row indices, not times: `None`).
+fn epoch_seconds(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let v = parse_timestamp(t)?;
+    if t.parse::<f64>().is_err() {
+        return Some(v);
+    }
+    // A plain number: epoch milliseconds or seconds from the year 2001 on, else not a time.
+    if v >= 978_307_200_000.0 {
+        Some(v / 1000.0)
+    } else if v >= 978_307_200.0 {
+        Some(v)
+    } else {
+        None
+    }
+}
+
+/// Infers the bar frequency from timestamps (any order; repeated timestamps, as in a panel,
+/// count once): the median spacing between distinct times, with trading calendars for daily
+/// and longer bars (252 trading days unless weekends are present, then 365) and, for intraday
+/// bars, the median number of bars per calendar day times 252 (exchange hours), 260 (around the
+/// clock on weekdays, 24×5) or 365 days (24×7, weekends present). `None` when the times are not
+/// dates or epoch times, or there are fewer than three.
+pub fn bar_frequency(times: &[String]) -> Option<BarFrequency> {
+    let mut secs: Vec<f64> = times
+        .iter()
+        .map(|t| epoch_seconds(t))
+        .collect::<Option<Vec<f64>>>()?;
+    secs.sort_by(f64::total_cmp);
+    secs.dedup();
+    if secs.len() < 3 {
+        return None;
+    }
+    let mut gaps: Vec<f64> = secs.windows(2).map(|w| w[1] - w[0]).collect();
+    gaps.sort_by(f64::total_cmp);
+    let g = gaps[gaps.len() / 2];
+    let weekday = |s: f64| ((s / DAY).floor() as i64 + 3).rem_euclid(7); // Monday = 0
+    let weekend_share =
+        secs.iter().filter(|&&s| weekday(s) >= 5).count() as f64 / secs.len() as f64;
+    let weekends = weekend_share > 0.05;
+    let found = |periods_per_year: f64, label: &str| {
+        Some(BarFrequency {
+            periods_per_year,
+            label: label.to_string(),
+        })
+    };
+    if g >= 300.0 * DAY {
+        found(1.0, "yearly")
+    } else if g >= 80.0 * DAY {
+        found(4.0, "quarterly")
+    } else if g >= 25.0 * DAY {
+        found(12.0, "monthly")
+    } else if g >= 5.0 * DAY {
+        found(52.0, "weekly")
+    } else if g >= 0.5 * DAY {
+        if weekends {
+            found(365.0, "daily, 7 days a week")
+        } else {
+            found(252.0, "daily (trading days)")
+        }
+    } else {
+        // Bars per calendar day: the median count over the days that have bars.
+        let mut per_day: Vec<usize> = Vec::new();
+        let mut current = (secs[0] / DAY).floor();
+        let mut count = 0;
+        for &s in &secs {
+            let d = (s / DAY).floor();
+            if d != current {
+                per_day.push(count);
+                current = d;
+                count = 0;
+            }
+            count += 1;
+        }
+        per_day.push(count);
+        per_day.sort_unstable();
+        let bars = per_day[per_day.len() / 2] as f64;
+        let minutes = (g / 60.0).round();
+        let (days, label) = if weekends {
+            (365.0, "24×7")
+        } else if bars * g >= 0.9 * DAY {
+            (260.0, "24×5")
+        } else {
+            (252.0, "exchange hours")
+        };
+        found(
+            bars * days,
+            &format!("{minutes}-minute bars, {bars} a day, {label}"),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn days(start: &str, step_days: i64, n: usize, skip_weekends: bool) -> Vec<String> {
+        let t0 = parse_timestamp(start).unwrap() as i64 / 86_400;
+        let mut out = Vec::new();
+        let mut d = t0;
+        while out.len() < n {
+            let wd = (d + 3).rem_euclid(7);
+            if !(skip_weekends && wd >= 5) {
+                let (y, m, dd) = civil(d);
+                out.push(format!("{y:04}-{m:02}-{dd:02}"));
+            }
+            d += step_days;
+        }
+        out
+    }
+
+    /// The inverse of `days_from_civil` (Hinnant), for building test calendars.
+    fn civil(z: i64) -> (i64, u32, u32) {
+        let z = z + 719468;
+        let era = if z >= 0 { z } else { z - 146096 } / 146097;
+        let doe = z - era * 146097;
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        (yoe + era * 400 + i64::from(m <= 2), m, d)
+    }
+
+    #[test]
+    fn bar_frequency_reads_calendars() {
+        let f = |t: &[String]| bar_frequency(t).unwrap();
+        let weekly = days("2010-01-08", 7, 300, false);
+        assert_eq!(f(&weekly).periods_per_year, 52.0);
+        assert_eq!(f(&weekly).label, "weekly");
+        assert_eq!(f(&days("2010-01-04", 1, 500, true)).periods_per_year, 252.0);
+        assert_eq!(
+            f(&days("2010-01-04", 1, 500, false)).periods_per_year,
+            365.0
+        );
+        let monthly: Vec<String> = (0..60)
+            .map(|k| format!("{:04}-{:02}-28", 2000 + k / 12, k % 12 + 1))
+            .collect();
+        assert_eq!(f(&monthly).periods_per_year, 12.0);
+        // Minute bars 9:30..16:00 on weekdays: 390 a day, exchange hours.
+        let mut minutes = Vec::new();
+        for d in days("2020-03-02", 1, 10, true) {
+            for k in 0..390 {
+                minutes.push(format!(
+                    "{d}T{:02}:{:02}:00",
+                    9 + (30 + k) / 60,
+                    (30 + k) % 60
+                ));
+            }
+        }
+        let m = f(&minutes);
+        assert_eq!(m.periods_per_year, 390.0 * 252.0);
+        assert_eq!(m.label, "1-minute bars, 390 a day, exchange hours");
+        // Hourly FX, 24×5.
+        let mut hours = Vec::new();
+        for d in days("2020-03-02", 1, 20, true) {
+            for h in 0..24 {
+                hours.push(format!("{d}T{h:02}:00"));
+            }
+        }
+        assert_eq!(f(&hours).periods_per_year, 24.0 * 260.0);
+        // Epoch seconds, daily; a panel's repeated times count once.
+        let epoch: Vec<String> = (0..300)
+            .flat_map(|k| {
+                let t = 1_600_000_000 + 86_400 * 7 * k;
+                [t.to_string(), t.to_string()]
+            })
+            .collect();
+        assert_eq!(f(&epoch).periods_per_year, 52.0);
+        // Row indices and too few rows are not times.
+        let idx: Vec<String> = (0..100).map(|k| k.to_string()).collect();
+        assert_eq!(bar_frequency(&idx), None);
+        assert_eq!(bar_frequency(&weekly[..2]), None);
+    }
 
     #[test]
     fn parses_dates_datetimes_and_numbers() {

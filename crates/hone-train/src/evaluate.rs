@@ -131,10 +131,14 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
         .map(|(m, v)| (m.name().to_string(), v))
         .collect();
     let trading = match (&c.trading, &ds.next_return) {
-        (Some(tc), Some(next)) => Some(
-            tc.backtest(&ds.times, &tc.positions(task, &output), next)?
-                .0,
-        ),
+        (Some(tc), Some(next)) => {
+            let (tc, note) = tc.for_data(&ds.times);
+            notes.extend(note);
+            Some(
+                tc.backtest(&ds.times, &tc.positions(task, &output), next)?
+                    .0,
+            )
+        }
         _ => None,
     };
     // Drift against the training file's development rows, when a different file is evaluated.

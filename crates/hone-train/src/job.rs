@@ -629,8 +629,9 @@ pub fn cross_validate(
     }
     let trading = match (&cfg.config.trading, &prep.ds.next_return) {
         (Some(tc), Some(next)) => {
-            let rows = oof_positions(tc, prep.task, &oof);
-            let (summary, csv) = backtest_rows(tc, &prep.ds, next, &rows)?;
+            let (tc, _) = tc.for_data(&prep.ds.times);
+            let rows = oof_positions(&tc, prep.task, &oof);
+            let (summary, csv) = backtest_rows(&tc, &prep.ds, next, &rows)?;
             summary.sr_per_period.map(|sr| crate::trading::Trial {
                 sr,
                 equity_csv: Some(csv),
@@ -927,6 +928,9 @@ pub fn run_job(
     let mut equity: Vec<(&str, String, Vec<f64>)> = Vec::new();
     let trading = match (&c.trading, &ds.next_return) {
         (Some(tc), Some(next)) => {
+            let (tc, note) = tc.for_data(&ds.times);
+            notes.extend(note);
+            let tc = &tc;
             let rows = oof_positions(tc, task, &oof);
             let bt = |rows: &[(usize, f64)]| backtest_rows(tc, &ds, next, rows);
             let (cv_summary, cv_csv) = bt(&rows)?;
@@ -957,6 +961,7 @@ pub fn run_job(
             let dsr = crate::trading::deflated_sharpe(&cv_summary, &srs);
             let pbo = crate::trading::backtest_overfitting(&equity[0].1, earlier_trials);
             Some(crate::trading::TradingReport {
+                periods_per_year: tc.periods(),
                 cv: cv_summary,
                 holdout: holdout_summary,
                 cpcv_paths,

@@ -33,17 +33,17 @@ pub struct TradingConfig {
     /// Cost in basis points per unit of turnover.
     #[serde(default)]
     pub cost_bps: f64,
-    /// Periods per year for annualising (252 daily, 6240 hourly FX).
-    #[serde(default = "default_periods")]
-    pub periods_per_year: f64,
+    /// Periods per year for annualising (252 daily, 52 weekly, 6240 hourly FX). Default:
+    /// inferred from the timestamps ([`hone_data::time::bar_frequency`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub periods_per_year: Option<f64>,
 }
 
 fn default_rule() -> String {
     "sign".into()
 }
-fn default_periods() -> f64 {
-    252.0
-}
+/// The annualisation factor when neither the config nor the timestamps give one.
+pub const FALLBACK_PERIODS_PER_YEAR: f64 = 252.0;
 
 /// Trading results of one evaluation span.
 #[derive(Debug, Clone, Serialize)]
@@ -195,6 +195,8 @@ pub fn deflated_sharpe(summary: &TradingSummary, earlier_trials: &[f64]) -> Opti
 /// Trading results of a job.
 #[derive(Debug, Clone, Serialize)]
 pub struct TradingReport {
+    /// The annualisation factor used (configured, or inferred from the timestamps).
+    pub periods_per_year: f64,
     /// Out-of-fold predictions, as one backtest over the test blocks in time order.
     pub cv: TradingSummary,
     /// The holdout.
@@ -279,6 +281,43 @@ pub fn cpcv_path_sharpes(
 }
 
 impl TradingConfig {
+    /// The annualisation factor: the configured or inferred one ([`TradingConfig::for_data`]).
+    pub fn periods(&self) -> f64 {
+        self.periods_per_year.unwrap_or(FALLBACK_PERIODS_PER_YEAR)
+    }
+
+    /// This config for data with these timestamps: `periods_per_year` inferred from them when
+    /// the config leaves it out, and a note saying what was inferred, or that the configured
+    /// value disagrees with the data by more than 25 %.
+    pub fn for_data(&self, times: &[String]) -> (TradingConfig, Option<String>) {
+        let inferred = hone_data::time::bar_frequency(times);
+        let mut tc = self.clone();
+        let note = match (self.periods_per_year, &inferred) {
+            (None, Some(f)) => {
+                tc.periods_per_year = Some(f.periods_per_year);
+                Some(format!(
+                    "trading: bars look {} from the timestamps: annualising with {} periods per \
+                     year (set trading.periods_per_year to override)",
+                    f.label, f.periods_per_year
+                ))
+            }
+            (None, None) => {
+                tc.periods_per_year = Some(FALLBACK_PERIODS_PER_YEAR);
+                Some(format!(
+                    "trading: the time column does not give the bar frequency: annualising with \
+                     {FALLBACK_PERIODS_PER_YEAR} periods per year (set trading.periods_per_year)"
+                ))
+            }
+            (Some(p), Some(f)) if (p / f.periods_per_year - 1.0).abs() > 0.25 => Some(format!(
+                "warning: trading.periods_per_year = {p}, but the timestamps look {} ({} periods \
+                 per year): Sharpe ratios, returns and turnover are annualised with {p}",
+                f.label, f.periods_per_year
+            )),
+            _ => None,
+        };
+        (tc, note)
+    }
+
     /// Checks the settings.
     pub fn validate(&self) -> Result<(), TrainError> {
         if self.rule != "sign" && self.rule != "sized" {
@@ -289,8 +328,9 @@ impl TradingConfig {
         }
         if self.cost_bps.is_nan()
             || self.cost_bps < 0.0
-            || self.periods_per_year.is_nan()
-            || self.periods_per_year <= 0.0
+            || self
+                .periods_per_year
+                .is_some_and(|p| p.is_nan() || p <= 0.0 || p.is_infinite())
         {
             return Err(TrainError::Config(
                 "trading.cost_bps must be >= 0 and trading.periods_per_year > 0".into(),
@@ -399,13 +439,12 @@ impl TradingConfig {
             );
             prev = w;
         }
-        let metrics =
-            stats::trading_metrics(&strategy, self.periods_per_year).map_err(|source| {
-                TrainError::Metric {
-                    context: "trading evaluation".into(),
-                    source,
-                }
-            })?;
+        let metrics = stats::trading_metrics(&strategy, self.periods()).map_err(|source| {
+            TrainError::Metric {
+                context: "trading evaluation".into(),
+                source,
+            }
+        })?;
         let moments = stats::moments(&strategy).ok();
         let (psr, min_trl) = match moments {
             Some((sr, skew, kurt)) => (
@@ -420,7 +459,7 @@ impl TradingConfig {
                 metrics,
                 exposure: positions.iter().map(|w| w.abs()).sum::<f64>() / n as f64,
                 trades,
-                turnover: turnover / n as f64 * self.periods_per_year,
+                turnover: turnover / n as f64 * self.periods(),
                 psr,
                 min_track_record: min_trl,
                 periods: n,
@@ -505,7 +544,7 @@ mod tests {
             long_only,
             threshold: None,
             cost_bps,
-            periods_per_year: 252.0,
+            periods_per_year: Some(252.0),
         }
     }
 
