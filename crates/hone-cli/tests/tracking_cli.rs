@@ -115,7 +115,19 @@ fn train_is_tracked_and_the_store_commands_work() {
             .iter()
             .any(|p| p[0] == "model.learning_rate" && p[1] == "0.02")
     );
-    assert_eq!(show["inputs"][0]["digest"], report["fingerprint"]);
+    // The inputs are what the run used: its rows and features, the file's fingerprint inside.
+    // (Earlier the digest was the file's fingerprint alone, so a second run on the same file
+    // was recorded with the first run's rows and schema.)
+    let inputs = show["inputs"].as_array().unwrap();
+    let train = inputs.iter().find(|i| i["context"] == "train").unwrap();
+    let test = inputs.iter().find(|i| i["context"] == "test").unwrap();
+    assert_eq!(train["rows"], report["development"]["count"]);
+    assert_eq!(test["rows"], report["holdout"]["rows"]["count"]);
+    assert_ne!(train["digest"], test["digest"]);
+    let schema: serde_json::Value =
+        serde_json::from_str(train["schema"].as_str().unwrap()).unwrap();
+    assert_eq!(schema["file_sha256"], report["fingerprint"]);
+    assert_eq!(schema["features"], report["features"]);
     assert_eq!(show["children"].as_array().unwrap().len(), 6);
     let tags = run["tags"].as_array().unwrap();
     for t in ["hone.version", "hone.os", "hone.cores", "hone.command"] {

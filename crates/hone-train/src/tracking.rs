@@ -121,6 +121,44 @@ fn log_fold(
     run.end(RunStatus::Finished)
 }
 
+/// One input of a run as the run used it: the file's rows in `span` (its role in `context`),
+/// with the run's features and task (and the file's fingerprint, `file_sha256`) as the
+/// schema. The digest covers the file's fingerprint,
+/// the schema and the rows, so two runs that use the same file differently (other features,
+/// another holdout) record two datasets, never each other's rows or schema.
+fn dataset_input(
+    name: &str,
+    source: &str,
+    report: &TrainReport,
+    context: &str,
+    span: &crate::report::RowSpan,
+) -> DatasetInput {
+    use sha2::{Digest, Sha256};
+    let schema = serde_json::json!({
+        "features": report.features,
+        "task": report.task,
+        "rows": {"first": span.first_time, "last": span.last_time, "count": span.count},
+        "file_sha256": report.fingerprint,
+    })
+    .to_string();
+    let digest: String = Sha256::digest(format!(
+        "{}\n{schema}\n{}..{}",
+        report.fingerprint, span.first, span.last
+    ))
+    .iter()
+    .take(10)
+    .map(|b| format!("{b:02x}"))
+    .collect();
+    DatasetInput {
+        name: name.to_string(),
+        digest,
+        source: source.to_string(),
+        schema,
+        rows: span.count as i64,
+        context: context.into(),
+    }
+}
+
 fn log_results(
     tracker: &Tracker,
     experiment: &str,
@@ -130,24 +168,20 @@ fn log_results(
     files: &crate::output::Bundle,
 ) -> hone_track::Result<()> {
     parent.log_params(&params_of(cfg, Some(report)))?;
-    let schema =
-        serde_json::json!({ "features": report.features, "task": report.task }).to_string();
     let source = cfg.data_path.display().to_string();
     let name = cfg
         .data_path
         .file_stem()
         .map_or("data".into(), |s| s.to_string_lossy().into_owned());
-    let input = |context: &str, rows: usize| DatasetInput {
-        name: name.clone(),
-        digest: report.fingerprint.clone(),
-        source: source.clone(),
-        schema: schema.clone(),
-        rows: rows as i64,
-        context: context.into(),
-    };
-    let mut inputs = vec![input("train", report.development.count)];
+    let mut inputs = vec![dataset_input(
+        &name,
+        &source,
+        report,
+        "train",
+        &report.development,
+    )];
     if let Some(h) = &report.holdout {
-        inputs.push(input("test", h.rows.count));
+        inputs.push(dataset_input(&name, &source, report, "test", &h.rows));
     }
     parent.log_inputs(&inputs)?;
     let mut metrics: Vec<(String, f64)> = Vec::new();
