@@ -160,47 +160,14 @@ fn out_error(e: hone_train::output::OutDirError, hint: &str) -> CliError {
     CliError::usage(format!("--out {e}{hint}"))
 }
 
-/// A new directory `runs/<name>-<UTC timestamp>` for a job without `--out`: the name is reduced
-/// to characters safe in a file name (a job name `../x` must not escape `runs/`), and `-2`,
-/// `-3`, ... are appended while a directory of that name exists (two jobs in one millisecond).
+/// A new directory `runs/<name>-<UTC timestamp>[-k]` for a job without `--out`
+/// ([`hone_train::output::OutDir::claim_default`]).
 fn claim_default_out(name: &str) -> Result<hone_train::output::OutDir, CliError> {
-    use hone_train::output::{OutDir, OutDirError};
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let base = format!("{safe}-{}", utc_stamp());
-    for k in 1..=1000 {
-        let dir = PathBuf::from("runs").join(if k == 1 {
-            base.clone()
-        } else {
-            format!("{base}-{k}")
-        });
-        if std::fs::symlink_metadata(&dir).is_ok() {
-            continue;
-        }
-        match OutDir::claim(&dir, false) {
-            // Another job took it between the look and the claim.
-            Err(OutDirError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::AlreadyExists => {}
-            r => {
-                return r.map_err(|e| {
-                    CliError::usage(format!(
-                        "default output directory: {e} (choose one with --out)"
-                    ))
-                });
-            }
-        }
-    }
-    Err(CliError::usage(format!(
-        "default output directory runs/{base}: every variant is taken (choose one with --out)"
-    )))
+    hone_train::output::OutDir::claim_default(Path::new("runs"), name, &utc_stamp()).map_err(|e| {
+        CliError::usage(format!(
+            "default output directory: {e} (choose one with --out)"
+        ))
+    })
 }
 
 /// Claims a job's output directory before anything runs: `--out` (refused when it is a file,

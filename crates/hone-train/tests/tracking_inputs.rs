@@ -8,8 +8,8 @@ use hone_track::Tracker;
 
 fn config(features: &str, holdout: f64) -> hone_train::LoadedConfig {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/inputs.toml");
-    let data = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/data/sp500_daily_1999_2018.csv");
+    let data =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/sp500_daily_1999_2018.csv");
     let text = format!(
         r#"
 seed = 1
@@ -53,7 +53,10 @@ fn every_run_records_the_rows_and_features_it_used() {
         let train = inputs.iter().find(|i| i.context == "train").unwrap();
         let test = inputs.iter().find(|i| i.context == "test").unwrap();
         assert_eq!(train.rows as usize, report.development.count);
-        assert_eq!(test.rows as usize, report.holdout.as_ref().unwrap().rows.count);
+        assert_eq!(
+            test.rows as usize,
+            report.holdout.as_ref().unwrap().rows.count
+        );
         assert_ne!(train.rows, test.rows);
         for (input, span) in [
             (train, &report.development),

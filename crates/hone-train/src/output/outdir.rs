@@ -305,6 +305,65 @@ impl OutDir {
         Ok(claim)
     }
 
+    /// Claims a directory this call creates itself (an atomic `mkdir` of the last component):
+    /// one that exists already, even empty, is [`OutDirError::AlreadyExists`], so two jobs can
+    /// never share it. Missing folders above it are created.
+    pub fn claim_fresh(path: &Path) -> Result<OutDir, OutDirError> {
+        let parent = parent_or_dot(path);
+        std::fs::create_dir_all(parent).map_err(io_error("create", parent))?;
+        match std::fs::create_dir(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(OutDirError::AlreadyExists {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(e) => return Err(io_error("create", path)(e)),
+        }
+        let claim = OutDir {
+            path: path.to_path_buf(),
+            created: vec![path.to_path_buf()],
+            set_aside: None,
+            ready: true,
+            committed: false,
+        };
+        probe_writable(path)?;
+        Ok(claim)
+    }
+
+    /// A new directory `<root>/<name>-<stamp>` for a job without `--out`: the name reduced to
+    /// characters safe in a file name (a job name `../x` must not escape `root`), and `-2`,
+    /// `-3`, ... appended while the name is taken. Each candidate is created atomically
+    /// ([`OutDir::claim_fresh`]): jobs started in the same instant get different directories.
+    pub fn claim_default(root: &Path, name: &str, stamp: &str) -> Result<OutDir, OutDirError> {
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let base = format!("{safe}-{stamp}");
+        let mut last = None;
+        for k in 1..=1000 {
+            let dir = root.join(if k == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{k}")
+            });
+            match OutDir::claim_fresh(&dir) {
+                Err(e @ OutDirError::AlreadyExists { .. }) => last = Some(e),
+                r => return r,
+            }
+        }
+        Err(last.unwrap_or(OutDirError::AlreadyExists {
+            path: root.join(base),
+        }))
+    }
+
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.path
@@ -380,6 +439,41 @@ impl Drop for OutDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Jobs of the same config started in the same instant never share a directory (two runs
+    /// once both wrote `runs/sp500_direction-20261206-055940`), and a name cannot escape `root`.
+    #[test]
+    fn default_directories_started_together_are_all_distinct() {
+        let root = tempfile::tempdir().unwrap();
+        let barrier = std::sync::Barrier::new(8);
+        let claims: Vec<OutDir> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        OutDir::claim_default(root.path(), "../job", "20261206-055940").unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut paths: Vec<PathBuf> = claims.iter().map(|c| c.path().to_path_buf()).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), 8);
+        for p in &paths {
+            assert_eq!(p.parent(), Some(root.path()));
+            let name = p.file_name().unwrap().to_string_lossy();
+            assert!(name.starts_with(".._job-20261206-055940"), "{name}");
+        }
+        // An existing directory, even empty, is never claimed fresh.
+        let taken = root.path().join("taken");
+        std::fs::create_dir(&taken).unwrap();
+        assert!(matches!(
+            OutDir::claim_fresh(&taken),
+            Err(OutDirError::AlreadyExists { .. })
+        ));
+    }
 
     fn names(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
