@@ -74,9 +74,10 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
     };
     let mut ds = build(&data_path)?;
     let mut notes = ds.notes.clone();
+    let mut own_reference: Option<Vec<Vec<f64>>> = None;
     if data.is_none() {
         // The training file: score only its holdout rows, never rows the model was fitted on.
-        let (_, start) =
+        let (dev_end, start) =
             hone_validate::split::holdout(ds.n_rows(), c.split.holdout(), c.target.horizon())
                 .map_err(TrainError::Split)?;
         if start >= ds.n_rows() {
@@ -84,6 +85,8 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
                 "the training config has no holdout: pass --data with new labelled rows".into(),
             ));
         }
+        // Drift is judged against the development rows, as `hone train` judged it.
+        own_reference = Some(ds.features.iter().map(|f| f[..dev_end].to_vec()).collect());
         ds.features = ds.features.iter().map(|f| f[start..].to_vec()).collect();
         ds.target = ds.target[start..].to_vec();
         ds.times = ds.times[start..].to_vec();
@@ -142,8 +145,15 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
         _ => None,
     };
     // Drift against the training file's development rows, when a different file is evaluated.
-    let drift = if data.is_some() && data_path != cfg.data_path {
-        match build(&cfg.data_path) {
+    // Drift of the evaluated rows against the training file's development rows: the same
+    // computation as `hone train`'s on its holdout.
+    let current: Vec<&[f64]> = ds.features.iter().map(Vec::as_slice).collect();
+    let drift = match own_reference {
+        Some(reference) => {
+            let reference: Vec<&[f64]> = reference.iter().map(Vec::as_slice).collect();
+            crate::job::feature_drift(&manifest.features, &reference, &current)
+        }
+        None => match build(&cfg.data_path) {
             Ok(reference) => {
                 let (dev_end, _) = hone_validate::split::holdout(
                     reference.n_rows(),
@@ -151,19 +161,9 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
                     c.target.horizon(),
                 )
                 .map_err(TrainError::Split)?;
-                manifest
-                    .features
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(j, name)| {
-                        hone_validate::drift::numeric_drift(
-                            name,
-                            &reference.features[j][..dev_end],
-                            &ds.features[j],
-                        )
-                        .ok()
-                    })
-                    .collect()
+                let reference: Vec<&[f64]> =
+                    reference.features.iter().map(|f| &f[..dev_end]).collect();
+                crate::job::feature_drift(&manifest.features, &reference, &current)
             }
             Err(e) => {
                 notes.push(format!(
@@ -171,9 +171,7 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
                 ));
                 Vec::new()
             }
-        }
-    } else {
-        Vec::new()
+        },
     };
     let (drift_share, _) = hone_validate::drift::dataset_drift(&drift, 0.5);
     let mut vals: BTreeMap<String, f64> = metrics

@@ -184,6 +184,21 @@ pub fn split_plan(cfg: &LoadedConfig) -> Result<SplitPlan, TrainError> {
     })
 }
 
+/// Drift of each feature from `reference` (the development rows) to `current` (the holdout,
+/// or new data): Evidently's default test per column. `hone train` and `hone evaluate` both
+/// call it, so the same rows give the same drift share.
+pub(crate) fn feature_drift(
+    names: &[String],
+    reference: &[&[f64]],
+    current: &[&[f64]],
+) -> Vec<hone_validate::drift::ColumnDrift> {
+    names
+        .iter()
+        .zip(reference.iter().zip(current))
+        .filter_map(|(name, (r, c))| hone_validate::drift::numeric_drift(name, r, c).ok())
+        .collect()
+}
+
 /// What every fit of one job shares.
 struct JobContext<'a> {
     pipeline: &'a PipelineSpec,
@@ -891,14 +906,9 @@ pub fn run_job(
     let drift: Vec<hone_validate::drift::ColumnDrift> = if holdout_rows.is_empty() {
         Vec::new()
     } else {
-        ds.feature_names
-            .iter()
-            .zip(&ds.features)
-            .filter_map(|(name, col)| {
-                hone_validate::drift::numeric_drift(name, &col[..dev_end], &col[holdout_start..])
-                    .ok()
-            })
-            .collect()
+        let reference: Vec<&[f64]> = ds.features.iter().map(|c| &c[..dev_end]).collect();
+        let current: Vec<&[f64]> = ds.features.iter().map(|c| &c[holdout_start..]).collect();
+        feature_drift(&ds.feature_names, &reference, &current)
     };
     let (drift_share, drifted) = hone_validate::drift::dataset_drift(&drift, 0.5);
     if !drift.is_empty() {
