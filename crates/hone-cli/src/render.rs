@@ -88,7 +88,7 @@ pub fn train_report(r: &TrainReport) -> String {
     let _ = writeln!(s);
     let span = |f: &hone_train::FoldReport, train: bool| {
         let x = if train { &f.train } else { &f.test };
-        format!("{}..{} ({})", x.first_time, x.last_time, x.count)
+        format!("{} ({})", x.text(), x.count)
     };
     // Column widths follow the timestamps (dates or date-times).
     let w = r
@@ -228,11 +228,14 @@ pub fn train_report(r: &TrainReport) -> String {
         if let Some(p) = &t.cpcv_paths {
             let _ = writeln!(
                 s,
-                "cpcv paths: {} backtests, Sharpe mean {:.3}, std {:.3}, 5th percentile {:.3}",
+                "cpcv paths: {} backtests, Sharpe mean {:.3}, median {:.3}, std {:.3}, 5th percentile {:.3} \
+                 (the cv line above is the median path, #{}; gates, PSR and DSR read it)",
                 p.sharpes.len(),
                 p.mean,
+                p.median,
                 p.std,
-                p.p5
+                p.p5,
+                p.median_path + 1
             );
         }
     }
@@ -365,6 +368,33 @@ fn short(name: &str) -> String {
 }
 
 /// The human view of a split.
+/// Increasing rows as time ranges, one per contiguous block (`a..b + c..d`; beyond 8 blocks,
+/// `first..last in N blocks`).
+fn time_blocks(rows: &[usize], t: &[String]) -> String {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &r in rows {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == r => *end = r,
+            _ => runs.push((r, r)),
+        }
+    }
+    match runs.as_slice() {
+        [] => String::new(),
+        [(a, b)] => format!("{}..{}", t[*a], t[*b]),
+        _ if runs.len() > 8 => format!(
+            "{}..{} in {} blocks",
+            t[runs[0].0],
+            t[runs[runs.len() - 1].1],
+            runs.len()
+        ),
+        _ => runs
+            .iter()
+            .map(|(a, b)| format!("{}..{}", t[*a], t[*b]))
+            .collect::<Vec<_>>()
+            .join(" + "),
+    }
+}
+
 pub fn folds(
     scheme: &str,
     n: usize,
@@ -388,11 +418,9 @@ pub fn folds(
         {
             let _ = writeln!(
                 s,
-                "        train {}..{}  test {}..{}",
-                t[f.train[0]],
-                t[*f.train.last().expect("non-empty")],
-                t[f.test[0]],
-                t[*f.test.last().expect("non-empty")]
+                "        train {}  test {}",
+                time_blocks(&f.train, t),
+                time_blocks(&f.test, t)
             );
         }
     }

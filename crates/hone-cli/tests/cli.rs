@@ -278,6 +278,19 @@ fn trading_evaluation_and_gates() {
     let paths = &v["trading"]["cpcv_paths"];
     assert_eq!(paths["sharpes"].as_array().unwrap().len(), 5);
     assert!(paths["p5"].as_f64().unwrap() <= paths["mean"].as_f64().unwrap());
+    // The headline backtest is the median path, never simply the first one.
+    let sharpes: Vec<f64> = paths["sharpes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    let mut sorted = sharpes.clone();
+    sorted.sort_by(f64::total_cmp);
+    let m = paths["median_path"].as_u64().unwrap() as usize;
+    assert_eq!(sharpes[m], sorted[2]);
+    assert_eq!(paths["median"].as_f64().unwrap(), sorted[2]);
+    assert_eq!(v["trading"]["cv"]["sharpe"].as_f64().unwrap(), sharpes[m]);
     let unknown = write(
         dir.path(),
         "unknown.toml",

@@ -9,7 +9,7 @@
 //! A rule is `<name> <op> <number>` with `>=`, `>`, `<=`, `<`, `==`, `!=`. Names are the keys of
 //! [`values`](crate::gates::values): `cv.<metric>.mean|std|min|max`, `holdout.<metric>`,
 //! `cv.trading.<x>` and `holdout.trading.<x>` (sharpe, sortino, max_drawdown, calmar, psr,
-//! min_track_record, turnover, sr_per_period, ...), `cv.trading.path_sharpe_mean|std|p5` (CPCV),
+//! min_track_record, turnover, sr_per_period, ...), `cv.trading.path_sharpe_mean|median|std|p5` (CPCV),
 //! `dsr` and `dsr.n_trials` (deflated Sharpe ratio of the out-of-fold backtest over the
 //! experiment's trials), `pbo` and `pbo.n_trials` (CSCV over the same trials), `gap.<metric>` (train − validation), `bias.gap`, `bias.p_value`,
 //! `drift_share`, `rows`. A failed hard gate makes
@@ -89,6 +89,7 @@ pub fn values(r: &TrainReport) -> BTreeMap<String, f64> {
         }
         if let Some(p) = &t.cpcv_paths {
             v.insert("cv.trading.path_sharpe_mean".into(), p.mean);
+            v.insert("cv.trading.path_sharpe_median".into(), p.median);
             v.insert("cv.trading.path_sharpe_std".into(), p.std);
             v.insert("cv.trading.path_sharpe_p5".into(), p.p5);
         }

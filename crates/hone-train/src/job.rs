@@ -645,8 +645,23 @@ pub fn cross_validate(
     let trading = match (&cfg.config.trading, &prep.ds.next_return) {
         (Some(tc), Some(next)) => {
             let (tc, _) = tc.for_data(&prep.ds.times);
-            let rows = oof_positions(&tc, prep.task, &oof);
-            let (summary, csv) = backtest_rows(&tc, &prep.ds, next, &rows)?;
+            let bt = |rows: &[(usize, f64)]| backtest_rows(&tc, &prep.ds, next, rows);
+            // As the refit reports it: CPCV's median path, else every development row once.
+            let (summary, csv) = match cfg.config.split.cpcv_layout() {
+                Some(layout) => {
+                    let splits: Vec<(&[usize], Vec<f64>)> = oof
+                        .iter()
+                        .map(|(_, s)| (s.rows.as_slice(), tc.positions(prep.task, &s.output)))
+                        .collect();
+                    let mut paths =
+                        crate::trading::cpcv_paths(&layout, prep.dev_end, &splits, &bt)?;
+                    match crate::trading::median_path(&paths) {
+                        Some(m) => paths.swap_remove(m),
+                        None => return Ok(None),
+                    }
+                }
+                None => bt(&oof_positions(&tc, prep.task, &oof))?,
+            };
             summary.sr_per_period.map(|sr| crate::trading::Trial {
                 sr,
                 equity_csv: Some(csv),
@@ -941,9 +956,31 @@ pub fn run_job(
             let (tc, note) = tc.for_data(&ds.times);
             notes.extend(note);
             let tc = &tc;
-            let rows = oof_positions(tc, task, &oof);
             let bt = |rows: &[(usize, f64)]| backtest_rows(tc, &ds, next, rows);
-            let (cv_summary, cv_csv) = bt(&rows)?;
+            // CPCV: each backtest path stitched from the splits that test its groups; the median
+            // path is the headline backtest. Other schemes: every development row once.
+            let (cv_summary, cv_csv, cpcv_paths) = match c.split.cpcv_layout() {
+                Some(layout) => {
+                    let splits: Vec<(&[usize], Vec<f64>)> = oof
+                        .iter()
+                        .map(|(_, s)| (s.rows.as_slice(), tc.positions(task, &s.output)))
+                        .collect();
+                    let paths = crate::trading::cpcv_paths(&layout, dev_end, &splits, &bt)?;
+                    let m = crate::trading::median_path(&paths)
+                        .ok_or_else(|| TrainError::Config("cpcv made no backtest path".into()))?;
+                    let sharpes = paths.iter().map(|(s, _)| s.metrics.sharpe).collect();
+                    let (summary, csv) = paths[m].clone();
+                    (
+                        summary,
+                        csv,
+                        Some(crate::trading::PathSharpes::of(sharpes, m)),
+                    )
+                }
+                None => {
+                    let (summary, csv) = bt(&oof_positions(tc, task, &oof))?;
+                    (summary, csv, None)
+                }
+            };
             equity.push(("cv", cv_csv, Vec::new()));
             let holdout_summary = if holdout_rows.is_empty() {
                 None
@@ -953,19 +990,6 @@ pub fn run_job(
                 let (s, csv) = bt(&hrows)?;
                 equity.push(("holdout", csv, Vec::new()));
                 Some(s)
-            };
-            // CPCV: each backtest path stitched from the splits that test its groups.
-            let cpcv_paths = match c.split.cpcv_layout() {
-                Some(layout) => {
-                    let splits: Vec<(&[usize], Vec<f64>)> = oof
-                        .iter()
-                        .map(|(_, s)| (s.rows.as_slice(), tc.positions(task, &s.output)))
-                        .collect();
-                    Some(crate::trading::cpcv_path_sharpes(
-                        &layout, dev_end, &splits, &bt,
-                    )?)
-                }
-                None => None,
             };
             let srs: Vec<f64> = earlier_trials.iter().map(|t| t.sr).collect();
             let dsr = crate::trading::deflated_sharpe(&cv_summary, &srs);

@@ -21,17 +21,68 @@ pub struct RowSpan {
     pub first_time: String,
     /// Timestamp of the last row.
     pub last_time: String,
+    /// When the rows are not one contiguous block (a CPCV test set of several groups, a
+    /// purged training set): each block's first and last timestamp, up to
+    /// [`MAX_LISTED_BLOCKS`] blocks (more are counted in `n_blocks` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<[String; 2]>,
+    /// Contiguous blocks of rows (absent when 1).
+    #[serde(skip_serializing_if = "is_one")]
+    pub n_blocks: usize,
+}
+
+/// Blocks of a [`RowSpan`] listed by name; more are only counted.
+pub const MAX_LISTED_BLOCKS: usize = 8;
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 impl RowSpan {
     pub(crate) fn of(rows: &[usize], ds: &Dataset) -> Self {
         let (first, last) = (rows[0], rows[rows.len() - 1]);
+        // Contiguous runs of row positions (rows are increasing).
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for &r in rows {
+            match runs.last_mut() {
+                Some((_, end)) if *end + 1 == r => *end = r,
+                _ => runs.push((r, r)),
+            }
+        }
+        let blocks = if runs.len() > 1 && runs.len() <= MAX_LISTED_BLOCKS {
+            runs.iter()
+                .map(|&(a, b)| [ds.times[a].clone(), ds.times[b].clone()])
+                .collect()
+        } else {
+            Vec::new()
+        };
         Self {
             count: rows.len(),
             first,
             last,
             first_time: ds.times[first].clone(),
             last_time: ds.times[last].clone(),
+            blocks,
+            n_blocks: runs.len(),
+        }
+    }
+
+    /// The span as text: `first..last`, or its blocks joined by ` + ` (`first..last in N
+    /// blocks` beyond [`MAX_LISTED_BLOCKS`]).
+    pub fn text(&self) -> String {
+        if !self.blocks.is_empty() {
+            self.blocks
+                .iter()
+                .map(|[a, b]| format!("{a}..{b}"))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        } else if self.n_blocks > 1 {
+            format!(
+                "{}..{} in {} blocks",
+                self.first_time, self.last_time, self.n_blocks
+            )
+        } else {
+            format!("{}..{}", self.first_time, self.last_time)
         }
     }
 }

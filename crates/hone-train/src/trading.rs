@@ -197,7 +197,9 @@ pub fn deflated_sharpe(summary: &TradingSummary, earlier_trials: &[f64]) -> Opti
 pub struct TradingReport {
     /// The annualisation factor used (configured, or inferred from the timestamps).
     pub periods_per_year: f64,
-    /// Out-of-fold predictions, as one backtest over the test blocks in time order.
+    /// Out-of-fold predictions, as one backtest over the test blocks in time order. With CPCV,
+    /// the backtest path whose Sharpe ratio is the median over the paths (`cpcv_paths.median_path`):
+    /// what the gates, PSR and DSR read.
     pub cv: TradingSummary,
     /// The holdout.
     pub holdout: Option<TradingSummary>,
@@ -214,8 +216,12 @@ pub struct TradingReport {
 pub struct PathSharpes {
     /// Annualised Sharpe ratio per path.
     pub sharpes: Vec<f64>,
+    /// The path reported as `cv` (the median one), from 0.
+    pub median_path: usize,
     /// Mean over paths.
     pub mean: f64,
+    /// Median over paths.
+    pub median: f64,
     /// Sample standard deviation over paths.
     pub std: f64,
     /// 5th percentile (numpy linear).
@@ -223,8 +229,8 @@ pub struct PathSharpes {
 }
 
 impl PathSharpes {
-    /// Summarises per-path Sharpe ratios.
-    pub fn of(sharpes: Vec<f64>) -> Self {
+    /// Summarises per-path Sharpe ratios; `median_path` is the path reported as `cv`.
+    pub fn of(sharpes: Vec<f64>, median_path: usize) -> Self {
         let n = sharpes.len() as f64;
         let mean = sharpes.iter().sum::<f64>() / n;
         let std = if sharpes.len() > 1 {
@@ -238,9 +244,17 @@ impl PathSharpes {
         let lo = pos.floor() as usize;
         let hi = (lo + 1).min(sorted.len() - 1);
         let p5 = sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64);
+        let mid = sorted.len() / 2;
+        let median = if sorted.len() % 2 == 1 {
+            sorted[mid]
+        } else {
+            (sorted[mid - 1] + sorted[mid]) / 2.0
+        };
         Self {
             sharpes,
+            median_path,
             mean,
+            median,
             std,
             p5,
         }
@@ -252,15 +266,15 @@ pub type Backtest<'a> =
     dyn Fn(&[(usize, f64)]) -> Result<(TradingSummary, String), TrainError> + 'a;
 
 /// CPCV's backtest paths (AFML 12.4): each path stitched from the splits that test its groups,
-/// in time order, backtested with `backtest`, and the Sharpe ratios summarised. `splits[s]` is
+/// in time order, and backtested with `backtest` (its summary and equity CSV). `splits[s]` is
 /// split `s`'s test rows (positions into the first `n_rows` development rows) and their
 /// positions, in the splitter's order.
-pub fn cpcv_path_sharpes(
+pub fn cpcv_paths(
     layout: &hone_validate::temporal::Cpcv,
     n_rows: usize,
     splits: &[(&[usize], Vec<f64>)],
     backtest: &Backtest<'_>,
-) -> Result<PathSharpes, TrainError> {
+) -> Result<Vec<(TradingSummary, String)>, TrainError> {
     let groups = layout.groups(n_rows);
     let tests = layout.test_groups();
     let ids = layout.path_ids();
@@ -272,12 +286,28 @@ pub fn cpcv_path_sharpes(
             }
         }
     }
-    let mut sharpes = Vec::with_capacity(paths.len());
-    for mut p in paths {
-        p.sort_by_key(|(r, _)| *r);
-        sharpes.push(backtest(&p)?.0.metrics.sharpe);
-    }
-    Ok(PathSharpes::of(sharpes))
+    paths
+        .into_iter()
+        .map(|mut p| {
+            p.sort_by_key(|(r, _)| *r);
+            backtest(&p)
+        })
+        .collect()
+}
+
+/// The path whose Sharpe ratio is the median over CPCV's paths (the lower middle one for an
+/// even count: always a real path, so its every figure belongs to one backtest).
+pub fn median_path(paths: &[(TradingSummary, String)]) -> Option<usize> {
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    order.sort_by(|&a, &b| {
+        paths[a]
+            .0
+            .metrics
+            .sharpe
+            .total_cmp(&paths[b].0.metrics.sharpe)
+            .then(a.cmp(&b))
+    });
+    order.get(paths.len().saturating_sub(1) / 2).copied()
 }
 
 impl TradingConfig {

@@ -309,10 +309,35 @@ impl OutDir {
     /// one that exists already, even empty, is [`OutDirError::AlreadyExists`], so two jobs can
     /// never share it. Missing folders above it are created.
     pub fn claim_fresh(path: &Path) -> Result<OutDir, OutDirError> {
-        let parent = parent_or_dot(path);
-        std::fs::create_dir_all(parent).map_err(io_error("create", parent))?;
+        let mut claim = OutDir {
+            path: path.to_path_buf(),
+            created: Vec::new(),
+            set_aside: None,
+            ready: false,
+            committed: false,
+        };
+        // Folders above it that do not exist are created here and removed again with it (a
+        // failed job leaves no `runs/` behind).
+        let mut missing = Vec::new();
+        let mut at = parent_or_dot(path);
+        while std::fs::symlink_metadata(at).is_err() {
+            missing.push(at.to_path_buf());
+            let up = parent_or_dot(at);
+            if up == at {
+                break;
+            }
+            at = up;
+        }
+        for dir in missing.into_iter().rev() {
+            match std::fs::create_dir(&dir) {
+                Ok(()) => claim.created.push(dir),
+                // Another job made it meanwhile: it is theirs to keep.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_error("create", &dir)(e)),
+            }
+        }
         match std::fs::create_dir(path) {
-            Ok(()) => {}
+            Ok(()) => claim.created.push(path.to_path_buf()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(OutDirError::AlreadyExists {
                     path: path.to_path_buf(),
@@ -320,14 +345,8 @@ impl OutDir {
             }
             Err(e) => return Err(io_error("create", path)(e)),
         }
-        let claim = OutDir {
-            path: path.to_path_buf(),
-            created: vec![path.to_path_buf()],
-            set_aside: None,
-            ready: true,
-            committed: false,
-        };
         probe_writable(path)?;
+        claim.ready = true;
         Ok(claim)
     }
 
