@@ -153,6 +153,16 @@ pub fn train_report(r: &TrainReport) -> String {
         }
         let _ = writeln!(s, "{line}");
     }
+    if let Some(b) = &r.base_rate {
+        let _ = writeln!(
+            s,
+            "base rate: always predicting {:?} scores accuracy {:.4} out of fold{}",
+            b.majority_class,
+            b.cv,
+            b.holdout
+                .map_or(String::new(), |h| format!(", {h:.4} on the holdout"))
+        );
+    }
     let _ = write!(
         s,
         "\nfinal model: refit on {} rows ({}..{}), {} rounds kept",
@@ -191,8 +201,24 @@ pub fn train_report(r: &TrainReport) -> String {
                 s.metrics.win_rate * 100.0,
                 s.psr.map_or("-".into(), |p| format!("{p:.3}")),
                 s.turnover,
-                s.periods
-            )
+                s.metrics.periods
+            ) + &match &s.buy_and_hold {
+                Some(b) => format!(
+                    "\n  vs buy & hold  Sharpe {:>7.3}                    CAGR {:>8.2}%  max DD {:>7.2}%  \
+                     excess {:+.2}%/yr  alpha {:+.2}%/yr  beta {:.2}  corr {}  trades {}  in market {:.0}% (long {:.0}%)",
+                    b.sharpe,
+                    b.annual_return * 100.0,
+                    b.max_drawdown * 100.0,
+                    b.excess_return * 100.0,
+                    b.alpha * 100.0,
+                    b.beta,
+                    b.correlation.map_or("-".into(), |c| format!("{c:.2}")),
+                    s.trades,
+                    s.time_in_market * 100.0,
+                    s.long_share * 100.0
+                ),
+                None => String::new(),
+            }
         };
         let _ = writeln!(s, "\n{}", line("cv", &t.cv));
         if let Some(h) = &t.holdout {

@@ -508,7 +508,14 @@ fn survives_two_kills(env: &Env) {
     for kill in 0..2 {
         let target = finished(env, "dur-study") + 2;
         let mut child = env.spawn(&args);
-        while finished(env, "dur-study") < target {
+        // Kill mid-trial: after two more trials finished, once the next one is RUNNING (between
+        // a tell and the next ask no trial runs, and a kill there tests nothing).
+        let running = |env: &Env| {
+            trial_runs(env, "dur-study")
+                .iter()
+                .any(|r| r.1 == "RUNNING")
+        };
+        while finished(env, "dur-study") < target || !running(env) {
             if let Some(status) = child.try_wait().unwrap() {
                 let out = child.wait_with_output().unwrap();
                 panic!(

@@ -137,10 +137,11 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
         (Some(tc), Some(next)) => {
             let (tc, note) = tc.for_data(&ds.times);
             notes.extend(note);
-            Some(
-                tc.backtest(&ds.times, &tc.positions(task, &output), next)?
-                    .0,
-            )
+            let summary = tc
+                .backtest(&ds.times, &tc.positions(task, &output), next)?
+                .0;
+            notes.extend(crate::trading::buy_and_hold_note("evaluated", &summary));
+            Some(summary)
         }
         _ => None,
     };

@@ -184,6 +184,49 @@ pub fn split_plan(cfg: &LoadedConfig) -> Result<SplitPlan, TrainError> {
     })
 }
 
+/// For classification: the most frequent class of the development rows and its share of the
+/// out-of-fold and holdout rows, the accuracy of always predicting it.
+fn base_rate(
+    ds: &Dataset,
+    task: Task,
+    dev_end: usize,
+    oof: &[(usize, Scored)],
+    holdout: &Scored,
+) -> Option<crate::report::BaseRate> {
+    let n_classes = match task {
+        Task::Binary => 2,
+        Task::Multiclass { n_classes } => n_classes,
+        Task::Regression => return None,
+    };
+    let mut counts = vec![0usize; n_classes];
+    for &y in &ds.target[..dev_end] {
+        if let Some(c) = counts.get_mut(y as usize) {
+            *c += 1;
+        }
+    }
+    let (majority, _) = counts
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))?;
+    let share = |ys: &mut dyn Iterator<Item = f64>| {
+        let (mut hit, mut n) = (0usize, 0usize);
+        for y in ys {
+            n += 1;
+            hit += usize::from(y as usize == majority);
+        }
+        (n > 0).then(|| hit as f64 / n as f64)
+    };
+    Some(crate::report::BaseRate {
+        majority_class: ds
+            .classes
+            .as_ref()
+            .and_then(|c| c.get(majority).cloned())
+            .unwrap_or_else(|| majority.to_string()),
+        cv: share(&mut oof.iter().flat_map(|(_, s)| s.y_true.iter().copied()))?,
+        holdout: share(&mut holdout.y_true.iter().copied()),
+    })
+}
+
 /// Drift of each feature from `reference` (the development rows) to `current` (the holdout,
 /// or new data): Evidently's default test per column. `hone train` and `hone evaluate` both
 /// call it, so the same rows give the same drift share.
@@ -897,6 +940,17 @@ pub fn run_job(
             metrics: metric_map(&values),
         })
     };
+    let base_rate = base_rate(&ds, task, dev_end, &oof, &holdout_scored);
+    if let (Some(b), Some(h)) = (&base_rate, &holdout_report)
+        && let (Some(rate), Some(acc)) = (b.holdout, h.metrics.get("accuracy"))
+        && *acc <= rate
+    {
+        notes.push(format!(
+            "holdout accuracy {acc:.4} is not above always predicting {:?} ({rate:.4} of the \
+             holdout rows)",
+            b.majority_class
+        ));
+    }
     let final_rounds = final_fit.model.report();
     if cfg.model.early_stopping_fraction().is_some()
         && refit_steps.is_none()
@@ -991,6 +1045,10 @@ pub fn run_job(
                 equity.push(("holdout", csv, Vec::new()));
                 Some(s)
             };
+            notes.extend(crate::trading::buy_and_hold_note("cv", &cv_summary));
+            if let Some(h) = &holdout_summary {
+                notes.extend(crate::trading::buy_and_hold_note("holdout", h));
+            }
             let srs: Vec<f64> = earlier_trials.iter().map(|t| t.sr).collect();
             let dsr = crate::trading::deflated_sharpe(&cv_summary, &srs);
             let pbo = crate::trading::backtest_overfitting(&equity[0].1, earlier_trials);
@@ -1043,6 +1101,7 @@ pub fn run_job(
             BTreeMap::new(),
         ),
         refit,
+        base_rate,
         importances,
         drift,
         drift_share,

@@ -182,6 +182,8 @@ pub struct TrainReport {
     /// For a model that stops early: how many rounds the refit trained, from the folds' best
     /// iterations (`[model] refit_rounds`).
     pub refit: Option<RefitReport>,
+    /// Classification: the accuracy of always predicting the development rows' majority class.
+    pub base_rate: Option<BaseRate>,
     /// Feature importances of the final model (gain for LightGBM, |coef| for linear models).
     pub importances: Vec<(String, f64)>,
     /// Drift of each feature between the development rows and the holdout (Evidently's
@@ -201,6 +203,17 @@ pub struct TrainReport {
     pub out_dir: PathBuf,
     /// Wall time of the whole job, seconds.
     pub seconds: f64,
+}
+
+/// The majority-class baseline of a classification job.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaseRate {
+    /// The development rows' most frequent class.
+    pub majority_class: String,
+    /// Its share of the out-of-fold rows (the accuracy of always predicting it).
+    pub cv: f64,
+    /// Its share of the holdout rows.
+    pub holdout: Option<f64>,
 }
 
 /// How the final model's rounds were chosen.

@@ -61,8 +61,12 @@ pub struct TradingSummary {
     pub psr: Option<f64>,
     /// Minimum track record length (periods) at 95%, when the Sharpe ratio is positive.
     pub min_track_record: Option<f64>,
-    /// Periods evaluated.
-    pub periods: usize,
+    /// Share of periods with a position (long or short).
+    pub time_in_market: f64,
+    /// Share of periods long.
+    pub long_share: f64,
+    /// Buy-and-hold of the traded asset over the same periods, and the strategy against it.
+    pub buy_and_hold: Option<BuyAndHold>,
     /// Per-period (not annualised) Sharpe ratio, sample moments: the trial statistic that
     /// deflated Sharpe ratios of later runs in the experiment are built from.
     pub sr_per_period: Option<f64>,
@@ -70,6 +74,80 @@ pub struct TradingSummary {
     pub skew: Option<f64>,
     /// Kurtosis (non-excess) of the strategy returns.
     pub kurtosis: Option<f64>,
+}
+
+/// A note when a backtest is long almost all the time: its returns are then mostly the asset's.
+pub fn buy_and_hold_note(span: &str, s: &TradingSummary) -> Option<String> {
+    (s.long_share >= 0.95).then(|| {
+        format!(
+            "trading {span}: long in {:.0}% of periods: this is buy-and-hold (see the buy & hold \
+             line: Sharpe {} against the strategy's {:.3})",
+            s.long_share * 100.0,
+            s.buy_and_hold
+                .as_ref()
+                .map_or("-".into(), |b| format!("{:.3}", b.sharpe)),
+            s.metrics.sharpe
+        )
+    })
+}
+
+/// The benchmark every backtest is shown against: holding the traded asset over the same
+/// periods (no costs), and the strategy's returns regressed on the asset's.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuyAndHold {
+    /// Annualised Sharpe ratio of holding the asset.
+    pub sharpe: f64,
+    /// Its annual return (CAGR).
+    pub annual_return: f64,
+    /// Its maximum drawdown.
+    pub max_drawdown: f64,
+    /// The strategy's annual return minus the asset's.
+    pub excess_return: f64,
+    /// Intercept of the OLS regression of strategy returns on asset returns, per period ×
+    /// periods per year (arithmetic annualisation).
+    pub alpha: f64,
+    /// Its slope: the strategy's exposure to the asset.
+    pub beta: f64,
+    /// Correlation of strategy and asset returns (`None` when either is constant).
+    pub correlation: Option<f64>,
+}
+
+impl BuyAndHold {
+    /// The benchmark of `strategy` returns on the `asset`'s, both per period.
+    pub fn of(
+        strategy: &[f64],
+        strategy_metrics: &TradingMetrics,
+        asset: &[f64],
+        periods_per_year: f64,
+    ) -> Option<Self> {
+        let held = stats::trading_metrics(asset, periods_per_year).ok()?;
+        let n = asset.len() as f64;
+        let (ms, ma) = (
+            strategy.iter().sum::<f64>() / n,
+            asset.iter().sum::<f64>() / n,
+        );
+        let (mut cov, mut va, mut vs) = (0.0, 0.0, 0.0);
+        for (s, a) in strategy.iter().zip(asset) {
+            cov += (s - ms) * (a - ma);
+            va += (a - ma) * (a - ma);
+            vs += (s - ms) * (s - ms);
+        }
+        // A constant series (up to rounding of its mean) has no regression or correlation.
+        let flat = |v: f64, m: f64| v <= n * (1e-9 * m.abs()).powi(2);
+        if flat(va, ma) {
+            return None;
+        }
+        let beta = cov / va;
+        Some(Self {
+            sharpe: held.sharpe,
+            annual_return: held.annual_return,
+            max_drawdown: held.max_drawdown,
+            excess_return: strategy_metrics.annual_return - held.annual_return,
+            alpha: (ms - beta * ma) * periods_per_year,
+            beta,
+            correlation: (!flat(vs, ms)).then(|| cov / (va * vs).sqrt()),
+        })
+    }
 }
 
 /// Deflated Sharpe ratio of the out-of-fold backtest (Bailey & López de Prado 2014).
@@ -183,7 +261,7 @@ pub fn deflated_sharpe(summary: &TradingSummary, earlier_trials: &[f64]) -> Opti
         let m = trials.iter().sum::<f64>() / n as f64;
         trials.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64
     };
-    let (dsr, sr0) = stats::dsr(sr, summary.periods, skew, kurt, n, sr_variance).ok()?;
+    let (dsr, sr0) = stats::dsr(sr, summary.metrics.periods, skew, kurt, n, sr_variance).ok()?;
     Some(DsrSummary {
         dsr,
         sr0,
@@ -484,15 +562,18 @@ impl TradingConfig {
             None => (None, None),
         };
         let n = strategy.len();
+        let buy_and_hold = BuyAndHold::of(&strategy, &metrics, next_returns, self.periods());
         Ok((
             TradingSummary {
                 metrics,
                 exposure: positions.iter().map(|w| w.abs()).sum::<f64>() / n as f64,
                 trades,
                 turnover: turnover / n as f64 * self.periods(),
+                time_in_market: positions.iter().filter(|w| **w != 0.0).count() as f64 / n as f64,
+                long_share: positions.iter().filter(|w| **w > 0.0).count() as f64 / n as f64,
+                buy_and_hold,
                 psr,
                 min_track_record: min_trl,
-                periods: n,
                 sr_per_period: moments.map(|m| m.0),
                 skew: moments.map(|m| m.1),
                 kurtosis: moments.map(|m| m.2),
@@ -567,6 +648,26 @@ pub fn equity_svg(series: &[(&str, &[f64])]) -> String {
 mod tests {
     use super::*;
 
+    /// A strategy of half the asset plus a constant: beta 0.5, alpha the constant per year,
+    /// correlation 1; the buy & hold figures are the asset's own.
+    #[test]
+    fn buy_and_hold_regression_recovers_alpha_and_beta() {
+        let asset: Vec<f64> = (0..300)
+            .map(|i| 0.01 * ((i * 7 % 13) as f64 - 6.0) / 6.0)
+            .collect();
+        let strategy: Vec<f64> = asset.iter().map(|a| 0.5 * a + 0.0002).collect();
+        let sm = stats::trading_metrics(&strategy, 252.0).unwrap();
+        let b = BuyAndHold::of(&strategy, &sm, &asset, 252.0).unwrap();
+        let held = stats::trading_metrics(&asset, 252.0).unwrap();
+        assert!((b.beta - 0.5).abs() < 1e-12, "{}", b.beta);
+        assert!((b.alpha - 0.0002 * 252.0).abs() < 1e-12, "{}", b.alpha);
+        assert!((b.correlation.unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!(b.sharpe, held.sharpe);
+        assert_eq!(b.excess_return, sm.annual_return - held.annual_return);
+        // A constant asset has no regression.
+        assert!(BuyAndHold::of(&strategy, &sm, &vec![0.001; 300], 252.0).is_none());
+    }
+
     fn cfg(rule: &str, long_only: bool, cost_bps: f64) -> TradingConfig {
         TradingConfig {
             price: None,
@@ -618,14 +719,20 @@ mod tests {
 
     #[test]
     fn deflated_sharpe_counts_distinct_trials() {
+        // DSR reads the number of periods from the metrics (252 here; the summary no longer
+        // repeats it).
+        let mut metrics = stats::trading_metrics(&[0.01, -0.005, 0.02], 252.0).unwrap();
+        metrics.periods = 252;
         let summary = |sr: f64| TradingSummary {
-            metrics: stats::trading_metrics(&[0.01, -0.005, 0.02], 252.0).unwrap(),
+            metrics: metrics.clone(),
             exposure: 1.0,
             trades: 1,
             turnover: 0.0,
             psr: None,
             min_track_record: None,
-            periods: 252,
+            time_in_market: 1.0,
+            long_share: 1.0,
+            buy_and_hold: None,
             sr_per_period: Some(sr),
             skew: Some(0.0),
             kurtosis: Some(3.0),

@@ -52,6 +52,31 @@ fn every_example_config_trains() {
             }
         }
         assert!(out.path().join("pipeline/pipeline.json").exists());
+        // Every backtest is shown against buy-and-hold of the asset, once per key.
+        if let Some(t) = &report.trading {
+            for s in std::iter::once(&t.cv).chain(t.holdout.as_ref()) {
+                let b = s.buy_and_hold.as_ref().expect("a buy-and-hold benchmark");
+                assert!(
+                    b.sharpe.is_finite() && b.beta.is_finite(),
+                    "{}",
+                    path.display()
+                );
+                assert!((0.0..=1.0).contains(&s.time_in_market));
+                let json = serde_json::to_string(s).unwrap();
+                assert_eq!(json.matches("\"periods\":").count(), 1, "{json}");
+            }
+        }
+        // Classification reports the majority-class baseline.
+        if report.task != "regression" {
+            let b = report.base_rate.as_ref().expect("a base rate");
+            assert!(
+                (0.0..=1.0).contains(&b.cv) && b.holdout.is_some(),
+                "{}",
+                path.display()
+            );
+        } else {
+            assert!(report.base_rate.is_none());
+        }
         // A model that stops early ships the rounds cross-validation chose: by default the
         // mean of the folds' best iterations, trained on every development row.
         if cfg.model.early_stopping_fraction().is_some() {
