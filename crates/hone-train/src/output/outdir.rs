@@ -122,6 +122,23 @@ fn probe_writable(dir: &Path) -> Result<(), OutDirError> {
 }
 
 /// `path`, or `.` for a relative path with no parent (`run` → `.`).
+/// `path` and the folders above it that do not exist, outermost first (what creating `path`
+/// creates).
+fn missing_from(path: &Path) -> Vec<PathBuf> {
+    let mut missing = Vec::new();
+    let mut at = path;
+    while std::fs::symlink_metadata(at).is_err() {
+        missing.push(at.to_path_buf());
+        let up = parent_or_dot(at);
+        if up == at {
+            break;
+        }
+        at = up;
+    }
+    missing.reverse();
+    missing
+}
+
 fn parent_or_dot(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -285,17 +302,7 @@ impl OutDir {
                 claim.set_aside_previous()?;
             }
         } else {
-            let mut missing = Vec::new();
-            let mut at = path;
-            while std::fs::symlink_metadata(at).is_err() {
-                missing.push(at.to_path_buf());
-                let up = parent_or_dot(at);
-                if up == at {
-                    break;
-                }
-                at = up;
-            }
-            for dir in missing.into_iter().rev() {
+            for dir in missing_from(path) {
                 std::fs::create_dir(&dir).map_err(io_error("create", &dir))?;
                 claim.created.push(dir);
             }
@@ -318,17 +325,7 @@ impl OutDir {
         };
         // Folders above it that do not exist are created here and removed again with it (a
         // failed job leaves no `runs/` behind).
-        let mut missing = Vec::new();
-        let mut at = parent_or_dot(path);
-        while std::fs::symlink_metadata(at).is_err() {
-            missing.push(at.to_path_buf());
-            let up = parent_or_dot(at);
-            if up == at {
-                break;
-            }
-            at = up;
-        }
-        for dir in missing.into_iter().rev() {
+        for dir in missing_from(parent_or_dot(path)) {
             match std::fs::create_dir(&dir) {
                 Ok(()) => claim.created.push(dir),
                 // Another job made it meanwhile: it is theirs to keep.
