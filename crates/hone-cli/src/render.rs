@@ -98,10 +98,24 @@ pub fn train_report(r: &TrainReport) -> String {
         .max()
         .unwrap_or(20)
         .max(5);
-    let lead = 5 + 1 + w + 1 + w + 1 + 6;
+    // Models that do not train in steps (linear models: one solve) have no rounds to show.
+    let stepped = r
+        .folds
+        .iter()
+        .chain(std::iter::once(&r.final_model))
+        .any(|f| f.iterations_run > 1 || f.valid_metric.is_some());
+    let iters = if stepped { 6 } else { 0 };
+    let lead = 5 + 1 + w + 1 + w + usize::from(stepped) + iters;
     let mut header = format!(
-        "{:<5} {:<w$} {:<w$} {:>6}",
-        "fold", "train", "test", "iters"
+        "{:<5} {:<w$} {:<w$}{}",
+        "fold",
+        "train",
+        "test",
+        if stepped {
+            format!(" {:>6}", "iters")
+        } else {
+            String::new()
+        }
     );
     for n in &names {
         let _ = write!(header, " {:>10}", short(n));
@@ -109,11 +123,15 @@ pub fn train_report(r: &TrainReport) -> String {
     let _ = writeln!(s, "{header}");
     for f in &r.folds {
         let mut line = format!(
-            "{:<5} {:<w$} {:<w$} {:>6}",
+            "{:<5} {:<w$} {:<w$}{}",
             f.fold,
             span(f, true),
             span(f, false),
-            f.best_iteration
+            if stepped {
+                format!(" {:>6}", f.best_iteration)
+            } else {
+                String::new()
+            }
         );
         for n in &names {
             let _ = write!(line, " {:>10}", fmt(f.metrics[n.as_str()]));
@@ -165,11 +183,15 @@ pub fn train_report(r: &TrainReport) -> String {
     }
     let _ = write!(
         s,
-        "\nfinal model: refit on {} rows ({}..{}), {} rounds kept",
+        "\nfinal model: refit on {} rows ({}..{}){}",
         r.final_model.train.count,
         r.final_model.train.first_time,
         r.final_model.train.last_time,
-        r.final_model.best_iteration
+        if stepped {
+            format!(", {} rounds kept", r.final_model.best_iteration)
+        } else {
+            String::new()
+        }
     );
     match &r.refit {
         Some(f) => {

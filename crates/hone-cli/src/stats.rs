@@ -408,7 +408,7 @@ pub fn drift(args: DriftArgs) -> Result<(), CliError> {
     if let Some(t) = args.threshold {
         check_threshold(method, t).map_err(usage)?;
     }
-    let results = analysis::drift(
+    let (results, skipped) = analysis::drift(
         &args.reference,
         &args.current,
         &args.column,
@@ -421,7 +421,7 @@ pub fn drift(args: DriftArgs) -> Result<(), CliError> {
         out(
             true,
             json!({"columns": results, "drifted_share": share, "dataset_drift": drifted,
-                   "drift_share_threshold": args.drift_share}),
+                   "drift_share_threshold": args.drift_share, "skipped": skipped}),
         );
     } else {
         println!(
@@ -438,6 +438,12 @@ pub fn drift(args: DriftArgs) -> Result<(), CliError> {
                 d.threshold,
                 if d.drifted { "yes" } else { "no" },
                 d.psi
+            );
+        }
+        if !skipped.is_empty() {
+            println!(
+                "skipped (times and ids; name them with --column to test them): {}",
+                skipped.join(", ")
             );
         }
         println!(

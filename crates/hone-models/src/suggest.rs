@@ -16,12 +16,15 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
+/// The closest of `candidates` to `word`, if it is close enough to be a likely typo: at most
+/// 3 edits (a third of a long name), and fewer edits than either word has characters, so that
+/// a word sharing nothing with a name (`zzz` and `gap`) suggests nothing.
 pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let len = word.chars().count();
     candidates
         .into_iter()
         .map(|c| (levenshtein(word, c), c))
-        .filter(|(d, c)| *d <= 3.max(c.len() / 3))
+        .filter(|(d, c)| *d <= 3.max(c.len() / 3) && *d < len.min(c.chars().count()))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -48,4 +51,24 @@ pub fn with_suggestion(message: &str) -> String {
         return format!("{message}; did you mean `{best}`?");
     }
     message.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_need_some_likeness() {
+        assert_eq!(nearest("zzz", ["gap", "seed"]), None);
+        assert_eq!(nearest("n_split", ["n_splits", "gap"]), Some("n_splits"));
+        assert_eq!(nearest("aplha", ["alpha", "l1_ratio"]), Some("alpha"));
+        assert_eq!(
+            nearest("lightgmb", ["lightgbm", "linear"]),
+            Some("lightgbm")
+        );
+        assert_eq!(
+            nearest("early_stoping_rounds", ["early_stopping_rounds"]),
+            Some("early_stopping_rounds")
+        );
+    }
 }

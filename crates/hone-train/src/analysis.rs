@@ -261,21 +261,52 @@ pub fn pbo(
     Ok((r, cols.len(), t))
 }
 
-/// Drift of each column between two files (`columns`, or every column both share): numeric
-/// columns (non-finite values left out) or categorical ones, by `method`.
+/// True for a column that orders or identifies rows rather than describing them: named like a
+/// time or an id (`date`, `timestamp`, `id`, `*_id`, `*_time`, `*_date`), or text whose every
+/// value is a date or date-time. Its values change by construction: drifting, they say nothing.
+fn is_time_or_id(col: &hone_data::Column) -> bool {
+    let name = col.name.to_ascii_lowercase();
+    let named = ["time", "date", "datetime", "timestamp", "id"].contains(&name.as_str())
+        || ["_id", "_time", "_date", "_timestamp"]
+            .iter()
+            .any(|s| name.ends_with(s));
+    let dates = match &col.values {
+        ColumnValues::Text(v) => {
+            !v.is_empty()
+                && v.iter().all(|t| {
+                    t.trim().parse::<f64>().is_err()
+                        && hone_data::time::parse_timestamp(t).is_some()
+                })
+        }
+        ColumnValues::Numeric(_) => false,
+    };
+    named || dates
+}
+
+/// Drift of each column between two files (`columns`, or every column both share but those
+/// that are times or ids, returned apart as skipped): numeric columns (non-finite values left
+/// out) or categorical ones, by `method`.
 pub fn drift(
     reference: &Path,
     current: &Path,
     columns: &[String],
     method: DriftMethod,
     threshold: Option<f64>,
-) -> Result<Vec<ColumnDrift>, TrainError> {
+) -> Result<(Vec<ColumnDrift>, Vec<String>), TrainError> {
     let load = |p: &Path| table::load(p, &[]).map_err(|e| TrainError::Invalid(e.to_string()));
     let (r, c) = (load(reference)?, load(current)?);
+    let mut skipped = Vec::new();
     let names: Vec<String> = if columns.is_empty() {
         r.columns
             .iter()
             .filter(|col| c.columns.iter().any(|x| x.name == col.name))
+            .filter(|col| {
+                let skip = is_time_or_id(col);
+                if skip {
+                    skipped.push(col.name.clone());
+                }
+                !skip
+            })
             .map(|col| col.name.clone())
             .collect()
     } else {
@@ -307,5 +338,43 @@ pub fn drift(
         .map_err(stat)?;
         results.push(d);
     }
-    Ok(results)
+    Ok((results, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `hone drift` leaves out the columns that order or identify rows (they drift by
+    /// construction) unless named, and says which.
+    #[test]
+    fn drift_skips_times_and_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, start: usize| {
+            let mut s = String::from("date,ticker_id,x\n");
+            for i in start..start + 60 {
+                s.push_str(&format!(
+                    "2020-{:02}-{:02},{i},{}\n",
+                    1 + i % 12,
+                    1 + i % 28,
+                    (i % 7) as f64
+                ));
+            }
+            let p = dir.path().join(name);
+            std::fs::write(&p, s).unwrap();
+            p
+        };
+        let (r, c) = (write("r.csv", 0), write("c.csv", 500));
+        let (cols, skipped) = drift(&r, &c, &[], DriftMethod::Auto, None).unwrap();
+        assert_eq!(skipped, vec!["date".to_string(), "ticker_id".to_string()]);
+        assert_eq!(
+            cols.iter().map(|d| d.column.as_str()).collect::<Vec<_>>(),
+            ["x"]
+        );
+        // Named, a time column is tested.
+        let (cols, skipped) =
+            drift(&r, &c, &["ticker_id".into()], DriftMethod::Auto, None).unwrap();
+        assert!(skipped.is_empty());
+        assert_eq!(cols[0].column, "ticker_id");
+    }
 }

@@ -109,7 +109,7 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
         source,
     })?;
     let metric_list: Vec<Metric> = if cfg.metrics.is_empty() {
-        Metric::defaults(task)
+        Metric::job_defaults(task)
     } else {
         cfg.metrics.clone()
     };

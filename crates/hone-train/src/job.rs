@@ -512,7 +512,7 @@ pub fn prepare(
     });
     let task = task_of(&ds, c.target.task_kind()?);
     let metrics = if cfg.metrics.is_empty() {
-        Metric::defaults(task)
+        Metric::job_defaults(task)
     } else {
         cfg.metrics.clone()
     };

@@ -203,6 +203,16 @@ impl Metric {
         ALL.iter().copied().filter(|m| m.applies_to(task)).collect()
     }
 
+    /// The metrics a training job reports when its config names none: [`Metric::defaults`]
+    /// without MAPE, which is meaningless on targets near zero such as returns (a mean of
+    /// 2.7e9 was seen); name it in `metrics` to get it.
+    pub fn job_defaults(task: Task) -> Vec<Metric> {
+        Self::defaults(task)
+            .into_iter()
+            .filter(|m| *m != Metric::Mape)
+            .collect()
+    }
+
     /// The first row of scores (0-based) this metric cannot use, and why, by scikit-learn's
     /// checks: scores must be finite; `log_loss` and `brier` need probabilities in [0, 1]; a
     /// multiclass row must sum to 1 for `log_loss` (`np.allclose(sum, 1, rtol=√ε)`) and
