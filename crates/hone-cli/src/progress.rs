@@ -51,15 +51,14 @@ impl TrainProgress {
                 rows,
                 features,
                 fingerprint,
-                notes,
+                // The summary printed at the end lists every note once; printing the loader's
+                // here as well showed them twice.
+                notes: _,
             } => {
                 self.line(format!(
                     "loaded {rows} rows × {features} features (sha256 {})",
                     &fingerprint[..12]
                 ));
-                for n in notes {
-                    self.line(format!("note: {n}"));
-                }
             }
             Event::FoldStarted {
                 fold,

@@ -171,6 +171,27 @@ pub fn train_report(r: &TrainReport) -> String {
         }
         let _ = writeln!(s, "{line}");
     }
+    if !r.drift.is_empty() {
+        let drifted: Vec<&str> = r
+            .drift
+            .iter()
+            .filter(|d| d.drifted)
+            .map(|d| d.column.as_str())
+            .collect();
+        // Information, not a warning: financial features drift between any two periods
+        // (README, "Drift"); a gate on it is opt-in.
+        let _ = writeln!(
+            s,
+            "drift (holdout vs development rows): {}/{} features{}",
+            drifted.len(),
+            r.drift.len(),
+            if drifted.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", drifted.join(", "))
+            }
+        );
+    }
     if let Some(b) = &r.base_rate {
         let _ = writeln!(
             s,
@@ -285,6 +306,35 @@ pub fn train_report(r: &TrainReport) -> String {
                 p.p5,
                 p.median_path + 1
             );
+            // Each path against buy-and-hold over its own periods: a path can beat the asset
+            // while the median path does not.
+            let _ = writeln!(
+                s,
+                "  {:<6} {:>8} {:>9} {:>8} {:>10} {:>11} {:>8} {:>10}",
+                "path",
+                "Sharpe",
+                "CAGR",
+                "max DD",
+                "B&H Sharpe",
+                "excess/yr",
+                "trades",
+                "in market"
+            );
+            for (i, path) in p.paths.iter().enumerate() {
+                let b = path.buy_and_hold.as_ref();
+                let _ = writeln!(
+                    s,
+                    "  {:<6} {:>8.3} {:>8.2}% {:>7.2}% {:>10} {:>11} {:>8} {:>9.0}%",
+                    format!("#{}{}", i + 1, if i == p.median_path { "*" } else { "" }),
+                    path.metrics.sharpe,
+                    path.metrics.annual_return * 100.0,
+                    path.metrics.max_drawdown * 100.0,
+                    b.map_or("-".into(), |b| format!("{:.3}", b.sharpe)),
+                    b.map_or("-".into(), |b| format!("{:+.2}%", b.excess_return * 100.0)),
+                    path.trades,
+                    path.time_in_market * 100.0
+                );
+            }
         }
     }
     if let Some(st) = &r.stress {

@@ -291,6 +291,22 @@ fn trading_evaluation_and_gates() {
     assert_eq!(sharpes[m], sorted[2]);
     assert_eq!(paths["median"].as_f64().unwrap(), sorted[2]);
     assert_eq!(v["trading"]["cv"]["sharpe"].as_f64().unwrap(), sharpes[m]);
+    // Every path is a full backtest with its own buy-and-hold benchmark over its periods.
+    let each = paths["paths"].as_array().unwrap();
+    assert_eq!(each.len(), 5);
+    for (p, sharpe) in each.iter().zip(&sharpes) {
+        assert_eq!(p["sharpe"].as_f64().unwrap(), *sharpe);
+        let b = &p["buy_and_hold"];
+        assert!(b["sharpe"].is_f64() && b["excess_return"].is_f64(), "{p}");
+        assert!(p["trades"].is_u64() && p["time_in_market"].is_f64(), "{p}");
+    }
+    // Each path covers every development row once, so it is measured against the same asset
+    // periods: one benchmark Sharpe, different strategy returns.
+    assert_eq!(
+        each[0]["buy_and_hold"]["sharpe"],
+        each[4]["buy_and_hold"]["sharpe"]
+    );
+    assert_eq!(each[0]["periods"], each[4]["periods"]);
     let unknown = write(
         dir.path(),
         "unknown.toml",

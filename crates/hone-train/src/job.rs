@@ -979,29 +979,9 @@ pub fn run_job(
         let current: Vec<&[f64]> = ds.features.iter().map(|c| &c[holdout_start..]).collect();
         feature_drift(&ds.feature_names, &reference, &current)
     };
-    let (drift_share, drifted) = hone_validate::drift::dataset_drift(&drift, 0.5);
-    if !drift.is_empty() {
-        let names: Vec<&str> = drift
-            .iter()
-            .filter(|d| d.drifted)
-            .map(|d| d.column.as_str())
-            .collect();
-        notes.push(format!(
-            "drift between development rows and holdout: {}/{} features drifted{}{}",
-            names.len(),
-            drift.len(),
-            if names.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", names.join(", "))
-            },
-            if drifted {
-                "; the holdout comes from a shifted distribution"
-            } else {
-                ""
-            }
-        ));
-    }
+    // Drift is reported (summary, metrics.json), not noted: financial features drift between
+    // any two periods, so a warning would fire on every run (README, "Drift").
+    let (drift_share, _) = hone_validate::drift::dataset_drift(&drift, 0.5);
     // Trading evaluation of the out-of-fold predictions (each row once, in time order) and of
     // the holdout.
     let mut equity: Vec<(&str, String, Vec<f64>)> = Vec::new();
@@ -1022,12 +1002,12 @@ pub fn run_job(
                     let paths = crate::trading::cpcv_paths(&layout, dev_end, &splits, &bt)?;
                     let m = crate::trading::median_path(&paths)
                         .ok_or_else(|| TrainError::Config("cpcv made no backtest path".into()))?;
-                    let sharpes = paths.iter().map(|(s, _)| s.metrics.sharpe).collect();
                     let (summary, csv) = paths[m].clone();
+                    let summaries = paths.into_iter().map(|(s, _)| s).collect();
                     (
                         summary,
                         csv,
-                        Some(crate::trading::PathSharpes::of(sharpes, m)),
+                        Some(crate::trading::PathSharpes::of(summaries, m)),
                     )
                 }
                 None => {

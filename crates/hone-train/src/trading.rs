@@ -304,11 +304,15 @@ pub struct PathSharpes {
     pub std: f64,
     /// 5th percentile (numpy linear).
     pub p5: f64,
+    /// Every path's full backtest, each with its own buy-and-hold benchmark over the path's
+    /// periods, in path order.
+    pub paths: Vec<TradingSummary>,
 }
 
 impl PathSharpes {
-    /// Summarises per-path Sharpe ratios; `median_path` is the path reported as `cv`.
-    pub fn of(sharpes: Vec<f64>, median_path: usize) -> Self {
+    /// Summarises CPCV's path backtests; `median_path` is the path reported as `cv`.
+    pub fn of(paths: Vec<TradingSummary>, median_path: usize) -> Self {
+        let sharpes: Vec<f64> = paths.iter().map(|p| p.metrics.sharpe).collect();
         let n = sharpes.len() as f64;
         let mean = sharpes.iter().sum::<f64>() / n;
         let std = if sharpes.len() > 1 {
@@ -335,6 +339,7 @@ impl PathSharpes {
             median,
             std,
             p5,
+            paths,
         }
     }
 }
