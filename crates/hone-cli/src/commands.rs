@@ -30,6 +30,10 @@ pub struct TrainArgs {
     /// Do not record the job in the tracking store.
     #[arg(long)]
     pub no_track: bool,
+    /// Override a config key before the config is checked (repeatable): KEY=VALUE, the value
+    /// read as TOML (a bare word is a string), e.g. --set model.params.learning_rate=0.1.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     #[command(flatten)]
     pub store: crate::tracking::StoreArgs,
 }
@@ -105,6 +109,10 @@ pub struct SplitArgs {
     /// "paths": the backtest path of each test group of each split).
     #[arg(long)]
     pub json: bool,
+    /// With a config: override a config key before it is checked (repeatable): KEY=VALUE,
+    /// e.g. --set split.n_splits=3.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// `hone metrics`.
@@ -204,8 +212,21 @@ pub(crate) fn check_refit_out(out: Option<&Path>, no_refit: bool) -> Result<(), 
 /// How to get past `hone train --out` on a non-empty directory.
 const OVERWRITE_HINT: &str = " (pass --overwrite to replace its contents, or choose another)";
 
+/// Reads a training config with the `--set KEY=VALUE` overrides of the command line
+/// ([`hone_train::config::load_with`]); a malformed override is a usage error naming the flag.
+pub(crate) fn load_config(
+    path: &Path,
+    set: &[String],
+) -> Result<hone_train::LoadedConfig, CliError> {
+    let overrides = set
+        .iter()
+        .map(|s| hone_train::config::Override::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(hone_train::config::load_with(path, &overrides)?)
+}
+
 pub fn train(args: TrainArgs) -> Result<(), CliError> {
-    let cfg = hone_train::config::load(&args.config)?;
+    let cfg = load_config(&args.config, &args.set)?;
     // Claimed before training: a bad --out fails at once; a failed job leaves it as it was.
     let out_dir = claim_out(
         args.out.as_deref(),
@@ -286,7 +307,12 @@ pub fn split(args: SplitArgs) -> Result<(), CliError> {
                 "give either a config file or --scheme/--n-samples, not both",
             ));
         }
-        return split_config(config, args.json);
+        return split_config(config, &args.set, args.json);
+    }
+    if !args.set.is_empty() {
+        return Err(CliError::usage(
+            "--set overrides a config key: it needs a config file, not --scheme",
+        ));
     }
     let scheme = args.scheme.as_deref().ok_or_else(|| {
         CliError::usage(
@@ -368,8 +394,8 @@ pub fn split(args: SplitArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn split_config(path: &Path, json_out: bool) -> Result<(), CliError> {
-    let cfg = hone_train::config::load(path)?;
+fn split_config(path: &Path, set: &[String], json_out: bool) -> Result<(), CliError> {
+    let cfg = load_config(path, set)?;
     let hone_train::job::SplitPlan {
         scheme,
         folds,
