@@ -436,21 +436,30 @@ fn strip_location(message: &str) -> String {
     }
 }
 
-/// Which overrides an error with `message` comes from, as `--set K=V [--set K=V]`: the one
-/// whose key (or its last part) the message quotes, else the only one, else all of them.
+/// Which overrides an error with `message` comes from, as `--set K=V [--set K=V]`: the one whose
+/// key (or its last part) the message quotes first (an "unknown field `n_split`, expected one
+/// of `n_splits`, ..." names the culprit before the valid keys), else all of them.
 fn blame(overrides: &[Override], message: &str) -> String {
-    let quoted = |o: &&Override| {
+    let first_quote = |o: &Override| -> Option<usize> {
         let key = o.key();
         let last = o.path.last().map_or("", String::as_str);
-        [key.as_str(), last].iter().any(|k| {
-            message.contains(&format!("`{k}`"))
-                || message.contains(&format!("{k:?}"))
-                || message.contains(&format!("{k} "))
-        })
+        [key.as_str(), last]
+            .iter()
+            .flat_map(|k| [format!("`{k}`"), format!("{k:?}"), format!("{k} ")])
+            .filter_map(|pattern| message.find(&pattern))
+            .min()
     };
-    let chosen: Vec<&Override> = match overrides.iter().filter(quoted).collect::<Vec<_>>() {
-        found if !found.is_empty() => found,
-        _ => overrides.iter().collect(),
+    let quoted: Vec<(usize, &Override)> = overrides
+        .iter()
+        .filter_map(|o| first_quote(o).map(|at| (at, o)))
+        .collect();
+    let chosen: Vec<&Override> = match quoted.iter().map(|(at, _)| *at).min() {
+        Some(first) => quoted
+            .iter()
+            .filter(|(at, _)| *at == first)
+            .map(|(_, o)| *o)
+            .collect(),
+        None => overrides.iter().collect(),
     };
     chosen
         .iter()
@@ -703,6 +712,78 @@ type = "lightgbm"
         assert!(e.contains("unknown field `learning_rate`"), "{e}");
         let bad = format!("{BASE}\nmetrics = [\"auc\"]\n");
         assert!(parse(&bad, Path::new("job.toml")).is_err());
+    }
+
+    #[test]
+    fn overrides_read_toml_values_and_bare_words() {
+        let v = |arg: &str| Override::parse(arg).unwrap().value;
+        assert_eq!(v("a=0.1"), toml::Value::Float(0.1));
+        assert_eq!(v("a = 3"), toml::Value::Integer(3));
+        assert_eq!(v("a=true"), toml::Value::Boolean(true));
+        assert_eq!(v("a=[1, 5]"), toml::Value::Array(vec![1.into(), 5.into()]));
+        assert_eq!(v("a=robust"), toml::Value::String("robust".into()));
+        assert_eq!(v("a=\"quoted\""), toml::Value::String("quoted".into()));
+        assert_eq!(v("a=data/x.csv"), toml::Value::String("data/x.csv".into()));
+        // A date is no config value: kept as the text typed.
+        assert_eq!(v("a=2020-01-01"), toml::Value::String("2020-01-01".into()));
+        // `=` inside the value stays in it; an empty value is an empty string.
+        assert_eq!(v("a=x=y"), toml::Value::String("x=y".into()));
+        assert_eq!(v("a="), toml::Value::String(String::new()));
+        let t = v("a={method = \"selectkbest\", k = 3}");
+        assert_eq!(t["k"].as_integer(), Some(3));
+        // Dotted and quoted keys.
+        let o = Override::parse("search.space.\"target.horizon\".low=1").unwrap();
+        assert_eq!(o.path, ["search", "space", "target.horizon", "low"]);
+        assert_eq!(o.text, "search.space.\"target.horizon\".low=1");
+        for bad in ["nokey", "=1", "a b=1", "a.=1", "a=inf", "a=[1, nan]"] {
+            let e = Override::parse(bad).unwrap_err().to_string();
+            assert!(e.starts_with("--set "), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn overrides_are_checked_like_the_file_and_blamed_by_name() {
+        let set = |args: &[&str]| -> Vec<Override> {
+            args.iter().map(|a| Override::parse(a).unwrap()).collect()
+        };
+        let c = parse_with(
+            BASE,
+            Path::new("job.toml"),
+            &set(&[
+                "split.n_splits=3",
+                "model.params.learning_rate=0.2",
+                "name=x",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.config.split.n_splits, Some(3));
+        assert_eq!(c.name(), "x");
+        assert_eq!(c.overrides.len(), 3);
+        assert_eq!(c.origin("split.n_splits"), " (from --set split.n_splits=3)");
+        assert_eq!(c.origin("split.gap"), "");
+        let e = parse_with(
+            BASE,
+            Path::new("job.toml"),
+            &set(&["split.n_splits=3", "split.n_split=3"]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("job.toml: --set split.n_split=3: unknown field `n_split`")
+                && e.ends_with("did you mean `n_splits`?"),
+            "{e}"
+        );
+        // The file's own mistake keeps its line, even with overrides.
+        let bad = BASE.replace("time_column", "time_colum");
+        let e = parse_with(&bad, Path::new("job.toml"), &set(&["seed=1"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("(line 4)") && !e.contains("--set"), "{e}");
+        // ... and a value that is wrong for its key is refused as in the file.
+        let e = parse_with(BASE, Path::new("job.toml"), &set(&["seed=-1"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--set seed=-1"), "{e}");
     }
 
     #[test]

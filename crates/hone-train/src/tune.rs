@@ -981,6 +981,37 @@ mod tests {
         );
     }
 
+    /// Searching the label or the scored rows is warned about; the model, the features' gap
+    /// and fixed values are not.
+    #[test]
+    fn searches_that_make_trials_incomparable_are_named() {
+        let path = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/sp500_direction_tune.toml"
+        ));
+        let set = |args: &[&str]| -> Vec<crate::config::Override> {
+            args.iter()
+                .map(|a| crate::config::Override::parse(a).unwrap())
+                .collect()
+        };
+        let warnings = |args: &[&str]| {
+            let cfg = crate::config::load_with(path, &set(args)).unwrap();
+            TuneSpec::from_config(&cfg, None)
+                .unwrap()
+                .incomparable_trials()
+        };
+        assert!(warnings(&[]).is_empty());
+        let w = warnings(&[
+            "search.space.\"target.threshold\"={type=\"float\",low=0.0,high=0.01}",
+            "search.space.\"split.holdout\"={type=\"categorical\",choices=[0.1,0.2]}",
+            "search.space.\"split.gap\"={type=\"int\",low=1,high=3}",
+            "search.space.\"target.horizon\"={type=\"fixed\",value=1}",
+        ]);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("search.space.\"target.threshold\" changes the label"));
+        assert!(w[1].starts_with("search.space.\"split.holdout\" changes which rows are scored"));
+    }
+
     /// A trial travels as data: its JSON gives the config `apply` gives.
     #[test]
     fn a_trial_task_round_trips_to_the_same_config() {
