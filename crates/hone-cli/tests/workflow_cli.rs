@@ -336,6 +336,30 @@ fn init_refuses_to_overwrite_and_explains_a_file_it_cannot_use() {
     assert!(text.contains("price = \"Adj Close\""), "{text}");
     // The data path is relative to the config's folder.
     assert!(text.contains("path = \"yahoo.csv\""), "{text}");
+
+    // Newest-first files are named before hone train refuses them.
+    let data = write(
+        d,
+        "desc.csv",
+        "date,close\n2020-01-03,3\n2020-01-02,2\n2020-01-01,1\n",
+    );
+    let said = json(&ok(
+        d,
+        &[
+            "init",
+            data.to_str().unwrap(),
+            "--out",
+            d.join("desc.toml").to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert!(
+        said["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("the rows are newest first"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -226,6 +226,25 @@ pub fn starter_config(
             time_column.as_deref().unwrap_or_default()
         ));
     }
+    // Some vendors export newest first; hone needs oldest first and would refuse the file at
+    // the first out-of-order row, so say it now, in words.
+    if let Some(col) = time_column
+        .as_deref()
+        .and_then(|name| table.column(name).ok())
+        && n > 1
+        && let (Some(first), Some(last)) = (
+            parse_timestamp(&col.text_at(0)),
+            parse_timestamp(&col.text_at(n - 1)),
+        )
+        && first > last
+    {
+        notes.push(format!(
+            "the rows are newest first ({} .. {}): sort the file oldest first before training \
+             (hone needs increasing times)",
+            col.text_at(0),
+            col.text_at(n - 1)
+        ));
+    }
     if time_column.is_none() {
         notes.push(
             "no time column found: rows are taken in file order (name one with data.time_column)"
