@@ -30,6 +30,10 @@ pub struct TrainArgs {
     /// Do not record the job in the tracking store.
     #[arg(long)]
     pub no_track: bool,
+    /// Override a config key before the config is checked (repeatable): KEY=VALUE, the value
+    /// read as TOML (a bare word is a string), e.g. --set model.params.learning_rate=0.1.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     #[command(flatten)]
     pub store: crate::tracking::StoreArgs,
 }
@@ -105,6 +109,10 @@ pub struct SplitArgs {
     /// "paths": the backtest path of each test group of each split).
     #[arg(long)]
     pub json: bool,
+    /// With a config: override a config key before it is checked (repeatable): KEY=VALUE,
+    /// e.g. --set split.n_splits=3.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// `hone metrics`.
@@ -204,8 +212,21 @@ pub(crate) fn check_refit_out(out: Option<&Path>, no_refit: bool) -> Result<(), 
 /// How to get past `hone train --out` on a non-empty directory.
 const OVERWRITE_HINT: &str = " (pass --overwrite to replace its contents, or choose another)";
 
+/// Reads a training config with the `--set KEY=VALUE` overrides of the command line
+/// ([`hone_train::config::load_with`]); a malformed override is a usage error naming the flag.
+pub(crate) fn load_config(
+    path: &Path,
+    set: &[String],
+) -> Result<hone_train::LoadedConfig, CliError> {
+    let overrides = set
+        .iter()
+        .map(|s| hone_train::config::Override::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(hone_train::config::load_with(path, &overrides)?)
+}
+
 pub fn train(args: TrainArgs) -> Result<(), CliError> {
-    let cfg = hone_train::config::load(&args.config)?;
+    let cfg = load_config(&args.config, &args.set)?;
     // Claimed before training: a bad --out fails at once; a failed job leaves it as it was.
     let out_dir = claim_out(
         args.out.as_deref(),
@@ -286,7 +307,12 @@ pub fn split(args: SplitArgs) -> Result<(), CliError> {
                 "give either a config file or --scheme/--n-samples, not both",
             ));
         }
-        return split_config(config, args.json);
+        return split_config(config, &args.set, args.json);
+    }
+    if !args.set.is_empty() {
+        return Err(CliError::usage(
+            "--set overrides a config key: it needs a config file, not --scheme",
+        ));
     }
     let scheme = args.scheme.as_deref().ok_or_else(|| {
         CliError::usage(
@@ -368,8 +394,8 @@ pub fn split(args: SplitArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn split_config(path: &Path, json_out: bool) -> Result<(), CliError> {
-    let cfg = hone_train::config::load(path)?;
+fn split_config(path: &Path, set: &[String], json_out: bool) -> Result<(), CliError> {
+    let cfg = load_config(path, set)?;
     let hone_train::job::SplitPlan {
         scheme,
         folds,
@@ -455,23 +481,29 @@ pub struct EvaluateArgs {
     pub json: bool,
 }
 
+/// A model directory, or the output directory of the tracked run with that id (its tag
+/// `hone.out_dir`), for commands that take either.
+fn model_dir(model: &str, store: &crate::tracking::StoreArgs) -> Result<PathBuf, CliError> {
+    let dir = PathBuf::from(model);
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    let loc = store.location()?;
+    let mode = hone_track::OpenMode::MustExist;
+    let store = hone_track::open_store_with(&loc.store_uri, mode).map_err(|e| match e {
+        hone_track::TrackError::Invalid(_) => CliError::usage(format!(
+            "{model}: neither a model directory nor a tracked run ({e})"
+        )),
+        e => crate::tracking::track_err(e),
+    })?;
+    Ok(hone_train::evaluate::model_dir_of_run(
+        store.as_ref(),
+        model,
+    )?)
+}
+
 pub fn evaluate(args: EvaluateArgs) -> Result<(), CliError> {
-    let dir = PathBuf::from(&args.model);
-    let dir = if dir.is_dir() {
-        dir
-    } else {
-        // A run id: its output directory is recorded in the tag hone.out_dir.
-        let loc = args.store.location()?;
-        let mode = hone_track::OpenMode::MustExist;
-        let store = hone_track::open_store_with(&loc.store_uri, mode).map_err(|e| match e {
-            hone_track::TrackError::Invalid(_) => CliError::usage(format!(
-                "{}: neither a model directory nor a tracked run ({e})",
-                args.model
-            )),
-            e => crate::tracking::track_err(e),
-        })?;
-        hone_train::evaluate::model_dir_of_run(store.as_ref(), &args.model)?
-    };
+    let dir = model_dir(&args.model, &args.store)?;
     let r = hone_train::evaluate::evaluate(&dir, args.data.as_deref())?;
     if args.json {
         println!(
@@ -534,6 +566,167 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), CliError> {
             code: 3,
             message: format!("hard gate(s) failed: {}", failed.join("; ")),
         });
+    }
+    Ok(())
+}
+
+/// `hone init`.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Your data file (CSV or Parquet with a header).
+    pub data: PathBuf,
+    /// What the config sets up: direction (binary up/down), regression (forward return),
+    /// purged-trading (purged k-fold, backtest with costs, gates) or tune (direction + [search]).
+    #[arg(long, default_value = "direction")]
+    pub template: String,
+    /// Where to write the config [default: <data stem>_<template>.toml in the current folder].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// The price column features and the label are derived from (default: detected: adjusted
+    /// close, close, price or last, in any case, with spaces or underscores).
+    #[arg(long)]
+    pub price: Option<String>,
+    /// Print what was detected as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn init(args: InitArgs) -> Result<(), CliError> {
+    let template: hone_train::init::Template = args
+        .template
+        .parse()
+        .map_err(|e: String| CliError::usage(format!("--template: {e}")))?;
+    let out = match &args.out {
+        Some(p) => p.clone(),
+        None => {
+            let stem = args
+                .data
+                .file_stem()
+                .map_or("hone".into(), |s| s.to_string_lossy().into_owned());
+            PathBuf::from(format!("{stem}_{}.toml", template.name().replace('-', "_")))
+        }
+    };
+    hone_train::output::check_out_file(&out, args.overwrite)
+        .map_err(|e| out_error(e, " (pass --overwrite to replace it)"))?;
+    let starter =
+        hone_train::init::starter_config(&args.data, template, &out, args.price.as_deref())?;
+    hone_train::output::write_atomic(&out, starter.text.as_bytes())
+        .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", out.display())))?;
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "out": out,
+                "template": template.name(),
+                "rows": starter.rows,
+                "time_column": starter.time_column,
+                "price": starter.price,
+                "volume": starter.volume,
+                "high_low": starter.high_low,
+                "notes": starter.notes,
+            })
+        );
+    } else {
+        println!(
+            "wrote {} (template {}): time {}, price {}, volume {}, high/low {}",
+            render::escape(&out.display().to_string()),
+            template.name(),
+            render::escape(
+                starter
+                    .time_column
+                    .as_deref()
+                    .unwrap_or("none (file order)")
+            ),
+            render::escape(&starter.price),
+            render::escape(starter.volume.as_deref().unwrap_or("none")),
+            starter
+                .high_low
+                .as_ref()
+                .map_or("none".into(), |(h, l)| render::escape(&format!("{h}, {l}"))
+                    .to_string())
+        );
+        for n in &starter.notes {
+            println!("note: {}", render::escape(n));
+        }
+        let verb = if template == hone_train::init::Template::Tune {
+            "tune"
+        } else {
+            "train"
+        };
+        println!(
+            "next: hone split {0} (the folds), then hone {verb} {0}",
+            render::escape(&out.display().to_string())
+        );
+    }
+    Ok(())
+}
+
+/// `hone export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// A `hone train` output directory, or the id of a tracked `hone train` run.
+    pub model: String,
+    /// Write the feature matrix here (Parquet); an existing file needs --overwrite.
+    #[arg(long)]
+    pub features: PathBuf,
+    /// Compute the features of this file instead of the run's own training data.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Replace an existing --features file.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Print a JSON summary.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub store: crate::tracking::StoreArgs,
+}
+
+pub fn export(args: ExportArgs) -> Result<(), CliError> {
+    // Checked before any work, as `hone predict --out` is.
+    hone_train::output::check_out_file(&args.features, args.overwrite).map_err(|e| {
+        let hint = match e {
+            hone_train::output::OutDirError::AlreadyExists { .. } => {
+                " (pass --overwrite to replace it)"
+            }
+            _ => "",
+        };
+        CliError::usage(format!("--features {e}{hint}"))
+    })?;
+    let dir = model_dir(&args.model, &args.store)?;
+    let export = hone_train::export::export_features(&dir, args.data.as_deref())?;
+    hone_train::output::write_atomic(&args.features, &export.parquet)
+        .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", args.features.display())))?;
+    if args.json {
+        let mut v = serde_json::to_value(&export).map_err(|e| CliError::runtime(e.to_string()))?;
+        v["out"] = json!(args.features);
+        println!("{v}");
+    } else {
+        for n in &export.notes {
+            eprintln!("note: {}", render::escape(n));
+        }
+        let roles = export
+            .roles
+            .iter()
+            .map(|(r, k)| format!("{k} {r}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!(
+            "wrote {} rows{} x {} features of {} to {}",
+            export.rows,
+            if roles.is_empty() {
+                String::new()
+            } else {
+                format!(" ({roles})")
+            },
+            export.features.len(),
+            render::escape(&export.data.display().to_string()),
+            render::escape(&args.features.display().to_string())
+        );
+        println!("columns: {}", render::escape(&export.columns.join(", ")));
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand};
     name = "hone",
     version,
     about = "hone: leak-free model training for quantitative research",
-    after_help = "Examples:\n  hone train examples/sp500_direction.toml\n  hone split examples/sp500_direction.toml\n  hone split --scheme timeseries --n-samples 20 --n-splits 4 --gap 1 --json\n  hone metrics --task binary --input runs/<run>/holdout_predictions.csv\n  hone predict --model runs/<run> --data new_prices.csv --out predictions.csv\n  hone tune examples/sp500_direction_tune.toml --jobs 2\n  hone study ask --name my-study --json\n\nExit codes: 0 success, 1 data or runtime error, 2 bad config or usage, 3 a hard quality gate failed, 70 internal error (a bug: please report it), 130 interrupted (Ctrl-C)."
+    after_help = "Examples:\n  hone train examples/sp500_direction.toml\n  hone split examples/sp500_direction.toml\n  hone split --scheme timeseries --n-samples 20 --n-splits 4 --gap 1 --json\n  hone metrics --task binary --input runs/<run>/holdout_predictions.csv\n  hone predict --model runs/<run> --data new_prices.csv --out predictions.csv\n  hone init my_prices.csv --template direction --out my.toml\n  hone tune examples/sp500_direction_tune.toml --jobs 2 --set search.n_trials=10\n  hone export runs/<run> --features features.parquet\n  hone study ask --name my-study --json\n\nExit codes: 0 success, 1 data or runtime error, 2 bad config or usage, 3 a hard quality gate failed, 70 internal error (a bug: please report it), 130 interrupted (Ctrl-C)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -59,6 +59,10 @@ enum Command {
     Tune(tune::TuneArgs),
     /// Ask/tell hyperparameter studies for any program: create, ask, tell, report, best, trials.
     Study(study::StudyArgs),
+    /// Write a commented starter config for your data file (detects time, price, volume).
+    Init(commands::InitArgs),
+    /// Write the exact feature matrix a trained model saw (after its transforms) as Parquet.
+    Export(commands::ExportArgs),
 }
 
 /// An error for the user: message and exit code.
@@ -189,6 +193,8 @@ fn main() -> ExitCode {
         Command::Compare(a) => tracking::compare_runs(a),
         Command::Study(a) => study::study(a),
         Command::Tune(a) => tune::tune(a),
+        Command::Init(a) => commands::init(a),
+        Command::Export(a) => commands::export(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -41,6 +41,10 @@ pub struct TuneArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Override a config key before the config is checked (repeatable): KEY=VALUE, the value
+    /// read as TOML (a bare word is a string), e.g. --set search.n_trials=5.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     #[command(flatten)]
     pub store: crate::tracking::StoreArgs,
 }
@@ -148,7 +152,13 @@ impl TuneObserver for TuneDisplay {
     }
 
     fn on_warning(&self, message: &str) {
-        self.bar.println(format!("warning: {message}"));
+        // A hidden bar (no terminal, --json) prints nothing: a warning must still be seen.
+        if self.bar.is_hidden() {
+            eprintln!("warning: {}", crate::render::escape(message));
+        } else {
+            self.bar
+                .println(format!("warning: {}", crate::render::escape(message)));
+        }
     }
 
     fn on_refit(&self) {
@@ -167,7 +177,7 @@ fn into_train_error(e: CliError) -> hone_train::TrainError {
 
 /// Runs `hone tune`.
 pub fn tune(args: TuneArgs) -> Result<(), CliError> {
-    let cfg = hone_train::config::load(&args.config)?;
+    let cfg = crate::commands::load_config(&args.config, &args.set)?;
     crate::commands::check_refit_out(args.out.as_deref(), args.no_refit)?;
     let spec = TuneSpec::from_config(&cfg, args.jobs)?;
     let loc = args.store.location()?;
@@ -257,6 +267,7 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
         front,
         importances,
         refit,
+        warnings,
     } = outcome;
     let Some((best, best_params)) = best.filter(|_| end != TuneEnd::Interrupted) else {
         return Err(CliError {
@@ -278,6 +289,7 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             "pareto_front": front.iter().map(|t| trial_json(&def, t)).collect::<Vec<_>>(),
             "top": top.iter().map(|t| trial_json(&def, t)).collect::<Vec<_>>(),
             "importances": importances,
+            "warnings": warnings,
         });
         if let Some(r) = &refit {
             v["final"] = serde_json::to_value(&r.report).unwrap_or(Value::Null);
@@ -332,6 +344,9 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
         for (name, v) in &importances {
             println!("  {:<32} {:.3}", name, v);
         }
+    }
+    for w in &warnings {
+        println!("\nwarning: {}", crate::render::escape(w));
     }
     if let Some(Refit { report, run_id, .. }) = refit {
         println!("\nfinal refit with the best params:");

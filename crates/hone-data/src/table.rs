@@ -851,6 +851,45 @@ fn read_double_column(
     Ok(out)
 }
 
+/// Encodes columns (numbers as nullable DOUBLE, NaN kept as NaN; text as UTF-8) as one Parquet
+/// file in memory, zstd-compressed, for the caller to write atomically. pandas and pyarrow read
+/// it as float64 and string columns, in this order.
+pub fn parquet_bytes(columns: &[Column]) -> Result<Vec<u8>, DataError> {
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::properties::WriterProperties;
+    let err = |e: &dyn std::fmt::Display| DataError::Parquet {
+        path: PathBuf::from("<export>"),
+        message: e.to_string(),
+    };
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|c| match c.values {
+            ColumnValues::Numeric(_) => Field::new(&c.name, DataType::Float64, false),
+            ColumnValues::Text(_) => Field::new(&c.name, DataType::Utf8, false),
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let arrays: Vec<ArrayRef> = columns
+        .iter()
+        .map(|c| match &c.values {
+            ColumnValues::Numeric(v) => Arc::new(Float64Array::from(v.clone())) as ArrayRef,
+            ColumnValues::Text(v) => Arc::new(StringArray::from(v.clone())) as ArrayRef,
+        })
+        .collect();
+    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| err(&e))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).map_err(|e| err(&e))?,
+        ))
+        .build();
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, schema, Some(props)).map_err(|e| err(&e))?;
+    writer.write(&batch).map_err(|e| err(&e))?;
+    writer.close().map_err(|e| err(&e))?;
+    Ok(out)
+}
+
 /// Writes numeric columns to a Parquet file, zstd- or snappy-compressed. Used by tests and the
 /// benchmark harness.
 pub fn write_parquet(

@@ -38,6 +38,9 @@ pub const GATES_PASSED: &str = "hone.gates.passed";
 pub const ERROR: &str = "hone.error";
 /// Run tag on a fold's child run: the fold number (or `final`).
 pub const FOLD: &str = "hone.fold";
+/// Run tag: the `--set KEY=VALUE` overrides the job's config was run with (JSON list of
+/// `KEY=VALUE` strings; absent when there were none).
+pub const OVERRIDES: &str = "hone.overrides";
 /// Run tag: `true` protects the run from retention.
 pub const KEEP: &str = "hone.keep";
 
@@ -46,6 +49,9 @@ pub const KEEP: &str = "hone.keep";
 pub const STUDY_DEF: &str = "hone.study";
 /// Run tag on a trial, and on the run `hone tune` refits from a study: the study's name.
 pub const STUDY_NAME: &str = "hone.study.name";
+/// Run tag on the run `hone tune` refits: warnings about the search itself (JSON list), e.g.
+/// searched parameters that change the label, which make trials incomparable.
+pub const STUDY_WARNINGS: &str = "hone.study.warnings";
 /// Run tag on the run `hone tune` refits: the trial number it refit.
 pub const STUDY_BEST_TRIAL: &str = "hone.study.best_trial";
 /// Run tag: the trial record (state, internal params, values, intermediate values; JSON). The

@@ -139,6 +139,123 @@ pub struct LoadedConfig {
     pub metrics: Vec<Metric>,
     /// How the final model is refit (`[model] refit_rounds`).
     pub refit: RefitRounds,
+    /// The `--set KEY=VALUE` overrides applied to the file before it was checked, in order
+    /// (already part of [`config`](Self::config); kept to be recorded with the run).
+    pub overrides: Vec<Override>,
+}
+
+/// One `--set KEY=VALUE` override: a value written at a dotted key of the parsed config file
+/// before the config is checked, so it passes the same validation (and gets the same key
+/// suggestions) as a value written in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// The key's parts (`split.n_splits` → `["split", "n_splits"]`; TOML quoting allowed:
+    /// `search.space."preprocess.scale".choices`).
+    pub path: Vec<String>,
+    /// The value, parsed as a TOML value.
+    pub value: toml::Value,
+    /// `KEY=VALUE` as given, for messages and the run's record.
+    pub text: String,
+}
+
+impl Override {
+    /// Parses `KEY=VALUE`. The value is read as a TOML value (number, bool, string, array,
+    /// inline table); anything that is not valid TOML (a bare word such as `robust` or a path)
+    /// is taken as a string, and so is a TOML date (no config key takes one). Errors name the
+    /// flag and the argument.
+    pub fn parse(arg: &str) -> Result<Self, TrainError> {
+        let bad = |why: &str| TrainError::Config(format!("--set {arg:?}: {why}"));
+        let (key, value) = arg
+            .split_once('=')
+            .ok_or_else(|| bad("expected KEY=VALUE, e.g. --set split.n_splits=3"))?;
+        let (key, value) = (key.trim(), value.trim());
+        if key.is_empty() {
+            return Err(bad("the key before `=` is empty"));
+        }
+        // The key is read as a TOML key, so dotted and quoted keys mean what they mean in the
+        // file; a line break would smuggle in a second assignment.
+        if key.contains(['\n', '\r']) {
+            return Err(bad("the key has a line break"));
+        }
+        let not_a_key = || {
+            bad(&format!(
+                "{key:?} is not a config key (a dotted key like model.params.learning_rate)"
+            ))
+        };
+        let doc: toml::Table = toml::from_str(&format!("{key} = 0")).map_err(|_| not_a_key())?;
+        let mut path = Vec::new();
+        let mut cur = &doc;
+        loop {
+            let mut entries = cur.iter();
+            let (Some((k, v)), None) = (entries.next(), entries.next()) else {
+                return Err(not_a_key());
+            };
+            path.push(k.clone());
+            match v {
+                toml::Value::Table(t) => cur = t,
+                toml::Value::Integer(0) => break,
+                _ => return Err(not_a_key()),
+            }
+        }
+        let parsed = (!value.contains(['\n', '\r']))
+            .then(|| toml::from_str::<toml::Table>(&format!("v = {value}")).ok())
+            .flatten()
+            .filter(|t| t.len() == 1)
+            .and_then(|mut t| t.remove("v"));
+        let value = match parsed {
+            Some(toml::Value::Datetime(_)) | None => toml::Value::String(value.to_string()),
+            Some(v) => v,
+        };
+        if let Some(bad_float) = first_non_finite(&value) {
+            return Err(bad(&format!(
+                "{key} = {bad_float}: must be a finite number"
+            )));
+        }
+        Ok(Self {
+            path,
+            value,
+            text: format!(
+                "{key}={}",
+                arg.split_once('=').map_or("", |(_, v)| v.trim())
+            ),
+        })
+    }
+
+    /// The dotted key.
+    pub fn key(&self) -> String {
+        self.path.join(".")
+    }
+
+    /// Writes the value into `doc`, creating tables on the way; the value replaces whatever
+    /// the key held (a whole table, for a table key).
+    fn apply(&self, doc: &mut toml::Table) -> Result<(), String> {
+        let Some((last, parents)) = self.path.split_last() else {
+            return Err("empty key".into());
+        };
+        let mut cur = doc;
+        let mut walked = Vec::new();
+        for part in parents {
+            walked.push(part.as_str());
+            let entry = cur
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            cur = entry.as_table_mut().ok_or_else(|| {
+                format!("{} is a value in the config, not a table", walked.join("."))
+            })?;
+        }
+        cur.insert(last.clone(), self.value.clone());
+        Ok(())
+    }
+}
+
+/// The first NaN or infinite float in a TOML value (a `--set` value), as text.
+fn first_non_finite(v: &toml::Value) -> Option<String> {
+    match v {
+        toml::Value::Float(f) if !f.is_finite() => Some(f.to_string()),
+        toml::Value::Array(a) => a.iter().find_map(first_non_finite),
+        toml::Value::Table(t) => t.values().find_map(first_non_finite),
+        _ => None,
+    }
 }
 
 /// How many steps (boosting rounds, epochs) the final model trains on all development rows,
@@ -226,6 +343,20 @@ impl RefitRounds {
 }
 
 impl LoadedConfig {
+    /// ` (from --set KEY=VALUE)` when an override wrote `key` (or a key inside it), for errors
+    /// found after the config was read (`[search]` keys, split settings); empty otherwise.
+    pub fn origin(&self, key: &str) -> String {
+        self.overrides
+            .iter()
+            .rev()
+            .find(|o| {
+                let k = o.key();
+                k == key || key.starts_with(&format!("{k}.")) || k.starts_with(&format!("{key}."))
+            })
+            .map(|o| format!(" (from --set {})", o.text))
+            .unwrap_or_default()
+    }
+
     /// The job's name.
     pub fn name(&self) -> String {
         self.config.name.clone().unwrap_or_else(|| {
@@ -238,9 +369,103 @@ impl LoadedConfig {
 
 /// Reads and checks a config file.
 pub fn load(path: &Path) -> Result<LoadedConfig, TrainError> {
+    load_with(path, &[])
+}
+
+/// Reads a config file, applies `--set` overrides to it and checks the result ([`parse_with`]).
+pub fn load_with(path: &Path, overrides: &[Override]) -> Result<LoadedConfig, TrainError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| TrainError::Config(format!("cannot read config {}: {e}", path.display())))?;
-    parse(&text, path)
+    parse_with(&text, path, overrides)
+}
+
+/// [`parse`] with `--set` overrides written into the parsed document, in order, before the
+/// typed config is read from it: an override meets the same checks and key suggestions as the
+/// file. A refusal caused by an override names it (`job.toml: --set split.n_split=3: unknown
+/// field ...`); the file's own errors keep their line numbers.
+pub fn parse_with(
+    text: &str,
+    path: &Path,
+    overrides: &[Override],
+) -> Result<LoadedConfig, TrainError> {
+    if overrides.is_empty() {
+        return parse(text, path);
+    }
+    check_finite(text).map_err(|(key, offset, value)| {
+        TrainError::Config(format!(
+            "{}{}: {key} = {value}: must be a finite number",
+            path.display(),
+            line_suffix(text, offset)
+        ))
+    })?;
+    // The file must at least be TOML; its own mistakes are reported with their lines.
+    let mut doc: toml::Table = toml::from_str(text).map_err(|e| {
+        let location = e
+            .span()
+            .map(|s| line_suffix(text, s.start))
+            .unwrap_or_default();
+        TrainError::Config(format!("{}{location}: {}", path.display(), e.message()))
+    })?;
+    for o in overrides {
+        o.apply(&mut doc).map_err(|m| {
+            TrainError::Config(format!("{}: --set {}: {m}", path.display(), o.text))
+        })?;
+    }
+    let mut cfg = from_value(toml::Value::Table(doc), path).map_err(|e| {
+        let message = e.to_string();
+        // A mistake of the file itself keeps the line number the file's own check gives it.
+        if let Err(own) = parse(text, path)
+            && strip_location(&own.to_string()) == message
+        {
+            return own;
+        }
+        let prefix = format!("{}: ", path.display());
+        let rest = message.strip_prefix(&prefix).unwrap_or(&message);
+        TrainError::Config(format!("{prefix}{}: {rest}", blame(overrides, rest)))
+    })?;
+    cfg.overrides = overrides.to_vec();
+    Ok(cfg)
+}
+
+/// An error message without the ` (line N)` after the file name, to compare it with the same
+/// error found without line numbers.
+fn strip_location(message: &str) -> String {
+    match (message.find(" (line "), message.find("): ")) {
+        (Some(a), Some(b)) if a < b => format!("{}{}", &message[..a], &message[b + 1..]),
+        _ => message.to_string(),
+    }
+}
+
+/// Which overrides an error with `message` comes from, as `--set K=V [--set K=V]`: the one whose
+/// key (or its last part) the message quotes first (an "unknown field `n_split`, expected one
+/// of `n_splits`, ..." names the culprit before the valid keys), else all of them.
+fn blame(overrides: &[Override], message: &str) -> String {
+    let first_quote = |o: &Override| -> Option<usize> {
+        let key = o.key();
+        let last = o.path.last().map_or("", String::as_str);
+        [key.as_str(), last]
+            .iter()
+            .flat_map(|k| [format!("`{k}`"), format!("{k:?}"), format!("{k} ")])
+            .filter_map(|pattern| message.find(&pattern))
+            .min()
+    };
+    let quoted: Vec<(usize, &Override)> = overrides
+        .iter()
+        .filter_map(|o| first_quote(o).map(|at| (at, o)))
+        .collect();
+    let chosen: Vec<&Override> = match quoted.iter().map(|(at, _)| *at).min() {
+        Some(first) => quoted
+            .iter()
+            .filter(|(at, _)| *at == first)
+            .map(|(_, o)| *o)
+            .collect(),
+        None => overrides.iter().collect(),
+    };
+    chosen
+        .iter()
+        .map(|o| format!("--set {}", o.text))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// ` (line N)` for a byte offset into the config text (empty if the offset is not in it).
@@ -346,6 +571,7 @@ fn checked(config: TrainConfig, path: &Path) -> Result<LoadedConfig, TrainError>
         model,
         metrics,
         refit,
+        overrides: Vec::new(),
     })
 }
 
@@ -486,6 +712,78 @@ type = "lightgbm"
         assert!(e.contains("unknown field `learning_rate`"), "{e}");
         let bad = format!("{BASE}\nmetrics = [\"auc\"]\n");
         assert!(parse(&bad, Path::new("job.toml")).is_err());
+    }
+
+    #[test]
+    fn overrides_read_toml_values_and_bare_words() {
+        let v = |arg: &str| Override::parse(arg).unwrap().value;
+        assert_eq!(v("a=0.1"), toml::Value::Float(0.1));
+        assert_eq!(v("a = 3"), toml::Value::Integer(3));
+        assert_eq!(v("a=true"), toml::Value::Boolean(true));
+        assert_eq!(v("a=[1, 5]"), toml::Value::Array(vec![1.into(), 5.into()]));
+        assert_eq!(v("a=robust"), toml::Value::String("robust".into()));
+        assert_eq!(v("a=\"quoted\""), toml::Value::String("quoted".into()));
+        assert_eq!(v("a=data/x.csv"), toml::Value::String("data/x.csv".into()));
+        // A date is no config value: kept as the text typed.
+        assert_eq!(v("a=2020-01-01"), toml::Value::String("2020-01-01".into()));
+        // `=` inside the value stays in it; an empty value is an empty string.
+        assert_eq!(v("a=x=y"), toml::Value::String("x=y".into()));
+        assert_eq!(v("a="), toml::Value::String(String::new()));
+        let t = v("a={method = \"selectkbest\", k = 3}");
+        assert_eq!(t["k"].as_integer(), Some(3));
+        // Dotted and quoted keys.
+        let o = Override::parse("search.space.\"target.horizon\".low=1").unwrap();
+        assert_eq!(o.path, ["search", "space", "target.horizon", "low"]);
+        assert_eq!(o.text, "search.space.\"target.horizon\".low=1");
+        for bad in ["nokey", "=1", "a b=1", "a.=1", "a=inf", "a=[1, nan]"] {
+            let e = Override::parse(bad).unwrap_err().to_string();
+            assert!(e.starts_with("--set "), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn overrides_are_checked_like_the_file_and_blamed_by_name() {
+        let set = |args: &[&str]| -> Vec<Override> {
+            args.iter().map(|a| Override::parse(a).unwrap()).collect()
+        };
+        let c = parse_with(
+            BASE,
+            Path::new("job.toml"),
+            &set(&[
+                "split.n_splits=3",
+                "model.params.learning_rate=0.2",
+                "name=x",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.config.split.n_splits, Some(3));
+        assert_eq!(c.name(), "x");
+        assert_eq!(c.overrides.len(), 3);
+        assert_eq!(c.origin("split.n_splits"), " (from --set split.n_splits=3)");
+        assert_eq!(c.origin("split.gap"), "");
+        let e = parse_with(
+            BASE,
+            Path::new("job.toml"),
+            &set(&["split.n_splits=3", "split.n_split=3"]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("job.toml: --set split.n_split=3: unknown field `n_split`")
+                && e.ends_with("did you mean `n_splits`?"),
+            "{e}"
+        );
+        // The file's own mistake keeps its line, even with overrides.
+        let bad = BASE.replace("time_column", "time_colum");
+        let e = parse_with(&bad, Path::new("job.toml"), &set(&["seed=1"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("(line 4)") && !e.contains("--set"), "{e}");
+        // ... and a value that is wrong for its key is refused as in the file.
+        let e = parse_with(BASE, Path::new("job.toml"), &set(&["seed=-1"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--set seed=-1"), "{e}");
     }
 
     #[test]

@@ -1089,6 +1089,7 @@ pub fn run_job(
         gates: Vec::new(),
         stress,
         notes: std::mem::take(&mut notes),
+        overrides: cfg.overrides.iter().map(|o| o.text.clone()).collect(),
         out_dir: out_dir.to_path_buf(),
         seconds: started.elapsed().as_secs_f64(),
     };

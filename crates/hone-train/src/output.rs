@@ -168,10 +168,22 @@ pub(crate) fn render(
     let mut resolved = cfg.config.clone();
     resolved.data.path = std::path::absolute(&cfg.data_path).unwrap_or(cfg.data_path.clone());
     resolved.name = Some(cfg.name());
-    let toml_text = toml::to_string(&resolved).map_err(|e| TrainError::Output {
+    let mut toml_text = toml::to_string(&resolved).map_err(|e| TrainError::Output {
         path: "config.toml".into(),
         message: e.to_string(),
     })?;
+    // The values above already include the overrides; the header says which ones did not
+    // come from the file, so the saved config explains itself.
+    if !cfg.overrides.is_empty() {
+        let mut header = format!(
+            "# {} with these --set overrides (included below):\n",
+            cfg.path.display()
+        );
+        for o in &cfg.overrides {
+            let _ = writeln!(header, "#   --set {}", o.text.replace(['\n', '\r'], " "));
+        }
+        toml_text.insert_str(0, &header);
+    }
     bundle.push("config.toml", toml_text);
 
     let manifest = ModelManifest {

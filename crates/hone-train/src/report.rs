@@ -199,6 +199,10 @@ pub struct TrainReport {
     pub stress: Option<crate::stress::StressReport>,
     /// Notes for the user (dropped rows, leakage warnings).
     pub notes: Vec<String>,
+    /// The `--set KEY=VALUE` overrides the config was run with, in order (absent when none):
+    /// `config.toml` holds their effect, this says which values did not come from the file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
     /// Output directory.
     pub out_dir: PathBuf,
     /// Wall time of the whole job, seconds.

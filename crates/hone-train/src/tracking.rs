@@ -313,6 +313,13 @@ pub fn run_train_tracked_with(
     let experiment = experiment_name(cfg);
     let mut tags = hone_track::env::capture(env!("CARGO_PKG_VERSION"));
     tags.push(kv(keys::CONFIG, cfg.path.display()));
+    if !cfg.overrides.is_empty() {
+        let texts: Vec<&str> = cfg.overrides.iter().map(|o| o.text.as_str()).collect();
+        tags.push(kv(
+            keys::OVERRIDES,
+            serde_json::to_string(&texts).unwrap_or_default(),
+        ));
+    }
     // Earlier trials first, so this run (RUNNING, no metrics yet) is never one of them.
     let mut earlier = earlier_trials(tracker, &experiment)?;
     earlier.extend_from_slice(extra_trials);

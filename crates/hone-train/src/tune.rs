@@ -127,8 +127,12 @@ impl TuneSpec {
                 return Err(cfg_err(
                     cfg,
                     format!(
-                        "unknown key {k:?} (expected one of {})",
-                        SEARCH_KEYS.join(", ")
+                        "unknown key {k:?}{} (expected one of {}){}",
+                        cfg.origin(&format!("search.{k}")),
+                        SEARCH_KEYS.join(", "),
+                        hone_models::suggest::nearest(k, SEARCH_KEYS.iter().copied())
+                            .map(|s| format!("; did you mean {s:?}?"))
+                            .unwrap_or_default()
                     ),
                 ));
             }
@@ -381,6 +385,56 @@ impl TuneSpec {
         Ok(())
     }
 
+    /// Warnings about searched parameters that make trials incomparable: a parameter that
+    /// changes the label (`target.*`: another horizon, threshold or column is another
+    /// question, and a CV score against other labels is no evidence for or against these
+    /// ones) or which rows are scored (the data file, the holdout share, the scheme and the
+    /// settings that move test blocks). The search still runs: the user may mean it, but the
+    /// "best" trial then compares numbers that measure different things. Fixed parameters
+    /// change nothing between trials and are not reported.
+    pub fn incomparable_trials(&self) -> Vec<String> {
+        /// `split.*` keys that move or resize the test rows (the others, such as `gap`,
+        /// `max_train_size` or `embargo_pct`, only change what each fold trains on).
+        const SCORED_ROWS: [&str; 12] = [
+            "split.scheme",
+            "split.n_splits",
+            "split.test_size",
+            "split.holdout",
+            "split.train_size",
+            "split.step",
+            "split.anchored",
+            "split.n_groups",
+            "split.n_test_groups",
+            "split.shuffle",
+            "split.seed",
+            "split.temporal",
+        ];
+        self.study
+            .space
+            .params
+            .iter()
+            .filter(|p| !matches!(p.distribution, hone_tune::space::Distribution::Fixed { .. }))
+            .filter_map(|p| {
+                let name = p.name.as_str();
+                if name.starts_with("target.") {
+                    Some(format!(
+                        "search.space.{name:?} changes the label: each trial is scored against \
+                         different targets, so their CV values are not comparable and the best \
+                         one is not evidence for its settings; search it in separate studies"
+                    ))
+                } else if SCORED_ROWS.contains(&name) || name == "data.path" {
+                    Some(format!(
+                        "search.space.{name:?} changes which rows are scored: trials are \
+                         measured on different rows, so their CV values are not comparable; \
+                         fix it and search the model instead"
+                    ))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
     /// True when trials change what [`prepare`] builds (data, target, split, seed), so each
     /// trial needs its own preparation.
     pub fn changes_data(&self) -> bool {
@@ -484,6 +538,7 @@ pub fn apply(
     }
     let mut out = from_value(value, &cfg.path)?;
     out.data_path = cfg.data_path.clone();
+    out.overrides = cfg.overrides.clone();
     Ok(out)
 }
 
@@ -924,6 +979,37 @@ mod tests {
                 && e.contains("did you mean \"early_stopping_rounds\"?"),
             "{e}"
         );
+    }
+
+    /// Searching the label or the scored rows is warned about; the model, the features' gap
+    /// and fixed values are not.
+    #[test]
+    fn searches_that_make_trials_incomparable_are_named() {
+        let path = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/sp500_direction_tune.toml"
+        ));
+        let set = |args: &[&str]| -> Vec<crate::config::Override> {
+            args.iter()
+                .map(|a| crate::config::Override::parse(a).unwrap())
+                .collect()
+        };
+        let warnings = |args: &[&str]| {
+            let cfg = crate::config::load_with(path, &set(args)).unwrap();
+            TuneSpec::from_config(&cfg, None)
+                .unwrap()
+                .incomparable_trials()
+        };
+        assert!(warnings(&[]).is_empty());
+        let w = warnings(&[
+            "search.space.\"target.threshold\"={type=\"float\",low=0.0,high=0.01}",
+            "search.space.\"split.holdout\"={type=\"categorical\",choices=[0.1,0.2]}",
+            "search.space.\"split.gap\"={type=\"int\",low=1,high=3}",
+            "search.space.\"target.horizon\"={type=\"fixed\",value=1}",
+        ]);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("search.space.\"target.threshold\" changes the label"));
+        assert!(w[1].starts_with("search.space.\"split.holdout\" changes which rows are scored"));
     }
 
     /// A trial travels as data: its JSON gives the config `apply` gives.

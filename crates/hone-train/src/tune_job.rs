@@ -93,6 +93,10 @@ pub struct TuneOutcome {
     pub importances: Vec<(String, f64)>,
     /// The refit, when asked for.
     pub refit: Option<Refit>,
+    /// Warnings about the search itself (searched parameters that make trials incomparable,
+    /// [`TuneSpec::incomparable_trials`]); also told to the observer at the start, written to
+    /// `tune.json` and tagged on the refit's run.
+    pub warnings: Vec<String>,
 }
 
 /// Runs a whole search; see the module documentation. `on_refit_event` hears the refit's
@@ -115,6 +119,11 @@ pub fn run_tune(
     // Trials of a worker that died (kill -9, power loss) are RUNNING with an expired lease:
     // mark them KILLED now so the study reads them as FAIL and their budget is not lost.
     store.reap()?;
+    // Said before any trial runs, so a user can stop a search that cannot mean anything.
+    let warnings = spec.incomparable_trials();
+    for w in &warnings {
+        observer.on_warning(w);
+    }
     // Data, folds and the objective are checked before the study exists.
     let shared = prepare_search(cfg, spec)?;
     let (def, experiment_id, resumed) =
@@ -151,6 +160,7 @@ pub fn run_tune(
         front: Vec::new(),
         importances: Vec::new(),
         refit: None,
+        warnings: warnings.clone(),
     };
     if end == TuneEnd::Interrupted {
         return Ok(outcome);
@@ -194,10 +204,19 @@ pub fn run_tune(
         )?;
         store.log_batches(&[hone_track::store::Batch {
             run_id: run_id.clone(),
-            tags: vec![
-                (keys::STUDY_NAME.into(), def.name.clone()),
-                (keys::STUDY_BEST_TRIAL.into(), best.number.to_string()),
-            ],
+            tags: {
+                let mut tags = vec![
+                    (keys::STUDY_NAME.into(), def.name.clone()),
+                    (keys::STUDY_BEST_TRIAL.into(), best.number.to_string()),
+                ];
+                if !warnings.is_empty() {
+                    tags.push((
+                        keys::STUDY_WARNINGS.into(),
+                        serde_json::to_string(&warnings).unwrap_or_default(),
+                    ));
+                }
+                tags
+            },
             ..Default::default()
         }])?;
         let tune_json = json!({
@@ -207,6 +226,7 @@ pub fn run_tune(
             "top": outcome.top.iter().map(|t| trial_json(&def, t)).collect::<Vec<_>>(),
             "importances": outcome.importances,
             "trials": {"complete": complete, "pruned": pruned, "failed": failed},
+            "warnings": warnings,
         });
         let path = out.join("tune.json");
         crate::output::write_atomic(
