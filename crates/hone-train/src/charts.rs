@@ -286,7 +286,7 @@ pub fn equity_chart(title: &str, spans: &[EquitySpan<'_>], scale: ChartScale) ->
     let all = || strategy.iter().chain(&benchmark).flatten().copied();
     let finite = extent(all(), f64::is_finite);
     let positive = extent(all(), |v| v.is_finite() && v > 0.0);
-    let spans_ratio = match positive {
+    let ratio = match positive {
         Some((lo, hi)) => hi / lo,
         None => 1.0,
     };
@@ -298,8 +298,8 @@ pub fn equity_chart(title: &str, spans: &[EquitySpan<'_>], scale: ChartScale) ->
             false,
             "linear scale (log was asked for, but some equity is ≤ 0)".to_string(),
         ),
-        ChartScale::Auto if all_positive && spans_ratio > AUTO_LOG_RATIO => {
-            (true, format!("log scale (equity spans {spans_ratio:.0}×)"))
+        ChartScale::Auto if all_positive && ratio > AUTO_LOG_RATIO => {
+            (true, format!("log scale (equity spans {ratio:.0}×)"))
         }
         ChartScale::Auto => (false, "linear scale".to_string()),
     };
