@@ -4,7 +4,7 @@
 //! are read the same way. Parsed values are seconds since 1970-01-01 (or the number itself).
 
 /// Days from 1970-01-01 to the given civil date (proleptic Gregorian; Howard Hinnant's method).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = if y >= 0 { y } else { y - 399 } / 400;
     let yoe = y - era * 400;
@@ -12,6 +12,21 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let doy = (153 * mp + 2) / 5 + d as i64 - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146097 + doe - 719468
+}
+
+/// The civil date `(year, month, day)` of a day count from 1970-01-01: the inverse of
+/// [`days_from_civil`] (Howard Hinnant's method), for labelling time axes.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 fn digits(s: &str) -> Option<u32> {
@@ -85,7 +100,7 @@ const DAY: f64 = 86_400.0;
 
 /// Seconds since 1970 for a timestamp: ISO dates and date-times, or epoch seconds /
 /// milliseconds given as numbers (small numbers are row indices, not times: `None`).
-fn epoch_seconds(text: &str) -> Option<f64> {
+pub fn epoch_seconds(text: &str) -> Option<f64> {
     let t = text.trim();
     let v = parse_timestamp(t)?;
     if t.parse::<f64>().is_err() {
@@ -179,6 +194,18 @@ pub fn bar_frequency(times: &[String]) -> Option<BarFrequency> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `civil_from_days` inverts `days_from_civil` across leap years, centuries and the epoch.
+    #[test]
+    fn civil_dates_round_trip() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(days_from_civil(2000, 2, 29)), (2000, 2, 29));
+        for d in (-800_000..800_000).step_by(997) {
+            let (y, m, day) = civil_from_days(d);
+            assert_eq!(days_from_civil(y, m, day), d);
+        }
+    }
 
     fn days(start: &str, step_days: i64, n: usize, skip_weekends: bool) -> Vec<String> {
         let t0 = parse_timestamp(start).unwrap() as i64 / 86_400;

@@ -183,6 +183,12 @@ pub trait Fitted: Debug + Send + Sync {
     /// Importance per model input, as reports show it (total split gain, |coefficient|).
     fn importances(&self) -> Result<Vec<f64>, ModelError>;
 
+    /// What [`importances`](Self::importances) measures, in words for reports and chart titles
+    /// (`total split gain`, `|coefficient|`).
+    fn importance_kind(&self) -> &'static str {
+        "importance"
+    }
+
     /// Importances as scikit-learn's recursive feature elimination reads them.
     fn rfe_importances(&self) -> Result<Vec<f64>, ModelError> {
         self.importances()

@@ -467,6 +467,7 @@ fn fold_report(
         iterations_run: r.iterations_run,
         best_iteration: r.best_iteration,
         selected_features,
+        learning_curve: crate::report::CurveSample::of(&r.valid_curve, r.best_iteration),
         valid_metric: r.valid_metric,
         valid_curve: r.valid_curve,
     }
@@ -984,7 +985,7 @@ pub fn run_job(
     let (drift_share, _) = hone_validate::drift::dataset_drift(&drift, 0.5);
     // Trading evaluation of the out-of-fold predictions (each row once, in time order) and of
     // the holdout.
-    let mut equity: Vec<(&str, String, Vec<f64>)> = Vec::new();
+    let mut equity: Vec<(&str, String)> = Vec::new();
     let trading = match (&c.trading, &ds.next_return) {
         (Some(tc), Some(next)) => {
             let (tc, note) = tc.for_data(&ds.times);
@@ -1015,14 +1016,14 @@ pub fn run_job(
                     (summary, csv, None)
                 }
             };
-            equity.push(("cv", cv_csv, Vec::new()));
+            equity.push(("cv", cv_csv));
             let holdout_summary = if holdout_rows.is_empty() {
                 None
             } else {
                 let pos = tc.positions(task, &holdout_scored.output);
                 let hrows: Vec<(usize, f64)> = holdout_rows.iter().copied().zip(pos).collect();
                 let (s, csv) = bt(&hrows)?;
-                equity.push(("holdout", csv, Vec::new()));
+                equity.push(("holdout", csv));
                 Some(s)
             };
             notes.extend(crate::trading::buy_and_hold_note("cv", &cv_summary));
@@ -1083,6 +1084,7 @@ pub fn run_job(
         refit,
         base_rate,
         importances,
+        importance_kind: final_fit.model.importance_kind().to_string(),
         drift,
         drift_share,
         trading,
@@ -1098,20 +1100,16 @@ pub fn run_job(
         report.gates = g.evaluate(&report)?;
     }
     let mut files = output::render(cfg, &ds, task, &report, &final_fit, &oof, &holdout_scored)?;
-    if !equity.is_empty() {
-        let mut curves: Vec<(&str, Vec<f64>)> = Vec::new();
-        for (name, csv, _) in &equity {
-            let values: Vec<f64> = csv
-                .lines()
-                .skip(1)
-                .filter_map(|l| l.rsplit(',').next().and_then(|v| v.parse().ok()))
-                .collect();
-            files.push(format!("equity_{name}.csv"), csv.as_bytes());
-            curves.push((name, values));
-        }
-        let refs: Vec<(&str, &[f64])> = curves.iter().map(|(n, v)| (*n, v.as_slice())).collect();
-        files.push("equity.svg", crate::trading::equity_svg(&refs));
+    for (name, csv) in &equity {
+        files.push(format!("equity_{name}.csv"), csv.as_bytes());
     }
+    let scale = c
+        .trading
+        .as_ref()
+        .map(|t| t.chart_scale)
+        .unwrap_or_default();
+    let csvs: Vec<(&str, &str)> = equity.iter().map(|(n, c)| (*n, c.as_str())).collect();
+    crate::charts::push_run_charts(&mut files, &report, &csvs, scale);
     Ok(TrainOutput { report, files })
 }
 

@@ -7,6 +7,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod analysis;
+pub mod charts;
 pub mod compare;
 pub mod config;
 pub mod evaluate;

@@ -10,6 +10,8 @@
 //! | `oof_predictions.csv` | out-of-fold predictions: `time,fold,y_true,…` |
 //! | `holdout_predictions.csv` | holdout predictions, same columns without `fold` |
 //! | `feature_importance.csv` | `feature,importance`, largest first |
+//! | `equity_*.csv` | each backtest's periods (with `[trading]`) |
+//! | `equity.svg`, `importance.svg`, `learning_curve.svg` | charts ([`crate::charts`]) |
 //!
 //! A job's directory is claimed with [`OutDir::claim`] before anything is trained, so that a bad
 //! `--out` fails at once and a job never mixes its files with an earlier run's (stale equity

@@ -111,6 +111,53 @@ pub struct FoldReport {
     /// Validation metric after each boosting round (tracked as a step metric, not in JSON).
     #[serde(skip)]
     pub valid_curve: Vec<f64>,
+    /// The validation curve in brief for `metrics.json`: at most [`CURVE_SAMPLE_POINTS`]
+    /// rounds (`learning_curve.svg` and the tracker's step metrics have every round).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learning_curve: Option<CurveSample>,
+}
+
+/// Most rounds of a validation curve that `metrics.json` lists per fold.
+pub const CURVE_SAMPLE_POINTS: usize = 50;
+
+/// Some rounds of a validation curve and their values: evenly spaced, always with the first,
+/// the last and the best round.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CurveSample {
+    /// Rounds, from 1, increasing.
+    pub rounds: Vec<usize>,
+    /// The validation metric after each of them.
+    pub values: Vec<f64>,
+}
+
+impl CurveSample {
+    /// A sample of `curve` (value after round `i + 1` at `i`) keeping `best` (a round from 1);
+    /// `None` for an empty curve.
+    pub fn of(curve: &[f64], best: usize) -> Option<Self> {
+        let n = curve.len();
+        if n == 0 {
+            return None;
+        }
+        let k = CURVE_SAMPLE_POINTS.saturating_sub(1).max(1);
+        let mut idx: Vec<usize> = if n <= CURVE_SAMPLE_POINTS {
+            (0..n).collect()
+        } else {
+            // k - 1 evenly spaced rounds, the last one and the best one.
+            (0..k - 1)
+                .map(|i| i * (n - 1) / (k - 1))
+                .chain([n - 1])
+                .collect()
+        };
+        if (1..=n).contains(&best) {
+            idx.push(best - 1);
+        }
+        idx.sort_unstable();
+        idx.dedup();
+        Some(Self {
+            rounds: idx.iter().map(|i| i + 1).collect(),
+            values: idx.iter().map(|&i| curve[i]).collect(),
+        })
+    }
 }
 
 /// Mean and spread of a metric across folds.
@@ -186,6 +233,8 @@ pub struct TrainReport {
     pub base_rate: Option<BaseRate>,
     /// Feature importances of the final model (gain for LightGBM, |coef| for linear models).
     pub importances: Vec<(String, f64)>,
+    /// What `importances` measures (`total split gain`, `|coefficient|`).
+    pub importance_kind: String,
     /// Drift of each feature between the development rows and the holdout (Evidently's
     /// default tests); empty without a holdout.
     pub drift: Vec<hone_validate::drift::ColumnDrift>,
@@ -253,4 +302,27 @@ pub(crate) fn summarize(folds: &[FoldReport], metrics: &[Metric]) -> BTreeMap<St
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curve_samples_keep_ends_and_best() {
+        assert_eq!(CurveSample::of(&[], 0), None);
+        let short = CurveSample::of(&[0.5, 0.4, 0.45], 2).unwrap();
+        assert_eq!(short.rounds, [1, 2, 3]);
+        assert_eq!(short.values, [0.5, 0.4, 0.45]);
+        let long: Vec<f64> = (0..1000).map(|i| f64::from(i) / 1000.0).collect();
+        let s = CurveSample::of(&long, 777).unwrap();
+        assert!(s.rounds.len() <= CURVE_SAMPLE_POINTS);
+        assert_eq!((s.rounds[0], *s.rounds.last().unwrap()), (1, 1000));
+        assert!(s.rounds.contains(&777));
+        assert!(s.rounds.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(
+            s.values[s.rounds.iter().position(|&r| r == 777).unwrap()],
+            0.776
+        );
+    }
 }

@@ -1,5 +1,5 @@
 //! Trading evaluation: from predictions to positions, to strategy returns net of costs, to
-//! trading metrics and an equity curve.
+//! trading metrics and an equity curve (drawn by [`crate::charts::equity_chart`]).
 //!
 //! The position decided at the close of row `t` earns the price's return from `t` to `t + 1`
 //! (so decisions never use the return they trade), and every change of position pays
@@ -37,6 +37,10 @@ pub struct TradingConfig {
     /// inferred from the timestamps ([`hone_data::time::bar_frequency`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub periods_per_year: Option<f64>,
+    /// Value axis of `equity.svg`: `auto` (log when the equity spans more than 10×), `linear`
+    /// or `log`.
+    #[serde(default)]
+    pub chart_scale: crate::charts::ChartScale,
 }
 
 fn default_rule() -> String {
@@ -209,6 +213,60 @@ fn equity_returns(csv: &str) -> Option<(Vec<&str>, Vec<f64>)> {
         rets.push(ret.parse().ok()?);
     }
     Some((times, rets))
+}
+
+/// The columns of an equity CSV written by [`TradingConfig::backtest`] that its chart draws.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EquityRows {
+    /// Each period's timestamp (unquoted).
+    pub times: Vec<String>,
+    /// The strategy's equity after each period.
+    pub equity: Vec<f64>,
+    /// Buy-and-hold's equity after each period: the asset's returns compounded
+    /// ([`buy_and_hold_curve`]).
+    pub benchmark: Vec<f64>,
+}
+
+impl EquityRows {
+    /// Reads an equity CSV; `None` when it is not one (another header, a line that does not
+    /// parse).
+    pub fn parse(csv: &str) -> Option<Self> {
+        let mut lines = csv.lines();
+        if lines.next()? != "time,position,asset_return,strategy_return,equity" {
+            return None;
+        }
+        let (mut times, mut equity, mut asset) = (Vec::new(), Vec::new(), Vec::new());
+        for line in lines {
+            // The time field may be quoted and hold commas: the last four fields are numbers.
+            let mut f = line.rsplitn(5, ',');
+            let (e, _ret, a, _pos, time) = (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
+            let time = match time.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                Some(quoted) => quoted.replace("\"\"", "\""),
+                None => time.to_string(),
+            };
+            times.push(time);
+            equity.push(e.parse().ok()?);
+            asset.push(a.parse().ok()?);
+        }
+        Some(Self {
+            times,
+            equity,
+            benchmark: buy_and_hold_curve(&asset),
+        })
+    }
+}
+
+/// The equity of holding the asset from 1, period by period: its returns compounded, without
+/// costs, the curve behind [`BuyAndHold`]'s figures.
+pub fn buy_and_hold_curve(asset_returns: &[f64]) -> Vec<f64> {
+    let mut equity = 1.0;
+    asset_returns
+        .iter()
+        .map(|r| {
+            equity *= 1.0 + r;
+            equity
+        })
+        .collect()
 }
 
 /// PBO by CSCV (Sharpe ratio, [`PBO_BLOCKS`] blocks) over this run's out-of-fold strategy
@@ -588,67 +646,6 @@ impl TradingConfig {
     }
 }
 
-/// An SVG line chart of one or two equity curves (no fonts or libraries needed).
-pub fn equity_svg(series: &[(&str, &[f64])]) -> String {
-    let (w, h, pad) = (900.0, 360.0, 40.0);
-    let all: Vec<f64> = series
-        .iter()
-        .flat_map(|(_, s)| s.iter().copied())
-        .filter(|v| v.is_finite())
-        .collect();
-    let (lo, hi) = all
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(*v), b.max(*v))
-        });
-    let (lo, hi) = if hi > lo {
-        (lo, hi)
-    } else {
-        (lo - 0.5, lo + 0.5)
-    };
-    let total: usize = series.iter().map(|(_, s)| s.len()).sum::<usize>().max(2);
-    let colors = ["#1f77b4", "#d62728"];
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    );
-    let y = |v: f64| h - pad - (v - lo) / (hi - lo) * (h - 2.0 * pad);
-    let _ = writeln!(
-        svg,
-        "<line x1=\"{pad}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#999\" stroke-dasharray=\"4\"/>",
-        y(1.0).clamp(pad, h - pad),
-        w - pad
-    );
-    let mut offset = 0usize;
-    for (k, (name, s)) in series.iter().enumerate() {
-        let points: Vec<String> = s
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let x = pad + (offset + i) as f64 / (total - 1) as f64 * (w - 2.0 * pad);
-                format!("{x:.1},{:.1}", y(*v))
-            })
-            .collect();
-        let _ = writeln!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>\n<text x=\"{}\" y=\"{}\" font-family=\"sans-serif\" font-size=\"13\" fill=\"{}\">{}</text>",
-            colors[k % 2],
-            points.join(" "),
-            pad + 10.0 + 160.0 * k as f64,
-            pad - 12.0,
-            colors[k % 2],
-            name
-        );
-        offset += s.len();
-    }
-    let _ = writeln!(
-        svg,
-        "<text x=\"{}\" y=\"{}\" font-family=\"sans-serif\" font-size=\"12\">equity {lo:.3} .. {hi:.3}</text>\n</svg>",
-        w - pad - 170.0,
-        pad - 12.0
-    );
-    svg
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -681,6 +678,7 @@ mod tests {
             threshold: None,
             cost_bps,
             periods_per_year: Some(252.0),
+            chart_scale: Default::default(),
         }
     }
 
@@ -717,9 +715,15 @@ mod tests {
         let r2 = 0.02 - 0.002;
         assert!((s.metrics.final_equity - (1.0 + r1) * (1.0 + r2)).abs() < 1e-12);
         assert!(csv.starts_with("time,position,asset_return,strategy_return,equity\na,1,0.01,"));
-        assert!(
-            equity_svg(&[("cv", &[1.0, 1.1]), ("holdout", &[1.1, 1.05])]).contains("<polyline")
-        );
+        // The chart reads the CSV back: times, equity and buy-and-hold's compounded returns.
+        let rows = EquityRows::parse(&csv).unwrap();
+        assert_eq!(rows.times, ["a", "b"]);
+        assert_eq!(rows.equity[1], s.metrics.final_equity);
+        assert_eq!(rows.benchmark, buy_and_hold_curve(&[0.01, -0.02]));
+        assert!((rows.benchmark[1] - 1.01 * 0.98).abs() < 1e-15);
+        let quoted = "time,position,asset_return,strategy_return,equity\n\"2020, \"\"x\"\"\",1,0.5,0.5,1.5\n";
+        assert_eq!(EquityRows::parse(quoted).unwrap().times, ["2020, \"x\""]);
+        assert!(EquityRows::parse("a,b\n").is_none());
     }
 
     #[test]

@@ -242,6 +242,10 @@ impl Fitted for GbmModel {
         GbmModel::importances(self, true)
     }
 
+    fn importance_kind(&self) -> &'static str {
+        "total split gain"
+    }
+
     /// Split counts: LightGBM's default `feature_importances_`, what scikit-learn's RFE reads.
     fn rfe_importances(&self) -> Result<Vec<f64>, ModelError> {
         GbmModel::importances(self, false)

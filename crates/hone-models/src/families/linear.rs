@@ -140,6 +140,12 @@ impl Fitted for LinearModel {
         Ok(LinearModel::importances(self))
     }
 
+    /// On the model's inputs, after the pipeline's steps: standardised coefficients when the
+    /// config scales with `standard`.
+    fn importance_kind(&self) -> &'static str {
+        "|coefficient|"
+    }
+
     fn report(&self) -> FitReport {
         FitReport {
             iterations_run: 1,
