@@ -125,6 +125,32 @@ fn view(deleted: bool, all: bool) -> ViewType {
     }
 }
 
+/// A run as JSON, in the shape every `--json` output uses for params and metrics: flat
+/// `{key: value}` objects (params and tags are text, metrics the latest value as a number, `null`
+/// when not finite), like `hone train --json`'s metrics and `hone study`'s params; the step of
+/// each latest metric (a learning curve's last round) in `metric_steps`, keyed the same way.
+pub(crate) fn run_json(r: &Run) -> serde_json::Value {
+    let text = |pairs: &[(String, String)]| -> serde_json::Map<String, serde_json::Value> {
+        pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect()
+    };
+    let metrics: serde_json::Map<String, serde_json::Value> = r
+        .metrics
+        .iter()
+        .map(|m| (m.key.clone(), json!(m.point.value)))
+        .collect();
+    let steps: serde_json::Map<String, serde_json::Value> = r
+        .metrics
+        .iter()
+        .map(|m| (m.key.clone(), json!(m.point.step)))
+        .collect();
+    json!({"info": r.info, "params": text(&r.params), "metrics": metrics,
+           "metric_steps": steps, "tags": text(&r.tags)})
+}
+
+fn runs_json(runs: &[Run]) -> serde_json::Value {
+    serde_json::Value::Array(runs.iter().map(run_json).collect())
+}
+
 fn print_json(v: serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
 }
@@ -344,7 +370,7 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
                 })
                 .map_err(track_err)?;
             if json {
-                print_json(json!(runs));
+                print_json(runs_json(&runs));
             } else {
                 for r in &runs {
                     println!("{}", run_line(r));
@@ -358,7 +384,7 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
             let children = store.child_runs(&run_id).map_err(track_err)?;
             if json {
                 print_json(
-                    json!({"run": run, "inputs": inputs, "artifacts": artifacts, "children": children}),
+                    json!({"run": run_json(&run), "inputs": inputs, "artifacts": artifacts, "children": children}),
                 );
             } else {
                 let mut s = String::new();
@@ -465,7 +491,7 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
                 })
                 .map_err(track_err)?;
             if json {
-                print_json(json!({"runs": runs, "next_page_token": next}));
+                print_json(json!({"runs": runs_json(&runs), "next_page_token": next}));
             } else {
                 for r in &runs {
                     println!("{}", run_line(r));
@@ -892,7 +918,8 @@ pub fn compare_runs(args: CompareArgs) -> Result<(), CliError> {
             })
             .collect();
         print_json(
-            json!({"run_a": args.run_a, "run_b": args.run_b, "on": args.on, "rows": c.rows, "task": c.task.kind(), "tests": v}),
+            json!({"run_a": args.run_a, "run_b": args.run_b, "on": args.on, "rows": c.rows,
+                   "task": c.task.kind(), "identical_predictions": c.identical_predictions, "tests": v}),
         );
     } else {
         println!(
@@ -903,6 +930,11 @@ pub fn compare_runs(args: CompareArgs) -> Result<(), CliError> {
             args.on,
             c.task.kind()
         );
+        if c.identical_predictions {
+            println!(
+                "  identical predictions: A and B predict every row the same, so no test can find a difference"
+            );
+        }
         for t in &c.tests {
             let r = &t.result;
             println!(
