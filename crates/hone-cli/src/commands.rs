@@ -487,7 +487,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), CliError> {
             println!("note: {n}");
         }
         for (k, v) in &r.metrics {
-            println!("  {k:<20} {v:.6}");
+            println!("  {k:<20} {}", render::num(*v));
         }
         if let Some(t) = &r.trading {
             println!(

@@ -272,7 +272,11 @@ fn out(json_out: bool, v: Value) {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else if let Value::Object(m) = v {
         for (k, v) in m {
-            println!("{k:<24} {v}");
+            // Six significant digits for numbers that are not integers (counts stay exact).
+            match v.as_f64() {
+                Some(x) if v.is_f64() => println!("{k:<24} {}", crate::render::num(x)),
+                _ => println!("{k:<24} {v}"),
+            }
         }
     }
 }
@@ -459,19 +463,19 @@ pub fn drift(args: DriftArgs) -> Result<(), CliError> {
         );
     } else {
         println!(
-            "{:<24} {:<12} {:<14} {:>12} {:>9} {:>8} {:>8}",
+            "{:<24} {:<12} {:<14} {:>12} {:>9} {:>8} {:>11}",
             "column", "kind", "method", "score", "threshold", "drift", "psi"
         );
         for d in &results {
             println!(
-                "{:<24} {:<12} {:<14} {:>12.6} {:>9} {:>8} {:>8.4}",
+                "{:<24} {:<12} {:<14} {:>12} {:>9} {:>8} {:>11}",
                 d.column,
                 d.kind,
                 d.method,
-                d.score,
-                d.threshold,
+                crate::render::num(d.score),
+                crate::render::num(d.threshold),
                 if d.drifted { "yes" } else { "no" },
-                d.psi
+                crate::render::num(d.psi)
             );
         }
         if !skipped.is_empty() {

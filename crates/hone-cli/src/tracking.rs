@@ -330,15 +330,9 @@ enum RunsCmd {
     },
 }
 
+/// A metric in a table: six significant digits ([`crate::render::num`]).
 fn fmt_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else {
-        format!("{v:.6}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-    }
+    crate::render::num(v)
 }
 
 fn run_line(r: &Run) -> String {
@@ -671,7 +665,11 @@ fn compare(runs: &[Run], json_out: bool) {
         let mut line = format!("  {:<40}", truncate(k, 40));
         for (i, v) in values.iter().enumerate() {
             let cell = match (v, values[0]) {
-                (Some(x), Some(base)) if i > 0 => format!("{} ({:+.4})", fmt_value(*x), x - base),
+                (Some(x), Some(base)) if i > 0 => {
+                    let d = x - base;
+                    let sign = if d >= 0.0 { "+" } else { "" };
+                    format!("{} ({sign}{})", fmt_value(*x), fmt_value(d))
+                }
                 (Some(x), _) => fmt_value(*x),
                 (None, _) => "-".into(),
             };
@@ -938,8 +936,11 @@ pub fn compare_runs(args: CompareArgs) -> Result<(), CliError> {
         for t in &c.tests {
             let r = &t.result;
             println!(
-                "  {:<20} statistic {:>10.4}  p {:>8.4}  {}",
-                r.test, r.statistic, r.p_value, t.meaning
+                "  {:<20} statistic {:>11}  p {:>11}  {}",
+                r.test,
+                fmt_value(r.statistic),
+                fmt_value(r.p_value),
+                t.meaning
             );
         }
     }
