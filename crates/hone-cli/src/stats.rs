@@ -244,14 +244,14 @@ fn sr_inputs(i: &SrInput) -> Result<(f64, usize, f64, f64, Value), CliError> {
                     "--returns computes n-obs, skew and kurtosis itself; drop those flags",
                 ));
             }
-            let (sr, n, skew, kurt) =
+            let (sr, n, skew, kurt, column) =
                 analysis::sharpe_inputs(path, i.column.which()).map_err(stat)?;
             Ok((
                 sr,
                 n,
                 skew,
                 kurt,
-                json!({"returns": path, "column": i.column.column, "equity": i.column.equity}),
+                json!({"returns": path, "column": column, "equity": i.column.equity}),
             ))
         }
         (None, Some(sr)) => {
@@ -292,9 +292,12 @@ pub fn stats(args: StatsArgs) -> Result<(), CliError> {
             periods_per_year,
             json: j,
         } => {
-            let r = analysis::returns_in(&path, column.which()).map_err(run)?;
+            let (name, r) = analysis::read_returns(&path, column.which()).map_err(run)?;
             let m = stats::trading_metrics(&r, periods_per_year).map_err(stat)?;
-            out(j, serde_json::to_value(&m).unwrap_or_default());
+            let mut v = serde_json::to_value(&m).unwrap_or_default();
+            // Which column was read (the one chosen when --column was not given).
+            v["returns_column"] = json!(name);
+            out(j, v);
         }
         StatsCmd::Psr {
             input,

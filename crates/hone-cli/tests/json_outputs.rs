@@ -331,6 +331,11 @@ fn every_json_output_is_one_strict_document() {
         .unwrap();
     let trading = ["stats", "trading", "--returns", equity.as_str(), "--json"];
     assert_eq!(sharpe_of(&trading), report_sharpe, "the obvious column");
+    let chosen = strict_json(&hone(&trading), "stats trading");
+    assert_eq!(
+        chosen.get("returns_column").and_then(Strict::text),
+        Some("strategy_return")
+    );
     let named = [&trading[..4], &["--column", "strategy_return", "--json"]].concat();
     assert_eq!(sharpe_of(&named), report_sharpe, "--column strategy_return");
     // The equity curve's changes are the same returns less the first one (its start is lost).

@@ -92,6 +92,14 @@ pub const RETURN_COLUMN_NAMES: [&str; 3] = ["strategy_return", "returns", "retur
 /// named like returns. A missing or non-finite value in the chosen column is an error naming
 /// its line; the other columns may hold anything.
 pub fn returns_in(path: &Path, which: ReturnsColumn<'_>) -> Result<Vec<f64>, TrainError> {
+    read_returns(path, which).map(|(_, r)| r)
+}
+
+/// [`returns_in`], with the name of the column it read (the one chosen when no name was given).
+pub fn read_returns(
+    path: &Path,
+    which: ReturnsColumn<'_>,
+) -> Result<(String, Vec<f64>), TrainError> {
     let t = table::load(path, &[]).map_err(|e| TrainError::Invalid(e.to_string()))?;
     let numeric: Vec<&str> = t
         .columns
@@ -177,7 +185,7 @@ pub fn returns_in(path: &Path, which: ReturnsColumn<'_>) -> Result<Vec<f64>, Tra
         )));
     }
     if !which.equity {
-        return Ok(v.clone());
+        return Ok((name.to_string(), v.clone()));
     }
     if let Some(i) = v.iter().position(|x| *x <= 0.0) {
         return Err(TrainError::Invalid(format!(
@@ -187,7 +195,10 @@ pub fn returns_in(path: &Path, which: ReturnsColumn<'_>) -> Result<Vec<f64>, Tra
             v[i]
         )));
     }
-    Ok(v.windows(2).map(|w| w[1] / w[0] - 1.0).collect())
+    Ok((
+        name.to_string(),
+        v.windows(2).map(|w| w[1] / w[0] - 1.0).collect(),
+    ))
 }
 
 /// The one numeric column of a file of returns ([`returns_in`] without a column name).
@@ -196,14 +207,14 @@ pub fn returns(path: &Path) -> Result<Vec<f64>, TrainError> {
 }
 
 /// The Sharpe ratio's inputs read from a file of returns: `(per-period SR, observations,
-/// skewness, kurtosis)`.
+/// skewness, kurtosis, the column read)`.
 pub fn sharpe_inputs(
     path: &Path,
     which: ReturnsColumn<'_>,
-) -> Result<(f64, usize, f64, f64), TrainError> {
-    let r = returns_in(path, which)?;
+) -> Result<(f64, usize, f64, f64, String), TrainError> {
+    let (column, r) = read_returns(path, which)?;
     let (sr, skew, kurt) = stats::moments(&r).map_err(stat)?;
-    Ok((sr, r.len(), skew, kurt))
+    Ok((sr, r.len(), skew, kurt, column))
 }
 
 /// Class codes from a one-column file of labels (`hone split --labels`): each distinct value
