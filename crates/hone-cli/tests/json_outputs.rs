@@ -733,3 +733,86 @@ fn stats_column_errors_are_one_line() {
     );
     assert!(e.contains("--returns"), "{e}");
 }
+
+/// A regression run and a LightGBM run, each compared with itself: identical predictions are
+/// said in words and in JSON, Diebold–Mariano (regression) gives p = 1 rather than a refusal for
+/// zero variance, and the LightGBM report (model params, refit, learning curves) parses strictly.
+#[test]
+fn identical_runs_compare_cleanly_for_regression_and_lightgbm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let store = store_in(dir);
+    let hone = |args: &[&str]| hone_with_store(&store, args);
+    let p = |x: &Path| x.display().to_string();
+    write(
+        dir,
+        "d.csv",
+        &format!("date,x,y\n{}", common::ridge_rows(60)),
+    );
+    let cfg = write(
+        dir,
+        "ridge.toml",
+        &common::RIDGE_CONFIG.replace("\"d.csv\"", &format!("{:?}", p(&dir.join("d.csv")))),
+    );
+    let report = strict_json(
+        &hone(&["train", &p(&cfg), "--out", &p(&dir.join("r")), "--json"]),
+        "train ridge",
+    );
+    let run = report
+        .get("run_id")
+        .and_then(Strict::text)
+        .unwrap()
+        .to_string();
+    let same = strict_json(&hone(&["compare", &run, &run, "--json"]), "compare ridge");
+    assert_eq!(same.get("identical_predictions"), Some(&Strict::Bool(true)));
+    let Some(Strict::Array(tests)) = same.get("tests") else {
+        panic!("{same:?}")
+    };
+    let names: Vec<&str> = tests.iter().filter_map(|t| t.get("test")?.text()).collect();
+    assert_eq!(names, ["diebold_mariano_hln", "paired_bootstrap"]);
+    for t in tests {
+        assert_eq!(
+            t.get("p_value").and_then(Strict::number),
+            Some(1.0),
+            "{t:?}"
+        );
+    }
+    let words = hone(&["compare", &run, &run]);
+    assert!(words.status.success());
+    assert!(String::from_utf8_lossy(&words.stdout).contains("identical predictions"));
+
+    let gbm = train_config(dir, "gbm", 0.1, "").display().to_string();
+    let text = std::fs::read_to_string(&gbm).unwrap().replace(
+        "[model]\ntype = \"logistic\"\nC = 0.1\n",
+        "[model]\ntype = \"lightgbm\"\nearly_stopping_rounds = 5\n[model.params]\n\
+         num_iterations = 30\nnum_leaves = 7\nlearning_rate = 0.1\nnum_threads = 1\nverbosity = -1\n",
+    );
+    assert!(text.contains("lightgbm"));
+    std::fs::write(&gbm, text).unwrap();
+    let report = strict_json(
+        &hone(&["train", &gbm, "--out", &p(&dir.join("g")), "--json"]),
+        "train lightgbm",
+    );
+    assert!(matches!(
+        report.get("model_params"),
+        Some(Strict::Object(_))
+    ));
+    let run = report
+        .get("run_id")
+        .and_then(Strict::text)
+        .unwrap()
+        .to_string();
+    let same = strict_json(
+        &hone(&["compare", &run, &run, "--on", "oof", "--json"]),
+        "compare lightgbm",
+    );
+    assert_eq!(same.get("identical_predictions"), Some(&Strict::Bool(true)));
+    let show = strict_json(
+        &hone(&["runs", "show", &run, "--json"]),
+        "runs show lightgbm",
+    );
+    assert!(matches!(
+        show.get("run").and_then(|r| r.get("metric_steps")),
+        Some(Strict::Object(_))
+    ));
+}
