@@ -519,7 +519,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), CliError> {
                 if g.passed { "PASS" } else { "FAIL" },
                 g.level,
                 g.rule,
-                g.value.map_or("-".into(), |v| format!("{v:.4}"))
+                g.value.map_or("-".into(), render::num)
             );
         }
     }

@@ -49,7 +49,7 @@ fn fmt_value(t: &Trial) -> String {
     match &t.values {
         Some(v) => v
             .iter()
-            .map(|x| format!("{x:.6}"))
+            .map(|x| crate::render::num(*x))
             .collect::<Vec<_>>()
             .join(", "),
         None => "-".into(),
@@ -338,7 +338,7 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
     if !importances.is_empty() {
         println!("\nparameter importances (PED-ANOVA):");
         for (name, v) in &importances {
-            println!("  {:<32} {:.3}", name, v);
+            println!("  {:<32} {}", name, crate::render::num(*v));
         }
     }
     if let Some(Refit { report, run_id, .. }) = refit {

@@ -651,6 +651,31 @@ fn every_json_output_is_one_strict_document() {
         &hone(&["study", "best", "--name", "st", "--json"]),
         "study best",
     );
+    // An infinite objective is a COMPLETE trial; its value is the string "-inf", not a token.
+    let ask = strict_json(
+        &hone(&["study", "ask", "--name", "st", "--json"]),
+        "study ask 2",
+    );
+    let trial = ask
+        .get("trial")
+        .and_then(Strict::number)
+        .unwrap()
+        .to_string();
+    strict_json(
+        &hone(&[
+            "study", "tell", "--name", "st", "--trial", &trial, "--value", "-inf", "--json",
+        ]),
+        "study tell -inf",
+    );
+    let best = strict_json(
+        &hone(&["study", "best", "--name", "st", "--json"]),
+        "best -inf",
+    );
+    assert_eq!(
+        best.get("value").and_then(Strict::text),
+        Some("-inf"),
+        "{best:?}"
+    );
     assert!(
         strict_json(
             &hone(&["study", "trials", "--name", "st", "--json"]),
