@@ -89,24 +89,20 @@ impl TrainProgress {
     }
 
     /// Switches the display to `next`, changing the bar's style only when rounds appear or go.
+    /// The counts are set before the style, so that the rounds template is never drawn with the
+    /// previous phase's 0/0.
     fn show(&mut self, next: Shown) {
+        if let Shown::Rounds { round, total, .. } = &next {
+            self.bar.set_length(*total as u64);
+            self.bar.set_position(*round as u64);
+        }
         match (&self.shown, &next) {
             (Shown::Rounds { .. }, Shown::Rounds { .. }) => {}
             (_, Shown::Rounds { .. }) => self.bar.set_style(rounds_style()),
             (_, Shown::Phase(_)) => self.bar.set_style(phase_style()),
         }
-        match &next {
-            Shown::Phase(p) => self.bar.set_message(p.clone()),
-            Shown::Rounds {
-                phase,
-                round,
-                total,
-            } => {
-                self.bar.set_message(phase.clone());
-                self.bar.set_length(*total as u64);
-                self.bar.set_position(*round as u64);
-            }
-        }
+        let (Shown::Phase(p) | Shown::Rounds { phase: p, .. }) = &next;
+        self.bar.set_message(p.clone());
         if matches!(next, Shown::Phase(_)) {
             self.bar.tick();
         }
@@ -142,8 +138,9 @@ impl TrainProgress {
                     format!("refit ({train_rows} rows)")
                 }));
             }
-            // Rounds only when the model knows how many it may run.
-            Event::Round { round, total } if total > 0 => {
+            // Rounds only for a model that trains in several: a linear model reports its one
+            // solve as step 1 of 1, which is not a round count worth a bar.
+            Event::Round { round, total } if total > 1 => {
                 let phase = self.shown.phase().to_string();
                 self.show(Shown::Rounds {
                     phase,
@@ -194,8 +191,11 @@ mod tests {
             train_rows: 100,
         });
         assert_eq!(label(&p), "fold 3/5");
-        // A model that reports steps without a known total shows its phase alone.
+        // A model that reports steps without a known total, or one solve as step 1 of 1 (a
+        // linear model), shows its phase alone.
         p.on_event(Event::Round { round: 1, total: 0 });
+        assert_eq!(label(&p), "fold 3/5");
+        p.on_event(Event::Round { round: 1, total: 1 });
         assert_eq!(label(&p), "fold 3/5");
         p.on_event(Event::Round {
             round: 120,
