@@ -519,7 +519,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), CliError> {
             println!("note: {n}");
         }
         for (k, v) in &r.metrics {
-            println!("  {k:<20} {v:.6}");
+            println!("  {k:<20} {}", render::num(*v));
         }
         if let Some(t) = &r.trading {
             println!(
@@ -551,7 +551,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<(), CliError> {
                 if g.passed { "PASS" } else { "FAIL" },
                 g.level,
                 g.rule,
-                g.value.map_or("-".into(), |v| format!("{v:.4}"))
+                g.value.map_or("-".into(), render::num)
             );
         }
     }

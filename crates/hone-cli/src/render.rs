@@ -55,14 +55,48 @@ pub fn ranges(idx: &[usize]) -> String {
     parts.join(",")
 }
 
-fn fmt(v: f64) -> String {
+/// Significant digits of a number in a human-readable table ([`num`]).
+pub const SIGNIFICANT_DIGITS: usize = 6;
+
+/// A number for a table, with [`SIGNIFICANT_DIGITS`] significant digits by C's and Python's
+/// `%g` rule: fixed notation when the rounded number's decimal exponent is in [-4, 6)
+/// (`0.512345`, `1234.57`, `3`), scientific otherwise (`1.23457e-05`, `1.5e+07`), trailing zeros
+/// dropped, so that whole numbers print as integers. Non-finite values print as `nan`, `inf`,
+/// `-inf`. One rule for every table, so that a number reads the same in `hone train`, `hone
+/// runs show`, `hone compare` and `hone stats`; `--json` keeps full precision.
+pub fn num(v: f64) -> String {
     if v.is_nan() {
-        "nan".into()
-    } else if v.abs() >= 1e5 || (v != 0.0 && v.abs() < 1e-3) {
-        format!("{v:.3e}")
-    } else {
-        format!("{v:.4}")
+        return "nan".into();
     }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let p = SIGNIFICANT_DIGITS;
+    // The exponent after rounding to p digits (999999.5 rounds to 1e+06): Rust's `{:e}` gives it.
+    let sci = format!("{:.*e}", p - 1, v);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if (-4..p as i32).contains(&exp) {
+        let decimals = (p as i32 - 1 - exp).max(0) as usize;
+        trim(&format!("{v:.decimals$}"))
+    } else {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
+    }
+}
+
+fn fmt(v: f64) -> String {
+    num(v)
 }
 
 /// The human summary of `hone train`.
@@ -118,7 +152,7 @@ pub fn train_report(r: &TrainReport) -> String {
         }
     );
     for n in &names {
-        let _ = write!(header, " {:>10}", short(n));
+        let _ = write!(header, " {:>11}", short(n));
     }
     let _ = writeln!(s, "{header}");
     for f in &r.folds {
@@ -134,15 +168,15 @@ pub fn train_report(r: &TrainReport) -> String {
             }
         );
         for n in &names {
-            let _ = write!(line, " {:>10}", fmt(f.metrics[n.as_str()]));
+            let _ = write!(line, " {:>11}", fmt(f.metrics[n.as_str()]));
         }
         let _ = writeln!(s, "{line}");
     }
     let mut mean = format!("{:<lead$}", "mean");
     let mut std = format!("{:<lead$}", "± std");
     for n in &names {
-        let _ = write!(mean, " {:>10}", fmt(r.cv[n.as_str()].mean));
-        let _ = write!(std, " {:>10}", fmt(r.cv[n.as_str()].std));
+        let _ = write!(mean, " {:>11}", fmt(r.cv[n.as_str()].mean));
+        let _ = write!(std, " {:>11}", fmt(r.cv[n.as_str()].std));
     }
     let _ = writeln!(s, "{mean}\n{std}");
     if !r.train_cv_gap.is_empty() {
@@ -150,7 +184,7 @@ pub fn train_report(r: &TrainReport) -> String {
         for n in &names {
             let _ = write!(
                 gap,
-                " {:>10}",
+                " {:>11}",
                 r.train_cv_gap
                     .get(n.as_str())
                     .map_or("-".into(), |g| fmt(*g))
@@ -167,7 +201,7 @@ pub fn train_report(r: &TrainReport) -> String {
             )
         );
         for n in &names {
-            let _ = write!(line, " {:>10}", fmt(h.metrics[n.as_str()]));
+            let _ = write!(line, " {:>11}", fmt(h.metrics[n.as_str()]));
         }
         let _ = writeln!(s, "{line}");
     }
@@ -543,11 +577,13 @@ pub fn metrics(m: &Map<String, Value>) -> String {
     for (k, v) in m {
         match v {
             Value::Number(x) => {
-                let _ = writeln!(
-                    s,
-                    "{k:<20} {}",
-                    x.as_f64().map_or(x.to_string(), |f| format!("{f}"))
-                );
+                // Integers (counts) stay as they are; other numbers get six digits.
+                let shown = if x.is_f64() {
+                    x.as_f64().map_or(x.to_string(), num)
+                } else {
+                    x.to_string()
+                };
+                let _ = writeln!(s, "{k:<20} {shown}");
             }
             Value::Array(_) if k == "confusion_matrix" => {
                 let _ = writeln!(s, "{k}:");
@@ -573,6 +609,32 @@ mod tests {
             super::ms_to_utc(1_546_214_400_000 + 3_723_000),
             "2018-12-31 01:02:03"
         );
+    }
+
+    #[test]
+    fn numbers_have_six_significant_digits() {
+        use super::num;
+        for (v, want) in [
+            (0.512345123, "0.512345"),
+            (1234.5678, "1234.57"),
+            (0.0000123456789, "1.23457e-05"),
+            (0.0001, "0.0001"),
+            (0.5, "0.5"),
+            (3.0, "3"),
+            (-2.0, "-2"),
+            (123456.0, "123456"),
+            (1234567.0, "1.23457e+06"),
+            (999999.5, "1e+06"),
+            (0.99999996, "1"),
+            (-0.0351234567, "-0.0351235"),
+            (1e-300, "1e-300"),
+            (0.0, "0"),
+            (f64::NAN, "nan"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            assert_eq!(num(v), want, "{v}");
+        }
     }
 
     #[test]

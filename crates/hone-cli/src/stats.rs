@@ -17,12 +17,36 @@ pub struct StatsArgs {
     cmd: StatsCmd,
 }
 
+/// Which column of a `--returns` file to read, and whether it is an equity curve.
+#[derive(Args, Debug, Clone)]
+struct ColumnArgs {
+    /// The column of per-period returns in --returns (default: the only numeric column, or the
+    /// one named strategy_return, returns or return, as in hone's own equity_*.csv).
+    #[arg(long, requires = "returns")]
+    column: Option<String>,
+    /// The column is an equity curve (a value per period), not returns: use its
+    /// period-over-period changes e[t]/e[t-1] − 1 (one fewer than its values).
+    #[arg(long, requires = "returns")]
+    equity: bool,
+}
+
+impl ColumnArgs {
+    fn which(&self) -> analysis::ReturnsColumn<'_> {
+        analysis::ReturnsColumn {
+            column: self.column.as_deref(),
+            equity: self.equity,
+        }
+    }
+}
+
 /// Where the Sharpe ratio and moments come from: a returns file, or summary statistics.
 #[derive(Args, Debug, Clone)]
 struct SrInput {
-    /// CSV/Parquet with one numeric column of per-period returns.
+    /// CSV/Parquet of per-period returns (see --column).
     #[arg(long)]
     returns: Option<PathBuf>,
+    #[command(flatten)]
+    column: ColumnArgs,
     /// Per-period (not annualised) Sharpe ratio, instead of --returns.
     #[arg(long, allow_hyphen_values = true)]
     sr: Option<f64>,
@@ -41,9 +65,11 @@ struct SrInput {
 enum StatsCmd {
     /// Sharpe, Sortino, volatility, CAGR, max drawdown, Calmar, win rate, profit factor.
     Trading {
-        /// CSV/Parquet with one numeric column of per-period returns.
+        /// CSV/Parquet of per-period returns (see --column), e.g. a run's equity_cv.csv.
         #[arg(long)]
         returns: PathBuf,
+        #[command(flatten)]
+        column: ColumnArgs,
         /// Periods per year (252 daily, 52 weekly, 12 monthly, 6240 hourly FX).
         #[arg(long, default_value_t = 252.0, allow_hyphen_values = true)]
         periods_per_year: f64,
@@ -218,8 +244,15 @@ fn sr_inputs(i: &SrInput) -> Result<(f64, usize, f64, f64, Value), CliError> {
                     "--returns computes n-obs, skew and kurtosis itself; drop those flags",
                 ));
             }
-            let (sr, n, skew, kurt) = analysis::sharpe_inputs(path).map_err(stat)?;
-            Ok((sr, n, skew, kurt, json!({"returns": path})))
+            let (sr, n, skew, kurt, column) =
+                analysis::sharpe_inputs(path, i.column.which()).map_err(stat)?;
+            Ok((
+                sr,
+                n,
+                skew,
+                kurt,
+                json!({"returns": path, "column": column, "equity": i.column.equity}),
+            ))
         }
         (None, Some(sr)) => {
             let t = i
@@ -239,7 +272,11 @@ fn out(json_out: bool, v: Value) {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else if let Value::Object(m) = v {
         for (k, v) in m {
-            println!("{k:<24} {v}");
+            // Six significant digits for numbers that are not integers (counts stay exact).
+            match v.as_f64() {
+                Some(x) if v.is_f64() => println!("{k:<24} {}", crate::render::num(x)),
+                _ => println!("{k:<24} {v}"),
+            }
         }
     }
 }
@@ -251,12 +288,16 @@ pub fn stats(args: StatsArgs) -> Result<(), CliError> {
     match args.cmd {
         StatsCmd::Trading {
             returns: path,
+            column,
             periods_per_year,
             json: j,
         } => {
-            let r = analysis::returns(&path).map_err(run)?;
+            let (name, r) = analysis::read_returns(&path, column.which()).map_err(run)?;
             let m = stats::trading_metrics(&r, periods_per_year).map_err(stat)?;
-            out(j, serde_json::to_value(&m).unwrap_or_default());
+            let mut v = serde_json::to_value(&m).unwrap_or_default();
+            // Which column was read (the one chosen when --column was not given).
+            v["returns_column"] = json!(name);
+            out(j, v);
         }
         StatsCmd::Psr {
             input,
@@ -425,19 +466,19 @@ pub fn drift(args: DriftArgs) -> Result<(), CliError> {
         );
     } else {
         println!(
-            "{:<24} {:<12} {:<14} {:>12} {:>9} {:>8} {:>8}",
+            "{:<24} {:<12} {:<14} {:>12} {:>9} {:>8} {:>11}",
             "column", "kind", "method", "score", "threshold", "drift", "psi"
         );
         for d in &results {
             println!(
-                "{:<24} {:<12} {:<14} {:>12.6} {:>9} {:>8} {:>8.4}",
+                "{:<24} {:<12} {:<14} {:>12} {:>9} {:>8} {:>11}",
                 d.column,
                 d.kind,
                 d.method,
-                d.score,
-                d.threshold,
+                crate::render::num(d.score),
+                crate::render::num(d.threshold),
                 if d.drifted { "yes" } else { "no" },
-                d.psi
+                crate::render::num(d.psi)
             );
         }
         if !skipped.is_empty() {

@@ -185,7 +185,7 @@ fn values_text(t: &Trial) -> String {
         .as_ref()
         .map(|v| {
             v.iter()
-                .map(|x| format!("{x}"))
+                .map(|x| crate::render::num(*x))
                 .collect::<Vec<_>>()
                 .join(", ")
         })

@@ -125,6 +125,32 @@ fn view(deleted: bool, all: bool) -> ViewType {
     }
 }
 
+/// A run as JSON, in the shape every `--json` output uses for params and metrics: flat
+/// `{key: value}` objects (params and tags are text, metrics the latest value as a number, `null`
+/// when not finite), like `hone train --json`'s metrics and `hone study`'s params; the step of
+/// each latest metric (a learning curve's last round) in `metric_steps`, keyed the same way.
+pub(crate) fn run_json(r: &Run) -> serde_json::Value {
+    let text = |pairs: &[(String, String)]| -> serde_json::Map<String, serde_json::Value> {
+        pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect()
+    };
+    let metrics: serde_json::Map<String, serde_json::Value> = r
+        .metrics
+        .iter()
+        .map(|m| (m.key.clone(), json!(m.point.value)))
+        .collect();
+    let steps: serde_json::Map<String, serde_json::Value> = r
+        .metrics
+        .iter()
+        .map(|m| (m.key.clone(), json!(m.point.step)))
+        .collect();
+    json!({"info": r.info, "params": text(&r.params), "metrics": metrics,
+           "metric_steps": steps, "tags": text(&r.tags)})
+}
+
+fn runs_json(runs: &[Run]) -> serde_json::Value {
+    serde_json::Value::Array(runs.iter().map(run_json).collect())
+}
+
 fn print_json(v: serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
 }
@@ -304,15 +330,9 @@ enum RunsCmd {
     },
 }
 
+/// A metric in a table: six significant digits ([`crate::render::num`]).
 fn fmt_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else {
-        format!("{v:.6}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-    }
+    crate::render::num(v)
 }
 
 fn run_line(r: &Run) -> String {
@@ -344,7 +364,7 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
                 })
                 .map_err(track_err)?;
             if json {
-                print_json(json!(runs));
+                print_json(runs_json(&runs));
             } else {
                 for r in &runs {
                     println!("{}", run_line(r));
@@ -358,7 +378,7 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
             let children = store.child_runs(&run_id).map_err(track_err)?;
             if json {
                 print_json(
-                    json!({"run": run, "inputs": inputs, "artifacts": artifacts, "children": children}),
+                    json!({"run": run_json(&run), "inputs": inputs, "artifacts": artifacts, "children": children}),
                 );
             } else {
                 let mut s = String::new();
@@ -465,7 +485,7 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
                 })
                 .map_err(track_err)?;
             if json {
-                print_json(json!({"runs": runs, "next_page_token": next}));
+                print_json(json!({"runs": runs_json(&runs), "next_page_token": next}));
             } else {
                 for r in &runs {
                     println!("{}", run_line(r));
@@ -645,7 +665,11 @@ fn compare(runs: &[Run], json_out: bool) {
         let mut line = format!("  {:<40}", truncate(k, 40));
         for (i, v) in values.iter().enumerate() {
             let cell = match (v, values[0]) {
-                (Some(x), Some(base)) if i > 0 => format!("{} ({:+.4})", fmt_value(*x), x - base),
+                (Some(x), Some(base)) if i > 0 => {
+                    let d = x - base;
+                    let sign = if d >= 0.0 { "+" } else { "" };
+                    format!("{} ({sign}{})", fmt_value(*x), fmt_value(d))
+                }
                 (Some(x), _) => fmt_value(*x),
                 (None, _) => "-".into(),
             };
@@ -892,7 +916,8 @@ pub fn compare_runs(args: CompareArgs) -> Result<(), CliError> {
             })
             .collect();
         print_json(
-            json!({"run_a": args.run_a, "run_b": args.run_b, "on": args.on, "rows": c.rows, "task": c.task.kind(), "tests": v}),
+            json!({"run_a": args.run_a, "run_b": args.run_b, "on": args.on, "rows": c.rows,
+                   "task": c.task.kind(), "identical_predictions": c.identical_predictions, "tests": v}),
         );
     } else {
         println!(
@@ -903,11 +928,19 @@ pub fn compare_runs(args: CompareArgs) -> Result<(), CliError> {
             args.on,
             c.task.kind()
         );
+        if c.identical_predictions {
+            println!(
+                "  identical predictions: A and B predict every row the same, so no test can find a difference"
+            );
+        }
         for t in &c.tests {
             let r = &t.result;
             println!(
-                "  {:<20} statistic {:>10.4}  p {:>8.4}  {}",
-                r.test, r.statistic, r.p_value, t.meaning
+                "  {:<20} statistic {:>11}  p {:>11}  {}",
+                r.test,
+                fmt_value(r.statistic),
+                fmt_value(r.p_value),
+                t.meaning
             );
         }
     }

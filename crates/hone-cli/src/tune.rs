@@ -53,7 +53,7 @@ fn fmt_value(t: &Trial) -> String {
     match &t.values {
         Some(v) => v
             .iter()
-            .map(|x| format!("{x:.6}"))
+            .map(|x| crate::render::num(*x))
             .collect::<Vec<_>>()
             .join(", "),
         None => "-".into(),
@@ -232,7 +232,9 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
         )
         .map_err(into_train_error)
     };
-    let mut progress = crate::progress::TrainProgress::new(args.json);
+    // Made at the refit's first event: made before the search, it drew a "loading data" line
+    // beside the trials bar for the whole search.
+    let mut progress: Option<crate::progress::TrainProgress> = None;
     let outcome = run_tune(
         TuneRequest {
             cfg: &cfg,
@@ -248,13 +250,19 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             },
         },
         &display,
-        &mut |e| progress.on_event(e),
+        &mut |e| {
+            progress
+                .get_or_insert_with(|| crate::progress::TrainProgress::new(args.json))
+                .on_event(e)
+        },
     )
     .map_err(|e| match e {
         hone_train::TrainError::Track(e) => track_err(e),
         e => e.into(),
     })?;
-    progress.finish();
+    if let Some(p) = &progress {
+        p.finish();
+    }
     display.bar.finish_and_clear();
     let TuneOutcome {
         def,
@@ -342,7 +350,7 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
     if !importances.is_empty() {
         println!("\nparameter importances (PED-ANOVA):");
         for (name, v) in &importances {
-            println!("  {:<32} {:.3}", name, v);
+            println!("  {:<32} {}", name, crate::render::num(*v));
         }
     }
     for w in &warnings {

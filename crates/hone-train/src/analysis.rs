@@ -68,32 +68,153 @@ pub fn columns(path: &Path, names: &[&str]) -> Result<Vec<Vec<f64>>, TrainError>
         .collect()
 }
 
-/// The one numeric column of a file of returns.
-pub fn returns(path: &Path) -> Result<Vec<f64>, TrainError> {
-    let mut cols = numeric_columns(path)?;
-    match cols.len() {
-        1 => Ok(cols.remove(0).1),
-        0 => Err(TrainError::Config(format!(
-            "{}: no numeric column of returns",
+/// Which column of a file holds the returns, and what it holds (`hone stats trading|psr|dsr
+/// --returns FILE [--column NAME] [--equity]`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReturnsColumn<'a> {
+    /// The column's name; `None`: the file's only numeric column, or else the one named like
+    /// returns ([`RETURN_COLUMN_NAMES`]: `strategy_return` in hone's own `equity_*.csv`).
+    pub column: Option<&'a str>,
+    /// The column is an equity curve (a value per period) rather than returns: the returns are
+    /// its period-over-period changes `e[t] / e[t-1] - 1`, one fewer than its values.
+    pub equity: bool,
+}
+
+/// Column names taken as the returns when a file has several numeric columns and no
+/// `--column`: `strategy_return` is the strategy's per-period return in the `equity_cv.csv` and
+/// `equity_holdout.csv` that `hone train` writes (beside `position`, `asset_return` and
+/// `equity`), so that those files can be fed straight back in.
+pub const RETURN_COLUMN_NAMES: [&str; 3] = ["strategy_return", "returns", "return"];
+
+/// The per-period returns in a CSV or Parquet file, from the column `which` names (see
+/// [`ReturnsColumn`]). A missing column is a [`TrainError::Config`] naming the file, the nearest
+/// column names and every numeric column; so is a file with several numeric columns and none
+/// named like returns. A missing or non-finite value in the chosen column is an error naming
+/// its line; the other columns may hold anything.
+pub fn returns_in(path: &Path, which: ReturnsColumn<'_>) -> Result<Vec<f64>, TrainError> {
+    read_returns(path, which).map(|(_, r)| r)
+}
+
+/// [`returns_in`], with the name of the column it read (the one chosen when no name was given).
+pub fn read_returns(
+    path: &Path,
+    which: ReturnsColumn<'_>,
+) -> Result<(String, Vec<f64>), TrainError> {
+    let t = table::load(path, &[]).map_err(|e| TrainError::Invalid(e.to_string()))?;
+    let numeric: Vec<&str> = t
+        .columns
+        .iter()
+        .filter(|c| matches!(c.values, ColumnValues::Numeric(_)))
+        .map(|c| c.name.as_str())
+        .collect();
+    let listed = |names: &[&str]| -> String {
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
+    };
+    let name = match which.column {
+        Some(name) => {
+            if t.columns.iter().all(|c| c.name != name) {
+                let all: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+                let hint = hone_models::suggest::nearest(name, all.iter().copied())
+                    .map_or(String::new(), |n| format!("did you mean `{n}`? "));
+                return Err(TrainError::Config(format!(
+                    "{}: no column `{name}` for --column ({hint}numeric columns: {})",
+                    path.display(),
+                    listed(&numeric)
+                )));
+            }
+            name
+        }
+        None => match numeric.as_slice() {
+            [only] => *only,
+            [] => {
+                return Err(TrainError::Config(format!(
+                    "{}: no numeric column of returns",
+                    path.display()
+                )));
+            }
+            several => {
+                let named: Vec<&str> = several
+                    .iter()
+                    .copied()
+                    .filter(|n| RETURN_COLUMN_NAMES.contains(n))
+                    .collect();
+                match named.as_slice() {
+                    [one] => *one,
+                    _ => {
+                        return Err(TrainError::Config(format!(
+                            "{}: {} numeric columns and none is clearly the returns; choose one with --column ({})",
+                            path.display(),
+                            several.len(),
+                            listed(several)
+                        )));
+                    }
+                }
+            }
+        },
+    };
+    // An equity curve read as returns gives a meaningless Sharpe ratio without any error, so a
+    // column called `equity` needs --equity (or another column) to be read at all.
+    if !which.equity && name.eq_ignore_ascii_case("equity") {
+        return Err(TrainError::Config(format!(
+            "{}: column `{name}` is an equity curve, not returns: pass --equity to use its \
+             period-over-period changes, or --column strategy_return",
             path.display()
-        ))),
-        n => Err(TrainError::Config(format!(
-            "{}: expected one numeric column of returns, found {n} ({})",
-            path.display(),
-            cols.iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+        )));
     }
+    let col = t
+        .columns
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| TrainError::Config(format!("{}: no column `{name}`", path.display())))?;
+    let ColumnValues::Numeric(v) = &col.values else {
+        return Err(TrainError::Config(format!(
+            "{}: column `{name}` is not numeric (numeric columns: {})",
+            path.display(),
+            listed(&numeric)
+        )));
+    };
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        return Err(TrainError::Invalid(format!(
+            "{}: {}: column `{name}` is missing or not finite",
+            path.display(),
+            t.location(i)
+        )));
+    }
+    if !which.equity {
+        return Ok((name.to_string(), v.clone()));
+    }
+    if let Some(i) = v.iter().position(|x| *x <= 0.0) {
+        return Err(TrainError::Invalid(format!(
+            "{}: {}: equity `{name}` must be positive to give returns, got {}",
+            path.display(),
+            t.location(i),
+            v[i]
+        )));
+    }
+    Ok((
+        name.to_string(),
+        v.windows(2).map(|w| w[1] / w[0] - 1.0).collect(),
+    ))
+}
+
+/// The one numeric column of a file of returns ([`returns_in`] without a column name).
+pub fn returns(path: &Path) -> Result<Vec<f64>, TrainError> {
+    returns_in(path, ReturnsColumn::default())
 }
 
 /// The Sharpe ratio's inputs read from a file of returns: `(per-period SR, observations,
-/// skewness, kurtosis)`.
-pub fn sharpe_inputs(path: &Path) -> Result<(f64, usize, f64, f64), TrainError> {
-    let r = returns(path)?;
+/// skewness, kurtosis, the column read)`.
+pub fn sharpe_inputs(
+    path: &Path,
+    which: ReturnsColumn<'_>,
+) -> Result<(f64, usize, f64, f64, String), TrainError> {
+    let (column, r) = read_returns(path, which)?;
     let (sr, skew, kurt) = stats::moments(&r).map_err(stat)?;
-    Ok((sr, r.len(), skew, kurt))
+    Ok((sr, r.len(), skew, kurt, column))
 }
 
 /// Class codes from a one-column file of labels (`hone split --labels`): each distinct value

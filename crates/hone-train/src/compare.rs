@@ -59,6 +59,10 @@ pub struct Comparison {
     pub rows: usize,
     /// The task.
     pub task: Task,
+    /// Both models made exactly the same predictions (scores and hard predictions) on every
+    /// row, e.g. a run compared with itself or a rerun with the same seed. The tests still run
+    /// and say so: p = 1, a zero difference and a zero-width interval.
+    pub identical_predictions: bool,
     /// Every test that fits the task.
     pub tests: Vec<ComparedTest>,
 }
@@ -164,6 +168,7 @@ pub fn compare_predictions(
     let task = a.task;
     let stat = |e: hone_validate::ValidateError| TrainError::Invalid(e.to_string());
     let (oa, ob) = (output(a)?, output(b)?);
+    let identical_predictions = oa == ob && a.y_pred == b.y_pred;
     let mut tests: Vec<ComparedTest> = Vec::new();
     let mut push =
         |result: TestResult, meaning: String| tests.push(ComparedTest { result, meaning });
@@ -212,18 +217,19 @@ pub fn compare_predictions(
                     cb += 1;
                 }
             }
-            if bc + cb > 0 {
-                let r = compare::mcnemar(bc, cb).map_err(stat)?;
-                let words = format!(
-                    "A alone right on {bc} rows, B alone on {cb}: {}",
-                    if r.p_value < 0.05 {
-                        "accuracies differ significantly"
-                    } else {
-                        "no significant accuracy difference"
-                    }
-                );
-                push(r, words);
-            }
+            // Run even when the models never disagree: McNemar then gives p = 1.
+            let r = compare::mcnemar(bc, cb).map_err(stat)?;
+            let words = format!(
+                "A alone right on {bc} rows, B alone on {cb}: {}",
+                if bc + cb == 0 {
+                    "the models never disagree"
+                } else if r.p_value < 0.05 {
+                    "accuracies differ significantly"
+                } else {
+                    "no significant accuracy difference"
+                }
+            );
+            push(r, words);
         }
     }
     let r = compare::paired_bootstrap(&la, &lb, 10_000, 0.95, seed).map_err(stat)?;
@@ -243,6 +249,7 @@ pub fn compare_predictions(
     Ok(Comparison {
         rows: a.y_true.len(),
         task,
+        identical_predictions,
         tests,
     })
 }

@@ -68,6 +68,13 @@ pub enum Event<'a> {
         /// Its metrics.
         metrics: &'a [(Metric, f64)],
     },
+    /// A step of the job that trains nothing and counts no rounds (scoring the holdout, the
+    /// trading backtest, stress tests and drift after the final refit), so that a progress
+    /// display can name it instead of showing the last fold's rounds.
+    Phase {
+        /// What is being done, in a few words (`holdout`).
+        name: &'a str,
+    },
 }
 
 /// The model's output on some rows, shaped for metrics and CSV.
@@ -925,6 +932,13 @@ pub fn run_job(
             Flow::Continue
         },
     )?;
+    on_event(Event::Phase {
+        name: if holdout_rows.is_empty() {
+            "reports"
+        } else {
+            "holdout"
+        },
+    });
     let holdout_report = if holdout_rows.is_empty() {
         None
     } else {

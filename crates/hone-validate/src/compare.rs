@@ -83,8 +83,27 @@ pub fn diebold_mariano(d: &[f64], h: usize) -> Result<TestResult, ValidateError>
         ));
     }
     check_finite("loss differential", d)?;
-    let dbar = mean(d);
     let tf = t as f64;
+    let hf = h as f64;
+    // Equal losses on every row (identical forecasts): no difference to test. The statistic is
+    // 0/0, but the answer is not in doubt, so it is reported as no difference (p = 1) rather
+    // than refused, and nothing divides by the zero variance.
+    if d.iter().all(|x| *x == 0.0) {
+        return Ok(TestResult {
+            test: "diebold_mariano_hln".into(),
+            statistic: 0.0,
+            p_value: 1.0,
+            effect: 0.0,
+            details: vec![
+                ("dm".into(), 0.0),
+                ("p_value_normal".into(), 1.0),
+                ("hln_factor".into(), hln_factor(tf, hf)),
+                ("variance".into(), 0.0),
+                ("h".into(), hf),
+            ],
+        });
+    }
+    let dbar = mean(d);
     let gamma = |k: usize| -> f64 {
         (k..t)
             .map(|i| (d[i] - dbar) * (d[i - k] - dbar))
@@ -100,8 +119,7 @@ pub fn diebold_mariano(d: &[f64], h: usize) -> Result<TestResult, ValidateError>
         });
     }
     let dm = dbar / v.sqrt();
-    let hf = h as f64;
-    let factor = ((tf + 1.0 - 2.0 * hf + hf * (hf - 1.0) / tf) / tf).sqrt();
+    let factor = hln_factor(tf, hf);
     let dm_star = dm * factor;
     Ok(TestResult {
         test: "diebold_mariano_hln".into(),
@@ -119,6 +137,11 @@ pub fn diebold_mariano(d: &[f64], h: usize) -> Result<TestResult, ValidateError>
             ("h".into(), hf),
         ],
     })
+}
+
+/// Harvey, Leybourne and Newbold's small-sample factor for `t` differentials at horizon `h`.
+fn hln_factor(t: f64, h: f64) -> f64 {
+    ((t + 1.0 - 2.0 * h + h * (h - 1.0) / t) / t).sqrt()
 }
 
 /// Nadeau–Bengio corrected resampled t-test on paired scores of `J` resamples with
@@ -164,15 +187,26 @@ pub fn nadeau_bengio(
 }
 
 /// McNemar test from the discordant counts: `b` = A right and B wrong, `c` = A wrong and B
-/// right. Exact binomial p-value, with both χ² variants in the details.
+/// right. Exact binomial p-value, with both χ² variants in the details. Two models that never
+/// disagree (`b = c = 0`) give statistic 0 and p = 1 for every variant: the exact test of 0
+/// successes in 0 trials (scipy's `binomtest(0, 0)` is undefined, statsmodels' exact McNemar
+/// gives 1), and χ² = 0 rather than 0/0.
 pub fn mcnemar(b: u64, c: u64) -> Result<TestResult, ValidateError> {
     let n = b.checked_add(c).ok_or_else(|| {
         ValidateError::InvalidInput(format!("discordant counts {b} + {c} overflow"))
     })?;
     if n == 0 {
-        return Err(ValidateError::Undefined {
-            metric: "mcnemar".into(),
-            reason: "the two models never disagree".into(),
+        return Ok(TestResult {
+            test: "mcnemar".into(),
+            statistic: 0.0,
+            p_value: 1.0,
+            effect: 0.0,
+            details: vec![
+                ("chi2_corrected".into(), 0.0),
+                ("p_value_chi2_corrected".into(), 1.0),
+                ("chi2".into(), 0.0),
+                ("p_value_chi2".into(), 1.0),
+            ],
         });
     }
     let k = b.min(c);
@@ -214,7 +248,9 @@ fn midranks(x: &[f64]) -> Vec<f64> {
     r
 }
 
-/// DeLong's test for two correlated ROC AUCs on the same labels (fast midrank algorithm).
+/// DeLong's test for two correlated ROC AUCs on the same labels (fast midrank algorithm). Two
+/// score vectors that rank the rows identically have equal AUCs and a difference of zero
+/// variance: that is reported as z = 0, p = 1 (no difference), not as 0/0.
 pub fn delong(y: &[f64], score_a: &[f64], score_b: &[f64]) -> Result<TestResult, ValidateError> {
     if y.len() != score_a.len() || y.len() != score_b.len() {
         return Err(ValidateError::InvalidInput(
@@ -260,6 +296,22 @@ pub fn delong(y: &[f64], score_a: &[f64], score_b: &[f64]) -> Result<TestResult,
     let s22 = cov(&v10b, &v10b) / m as f64 + cov(&v01b, &v01b) / n as f64;
     let s12 = cov(&v10a, &v10b) / m as f64 + cov(&v01a, &v01b) / n as f64;
     let var = s11 + s22 - 2.0 * s12;
+    // Identical rankings: every structural component is equal, so var is exactly 0.
+    if var <= 0.0 && auc_a == auc_b {
+        return Ok(TestResult {
+            test: "delong".into(),
+            statistic: 0.0,
+            p_value: 1.0,
+            effect: 0.0,
+            details: vec![
+                ("auc_a".into(), auc_a),
+                ("auc_b".into(), auc_b),
+                ("se_auc_a".into(), s11.max(0.0).sqrt()),
+                ("se_auc_b".into(), s22.max(0.0).sqrt()),
+                ("variance_of_difference".into(), 0.0),
+            ],
+        });
+    }
     if var <= 0.0 {
         return Err(ValidateError::Undefined {
             metric: "delong".into(),
@@ -318,11 +370,18 @@ pub fn paired_bootstrap(
     };
     let alpha = 1.0 - confidence;
     let (low, high) = (q(alpha / 2.0), q(1.0 - alpha / 2.0));
-    let p_le_zero = means.iter().filter(|m| **m <= 0.0).count() as f64 / means.len() as f64;
+    let share = |keep: fn(f64) -> bool| {
+        means.iter().filter(|m| keep(**m)).count() as f64 / means.len() as f64
+    };
+    let p_le_zero = share(|m| m <= 0.0);
+    // Two-sided: twice the smaller tail, each tail counting resampled means equal to 0. With
+    // `1 - p_le_zero` as the upper tail, identical inputs (every mean 0) gave p = 0, as if the
+    // models differed for certain; counting the zeros in both tails gives p = 1.
+    let p_ge_zero = share(|m| m >= 0.0);
     Ok(TestResult {
         test: "paired_bootstrap".into(),
         statistic: mean(&d),
-        p_value: (2.0 * p_le_zero.min(1.0 - p_le_zero)).min(1.0),
+        p_value: (2.0 * p_le_zero.min(p_ge_zero)).min(1.0),
         effect: mean(&d),
         details: vec![
             ("ci_low".into(), low),
@@ -526,6 +585,35 @@ mod tests {
         assert!((detail(&r, "naive_p_value") - 0.0010435347674299356).abs() < 1e-9);
     }
 
+    // Two identical models (`hone compare A A`): every test says "no difference" with p = 1
+    // and finite numbers, where DeLong and DM used to divide zero by a zero variance.
+    #[test]
+    fn identical_inputs_give_no_difference_and_finite_numbers() {
+        let y = [0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0];
+        let s = [0.2, 0.7, 0.4, 0.6, 0.9, 0.1, 0.3, 0.5];
+        let finite = |r: &TestResult| {
+            [r.statistic, r.p_value, r.effect]
+                .iter()
+                .chain(r.details.iter().map(|(_, v)| v))
+                .all(|v| v.is_finite())
+        };
+        let d = delong(&y, &s, &s).unwrap();
+        assert_eq!((d.statistic, d.p_value, d.effect), (0.0, 1.0, 0.0));
+        assert!(finite(&d), "{d:?}");
+        // The same ranking by other numbers is the same AUC, with zero variance too.
+        let scaled: Vec<f64> = s.iter().map(|x| x * 0.5).collect();
+        assert_eq!(delong(&y, &s, &scaled).unwrap().p_value, 1.0);
+        let dm = diebold_mariano(&[0.0; 8], 2).unwrap();
+        assert_eq!((dm.statistic, dm.p_value, dm.effect), (0.0, 1.0, 0.0));
+        assert!(finite(&dm), "{dm:?}");
+        // A constant non-zero difference still has no variance to test against: refused.
+        assert!(diebold_mariano(&[0.5; 8], 1).is_err());
+        let b = paired_bootstrap(&s, &s, 500, 0.95, 0).unwrap();
+        assert_eq!((b.effect, b.p_value), (0.0, 1.0));
+        assert_eq!((detail(&b, "ci_low"), detail(&b, "ci_high")), (0.0, 0.0));
+        assert!(finite(&b), "{b:?}");
+    }
+
     // statsmodels mcnemar on the table [[50,10],[3,37]] (scripts/reference/compare.py).
     #[test]
     fn mcnemar_matches_the_reference() {
@@ -536,7 +624,10 @@ mod tests {
         assert!((detail(&r, "p_value_chi2_corrected") - 0.0960923294556734).abs() < 1e-9);
         close(detail(&r, "chi2"), 3.769230769230769, 1e-12);
         assert!((detail(&r, "p_value_chi2") - 0.0522036353413146).abs() < 1e-9);
-        assert!(mcnemar(0, 0).is_err());
+        // Never disagreeing: no evidence of a difference, p = 1 (not an error, not NaN).
+        let same = mcnemar(0, 0).unwrap();
+        assert_eq!((same.statistic, same.p_value, same.effect), (0.0, 1.0, 0.0));
+        assert!(same.details.iter().all(|(_, v)| v.is_finite()));
     }
 
     // DeLong by its placement values (scripts/reference/compare.py).
