@@ -78,7 +78,7 @@ pub enum DataError {
     },
     /// A timestamp could not be parsed.
     #[error(
-        "{path}: {location}: column `{column}`: cannot parse timestamp {value:?} (expected YYYY-MM-DD, YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z], or a number)"
+        "{path}: {location}: column `{column}`: cannot parse timestamp {value:?} ({reason}; expected {expected})"
     )]
     BadTimestamp {
         /// The file.
@@ -89,16 +89,56 @@ pub enum DataError {
         column: String,
         /// The offending text.
         value: String,
+        /// Why it does not match (chrono's reason for a `time_format` pattern).
+        reason: String,
+        /// The format expected (`time_format "%m/%d/%Y"`, or the automatic formats).
+        expected: String,
+    },
+    /// Some timestamps carry a UTC offset and others do not, so their order is unknowable.
+    #[error(
+        "{path}: {location}: column `{column}`: timestamp {value:?} {this} a UTC offset but {other_value:?} at {other_location} {other}: give every timestamp an offset (they are converted to UTC) or none"
+    )]
+    MixedTimeZones {
+        /// The file.
+        path: PathBuf,
+        /// Where the first timestamp of the other kind is.
+        location: String,
+        /// The time column.
+        column: String,
+        /// That timestamp.
+        value: String,
+        /// `has` or `has no`.
+        this: String,
+        /// The first timestamp of the file.
+        other_value: String,
+        /// Where it is.
+        other_location: String,
+        /// `has` or `has none`.
+        other: String,
+    },
+    /// A cell a derived feature or target needs is missing.
+    #[error("{path}: {location}: column `{column}` is blank{hint}")]
+    MissingValue {
+        /// The file.
+        path: PathBuf,
+        /// Where.
+        location: String,
+        /// The column.
+        column: String,
+        /// Why it matters and how to fix it.
+        hint: String,
     },
     /// Timestamps repeat or go backwards, which a temporal split cannot accept.
     #[error(
-        "{path}: {location}: timestamps must be strictly increasing, but {current:?} follows {previous:?}{hint}"
+        "{path}: {location}: column `{column}`: timestamps must be strictly increasing, but {current:?} follows {previous:?}{hint}"
     )]
     NonIncreasingTime {
         /// The file.
         path: PathBuf,
         /// Where the second timestamp is.
         location: String,
+        /// The time column.
+        column: String,
         /// The earlier row's timestamp.
         previous: String,
         /// This row's timestamp.
@@ -107,7 +147,7 @@ pub enum DataError {
         hint: String,
     },
     /// A target value is NaN or infinite.
-    #[error("{path}: {location}: target `{column}` is {value} (targets must be finite)")]
+    #[error("{path}: {location}: target `{column}` is {value} (targets must be finite{hint})")]
     NonFiniteTarget {
         /// The file.
         path: PathBuf,
@@ -117,6 +157,8 @@ pub enum DataError {
         column: String,
         /// The value as text.
         value: String,
+        /// How to fix it (empty when there is no simple fix).
+        hint: String,
     },
     /// A feature value is infinite, or NaN without an imputer configured.
     #[error("{path}: {location}: feature `{column}` is {value}{hint}")]

@@ -319,6 +319,12 @@ fn checked(config: TrainConfig, path: &Path) -> Result<LoadedConfig, TrainError>
             config.split.holdout()
         )));
     }
+    // Time format, fill and custom-feature expressions are checked here, before any output
+    // exists, so that a typo in an expression is a config error naming its key.
+    config
+        .data
+        .validate()
+        .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
     if let Some(t) = &config.trading {
         t.validate()
             .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
