@@ -781,6 +781,7 @@ impl Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fill::FillMethod;
     use crate::table::{Column, ColumnValues};
 
     fn table(close: Vec<f64>, times: Vec<&str>) -> Table {
@@ -1000,6 +1001,276 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("leaks")
+        );
+    }
+
+    fn with_column(mut t: Table, name: &str, values: Vec<f64>) -> Table {
+        t.columns.push(Column {
+            name: name.into(),
+            values: ColumnValues::Numeric(values),
+        });
+        t
+    }
+
+    #[test]
+    fn time_formats_zones_and_bad_cells_name_line_and_column() {
+        let us = DataSpec {
+            time_format: Some("%m/%d/%Y".into()),
+            ..spec()
+        };
+        let target = direction(1);
+        let t = table(
+            vec![1., 2., 3.],
+            vec!["12/30/1999", "12/31/1999", "1/3/2000"],
+        );
+        let ds = us.build(&t, opts(&target)).unwrap();
+        assert_eq!(ds.times, vec!["1999-12-30", "1999-12-31"]);
+        let t = table(
+            vec![1., 2., 3.],
+            vec!["12/30/1999", "12-31-1999", "1/3/2000"],
+        );
+        let e = us.build(&t, opts(&target)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "m.csv: line 3: column `date`: cannot parse timestamp \"12-31-1999\" (input contains \
+             invalid characters; expected time_format \"%m/%d/%Y\")"
+        );
+        // Offsets are converted to UTC, so a file crossing a DST change stays in order.
+        let t = table(
+            vec![1., 2., 3.],
+            vec![
+                "2024-03-08T16:00:00-05:00",
+                "2024-03-11T16:00:00-04:00",
+                "2024-03-12T16:00:00-04:00",
+            ],
+        );
+        let ds = spec().build(&t, opts(&target)).unwrap();
+        assert_eq!(
+            ds.times,
+            vec!["2024-03-08T21:00:00Z", "2024-03-11T20:00:00Z"]
+        );
+        // Naive and zoned timestamps in one file cannot be ordered.
+        let t = table(
+            vec![1., 2., 3.],
+            vec![
+                "2024-03-08T16:00:00",
+                "2024-03-11T16:00:00Z",
+                "2024-03-12T16:00:00",
+            ],
+        );
+        let e = spec().build(&t, opts(&target)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "m.csv: line 3: column `date`: timestamp \"2024-03-11T16:00:00Z\" has a UTC offset \
+             but \"2024-03-08T16:00:00\" at line 2 has none: give every timestamp an offset (they \
+             are converted to UTC) or none"
+        );
+        // A time format without a time column is a config mistake.
+        let no_column = DataSpec {
+            time_column: None,
+            ..us
+        };
+        assert!(
+            no_column
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("time_column")
+        );
+    }
+
+    #[test]
+    fn blank_prices_need_a_fill_and_ffill_says_what_it_filled() {
+        let d = days(6);
+        let nan = f64::NAN;
+        let t = with_column(
+            table(
+                vec![1., 2., nan, 4., nan, 6.],
+                d.iter().map(String::as_str).collect(),
+            ),
+            "volume",
+            vec![nan, 5., nan, 5., 5., 5.],
+        );
+        let derive = DeriveSpec {
+            price: "close".into(),
+            volume: None,
+            high_low: None,
+            returns: vec![1],
+            rolling: vec![],
+            rsi: vec![],
+            volume_z: vec![],
+            range: false,
+            custom: Default::default(),
+        };
+        let s = DataSpec {
+            derive: Some(derive),
+            ..spec()
+        };
+        let target = direction(1);
+        let e = s.build(&t, opts(&target)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "m.csv: line 4: column `close` is blank; data.derive (the price) needs a value on \
+             every row: set data.fill = \"ffill\" to carry the last value forward"
+        );
+        // Without derived features the direction target reads the blank price.
+        let e = spec().build(&t, opts(&target)).unwrap_err().to_string();
+        assert!(
+            e.starts_with("m.csv: line 4: column `close` is blank; the target")
+                && e.contains("ffill"),
+            "{e}"
+        );
+        let filled = DataSpec {
+            fill: Some(FillSpec::All(FillMethod::Ffill)),
+            ..s.clone()
+        };
+        let ds = filled.build(&t, opts(&target)).unwrap();
+        assert!(
+            ds.notes.contains(
+                &"filled missing cells from earlier rows (data.fill): close 2 (ffill), volume 1 (ffill)"
+                    .to_string()
+            ),
+            "{:?}",
+            ds.notes
+        );
+        // ret_1 at rows 1..: 2/1-1, 2/2-1 (row 2 filled with 2), 4/2-1, 4/4-1 (row 4 = 4).
+        assert_eq!(ds.features[0], vec![1.0, 0.0, 1.0, 0.0]);
+        // A leading blank has nothing to carry forward: the error says where data starts.
+        let t = table(
+            vec![nan, 2., 3., 4.],
+            days(4).iter().map(String::as_str).collect(),
+        );
+        let e = filled.build(&t, opts(&target)).unwrap_err().to_string();
+        assert!(
+            e.contains("line 2: column `close` is blank, before the column's first value, which ffill cannot fill")
+                && e.ends_with("start the file at line 3"),
+            "{e}"
+        );
+        // Per column: zero for volume only.
+        let per_column = DataSpec {
+            fill: Some(FillSpec::Columns(
+                [("volume".to_string(), FillMethod::Zero)]
+                    .into_iter()
+                    .collect(),
+            )),
+            features: Some(vec!["volume".into()]),
+            ..spec()
+        };
+        let t = with_column(
+            table(
+                vec![1., 2., 3., 4.],
+                days(4).iter().map(String::as_str).collect(),
+            ),
+            "volume",
+            vec![nan, 5., nan, 5.],
+        );
+        let ds = per_column.build(&t, opts(&target)).unwrap();
+        assert_eq!(ds.features[0], vec![0., 5., 0.]);
+    }
+
+    #[test]
+    fn a_blank_forward_label_at_the_end_is_dropped_and_one_inside_is_an_error() {
+        let d = days(5);
+        let nan = f64::NAN;
+        let t = with_column(
+            table(
+                vec![1., 2., 3., 4., 5.],
+                d.iter().map(String::as_str).collect(),
+            ),
+            "y",
+            vec![0.1, -0.2, 0.3, nan, nan],
+        );
+        let y = TargetSpec {
+            kind: TargetKind::Column,
+            column: "y".into(),
+            horizon: Some(1),
+            threshold: 0.0,
+            classes: 2,
+            task: Some("regression".into()),
+        };
+        let all = DataSpec {
+            fill: Some(FillSpec::All(FillMethod::Ffill)),
+            ..spec()
+        };
+        // A blanket fill leaves the label alone (a filled label would be made up).
+        let ds = all.build(&t, opts(&y)).unwrap();
+        assert_eq!(ds.target, vec![0.1, -0.2, 0.3]);
+        assert_eq!(ds.n_rows(), 3);
+        assert!(
+            ds.notes.iter().any(|n| n.starts_with(
+                "dropped the last 2 row(s): target `y` is blank there (a forward label"
+            )),
+            "{:?}",
+            ds.notes
+        );
+        let named = DataSpec {
+            fill: Some(FillSpec::Columns(
+                [("y".to_string(), FillMethod::Ffill)].into_iter().collect(),
+            )),
+            ..spec()
+        };
+        let e = named.build(&t, opts(&y)).unwrap_err().to_string();
+        assert!(e.starts_with("data.fill.y: `y` is the target"), "{e}");
+    }
+
+    #[test]
+    fn custom_features_are_checked_against_the_file() {
+        let d = days(6);
+        let t = table(
+            vec![1., 2., 4., 3., 5., 8.],
+            d.iter().map(String::as_str).collect(),
+        );
+        let custom = |pairs: &[(&str, &str)]| DataSpec {
+            derive: Some(DeriveSpec {
+                price: "close".into(),
+                volume: None,
+                high_low: None,
+                returns: vec![],
+                rolling: vec![],
+                rsi: vec![],
+                volume_z: vec![],
+                range: false,
+                custom: pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            }),
+            ..spec()
+        };
+        let target = direction(1);
+        // `b` reads `a`, defined after it alphabetically: order by dependency, not by name.
+        let s = custom(&[("b", "a * 2"), ("a", "close / lag(close, 2) - 1")]);
+        let ds = s.build(&t, opts(&target)).unwrap();
+        assert_eq!(ds.feature_names, vec!["a", "b"]);
+        assert_eq!(ds.row_offset, 2);
+        assert_eq!(ds.features[0], vec![3.0, 0.5, 0.25]);
+        assert_eq!(ds.features[1], vec![6.0, 1.0, 0.5]);
+        let e = custom(&[("m", "lag(clse, 1)")])
+            .build(&t, opts(&target))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("data.derive.custom.m: no column or custom feature `clse` in m.csv; did you mean `close`?"),
+            "{e}"
+        );
+        let e = custom(&[("close", "x * 2")])
+            .build(&t, opts(&target))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the file has a column of that name"), "{e}");
+        let e = custom(&[("a", "b + 1"), ("b", "lag(a, 1)")])
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("in a cycle"), "{e}");
+        let e = custom(&[("m", "lag(close, -1)")])
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("data.derive.custom.m = \"lag(close, -1)\": at character 12: lag(x, -1)")
+                && e.contains("looks into the future"),
+            "{e}"
         );
     }
 

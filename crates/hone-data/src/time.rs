@@ -489,6 +489,73 @@ mod tests {
     }
 
     #[test]
+    fn time_formats_parse_to_utc_and_iso() {
+        let f = |spec: &str| TimeFormat::from_setting(Some(spec)).unwrap();
+        let us = f("%m/%d/%Y").parse("1/4/1999").unwrap();
+        assert_eq!(us.key, parse_timestamp("1999-01-04").unwrap());
+        assert_eq!((us.zoned, us.iso.as_deref()), (false, Some("1999-01-04")));
+        let ms = f("%Y-%m-%d %H:%M:%S%.f")
+            .parse("2024-01-02 09:30:00.250")
+            .unwrap();
+        assert_eq!(ms.iso.as_deref(), Some("2024-01-02T09:30:00.250"));
+        assert_eq!(
+            ms.key,
+            parse_timestamp("2024-01-02T09:30:00").unwrap() + 0.25
+        );
+        let eu = f("%d.%m.%Y %H:%M").parse("02.01.2024 16:05").unwrap();
+        assert_eq!(eu.iso.as_deref(), Some("2024-01-02T16:05:00"));
+        // An offset is converted to UTC: 09:30 at -05:00 is 14:30Z.
+        let z = f("%Y-%m-%dT%H:%M:%S%z")
+            .parse("2024-01-02T09:30:00-0500")
+            .unwrap();
+        assert!(z.zoned);
+        assert_eq!(z.iso.as_deref(), Some("2024-01-02T14:30:00Z"));
+        let s = f("epoch_s").parse("1704205800").unwrap();
+        assert_eq!(s.iso.as_deref(), Some("2024-01-02T14:30:00Z"));
+        let m = f("epoch_ms").parse("1704205800500").unwrap();
+        assert_eq!(m.iso.as_deref(), Some("2024-01-02T14:30:00.500Z"));
+        assert_eq!(m.key, 1_704_205_800.5);
+        // The reason a cell does not match comes from chrono.
+        assert_eq!(
+            f("%m/%d/%Y").parse("01-04-1999").unwrap_err(),
+            "input contains invalid characters"
+        );
+        assert!(f("%m/%d/%Y").parse("2/30/1999").is_err());
+        assert!(f("epoch_s").parse("soon").is_err());
+        assert_eq!(
+            f("epoch_s").expected(),
+            "epoch seconds (time_format = \"epoch_s\")"
+        );
+        let bad = TimeFormat::from_setting(Some("%Y-%Q")).unwrap_err();
+        assert!(bad.contains("not a valid strftime pattern"), "{bad}");
+        assert!(TimeFormat::from_setting(Some("date")).is_err());
+    }
+
+    #[test]
+    fn automatic_parsing_reads_offsets() {
+        let auto = TimeFormat::Auto;
+        let a = auto.parse("2024-01-02T09:30:00-05:00").unwrap();
+        let b = auto.parse("2024-01-02 15:30:00+01:00").unwrap();
+        let c = auto.parse("2024-01-02T14:30Z").unwrap();
+        assert_eq!((a.key, b.key), (c.key, c.key));
+        assert!(a.zoned && b.zoned && c.zoned);
+        assert_eq!(a.iso.as_deref(), Some("2024-01-02T14:30:00Z"));
+        assert_eq!(
+            parse_timestamp("2024-01-02T09:30:00+0530"),
+            Some(parse_timestamp("2024-01-02T04:00:00").unwrap())
+        );
+        let naive = auto.parse("2024-01-02").unwrap();
+        assert!(!naive.zoned && naive.iso.is_none());
+        for bad in [
+            "2024-01-02T09:30:00-5",
+            "2024-01-02T09:30+25:00",
+            "2024-01-02T09:30-0é:00",
+        ] {
+            assert!(auto.parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn parses_dates_datetimes_and_numbers() {
         assert_eq!(parse_timestamp("1970-01-01"), Some(0.0));
         assert_eq!(parse_timestamp("1970-01-02"), Some(86_400.0));
