@@ -193,6 +193,9 @@ fn format_value(v: f64) -> String {
     }
 }
 
+/// The columns `fill` changed (filled copies by name) and the note saying how many cells.
+type Filled = (HashMap<String, Vec<f64>>, Option<String>);
+
 impl DataSpec {
     /// Columns that must be read as text.
     pub fn text_columns(&self) -> Vec<&str> {
@@ -242,22 +245,25 @@ impl DataSpec {
                     location: table.location(i),
                     column: name.clone(),
                     value: text.clone(),
-                    reason,
-                    expected: format.expected(),
+                    detail: format!("{reason}; expected {}", format.expected()),
                 })?;
             match &first {
                 None => first = Some((stamp.zoned, text.clone())),
                 Some((zoned, first_text)) if *zoned != stamp.zoned => {
-                    let has = |z: bool| if z { "has" } else { "has no" };
+                    let (this, other) = if stamp.zoned {
+                        ("has a UTC offset", "has none")
+                    } else {
+                        ("has no UTC offset", "has one")
+                    };
                     return Err(DataError::MixedTimeZones {
                         path: path.clone(),
                         location: table.location(i),
                         column: name.clone(),
-                        value: text,
-                        this: has(stamp.zoned).into(),
-                        other_value: first_text.clone(),
-                        other_location: table.location(0),
-                        other: if *zoned { "has one" } else { "has none" }.into(),
+                        message: format!(
+                            "timestamp {text:?} {this} but {first_text:?} at {} {other}: give \
+                             every timestamp an offset (they are converted to UTC) or none",
+                            table.location(0)
+                        ),
                     });
                 }
                 Some(_) => {}
@@ -266,17 +272,16 @@ impl DataSpec {
                 && let Some((p, previous)) = &prev
                 && stamp.key <= *p
             {
+                let hint = if stamp.key == *p {
+                    " (duplicate): keep one row per timestamp"
+                } else {
+                    ": sort the file by time"
+                };
                 return Err(DataError::NonIncreasingTime {
                     path: path.clone(),
                     location: table.location(i),
                     column: name.clone(),
-                    previous: previous.clone(),
-                    current: text,
-                    hint: if stamp.key == *p {
-                        " (duplicate): keep one row per timestamp".into()
-                    } else {
-                        ": sort the file by time".into()
-                    },
+                    message: format!("but {text:?} follows {previous:?}{hint}"),
                 });
             }
             prev = Some((stamp.key, text.clone()));
@@ -291,7 +296,7 @@ impl DataSpec {
         &self,
         table: &Table,
         target_column: Option<&str>,
-    ) -> Result<(HashMap<String, Vec<f64>>, Option<String>), DataError> {
+    ) -> Result<Filled, DataError> {
         let mut out = HashMap::new();
         let Some(fill) = &self.fill else {
             return Ok((out, None));

@@ -77,9 +77,7 @@ pub enum DataError {
         message: String,
     },
     /// A timestamp could not be parsed.
-    #[error(
-        "{path}: {location}: column `{column}`: cannot parse timestamp {value:?} ({reason}; expected {expected})"
-    )]
+    #[error("{path}: {location}: column `{column}`: cannot parse timestamp {value:?} ({detail})")]
     BadTimestamp {
         /// The file.
         path: PathBuf,
@@ -89,15 +87,12 @@ pub enum DataError {
         column: String,
         /// The offending text.
         value: String,
-        /// Why it does not match (chrono's reason for a `time_format` pattern).
-        reason: String,
-        /// The format expected (`time_format "%m/%d/%Y"`, or the automatic formats).
-        expected: String,
+        /// Why it does not match (chrono's reason for a `time_format` pattern) and the format
+        /// expected.
+        detail: String,
     },
     /// Some timestamps carry a UTC offset and others do not, so their order is unknowable.
-    #[error(
-        "{path}: {location}: column `{column}`: timestamp {value:?} {this} a UTC offset but {other_value:?} at {other_location} {other}: give every timestamp an offset (they are converted to UTC) or none"
-    )]
+    #[error("{path}: {location}: column `{column}`: {message}")]
     MixedTimeZones {
         /// The file.
         path: PathBuf,
@@ -105,16 +100,8 @@ pub enum DataError {
         location: String,
         /// The time column.
         column: String,
-        /// That timestamp.
-        value: String,
-        /// `has` or `has no`.
-        this: String,
-        /// The first timestamp of the file.
-        other_value: String,
-        /// Where it is.
-        other_location: String,
-        /// `has` or `has none`.
-        other: String,
+        /// Which timestamps differ, and what to do.
+        message: String,
     },
     /// A cell a derived feature or target needs is missing.
     #[error("{path}: {location}: column `{column}` is blank{hint}")]
@@ -130,7 +117,7 @@ pub enum DataError {
     },
     /// Timestamps repeat or go backwards, which a temporal split cannot accept.
     #[error(
-        "{path}: {location}: column `{column}`: timestamps must be strictly increasing, but {current:?} follows {previous:?}{hint}"
+        "{path}: {location}: column `{column}`: timestamps must be strictly increasing, {message}"
     )]
     NonIncreasingTime {
         /// The file.
@@ -139,12 +126,8 @@ pub enum DataError {
         location: String,
         /// The time column.
         column: String,
-        /// The earlier row's timestamp.
-        previous: String,
-        /// This row's timestamp.
-        current: String,
-        /// ` (duplicate)` when equal.
-        hint: String,
+        /// The two timestamps and how to fix it.
+        message: String,
     },
     /// A target value is NaN or infinite.
     #[error("{path}: {location}: target `{column}` is {value} (targets must be finite{hint})")]

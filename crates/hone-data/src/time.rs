@@ -293,7 +293,7 @@ fn iso_of(at: &NaiveDateTime, zoned: bool, date_only: bool) -> String {
 fn iso_from_key(key: f64, zoned: bool) -> Result<String, String> {
     let micros = (key * 1e6).round();
     let out_of_range = || format!("{key} seconds since 1970 is out of range");
-    if !(micros.abs() < 9.0e18) {
+    if micros.is_nan() || micros.abs() >= 9.0e18 {
         return Err(out_of_range());
     }
     let at = DateTime::from_timestamp_micros(micros as i64).ok_or_else(out_of_range)?;
