@@ -234,7 +234,7 @@ impl DataSpec {
         let col = table.column(name)?;
         let mut out = Vec::with_capacity(n);
         // The previous row's key and text, and the first row's zone, for the checks.
-        let mut prev: Option<(f64, String)> = None;
+        let mut prev: Option<(f64, usize)> = None;
         let mut first: Option<(bool, String)> = None;
         for i in 0..n {
             let text = col.text_at(i);
@@ -269,10 +269,11 @@ impl DataSpec {
                 Some(_) => {}
             }
             if require_increasing
-                && let Some((p, previous)) = &prev
-                && stamp.key <= *p
+                && let Some((p, j)) = prev
+                && stamp.key <= p
             {
-                let hint = if stamp.key == *p {
+                let previous = col.text_at(j);
+                let hint = if stamp.key == p {
                     " (duplicate): keep one row per timestamp"
                 } else {
                     ": sort the file by time"
@@ -284,7 +285,7 @@ impl DataSpec {
                     message: format!("but {text:?} follows {previous:?}{hint}"),
                 });
             }
-            prev = Some((stamp.key, text.clone()));
+            prev = Some((stamp.key, i));
             out.push(stamp.iso.unwrap_or(text));
         }
         Ok(out)

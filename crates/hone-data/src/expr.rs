@@ -53,6 +53,14 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The deepest nesting of parentheses, calls and signs the parser follows.
+const MAX_DEPTH: usize = 200;
+
+/// The most tokens an expression may have: evaluating, visiting and dropping the tree recurse
+/// once per level, and a long chain `x + x + …` is as deep as it is long, so hostile input is
+/// refused before it can exhaust the stack. Real features are a few dozen tokens.
+pub const MAX_TOKENS: usize = 400;
+
 /// The largest lag or window accepted: far beyond any real use, and within LightGBM's row limit.
 pub const MAX_WINDOW: usize = i32::MAX as usize;
 
@@ -280,7 +288,7 @@ impl Parser {
 
     fn expr(&mut self, depth: usize) -> Result<Expr, ParseError> {
         // Deep nesting is refused rather than overflowing the stack on hostile input.
-        if depth > 200 {
+        if depth > MAX_DEPTH {
             return self.fail("a shallower expression (over 200 nested levels)");
         }
         let mut left = self.term(depth)?;
@@ -311,6 +319,9 @@ impl Parser {
     }
 
     fn unary(&mut self, depth: usize) -> Result<Expr, ParseError> {
+        if depth > MAX_DEPTH {
+            return self.fail("a shallower expression (over 200 nested levels)");
+        }
         match self.peek().0 {
             Tok::Sym('-') => {
                 self.bump();
@@ -484,10 +495,17 @@ impl Parser {
 impl Expr {
     /// Parses an expression.
     pub fn parse(text: &str) -> Result<Expr, ParseError> {
-        let mut p = Parser {
-            toks: tokenize(text)?,
-            at: 0,
-        };
+        let toks = tokenize(text)?;
+        if let Some((_, at)) = toks.get(MAX_TOKENS) {
+            return Err(ParseError {
+                position: *at,
+                message: format!(
+                    "the expression is too long (over {MAX_TOKENS} numbers, names and symbols): \
+                     split it into several custom features"
+                ),
+            });
+        }
+        let mut p = Parser { toks, at: 0 };
         if *p.peek().0 == Tok::End {
             return p.fail("an expression");
         }
@@ -819,9 +837,41 @@ mod tests {
         assert!(err("x y").contains("expected an operator"));
         assert!(err("`x").contains("closing `"));
         assert!(err(&"(".repeat(300)).contains("nested"));
+        assert!(err(&"-".repeat(300)).contains("nested"));
+        assert!(err(&"x+".repeat(100_000)).contains("too long"));
         assert_eq!(
             Expr::parse("a + lag(b, 2) * a").unwrap().names(),
             vec!["a", "b"]
         );
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// Any text parses or gives a positioned error, never a panic; what parses
+            /// evaluates (on columns shorter than its windows too) and reads no later row.
+            #[test]
+            fn any_text_parses_or_fails_cleanly(
+                text in "[a-z_()+\\-*/,. 0-9x`é]{0,60}|(lag|diff|rolling_std|ewm_mean|zscore|rolling_median)\\(x, ?-?[0-9]{1,3}\\)( [-+*/] x)?",
+            ) {
+                if let Ok(e) = Expr::parse(&text) {
+                    let base = e.eval(6, &cols);
+                    prop_assert_eq!(base.len(), 6);
+                    let later = |name: &str| cols(name).map(|mut c| {
+                        c[5] = 1e9;
+                        c
+                    });
+                    let changed = e.eval(6, &later);
+                    for i in 0..5 {
+                        prop_assert!(base[i].to_bits() == changed[i].to_bits());
+                    }
+                    let _ = e.warm_up(&|_| 0);
+                }
+            }
+        }
     }
 }
