@@ -233,7 +233,7 @@ impl DataSpec {
             TimeFormat::from_setting(self.time_format.as_deref()).map_err(DataError::Invalid)?;
         let col = table.column(name)?;
         let mut out = Vec::with_capacity(n);
-        // The previous row's key and text, and the first row's zone, for the checks.
+        // The previous row's key and index, and the first row's zone and text, for the checks.
         let mut prev: Option<(f64, usize)> = None;
         let mut first: Option<(bool, String)> = None;
         for i in 0..n {
