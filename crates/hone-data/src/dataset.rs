@@ -1,12 +1,14 @@
 //! From a loaded table to a training dataset: features, target, times and label windows.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::features::DeriveSpec;
+use crate::fill::{FillMethod, FillSpec};
 use crate::table::{FileFormat, Table};
-use crate::time::parse_timestamp;
+use crate::time::TimeFormat;
 use crate::{DataError, fingerprint};
 
 /// Which columns are features, which is time, and what to derive.
@@ -18,6 +20,15 @@ pub struct DataSpec {
     /// Column holding the timestamp of each row; rows must be in time order.
     #[serde(default)]
     pub time_column: Option<String>,
+    /// How the time column is written: a chrono strftime pattern (`%m/%d/%Y`,
+    /// `%Y-%m-%d %H:%M:%S%.f`, `%Y-%m-%dT%H:%M:%S%z`...), `epoch_s` or `epoch_ms`. Default:
+    /// ISO-8601 dates and date-times (optional `Z` or UTC offset) or numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_format: Option<String>,
+    /// Causal filling of missing cells: `"ffill"` / `"zero"` for every numeric column, or a
+    /// method per column. Never backward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill: Option<FillSpec>,
     /// Raw columns used as features. Default: every numeric column except the time column, the
     /// target column and `exclude` (none when `derive` is set, unless listed here).
     #[serde(default)]
@@ -182,54 +193,209 @@ fn format_value(v: f64) -> String {
     }
 }
 
+/// The columns `fill` changed (filled copies by name) and the note saying how many cells.
+type Filled = (HashMap<String, Vec<f64>>, Option<String>);
+
 impl DataSpec {
     /// Columns that must be read as text.
     pub fn text_columns(&self) -> Vec<&str> {
         self.time_column.iter().map(String::as_str).collect()
     }
 
+    /// Checks the settings that need no data (time format, derived and custom features), so
+    /// that a config with a bad one is refused when it is read.
+    pub fn validate(&self) -> Result<(), DataError> {
+        if let Some(d) = &self.derive {
+            d.validate().map_err(DataError::Invalid)?;
+        }
+        TimeFormat::from_setting(self.time_format.as_deref()).map_err(DataError::Invalid)?;
+        if self.time_format.is_some() && self.time_column.is_none() {
+            return Err(DataError::Invalid(
+                "data.time_format needs data.time_column (the column it reads)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Parses and checks the time column: the timestamps shown in outputs (ISO-8601 when a
+    /// `time_format` or a UTC offset was read, else the file's text).
+    fn read_times(
+        &self,
+        table: &Table,
+        require_increasing: bool,
+    ) -> Result<Vec<String>, DataError> {
+        let n = table.n_rows;
+        let path = &table.path;
+        let Some(name) = &self.time_column else {
+            return Ok((0..n).map(|i| i.to_string()).collect());
+        };
+        let format =
+            TimeFormat::from_setting(self.time_format.as_deref()).map_err(DataError::Invalid)?;
+        let col = table.column(name)?;
+        let mut out = Vec::with_capacity(n);
+        // The previous row's key and index, and the first row's zone and text, for the checks.
+        let mut prev: Option<(f64, usize)> = None;
+        let mut first: Option<(bool, String)> = None;
+        for i in 0..n {
+            let text = col.text_at(i);
+            let stamp = format
+                .parse(&text)
+                .map_err(|reason| DataError::BadTimestamp {
+                    path: path.clone(),
+                    location: table.location(i),
+                    column: name.clone(),
+                    value: text.clone(),
+                    detail: format!("{reason}; expected {}", format.expected()),
+                })?;
+            match &first {
+                None => first = Some((stamp.zoned, text.clone())),
+                Some((zoned, first_text)) if *zoned != stamp.zoned => {
+                    let (this, other) = if stamp.zoned {
+                        ("has a UTC offset", "has none")
+                    } else {
+                        ("has no UTC offset", "has one")
+                    };
+                    return Err(DataError::MixedTimeZones {
+                        path: path.clone(),
+                        location: table.location(i),
+                        column: name.clone(),
+                        message: format!(
+                            "timestamp {text:?} {this} but {first_text:?} at {} {other}: give \
+                             every timestamp an offset (they are converted to UTC) or none",
+                            table.location(0)
+                        ),
+                    });
+                }
+                Some(_) => {}
+            }
+            if require_increasing
+                && let Some((p, j)) = prev
+                && stamp.key <= p
+            {
+                let previous = col.text_at(j);
+                let hint = if stamp.key == p {
+                    " (duplicate): keep one row per timestamp"
+                } else {
+                    ": sort the file by time"
+                };
+                return Err(DataError::NonIncreasingTime {
+                    path: path.clone(),
+                    location: table.location(i),
+                    column: name.clone(),
+                    message: format!("but {text:?} follows {previous:?}{hint}"),
+                });
+            }
+            prev = Some((stamp.key, i));
+            out.push(stamp.iso.unwrap_or(text));
+        }
+        Ok(out)
+    }
+
+    /// The filled copies of the columns `fill` applies to, and a note saying how many cells
+    /// each got.
+    fn filled_columns(
+        &self,
+        table: &Table,
+        target_column: Option<&str>,
+    ) -> Result<Filled, DataError> {
+        let mut out = HashMap::new();
+        let Some(fill) = &self.fill else {
+            return Ok((out, None));
+        };
+        if let FillSpec::Columns(map) = fill {
+            for name in map.keys() {
+                if Some(name.as_str()) == target_column {
+                    return Err(DataError::Invalid(format!(
+                        "data.fill.{name}: `{name}` is the target; a filled label is a made-up \
+                         label (blank labels at the end of the file are dropped instead)"
+                    )));
+                }
+                table.numeric(name)?;
+            }
+        }
+        let mut counts = Vec::new();
+        for c in &table.columns {
+            let is_target = Some(c.name.as_str()) == target_column;
+            let (Some(method), Some(values)) = (fill.method_for(&c.name, is_target), c.numeric())
+            else {
+                continue;
+            };
+            if Some(c.name.as_str()) == self.time_column.as_deref() {
+                continue;
+            }
+            let mut values = values.to_vec();
+            let filled = method.apply(&mut values);
+            if filled > 0 {
+                counts.push(format!("{} {filled} ({})", c.name, method.name()));
+            }
+            out.insert(c.name.clone(), values);
+        }
+        let note = (!counts.is_empty()).then(|| {
+            format!(
+                "filled missing cells from earlier rows (data.fill): {}",
+                counts.join(", ")
+            )
+        });
+        Ok((out, note))
+    }
+
+    /// The custom features' columns, after checking that every name they read is a numeric
+    /// column of the file or another custom feature (an unknown one gets the nearest name).
+    fn custom_features<'t>(
+        &self,
+        d: &DeriveSpec,
+        table: &'t Table,
+        numeric: &dyn Fn(&str) -> Result<&'t [f64], DataError>,
+    ) -> Result<Vec<Vec<f64>>, DataError> {
+        let parsed = d.custom_features().map_err(DataError::Invalid)?;
+        let mut inputs: HashMap<&str, &[f64]> = HashMap::new();
+        for f in &parsed {
+            if table.columns.iter().any(|c| c.name == f.name) {
+                return Err(DataError::Invalid(format!(
+                    "data.derive.custom.{}: the file has a column of that name; give the \
+                     feature another name",
+                    f.name
+                )));
+            }
+            for name in f.expr.names() {
+                if d.custom.contains_key(name) || inputs.contains_key(name) {
+                    continue;
+                }
+                if table.columns.iter().all(|c| c.name != name) {
+                    let candidates = table
+                        .columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .chain(d.custom.keys().map(String::as_str));
+                    let hint = crate::suggest::nearest(name, candidates)
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    return Err(DataError::Invalid(format!(
+                        "data.derive.custom.{}: no column or custom feature `{name}` in {}{hint} \
+                         (columns: {})",
+                        f.name,
+                        table.path.display(),
+                        table
+                            .columns
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                inputs.insert(name, numeric(name)?);
+            }
+        }
+        d.compute_custom(table.n_rows, &|name| inputs.get(name).map(|v| v.to_vec()))
+            .map_err(DataError::Invalid)
+    }
+
     /// Builds the dataset from a loaded table.
     pub fn build(&self, table: &Table, opts: BuildOptions<'_>) -> Result<Dataset, DataError> {
         let n = table.n_rows;
         let path = &table.path;
-        if let Some(d) = &self.derive {
-            d.validate().map_err(DataError::Invalid)?;
-        }
-        // Time column: parse and check order.
-        let times: Vec<String> = match &self.time_column {
-            Some(name) => {
-                let col = table.column(name)?;
-                let texts: Vec<String> = (0..n).map(|i| col.text_at(i)).collect();
-                let mut prev: Option<(f64, usize)> = None;
-                for (i, s) in texts.iter().enumerate() {
-                    let key = parse_timestamp(s).ok_or_else(|| DataError::BadTimestamp {
-                        path: path.clone(),
-                        location: table.location(i),
-                        column: name.clone(),
-                        value: s.clone(),
-                    })?;
-                    if opts.require_increasing_time
-                        && let Some((p, j)) = prev
-                        && key <= p
-                    {
-                        return Err(DataError::NonIncreasingTime {
-                            path: path.clone(),
-                            location: table.location(i),
-                            previous: texts[j].clone(),
-                            current: s.clone(),
-                            hint: if key == p {
-                                " (duplicate)".into()
-                            } else {
-                                String::new()
-                            },
-                        });
-                    }
-                    prev = Some((key, i));
-                }
-                texts
-            }
-            None => (0..n).map(|i| i.to_string()).collect(),
-        };
+        self.validate()?;
+        let times = self.read_times(table, opts.require_increasing_time)?;
 
         // Features: raw columns, then derived ones.
         let target_col = opts
@@ -237,6 +403,33 @@ impl DataSpec {
             .filter(|t| t.kind == TargetKind::Column)
             .map(|t| t.column.as_str());
         let mut notes = Vec::new();
+        let (filled, fill_note) = self.filled_columns(table, target_col)?;
+        notes.extend(fill_note);
+        // A column's values after `fill`.
+        let numeric = |name: &str| -> Result<&[f64], DataError> {
+            match filled.get(name) {
+                Some(v) => Ok(v.as_slice()),
+                None => table.numeric(name),
+            }
+        };
+        // How to fix a blank in a column a derived feature or target needs.
+        let blank_hint = |column: &str, i: usize, what: &str| -> String {
+            let method = self.fill.as_ref().and_then(|f| f.method_for(column, false));
+            if method == Some(FillMethod::Ffill) {
+                format!(
+                    ", before the column's first value, which ffill cannot fill; {what} needs \
+                     it: start the file at {}",
+                    (i + 1..n)
+                        .find(|&j| numeric(column).is_ok_and(|v| !v[j].is_nan()))
+                        .map_or("a row with a value".into(), |j| table.location(j))
+                )
+            } else {
+                format!(
+                    "; {what} needs a value on every row: set data.fill = \"ffill\" to carry \
+                     the last value forward"
+                )
+            }
+        };
         let raw_names: Vec<String> = match &self.features {
             Some(list) => list.clone(),
             None if self.derive.is_some() => Vec::new(),
@@ -275,28 +468,42 @@ impl DataSpec {
                 )));
             }
             feature_names.push(name.clone());
-            features.push(table.numeric(name)?.to_vec());
+            features.push(numeric(name)?.to_vec());
         }
         let mut warm_up = 0;
         if let Some(d) = &self.derive {
-            let price = table.numeric(&d.price)?;
-            let volume = d.volume.as_deref().map(|v| table.numeric(v)).transpose()?;
-            let high_low = match &d.high_low {
-                Some((h, l)) => Some((table.numeric(h)?, table.numeric(l)?)),
-                None => None,
-            };
-            for (i, &p) in price.iter().enumerate() {
-                if !(p.is_finite() && p > 0.0) {
-                    return Err(DataError::BadColumn {
-                        path: path.clone(),
-                        column: d.price.clone(),
-                        message: format!(
-                            "must hold positive prices to derive features, but has {} at {}",
-                            format_value(p),
-                            table.location(i)
-                        ),
-                    });
+            if d.has_builtin() {
+                let price = numeric(&d.price)?;
+                let volume = d.volume.as_deref().map(numeric).transpose()?;
+                let high_low = match &d.high_low {
+                    Some((h, l)) => Some((numeric(h)?, numeric(l)?)),
+                    None => None,
+                };
+                for (i, &p) in price.iter().enumerate() {
+                    if p.is_nan() {
+                        return Err(DataError::MissingValue {
+                            path: path.clone(),
+                            location: table.location(i),
+                            column: d.price.clone(),
+                            hint: blank_hint(&d.price, i, "data.derive (the price)"),
+                        });
+                    }
+                    if !(p.is_finite() && p > 0.0) {
+                        return Err(DataError::BadColumn {
+                            path: path.clone(),
+                            column: d.price.clone(),
+                            message: format!(
+                                "must hold positive prices to derive features, but has {} at {}",
+                                format_value(p),
+                                table.location(i)
+                            ),
+                        });
+                    }
                 }
+                features.extend(d.compute(price, volume, high_low));
+            }
+            if !d.custom.is_empty() {
+                features.extend(self.custom_features(d, table, &numeric)?);
             }
             for name in d.feature_names() {
                 if feature_names.contains(&name) {
@@ -306,7 +513,6 @@ impl DataSpec {
                 }
                 feature_names.push(name);
             }
-            features.extend(d.compute(price, volume, high_low));
             warm_up = d.warm_up();
         }
         if feature_names.is_empty() {
@@ -323,9 +529,22 @@ impl DataSpec {
         let horizon = opts.target.map_or(0, |t| t.horizon());
         if let Some(spec) = opts.target {
             let task = spec.task_kind()?;
-            let col = table.numeric(&spec.column)?;
+            let col = numeric(&spec.column)?;
             let raw: Vec<f64> = match spec.kind {
-                TargetKind::Column => col.to_vec(),
+                TargetKind::Column => {
+                    // A forward label the user computed is blank on its last rows: those rows
+                    // have no label yet, like the last `horizon` rows of a derived target.
+                    let trailing = col.iter().rev().take_while(|v| v.is_nan()).count();
+                    if trailing > 0 {
+                        end = n - trailing;
+                        notes.push(format!(
+                            "dropped the last {trailing} row(s): target `{}` is blank there \
+                             (a forward label that needs data past the end of the file)",
+                            spec.column
+                        ));
+                    }
+                    col.to_vec()
+                }
                 TargetKind::Direction | TargetKind::ForwardReturn => {
                     if horizon == 0 {
                         return Err(DataError::Invalid(
@@ -351,16 +570,51 @@ impl DataSpec {
             };
             for (i, v) in raw.iter().enumerate().take(end).skip(warm_up) {
                 if !v.is_finite() {
-                    let location = match spec.kind {
-                        TargetKind::Column => table.location(i),
-                        // A derived label at row i reads the price at i + horizon too.
-                        _ => format!("{} (or {})", table.location(i), table.location(i + horizon)),
+                    let (location, hint) = match spec.kind {
+                        TargetKind::Column => (
+                            table.location(i),
+                            if v.is_nan() {
+                                "; only blank labels at the end of the file are dropped".to_string()
+                            } else {
+                                String::new()
+                            },
+                        ),
+                        // A derived label at row i reads the price at i + horizon too: name
+                        // the blank price when there is one.
+                        _ => {
+                            let blank = [i, i + horizon]
+                                .into_iter()
+                                .find(|&j| col.get(j).is_some_and(|p| p.is_nan()));
+                            match blank {
+                                Some(j) => {
+                                    return Err(DataError::MissingValue {
+                                        path: path.clone(),
+                                        location: table.location(j),
+                                        column: spec.column.clone(),
+                                        hint: blank_hint(
+                                            &spec.column,
+                                            j,
+                                            "the target (a forward return)",
+                                        ),
+                                    });
+                                }
+                                None => (
+                                    format!(
+                                        "{} (or {})",
+                                        table.location(i),
+                                        table.location(i + horizon)
+                                    ),
+                                    String::new(),
+                                ),
+                            }
+                        }
                     };
                     return Err(DataError::NonFiniteTarget {
                         path: path.clone(),
                         location,
                         column: spec.column.clone(),
                         value: format_value(*v),
+                        hint,
                     });
                 }
             }
@@ -438,7 +692,7 @@ impl DataSpec {
         let rows = warm_up..end;
         let next_return = match opts.trading_price {
             Some(price) => {
-                let p = table.numeric(price)?;
+                let p = numeric(price)?;
                 Some(
                     rows.clone()
                         .map(|t| {
@@ -498,7 +752,7 @@ impl Dataset {
                     column: name.clone(),
                     value: format_value(v),
                     hint: if v.is_nan() {
-                        " (missing): set preprocess.impute = \"mean\", \"median\" or \"constant\" to fill missing features".into()
+                        " (missing): set data.fill = \"ffill\" to carry the last value forward, or preprocess.impute = \"mean\", \"median\" or \"constant\" to fill missing features".into()
                     } else {
                         " (infinite values cannot be imputed; fix the data)".into()
                     },
@@ -533,6 +787,7 @@ impl Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fill::FillMethod;
     use crate::table::{Column, ColumnValues};
 
     fn table(close: Vec<f64>, times: Vec<&str>) -> Table {
@@ -566,6 +821,8 @@ mod tests {
         DataSpec {
             path: "m.csv".into(),
             time_column: Some("date".into()),
+            time_format: None,
+            fill: None,
             features: None,
             exclude: vec![],
             derive: None,
@@ -667,7 +924,8 @@ mod tests {
         );
         let e = spec().build(&t, opts(&target)).unwrap_err().to_string();
         assert!(
-            e.contains("line 4: timestamps must be strictly increasing"),
+            e.contains("line 4: column `date`: timestamps must be strictly increasing")
+                && e.ends_with("sort the file by time"),
             "{e}"
         );
         let t = table(vec![1., 2., 3.], vec!["2020-01-01", "soon", "2020-01-02"]);
@@ -691,7 +949,8 @@ mod tests {
         let e = spec().build(&t, opts(&y)).unwrap_err().to_string();
         assert_eq!(
             e,
-            "m.csv: line 3: target `y` is NaN (targets must be finite)"
+            "m.csv: line 3: target `y` is NaN (targets must be finite; only blank labels at the \
+             end of the file are dropped)"
         );
     }
 
@@ -748,6 +1007,276 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("leaks")
+        );
+    }
+
+    fn with_column(mut t: Table, name: &str, values: Vec<f64>) -> Table {
+        t.columns.push(Column {
+            name: name.into(),
+            values: ColumnValues::Numeric(values),
+        });
+        t
+    }
+
+    #[test]
+    fn time_formats_zones_and_bad_cells_name_line_and_column() {
+        let us = DataSpec {
+            time_format: Some("%m/%d/%Y".into()),
+            ..spec()
+        };
+        let target = direction(1);
+        let t = table(
+            vec![1., 2., 3.],
+            vec!["12/30/1999", "12/31/1999", "1/3/2000"],
+        );
+        let ds = us.build(&t, opts(&target)).unwrap();
+        assert_eq!(ds.times, vec!["1999-12-30", "1999-12-31"]);
+        let t = table(
+            vec![1., 2., 3.],
+            vec!["12/30/1999", "12-31-1999", "1/3/2000"],
+        );
+        let e = us.build(&t, opts(&target)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "m.csv: line 3: column `date`: cannot parse timestamp \"12-31-1999\" (input contains \
+             invalid characters; expected time_format \"%m/%d/%Y\")"
+        );
+        // Offsets are converted to UTC, so a file crossing a DST change stays in order.
+        let t = table(
+            vec![1., 2., 3.],
+            vec![
+                "2024-03-08T16:00:00-05:00",
+                "2024-03-11T16:00:00-04:00",
+                "2024-03-12T16:00:00-04:00",
+            ],
+        );
+        let ds = spec().build(&t, opts(&target)).unwrap();
+        assert_eq!(
+            ds.times,
+            vec!["2024-03-08T21:00:00Z", "2024-03-11T20:00:00Z"]
+        );
+        // Naive and zoned timestamps in one file cannot be ordered.
+        let t = table(
+            vec![1., 2., 3.],
+            vec![
+                "2024-03-08T16:00:00",
+                "2024-03-11T16:00:00Z",
+                "2024-03-12T16:00:00",
+            ],
+        );
+        let e = spec().build(&t, opts(&target)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "m.csv: line 3: column `date`: timestamp \"2024-03-11T16:00:00Z\" has a UTC offset \
+             but \"2024-03-08T16:00:00\" at line 2 has none: give every timestamp an offset (they \
+             are converted to UTC) or none"
+        );
+        // A time format without a time column is a config mistake.
+        let no_column = DataSpec {
+            time_column: None,
+            ..us
+        };
+        assert!(
+            no_column
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("time_column")
+        );
+    }
+
+    #[test]
+    fn blank_prices_need_a_fill_and_ffill_says_what_it_filled() {
+        let d = days(6);
+        let nan = f64::NAN;
+        let t = with_column(
+            table(
+                vec![1., 2., nan, 4., nan, 6.],
+                d.iter().map(String::as_str).collect(),
+            ),
+            "volume",
+            vec![nan, 5., nan, 5., 5., 5.],
+        );
+        let derive = DeriveSpec {
+            price: "close".into(),
+            volume: None,
+            high_low: None,
+            returns: vec![1],
+            rolling: vec![],
+            rsi: vec![],
+            volume_z: vec![],
+            range: false,
+            custom: Default::default(),
+        };
+        let s = DataSpec {
+            derive: Some(derive),
+            ..spec()
+        };
+        let target = direction(1);
+        let e = s.build(&t, opts(&target)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "m.csv: line 4: column `close` is blank; data.derive (the price) needs a value on \
+             every row: set data.fill = \"ffill\" to carry the last value forward"
+        );
+        // Without derived features the direction target reads the blank price.
+        let e = spec().build(&t, opts(&target)).unwrap_err().to_string();
+        assert!(
+            e.starts_with("m.csv: line 4: column `close` is blank; the target")
+                && e.contains("ffill"),
+            "{e}"
+        );
+        let filled = DataSpec {
+            fill: Some(FillSpec::All(FillMethod::Ffill)),
+            ..s.clone()
+        };
+        let ds = filled.build(&t, opts(&target)).unwrap();
+        assert!(
+            ds.notes.contains(
+                &"filled missing cells from earlier rows (data.fill): close 2 (ffill), volume 1 (ffill)"
+                    .to_string()
+            ),
+            "{:?}",
+            ds.notes
+        );
+        // ret_1 at rows 1..: 2/1-1, 2/2-1 (row 2 filled with 2), 4/2-1, 4/4-1 (row 4 = 4).
+        assert_eq!(ds.features[0], vec![1.0, 0.0, 1.0, 0.0]);
+        // A leading blank has nothing to carry forward: the error says where data starts.
+        let t = table(
+            vec![nan, 2., 3., 4.],
+            days(4).iter().map(String::as_str).collect(),
+        );
+        let e = filled.build(&t, opts(&target)).unwrap_err().to_string();
+        assert!(
+            e.contains("line 2: column `close` is blank, before the column's first value, which ffill cannot fill")
+                && e.ends_with("start the file at line 3"),
+            "{e}"
+        );
+        // Per column: zero for volume only.
+        let per_column = DataSpec {
+            fill: Some(FillSpec::Columns(
+                [("volume".to_string(), FillMethod::Zero)]
+                    .into_iter()
+                    .collect(),
+            )),
+            features: Some(vec!["volume".into()]),
+            ..spec()
+        };
+        let t = with_column(
+            table(
+                vec![1., 2., 3., 4.],
+                days(4).iter().map(String::as_str).collect(),
+            ),
+            "volume",
+            vec![nan, 5., nan, 5.],
+        );
+        let ds = per_column.build(&t, opts(&target)).unwrap();
+        assert_eq!(ds.features[0], vec![0., 5., 0.]);
+    }
+
+    #[test]
+    fn a_blank_forward_label_at_the_end_is_dropped_and_one_inside_is_an_error() {
+        let d = days(5);
+        let nan = f64::NAN;
+        let t = with_column(
+            table(
+                vec![1., 2., 3., 4., 5.],
+                d.iter().map(String::as_str).collect(),
+            ),
+            "y",
+            vec![0.1, -0.2, 0.3, nan, nan],
+        );
+        let y = TargetSpec {
+            kind: TargetKind::Column,
+            column: "y".into(),
+            horizon: Some(1),
+            threshold: 0.0,
+            classes: 2,
+            task: Some("regression".into()),
+        };
+        let all = DataSpec {
+            fill: Some(FillSpec::All(FillMethod::Ffill)),
+            ..spec()
+        };
+        // A blanket fill leaves the label alone (a filled label would be made up).
+        let ds = all.build(&t, opts(&y)).unwrap();
+        assert_eq!(ds.target, vec![0.1, -0.2, 0.3]);
+        assert_eq!(ds.n_rows(), 3);
+        assert!(
+            ds.notes.iter().any(|n| n.starts_with(
+                "dropped the last 2 row(s): target `y` is blank there (a forward label"
+            )),
+            "{:?}",
+            ds.notes
+        );
+        let named = DataSpec {
+            fill: Some(FillSpec::Columns(
+                [("y".to_string(), FillMethod::Ffill)].into_iter().collect(),
+            )),
+            ..spec()
+        };
+        let e = named.build(&t, opts(&y)).unwrap_err().to_string();
+        assert!(e.starts_with("data.fill.y: `y` is the target"), "{e}");
+    }
+
+    #[test]
+    fn custom_features_are_checked_against_the_file() {
+        let d = days(6);
+        let t = table(
+            vec![1., 2., 4., 3., 5., 8.],
+            d.iter().map(String::as_str).collect(),
+        );
+        let custom = |pairs: &[(&str, &str)]| DataSpec {
+            derive: Some(DeriveSpec {
+                price: "close".into(),
+                volume: None,
+                high_low: None,
+                returns: vec![],
+                rolling: vec![],
+                rsi: vec![],
+                volume_z: vec![],
+                range: false,
+                custom: pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            }),
+            ..spec()
+        };
+        let target = direction(1);
+        // `b` reads `a`, defined after it alphabetically: order by dependency, not by name.
+        let s = custom(&[("b", "a * 2"), ("a", "close / lag(close, 2) - 1")]);
+        let ds = s.build(&t, opts(&target)).unwrap();
+        assert_eq!(ds.feature_names, vec!["a", "b"]);
+        assert_eq!(ds.row_offset, 2);
+        assert_eq!(ds.features[0], vec![3.0, 0.5, 0.25]);
+        assert_eq!(ds.features[1], vec![6.0, 1.0, 0.5]);
+        let e = custom(&[("m", "lag(clse, 1)")])
+            .build(&t, opts(&target))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("data.derive.custom.m: no column or custom feature `clse` in m.csv; did you mean `close`?"),
+            "{e}"
+        );
+        let e = custom(&[("close", "x * 2")])
+            .build(&t, opts(&target))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the file has a column of that name"), "{e}");
+        let e = custom(&[("a", "b + 1"), ("b", "lag(a, 1)")])
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("in a cycle"), "{e}");
+        let e = custom(&[("m", "lag(close, -1)")])
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("data.derive.custom.m = \"lag(close, -1)\": at character 12: lag(x, -1)")
+                && e.contains("looks into the future"),
+            "{e}"
         );
     }
 

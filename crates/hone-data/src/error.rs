@@ -77,9 +77,7 @@ pub enum DataError {
         message: String,
     },
     /// A timestamp could not be parsed.
-    #[error(
-        "{path}: {location}: column `{column}`: cannot parse timestamp {value:?} (expected YYYY-MM-DD, YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z], or a number)"
-    )]
+    #[error("{path}: {location}: column `{column}`: cannot parse timestamp {value:?} ({detail})")]
     BadTimestamp {
         /// The file.
         path: PathBuf,
@@ -89,25 +87,50 @@ pub enum DataError {
         column: String,
         /// The offending text.
         value: String,
+        /// Why it does not match (chrono's reason for a `time_format` pattern) and the format
+        /// expected.
+        detail: String,
+    },
+    /// Some timestamps carry a UTC offset and others do not, so their order is unknowable.
+    #[error("{path}: {location}: column `{column}`: {message}")]
+    MixedTimeZones {
+        /// The file.
+        path: PathBuf,
+        /// Where the first timestamp of the other kind is.
+        location: String,
+        /// The time column.
+        column: String,
+        /// Which timestamps differ, and what to do.
+        message: String,
+    },
+    /// A cell a derived feature or target needs is missing.
+    #[error("{path}: {location}: column `{column}` is blank{hint}")]
+    MissingValue {
+        /// The file.
+        path: PathBuf,
+        /// Where.
+        location: String,
+        /// The column.
+        column: String,
+        /// Why it matters and how to fix it.
+        hint: String,
     },
     /// Timestamps repeat or go backwards, which a temporal split cannot accept.
     #[error(
-        "{path}: {location}: timestamps must be strictly increasing, but {current:?} follows {previous:?}{hint}"
+        "{path}: {location}: column `{column}`: timestamps must be strictly increasing, {message}"
     )]
     NonIncreasingTime {
         /// The file.
         path: PathBuf,
         /// Where the second timestamp is.
         location: String,
-        /// The earlier row's timestamp.
-        previous: String,
-        /// This row's timestamp.
-        current: String,
-        /// ` (duplicate)` when equal.
-        hint: String,
+        /// The time column.
+        column: String,
+        /// The two timestamps and how to fix it.
+        message: String,
     },
     /// A target value is NaN or infinite.
-    #[error("{path}: {location}: target `{column}` is {value} (targets must be finite)")]
+    #[error("{path}: {location}: target `{column}` is {value} (targets must be finite{hint})")]
     NonFiniteTarget {
         /// The file.
         path: PathBuf,
@@ -117,6 +140,8 @@ pub enum DataError {
         column: String,
         /// The value as text.
         value: String,
+        /// How to fix it (empty when there is no simple fix).
+        hint: String,
     },
     /// A feature value is infinite, or NaN without an imputer configured.
     #[error("{path}: {location}: feature `{column}` is {value}{hint}")]

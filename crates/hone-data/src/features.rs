@@ -4,7 +4,11 @@
 //! `t`), so no feature ever looks ahead. Rows whose window is not yet full are NaN; the dataset
 //! builder drops those warm-up rows at the start and reports how many.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::expr::Expr;
 
 /// Which features to derive from a price (and optionally volume/high/low) series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +39,21 @@ pub struct DeriveSpec {
     /// Add the `range` feature (needs `high_low`).
     #[serde(default)]
     pub range: bool,
+    /// Custom causal features, `name = "expression"` (see [`crate::expr`]): over the file's
+    /// columns and the other custom features (in any order; a cycle is an error).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom: BTreeMap<String, String>,
+}
+
+/// A custom feature parsed: its name, expression and warm-up, in evaluation order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomFeature {
+    /// The key in `[data.derive.custom]`.
+    pub name: String,
+    /// The parsed expression.
+    pub expr: Expr,
+    /// Leading rows it cannot compute (its lags and windows, through the features it reads).
+    pub warm_up: usize,
 }
 
 fn default_price() -> String {
@@ -56,7 +75,62 @@ impl DeriveSpec {
         if self.range {
             names.push("range".into());
         }
+        names.extend(self.custom.keys().cloned());
         names
+    }
+
+    /// Whether any built-in feature (returns, rolling, rsi, volume_z, range) is asked for: only
+    /// those need the `price` column.
+    pub fn has_builtin(&self) -> bool {
+        !(self.returns.is_empty()
+            && self.rolling.is_empty()
+            && self.rsi.is_empty()
+            && self.volume_z.is_empty()
+            && !self.range)
+    }
+
+    /// The custom features parsed, in evaluation order: each after the custom features it
+    /// reads. Errors name the key (`data.derive.custom.mom_20`), the position and what was
+    /// expected, or the cycle.
+    pub fn custom_features(&self) -> Result<Vec<CustomFeature>, String> {
+        let mut parsed: Vec<(&String, Expr)> = Vec::with_capacity(self.custom.len());
+        for (name, text) in &self.custom {
+            if name.is_empty() {
+                return Err("data.derive.custom: a feature needs a name".into());
+            }
+            let expr = Expr::parse(text)
+                .map_err(|e| format!("data.derive.custom.{name} = {text:?}: {e}"))?;
+            parsed.push((name, expr));
+        }
+        // Order by dependency: repeatedly take the features whose custom inputs are done.
+        let mut done: Vec<CustomFeature> = Vec::with_capacity(parsed.len());
+        while !parsed.is_empty() {
+            let ready = parsed.iter().position(|(_, e)| {
+                e.names()
+                    .iter()
+                    .all(|n| !self.custom.contains_key(*n) || done.iter().any(|f| f.name == *n))
+            });
+            let Some(i) = ready else {
+                let names: Vec<String> = parsed
+                    .iter()
+                    .map(|(n, _)| format!("data.derive.custom.{n}"))
+                    .collect();
+                return Err(format!(
+                    "{}: these custom features read each other in a cycle (a feature cannot \
+                     depend on itself; use lag(x, k) of a column instead)",
+                    names.join(", ")
+                ));
+            };
+            let (name, expr) = parsed.remove(i);
+            let warm_up =
+                expr.warm_up(&|n| done.iter().find(|f| f.name == n).map_or(0, |f| f.warm_up));
+            done.push(CustomFeature {
+                name: name.clone(),
+                expr,
+                warm_up,
+            });
+        }
+        Ok(done)
     }
 
     /// Rows at the start whose features cannot all be computed yet.
@@ -66,7 +140,12 @@ impl DeriveSpec {
         let rolling = self.rolling.iter().copied().max().unwrap_or(0);
         let rsi = self.rsi.iter().copied().max().unwrap_or(0);
         let volume = self.volume_z.iter().map(|w| w - 1).max().unwrap_or(0);
-        returns.max(rolling).max(rsi).max(volume)
+        // An unparsable custom feature is reported by `validate`, which runs first.
+        let custom = self
+            .custom_features()
+            .map(|c| c.iter().map(|f| f.warm_up).max().unwrap_or(0))
+            .unwrap_or(0);
+        returns.max(rolling).max(rsi).max(volume).max(custom)
     }
 
     /// Checks the spec (positive windows, needed columns named) before any data is read.
@@ -94,14 +173,17 @@ impl DeriveSpec {
         }
         if self.feature_names().is_empty() {
             return Err(
-                "data.derive lists no features (returns, rolling, rsi, volume_z, range)".into(),
+                "data.derive lists no features (returns, rolling, rsi, volume_z, range, custom)"
+                    .into(),
             );
         }
-        Ok(())
+        self.custom_features().map(|_| ())
     }
 
-    /// Computes the features, one column per name of [`feature_names`](Self::feature_names).
-    /// `volume`, `high` and `low` are required when the spec uses them.
+    /// Computes the built-in features, one column per name of
+    /// [`feature_names`](Self::feature_names) before the custom ones
+    /// ([`compute_custom`](Self::compute_custom)). `volume`, `high` and `low` are required when
+    /// the spec uses them.
     pub fn compute(
         &self,
         price: &[f64],
@@ -155,6 +237,31 @@ impl DeriveSpec {
             );
         }
         out
+    }
+}
+
+impl DeriveSpec {
+    /// Computes the custom features of `n` rows, in the order of their names in
+    /// [`feature_names`](Self::feature_names); `column` gives a file column's values (the
+    /// caller checks first that every name an expression reads exists).
+    pub fn compute_custom(
+        &self,
+        n: usize,
+        column: &dyn Fn(&str) -> Option<Vec<f64>>,
+    ) -> Result<Vec<Vec<f64>>, String> {
+        let features = self.custom_features()?;
+        let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for f in &features {
+            let v = f.expr.eval(n, &|name| {
+                values.get(name).cloned().or_else(|| column(name))
+            });
+            values.insert(f.name.clone(), v);
+        }
+        Ok(self
+            .custom
+            .keys()
+            .map(|k| values.remove(k).unwrap_or_default())
+            .collect())
     }
 }
 
@@ -246,6 +353,7 @@ mod tests {
             rsi: vec![4],
             volume_z: vec![5],
             range: true,
+            custom: BTreeMap::new(),
         }
     }
 

@@ -10,9 +10,12 @@
 
 pub mod dataset;
 pub mod error;
+pub mod expr;
 mod fast_csv;
 pub mod features;
+pub mod fill;
 pub mod fingerprint;
+mod suggest;
 pub mod table;
 pub mod time;
 

@@ -544,6 +544,12 @@ fn checked(config: TrainConfig, path: &Path) -> Result<LoadedConfig, TrainError>
             config.split.holdout()
         )));
     }
+    // Time format, fill and custom-feature expressions are checked here, before any output
+    // exists, so that a typo in an expression is a config error naming its key.
+    config
+        .data
+        .validate()
+        .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
     if let Some(t) = &config.trading {
         t.validate()
             .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
@@ -834,6 +840,39 @@ type = "lightgbm"
         assert_eq!(c.config.preprocess.impute_value, -1.0005);
     }
 
+    #[test]
+    fn data_settings_are_checked_when_the_config_is_read() {
+        let with = |data: &str| BASE.replace("time_column = \"date\"\n", data);
+        let ok = with("time_column = \"date\"\ntime_format = \"epoch_ms\"\nfill = \"zero\"\n");
+        let c = parse(&ok, Path::new("job.toml")).unwrap();
+        assert_eq!(c.config.data.time_format.as_deref(), Some("epoch_ms"));
+        let cases = [
+            (
+                with("time_column = \"date\"\n[data.fill]\nclose = \"bfill\"\n"),
+                "job.toml (line 5): data.fill.close = \"bfill\": that fills a blank from a later row",
+            ),
+            (
+                with("time_column = \"date\"\ntime_format = \"%Y-%Q\"\n"),
+                "job.toml: data.time_format = \"%Y-%Q\" is not a valid strftime pattern",
+            ),
+            (
+                with(
+                    "time_column = \"date\"\n[data.derive.custom]\nm = \"rolling_mean(close 3)\"\n",
+                ),
+                "job.toml: data.derive.custom.m = \"rolling_mean(close 3)\": at character 20: \
+                 expected `,` and w in rolling_mean(x, w), found number 3",
+            ),
+            (
+                with("time_column = \"date\"\nfil = \"ffill\"\n"),
+                "job.toml (line 5): unknown field `fil`",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = parse(&text, Path::new("job.toml")).unwrap_err().to_string();
+            assert!(e.starts_with(want), "{e}");
+        }
+    }
+
     mod props {
         use super::*;
         use proptest::prelude::*;
@@ -846,10 +885,16 @@ metrics = ["roc_auc", "accuracy"]
 [data]
 path = "prices.csv"
 time_column = "date"
+time_format = "%Y-%m-%d"
 exclude = ["open"]
+[data.fill]
+close = "ffill"
+volume = "zero"
 [data.derive]
 price = "close"
 returns = [1, 5]
+[data.derive.custom]
+mom = "close / lag(close, 2) - 1"
 [target]
 kind = "direction"
 horizon = 2
