@@ -332,7 +332,8 @@ fn init_refuses_to_overwrite_and_explains_a_file_it_cannot_use() {
     assert_eq!(said["price"], "Adj Close");
     assert_eq!(said["volume"], "Volume");
     let text = std::fs::read_to_string(&out).unwrap();
-    assert!(text.contains("# time_format = \"%m/%d/%Y\""), "{text}");
+    // Set, not suggested: hone reads these dates only with it.
+    assert!(text.contains("\ntime_format = \"%m/%d/%Y\""), "{text}");
     assert!(text.contains("price = \"Adj Close\""), "{text}");
     // The data path is relative to the config's folder.
     assert!(text.contains("path = \"yahoo.csv\""), "{text}");

@@ -212,7 +212,18 @@ impl DeriveSpec {
             out.push(rsi(price, n));
         }
         if let Some(volume) = volume {
-            let log_volume: Vec<f64> = volume.iter().map(|v| v.max(0.0).ln_1p()).collect();
+            // A blank volume stays missing: `NaN.max(0.0)` is 0, which made a gap read as a
+            // day without trading (a large negative z-score) instead of a missing value.
+            let log_volume: Vec<f64> = volume
+                .iter()
+                .map(|v| {
+                    if v.is_nan() {
+                        f64::NAN
+                    } else {
+                        v.max(0.0).ln_1p()
+                    }
+                })
+                .collect();
             for &w in &self.volume_z {
                 let mean = rolling_mean(&log_volume, w);
                 let std = rolling_std(&log_volume, w);
@@ -369,6 +380,30 @@ mod tests {
                 x
             })
             .collect()
+    }
+
+    #[test]
+    fn a_blank_volume_stays_missing() {
+        let spec = DeriveSpec {
+            volume_z: vec![3],
+            ..spec()
+        };
+        let n = 40;
+        let price = series(n, 1);
+        let mut volume: Vec<f64> = (0..n).map(|i| 1000.0 + (i % 7) as f64 * 30.0).collect();
+        volume[25] = f64::NAN;
+        let high: Vec<f64> = price.iter().map(|p| p * 1.01).collect();
+        let low: Vec<f64> = price.iter().map(|p| p * 0.99).collect();
+        let out = spec.compute(&price, Some(&volume), Some((&high, &low)));
+        let at = spec
+            .feature_names()
+            .iter()
+            .position(|f| f == "volume_z_3")
+            .unwrap();
+        let z = &out[at];
+        // The windows holding row 25 (rows 25, 26, 27) are missing, their neighbours are not.
+        assert!(z[25].is_nan() && z[26].is_nan() && z[27].is_nan(), "{z:?}");
+        assert!(z[24].is_finite() && z[28].is_finite(), "{z:?}");
     }
 
     #[test]

@@ -222,7 +222,7 @@ pub fn starter_config(
     if let Some((format, what)) = &time_format {
         notes.push(format!(
             "time column {:?} holds dates hone reads only with time_format = {format:?} ({what}); \
-             the config suggests it, commented out",
+             the config sets it",
             time_column.as_deref().unwrap_or_default()
         ));
     }
@@ -302,7 +302,7 @@ pub fn starter_config(
         .collect();
     if !missing.is_empty() {
         notes.push(format!(
-            "missing values in {}: fill them (the config suggests fill = \"ffill\", commented out)",
+            "missing values in {}: the config fills them from earlier rows (fill = \"ffill\"; never backward)",
             missing.join(", ")
         ));
     }
@@ -488,7 +488,7 @@ fn render(r: &Render<'_>) -> String {
         Some((format, what)) => {
             let _ = writeln!(
                 s,
-                "# time_format = {}   # {what}: hone reads ISO dates (1999-01-04) without it",
+                "time_format = {}   # {what}: hone reads ISO dates (1999-01-04) without it",
                 q(format)
             );
         }
@@ -507,7 +507,7 @@ fn render(r: &Render<'_>) -> String {
     } else {
         let _ = writeln!(
             s,
-            "# fill = \"ffill\"   # carry the last value over gaps: missing values found in {}",
+            "fill = \"ffill\"   # carry the last value over gaps (causal: never backward); missing values found in {}",
             r.missing.join(", ")
         );
     }
