@@ -561,11 +561,12 @@ pub fn folds(
     {
         let _ = writeln!(
             s,
-            "holdout: rows {start}..{} ({}..{}), {} rows purged before it",
+            "holdout: rows {start}..{} ({}..{}), {} row{} purged before it",
             end - 1,
             t[start],
             t[end - 1],
-            start - n
+            start - n,
+            if start - n == 1 { "" } else { "s" }
         );
     }
     s
