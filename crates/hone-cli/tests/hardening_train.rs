@@ -394,7 +394,8 @@ fn a_column_left_out_of_the_default_features_gets_a_note() {
         d,
         &["train", s(&cfg), "--out", s(&d.join("o")), "--no-track"],
     );
-    let err = String::from_utf8_lossy(&o.stderr);
+    // Notes are printed once, in the summary (stdout); progress lines go to stderr.
+    let err = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(
             "note: column \"z\" left out of the default features: not numeric (line 17: \"1,234.5\")"
@@ -412,7 +413,7 @@ fn a_column_left_out_of_the_default_features_gets_a_note() {
         d,
         &["train", s(&cfg), "--out", s(&d.join("o2")), "--no-track"],
     );
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(
             "note: column \"z\" left out of the default features: not numeric (line 5: \"n/a\")"
