@@ -113,7 +113,7 @@ fn train_is_tracked_and_the_store_commands_work() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|p| p[0] == "model.learning_rate" && p[1] == "0.02")
+            .any(|p| p[0] == "model.params.learning_rate" && p[1] == "0.02")
     );
     // The inputs are what the run used: its rows and features, the file's fingerprint inside.
     // (Earlier the digest was the file's fingerprint alone, so a second run on the same file

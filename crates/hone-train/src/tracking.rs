@@ -29,57 +29,105 @@ pub fn experiment_name(cfg: &LoadedConfig) -> String {
         .unwrap_or_else(|| cfg.name())
 }
 
+/// MLflow's limit on a param value, in bytes (the store cuts longer values silently, so they
+/// are cut here first, visibly).
+const MAX_PARAM_VALUE: usize = hone_track::MAX_PARAM_VALUE;
+
+/// A param value as recorded: a string as written, any other scalar in its JSON form, and a
+/// value longer than [`MAX_PARAM_VALUE`] cut with a trailing `…` (the whole config is the run's
+/// `config.toml` artifact).
+fn param_text(v: &serde_json::Value) -> String {
+    let text = match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.len() <= MAX_PARAM_VALUE {
+        return text;
+    }
+    let mut end = MAX_PARAM_VALUE - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// A config key as an MLflow key: characters MLflow refuses (quotes in a quoted TOML key,
+/// say) become `_`, so that one odd key never fails the whole batch.
+fn param_key(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_-. /:".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Flattens a config value into dotted params: tables become further dotted keys, arrays
+/// (feature lists, gate rules, windows) one compact JSON string, unset values nothing.
+fn flatten(
+    prefix: &str,
+    v: &serde_json::Value,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    match v {
+        serde_json::Value::Null => {}
+        serde_json::Value::Object(map) => {
+            for (k, x) in map {
+                let key = if prefix.is_empty() {
+                    param_key(k)
+                } else {
+                    format!("{prefix}.{}", param_key(k))
+                };
+                flatten(&key, x, out);
+            }
+        }
+        other => {
+            if hone_track::validate_key("param", prefix).is_ok() {
+                out.insert(prefix.to_string(), param_text(other));
+            }
+        }
+    }
+}
+
+/// The run's params: the whole resolved config (defaults filled in) as flattened dotted keys
+/// — `seed`, `data.*`, `target.*`, `preprocess.*`, `split.*`, `model.type`, `model.params.*`,
+/// `model.early_stopping_rounds`, `model.validation_fraction`, `model.refit_rounds`,
+/// `trading.*`, `gates.*`, `search.*`, ... — so that `hone runs compare` shows any setting that
+/// differs. With a report, the parameters the model was trained with that the config leaves
+/// unset (hone's LightGBM defaults: objective, seed, threads, ...) are added as `model.params.*`.
 fn params_of(cfg: &LoadedConfig, report: Option<&TrainReport>) -> Vec<(String, String)> {
     let c = &cfg.config;
-    let mut p = vec![
-        kv("seed", c.seed),
-        kv("model.type", cfg.model.name()),
-        kv("target.kind", format!("{:?}", c.target.kind).to_lowercase()),
-        kv("target.column", &c.target.column),
-        kv("target.horizon", c.target.horizon()),
-        kv("split.scheme", c.split.name()),
-        kv("split.holdout", c.split.holdout()),
-        kv("data.path", cfg.data_path.display()),
-    ];
-    // Every split parameter that was set, by its config name.
-    if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&c.split) {
-        for (k, v) in fields {
-            if !v.is_null() && k != "scheme" && k != "holdout" {
-                p.push(kv(&format!("split.{k}"), v));
+    let mut p = std::collections::BTreeMap::new();
+    if let Ok(v) = serde_json::to_value(cfg.resolved()) {
+        flatten("", &v, &mut p);
+    }
+    // Defaults the config's own serialisation leaves unset.
+    p.insert("model.type".into(), cfg.model.name().to_string());
+    p.insert("model.refit_rounds".into(), cfg.refit.name());
+    if let Some(f) = cfg.model.early_stopping_fraction() {
+        p.insert("model.validation_fraction".into(), f.to_string());
+    }
+    p.insert("target.horizon".into(), c.target.horizon().to_string());
+    p.insert("split.scheme".into(), c.split.name().to_string());
+    p.insert("split.holdout".into(), c.split.holdout().to_string());
+    if c.preprocess.impute.is_none() {
+        // Only read with `impute = "constant"`.
+        p.remove("preprocess.impute_value");
+    }
+    if let Some(resolved) = report.and_then(|r| r.model_params.as_ref()) {
+        for (k, v) in resolved {
+            let key = format!("model.params.{}", param_key(k));
+            // The config's value wins: `num_iterations` resolved for the final refit is the
+            // rounds cross-validation chose (a result, in metrics.json's `refit`), not a setting.
+            if hone_track::validate_key("param", &key).is_ok() && !p.contains_key(&key) {
+                p.insert(key, param_text(&serde_json::Value::String(v.clone())));
             }
         }
     }
-    if let Some(i) = c.preprocess.impute {
-        p.push(kv("preprocess.impute", format!("{i:?}").to_lowercase()));
-    }
-    if let Some(s) = c.preprocess.scale {
-        p.push(kv("preprocess.scale", format!("{s:?}").to_lowercase()));
-    }
-    if let Some(sel) = &c.preprocess.select {
-        p.push(kv(
-            "preprocess.select",
-            serde_json::to_string(sel).unwrap_or_default(),
-        ));
-    }
-    match report.and_then(|r| r.model_params.as_ref()) {
-        Some(lgbm) => {
-            for (k, v) in lgbm {
-                p.push(kv(&format!("model.{k}"), v));
-            }
-        }
-        None => {
-            for (k, v) in &c.model {
-                if k != "type" {
-                    let text = match v {
-                        toml::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    p.push(kv(&format!("model.{k}"), text));
-                }
-            }
-        }
-    }
-    p
+    p.into_iter().collect()
 }
 
 fn log_fold(
