@@ -169,7 +169,7 @@ fn train_is_tracked_and_the_store_commands_work() {
         "metrics.`cv.roc_auc.mean` DESC",
         "--json",
     ]);
-    let runs = found["runs"].as_array().unwrap();
+    let runs = found["items"].as_array().unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["info"]["run_id"], run_id.as_str());
     let err = env.fails(
@@ -199,7 +199,7 @@ fn train_is_tracked_and_the_store_commands_work() {
         "--filter",
         "attributes.run_name = 'sp500_direction_logistic'",
         "--json",
-    ])["runs"][0]["info"]["run_id"]
+    ])["items"][0]["info"]["run_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -225,7 +225,8 @@ fn train_is_tracked_and_the_store_commands_work() {
     // Artifacts: list, get (checksum verified, identical to the output file), verify.
     let arts = env.json(&["artifacts", "list", &run_id, "--json"]);
     assert!(
-        arts.as_array()
+        arts["items"]
+            .as_array()
             .unwrap()
             .iter()
             .any(|a| a["path"] == "model.txt")
@@ -250,7 +251,7 @@ fn train_is_tracked_and_the_store_commands_work() {
             .len(),
         0
     );
-    let sha = arts
+    let sha = arts["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -284,10 +285,10 @@ fn train_is_tracked_and_the_store_commands_work() {
             "--experiment",
             "sp500_direction_logistic",
             "--json"
-        ])
-        .as_array()
-        .unwrap()
-        .len(),
+        ])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
         0
     );
     env.ok(&["runs", "restore", &other]);
@@ -298,10 +299,10 @@ fn train_is_tracked_and_the_store_commands_work() {
             "--experiment",
             "sp500_direction_logistic",
             "--json"
-        ])
-        .as_array()
-        .unwrap()
-        .len(),
+        ])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
         7
     );
     let plan = env.json(&[
@@ -337,7 +338,8 @@ fn train_is_tracked_and_the_store_commands_work() {
     env.ok(&["experiments", "rename", "scratch", "scratch2"]);
     env.ok(&["experiments", "delete", "scratch2"]);
     let deleted = env.json(&["experiments", "list", "--deleted", "--json"]);
-    assert_eq!(deleted[0]["name"], "scratch2");
+    assert_eq!(deleted["items"][0]["name"], "scratch2");
+    assert_eq!(deleted["next_page_token"], Value::Null);
     env.ok(&["experiments", "restore", "scratch2"]);
     assert!(env.ok(&["experiments", "list"]).contains("scratch2"));
     assert_eq!(
@@ -386,4 +388,219 @@ fn no_track_and_bad_store_uris() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// The example config with an absolute data path, in `dir`, edited by `edit`.
+fn config_in(dir: &Path, file: &str, edit: impl Fn(String) -> String) -> String {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data");
+    let text = std::fs::read_to_string(example("sp500_direction.toml"))
+        .unwrap()
+        .replace("path = \"data/", &format!("path = \"{}/", data.display()));
+    let path = dir.join(file);
+    std::fs::write(&path, edit(text)).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn whole_config_params_columns_tags_and_metric_history() {
+    let env = Env::new();
+    // Two runs differing only in early_stopping_rounds, in one experiment ([tracking]).
+    let with_experiment = |t: String| t + "\n[tracking]\nexperiment = \"es\"\n";
+    let cfg_a = config_in(env.dir.path(), "a.toml", with_experiment);
+    let cfg_b = config_in(env.dir.path(), "b.toml", |t| {
+        with_experiment(t.replace("early_stopping_rounds = 50", "early_stopping_rounds = 20"))
+    });
+    let a = env.json(&["train", &cfg_a, "--out", "a", "--json"]);
+    let b = env.json(&["train", &cfg_b, "--out", "b", "--json"]);
+    let (ra, rb) = (a["run_id"].as_str().unwrap(), b["run_id"].as_str().unwrap());
+
+    // The whole resolved config is in the params, so compare sees the one change.
+    let cmp = env.json(&["runs", "compare", ra, rb, "--json"]);
+    let es = &cmp["params"]["model.early_stopping_rounds"];
+    assert_eq!(es["differs"], true, "{cmp}");
+    assert_eq!(es["values"], serde_json::json!(["50", "20"]));
+    for same in [
+        "seed",
+        "model.params.learning_rate",
+        "model.validation_fraction",
+        "model.refit_rounds",
+        "data.derive.rolling",
+        "target.horizon",
+        "split.n_splits",
+        "preprocess.scale",
+        "tracking.experiment",
+    ] {
+        assert_eq!(cmp["params"][same]["differs"], false, "{same}: {cmp}");
+    }
+    assert_eq!(
+        cmp["params"]["data.derive.rolling"]["values"][0],
+        "[5,20,60]"
+    );
+    assert!(
+        env.ok(&["runs", "compare", ra, rb])
+            .contains("* model.early_stopping_rounds")
+    );
+
+    // Columns: metrics (bare), params and tags, in the table and in the JSON envelope.
+    let cols = "cv.roc_auc.mean,params.model.early_stopping_rounds,tags.note";
+    let listed = env.json(&[
+        "runs",
+        "list",
+        "--experiment",
+        "es",
+        "--columns",
+        cols,
+        "--json",
+    ]);
+    assert_eq!(listed["next_page_token"], Value::Null);
+    let item = |id: &str| {
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["info"]["run_id"] == id)
+            .unwrap()["columns"]
+            .clone()
+    };
+    assert_eq!(item(ra)["cv.roc_auc.mean"], a["cv"]["roc_auc"]["mean"]);
+    assert_eq!(item(rb)["params.model.early_stopping_rounds"], "20");
+    assert_eq!(item(ra)["tags.note"], Value::Null);
+    let table = env.ok(&["runs", "list", "--experiment", "es", "--columns", cols]);
+    let header = table.lines().next().unwrap();
+    assert!(header.contains("cv.roc_auc.mean") && header.contains("tags.note"));
+    let line_a = table.lines().find(|l| l.starts_with(ra)).unwrap();
+    assert!(
+        line_a.contains(" 50") && line_a.trim_end().ends_with('-'),
+        "{line_a}"
+    );
+    env.fails(
+        &["runs", "list", "--experiment", "es", "--columns", "a,,b"],
+        2,
+    );
+    // Paging: a page of one run names the next page.
+    let first = env.json(&[
+        "runs",
+        "list",
+        "--experiment",
+        "es",
+        "--max-results",
+        "1",
+        "--json",
+    ]);
+    let token = first["next_page_token"].as_str().unwrap();
+    let second = env.json(&[
+        "runs",
+        "list",
+        "--experiment",
+        "es",
+        "--max-results",
+        "1",
+        "--page-token",
+        token,
+        "--json",
+    ]);
+    assert_ne!(
+        first["items"][0]["info"]["run_id"],
+        second["items"][0]["info"]["run_id"]
+    );
+    let found = env.json(&[
+        "runs",
+        "search",
+        "--experiment",
+        "es",
+        "--filter",
+        "params.`model.early_stopping_rounds` = '20'",
+        "--columns",
+        "metrics.`cv.roc_auc.mean`",
+        "--json",
+    ]);
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        found["items"][0]["columns"]["metrics.`cv.roc_auc.mean`"],
+        b["cv"]["roc_auc"]["mean"]
+    );
+
+    // Tags: hone.keep protects a run from prune, as the README says; untag removes.
+    let set = env.json(&[
+        "runs",
+        "tag",
+        ra,
+        "hone.keep=true",
+        "note=baseline",
+        "--json",
+    ]);
+    assert_eq!(set["tags"]["hone.keep"], "true");
+    let plan = env.json(&[
+        "runs",
+        "prune",
+        "--experiment",
+        "es",
+        "--keep-last",
+        "0",
+        "--dry-run",
+        "--json",
+    ]);
+    let planned: Vec<&str> = plan["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(planned, [rb], "the kept run is not pruned");
+    for (bad, says) in [
+        ("note", "is not KEY=VALUE"),
+        ("hone.fold=1", "written by hone"),
+        ("mlflow.runName=x", "MLflow's system tags"),
+        ("hone.keep=yes", "true or false"),
+        ("bad*key=1", "invalid tag key"),
+    ] {
+        let err = env.fails(&["runs", "tag", ra, bad], 2);
+        assert!(
+            err.contains(says) && err.lines().count() == 1,
+            "{bad}: {err}"
+        );
+    }
+    env.fails(&["runs", "tag", "nope", "note=x"], 2);
+    let removed = env.json(&["runs", "untag", ra, "note", "--json"]);
+    assert_eq!(removed["removed"], serde_json::json!(["note"]));
+    let err = env.fails(&["runs", "untag", ra, "note"], 2);
+    assert!(err.contains("no tag \"note\""), "{err}");
+    let show = env.json(&["runs", "show", ra, "--json"]);
+    let tags = show["run"]["tags"].as_array().unwrap();
+    assert!(tags.iter().any(|t| t[0] == "hone.keep" && t[1] == "true"));
+    assert!(!tags.iter().any(|t| t[0] == "note"));
+
+    // History: a fold's learning curve, one point per boosting round.
+    let fold1 = show["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["run_name"] == "fold-1")
+        .unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hist = env.json(&["runs", "history", &fold1, "valid.binary_logloss", "--json"]);
+    let items = hist["items"].as_array().unwrap();
+    assert_eq!(
+        items.len() as u64,
+        a["folds"][0]["iterations_run"].as_u64().unwrap()
+    );
+    assert_eq!(items[0]["step"], 1);
+    assert!(items[0]["value"].as_f64().unwrap() > 0.0 && items[0]["timestamp"].is_i64());
+    assert_eq!(hist["next_page_token"], Value::Null);
+    let text = env.ok(&["runs", "history", &fold1, "valid.binary_logloss"]);
+    assert_eq!(text.lines().next(), Some("step\tvalue\ttimestamp"));
+    assert_eq!(text.lines().count(), items.len() + 1);
+    let chart = env.ok(&["runs", "history", &fold1, "valid.binary_logloss", "--chart"]);
+    assert!(
+        chart.starts_with("valid.binary_logloss: ") && chart.contains('*'),
+        "{chart}"
+    );
+    // The parent has no curve: the error points at the fold runs; a typo gets a suggestion.
+    let err = env.fails(&["runs", "history", ra, "valid.binary_logloss"], 2);
+    assert!(err.contains("fold-1") && err.contains(&fold1), "{err}");
+    let err = env.fails(&["runs", "history", ra, "cv.roc_auc.maen"], 2);
+    assert!(err.contains("did you mean \"cv.roc_auc.mean\""), "{err}");
+    env.fails(&["runs", "history", "nope", "x"], 2);
 }

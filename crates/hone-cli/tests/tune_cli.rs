@@ -101,7 +101,7 @@ fn trials(store: &str, name: &str) -> Vec<Value> {
         store,
         &["study", "trials", "--name", name, "--json"],
     ));
-    v.as_array().unwrap().clone()
+    v["items"].as_array().unwrap().clone()
 }
 
 fn count(trials: &[Value], state: &str) -> usize {
@@ -115,7 +115,7 @@ fn wait_for_complete(store: &str, name: &str, n: usize, child: &mut Child) {
         let o = hone_in(store, &["study", "trials", "--name", name, "--json"]);
         if o.status.success() {
             let t: Value = serde_json::from_slice(&o.stdout).unwrap();
-            if count(t.as_array().unwrap(), "COMPLETE") >= n {
+            if count(t["items"].as_array().unwrap(), "COMPLETE") >= n {
                 return;
             }
         }

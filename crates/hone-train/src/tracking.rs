@@ -284,6 +284,43 @@ fn log_results(
     Ok(())
 }
 
+/// Every point of one metric of a run (`hone runs history`), by step. A metric the run does not
+/// have is a [`TrainError::Config`] naming the run and the key, with the nearest of its metrics
+/// suggested, its metrics listed, and — for a `hone train` parent run, whose learning curves
+/// live on its fold runs — the child runs that have the metric.
+pub fn metric_series(
+    store: &dyn hone_track::Store,
+    run_id: &str,
+    key: &str,
+) -> Result<Vec<hone_track::MetricPoint>, TrainError> {
+    let run = store.get_run(run_id)?;
+    let points = store.metric_history(run_id, key)?;
+    if !points.is_empty() {
+        return Ok(points);
+    }
+    let names: Vec<&str> = run.metrics.iter().map(|m| m.key.as_str()).collect();
+    let mut msg = format!("run {run_id} has no metric {key:?}");
+    if let Some(near) = hone_models::suggest::nearest(key, names.iter().copied()) {
+        msg.push_str(&format!("; did you mean {near:?}?"));
+    }
+    let mut holders = Vec::new();
+    for child in store.child_runs(run_id)? {
+        let c = store.get_run(&child.run_id)?;
+        if c.metrics.iter().any(|m| m.key == key) {
+            holders.push(format!("{} ({})", child.run_name, child.run_id));
+        }
+    }
+    if !holders.is_empty() {
+        msg.push_str(&format!("; its child runs have it: {}", holders.join(", ")));
+    }
+    if names.is_empty() {
+        msg.push_str(" (it has no metrics)");
+    } else {
+        msg.push_str(&format!(" (its metrics: {})", names.join(", ")));
+    }
+    Err(TrainError::Config(msg))
+}
+
 /// Metric key of a run's out-of-fold per-period Sharpe ratio: one trial for later DSRs.
 pub const TRIAL_SHARPE_KEY: &str = "cv.trading.sr_per_period";
 
