@@ -407,7 +407,18 @@ pub fn train_report(r: &TrainReport) -> String {
         .map(|(n, v)| format!("{n} {}", fmt(*v)))
         .collect();
     let _ = writeln!(s, "top features: {}", top.join(", "));
-    let _ = writeln!(s, "outputs: {}  ({:.1}s)", r.out_dir.display(), r.seconds);
+    match &r.out_dir {
+        Some(dir) => {
+            let _ = writeln!(s, "outputs: {}  ({:.1}s)", dir.display(), r.seconds);
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "outputs: none written (--no-outputs; the files are the run's artifacts)  ({:.1}s)",
+                r.seconds
+            );
+        }
+    }
     s
 }
 

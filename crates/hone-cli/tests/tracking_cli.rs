@@ -604,3 +604,166 @@ fn whole_config_params_columns_tags_and_metric_history() {
     assert!(err.contains("did you mean \"cv.roc_auc.mean\""), "{err}");
     env.fails(&["runs", "history", "nope", "x"], 2);
 }
+
+/// The folders under `runs/` in `dir`, sorted.
+fn run_folders(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir.join("runs"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn default_folders_name_their_run_never_collide_and_are_never_taken_for_another_run() {
+    let env = Env::new();
+    let store = format!(
+        "sqlite://{}",
+        env.dir.path().join("store/hone.db").display()
+    );
+    // Create the store first, so the two jobs below only race for their folders.
+    env.ok(&["experiments", "create", "warm-up"]);
+    // Two jobs of the same config started together: the same second, two folders.
+    let cfg = example("sp500_direction.toml");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_hone"))
+            .args(["train", &cfg, "--json", "--store", &store])
+            .current_dir(env.dir.path())
+            .env_remove("HONE_STORE_URI")
+            .env_remove("HONE_ARTIFACTS_URI")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let mut ids = Vec::new();
+    for child in [a, b] {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        ids.push(v["run_id"].as_str().unwrap().to_string());
+    }
+    let folders = run_folders(env.dir.path());
+    assert_eq!(folders.len(), 2, "{folders:?}");
+    for id in &ids {
+        let folder = folders.iter().find(|f| f.ends_with(&id[..8])).unwrap();
+        assert!(folder.starts_with("sp500_direction-"), "{folder}");
+        let run_file: Value = serde_json::from_slice(
+            &std::fs::read(env.dir.path().join("runs").join(folder).join("run.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(run_file["run_id"], id.as_str());
+    }
+    // Untracked: a random suffix, and no run.json.
+    env.ok(&["train", &cfg, "--no-track"]);
+    let folders = run_folders(env.dir.path());
+    assert_eq!(folders.len(), 3);
+    let untracked = folders
+        .iter()
+        .find(|f| !ids.iter().any(|id| f.ends_with(&id[..8])))
+        .unwrap();
+    assert_eq!(
+        untracked.rsplit('-').next().unwrap().len(),
+        8,
+        "{untracked}"
+    );
+    assert!(
+        !env.dir
+            .path()
+            .join("runs")
+            .join(untracked)
+            .join("run.json")
+            .exists()
+    );
+
+    // Another run's folder is refused, naming that run; --overwrite replaces it, and the earlier
+    // run's model is then read from its artifacts, never from the folder that now holds another.
+    let first = folders.iter().find(|f| f.ends_with(&ids[0][..8])).unwrap();
+    let first_dir = format!("runs/{first}");
+    let err = env.fails(&["train", &cfg, "--out", &first_dir], 2);
+    assert!(
+        err.contains(&format!("holds the outputs of run {}", ids[0])),
+        "{err}"
+    );
+    let third = env.json(&["train", &cfg, "--out", &first_dir, "--overwrite", "--json"]);
+    let third_id = third["run_id"].as_str().unwrap();
+    let own = env.json(&["evaluate", third_id, "--json"]);
+    assert!(
+        own["model"].as_str().unwrap().ends_with(first.as_str()),
+        "{own}"
+    );
+    let earlier = env.json(&["evaluate", &ids[0], "--json"]);
+    assert_eq!(
+        earlier["model"],
+        format!("run {} (its artifacts)", ids[0]),
+        "{earlier}"
+    );
+    assert_eq!(earlier["metrics"]["roc_auc"], own["metrics"]["roc_auc"]);
+}
+
+#[test]
+fn no_outputs_keeps_everything_in_the_store_only() {
+    let env = Env::new();
+    let cfg = example("sp500_direction.toml");
+    let report = env.json(&["train", &cfg, "--no-outputs", "--json"]);
+    assert_eq!(report["out_dir"], Value::Null);
+    assert!(
+        !env.dir.path().join("runs").exists(),
+        "nothing is written under runs/"
+    );
+    let run_id = report["run_id"].as_str().unwrap();
+    let show = env.json(&["runs", "show", run_id, "--json"]);
+    assert!(
+        !show["run"]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t[0] == "hone.out_dir")
+    );
+    let arts = env.json(&["artifacts", "list", run_id, "--json"]);
+    for f in [
+        "model.txt",
+        "pipeline/pipeline.json",
+        "config.toml",
+        "model.json",
+    ] {
+        assert!(
+            arts["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["path"] == f),
+            "{f}"
+        );
+    }
+    // evaluate and predict read the model from the artifacts: the holdout scores as in training.
+    let ev = env.json(&["evaluate", run_id, "--json"]);
+    assert_eq!(
+        ev["metrics"]["roc_auc"],
+        report["holdout"]["metrics"]["roc_auc"]
+    );
+    let data = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/data/sp500_daily_1999_2018.csv")
+        .display()
+        .to_string();
+    let csv = env.ok(&["predict", "--model", run_id, "--data", &data]);
+    assert!(csv.lines().count() > 4000, "{}", csv.lines().count());
+    // The temporary copies are gone again, and still nothing is under runs/.
+    assert!(!env.dir.path().join("runs").exists());
+
+    let err = env.fails(&["train", &cfg, "--no-outputs", "--no-track"], 2);
+    assert!(
+        err.contains("--no-outputs needs the tracking store"),
+        "{err}"
+    );
+    env.fails(&["train", &cfg, "--no-outputs", "--out", "x"], 2);
+    let err = env.fails(&["evaluate", "0123456789abcdef", "--json"], 2);
+    assert!(
+        err.contains("neither a model directory nor a tracked run"),
+        "{err}"
+    );
+}

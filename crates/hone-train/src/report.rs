@@ -199,8 +199,9 @@ pub struct TrainReport {
     pub stress: Option<crate::stress::StressReport>,
     /// Notes for the user (dropped rows, leakage warnings).
     pub notes: Vec<String>,
-    /// Output directory.
-    pub out_dir: PathBuf,
+    /// Output directory (`None`: the job wrote no folder, its files are only its tracked run's
+    /// artifacts — `--no-outputs`).
+    pub out_dir: Option<PathBuf>,
     /// Wall time of the whole job, seconds.
     pub seconds: f64,
 }

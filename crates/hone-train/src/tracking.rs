@@ -15,6 +15,7 @@ use crate::TrainError;
 use crate::config::LoadedConfig;
 use crate::job::{FoldReport, TrainReport};
 use crate::job::{TrainOutput, run_job};
+use crate::output::OutDir;
 
 fn kv(k: &str, v: impl ToString) -> (String, String) {
     (k.to_string(), v.to_string())
@@ -268,10 +269,12 @@ fn log_results(
         let refs: Vec<(&str, f64)> = tm.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         parent.log_metrics(&refs, 0)?;
     }
-    let mut tags = vec![
-        kv(keys::FINGERPRINT, &report.fingerprint),
-        kv(keys::OUT_DIR, report.out_dir.display()),
-    ];
+    let mut tags = vec![kv(keys::FINGERPRINT, &report.fingerprint)];
+    if let Some(dir) = &report.out_dir {
+        // Absolute, so that `hone evaluate RUN_ID` finds it from any working directory.
+        let dir = std::path::absolute(dir).unwrap_or(dir.clone());
+        tags.push(kv(keys::OUT_DIR, dir.display()));
+    }
     if !report.gates.is_empty() {
         let passed = report.gates.iter().all(|g| g.passed || g.level != "hard");
         tags.push(kv(keys::GATES_PASSED, passed));
@@ -375,22 +378,54 @@ pub fn earlier_trials(
     Ok(out)
 }
 
-/// Runs `hone train` and records it in the store. The parent run is visible as RUNNING while
-/// the job trains; it ends FINISHED, or FAILED (with the error as the tag `hone.error`).
+/// Runs `hone train` and records it in the store, writing the outputs into `out_dir` (which
+/// the caller claimed). The parent run is visible as RUNNING while the job trains; it ends
+/// FINISHED, or FAILED (with the error as the tag `hone.error`).
 pub fn run_train_tracked(
     cfg: &LoadedConfig,
     out_dir: &Path,
     tracker: &Tracker,
     on_event: &mut dyn FnMut(crate::Event<'_>),
 ) -> Result<(TrainReport, String), TrainError> {
-    run_train_tracked_with(cfg, out_dir, tracker, &[], on_event)
+    run_train_tracked_with(cfg, Outputs::Dir(out_dir), tracker, &[], on_event)
 }
 
-/// [`run_train_tracked`], counting `extra_trials` (e.g. the trials of the search that chose
-/// this config) beside the experiment's earlier runs in the deflated Sharpe ratio and PBO.
+/// Claims a tracked job's output directory once its run exists, given the run id (so that a
+/// default directory can carry it: `runs/<name>-<UTC time>-<run id[..8]>`).
+pub type ClaimDir<'a> = dyn FnMut(&str) -> Result<OutDir, TrainError> + 'a;
+
+/// Where a tracked job's output files go besides the store, which always gets them as the
+/// run's artifacts.
+pub enum Outputs<'a> {
+    /// Into this directory, claimed by the caller.
+    Dir(&'a Path),
+    /// Into the directory the closure claims once the run exists; it is kept when the job
+    /// succeeds and left as it was found when it fails ([`OutDir`]).
+    Claim(&'a mut ClaimDir<'a>),
+    /// Nowhere: no folder is written (`--no-outputs`); `hone evaluate RUN_ID` and `hone predict
+    /// --model RUN_ID` read the model from the artifacts.
+    None,
+}
+
+/// The file in a tracked job's output directory that names its run: `{"run_id", "experiment",
+/// "store"}`. It ties the folder to the run, so that a folder a later job overwrote is never
+/// taken for the earlier run's ([`run_of_dir`]).
+pub const RUN_FILE: &str = "run.json";
+
+/// The run whose outputs `dir` holds, from its [`RUN_FILE`] (`None`: no such file, or not
+/// readable: an untracked job's folder, or one written before the file existed).
+pub fn run_of_dir(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(RUN_FILE)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("run_id")?.as_str().map(str::to_string)
+}
+
+/// [`run_train_tracked`] with the outputs going where `outputs` says, counting `extra_trials`
+/// (e.g. the trials of the search that chose this config) beside the experiment's earlier runs
+/// in the deflated Sharpe ratio and PBO.
 pub fn run_train_tracked_with(
     cfg: &LoadedConfig,
-    out_dir: &Path,
+    outputs: Outputs<'_>,
     tracker: &Tracker,
     extra_trials: &[crate::trading::Trial],
     on_event: &mut dyn FnMut(crate::Event<'_>),
@@ -402,22 +437,59 @@ pub fn run_train_tracked_with(
     let mut earlier = earlier_trials(tracker, &experiment)?;
     earlier.extend_from_slice(extra_trials);
     let parent = tracker.start_run(&experiment, Some(&cfg.name()), None, tags)?;
-    let job = run_job(cfg, out_dir, &earlier, on_event)
-        .and_then(|out| out.files.write_to(out_dir).map(|()| out));
+    let fail = |e: &dyn std::fmt::Display| {
+        let _ = parent.set_tags(&[kv(keys::ERROR, e)]);
+        let _ = parent.end(RunStatus::Failed);
+    };
+    let (claimed, out_dir) = match outputs {
+        Outputs::Dir(dir) => (None, Some(dir.to_path_buf())),
+        Outputs::Claim(claim) => match claim(&parent.run_id) {
+            Ok(dir) => {
+                let path = dir.path().to_path_buf();
+                (Some(dir), Some(path))
+            }
+            Err(e) => {
+                let _ = parent.log_params(&params_of(cfg, None));
+                fail(&e);
+                return Err(e);
+            }
+        },
+        Outputs::None => (None, None),
+    };
+    let run_file = serde_json::json!({
+        "run_id": parent.run_id,
+        "experiment": experiment,
+        "store": tracker.store().location(),
+    });
+    let job = run_job(cfg, out_dir.as_deref(), &earlier, on_event).and_then(|out| {
+        if let Some(dir) = &out_dir {
+            out.files.write_to(dir)?;
+            let path = dir.join(RUN_FILE);
+            let text = serde_json::to_string_pretty(&run_file).unwrap_or_default();
+            crate::output::write_atomic(&path, text.as_bytes()).map_err(|e| {
+                TrainError::Output {
+                    path,
+                    message: e.to_string(),
+                }
+            })?;
+        }
+        Ok(out)
+    });
     match job {
         Ok(TrainOutput { report, files }) => {
             if let Err(e) = log_results(tracker, &experiment, &parent, cfg, &report, &files) {
-                let _ = parent.set_tags(&[kv(keys::ERROR, &e)]);
-                let _ = parent.end(RunStatus::Failed);
+                fail(&e);
                 return Err(e.into());
             }
             parent.end(RunStatus::Finished)?;
+            if let Some(dir) = claimed {
+                dir.commit();
+            }
             Ok((report, parent.run_id.clone()))
         }
         Err(e) => {
             let _ = parent.log_params(&params_of(cfg, None));
-            let _ = parent.set_tags(&[kv(keys::ERROR, &e)]);
-            let _ = parent.end(RunStatus::Failed);
+            fail(&e);
             Err(e)
         }
     }
