@@ -562,7 +562,11 @@ fn resolve_model(model: &str, store: &crate::tracking::StoreArgs) -> Result<Mode
 pub fn evaluate(args: EvaluateArgs) -> Result<(), CliError> {
     let model = resolve_model(&args.model, &args.store)?;
     let r = hone_train::evaluate::evaluate(model.path(), args.data.as_deref());
-    print_evaluation(r, model.is_from_artifacts().then_some(&args.model), args.json)
+    print_evaluation(
+        r,
+        model.is_from_artifacts().then_some(&args.model),
+        args.json,
+    )
 }
 
 /// Prints an evaluation (`from_run`: the model came from this run's artifacts, named in place

@@ -1,7 +1,8 @@
 //! Recording `hone train` in the tracking store: a parent run for the job, a child run per fold
 //! and one for the final refit.
 //!
-//! The parent run gets the resolved settings as params, the dataset fingerprint as an input,
+//! The parent run gets the whole resolved config as dotted params (`params_of`), the dataset
+//! fingerprint as an input,
 //! the environment as tags, the cross-validated and holdout metrics (`cv.<metric>.mean`,
 //! `cv.<metric>.std`, `holdout.<metric>`), and every output file as an artifact. Each child run
 //! gets its fold's params and test metrics, and the early-stopping learning curve as the step
@@ -91,6 +92,16 @@ fn flatten(
             }
         }
     }
+}
+
+/// A `[search]` table as `search.*` params, flattened as [`params_of`] flattens a config: what
+/// `hone tune` adds to its refit's run, whose config (the best trial's) no longer has one.
+pub fn search_params(search: &toml::Table) -> Vec<(String, String)> {
+    let mut p = std::collections::BTreeMap::new();
+    if let Ok(v) = serde_json::to_value(search) {
+        flatten("search", &v, &mut p);
+    }
+    p.into_iter().collect()
 }
 
 /// The run's params: the whole resolved config (defaults filled in) as flattened dotted keys

@@ -213,6 +213,13 @@ pub fn run_tune(
         let out = report.out_dir.clone();
         store.log_batches(&[hone_track::store::Batch {
             run_id: run_id.clone(),
+            // The search that chose these parameters, beside the config they were applied to.
+            params: cfg
+                .config
+                .search
+                .as_ref()
+                .map(crate::tracking::search_params)
+                .unwrap_or_default(),
             tags: vec![
                 (keys::STUDY_NAME.into(), def.name.clone()),
                 (keys::STUDY_BEST_TRIAL.into(), best.number.to_string()),
