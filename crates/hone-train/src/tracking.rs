@@ -94,7 +94,7 @@ fn flatten(
     }
 }
 
-/// A `[search]` table as `search.*` params, flattened as [`params_of`] flattens a config: what
+/// A `[search]` table as `search.*` params, flattened as `params_of` flattens a config: what
 /// `hone tune` adds to its refit's run, whose config (the best trial's) no longer has one.
 pub fn search_params(search: &toml::Table) -> Vec<(String, String)> {
     let mut p = std::collections::BTreeMap::new();
