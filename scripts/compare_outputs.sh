@@ -71,7 +71,10 @@ done
 if python3 - "$work/old-tune.json" "$work/new-tune.json" <<'PY'
 import json, sys
 def trials(p):
-    return [(t["trial"], t["state"], t["params"], t.get("values")) for t in json.load(open(p))]
+    d = json.load(open(p))
+    # {"items": [...], ...} since the list envelope; a bare list from older builds.
+    d = d["items"] if isinstance(d, dict) else d
+    return [(t["trial"], t["state"], t["params"], t.get("values")) for t in d]
 a, b = trials(sys.argv[1]), trials(sys.argv[2])
 sys.exit(0 if a == b and a else 1)
 PY

@@ -15,8 +15,8 @@ use crate::render;
 pub struct TrainArgs {
     /// The job's config file (TOML).
     pub config: PathBuf,
-    /// Output directory: new or empty (default: runs/<name>-<UTC timestamp>, never an existing
-    /// one).
+    /// Output directory: new or empty (default: runs/<name>-<UTC timestamp>-<run id[..8]>, a
+    /// random suffix with --no-track; never an existing one).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Replace the contents of a non-empty --out that holds an earlier hone output (never the
@@ -34,8 +34,23 @@ pub struct TrainArgs {
     /// read as TOML (a bare word is a string), e.g. --set model.params.learning_rate=0.1.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Write no output folder: the files go to the tracking store only, as the run's artifacts
+    /// (`hone evaluate RUN_ID` and `hone predict --model RUN_ID` read them from there).
+    #[arg(long, conflicts_with_all = ["out", "overwrite"])]
+    pub no_outputs: bool,
     #[command(flatten)]
     pub store: crate::tracking::StoreArgs,
+}
+
+/// `--no-outputs` with `--no-track` would keep the results nowhere.
+pub(crate) fn check_no_outputs(no_outputs: bool, no_track: bool) -> Result<(), CliError> {
+    if no_outputs && no_track {
+        return Err(CliError::usage(
+            "--no-outputs needs the tracking store (the files would be kept nowhere): drop \
+             --no-track, or --no-outputs",
+        ));
+    }
+    Ok(())
 }
 
 /// `hone split`.
@@ -132,9 +147,10 @@ pub struct MetricsArgs {
 /// `hone predict`.
 #[derive(Args, Debug)]
 pub struct PredictArgs {
-    /// A `hone train` output directory.
+    /// A `hone train` output directory, or the id of a tracked run (its model is read from the
+    /// store's artifacts when the run wrote no folder).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: String,
     /// Data file (CSV or Parquet) with the columns the model was trained on.
     #[arg(long)]
     pub data: PathBuf,
@@ -147,6 +163,8 @@ pub struct PredictArgs {
     /// Print a JSON summary (with --out) or the predictions as JSON records.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub store: crate::tracking::StoreArgs,
 }
 
 pub(crate) fn utc_stamp() -> String {
@@ -168,30 +186,55 @@ fn out_error(e: hone_train::output::OutDirError, hint: &str) -> CliError {
     CliError::usage(format!("--out {e}{hint}"))
 }
 
-/// A new directory `runs/<name>-<UTC timestamp>[-k]` for a job without `--out`
-/// ([`hone_train::output::OutDir::claim_default`]).
-fn claim_default_out(name: &str) -> Result<hone_train::output::OutDir, CliError> {
-    hone_train::output::OutDir::claim_default(Path::new("runs"), name, &utc_stamp()).map_err(|e| {
+/// A new directory `runs/<name>-<UTC timestamp>-<tag>[-k]` for a job without `--out`
+/// ([`hone_train::output::OutDir::claim_default`]): `tag` is the first 8 characters of the
+/// tracked run's id (the folder names its run), or random ones for an untracked job, so that
+/// jobs started in the same second never even race for one name.
+fn claim_default_out(
+    name: &str,
+    run_id: Option<&str>,
+) -> Result<hone_train::output::OutDir, CliError> {
+    let random;
+    let id = match run_id {
+        Some(id) => id,
+        None => {
+            random = hone_track::store::new_run_id();
+            &random
+        }
+    };
+    let tag: String = id.chars().take(8).collect();
+    let stamp = format!("{}-{tag}", utc_stamp());
+    hone_train::output::OutDir::claim_default(Path::new("runs"), name, &stamp).map_err(|e| {
         CliError::usage(format!(
             "default output directory: {e} (choose one with --out)"
         ))
     })
 }
 
-/// Claims a job's output directory before anything runs: `--out` (refused when it is a file,
-/// non-empty without `overwrite`, or not writable), or a new default one. `hint` tells how to
+/// Claims a job's output directory: `--out` (refused when it is a file, non-empty without
+/// `overwrite`, or not writable), or a new default one named with `run_id`. `hint` tells how to
 /// get past a non-empty `--out`.
 pub(crate) fn claim_out(
     out: Option<&Path>,
     name: &str,
+    run_id: Option<&str>,
     overwrite: bool,
     hint: &str,
 ) -> Result<hone_train::output::OutDir, CliError> {
     match out {
-        Some(dir) => {
-            hone_train::output::OutDir::claim(dir, overwrite).map_err(|e| out_error(e, hint))
-        }
-        None => claim_default_out(name),
+        Some(dir) => hone_train::output::OutDir::claim(dir, overwrite).map_err(|e| {
+            // Say whose outputs are in the way: another tracked run's folder is never taken
+            // without --overwrite.
+            let owner = hone_train::tracking::run_of_dir(dir)
+                .filter(|_| matches!(e, hone_train::output::OutDirError::NotEmpty { .. }));
+            match owner {
+                Some(owner) => {
+                    out_error(e, &format!(" (it holds the outputs of run {owner}){hint}"))
+                }
+                None => out_error(e, hint),
+            }
+        }),
+        None => claim_default_out(name, run_id),
     }
 }
 
@@ -226,21 +269,31 @@ pub(crate) fn load_config(
 }
 
 pub fn train(args: TrainArgs) -> Result<(), CliError> {
+    check_no_outputs(args.no_outputs, args.no_track)?;
     let cfg = load_config(&args.config, &args.set)?;
-    // Claimed before training: a bad --out fails at once; a failed job leaves it as it was.
-    let out_dir = claim_out(
-        args.out.as_deref(),
-        &cfg.name(),
-        args.overwrite,
-        OVERWRITE_HINT,
-    )?;
-    let out = out_dir.path().to_path_buf();
+    // --out is claimed before training: a bad one fails at once; a failed job leaves it as it
+    // was. A default directory is claimed once the tracked run exists, to carry its id.
+    let mut explicit = match &args.out {
+        Some(dir) => Some(claim_out(
+            Some(dir),
+            &cfg.name(),
+            None,
+            args.overwrite,
+            OVERWRITE_HINT,
+        )?),
+        None => None,
+    };
     let mut progress = TrainProgress::new(args.json);
     let (result, run_id) = if args.no_track {
-        (
-            hone_train::run_train(&cfg, &out, &mut |e| progress.on_event(e)),
-            None,
-        )
+        let out_dir = match explicit.take() {
+            Some(dir) => dir,
+            None => claim_default_out(&cfg.name(), None)?,
+        };
+        let result = hone_train::run_train(&cfg, out_dir.path(), &mut |e| progress.on_event(e));
+        if result.is_ok() {
+            out_dir.commit();
+        }
+        (result, None)
     } else {
         let loc = args.store.location()?;
         let tracker = hone_track::Tracker::open_uri(&loc.store_uri, &loc.artifacts)
@@ -252,7 +305,17 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
             eprintln!("\ninterrupted: runs marked KILLED, logged data flushed");
             std::process::exit(130);
         });
-        match hone_train::tracking::run_train_tracked(&cfg, &out, &tracker, &mut |e| {
+        let name = cfg.name();
+        let mut claim = |run_id: &str| match explicit.take() {
+            Some(dir) => Ok(dir),
+            None => claim_default_out(&name, Some(run_id)).map_err(crate::tune::into_train_error),
+        };
+        let outputs = if args.no_outputs {
+            hone_train::tracking::Outputs::None
+        } else {
+            hone_train::tracking::Outputs::Claim(&mut claim)
+        };
+        match hone_train::tracking::run_train_tracked_with(&cfg, outputs, &tracker, &[], &mut |e| {
             progress.on_event(e)
         }) {
             Ok((report, run_id)) => (Ok(report), Some((run_id, loc.store_uri))),
@@ -261,7 +324,6 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
     };
     progress.finish();
     let report = result?;
-    out_dir.commit();
     if args.json {
         let mut v = serde_json::to_value(&report).map_err(|e| CliError::runtime(e.to_string()))?;
         if let Some((run_id, store)) = &run_id {
@@ -443,7 +505,8 @@ pub fn predict(args: PredictArgs) -> Result<(), CliError> {
         hone_train::output::check_out_file(path, args.overwrite)
             .map_err(|e| out_error(e, " (pass --overwrite to replace it)"))?;
     }
-    let result = hone_train::predict(&args.model, &args.data)?;
+    let model = resolve_model(&args.model, &args.store)?;
+    let result = hone_train::predict(model.path(), &args.data)?;
     for note in &result.notes {
         eprintln!("note: {note}");
     }
@@ -481,31 +544,69 @@ pub struct EvaluateArgs {
     pub json: bool,
 }
 
-/// A model directory, or the output directory of the tracked run with that id (its tag
-/// `hone.out_dir`), for commands that take either.
-fn model_dir(model: &str, store: &crate::tracking::StoreArgs) -> Result<PathBuf, CliError> {
+/// A `--model`/`MODEL_DIR` argument: a model directory, or a tracked run's model (its output
+/// folder, or its artifacts in a temporary folder removed on drop).
+enum ModelArg {
+    Dir(PathBuf),
+    Run(hone_train::evaluate::RunModelDir),
+}
+
+impl ModelArg {
+    fn path(&self) -> &Path {
+        match self {
+            ModelArg::Dir(d) => d,
+            ModelArg::Run(r) => r.path(),
+        }
+    }
+
+    fn is_from_artifacts(&self) -> bool {
+        matches!(self, ModelArg::Run(r) if r.is_from_artifacts())
+    }
+}
+
+/// Resolves a model argument: an existing directory as it is, anything else as a run id in
+/// the store (`hone_train::evaluate::model_dir_of_run`).
+fn resolve_model(model: &str, store: &crate::tracking::StoreArgs) -> Result<ModelArg, CliError> {
     let dir = PathBuf::from(model);
     if dir.is_dir() {
-        return Ok(dir);
+        return Ok(ModelArg::Dir(dir));
     }
     let loc = store.location()?;
     let mode = hone_track::OpenMode::MustExist;
-    let store = hone_track::open_store_with(&loc.store_uri, mode).map_err(|e| match e {
+    let opened = hone_track::open_store_with(&loc.store_uri, mode).map_err(|e| match e {
         hone_track::TrackError::Invalid(_) => CliError::usage(format!(
             "{model}: neither a model directory nor a tracked run ({e})"
         )),
         e => crate::tracking::track_err(e),
     })?;
-    Ok(hone_train::evaluate::model_dir_of_run(
-        store.as_ref(),
-        model,
-    )?)
+    let blobs = hone_track::artifacts::BlobStore::open(&loc.artifacts)
+        .map_err(crate::tracking::track_err)?;
+    let run = hone_train::evaluate::model_dir_of_run(opened.as_ref(), &blobs, model)?;
+    Ok(ModelArg::Run(run))
 }
 
 pub fn evaluate(args: EvaluateArgs) -> Result<(), CliError> {
-    let dir = model_dir(&args.model, &args.store)?;
-    let r = hone_train::evaluate::evaluate(&dir, args.data.as_deref())?;
-    if args.json {
+    let model = resolve_model(&args.model, &args.store)?;
+    let r = hone_train::evaluate::evaluate(model.path(), args.data.as_deref());
+    print_evaluation(
+        r,
+        model.is_from_artifacts().then_some(&args.model),
+        args.json,
+    )
+}
+
+/// Prints an evaluation (`from_run`: the model came from this run's artifacts, named in place
+/// of the temporary folder they were read into).
+fn print_evaluation(
+    r: Result<hone_train::evaluate::EvaluateReport, hone_train::TrainError>,
+    from_run: Option<&str>,
+    json_out: bool,
+) -> Result<(), CliError> {
+    let mut r = r?;
+    if let Some(run) = from_run {
+        r.model = format!("run {run} (its artifacts)");
+    }
+    if json_out {
         println!(
             "{}",
             serde_json::to_string_pretty(&r).map_err(|e| CliError::runtime(e.to_string()))?
@@ -696,8 +797,8 @@ pub fn export(args: ExportArgs) -> Result<(), CliError> {
         };
         CliError::usage(format!("--features {e}{hint}"))
     })?;
-    let dir = model_dir(&args.model, &args.store)?;
-    let export = hone_train::export::export_features(&dir, args.data.as_deref())?;
+    let model = resolve_model(&args.model, &args.store)?;
+    let export = hone_train::export::export_features(model.path(), args.data.as_deref())?;
     hone_train::output::write_atomic(&args.features, &export.parquet)
         .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", args.features.display())))?;
     if args.json {

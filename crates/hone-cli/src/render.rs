@@ -491,7 +491,18 @@ pub fn train_report(r: &TrainReport) -> String {
         .map(|(n, v)| format!("{n} {}", fmt(*v)))
         .collect();
     let _ = writeln!(s, "top features: {}", top.join(", "));
-    let _ = writeln!(s, "outputs: {}  ({:.1}s)", r.out_dir.display(), r.seconds);
+    match &r.out_dir {
+        Some(dir) => {
+            let _ = writeln!(s, "outputs: {}  ({:.1}s)", dir.display(), r.seconds);
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "outputs: none written (--no-outputs; the files are the run's artifacts)  ({:.1}s)",
+                r.seconds
+            );
+        }
+    }
     s
 }
 
@@ -601,6 +612,117 @@ pub fn metrics(m: &Map<String, Value>) -> String {
     s
 }
 
+/// A number for a chart's axis: four significant digits, no trailing zeros.
+fn axis_number(v: f64) -> String {
+    let s = if v != 0.0 && (v.abs() >= 1e5 || v.abs() < 1e-3) {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
+    };
+    if s.contains('.') && !s.contains('e') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// A metric's series as a text chart (`hone runs history` on a terminal): a summary line
+/// (points, steps, best and last value), then `height` rows × `width` columns with the y axis
+/// labelled at the top, middle and bottom and the first and last step under the x axis. Each
+/// point is a `*`; `:` joins consecutive points a column apart, so a learning curve reads as a
+/// line. Non-finite values are left out and counted. Hand-written (about 80 lines) rather than
+/// a plotting crate: it needs no terminal features and no dependency.
+pub fn line_chart(title: &str, points: &[(f64, f64)], width: usize, height: usize) -> String {
+    let (width, height) = (width.max(8), height.max(3));
+    let finite: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    let mut s = String::new();
+    let skipped = points.len() - finite.len();
+    let (Some(first), Some(last)) = (finite.first(), finite.last()) else {
+        let _ = writeln!(
+            s,
+            "{}: {} point(s), none finite",
+            escape(title),
+            points.len()
+        );
+        return s;
+    };
+    let (mut y_min, mut y_max) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut x_min, mut x_max) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut lowest = *first;
+    for &(x, y) in &finite {
+        y_min = y_min.min(y);
+        y_max = y_max.max(y);
+        x_min = x_min.min(x);
+        x_max = x_max.max(x);
+        if y < lowest.1 {
+            lowest = (x, y);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "{}: {} point(s), steps {}..{}, lowest {} at step {}, last {}{}",
+        escape(title),
+        finite.len(),
+        axis_number(x_min),
+        axis_number(x_max),
+        axis_number(lowest.1),
+        axis_number(lowest.0),
+        axis_number(last.1),
+        if skipped > 0 {
+            format!(" ({skipped} non-finite left out)")
+        } else {
+            String::new()
+        }
+    );
+    let x_span = if x_max > x_min { x_max - x_min } else { 1.0 };
+    let y_span = if y_max > y_min { y_max - y_min } else { 1.0 };
+    let col = |x: f64| (((x - x_min) / x_span) * (width - 1) as f64).round() as usize;
+    let row = |y: f64| (((y_max - y) / y_span) * (height - 1) as f64).round() as usize;
+    let mut grid = vec![vec![' '; width]; height];
+    let mut prev: Option<(usize, usize)> = None;
+    for &(x, y) in &finite {
+        let (c, r) = (col(x).min(width - 1), row(y).min(height - 1));
+        if let Some((pc, pr)) = prev
+            && c == pc + 1
+        {
+            for line in grid.iter_mut().take(pr.max(r)).skip(pr.min(r) + 1) {
+                if line[c] == ' ' {
+                    line[c] = ':';
+                }
+            }
+        }
+        grid[r][c] = '*';
+        prev = Some((c, r));
+    }
+    let labels: Vec<String> = (0..height)
+        .map(|r| {
+            if r == 0 {
+                axis_number(y_max)
+            } else if r == height - 1 {
+                axis_number(y_min)
+            } else if r == (height - 1) / 2 {
+                axis_number(y_max - y_span * r as f64 / (height - 1) as f64)
+            } else {
+                String::new()
+            }
+        })
+        .collect();
+    let pad = labels.iter().map(String::len).max().unwrap_or(0);
+    for (label, line) in labels.iter().zip(&grid) {
+        let body: String = line.iter().collect();
+        let _ = writeln!(s, "{label:>pad$} |{}", body.trim_end());
+    }
+    let _ = writeln!(s, "{:>pad$} +{}", "", "-".repeat(width));
+    let (left, right) = (axis_number(x_min), axis_number(x_max));
+    let gap = (width + 1).saturating_sub(left.len() + right.len()).max(1);
+    let _ = writeln!(s, "{:>pad$}  {left}{}{right}  (step)", "", " ".repeat(gap));
+    s
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -642,5 +764,20 @@ mod tests {
     fn ranges_compress_runs() {
         assert_eq!(super::ranges(&[0, 1, 2, 5, 7, 8]), "0..2,5,7..8");
         assert_eq!(super::ranges(&[]), "");
+    }
+
+    #[test]
+    fn a_chart_has_its_summary_axes_and_every_point() {
+        let pts: Vec<(f64, f64)> = (1..=40).map(|i| (i as f64, 1.0 / i as f64)).collect();
+        let c = super::line_chart("loss", &pts, 40, 10);
+        let lines: Vec<&str> = c.lines().collect();
+        assert!(lines[0].starts_with("loss: 40 point(s), steps 1..40, lowest 0.025 at step 40"));
+        assert_eq!(lines.len(), 1 + 10 + 2);
+        assert!(lines[1].trim_start().starts_with("1 |*"), "{c}");
+        assert!(lines[10].trim_start().starts_with("0.025 |") && lines[10].ends_with('*'));
+        assert_eq!(c.matches('*').count(), 40, "one column per step here: {c}");
+        assert!(lines[12].contains("1") && lines[12].ends_with("40  (step)"));
+        let none = super::line_chart("x", &[(1.0, f64::NAN)], 40, 10);
+        assert_eq!(none, "x: 1 point(s), none finite\n");
     }
 }

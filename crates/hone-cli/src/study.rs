@@ -395,7 +395,8 @@ pub fn study(a: StudyArgs) -> Result<(), CliError> {
                 if study.def().directions.len() == 1 {
                     println!("{}", items[0]);
                 } else {
-                    println!("{}", Value::Array(items));
+                    // The Pareto front is a list: the list envelope.
+                    crate::tracking::print_list(items, None);
                 }
             } else {
                 for t in &best {
@@ -417,7 +418,7 @@ pub fn study(a: StudyArgs) -> Result<(), CliError> {
             let trials = study.trials();
             if json {
                 let items: Vec<Value> = trials.iter().map(|t| trial_json(study.def(), t)).collect();
-                println!("{}", Value::Array(items));
+                crate::tracking::print_list(items, None);
             } else {
                 println!("{:>6}  {:<8}  {:>14}  params", "trial", "state", "value(s)");
                 for t in &trials {

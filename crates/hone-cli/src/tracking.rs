@@ -2,11 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::io::IsTerminal as _;
 
 use clap::{Args, Subcommand};
 use hone_track::location::{Location, resolve};
 use hone_track::retention::{self, Policy};
-use hone_track::store::SearchRequest;
+use hone_track::store::{Batch, SearchRequest};
 use hone_track::{Backend, Lifecycle, OpenMode, Run, Store, ViewType, open_store_with};
 
 use crate::render::escape;
@@ -147,12 +148,15 @@ pub(crate) fn run_json(r: &Run) -> serde_json::Value {
            "metric_steps": steps, "tags": text(&r.tags)})
 }
 
-fn runs_json(runs: &[Run]) -> serde_json::Value {
-    serde_json::Value::Array(runs.iter().map(run_json).collect())
-}
-
 fn print_json(v: serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+}
+
+/// Prints a list as every list command does with `--json`: `{"items": [...],
+/// "next_page_token": <string|null>}` (MLflow's paged shape; null where there is no next page
+/// or the command does not page), so one parser reads them all.
+pub(crate) fn print_list(items: impl serde::Serialize, next_page_token: Option<String>) {
+    print_json(json!({"items": items, "next_page_token": next_page_token}));
 }
 
 /// Runs an experiments subcommand.
@@ -169,7 +173,7 @@ pub fn experiments(args: ExperimentsArgs) -> Result<(), CliError> {
                 .list_experiments(view(deleted, all))
                 .map_err(track_err)?;
             if json {
-                print_json(json!(list));
+                print_list(list, None);
             } else {
                 println!("{:<6} {:<32} {:<8} created", "id", "name", "state");
                 for e in list {
@@ -232,10 +236,17 @@ enum RunsCmd {
         /// Experiment name.
         #[arg(long)]
         experiment: String,
-        /// At most this many runs.
+        /// At most this many runs (one page).
         #[arg(long, default_value_t = 100)]
         max_results: usize,
-        /// JSON output.
+        /// Token of the next page (printed by the previous page).
+        #[arg(long)]
+        page_token: Option<String>,
+        /// Extra columns, comma-separated: metric keys (bare or `metrics.X`), `params.X`,
+        /// `tags.X`, e.g. cv.roc_auc.mean,params.model.type (missing values show as -).
+        #[arg(long)]
+        columns: Option<String>,
+        /// JSON output: {"items": [...], "next_page_token": ...}.
         #[arg(long)]
         json: bool,
     },
@@ -270,7 +281,47 @@ enum RunsCmd {
         /// Search active and deleted runs.
         #[arg(long)]
         all: bool,
-        /// JSON output: {"runs": [...], "next_page_token": ...}.
+        /// Extra columns, comma-separated: metric keys (bare or `metrics.X`), `params.X`,
+        /// `tags.X`, e.g. cv.roc_auc.mean,holdout.trading.sharpe (missing values show as -).
+        #[arg(long)]
+        columns: Option<String>,
+        /// JSON output: {"items": [...], "next_page_token": ...}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set tags on a run: KEY=VALUE ... (e.g. hone.keep=true protects it from `runs prune`).
+    Tag {
+        /// Run id.
+        run_id: String,
+        /// KEY=VALUE pairs.
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove tags from a run.
+    Untag {
+        /// Run id.
+        run_id: String,
+        /// Tag keys.
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every point of one metric of a run (e.g. a fold's learning curve `valid.binary_logloss`):
+    /// a chart on a terminal, else `step value timestamp` lines.
+    History {
+        /// Run id.
+        run_id: String,
+        /// Metric key.
+        metric: String,
+        /// Draw the chart even when stdout is not a terminal.
+        #[arg(long)]
+        chart: bool,
+        /// JSON output: {"items": [{"step", "value", "timestamp"}], "next_page_token": null}.
         #[arg(long)]
         json: bool,
     },
@@ -345,6 +396,188 @@ fn run_line(r: &Run) -> String {
     )
 }
 
+/// What a `--columns` entry reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColumnKind {
+    Metric,
+    Param,
+    Tag,
+}
+
+/// One `--columns` entry: as written (the header and JSON key), its kind and key.
+#[derive(Debug, Clone)]
+struct Column {
+    spec: String,
+    kind: ColumnKind,
+    key: String,
+}
+
+/// Parses `--columns` with the filter grammar's prefixes (`metrics.`, `params.`, `tags.`;
+/// a bare name is a metric, as most columns are) and its backtick quoting of the key.
+fn parse_columns(spec: Option<&str>) -> Result<Vec<Column>, CliError> {
+    let Some(spec) = spec else {
+        return Ok(Vec::new());
+    };
+    spec.split(',')
+        .map(|raw| {
+            let raw = raw.trim();
+            let (kind, name, rest) = if let Some(r) = raw.strip_prefix("metrics.") {
+                (ColumnKind::Metric, "metric", r)
+            } else if let Some(r) = raw.strip_prefix("params.") {
+                (ColumnKind::Param, "param", r)
+            } else if let Some(r) = raw.strip_prefix("tags.") {
+                (ColumnKind::Tag, "tag", r)
+            } else {
+                (ColumnKind::Metric, "metric", raw)
+            };
+            let key = rest
+                .strip_prefix('`')
+                .and_then(|r| r.strip_suffix('`'))
+                .unwrap_or(rest);
+            hone_track::validate_key(name, key)
+                .map_err(|e| CliError::usage(format!("--columns {raw:?}: {e}")))?;
+            Ok(Column {
+                spec: raw.to_string(),
+                kind,
+                key: key.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// A column's value for `--json`: a metric's latest value (a number, or null when missing or
+/// NaN), a param's or tag's text, or null.
+fn column_json(r: &Run, c: &Column) -> serde_json::Value {
+    let text = |pairs: &[(String, String)]| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == c.key)
+            .map_or(serde_json::Value::Null, |(_, v)| json!(v))
+    };
+    match c.kind {
+        ColumnKind::Metric => r
+            .metrics
+            .iter()
+            .find(|m| m.key == c.key)
+            .map_or(serde_json::Value::Null, |m| json!(m.point.value)),
+        ColumnKind::Param => text(&r.params),
+        ColumnKind::Tag => text(&r.tags),
+    }
+}
+
+/// A column's table cell: `-` when the run has no such value.
+fn column_cell(r: &Run, c: &Column) -> String {
+    let found = match c.kind {
+        ColumnKind::Metric => r
+            .metrics
+            .iter()
+            .find(|m| m.key == c.key)
+            .map(|m| fmt_value(m.point.value)),
+        ColumnKind::Param => r
+            .params
+            .iter()
+            .find(|(k, _)| *k == c.key)
+            .map(|(_, v)| v.clone()),
+        ColumnKind::Tag => r
+            .tags
+            .iter()
+            .find(|(k, _)| *k == c.key)
+            .map(|(_, v)| v.clone()),
+    };
+    found.unwrap_or_else(|| "-".into())
+}
+
+/// Prints a page of runs (`runs list`, `runs search`): the list envelope with `--json` (each
+/// run with a `columns` object when columns were asked for), else a line per run, a header
+/// when there are extra columns, and the next page's token.
+fn print_runs(runs: &[Run], next: Option<String>, columns: &[Column], json_out: bool) {
+    if json_out {
+        let items: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|r| {
+                let mut v = run_json(r);
+                if !columns.is_empty() {
+                    let cols: serde_json::Map<String, serde_json::Value> = columns
+                        .iter()
+                        .map(|c| (c.spec.clone(), column_json(r, c)))
+                        .collect();
+                    v["columns"] = serde_json::Value::Object(cols);
+                }
+                v
+            })
+            .collect();
+        print_list(items, next);
+        return;
+    }
+    if columns.is_empty() {
+        for r in runs {
+            println!("{}", run_line(r));
+        }
+    } else {
+        const MAX_WIDTH: usize = 24;
+        let cells: Vec<Vec<String>> = runs
+            .iter()
+            .map(|r| {
+                columns
+                    .iter()
+                    .map(|c| truncate(&column_cell(r, c), MAX_WIDTH))
+                    .collect()
+            })
+            .collect();
+        let widths: Vec<usize> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                cells
+                    .iter()
+                    .map(|row| row[i].chars().count())
+                    .chain([truncate(&c.spec, MAX_WIDTH).chars().count()])
+                    .max()
+                    .unwrap_or(1)
+            })
+            .collect();
+        let mut header = format!(
+            "{:<32}  {:<24} {:<9} {:<19}",
+            "run_id", "name", "status", "started"
+        );
+        for (c, w) in columns.iter().zip(&widths) {
+            let _ = write!(header, "  {:>w$}", truncate(&c.spec, MAX_WIDTH));
+        }
+        println!("{}", header.trim_end());
+        for (r, row) in runs.iter().zip(&cells) {
+            let mut line = run_line(r);
+            for (cell, w) in row.iter().zip(&widths) {
+                let _ = write!(line, "  {cell:>w$}");
+            }
+            println!("{line}");
+        }
+    }
+    if let Some(t) = next {
+        println!("more results: --page-token {t}");
+    }
+}
+
+/// Refuses a tag key a user may not set or remove by hand: an invalid MLflow key, MLflow's
+/// system tags (`mlflow.*`, except the run description `mlflow.note.content`), and the
+/// `hone.*` tags hone writes itself (except `hone.keep`, which is for users).
+fn check_user_tag(key: &str) -> Result<(), CliError> {
+    hone_track::validate_key("tag", key).map_err(|e| CliError::usage(e.to_string()))?;
+    if key.starts_with("mlflow.") && key != "mlflow.note.content" {
+        return Err(CliError::usage(format!(
+            "tag {key:?} is one of MLflow's system tags, set when the run is recorded \
+             (only mlflow.note.content, the run's description, may be set by hand)"
+        )));
+    }
+    if key.starts_with(hone_track::keys::PREFIX) && key != hone_track::keys::KEEP {
+        return Err(CliError::usage(format!(
+            "tag {key:?} is written by hone itself; of the {}* tags only {} may be set by hand",
+            hone_track::keys::PREFIX,
+            hone_track::keys::KEEP
+        )));
+    }
+    Ok(())
+}
+
 /// Runs a runs subcommand.
 pub fn runs(args: RunsArgs) -> Result<(), CliError> {
     let (store, _) = args.store.open(OpenMode::MustExist)?;
@@ -353,23 +586,21 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
         RunsCmd::List {
             experiment,
             max_results,
+            page_token,
+            columns,
             json,
         } => {
+            let columns = parse_columns(columns.as_deref())?;
             let id = experiment_id(store, &experiment)?;
-            let (runs, _) = store
+            let (runs, next) = store
                 .search_runs(&SearchRequest {
                     experiment_ids: vec![id],
                     max_results,
+                    page_token,
                     ..Default::default()
                 })
                 .map_err(track_err)?;
-            if json {
-                print_json(runs_json(&runs));
-            } else {
-                for r in &runs {
-                    println!("{}", run_line(r));
-                }
-            }
+            print_runs(&runs, next, &columns, json);
         }
         RunsCmd::Show { run_id, json } => {
             let run = store.get_run(&run_id).map_err(track_err)?;
@@ -468,8 +699,10 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
             page_token,
             deleted,
             all,
+            columns,
             json,
         } => {
+            let columns = parse_columns(columns.as_deref())?;
             let ids = experiment
                 .iter()
                 .map(|e| experiment_id(store, e))
@@ -484,14 +717,108 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
                     view: view(deleted, all),
                 })
                 .map_err(track_err)?;
-            if json {
-                print_json(json!({"runs": runs_json(&runs), "next_page_token": next}));
-            } else {
-                for r in &runs {
-                    println!("{}", run_line(r));
+            print_runs(&runs, next, &columns, json);
+        }
+        RunsCmd::Tag { run_id, tags, json } => {
+            let mut pairs = Vec::with_capacity(tags.len());
+            for t in &tags {
+                let (k, v) = t.split_once('=').ok_or_else(|| {
+                    CliError::usage(format!(
+                        "runs tag: {:?} is not KEY=VALUE (e.g. {}=true)",
+                        t,
+                        hone_track::keys::KEEP
+                    ))
+                })?;
+                check_user_tag(k)?;
+                if k == hone_track::keys::KEEP && !matches!(v, "true" | "false") {
+                    return Err(CliError::usage(format!(
+                        "runs tag: {k} must be true or false, got {v:?}"
+                    )));
                 }
-                if let Some(t) = next {
-                    println!("more results: --page-token {t}");
+                if v.len() > hone_track::MAX_TAG_VALUE {
+                    return Err(CliError::usage(format!(
+                        "runs tag: the value of {k:?} is longer than {} bytes (MLflow's limit)",
+                        hone_track::MAX_TAG_VALUE
+                    )));
+                }
+                pairs.push((k.to_string(), v.to_string()));
+            }
+            store
+                .log_batches(&[Batch {
+                    run_id: run_id.clone(),
+                    tags: pairs.clone(),
+                    ..Default::default()
+                }])
+                .map_err(track_err)?;
+            if json {
+                let tags: BTreeMap<&str, &str> = pairs
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                print_json(json!({"run_id": run_id, "tags": tags}));
+            } else {
+                for (k, v) in &pairs {
+                    println!("run {run_id}: {} = {}", escape(k), escape(v));
+                }
+            }
+        }
+        RunsCmd::Untag { run_id, keys, json } => {
+            let run = store.get_run(&run_id).map_err(track_err)?;
+            // Every key is checked before any is removed: a typo removes nothing.
+            for k in &keys {
+                check_user_tag(k)?;
+                if !run.tags.iter().any(|(t, _)| t == k) {
+                    return Err(CliError::usage(format!(
+                        "run {run_id} has no tag {k:?} (see `hone runs show {run_id}`)"
+                    )));
+                }
+            }
+            let mut removed: Vec<&str> = Vec::new();
+            for k in &keys {
+                if removed.contains(&k.as_str()) {
+                    continue;
+                }
+                store.delete_tag(&run_id, k).map_err(track_err)?;
+                removed.push(k);
+            }
+            if json {
+                print_json(json!({"run_id": run_id, "removed": removed}));
+            } else {
+                for k in &removed {
+                    println!("run {run_id}: removed tag {}", escape(k));
+                }
+            }
+        }
+        RunsCmd::History {
+            run_id,
+            metric,
+            chart,
+            json,
+        } => {
+            let points = hone_train::tracking::metric_series(store, &run_id, &metric).map_err(
+                |e| match e {
+                    hone_train::TrainError::Track(e) => track_err(e),
+                    e => e.into(),
+                },
+            )?;
+            if json {
+                let items: Vec<serde_json::Value> = points
+                    .iter()
+                    .map(|p| json!({"step": p.step, "value": p.value, "timestamp": p.timestamp}))
+                    .collect();
+                print_list(items, None);
+            } else if chart || std::io::stdout().is_terminal() {
+                let xy: Vec<(f64, f64)> = points.iter().map(|p| (p.step as f64, p.value)).collect();
+                print!("{}", crate::render::line_chart(&metric, &xy, 64, 14));
+            } else {
+                println!("step\tvalue\ttimestamp");
+                for p in &points {
+                    println!(
+                        "{}\t{}\t{}",
+                        p.step,
+                        fmt_value(p.value),
+                        crate::render::ms_to_utc(p.timestamp)
+                    );
                 }
             }
         }
@@ -739,7 +1066,7 @@ pub fn artifacts(args: ArtifactsArgs) -> Result<(), CliError> {
             store.get_run(&run_id).map_err(track_err)?;
             let list = store.list_artifacts(&run_id).map_err(track_err)?;
             if json {
-                print_json(json!(list));
+                print_list(list, None);
             } else {
                 for a in list {
                     println!(

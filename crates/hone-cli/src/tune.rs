@@ -10,7 +10,7 @@ use clap::Args;
 use hone_study::trial_json;
 use hone_track::{Backend, Tracker, open_store};
 use hone_train::tune::{TuneEnd, TuneEvent, TuneSpec};
-use hone_train::tune_job::{Refit, TuneObserver, TuneOutcome, TuneRequest, run_tune};
+use hone_train::tune_job::{Refit, RefitTo, TuneObserver, TuneOutcome, TuneRequest, run_tune};
 use hone_tune::study::StudyDef;
 use hone_tune::trial::{Trial, TrialState};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -29,9 +29,13 @@ pub struct TuneArgs {
     /// them).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Output directory of the final refit (default: runs/<study>-<UTC timestamp>).
+    /// Output directory of the final refit (default: runs/<study>-<UTC timestamp>-<run id[..8]>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write no output folder for the refit: its files (and tune.json) go to the tracking store
+    /// only, as the run's artifacts.
+    #[arg(long, conflicts_with = "out")]
+    pub no_outputs: bool,
     /// Rows of the top-trials table.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
@@ -167,7 +171,7 @@ impl TuneObserver for TuneDisplay {
 }
 
 /// A CLI error met inside a library call (claiming `--out`), keeping its exit code.
-fn into_train_error(e: CliError) -> hone_train::TrainError {
+pub(crate) fn into_train_error(e: CliError) -> hone_train::TrainError {
     if e.code == 2 {
         hone_train::TrainError::Config(e.message)
     } else {
@@ -223,10 +227,11 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
         def: OnceLock::new(),
         jobs: spec.jobs,
     };
-    let mut claim = |name: &str| {
+    let mut claim = |name: &str, run_id: &str| {
         crate::commands::claim_out(
             args.out.as_deref(),
             name,
+            Some(run_id),
             false,
             crate::commands::FRESH_HINT,
         )
@@ -243,10 +248,12 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             tracker: &tracker,
             top: args.top,
             stop: &stop,
-            claim_out: if args.no_refit {
-                None
+            refit: if args.no_refit {
+                RefitTo::Skip
+            } else if args.no_outputs {
+                RefitTo::StoreOnly
             } else {
-                Some(&mut claim)
+                RefitTo::Folder(&mut claim)
             },
         },
         &display,

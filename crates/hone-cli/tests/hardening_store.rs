@@ -158,7 +158,7 @@ fn file_uris_name_the_database_file() {
         &["experiments", "list", "--json", "--store", &sqlite_uri],
     );
     let list: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(list[0]["name"], "e");
+    assert_eq!(list["items"][0]["name"], "e");
 }
 
 #[test]
@@ -396,8 +396,14 @@ fn names_with_terminal_controls_are_escaped_except_in_json() {
             .any(|c| (c.is_control() && c != '\n') || c == '\u{202e}')
     );
     let list: Value = serde_json::from_str(&out(&["experiments", "list", "--json"])).unwrap();
-    assert!(list.as_array().unwrap().iter().any(|e| e["name"] == evil));
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == evil)
+    );
     let runs: Value =
         serde_json::from_str(&out(&["runs", "list", "--experiment", evil, "--json"])).unwrap();
-    assert_eq!(runs[0]["info"]["run_name"], evil);
+    assert_eq!(runs["items"][0]["info"]["run_name"], evil);
 }

@@ -567,7 +567,7 @@ fn survives_two_kills(env: &Env) {
     assert!((1..=2).contains(&killed), "{killed} killed trials");
     // The study reads the killed trials as FAIL too.
     let listed = env.json(&["study", "trials", "--name", "dur-study", "--json"]);
-    let states: Vec<&str> = listed
+    let states: Vec<&str> = listed["items"]
         .as_array()
         .unwrap()
         .iter()

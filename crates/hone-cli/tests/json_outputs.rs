@@ -25,6 +25,27 @@ enum Strict {
     Object(BTreeMap<String, Strict>),
 }
 
+/// A list command's output: exactly `{"items": [...], "next_page_token": <string|null>}`.
+fn assert_envelope(v: &Strict, what: &str) {
+    match v {
+        Strict::Object(m) => {
+            assert!(
+                matches!(m.get("items"), Some(Strict::Array(_))),
+                "{what}: {v:?}"
+            );
+            assert!(
+                matches!(
+                    m.get("next_page_token"),
+                    Some(Strict::Null) | Some(Strict::Text(_))
+                ),
+                "{what}: {v:?}"
+            );
+            assert_eq!(m.len(), 2, "{what}: only items and next_page_token: {v:?}");
+        }
+        _ => panic!("{what}: not an object: {v:?}"),
+    }
+}
+
 struct StrictVisitor;
 
 impl<'de> Visitor<'de> for StrictVisitor {
@@ -105,9 +126,6 @@ impl Strict {
             Strict::Number(x) => Some(*x),
             _ => None,
         }
-    }
-    fn is_container(&self) -> bool {
-        matches!(self, Strict::Object(_) | Strict::Array(_))
     }
 }
 
@@ -524,8 +542,7 @@ fn every_json_output_is_one_strict_document() {
         Some(&Strict::Bool(false))
     );
 
-    // The store: list commands are only checked for strict parsing and a container shape
-    // (their envelope is being settled elsewhere).
+    // The store: every list command prints one envelope, {items: [...], next_page_token}.
     for (what, args) in [
         ("experiments list", vec!["experiments", "list", "--json"]),
         (
@@ -541,7 +558,7 @@ fn every_json_output_is_one_strict_document() {
             vec!["artifacts", "list", &run_a, "--json"],
         ),
     ] {
-        assert!(strict_json(&hone(&args), what).is_container(), "{what}");
+        assert_envelope(&strict_json(&hone(&args), what), what);
     }
     let show = strict_json(&hone(&["runs", "show", &run_a, "--json"]), "runs show");
     let run = show.get("run").unwrap();
@@ -676,12 +693,12 @@ fn every_json_output_is_one_strict_document() {
         Some("-inf"),
         "{best:?}"
     );
-    assert!(
-        strict_json(
+    assert_envelope(
+        &strict_json(
             &hone(&["study", "trials", "--name", "st", "--json"]),
-            "study trials"
-        )
-        .is_container()
+            "study trials",
+        ),
+        "study trials",
     );
 
     // Tune: two trials, refit.

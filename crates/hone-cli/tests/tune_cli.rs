@@ -101,7 +101,7 @@ fn trials(store: &str, name: &str) -> Vec<Value> {
         store,
         &["study", "trials", "--name", name, "--json"],
     ));
-    v.as_array().unwrap().clone()
+    v["items"].as_array().unwrap().clone()
 }
 
 fn count(trials: &[Value], state: &str) -> usize {
@@ -115,7 +115,7 @@ fn wait_for_complete(store: &str, name: &str, n: usize, child: &mut Child) {
         let o = hone_in(store, &["study", "trials", "--name", name, "--json"]);
         if o.status.success() {
             let t: Value = serde_json::from_slice(&o.stdout).unwrap();
-            if count(t.as_array().unwrap(), "COMPLETE") >= n {
+            if count(t["items"].as_array().unwrap(), "COMPLETE") >= n {
                 return;
             }
         }
@@ -521,4 +521,62 @@ fn boosting_rounds_as_pruning_steps() {
         v["trials"]["pruned"].as_u64().unwrap() as usize,
         pruned.len()
     );
+}
+
+#[test]
+fn tune_refit_folders_carry_the_run_id_or_are_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    let cfg = tune_config(dir.path(), 3, "");
+    let tune = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_hone"))
+            .args(["tune", &cfg, "--json"])
+            .args(extra)
+            .env("HONE_STORE_URI", &store)
+            .env_remove("HONE_ARTIFACTS_URI")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        json_of(&o)
+    };
+    // --no-outputs: no folder; the refit's files and tune.json are its artifacts.
+    let v = tune(&["--no-outputs"]);
+    assert_eq!(v["out_dir"], Value::Null, "{v}");
+    assert!(!dir.path().join("runs").exists());
+    let run_id = v["final_run_id"].as_str().unwrap();
+    let arts = json_of(&hone_in(&store, &["artifacts", "list", run_id, "--json"]));
+    let paths: Vec<&str> = arts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap())
+        .collect();
+    for f in [
+        "tune.json",
+        "model.json",
+        "config.toml",
+        "pipeline/pipeline.json",
+    ] {
+        assert!(paths.contains(&f), "{f}: {paths:?}");
+    }
+    // The refit records the whole config, its search table included.
+    let show = json_of(&hone_in(&store, &["runs", "show", run_id, "--json"]));
+    let params = show["run"]["params"].as_array().unwrap();
+    assert!(
+        params
+            .iter()
+            .any(|p| p[0] == "search.sampler" && p[1] == "random"),
+        "{params:?}"
+    );
+    // By default the refit's folder ends with its run id, and holds tune.json.
+    let v = tune(&[]);
+    let run_id = v["final_run_id"].as_str().unwrap();
+    let out = v["out_dir"].as_str().unwrap();
+    assert!(
+        out.starts_with("runs/lt-study-") && out.ends_with(&run_id[..8]),
+        "{out}"
+    );
+    assert!(dir.path().join(out).join("tune.json").is_file());
+    let o = hone_in(&store, &["tune", &cfg, "--no-outputs", "--out", "x"]);
+    assert_eq!(o.status.code(), Some(2));
 }

@@ -5,6 +5,10 @@
 //! only through these constants. MLflow's own keys (`mlflow.*`) are MLflow's and appear where
 //! MLflow defines them.
 
+/// The prefix of every `hone.*` key below: tags under it are written by hone, and only
+/// [`KEEP`] may also be set by hand (`hone runs tag`).
+pub const PREFIX: &str = "hone.";
+
 // Environment of the process that started a run (`env::capture`).
 /// Run tag: the hone version.
 pub const VERSION: &str = "hone.version";

@@ -121,6 +121,10 @@ pub trait Store: Send + Sync {
     fn list_artifacts(&self, run_id: &str) -> Result<Vec<ArtifactRecord>>;
     /// Searches runs; returns a page and the token of the next one.
     fn search_runs(&self, req: &SearchRequest) -> Result<(Vec<Run>, Option<String>)>;
+    /// Removes a tag from a run (MLflow's `delete_tag`). A tag the run does not have is
+    /// [`TrackError::NotFound`](crate::TrackError::NotFound) naming the key, so that a mistyped
+    /// key is never silently accepted; a deleted run is refused as for any write.
+    fn delete_tag(&self, run_id: &str, key: &str) -> Result<()>;
     /// Soft-deletes or restores one run (not its children; see
     /// [`Maintenance::set_runs_lifecycle_cascade`](crate::maintenance::Maintenance::set_runs_lifecycle_cascade)).
     fn set_run_lifecycle(&self, run_id: &str, lifecycle: Lifecycle) -> Result<()>;

@@ -71,6 +71,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     experiments_have_unique_names_and_can_be_renamed_deleted_and_restored,
     runs_nest_and_carry_params_metrics_and_tags,
+    tags_are_deleted_by_key_and_a_missing_one_is_named,
     params_are_immutable_and_a_refused_batch_writes_nothing,
     bad_keys_and_missing_runs_are_refused,
     search_filters_and_orders,
@@ -285,6 +286,27 @@ fn runs_nest_and_carry_params_metrics_and_tags(t: &Target) {
     assert!(run.tags.contains(&kv("mlflow.runName", "fold-1")));
     assert!(run.tags.contains(&kv("mlflow.parentRunId", &f.parent)));
     assert!(run.tags.contains(&kv("stage", "cv")));
+}
+
+fn tags_are_deleted_by_key_and_a_missing_one_is_named(t: &Target) {
+    let store = t.store();
+    let f = folds(store);
+    store.delete_tag(&f.a, "stage").unwrap();
+    let run = store.get_run(&f.a).unwrap();
+    assert!(!run.tags.iter().any(|(k, _)| k == "stage"));
+    // The sibling keeps its tag: the delete names one run.
+    assert!(
+        store
+            .get_run(&f.b)
+            .unwrap()
+            .tags
+            .contains(&kv("stage", "cv"))
+    );
+    let err = store.delete_tag(&f.a, "stage").unwrap_err();
+    assert!(matches!(err, TrackError::NotFound(_)), "{err}");
+    assert!(err.to_string().contains("stage"), "{err}");
+    let err = store.delete_tag("nope", "stage").unwrap_err();
+    assert!(matches!(err, TrackError::NotFound(_)), "{err}");
 }
 
 fn params_are_immutable_and_a_refused_batch_writes_nothing(t: &Target) {

@@ -357,6 +357,15 @@ impl LoadedConfig {
             .unwrap_or_default()
     }
 
+    /// The config as the job ran it: the job name filled in and the data path made absolute
+    /// (what `config.toml` in the outputs holds, and what a tracked run records as params).
+    pub fn resolved(&self) -> TrainConfig {
+        let mut resolved = self.config.clone();
+        resolved.data.path = std::path::absolute(&self.data_path).unwrap_or(self.data_path.clone());
+        resolved.name = Some(self.name());
+        resolved
+    }
+
     /// The job's name.
     pub fn name(&self) -> String {
         self.config.name.clone().unwrap_or_else(|| {

@@ -214,12 +214,48 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
     })
 }
 
-/// The model directory of a tracked `hone train` run: the output directory its
-/// [`hone_track::keys::OUT_DIR`] tag records, which must still exist.
+/// A tracked run's model directory: its output folder, or — when the run wrote none
+/// (`--no-outputs`), the folder is gone, or a later job overwrote it — the run's artifacts
+/// copied into a private temporary folder, removed again when this is dropped.
+#[derive(Debug)]
+pub struct RunModelDir {
+    path: std::path::PathBuf,
+    temporary: bool,
+}
+
+impl RunModelDir {
+    /// The directory to load the model from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the model was read from the run's artifacts (no usable output folder).
+    pub fn is_from_artifacts(&self) -> bool {
+        self.temporary
+    }
+}
+
+impl Drop for RunModelDir {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Artifacts a model directory needs (with `pipeline/`): what [`evaluate`] and
+/// [`crate::predict`] open.
+const MODEL_FILES: &[&str] = &["config.toml", "model.json"];
+
+/// The model directory of a tracked `hone train` (or `hone tune` refit) run: the output
+/// directory its [`hone_track::keys::OUT_DIR`] tag records when it still holds this run's
+/// outputs (its `run.json` names the run; folders from before that file are trusted), else the
+/// run's artifacts (checksums verified) written into a temporary folder.
 pub fn model_dir_of_run(
     store: &dyn hone_track::Store,
+    blobs: &hone_track::artifacts::BlobStore,
     run_id: &str,
-) -> Result<std::path::PathBuf, TrainError> {
+) -> Result<RunModelDir, TrainError> {
     let run = store.get_run(run_id).map_err(|_| {
         TrainError::Config(format!(
             "{run_id}: neither a model directory nor a tracked run"
@@ -229,15 +265,49 @@ pub fn model_dir_of_run(
         .tags
         .iter()
         .find(|(k, _)| k == hone_track::keys::OUT_DIR)
-        .map(|(_, v)| std::path::PathBuf::from(v))
-        .ok_or_else(|| {
-            TrainError::Config(format!("run {run_id} was not recorded by `hone train`"))
-        })?;
-    if !out.is_dir() {
+        .map(|(_, v)| std::path::PathBuf::from(v));
+    if let Some(dir) = out
+        && dir.is_dir()
+        && crate::tracking::run_of_dir(&dir).is_none_or(|owner| owner == run_id)
+        && MODEL_FILES.iter().all(|f| dir.join(f).is_file())
+    {
+        return Ok(RunModelDir {
+            path: dir,
+            temporary: false,
+        });
+    }
+    let artifacts = store.list_artifacts(run_id)?;
+    if !MODEL_FILES
+        .iter()
+        .all(|f| artifacts.iter().any(|a| a.path == *f))
+    {
         return Err(TrainError::Config(format!(
-            "run {run_id}'s output directory {} is gone",
-            out.display()
+            "run {run_id} has no model: no output folder and no model artifacts (was it \
+             recorded by `hone train`?)"
         )));
     }
-    Ok(out)
+    let path = std::env::temp_dir().join(format!(
+        "hone-run-{run_id}-{}-{}",
+        std::process::id(),
+        hone_track::store::new_run_id()
+    ));
+    let dir = RunModelDir {
+        path,
+        temporary: true,
+    };
+    let io = |p: &Path, e: std::io::Error| TrainError::Output {
+        path: p.to_path_buf(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir(&dir.path).map_err(|e| io(&dir.path, e))?;
+    for a in &artifacts {
+        let bytes = blobs.get(&a.sha256, run_id, &a.path)?;
+        // Artifact paths are validated when recorded: relative, no `..`, forward slashes.
+        let target = dir.path.join(&a.path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        }
+        std::fs::write(&target, bytes).map_err(|e| io(&target, e))?;
+    }
+    Ok(dir)
 }

@@ -786,25 +786,28 @@ pub fn run_train_with_trials(
     earlier_trials: &[crate::trading::Trial],
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<TrainReport, TrainError> {
-    let out = run_job(cfg, out_dir, earlier_trials, on_event)?;
+    let out = run_job(cfg, Some(out_dir), earlier_trials, on_event)?;
     out.files.write_to(out_dir)?;
     Ok(out.report)
 }
 
 /// The whole job in memory: cross-validation, holdout, refit, trading, stress and gates, and
-/// the output files rendered, for `out_dir` (checked writable first; nothing is written).
+/// the output files rendered, for `out_dir` (checked writable first; nothing is written; `None`:
+/// the files go to the tracking store only).
 pub fn run_job(
     cfg: &LoadedConfig,
-    out_dir: &Path,
+    out_dir: Option<&Path>,
     earlier_trials: &[crate::trading::Trial],
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<TrainOutput, TrainError> {
     let started = Instant::now();
     // A bad output path fails now, not after the whole job.
-    output::check_writable(out_dir).map_err(|e| TrainError::Output {
-        path: out_dir.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    if let Some(out_dir) = out_dir {
+        output::check_writable(out_dir).map_err(|e| TrainError::Output {
+            path: out_dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    }
     let c = &cfg.config;
     let Prepared {
         ds,
@@ -1106,7 +1109,7 @@ pub fn run_job(
         stress,
         notes: std::mem::take(&mut notes),
         overrides: cfg.overrides.iter().map(|o| o.text.clone()).collect(),
-        out_dir: out_dir.to_path_buf(),
+        out_dir: out_dir.map(Path::to_path_buf),
         seconds: started.elapsed().as_secs_f64(),
     };
     let mut report = report;

@@ -167,9 +167,7 @@ pub(crate) fn render(
         bundle.push(name, bytes);
     }
 
-    let mut resolved = cfg.config.clone();
-    resolved.data.path = std::path::absolute(&cfg.data_path).unwrap_or(cfg.data_path.clone());
-    resolved.name = Some(cfg.name());
+    let resolved = cfg.resolved();
     let mut toml_text = toml::to_string(&resolved).map_err(|e| TrainError::Output {
         path: "config.toml".into(),
         message: e.to_string(),

@@ -252,8 +252,9 @@ pub struct TrainReport {
     /// `config.toml` holds their effect, this says which values did not come from the file.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<String>,
-    /// Output directory.
-    pub out_dir: PathBuf,
+    /// Output directory (`None`: the job wrote no folder, its files are only its tracked run's
+    /// artifacts — `--no-outputs`).
+    pub out_dir: Option<PathBuf>,
     /// Wall time of the whole job, seconds.
     pub seconds: f64,
 }

@@ -1,7 +1,8 @@
 //! Recording `hone train` in the tracking store: a parent run for the job, a child run per fold
 //! and one for the final refit.
 //!
-//! The parent run gets the resolved settings as params, the dataset fingerprint as an input,
+//! The parent run gets the whole resolved config as dotted params (`params_of`), the dataset
+//! fingerprint as an input,
 //! the environment as tags, the cross-validated and holdout metrics (`cv.<metric>.mean`,
 //! `cv.<metric>.std`, `holdout.<metric>`), and every output file as an artifact. Each child run
 //! gets its fold's params and test metrics, and the early-stopping learning curve as the step
@@ -15,6 +16,7 @@ use crate::TrainError;
 use crate::config::LoadedConfig;
 use crate::job::{FoldReport, TrainReport};
 use crate::job::{TrainOutput, run_job};
+use crate::output::OutDir;
 
 fn kv(k: &str, v: impl ToString) -> (String, String) {
     (k.to_string(), v.to_string())
@@ -29,57 +31,115 @@ pub fn experiment_name(cfg: &LoadedConfig) -> String {
         .unwrap_or_else(|| cfg.name())
 }
 
+/// MLflow's limit on a param value, in bytes (the store cuts longer values silently, so they
+/// are cut here first, visibly).
+const MAX_PARAM_VALUE: usize = hone_track::MAX_PARAM_VALUE;
+
+/// A param value as recorded: a string as written, any other scalar in its JSON form, and a
+/// value longer than [`MAX_PARAM_VALUE`] cut with a trailing `…` (the whole config is the run's
+/// `config.toml` artifact).
+fn param_text(v: &serde_json::Value) -> String {
+    let text = match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.len() <= MAX_PARAM_VALUE {
+        return text;
+    }
+    let mut end = MAX_PARAM_VALUE - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// A config key as an MLflow key: characters MLflow refuses (quotes in a quoted TOML key,
+/// say) become `_`, so that one odd key never fails the whole batch.
+fn param_key(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_-. /:".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Flattens a config value into dotted params: tables become further dotted keys, arrays
+/// (feature lists, gate rules, windows) one compact JSON string, unset values nothing.
+fn flatten(
+    prefix: &str,
+    v: &serde_json::Value,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    match v {
+        serde_json::Value::Null => {}
+        serde_json::Value::Object(map) => {
+            for (k, x) in map {
+                let key = if prefix.is_empty() {
+                    param_key(k)
+                } else {
+                    format!("{prefix}.{}", param_key(k))
+                };
+                flatten(&key, x, out);
+            }
+        }
+        other => {
+            if hone_track::validate_key("param", prefix).is_ok() {
+                out.insert(prefix.to_string(), param_text(other));
+            }
+        }
+    }
+}
+
+/// A `[search]` table as `search.*` params, flattened as `params_of` flattens a config: what
+/// `hone tune` adds to its refit's run, whose config (the best trial's) no longer has one.
+pub fn search_params(search: &toml::Table) -> Vec<(String, String)> {
+    let mut p = std::collections::BTreeMap::new();
+    if let Ok(v) = serde_json::to_value(search) {
+        flatten("search", &v, &mut p);
+    }
+    p.into_iter().collect()
+}
+
+/// The run's params: the whole resolved config (defaults filled in) as flattened dotted keys
+/// — `seed`, `data.*`, `target.*`, `preprocess.*`, `split.*`, `model.type`, `model.params.*`,
+/// `model.early_stopping_rounds`, `model.validation_fraction`, `model.refit_rounds`,
+/// `trading.*`, `gates.*`, `search.*`, ... — so that `hone runs compare` shows any setting that
+/// differs. With a report, the parameters the model was trained with that the config leaves
+/// unset (hone's LightGBM defaults: objective, seed, threads, ...) are added as `model.params.*`.
 fn params_of(cfg: &LoadedConfig, report: Option<&TrainReport>) -> Vec<(String, String)> {
     let c = &cfg.config;
-    let mut p = vec![
-        kv("seed", c.seed),
-        kv("model.type", cfg.model.name()),
-        kv("target.kind", format!("{:?}", c.target.kind).to_lowercase()),
-        kv("target.column", &c.target.column),
-        kv("target.horizon", c.target.horizon()),
-        kv("split.scheme", c.split.name()),
-        kv("split.holdout", c.split.holdout()),
-        kv("data.path", cfg.data_path.display()),
-    ];
-    // Every split parameter that was set, by its config name.
-    if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&c.split) {
-        for (k, v) in fields {
-            if !v.is_null() && k != "scheme" && k != "holdout" {
-                p.push(kv(&format!("split.{k}"), v));
+    let mut p = std::collections::BTreeMap::new();
+    if let Ok(v) = serde_json::to_value(cfg.resolved()) {
+        flatten("", &v, &mut p);
+    }
+    // Defaults the config's own serialisation leaves unset.
+    p.insert("model.type".into(), cfg.model.name().to_string());
+    p.insert("model.refit_rounds".into(), cfg.refit.name());
+    if let Some(f) = cfg.model.early_stopping_fraction() {
+        p.insert("model.validation_fraction".into(), f.to_string());
+    }
+    p.insert("target.horizon".into(), c.target.horizon().to_string());
+    p.insert("split.scheme".into(), c.split.name().to_string());
+    p.insert("split.holdout".into(), c.split.holdout().to_string());
+    if c.preprocess.impute.is_none() {
+        // Only read with `impute = "constant"`.
+        p.remove("preprocess.impute_value");
+    }
+    if let Some(resolved) = report.and_then(|r| r.model_params.as_ref()) {
+        for (k, v) in resolved {
+            let key = format!("model.params.{}", param_key(k));
+            // The config's value wins: `num_iterations` resolved for the final refit is the
+            // rounds cross-validation chose (a result, in metrics.json's `refit`), not a setting.
+            if hone_track::validate_key("param", &key).is_ok() && !p.contains_key(&key) {
+                p.insert(key, param_text(&serde_json::Value::String(v.clone())));
             }
         }
     }
-    if let Some(i) = c.preprocess.impute {
-        p.push(kv("preprocess.impute", format!("{i:?}").to_lowercase()));
-    }
-    if let Some(s) = c.preprocess.scale {
-        p.push(kv("preprocess.scale", format!("{s:?}").to_lowercase()));
-    }
-    if let Some(sel) = &c.preprocess.select {
-        p.push(kv(
-            "preprocess.select",
-            serde_json::to_string(sel).unwrap_or_default(),
-        ));
-    }
-    match report.and_then(|r| r.model_params.as_ref()) {
-        Some(lgbm) => {
-            for (k, v) in lgbm {
-                p.push(kv(&format!("model.{k}"), v));
-            }
-        }
-        None => {
-            for (k, v) in &c.model {
-                if k != "type" {
-                    let text = match v {
-                        toml::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    p.push(kv(&format!("model.{k}"), text));
-                }
-            }
-        }
-    }
-    p
+    p.into_iter().collect()
 }
 
 fn log_fold(
@@ -220,10 +280,12 @@ fn log_results(
         let refs: Vec<(&str, f64)> = tm.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         parent.log_metrics(&refs, 0)?;
     }
-    let mut tags = vec![
-        kv(keys::FINGERPRINT, &report.fingerprint),
-        kv(keys::OUT_DIR, report.out_dir.display()),
-    ];
+    let mut tags = vec![kv(keys::FINGERPRINT, &report.fingerprint)];
+    if let Some(dir) = &report.out_dir {
+        // Absolute, so that `hone evaluate RUN_ID` finds it from any working directory.
+        let dir = std::path::absolute(dir).unwrap_or(dir.clone());
+        tags.push(kv(keys::OUT_DIR, dir.display()));
+    }
     if !report.gates.is_empty() {
         let passed = report.gates.iter().all(|g| g.passed || g.level != "hard");
         tags.push(kv(keys::GATES_PASSED, passed));
@@ -234,6 +296,43 @@ fn log_results(
     }
     parent.set_tags(&tags)?;
     Ok(())
+}
+
+/// Every point of one metric of a run (`hone runs history`), by step. A metric the run does not
+/// have is a [`TrainError::Config`] naming the run and the key, with the nearest of its metrics
+/// suggested, its metrics listed, and — for a `hone train` parent run, whose learning curves
+/// live on its fold runs — the child runs that have the metric.
+pub fn metric_series(
+    store: &dyn hone_track::Store,
+    run_id: &str,
+    key: &str,
+) -> Result<Vec<hone_track::MetricPoint>, TrainError> {
+    let run = store.get_run(run_id)?;
+    let points = store.metric_history(run_id, key)?;
+    if !points.is_empty() {
+        return Ok(points);
+    }
+    let names: Vec<&str> = run.metrics.iter().map(|m| m.key.as_str()).collect();
+    let mut msg = format!("run {run_id} has no metric {key:?}");
+    if let Some(near) = hone_models::suggest::nearest(key, names.iter().copied()) {
+        msg.push_str(&format!("; did you mean {near:?}?"));
+    }
+    let mut holders = Vec::new();
+    for child in store.child_runs(run_id)? {
+        let c = store.get_run(&child.run_id)?;
+        if c.metrics.iter().any(|m| m.key == key) {
+            holders.push(format!("{} ({})", child.run_name, child.run_id));
+        }
+    }
+    if !holders.is_empty() {
+        msg.push_str(&format!("; its child runs have it: {}", holders.join(", ")));
+    }
+    if names.is_empty() {
+        msg.push_str(" (it has no metrics)");
+    } else {
+        msg.push_str(&format!(" (its metrics: {})", names.join(", ")));
+    }
+    Err(TrainError::Config(msg))
 }
 
 /// Metric key of a run's out-of-fold per-period Sharpe ratio: one trial for later DSRs.
@@ -290,22 +389,54 @@ pub fn earlier_trials(
     Ok(out)
 }
 
-/// Runs `hone train` and records it in the store. The parent run is visible as RUNNING while
-/// the job trains; it ends FINISHED, or FAILED (with the error as the tag `hone.error`).
+/// Runs `hone train` and records it in the store, writing the outputs into `out_dir` (which
+/// the caller claimed). The parent run is visible as RUNNING while the job trains; it ends
+/// FINISHED, or FAILED (with the error as the tag `hone.error`).
 pub fn run_train_tracked(
     cfg: &LoadedConfig,
     out_dir: &Path,
     tracker: &Tracker,
     on_event: &mut dyn FnMut(crate::Event<'_>),
 ) -> Result<(TrainReport, String), TrainError> {
-    run_train_tracked_with(cfg, out_dir, tracker, &[], on_event)
+    run_train_tracked_with(cfg, Outputs::Dir(out_dir), tracker, &[], on_event)
 }
 
-/// [`run_train_tracked`], counting `extra_trials` (e.g. the trials of the search that chose
-/// this config) beside the experiment's earlier runs in the deflated Sharpe ratio and PBO.
+/// Claims a tracked job's output directory once its run exists, given the run id (so that a
+/// default directory can carry it: `runs/<name>-<UTC time>-<run id[..8]>`).
+pub type ClaimDir<'a> = dyn FnMut(&str) -> Result<OutDir, TrainError> + 'a;
+
+/// Where a tracked job's output files go besides the store, which always gets them as the
+/// run's artifacts.
+pub enum Outputs<'a> {
+    /// Into this directory, claimed by the caller.
+    Dir(&'a Path),
+    /// Into the directory the closure claims once the run exists; it is kept when the job
+    /// succeeds and left as it was found when it fails ([`OutDir`]).
+    Claim(&'a mut ClaimDir<'a>),
+    /// Nowhere: no folder is written (`--no-outputs`); `hone evaluate RUN_ID` and `hone predict
+    /// --model RUN_ID` read the model from the artifacts.
+    None,
+}
+
+/// The file in a tracked job's output directory that names its run: `{"run_id", "experiment",
+/// "store"}`. It ties the folder to the run, so that a folder a later job overwrote is never
+/// taken for the earlier run's ([`run_of_dir`]).
+pub const RUN_FILE: &str = "run.json";
+
+/// The run whose outputs `dir` holds, from its [`RUN_FILE`] (`None`: no such file, or not
+/// readable: an untracked job's folder, or one written before the file existed).
+pub fn run_of_dir(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(RUN_FILE)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("run_id")?.as_str().map(str::to_string)
+}
+
+/// [`run_train_tracked`] with the outputs going where `outputs` says, counting `extra_trials`
+/// (e.g. the trials of the search that chose this config) beside the experiment's earlier runs
+/// in the deflated Sharpe ratio and PBO.
 pub fn run_train_tracked_with(
     cfg: &LoadedConfig,
-    out_dir: &Path,
+    outputs: Outputs<'_>,
     tracker: &Tracker,
     extra_trials: &[crate::trading::Trial],
     on_event: &mut dyn FnMut(crate::Event<'_>),
@@ -324,22 +455,59 @@ pub fn run_train_tracked_with(
     let mut earlier = earlier_trials(tracker, &experiment)?;
     earlier.extend_from_slice(extra_trials);
     let parent = tracker.start_run(&experiment, Some(&cfg.name()), None, tags)?;
-    let job = run_job(cfg, out_dir, &earlier, on_event)
-        .and_then(|out| out.files.write_to(out_dir).map(|()| out));
+    let fail = |e: &dyn std::fmt::Display| {
+        let _ = parent.set_tags(&[kv(keys::ERROR, e)]);
+        let _ = parent.end(RunStatus::Failed);
+    };
+    let (claimed, out_dir) = match outputs {
+        Outputs::Dir(dir) => (None, Some(dir.to_path_buf())),
+        Outputs::Claim(claim) => match claim(&parent.run_id) {
+            Ok(dir) => {
+                let path = dir.path().to_path_buf();
+                (Some(dir), Some(path))
+            }
+            Err(e) => {
+                let _ = parent.log_params(&params_of(cfg, None));
+                fail(&e);
+                return Err(e);
+            }
+        },
+        Outputs::None => (None, None),
+    };
+    let run_file = serde_json::json!({
+        "run_id": parent.run_id,
+        "experiment": experiment,
+        "store": tracker.store().location(),
+    });
+    let job = run_job(cfg, out_dir.as_deref(), &earlier, on_event).and_then(|out| {
+        if let Some(dir) = &out_dir {
+            out.files.write_to(dir)?;
+            let path = dir.join(RUN_FILE);
+            let text = serde_json::to_string_pretty(&run_file).unwrap_or_default();
+            crate::output::write_atomic(&path, text.as_bytes()).map_err(|e| {
+                TrainError::Output {
+                    path,
+                    message: e.to_string(),
+                }
+            })?;
+        }
+        Ok(out)
+    });
     match job {
         Ok(TrainOutput { report, files }) => {
             if let Err(e) = log_results(tracker, &experiment, &parent, cfg, &report, &files) {
-                let _ = parent.set_tags(&[kv(keys::ERROR, &e)]);
-                let _ = parent.end(RunStatus::Failed);
+                fail(&e);
                 return Err(e.into());
             }
             parent.end(RunStatus::Finished)?;
+            if let Some(dir) = claimed {
+                dir.commit();
+            }
             Ok((report, parent.run_id.clone()))
         }
         Err(e) => {
             let _ = parent.log_params(&params_of(cfg, None));
-            let _ = parent.set_tags(&[kv(keys::ERROR, &e)]);
-            let _ = parent.end(RunStatus::Failed);
+            fail(&e);
             Err(e)
         }
     }

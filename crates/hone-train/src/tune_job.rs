@@ -20,8 +20,19 @@ use crate::output::OutDir;
 use crate::tune::{TuneEnd, TuneEvent, TuneSpec, apply, best_values, prepare_search, run_search};
 use crate::{Event, TrainError, TrainReport};
 
-/// Claims the refit's output directory, given the study's name.
-pub type ClaimOut<'a> = dyn FnMut(&str) -> Result<OutDir, TrainError> + 'a;
+/// Claims the refit's output directory, given the study's name and the refit's run id.
+pub type ClaimOut<'a> = dyn FnMut(&str, &str) -> Result<OutDir, TrainError> + 'a;
+
+/// Whether [`run_tune`] refits the best parameters, and where the refit's files go.
+pub enum RefitTo<'a> {
+    /// No refit (search only).
+    Skip,
+    /// Refit into the directory the closure claims (given the study's name and the run id),
+    /// plus the store.
+    Folder(&'a mut ClaimOut<'a>),
+    /// Refit, its files (and `tune.json`) only as the run's artifacts (`--no-outputs`).
+    StoreOnly,
+}
 
 /// What [`run_tune`] needs besides the config and its `[search]` table.
 pub struct TuneRequest<'a> {
@@ -37,8 +48,8 @@ pub struct TuneRequest<'a> {
     pub top: usize,
     /// Set to stop the search (Ctrl-C): running trials end at their next step, marked FAIL.
     pub stop: &'a AtomicBool,
-    /// With a refit: claims the output directory, given the study's name. `None`: no refit.
-    pub claim_out: Option<&'a mut ClaimOut<'a>>,
+    /// Whether to refit, and where its files go.
+    pub refit: RefitTo<'a>,
 }
 
 /// What a caller hears while [`run_tune`] runs (progress bars, logs).
@@ -66,8 +77,8 @@ pub struct Refit {
     pub report: TrainReport,
     /// Its tracked run.
     pub run_id: String,
-    /// Its output directory (with `tune.json`).
-    pub out_dir: PathBuf,
+    /// Its output directory (with `tune.json`; `None` with [`RefitTo::StoreOnly`]).
+    pub out_dir: Option<PathBuf>,
 }
 
 /// How a search went.
@@ -114,7 +125,7 @@ pub fn run_tune(
         tracker,
         top,
         stop,
-        claim_out,
+        refit,
     } = req;
     // Trials of a worker that died (kill -9, power loss) are RUNNING with an expired lease:
     // mark them KILLED now so the study reads them as FAIL and their budget is not lost.
@@ -188,22 +199,37 @@ pub fn run_tune(
     };
 
     // Final refit with the best params, holdout scored once, saved and tracked like `hone train`.
-    if let Some(claim_out) = claim_out {
+    if !matches!(refit, RefitTo::Skip) {
         let best_cfg = apply(cfg, &best_params, None)?;
-        let out_dir = claim_out(&def.name)?;
-        let out = out_dir.path().to_path_buf();
         observer.on_refit();
         // Every trial of the search counts in the refit's deflated Sharpe ratio and PBO.
         let searched = crate::tracking::earlier_trials(tracker, &def.name)?;
+        let study_name = def.name.clone();
+        let mut claim_named;
+        let outputs = match refit {
+            RefitTo::Folder(claim_out) => {
+                claim_named = move |run_id: &str| claim_out(&study_name, run_id);
+                crate::tracking::Outputs::Claim(&mut claim_named)
+            }
+            _ => crate::tracking::Outputs::None,
+        };
         let (report, run_id) = crate::tracking::run_train_tracked_with(
             &best_cfg,
-            &out,
+            outputs,
             tracker,
             &searched,
             on_refit_event,
         )?;
+        let out = report.out_dir.clone();
         store.log_batches(&[hone_track::store::Batch {
             run_id: run_id.clone(),
+            // The search that chose these parameters, beside the config they were applied to.
+            params: cfg
+                .config
+                .search
+                .as_ref()
+                .map(crate::tracking::search_params)
+                .unwrap_or_default(),
             tags: {
                 let mut tags = vec![
                     (keys::STUDY_NAME.into(), def.name.clone()),
@@ -228,18 +254,26 @@ pub fn run_tune(
             "trials": {"complete": complete, "pruned": pruned, "failed": failed},
             "warnings": warnings,
         });
-        let path = out.join("tune.json");
-        crate::output::write_atomic(
-            &path,
-            serde_json::to_string_pretty(&tune_json)
-                .unwrap_or_default()
-                .as_bytes(),
-        )
-        .map_err(|e| TrainError::Output {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        out_dir.commit();
+        let text = serde_json::to_string_pretty(&tune_json).unwrap_or_default();
+        // The study's summary is an artifact of the refit run, beside its other files.
+        let (sha256, size) = tracker.blobs().put(text.as_bytes())?;
+        store.record_artifact(
+            &run_id,
+            &ArtifactRecord {
+                path: "tune.json".into(),
+                sha256,
+                size,
+            },
+        )?;
+        if let Some(out) = &out {
+            let path = out.join("tune.json");
+            crate::output::write_atomic(&path, text.as_bytes()).map_err(|e| {
+                TrainError::Output {
+                    path: path.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+        }
         outcome.refit = Some(Refit {
             report,
             run_id,

@@ -95,7 +95,7 @@ cost_bps = 1
     .unwrap();
     let cfg = hone_train::config::load(&config).unwrap();
     let out = dir.path().join("out");
-    let run = hone_train::job::run_job(&cfg, &out, &[], &mut |_| {}).unwrap();
+    let run = hone_train::job::run_job(&cfg, Some(&out), &[], &mut |_| {}).unwrap();
     for name in ["equity.svg", "importance.svg", "learning_curve.svg"] {
         let svg = text(&run.files, name);
         assert_valid_svg(name, &svg);
@@ -151,7 +151,7 @@ cost_bps = 1
     assert!(json.contains("\"learning_curve\"") && json.contains("\"importance_kind\""));
 
     // Deterministic: the same run draws the same bytes.
-    let again = hone_train::job::run_job(&cfg, &out, &[], &mut |_| {}).unwrap();
+    let again = hone_train::job::run_job(&cfg, Some(&out), &[], &mut |_| {}).unwrap();
     for name in ["equity.svg", "importance.svg", "learning_curve.svg"] {
         assert_eq!(run.files.get(name), again.files.get(name), "{name}");
     }
@@ -164,7 +164,7 @@ fn a_linear_model_has_no_learning_curve() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sp500_purged_trading.toml");
     let cfg = hone_train::config::load(&config).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let run = hone_train::job::run_job(&cfg, dir.path(), &[], &mut |_| {}).unwrap();
+    let run = hone_train::job::run_job(&cfg, Some(dir.path()), &[], &mut |_| {}).unwrap();
     assert!(text(&run.files, "importance.svg").contains("(|coefficient|)"));
     assert!(run.files.get("learning_curve.svg").is_none());
     let equity = text(&run.files, "equity.svg");

@@ -407,6 +407,20 @@ impl<D: Db> Store for SqlStore<D> {
         Ok((runs, next))
     }
 
+    fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        self.write(|c| {
+            Self::check_run_active(c, run_id)?;
+            let removed = c.execute(
+                "DELETE FROM tags WHERE run_id = ?1 AND key = ?2",
+                &[run_id.into(), key.into()],
+            )?;
+            if removed == 0 {
+                return Err(TrackError::NotFound(format!("tag {key:?} of run {run_id}")));
+            }
+            Ok(())
+        })
+    }
+
     fn set_run_lifecycle(&self, run_id: &str, lifecycle: Lifecycle) -> Result<()> {
         let now = now_ms();
         self.write(|c| Self::set_lifecycle(c, run_id, lifecycle, now))
