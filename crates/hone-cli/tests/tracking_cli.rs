@@ -548,9 +548,9 @@ fn whole_config_params_columns_tags_and_metric_history() {
     let err = env.fails(&["runs", "untag", ra, "note"], 2);
     assert!(err.contains("no tag \"note\""), "{err}");
     let show = env.json(&["runs", "show", ra, "--json"]);
-    let tags = show["run"]["tags"].as_array().unwrap();
-    assert!(tags.iter().any(|t| t[0] == "hone.keep" && t[1] == "true"));
-    assert!(!tags.iter().any(|t| t[0] == "note"));
+    let tags = show["run"]["tags"].as_object().unwrap();
+    assert_eq!(tags["hone.keep"], "true");
+    assert!(!tags.contains_key("note"));
 
     // History: a fold's learning curve, one point per boosting round.
     let fold1 = show["children"]
@@ -701,10 +701,9 @@ fn no_outputs_keeps_everything_in_the_store_only() {
     let show = env.json(&["runs", "show", run_id, "--json"]);
     assert!(
         !show["run"]["tags"]
-            .as_array()
+            .as_object()
             .unwrap()
-            .iter()
-            .any(|t| t[0] == "hone.out_dir")
+            .contains_key("hone.out_dir")
     );
     let arts = env.json(&["artifacts", "list", run_id, "--json"]);
     for f in [
