@@ -101,14 +101,9 @@ fn set_changes_the_run_and_is_recorded_in_its_config_report_and_tags() {
     // The tracked run carries the overrides as a tag.
     let run_id = report["run_id"].as_str().unwrap();
     let show = json(&ok(dir.path(), &["runs", "show", run_id, "--json"]));
-    let tag = show["run"]["tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t[0] == "hone.overrides")
-        .expect("hone.overrides tag")[1]
+    let tag = show["run"]["tags"]["hone.overrides"]
         .as_str()
-        .unwrap()
+        .expect("hone.overrides tag")
         .to_string();
     let tagged: Vec<String> = serde_json::from_str(&tag).unwrap();
     assert_eq!(tagged[1], "split.n_splits=3");
@@ -418,11 +413,7 @@ fn tune_warns_when_the_search_changes_the_label() {
         ],
     ));
     assert!(
-        show["run"]["tags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|t| t[0] == "hone.study.warnings"),
+        show["run"]["tags"]["hone.study.warnings"].is_string(),
         "{show}"
     );
 
