@@ -146,6 +146,8 @@ pub struct Dataset {
     pub label_end: Vec<usize>,
     /// Table row of dataset row 0 (rows before it were dropped as warm-up).
     pub row_offset: usize,
+    /// The table's blank lines (see [`Table::blank_lines`]), so locations name the file's line.
+    pub blank_lines: Vec<usize>,
     /// What was dropped or changed, for the user.
     pub notes: Vec<String>,
     /// Return of the price from each row to the next (`p[t+1] / p[t] − 1`), for trading
@@ -164,11 +166,7 @@ impl Dataset {
 
     /// Where dataset row `i` is in the source file (`line N` / `row N`).
     pub fn location(&self, i: usize) -> String {
-        let t = i + self.row_offset;
-        match self.format {
-            FileFormat::Csv => format!("line {}", t + 2),
-            FileFormat::Parquet => format!("row {}", t + 1),
-        }
+        crate::table::location(self.format, &self.blank_lines, i + self.row_offset)
     }
 }
 
@@ -728,6 +726,7 @@ impl DataSpec {
             times: times[rows.clone()].to_vec(),
             label_end: (0..rows.len()).map(|i| i + horizon).collect(),
             row_offset: warm_up,
+            blank_lines: table.blank_lines.clone(),
             notes,
             next_return,
             groups,
@@ -810,6 +809,7 @@ mod tests {
                     values: ColumnValues::Numeric((0..n).map(|i| i as f64).collect()),
                 },
             ],
+            blank_lines: Vec::new(),
         }
     }
 

@@ -53,6 +53,7 @@ mod tests {
                 name: "a".into(),
                 values: ColumnValues::Numeric(v),
             }],
+            blank_lines: Vec::new(),
         }
     }
 

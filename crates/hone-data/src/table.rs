@@ -105,6 +105,10 @@ pub struct Table {
     pub n_rows: usize,
     /// Columns in file order.
     pub columns: Vec<Column>,
+    /// CSV: for each blank line between the header and the last data row, the data row it
+    /// comes before (sorted). Blank lines are skipped when reading, so without these a
+    /// location after one would name the wrong line.
+    pub blank_lines: Vec<usize>,
 }
 
 impl Table {
@@ -159,12 +163,43 @@ impl Table {
 
     /// Where data row `i` (0-based) is in the file: `line N` for CSV, `row N` for Parquet.
     pub fn location(&self, i: usize) -> String {
-        match self.format {
-            // Line 1 is the header.
-            FileFormat::Csv => format!("line {}", i + 2),
-            FileFormat::Parquet => format!("row {}", i + 1),
+        location(self.format, &self.blank_lines, i)
+    }
+}
+
+/// Where data row `i` (0-based) of a file is: `line N` for CSV (line 1 is the header; the
+/// `blank_lines` skipped before row `i` counted back in), `row N` for Parquet.
+pub fn location(format: FileFormat, blank_lines: &[usize], i: usize) -> String {
+    match format {
+        FileFormat::Csv => format!(
+            "line {}",
+            i + 2 + blank_lines.partition_point(|&row| row <= i)
+        ),
+        FileFormat::Parquet => format!("row {}", i + 1),
+    }
+}
+
+/// The data rows that blank lines of a CSV body (after the header) come before. Only for
+/// files without quotes: a quoted field may hold a line break, and then lines are not rows
+/// (such files keep the plain count).
+fn blank_lines_of(body: &[u8]) -> Vec<usize> {
+    if memchr::memchr(b'"', body).is_some() {
+        return Vec::new();
+    }
+    let mut blanks = Vec::new();
+    let mut row = 0;
+    for line in body.split(|&b| b == b'\n') {
+        if line.strip_suffix(b"\r").unwrap_or(line).is_empty() {
+            blanks.push(row);
+        } else {
+            row += 1;
         }
     }
+    // Blank lines after the last row name no row.
+    while blanks.last().is_some_and(|&r| r >= row) {
+        blanks.pop();
+    }
+    blanks
 }
 
 /// Loads a `.csv` or `.parquet` file (chosen by extension). Columns named in `text_columns` are
@@ -235,6 +270,7 @@ pub fn read_csv(path: &Path, bytes: &[u8], text_columns: &[&str]) -> Result<Tabl
             path: path.to_path_buf(),
         });
     }
+    let body = memchr::memchr(b'\n', bytes).map_or(&[][..], |end| &bytes[end + 1..]);
     Ok(Table {
         path: path.to_path_buf(),
         format: FileFormat::Csv,
@@ -244,6 +280,7 @@ pub fn read_csv(path: &Path, bytes: &[u8], text_columns: &[&str]) -> Result<Tabl
             .zip(values)
             .map(|(name, values)| Column { name, values })
             .collect(),
+        blank_lines: blank_lines_of(body),
     })
 }
 
@@ -493,6 +530,7 @@ fn table_from_batches(
         format,
         n_rows,
         columns,
+        blank_lines: Vec::new(),
     })
 }
 
@@ -626,6 +664,7 @@ fn load_parquet(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> 
         format: FileFormat::Parquet,
         n_rows,
         columns: columns.into_iter().map(|(_, c)| c).collect(),
+        blank_lines: Vec::new(),
     })
 }
 
@@ -942,6 +981,20 @@ mod tests {
             .write_all(text.as_bytes())
             .unwrap();
         p
+    }
+
+    #[test]
+    fn locations_count_blank_lines_back_in() {
+        // Lines: 1 header, 2 row 0, 3 blank, 4 row 1, 5 blank, 6 blank, 7 row 2, 8 blank.
+        let bytes = b"a,b\n1,2\n\n3,4\r\n\r\n\n5,6\n\n";
+        let t = read_csv(Path::new("x.csv"), bytes, &[]).unwrap();
+        assert_eq!(t.n_rows, 3);
+        assert_eq!(t.blank_lines, vec![1, 2, 2]);
+        let lines: Vec<String> = (0..3).map(|i| t.location(i)).collect();
+        assert_eq!(lines, ["line 2", "line 4", "line 7"]);
+        // Without blank lines, row i is line i + 2, as before.
+        let t = read_csv(Path::new("x.csv"), b"a\n1\n2\n", &[]).unwrap();
+        assert_eq!(t.location(1), "line 3");
     }
 
     #[test]
