@@ -633,17 +633,9 @@ fn print_evaluation(
             );
         }
         if !r.drift.is_empty() {
-            let drifted: Vec<&str> = r
-                .drift
-                .iter()
-                .filter(|d| d.drifted)
-                .map(|d| d.column.as_str())
-                .collect();
             println!(
-                "  drift vs training data: {}/{} features ({})",
-                drifted.len(),
-                r.drift.len(),
-                drifted.join(", ")
+                "  drift vs training data: {}",
+                render::drift_summary(&r.drift)
             );
         }
         for g in &r.gates {

@@ -206,24 +206,12 @@ pub fn train_report(r: &TrainReport) -> String {
         let _ = writeln!(s, "{line}");
     }
     if !r.drift.is_empty() {
-        let drifted: Vec<&str> = r
-            .drift
-            .iter()
-            .filter(|d| d.drifted)
-            .map(|d| d.column.as_str())
-            .collect();
         // Information, not a warning: financial features drift between any two periods
         // (README, "Drift"); a gate on it is opt-in.
         let _ = writeln!(
             s,
-            "drift (holdout vs development rows): {}/{} features{}",
-            drifted.len(),
-            r.drift.len(),
-            if drifted.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", drifted.join(", "))
-            }
+            "drift (holdout vs development rows): {}",
+            drift_summary(&r.drift)
         );
     }
     if let Some(b) = &r.base_rate {
@@ -581,6 +569,25 @@ pub fn folds(
         );
     }
     s
+}
+
+/// `k/n features (a, b, …)`: how many features drifted, and which.
+pub fn drift_summary(drift: &[hone_validate::drift::ColumnDrift]) -> String {
+    let drifted: Vec<&str> = drift
+        .iter()
+        .filter(|d| d.drifted)
+        .map(|d| d.column.as_str())
+        .collect();
+    format!(
+        "{}/{} features{}",
+        drifted.len(),
+        drift.len(),
+        if drifted.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", drifted.join(", "))
+        }
+    )
 }
 
 /// The human view of `hone metrics`.

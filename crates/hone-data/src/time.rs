@@ -443,25 +443,12 @@ mod tests {
         while out.len() < n {
             let wd = (d + 3).rem_euclid(7);
             if !(skip_weekends && wd >= 5) {
-                let (y, m, dd) = civil(d);
+                let (y, m, dd) = civil_from_days(d);
                 out.push(format!("{y:04}-{m:02}-{dd:02}"));
             }
             d += step_days;
         }
         out
-    }
-
-    /// The inverse of `days_from_civil` (Hinnant), for building test calendars.
-    fn civil(z: i64) -> (i64, u32, u32) {
-        let z = z + 719468;
-        let era = if z >= 0 { z } else { z - 146096 } / 146097;
-        let doe = z - era * 146097;
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        (yoe + era * 400 + i64::from(m <= 2), m, d)
     }
 
     #[test]

@@ -298,7 +298,16 @@ impl Study {
     }
 
     fn refresh_locked(&self, st: &mut State) -> Result<()> {
-        let since = st.trials.last().map_or(0, |t| t.number + 1);
+        // From the first number not seen yet, not from the last one seen: numbers come from a
+        // counter before the trial's record is committed, so another worker's lower-numbered
+        // trial can become visible after a higher one. Starting past it lost that trial for
+        // good, and a shared budget overshot (12 trials for 10 with two workers).
+        let since = st
+            .trials
+            .iter()
+            .enumerate()
+            .find(|(i, t)| t.number != *i as u64)
+            .map_or(st.trials.len() as u64, |(i, _)| i as u64);
         let open: Vec<u64> = st
             .trials
             .iter()
@@ -619,6 +628,63 @@ mod tests {
             pruner: PrunerSpec::None,
             seed: 7,
         }
+    }
+
+    /// A store whose trials in `hidden` are not visible yet: their numbers were drawn, their
+    /// records not yet committed (another worker between its counter and its insert).
+    struct LateStore {
+        inner: MemoryTrialStore,
+        hidden: Mutex<Vec<u64>>,
+    }
+
+    impl TrialStore for LateStore {
+        fn load(&self, since: u64, also: &[u64]) -> Result<Vec<Trial>> {
+            let hidden = self.hidden.lock().unwrap().clone();
+            Ok(self
+                .inner
+                .load(since, also)?
+                .into_iter()
+                .filter(|t| !hidden.contains(&t.number))
+                .collect())
+        }
+        fn create(&self, trial: Trial) -> Result<Trial> {
+            self.inner.create(trial)
+        }
+        fn claim_waiting(&self) -> Result<Option<Trial>> {
+            self.inner.claim_waiting()
+        }
+        fn save(&self, trial: &Trial) -> Result<()> {
+            self.inner.save(trial)
+        }
+        fn finish(&self, trial: &Trial) -> Result<bool> {
+            self.inner.finish(trial)
+        }
+        fn report(&self, trial: &Trial, step: u64, value: f64) -> Result<bool> {
+            self.inner.report(trial, step, value)
+        }
+    }
+
+    #[test]
+    fn a_trial_committed_after_a_later_one_is_still_seen() {
+        let store = Arc::new(LateStore {
+            inner: MemoryTrialStore::new(),
+            hidden: Mutex::new(Vec::new()),
+        });
+        // Another worker drew number 0 but has not committed it; this worker's trial gets 1.
+        store
+            .inner
+            .create(Trial::new(0, TrialState::Running, Params::new()))
+            .unwrap();
+        store.hidden.lock().unwrap().push(0);
+        let study = Study::open(def(SamplerSpec::Random), store.clone()).unwrap();
+        let mine = study.ask().unwrap();
+        assert_eq!(mine.number, 1);
+        assert_eq!(study.counts()[3], 1, "only its own trial is visible yet");
+        // The other worker commits: the next refresh must see trial 0, though it is below
+        // the last number this worker knows.
+        store.hidden.lock().unwrap().clear();
+        study.refresh().unwrap();
+        assert_eq!(study.counts()[3], 2, "{:?}", study.trials());
     }
 
     #[test]
