@@ -732,8 +732,94 @@ impl DataSpec {
             groups,
             format: table.format,
         };
-        dataset.check_features(opts.allow_missing_features)?;
-        Ok(dataset)
+        match dataset.check_features(opts.allow_missing_features) {
+            Ok(()) => Ok(dataset),
+            // A derived feature is missing where a window reads a blank input cell: name that
+            // cell, which is what the user can fix; the feature's row may look fine.
+            Err(DataError::NonFiniteFeature {
+                path,
+                location,
+                column,
+                value,
+                hint,
+            }) if value == "NaN" => {
+                // The table row of the first missing value (the one `location` names).
+                let first_missing = dataset
+                    .feature_names
+                    .iter()
+                    .position(|f| *f == column)
+                    .and_then(|j| dataset.features[j].iter().position(|v| v.is_nan()))
+                    .map(|i| i + warm_up);
+                let source = first_missing.and_then(|t| {
+                    self.derived_inputs(table, &column)
+                        .into_iter()
+                        .filter_map(|name| {
+                            let v = numeric(name).ok()?;
+                            let j = (0..=t.min(v.len().saturating_sub(1)))
+                                .rev()
+                                .find(|&j| v[j].is_nan())?;
+                            Some((j, name))
+                        })
+                        .max()
+                });
+                let hint = match source {
+                    Some((j, input)) => format!(
+                        " (missing: it reads `{input}`, blank at {}){}",
+                        table.location(j),
+                        hint.strip_prefix(" (missing)").unwrap_or(&hint)
+                    ),
+                    None => hint,
+                };
+                Err(DataError::NonFiniteFeature {
+                    path,
+                    location,
+                    column,
+                    value,
+                    hint,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The table columns the derived feature `feature` reads: the volume for `volume_z_*`,
+    /// high, low and the price for `range`, the columns a custom expression names (through
+    /// the custom features it reads), the price for the other built-ins; none for a raw column.
+    fn derived_inputs<'t>(&self, table: &'t Table, feature: &str) -> Vec<&'t str> {
+        let Some(d) = &self.derive else {
+            return Vec::new();
+        };
+        let custom = d.custom_features().unwrap_or_default();
+        let mut names: Vec<&str> = Vec::new();
+        if custom.iter().any(|f| f.name == feature) {
+            let mut todo = vec![feature];
+            let mut seen: Vec<&str> = Vec::new();
+            while let Some(f) = todo.pop() {
+                if seen.contains(&f) {
+                    continue;
+                }
+                seen.push(f);
+                match custom.iter().find(|c| c.name == f) {
+                    Some(c) => todo.extend(c.expr.names()),
+                    None => names.push(f),
+                }
+            }
+        } else if feature.starts_with("volume_z_") {
+            names.extend(d.volume.as_deref());
+        } else if d.feature_names().iter().any(|f| f == feature) {
+            if feature == "range"
+                && let Some((h, l)) = &d.high_low
+            {
+                names.extend([h.as_str(), l.as_str()]);
+            }
+            names.push(d.price.as_str());
+        }
+        table
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .filter(|c| names.contains(c))
+            .collect()
     }
 }
 

@@ -187,9 +187,18 @@ fn bad_settings_and_cells_are_refused_in_one_line() {
     let e = refused(&no_fill, &[30]);
     assert!(
         e.contains(
-            "prices.csv: line 32: feature `mom_5` is NaN (missing): set data.fill = \"ffill\""
+            "prices.csv: line 32: feature `mom_5` is NaN (missing: it reads `Close`, blank at \
+             line 32): set data.fill = \"ffill\""
         ),
         "{e}"
+    );
+    // A blank inside a window shows at a later row of the feature: the error names the cell.
+    // (Row 5 is in the warm-up, which is dropped; its windows reach kept rows.)
+    let e = refused(&no_fill, &[5]);
+    assert!(e.contains("blank at line 7)"), "{e}");
+    assert!(
+        !e.contains("prices.csv: line 7:"),
+        "the feature's own row is later: {e}"
     );
     // A blank label inside the file (not a trailing forward label) is an error.
     let e = refused(
