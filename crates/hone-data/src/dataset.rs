@@ -344,9 +344,15 @@ impl DataSpec {
         d: &DeriveSpec,
         table: &'t Table,
         numeric: &dyn Fn(&str) -> Result<&'t [f64], DataError>,
+        builtin: &[(String, Vec<f64>)],
     ) -> Result<Vec<Vec<f64>>, DataError> {
         let parsed = d.custom_features().map_err(DataError::Invalid)?;
         let mut inputs: HashMap<&str, &[f64]> = HashMap::new();
+        // Built-in features (ret_1, vol_20, ...) read like columns; the file's column wins a
+        // name clash only if there is one, which the clash check below refuses anyway.
+        for (name, values) in builtin {
+            inputs.insert(name.as_str(), values.as_slice());
+        }
         for f in &parsed {
             if table.columns.iter().any(|c| c.name == f.name) {
                 return Err(DataError::Invalid(format!(
@@ -364,13 +370,14 @@ impl DataSpec {
                         .columns
                         .iter()
                         .map(|c| c.name.as_str())
-                        .chain(d.custom.keys().map(String::as_str));
+                        .chain(d.custom.keys().map(String::as_str))
+                        .chain(builtin.iter().map(|(n, _)| n.as_str()));
                     let hint = crate::suggest::nearest(name, candidates)
                         .map(|s| format!("; did you mean `{s}`?"))
                         .unwrap_or_default();
                     return Err(DataError::Invalid(format!(
-                        "data.derive.custom.{}: no column or custom feature `{name}` in {}{hint} \
-                         (columns: {})",
+                        "data.derive.custom.{}: no column, built-in or custom feature `{name}` \
+                         in {}{hint} (columns: {})",
                         f.name,
                         table.path.display(),
                         table
@@ -470,6 +477,7 @@ impl DataSpec {
         }
         let mut warm_up = 0;
         if let Some(d) = &self.derive {
+            let mut builtin: Vec<(String, Vec<f64>)> = Vec::new();
             if d.has_builtin() {
                 let price = numeric(&d.price)?;
                 let volume = d.volume.as_deref().map(numeric).transpose()?;
@@ -498,11 +506,19 @@ impl DataSpec {
                         });
                     }
                 }
-                features.extend(d.compute(price, volume, high_low));
+                builtin = d
+                    .builtin_names()
+                    .into_iter()
+                    .zip(d.compute(price, volume, high_low))
+                    .collect();
             }
-            if !d.custom.is_empty() {
-                features.extend(self.custom_features(d, table, &numeric)?);
-            }
+            let custom = if d.custom.is_empty() {
+                Vec::new()
+            } else {
+                self.custom_features(d, table, &numeric, &builtin)?
+            };
+            features.extend(builtin.into_iter().map(|(_, v)| v));
+            features.extend(custom);
             for name in d.feature_names() {
                 if feature_names.contains(&name) {
                     return Err(DataError::Invalid(format!(
@@ -782,6 +798,23 @@ impl DataSpec {
         }
     }
 
+    /// The columns a built-in feature reads (none for a name that is not one).
+    fn builtin_inputs<'d>(&self, d: &'d DeriveSpec, feature: &str) -> Vec<&'d str> {
+        if d.builtin_warm_up(feature).is_none() {
+            return Vec::new();
+        }
+        if feature.starts_with("volume_z_") {
+            return d.volume.as_deref().into_iter().collect();
+        }
+        let mut names = vec![d.price.as_str()];
+        if feature == "range"
+            && let Some((h, l)) = &d.high_low
+        {
+            names.extend([h.as_str(), l.as_str()]);
+        }
+        names
+    }
+
     /// The table columns the derived feature `feature` reads: the volume for `volume_z_*`,
     /// high, low and the price for `range`, the columns a custom expression names (through
     /// the custom features it reads), the price for the other built-ins; none for a raw column.
@@ -801,18 +834,14 @@ impl DataSpec {
                 seen.push(f);
                 match custom.iter().find(|c| c.name == f) {
                     Some(c) => todo.extend(c.expr.names()),
+                    None if d.builtin_warm_up(f).is_some() => {
+                        names.extend(self.builtin_inputs(d, f));
+                    }
                     None => names.push(f),
                 }
             }
-        } else if feature.starts_with("volume_z_") {
-            names.extend(d.volume.as_deref());
-        } else if d.feature_names().iter().any(|f| f == feature) {
-            if feature == "range"
-                && let Some((h, l)) = &d.high_low
-            {
-                names.extend([h.as_str(), l.as_str()]);
-            }
-            names.push(d.price.as_str());
+        } else {
+            names.extend(self.builtin_inputs(d, feature));
         }
         table
             .columns
@@ -1342,7 +1371,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("data.derive.custom.m: no column or custom feature `clse` in m.csv; did you mean `close`?"),
+            e.starts_with("data.derive.custom.m: no column, built-in or custom feature `clse` in m.csv; did you mean `close`?"),
             "{e}"
         );
         let e = custom(&[("close", "x * 2")])
@@ -1364,6 +1393,47 @@ mod tests {
                 && e.contains("looks into the future"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn custom_features_read_built_in_features_with_their_warm_up() {
+        let d = days(10);
+        let t = table(
+            vec![10., 11., 12., 11., 13., 14., 13., 15., 16., 15.],
+            d.iter().map(String::as_str).collect(),
+        );
+        let s = DataSpec {
+            derive: Some(DeriveSpec {
+                price: "close".into(),
+                volume: None,
+                high_low: None,
+                returns: vec![1],
+                rolling: vec![3],
+                rsi: vec![],
+                volume_z: vec![],
+                range: false,
+                custom: [("risk_adj", "ret_1 / vol_3"), ("slow", "lag(ret_1, 4)")]
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            }),
+            ..spec()
+        };
+        let target = direction(1);
+        let ds = s.build(&t, opts(&target)).unwrap();
+        let col = |name: &str| {
+            let j = ds.feature_names.iter().position(|f| f == name).unwrap();
+            ds.features[j].clone()
+        };
+        // lag(ret_1, 4) needs ret_1's own row of warm-up plus 4: 5 rows, more than vol_3's 3.
+        assert_eq!(ds.row_offset, 5);
+        let (ret, vol, adj, slow) = (col("ret_1"), col("vol_3"), col("risk_adj"), col("slow"));
+        for i in 0..ds.n_rows() {
+            assert_eq!(adj[i], ret[i] / vol[i]);
+        }
+        // Row 0 of the dataset is table row 5: lag 4 reads ret_1 at table row 1.
+        assert_eq!(slow[0], 11.0 / 10.0 - 1.0);
+        assert!(slow.iter().all(|v| v.is_finite()));
     }
 
     #[test]

@@ -122,8 +122,13 @@ impl DeriveSpec {
                 ));
             };
             let (name, expr) = parsed.remove(i);
-            let warm_up =
-                expr.warm_up(&|n| done.iter().find(|f| f.name == n).map_or(0, |f| f.warm_up));
+            let warm_up = expr.warm_up(&|n| {
+                done.iter()
+                    .find(|f| f.name == n)
+                    .map(|f| f.warm_up)
+                    .or_else(|| self.builtin_warm_up(n))
+                    .unwrap_or(0)
+            });
             done.push(CustomFeature {
                 name: name.clone(),
                 expr,
@@ -131,6 +136,36 @@ impl DeriveSpec {
             });
         }
         Ok(done)
+    }
+
+    /// Names of the built-in features this spec produces (returns, rolling, rsi, volume_z,
+    /// range), which custom expressions may also read.
+    pub fn builtin_names(&self) -> Vec<String> {
+        let mut names = self.feature_names();
+        names.truncate(names.len() - self.custom.len());
+        names
+    }
+
+    /// Leading rows a built-in feature of this spec cannot compute (`None`: not one of them):
+    /// `ret_k` k, `vol_w` w (w one-bar returns), `ma_gap_w`/`zscore_w`/`volume_z_w` w − 1,
+    /// `rsi_n` n, `range` 0.
+    pub fn builtin_warm_up(&self, name: &str) -> Option<usize> {
+        if !self.builtin_names().iter().any(|b| b == name) {
+            return None;
+        }
+        let window = |prefix: &str| name.strip_prefix(prefix)?.parse::<usize>().ok();
+        Some(if name == "range" {
+            0
+        } else if let Some(k) = window("ret_").or_else(|| window("vol_")) {
+            k
+        } else if let Some(n) = window("rsi_") {
+            n
+        } else {
+            window("ma_gap_")
+                .or_else(|| window("zscore_"))
+                .or_else(|| window("volume_z_"))
+                .map_or(0, |w| w.saturating_sub(1))
+        })
     }
 
     /// Rows at the start whose features cannot all be computed yet.

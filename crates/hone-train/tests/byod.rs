@@ -175,8 +175,9 @@ fn bad_settings_and_cells_are_refused_in_one_line() {
         &[],
     );
     assert!(
-        e.starts_with("data.derive.custom.vol_z: no column or custom feature `Volum` in ")
-            && e.contains("did you mean `Volume`?"),
+        e.starts_with(
+            "data.derive.custom.vol_z: no column, built-in or custom feature `Volum` in "
+        ) && e.contains("did you mean `Volume`?"),
         "{e}"
     );
     // A misspelt key gets the nearest key.
