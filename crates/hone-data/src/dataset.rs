@@ -748,54 +748,45 @@ impl DataSpec {
             groups,
             format: table.format,
         };
-        match dataset.check_features(opts.allow_missing_features) {
-            Ok(()) => Ok(dataset),
-            // A derived feature is missing where a window reads a blank input cell: name that
-            // cell, which is what the user can fix; the feature's row may look fine.
-            Err(DataError::NonFiniteFeature {
-                path,
-                location,
-                column,
-                value,
-                hint,
-            }) if value == "NaN" => {
-                // The table row of the first missing value (the one `location` names).
-                let first_missing = dataset
-                    .feature_names
-                    .iter()
-                    .position(|f| *f == column)
-                    .and_then(|j| dataset.features[j].iter().position(|v| v.is_nan()))
-                    .map(|i| i + warm_up);
-                let source = first_missing.and_then(|t| {
-                    self.derived_inputs(table, &column)
-                        .into_iter()
-                        .filter_map(|name| {
-                            let v = numeric(name).ok()?;
-                            let j = (0..=t.min(v.len().saturating_sub(1)))
-                                .rev()
-                                .find(|&j| v[j].is_nan())?;
-                            Some((j, name))
-                        })
-                        .max()
-                });
-                let hint = match source {
-                    Some((j, input)) => format!(
-                        " (missing: it reads `{input}`, blank at {}){}",
-                        table.location(j),
-                        hint.strip_prefix(" (missing)").unwrap_or(&hint)
-                    ),
-                    None => hint,
-                };
-                Err(DataError::NonFiniteFeature {
-                    path,
-                    location,
-                    column,
-                    value,
-                    hint,
-                })
+        let mut checked = dataset.check_features(opts.allow_missing_features);
+        // A derived feature is missing where a window reads a blank input cell: name that
+        // cell, which is what the user can fix; the feature's row may look fine.
+        if let Err(DataError::NonFiniteFeature {
+            column,
+            value,
+            hint,
+            ..
+        }) = &mut checked
+            && value == "NaN"
+        {
+            // The table row of the first missing value (the one the error's location names).
+            let first_missing = dataset
+                .feature_names
+                .iter()
+                .position(|f| f == column)
+                .and_then(|j| dataset.features[j].iter().position(|v| v.is_nan()))
+                .map(|i| i + warm_up);
+            let source = first_missing.and_then(|t| {
+                self.derived_inputs(table, column)
+                    .into_iter()
+                    .filter_map(|name| {
+                        let v = numeric(name).ok()?;
+                        let j = (0..=t.min(v.len().saturating_sub(1)))
+                            .rev()
+                            .find(|&j| v[j].is_nan())?;
+                        Some((j, name))
+                    })
+                    .max()
+            });
+            if let Some((j, input)) = source {
+                *hint = format!(
+                    " (missing: it reads `{input}`, blank at {}){}",
+                    table.location(j),
+                    hint.strip_prefix(" (missing)").unwrap_or(hint)
+                );
             }
-            Err(e) => Err(e),
         }
+        checked.map(|()| dataset)
     }
 
     /// The columns a built-in feature reads (none for a name that is not one).
