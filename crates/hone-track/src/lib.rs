@@ -7,7 +7,9 @@
 //!   and transitions, run ownership by lease and reaping; [`Maintenance`]: retention reads,
 //!   delete/restore cascades, purge, referenced blobs. [`open_store`] picks the backend from a
 //!   URI (`sqlite:///path/hone.db`, a plain path, or `postgresql://user@host:port/db`) and
-//!   returns a [`Backend`]: all three in one object.
+//!   returns a [`Backend`]: all of them in one object.
+//! - [`Registry`]: MLflow's model registry (registered models, numbered versions, tags,
+//!   aliases, stages) with compare-and-set stage changes and an append-only audit log.
 //! - [`Tracker`] / [`RunHandle`]: the library API for programs; writes go through a background
 //!   writer with a bounded queue and are batched into transactions.
 //! - [`artifacts`]: the blob store (SHA-256 content addresses, verified on every read).
@@ -28,6 +30,7 @@ pub mod maintenance;
 pub mod model;
 mod open;
 mod pg;
+pub mod registry;
 pub mod retention;
 mod schema;
 mod search_sql;
@@ -41,6 +44,7 @@ pub use location::OpenMode;
 pub use maintenance::Maintenance;
 pub use model::*;
 pub use open::{Backend, open_store, open_store_with};
+pub use registry::{AuditEntry, ModelVersion, RegisteredModel, Registry, Stage, Transition};
 pub use store::{SearchRequest, Store, search_all};
 pub use tracker::{RunHandle, Tracker};
 
@@ -69,6 +73,13 @@ pub enum TrackError {
     /// The request is invalid (bad key, changed param, bad filter...).
     #[error("{}", printable(.0))]
     Invalid(String),
+    /// An object with that identity already exists (a registered model's name).
+    #[error("{} already exists", printable(.0))]
+    AlreadyExists(String),
+    /// The store's state moved away from what the caller expected, or forbids the change
+    /// now (a compare-and-set lost its race; a version an alias still points at).
+    #[error("{}", printable(.0))]
+    Conflict(String),
     /// An artifact's content does not match its recorded checksum.
     #[error(
         "artifact {path} of run {run_id} is corrupted: expected sha256 {expected}, found {actual}"

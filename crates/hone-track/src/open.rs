@@ -7,18 +7,19 @@ use crate::db::Db;
 use crate::location::{OpenMode, StoreTarget, parse_store_uri};
 use crate::maintenance::Maintenance;
 use crate::pg::PgDb;
+use crate::registry::Registry;
 use crate::schema::migrate;
 use crate::sql_store::SqlStore;
 use crate::sqlite::SqliteDb;
 use crate::store::Store;
 
 /// A whole store: [`Store`] (the tracking data), [`Coordinator`] (counters, claims, leases,
-/// reaping) and [`Maintenance`] (retention, cascades, purge, referenced blobs). A
-/// `&dyn Backend` (or `Box`/`Arc`) converts to any of the three where a function needs only
-/// one. Implemented for every type that implements the three.
-pub trait Backend: Store + Coordinator + Maintenance {}
+/// reaping), [`Maintenance`] (retention, cascades, purge, referenced blobs) and [`Registry`]
+/// (the model registry). A `&dyn Backend` (or `Box`/`Arc`) converts to any of them where a
+/// function needs only one. Implemented for every type that implements all four.
+pub trait Backend: Store + Coordinator + Maintenance + Registry {}
 
-impl<T: Store + Coordinator + Maintenance + ?Sized> Backend for T {}
+impl<T: Store + Coordinator + Maintenance + Registry + ?Sized> Backend for T {}
 
 /// Opens a store from a URI, creating it if needed: `sqlite:///abs/path.db`,
 /// `sqlite://rel/path.db`, `file://` alike, a plain file path, or

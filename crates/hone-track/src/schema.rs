@@ -9,7 +9,7 @@ use crate::location::OpenMode;
 use crate::{Result, TrackError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS experiments (
@@ -127,7 +127,73 @@ UPDATE runs SET lease_id = 'legacy' WHERE owner_host IS NOT NULL AND status = 'R
 CREATE INDEX IF NOT EXISTS runs_by_lease ON runs (lease_id);
 "#;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3)];
+/// The model registry ([`crate::registry`]). `last_version` is the per-model counter that
+/// [`Registry::create_model_version`](crate::Registry::create_model_version) increments under
+/// the model's row lock, so version numbers are gap-free and never reused; a deleted version
+/// stays as a row with `deleted = 1` (a tombstone that keeps its number and semver taken).
+/// Semvers are unique per model (NULLs are distinct in both databases). The audit log has no
+/// foreign key: it is append-only and outlives the model it describes.
+const V4: &str = r#"
+CREATE TABLE IF NOT EXISTS registered_models (
+    name TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    creation_time BIGINT NOT NULL,
+    last_updated_time BIGINT NOT NULL,
+    user_id TEXT NOT NULL,
+    last_version BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS registered_model_tags (
+    name TEXT NOT NULL REFERENCES registered_models(name) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (name, key)
+);
+CREATE TABLE IF NOT EXISTS model_versions (
+    name TEXT NOT NULL REFERENCES registered_models(name) ON DELETE CASCADE,
+    version BIGINT NOT NULL,
+    semver TEXT,
+    source_run_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    current_stage TEXT NOT NULL,
+    description TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    creation_time BIGINT NOT NULL,
+    last_updated_time BIGINT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (name, version)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS model_versions_by_semver ON model_versions (name, semver);
+CREATE INDEX IF NOT EXISTS model_versions_by_run ON model_versions (source_run_id);
+CREATE TABLE IF NOT EXISTS model_version_tags (
+    name TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (name, version, key),
+    FOREIGN KEY (name, version) REFERENCES model_versions(name, version) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS registered_model_aliases (
+    name TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    PRIMARY KEY (name, alias),
+    FOREIGN KEY (name, version) REFERENCES model_versions(name, version) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS registry_audit (
+    id {serial},
+    name TEXT NOT NULL,
+    version BIGINT,
+    action TEXT NOT NULL,
+    from_value TEXT,
+    to_value TEXT,
+    user_id TEXT NOT NULL,
+    time BIGINT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS registry_audit_by_model ON registry_audit (name, id);
+"#;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
 
 fn current_version(c: &mut dyn Conn) -> Result<i64> {
     c.batch("CREATE TABLE IF NOT EXISTS hone_schema (version BIGINT NOT NULL)")?;
@@ -496,10 +562,82 @@ mod tests {
         upgrades_a_version_2_store(&db, &uri);
     }
 
+    /// A store written by the previous hone (schema version 3, before the registry) is
+    /// upgraded in place when opened: its runs are kept and the registry works on them.
+    fn upgrades_a_version_3_store(db: &dyn crate::db::Db, uri: &str) {
+        use crate::{Stage, Transition};
+        super::migrate_to(db, OpenMode::Create, "test", 3).unwrap();
+        db.write(&mut |c| {
+            let exp = c.query(
+                "INSERT INTO experiments (name, lifecycle, creation_time, last_update_time) \
+                 VALUES ('old', 'active', 0, 0) RETURNING experiment_id",
+                &[],
+            )?[0][0]
+                .clone();
+            c.execute(
+                "INSERT INTO runs (run_id, experiment_id, name, status, start_time, user_id, \
+                 lifecycle) VALUES ('r3', ?1, 'r3', 'FINISHED', 0, 'u', 'active')",
+                &[exp],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        let store = open_store_with(uri, OpenMode::MustExist).unwrap();
+        let mut version = 0;
+        db.read(&mut |c| {
+            version = c.query("SELECT MAX(version) FROM hone_schema", &[])?[0][0]
+                .int()
+                .unwrap_or(0);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(version, super::SCHEMA_VERSION);
+        assert_eq!(store.get_run("r3").unwrap().info.run_name, "r3");
+        store.create_registered_model("m", "", &[]).unwrap();
+        let v = store
+            .create_model_version("m", "r3", Some("1.0.0"), &[])
+            .unwrap();
+        assert_eq!(v.version, 1);
+        store
+            .transition_stage(&Transition {
+                name: "m",
+                version: 1,
+                to: Stage::Production,
+                expected_current_production: None,
+                archive_existing: false,
+                user: "u",
+                reason: "",
+            })
+            .unwrap();
+        // Opening again applies nothing twice.
+        let again = open_store_with(uri, OpenMode::MustExist).unwrap();
+        assert_eq!(again.versions_referencing_run("r3").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_version_3_sqlite_store_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hone.db");
+        let db = crate::sqlite::SqliteDb::open(
+            &path,
+            crate::sqlite::Durability::Process,
+            OpenMode::Create,
+        )
+        .unwrap();
+        upgrades_a_version_3_store(&db, &uri(&path));
+    }
+
+    #[test]
+    fn a_version_3_postgres_store_is_upgraded() {
+        let uri = hone_test_support::shared_cluster().fresh_database();
+        let db = crate::pg::PgDb::connect(&uri).unwrap();
+        upgrades_a_version_3_store(&db, &uri);
+    }
+
     #[test]
     fn hone_tables_are_read_from_the_migrations() {
         let t: Vec<&str> = super::hone_tables().collect();
         assert!(t.contains(&"runs") && t.contains(&"sequences") && t.contains(&"experiments"));
-        assert_eq!(t.len(), 11, "{t:?}");
+        assert_eq!(t.len(), 17, "{t:?}");
     }
 }

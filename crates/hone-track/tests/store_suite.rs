@@ -9,7 +9,7 @@ use hone_track::liveness::hostname;
 use hone_track::store::{Batch, NewRun, SearchRequest, TRIAL_RECORD_TAG, TRIAL_STATE_TAG};
 use hone_track::{
     ArtifactRecord, Backend, DatasetInput, Lease, LeaseHolder, LeaseKeeper, Lifecycle, Metric,
-    MetricPoint, RunStatus, Store, TrackError, ViewType, open_store, search_all,
+    MetricPoint, RunStatus, Stage, Store, TrackError, Transition, ViewType, open_store, search_all,
 };
 
 /// A store under test: its URI (to open more connections) and one open handle.
@@ -94,6 +94,13 @@ on_both_backends!(
     queued_runs_are_claimed_once_and_unowned_runs_never_reaped,
     transition_is_a_compare_and_set_with_one_winner,
     reopening_keeps_the_data,
+    registered_models_are_unique_listed_by_prefix_and_deleted,
+    version_numbers_count_up_and_are_never_reused,
+    concurrent_registrations_get_one_to_eight,
+    semvers_must_be_valid_and_increase,
+    aliases_follow_mlflow_rules_and_pin_their_version,
+    stage_changes_are_compare_and_set_and_audited,
+    versions_are_found_by_the_run_they_pin,
 );
 
 fn metric(key: &str, value: f64, step: i64, timestamp: i64) -> Metric {
@@ -1001,4 +1008,488 @@ fn reopening_keeps_the_data(t: &Target) {
     let again = t.open();
     assert!(again.get_experiment_by_name("suite").unwrap().is_some());
     assert_eq!(again.child_runs(&f.parent).unwrap().len(), 3);
+}
+
+/// A run to register versions from.
+fn source_run(store: &dyn Store) -> String {
+    let exp = store.get_or_create_experiment("registry").unwrap();
+    new_run(store, &exp, "fit", None)
+}
+
+fn registered_models_are_unique_listed_by_prefix_and_deleted(t: &Target) {
+    let store = t.store();
+    let m = store
+        .create_registered_model("btc-momentum", "hourly", &[kv("desk", "crypto")])
+        .unwrap();
+    assert_eq!(m.name, "btc-momentum");
+    assert_eq!(m.description, "hourly");
+    assert_eq!(m.tags, vec![kv("desk", "crypto")]);
+    assert!(m.aliases.is_empty());
+    let e = store
+        .create_registered_model("btc-momentum", "", &[])
+        .unwrap_err();
+    assert!(matches!(&e, TrackError::AlreadyExists(_)), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "registered model btc-momentum already exists"
+    );
+    store
+        .create_registered_model("btc_meanrev", "", &[])
+        .unwrap();
+    store
+        .create_registered_model("eth-momentum", "", &[])
+        .unwrap();
+    let names = |p: &str| -> Vec<String> {
+        store
+            .list_registered_models(p)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect()
+    };
+    assert_eq!(names("btc"), ["btc-momentum", "btc_meanrev"]);
+    // '_' and '%' are plain characters in a prefix, not LIKE wildcards.
+    assert_eq!(names("btc_"), ["btc_meanrev"]);
+    assert_eq!(names("%").len(), 0);
+    assert_eq!(names("").len(), 3);
+    store
+        .set_registered_model_tag("btc-momentum", "owner", "ana")
+        .unwrap();
+    store
+        .delete_registered_model_tag("btc-momentum", "desk")
+        .unwrap();
+    let e = store
+        .delete_registered_model_tag("btc-momentum", "desk")
+        .unwrap_err();
+    assert!(matches!(&e, TrackError::NotFound(_)), "{e}");
+    assert_eq!(
+        store.get_registered_model("btc-momentum").unwrap().tags,
+        vec![kv("owner", "ana")]
+    );
+    assert!(matches!(
+        store.create_registered_model("", "", &[]),
+        Err(TrackError::Invalid(_))
+    ));
+    let run = source_run(store);
+    store
+        .create_model_version("btc-momentum", &run, None, &[])
+        .unwrap();
+    store.delete_registered_model("btc-momentum").unwrap();
+    let e = store.get_registered_model("btc-momentum").unwrap_err();
+    assert!(matches!(&e, TrackError::NotFound(_)), "{e}");
+    assert_eq!(e.to_string(), "registered model btc-momentum not found");
+    assert!(matches!(
+        store.delete_registered_model("btc-momentum"),
+        Err(TrackError::NotFound(_))
+    ));
+    assert_eq!(names("btc"), ["btc_meanrev"]);
+    // The audit log outlives the model.
+    let actions: Vec<String> = store
+        .audit_log("btc-momentum")
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert_eq!(actions, ["create_model", "create_version", "delete_model"]);
+}
+
+fn version_numbers_count_up_and_are_never_reused(t: &Target) {
+    let store = t.store();
+    let run = source_run(store);
+    store.create_registered_model("m", "", &[]).unwrap();
+    for want in 1..=3 {
+        let v = store
+            .create_model_version("m", &run, None, &[kv("fold", "all")])
+            .unwrap();
+        assert_eq!(v.version, want);
+        assert_eq!(v.current_stage, Stage::None);
+        assert_eq!(v.status, "READY");
+        assert_eq!(v.source_run_id, run);
+        assert_eq!(v.tags, vec![kv("fold", "all")]);
+    }
+    store.delete_model_version("m", 3).unwrap();
+    let e = store.get_model_version("m", 3).unwrap_err();
+    assert_eq!(e.to_string(), "version 3 of registered model m not found");
+    assert!(matches!(
+        store.delete_model_version("m", 3),
+        Err(TrackError::NotFound(_))
+    ));
+    assert_eq!(
+        store
+            .create_model_version("m", &run, None, &[])
+            .unwrap()
+            .version,
+        4
+    );
+    let listed: Vec<u32> = store
+        .list_model_versions("m")
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(listed, [1, 2, 4]);
+    store.set_model_version_tag("m", 2, "k", "v").unwrap();
+    store.set_model_version_tag("m", 2, "k", "w").unwrap();
+    assert!(
+        store
+            .get_model_version("m", 2)
+            .unwrap()
+            .tags
+            .contains(&kv("k", "w"))
+    );
+    store.delete_model_version_tag("m", 2, "k").unwrap();
+    assert!(matches!(
+        store.delete_model_version_tag("m", 2, "k"),
+        Err(TrackError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.set_model_version_tag("m", 3, "k", "v"),
+        Err(TrackError::NotFound(_))
+    ));
+    // Unknown model and unknown run are named.
+    let e = store
+        .create_model_version("nope", &run, None, &[])
+        .unwrap_err();
+    assert_eq!(e.to_string(), "registered model nope not found");
+    let e = store
+        .create_model_version("m", "no-such-run", None, &[])
+        .unwrap_err();
+    assert_eq!(e.to_string(), "run no-such-run not found");
+    assert!(matches!(
+        store.list_model_versions("nope"),
+        Err(TrackError::NotFound(_))
+    ));
+    // A refused registration took no number.
+    assert_eq!(
+        store
+            .create_model_version("m", &run, None, &[])
+            .unwrap()
+            .version,
+        5
+    );
+    // Deleting the model and creating it again is a new model: the audit log keeps both.
+    store.delete_registered_model("m").unwrap();
+    store.create_registered_model("m", "", &[]).unwrap();
+    assert_eq!(
+        store
+            .create_model_version("m", &run, None, &[])
+            .unwrap()
+            .version,
+        1
+    );
+}
+
+/// Eight threads, each with its own connection, register versions of one model at once: they
+/// get exactly 1..=8.
+fn concurrent_registrations_get_one_to_eight(t: &Target) {
+    let store = t.store();
+    let run = source_run(store);
+    store.create_registered_model("shared", "", &[]).unwrap();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (other, run, barrier) = (t.open(), run.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                other
+                    .create_model_version("shared", &run, None, &[])
+                    .unwrap()
+                    .version
+            })
+        })
+        .collect();
+    let mut got: Vec<u32> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    got.sort();
+    assert_eq!(got, (1..=8).collect::<Vec<_>>());
+    assert_eq!(store.list_model_versions("shared").unwrap().len(), 8);
+}
+
+fn semvers_must_be_valid_and_increase(t: &Target) {
+    let store = t.store();
+    let run = source_run(store);
+    store.create_registered_model("s", "", &[]).unwrap();
+    let v = store
+        .create_model_version("s", &run, Some("1.2.0"), &[])
+        .unwrap();
+    assert_eq!(v.semver.as_deref(), Some("1.2.0"));
+    for (bad, why) in [
+        ("1.2.0", "must be greater than 1.2.0"),
+        ("1.1.9", "must be greater than 1.2.0"),
+        ("0.9.0", "must be greater than 1.2.0"),
+        ("1.2", "invalid semver"),
+        ("1.2.x", "invalid semver"),
+        ("01.2.3", "invalid semver"),
+        ("1.3.0-rc1", "invalid semver"),
+    ] {
+        let e = store
+            .create_model_version("s", &run, Some(bad), &[])
+            .unwrap_err();
+        assert!(matches!(&e, TrackError::Invalid(_)), "{bad}: {e}");
+        assert!(e.to_string().contains(why), "{bad}: {e}");
+    }
+    // Numeric, not text, order: 1.10.0 > 1.9.0 > 1.2.0.
+    assert_eq!(
+        store
+            .create_model_version("s", &run, Some("1.9.0"), &[])
+            .unwrap()
+            .version,
+        2
+    );
+    store
+        .create_model_version("s", &run, Some("1.10.0"), &[])
+        .unwrap();
+    // A version without semver is fine; a deleted version's semver stays taken.
+    store.create_model_version("s", &run, None, &[]).unwrap();
+    store.delete_model_version("s", 3).unwrap();
+    assert!(
+        store
+            .create_model_version("s", &run, Some("1.10.0"), &[])
+            .is_err()
+    );
+    assert_eq!(
+        store
+            .get_model_version_by_semver("s", "1.9.0")
+            .unwrap()
+            .version,
+        2
+    );
+    assert!(matches!(
+        store.get_model_version_by_semver("s", "1.10.0"),
+        Err(TrackError::NotFound(_))
+    ));
+    let v = store
+        .create_model_version("s", &run, Some("2.0.0"), &[])
+        .unwrap();
+    assert_eq!(v.version, 5, "refused registrations took no number");
+}
+
+fn aliases_follow_mlflow_rules_and_pin_their_version(t: &Target) {
+    let store = t.store();
+    let run = source_run(store);
+    store.create_registered_model("a", "", &[]).unwrap();
+    for _ in 0..2 {
+        store.create_model_version("a", &run, None, &[]).unwrap();
+    }
+    for bad in ["latest", "Latest", "v1", "V12", "has space", "dot.ted", ""] {
+        let e = store.set_alias("a", bad, 1).unwrap_err();
+        assert!(matches!(&e, TrackError::Invalid(_)), "{bad}: {e}");
+    }
+    assert!(store.set_alias("a", &"x".repeat(256), 1).is_err());
+    assert!(matches!(
+        store.set_alias("a", "champion", 9),
+        Err(TrackError::NotFound(_))
+    ));
+    store.set_alias("a", "champion", 1).unwrap();
+    assert_eq!(
+        store
+            .get_model_version_by_alias("a", "champion")
+            .unwrap()
+            .version,
+        1
+    );
+    // Moving an alias.
+    store.set_alias("a", "champion", 2).unwrap();
+    let v2 = store.get_model_version_by_alias("a", "champion").unwrap();
+    assert_eq!(
+        (v2.version, v2.aliases.clone()),
+        (2, vec!["champion".to_string()])
+    );
+    assert!(store.get_model_version("a", 1).unwrap().aliases.is_empty());
+    assert_eq!(
+        store.get_registered_model("a").unwrap().aliases,
+        vec![("champion".to_string(), 2)]
+    );
+    // A version an alias points at cannot be deleted; the error names the alias.
+    let e = store.delete_model_version("a", 2).unwrap_err();
+    assert!(matches!(&e, TrackError::Conflict(_)), "{e}");
+    assert!(e.to_string().contains("alias champion"), "{e}");
+    assert!(store.get_model_version("a", 2).is_ok());
+    store.delete_alias("a", "champion").unwrap();
+    let e = store.delete_alias("a", "champion").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "alias champion of registered model a not found"
+    );
+    let e = store
+        .get_model_version_by_alias("a", "champion")
+        .unwrap_err();
+    assert!(matches!(&e, TrackError::NotFound(_)), "{e}");
+    store.delete_model_version("a", 2).unwrap();
+    let alias_actions: Vec<(String, Option<String>, Option<String>)> = store
+        .audit_log("a")
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action.ends_with("_alias"))
+        .map(|e| (e.action, e.from, e.to))
+        .collect();
+    assert_eq!(
+        alias_actions,
+        [
+            ("set_alias".to_string(), None, Some("1".to_string())),
+            (
+                "set_alias".to_string(),
+                Some("1".to_string()),
+                Some("2".to_string())
+            ),
+            ("delete_alias".to_string(), Some("2".to_string()), None),
+        ]
+    );
+}
+
+fn promote<'a>(
+    name: &'a str,
+    version: u32,
+    to: Stage,
+    expected: Option<u32>,
+    archive: bool,
+) -> Transition<'a> {
+    Transition {
+        name,
+        version,
+        to,
+        expected_current_production: expected,
+        archive_existing: archive,
+        user: "ana",
+        reason: "backtest passed",
+    }
+}
+
+fn stage_changes_are_compare_and_set_and_audited(t: &Target) {
+    let store = t.store();
+    let run = source_run(store);
+    store.create_registered_model("p", "", &[]).unwrap();
+    for _ in 0..4 {
+        store.create_model_version("p", &run, None, &[]).unwrap();
+    }
+    let stage_log = |store: &dyn Backend| -> Vec<(Option<u32>, String, String)> {
+        store
+            .audit_log("p")
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "transition_stage")
+            .map(|e| (e.version, e.from.unwrap(), e.to.unwrap()))
+            .collect()
+    };
+    let v = store
+        .transition_stage(&promote("p", 1, Stage::Production, None, false))
+        .unwrap();
+    assert_eq!(v.current_stage, Stage::Production);
+    // The caller's view of production is stale: refused, nothing written.
+    let e = store
+        .transition_stage(&promote("p", 2, Stage::Production, None, false))
+        .unwrap_err();
+    assert!(matches!(&e, TrackError::Conflict(_)), "{e}");
+    assert!(e.to_string().contains("registered model p"), "{e}");
+    assert!(e.to_string().contains("found version 1"), "{e}");
+    assert_eq!(
+        store.get_model_version("p", 2).unwrap().current_stage,
+        Stage::None
+    );
+    // archive_existing only for Staging and Production.
+    assert!(matches!(
+        store.transition_stage(&promote("p", 2, Stage::Archived, Some(1), true)),
+        Err(TrackError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.transition_stage(&promote("p", 9, Stage::Staging, Some(1), false)),
+        Err(TrackError::NotFound(_))
+    ));
+    // Two promotions racing with the same expectation (production = 1): one wins.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let results: Vec<(u32, Result<Stage, String>)> = [2u32, 3]
+        .into_iter()
+        .map(|version| {
+            let (other, barrier) = (t.open(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let r = other.transition_stage(&promote(
+                    "p",
+                    version,
+                    Stage::Production,
+                    Some(1),
+                    true,
+                ));
+                (
+                    version,
+                    r.map(|v| v.current_stage).map_err(|e| match e {
+                        TrackError::Conflict(m) => m,
+                        e => panic!("expected a conflict, got {e}"),
+                    }),
+                )
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let winners: Vec<u32> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(v, _)| *v)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    let (winner, loser) = (winners[0], if winners[0] == 2 { 3 } else { 2 });
+    let stage = |v: u32| store.get_model_version("p", v).unwrap().current_stage;
+    assert_eq!(stage(winner), Stage::Production);
+    assert_eq!(stage(loser), Stage::None);
+    assert_eq!(
+        stage(1),
+        Stage::Archived,
+        "archive_existing archived version 1"
+    );
+    // Exactly one entry per change, in order: 1 → Production, then the winner's promotion
+    // and the archiving it caused.
+    assert_eq!(
+        stage_log(store),
+        [
+            (Some(1), "None".into(), "Production".into()),
+            (Some(winner), "None".into(), "Production".into()),
+            (Some(1), "Production".into(), "Archived".into()),
+        ]
+    );
+    let log = store.audit_log("p").unwrap();
+    assert!(log.windows(2).all(|w| w[0].id < w[1].id));
+    let last = log.last().unwrap();
+    assert_eq!(last.user_id, "ana");
+    assert!(
+        last.reason.contains("archived by the move of version"),
+        "{last:?}"
+    );
+    // Without archive_existing several versions may be in Production; the current one is the
+    // highest.
+    store
+        .transition_stage(&promote("p", 4, Stage::Production, Some(winner), false))
+        .unwrap();
+    assert_eq!(stage(winner), Stage::Production);
+    let e = store
+        .transition_stage(&promote("p", loser, Stage::Staging, Some(winner), false))
+        .unwrap_err();
+    assert!(e.to_string().contains("found version 4"), "{e}");
+    store
+        .transition_stage(&promote("p", loser, Stage::Staging, Some(4), false))
+        .unwrap();
+    assert_eq!(stage_log(store).len(), 5);
+}
+
+fn versions_are_found_by_the_run_they_pin(t: &Target) {
+    let store = t.store();
+    let run = source_run(store);
+    let other = source_run(store);
+    store.create_registered_model("r1", "", &[]).unwrap();
+    store.create_registered_model("r2", "", &[]).unwrap();
+    store.create_model_version("r1", &run, None, &[]).unwrap();
+    store.create_model_version("r1", &other, None, &[]).unwrap();
+    store.create_model_version("r2", &run, None, &[]).unwrap();
+    let pins = |id: &str| -> Vec<(String, u32)> {
+        store
+            .versions_referencing_run(id)
+            .unwrap()
+            .into_iter()
+            .map(|v| (v.name, v.version))
+            .collect()
+    };
+    assert_eq!(pins(&run), [("r1".to_string(), 1), ("r2".to_string(), 1)]);
+    store.delete_model_version("r2", 1).unwrap();
+    assert_eq!(pins(&run), [("r1".to_string(), 1)]);
+    assert!(pins("unknown").is_empty());
 }

@@ -1,13 +1,14 @@
 //! [`SqlStore`]: the one implementation of [`Store`](crate::Store),
-//! [`Coordinator`](crate::Coordinator) and [`Maintenance`](crate::Maintenance), over a [`Db`]
-//! (SQLite or PostgreSQL, one SQL text for both). This module holds what the three share: the
-//! transaction helpers, row decoding, and loading and writing runs; each trait's
-//! implementation is in its own file. It knows SQL and the schema; it never knows the URI
+//! [`Coordinator`](crate::Coordinator), [`Maintenance`](crate::Maintenance) and
+//! [`Registry`](crate::Registry), over a [`Db`] (SQLite or PostgreSQL, one SQL text for both).
+//! This module holds what they share: the transaction helpers, row decoding, and loading and
+//! writing runs; each trait's implementation is in its own file. It knows SQL and the schema; it never knows the URI
 //! syntax, `/proc` (beyond asking [`liveness`](crate::liveness) whether a holder is alive) or
 //! retention policies.
 
 mod coordination;
 mod maintenance;
+mod registry;
 mod tracking;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,361 @@
+//! The [`Registry`] interface: MLflow's model registry (registered models, numbered model
+//! versions, tags, aliases and the deprecated stages), plus what hone adds for trading desks:
+//! an optional semantic version per model version, compare-and-set stage changes and an
+//! append-only audit log. Like [`Store`](crate::Store) it knows the data model only, never SQL,
+//! so that a remote client could implement it too.
+//!
+//! Rules every implementation keeps (the store suite checks them on both backends):
+//! - version numbers are allocated atomically per model, 1, 2, 3..., and never reused, even
+//!   after a version is deleted (deleted versions are kept as tombstones);
+//! - a semver, when given, is `X.Y.Z` and strictly greater than every semver the model ever had;
+//! - stage changes are compare-and-set on the model's current production version, and each
+//!   change is written to the audit log in the same transaction;
+//! - the audit log is append-only: no method updates or deletes an entry.
+
+use crate::{Result, TrackError};
+
+/// Longest registered-model name (MLflow stores names in a 256-character column).
+pub const MAX_MODEL_NAME: usize = 256;
+/// Longest alias (MLflow's limit).
+pub const MAX_ALIAS: usize = 255;
+/// Longest description stored (MLflow's limit for descriptions).
+pub const MAX_DESCRIPTION: usize = 5000;
+/// Longest registry tag value stored (MLflow's limit for model-version tag values).
+pub const MAX_REGISTRY_TAG_VALUE: usize = 5000;
+
+/// A model version's stage (MLflow's deprecated `current_stage`, same four names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// `None`: not staged (every new version starts here).
+    None,
+    /// `Staging`.
+    Staging,
+    /// `Production`.
+    Production,
+    /// `Archived`.
+    Archived,
+}
+
+impl Stage {
+    /// MLflow's spelling, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::None => "None",
+            Stage::Staging => "Staging",
+            Stage::Production => "Production",
+            Stage::Archived => "Archived",
+        }
+    }
+
+    /// Parses a stage name case-insensitively, as MLflow does.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Ok(Stage::None),
+            "staging" => Ok(Stage::Staging),
+            "production" => Ok(Stage::Production),
+            "archived" => Ok(Stage::Archived),
+            _ => Err(TrackError::Invalid(format!(
+                "invalid model version stage {s:?}: expected None, Staging, Production or Archived"
+            ))),
+        }
+    }
+}
+
+/// A registered model (MLflow's `RegisteredModel`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisteredModel {
+    /// Unique name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Creation time, ms since the epoch.
+    pub creation_time: i64,
+    /// Last change to the model or one of its versions, ms since the epoch.
+    pub last_updated_time: i64,
+    /// Who created it.
+    pub user_id: String,
+    /// Tags, by key.
+    pub tags: Vec<(String, String)>,
+    /// Aliases and the version each points at, by alias.
+    pub aliases: Vec<(String, u32)>,
+}
+
+/// A model version (MLflow's `ModelVersion`, plus `semver`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelVersion {
+    /// The registered model.
+    pub name: String,
+    /// Version number, from 1; never reused.
+    pub version: u32,
+    /// Semantic version `X.Y.Z`, if one was given.
+    pub semver: Option<String>,
+    /// The run the model came from.
+    pub source_run_id: String,
+    /// MLflow's registration status (`READY`: hone registers synchronously).
+    pub status: String,
+    /// Current stage.
+    pub current_stage: Stage,
+    /// Free text.
+    pub description: String,
+    /// Who registered it.
+    pub user_id: String,
+    /// Creation time, ms since the epoch.
+    pub creation_time: i64,
+    /// Last change, ms since the epoch.
+    pub last_updated_time: i64,
+    /// Tags, by key.
+    pub tags: Vec<(String, String)>,
+    /// Aliases pointing at this version.
+    pub aliases: Vec<String>,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// Increasing id: entries are in commit order of their transactions.
+    pub id: i64,
+    /// The registered model.
+    pub name: String,
+    /// The version, when the action concerns one.
+    pub version: Option<u32>,
+    /// What happened: `create_model`, `delete_model`, `create_version`, `delete_version`,
+    /// `transition_stage`, `set_alias`, `delete_alias`.
+    pub action: String,
+    /// The value before (a stage, or the version an alias pointed at), if any.
+    pub from: Option<String>,
+    /// The value after, if any.
+    pub to: Option<String>,
+    /// Who did it.
+    pub user_id: String,
+    /// When, ms since the epoch.
+    pub time: i64,
+    /// Why (free text; empty when none was given).
+    pub reason: String,
+}
+
+/// A stage change request for [`Registry::transition_stage`].
+#[derive(Debug, Clone)]
+pub struct Transition<'a> {
+    /// The registered model.
+    pub name: &'a str,
+    /// The version to move.
+    pub version: u32,
+    /// The stage to move it to.
+    pub to: Stage,
+    /// What the caller believes the model's current production version is (the highest
+    /// version in Production; `None`: no version is in Production). When the store disagrees
+    /// the change is refused with [`TrackError::Conflict`]: production moved meanwhile.
+    pub expected_current_production: Option<u32>,
+    /// MLflow's `archive_existing_versions`: move the model's other versions in stage `to` to
+    /// Archived (only for Staging and Production).
+    pub archive_existing: bool,
+    /// Who makes the change (audit log).
+    pub user: &'a str,
+    /// Why (audit log).
+    pub reason: &'a str,
+}
+
+/// MLflow's model registry over the tracking store. Both backends implement it with the same
+/// behaviour (one shared test suite).
+pub trait Registry: Send + Sync {
+    /// Creates a registered model; its name must be unique ([`TrackError::AlreadyExists`]).
+    fn create_registered_model(
+        &self,
+        name: &str,
+        description: &str,
+        tags: &[(String, String)],
+    ) -> Result<RegisteredModel>;
+    /// A registered model by name.
+    fn get_registered_model(&self, name: &str) -> Result<RegisteredModel>;
+    /// Registered models whose name starts with `prefix` (empty: all), by name.
+    fn list_registered_models(&self, prefix: &str) -> Result<Vec<RegisteredModel>>;
+    /// Deletes a registered model with its versions, tags and aliases (MLflow's semantics);
+    /// the audit log keeps its entries.
+    fn delete_registered_model(&self, name: &str) -> Result<()>;
+    /// Sets a tag of a registered model (last write wins).
+    fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()>;
+    /// Removes a tag of a registered model; a missing tag is [`TrackError::NotFound`].
+    fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()>;
+    /// Registers a new version of `name` from a run: the next number, allocated atomically
+    /// (concurrent callers get distinct, gap-free numbers). `semver`, when given, must be
+    /// `X.Y.Z` and greater than every semver of the model, deleted versions included.
+    fn create_model_version(
+        &self,
+        name: &str,
+        source_run_id: &str,
+        semver: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<ModelVersion>;
+    /// A version by number (deleted versions are not found).
+    fn get_model_version(&self, name: &str, version: u32) -> Result<ModelVersion>;
+    /// A version by semver.
+    fn get_model_version_by_semver(&self, name: &str, semver: &str) -> Result<ModelVersion>;
+    /// The version an alias points at.
+    fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion>;
+    /// The model's versions (not deleted), by number.
+    fn list_model_versions(&self, name: &str) -> Result<Vec<ModelVersion>>;
+    /// Sets a tag of a version (last write wins).
+    fn set_model_version_tag(&self, name: &str, version: u32, key: &str, value: &str)
+    -> Result<()>;
+    /// Removes a tag of a version; a missing tag is [`TrackError::NotFound`].
+    fn delete_model_version_tag(&self, name: &str, version: u32, key: &str) -> Result<()>;
+    /// Points `alias` at `version`, moving it if it pointed elsewhere (MLflow's alias rules:
+    /// `[A-Za-z0-9_-]`, at most 255 characters, `latest` and `v<digits>` reserved).
+    fn set_alias(&self, name: &str, alias: &str, version: u32) -> Result<()>;
+    /// Removes an alias; a missing one is [`TrackError::NotFound`].
+    fn delete_alias(&self, name: &str, alias: &str) -> Result<()>;
+    /// Moves a version to another stage as a compare-and-set on the model's production
+    /// version (see [`Transition`]), archiving the others if asked, and records every change
+    /// in the audit log in the same transaction. Returns the moved version.
+    fn transition_stage(&self, t: &Transition<'_>) -> Result<ModelVersion>;
+    /// Deletes a version (its number is never given out again). Refused with
+    /// [`TrackError::Conflict`] naming the alias while an alias points at it.
+    fn delete_model_version(&self, name: &str, version: u32) -> Result<()>;
+    /// The model's audit log, oldest first (also after the model was deleted).
+    fn audit_log(&self, name: &str) -> Result<Vec<AuditEntry>>;
+    /// The live versions (any model) registered from `run_id`: a run they pin must not be
+    /// purged.
+    fn versions_referencing_run(&self, run_id: &str) -> Result<Vec<ModelVersion>>;
+}
+
+/// Checks a registered-model name: not empty, at most [`MAX_MODEL_NAME`] characters, no
+/// control characters (names are printed in tables and messages).
+pub fn validate_model_name(name: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(TrackError::Invalid(format!(
+            "invalid registered model name {name:?}: {why}"
+        )))
+    };
+    if name.trim().is_empty() {
+        return bad("empty");
+    }
+    if name.chars().count() > MAX_MODEL_NAME {
+        return bad("longer than 256 characters");
+    }
+    if name.chars().any(char::is_control) {
+        return bad("control characters are not allowed");
+    }
+    Ok(())
+}
+
+/// Checks an alias the way MLflow does: `[A-Za-z0-9_-]`, 1 to 255 characters, and neither
+/// `latest` nor `v<digits>` (reserved: they name versions), case-insensitively.
+pub fn validate_alias(alias: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(TrackError::Invalid(format!(
+            "invalid alias {alias:?}: {why}"
+        )))
+    };
+    if alias.is_empty() {
+        return bad("empty");
+    }
+    if alias.len() > MAX_ALIAS {
+        return bad("longer than 255 characters");
+    }
+    if !alias
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return bad("only letters, digits, '_' and '-' are allowed");
+    }
+    let lower = alias.to_ascii_lowercase();
+    let version_like =
+        lower.len() > 1 && lower.starts_with('v') && lower[1..].chars().all(|c| c.is_ascii_digit());
+    if lower == "latest" || version_like {
+        return bad("'latest' and 'v<number>' are reserved");
+    }
+    Ok(())
+}
+
+/// Parses a semantic version `X.Y.Z` (decimal numbers without leading zeros, as SemVer 2.0
+/// requires; no pre-release or build suffix).
+pub fn parse_semver(s: &str) -> Result<(u64, u64, u64)> {
+    let bad = || {
+        TrackError::Invalid(format!(
+            "invalid semver {s:?}: expected MAJOR.MINOR.PATCH such as 1.4.0"
+        ))
+    };
+    let mut parts = s.split('.').map(|p| {
+        let digits = !p.is_empty() && p.chars().all(|c| c.is_ascii_digit());
+        let leading_zero = p.len() > 1 && p.starts_with('0');
+        if !digits || leading_zero {
+            return Err(bad());
+        }
+        p.parse::<u64>().map_err(|_| bad())
+    });
+    let (Some(a), Some(b), Some(c), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    Ok((a?, b?, c?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn semvers_are_three_plain_numbers() {
+        assert_eq!(parse_semver("1.20.3").unwrap(), (1, 20, 3));
+        assert_eq!(parse_semver("0.0.0").unwrap(), (0, 0, 0));
+        for bad in [
+            "",
+            "1",
+            "1.2",
+            "1.2.3.4",
+            "1.02.3",
+            "a.b.c",
+            "1.2.3-rc1",
+            "1..3",
+            " 1.2.3",
+        ] {
+            let e = parse_semver(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid semver"), "{bad}: {e}");
+        }
+        assert!(parse_semver("99999999999999999999.0.0").is_err());
+    }
+
+    #[test]
+    fn aliases_follow_mlflow_rules() {
+        for ok in ["champion", "Prod_1", "a-b", "v", "vx1", &"a".repeat(255)] {
+            validate_alias(ok).unwrap();
+        }
+        for bad in [
+            "",
+            "latest",
+            "LATEST",
+            "v1",
+            "V12",
+            "a b",
+            "a.b",
+            "é",
+            &"a".repeat(256),
+        ] {
+            assert!(validate_alias(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn stages_parse_case_insensitively() {
+        assert_eq!(Stage::parse("production").unwrap(), Stage::Production);
+        assert_eq!(Stage::parse("None").unwrap(), Stage::None);
+        assert!(Stage::parse("prod").is_err());
+        for s in [
+            Stage::None,
+            Stage::Staging,
+            Stage::Production,
+            Stage::Archived,
+        ] {
+            assert_eq!(Stage::parse(s.as_str()).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn model_names_must_be_printable_and_bounded() {
+        validate_model_name("btc-momentum").unwrap();
+        assert!(validate_model_name("").is_err());
+        assert!(validate_model_name("a\nb").is_err());
+        assert!(validate_model_name(&"x".repeat(257)).is_err());
+    }
+}
