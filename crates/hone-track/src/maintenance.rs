@@ -22,6 +22,9 @@ pub trait Maintenance: Send + Sync {
     fn set_runs_lifecycle_cascade(&self, run_ids: &[String], lifecycle: Lifecycle)
     -> Result<usize>;
     /// Deletes soft-deleted runs (deleted at least `min_age_ms` ago) for good; returns their ids.
+    /// A run that a live model version was registered from
+    /// ([`Registry::versions_referencing_run`](crate::Registry::versions_referencing_run)) is
+    /// kept, still deleted, until no live version pins it.
     fn purge_deleted_runs(&self, min_age_ms: i64) -> Result<Vec<String>>;
     /// Every blob address some artifact row refers to.
     fn referenced_blobs(&self) -> Result<HashSet<String>>;

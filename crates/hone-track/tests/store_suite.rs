@@ -1492,4 +1492,22 @@ fn versions_are_found_by_the_run_they_pin(t: &Target) {
     store.delete_model_version("r2", 1).unwrap();
     assert_eq!(pins(&run), [("r1".to_string(), 1)]);
     assert!(pins("unknown").is_empty());
+    // Purge keeps a deleted run while a live version pins it, and purges it once none does.
+    let unpinned = source_run(store);
+    let ids = [run.clone(), unpinned.clone()];
+    store
+        .set_runs_lifecycle_cascade(&ids, Lifecycle::Deleted)
+        .unwrap();
+    assert_eq!(store.purge_deleted_runs(0).unwrap(), vec![unpinned.clone()]);
+    assert_eq!(
+        store.get_run(&run).unwrap().info.lifecycle,
+        Lifecycle::Deleted
+    );
+    assert!(matches!(
+        store.get_run(&unpinned),
+        Err(TrackError::NotFound(_))
+    ));
+    store.delete_model_version("r1", 1).unwrap();
+    assert_eq!(store.purge_deleted_runs(0).unwrap(), vec![run.clone()]);
+    assert!(matches!(store.get_run(&run), Err(TrackError::NotFound(_))));
 }

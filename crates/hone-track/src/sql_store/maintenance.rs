@@ -79,7 +79,24 @@ impl<D: Db> Maintenance for SqlStore<D> {
                 .iter()
                 .map(|r| text(r, 0))
                 .collect();
+            let mut purged = Vec::with_capacity(ids.len());
             for id in &ids {
+                // A run a live model version was registered from is kept (it stays deleted):
+                // the version's artifacts and lineage live on it. The no-op update takes the
+                // run's row lock first, the lock `create_model_version` takes too, so the
+                // check below sees any registration that committed before it (PostgreSQL;
+                // SQLite writers are serialised anyway).
+                c.execute(
+                    "UPDATE runs SET name = name WHERE run_id = ?1",
+                    &[id.into()],
+                )?;
+                let pinned = c.query(
+                    "SELECT 1 FROM model_versions WHERE source_run_id = ?1 AND deleted = 0",
+                    &[id.into()],
+                )?;
+                if !pinned.is_empty() {
+                    continue;
+                }
                 for table in [
                     "metrics",
                     "latest_metrics",
@@ -98,8 +115,9 @@ impl<D: Db> Maintenance for SqlStore<D> {
                     &[id.into()],
                 )?;
                 c.execute("DELETE FROM runs WHERE run_id = ?1", &[id.into()])?;
+                purged.push(id.clone());
             }
-            Ok(ids)
+            Ok(purged)
         })
     }
 

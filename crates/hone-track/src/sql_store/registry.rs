@@ -345,7 +345,15 @@ impl<D: Db> Registry for SqlStore<D> {
         let user = current_user();
         let now = now_ms();
         self.write(|c| {
-            Self::require_run(c, source_run_id)?;
+            // A no-op update, not a SELECT: it takes the run's row lock, which purge takes too
+            // before checking for versions, so a run is never purged under a new version.
+            let run_rows = c.execute(
+                "UPDATE runs SET name = name WHERE run_id = ?1",
+                &[source_run_id.into()],
+            )?;
+            if run_rows == 0 {
+                return Err(TrackError::NotFound(format!("run {source_run_id}")));
+            }
             // The counter's UPDATE takes the model's row lock (PostgreSQL) inside the write
             // transaction (SQLite): concurrent registrations get consecutive numbers.
             let rows = c.query(
