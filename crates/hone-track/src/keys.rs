@@ -69,3 +69,21 @@ pub const TRIAL_DURATION_MS: &str = "hone.trial.duration_ms";
 pub const TRIAL_NUMBER: &str = "hone.trial_number";
 /// Metric: a trial's intermediate values, by step.
 pub const INTERMEDIATE: &str = "intermediate";
+
+// Model registry (`hone models register`): lineage copied onto a model version from its run.
+/// Model-version tag: the dataset fingerprint of the source run ([`FINGERPRINT`]).
+pub const LINEAGE_FINGERPRINT: &str = "hone.lineage.fingerprint";
+/// Model-version tag: where the training data came from (the run's `train` input's source).
+pub const LINEAGE_DATASET: &str = "hone.lineage.dataset";
+/// Model-version tag: the digest of the rows the model was developed on (the `train` input).
+pub const LINEAGE_DATASET_DIGEST: &str = "hone.lineage.dataset_digest";
+/// Model-version tag: SHA-256 of the run's `config.toml` artifact (the config as run).
+pub const LINEAGE_CONFIG_SHA256: &str = "hone.lineage.config_sha256";
+/// Model-version tag: SHA-256 of the run's `model.json` artifact.
+pub const LINEAGE_MODEL_SHA256: &str = "hone.lineage.model_sha256";
+/// Model-version tag: the hone version that trained the run ([`VERSION`]).
+pub const LINEAGE_HONE_VERSION: &str = "hone.lineage.hone_version";
+/// Model-version tag: the model's features (JSON list), from the `train` input's schema.
+pub const LINEAGE_FEATURES: &str = "hone.lineage.features";
+/// Model-version tag: the text given with `--description` when the version was registered.
+pub const REGISTRY_DESCRIPTION: &str = "hone.registry.description";

@@ -18,6 +18,7 @@ pub mod job;
 pub mod output;
 pub mod predict;
 pub mod predictions;
+pub mod registry;
 pub mod report;
 pub mod stress;
 pub mod tracking;
