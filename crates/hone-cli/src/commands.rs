@@ -38,6 +38,10 @@ pub struct TrainArgs {
     /// (`hone evaluate RUN_ID` and `hone predict --model RUN_ID` read them from there).
     #[arg(long, conflicts_with_all = ["out", "overwrite"])]
     pub no_outputs: bool,
+    /// After a successful tracked run that passed its hard gates, register the run as a new
+    /// version of this model (as `hone models register RUN_ID --name NAME`).
+    #[arg(long, value_name = "NAME", conflicts_with = "no_track")]
+    pub register: Option<String>,
     #[command(flatten)]
     pub store: crate::tracking::StoreArgs,
 }
@@ -324,11 +328,36 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
     };
     progress.finish();
     let report = result?;
+    let failed: Vec<&str> = report
+        .gates
+        .iter()
+        .filter(|g| g.level == "hard" && !g.passed)
+        .map(|g| g.rule.as_str())
+        .collect();
+    // A run that failed a hard gate is not registered: the gate exists to stop that model.
+    let registered = match (&args.register, &run_id) {
+        (Some(name), Some((id, _))) if failed.is_empty() => {
+            let (store, _) = args.store.open(hone_track::OpenMode::Create)?;
+            let v = hone_train::registry::register(store.as_ref(), id, name, None, "").map_err(
+                |e| {
+                    let mut err = crate::tracking::track_err(e);
+                    err.message =
+                        format!("run {id} was tracked but not registered: {}", err.message);
+                    err
+                },
+            )?;
+            Some(v)
+        }
+        _ => None,
+    };
     if args.json {
         let mut v = serde_json::to_value(&report).map_err(|e| CliError::runtime(e.to_string()))?;
         if let Some((run_id, store)) = &run_id {
             v["run_id"] = json!(run_id);
             v["store"] = json!(store);
+        }
+        if let Some(r) = &registered {
+            v["registered"] = json!({"name": r.name, "version": r.version, "semver": r.semver});
         }
         println!(
             "{}",
@@ -339,17 +368,24 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         if let Some((run_id, store)) = run_id {
             println!("tracked: run {run_id} in {store} (hone runs show {run_id})");
         }
+        if let Some(r) = &registered {
+            let semver = r.semver.as_deref().unwrap_or("-");
+            println!(
+                "registered {}/{} ({semver})",
+                render::escape(&r.name),
+                r.version
+            );
+        }
     }
-    let failed: Vec<&str> = report
-        .gates
-        .iter()
-        .filter(|g| g.level == "hard" && !g.passed)
-        .map(|g| g.rule.as_str())
-        .collect();
     if !failed.is_empty() {
+        let note = if args.register.is_some() {
+            " (the run was not registered)"
+        } else {
+            ""
+        };
         return Err(CliError {
             code: 3,
-            message: format!("hard gate(s) failed: {}", failed.join("; ")),
+            message: format!("hard gate(s) failed: {}{note}", failed.join("; ")),
         });
     }
     Ok(())

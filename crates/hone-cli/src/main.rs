@@ -5,6 +5,7 @@
 #![warn(clippy::unwrap_used)]
 
 mod commands;
+mod models;
 mod progress;
 mod render;
 mod stats;
@@ -47,6 +48,8 @@ enum Command {
     Runs(tracking::RunsArgs),
     /// List, fetch and verify run artifacts.
     Artifacts(tracking::ArtifactsArgs),
+    /// Model registry: register runs as model versions, list, show, aliases, delete versions.
+    Models(models::ModelsArgs),
     /// Remove artifact blobs that no run refers to.
     Gc(tracking::GcArgs),
     /// Trading metrics, PSR, DSR, PBO and model comparison tests on data from any source.
@@ -187,6 +190,7 @@ fn main() -> ExitCode {
         Command::Experiments(a) => tracking::experiments(a),
         Command::Runs(a) => tracking::runs(a),
         Command::Artifacts(a) => tracking::artifacts(a),
+        Command::Models(a) => models::models(a),
         Command::Gc(a) => tracking::gc(a),
         Command::Stats(a) => stats::stats(a),
         Command::Drift(a) => stats::drift(a),

@@ -1,0 +1,242 @@
+//! `hone models ...` and `hone train --register`, as a user runs them, on a temporary SQLite
+//! store: every output is parsed as JSON.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let store = format!(
+            "sqlite://{}",
+            self.dir.path().join("store/hone.db").display()
+        );
+        Command::new(env!("CARGO_BIN_EXE_hone"))
+            .args(args)
+            .args(["--store", &store])
+            .current_dir(self.dir.path())
+            .env_remove("HONE_STORE_URI")
+            .env_remove("HONE_ARTIFACTS_URI")
+            .output()
+            .unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    /// Runs a command that must fail with `code` and a one-line error holding `want`.
+    fn fails(&self, args: &[&str], code: i32, want: &str) -> String {
+        let o = self.run(args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: want {want:?} in {err}");
+        err
+    }
+}
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn register_resolve_alias_and_delete_versions() {
+    let env = Env::new();
+    let config = example("sp500_direction_logistic.toml");
+    let report = env.json(&["train", &config, "--no-outputs", "--json"]);
+    let run_id = report["run_id"].as_str().unwrap().to_string();
+
+    // First registration: version 1, semver 1.0.0, lineage copied from the run.
+    let v1 = env.json(&["models", "register", &run_id, "--name", "dir", "--json"]);
+    assert_eq!(v1["version"], 1);
+    assert_eq!(v1["semver"], "1.0.0");
+    assert_eq!(v1["source_run_id"], run_id.as_str());
+    assert_eq!(v1["lineage"]["fingerprint"], report["fingerprint"]);
+    let features: Value =
+        serde_json::from_str(v1["lineage"]["features"].as_str().unwrap()).unwrap();
+    assert_eq!(features, report["features"]);
+    for k in ["config_sha256", "model_sha256", "hone_version", "dataset"] {
+        assert!(v1["lineage"][k].is_string(), "missing lineage {k}: {v1}");
+    }
+
+    // Again: version 2, patch bumped; a lower semver is refused.
+    let v2 = env.json(&["models", "register", &run_id, "--name", "dir", "--json"]);
+    assert_eq!(
+        (v2["version"].as_u64(), v2["semver"].as_str()),
+        (Some(2), Some("1.0.1"))
+    );
+    env.fails(
+        &[
+            "models",
+            "register",
+            &run_id,
+            "--name",
+            "dir",
+            "--version",
+            "0.9.0",
+        ],
+        2,
+        "0.9.0",
+    );
+    env.fails(
+        &[
+            "models",
+            "register",
+            &run_id,
+            "--name",
+            "dir",
+            "--version",
+            "1.x",
+        ],
+        2,
+        "invalid semver",
+    );
+
+    // Runs that cannot be registered: unknown, without a model, unfinished.
+    env.fails(
+        &["models", "register", "0123456789abcdef", "--name", "dir"],
+        2,
+        "run 0123456789abcdef not found",
+    );
+    let show = env.json(&["runs", "show", &run_id, "--json"]);
+    let fold = show["children"][0]["run_id"].as_str().unwrap().to_string();
+    env.fails(
+        &["models", "register", &fold, "--name", "dir"],
+        2,
+        "holds no model",
+    );
+    let space = env.dir.path().join("space.toml");
+    std::fs::write(&space, "[x]\ntype = \"float\"\nlow = -1\nhigh = 1\n").unwrap();
+    env.json(&[
+        "study",
+        "create",
+        "--name",
+        "s",
+        "--space",
+        space.to_str().unwrap(),
+        "--json",
+    ]);
+    env.json(&["study", "ask", "--name", "s", "--json"]);
+    let trials = env.json(&["runs", "list", "--experiment", "s", "--json"]);
+    let trial = trials["items"][0]["info"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.fails(
+        &["models", "register", &trial, "--name", "dir"],
+        2,
+        "not FINISHED",
+    );
+
+    // References: by number, semver, alias, with and without models:/.
+    env.json(&["models", "alias", "set", "dir", "production", "1", "--json"]);
+    for r in [
+        "dir@production",
+        "models:/dir@production",
+        "models:/dir/1",
+        "dir/1.0.0",
+    ] {
+        let v = env.json(&["models", "show", r, "--json"]);
+        assert_eq!(v["version"], 1, "{r}");
+        assert_eq!(v["aliases"], serde_json::json!(["production"]), "{r}");
+    }
+    let model = env.json(&["models", "show", "dir", "--json"]);
+    assert_eq!(model["model"]["aliases"]["production"], 1);
+    assert_eq!(model["model"]["latest_version"], 2);
+    assert_eq!(model["versions"].as_array().unwrap().len(), 2);
+    env.fails(
+        &["models", "show", "nope", "--json"],
+        2,
+        "registered model nope not found",
+    );
+    env.fails(
+        &["models", "show", "nope/1", "--json"],
+        2,
+        "registered model nope not found",
+    );
+    env.fails(
+        &["models", "show", "dir/9", "--json"],
+        2,
+        "version 9 of registered model dir",
+    );
+    env.fails(&["models", "show", "dir@staging"], 2, "alias staging");
+    env.fails(&["models", "show", "dir/1.x"], 2, "invalid model reference");
+    env.fails(
+        &["models", "show", "models:/dir"],
+        2,
+        "invalid model reference",
+    );
+
+    // A version an alias points at cannot be deleted; after the alias goes, it can, and its
+    // number is not reused.
+    env.fails(&["models", "delete-version", "dir", "1"], 1, "production");
+    env.json(&["models", "alias", "delete", "dir", "production", "--json"]);
+    env.json(&["models", "delete-version", "dir", "1", "--json"]);
+    env.fails(&["models", "show", "dir/1"], 2, "not found");
+    let v3 = env.json(&["models", "register", &run_id, "--name", "dir", "--json"]);
+    assert_eq!(
+        (v3["version"].as_u64(), v3["semver"].as_str()),
+        (Some(3), Some("1.0.2"))
+    );
+
+    // list: the {items, next_page_token} envelope.
+    env.json(&["models", "register", &run_id, "--name", "other", "--json"]);
+    let list = env.json(&["models", "list", "--json"]);
+    assert!(list["next_page_token"].is_null());
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dir", "other"]);
+    assert_eq!(list["items"][0]["versions"], 2);
+    let list = env.json(&["models", "list", "--prefix", "oth", "--json"]);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn train_register_adds_a_version_and_is_refused_without_tracking() {
+    let env = Env::new();
+    let config = example("sp500_direction_logistic.toml");
+    env.fails(
+        &["train", &config, "--no-track", "--register", "m"],
+        2,
+        "--no-track",
+    );
+    let report = env.json(&[
+        "train",
+        &config,
+        "--no-outputs",
+        "--register",
+        "m",
+        "--json",
+    ]);
+    assert_eq!(report["registered"]["name"], "m");
+    assert_eq!(report["registered"]["version"], 1);
+    assert_eq!(report["registered"]["semver"], "1.0.0");
+    let v = env.json(&["models", "show", "m/1", "--json"]);
+    assert_eq!(v["source_run_id"], report["run_id"]);
+}
