@@ -200,6 +200,13 @@ fn register_resolve_alias_and_delete_versions() {
         (v3["version"].as_u64(), v3["semver"].as_str()),
         (Some(3), Some("1.0.2"))
     );
+    // The default semver is above every semver the model ever had, deleted versions included.
+    env.json(&["models", "delete-version", "dir", "3", "--json"]);
+    let v4 = env.json(&["models", "register", &run_id, "--name", "dir", "--json"]);
+    assert_eq!(
+        (v4["version"].as_u64(), v4["semver"].as_str()),
+        (Some(4), Some("1.0.3"))
+    );
 
     // list: the {items, next_page_token} envelope.
     env.json(&["models", "register", &run_id, "--name", "other", "--json"]);

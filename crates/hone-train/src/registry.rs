@@ -115,18 +115,15 @@ pub fn resolve(store: &dyn Backend, reference: &str) -> Result<ModelVersion, Tra
     }
 }
 
-/// The semver a new version gets when none is given: [`FIRST_SEMVER`] for a model without
-/// versions, else the highest semver of its live versions with the patch number bumped.
-/// (Deleted versions' semvers are not listed by the store; should one be higher, the store
-/// refuses the bumped number and the caller gives `--version`.)
-pub fn next_semver(versions: &[ModelVersion]) -> Result<String, TrackError> {
+/// The semver a new version gets when none is given: [`FIRST_SEMVER`] when the model never had
+/// one, else the highest it ever had (`semvers`: deleted versions included, since the store
+/// refuses any semver not above them) with the patch number bumped.
+pub fn next_semver<'a>(semvers: impl IntoIterator<Item = &'a str>) -> Result<String, TrackError> {
     let mut highest: Option<(u64, u64, u64)> = None;
-    for v in versions {
-        if let Some(s) = &v.semver {
-            let p = parse_semver(s)?;
-            if highest.is_none_or(|h| p > h) {
-                highest = Some(p);
-            }
+    for s in semvers {
+        let p = parse_semver(s)?;
+        if highest.is_none_or(|h| p > h) {
+            highest = Some(p);
         }
     }
     match highest {
@@ -138,6 +135,18 @@ pub fn next_semver(versions: &[ModelVersion]) -> Result<String, TrackError> {
             Ok(format!("{a}.{b}.{c}"))
         }
     }
+}
+
+/// Every semver the model was ever given, deleted versions included: the audit log records each
+/// version's semver at creation and is never rewritten, whereas the store lists live versions
+/// only.
+fn semvers_ever(store: &dyn Backend, name: &str) -> Result<Vec<String>, TrackError> {
+    Ok(store
+        .audit_log(name)?
+        .into_iter()
+        .filter(|e| e.action == "create_version")
+        .filter_map(|e| e.to)
+        .collect())
 }
 
 /// Registers a finished `hone train` / `hone tune` run as a new version of the registered model
@@ -224,7 +233,7 @@ pub fn register(
     }
     let semver = match semver {
         Some(s) => s.to_string(),
-        None => next_semver(&store.list_model_versions(name)?)?,
+        None => next_semver(semvers_ever(store, name)?.iter().map(String::as_str))?,
     };
     store.create_model_version(name, run_id, Some(&semver), &tags)
 }
@@ -265,23 +274,8 @@ mod tests {
 
     #[test]
     fn default_semver_bumps_the_patch_of_the_highest() {
-        assert_eq!(next_semver(&[]).unwrap(), "1.0.0");
-        let v = |s: Option<&str>| ModelVersion {
-            name: "m".into(),
-            version: 1,
-            semver: s.map(str::to_string),
-            source_run_id: String::new(),
-            status: "READY".into(),
-            current_stage: hone_track::Stage::None,
-            description: String::new(),
-            user_id: String::new(),
-            creation_time: 0,
-            last_updated_time: 0,
-            tags: vec![],
-            aliases: vec![],
-        };
-        let vs = [v(Some("1.0.9")), v(Some("1.2.0")), v(None)];
-        assert_eq!(next_semver(&vs).unwrap(), "1.2.1");
-        assert_eq!(next_semver(&[v(None)]).unwrap(), "1.0.0");
+        assert_eq!(next_semver([]).unwrap(), "1.0.0");
+        assert_eq!(next_semver(["1.0.9", "1.2.0", "1.1.5"]).unwrap(), "1.2.1");
+        assert!(next_semver(["1.0.x"]).is_err());
     }
 }
