@@ -246,4 +246,27 @@ fn train_register_adds_a_version_and_is_refused_without_tracking() {
     assert_eq!(report["registered"]["semver"], "1.0.0");
     let v = env.json(&["models", "show", "m/1", "--json"]);
     assert_eq!(v["source_run_id"], report["run_id"]);
+
+    // A run that fails a hard gate is tracked but not registered.
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/sp500");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("data/sp500", &data.display().to_string())
+        + "\n[gates]\nhard = [\"cv.roc_auc.mean >= 0.99\"]\n";
+    let strict = env.dir.path().join("strict.toml");
+    std::fs::write(&strict, text).unwrap();
+    env.fails(
+        &[
+            "train",
+            strict.to_str().unwrap(),
+            "--no-outputs",
+            "--register",
+            "m",
+            "--json",
+        ],
+        3,
+        "the run was not registered",
+    );
+    let model = env.json(&["models", "show", "m", "--json"]);
+    assert_eq!(model["versions"].as_array().unwrap().len(), 1);
 }
