@@ -3,6 +3,7 @@
 //! `hone_train::registry`; the rest are single `hone_track::Registry` calls.
 
 use clap::{Args, Subcommand};
+use hone_track::keys::LINEAGE_PREFIX;
 use hone_track::{ModelVersion, OpenMode, RegisteredModel};
 use serde_json::json;
 
@@ -130,8 +131,6 @@ fn version_json(v: &ModelVersion) -> serde_json::Value {
         "lineage": lineage,
     })
 }
-
-const LINEAGE_PREFIX: &str = "hone.lineage.";
 
 fn model_json(m: &RegisteredModel, latest: Option<&ModelVersion>) -> serde_json::Value {
     let aliases: serde_json::Map<String, serde_json::Value> = m

@@ -71,6 +71,8 @@ pub const TRIAL_NUMBER: &str = "hone.trial_number";
 pub const INTERMEDIATE: &str = "intermediate";
 
 // Model registry (`hone models register`): lineage copied onto a model version from its run.
+/// The prefix of every lineage tag below (what `hone models show` lists as lineage).
+pub const LINEAGE_PREFIX: &str = "hone.lineage.";
 /// Model-version tag: the dataset fingerprint of the source run ([`FINGERPRINT`]).
 pub const LINEAGE_FINGERPRINT: &str = "hone.lineage.fingerprint";
 /// Model-version tag: where the training data came from (the run's `train` input's source).
