@@ -235,6 +235,14 @@ pub fn validate_model_name(name: &str) -> Result<()> {
     if name.chars().any(char::is_control) {
         return bad("control characters are not allowed");
     }
+    // MLflow refuses `/` and `:` (they separate parts of `models:/NAME/VERSION` URIs); `@`
+    // separates an alias in `NAME@alias`.
+    if let Some(c) = name.chars().find(|c| matches!(c, '/' | ':' | '@')) {
+        return bad(&format!(
+            "{c:?} is not allowed (it separates the parts of a model reference such as \
+             models:/NAME/3 or NAME@alias)"
+        ));
+    }
     Ok(())
 }
 
@@ -357,5 +365,9 @@ mod tests {
         assert!(validate_model_name("").is_err());
         assert!(validate_model_name("a\nb").is_err());
         assert!(validate_model_name(&"x".repeat(257)).is_err());
+        for bad in ["team/m", "a:b", "m@prod"] {
+            let e = validate_model_name(bad).unwrap_err().to_string();
+            assert!(e.contains("is not allowed"), "{e}");
+        }
     }
 }

@@ -34,7 +34,7 @@ pub enum ModelRef {
 impl ModelRef {
     /// Parses `NAME`, `NAME/3`, `NAME/1.4.0` or `NAME@alias`, each optionally prefixed with
     /// `models:/` (MLflow's model URI scheme). The version or alias follows the last `/` or
-    /// `@`, so a name holding `/` is referenced with a version (`team/m/2`).
+    /// `@` (registered names hold neither: `hone_track::registry::validate_model_name`).
     pub fn parse(reference: &str) -> Result<Self, TrackError> {
         let bad = |why: &str| {
             TrackError::Invalid(format!(
