@@ -543,6 +543,9 @@ pub fn predict(args: PredictArgs) -> Result<(), CliError> {
     }
     let model = resolve_model(&args.model, &args.store)?;
     let result = hone_train::predict(model.path(), &args.data)?;
+    if let Some(d) = model.described().filter(|_| !args.json) {
+        eprintln!("model: {d}");
+    }
     for note in &result.notes {
         eprintln!("note: {note}");
     }
@@ -551,10 +554,11 @@ pub fn predict(args: PredictArgs) -> Result<(), CliError> {
             hone_train::output::write_atomic(path, result.csv.as_bytes())
                 .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", path.display())))?;
             if args.json {
-                println!(
-                    "{}",
-                    json!({"rows": result.rows, "out": path, "notes": result.notes})
-                );
+                let mut v = json!({"rows": result.rows, "out": path, "notes": result.notes});
+                if let Some(mv) = model.version_json() {
+                    v["model_version"] = mv;
+                }
+                println!("{v}");
             } else {
                 eprintln!("wrote {} predictions to {}", result.rows, path.display());
             }
@@ -580,11 +584,13 @@ pub struct EvaluateArgs {
     pub json: bool,
 }
 
-/// A `--model`/`MODEL_DIR` argument: a model directory, or a tracked run's model (its output
-/// folder, or its artifacts in a temporary folder removed on drop).
+/// A `--model`/`MODEL_DIR` argument: a model directory, a tracked run's model (its output
+/// folder, or its artifacts in a temporary folder removed on drop), or a registry reference
+/// resolved to its version's source run's model.
 enum ModelArg {
     Dir(PathBuf),
     Run(hone_train::evaluate::RunModelDir),
+    Version(Box<hone_train::registry::ReferencedModel>),
 }
 
 impl ModelArg {
@@ -592,24 +598,49 @@ impl ModelArg {
         match self {
             ModelArg::Dir(d) => d,
             ModelArg::Run(r) => r.path(),
+            ModelArg::Version(v) => v.dir.path(),
         }
     }
 
     fn is_from_artifacts(&self) -> bool {
         matches!(self, ModelArg::Run(r) if r.is_from_artifacts())
     }
+
+    /// `model: models:/NAME@alias (version N, run ID)` for a registry reference.
+    fn described(&self) -> Option<String> {
+        match self {
+            ModelArg::Version(v) => Some(v.describe()),
+            _ => None,
+        }
+    }
+
+    /// The `model_version` JSON object of a registry reference.
+    fn version_json(&self) -> Option<Value> {
+        match self {
+            ModelArg::Version(v) => {
+                Some(hone_train::registry::version_json(&v.reference, &v.version))
+            }
+            _ => None,
+        }
+    }
 }
 
-/// Resolves a model argument: an existing directory as it is, anything else as a run id in
-/// the store (`hone_train::evaluate::model_dir_of_run`).
+/// Resolves a model argument: an existing directory as it is (a directory always wins), a
+/// registry reference (`models:/NAME/3`, `models:/NAME/1.4.0`, `models:/NAME@alias`, or the
+/// bare `NAME/3`, `NAME@alias` forms) through `hone_train::registry::model_dir_of_reference`,
+/// anything else as a run id in the store (`hone_train::evaluate::model_dir_of_run`).
 fn resolve_model(model: &str, store: &crate::tracking::StoreArgs) -> Result<ModelArg, CliError> {
     let dir = PathBuf::from(model);
     if dir.is_dir() {
         return Ok(ModelArg::Dir(dir));
     }
+    let reference = hone_train::registry::is_reference(model);
     let loc = store.location()?;
     let mode = hone_track::OpenMode::MustExist;
     let opened = hone_track::open_store_with(&loc.store_uri, mode).map_err(|e| match e {
+        hone_track::TrackError::Invalid(_) if reference => CliError::usage(format!(
+            "{model}: neither a model directory nor a registered model version ({e})"
+        )),
         hone_track::TrackError::Invalid(_) => CliError::usage(format!(
             "{model}: neither a model directory nor a tracked run ({e})"
         )),
@@ -617,6 +648,14 @@ fn resolve_model(model: &str, store: &crate::tracking::StoreArgs) -> Result<Mode
     })?;
     let blobs = hone_track::artifacts::BlobStore::open(&loc.artifacts)
         .map_err(crate::tracking::track_err)?;
+    if reference {
+        let v = hone_train::registry::model_dir_of_reference(opened.as_ref(), &blobs, model)
+            .map_err(|e| match e {
+                hone_train::TrainError::Track(e) => crate::tracking::track_err(e),
+                e => e.into(),
+            })?;
+        return Ok(ModelArg::Version(Box::new(v)));
+    }
     let run = hone_train::evaluate::model_dir_of_run(opened.as_ref(), &blobs, model)?;
     Ok(ModelArg::Run(run))
 }
@@ -624,28 +663,35 @@ fn resolve_model(model: &str, store: &crate::tracking::StoreArgs) -> Result<Mode
 pub fn evaluate(args: EvaluateArgs) -> Result<(), CliError> {
     let model = resolve_model(&args.model, &args.store)?;
     let r = hone_train::evaluate::evaluate(model.path(), args.data.as_deref());
-    print_evaluation(
-        r,
-        model.is_from_artifacts().then_some(&args.model),
-        args.json,
-    )
+    let label = model.described().or_else(|| {
+        model
+            .is_from_artifacts()
+            .then(|| format!("run {} (its artifacts)", args.model))
+    });
+    print_evaluation(r, label, model.version_json(), args.json)
 }
 
-/// Prints an evaluation (`from_run`: the model came from this run's artifacts, named in place
-/// of the temporary folder they were read into).
+/// Prints an evaluation (`label`: what to name the model as in place of the folder it was
+/// read from: a run's artifacts or a registry reference; `model_version`: the registry
+/// version's JSON object).
 fn print_evaluation(
     r: Result<hone_train::evaluate::EvaluateReport, hone_train::TrainError>,
-    from_run: Option<&str>,
+    label: Option<String>,
+    model_version: Option<Value>,
     json_out: bool,
 ) -> Result<(), CliError> {
     let mut r = r?;
-    if let Some(run) = from_run {
-        r.model = format!("run {run} (its artifacts)");
+    if let Some(label) = label {
+        r.model = label;
     }
     if json_out {
+        let mut v = serde_json::to_value(&r).map_err(|e| CliError::runtime(e.to_string()))?;
+        if let Some(mv) = model_version {
+            v["model_version"] = mv;
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&r).map_err(|e| CliError::runtime(e.to_string()))?
+            serde_json::to_string_pretty(&v).map_err(|e| CliError::runtime(e.to_string()))?
         );
     } else {
         println!(
@@ -832,8 +878,14 @@ pub fn export(args: ExportArgs) -> Result<(), CliError> {
     if args.json {
         let mut v = serde_json::to_value(&export).map_err(|e| CliError::runtime(e.to_string()))?;
         v["out"] = json!(args.features);
+        if let Some(mv) = model.version_json() {
+            v["model_version"] = mv;
+        }
         println!("{v}");
     } else {
+        if let Some(d) = model.described() {
+            println!("model: {}", render::escape(&d));
+        }
         for n in &export.notes {
             eprintln!("note: {}", render::escape(n));
         }

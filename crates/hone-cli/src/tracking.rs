@@ -1197,9 +1197,11 @@ pub fn gc(args: GcArgs) -> Result<(), CliError> {
 pub struct CompareArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// First run (a `hone train` parent run).
+    /// First run (a `hone train` parent run), or a registry reference (`models:/NAME/3`,
+    /// `models:/NAME/1.4.0`, `models:/NAME@alias`, or bare `NAME/3`, `NAME@alias`): its
+    /// version's source run.
     run_a: String,
-    /// Second run.
+    /// Second run (or registry reference).
     run_b: String,
     /// Which predictions to compare: holdout or oof (out-of-fold).
     #[arg(long, default_value = "holdout")]
@@ -1217,18 +1219,16 @@ pub fn compare_runs(args: CompareArgs) -> Result<(), CliError> {
     let (store, loc) = args.store.open(OpenMode::MustExist)?;
     let blobs = hone_track::artifacts::BlobStore::open(&loc.artifacts).map_err(track_err)?;
     let on = hone_train::compare::CompareOn::parse(&args.on)?;
-    let c = hone_train::compare::compare_runs(
-        store.as_ref(),
-        &blobs,
-        &args.run_a,
-        &args.run_b,
-        on,
-        args.seed,
-    )
-    .map_err(|e| match e {
-        hone_train::TrainError::Track(e) => track_err(e),
-        e => e.into(),
-    })?;
+    let (run_a, version_a) =
+        hone_train::registry::run_of_argument(store.as_ref(), &args.run_a).map_err(track_err)?;
+    let (run_b, version_b) =
+        hone_train::registry::run_of_argument(store.as_ref(), &args.run_b).map_err(track_err)?;
+    let c =
+        hone_train::compare::compare_runs(store.as_ref(), &blobs, &run_a, &run_b, on, args.seed)
+            .map_err(|e| match e {
+                hone_train::TrainError::Track(e) => track_err(e),
+                e => e.into(),
+            })?;
     if args.json {
         let v: Vec<serde_json::Value> = c
             .tests
@@ -1242,15 +1242,24 @@ pub fn compare_runs(args: CompareArgs) -> Result<(), CliError> {
                 v
             })
             .collect();
-        print_json(
-            json!({"run_a": args.run_a, "run_b": args.run_b, "on": args.on, "rows": c.rows,
-                   "task": c.task.kind(), "identical_predictions": c.identical_predictions, "tests": v}),
-        );
+        let mut out = json!({"run_a": run_a, "run_b": run_b, "on": args.on, "rows": c.rows,
+                   "task": c.task.kind(), "identical_predictions": c.identical_predictions, "tests": v});
+        if let Some(mv) = &version_a {
+            out["model_version_a"] = hone_train::registry::version_json(&args.run_a, mv);
+        }
+        if let Some(mv) = &version_b {
+            out["model_version_b"] = hone_train::registry::version_json(&args.run_b, mv);
+        }
+        print_json(out);
     } else {
+        let name = |arg: &str, v: &Option<hone_track::ModelVersion>| match v {
+            Some(v) => hone_train::registry::describe(arg, v),
+            None => arg.to_string(),
+        };
         println!(
             "comparing {} (A) and {} (B) on {} {} rows ({} task)",
-            args.run_a,
-            args.run_b,
+            name(&args.run_a, &version_a),
+            name(&args.run_b, &version_b),
             c.rows,
             args.on,
             c.task.kind()

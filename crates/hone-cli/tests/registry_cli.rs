@@ -270,3 +270,98 @@ fn train_register_adds_a_version_and_is_refused_without_tracking() {
     let model = env.json(&["models", "show", "m", "--json"]);
     assert_eq!(model["versions"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn model_uris_work_wherever_a_run_id_does() {
+    let env = Env::new();
+    let config = example("sp500_direction_logistic.toml");
+    let data = example("data/sp500_daily_1999_2018.csv");
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", config.as_str(), "--no-outputs", "--json"];
+        args.extend_from_slice(extra);
+        env.json(&args)["run_id"].as_str().unwrap().to_string()
+    };
+    let run1 = train(&[]);
+    let run2 = train(&[]);
+    env.json(&["models", "register", &run1, "--name", "spx", "--json"]);
+    env.json(&["models", "register", &run2, "--name", "spx", "--json"]);
+    env.json(&["models", "alias", "set", "spx", "champion", "1", "--json"]);
+
+    // predict: byte-identical to the run id; stderr names the version used.
+    let by_run = env.run(&["predict", "--model", &run1, "--data", &data]);
+    assert!(
+        by_run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_run.stderr)
+    );
+    for r in [
+        "models:/spx@champion",
+        "spx@champion",
+        "models:/spx/1",
+        "models:/spx/1.0.0",
+    ] {
+        let by_ref = env.run(&["predict", "--model", r, "--data", &data]);
+        let err = String::from_utf8_lossy(&by_ref.stderr);
+        assert!(by_ref.status.success(), "{r}: {err}");
+        assert_eq!(by_ref.stdout, by_run.stdout, "{r}");
+        assert!(
+            err.contains(&format!("model: {r} (version 1, run {run1})")),
+            "{r}: {err}"
+        );
+    }
+
+    // evaluate: the same metrics; the JSON names the version.
+    let e_run = env.json(&["evaluate", &run1, "--json"]);
+    let e_ref = env.json(&["evaluate", "models:/spx/1", "--json"]);
+    assert_eq!(e_ref["metrics"], e_run["metrics"]);
+    assert_eq!(
+        e_ref["model"],
+        format!("models:/spx/1 (version 1, run {run1})")
+    );
+    assert_eq!(e_ref["model_version"]["version"], 1);
+    assert_eq!(e_ref["model_version"]["source_run_id"], run1.as_str());
+    assert_eq!(
+        e_ref["model_version"]["aliases"],
+        serde_json::json!(["champion"])
+    );
+
+    // compare: two versions, as their source runs.
+    let c = env.json(&["compare", "models:/spx/1", "models:/spx/2", "--json"]);
+    let c_runs = env.json(&["compare", &run1, &run2, "--json"]);
+    assert_eq!(c["run_a"], run1.as_str());
+    assert_eq!(c["run_b"], run2.as_str());
+    assert_eq!(c["model_version_b"]["version"], 2);
+    assert_eq!(c["tests"], c_runs["tests"]);
+
+    // export: same features as the run id.
+    let f_run = env.json(&["export", &run1, "--features", "f1.parquet", "--json"]);
+    let f_ref = env.json(&[
+        "export",
+        "spx@champion",
+        "--features",
+        "f2.parquet",
+        "--json",
+    ]);
+    assert_eq!(f_ref["columns"], f_run["columns"]);
+    assert_eq!(f_ref["model_version"]["name"], "spx");
+    assert_eq!(
+        std::fs::read(env.dir.path().join("f1.parquet")).unwrap(),
+        std::fs::read(env.dir.path().join("f2.parquet")).unwrap()
+    );
+
+    // Unknown model, version and alias: one line, exit 2.
+    let p = |m: &'static str| ["predict", "--model", m, "--data", "x.csv"];
+    env.fails(&p("models:/spx@nope"), 2, "alias nope");
+    env.fails(&p("models:/spx/9"), 2, "not found");
+    env.fails(&p("models:/nope/1"), 2, "not found");
+    env.fails(&["evaluate", "spx@nope"], 2, "alias nope");
+    env.fails(
+        &["compare", "models:/spx/1", "models:/spx@nope"],
+        2,
+        "alias nope",
+    );
+
+    // An existing directory always wins over a bare reference.
+    std::fs::create_dir_all(env.dir.path().join("spx/1")).unwrap();
+    env.fails(&["evaluate", "spx/1"], 2, "not a hone model directory");
+}

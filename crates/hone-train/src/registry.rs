@@ -115,6 +115,88 @@ pub fn resolve(store: &dyn Backend, reference: &str) -> Result<ModelVersion, Tra
     }
 }
 
+/// Whether a model argument (of `hone predict --model`, `hone evaluate`, `hone export`,
+/// `hone compare`) is a registry reference rather than a run id: anything starting with
+/// `models:/`, or a bare `NAME/3`, `NAME/1.4.0` or `NAME@alias`. Callers that also accept a
+/// model directory check for an existing directory first: an existing directory always wins.
+pub fn is_reference(arg: &str) -> bool {
+    arg.starts_with("models:/")
+        || matches!(
+            ModelRef::parse(arg),
+            Ok(ModelRef::Version(..) | ModelRef::Semver(..) | ModelRef::Alias(..))
+        )
+}
+
+/// A registry reference resolved to its version and that version's model files.
+#[derive(Debug)]
+pub struct ReferencedModel {
+    /// The reference as given.
+    pub reference: String,
+    /// The model version it names.
+    pub version: ModelVersion,
+    /// The source run's model directory (see [`crate::evaluate::model_dir_of_run`]).
+    pub dir: crate::evaluate::RunModelDir,
+}
+
+impl ReferencedModel {
+    /// `models:/spx@champion (version 1, run <id>)`: what was used, for human output.
+    pub fn describe(&self) -> String {
+        describe(&self.reference, &self.version)
+    }
+}
+
+/// `REFERENCE (version N, run ID)`.
+pub fn describe(reference: &str, v: &ModelVersion) -> String {
+    format!(
+        "{reference} (version {}, run {})",
+        v.version, v.source_run_id
+    )
+}
+
+/// The `model_version` object of `--json` outputs: the reference, name, version, semver,
+/// aliases and source run.
+pub fn version_json(reference: &str, v: &ModelVersion) -> serde_json::Value {
+    serde_json::json!({
+        "reference": reference,
+        "name": v.name,
+        "version": v.version,
+        "semver": v.semver,
+        "aliases": v.aliases,
+        "source_run_id": v.source_run_id,
+    })
+}
+
+/// Resolves a registry reference ([`resolve`]) to its version's source run and that run's
+/// model files, exactly as a run id is resolved ([`crate::evaluate::model_dir_of_run`]: the
+/// run's output folder while it still holds the run's outputs, else its checksummed
+/// artifacts in a temporary folder).
+pub fn model_dir_of_reference(
+    store: &dyn Backend,
+    blobs: &hone_track::artifacts::BlobStore,
+    reference: &str,
+) -> Result<ReferencedModel, crate::TrainError> {
+    let version = resolve(store, reference)?;
+    let dir = crate::evaluate::model_dir_of_run(store, blobs, &version.source_run_id)?;
+    Ok(ReferencedModel {
+        reference: reference.to_string(),
+        version,
+        dir,
+    })
+}
+
+/// The run a `hone compare` argument names: a registry reference ([`is_reference`]) resolves
+/// to its version's source run (returned with the version), anything else is a run id.
+pub fn run_of_argument(
+    store: &dyn Backend,
+    arg: &str,
+) -> Result<(String, Option<ModelVersion>), TrackError> {
+    if is_reference(arg) {
+        let v = resolve(store, arg)?;
+        return Ok((v.source_run_id.clone(), Some(v)));
+    }
+    Ok((arg.to_string(), None))
+}
+
 /// The semver a new version gets when none is given: [`FIRST_SEMVER`] when the model never had
 /// one, else the highest it ever had (`semvers`: deleted versions included, since the store
 /// refuses any semver not above them) with the patch number bumped.
@@ -255,6 +337,12 @@ mod tests {
             ModelRef::Alias("m".into(), "production".into())
         );
         assert_eq!(p("team/m/2"), ModelRef::Version("team/m".into(), 2));
+        for r in ["models:/m/3", "models:/m", "m/3", "m/1.4.0", "m@prod"] {
+            assert!(is_reference(r), "{r}");
+        }
+        for r in ["0123abcd", "out/model", "m", "./x/"] {
+            assert!(!is_reference(r), "{r}");
+        }
         for bad in [
             "",
             "m/",
