@@ -355,6 +355,12 @@ fn model_uris_work_wherever_a_run_id_does() {
     env.fails(&p("models:/spx/9"), 2, "not found");
     env.fails(&p("models:/nope/1"), 2, "not found");
     env.fails(&["evaluate", "spx@nope"], 2, "alias nope");
+    // A mistyped folder reads as a reference too: the error says neither exists.
+    env.fails(
+        &["evaluate", "rnus/1"],
+        2,
+        "no directory rnus/1, and registered model rnus not found",
+    );
     env.fails(
         &["compare", "models:/spx/1", "models:/spx@nope"],
         2,

@@ -175,7 +175,14 @@ pub fn model_dir_of_reference(
     blobs: &hone_track::artifacts::BlobStore,
     reference: &str,
 ) -> Result<ReferencedModel, crate::TrainError> {
-    let version = resolve(store, reference)?;
+    let version = resolve(store, reference).map_err(|e| match e {
+        // A bare `runs/x` that is neither a folder nor a model: say both, or a mistyped
+        // directory would read as an unknown registered model only.
+        TrackError::NotFound(m) if !reference.starts_with("models:/") => {
+            TrackError::NotFound(format!("no directory {reference}, and {m}"))
+        }
+        e => e,
+    })?;
     let dir = crate::evaluate::model_dir_of_run(store, blobs, &version.source_run_id)?;
     Ok(ReferencedModel {
         reference: reference.to_string(),
