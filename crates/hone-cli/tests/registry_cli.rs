@@ -2,56 +2,11 @@
 //! store: every output is parsed as JSON.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let store = format!(
-            "sqlite://{}",
-            self.dir.path().join("store/hone.db").display()
-        );
-        Command::new(env!("CARGO_BIN_EXE_hone"))
-            .args(args)
-            .args(["--store", &store])
-            .current_dir(self.dir.path())
-            .env_remove("HONE_STORE_URI")
-            .env_remove("HONE_ARTIFACTS_URI")
-            .output()
-            .unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-    }
-
-    /// Runs a command that must fail with `code` and a one-line error holding `want`.
-    fn fails(&self, args: &[&str], code: i32, want: &str) -> String {
-        let o = self.run(args);
-        let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-        assert!(err.contains(want), "{args:?}: want {want:?} in {err}");
-        err
-    }
-}
+mod common;
+use common::StoreEnv as Env;
 
 fn example(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -87,7 +42,7 @@ fn register_resolve_alias_and_delete_versions() {
         (v2["version"].as_u64(), v2["semver"].as_str()),
         (Some(2), Some("1.0.1"))
     );
-    env.fails(
+    env.fails_with(
         &[
             "models",
             "register",
@@ -100,7 +55,7 @@ fn register_resolve_alias_and_delete_versions() {
         2,
         "0.9.0",
     );
-    env.fails(
+    env.fails_with(
         &[
             "models",
             "register",
@@ -115,14 +70,14 @@ fn register_resolve_alias_and_delete_versions() {
     );
 
     // Runs that cannot be registered: unknown, without a model, unfinished.
-    env.fails(
+    env.fails_with(
         &["models", "register", "0123456789abcdef", "--name", "dir"],
         2,
         "run 0123456789abcdef not found",
     );
     let show = env.json(&["runs", "show", &run_id, "--json"]);
     let fold = show["children"][0]["run_id"].as_str().unwrap().to_string();
-    env.fails(
+    env.fails_with(
         &["models", "register", &fold, "--name", "dir"],
         2,
         "holds no model",
@@ -144,7 +99,7 @@ fn register_resolve_alias_and_delete_versions() {
         .as_str()
         .unwrap()
         .to_string();
-    env.fails(
+    env.fails_with(
         &["models", "register", &trial, "--name", "dir"],
         2,
         "not FINISHED",
@@ -166,24 +121,24 @@ fn register_resolve_alias_and_delete_versions() {
     assert_eq!(model["model"]["aliases"]["production"], 1);
     assert_eq!(model["model"]["latest_version"], 2);
     assert_eq!(model["versions"].as_array().unwrap().len(), 2);
-    env.fails(
+    env.fails_with(
         &["models", "show", "nope", "--json"],
         2,
         "registered model nope not found",
     );
-    env.fails(
+    env.fails_with(
         &["models", "show", "nope/1", "--json"],
         2,
         "registered model nope not found",
     );
-    env.fails(
+    env.fails_with(
         &["models", "show", "dir/9", "--json"],
         2,
         "version 9 of registered model dir",
     );
-    env.fails(&["models", "show", "dir@staging"], 2, "alias staging");
-    env.fails(&["models", "show", "dir/1.x"], 2, "invalid model reference");
-    env.fails(
+    env.fails_with(&["models", "show", "dir@staging"], 2, "alias staging");
+    env.fails_with(&["models", "show", "dir/1.x"], 2, "invalid model reference");
+    env.fails_with(
         &["models", "show", "models:/dir"],
         2,
         "invalid model reference",
@@ -191,10 +146,10 @@ fn register_resolve_alias_and_delete_versions() {
 
     // A version an alias points at cannot be deleted; after the alias goes, it can, and its
     // number is not reused.
-    env.fails(&["models", "delete-version", "dir", "1"], 1, "production");
+    env.fails_with(&["models", "delete-version", "dir", "1"], 1, "production");
     env.json(&["models", "alias", "delete", "dir", "production", "--json"]);
     env.json(&["models", "delete-version", "dir", "1", "--json"]);
-    env.fails(&["models", "show", "dir/1"], 2, "not found");
+    env.fails_with(&["models", "show", "dir/1"], 2, "not found");
     let v3 = env.json(&["models", "register", &run_id, "--name", "dir", "--json"]);
     assert_eq!(
         (v3["version"].as_u64(), v3["semver"].as_str()),
@@ -228,7 +183,7 @@ fn register_resolve_alias_and_delete_versions() {
 fn train_register_adds_a_version_and_is_refused_without_tracking() {
     let env = Env::new();
     let config = example("sp500_direction_logistic.toml");
-    env.fails(
+    env.fails_with(
         &["train", &config, "--no-track", "--register", "m"],
         2,
         "--no-track",
@@ -255,7 +210,7 @@ fn train_register_adds_a_version_and_is_refused_without_tracking() {
         + "\n[gates]\nhard = [\"cv.roc_auc.mean >= 0.99\"]\n";
     let strict = env.dir.path().join("strict.toml");
     std::fs::write(&strict, text).unwrap();
-    env.fails(
+    env.fails_with(
         &[
             "train",
             strict.to_str().unwrap(),
@@ -351,17 +306,17 @@ fn model_uris_work_wherever_a_run_id_does() {
 
     // Unknown model, version and alias: one line, exit 2.
     let p = |m: &'static str| ["predict", "--model", m, "--data", "x.csv"];
-    env.fails(&p("models:/spx@nope"), 2, "alias nope");
-    env.fails(&p("models:/spx/9"), 2, "not found");
-    env.fails(&p("models:/nope/1"), 2, "not found");
-    env.fails(&["evaluate", "spx@nope"], 2, "alias nope");
+    env.fails_with(&p("models:/spx@nope"), 2, "alias nope");
+    env.fails_with(&p("models:/spx/9"), 2, "not found");
+    env.fails_with(&p("models:/nope/1"), 2, "not found");
+    env.fails_with(&["evaluate", "spx@nope"], 2, "alias nope");
     // A mistyped folder reads as a reference too: the error says neither exists.
-    env.fails(
+    env.fails_with(
         &["evaluate", "rnus/1"],
         2,
         "no directory rnus/1, and registered model rnus not found",
     );
-    env.fails(
+    env.fails_with(
         &["compare", "models:/spx/1", "models:/spx@nope"],
         2,
         "alias nope",
@@ -369,5 +324,5 @@ fn model_uris_work_wherever_a_run_id_does() {
 
     // An existing directory always wins over a bare reference.
     std::fs::create_dir_all(env.dir.path().join("spx/1")).unwrap();
-    env.fails(&["evaluate", "spx/1"], 2, "not a hone model directory");
+    env.fails_with(&["evaluate", "spx/1"], 2, "not a hone model directory");
 }

@@ -1,64 +1,12 @@
 //! `hone train` recording into the store, and the store commands, as a user runs them.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let store = format!(
-            "sqlite://{}",
-            self.dir.path().join("store/hone.db").display()
-        );
-        Command::new(env!("CARGO_BIN_EXE_hone"))
-            .args(args)
-            .args(["--store", &store])
-            .current_dir(self.dir.path())
-            .env_remove("HONE_STORE_URI")
-            .env_remove("HONE_ARTIFACTS_URI")
-            .output()
-            .unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let o = self.run(args);
-        let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
-        assert!(!err.contains("panicked"), "{err}");
-        err
-    }
-}
+mod common;
+use common::StoreEnv as Env;
 
 fn example(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -70,3 +70,80 @@ pub fn ridge_rows(n: usize) -> String {
         .map(|i| format!("{},{},{}\n", 100 + i, (i as f64 * 0.7).sin(), i % 3))
         .collect()
 }
+
+/// A temporary folder with its own SQLite store (`store/hone.db`), where commands run as a
+/// user runs them: from that folder, with `--store` passed and no store variables set.
+pub struct StoreEnv {
+    /// The folder (removed on drop).
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for StoreEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StoreEnv {
+    /// A fresh folder.
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Runs `hone args... --store <this store>` in the folder.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let store = format!(
+            "sqlite://{}",
+            self.dir.path().join("store/hone.db").display()
+        );
+        Command::new(env!("CARGO_BIN_EXE_hone"))
+            .args(args)
+            .args(["--store", &store])
+            .current_dir(self.dir.path())
+            .env_remove("HONE_STORE_URI")
+            .env_remove("HONE_ARTIFACTS_URI")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs a command that must succeed and print JSON; returns it parsed.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Runs a command that must fail with `code`, without a panic; returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let o = self.run(args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        err
+    }
+
+    /// [`fails`](Self::fails) with exactly one stderr line, holding `want`.
+    pub fn fails_with(&self, args: &[&str], code: i32, want: &str) -> String {
+        let err = self.fails(args, code);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: want {want:?} in {err}");
+        err
+    }
+}
