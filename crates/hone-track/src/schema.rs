@@ -542,17 +542,23 @@ mod tests {
         assert_eq!(store.reap().unwrap(), vec![run]);
     }
 
-    #[test]
-    fn a_version_2_sqlite_store_is_upgraded() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hone.db");
+    /// A new SQLite database `hone.db` in `dir` (no schema yet) and its URI.
+    fn fresh_sqlite(dir: &std::path::Path) -> (crate::sqlite::SqliteDb, String) {
+        let path = dir.join("hone.db");
         let db = crate::sqlite::SqliteDb::open(
             &path,
             crate::sqlite::Durability::Process,
             OpenMode::Create,
         )
         .unwrap();
-        upgrades_a_version_2_store(&db, &uri(&path));
+        (db, uri(&path))
+    }
+
+    #[test]
+    fn a_version_2_sqlite_store_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, uri) = fresh_sqlite(dir.path());
+        upgrades_a_version_2_store(&db, &uri);
     }
 
     #[test]
@@ -617,14 +623,8 @@ mod tests {
     #[test]
     fn a_version_3_sqlite_store_is_upgraded() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hone.db");
-        let db = crate::sqlite::SqliteDb::open(
-            &path,
-            crate::sqlite::Durability::Process,
-            OpenMode::Create,
-        )
-        .unwrap();
-        upgrades_a_version_3_store(&db, &uri(&path));
+        let (db, uri) = fresh_sqlite(dir.path());
+        upgrades_a_version_3_store(&db, &uri);
     }
 
     #[test]
