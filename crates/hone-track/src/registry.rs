@@ -23,41 +23,117 @@ pub const MAX_DESCRIPTION: usize = 5000;
 /// Longest registry tag value stored (MLflow's limit for model-version tag values).
 pub const MAX_REGISTRY_TAG_VALUE: usize = 5000;
 
-/// A model version's stage (MLflow's deprecated `current_stage`, same four names).
+/// A model version's stage. hone's five stages, stored under MLflow's names where MLflow has
+/// one (`None`, `Staging`, `Production`, `Archived`) so that MLflow clients read them
+/// unchanged; `Deprecated` is hone's own (a former production version, kept ready for a
+/// rollback).
+///
+/// Allowed moves ([`Stage::allowed_next`]):
+///
+/// | from        | to                                  |
+/// |-------------|-------------------------------------|
+/// | development | staging, archived                   |
+/// | staging     | production, development, archived   |
+/// | production  | deprecated, archived                |
+/// | deprecated  | production (a rollback), archived   |
+/// | archived    | development                         |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
-    /// `None`: not staged (every new version starts here).
-    None,
-    /// `Staging`.
+    /// development (MLflow's `None`): every new version starts here.
+    Development,
+    /// staging: a candidate under test.
     Staging,
-    /// `Production`.
+    /// production: the version that trades. hone keeps at most one, and the `production`
+    /// alias always points at it.
     Production,
-    /// `Archived`.
+    /// deprecated: a former production version, still loadable and the target of a rollback.
+    Deprecated,
+    /// archived: retired.
     Archived,
 }
 
+/// The alias that always names the model's production version: moved by every transition
+/// into production, removed when production is left empty, and refused to
+/// [`Registry::set_alias`] and [`Registry::delete_alias`] (it follows the stage).
+pub const PRODUCTION_ALIAS: &str = "production";
+
 impl Stage {
-    /// MLflow's spelling, as stored.
+    /// Every stage, in lifecycle order.
+    pub const ALL: [Stage; 5] = [
+        Stage::Development,
+        Stage::Staging,
+        Stage::Production,
+        Stage::Deprecated,
+        Stage::Archived,
+    ];
+
+    /// The stored spelling: MLflow's (`None`, `Staging`, `Production`, `Archived`), and
+    /// `Deprecated`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Stage::None => "None",
+            Stage::Development => "None",
             Stage::Staging => "Staging",
             Stage::Production => "Production",
+            Stage::Deprecated => "Deprecated",
             Stage::Archived => "Archived",
         }
     }
 
-    /// Parses a stage name case-insensitively, as MLflow does.
+    /// hone's name: `development`, `staging`, `production`, `deprecated`, `archived`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Development => "development",
+            Stage::Staging => "staging",
+            Stage::Production => "production",
+            Stage::Deprecated => "deprecated",
+            Stage::Archived => "archived",
+        }
+    }
+
+    /// Parses a stage by hone's name or MLflow's, case-insensitively (`None` is development).
     pub fn parse(s: &str) -> Result<Self> {
         match s.to_ascii_lowercase().as_str() {
-            "none" => Ok(Stage::None),
+            "none" | "development" => Ok(Stage::Development),
             "staging" => Ok(Stage::Staging),
             "production" => Ok(Stage::Production),
+            "deprecated" => Ok(Stage::Deprecated),
             "archived" => Ok(Stage::Archived),
             _ => Err(TrackError::Invalid(format!(
-                "invalid model version stage {s:?}: expected None, Staging, Production or Archived"
+                "invalid model version stage {s:?}: expected development (MLflow's None), \
+                 staging, production, deprecated or archived"
             ))),
         }
+    }
+
+    /// The stages a version in this stage may move to (the matrix in [`Stage`]'s doc).
+    pub fn allowed_next(self) -> &'static [Stage] {
+        match self {
+            Stage::Development => &[Stage::Staging, Stage::Archived],
+            Stage::Staging => &[Stage::Production, Stage::Development, Stage::Archived],
+            Stage::Production => &[Stage::Deprecated, Stage::Archived],
+            Stage::Deprecated => &[Stage::Production, Stage::Archived],
+            Stage::Archived => &[Stage::Development],
+        }
+    }
+
+    /// Refuses a move the matrix forbids, naming the allowed ones.
+    pub fn check_move(self, to: Stage, what: &str) -> Result<()> {
+        if self.allowed_next().contains(&to) {
+            return Ok(());
+        }
+        let allowed: Vec<&str> = self.allowed_next().iter().map(|s| s.name()).collect();
+        let hint = match (self, to) {
+            (Stage::Development, Stage::Production) => "; promote it to staging first",
+            (a, b) if a == b => "; it is already there",
+            _ => "",
+        };
+        Err(TrackError::Invalid(format!(
+            "{what} is in {} and cannot move to {}: from {} a version may move to {}{hint}",
+            self.name(),
+            to.name(),
+            self.name(),
+            allowed.join(" or ")
+        )))
     }
 }
 
@@ -118,8 +194,10 @@ pub struct AuditEntry {
     pub name: String,
     /// The version, when the action concerns one.
     pub version: Option<u32>,
-    /// What happened: `create_model`, `delete_model`, `create_version`, `delete_version`,
-    /// `transition_stage`, `set_alias`, `delete_alias`.
+    /// What happened. The store writes `create_model`, `delete_model`, `create_version`,
+    /// `delete_version`, `transition_stage`, `set_alias` and `delete_alias`; callers append
+    /// their own events ([`Registry::append_event`]), such as `register`, `note` and
+    /// `evaluation`.
     pub action: String,
     /// The value before (a stage, or the version an alias pointed at), if any.
     pub from: Option<String>,
@@ -131,6 +209,38 @@ pub struct AuditEntry {
     pub time: i64,
     /// Why (free text; empty when none was given).
     pub reason: String,
+    /// Structured detail as JSON text (empty when none): what a promotion checked, what an
+    /// evaluation measured.
+    pub details: String,
+}
+
+/// The actions only the store itself writes to the audit log: [`Registry::append_event`]
+/// refuses them, so an entry with one of these actions always records a real change.
+pub const STORE_ACTIONS: &[&str] = &[
+    "create_model",
+    "delete_model",
+    "create_version",
+    "delete_version",
+    "transition_stage",
+    "set_alias",
+    "delete_alias",
+];
+
+/// An event a caller appends to a model's audit log ([`Registry::append_event`]).
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    /// The registered model (must exist).
+    pub name: &'a str,
+    /// The version it concerns (must exist and not be deleted), if any.
+    pub version: Option<u32>,
+    /// What happened (`[a-z_]+`, not one of [`STORE_ACTIONS`]).
+    pub action: &'a str,
+    /// Who (the audit log's user).
+    pub user: &'a str,
+    /// Free text.
+    pub reason: &'a str,
+    /// JSON text, or empty.
+    pub details: &'a str,
 }
 
 /// A stage change request for [`Registry::transition_stage`].
@@ -147,12 +257,17 @@ pub struct Transition<'a> {
     /// the change is refused with [`TrackError::Conflict`]: production moved meanwhile.
     pub expected_current_production: Option<u32>,
     /// MLflow's `archive_existing_versions`: move the model's other versions in stage `to` to
-    /// Archived (only for Staging and Production).
+    /// archived (only for staging and production). Without it, other staging versions stay,
+    /// and a production version being replaced moves to deprecated: hone keeps one production
+    /// version, so that `NAME@production` has one meaning.
     pub archive_existing: bool,
     /// Who makes the change (audit log).
     pub user: &'a str,
     /// Why (audit log).
     pub reason: &'a str,
+    /// JSON text recorded with the change in the audit log (what a promotion checked, whether
+    /// it was forced), or empty.
+    pub details: &'a str,
 }
 
 /// MLflow's model registry over the tracking store. Both backends implement it with the same
@@ -201,13 +316,21 @@ pub trait Registry: Send + Sync {
     fn delete_model_version_tag(&self, name: &str, version: u32, key: &str) -> Result<()>;
     /// Points `alias` at `version`, moving it if it pointed elsewhere (MLflow's alias rules:
     /// `[A-Za-z0-9_-]`, at most 255 characters, `latest` and `v<digits>` reserved).
+    /// [`PRODUCTION_ALIAS`] is refused: it follows the production stage.
     fn set_alias(&self, name: &str, alias: &str, version: u32) -> Result<()>;
-    /// Removes an alias; a missing one is [`TrackError::NotFound`].
+    /// Removes an alias; a missing one is [`TrackError::NotFound`], [`PRODUCTION_ALIAS`] is
+    /// refused.
     fn delete_alias(&self, name: &str, alias: &str) -> Result<()>;
     /// Moves a version to another stage as a compare-and-set on the model's production
-    /// version (see [`Transition`]), archiving the others if asked, and records every change
-    /// in the audit log in the same transaction. Returns the moved version.
+    /// version (see [`Transition`]). The move must be one the matrix allows
+    /// ([`Stage::allowed_next`]). A move into production displaces the previous production
+    /// version (to deprecated, or archived with `archive_existing`) and points
+    /// [`PRODUCTION_ALIAS`] at the new one; a move out of production removes the alias. Every
+    /// change is written to the audit log in the same transaction. Returns the moved version.
     fn transition_stage(&self, t: &Transition<'_>) -> Result<ModelVersion>;
+    /// Appends a caller's event (a registration summary, a note, an evaluation) to the audit
+    /// log; the model (and version, if named) must exist. Returns the entry written.
+    fn append_event(&self, e: &NewEvent<'_>) -> Result<AuditEntry>;
     /// Deletes a version (its number is never given out again). Refused with
     /// [`TrackError::Conflict`] naming the alias while an alias points at it.
     fn delete_model_version(&self, name: &str, version: u32) -> Result<()>;
@@ -271,6 +394,38 @@ pub fn validate_alias(alias: &str) -> Result<()> {
         lower.len() > 1 && lower.starts_with('v') && lower[1..].chars().all(|c| c.is_ascii_digit());
     if lower == "latest" || version_like {
         return bad("'latest' and 'v<number>' are reserved");
+    }
+    Ok(())
+}
+
+/// Checks an alias a user sets or deletes: [`validate_alias`], and not [`PRODUCTION_ALIAS`]
+/// (any case), which only stage changes move.
+pub fn validate_user_alias(alias: &str) -> Result<()> {
+    validate_alias(alias)?;
+    if alias.eq_ignore_ascii_case(PRODUCTION_ALIAS) {
+        return Err(TrackError::Invalid(format!(
+            "alias {alias:?} follows the production stage and is moved only by `hone models \
+             promote --stage production` and `hone models rollback`"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks an event action of [`Registry::append_event`]: `[a-z_]+`, at most 64 characters, not
+/// one of [`STORE_ACTIONS`].
+pub fn validate_event_action(action: &str) -> Result<()> {
+    if action.is_empty()
+        || action.len() > 64
+        || !action.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+    {
+        return Err(TrackError::Invalid(format!(
+            "invalid registry event {action:?}: expected lowercase letters and '_'"
+        )));
+    }
+    if STORE_ACTIONS.contains(&action) {
+        return Err(TrackError::Invalid(format!(
+            "registry event {action:?} is written only by the store itself"
+        )));
     }
     Ok(())
 }
@@ -347,15 +502,54 @@ mod tests {
     #[test]
     fn stages_parse_case_insensitively() {
         assert_eq!(Stage::parse("production").unwrap(), Stage::Production);
-        assert_eq!(Stage::parse("None").unwrap(), Stage::None);
+        assert_eq!(Stage::parse("None").unwrap(), Stage::Development);
+        assert_eq!(Stage::parse("Development").unwrap(), Stage::Development);
         assert!(Stage::parse("prod").is_err());
-        for s in [
-            Stage::None,
-            Stage::Staging,
-            Stage::Production,
-            Stage::Archived,
-        ] {
+        for s in Stage::ALL {
             assert_eq!(Stage::parse(s.as_str()).unwrap(), s);
+            assert_eq!(Stage::parse(s.name()).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn the_transition_matrix_is_explicit() {
+        use Stage::*;
+        let allowed: Vec<(Stage, Stage)> = Stage::ALL
+            .iter()
+            .flat_map(|a| Stage::ALL.iter().map(move |b| (*a, *b)))
+            .filter(|(a, b)| a.check_move(*b, "version 1").is_ok())
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                (Development, Staging),
+                (Development, Archived),
+                (Staging, Development),
+                (Staging, Production),
+                (Staging, Archived),
+                (Production, Deprecated),
+                (Production, Archived),
+                (Deprecated, Production),
+                (Deprecated, Archived),
+                (Archived, Development),
+            ]
+        );
+        let e = Development
+            .check_move(Production, "version 3 of m")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("promote it to staging first"), "{e}");
+        let e = Staging.check_move(Staging, "v").unwrap_err().to_string();
+        assert!(e.contains("already there"), "{e}");
+    }
+
+    #[test]
+    fn the_production_alias_and_store_actions_are_reserved() {
+        assert!(validate_user_alias("Production").is_err());
+        validate_user_alias("champion").unwrap();
+        validate_event_action("note").unwrap();
+        for bad in ["", "set_alias", "Note", "a b"] {
+            assert!(validate_event_action(bad).is_err(), "{bad}");
         }
     }
 

@@ -9,7 +9,7 @@ use crate::location::OpenMode;
 use crate::{Result, TrackError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS experiments (
@@ -193,7 +193,13 @@ CREATE TABLE IF NOT EXISTS registry_audit (
 CREATE INDEX IF NOT EXISTS registry_audit_by_model ON registry_audit (name, id);
 "#;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
+/// Structured detail on audit entries ([`crate::registry::AuditEntry::details`]): what a
+/// promotion checked, what an evaluation measured. Existing entries get an empty text.
+const V5: &str = r#"
+ALTER TABLE registry_audit ADD COLUMN details TEXT NOT NULL DEFAULT '';
+"#;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
 
 fn current_version(c: &mut dyn Conn) -> Result<i64> {
     c.batch("CREATE TABLE IF NOT EXISTS hone_schema (version BIGINT NOT NULL)")?;
@@ -608,13 +614,22 @@ mod tests {
             .transition_stage(&Transition {
                 name: "m",
                 version: 1,
-                to: Stage::Production,
+                to: Stage::Staging,
                 expected_current_production: None,
                 archive_existing: false,
                 user: "u",
                 reason: "",
+                details: "",
             })
             .unwrap();
+        // The version 5 column: old and new entries read back.
+        assert!(
+            store
+                .audit_log("m")
+                .unwrap()
+                .iter()
+                .all(|e| e.details.is_empty())
+        );
         // Opening again applies nothing twice.
         let again = open_store_with(uri, OpenMode::MustExist).unwrap();
         assert_eq!(again.versions_referencing_run("r3").unwrap().len(), 1);

@@ -9,7 +9,8 @@ use hone_track::liveness::hostname;
 use hone_track::store::{Batch, NewRun, SearchRequest, TRIAL_RECORD_TAG, TRIAL_STATE_TAG};
 use hone_track::{
     ArtifactRecord, Backend, DatasetInput, Lease, LeaseHolder, LeaseKeeper, Lifecycle, Metric,
-    MetricPoint, RunStatus, Stage, Store, TrackError, Transition, ViewType, open_store, search_all,
+    MetricPoint, NewEvent, RunStatus, Stage, Store, TrackError, Transition, ViewType, open_store,
+    search_all,
 };
 
 /// A store under test: its URI (to open more connections) and one open handle.
@@ -100,6 +101,7 @@ on_both_backends!(
     semvers_must_be_valid_and_increase,
     aliases_follow_mlflow_rules_and_pin_their_version,
     stage_changes_are_compare_and_set_and_audited,
+    callers_append_events_but_never_store_actions,
     versions_are_found_by_the_run_they_pin,
 );
 
@@ -1102,7 +1104,7 @@ fn version_numbers_count_up_and_are_never_reused(t: &Target) {
             .create_model_version("m", &run, None, &[kv("fold", "all")])
             .unwrap();
         assert_eq!(v.version, want);
-        assert_eq!(v.current_stage, Stage::None);
+        assert_eq!(v.current_stage, Stage::Development);
         assert_eq!(v.status, "READY");
         assert_eq!(v.source_run_id, run);
         assert_eq!(v.tags, vec![kv("fold", "all")]);
@@ -1351,47 +1353,78 @@ fn promote<'a>(
         archive_existing: archive,
         user: "ana",
         reason: "backtest passed",
+        details: "",
     }
 }
 
+/// `(version, from, to)` of every stage change of a model, in order.
+fn stage_log(store: &dyn Backend, name: &str) -> Vec<(u32, Stage, Stage)> {
+    store
+        .audit_log(name)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "transition_stage")
+        .map(|e| {
+            (
+                e.version.unwrap(),
+                Stage::parse(&e.from.unwrap()).unwrap(),
+                Stage::parse(&e.to.unwrap()).unwrap(),
+            )
+        })
+        .collect()
+}
+
 fn stage_changes_are_compare_and_set_and_audited(t: &Target) {
+    use Stage::*;
     let store = t.store();
     let run = source_run(store);
     store.create_registered_model("p", "", &[]).unwrap();
     for _ in 0..4 {
         store.create_model_version("p", &run, None, &[]).unwrap();
     }
-    let stage_log = |store: &dyn Backend| -> Vec<(Option<u32>, String, String)> {
+    let stage = |v: u32| store.get_model_version("p", v).unwrap().current_stage;
+    let production_alias = || {
         store
-            .audit_log("p")
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.action == "transition_stage")
-            .map(|e| (e.version, e.from.unwrap(), e.to.unwrap()))
-            .collect()
+            .get_model_version_by_alias("p", "production")
+            .ok()
+            .map(|v| v.version)
     };
-    let v = store
-        .transition_stage(&promote("p", 1, Stage::Production, None, false))
+    // The matrix: development cannot go straight to production; nothing is written.
+    let e = store
+        .transition_stage(&promote("p", 1, Production, None, false))
+        .unwrap_err();
+    assert!(matches!(&e, TrackError::Invalid(_)), "{e}");
+    assert!(e.to_string().contains("promote it to staging first"), "{e}");
+    assert!(stage_log(store, "p").is_empty());
+    store
+        .transition_stage(&promote("p", 1, Staging, None, false))
         .unwrap();
-    assert_eq!(v.current_stage, Stage::Production);
+    let v = store
+        .transition_stage(&promote("p", 1, Production, None, false))
+        .unwrap();
+    assert_eq!(v.current_stage, Production);
+    assert_eq!(v.aliases, ["production"]);
+    assert_eq!(production_alias(), Some(1));
     // The caller's view of production is stale: refused, nothing written.
     let e = store
-        .transition_stage(&promote("p", 2, Stage::Production, None, false))
+        .transition_stage(&promote("p", 2, Staging, None, false))
         .unwrap_err();
     assert!(matches!(&e, TrackError::Conflict(_)), "{e}");
     assert!(e.to_string().contains("registered model p"), "{e}");
     assert!(e.to_string().contains("found version 1"), "{e}");
-    assert_eq!(
-        store.get_model_version("p", 2).unwrap().current_stage,
-        Stage::None
-    );
-    // archive_existing only for Staging and Production.
+    assert_eq!(stage(2), Development);
+    for v in [2, 3] {
+        store
+            .transition_stage(&promote("p", v, Staging, Some(1), false))
+            .unwrap();
+    }
+    // archive_existing only for staging and production; unknown versions are named.
     assert!(matches!(
-        store.transition_stage(&promote("p", 2, Stage::Archived, Some(1), true)),
+        store.transition_stage(&promote("p", 2, Archived, Some(1), true)),
         Err(TrackError::Invalid(_))
     ));
     assert!(matches!(
-        store.transition_stage(&promote("p", 9, Stage::Staging, Some(1), false)),
+        store.transition_stage(&promote("p", 9, Staging, Some(1), false)),
         Err(TrackError::NotFound(_))
     ));
     // Two promotions racing with the same expectation (production = 1): one wins.
@@ -1402,13 +1435,7 @@ fn stage_changes_are_compare_and_set_and_audited(t: &Target) {
             let (other, barrier) = (t.open(), barrier.clone());
             std::thread::spawn(move || {
                 barrier.wait();
-                let r = other.transition_stage(&promote(
-                    "p",
-                    version,
-                    Stage::Production,
-                    Some(1),
-                    true,
-                ));
+                let r = other.transition_stage(&promote("p", version, Production, Some(1), false));
                 (
                     version,
                     r.map(|v| v.current_stage).map_err(|e| match e {
@@ -1429,46 +1456,153 @@ fn stage_changes_are_compare_and_set_and_audited(t: &Target) {
         .collect();
     assert_eq!(winners.len(), 1, "{results:?}");
     let (winner, loser) = (winners[0], if winners[0] == 2 { 3 } else { 2 });
-    let stage = |v: u32| store.get_model_version("p", v).unwrap().current_stage;
-    assert_eq!(stage(winner), Stage::Production);
-    assert_eq!(stage(loser), Stage::None);
+    assert_eq!(stage(winner), Production);
+    assert_eq!(stage(loser), Staging);
     assert_eq!(
         stage(1),
-        Stage::Archived,
-        "archive_existing archived version 1"
+        Deprecated,
+        "the replaced production is deprecated"
     );
-    // Exactly one entry per change, in order: 1 → Production, then the winner's promotion
-    // and the archiving it caused.
+    assert_eq!(production_alias(), Some(winner));
+    // Exactly one entry per change, in order.
     assert_eq!(
-        stage_log(store),
+        stage_log(store, "p"),
         [
-            (Some(1), "None".into(), "Production".into()),
-            (Some(winner), "None".into(), "Production".into()),
-            (Some(1), "Production".into(), "Archived".into()),
+            (1, Development, Staging),
+            (1, Staging, Production),
+            (2, Development, Staging),
+            (3, Development, Staging),
+            (winner, Staging, Production),
+            (1, Production, Deprecated),
         ]
     );
     let log = store.audit_log("p").unwrap();
     assert!(log.windows(2).all(|w| w[0].id < w[1].id));
-    let last = log.last().unwrap();
-    assert_eq!(last.user_id, "ana");
+    let displaced = log
+        .iter()
+        .rfind(|e| e.action == "transition_stage")
+        .unwrap();
+    assert_eq!(displaced.user_id, "ana");
     assert!(
-        last.reason.contains("archived by the move of version"),
-        "{last:?}"
+        displaced
+            .reason
+            .contains(&format!("deprecated by the move of version {winner}")),
+        "{displaced:?}"
     );
-    // Without archive_existing several versions may be in Production; the current one is the
-    // highest.
+    // archive_existing: the replaced production is archived instead.
     store
-        .transition_stage(&promote("p", 4, Stage::Production, Some(winner), false))
+        .transition_stage(&promote("p", 4, Staging, Some(winner), false))
         .unwrap();
-    assert_eq!(stage(winner), Stage::Production);
+    store
+        .transition_stage(&Transition {
+            details: r#"{"forced":true}"#,
+            ..promote("p", 4, Production, Some(winner), true)
+        })
+        .unwrap();
+    assert_eq!(
+        (stage(winner), stage(4), stage(1)),
+        (Archived, Production, Deprecated)
+    );
+    let forced = store.audit_log("p").unwrap();
+    assert!(
+        forced
+            .iter()
+            .any(|e| e.version == Some(4) && e.details == r#"{"forced":true}"#),
+        "{forced:?}"
+    );
+    // A deprecated version can come back (a rollback); an archived one cannot.
     let e = store
-        .transition_stage(&promote("p", loser, Stage::Staging, Some(winner), false))
+        .transition_stage(&promote("p", winner, Production, Some(4), false))
         .unwrap_err();
-    assert!(e.to_string().contains("found version 4"), "{e}");
+    assert!(e.to_string().contains("from archived"), "{e}");
     store
-        .transition_stage(&promote("p", loser, Stage::Staging, Some(4), false))
+        .transition_stage(&promote("p", 1, Production, Some(4), false))
         .unwrap();
-    assert_eq!(stage_log(store).len(), 5);
+    assert_eq!((stage(1), stage(4)), (Production, Deprecated));
+    assert_eq!(production_alias(), Some(1));
+    // Leaving production empty removes the alias; nothing points at a retired version.
+    store
+        .transition_stage(&promote("p", 1, Archived, Some(1), false))
+        .unwrap();
+    assert_eq!(production_alias(), None);
+    let e = store
+        .transition_stage(&promote("p", 4, Production, Some(1), false))
+        .unwrap_err();
+    assert!(e.to_string().contains("found none"), "{e}");
+    // The production alias follows the stage only.
+    for r in [
+        store.set_alias("p", "production", 2),
+        store.set_alias("p", "Production", 2),
+        store.delete_alias("p", "production"),
+    ] {
+        let e = r.unwrap_err();
+        assert!(
+            e.to_string().contains("follows the production stage"),
+            "{e}"
+        );
+    }
+    let alias_moves: Vec<(String, Option<String>, Option<String>)> = store
+        .audit_log("p")
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action.ends_with("_alias") && e.reason == "production")
+        .map(|e| (e.action, e.from, e.to))
+        .collect();
+    let s = |v: u32| Some(v.to_string());
+    assert_eq!(
+        alias_moves,
+        [
+            ("set_alias".into(), None, s(1)),
+            ("set_alias".into(), s(1), s(winner)),
+            ("set_alias".into(), s(winner), s(4)),
+            ("set_alias".into(), s(4), s(1)),
+            ("delete_alias".into(), s(1), None),
+        ]
+    );
+}
+
+fn callers_append_events_but_never_store_actions(t: &Target) {
+    let store = t.store();
+    let run = source_run(store);
+    store.create_registered_model("e", "", &[]).unwrap();
+    store.create_model_version("e", &run, None, &[]).unwrap();
+    let note = |version, action, details| NewEvent {
+        name: "e",
+        version,
+        action,
+        user: "bo",
+        reason: "retrained after the split",
+        details,
+    };
+    let written = store
+        .append_event(&note(Some(1), "note", r#"{"k":1}"#))
+        .unwrap();
+    let log = store.audit_log("e").unwrap();
+    assert_eq!(log.last().unwrap(), &written);
+    assert_eq!(written.details, r#"{"k":1}"#);
+    assert_eq!(written.user_id, "bo");
+    let before = log.len();
+    for (e, kind) in [
+        (store.append_event(&note(Some(1), "set_alias", "")), "store"),
+        (store.append_event(&note(Some(1), "Note!", "")), "action"),
+        (store.append_event(&note(Some(1), "note", "{bad")), "json"),
+        (store.append_event(&note(Some(7), "note", "")), "version"),
+        (
+            store.append_event(&NewEvent {
+                name: "nope",
+                ..note(None, "note", "")
+            }),
+            "model",
+        ),
+    ] {
+        let e = e.unwrap_err();
+        let ok = match kind {
+            "version" | "model" => matches!(e, TrackError::NotFound(_)),
+            _ => matches!(e, TrackError::Invalid(_)),
+        };
+        assert!(ok, "{kind}: {e}");
+    }
+    assert_eq!(store.audit_log("e").unwrap().len(), before);
 }
 
 fn versions_are_found_by_the_run_they_pin(t: &Target) {

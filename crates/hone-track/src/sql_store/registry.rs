@@ -1,4 +1,4 @@
-//! [`Registry`] for [`SqlStore`]: MLflow's model registry on the schema's version 4 tables.
+//! [`Registry`] for [`SqlStore`]: MLflow's model registry on the schema's version 4 and 5 tables.
 //!
 //! Every write that touches a model's versions, aliases or stages begins by updating the
 //! model's own row (`last_updated_time`, or the `last_version` counter). On PostgreSQL that
@@ -11,8 +11,9 @@ use super::{SqlStore, truncate};
 use crate::db::{Conn, Db, Row, Value, int, opt_int, opt_text, text};
 use crate::model::validate_key;
 use crate::registry::{
-    AuditEntry, MAX_DESCRIPTION, MAX_REGISTRY_TAG_VALUE, ModelVersion, RegisteredModel, Registry,
-    Stage, Transition, parse_semver, validate_alias, validate_model_name,
+    AuditEntry, MAX_DESCRIPTION, MAX_REGISTRY_TAG_VALUE, ModelVersion, NewEvent, PRODUCTION_ALIAS,
+    RegisteredModel, Registry, Stage, Transition, parse_semver, validate_event_action,
+    validate_model_name, validate_user_alias,
 };
 use crate::{Result, TrackError, now_ms};
 
@@ -56,7 +57,7 @@ impl<D: Db> SqlStore<D> {
         Ok(())
     }
 
-    /// Appends one audit entry (the log's only writer: nothing updates or deletes it).
+    /// Appends one audit entry without details (see [`Self::audit_with`]).
     // One argument per column: a struct would be built once per call site and add nothing.
     #[allow(clippy::too_many_arguments)]
     fn audit(
@@ -70,9 +71,27 @@ impl<D: Db> SqlStore<D> {
         now: i64,
         reason: &str,
     ) -> Result<()> {
-        c.execute(
+        Self::audit_with(c, name, version, action, from, to, user, now, reason, "").map(|_| ())
+    }
+
+    /// Appends one audit entry and returns its id (the log's only writer: nothing updates or
+    /// deletes an entry).
+    #[allow(clippy::too_many_arguments)]
+    fn audit_with(
+        c: &mut dyn Conn,
+        name: &str,
+        version: Option<u32>,
+        action: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        user: &str,
+        now: i64,
+        reason: &str,
+        details: &str,
+    ) -> Result<i64> {
+        let rows = c.query(
             "INSERT INTO registry_audit (name, version, action, from_value, to_value, user_id, \
-             time, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             time, reason, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
             &[
                 name.into(),
                 version.map(i64::from).into(),
@@ -82,9 +101,72 @@ impl<D: Db> SqlStore<D> {
                 user.into(),
                 Value::Int(now),
                 reason.into(),
+                details.into(),
             ],
         )?;
-        Ok(())
+        Ok(rows.first().map_or(0, |r| int(r, 0)))
+    }
+
+    /// Points `alias` at `version` (or removes it, `None`) and audits the move with the alias
+    /// as the entry's reason; nothing is written when it already points there.
+    fn move_alias(
+        c: &mut dyn Conn,
+        name: &str,
+        alias: &str,
+        version: Option<u32>,
+        user: &str,
+        now: i64,
+    ) -> Result<()> {
+        let before = c
+            .query(
+                "SELECT version FROM registered_model_aliases WHERE name = ?1 AND alias = ?2",
+                &[name.into(), alias.into()],
+            )?
+            .first()
+            .map(|r| version_of(r, 0));
+        if before == version {
+            return Ok(());
+        }
+        let from = before.map(|v| v.to_string());
+        match version {
+            Some(v) => {
+                c.execute(
+                    "INSERT INTO registered_model_aliases (name, alias, version) \
+                     VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
+                    &[name.into(), alias.into(), Value::Int(i64::from(v))],
+                )?;
+                let to = v.to_string();
+                Self::audit(
+                    c,
+                    name,
+                    Some(v),
+                    "set_alias",
+                    from.as_deref(),
+                    Some(&to),
+                    user,
+                    now,
+                    alias,
+                )
+            }
+            None => {
+                c.execute(
+                    "DELETE FROM registered_model_aliases WHERE name = ?1 AND alias = ?2",
+                    &[name.into(), alias.into()],
+                )?;
+                Self::audit(
+                    c,
+                    name,
+                    before,
+                    "delete_alias",
+                    from.as_deref(),
+                    None,
+                    user,
+                    now,
+                    alias,
+                )
+            }
+        }
     }
 
     fn load_models(
@@ -397,7 +479,7 @@ impl<D: Db> Registry for SqlStore<D> {
                     semver.into(),
                     source_run_id.into(),
                     READY.into(),
-                    Stage::None.as_str().into(),
+                    Stage::Development.as_str().into(),
                     user.as_str().into(),
                     Value::Int(now),
                 ],
@@ -522,40 +604,21 @@ impl<D: Db> Registry for SqlStore<D> {
     }
 
     fn set_alias(&self, name: &str, alias: &str, version: u32) -> Result<()> {
-        validate_alias(alias)?;
+        validate_user_alias(alias)?;
         let user = current_user();
         let now = now_ms();
         self.write(|c| {
             Self::lock_model(c, name, now)?;
             Self::load_version(c, name, version)?;
-            let before = c
-                .query(
-                    "SELECT version FROM registered_model_aliases WHERE name = ?1 AND alias = ?2",
-                    &[name.into(), alias.into()],
-                )?
-                .first()
-                .map(|r| version_of(r, 0).to_string());
-            c.execute(
-                "INSERT INTO registered_model_aliases (name, alias, version) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
-                &[name.into(), alias.into(), Value::Int(i64::from(version))],
-            )?;
-            let to = version.to_string();
-            Self::audit(
-                c,
-                name,
-                Some(version),
-                "set_alias",
-                before.as_deref(),
-                Some(&to),
-                &user,
-                now,
-                alias,
-            )
+            Self::move_alias(c, name, alias, Some(version), &user, now)
         })
     }
 
     fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
+        if alias.eq_ignore_ascii_case(PRODUCTION_ALIAS) {
+            // Same refusal as for setting it.
+            validate_user_alias(alias)?;
+        }
         let user = current_user();
         let now = now_ms();
         self.write(|c| {
@@ -589,8 +652,8 @@ impl<D: Db> Registry for SqlStore<D> {
         let archive = t.archive_existing;
         if archive && !matches!(t.to, Stage::Staging | Stage::Production) {
             return Err(TrackError::Invalid(format!(
-                "archive_existing_versions applies only to Staging and Production, not {}",
-                t.to.as_str()
+                "archive_existing_versions applies only to staging and production, not {}",
+                t.to.name()
             )));
         }
         let now = now_ms();
@@ -610,11 +673,28 @@ impl<D: Db> Registry for SqlStore<D> {
                     show(t.expected_current_production),
                     show(production),
                     t.version,
-                    t.to.as_str()
+                    t.to.name()
                 )));
             }
-            let mut changes = vec![(t.version, moved.current_stage, t.to, t.reason.to_string())];
-            if archive {
+            moved.current_stage.check_move(
+                t.to,
+                &format!("version {} of registered model {}", t.version, t.name),
+            )?;
+            let mut changes = vec![(
+                t.version,
+                moved.current_stage,
+                t.to,
+                t.reason.to_string(),
+                t.details,
+            )];
+            // Who leaves stage `to` because of this move: every other production version
+            // (hone keeps one), or with archive_existing every other version in `to`.
+            let displaced_to = match (t.to, archive) {
+                (_, true) => Some(Stage::Archived),
+                (Stage::Production, false) => Some(Stage::Deprecated),
+                _ => None,
+            };
+            if let Some(displaced_to) = displaced_to {
                 let others = c.query(
                     "SELECT version FROM model_versions WHERE name = ?1 AND deleted = 0 \
                      AND current_stage = ?2 AND version <> ?3 ORDER BY version",
@@ -628,16 +708,18 @@ impl<D: Db> Registry for SqlStore<D> {
                     changes.push((
                         version_of(&r, 0),
                         t.to,
-                        Stage::Archived,
+                        displaced_to,
                         format!(
-                            "archived by the move of version {} to {}",
+                            "{} by the move of version {} to {}",
+                            displaced_to.name(),
                             t.version,
-                            t.to.as_str()
+                            t.to.name()
                         ),
+                        "",
                     ));
                 }
             }
-            for (version, from, to, reason) in &changes {
+            for (version, from, to, reason, details) in &changes {
                 c.execute(
                     "UPDATE model_versions SET current_stage = ?1, last_updated_time = ?2 \
                      WHERE name = ?3 AND version = ?4",
@@ -648,7 +730,7 @@ impl<D: Db> Registry for SqlStore<D> {
                         Value::Int(i64::from(*version)),
                     ],
                 )?;
-                Self::audit(
+                Self::audit_with(
                     c,
                     t.name,
                     Some(*version),
@@ -658,9 +740,52 @@ impl<D: Db> Registry for SqlStore<D> {
                     t.user,
                     now,
                     reason,
+                    details,
                 )?;
             }
+            // The production alias follows the stage, in the same transaction.
+            let alias_target = if t.to == Stage::Production {
+                Some(Some(t.version))
+            } else if moved.current_stage == Stage::Production {
+                Some(None)
+            } else {
+                None
+            };
+            if let Some(target) = alias_target {
+                Self::move_alias(c, t.name, PRODUCTION_ALIAS, target, t.user, now)?;
+            }
             Self::load_version(c, t.name, t.version)
+        })
+    }
+
+    fn append_event(&self, e: &NewEvent<'_>) -> Result<AuditEntry> {
+        validate_event_action(e.action)?;
+        if !e.details.is_empty() {
+            serde_json::from_str::<serde_json::Value>(e.details).map_err(|err| {
+                TrackError::Invalid(format!("details of registry event {}: {err}", e.action))
+            })?;
+        }
+        let now = now_ms();
+        self.write(|c| {
+            Self::lock_model(c, e.name, now)?;
+            if let Some(v) = e.version {
+                Self::load_version(c, e.name, v)?;
+            }
+            let id = Self::audit_with(
+                c, e.name, e.version, e.action, None, None, e.user, now, e.reason, e.details,
+            )?;
+            Ok(AuditEntry {
+                id,
+                name: e.name.to_string(),
+                version: e.version,
+                action: e.action.to_string(),
+                from: None,
+                to: None,
+                user_id: e.user.to_string(),
+                time: now,
+                reason: e.reason.to_string(),
+                details: e.details.to_string(),
+            })
         })
     }
 
@@ -703,8 +828,8 @@ impl<D: Db> Registry for SqlStore<D> {
     fn audit_log(&self, name: &str) -> Result<Vec<AuditEntry>> {
         self.read(|c| {
             let rows = c.query(
-                "SELECT id, name, version, action, from_value, to_value, user_id, time, reason \
-                 FROM registry_audit WHERE name = ?1 ORDER BY id",
+                "SELECT id, name, version, action, from_value, to_value, user_id, time, reason, \
+                 details FROM registry_audit WHERE name = ?1 ORDER BY id",
                 &[name.into()],
             )?;
             Ok(rows
@@ -719,6 +844,7 @@ impl<D: Db> Registry for SqlStore<D> {
                     user_id: text(r, 6),
                     time: int(r, 7),
                     reason: text(r, 8),
+                    details: text(r, 9),
                 })
                 .collect())
         })
