@@ -338,15 +338,17 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
     let registered = match (&args.register, &run_id) {
         (Some(name), Some((id, _))) if failed.is_empty() => {
             let (store, _) = args.store.open(hone_track::OpenMode::Create)?;
-            let v = hone_train::registry::register(store.as_ref(), id, name, None, "").map_err(
-                |e| {
-                    let mut err = crate::tracking::track_err(e);
-                    err.message =
-                        format!("run {id} was tracked but not registered: {}", err.message);
-                    err
-                },
-            )?;
-            Some(v)
+            let req = hone_train::registry::RegisterRequest {
+                run_id: id,
+                name,
+                ..Default::default()
+            };
+            let r = hone_train::registry::register(store.as_ref(), &req).map_err(|e| {
+                let mut err = crate::tracking::track_err(e);
+                err.message = format!("run {id} was tracked but not registered: {}", err.message);
+                err
+            })?;
+            Some(r.version)
         }
         _ => None,
     };
@@ -572,7 +574,9 @@ pub fn predict(args: PredictArgs) -> Result<(), CliError> {
 /// `hone evaluate`.
 #[derive(Args, Debug)]
 pub struct EvaluateArgs {
-    /// A `hone train` output directory, or the id of a tracked `hone train` run.
+    /// A `hone train` output directory, the id of a tracked `hone train` run, or a registered
+    /// version (models:/NAME@production, models:/NAME/3, NAME/1.4.0): evaluated on --data, a
+    /// version records the evaluation (`hone models history`).
     pub model: String,
     /// Labelled data to evaluate on (default: the training file's holdout rows).
     #[arg(long)]
@@ -660,9 +664,16 @@ fn resolve_model(model: &str, store: &crate::tracking::StoreArgs) -> Result<Mode
     Ok(ModelArg::Run(run))
 }
 
+/// `hone evaluate`: a registered version evaluated on new data (`--data`) also records the
+/// result as an evaluation of that version (`hone models history`), gates failed or not.
 pub fn evaluate(args: EvaluateArgs) -> Result<(), CliError> {
     let model = resolve_model(&args.model, &args.store)?;
     let r = hone_train::evaluate::evaluate(model.path(), args.data.as_deref());
+    if let (Ok(report), ModelArg::Version(v), Some(_)) = (&r, &model, &args.data) {
+        let (store, _) = args.store.open(hone_track::OpenMode::MustExist)?;
+        hone_train::registry::changelog::record_evaluation(store.as_ref(), &v.version, report)
+            .map_err(crate::tracking::track_err)?;
+    }
     let label = model.described().or_else(|| {
         model
             .is_from_artifacts()

@@ -106,19 +106,25 @@ fn register_resolve_alias_and_delete_versions() {
     );
 
     // References: by number, semver, alias, with and without models:/.
-    env.json(&["models", "alias", "set", "dir", "production", "1", "--json"]);
+    env.json(&["models", "alias", "set", "dir", "champion", "1", "--json"]);
+    // The production alias follows the production stage only.
+    env.fails_with(
+        &["models", "alias", "set", "dir", "production", "1"],
+        2,
+        "follows the production stage",
+    );
     for r in [
-        "dir@production",
-        "models:/dir@production",
+        "dir@champion",
+        "models:/dir@champion",
         "models:/dir/1",
         "dir/1.0.0",
     ] {
         let v = env.json(&["models", "show", r, "--json"]);
         assert_eq!(v["version"], 1, "{r}");
-        assert_eq!(v["aliases"], serde_json::json!(["production"]), "{r}");
+        assert_eq!(v["aliases"], serde_json::json!(["champion"]), "{r}");
     }
     let model = env.json(&["models", "show", "dir", "--json"]);
-    assert_eq!(model["model"]["aliases"]["production"], 1);
+    assert_eq!(model["model"]["aliases"]["champion"], 1);
     assert_eq!(model["model"]["latest_version"], 2);
     assert_eq!(model["versions"].as_array().unwrap().len(), 2);
     env.fails_with(
@@ -146,8 +152,8 @@ fn register_resolve_alias_and_delete_versions() {
 
     // A version an alias points at cannot be deleted; after the alias goes, it can, and its
     // number is not reused.
-    env.fails_with(&["models", "delete-version", "dir", "1"], 1, "production");
-    env.json(&["models", "alias", "delete", "dir", "production", "--json"]);
+    env.fails_with(&["models", "delete-version", "dir", "1"], 1, "champion");
+    env.json(&["models", "alias", "delete", "dir", "champion", "--json"]);
     env.json(&["models", "delete-version", "dir", "1", "--json"]);
     env.fails_with(&["models", "show", "dir/1"], 2, "not found");
     let v3 = env.json(&["models", "register", &run_id, "--name", "dir", "--json"]);

@@ -17,6 +17,12 @@
 // Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
 #![warn(clippy::unwrap_used)]
 
+/// The LightGBM release that `lightgbm3-sys` (pinned in the workspace's `Cargo.toml`) builds
+/// from source and links: recorded with every trained model for its lineage.
+pub const LIGHTGBM_VERSION: &str = "4.7.0";
+/// The `lightgbm3-sys` crate that provides it.
+pub const LIGHTGBM_SYS_VERSION: &str = "1.0.11";
+
 pub mod error;
 pub mod estimator;
 pub mod families;
@@ -37,3 +43,26 @@ pub use model::{FitReport, FittedModel, ModelSpec};
 pub use observer::{Flow, StepReport, TrainObserver};
 pub use pipeline::{FittedPipeline, PipelineSpec};
 pub use preprocess::Transformer;
+
+#[cfg(test)]
+mod version_tests {
+    /// The recorded versions follow the lock file: bumping the crate without updating the
+    /// constants would record a wrong lineage.
+    #[test]
+    fn the_recorded_lightgbm_versions_match_the_lock_file() {
+        let lock = include_str!("../../../Cargo.lock");
+        let entry = format!(
+            "name = \"lightgbm3-sys\"\nversion = \"{}\"",
+            super::LIGHTGBM_SYS_VERSION
+        );
+        assert!(
+            lock.contains(&entry),
+            "Cargo.lock pins another lightgbm3-sys"
+        );
+        // lightgbm3-sys 1.0.11 vendors LightGBM 4.7.0 (its lightgbm/VERSION.txt).
+        assert_eq!(
+            (super::LIGHTGBM_SYS_VERSION, super::LIGHTGBM_VERSION),
+            ("1.0.11", "4.7.0")
+        );
+    }
+}

@@ -63,10 +63,7 @@ pub fn capture(hone_version: &str) -> Vec<(String, String)> {
                 .map_or(1, |n| n.get())
                 .to_string(),
         ),
-        (
-            "mlflow.user".to_string(),
-            std::env::var("USER").unwrap_or_default(),
-        ),
+        ("mlflow.user".to_string(), current_user()),
     ];
     if let Some(cpu) = cpu_model() {
         tags.push((keys::CPU.into(), cpu));
@@ -87,4 +84,28 @@ pub fn capture(hone_version: &str) -> Vec<(String, String)> {
     }
     tags.retain(|(_, v)| !v.is_empty());
     tags
+}
+
+/// Who is running hone, for runs and the registry's audit log: `$USER`, else `$LOGNAME`, else
+/// the account name of the process's user id (`/etc/passwd`: containers and CI often set
+/// neither variable), else `unknown`.
+pub fn current_user() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(u) = std::env::var(var)
+            && !u.trim().is_empty()
+        {
+            return u;
+        }
+    }
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown".into())
 }

@@ -81,11 +81,38 @@ pub const LINEAGE_DATASET: &str = "hone.lineage.dataset";
 pub const LINEAGE_DATASET_DIGEST: &str = "hone.lineage.dataset_digest";
 /// Model-version tag: SHA-256 of the run's `config.toml` artifact (the config as run).
 pub const LINEAGE_CONFIG_SHA256: &str = "hone.lineage.config_sha256";
-/// Model-version tag: SHA-256 of the run's `model.json` artifact.
+/// Model-version tag: SHA-256 of the run's model files (`model.json` and `pipeline/*`, each
+/// as `path sha256` on its own line, by path).
 pub const LINEAGE_MODEL_SHA256: &str = "hone.lineage.model_sha256";
 /// Model-version tag: the hone version that trained the run ([`VERSION`]).
 pub const LINEAGE_HONE_VERSION: &str = "hone.lineage.hone_version";
 /// Model-version tag: the model's features (JSON list), from the `train` input's schema.
 pub const LINEAGE_FEATURES: &str = "hone.lineage.features";
+/// Model-version tag: the first timestamp of the rows the model was developed on.
+pub const LINEAGE_FIRST_ROW: &str = "hone.lineage.first_row";
+/// Model-version tag: the last timestamp of the rows the model was developed on.
+pub const LINEAGE_LAST_ROW: &str = "hone.lineage.last_row";
+/// Model-version tag: how many rows the model was developed on.
+pub const LINEAGE_ROWS: &str = "hone.lineage.rows";
+/// Model-version tag: the task (`binary`, `multiclass`, `regression`).
+pub const LINEAGE_TASK: &str = "hone.lineage.task";
+/// Model-version tag: the git commit of the directory `hone train` ran in (`unknown` outside
+/// a git checkout).
+pub const LINEAGE_GIT_COMMIT: &str = "hone.lineage.git_commit";
+/// Model-version tag: whether that checkout had uncommitted changes (`true`, `false`,
+/// `unknown`).
+pub const LINEAGE_GIT_DIRTY: &str = "hone.lineage.git_dirty";
+/// Model-version tag: versions of hone and the libraries that trained the model (JSON object),
+/// from the run's [`DEPENDENCIES`].
+pub const LINEAGE_DEPENDENCIES: &str = "hone.lineage.dependencies";
+/// Model-version tag: the parent version's number (the production version when this one was
+/// registered, or `--parent`); absent for a first version.
+pub const LINEAGE_PARENT: &str = "hone.lineage.parent";
+/// Pseudo-tag (never stored) that the retention query adds to a run a live model version was
+/// registered from: `NAME/VERSION`. Retention never selects such a run.
+pub const PINNED_BY: &str = "hone.pinned_by";
+/// Run tag: versions of hone and the libraries that trained the run (JSON object:
+/// `hone`, `lightgbm`, `lightgbm3-sys`).
+pub const DEPENDENCIES: &str = "hone.dependencies";
 /// Model-version tag: the text given with `--description` when the version was registered.
 pub const REGISTRY_DESCRIPTION: &str = "hone.registry.description";

@@ -2,7 +2,8 @@
 //! collection of blobs no artifact refers to.
 //!
 //! Deletion is soft (restorable) until `purge`. Runs tagged `hone.keep = true` are never
-//! selected, nor (once the registry exists) runs a registered model version refers to.
+//! selected, nor runs a live registered model version was registered from (the store refuses
+//! to delete those, naming the version, and purge and gc keep them and their blobs).
 
 use serde::Serialize;
 
@@ -48,7 +49,9 @@ pub fn plan(store: &dyn Maintenance, experiment_id: &str, policy: &Policy) -> Re
         .enumerate()
     {
         if info.status == RunStatus::Running
-            || tags.iter().any(|(k, v)| k == KEEP_TAG && v == "true")
+            || tags
+                .iter()
+                .any(|(k, v)| (k == KEEP_TAG && v == "true") || k == crate::keys::PINNED_BY)
         {
             continue;
         }

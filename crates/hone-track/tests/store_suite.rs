@@ -1626,22 +1626,33 @@ fn versions_are_found_by_the_run_they_pin(t: &Target) {
     store.delete_model_version("r2", 1).unwrap();
     assert_eq!(pins(&run), [("r1".to_string(), 1)]);
     assert!(pins("unknown").is_empty());
-    // Purge keeps a deleted run while a live version pins it, and purges it once none does.
+    // Deleting a pinned run is refused, naming the version, and deletes nothing (one
+    // transaction); once no live version pins it, it deletes and purges like any run.
     let unpinned = source_run(store);
-    let ids = [run.clone(), unpinned.clone()];
-    store
+    let ids = [unpinned.clone(), run.clone()];
+    let e = store
         .set_runs_lifecycle_cascade(&ids, Lifecycle::Deleted)
+        .unwrap_err();
+    assert!(matches!(&e, TrackError::Conflict(_)), "{e}");
+    assert!(
+        e.to_string().contains("pinned by model version r1/1"),
+        "{e}"
+    );
+    for id in &ids {
+        assert_eq!(store.get_run(id).unwrap().info.lifecycle, Lifecycle::Active);
+    }
+    store
+        .set_runs_lifecycle_cascade(std::slice::from_ref(&unpinned), Lifecycle::Deleted)
         .unwrap();
     assert_eq!(store.purge_deleted_runs(0).unwrap(), vec![unpinned.clone()]);
-    assert_eq!(
-        store.get_run(&run).unwrap().info.lifecycle,
-        Lifecycle::Deleted
-    );
     assert!(matches!(
         store.get_run(&unpinned),
         Err(TrackError::NotFound(_))
     ));
     store.delete_model_version("r1", 1).unwrap();
+    store
+        .set_runs_lifecycle_cascade(std::slice::from_ref(&run), Lifecycle::Deleted)
+        .unwrap();
     assert_eq!(store.purge_deleted_runs(0).unwrap(), vec![run.clone()]);
     assert!(matches!(store.get_run(&run), Err(TrackError::NotFound(_))));
 }

@@ -100,6 +100,51 @@ pub fn compare_runs(
     compare_predictions(&a, &b, seed)
 }
 
+/// Two models' predictions restricted to the rows they share: the same timestamp with the same
+/// truth, in the first file's order. Two versions of a model trained on different spans of data
+/// have holdouts that overlap only in part; the tests are only meaningful on the overlap.
+/// Files without a time column share rows only when they are the same rows (same length and
+/// truth). Returns the two restricted files.
+pub fn shared_rows(
+    a: &PredictionFile,
+    b: &PredictionFile,
+) -> Result<(PredictionFile, PredictionFile), TrainError> {
+    if a.task != b.task {
+        return Err(TrainError::Config(format!(
+            "the two models solve different tasks ({} and {}): nothing to compare",
+            a.task.kind(),
+            b.task.kind()
+        )));
+    }
+    let untimed = a.times.iter().chain(&b.times).any(String::is_empty);
+    if untimed {
+        if a.y_true != b.y_true {
+            return Err(TrainError::Config(
+                "the predictions have no time column and are not the same rows: no shared rows \
+                 to compare"
+                    .into(),
+            ));
+        }
+        return Ok((a.clone(), b.clone()));
+    }
+    let in_b: std::collections::HashMap<&str, usize> = b
+        .times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.as_str(), i))
+        .collect();
+    let (mut ia, mut ib) = (Vec::new(), Vec::new());
+    for (i, t) in a.times.iter().enumerate() {
+        if let Some(&j) = in_b.get(t.as_str())
+            && a.y_true[i] == b.y_true[j]
+        {
+            ia.push(i);
+            ib.push(j);
+        }
+    }
+    Ok((a.select_rows(&ia), b.select_rows(&ib)))
+}
+
 /// Per-row losses for the bootstrap: log loss (classification) or squared error.
 fn row_loss(p: &PredictionFile, output: &[f64]) -> Vec<f64> {
     let eps = f64::EPSILON;

@@ -126,6 +126,18 @@ fn parse_rule(rule: &str) -> Result<(String, String, f64), TrainError> {
     )))
 }
 
+/// Whether `value op rhs` holds.
+fn holds(value: f64, op: &str, rhs: f64) -> bool {
+    match op {
+        ">=" => value >= rhs,
+        ">" => value > rhs,
+        "<=" => value <= rhs,
+        "<" => value < rhs,
+        "==" => value == rhs,
+        _ => value != rhs,
+    }
+}
+
 impl GatesConfig {
     /// Checks every rule's syntax (names are checked against the report later).
     pub fn validate(&self) -> Result<(), TrainError> {
@@ -140,12 +152,30 @@ impl GatesConfig {
         self.evaluate_values(&values(report), |_| true)
     }
 
-    /// Evaluates the gates on named values; rules whose name fails `applies` are skipped.
-    pub fn evaluate_values(
+    /// Evaluates the gates on values recorded earlier (a registered version's stored metrics,
+    /// for a promotion): a rule whose value was not recorded fails, with no value, instead of
+    /// being an error; the model cannot be retrained to supply it.
+    pub fn evaluate_recorded(
         &self,
         vals: &BTreeMap<String, f64>,
-        applies: impl Fn(&str) -> bool,
     ) -> Result<Vec<GateResult>, TrainError> {
+        self.rules(vals)
+            .into_iter()
+            .map(|(rule, level)| {
+                let (name, op, rhs) = parse_rule(&rule)?;
+                let value = vals.get(&name).copied();
+                Ok(GateResult {
+                    passed: value.is_some_and(|v| holds(v, &op, rhs)),
+                    rule,
+                    level: level.to_string(),
+                    value,
+                })
+            })
+            .collect()
+    }
+
+    /// The rules with their level: hard, warn, then the defaults that apply to `vals`.
+    fn rules(&self, vals: &BTreeMap<String, f64>) -> Vec<(String, &'static str)> {
         let mut rules: Vec<(String, &str)> =
             self.hard.iter().map(|r| (r.clone(), "hard")).collect();
         rules.extend(self.warn.iter().map(|r| (r.clone(), "warn")));
@@ -166,6 +196,15 @@ impl GatesConfig {
             //   (16/16, scripts/measure_drift_defaults.py), so it carried no information.
         }
         rules
+    }
+
+    /// Evaluates the gates on named values; rules whose name fails `applies` are skipped.
+    pub fn evaluate_values(
+        &self,
+        vals: &BTreeMap<String, f64>,
+        applies: impl Fn(&str) -> bool,
+    ) -> Result<Vec<GateResult>, TrainError> {
+        self.rules(vals)
             .into_iter()
             .filter(|(rule, _)| parse_rule(rule).is_ok_and(|(name, _, _)| applies(&name)))
             .map(|(rule, level)| {
@@ -177,19 +216,11 @@ impl GatesConfig {
                         known.join(", ")
                     ))
                 })?;
-                let passed = match op.as_str() {
-                    ">=" => value >= rhs,
-                    ">" => value > rhs,
-                    "<=" => value <= rhs,
-                    "<" => value < rhs,
-                    "==" => value == rhs,
-                    _ => value != rhs,
-                };
                 Ok(GateResult {
+                    passed: holds(value, &op, rhs),
                     rule,
                     level: level.to_string(),
                     value: Some(value),
-                    passed,
                 })
             })
             .collect()

@@ -34,6 +34,32 @@ pub struct PredictionFile {
     table: Table,
 }
 
+impl PredictionFile {
+    /// The file restricted to the rows at `rows` (in that order): times, truth, hard
+    /// predictions and scores (a multiclass row's whole probability vector) follow.
+    pub fn select_rows(&self, rows: &[usize]) -> PredictionFile {
+        let width = match self.task {
+            Task::Multiclass { n_classes } => n_classes,
+            _ => 1,
+        };
+        let pick = |v: &[f64]| rows.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+        PredictionFile {
+            task: self.task,
+            times: rows.iter().map(|&i| self.times[i].clone()).collect(),
+            y_true: pick(&self.y_true),
+            y_pred: self.y_pred.as_deref().map(pick),
+            scores: self.scores.as_ref().map(|s| {
+                rows.iter()
+                    .flat_map(|&i| s[i * width..(i + 1) * width].iter().copied())
+                    .collect()
+            }),
+            classes: self.classes.clone(),
+            warnings: self.warnings.clone(),
+            table: self.table.clone(),
+        }
+    }
+}
+
 /// Reads the predictions file at `path` (CSV or Parquet). `task` names the task
 /// (`binary`, `multiclass`, `regression`); `None` infers it from the columns: `y_score` is
 /// binary, `proba_*` multiclass, anything else regression.

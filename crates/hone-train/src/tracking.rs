@@ -256,6 +256,8 @@ fn log_results(
     }
     let refs: Vec<(&str, f64)> = metrics.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     parent.log_metrics(&refs, 0)?;
+    let mut logged: std::collections::BTreeSet<String> =
+        metrics.into_iter().map(|(k, _)| k).collect();
     for f in &report.folds {
         log_fold(tracker, experiment, parent, f, &format!("fold-{}", f.fold))?;
     }
@@ -279,8 +281,27 @@ fn log_results(
         }
         let refs: Vec<(&str, f64)> = tm.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         parent.log_metrics(&refs, 0)?;
+        logged.extend(tm.into_iter().map(|(k, _)| k));
     }
-    let mut tags = vec![kv(keys::FINGERPRINT, &report.fingerprint)];
+    // Every other number a gate can name (dsr, pbo, gap.*, drift_share, rows, cv.*.min|max),
+    // so that a registered version's gates can be re-evaluated from its stored metrics.
+    let rest: Vec<(String, f64)> = crate::gates::values(report)
+        .into_iter()
+        .filter(|(k, v)| {
+            v.is_finite() && !logged.contains(k) && hone_track::validate_key("metric", k).is_ok()
+        })
+        .collect();
+    let refs: Vec<(&str, f64)> = rest.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    parent.log_metrics(&refs, 0)?;
+    let dependencies = serde_json::json!({
+        "hone": env!("CARGO_PKG_VERSION"),
+        "lightgbm": hone_models::LIGHTGBM_VERSION,
+        "lightgbm3-sys": hone_models::LIGHTGBM_SYS_VERSION,
+    });
+    let mut tags = vec![
+        kv(keys::FINGERPRINT, &report.fingerprint),
+        kv(keys::DEPENDENCIES, dependencies),
+    ];
     if let Some(dir) = &report.out_dir {
         // Absolute, so that `hone evaluate RUN_ID` finds it from any working directory.
         let dir = std::path::absolute(dir).unwrap_or(dir.clone());

@@ -4,10 +4,23 @@
 use std::collections::HashSet;
 
 use super::{RUN_COLUMNS, SqlStore, run_info};
-use crate::db::{Db, Value, text};
+use crate::db::{Conn, Db, Value, int, text};
 use crate::maintenance::{Maintenance, TaggedRun};
 use crate::model::{Lifecycle, RunInfo};
-use crate::{Result, now_ms};
+use crate::{Result, TrackError, now_ms};
+
+impl<D: Db> SqlStore<D> {
+    /// `NAME/VERSION` of the first live model version registered from the run, if any.
+    fn pinned_by(c: &mut dyn Conn, run_id: &str) -> Result<Option<String>> {
+        Ok(c.query(
+            "SELECT name, version FROM model_versions WHERE source_run_id = ?1 AND deleted = 0 \
+                 ORDER BY name, version",
+            &[run_id.into()],
+        )?
+        .first()
+        .map(|r| format!("{}/{}", text(r, 0), int(r, 1))))
+    }
+}
 
 impl<D: Db> Maintenance for SqlStore<D> {
     fn runs_for_retention(&self, experiment_id: &str) -> Result<Vec<TaggedRun>> {
@@ -23,11 +36,14 @@ impl<D: Db> Maintenance for SqlStore<D> {
                 .collect::<Result<_>>()?;
             let mut out = Vec::with_capacity(infos.len());
             for info in infos {
-                let tags = c
+                let mut tags: Vec<(String, String)> = c
                     .query("SELECT key, value FROM tags WHERE run_id = ?1", &[info.run_id.as_str().into()])?
                     .iter()
                     .map(|t| (text(t, 0), text(t, 1)))
                     .collect();
+                if let Some(by) = Self::pinned_by(c, &info.run_id)? {
+                    tags.push((crate::keys::PINNED_BY.to_string(), by));
+                }
                 out.push((info, tags));
             }
             Ok(out)
@@ -50,6 +66,15 @@ impl<D: Db> Maintenance for SqlStore<D> {
             for id in run_ids {
                 Self::set_lifecycle(c, id, lifecycle, now)?;
                 changed += 1;
+                // After the update, which holds the run's row lock (see purge below).
+                if lifecycle == Lifecycle::Deleted
+                    && let Some(by) = Self::pinned_by(c, id)?
+                {
+                    return Err(TrackError::Conflict(format!(
+                        "run {id} is pinned by model version {by}: delete that version first \
+                         (`hone models delete-version`); nothing was deleted"
+                    )));
+                }
                 // Direct children, as `hone runs delete` and retention always cascaded.
                 let children: Vec<String> = c
                     .query(
@@ -62,6 +87,14 @@ impl<D: Db> Maintenance for SqlStore<D> {
                 for child in &children {
                     Self::set_lifecycle(c, child, lifecycle, now)?;
                     changed += 1;
+                    if lifecycle == Lifecycle::Deleted
+                        && let Some(by) = Self::pinned_by(c, child)?
+                    {
+                        return Err(TrackError::Conflict(format!(
+                            "run {id} has a child run {child} pinned by model version {by}: \
+                             delete that version first; nothing was deleted"
+                        )));
+                    }
                 }
             }
             Ok(changed)

@@ -24,10 +24,7 @@ const READY: &str = "READY";
 const VERSION_COLUMNS: &str = "name, version, semver, source_run_id, status, current_stage, \
      description, user_id, creation_time, last_updated_time";
 
-/// Who is acting, for rows and the audit log: `$USER`, as for runs.
-fn current_user() -> String {
-    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-}
+use crate::env::current_user;
 
 /// A stored version number as the API's `u32` (the store only holds numbers it allocated
 /// from 1 up, so the fallback is never taken).

@@ -129,11 +129,7 @@ impl<D: Db> Store for SqlStore<D> {
         let exp = Self::experiment_id(&new.experiment_id)?;
         let run_id = new_run_id();
         let name = new.name.clone().unwrap_or_else(generated_name);
-        let user = new
-            .user_id
-            .clone()
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "unknown".into());
+        let user = new.user_id.clone().unwrap_or_else(crate::env::current_user);
         let now = now_ms();
         let status = new.status.unwrap_or(RunStatus::Running);
         let owner = OwnerColumns::of(new.owner.as_ref(), now);

@@ -1,15 +1,24 @@
-//! The model registry's first user-facing functions: register a tracked training run as a new
-//! model version (with lineage copied from the run), and resolve a model reference
-//! (`NAME/3`, `NAME/1.4.0`, `NAME@alias`, with or without a `models:/` prefix) to a version.
+//! The model registry's library API, used by `hone models ...` and ready for the server:
+//! register a tracked training run as a model version (semver bump rule, lineage, diffs
+//! against its parent), resolve model references (`NAME/3`, `NAME/1.4.0`, `NAME@alias`, with
+//! or without `models:/`), promote with gates and a significance test ([`promote`]), roll back,
+//! and read the changelog, evaluations and lineage ([`changelog`], [`lineage`]).
 //!
-//! Storage is `hone_track`'s [`Registry`]; this module adds what needs knowledge of training
-//! runs: which run holds a model, and which of its tags and artifacts are its lineage.
-//!
-//! Not built yet: the full semver bump rule (major/minor/patch chosen from what changed between
-//! versions); [`register`] bumps the patch number when no semver is given.
+//! Storage is `hone_track`'s [`Registry`](hone_track::Registry); this module adds what needs
+//! knowledge of training runs: which run holds a model, which of its tags and artifacts are its
+//! lineage, what its config's gates say and how its predictions compare.
+
+pub mod changelog;
+pub mod lineage;
+pub mod promote;
+
+use std::collections::BTreeMap;
 
 use hone_track::registry::parse_semver;
 use hone_track::{Backend, ModelVersion, RunStatus, TrackError, keys};
+use serde::Serialize;
+
+pub use lineage::{Bump, MetricChange, ParamChange};
 
 /// The artifacts a run needs to count as holding a model: what `hone train` and `hone tune`'s
 /// refit record, and what `hone predict --model RUN_ID` reads back.
@@ -204,28 +213,6 @@ pub fn run_of_argument(
     Ok((arg.to_string(), None))
 }
 
-/// The semver a new version gets when none is given: [`FIRST_SEMVER`] when the model never had
-/// one, else the highest it ever had (`semvers`: deleted versions included, since the store
-/// refuses any semver not above them) with the patch number bumped.
-pub fn next_semver<'a>(semvers: impl IntoIterator<Item = &'a str>) -> Result<String, TrackError> {
-    let mut highest: Option<(u64, u64, u64)> = None;
-    for s in semvers {
-        let p = parse_semver(s)?;
-        if highest.is_none_or(|h| p > h) {
-            highest = Some(p);
-        }
-    }
-    match highest {
-        None => Ok(FIRST_SEMVER.to_string()),
-        Some((a, b, c)) => {
-            let c = c.checked_add(1).ok_or_else(|| {
-                TrackError::Invalid(format!("cannot bump the patch number of {a}.{b}.{c}"))
-            })?;
-            Ok(format!("{a}.{b}.{c}"))
-        }
-    }
-}
-
 /// Every semver the model was ever given, deleted versions included: the audit log records each
 /// version's semver at creation and is never rewritten, whereas the store lists live versions
 /// only.
@@ -238,22 +225,92 @@ fn semvers_ever(store: &dyn Backend, name: &str) -> Result<Vec<String>, TrackErr
         .collect())
 }
 
-/// Registers a finished `hone train` / `hone tune` run as a new version of the registered model
-/// `name`, creating the model if it does not exist (`description` becomes its description then,
-/// and is also kept on the version as [`keys::REGISTRY_DESCRIPTION`]).
+/// What to register ([`register`]).
+#[derive(Debug, Clone, Default)]
+pub struct RegisterRequest<'a> {
+    /// The finished `hone train` / `hone tune` run holding the model.
+    pub run_id: &'a str,
+    /// The registered model (created when it does not exist).
+    pub name: &'a str,
+    /// `X.Y.Z`, overriding the bump rule; must be above every semver the model ever had.
+    pub semver: Option<&'a str>,
+    /// The parent version (`3`, `1.4.0`, `@alias`, or a full reference to this model);
+    /// default: the model's production version.
+    pub parent: Option<&'a str>,
+    /// Free text: the model's description when this creates it, kept on the version.
+    pub description: &'a str,
+}
+
+/// A registration and what it found out: the parent, the version the changes were measured
+/// against, the bump, the parameter and metric diffs, and the run's gates.
+#[derive(Debug, Clone, Serialize)]
+pub struct Registration {
+    /// The new version.
+    #[serde(skip)]
+    pub version: ModelVersion,
+    /// Its parent (the production version when registered, or `--parent`), if any.
+    pub parent: Option<u32>,
+    /// The version the changes are measured against: the parent, else the latest version.
+    pub compared_with: Option<u32>,
+    /// The bump rule's verdict (`None` for a first version).
+    pub bump: Option<Bump>,
+    /// Whether the semver was given (`--version`) rather than derived.
+    pub semver_given: bool,
+    /// Settings that differ from `compared_with`'s run.
+    pub params: Vec<ParamChange>,
+    /// Summary metrics of both runs.
+    pub metrics: Vec<MetricChange>,
+    /// Whether the run passed its hard gates (`None`: it had none).
+    pub gates_passed: Option<bool>,
+}
+
+/// A version of this model named by `reference`: a number (`3`), a semver (`1.4.0`), an alias
+/// (`@champion`), or a full reference (`NAME/3`, `models:/NAME@champion`) that must name this
+/// model.
+pub fn version_of_model(
+    store: &dyn Backend,
+    name: &str,
+    reference: &str,
+) -> Result<ModelVersion, TrackError> {
+    let full = if reference.contains('/') || reference.contains('@') && !reference.starts_with('@')
+    {
+        reference.to_string()
+    } else if let Some(alias) = reference.strip_prefix('@') {
+        format!("{name}@{alias}")
+    } else {
+        format!("{name}/{reference}")
+    };
+    let parsed = ModelRef::parse(&full)?;
+    if parsed.name() != name {
+        return Err(TrackError::Invalid(format!(
+            "{reference:?} names registered model {}, not {name}",
+            parsed.name()
+        )));
+    }
+    resolve(store, &full)
+}
+
+/// Registers a finished `hone train` / `hone tune` run as a new version of a registered model,
+/// creating the model when it does not exist.
 ///
 /// The run must exist, be FINISHED and hold a model (`config.toml` and `model.json`
-/// artifacts). `semver` defaults to [`next_semver`]. The version carries lineage tags copied
-/// from the run: dataset fingerprint, training data source and digest, features, the SHA-256 of
-/// the config and model artifacts, and the hone version (each only when the run has it).
+/// artifacts). The version's parent is `--parent` or the model's production version. Its
+/// semver, unless given, follows the bump rule ([`Bump::of_key`]) applied to what changed
+/// against the parent (or, without one, the latest version): `1.0.0` for a first version. The
+/// version carries the lineage tags of [`lineage::lineage_tags`], and a `register` event in
+/// the audit log keeps the diffs and the run's gates for the changelog.
+///
+/// Two registrations racing for the same derived semver both succeed: the loser derives the
+/// next one and tries again.
 pub fn register(
     store: &dyn Backend,
-    run_id: &str,
-    name: &str,
-    semver: Option<&str>,
-    description: &str,
-) -> Result<ModelVersion, TrackError> {
+    req: &RegisterRequest<'_>,
+) -> Result<Registration, TrackError> {
+    let (name, run_id) = (req.name, req.run_id);
     hone_track::registry::validate_model_name(name)?;
+    if let Some(s) = req.semver {
+        parse_semver(s)?;
+    }
     let run = store.get_run(run_id)?;
     if run.info.status != RunStatus::Finished {
         return Err(TrackError::Invalid(format!(
@@ -262,69 +319,131 @@ pub fn register(
         )));
     }
     let artifacts = store.list_artifacts(run_id)?;
-    let sha_of = |path: &str| {
-        artifacts
-            .iter()
-            .find(|a| a.path == path)
-            .map(|a| a.sha256.clone())
-    };
-    if let Some(missing) = MODEL_ARTIFACTS.iter().find(|f| sha_of(f).is_none()) {
+    if let Some(missing) = MODEL_ARTIFACTS
+        .iter()
+        .find(|f| !artifacts.iter().any(|a| a.path == **f))
+    {
         return Err(TrackError::Invalid(format!(
             "run {run_id} holds no model (no {missing} artifact): register a run recorded by \
              `hone train` or `hone tune`"
         )));
     }
-
-    let mut tags: Vec<(String, String)> = Vec::new();
-    let tag = |key: &str| {
-        run.tags
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
+    let created = match store.get_registered_model(name) {
+        Ok(_) => false,
+        Err(TrackError::NotFound(_)) => {
+            match store.create_registered_model(name, req.description, &[]) {
+                Ok(_) => true,
+                // Another process created it meanwhile: register into theirs.
+                Err(TrackError::AlreadyExists(_)) => false,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
     };
-    if let Some(v) = tag(keys::FINGERPRINT) {
-        tags.push((keys::LINEAGE_FINGERPRINT.into(), v));
-    }
-    if let Some(v) = tag(keys::VERSION) {
-        tags.push((keys::LINEAGE_HONE_VERSION.into(), v));
-    }
-    if let Some(v) = sha_of("config.toml") {
-        tags.push((keys::LINEAGE_CONFIG_SHA256.into(), v));
-    }
-    if let Some(v) = sha_of("model.json") {
-        tags.push((keys::LINEAGE_MODEL_SHA256.into(), v));
-    }
-    let inputs = store.run_inputs(run_id)?;
-    if let Some(train) = inputs.iter().find(|i| i.context == "train") {
-        tags.push((keys::LINEAGE_DATASET.into(), train.source.clone()));
-        tags.push((keys::LINEAGE_DATASET_DIGEST.into(), train.digest.clone()));
-        // The schema's feature list is written by hone's tracking; a schema without one (another
-        // writer) simply adds no tag.
-        if let Ok(schema) = serde_json::from_str::<serde_json::Value>(&train.schema)
-            && let Some(features) = schema.get("features").filter(|f| f.is_array())
-        {
-            tags.push((keys::LINEAGE_FEATURES.into(), features.to_string()));
+    let outcome = register_into(store, req, &run);
+    if created && outcome.is_err() {
+        // Leave no empty model behind a refused first registration (nothing points at it).
+        if store.list_model_versions(name).is_ok_and(|v| v.is_empty()) {
+            let _ = store.delete_registered_model(name);
         }
     }
-    if !description.is_empty() {
-        tags.push((keys::REGISTRY_DESCRIPTION.into(), description.to_string()));
-    }
+    outcome
+}
 
-    match store.get_registered_model(name) {
-        Ok(_) => {}
-        Err(TrackError::NotFound(_)) => match store.create_registered_model(name, description, &[])
-        {
-            // Another process created it meanwhile: register into theirs.
-            Ok(_) | Err(TrackError::AlreadyExists(_)) => {}
+fn register_into(
+    store: &dyn Backend,
+    req: &RegisterRequest<'_>,
+    run: &hone_track::Run,
+) -> Result<Registration, TrackError> {
+    let name = req.name;
+    let parent = match req.parent {
+        Some(p) => Some(version_of_model(store, name, p)?),
+        None => match store.get_model_version_by_alias(name, hone_track::PRODUCTION_ALIAS) {
+            Ok(v) => Some(v),
+            Err(TrackError::NotFound(_)) => None,
             Err(e) => return Err(e),
         },
-        Err(e) => return Err(e),
-    }
-    let semver = match semver {
-        Some(s) => s.to_string(),
-        None => next_semver(semvers_ever(store, name)?.iter().map(String::as_str))?,
     };
-    store.create_model_version(name, run_id, Some(&semver), &tags)
+    let compared = match &parent {
+        Some(p) => Some(p.clone()),
+        None => store.list_model_versions(name)?.pop(),
+    };
+    let settings = lineage::run_settings(store, run)?;
+    let metrics_now = lineage::run_metrics(run);
+    let (params, metrics, bump) = match &compared {
+        Some(c) => {
+            let before_run = store.get_run(&c.source_run_id)?;
+            let before = lineage::run_settings(store, &before_run)?;
+            let params = lineage::param_changes(&before, &settings);
+            let bump = params.iter().map(|p| p.bump).max().unwrap_or(Bump::Patch);
+            let metrics = lineage::metric_changes(&lineage::run_metrics(&before_run), &metrics_now);
+            (params, metrics, Some(bump))
+        }
+        None => (
+            Vec::new(),
+            lineage::metric_changes(&BTreeMap::new(), &metrics_now),
+            None,
+        ),
+    };
+    let gates_passed = run
+        .tags
+        .iter()
+        .find(|(k, _)| k == keys::GATES_PASSED)
+        .map(|(_, v)| v == "true");
+    let mut tags = lineage::lineage_tags(store, run, parent.as_ref())?;
+    if !req.description.is_empty() {
+        tags.push((
+            keys::REGISTRY_DESCRIPTION.into(),
+            req.description.to_string(),
+        ));
+    }
+    let mut attempts = 0;
+    let version = loop {
+        let semver = match req.semver {
+            Some(s) => s.to_string(),
+            None => lineage::next_semver(
+                semvers_ever(store, name)?.iter().map(String::as_str),
+                bump.unwrap_or(Bump::Patch),
+            )?,
+        };
+        match store.create_model_version(name, &run.info.run_id, Some(&semver), &tags) {
+            // A concurrent registration took the derived semver first: derive again.
+            Err(TrackError::Invalid(m))
+                if req.semver.is_none() && attempts < 20 && m.contains("must be greater") =>
+            {
+                attempts += 1;
+            }
+            other => break other?,
+        }
+    };
+    let registration = Registration {
+        parent: parent.as_ref().map(|p| p.version),
+        compared_with: compared.as_ref().map(|c| c.version),
+        bump,
+        semver_given: req.semver.is_some(),
+        params,
+        metrics,
+        gates_passed,
+        version,
+    };
+    let mut details = serde_json::to_value(&registration)
+        .map_err(|e| TrackError::Invalid(format!("registration summary: {e}")))?;
+    details["source_run_id"] = serde_json::json!(run.info.run_id);
+    details["semver"] = serde_json::json!(registration.version.semver);
+    store.append_event(&hone_track::NewEvent {
+        name,
+        version: Some(registration.version.version),
+        action: "register",
+        user: &current_user(),
+        reason: req.description,
+        details: &details.to_string(),
+    })?;
+    Ok(registration)
+}
+
+/// Who is acting, for the audit log: as for runs and the store's own entries.
+pub fn current_user() -> String {
+    hone_track::env::current_user()
 }
 
 #[cfg(test)]
@@ -365,12 +484,5 @@ mod tests {
             let e = ModelRef::parse(bad).unwrap_err().to_string();
             assert!(e.starts_with("invalid model reference"), "{bad}: {e}");
         }
-    }
-
-    #[test]
-    fn default_semver_bumps_the_patch_of_the_highest() {
-        assert_eq!(next_semver([]).unwrap(), "1.0.0");
-        assert_eq!(next_semver(["1.0.9", "1.2.0", "1.1.5"]).unwrap(), "1.2.1");
-        assert!(next_semver(["1.0.x"]).is_err());
     }
 }
