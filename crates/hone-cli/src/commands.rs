@@ -328,12 +328,7 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
     };
     progress.finish();
     let report = result?;
-    let failed: Vec<&str> = report
-        .gates
-        .iter()
-        .filter(|g| g.level == "hard" && !g.passed)
-        .map(|g| g.rule.as_str())
-        .collect();
+    let failed = hone_train::gates::failed_hard(&report.gates);
     // A run that failed a hard gate is not registered: the gate exists to stop that model.
     let registered = match (&args.register, &run_id) {
         (Some(name), Some((id, _))) if failed.is_empty() => {
@@ -732,21 +727,10 @@ fn print_evaluation(
             );
         }
         for g in &r.gates {
-            println!(
-                "  {} {} {} (value {})",
-                if g.passed { "PASS" } else { "FAIL" },
-                g.level,
-                g.rule,
-                g.value.map_or("-".into(), render::num)
-            );
+            println!("  {}", render::gate_line(g));
         }
     }
-    let failed: Vec<&str> = r
-        .gates
-        .iter()
-        .filter(|g| g.level == "hard" && !g.passed)
-        .map(|g| g.rule.as_str())
-        .collect();
+    let failed = hone_train::gates::failed_hard(&r.gates);
     if !failed.is_empty() {
         return Err(CliError {
             code: 3,

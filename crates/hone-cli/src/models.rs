@@ -379,13 +379,7 @@ fn print_check(check: &promote::PromotionCheck) {
         ),
     }
     for g in &check.gates {
-        println!(
-            "  {} {} {} (value {})",
-            if g.passed { "PASS" } else { "FAIL" },
-            g.level,
-            escape(&g.rule),
-            num(g.value)
-        );
+        println!("  {}", crate::render::gate_line(g));
     }
     match &check.significance {
         None => println!("significance: no production version to compare with"),
@@ -886,12 +880,7 @@ pub fn models(args: ModelsArgs) -> Result<(), CliError> {
 /// Why a promotion was blocked, in one line.
 fn blocked_because(check: &promote::PromotionCheck) -> String {
     let mut why = Vec::new();
-    let failed: Vec<&str> = check
-        .gates
-        .iter()
-        .filter(|g| g.level == "hard" && !g.passed)
-        .map(|g| g.rule.as_str())
-        .collect();
+    let failed = hone_train::gates::failed_hard(&check.gates);
     if !failed.is_empty() {
         why.push(format!("hard gate(s) failed: {}", failed.join("; ")));
     }

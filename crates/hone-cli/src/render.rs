@@ -6,6 +6,17 @@ use hone_train::TrainReport;
 use hone_validate::split::Fold;
 use serde_json::{Map, Value};
 
+/// One gate's result as a line: `PASS hard cv.roc_auc.mean >= 0.52 (value 0.5311)`.
+pub fn gate_line(g: &hone_train::gates::GateResult) -> String {
+    format!(
+        "{} {} {} (value {})",
+        if g.passed { "PASS" } else { "FAIL" },
+        g.level,
+        escape(&g.rule),
+        g.value.map_or("-".into(), num)
+    )
+}
+
 /// Text from the store or the user made safe for a terminal: control characters (ESC, BEL,
 /// newlines...) and bidirectional overrides are shown as escapes (`\x1b`, `\n`), so that a
 /// run or experiment name cannot move the cursor, recolour the terminal or forge table rows.

@@ -297,6 +297,21 @@ fn last_audit_id(store: &dyn Backend) -> i64 {
     store.audit_log(MODEL).unwrap().last().map_or(0, |e| e.id)
 }
 
+/// Version 1 promoted, then replaced by version 2: production 2, version 1 deprecated. Returns
+/// the id of the last audit entry written.
+fn two_productions(t: &Target) -> i64 {
+    use Stage::*;
+    let store = t.open();
+    let store = store.as_ref();
+    model_with_versions(store, 2);
+    move_to(store, 1, Staging, None);
+    move_to(store, 1, Production, None);
+    move_to(store, 2, Staging, Some(1));
+    move_to(store, 2, Production, Some(1));
+    assert_eq!(stage_of(store, 1), Deprecated);
+    last_audit_id(store)
+}
+
 /// The audit entries written after entry `after`.
 fn audit_after(store: &dyn Backend, after: i64) -> Vec<AuditEntry> {
     store
@@ -477,17 +492,7 @@ fn concurrent_promotions_in_processes_have_one_winner(t: &Target) {
 fn a_rollback_race_between_processes_has_one_winner(t: &Target) {
     use Stage::*;
     // Production P = 2, its predecessor D = 1 deprecated.
-    let before = {
-        let store = t.open();
-        let store = store.as_ref();
-        model_with_versions(store, 2);
-        move_to(store, 1, Staging, None);
-        move_to(store, 1, Production, None);
-        move_to(store, 2, Staging, Some(1));
-        move_to(store, 2, Production, Some(1));
-        assert_eq!(stage_of(store, 1), Deprecated);
-        last_audit_id(store)
-    };
+    let before = two_productions(t);
     let reports = race(
         t,
         "go-rollback",
@@ -520,18 +525,8 @@ const FIRST_KILL_MS: u64 = 5;
 const LAST_KILL_MS: u64 = 200;
 
 fn kill_9_during_promotions_leaves_one_production(t: &Target) {
-    use Stage::*;
     // Production 2, deprecated 1; the child flips them back and forth.
-    let before = {
-        let store = t.open();
-        let store = store.as_ref();
-        model_with_versions(store, 2);
-        move_to(store, 1, Staging, None);
-        move_to(store, 1, Production, None);
-        move_to(store, 2, Staging, Some(1));
-        move_to(store, 2, Production, Some(1));
-        last_audit_id(store)
-    };
+    let before = two_productions(t);
     let mut promotions_so_far = 0;
     for round in 0..ROUNDS {
         // Deterministic, but not monotonic: offsets spread over the whole range.

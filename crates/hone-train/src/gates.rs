@@ -51,6 +51,15 @@ pub struct GateResult {
     pub passed: bool,
 }
 
+/// The rules of the hard gates that failed (a run with any is stopped; its promotion blocked).
+pub fn failed_hard(gates: &[GateResult]) -> Vec<&str> {
+    gates
+        .iter()
+        .filter(|g| g.level == "hard" && !g.passed)
+        .map(|g| g.rule.as_str())
+        .collect()
+}
+
 /// Every named number of a report that rules can use.
 pub fn values(r: &TrainReport) -> BTreeMap<String, f64> {
     let mut v = BTreeMap::new();

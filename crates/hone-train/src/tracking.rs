@@ -308,7 +308,7 @@ fn log_results(
         tags.push(kv(keys::OUT_DIR, dir.display()));
     }
     if !report.gates.is_empty() {
-        let passed = report.gates.iter().all(|g| g.passed || g.level != "hard");
+        let passed = crate::gates::failed_hard(&report.gates).is_empty();
         tags.push(kv(keys::GATES_PASSED, passed));
         tags.push(kv(
             keys::GATES,

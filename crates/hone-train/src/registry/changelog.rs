@@ -112,7 +112,7 @@ pub fn record_evaluation(
         "dataset_drift": dataset_drift,
         "drifted_features": report.drift.iter().filter(|d| d.drifted).map(|d| &d.column).collect::<Vec<_>>(),
         "gates": report.gates,
-        "gates_passed": report.gates.iter().all(|g| g.passed || g.level != "hard"),
+        "gates_passed": crate::gates::failed_hard(&report.gates).is_empty(),
     });
     store.append_event(&NewEvent {
         name: &v.name,

@@ -170,7 +170,7 @@ pub fn check_gates(
     };
     let run = store.get_run(&v.source_run_id)?;
     let results = gates.evaluate_recorded(&recorded_gate_values(&run))?;
-    let passed = results.iter().all(|g| g.passed || g.level != "hard");
+    let passed = crate::gates::failed_hard(&results).is_empty();
     let note = results
         .is_empty()
         .then(|| "its [gates] has no rules: nothing to check".to_string());
