@@ -365,6 +365,9 @@ fn train_register_promote_rollback_predict() {
         env.fails_with(&args, 2, want);
     }
     assert_eq!(log_len(&env), n, "refused commands recorded nothing");
+    // The run a version pins cannot be deleted; the refusal names the version.
+    let err = env.fails(&["runs", "delete", &run1], 1);
+    assert!(err.contains("pinned by model version spx/1"), "{err}");
     // A transition the matrix forbids: development straight to production.
     let r3 = env.json(&[
         "train",
@@ -392,4 +395,25 @@ fn train_register_promote_rollback_predict() {
         "version 3 of registered model spx not found",
     );
     assert_eq!(log_len(&env), n + 1, "only the deletion was recorded");
+}
+
+/// `hone tune`'s refit run registers like a `hone train` run.
+#[test]
+fn a_tuned_refit_registers_and_promotes() {
+    let env = Env::new();
+    let search = "[search]\nsampler = \"random\"\nn_trials = 3\nmetric = \"log_loss\"\nseed = 3\n\
+                  [search.space.\"model.C\"]\ntype = \"float\"\nlow = 0.001\nhigh = 10.0\nlog = true";
+    let cfg = config(&env, "tune.toml", search);
+    let tuned = env.json(&["tune", &cfg, "--no-outputs", "--json"]);
+    let refit = tuned["final_run_id"].as_str().unwrap();
+    let v = env.json(&["models", "register", refit, "--name", "tuned", "--json"]);
+    assert_eq!(
+        (v["version"].as_u64(), v["semver"].as_str()),
+        (Some(1), Some("1.0.0"))
+    );
+    assert!(v["lineage"]["model_sha256"].is_string());
+    let p = env.json(&[
+        "models", "promote", "tuned", "1", "--stage", "staging", "--json",
+    ]);
+    assert_eq!(p["applied"], true);
 }

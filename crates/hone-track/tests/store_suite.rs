@@ -103,6 +103,7 @@ on_both_backends!(
     stage_changes_are_compare_and_set_and_audited,
     callers_append_events_but_never_store_actions,
     versions_are_found_by_the_run_they_pin,
+    retention_purge_and_gc_never_touch_a_pinned_run,
 );
 
 fn metric(key: &str, value: f64, step: i64, timestamp: i64) -> Metric {
@@ -1655,4 +1656,55 @@ fn versions_are_found_by_the_run_they_pin(t: &Target) {
         .unwrap();
     assert_eq!(store.purge_deleted_runs(0).unwrap(), vec![run.clone()]);
     assert!(matches!(store.get_run(&run), Err(TrackError::NotFound(_))));
+}
+
+/// A pinned run (a live version was registered from it) survives a retention policy that
+/// selects everything, purge and gc: its blob stays readable. Its unpinned twin goes.
+fn retention_purge_and_gc_never_touch_a_pinned_run(t: &Target) {
+    let store = t.store();
+    let exp = store.get_or_create_experiment("keep").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = hone_track::artifacts::BlobStore::open(&dir.path().display().to_string()).unwrap();
+    let mut runs = Vec::new();
+    for (name, bytes) in [("pinned", b"model A".as_slice()), ("free", b"model B")] {
+        let id = new_run(store, &exp, name, None);
+        let (sha, size) = blobs.put(bytes).unwrap();
+        let art = ArtifactRecord {
+            path: "model.json".into(),
+            sha256: sha.clone(),
+            size,
+        };
+        store.record_artifact(&id, &art).unwrap();
+        store.end_run(&id, RunStatus::Finished).unwrap();
+        runs.push((id, sha));
+    }
+    let (pinned, free) = (&runs[0], &runs[1]);
+    store.create_registered_model("kept", "", &[]).unwrap();
+    store
+        .create_model_version("kept", &pinned.0, None, &[])
+        .unwrap();
+    let policy = hone_track::retention::Policy {
+        keep_last: Some(0),
+        older_than_days: None,
+    };
+    let plan = hone_track::retention::plan(store, &exp, &policy).unwrap();
+    let planned: Vec<&str> = plan.iter().map(|d| d.run_id.as_str()).collect();
+    assert_eq!(
+        planned,
+        [free.0.as_str()],
+        "the pinned run is never selected"
+    );
+    hone_track::retention::apply(store, &plan).unwrap();
+    assert_eq!(store.purge_deleted_runs(0).unwrap(), vec![free.0.clone()]);
+    let report = hone_track::retention::gc_with_grace(store, &blobs, false, 0).unwrap();
+    assert_eq!((report.blobs, report.unreferenced), (2, 1));
+    assert_eq!(
+        blobs.get(&pinned.1, &pinned.0, "model.json").unwrap(),
+        b"model A"
+    );
+    assert!(blobs.get(&free.1, &free.0, "model.json").is_err());
+    assert_eq!(
+        store.get_run(&pinned.0).unwrap().info.lifecycle,
+        Lifecycle::Active
+    );
 }
