@@ -8,6 +8,23 @@ use hone_track::registry::parse_semver;
 use hone_track::{Backend, ModelVersion, Run, TrackError, keys};
 use serde::Serialize;
 
+/// Model settings that say how a model was computed rather than what it is: a retrain with
+/// another thread count, log level or seed is a patch, wherever the key sits (`seed`,
+/// `model.params.num_threads`).
+pub const EXECUTION_SETTINGS: &[&str] = &[
+    "num_threads",
+    "n_jobs",
+    "nthread",
+    "threads",
+    "verbosity",
+    "verbose",
+    "seed",
+    "random_state",
+    "deterministic",
+    "force_col_wise",
+    "force_row_wise",
+];
+
 /// How much a version changed against the one it is compared with, and so which part of the
 /// semver moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -35,9 +52,15 @@ impl Bump {
     /// the feature definition (`data.features`, `data.exclude`, `data.derive.*`), the target
     /// (`target.*`, its horizon included) and the task are major; the model (`model.*`: family
     /// and hyperparameters) and preprocessing (`preprocess.*`) minor; anything else (the data
-    /// file, time format, filling, seed, split, trading, gates, tracking) a patch.
+    /// file, time format, filling, seed, split, trading, gates, tracking) a patch, as are the
+    /// execution settings anywhere (threads, log level, seeds: [`EXECUTION_SETTINGS`]).
     pub fn of_key(key: &str) -> Bump {
         let under = |prefix: &str| key == prefix || key.starts_with(&format!("{prefix}."));
+        let last = key.rsplit('.').next().unwrap_or(key);
+        if EXECUTION_SETTINGS.contains(&last) {
+            // How a model was computed (threads, logging, seeds), not what it is.
+            return Bump::Patch;
+        }
         if [
             "features",
             "task",
@@ -386,6 +409,9 @@ mod tests {
             ("split.n_splits", Bump::Patch),
             ("targets", Bump::Patch),
             ("modelx", Bump::Patch),
+            ("model.params.num_threads", Bump::Patch),
+            ("model.params.seed", Bump::Patch),
+            ("model.params.verbosity", Bump::Patch),
         ] {
             assert_eq!(Bump::of_key(key), want, "{key}");
         }
