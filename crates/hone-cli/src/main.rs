@@ -8,6 +8,7 @@ mod commands;
 mod models;
 mod progress;
 mod render;
+mod server;
 mod stats;
 mod study;
 mod tracking;
@@ -62,6 +63,8 @@ enum Command {
     Tune(tune::TuneArgs),
     /// Ask/tell hyperparameter studies for any program: create, ask, tell, report, best, trials.
     Study(study::StudyArgs),
+    /// Serve MLflow's tracking REST API over the store (loopback only, no authentication yet).
+    Server(server::ServerArgs),
     /// Write a commented starter config for your data file (detects time, price, volume).
     Init(commands::InitArgs),
     /// Write the exact feature matrix a trained model saw (after its transforms) as Parquet.
@@ -197,6 +200,7 @@ fn main() -> ExitCode {
         Command::Compare(a) => tracking::compare_runs(a),
         Command::Study(a) => study::study(a),
         Command::Tune(a) => tune::tune(a),
+        Command::Server(a) => server::server(a),
         Command::Init(a) => commands::init(a),
         Command::Export(a) => commands::export(a),
     };

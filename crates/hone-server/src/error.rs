@@ -1,0 +1,112 @@
+//! Errors: [`ApiError`], what a request gets back (MLflow's error body and status), and
+//! [`ServerError`], why the server could not start or stopped.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use hone_track::TrackError;
+
+/// A failed request, as MLflow reports it: an HTTP status and the body
+/// `{"error_code": "...", "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// MLflow's error code (`INVALID_PARAMETER_VALUE`, `RESOURCE_DOES_NOT_EXIST`, ...).
+    pub code: &'static str,
+    /// One line for the user.
+    pub message: String,
+}
+
+impl ApiError {
+    /// 400 `INVALID_PARAMETER_VALUE`: the request is wrong.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "INVALID_PARAMETER_VALUE",
+            message: message.into(),
+        }
+    }
+
+    /// 404 `RESOURCE_DOES_NOT_EXIST`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "RESOURCE_DOES_NOT_EXIST",
+            message: message.into(),
+        }
+    }
+
+    /// 500 `INTERNAL_ERROR`, with a message that names no SQL, path or stack.
+    pub fn internal() -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "INTERNAL_ERROR",
+            message: "internal error in the tracking store; the server's log has the details"
+                .into(),
+        }
+    }
+
+    /// MLflow's message for a required field that is missing or empty.
+    pub fn missing(field: &str) -> Self {
+        Self::invalid(format!("Missing value for required parameter '{field}'."))
+    }
+}
+
+impl From<TrackError> for ApiError {
+    fn from(e: TrackError) -> Self {
+        match &e {
+            TrackError::NotFound(_) => Self::not_found(e.to_string()),
+            TrackError::Invalid(_) => Self::invalid(e.to_string()),
+            TrackError::AlreadyExists(_) => Self {
+                status: StatusCode::BAD_REQUEST,
+                code: "RESOURCE_ALREADY_EXISTS",
+                message: e.to_string(),
+            },
+            // A lost compare-and-set or a forbidden change now: deterministic, so not a 5xx
+            // (the MLflow client retries those, for minutes).
+            TrackError::Conflict(_) => Self {
+                status: StatusCode::CONFLICT,
+                code: "RESOURCE_CONFLICT",
+                message: e.to_string(),
+            },
+            TrackError::Db(_)
+            | TrackError::NewerSchema { .. }
+            | TrackError::Corrupted { .. }
+            | TrackError::Io { .. } => {
+                // The details (SQL text, paths) stay in the server's log, never in a response.
+                eprintln!("hone server: internal error: {e}");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error_code": self.code, "message": self.message});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Why the server could not start, or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The host is not a loopback address (there is no authentication yet).
+    #[error(
+        "binding to {0} needs authentication, which this server does not have yet; bind to \
+         127.0.0.1 and put a reverse proxy in front"
+    )]
+    NotLoopback(String),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] TrackError),
+    /// The address could not be bound, or serving failed.
+    #[error("{context}: {message}")]
+    Io {
+        /// What was being done (`binding 127.0.0.1:5000`).
+        context: String,
+        /// The system's message.
+        message: String,
+    },
+}

@@ -1,0 +1,236 @@
+//! `hone server`: MLflow's tracking REST API over hone's store, so that the unchanged official
+//! MLflow client (`mlflow.set_tracking_uri("http://127.0.0.1:5000")`) can log to and search a
+//! hone store.
+//!
+//! This crate knows HTTP and MLflow's wire format (`wire`), never SQL: every handler is a
+//! call into [`hone_track`]'s [`Store`](hone_track::Store) or
+//! [`Coordinator`](hone_track::Coordinator), run on tokio's blocking pool because the store
+//! is synchronous. Errors come back in MLflow's shape ([`ApiError`]).
+//!
+//! - [`router`]: the axum router over an [`AppState`] (tests serve it on `127.0.0.1:0`);
+//! - [`serve`]: serves a router on a bound listener until a shutdown future completes;
+//! - [`run`]: what `hone server` calls: checks the host, opens the store, binds, serves until
+//!   Ctrl-C or SIGTERM.
+//!
+//! Runs created through the API are owned by a lease of their own (`mlflow-run-<run_id>`, no
+//! holder process), not by the server process: every write to a run renews it, and a run
+//! whose client stopped writing without ending it is reaped once the lease expires, as for
+//! any other hone run.
+// Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
+#![warn(clippy::unwrap_used)]
+
+mod error;
+mod experiments;
+pub mod wire;
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use hone_track::Backend;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+pub use error::{ApiError, ServerError};
+
+/// The MLflow release whose REST API this server speaks (what `GET /version` answers).
+pub const MLFLOW_VERSION: &str = "3.17.2";
+
+/// The largest request body accepted (16 MiB); larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Where and over what the server runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to bind: a loopback address or `localhost` (there is no authentication yet).
+    pub host: String,
+    /// Port (0: any free port).
+    pub port: u16,
+    /// The store's URI (as [`hone_track::open_store`] takes it).
+    pub store_uri: String,
+    /// The artifact location (shown; artifacts are not served yet).
+    pub artifacts_uri: String,
+}
+
+/// What the handlers share: the store, and the host names requests may name.
+#[derive(Clone)]
+pub struct AppState {
+    store: Arc<dyn Backend>,
+}
+
+impl AppState {
+    /// State over an open store.
+    pub fn new(store: Box<dyn Backend>) -> Self {
+        Self {
+            store: Arc::from(store),
+        }
+    }
+}
+
+/// Runs a store call on the blocking pool (the store is synchronous).
+async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Backend) -> Result<T, ApiError> + Send + 'static,
+{
+    let store = Arc::clone(&state.store);
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .unwrap_or_else(|e| {
+            eprintln!("hone server: a store call failed: {e}");
+            Err(ApiError::internal())
+        })
+}
+
+/// The MLflow routes, relative to `/api/2.0/mlflow` (and `/ajax-api/2.0/mlflow`).
+fn mlflow_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/experiments/create",
+            axum::routing::post(experiments::create),
+        )
+        .route("/experiments/get", get(experiments::get))
+        .route("/experiments/get-by-name", get(experiments::get_by_name))
+        .route(
+            "/experiments/search",
+            get(experiments::search).post(experiments::search),
+        )
+        .route(
+            "/experiments/update",
+            axum::routing::post(experiments::update),
+        )
+        .route(
+            "/experiments/delete",
+            axum::routing::post(experiments::delete),
+        )
+        .route(
+            "/experiments/restore",
+            axum::routing::post(experiments::restore),
+        )
+}
+
+/// The whole application: MLflow's routes under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`,
+/// `GET /health` (`OK`), `GET /version` ([`MLFLOW_VERSION`]) and
+/// `GET /api/3.0/mlflow/server-info` (every optional capability off).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .nest("/api/2.0/mlflow", mlflow_routes())
+        .nest("/ajax-api/2.0/mlflow", mlflow_routes())
+        .route("/health", get(|| async { "OK" }))
+        .route("/version", get(|| async { MLFLOW_VERSION }))
+        .route("/api/3.0/mlflow/server-info", get(server_info))
+        .fallback(|| async {
+            ApiError {
+                status: axum::http::StatusCode::NOT_FOUND,
+                code: "ENDPOINT_NOT_FOUND",
+                message: "no such endpoint on this server".into(),
+            }
+        })
+        .with_state(state)
+}
+
+async fn server_info() -> axum::Json<serde_json::Value> {
+    axum::Json(json!({
+        "store_type": "SqlStore",
+        "workspaces_enabled": false,
+        "trace_archival_enabled": false,
+        "multipart_uploads_enabled": false,
+        "multipart_downloads_enabled": false,
+        "presigned_upload_run_id_supported": false,
+        "presigned_upload_model_id_supported": false,
+        "features_enabled": {"gateway": false},
+    }))
+}
+
+/// The address to bind for `host`: `localhost` or a loopback IP address (`127.0.0.1`,
+/// `::1`, `[::1]`); anything else is refused, since the server has no authentication yet.
+pub fn loopback_address(host: &str) -> Result<IpAddr, ServerError> {
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    match bare.parse::<IpAddr>() {
+        Ok(ip) if ip.is_loopback() => Ok(ip),
+        _ => Err(ServerError::NotLoopback(
+            hone_track::printable(host).into_owned(),
+        )),
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes the requests in
+/// flight (graceful shutdown).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| ServerError::Io {
+            context: "serving".into(),
+            message: e.to_string(),
+        })
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// `hone server`: refuses a non-loopback host, opens the store, binds `host:port`, calls
+/// `on_listening(address, store location)` once bound, and serves until Ctrl-C or SIGTERM.
+/// Blocks the calling thread (it builds its own multi-thread tokio runtime).
+pub fn run(
+    config: &ServerConfig,
+    on_listening: impl FnOnce(SocketAddr, &str),
+) -> Result<(), ServerError> {
+    let ip = loopback_address(&config.host)?;
+    let store = hone_track::open_store(&config.store_uri)?;
+    let location = store.location();
+    let io = |context: String| {
+        move |e: std::io::Error| ServerError::Io {
+            context,
+            message: e.to_string(),
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(io("starting the runtime".into()))?;
+    runtime.block_on(async move {
+        let address = SocketAddr::new(ip, config.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(io(format!("binding {address}")))?;
+        let bound = listener
+            .local_addr()
+            .map_err(io(format!("binding {address}")))?;
+        on_listening(bound, &location);
+        serve(listener, router(AppState::new(store)), shutdown_signal()).await
+    })
+}

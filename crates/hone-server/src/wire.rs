@@ -1,0 +1,331 @@
+//! MLflow's wire format (its protobuf messages rendered as JSON): the request message from the
+//! query string (GET) or the JSON body (other methods) as [`Params`], with the decoding rules of
+//! the official server (int64 as numbers or numeric strings, `"NaN"`/`"Infinity"` for doubles,
+//! `run_uuid` for `run_id`, a JSON body that is itself a JSON string), and the encoders of the
+//! responses (doubles, tags, experiments, runs).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{Method, StatusCode};
+use hone_track::{Experiment, Metric, Run, RunInfo, ViewType};
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+
+/// A request message: field name → JSON value. From a query string every value is a string,
+/// and a key given several times is an array of them (a repeated field).
+#[derive(Debug, Clone, Default)]
+pub struct Params(Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if req.method() == Method::GET {
+            return Ok(Self::from_query(req.uri().query().unwrap_or("")));
+        }
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "RESOURCE_EXHAUSTED",
+                    message: format!(
+                        "the request body is larger than the server's limit of {} bytes",
+                        crate::MAX_BODY_BYTES
+                    ),
+                }
+            } else {
+                ApiError::invalid(format!("could not read the request body: {e}"))
+            }
+        })?;
+        Self::from_json(&body)
+    }
+}
+
+impl Params {
+    /// The message of a query string (`a=1&b=x&b=y`).
+    pub fn from_query(query: &str) -> Self {
+        let mut map = Map::new();
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            let v = Value::String(v.into_owned());
+            match map.get_mut(k.as_ref()) {
+                Some(Value::Array(items)) => items.push(v),
+                Some(first) => {
+                    let first = first.take();
+                    map.insert(k.into_owned(), Value::Array(vec![first, v]));
+                }
+                None => {
+                    map.insert(k.into_owned(), v);
+                }
+            }
+        }
+        Self(map)
+    }
+
+    /// The message of a JSON body: an object, or a JSON string holding one (old clients
+    /// encode twice); an empty body is the empty message.
+    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        let bad = |e: serde_json::Error| ApiError::invalid(format!("malformed JSON body: {e}"));
+        let mut value: Value = serde_json::from_slice(body).map_err(bad)?;
+        if let Value::String(inner) = &value {
+            value = serde_json::from_str(inner).map_err(bad)?;
+        }
+        match value {
+            Value::Object(map) => Ok(Self(map)),
+            _ => Err(ApiError::invalid(
+                "the request body must be a JSON object (the request message)",
+            )),
+        }
+    }
+
+    /// A nested message (an element of `metrics`, `tags`...).
+    fn nested(value: &Value, field: &str) -> Result<Self, ApiError> {
+        match value {
+            Value::Object(map) => Ok(Self(map.clone())),
+            _ => Err(ApiError::invalid(format!(
+                "Invalid value for parameter '{field}': each element must be an object"
+            ))),
+        }
+    }
+
+    /// A field's single value; `None` when absent or null. A scalar field given several
+    /// times in a query string is refused.
+    fn scalar(&self, field: &str) -> Result<Option<&Value>, ApiError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(_)) => Err(ApiError::invalid(format!(
+                "Invalid value for parameter '{field}': expected one value, got a list"
+            ))),
+            Some(v) => Ok(Some(v)),
+        }
+    }
+
+    /// An optional string field (an empty string counts as absent, as in proto3).
+    pub fn opt_str(&self, field: &str) -> Result<Option<String>, ApiError> {
+        match self.scalar(field)? {
+            None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::invalid(format!(
+                "Invalid value for parameter '{field}': expected a string"
+            ))),
+        }
+    }
+
+    /// A required string field.
+    pub fn req_str(&self, field: &str) -> Result<String, ApiError> {
+        self.opt_str(field)?.ok_or_else(|| ApiError::missing(field))
+    }
+
+    /// The run named by `run_id`, or by its legacy alias `run_uuid`.
+    pub fn run_id(&self) -> Result<String, ApiError> {
+        match (self.opt_str("run_id")?, self.opt_str("run_uuid")?) {
+            (Some(a), Some(b)) if a != b => Err(ApiError::invalid(format!(
+                "run_id {a:?} and run_uuid {b:?} name different runs"
+            ))),
+            (Some(a), _) | (None, Some(a)) => Ok(a),
+            (None, None) => Err(ApiError::missing("run_id")),
+        }
+    }
+
+    /// An optional int64 field: a JSON number or a numeric string.
+    pub fn opt_i64(&self, field: &str) -> Result<Option<i64>, ApiError> {
+        let bad = || {
+            ApiError::invalid(format!(
+                "Invalid value for parameter '{field}': expected a 64-bit integer"
+            ))
+        };
+        match self.scalar(field)? {
+            None => Ok(None),
+            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(bad),
+            Some(Value::String(s)) => s.trim().parse::<i64>().map(Some).map_err(|_| bad()),
+            Some(_) => Err(bad()),
+        }
+    }
+
+    /// A required int64 field.
+    pub fn req_i64(&self, field: &str) -> Result<i64, ApiError> {
+        self.opt_i64(field)?.ok_or_else(|| ApiError::missing(field))
+    }
+
+    /// A required double: a JSON number, a numeric string, or `"NaN"`, `"Infinity"`,
+    /// `"-Infinity"` (protobuf's JSON names).
+    pub fn req_f64(&self, field: &str) -> Result<f64, ApiError> {
+        let bad = || {
+            ApiError::invalid(format!(
+                "Invalid value for parameter '{field}': expected a number (or \"NaN\", \
+                 \"Infinity\", \"-Infinity\")"
+            ))
+        };
+        match self.scalar(field)? {
+            None => Err(ApiError::missing(field)),
+            Some(Value::Number(n)) => n.as_f64().ok_or_else(bad),
+            Some(Value::String(s)) => match s.as_str() {
+                "NaN" => Ok(f64::NAN),
+                "Infinity" => Ok(f64::INFINITY),
+                "-Infinity" => Ok(f64::NEG_INFINITY),
+                other => other
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(bad),
+            },
+            Some(_) => Err(bad()),
+        }
+    }
+
+    /// A repeated field's elements (one value from a query string counts as a list of one).
+    pub fn list(&self, field: &str) -> Vec<Value> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items.clone(),
+            Some(v) => vec![v.clone()],
+        }
+    }
+
+    /// A repeated string field.
+    pub fn str_list(&self, field: &str) -> Result<Vec<String>, ApiError> {
+        self.list(field)
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                _ => Err(ApiError::invalid(format!(
+                    "Invalid value for parameter '{field}': expected strings"
+                ))),
+            })
+            .collect()
+    }
+
+    /// A repeated message field.
+    pub fn messages(&self, field: &str) -> Result<Vec<Params>, ApiError> {
+        self.list(field)
+            .iter()
+            .map(|v| Self::nested(v, field))
+            .collect()
+    }
+
+    /// A repeated `{key, value}` field as pairs (a missing value is the empty string).
+    pub fn key_values(&self, field: &str) -> Result<Vec<(String, String)>, ApiError> {
+        self.messages(field)?
+            .iter()
+            .map(|m| Ok((m.req_str("key")?, m.opt_str("value")?.unwrap_or_default())))
+            .collect()
+    }
+
+    /// A view type (`ACTIVE_ONLY` by default), by name or by protobuf number.
+    pub fn view_type(&self, field: &str) -> Result<ViewType, ApiError> {
+        let text = match self.scalar(field)? {
+            None => return Ok(ViewType::ActiveOnly),
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(_) => String::new(),
+        };
+        match text.as_str() {
+            "" | "ACTIVE_ONLY" | "1" => Ok(ViewType::ActiveOnly),
+            "DELETED_ONLY" | "2" => Ok(ViewType::DeletedOnly),
+            "ALL" | "3" => Ok(ViewType::All),
+            other => Err(ApiError::invalid(format!(
+                "Invalid value for parameter '{field}': {other:?} (ACTIVE_ONLY, DELETED_ONLY, ALL)"
+            ))),
+        }
+    }
+}
+
+/// A double as protobuf's JSON writes it: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`.
+pub fn double(v: f64) -> Value {
+    if v.is_nan() {
+        json!("NaN")
+    } else if v == f64::INFINITY {
+        json!("Infinity")
+    } else if v == f64::NEG_INFINITY {
+        json!("-Infinity")
+    } else {
+        json!(v)
+    }
+}
+
+/// `[{key, value}]`.
+pub fn key_values(pairs: &[(String, String)]) -> Value {
+    Value::Array(
+        pairs
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect(),
+    )
+}
+
+/// Inserts a repeated field unless it is empty (protobuf's JSON omits empty lists).
+fn put_list(obj: &mut Map<String, Value>, field: &str, value: Value) {
+    if value.as_array().is_some_and(|a| !a.is_empty()) {
+        obj.insert(field.into(), value);
+    }
+}
+
+/// The artifact root of an experiment (served by the `mlflow-artifacts` proxy, not built yet).
+pub fn experiment_artifact_location(experiment_id: &str) -> String {
+    format!("mlflow-artifacts:/{experiment_id}")
+}
+
+/// MLflow's `Experiment` message.
+pub fn experiment(e: &Experiment) -> Value {
+    let mut o = Map::new();
+    o.insert("experiment_id".into(), json!(e.experiment_id));
+    o.insert("name".into(), json!(e.name));
+    o.insert(
+        "artifact_location".into(),
+        json!(experiment_artifact_location(&e.experiment_id)),
+    );
+    o.insert("lifecycle_stage".into(), json!(e.lifecycle.as_str()));
+    o.insert("last_update_time".into(), json!(e.last_update_time));
+    o.insert("creation_time".into(), json!(e.creation_time));
+    put_list(&mut o, "tags", key_values(&e.tags));
+    Value::Object(o)
+}
+
+/// MLflow's `RunInfo` message.
+pub fn run_info(i: &RunInfo) -> Value {
+    let mut o = Map::new();
+    o.insert("run_id".into(), json!(i.run_id));
+    o.insert("run_uuid".into(), json!(i.run_id));
+    o.insert("run_name".into(), json!(i.run_name));
+    o.insert("experiment_id".into(), json!(i.experiment_id));
+    o.insert("user_id".into(), json!(i.user_id));
+    o.insert("status".into(), json!(i.status.as_str()));
+    o.insert("start_time".into(), json!(i.start_time));
+    if let Some(end) = i.end_time {
+        o.insert("end_time".into(), json!(end));
+    }
+    o.insert(
+        "artifact_uri".into(),
+        json!(format!(
+            "{}/{}/artifacts",
+            experiment_artifact_location(&i.experiment_id),
+            i.run_id
+        )),
+    );
+    o.insert("lifecycle_stage".into(), json!(i.lifecycle.as_str()));
+    Value::Object(o)
+}
+
+/// MLflow's `Metric` message.
+pub fn metric(m: &Metric) -> Value {
+    json!({"key": m.key, "value": double(m.point.value), "timestamp": m.point.timestamp,
+           "step": m.point.step})
+}
+
+/// MLflow's `Run` message (`info`, `data`, `inputs`).
+pub fn run(r: &Run) -> Value {
+    let mut data = Map::new();
+    put_list(
+        &mut data,
+        "metrics",
+        Value::Array(r.metrics.iter().map(metric).collect()),
+    );
+    put_list(&mut data, "params", key_values(&r.params));
+    put_list(&mut data, "tags", key_values(&r.tags));
+    json!({"info": run_info(&r.info), "data": data, "inputs": {}})
+}

@@ -1,0 +1,144 @@
+//! A test server on `127.0.0.1:0` over a temporary SQLite store, and a raw HTTP/1.1 client
+//! (a `TcpStream`, so that tests control every header, `Host` and `Content-Type` included).
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use serde_json::Value;
+
+/// A running server and its store's folder.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Serves `hone_server::router` on a free loopback port from a background thread.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = format!("sqlite://{}", dir.path().join("hone.db").display());
+        let store = hone_track::open_store(&uri).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                let app = hone_server::router(hone_server::AppState::new(store));
+                hone_server::serve(listener, app, std::future::pending())
+                    .await
+                    .unwrap();
+            });
+        });
+        let addr = rx.recv().unwrap();
+        Self { addr, _dir: dir }
+    }
+
+    /// `GET path` (query string included).
+    pub fn get(&self, path: &str) -> Response {
+        self.send("GET", path, &[], None)
+    }
+
+    /// `POST path` with a JSON body and `Content-Type: application/json`.
+    pub fn post(&self, path: &str, body: &Value) -> Response {
+        self.send(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            Some(body.to_string().as_bytes()),
+        )
+    }
+
+    /// POST to an MLflow endpoint (`experiments/create` → `/api/2.0/mlflow/experiments/create`).
+    pub fn api(&self, endpoint: &str, body: Value) -> Response {
+        self.post(&format!("/api/2.0/mlflow/{endpoint}"), &body)
+    }
+
+    /// Sends one request (`Host: 127.0.0.1:<port>` unless `headers` names a Host; a header
+    /// with an empty name is skipped, to send a request without `Host`).
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Response {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            req.push_str(&format!("Host: {}\r\n", self.addr));
+        }
+        for (k, v) in headers {
+            if !k.is_empty() {
+                req.push_str(&format!("{k}: {v}\r\n"));
+            }
+        }
+        if let Some(b) = body {
+            req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+        }
+        req.push_str("\r\n");
+        let mut stream = TcpStream::connect(self.addr).unwrap();
+        stream.write_all(req.as_bytes()).unwrap();
+        if let Some(b) = body {
+            // A server may answer (413) before reading a large body: ignore a broken pipe.
+            let _ = stream.write_all(b);
+        }
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        Response::parse(&raw)
+    }
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    fn parse(raw: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Self {
+            status,
+            headers,
+            body: body.to_string(),
+        }
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == &name.to_ascii_lowercase())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    /// Asserts an MLflow error: status and error code.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.json()["error_code"], code, "{}", self.body);
+    }
+}

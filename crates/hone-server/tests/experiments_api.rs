@@ -1,0 +1,130 @@
+//! The experiment endpoints over HTTP: MLflow's paths, fields and error mapping.
+
+mod common;
+
+use common::TestServer;
+use serde_json::json;
+
+#[test]
+fn health_version_and_server_info_answer() {
+    let s = TestServer::start();
+    let h = s.get("/health");
+    assert_eq!((h.status, h.body.as_str()), (200, "OK"));
+    assert_eq!(s.get("/version").body, hone_server::MLFLOW_VERSION);
+    let info = s.get("/api/3.0/mlflow/server-info").json();
+    assert_eq!(info["multipart_uploads_enabled"], false);
+    s.get("/api/2.0/mlflow/no-such-endpoint")
+        .assert_error(404, "ENDPOINT_NOT_FOUND");
+}
+
+#[test]
+fn experiments_are_created_read_renamed_deleted_and_restored() {
+    let s = TestServer::start();
+    let created = s.api(
+        "experiments/create",
+        json!({"name": "alpha", "tags": [{"key": "team", "value": "quant"}]}),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    let id = created.json()["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // GET takes the request from the query string; both prefixes serve the same routes.
+    for prefix in ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"] {
+        let e = s
+            .get(&format!("{prefix}/experiments/get?experiment_id={id}"))
+            .json();
+        assert_eq!(e["experiment"]["name"], "alpha");
+        assert_eq!(e["experiment"]["lifecycle_stage"], "active");
+        assert_eq!(
+            e["experiment"]["tags"],
+            json!([{"key": "team", "value": "quant"}])
+        );
+        assert!(
+            e["experiment"]["creation_time"].is_i64(),
+            "int64 as a JSON number"
+        );
+    }
+    let by_name = s
+        .get("/api/2.0/mlflow/experiments/get-by-name?experiment_name=alpha")
+        .json();
+    assert_eq!(by_name["experiment"]["experiment_id"], id.as_str());
+    let r = s.api(
+        "experiments/update",
+        json!({"experiment_id": id, "new_name": "beta"}),
+    );
+    assert_eq!((r.status, r.body.as_str()), (200, "{}"));
+    let r = s.api("experiments/delete", json!({"experiment_id": id}));
+    assert_eq!((r.status, r.body.as_str()), (200, "{}"));
+    let e = s
+        .get(&format!(
+            "/api/2.0/mlflow/experiments/get?experiment_id={id}"
+        ))
+        .json();
+    assert_eq!(e["experiment"]["name"], "beta");
+    assert_eq!(e["experiment"]["lifecycle_stage"], "deleted");
+    let active = s
+        .api("experiments/search", json!({"max_results": 10}))
+        .json();
+    assert_eq!(active, json!({}), "empty repeated fields are omitted");
+    s.api("experiments/restore", json!({"experiment_id": id}));
+    let found = s
+        .api("experiments/search", json!({"max_results": 10}))
+        .json();
+    assert_eq!(found["experiments"][0]["name"], "beta");
+}
+
+#[test]
+fn experiment_errors_follow_mlflow_codes_and_statuses() {
+    let s = TestServer::start();
+    s.api("experiments/create", json!({"name": "dup"}));
+    s.api("experiments/create", json!({"name": "dup"}))
+        .assert_error(400, "RESOURCE_ALREADY_EXISTS");
+    let missing = s.api("experiments/create", json!({}));
+    missing.assert_error(400, "INVALID_PARAMETER_VALUE");
+    assert_eq!(
+        missing.json()["message"],
+        "Missing value for required parameter 'name'."
+    );
+    s.get("/api/2.0/mlflow/experiments/get-by-name?experiment_name=nobody")
+        .assert_error(404, "RESOURCE_DOES_NOT_EXIST");
+    s.get("/api/2.0/mlflow/experiments/get?experiment_id=424242")
+        .assert_error(404, "RESOURCE_DOES_NOT_EXIST");
+    // search needs max_results (1..=50000), as MLflow's server does.
+    s.api("experiments/search", json!({}))
+        .assert_error(400, "INVALID_PARAMETER_VALUE");
+    s.api("experiments/search", json!({"max_results": 50_001}))
+        .assert_error(400, "INVALID_PARAMETER_VALUE");
+    // A body that is not a JSON object.
+    s.post("/api/2.0/mlflow/experiments/create", &json!([1, 2]))
+        .assert_error(400, "INVALID_PARAMETER_VALUE");
+}
+
+#[test]
+fn experiment_search_pages_and_orders() {
+    let s = TestServer::start();
+    for name in ["c", "a", "b"] {
+        s.api("experiments/create", json!({"name": name}));
+    }
+    let first = s
+        .api(
+            "experiments/search",
+            json!({"max_results": "2", "order_by": ["name ASC"]}),
+        )
+        .json();
+    let names: Vec<_> = first["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].clone())
+        .collect();
+    assert_eq!(names, vec![json!("a"), json!("b")]);
+    let token = first["next_page_token"].as_str().unwrap();
+    let second = s
+        .get(&format!(
+            "/api/2.0/mlflow/experiments/search?max_results=2&order_by=name%20ASC&page_token={token}"
+        ))
+        .json();
+    assert_eq!(second["experiments"][0]["name"], "c");
+    assert!(second.get("next_page_token").is_none());
+}
