@@ -21,6 +21,7 @@
 
 mod error;
 mod experiments;
+mod runs;
 pub mod wire;
 
 use std::future::Future;
@@ -28,12 +29,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use hone_track::Backend;
 use serde_json::json;
 use tokio::net::TcpListener;
 
 pub use error::{ApiError, ServerError};
+pub use runs::run_lease;
 
 /// The MLflow release whose REST API this server speaks (what `GET /version` answers).
 pub const MLFLOW_VERSION: &str = "3.17.2";
@@ -87,28 +89,28 @@ where
 /// The MLflow routes, relative to `/api/2.0/mlflow` (and `/ajax-api/2.0/mlflow`).
 fn mlflow_routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/experiments/create",
-            axum::routing::post(experiments::create),
-        )
+        .route("/experiments/create", post(experiments::create))
         .route("/experiments/get", get(experiments::get))
         .route("/experiments/get-by-name", get(experiments::get_by_name))
         .route(
             "/experiments/search",
             get(experiments::search).post(experiments::search),
         )
-        .route(
-            "/experiments/update",
-            axum::routing::post(experiments::update),
-        )
-        .route(
-            "/experiments/delete",
-            axum::routing::post(experiments::delete),
-        )
-        .route(
-            "/experiments/restore",
-            axum::routing::post(experiments::restore),
-        )
+        .route("/experiments/update", post(experiments::update))
+        .route("/experiments/delete", post(experiments::delete))
+        .route("/experiments/restore", post(experiments::restore))
+        .route("/runs/create", post(runs::create))
+        .route("/runs/get", get(runs::get))
+        .route("/runs/update", post(runs::update))
+        .route("/runs/delete", post(runs::delete))
+        .route("/runs/restore", post(runs::restore))
+        .route("/runs/log-metric", post(runs::log_metric))
+        .route("/runs/log-parameter", post(runs::log_param))
+        .route("/runs/log-batch", post(runs::log_batch))
+        .route("/runs/set-tag", post(runs::set_tag))
+        .route("/runs/delete-tag", post(runs::delete_tag))
+        .route("/runs/search", get(runs::search).post(runs::search))
+        .route("/metrics/get-history", get(runs::history))
 }
 
 /// The whole application: MLflow's routes under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`,

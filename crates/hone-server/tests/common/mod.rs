@@ -10,6 +10,8 @@ use serde_json::Value;
 /// A running server and its store's folder.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The store's URI (tests open it to check what the server wrote).
+    pub uri: String,
     _dir: tempfile::TempDir,
 }
 
@@ -19,6 +21,7 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let uri = format!("sqlite://{}", dir.path().join("hone.db").display());
         let store = hone_track::open_store(&uri).unwrap();
+        let uri_out = uri.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -36,7 +39,11 @@ impl TestServer {
             });
         });
         let addr = rx.recv().unwrap();
-        Self { addr, _dir: dir }
+        Self {
+            addr,
+            uri: uri_out,
+            _dir: dir,
+        }
     }
 
     /// `GET path` (query string included).

@@ -1,0 +1,381 @@
+//! `runs/*` and `metrics/get-history`: create, get, update, delete, restore, log-metric,
+//! log-parameter, log-batch, set-tag, delete-tag, search, and a metric's history.
+//!
+//! A run created here is owned by its own lease ([`run_lease`]), claimed right after the run
+//! is created; every write to the run renews it.
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::extract::State;
+use hone_track::coordinator::LEASE_TTL_MS;
+use hone_track::store::{Batch, NewRun};
+use hone_track::{
+    Backend, Lease, Lifecycle, Metric, MetricPoint, RunStatus, SearchRequest, TrackError,
+};
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+use crate::experiments::page_offset;
+use crate::wire::{self, Params};
+use crate::{AppState, blocking};
+
+/// MLflow's `log-batch` limits: metrics, params, tags, and all of them together.
+const MAX_BATCH_METRICS: usize = 1000;
+const MAX_BATCH_PARAMS: usize = 100;
+const MAX_BATCH_TAGS: usize = 100;
+const MAX_BATCH_TOTAL: usize = 1000;
+/// Largest page of `runs/search` (MLflow's limit).
+const MAX_SEARCH: i64 = 50_000;
+/// Largest page of `metrics/get-history` (what the MLflow client asks for; larger requests
+/// get pages of this size, with a `next_page_token`).
+const MAX_HISTORY_PAGE: usize = 25_000;
+
+/// The lease that owns a run created through the API: one per run, held by no process (the
+/// client is remote), renewed by every write to the run; once it expires without an end, the
+/// run is reaped (KILLED) like any other abandoned hone run.
+pub fn run_lease(run_id: &str) -> Lease {
+    Lease {
+        id: format!("mlflow-run-{run_id}"),
+        ttl_ms: LEASE_TTL_MS,
+        holder: None,
+    }
+}
+
+/// Writes `batch` and renews its run's lease.
+fn write(st: &dyn Backend, batch: Batch) -> Result<(), ApiError> {
+    st.log_batches(std::slice::from_ref(&batch))?;
+    st.heartbeat(&run_lease(&batch.run_id))?;
+    Ok(())
+}
+
+fn empty() -> Json<Value> {
+    Json(json!({}))
+}
+
+/// `POST runs/create {experiment_id, user_id, run_name, start_time, tags}` → `{run}`.
+/// The tag `mlflow.parentRunId` makes a nested run; `mlflow.runName` names it when
+/// `run_name` is absent. The store sets the start time.
+pub async fn create(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let experiment_id = p.req_str("experiment_id")?;
+    let mut name = p.opt_str("run_name")?;
+    let user_id = p.opt_str("user_id")?;
+    p.opt_i64("start_time")?;
+    let mut parent_run_id = None;
+    let mut tags = Vec::new();
+    for (k, v) in p.key_values("tags")? {
+        match k.as_str() {
+            // The store writes both tags itself, from these fields.
+            "mlflow.parentRunId" => parent_run_id = Some(v).filter(|v| !v.is_empty()),
+            "mlflow.runName" => {
+                if name.is_none() && !v.is_empty() {
+                    name = Some(v);
+                }
+            }
+            _ => tags.push((k, v)),
+        }
+    }
+    let run = blocking(&s, move |st| {
+        let info = st.create_run(NewRun {
+            experiment_id,
+            name,
+            parent_run_id,
+            user_id,
+            tags,
+            status: Some(RunStatus::Scheduled),
+            owner: None,
+        })?;
+        let lease = run_lease(&info.run_id);
+        st.claim_run(
+            &info.run_id,
+            RunStatus::Scheduled,
+            RunStatus::Running,
+            Some(&lease),
+        )?;
+        Ok(st.get_run(&info.run_id)?)
+    })
+    .await?;
+    Ok(Json(json!({ "run": wire::run(&run) })))
+}
+
+/// `GET runs/get?run_id=` (or `run_uuid`) → `{run}`; a deleted run is still returned.
+pub async fn get(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let id = p.run_id()?;
+    let run = blocking(&s, move |st| Ok(st.get_run(&id)?)).await?;
+    Ok(Json(json!({ "run": wire::run(&run) })))
+}
+
+/// `POST runs/update {run_id, status, end_time, run_name}` → `{run_info}`. A final status
+/// ends the run (the store sets the end time); renaming is not supported yet.
+pub async fn update(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let id = p.run_id()?;
+    let status = p
+        .opt_str("status")?
+        .map(|s| RunStatus::parse(&s))
+        .transpose()?;
+    let new_name = p.opt_str("run_name")?;
+    p.opt_i64("end_time")?;
+    let info = blocking(&s, move |st| {
+        let run = st.get_run(&id)?;
+        if let Some(name) = new_name
+            && name != run.info.run_name
+        {
+            return Err(ApiError::invalid(
+                "renaming a run is not supported by this server yet",
+            ));
+        }
+        match status {
+            Some(s @ (RunStatus::Finished | RunStatus::Failed | RunStatus::Killed)) => {
+                st.end_run(&id, s)?;
+            }
+            Some(RunStatus::Running) if run.info.status == RunStatus::Scheduled => {
+                st.claim_run(
+                    &id,
+                    RunStatus::Scheduled,
+                    RunStatus::Running,
+                    Some(&run_lease(&id)),
+                )?;
+            }
+            _ => {
+                st.heartbeat(&run_lease(&id))?;
+            }
+        }
+        Ok(st.get_run(&id)?.info)
+    })
+    .await?;
+    Ok(Json(json!({ "run_info": wire::run_info(&info) })))
+}
+
+async fn set_lifecycle(
+    s: AppState,
+    p: Params,
+    lifecycle: Lifecycle,
+) -> Result<Json<Value>, ApiError> {
+    let id = p.run_id()?;
+    blocking(&s, move |st| Ok(st.set_run_lifecycle(&id, lifecycle)?)).await?;
+    Ok(empty())
+}
+
+/// `POST runs/delete {run_id}` → `{}` (soft delete).
+pub async fn delete(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    set_lifecycle(s, p, Lifecycle::Deleted).await
+}
+
+/// `POST runs/restore {run_id}` → `{}`.
+pub async fn restore(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    set_lifecycle(s, p, Lifecycle::Active).await
+}
+
+/// A `Metric` message of a request.
+fn metric_of(m: &Params) -> Result<Metric, ApiError> {
+    Ok(Metric {
+        key: m.req_str("key")?,
+        point: MetricPoint {
+            value: m.req_f64("value")?,
+            timestamp: m.req_i64("timestamp")?,
+            step: m.opt_i64("step")?.unwrap_or(0),
+        },
+    })
+}
+
+/// `POST runs/log-metric {run_id, key, value, timestamp, step}` → `{}`.
+pub async fn log_metric(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let run_id = p.run_id()?;
+    let metric = metric_of(&p)?;
+    blocking(&s, move |st| {
+        write(
+            st,
+            Batch {
+                run_id,
+                metrics: vec![metric],
+                ..Default::default()
+            },
+        )
+    })
+    .await?;
+    Ok(empty())
+}
+
+/// `POST runs/log-parameter {run_id, key, value}` → `{}` (the same value again is accepted,
+/// another value is refused).
+pub async fn log_param(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let run_id = p.run_id()?;
+    let param = (p.req_str("key")?, p.opt_str("value")?.unwrap_or_default());
+    blocking(&s, move |st| {
+        write(
+            st,
+            Batch {
+                run_id,
+                params: vec![param],
+                ..Default::default()
+            },
+        )
+    })
+    .await?;
+    Ok(empty())
+}
+
+/// `POST runs/set-tag {run_id, key, value}` → `{}`.
+pub async fn set_tag(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let run_id = p.run_id()?;
+    let tag = (p.req_str("key")?, p.opt_str("value")?.unwrap_or_default());
+    blocking(&s, move |st| {
+        write(
+            st,
+            Batch {
+                run_id,
+                tags: vec![tag],
+                ..Default::default()
+            },
+        )
+    })
+    .await?;
+    Ok(empty())
+}
+
+/// `POST runs/delete-tag {run_id, key}` → `{}`; a key the run does not have is 404.
+pub async fn delete_tag(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let run_id = p.run_id()?;
+    let key = p.req_str("key")?;
+    blocking(&s, move |st| {
+        st.delete_tag(&run_id, &key)?;
+        st.heartbeat(&run_lease(&run_id))?;
+        Ok(())
+    })
+    .await?;
+    Ok(empty())
+}
+
+/// `POST runs/log-batch {run_id, metrics, params, tags}` → `{}`, within MLflow's limits
+/// (1000 metrics, 100 params, 100 tags, 1000 in all; no param key twice).
+pub async fn log_batch(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let run_id = p.run_id()?;
+    let metrics = p
+        .messages("metrics")?
+        .iter()
+        .map(metric_of)
+        .collect::<Result<Vec<_>, _>>()?;
+    let params = p.key_values("params")?;
+    let tags = p.key_values("tags")?;
+    let too_many = |what: &str, n: usize, max: usize| {
+        ApiError::invalid(format!(
+            "A batch logging request can contain at most {max} {what}. Got {n} {what}."
+        ))
+    };
+    if metrics.len() > MAX_BATCH_METRICS {
+        return Err(too_many("metrics", metrics.len(), MAX_BATCH_METRICS));
+    }
+    if params.len() > MAX_BATCH_PARAMS {
+        return Err(too_many("params", params.len(), MAX_BATCH_PARAMS));
+    }
+    if tags.len() > MAX_BATCH_TAGS {
+        return Err(too_many("tags", tags.len(), MAX_BATCH_TAGS));
+    }
+    let total = metrics.len() + params.len() + tags.len();
+    if total > MAX_BATCH_TOTAL {
+        return Err(too_many(
+            "metrics, params and tags in all",
+            total,
+            MAX_BATCH_TOTAL,
+        ));
+    }
+    let mut seen = HashSet::new();
+    if let Some((dup, _)) = params.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "Duplicate parameter keys have been submitted: {:?}",
+            hone_track::printable(dup)
+        )));
+    }
+    blocking(&s, move |st| {
+        write(
+            st,
+            Batch {
+                run_id,
+                metrics,
+                params,
+                tags,
+            },
+        )
+    })
+    .await?;
+    Ok(empty())
+}
+
+/// `POST runs/search {experiment_ids, filter, run_view_type, max_results, order_by,
+/// page_token}` → `{runs, next_page_token}`, with MLflow's filter grammar (hone-track's).
+pub async fn search(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let experiment_ids = p.str_list("experiment_ids")?;
+    let max = p.opt_i64("max_results")?.unwrap_or(1000);
+    if !(1..=MAX_SEARCH).contains(&max) {
+        return Err(ApiError::invalid(format!(
+            "Invalid value {max} for parameter 'max_results' supplied: it must be between 1 \
+             and {MAX_SEARCH}"
+        )));
+    }
+    let request = SearchRequest {
+        experiment_ids,
+        filter: p.opt_str("filter")?.unwrap_or_default(),
+        order_by: p.str_list("order_by")?,
+        max_results: usize::try_from(max).unwrap_or(1000),
+        page_token: p.opt_str("page_token")?,
+        view: p.view_type("run_view_type")?,
+    };
+    if request.experiment_ids.is_empty() {
+        return Ok(empty());
+    }
+    let (runs, next) = blocking(&s, move |st| Ok(st.search_runs(&request)?)).await?;
+    let mut out = Map::new();
+    if !runs.is_empty() {
+        out.insert("runs".into(), runs.iter().map(wire::run).collect());
+    }
+    if let Some(token) = next {
+        out.insert("next_page_token".into(), json!(token));
+    }
+    Ok(Json(Value::Object(out)))
+}
+
+/// `GET metrics/get-history?run_id=&metric_key=&max_results=&page_token=` →
+/// `{metrics, next_page_token}`, by step then time. As in MLflow, an unknown run or key
+/// gives an empty list. Pages hold at most 25,000 points.
+pub async fn history(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let run_id = p.run_id()?;
+    let key = p.req_str("metric_key")?;
+    let page = match p.opt_i64("max_results")? {
+        None => MAX_HISTORY_PAGE,
+        Some(n) if n >= 1 => usize::try_from(n)
+            .unwrap_or(MAX_HISTORY_PAGE)
+            .min(MAX_HISTORY_PAGE),
+        Some(n) => {
+            return Err(ApiError::invalid(format!(
+                "Invalid value {n} for parameter 'max_results': it must be positive"
+            )));
+        }
+    };
+    let offset = page_offset(p.opt_str("page_token")?.as_deref())?;
+    let (points, key) = blocking(&s, move |st| match st.metric_history(&run_id, &key) {
+        Ok(points) => Ok((points, key)),
+        Err(TrackError::NotFound(_)) => Ok((Vec::new(), key)),
+        Err(e) => Err(e.into()),
+    })
+    .await?;
+    let mut out = Map::new();
+    let slice: Vec<Value> = points
+        .iter()
+        .skip(offset)
+        .take(page)
+        .map(|pt| {
+            wire::metric(&Metric {
+                key: key.clone(),
+                point: *pt,
+            })
+        })
+        .collect();
+    let next = offset.saturating_add(slice.len());
+    if !slice.is_empty() {
+        out.insert("metrics".into(), Value::Array(slice));
+    }
+    if next < points.len() {
+        out.insert("next_page_token".into(), json!(next.to_string()));
+    }
+    Ok(Json(Value::Object(out)))
+}
