@@ -1,0 +1,149 @@
+//! `hone server` against the official MLflow Python client: the built binary on a free
+//! loopback port over a temporary SQLite store, and `scripts/tests/mlflow_client_workflow.py`
+//! run with `.tools/mlflow-venv/bin/python` (made by `scripts/setup.sh`). The test fails, not
+//! skips, when that venv is missing.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The server process; killed when dropped (also when the test panics).
+struct ServerGuard(Child);
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Starts `hone server --port 0` and returns it with the address from its first line.
+fn start_server(dir: &Path) -> (ServerGuard, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hone"))
+        .args(["server", "--host", "127.0.0.1", "--port", "0", "--store"])
+        .arg(format!("sqlite://{}", dir.join("hone.db").display()))
+        .arg("--artifacts")
+        .arg(dir.join("artifacts"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let guard = ServerGuard(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with("hone server listening on http://127.0.0.1:"),
+        "first line: {line:?}"
+    );
+    assert!(line.contains("(store sqlite://"), "{line:?}");
+    let addr = line
+        .split_whitespace()
+        .nth(4)
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    (guard, addr)
+}
+
+/// `GET path` over a raw connection: (status line, body).
+fn http_get(addr: &str, path: &str) -> Option<(String, String)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_string(), body.to_string()))
+}
+
+fn wait_healthy(addr: &str) {
+    let start = Instant::now();
+    loop {
+        if let Some((status, body)) = http_get(addr, "/health")
+            && status.contains(" 200 ")
+            && body == "OK"
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no /health from {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_official_mlflow_client_logs_and_searches_through_hone_server() {
+    let python = repo_root().join(".tools/mlflow-venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `bash scripts/setup.sh` (it installs the MLflow client this test \
+         drives)",
+        python.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, addr) = start_server(dir.path());
+    wait_healthy(&addr);
+    let started = Instant::now();
+    let out = Command::new(&python)
+        .arg(repo_root().join("scripts/tests/mlflow_client_workflow.py"))
+        .arg(format!("http://{addr}"))
+        .env("MLFLOW_DISABLE_TELEMETRY", "true")
+        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the MLflow client workflow failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("client workflow OK"), "{stdout}");
+    eprintln!(
+        "MLflow client workflow: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // SIGTERM shuts the server down gracefully: exit code 0.
+    let pid = libc::pid_t::try_from(server.0.id()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn the_server_refuses_a_non_loopback_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hone"))
+        .args(["server", "--host", "0.0.0.0", "--port", "0", "--store"])
+        .arg(dir.path().join("hone.db"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "error: binding to 0.0.0.0 needs authentication, which this server does not have yet; \
+         bind to 127.0.0.1 and put a reverse proxy in front"
+    );
+    assert!(!dir.path().join("hone.db").exists(), "nothing opened");
+}

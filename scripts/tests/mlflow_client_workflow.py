@@ -1,0 +1,128 @@
+"""The official MLflow client against `hone server`: a training-script workflow, every value
+read back and checked. Run by crates/hone-cli/tests/server_mlflow.rs with
+.tools/mlflow-venv/bin/python (scripts/setup.sh); usage: mlflow_client_workflow.py URI."""
+
+import math
+import sys
+import time
+
+import mlflow
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def main(uri):
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+
+    # set_experiment: get-by-name (404) → create → get.
+    exp = mlflow.set_experiment("client-workflow")
+    check(exp.name == "client-workflow", f"experiment name {exp.name!r}")
+    check(exp.lifecycle_stage == "active", "experiment active")
+    # Again: found by name this time.
+    check(mlflow.set_experiment("client-workflow").experiment_id == exp.experiment_id,
+          "set_experiment finds the existing experiment")
+
+    with mlflow.start_run(run_name="first") as run:
+        run_id = run.info.run_id
+        mlflow.log_param("p", 1)
+        mlflow.log_params({"model": "lgbm", "depth": 6})
+        for step, value in enumerate([0.3, 0.6, 0.9]):
+            mlflow.log_metric("x", value, step=step)
+        mlflow.log_metrics({"auc": 0.71, "loss": 0.25}, step=3)
+        mlflow.log_metric("odd", float("nan"))
+        mlflow.set_tag("stage", "cv")
+        mlflow.set_tags({"team": "quant", "desk": "fx"})
+        now = int(time.time() * 1000)
+        client.log_batch(
+            run_id,
+            metrics=[Metric("batch_m", 1.5, now, 0), Metric("batch_m", 2.5, now + 1, 1)],
+            params=[Param("batch_p", "b")],
+            tags=[RunTag("batch_t", "t")],
+        )
+
+    with mlflow.start_run(run_name="second") as other:
+        other_id = other.info.run_id
+        mlflow.log_param("p", 2)
+        mlflow.log_metric("x", 0.8)
+    with mlflow.start_run(run_name="third") as third:
+        third_id = third.info.run_id
+        mlflow.log_param("p", 1)
+        mlflow.log_metric("x", 0.4)
+
+    # Read back one run, every value.
+    got = client.get_run(run_id)
+    check(got.info.status == "FINISHED", f"status {got.info.status}")
+    check(got.info.run_name == "first", f"run name {got.info.run_name!r}")
+    check(got.info.end_time is not None and got.info.end_time >= got.info.start_time,
+          "end time set")
+    check(got.data.params == {"p": "1", "model": "lgbm", "depth": "6", "batch_p": "b"},
+          f"params {got.data.params}")
+    m = got.data.metrics
+    check(m["x"] == 0.9, f"latest x {m.get('x')}")
+    check(m["auc"] == 0.71 and m["loss"] == 0.25, f"metrics {m}")
+    check(math.isnan(m["odd"]), f"NaN round trip {m.get('odd')}")
+    check(m["batch_m"] == 2.5, f"batch metric {m.get('batch_m')}")
+    t = got.data.tags
+    for k, v in {"stage": "cv", "team": "quant", "desk": "fx", "batch_t": "t",
+                 "mlflow.runName": "first"}.items():
+        check(t.get(k) == v, f"tag {k}: {t.get(k)!r}")
+
+    hist = client.get_metric_history(run_id, "x")
+    check([(p.step, p.value) for p in hist] == [(0, 0.3), (1, 0.6), (2, 0.9)],
+          f"history {[(p.step, p.value) for p in hist]}")
+    check(all(p.key == "x" and p.timestamp > 0 for p in hist), "history keys and times")
+    batch_hist = client.get_metric_history(run_id, "batch_m")
+    check([(p.step, p.value, p.timestamp) for p in batch_hist]
+          == [(0, 1.5, now), (1, 2.5, now + 1)], "batch history with timestamps")
+
+    # Search with MLflow's grammar and order_by.
+    runs = client.search_runs([exp.experiment_id], "metrics.x > 0.5 and params.p = '1'",
+                              order_by=["metrics.x DESC"])
+    check([r.info.run_id for r in runs] == [run_id], f"filtered {[r.info.run_name for r in runs]}")
+    runs = client.search_runs([exp.experiment_id], "params.p = '1'", order_by=["metrics.x ASC"])
+    check([r.info.run_id for r in runs] == [third_id, run_id],
+          f"ordered {[r.info.run_name for r in runs]}")
+    runs = client.search_runs([exp.experiment_id], "", order_by=["metrics.x DESC"], max_results=2)
+    check([r.info.run_id for r in runs] == [run_id, other_id], "page of 2")
+    check(runs.token, "a next page token")
+    rest = client.search_runs([exp.experiment_id], "", order_by=["metrics.x DESC"],
+                              max_results=2, page_token=runs.token)
+    check([r.info.run_id for r in rest] == [third_id], "second page")
+
+    # Experiments.
+    exps = client.search_experiments()
+    check([e.name for e in exps] == ["client-workflow"], f"experiments {[e.name for e in exps]}")
+    check(client.get_experiment_by_name("nope") is None, "missing experiment is None")
+
+    # Tags, lifecycle.
+    client.delete_tag(run_id, "desk")
+    check("desk" not in client.get_run(run_id).data.tags, "tag deleted")
+    client.delete_run(other_id)
+    check(client.get_run(other_id).info.lifecycle_stage == "deleted", "run deleted")
+    check(len(client.search_runs([exp.experiment_id])) == 2, "deleted run hidden")
+    client.restore_run(other_id)
+    check(len(client.search_runs([exp.experiment_id])) == 3, "restored")
+
+    # Errors come back as MlflowException with MLflow's codes.
+    try:
+        client.log_param(run_id, "p", "changed")
+        raise AssertionError("changing a param must fail")
+    except mlflow.exceptions.MlflowException as e:
+        check(e.error_code == "INVALID_PARAMETER_VALUE", f"error code {e.error_code}")
+    try:
+        client.get_run("0" * 32)
+        raise AssertionError("an unknown run must fail")
+    except mlflow.exceptions.MlflowException as e:
+        check(e.error_code == "RESOURCE_DOES_NOT_EXIST", f"error code {e.error_code}")
+
+    print(f"mlflow {mlflow.__version__}: client workflow OK")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
