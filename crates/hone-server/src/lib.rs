@@ -21,6 +21,7 @@
 
 mod error;
 mod experiments;
+mod guards;
 mod runs;
 pub mod wire;
 
@@ -56,18 +57,35 @@ pub struct ServerConfig {
     pub artifacts_uri: String,
 }
 
-/// What the handlers share: the store, and the host names requests may name.
+/// What the handlers share: the store, and the host names requests may name in `Host`.
 #[derive(Clone)]
 pub struct AppState {
     store: Arc<dyn Backend>,
+    allowed_hosts: Arc<Vec<String>>,
 }
 
 impl AppState {
-    /// State over an open store.
+    /// State over an open store; requests may name `localhost`, `127.0.0.1` or `[::1]` (any
+    /// port) in `Host`.
     pub fn new(store: Box<dyn Backend>) -> Self {
         Self {
             store: Arc::from(store),
+            allowed_hosts: Arc::new(
+                guards::LOOPBACK_HOSTS
+                    .iter()
+                    .map(|h| h.to_string())
+                    .collect(),
+            ),
         }
+    }
+
+    /// Also allows `host` (the address the server is bound to, as given) in `Host`.
+    pub fn allow_host(mut self, host: &str) -> Self {
+        let name = guards::host_name(host);
+        if !self.allowed_hosts.contains(&name) {
+            Arc::make_mut(&mut self.allowed_hosts).push(name);
+        }
+        self
     }
 }
 
@@ -115,7 +133,9 @@ fn mlflow_routes() -> Router<AppState> {
 
 /// The whole application: MLflow's routes under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`,
 /// `GET /health` (`OK`), `GET /version` ([`MLFLOW_VERSION`]) and
-/// `GET /api/3.0/mlflow/server-info` (every optional capability off).
+/// `GET /api/3.0/mlflow/server-info` (every optional capability off), behind the request
+/// guards (`Host` allow-list, JSON `Content-Type` on bodies, security headers, a body limit
+/// of [`MAX_BODY_BYTES`]).
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/2.0/mlflow", mlflow_routes())
@@ -130,6 +150,11 @@ pub fn router(state: AppState) -> Router {
                 message: "no such endpoint on this server".into(),
             }
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guards::guard,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
@@ -233,6 +258,11 @@ pub fn run(
             .local_addr()
             .map_err(io(format!("binding {address}")))?;
         on_listening(bound, &location);
-        serve(listener, router(AppState::new(store)), shutdown_signal()).await
+        serve(
+            listener,
+            router(AppState::new(store).allow_host(&config.host)),
+            shutdown_signal(),
+        )
+        .await
     })
 }
