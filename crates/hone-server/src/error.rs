@@ -110,3 +110,53 @@ pub enum ServerError {
         message: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_map_to_mlflow_codes_and_statuses() {
+        let cases = [
+            (
+                TrackError::NotFound("run x".into()),
+                404,
+                "RESOURCE_DOES_NOT_EXIST",
+            ),
+            (
+                TrackError::Invalid("bad key".into()),
+                400,
+                "INVALID_PARAMETER_VALUE",
+            ),
+            (
+                TrackError::AlreadyExists("experiment e".into()),
+                400,
+                "RESOURCE_ALREADY_EXISTS",
+            ),
+            (
+                TrackError::Conflict("lost the race".into()),
+                409,
+                "RESOURCE_CONFLICT",
+            ),
+        ];
+        for (e, status, code) in cases {
+            let a = ApiError::from(e);
+            assert_eq!((a.status.as_u16(), a.code), (status, code));
+        }
+    }
+
+    #[test]
+    fn internal_errors_say_nothing_of_sql_or_paths() {
+        for e in [
+            TrackError::Db("near \"SELEC\": syntax error in SELEC * FROM runs".into()),
+            TrackError::Io {
+                path: "/srv/secret/hone.db".into(),
+                message: "permission denied".into(),
+            },
+        ] {
+            let a = ApiError::from(e);
+            assert_eq!((a.status.as_u16(), a.code), (500, "INTERNAL_ERROR"));
+            assert!(!a.message.contains("SELEC") && !a.message.contains("/srv"));
+        }
+    }
+}

@@ -329,3 +329,63 @@ pub fn run(r: &Run) -> Value {
     put_list(&mut data, "tags", key_values(&r.tags));
     json!({"info": run_info(&r.info), "data": data, "inputs": {}})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_may_be_json_encoded_twice_and_numbers_may_be_strings() {
+        let inner = r#"{"run_uuid": "abc", "timestamp": "1795742444413", "value": "NaN"}"#;
+        let twice = serde_json::to_vec(&json!(inner)).unwrap();
+        let p = Params::from_json(&twice).unwrap();
+        assert_eq!(p.run_id().unwrap(), "abc");
+        assert_eq!(p.req_i64("timestamp").unwrap(), 1_795_742_444_413);
+        assert!(p.req_f64("value").unwrap().is_nan());
+        assert!(Params::from_json(b"  ").unwrap().run_id().is_err());
+        assert!(Params::from_json(b"[1]").is_err());
+    }
+
+    #[test]
+    fn doubles_and_int64_follow_protobuf_json() {
+        let p = Params::from_json(
+            br#"{"a": "Infinity", "b": "-Infinity", "c": "inf", "d": 1e400, "i": 9007199254740993,
+                 "f": 1.5, "s": "12x"}"#,
+        );
+        // 1e400 is not a JSON number serde_json accepts as finite: the body is refused.
+        assert!(p.is_err());
+        let p = Params::from_json(
+            br#"{"a": "Infinity", "b": "-Infinity", "c": "inf", "i": 9007199254740993,
+                 "f": 1.5, "s": "12x"}"#,
+        )
+        .unwrap();
+        assert_eq!(p.req_f64("a").unwrap(), f64::INFINITY);
+        assert_eq!(p.req_f64("b").unwrap(), f64::NEG_INFINITY);
+        assert!(p.req_f64("c").is_err(), "only protobuf's names, not Rust's");
+        assert_eq!(
+            p.req_i64("i").unwrap(),
+            9_007_199_254_740_993,
+            "exact beyond 2^53"
+        );
+        assert!(p.req_i64("f").is_err());
+        assert!(p.req_i64("s").is_err());
+        assert_eq!(double(f64::NAN), json!("NaN"));
+        assert_eq!(double(f64::INFINITY), json!("Infinity"));
+        assert_eq!(double(-0.5), json!(-0.5));
+    }
+
+    #[test]
+    fn query_strings_repeat_keys_for_lists() {
+        let p = Params::from_query("experiment_ids=1&experiment_ids=2&filter=a%20%3D%20%27x%27");
+        assert_eq!(p.str_list("experiment_ids").unwrap(), vec!["1", "2"]);
+        assert_eq!(p.req_str("filter").unwrap(), "a = 'x'");
+        assert!(
+            p.opt_str("experiment_ids").is_err(),
+            "a list is not one value"
+        );
+        let one = Params::from_query("experiment_ids=7");
+        assert_eq!(one.str_list("experiment_ids").unwrap(), vec!["7"]);
+        let both = Params::from_query("run_id=a&run_uuid=b");
+        assert!(both.run_id().is_err());
+    }
+}
