@@ -18,6 +18,7 @@
 //! any other hone run.
 // Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
 #![warn(clippy::unwrap_used)]
+#![warn(missing_docs)]
 
 mod error;
 mod experiments;
