@@ -20,6 +20,12 @@ def main(uri):
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
 
+    # No experiment set: the client uses experiment "0", hone's Default experiment.
+    with mlflow.start_run() as default_run:
+        mlflow.log_metric("d", 1.0)
+    default = client.get_experiment(default_run.info.experiment_id)
+    check(default.name == "Default", f"default experiment {default.name!r}")
+
     # set_experiment: get-by-name (404) → create → get.
     exp = mlflow.set_experiment("client-workflow")
     check(exp.name == "client-workflow", f"experiment name {exp.name!r}")
@@ -97,7 +103,8 @@ def main(uri):
 
     # Experiments.
     exps = client.search_experiments()
-    check([e.name for e in exps] == ["client-workflow"], f"experiments {[e.name for e in exps]}")
+    check([e.name for e in exps] == ["client-workflow", "Default"],
+          f"experiments, newest first: {[e.name for e in exps]}")
     check(client.get_experiment_by_name("nope") is None, "missing experiment is None")
 
     # Tags, lifecycle.

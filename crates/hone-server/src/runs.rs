@@ -55,7 +55,8 @@ fn empty() -> Json<Value> {
 
 /// `POST runs/create {experiment_id, user_id, run_name, start_time, tags}` → `{run}`.
 /// The tag `mlflow.parentRunId` makes a nested run; `mlflow.runName` names it when
-/// `run_name` is absent. The store sets the start time.
+/// `run_name` is absent. The store sets the start time. Experiment `"0"` is
+/// [`DEFAULT_EXPERIMENT`] unless the store has an experiment `"0"`.
 pub async fn create(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let experiment_id = p.req_str("experiment_id")?;
     let mut name = p.opt_str("run_name")?;
@@ -76,6 +77,7 @@ pub async fn create(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
         }
     }
     let run = blocking(&s, move |st| {
+        let experiment_id = resolve_experiment(st, experiment_id)?;
         let info = st.create_run(NewRun {
             experiment_id,
             name,
@@ -96,6 +98,33 @@ pub async fn create(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
     })
     .await?;
     Ok(Json(json!({ "run": wire::run(&run) })))
+}
+
+/// MLflow's default experiment: the client creates runs in experiment `"0"` when none was
+/// set. hone's store numbers experiments from 1, so `"0"`, when there is no such experiment,
+/// stands for the experiment named `Default` (created on first use).
+pub const DEFAULT_EXPERIMENT: &str = "Default";
+
+fn resolve_experiment(st: &dyn Backend, id: String) -> Result<String, ApiError> {
+    if id != "0" {
+        return Ok(id);
+    }
+    match st.get_experiment(&id) {
+        Ok(_) => return Ok(id),
+        Err(TrackError::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    if let Some(e) = st.get_experiment_by_name(DEFAULT_EXPERIMENT)? {
+        return Ok(e.experiment_id);
+    }
+    match st.create_experiment(DEFAULT_EXPERIMENT, &[]) {
+        Ok(id) => Ok(id),
+        // Another request created it first.
+        Err(e) => match st.get_experiment_by_name(DEFAULT_EXPERIMENT)? {
+            Some(found) => Ok(found.experiment_id),
+            None => Err(e.into()),
+        },
+    }
 }
 
 /// `GET runs/get?run_id=` (or `run_uuid`) → `{run}`; a deleted run is still returned.

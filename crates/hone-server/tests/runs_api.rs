@@ -324,3 +324,24 @@ fn api_runs_are_owned_by_their_own_lease_and_writes_renew_it() {
     assert_eq!(store.reap().unwrap(), vec![run.clone()]);
     assert_eq!(get_run(&s, &run)["info"]["status"], "KILLED");
 }
+
+#[test]
+fn mlflow_default_experiment_zero_is_the_default_experiment() {
+    // The MLflow client creates runs in experiment "0" when none was set; hone's store
+    // numbers experiments from 1, so "0" means the experiment named Default.
+    let s = TestServer::start();
+    let mut experiments = Vec::new();
+    for _ in 0..2 {
+        let r = s.api("runs/create", json!({"experiment_id": "0"}));
+        assert_eq!(r.status, 200, "{}", r.body);
+        experiments.push(r.json()["run"]["info"]["experiment_id"].clone());
+    }
+    assert_eq!(experiments[0], experiments[1]);
+    let e = s
+        .get("/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default")
+        .json();
+    assert_eq!(e["experiment"]["experiment_id"], experiments[0]);
+    // Any other unknown experiment is still an error.
+    s.api("runs/create", json!({"experiment_id": "00"}))
+        .assert_error(404, "RESOURCE_DOES_NOT_EXIST");
+}
