@@ -51,6 +51,9 @@ def main(uri):
             params=[Param("batch_p", "b")],
             tags=[RunTag("batch_t", "t")],
         )
+        with mlflow.start_run(run_name="fold-1", nested=True) as child:
+            child_id = child.info.run_id
+            mlflow.log_metric("fold_auc", 0.6)
 
     with mlflow.start_run(run_name="second") as other:
         other_id = other.info.run_id
@@ -79,6 +82,10 @@ def main(uri):
                  "mlflow.runName": "first"}.items():
         check(t.get(k) == v, f"tag {k}: {t.get(k)!r}")
 
+    nested = client.get_run(child_id)
+    check(nested.data.tags.get("mlflow.parentRunId") == run_id, "nested run's parent tag")
+    check(nested.info.status == "FINISHED", "nested run ended")
+
     hist = client.get_metric_history(run_id, "x")
     check([(p.step, p.value) for p in hist] == [(0, 0.3), (1, 0.6), (2, 0.9)],
           f"history {[(p.step, p.value) for p in hist]}")
@@ -99,7 +106,8 @@ def main(uri):
     check(runs.token, "a next page token")
     rest = client.search_runs([exp.experiment_id], "", order_by=["metrics.x DESC"],
                               max_results=2, page_token=runs.token)
-    check([r.info.run_id for r in rest] == [third_id], "second page")
+    # Runs without the sort key (the nested run has no x) come last.
+    check([r.info.run_id for r in rest] == [third_id, child_id], "second page")
 
     # Experiments.
     exps = client.search_experiments()
@@ -112,9 +120,9 @@ def main(uri):
     check("desk" not in client.get_run(run_id).data.tags, "tag deleted")
     client.delete_run(other_id)
     check(client.get_run(other_id).info.lifecycle_stage == "deleted", "run deleted")
-    check(len(client.search_runs([exp.experiment_id])) == 2, "deleted run hidden")
+    check(len(client.search_runs([exp.experiment_id])) == 3, "deleted run hidden")
     client.restore_run(other_id)
-    check(len(client.search_runs([exp.experiment_id])) == 3, "restored")
+    check(len(client.search_runs([exp.experiment_id])) == 4, "restored")
 
     # Errors come back as MlflowException with MLflow's codes.
     try:
