@@ -42,9 +42,8 @@ if ! { [ -x "$tools/bin/cmake" ] && cmake_ok "$tools/bin/cmake"; }; then
 fi
 
 # The official MLflow Python client, for crates/hone-cli/tests/server_mlflow.rs (hone server
-# against the unchanged client). Version used: mlflow-skinny 3.17.2, the one the REST notes in
-# shared/docs/mlflow-rest-api.md were observed with; if that pin does not install, the newest
-# 3.x that does. Created once: a re-run finds the installed package and skips this
+# against the unchanged client). Version used: mlflow-skinny 3.17.2, the MLflow release whose
+# REST API the server follows; if that pin does not install, the newest 3.x that does. Created once: a re-run finds the installed package and skips this
 # (measured: 15 s to create, well under 1 s for a re-run).
 if ! [ -x "$tools/mlflow-venv/bin/python" ] \
   || ! compgen -G "$tools/mlflow-venv/lib/python3*/site-packages/mlflow/__init__.py" >/dev/null; then
