@@ -1,6 +1,8 @@
 //! Request guards applied to every route, as MLflow's security middleware does: a `Host`
 //! allow-list (DNS rebinding), `Content-Type: application/json` on requests with a body (a
-//! cross-site `text/plain` form POST is refused: CSRF), and `X-Content-Type-Options: nosniff`
+//! cross-site `text/plain` form POST is refused: CSRF; artifact `PUT` uploads are exempt, as
+//! in MLflow: their body is the file, and a cross-site `PUT` is never a "simple" request, so a
+//! browser sends it only after a CORS preflight this server does not answer), and `X-Content-Type-Options: nosniff`
 //! and `X-Frame-Options: SAMEORIGIN` on every response. The body size limit is a layer of its
 //! own ([`crate::MAX_BODY_BYTES`]).
 
@@ -53,6 +55,17 @@ fn json_content_type(req: &Request) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// A `PUT` to the `mlflow-artifacts` proxy (raw bytes, exempt from the JSON rule).
+fn artifact_upload(req: &Request) -> bool {
+    *req.method() == Method::PUT
+        && crate::artifacts::PREFIXES.iter().any(|p| {
+            req.uri()
+                .path()
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('/'))
+        })
+}
+
 fn has_body(req: &Request) -> bool {
     let h = req.headers();
     h.contains_key(header::TRANSFER_ENCODING)
@@ -98,7 +111,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         *req.method(),
         Method::POST | Method::PATCH | Method::DELETE | Method::PUT
     );
-    if writes && has_body(&req) && !json_content_type(&req) {
+    if writes && has_body(&req) && !json_content_type(&req) && !artifact_upload(&req) {
         return secure(
             ApiError::invalid("Bad Request. Content-Type must be one of ['application/json']")
                 .into_response(),

@@ -12,6 +12,10 @@
 //! - [`run`]: what `hone server` calls: checks the host, opens the store, binds, serves until
 //!   Ctrl-C or SIGTERM.
 //!
+//! Artifacts go through MLflow's `mlflow-artifacts` proxy (`artifacts`): run artifact URIs
+//! are `mlflow-artifacts:/<experiment_id>/<run_id>/artifacts`, the bytes go to hone's
+//! content-addressed blob store and the paths to the run's artifact records.
+//!
 //! Runs created through the API are owned by a lease of their own (`mlflow-run-<run_id>`, no
 //! holder process), not by the server process: every write to a run renews it, and a run
 //! whose client stopped writing without ending it is reaped once the lease expires, as for
@@ -20,6 +24,7 @@
 #![warn(clippy::unwrap_used)]
 #![warn(missing_docs)]
 
+mod artifacts;
 mod error;
 mod experiments;
 mod guards;
@@ -31,18 +36,21 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use hone_track::Backend;
+use hone_track::artifacts::BlobStore;
 use serde_json::json;
 use tokio::net::TcpListener;
 
+pub use artifacts::{MAX_ARTIFACT_BYTES, MAX_DECODE_ROUNDS};
 pub use error::{ApiError, ServerError};
 pub use runs::run_lease;
 
 /// The MLflow release whose REST API this server speaks (what `GET /version` answers).
 pub const MLFLOW_VERSION: &str = "3.17.2";
 
-/// The largest request body accepted (16 MiB); larger ones get 413.
+/// The largest request body accepted (16 MiB), artifact uploads aside
+/// ([`MAX_ARTIFACT_BYTES`]); larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Where and over what the server runs.
@@ -54,23 +62,27 @@ pub struct ServerConfig {
     pub port: u16,
     /// The store's URI (as [`hone_track::open_store`] takes it).
     pub store_uri: String,
-    /// The artifact location (shown; artifacts are not served yet).
+    /// The artifact location: where the blobs of artifacts uploaded through the
+    /// `mlflow-artifacts` proxy go (a folder or `s3://bucket/prefix`).
     pub artifacts_uri: String,
 }
 
-/// What the handlers share: the store, and the host names requests may name in `Host`.
+/// What the handlers share: the store, the artifact blob store, and the host names requests
+/// may name in `Host`.
 #[derive(Clone)]
 pub struct AppState {
     store: Arc<dyn Backend>,
+    blobs: BlobStore,
     allowed_hosts: Arc<Vec<String>>,
 }
 
 impl AppState {
-    /// State over an open store; requests may name `localhost`, `127.0.0.1` or `[::1]` (any
-    /// port) in `Host`.
-    pub fn new(store: Box<dyn Backend>) -> Self {
+    /// State over an open store and the blob store of its artifacts; requests may name
+    /// `localhost`, `127.0.0.1` or `[::1]` (any port) in `Host`.
+    pub fn new(store: Box<dyn Backend>, blobs: BlobStore) -> Self {
         Self {
             store: Arc::from(store),
+            blobs,
             allowed_hosts: Arc::new(
                 guards::LOOPBACK_HOSTS
                     .iter()
@@ -132,16 +144,33 @@ fn mlflow_routes() -> Router<AppState> {
         .route("/metrics/get-history", get(runs::history))
 }
 
+/// The `mlflow-artifacts` proxy's routes under `prefix` (one of [`artifacts::PREFIXES`]):
+/// list (`GET` without a path), upload, download and delete (with one). Uploads may be
+/// [`MAX_ARTIFACT_BYTES`] long.
+fn artifact_routes(router: Router<AppState>, prefix: &str) -> Router<AppState> {
+    router.route(prefix, get(artifacts::list)).route(
+        &format!("{prefix}/{{*path}}"),
+        put(artifacts::upload)
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_ARTIFACT_BYTES))
+            .get(artifacts::download)
+            .delete(artifacts::delete),
+    )
+}
+
 /// The whole application: MLflow's routes under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`,
-/// `GET /health` (`OK`), `GET /version` ([`MLFLOW_VERSION`]) and
+/// the `mlflow-artifacts` proxy under `/api/2.0/mlflow-artifacts/artifacts` (and
+/// `/ajax-api/...`), `GET /health` (`OK`), `GET /version` ([`MLFLOW_VERSION`]) and
 /// `GET /api/3.0/mlflow/server-info` (every optional capability off), behind the request
-/// guards (`Host` allow-list, JSON `Content-Type` on bodies, security headers, a body limit
-/// of [`MAX_BODY_BYTES`]).
+/// guards (`Host` allow-list, JSON `Content-Type` on bodies but artifact uploads, security
+/// headers, a body limit of [`MAX_BODY_BYTES`], [`MAX_ARTIFACT_BYTES`] for uploads).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut app = Router::new()
         .nest("/api/2.0/mlflow", mlflow_routes())
-        .nest("/ajax-api/2.0/mlflow", mlflow_routes())
-        .route("/health", get(|| async { "OK" }))
+        .nest("/ajax-api/2.0/mlflow", mlflow_routes());
+    for prefix in artifacts::PREFIXES {
+        app = artifact_routes(app, prefix);
+    }
+    app.route("/health", get(|| async { "OK" }))
         .route("/version", get(|| async { MLFLOW_VERSION }))
         .route("/api/3.0/mlflow/server-info", get(server_info))
         .fallback(|| async {
@@ -239,6 +268,7 @@ pub fn run(
 ) -> Result<(), ServerError> {
     let ip = loopback_address(&config.host)?;
     let store = hone_track::open_store(&config.store_uri)?;
+    let blobs = BlobStore::open(&config.artifacts_uri)?;
     let location = store.location();
     let io = |context: String| {
         move |e: std::io::Error| ServerError::Io {
@@ -261,7 +291,7 @@ pub fn run(
         on_listening(bound, &location);
         serve(
             listener,
-            router(AppState::new(store).allow_host(&config.host)),
+            router(AppState::new(store, blobs).allow_host(&config.host)),
             shutdown_signal(),
         )
         .await

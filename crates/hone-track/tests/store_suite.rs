@@ -576,6 +576,12 @@ fn artifacts_are_recorded_and_referenced(t: &Target) {
             .is_err()
     );
     assert!(store.referenced_blobs().unwrap().contains(&art.sha256));
+    // Deleting removes the record only (exact path), and says whether there was one.
+    assert!(!store.delete_artifact(&f.parent, "model").unwrap());
+    assert!(store.delete_artifact(&f.parent, "model/model.txt").unwrap());
+    assert!(!store.delete_artifact(&f.parent, "model/model.txt").unwrap());
+    assert!(store.list_artifacts(&f.parent).unwrap().is_empty());
+    assert!(store.delete_artifact("nope", "x").is_err());
 }
 
 fn deleted_runs_are_hidden_refuse_writes_and_purge(t: &Target) {

@@ -12,6 +12,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The store's URI (tests open it to check what the server wrote).
     pub uri: String,
+    /// The artifact blob store's folder.
+    pub artifacts: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -21,6 +23,8 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let uri = format!("sqlite://{}", dir.path().join("hone.db").display());
         let store = hone_track::open_store(&uri).unwrap();
+        let artifacts = dir.path().join("artifacts");
+        let blobs = hone_track::artifacts::BlobStore::new(&artifacts);
         let uri_out = uri.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -32,7 +36,7 @@ impl TestServer {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
-                let app = hone_server::router(hone_server::AppState::new(store));
+                let app = hone_server::router(hone_server::AppState::new(store, blobs));
                 hone_server::serve(listener, app, std::future::pending())
                     .await
                     .unwrap();
@@ -42,6 +46,7 @@ impl TestServer {
         Self {
             addr,
             uri: uri_out,
+            artifacts,
             _dir: dir,
         }
     }

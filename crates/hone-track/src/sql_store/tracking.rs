@@ -338,6 +338,17 @@ impl<D: Db> Store for SqlStore<D> {
         })
     }
 
+    fn delete_artifact(&self, run_id: &str, path: &str) -> Result<bool> {
+        self.write(|c| {
+            Self::check_run_active(c, run_id)?;
+            let n = c.execute(
+                "DELETE FROM artifacts WHERE run_id = ?1 AND path = ?2",
+                &[run_id.into(), path.into()],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
     fn list_artifacts(&self, run_id: &str) -> Result<Vec<ArtifactRecord>> {
         self.read(|c| {
             let rows = c.query(
