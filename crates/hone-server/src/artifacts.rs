@@ -72,7 +72,8 @@ fn percent_decode_once(s: &str) -> Result<String, ApiError> {
 /// [`MAX_DECODE_ROUNDS`] rounds.
 pub fn decode_path(raw: &str) -> Result<String, ApiError> {
     let mut current = raw.to_string();
-    for _ in 0..MAX_DECODE_ROUNDS {
+    // Rounds 1..=MAX_DECODE_ROUNDS decode; one more only checks that nothing is left.
+    for _ in 0..=MAX_DECODE_ROUNDS {
         let next = percent_decode_once(&current)?;
         if next == current {
             return Ok(current);
