@@ -1,8 +1,13 @@
 """The official MLflow client against `hone server`: a training-script workflow, every value
-read back and checked. Run by crates/hone-cli/tests/server_mlflow.rs with
-.tools/mlflow-venv/bin/python (scripts/setup.sh); usage: mlflow_client_workflow.py URI."""
+read back and checked, artifacts included (the mlflow-artifacts proxy). Run by
+crates/hone-cli/tests/server_mlflow.rs with .tools/mlflow-venv/bin/python (scripts/setup.sh);
+usage: mlflow_client_workflow.py URI. It writes the files it logs under ./artifact-inputs and
+prints `artifacts run: <run_id>` so that the driver can read them back with `hone artifacts`."""
 
+import filecmp
+import json
 import math
+import os
 import sys
 import time
 
@@ -136,7 +141,94 @@ def main(uri):
     except mlflow.exceptions.MlflowException as e:
         check(e.error_code == "RESOURCE_DOES_NOT_EXIST", f"error code {e.error_code}")
 
+    artifacts_run_id = artifacts(client)
+    print(f"artifacts run: {artifacts_run_id}")
     print(f"mlflow {mlflow.__version__}: client workflow OK")
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def artifacts(client):
+    """log_artifact, log_artifacts (nested folders), log_text, log_dict; list_artifacts at the
+    root and in folders; download_artifacts of a file and of a folder, bytes compared."""
+    src = os.path.abspath("artifact-inputs")
+    notes = os.path.join(src, "notes.txt")
+    write(notes, b"notes\n\x00binary \xff\xfe end\n")
+    tree = os.path.join(src, "tree")
+    write(os.path.join(tree, "a.csv"), b"x,y\n1,2\n")
+    write(os.path.join(tree, "sub", "b.json"), b'{"b": 1}')
+    write(os.path.join(tree, "sub", "deeper", "c.bin"), bytes(range(256)) * 40)
+    write(os.path.join(tree, "sub", "deeper", "empty.txt"), b"")
+
+    with mlflow.start_run(run_name="artifacts") as run:
+        run_id = run.info.run_id
+        check(run.info.artifact_uri
+              == f"mlflow-artifacts:/{run.info.experiment_id}/{run_id}/artifacts",
+              f"artifact uri {run.info.artifact_uri}")
+        mlflow.log_artifact(notes)
+        mlflow.log_artifact(notes, artifact_path="docs")
+        mlflow.log_artifacts(tree, artifact_path="tree")
+        mlflow.log_text("hello from log_text\n", "text/out.txt")
+        mlflow.log_dict({"lr": 0.05, "depth": 6}, "config/params.json")
+        # Logging the same file again replaces it (an idempotent retry).
+        mlflow.log_artifact(notes)
+
+    def listing(path=None):
+        return [(f.path, f.is_dir, f.file_size) for f in client.list_artifacts(run_id, path)]
+
+    root = listing()
+    check([p for p, _, _ in root] == ["config", "docs", "notes.txt", "text", "tree"],
+          f"root listing {root}")
+    check(("notes.txt", False, os.path.getsize(notes)) in root, f"file entry {root}")
+    check(("tree", True, None) in root, f"dir entry {root}")
+    check(listing("tree") == [("tree/a.csv", False, 8), ("tree/sub", True, None)],
+          f"tree listing {listing('tree')}")
+    check(listing("tree/sub/deeper") == [("tree/sub/deeper/c.bin", False, 256 * 40),
+                                         ("tree/sub/deeper/empty.txt", False, 0)],
+          f"nested listing {listing('tree/sub/deeper')}")
+    check(listing("notes.txt") == [], "a file lists as nothing")
+    check(listing("nothing-here") == [], "a missing folder lists as nothing")
+
+    out = os.path.abspath("artifact-downloads")
+    got = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="docs/notes.txt",
+                                              dst_path=os.path.join(out, "file"))
+    with open(got, "rb") as f, open(notes, "rb") as g:
+        check(f.read() == g.read(), "downloaded file bytes")
+    got = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="tree",
+                                              dst_path=os.path.join(out, "dir"))
+    cmp = filecmp.dircmp(tree, got)
+
+    def same(c):
+        return (not c.left_only and not c.right_only and not c.diff_files and not c.funny_files
+                and all(same(sub) for sub in c.subdirs.values()))
+
+    if not same(cmp):
+        cmp.report_full_closure()
+        raise AssertionError("the downloaded folder differs from the logged one")
+    for rel in ["a.csv", "sub/b.json", "sub/deeper/c.bin", "sub/deeper/empty.txt"]:
+        check(filecmp.cmp(os.path.join(tree, rel), os.path.join(got, rel), shallow=False),
+              f"bytes of {rel}")
+    got = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="text/out.txt",
+                                              dst_path=os.path.join(out, "text"))
+    with open(got, encoding="utf-8") as f:
+        check(f.read() == "hello from log_text\n", "log_text round trip")
+    got = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config/params.json",
+                                              dst_path=os.path.join(out, "dict"))
+    with open(got, encoding="utf-8") as f:
+        check(json.load(f) == {"lr": 0.05, "depth": 6}, "log_dict round trip")
+
+    # A missing artifact is an error, not an empty file.
+    try:
+        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="missing.txt",
+                                            dst_path=os.path.join(out, "missing"))
+        raise AssertionError("downloading a missing artifact must fail")
+    except mlflow.exceptions.MlflowException:
+        pass
+    return run_id
 
 
 if __name__ == "__main__":

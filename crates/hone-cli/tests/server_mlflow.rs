@@ -1,7 +1,8 @@
 //! `hone server` against the official MLflow Python client: the built binary on a free
 //! loopback port over a temporary SQLite store, and `scripts/tests/mlflow_client_workflow.py`
 //! run with `.tools/mlflow-venv/bin/python` (made by `scripts/setup.sh`). The test fails, not
-//! skips, when that venv is missing.
+//! skips, when that venv is missing. Artifacts the client uploaded through the server are then
+//! read back with `hone artifacts` (list, get, verify) from the same store.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -115,6 +116,7 @@ fn the_official_mlflow_client_logs_and_searches_through_hone_server() {
         "MLflow client workflow: {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    cli_reads_the_uploaded_artifacts(dir.path(), &stdout);
 
     // SIGTERM shuts the server down gracefully: exit code 0.
     let pid = libc::pid_t::try_from(server.0.id()).unwrap();
@@ -128,6 +130,74 @@ fn the_official_mlflow_client_logs_and_searches_through_hone_server() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status:?}");
+}
+
+/// `hone artifacts` over the server's store and blob folder: (stdout bytes, success).
+fn hone_artifacts(dir: &Path, args: &[&str]) -> (Vec<u8>, bool) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hone"))
+        .arg("artifacts")
+        .arg("--store")
+        .arg(format!("sqlite://{}", dir.join("hone.db").display()))
+        .arg("--artifacts")
+        .arg(dir.join("artifacts"))
+        .args(args)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    (out.stdout, out.status.success())
+}
+
+/// What the client logged through the proxy is a hone run's artifacts: listed, fetched
+/// byte-for-byte and verified by the CLI.
+fn cli_reads_the_uploaded_artifacts(dir: &Path, client_stdout: &str) {
+    let run = client_stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("artifacts run: "))
+        .expect("the workflow names its artifacts run")
+        .trim();
+    let (listed, ok) = hone_artifacts(dir, &["list", run, "--json"]);
+    assert!(ok);
+    let listed: serde_json::Value = serde_json::from_slice(&listed).unwrap();
+    let paths: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "config/params.json",
+            "docs/notes.txt",
+            "notes.txt",
+            "text/out.txt",
+            "tree/a.csv",
+            "tree/sub/b.json",
+            "tree/sub/deeper/c.bin",
+            "tree/sub/deeper/empty.txt"
+        ]
+    );
+    let inputs = dir.join("artifact-inputs");
+    for (logged, source) in [
+        ("notes.txt", "notes.txt"),
+        ("tree/sub/deeper/c.bin", "tree/sub/deeper/c.bin"),
+        ("tree/sub/deeper/empty.txt", "tree/sub/deeper/empty.txt"),
+    ] {
+        let (bytes, ok) = hone_artifacts(dir, &["get", run, logged]);
+        assert!(ok, "hone artifacts get {logged}");
+        assert_eq!(
+            bytes,
+            std::fs::read(inputs.join(source)).unwrap(),
+            "{logged}"
+        );
+    }
+    let (text, ok) = hone_artifacts(dir, &["get", run, "text/out.txt"]);
+    assert!(ok);
+    assert_eq!(text, b"hello from log_text\n");
+    let (_, ok) = hone_artifacts(dir, &["verify", run]);
+    assert!(ok, "hone artifacts verify");
 }
 
 #[test]

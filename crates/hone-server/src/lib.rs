@@ -142,6 +142,14 @@ fn mlflow_routes() -> Router<AppState> {
         .route("/runs/delete-tag", post(runs::delete_tag))
         .route("/runs/search", get(runs::search).post(runs::search))
         .route("/metrics/get-history", get(runs::history))
+        .route("/logged-models/search", post(search_logged_models))
+}
+
+/// `POST logged-models/search` → `{}`: an empty page, since hone has no MLflow 3 logged
+/// models. The client calls it on every artifact read through a `runs:/` URI (to learn
+/// whether the path's first segment is a logged model), so it must answer.
+async fn search_logged_models() -> axum::Json<serde_json::Value> {
+    axum::Json(json!({}))
 }
 
 /// The `mlflow-artifacts` proxy's routes under `prefix` (one of [`artifacts::PREFIXES`]):

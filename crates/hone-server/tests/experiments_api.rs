@@ -15,6 +15,12 @@ fn health_version_and_server_info_answer() {
     assert_eq!(info["multipart_uploads_enabled"], false);
     s.get("/api/2.0/mlflow/no-such-endpoint")
         .assert_error(404, "ENDPOINT_NOT_FOUND");
+    // hone has no logged models: their search (the client's probe on runs:/ reads) is empty.
+    let r = s.api(
+        "logged-models/search",
+        json!({"experiment_ids": ["1"], "filter": "name = 'docs'"}),
+    );
+    assert_eq!((r.status, r.json()), (200, json!({})));
 }
 
 #[test]
