@@ -88,8 +88,9 @@ fn secure(mut response: Response) -> Response {
 }
 
 /// The middleware: refuses a request whose `Host` is not allowed (403, plain text, as
-/// MLflow) or whose body is not declared JSON (400 `INVALID_PARAMETER_VALUE`), and adds the
-/// security headers to every response.
+/// MLflow), whose declared `Content-Length` is over the limit (413, before reading the body)
+/// or whose body is not declared JSON (400 `INVALID_PARAMETER_VALUE`), and adds the security
+/// headers to every response.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let allowed = req
         .headers()
@@ -111,6 +112,28 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         *req.method(),
         Method::POST | Method::PATCH | Method::DELETE | Method::PUT
     );
+    // A declared length over the limit is refused before a byte of the body is read (axum's
+    // limit, which also covers chunked bodies, only stops reading once it is reached).
+    let limit = if artifact_upload(&req) {
+        crate::MAX_ARTIFACT_BYTES
+    } else {
+        crate::MAX_BODY_BYTES
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return secure(
+            ApiError {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "INVALID_PARAMETER_VALUE",
+                message: format!("the request body is larger than {limit} bytes"),
+            }
+            .into_response(),
+        );
+    }
     if writes && has_body(&req) && !json_content_type(&req) && !artifact_upload(&req) {
         return secure(
             ApiError::invalid("Bad Request. Content-Type must be one of ['application/json']")

@@ -258,3 +258,27 @@ fn a_corrupted_blob_is_a_500_that_names_nothing_and_is_never_served() {
         r.body
     );
 }
+
+#[test]
+fn an_upload_over_the_artifact_limit_is_refused_before_it_is_read() {
+    use std::io::{Read, Write};
+    let s = TestServer::start();
+    let (_, run, uri) = new_run(&s, "a");
+    let base = uri.trim_start_matches("mlflow-artifacts:/");
+    // Announce one byte more than the limit and send only a few: the length alone is refused.
+    let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
+    write!(
+        stream,
+        "PUT {ART}/{base}/huge.bin HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\nabc",
+        s.addr,
+        hone_server::MAX_ARTIFACT_BYTES + 1
+    )
+    .unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut raw = String::new();
+    let _ = stream.read_to_string(&mut raw);
+    assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
+    assert!(records(&s, &run).is_empty());
+    assert_eq!(blob_count(&s), 0);
+}

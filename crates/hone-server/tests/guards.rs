@@ -108,4 +108,18 @@ fn bodies_over_the_limit_are_refused() {
     );
     assert_eq!(r.status, 413, "{}", r.body);
     assert_secure(&r);
+    // A chunked body (no Content-Length) is cut off at the limit while it is read.
+    let mut chunked = format!("{:x}\r\n", big.len()).into_bytes();
+    chunked.extend_from_slice(&big);
+    chunked.extend_from_slice(b"\r\n0\r\n\r\n");
+    let r = s.send_raw_body(
+        "POST",
+        CREATE,
+        &[
+            ("Content-Type", "application/json"),
+            ("Transfer-Encoding", "chunked"),
+        ],
+        &chunked,
+    );
+    assert_eq!(r.status, 413, "{}", r.body);
 }

@@ -71,6 +71,30 @@ impl TestServer {
         self.post(&format!("/api/2.0/mlflow/{endpoint}"), &body)
     }
 
+    /// Sends one request with `body` as is (no `Content-Length` added: for chunked bodies).
+    pub fn send_raw_body(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nConnection: close\r\nHost: {}\r\n",
+            self.addr
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        let mut stream = TcpStream::connect(self.addr).unwrap();
+        stream.write_all(req.as_bytes()).unwrap();
+        let _ = stream.write_all(body);
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        Response::parse(&raw)
+    }
+
     /// Sends one request (`Host: 127.0.0.1:<port>` unless `headers` names a Host; a header
     /// with an empty name is skipped, to send a request without `Host`).
     pub fn send(
