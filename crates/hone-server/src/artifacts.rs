@@ -14,7 +14,7 @@
 //!
 //! Uploads are buffered in memory, at most [`MAX_ARTIFACT_BYTES`] each (the blob store takes
 //! whole contents); larger ones get 413. Re-uploading a path replaces its record (a retry is
-//! idempotent). Deleting removes the run's record(s), never a blob: `hone artifacts gc` frees
+//! idempotent). Deleting removes the run's record(s), never a blob: `hone gc` frees
 //! blobs no record refers to. A blob whose checksum does not verify is a 500 with a generic
 //! message, never served.
 
@@ -304,7 +304,7 @@ pub async fn list(State(s): State<AppState>, uri: Uri) -> Result<Json<Value>, Ap
 
 /// `DELETE .../artifacts/<exp>/<run>/artifacts/<path>` → `{}`: removes the run's record of
 /// that file, or of every file under that directory; 404 when there is none. Blobs stay
-/// (`hone artifacts gc` frees unreferenced ones).
+/// (`hone gc` frees unreferenced ones).
 pub async fn delete(State(s): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
     let t = parse_target(raw_path(&uri)?, false)?;
     blocking(&s, move |st| {

@@ -265,7 +265,8 @@ fn put_list(obj: &mut Map<String, Value>, field: &str, value: Value) {
     }
 }
 
-/// The artifact root of an experiment (served by the `mlflow-artifacts` proxy, not built yet).
+/// The artifact root of an experiment (served by the `mlflow-artifacts` proxy; a run's is
+/// `<root>/<run_id>/artifacts`).
 pub fn experiment_artifact_location(experiment_id: &str) -> String {
     format!("mlflow-artifacts:/{experiment_id}")
 }

@@ -120,7 +120,7 @@ pub trait Store: Send + Sync {
     /// A run's artifacts, by path.
     fn list_artifacts(&self, run_id: &str) -> Result<Vec<ArtifactRecord>>;
     /// Removes a run's record of the artifact at `path` (exactly that path); `false` when the
-    /// run has none there. The blob stays: `hone artifacts gc` frees it once no record refers
+    /// run has none there. The blob stays: `hone gc` frees it once no record refers
     /// to it.
     fn delete_artifact(&self, run_id: &str, path: &str) -> Result<bool>;
     /// Searches runs; returns a page and the token of the next one.
