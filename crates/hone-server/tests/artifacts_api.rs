@@ -282,3 +282,22 @@ fn an_upload_over_the_artifact_limit_is_refused_before_it_is_read() {
     assert!(records(&s, &run).is_empty());
     assert_eq!(blob_count(&s), 0);
 }
+
+#[test]
+fn concurrent_uploads_of_the_same_bytes_all_succeed() {
+    let s = std::sync::Arc::new(TestServer::start());
+    let (_, run, uri) = new_run(&s, "a");
+    let base = uri.trim_start_matches("mlflow-artifacts:/").to_string();
+    let body = vec![42u8; 4 * 1024 * 1024];
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let (s, base, body) = (s.clone(), base.clone(), body.clone());
+            std::thread::spawn(move || upload(&s, &format!("{base}/copy-{i}.bin"), &body).status)
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 200);
+    }
+    assert_eq!(records(&s, &run).len(), 8);
+    assert_eq!(blob_count(&s), 1);
+}

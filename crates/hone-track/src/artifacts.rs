@@ -182,11 +182,24 @@ impl BlobStore {
                 if !dest.exists() {
                     let dir = dest.parent().expect("blob paths have a parent");
                     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-                    let tmp = dir.join(format!(".{sha}.{}.tmp", std::process::id()));
+                    // One temporary file per write, also between threads of one process (a
+                    // server storing the same bytes twice at once), so that two writers never
+                    // share one; the rename makes either's identical copy the blob.
+                    static WRITES: std::sync::atomic::AtomicU64 =
+                        std::sync::atomic::AtomicU64::new(0);
+                    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let tmp = dir.join(format!(".{sha}.{}.{n}.tmp", std::process::id()));
                     let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
                     f.write_all(bytes).map_err(|e| io(&tmp, e))?;
                     f.sync_all().map_err(|e| io(&tmp, e))?;
-                    std::fs::rename(&tmp, &dest).map_err(|e| io(&dest, e))?;
+                    if let Err(e) = std::fs::rename(&tmp, &dest) {
+                        let _ = std::fs::remove_file(&tmp);
+                        // Where a rename does not replace a file, another writer's identical
+                        // copy is already in place.
+                        if !dest.exists() {
+                            return Err(io(&dest, e));
+                        }
+                    }
                 }
             }
             Backend::Object {
@@ -383,6 +396,26 @@ mod tests {
         std::fs::write(store.blob_path(&a), b"hellO").unwrap();
         let e = store.get(&a, "r1", "x.txt").unwrap_err().to_string();
         assert!(e.contains("artifact x.txt of run r1 is corrupted"), "{e}");
+    }
+
+    #[test]
+    fn concurrent_writes_of_the_same_bytes_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path());
+        let bytes = vec![7u8; 1 << 20];
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| store.put(&bytes))).collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+        });
+        assert_eq!(store.list().unwrap().len(), 1);
+        let shard = dir.path().join("blobs").join(&sha256_hex(&bytes)[..2]);
+        assert_eq!(
+            std::fs::read_dir(shard).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
     }
 
     #[test]
