@@ -24,7 +24,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hone_track::artifacts::{BlobStore, validate_artifact_path};
-use hone_track::{ArtifactRecord, Backend};
+use hone_track::{ArtifactRecord, Backend, Lifecycle};
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
@@ -159,8 +159,9 @@ fn raw_path(uri: &Uri) -> Result<&str, ApiError> {
         .ok_or_else(invalid_path)
 }
 
-/// Checks that the run exists and is in the experiment the path names.
-fn check_run(st: &dyn Backend, t: &Target) -> Result<(), ApiError> {
+/// Checks that the run exists and is in the experiment the path names; returns whether it is
+/// deleted.
+fn check_run(st: &dyn Backend, t: &Target) -> Result<bool, ApiError> {
     let run = st.get_run(&t.run_id)?;
     if run.info.experiment_id != t.experiment_id {
         return Err(ApiError::invalid(format!(
@@ -169,7 +170,7 @@ fn check_run(st: &dyn Backend, t: &Target) -> Result<(), ApiError> {
             hone_track::printable(&t.experiment_id)
         )));
     }
-    Ok(())
+    Ok(run.info.lifecycle == Lifecycle::Deleted)
 }
 
 fn no_such_artifact() -> ApiError {
@@ -185,7 +186,13 @@ pub async fn upload(
     let t = parse_target(raw_path(&uri)?, false)?;
     let blobs = s.blobs.clone();
     blocking(&s, move |st| {
-        check_run(st, &t)?;
+        // Refused before any byte is stored (the store would refuse the record anyway).
+        if check_run(st, &t)? {
+            return Err(ApiError::invalid(format!(
+                "run {} is deleted; restore it before logging to it",
+                t.run_id
+            )));
+        }
         let (sha256, size) = put(&blobs, &body)?;
         st.record_artifact(
             &t.run_id,

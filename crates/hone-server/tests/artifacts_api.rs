@@ -196,8 +196,10 @@ fn the_run_must_exist_and_be_in_the_named_experiment() {
         200
     );
     s.api("runs/delete", json!({"run_id": run}));
+    let blobs = blob_count(&s);
     upload(&s, &format!("{exp}/{run}/artifacts/x.txt"), b"x")
         .assert_error(400, "INVALID_PARAMETER_VALUE");
+    assert_eq!(blob_count(&s), blobs, "nothing stored for a deleted run");
     // ... and still serves what it has.
     assert_eq!(
         s.get(&format!("{ART}/{exp}/{run}/artifacts/late.txt")).body,
@@ -300,4 +302,30 @@ fn concurrent_uploads_of_the_same_bytes_all_succeed() {
     }
     assert_eq!(records(&s, &run).len(), 8);
     assert_eq!(blob_count(&s), 1);
+}
+
+#[test]
+fn names_with_spaces_and_non_ascii_characters_round_trip() {
+    let s = TestServer::start();
+    let (_, run, uri) = new_run(&s, "a");
+    let base = uri.trim_start_matches("mlflow-artifacts:/");
+    // As the client sends them: UTF-8, percent-encoded.
+    let r = upload(
+        &s,
+        &format!("{base}/r%C3%A9sum%C3%A9%20final/a%20b.txt"),
+        b"ok",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(records(&s, &run), [("résumé final/a b.txt".into(), 2)]);
+    assert_eq!(
+        list(&s, &format!("{base}/r%C3%A9sum%C3%A9%20final")),
+        json!({"files": [{"path": "a b.txt", "is_dir": false, "file_size": 2}]})
+    );
+    assert_eq!(
+        s.get(&format!("{ART}/{base}/r%C3%A9sum%C3%A9%20final/a%20b.txt"))
+            .body,
+        "ok"
+    );
+    // Bytes that are not UTF-8 once decoded are refused.
+    upload(&s, &format!("{base}/bad%FF.txt"), b"x").assert_error(400, "INVALID_PARAMETER_VALUE");
 }
