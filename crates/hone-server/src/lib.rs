@@ -28,6 +28,7 @@ mod artifacts;
 mod error;
 mod experiments;
 mod guards;
+pub mod metrics;
 mod runs;
 pub mod wire;
 
@@ -74,6 +75,7 @@ pub struct AppState {
     store: Arc<dyn Backend>,
     blobs: BlobStore,
     allowed_hosts: Arc<Vec<String>>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
                     .map(|h| h.to_string())
                     .collect(),
             ),
+            metrics: Arc::new(metrics::Metrics::default()),
         }
     }
 
@@ -102,19 +105,26 @@ impl AppState {
     }
 }
 
-/// Runs a store call on the blocking pool (the store is synchronous).
-async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+/// Runs a store call on the blocking pool (the store is synchronous), timed under `op` in
+/// `hone_store_call_duration_seconds` (from the moment the blocking pool runs it).
+async fn blocking<T, F>(state: &AppState, op: &'static str, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&dyn Backend) -> Result<T, ApiError> + Send + 'static,
 {
     let store = Arc::clone(&state.store);
-    tokio::task::spawn_blocking(move || f(store.as_ref()))
-        .await
-        .unwrap_or_else(|e| {
-            eprintln!("hone server: a store call failed: {e}");
-            Err(ApiError::internal())
-        })
+    let metrics = Arc::clone(&state.metrics);
+    tokio::task::spawn_blocking(move || {
+        let start = std::time::Instant::now();
+        let result = f(store.as_ref());
+        metrics.observe_store_call(op, start.elapsed().as_secs_f64());
+        result
+    })
+    .await
+    .unwrap_or_else(|e| {
+        eprintln!("hone server: a store call failed: {e}");
+        Err(ApiError::internal())
+    })
 }
 
 /// The MLflow routes, relative to `/api/2.0/mlflow` (and `/ajax-api/2.0/mlflow`).
@@ -167,8 +177,9 @@ fn artifact_routes(router: Router<AppState>, prefix: &str) -> Router<AppState> {
 
 /// The whole application: MLflow's routes under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`,
 /// the `mlflow-artifacts` proxy under `/api/2.0/mlflow-artifacts/artifacts` (and
-/// `/ajax-api/...`), `GET /health` (`OK`), `GET /version` ([`MLFLOW_VERSION`]) and
-/// `GET /api/3.0/mlflow/server-info` (every optional capability off), behind the request
+/// `/ajax-api/...`), `GET /health` (`OK`), `GET /version` ([`MLFLOW_VERSION`]),
+/// `GET /api/3.0/mlflow/server-info` (every optional capability off), `GET /metrics`
+/// (Prometheus, [`metrics`]; every request is counted and timed), behind the request
 /// guards (`Host` allow-list, JSON `Content-Type` on bodies but artifact uploads, security
 /// headers, a body limit of [`MAX_BODY_BYTES`], [`MAX_ARTIFACT_BYTES`] for uploads).
 pub fn router(state: AppState) -> Router {
@@ -181,6 +192,7 @@ pub fn router(state: AppState) -> Router {
     app.route("/health", get(|| async { "OK" }))
         .route("/version", get(|| async { MLFLOW_VERSION }))
         .route("/api/3.0/mlflow/server-info", get(server_info))
+        .route("/metrics", get(metrics::serve_metrics))
         .fallback(|| async {
             ApiError {
                 status: axum::http::StatusCode::NOT_FOUND,
@@ -191,6 +203,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guards::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
