@@ -28,6 +28,7 @@ mod artifacts;
 mod error;
 mod experiments;
 mod guards;
+mod logging;
 pub mod metrics;
 mod runs;
 pub mod wire;
@@ -45,6 +46,7 @@ use tokio::net::TcpListener;
 
 pub use artifacts::{MAX_ARTIFACT_BYTES, MAX_DECODE_ROUNDS};
 pub use error::{ApiError, ServerError};
+pub use logging::{LogFormat, init_logging, log_level};
 pub use runs::run_lease;
 
 /// The MLflow release whose REST API this server speaks (what `GET /version` answers).

@@ -194,7 +194,8 @@ impl Drop for InFlight<'_> {
 }
 
 /// The middleware: counts every request (guard refusals and 404s included) under its
-/// matched route template and times it.
+/// matched route template, times it, and logs one line for it (target `hone_server::request`:
+/// method, route template, status, latency in ms; never the path, query, headers or body).
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
@@ -206,11 +207,16 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let _in_flight = InFlight(&metrics.in_flight);
     let start = Instant::now();
     let response = next.run(req).await;
-    metrics.observe_request(
-        &route,
-        &method,
-        response.status().as_u16(),
-        start.elapsed().as_secs_f64(),
+    let seconds = start.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    metrics.observe_request(&route, &method, status, seconds);
+    tracing::info!(
+        target: "hone_server::request",
+        method = method_label(&method),
+        route = route.as_str(),
+        status,
+        latency_ms = (seconds * 1e6).round() / 1e3,
+        "request"
     );
     response
 }
