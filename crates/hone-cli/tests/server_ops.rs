@@ -317,3 +317,64 @@ fn acknowledged_writes_survive_kill_9() {
         );
     }
 }
+
+#[test]
+fn sigterm_finishes_the_requests_in_flight_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path(), &[], Stdio::null());
+    let addr = server.addr.clone();
+    let run = new_run(&addr, "drain");
+    // A full log-batch (1000 points), of which only the head and half the body are sent
+    // before SIGTERM: the request is in flight when the signal comes.
+    let metrics: Vec<Value> = (0..1000)
+        .map(|step| json!({"key": "loss", "value": step as f64 / 10.0, "timestamp": 1_700_000_000_000_i64 + step, "step": step}))
+        .collect();
+    let body = json!({"run_id": run, "metrics": metrics}).to_string();
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "POST /api/2.0/mlflow/runs/log-batch HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let (first, rest) = body.as_bytes().split_at(body.len() / 2);
+    s.write_all(first).unwrap();
+    s.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(
+        unsafe { libc::kill(server.child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    // Still serving the request in flight: the process has not exited.
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "exited mid-request"
+    );
+    s.write_all(rest).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200 "), "{raw}");
+    assert!(raw.ends_with("\r\n\r\n{}"), "{raw}");
+    // Then the process exits, with status 0.
+    let start_wait = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start_wait.elapsed() < Duration::from_secs(30),
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    drop(server);
+    // The drained request's points were written.
+    let server = start(dir.path(), &[], Stdio::null());
+    let (_, points) = read_back(&server.addr, &run);
+    assert_eq!(points.len(), 1000);
+}
