@@ -159,8 +159,11 @@ fn mlflow_routes() -> Router<AppState> {
 
 /// `POST logged-models/search` → `{}`: an empty page, since hone has no MLflow 3 logged
 /// models. The client calls it on every artifact read through a `runs:/` URI (to learn
-/// whether the path's first segment is a logged model), so it must answer.
-async fn search_logged_models() -> axum::Json<serde_json::Value> {
+/// whether the path's first segment is a logged model), so it must answer. The body is read
+/// (and ignored) before answering: a response sent before the body has arrived makes hyper
+/// close the connection afterwards, and the client, which reuses pooled connections, then
+/// fails its next request with `RemoteDisconnected`.
+async fn search_logged_models(_body: axum::body::Bytes) -> axum::Json<serde_json::Value> {
     axum::Json(json!({}))
 }
 
