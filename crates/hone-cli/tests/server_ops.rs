@@ -264,40 +264,53 @@ fn acknowledged_writes_survive_kill_9() {
     assert_eq!(batch_present(0, &params, &points), Some(true));
     drop(server);
 
-    // Racing rounds: a writer sends batches back to back while the server is killed after
+    // Racing rounds: two writers send batches back to back while the server is killed after
     // `delay` ms. Every acknowledged batch must be there after a restart; a batch without an
     // answer may be there or not, but never in part.
     for delay in [30_u64, 100, 250, 500] {
         let mut server = start(dir.path(), &[], Stdio::null());
         let run = new_run(&server.addr, &format!("race-{delay}"));
-        let addr = server.addr.clone();
-        let writer_run = run.clone();
-        let writer = std::thread::spawn(move || {
-            let mut acked = Vec::new();
-            let mut i = 0;
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                match api(&addr, "runs/log-batch", batch(&writer_run, i)) {
-                    Some((200, body)) => {
-                        assert_eq!(body, "{}");
-                        acked.push(i);
+        // Two writers (batches 2k and 2k + 1), so that requests are in flight concurrently
+        // when the kill comes.
+        let writers: Vec<_> = (0..2_i64)
+            .map(|t| {
+                let addr = server.addr.clone();
+                let run = run.clone();
+                std::thread::spawn(move || {
+                    let (mut acked, mut sent) = (Vec::new(), Vec::new());
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    let mut k = 0;
+                    while Instant::now() < deadline {
+                        let i = 2 * k + t;
+                        sent.push(i);
+                        match api(&addr, "runs/log-batch", batch(&run, i)) {
+                            Some((200, body)) => {
+                                assert_eq!(body, "{}");
+                                acked.push(i);
+                            }
+                            Some((status, body)) => panic!("batch {i}: {status} {body}"),
+                            None => break,
+                        }
+                        k += 1;
                     }
-                    Some((status, body)) => panic!("batch {i}: {status} {body}"),
-                    None => return (acked, i + 1),
-                }
-                i += 1;
-            }
-            (acked, i)
-        });
+                    (acked, sent)
+                })
+            })
+            .collect();
         std::thread::sleep(Duration::from_millis(delay));
         server.child.kill().unwrap();
         server.child.wait().unwrap();
-        let (acked, sent) = writer.join().unwrap();
+        let (mut acked, mut sent) = (Vec::new(), Vec::new());
+        for w in writers {
+            let (a, s) = w.join().unwrap();
+            acked.extend(a);
+            sent.extend(s);
+        }
         drop(server);
         let server = start(dir.path(), &[], Stdio::null());
         let (params, points) = read_back(&server.addr, &run);
         let mut unacked_present = 0;
-        for i in 0..sent {
+        for &i in &sent {
             let present = batch_present(i, &params, &points)
                 .unwrap_or_else(|| panic!("round {delay} ms: batch {i} is there in part"));
             if acked.contains(&i) {
@@ -312,7 +325,7 @@ fn acknowledged_writes_survive_kill_9() {
              sent without an answer, {} of them present",
             acked.len(),
             acked.len() * 5,
-            sent - acked.len() as i64,
+            sent.len() - acked.len(),
             unacked_present
         );
     }
