@@ -2,12 +2,22 @@
 
 use std::io::Write as _;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::CliError;
 use crate::tracking::StoreArgs;
 
-/// `hone server [--host 127.0.0.1] [--port 5000] [--store URI] [--artifacts URI]`
+/// How `hone server` writes its logs (to stderr).
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum LogFormatArg {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// `hone server [--host 127.0.0.1] [--port 5000] [--store URI] [--artifacts URI]
+/// [--log-format text|json]` (log level: `HONE_LOG`, `info` by default)
 #[derive(Args, Debug)]
 pub struct ServerArgs {
     /// Address to bind: a loopback address (there is no authentication yet).
@@ -16,12 +26,25 @@ pub struct ServerArgs {
     /// Port (0: any free port; the line printed at start says which).
     #[arg(long, default_value_t = 5000)]
     port: u16,
+    /// Log format on stderr: one line per request (method, route, status, latency); the
+    /// level comes from HONE_LOG (off, error, warn, info, debug, trace; default info).
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormatArg,
     #[command(flatten)]
     store: StoreArgs,
 }
 
 /// Serves the store until Ctrl-C or SIGTERM.
 pub fn server(args: ServerArgs) -> Result<(), CliError> {
+    let level = hone_server::log_level(std::env::var("HONE_LOG").ok().as_deref())
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    hone_server::init_logging(
+        match args.log_format {
+            LogFormatArg::Text => hone_server::LogFormat::Text,
+            LogFormatArg::Json => hone_server::LogFormat::Json,
+        },
+        level,
+    );
     let location = args.store.location()?;
     let config = hone_server::ServerConfig {
         host: args.host,

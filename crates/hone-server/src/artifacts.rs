@@ -185,7 +185,7 @@ pub async fn upload(
 ) -> Result<Response, ApiError> {
     let t = parse_target(raw_path(&uri)?, false)?;
     let blobs = s.blobs.clone();
-    blocking(&s, move |st| {
+    blocking(&s, "artifacts.upload", move |st| {
         // Refused before any byte is stored (the store would refuse the record anyway).
         if check_run(st, &t)? {
             return Err(ApiError::invalid(format!(
@@ -218,7 +218,7 @@ fn put(blobs: &BlobStore, bytes: &[u8]) -> Result<(String, i64), ApiError> {
 pub async fn download(State(s): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
     let t = parse_target(raw_path(&uri)?, false)?;
     let blobs = s.blobs.clone();
-    let (sha, bytes) = blocking(&s, move |st| {
+    let (sha, bytes) = blocking(&s, "artifacts.download", move |st| {
         check_run(st, &t)?;
         let record = st
             .list_artifacts(&t.run_id)?
@@ -290,7 +290,7 @@ pub async fn list(State(s): State<AppState>, uri: Uri) -> Result<Json<Value>, Ap
         ));
     };
     let t = parse_target(&raw, true)?;
-    let listed = blocking(&s, move |st| {
+    let listed = blocking(&s, "artifacts.list", move |st| {
         check_run(st, &t)?;
         Ok(entries(&st.list_artifacts(&t.run_id)?, &t.path))
     })
@@ -314,7 +314,7 @@ pub async fn list(State(s): State<AppState>, uri: Uri) -> Result<Json<Value>, Ap
 /// (`hone gc` frees unreferenced ones).
 pub async fn delete(State(s): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
     let t = parse_target(raw_path(&uri)?, false)?;
-    blocking(&s, move |st| {
+    blocking(&s, "artifacts.delete", move |st| {
         check_run(st, &t)?;
         let under = format!("{}/", t.path);
         let doomed: Vec<String> = st

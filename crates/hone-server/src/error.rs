@@ -98,6 +98,12 @@ pub enum ServerError {
          127.0.0.1 and put a reverse proxy in front"
     )]
     NotLoopback(String),
+    /// `HONE_LOG` is not a log level.
+    #[error(
+        "HONE_LOG={0:?} is not a log level: use off, error, warn, info (the default), debug or \
+         trace"
+    )]
+    LogLevel(String),
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] TrackError),

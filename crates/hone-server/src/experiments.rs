@@ -34,7 +34,7 @@ pub async fn create(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
         ));
     }
     let tags = p.key_values("tags")?;
-    let id = blocking(&s, move |st| {
+    let id = blocking(&s, "experiments.create", move |st| {
         // MLflow answers a duplicate name with RESOURCE_ALREADY_EXISTS (the store's own
         // check, which still guards against a race, says INVALID_PARAMETER_VALUE).
         if st.get_experiment_by_name(&name)?.is_some() {
@@ -51,7 +51,7 @@ pub async fn create(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
 /// `GET experiments/get?experiment_id=` → `{experiment}`.
 pub async fn get(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let id = p.req_str("experiment_id")?;
-    let e = blocking(&s, move |st| Ok(st.get_experiment(&id)?)).await?;
+    let e = blocking(&s, "experiments.get", move |st| Ok(st.get_experiment(&id)?)).await?;
     Ok(Json(json!({ "experiment": wire::experiment(&e) })))
 }
 
@@ -59,7 +59,7 @@ pub async fn get(State(s): State<AppState>, p: Params) -> Result<Json<Value>, Ap
 /// (the client's `set_experiment` then creates it).
 pub async fn get_by_name(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let name = p.req_str("experiment_name")?;
-    let e = blocking(&s, move |st| {
+    let e = blocking(&s, "experiments.get_by_name", move |st| {
         st.get_experiment_by_name(&name)?.ok_or_else(|| {
             ApiError::not_found(format!(
                 "Could not find experiment with name '{}'",
@@ -76,7 +76,10 @@ pub async fn update(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
     let id = p.req_str("experiment_id")?;
     let new_name = p.req_str("new_name")?;
     check_name(&new_name)?;
-    blocking(&s, move |st| Ok(st.rename_experiment(&id, &new_name)?)).await?;
+    blocking(&s, "experiments.update", move |st| {
+        Ok(st.rename_experiment(&id, &new_name)?)
+    })
+    .await?;
     Ok(Json(json!({})))
 }
 
@@ -86,7 +89,7 @@ async fn set_lifecycle(
     lifecycle: Lifecycle,
 ) -> Result<Json<Value>, ApiError> {
     let id = p.req_str("experiment_id")?;
-    blocking(&s, move |st| {
+    blocking(&s, "experiments.set_lifecycle", move |st| {
         Ok(st.set_experiment_lifecycle(&id, lifecycle)?)
     })
     .await?;
@@ -167,7 +170,10 @@ pub async fn search(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
     order.push(("experiment_id".into(), false));
     let offset = page_offset(p.opt_str("page_token")?.as_deref())?;
     let view = p.view_type("view_type")?;
-    let mut all = blocking(&s, move |st| Ok(st.list_experiments(view)?)).await?;
+    let mut all = blocking(&s, "experiments.search", move |st| {
+        Ok(st.list_experiments(view)?)
+    })
+    .await?;
     all.sort_by(|a, b| {
         order
             .iter()

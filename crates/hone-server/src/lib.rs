@@ -28,6 +28,8 @@ mod artifacts;
 mod error;
 mod experiments;
 mod guards;
+mod logging;
+pub mod metrics;
 mod runs;
 pub mod wire;
 
@@ -44,6 +46,7 @@ use tokio::net::TcpListener;
 
 pub use artifacts::{MAX_ARTIFACT_BYTES, MAX_DECODE_ROUNDS};
 pub use error::{ApiError, ServerError};
+pub use logging::{LogFormat, init_logging, log_level};
 pub use runs::run_lease;
 
 /// The MLflow release whose REST API this server speaks (what `GET /version` answers).
@@ -74,6 +77,7 @@ pub struct AppState {
     store: Arc<dyn Backend>,
     blobs: BlobStore,
     allowed_hosts: Arc<Vec<String>>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -89,6 +93,7 @@ impl AppState {
                     .map(|h| h.to_string())
                     .collect(),
             ),
+            metrics: Arc::new(metrics::Metrics::default()),
         }
     }
 
@@ -102,19 +107,26 @@ impl AppState {
     }
 }
 
-/// Runs a store call on the blocking pool (the store is synchronous).
-async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+/// Runs a store call on the blocking pool (the store is synchronous), timed under `op` in
+/// `hone_store_call_duration_seconds` (from the moment the blocking pool runs it).
+async fn blocking<T, F>(state: &AppState, op: &'static str, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&dyn Backend) -> Result<T, ApiError> + Send + 'static,
 {
     let store = Arc::clone(&state.store);
-    tokio::task::spawn_blocking(move || f(store.as_ref()))
-        .await
-        .unwrap_or_else(|e| {
-            eprintln!("hone server: a store call failed: {e}");
-            Err(ApiError::internal())
-        })
+    let metrics = Arc::clone(&state.metrics);
+    tokio::task::spawn_blocking(move || {
+        let start = std::time::Instant::now();
+        let result = f(store.as_ref());
+        metrics.observe_store_call(op, start.elapsed().as_secs_f64());
+        result
+    })
+    .await
+    .unwrap_or_else(|e| {
+        eprintln!("hone server: a store call failed: {e}");
+        Err(ApiError::internal())
+    })
 }
 
 /// The MLflow routes, relative to `/api/2.0/mlflow` (and `/ajax-api/2.0/mlflow`).
@@ -147,8 +159,11 @@ fn mlflow_routes() -> Router<AppState> {
 
 /// `POST logged-models/search` → `{}`: an empty page, since hone has no MLflow 3 logged
 /// models. The client calls it on every artifact read through a `runs:/` URI (to learn
-/// whether the path's first segment is a logged model), so it must answer.
-async fn search_logged_models() -> axum::Json<serde_json::Value> {
+/// whether the path's first segment is a logged model), so it must answer. The body is read
+/// (and ignored) before answering: a response sent before the body has arrived makes hyper
+/// close the connection afterwards, and the client, which reuses pooled connections, then
+/// fails its next request with `RemoteDisconnected`.
+async fn search_logged_models(_body: axum::body::Bytes) -> axum::Json<serde_json::Value> {
     axum::Json(json!({}))
 }
 
@@ -167,8 +182,9 @@ fn artifact_routes(router: Router<AppState>, prefix: &str) -> Router<AppState> {
 
 /// The whole application: MLflow's routes under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`,
 /// the `mlflow-artifacts` proxy under `/api/2.0/mlflow-artifacts/artifacts` (and
-/// `/ajax-api/...`), `GET /health` (`OK`), `GET /version` ([`MLFLOW_VERSION`]) and
-/// `GET /api/3.0/mlflow/server-info` (every optional capability off), behind the request
+/// `/ajax-api/...`), `GET /health` (`OK`), `GET /version` ([`MLFLOW_VERSION`]),
+/// `GET /api/3.0/mlflow/server-info` (every optional capability off), `GET /metrics`
+/// (Prometheus, [`metrics`]; every request is counted and timed), behind the request
 /// guards (`Host` allow-list, JSON `Content-Type` on bodies but artifact uploads, security
 /// headers, a body limit of [`MAX_BODY_BYTES`], [`MAX_ARTIFACT_BYTES`] for uploads).
 pub fn router(state: AppState) -> Router {
@@ -181,6 +197,7 @@ pub fn router(state: AppState) -> Router {
     app.route("/health", get(|| async { "OK" }))
         .route("/version", get(|| async { MLFLOW_VERSION }))
         .route("/api/3.0/mlflow/server-info", get(server_info))
+        .route("/metrics", get(metrics::serve_metrics))
         .fallback(|| async {
             ApiError {
                 status: axum::http::StatusCode::NOT_FOUND,
@@ -191,6 +208,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guards::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

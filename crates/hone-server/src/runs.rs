@@ -76,7 +76,7 @@ pub async fn create(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
             _ => tags.push((k, v)),
         }
     }
-    let run = blocking(&s, move |st| {
+    let run = blocking(&s, "runs.create", move |st| {
         let experiment_id = resolve_experiment(st, experiment_id)?;
         let info = st.create_run(NewRun {
             experiment_id,
@@ -130,7 +130,7 @@ fn resolve_experiment(st: &dyn Backend, id: String) -> Result<String, ApiError> 
 /// `GET runs/get?run_id=` (or `run_uuid`) → `{run}`; a deleted run is still returned.
 pub async fn get(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let id = p.run_id()?;
-    let run = blocking(&s, move |st| Ok(st.get_run(&id)?)).await?;
+    let run = blocking(&s, "runs.get", move |st| Ok(st.get_run(&id)?)).await?;
     Ok(Json(json!({ "run": wire::run(&run) })))
 }
 
@@ -144,7 +144,7 @@ pub async fn update(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
         .transpose()?;
     let new_name = p.opt_str("run_name")?;
     p.opt_i64("end_time")?;
-    let info = blocking(&s, move |st| {
+    let info = blocking(&s, "runs.update", move |st| {
         let run = st.get_run(&id)?;
         if let Some(name) = new_name
             && name != run.info.run_name
@@ -181,7 +181,10 @@ async fn set_lifecycle(
     lifecycle: Lifecycle,
 ) -> Result<Json<Value>, ApiError> {
     let id = p.run_id()?;
-    blocking(&s, move |st| Ok(st.set_run_lifecycle(&id, lifecycle)?)).await?;
+    blocking(&s, "runs.set_lifecycle", move |st| {
+        Ok(st.set_run_lifecycle(&id, lifecycle)?)
+    })
+    .await?;
     Ok(empty())
 }
 
@@ -211,7 +214,7 @@ fn metric_of(m: &Params) -> Result<Metric, ApiError> {
 pub async fn log_metric(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let run_id = p.run_id()?;
     let metric = metric_of(&p)?;
-    blocking(&s, move |st| {
+    blocking(&s, "runs.log_metric", move |st| {
         write(
             st,
             Batch {
@@ -230,7 +233,7 @@ pub async fn log_metric(State(s): State<AppState>, p: Params) -> Result<Json<Val
 pub async fn log_param(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let run_id = p.run_id()?;
     let param = (p.req_str("key")?, p.opt_str("value")?.unwrap_or_default());
-    blocking(&s, move |st| {
+    blocking(&s, "runs.log_param", move |st| {
         write(
             st,
             Batch {
@@ -248,7 +251,7 @@ pub async fn log_param(State(s): State<AppState>, p: Params) -> Result<Json<Valu
 pub async fn set_tag(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let run_id = p.run_id()?;
     let tag = (p.req_str("key")?, p.opt_str("value")?.unwrap_or_default());
-    blocking(&s, move |st| {
+    blocking(&s, "runs.set_tag", move |st| {
         write(
             st,
             Batch {
@@ -266,7 +269,7 @@ pub async fn set_tag(State(s): State<AppState>, p: Params) -> Result<Json<Value>
 pub async fn delete_tag(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let run_id = p.run_id()?;
     let key = p.req_str("key")?;
-    blocking(&s, move |st| {
+    blocking(&s, "runs.delete_tag", move |st| {
         st.delete_tag(&run_id, &key)?;
         st.heartbeat(&run_lease(&run_id))?;
         Ok(())
@@ -315,7 +318,7 @@ pub async fn log_batch(State(s): State<AppState>, p: Params) -> Result<Json<Valu
             hone_track::printable(dup)
         )));
     }
-    blocking(&s, move |st| {
+    blocking(&s, "runs.log_batch", move |st| {
         write(
             st,
             Batch {
@@ -352,7 +355,7 @@ pub async fn search(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
     if request.experiment_ids.is_empty() {
         return Ok(empty());
     }
-    let (runs, next) = blocking(&s, move |st| Ok(st.search_runs(&request)?)).await?;
+    let (runs, next) = blocking(&s, "runs.search", move |st| Ok(st.search_runs(&request)?)).await?;
     let mut out = Map::new();
     if !runs.is_empty() {
         out.insert("runs".into(), runs.iter().map(wire::run).collect());
@@ -381,10 +384,12 @@ pub async fn history(State(s): State<AppState>, p: Params) -> Result<Json<Value>
         }
     };
     let offset = page_offset(p.opt_str("page_token")?.as_deref())?;
-    let (points, key) = blocking(&s, move |st| match st.metric_history(&run_id, &key) {
-        Ok(points) => Ok((points, key)),
-        Err(TrackError::NotFound(_)) => Ok((Vec::new(), key)),
-        Err(e) => Err(e.into()),
+    let (points, key) = blocking(&s, "runs.history", move |st| {
+        match st.metric_history(&run_id, &key) {
+            Ok(points) => Ok((points, key)),
+            Err(TrackError::NotFound(_)) => Ok((Vec::new(), key)),
+            Err(e) => Err(e.into()),
+        }
     })
     .await?;
     let mut out = Map::new();
