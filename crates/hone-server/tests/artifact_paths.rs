@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::TestServer;
-use serde_json::json;
 
 const ART: &str = "/api/2.0/mlflow-artifacts/artifacts";
 
@@ -84,14 +83,7 @@ fn files(dir: &Path) -> BTreeSet<String> {
 #[test]
 fn traversal_and_encoded_paths_are_refused_and_write_nothing() {
     let s = TestServer::start();
-    let exp = s.api("experiments/create", json!({"name": "e"})).json()["experiment_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let run = s.api("runs/create", json!({"experiment_id": exp})).json()["run"]["info"]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (exp, run) = s.new_run("e");
     let base = format!("{exp}/{run}/artifacts");
     // One legitimate artifact, so that a refused request has something to reach.
     let ok = s.send(
@@ -175,14 +167,7 @@ fn each_pattern_inside_the_run_is_an_invalid_path() {
     // Sent inside a valid run path (single- and double-encoded, so the HTTP layer passes
     // them on), every pattern reaches the proxy and gets MLflow's 400 "Invalid path".
     let s = TestServer::start();
-    let exp = s.api("experiments/create", json!({"name": "e"})).json()["experiment_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let run = s.api("runs/create", json!({"experiment_id": exp})).json()["run"]["info"]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (exp, run) = s.new_run("e");
     for attack in ATTACKS {
         let once = encode(attack);
         for v in [once.clone(), once.replace('%', "%25")] {
@@ -207,14 +192,7 @@ fn each_pattern_inside_the_run_is_an_invalid_path() {
 #[test]
 fn a_path_encoded_deeper_than_ten_rounds_is_refused() {
     let s = TestServer::start();
-    let exp = s.api("experiments/create", json!({"name": "e"})).json()["experiment_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let run = s.api("runs/create", json!({"experiment_id": exp})).json()["run"]["info"]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (exp, run) = s.new_run("e");
     // A harmless name, still encoded after ten rounds: refused all the same.
     let deep = (0..11).fold("%41".to_string(), |s, _| s.replace('%', "%25"));
     let r = s.send(

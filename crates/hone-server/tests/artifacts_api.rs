@@ -10,12 +10,7 @@ const ART: &str = "/api/2.0/mlflow-artifacts/artifacts";
 
 /// A new experiment and a run in it: (experiment id, run id, artifact URI).
 fn new_run(s: &TestServer, experiment: &str) -> (String, String, String) {
-    let exp = s
-        .api("experiments/create", json!({"name": experiment}))
-        .json()["experiment_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let exp = s.new_experiment(experiment);
     let run = s.api("runs/create", json!({"experiment_id": exp})).json()["run"]["info"].clone();
     let id = run["run_id"].as_str().unwrap().to_string();
     let uri = run["artifact_uri"].as_str().unwrap().to_string();

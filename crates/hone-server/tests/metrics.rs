@@ -57,14 +57,7 @@ fn metrics_count_requests_by_route_template_and_time_store_calls() {
     for _ in 0..3 {
         assert_eq!(s.get("/health").status, 200);
     }
-    let exp = s.api("experiments/create", json!({"name": "m"})).json()["experiment_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let run = s.api("runs/create", json!({"experiment_id": exp})).json()["run"]["info"]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (exp, run) = s.new_run("m");
     for i in 0..2 {
         let r = s.api(
             "runs/log-metric",

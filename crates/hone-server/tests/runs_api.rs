@@ -9,12 +9,7 @@ use serde_json::{Value, json};
 
 /// A new experiment and a run in it (as the MLflow client creates them).
 fn new_run(s: &TestServer, experiment: &str) -> (String, String) {
-    let exp = s
-        .api("experiments/create", json!({"name": experiment}))
-        .json()["experiment_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let exp = s.new_experiment(experiment);
     let created = s.api(
         "runs/create",
         json!({"experiment_id": exp, "user_id": "ana", "run_name": "first",

@@ -71,6 +71,25 @@ impl TestServer {
         self.post(&format!("/api/2.0/mlflow/{endpoint}"), &body)
     }
 
+    /// Creates an experiment named `name` through the API; returns its id.
+    pub fn new_experiment(&self, name: &str) -> String {
+        let r = self.api("experiments/create", serde_json::json!({"name": name}));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["experiment_id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates an experiment named `experiment` and a run in it; returns their ids.
+    pub fn new_run(&self, experiment: &str) -> (String, String) {
+        let exp = self.new_experiment(experiment);
+        let r = self.api("runs/create", serde_json::json!({"experiment_id": exp}));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let run = r.json()["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (exp, run)
+    }
+
     /// Sends one request with `body` as is (no `Content-Length` added: for chunked bodies).
     pub fn send_raw_body(
         &self,
