@@ -183,3 +183,25 @@ pub fn shared_cluster() -> &'static PgCluster {
         cluster
     })
 }
+
+/// Declares `mod sqlite { #[test] fn x() }` and `mod postgres { #[test] fn x() }` for each
+/// function `x(&Target)` named, so one behaviour runs against both backends and a failure on
+/// one hides nothing on the other. The calling file defines `Target` with `sqlite()` and
+/// `postgres()` constructors.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Target::sqlite());
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Target::postgres());
+            })*
+        }
+    };
+}

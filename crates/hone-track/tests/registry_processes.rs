@@ -75,23 +75,7 @@ impl Target {
     }
 }
 
-/// `mod sqlite { #[test] fn x() }` and `mod postgres { #[test] fn x() }` for each `x`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test]
-            fn $name() {
-                super::$name(&super::Target::sqlite());
-            })*
-        }
-        mod postgres {
-            $(#[test]
-            fn $name() {
-                super::$name(&super::Target::postgres());
-            })*
-        }
-    };
-}
+use hone_test_support::on_both_backends;
 
 on_both_backends!(
     eight_processes_registering_at_once_get_one_to_eight,
