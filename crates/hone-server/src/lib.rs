@@ -28,6 +28,7 @@ mod artifacts;
 mod error;
 mod experiments;
 mod guards;
+pub mod identity;
 mod logging;
 pub mod metrics;
 mod runs;
