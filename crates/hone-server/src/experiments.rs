@@ -27,10 +27,15 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 pub async fn create(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let name = p.req_str("name")?;
     check_name(&name)?;
-    if p.opt_str("artifact_location")?.is_some() {
+    // Security (MLflow's CVE history: traversal through `artifact_location`): a client never
+    // chooses where artifacts go. Every experiment's artifacts live in the server's own
+    // artifact store, at `mlflow-artifacts:/<experiment_id>`, so any location is refused.
+    if p.opt_str("artifact_location")?
+        .is_some_and(|l| !l.is_empty())
+    {
         return Err(ApiError::invalid(
-            "artifact_location is not supported by this server yet: experiments store their \
-             artifacts under the server's artifact root",
+            "artifact_location must be omitted: this server keeps every experiment's \
+             artifacts in its own artifact store (mlflow-artifacts:/<experiment_id>)",
         ));
     }
     let tags = p.key_values("tags")?;
@@ -78,6 +83,31 @@ pub async fn update(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
     check_name(&new_name)?;
     blocking(&s, "experiments.update", move |st| {
         Ok(st.rename_experiment(&id, &new_name)?)
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST experiments/set-experiment-tag {experiment_id, key, value}` → `{}` (last write
+/// wins; MLflow's limits: key 250, value 20,000 characters).
+pub async fn set_tag(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let id = p.req_str("experiment_id")?;
+    let key = p.req_str("key")?;
+    let value = p.req_str("value")?;
+    blocking(&s, "experiments.set_tag", move |st| {
+        Ok(st.set_experiment_tag(&id, &key, &value)?)
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST experiments/delete-experiment-tag {experiment_id, key}` → `{}`; a key the
+/// experiment does not have is 404.
+pub async fn delete_tag(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let id = p.req_str("experiment_id")?;
+    let key = p.req_str("key")?;
+    blocking(&s, "experiments.delete_tag", move |st| {
+        Ok(st.delete_experiment_tag(&id, &key)?)
     })
     .await?;
     Ok(Json(json!({})))

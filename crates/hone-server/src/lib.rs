@@ -143,6 +143,14 @@ fn mlflow_routes() -> Router<AppState> {
         .route("/experiments/update", post(experiments::update))
         .route("/experiments/delete", post(experiments::delete))
         .route("/experiments/restore", post(experiments::restore))
+        .route(
+            "/experiments/set-experiment-tag",
+            post(experiments::set_tag),
+        )
+        .route(
+            "/experiments/delete-experiment-tag",
+            post(experiments::delete_tag),
+        )
         .route("/runs/create", post(runs::create))
         .route("/runs/get", get(runs::get))
         .route("/runs/update", post(runs::update))

@@ -135,7 +135,8 @@ pub async fn get(State(s): State<AppState>, p: Params) -> Result<Json<Value>, Ap
 }
 
 /// `POST runs/update {run_id, status, end_time, run_name}` → `{run_info}`. A final status
-/// ends the run (the store sets the end time); renaming is not supported yet.
+/// ends the run (the store sets the end time); a new `run_name` renames it (with its
+/// `mlflow.runName` tag).
 pub async fn update(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let id = p.run_id()?;
     let status = p
@@ -147,11 +148,10 @@ pub async fn update(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
     let info = blocking(&s, "runs.update", move |st| {
         let run = st.get_run(&id)?;
         if let Some(name) = new_name
+            && !name.is_empty()
             && name != run.info.run_name
         {
-            return Err(ApiError::invalid(
-                "renaming a run is not supported by this server yet",
-            ));
+            st.rename_run(&id, &name)?;
         }
         match status {
             Some(s @ (RunStatus::Finished | RunStatus::Failed | RunStatus::Killed)) => {

@@ -271,8 +271,16 @@ fn replayed_writes_are_harmless() {
     let s = TestServer::start();
     let (_, run) = new_run(&s, "replays");
     let batch = json!({"run_id": run, "params": [{"key": "lr", "value": "0.1"}],
-                       "tags": [{"key": "t", "value": "1"}]});
+                       "tags": [{"key": "t", "value": "1"}],
+                       "metrics": [{"key": "loss", "value": 0.5, "timestamp": 7, "step": 1},
+                                   {"key": "loss", "value": "NaN", "timestamp": 8, "step": 2}]});
     for _ in 0..2 {
+        // A metric point sent again (same key, value, timestamp, step) is stored once.
+        let r = s.api(
+            "runs/log-metric",
+            json!({"run_id": run, "key": "acc", "value": 0.9, "timestamp": 5, "step": 0}),
+        );
+        assert_eq!((r.status, r.body.as_str()), (200, "{}"));
         let r = s.api("runs/log-batch", batch.clone());
         assert_eq!((r.status, r.body.as_str()), (200, "{}"));
         let r = s.api(
@@ -289,6 +297,44 @@ fn replayed_writes_are_harmless() {
         json!([{"key": "lr", "value": "0.1"}])
     );
     assert_eq!(got["info"]["status"], "FINISHED");
+    let history = |key: &str| {
+        s.get(&format!(
+            "/api/2.0/mlflow/metrics/get-history?run_id={run}&metric_key={key}"
+        ))
+        .json()["metrics"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    assert_eq!((history("loss"), history("acc")), (2, 1));
+}
+
+#[test]
+fn runs_are_renamed_by_update_and_by_their_run_name_tag() {
+    let s = TestServer::start();
+    let (_, run) = new_run(&s, "renames");
+    let r = s.api("runs/update", json!({"run_id": run, "run_name": "second"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["run_info"]["run_name"], "second");
+    let got = get_run(&s, &run);
+    assert_eq!(got["info"]["run_name"], "second");
+    assert!(
+        got["data"]["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"key": "mlflow.runName", "value": "second"}))
+    );
+    // MLflow's rule: setting the tag renames the run too.
+    let r = s.api(
+        "runs/set-tag",
+        json!({"run_id": run, "key": "mlflow.runName", "value": "third"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(get_run(&s, &run)["info"]["run_name"], "third");
+    s.api(
+        "runs/update",
+        json!({"run_id": "0123456789abcdef0123456789abcdef", "run_name": "x"}),
+    )
+    .assert_error(404, "RESOURCE_DOES_NOT_EXIST");
 }
 
 #[test]

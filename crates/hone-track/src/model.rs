@@ -231,3 +231,5 @@ pub fn validate_key(kind: &str, key: &str) -> Result<()> {
 pub const MAX_PARAM_VALUE: usize = 6000;
 /// Longest tag value stored (MLflow's limit).
 pub const MAX_TAG_VALUE: usize = 8000;
+/// Longest experiment tag value (MLflow's limit; longer values are refused).
+pub const MAX_EXPERIMENT_TAG_VALUE: usize = 20_000;

@@ -9,7 +9,7 @@ use crate::location::OpenMode;
 use crate::{Result, TrackError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 9;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS experiments (
@@ -199,7 +199,24 @@ const V5: &str = r#"
 ALTER TABLE registry_audit ADD COLUMN details TEXT NOT NULL DEFAULT '';
 "#;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
+/// Metric points get MLflow's identity (run, key, step, timestamp, value, NaN-ness) as a
+/// unique index, so that a client's retried `log-metric` or `log-batch` (the MLflow client
+/// retries every POST on 429 and 5xx) stores nothing twice: inserts skip a point already
+/// there. Duplicates already stored are removed first. The index also serves the history
+/// lookups `metrics_by_run` served (same leading columns), which is dropped.
+const V9: &str = r#"
+CREATE TEMP TABLE metrics_distinct AS
+    SELECT DISTINCT run_id, key, step, timestamp, value, is_nan FROM metrics;
+DELETE FROM metrics;
+INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan)
+    SELECT run_id, key, step, timestamp, value, is_nan FROM metrics_distinct;
+DROP TABLE metrics_distinct;
+DROP INDEX IF EXISTS metrics_by_run;
+CREATE UNIQUE INDEX IF NOT EXISTS metrics_identity
+    ON metrics (run_id, key, step, timestamp, is_nan, (COALESCE(value, 0)));
+"#;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (9, V9)];
 
 fn current_version(c: &mut dyn Conn) -> Result<i64> {
     c.batch("CREATE TABLE IF NOT EXISTS hone_schema (version BIGINT NOT NULL)")?;

@@ -132,6 +132,16 @@ pub trait Store: Send + Sync {
     /// Soft-deletes or restores one run (not its children; see
     /// [`Maintenance::set_runs_lifecycle_cascade`](crate::maintenance::Maintenance::set_runs_lifecycle_cascade)).
     fn set_run_lifecycle(&self, run_id: &str, lifecycle: Lifecycle) -> Result<()>;
+    /// Sets a tag of an experiment (last write wins). The key follows the rules of run keys;
+    /// a value longer than [`MAX_EXPERIMENT_TAG_VALUE`](crate::model::MAX_EXPERIMENT_TAG_VALUE)
+    /// is refused (MLflow refuses it too, rather than truncating).
+    fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()>;
+    /// Removes a tag of an experiment; a tag it does not have is
+    /// [`TrackError::NotFound`](crate::TrackError::NotFound) naming the key.
+    fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()>;
+    /// Renames a run: its `run_name` and its `mlflow.runName` tag together, so that the two
+    /// never disagree. A deleted run is refused as for any write.
+    fn rename_run(&self, run_id: &str, name: &str) -> Result<()>;
 }
 
 /// Run tag holding a study trial's JSON record (written by `hone-train`'s study store); the

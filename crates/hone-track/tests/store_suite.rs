@@ -58,6 +58,9 @@ on_both_backends!(
     runs_nest_and_carry_params_metrics_and_tags,
     tags_are_deleted_by_key_and_a_missing_one_is_named,
     params_are_immutable_and_a_refused_batch_writes_nothing,
+    replayed_metric_points_are_stored_once,
+    experiment_tags_are_set_replaced_and_deleted,
+    runs_are_renamed_with_their_run_name_tag,
     bad_keys_and_missing_runs_are_refused,
     search_filters_and_orders,
     search_pages_and_refuses_bad_requests,
@@ -307,9 +310,9 @@ fn params_are_immutable_and_a_refused_batch_writes_nothing(t: &Target) {
     let store = t.store();
     let f = folds(store);
     // The same param value again is fine, another value is refused and nothing of the batch
-    // lands.
+    // lands. (The replayed batch's points are already stored: they are not stored twice.)
     store.log_batches(&[batch(&f.a, 0.7, "lgbm")]).unwrap();
-    assert_eq!(store.metric_history(&f.a, "loss").unwrap().len(), 4);
+    assert_eq!(store.metric_history(&f.a, "loss").unwrap().len(), 2);
     let e = store
         .log_batches(&[Batch {
             run_id: f.a.clone(),
@@ -322,7 +325,43 @@ fn params_are_immutable_and_a_refused_batch_writes_nothing(t: &Target) {
     assert!(e.contains("params cannot change"), "{e}");
     let run = store.get_run(&f.a).unwrap();
     assert_eq!(run.params, vec![kv("lr", "0.1"), kv("model", "lgbm")]);
-    assert_eq!(store.metric_history(&f.a, "auc").unwrap().len(), 4);
+    assert_eq!(store.metric_history(&f.a, "auc").unwrap().len(), 2);
+}
+
+fn replayed_metric_points_are_stored_once(t: &Target) {
+    let store = t.store();
+    let f = folds(store);
+    // A client retrying a request (MLflow's retries every POST on 5xx) sends the same points
+    // again, NaN included, possibly twice within one batch: each point is stored once.
+    let replay = Batch {
+        run_id: f.a.clone(),
+        metrics: vec![
+            metric("auc", 0.1, 0, 1),
+            metric("auc", 0.1, 0, 1),
+            metric("loss", f64::NAN, 1, 3),
+        ],
+        ..Default::default()
+    };
+    store.log_batches(&[replay.clone(), replay]).unwrap();
+    assert_eq!(store.metric_history(&f.a, "auc").unwrap().len(), 2);
+    assert_eq!(store.metric_history(&f.a, "loss").unwrap().len(), 2);
+    // A point differing in value, step or timestamp alone is a new point.
+    store
+        .log_batches(&[Batch {
+            run_id: f.a.clone(),
+            metrics: vec![
+                metric("auc", 0.2, 0, 1),
+                metric("auc", 0.1, 1, 1),
+                metric("auc", 0.1, 0, 2),
+                metric("loss", 0.0, 1, 3),
+            ],
+            ..Default::default()
+        }])
+        .unwrap();
+    assert_eq!(store.metric_history(&f.a, "auc").unwrap().len(), 5);
+    assert_eq!(store.metric_history(&f.a, "loss").unwrap().len(), 3);
+    // Another run's identical point is its own.
+    assert_eq!(store.metric_history(&f.b, "auc").unwrap().len(), 2);
 }
 
 fn bad_keys_and_missing_runs_are_refused(t: &Target) {
@@ -1697,4 +1736,61 @@ fn retention_purge_and_gc_never_touch_a_pinned_run(t: &Target) {
         store.get_run(&pinned.0).unwrap().info.lifecycle,
         Lifecycle::Active
     );
+}
+
+fn experiment_tags_are_set_replaced_and_deleted(t: &Target) {
+    let store = t.store();
+    let exp = store
+        .create_experiment("tagged", &[kv("team", "quant")])
+        .unwrap();
+    store.set_experiment_tag(&exp, "desk", "fx").unwrap();
+    store.set_experiment_tag(&exp, "team", "macro").unwrap();
+    let tags = store.get_experiment(&exp).unwrap().tags;
+    assert_eq!(tags, vec![kv("desk", "fx"), kv("team", "macro")]);
+    store.delete_experiment_tag(&exp, "desk").unwrap();
+    assert_eq!(
+        store.get_experiment(&exp).unwrap().tags,
+        vec![kv("team", "macro")]
+    );
+    let e = store.delete_experiment_tag(&exp, "desk").unwrap_err();
+    assert!(
+        matches!(e, TrackError::NotFound(_)) && e.to_string().contains("desk"),
+        "{e}"
+    );
+    // Unknown experiment, bad key, oversized value: refused, nothing changes.
+    assert!(matches!(
+        store.set_experiment_tag("987654", "k", "v").unwrap_err(),
+        TrackError::NotFound(_)
+    ));
+    assert!(store.set_experiment_tag(&exp, "../x", "v").is_err());
+    let long = "x".repeat(hone_track::model::MAX_EXPERIMENT_TAG_VALUE + 1);
+    let e = store.set_experiment_tag(&exp, "big", &long).unwrap_err();
+    assert!(e.to_string().contains("limit"), "{e}");
+    assert_eq!(
+        store.get_experiment(&exp).unwrap().tags,
+        vec![kv("team", "macro")]
+    );
+}
+
+fn runs_are_renamed_with_their_run_name_tag(t: &Target) {
+    let store = t.store();
+    let f = folds(store);
+    store.rename_run(&f.a, "fold-1-final").unwrap();
+    let run = store.get_run(&f.a).unwrap();
+    assert_eq!(run.info.run_name, "fold-1-final");
+    assert!(run.tags.contains(&kv("mlflow.runName", "fold-1-final")));
+    assert_eq!(
+        search(store, &f.exp, "attributes.run_name = 'fold-1-final'", &[]),
+        vec!["fold-1-final".to_string()]
+    );
+    assert!(matches!(
+        store.rename_run("nope", "x").unwrap_err(),
+        TrackError::NotFound(_)
+    ));
+    store.set_run_lifecycle(&f.b, Lifecycle::Deleted).unwrap();
+    assert!(
+        store.rename_run(&f.b, "x").is_err(),
+        "a deleted run is not renamed"
+    );
+    assert_eq!(store.get_run(&f.b).unwrap().info.run_name, "fold-2");
 }

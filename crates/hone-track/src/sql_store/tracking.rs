@@ -432,4 +432,87 @@ impl<D: Db> Store for SqlStore<D> {
         let now = now_ms();
         self.write(|c| Self::set_lifecycle(c, run_id, lifecycle, now))
     }
+
+    fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()> {
+        validate_key("experiment tag", key)?;
+        let chars = value.chars().count();
+        if chars > crate::model::MAX_EXPERIMENT_TAG_VALUE {
+            return Err(TrackError::Invalid(format!(
+                "experiment tag {key:?} has a value of {chars} characters; the limit is {}",
+                crate::model::MAX_EXPERIMENT_TAG_VALUE
+            )));
+        }
+        let idv = Self::experiment_id(experiment_id)?;
+        self.write(|c| {
+            let found = c.query(
+                "SELECT lifecycle FROM experiments WHERE experiment_id = ?1",
+                std::slice::from_ref(&idv),
+            )?;
+            match found.first().map(|r| text(r, 0)) {
+                None => return Err(TrackError::NotFound(format!("experiment {experiment_id}"))),
+                Some(l) if l != "active" => {
+                    return Err(TrackError::Invalid(format!(
+                        "experiment {experiment_id} is deleted: restore it before tagging it"
+                    )));
+                }
+                Some(_) => {}
+            }
+            c.execute(
+                "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+                &[idv.clone(), key.into(), value.into()],
+            )?;
+            c.execute(
+                "UPDATE experiments SET last_update_time = ?1 WHERE experiment_id = ?2",
+                &[Value::Int(now_ms()), idv.clone()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
+        let idv = Self::experiment_id(experiment_id)?;
+        self.write(|c| {
+            if c.query(
+                "SELECT 1 FROM experiments WHERE experiment_id = ?1",
+                std::slice::from_ref(&idv),
+            )?
+            .is_empty()
+            {
+                return Err(TrackError::NotFound(format!("experiment {experiment_id}")));
+            }
+            let removed = c.execute(
+                "DELETE FROM experiment_tags WHERE experiment_id = ?1 AND key = ?2",
+                &[idv.clone(), key.into()],
+            )?;
+            if removed == 0 {
+                return Err(TrackError::NotFound(format!(
+                    "tag {key:?} of experiment {experiment_id}"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn rename_run(&self, run_id: &str, name: &str) -> Result<()> {
+        // The name is also the `mlflow.runName` tag's value: the same limit applies.
+        if name.chars().count() > MAX_TAG_VALUE {
+            return Err(TrackError::Invalid(format!(
+                "run name is longer than {MAX_TAG_VALUE} characters"
+            )));
+        }
+        self.write(|c| {
+            Self::check_run_active(c, run_id)?;
+            c.execute(
+                "UPDATE runs SET name = ?1 WHERE run_id = ?2",
+                &[name.into(), run_id.into()],
+            )?;
+            c.execute(
+                "INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+                &[run_id.into(), "mlflow.runName".into(), name.into()],
+            )?;
+            Ok(())
+        })
+    }
 }
