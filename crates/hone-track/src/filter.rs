@@ -275,6 +275,48 @@ const STRING_ATTRS: &[&str] = &["run_id", "run_name", "status", "user_id", "life
 const NUMERIC_ATTRS: &[&str] = &["start_time", "end_time"];
 const DATASET_KEYS: &[&str] = &["name", "digest", "context"];
 
+/// The attributes a search grammar knows: runs' or logged models'.
+struct Attrs {
+    /// Attributes compared with strings.
+    strings: &'static [&'static str],
+    /// Attributes compared with numbers (times in ms).
+    numbers: &'static [&'static str],
+    /// Maps an alias to its attribute.
+    canonical: fn(&str) -> &str,
+    /// Whether `datasets.` keys are allowed.
+    datasets: bool,
+}
+
+const RUN_ATTRS: Attrs = Attrs {
+    strings: STRING_ATTRS,
+    numbers: NUMERIC_ATTRS,
+    canonical: canonical_attr,
+    datasets: true,
+};
+
+/// String attributes of a logged model.
+pub const MODEL_STRING_ATTRS: &[&str] =
+    &["model_id", "name", "model_type", "status", "source_run_id"];
+/// Numeric (time) attributes of a logged model.
+pub const MODEL_NUMERIC_ATTRS: &[&str] = &["creation_timestamp", "last_updated_timestamp"];
+
+const MODEL_ATTRS: Attrs = Attrs {
+    strings: MODEL_STRING_ATTRS,
+    numbers: MODEL_NUMERIC_ATTRS,
+    canonical: canonical_model_attr,
+    datasets: false,
+};
+
+fn canonical_model_attr(key: &str) -> &str {
+    match key {
+        "creation_time" | "creation_timestamp_ms" => "creation_timestamp",
+        "last_updated_time" | "last_update_time" | "last_updated_timestamp_ms" => {
+            "last_updated_timestamp"
+        }
+        other => other,
+    }
+}
+
 fn canonical_attr(key: &str) -> &str {
     match key {
         "created" => "start_time",
@@ -284,7 +326,12 @@ fn canonical_attr(key: &str) -> &str {
 }
 
 /// Reads `entity.key` at `toks[*i]`; returns (entity, key).
-fn read_identifier(input: &str, toks: &[(usize, Tok)], i: &mut usize) -> Result<(Entity, String)> {
+fn read_identifier(
+    input: &str,
+    toks: &[(usize, Tok)],
+    i: &mut usize,
+    attrs: &Attrs,
+) -> Result<(Entity, String)> {
     let (pos, tok) = toks
         .get(*i)
         .ok_or_else(|| err(input, input.len(), "expected `<entity>.<key>`".into()))?;
@@ -325,14 +372,19 @@ fn read_identifier(input: &str, toks: &[(usize, Tok)], i: &mut usize) -> Result<
         rest.to_string()
     };
     let key = if entity == Entity::Attribute {
-        let k = canonical_attr(&key).to_string();
-        if !STRING_ATTRS.contains(&k.as_str()) && !NUMERIC_ATTRS.contains(&k.as_str()) {
+        let k = (attrs.canonical)(&key).to_string();
+        if !attrs.strings.contains(&k.as_str()) && !attrs.numbers.contains(&k.as_str()) {
+            let known: Vec<&str> = attrs
+                .strings
+                .iter()
+                .chain(attrs.numbers)
+                .copied()
+                .filter(|a| *a != "lifecycle")
+                .collect();
             return Err(err(
                 input,
                 *pos,
-                format!(
-                    "unknown attribute `{key}` (run_id, run_name, status, user_id, start_time, end_time)"
-                ),
+                format!("unknown attribute `{key}` ({})", known.join(", ")),
             ));
         }
         k
@@ -349,8 +401,42 @@ fn read_identifier(input: &str, toks: &[(usize, Tok)], i: &mut usize) -> Result<
     Ok((entity, key))
 }
 
-/// Parses a filter string; empty means "everything".
+/// Parses a run-search filter string; empty means "everything".
 pub fn parse_filter(input: &str) -> Result<Vec<Clause>> {
+    parse_filter_with(input, &RUN_ATTRS)
+}
+
+/// Parses a logged-model search filter (attributes `name`, `model_id`, `model_type`,
+/// `status`, `source_run_id`, `creation_timestamp`, `last_updated_timestamp`; `metrics.`,
+/// `params.`, `tags.`); empty means "everything".
+pub fn parse_logged_model_filter(input: &str) -> Result<Vec<Clause>> {
+    parse_filter_with(input, &MODEL_ATTRS)
+}
+
+/// The name of a logged model's sort field: an attribute (aliases allowed) or a metric key, as
+/// ([`Entity::Attribute`] or [`Entity::Metric`], key).
+pub fn parse_logged_model_order_field(field: &str) -> Result<(Entity, String)> {
+    let toks = tokenize(field)?;
+    let mut i = 0;
+    let (entity, key) = read_identifier(field, &toks, &mut i, &MODEL_ATTRS)?;
+    if !matches!(entity, Entity::Attribute | Entity::Metric) {
+        return Err(err(
+            field,
+            0,
+            "logged models sort by an attribute or metrics.<key>".into(),
+        ));
+    }
+    if let Some((p, _)) = toks.get(i) {
+        return Err(err(
+            field,
+            *p,
+            "unexpected text after the field name".into(),
+        ));
+    }
+    Ok((entity, key))
+}
+
+fn parse_filter_with(input: &str, attrs: &Attrs) -> Result<Vec<Clause>> {
     let toks = tokenize(input)?;
     let mut i = 0;
     let mut clauses = Vec::new();
@@ -369,7 +455,14 @@ pub fn parse_filter(input: &str) -> Result<Vec<Clause>> {
                 (pos, _) => return Err(err(input, *pos, "expected AND between clauses".into())),
             }
         }
-        let (entity, key) = read_identifier(input, &toks, &mut i)?;
+        let (entity, key) = read_identifier(input, &toks, &mut i, attrs)?;
+        if entity == Entity::Dataset && !attrs.datasets {
+            return Err(err(
+                input,
+                0,
+                "dataset keys are not searchable here (metrics, params, tags, attributes)".into(),
+            ));
+        }
         let (op_pos, op_tok) = toks
             .get(i)
             .cloned()
@@ -471,7 +564,7 @@ pub fn parse_filter(input: &str) -> Result<Vec<Clause>> {
                 None => return Err(err(input, input.len(), "expected a value".into())),
             },
         };
-        check_clause(input, op_pos, entity, &key, op, &value)?;
+        check_clause(input, op_pos, entity, &key, op, &value, attrs)?;
         clauses.push(Clause {
             entity,
             key,
@@ -489,6 +582,7 @@ fn check_clause(
     key: &str,
     op: Op,
     value: &Literal,
+    attrs: &Attrs,
 ) -> Result<()> {
     let numeric = matches!(op, Op::Eq | Op::Ne | Op::Gt | Op::Ge | Op::Lt | Op::Le);
     let stringy = matches!(op, Op::Eq | Op::Ne | Op::Like | Op::ILike);
@@ -498,7 +592,7 @@ fn check_clause(
             (stringy && matches!(value, Literal::Str(_)))
                 || matches!(op, Op::IsNull | Op::IsNotNull)
         }
-        Entity::Attribute if NUMERIC_ATTRS.contains(&key) => {
+        Entity::Attribute if attrs.numbers.contains(&key) => {
             numeric && matches!(value, Literal::Num(_))
         }
         Entity::Attribute => {
@@ -517,7 +611,7 @@ fn check_clause(
         Entity::Param | Entity::Tag => {
             "params and tags take = != LIKE ILIKE with a quoted string, or IS [NOT] NULL"
         }
-        Entity::Attribute if NUMERIC_ATTRS.contains(&key) => {
+        Entity::Attribute if attrs.numbers.contains(&key) => {
             "time attributes compare with a number"
         }
         Entity::Attribute => {
@@ -532,7 +626,7 @@ fn check_clause(
 pub fn parse_order_by(input: &str) -> Result<OrderBy> {
     let toks = tokenize(input)?;
     let mut i = 0;
-    let (entity, key) = read_identifier(input, &toks, &mut i)?;
+    let (entity, key) = read_identifier(input, &toks, &mut i, &RUN_ATTRS)?;
     if entity == Entity::Dataset {
         return Err(err(input, 0, "cannot order by dataset keys".into()));
     }

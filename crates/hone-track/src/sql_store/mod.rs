@@ -7,6 +7,7 @@
 //! retention policies.
 
 mod coordination;
+mod logged_models;
 mod maintenance;
 mod registry;
 mod tracking;
@@ -23,6 +24,7 @@ use crate::schema::migrate;
 use crate::sqlite::{Durability, SqliteDb};
 use crate::store::Batch;
 use crate::{Result, TrackError};
+pub use logged_models::{MAX_LOGGED_MODEL_NAME, validate_logged_model_name};
 
 /// The store's SQL implementation over a [`Db`].
 pub struct SqlStore<D: Db> {

@@ -6,7 +6,7 @@ use crate::db::{Db, Value, int, text};
 use crate::filter::{OrderBy, parse_filter, parse_order_by};
 use crate::model::*;
 use crate::search_sql::{decode_token, encode_token, matching_run_ids};
-use crate::store::{Batch, MAX_PAGE, NewRun, SearchRequest, Store, new_run_id};
+use crate::store::{Batch, LoggedModelSearch, MAX_PAGE, NewRun, SearchRequest, Store, new_run_id};
 use crate::{Result, TrackError, now_ms};
 
 impl<D: Db> Store for SqlStore<D> {
@@ -514,5 +514,72 @@ impl<D: Db> Store for SqlStore<D> {
             )?;
             Ok(())
         })
+    }
+
+    fn create_logged_model(&self, new: NewLoggedModel) -> Result<LoggedModel> {
+        self.lm_create(new)
+    }
+
+    fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
+        self.lm_get(model_id)
+    }
+
+    fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel> {
+        self.lm_finalize(model_id, status)
+    }
+
+    fn search_logged_models(
+        &self,
+        req: &LoggedModelSearch,
+    ) -> Result<(Vec<LoggedModel>, Option<String>)> {
+        self.lm_search(req)
+    }
+
+    fn set_logged_model_tags(&self, model_id: &str, tags: &[(String, String)]) -> Result<()> {
+        self.lm_set_tags(model_id, tags)
+    }
+
+    fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
+        self.lm_delete_tag(model_id, key)
+    }
+
+    fn log_logged_model_params(&self, model_id: &str, params: &[(String, String)]) -> Result<()> {
+        self.lm_log_params(model_id, params)
+    }
+
+    fn log_logged_model_metrics(
+        &self,
+        model_id: &str,
+        metrics: &[LoggedModelMetric],
+    ) -> Result<()> {
+        self.lm_log_metrics(model_id, metrics)
+    }
+
+    fn delete_logged_model(&self, model_id: &str) -> Result<()> {
+        self.lm_delete(model_id)
+    }
+
+    fn record_logged_model_artifact(&self, model_id: &str, record: &ArtifactRecord) -> Result<()> {
+        self.lm_record_artifact(model_id, record)
+    }
+
+    fn list_logged_model_artifacts(&self, model_id: &str) -> Result<Vec<ArtifactRecord>> {
+        self.lm_list_artifacts(model_id)
+    }
+
+    fn delete_logged_model_artifact(&self, model_id: &str, path: &str) -> Result<bool> {
+        self.lm_delete_artifact(model_id, path)
+    }
+
+    fn log_outputs(&self, run_id: &str, outputs: &[(String, i64)]) -> Result<()> {
+        self.lm_log_outputs(run_id, outputs)
+    }
+
+    fn run_outputs(&self, run_ids: &[String]) -> Result<Vec<RunOutput>> {
+        self.lm_run_outputs(run_ids)
     }
 }
