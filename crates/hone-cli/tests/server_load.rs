@@ -115,7 +115,7 @@ fn client(addr: String, run_id: String, deadline: Instant) -> ClientReport {
     let mut i = 0u64;
     while Instant::now() < deadline {
         i += 1;
-        let (endpoint, body, points) = if i % BATCH_EVERY == 0 {
+        let (endpoint, body, points) = if i.is_multiple_of(BATCH_EVERY) {
             let metrics: Vec<Value> = (0..BATCH_POINTS)
                 .map(|k| {
                     json!({"key": "loss", "value": (step + k) as f64 * 0.5,
