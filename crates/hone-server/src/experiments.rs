@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use hone_track::filter::{Entity, FieldValue, matches_all, parse_experiment_filter};
 use hone_track::{Experiment, Lifecycle};
 use serde_json::{Value, json};
 
@@ -174,8 +175,9 @@ fn compare(a: &Experiment, b: &Experiment, key: &str) -> std::cmp::Ordering {
 }
 
 /// `GET|POST experiments/search {max_results, page_token, filter, order_by, view_type}` →
-/// `{experiments, next_page_token}`. Filters are not supported yet (400); the page token is
-/// the offset of the next page.
+/// `{experiments, next_page_token}`, with MLflow's filter grammar (`name LIKE 'q%'`,
+/// `tags.team = 'quant'`, `creation_time > ...`, `experiment_id IN (...)`); the page token
+/// is the offset of the next page.
 pub async fn search(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let max = p.opt_i64("max_results")?.unwrap_or(0);
     if !(1..=MAX_SEARCH).contains(&max) {
@@ -184,11 +186,7 @@ pub async fn search(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
              and {MAX_SEARCH}"
         )));
     }
-    if p.opt_str("filter")?.is_some_and(|f| !f.trim().is_empty()) {
-        return Err(ApiError::invalid(
-            "filters on experiments are not supported by this server yet",
-        ));
-    }
+    let clauses = parse_experiment_filter(&p.opt_str("filter")?.unwrap_or_default())?;
     let mut order = p
         .str_list("order_by")?
         .iter()
@@ -204,6 +202,22 @@ pub async fn search(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
         Ok(st.list_experiments(view)?)
     })
     .await?;
+    all.retain(|e| {
+        matches_all(&clauses, |entity, key| match (entity, key) {
+            (Entity::Attribute, "name") => Some(FieldValue::Str(&e.name)),
+            (Entity::Attribute, "experiment_id") => Some(FieldValue::Str(&e.experiment_id)),
+            (Entity::Attribute, "creation_time") => Some(FieldValue::Num(e.creation_time as f64)),
+            (Entity::Attribute, "last_update_time") => {
+                Some(FieldValue::Num(e.last_update_time as f64))
+            }
+            (Entity::Tag, key) => e
+                .tags
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| FieldValue::Str(v)),
+            _ => None,
+        })
+    });
     all.sort_by(|a, b| {
         order
             .iter()

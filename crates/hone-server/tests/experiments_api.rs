@@ -243,3 +243,58 @@ fn a_client_never_chooses_an_artifact_location() {
         format!("mlflow-artifacts:/{id}")
     );
 }
+
+#[test]
+fn experiments_are_searched_with_mlflow_filters() {
+    let s = TestServer::start();
+    for (name, team) in [
+        ("quant-a", "quant"),
+        ("quant-b", "macro"),
+        ("Other", "quant"),
+    ] {
+        let r = s.api(
+            "experiments/create",
+            json!({"name": name, "tags": [{"key": "team", "value": team}]}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let names = |filter: &str| -> Vec<String> {
+        let r = s.api(
+            "experiments/search",
+            json!({"max_results": 1000, "filter": filter, "order_by": ["name ASC"]}),
+        );
+        assert_eq!(r.status, 200, "{filter}: {}", r.body);
+        r.json()["experiments"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["name"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(names("name LIKE 'quant%'"), ["quant-a", "quant-b"]);
+    assert_eq!(names("name ILIKE 'QUANT-_'"), ["quant-a", "quant-b"]);
+    assert_eq!(names("tags.team = 'quant'"), ["Other", "quant-a"]);
+    assert_eq!(
+        names("attribute.name != 'Other' AND tags.`team` = \"quant\""),
+        ["quant-a"]
+    );
+    assert_eq!(names("tags.desk IS NULL").len(), 3);
+    assert!(names("creation_time > 0").len() >= 3);
+    assert!(names("tags.team = 'nobody'").is_empty());
+    // Bad filters: 400, never a 500.
+    for bad in [
+        "metrics.auc > 0.5",
+        "name = 'a' OR name = 'b'",
+        "nonsense ~ 1",
+        "name LIKE",
+        "run_id = 'x'",
+    ] {
+        s.api(
+            "experiments/search",
+            json!({"max_results": 10, "filter": bad}),
+        )
+        .assert_error(400, "INVALID_PARAMETER_VALUE");
+    }
+}

@@ -652,6 +652,137 @@ pub fn parse_order_by(input: &str) -> Result<OrderBy> {
     Ok(OrderBy { entity, key, desc })
 }
 
+/// String attributes of an experiment (`experiments/search`).
+pub const EXPERIMENT_STRING_ATTRS: &[&str] = &["name", "experiment_id"];
+/// Numeric (time) attributes of an experiment.
+pub const EXPERIMENT_NUMERIC_ATTRS: &[&str] = &["creation_time", "last_update_time"];
+
+const EXPERIMENT_ATTRS: Attrs = Attrs {
+    strings: EXPERIMENT_STRING_ATTRS,
+    numbers: EXPERIMENT_NUMERIC_ATTRS,
+    canonical: canonical_experiment_attr,
+    datasets: false,
+};
+
+fn canonical_experiment_attr(key: &str) -> &str {
+    match key {
+        "created" | "creation_timestamp" => "creation_time",
+        "last_updated_time" | "last_update_timestamp" => "last_update_time",
+        other => other,
+    }
+}
+
+/// Parses an experiment-search filter (MLflow's grammar: attributes `name`,
+/// `experiment_id`, `creation_time`, `last_update_time`, and `tags.<key>`); empty means
+/// "everything".
+pub fn parse_experiment_filter(input: &str) -> Result<Vec<Clause>> {
+    let clauses = parse_filter_with(input, &EXPERIMENT_ATTRS)?;
+    if let Some(c) = clauses
+        .iter()
+        .find(|c| !matches!(c.entity, Entity::Attribute | Entity::Tag))
+    {
+        return Err(TrackError::Invalid(format!(
+            "invalid filter: experiments are searched by attributes (name, experiment_id, \
+             creation_time, last_update_time) and tags, not by `{}`",
+            crate::printable(&c.key)
+        )));
+    }
+    Ok(clauses)
+}
+
+/// What a searched object has under an entity and key, for [`matches_all`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldValue<'a> {
+    /// A string (names, ids, tags, params).
+    Str(&'a str),
+    /// A number (times, metrics).
+    Num(f64),
+}
+
+/// Whether an object matches every clause, evaluated in memory with SQL's semantics (what
+/// the store's SQL search does): a missing value (`field` answers `None`) matches only
+/// `IS NULL`; `=`, `!=`, `LIKE` are case-sensitive, `ILIKE` is not; `%` and `_` are LIKE's
+/// wildcards. For searches over small sets (experiments, registered models).
+pub fn matches_all<'a>(
+    clauses: &[Clause],
+    field: impl Fn(Entity, &str) -> Option<FieldValue<'a>>,
+) -> bool {
+    clauses
+        .iter()
+        .all(|c| clause_matches(c, field(c.entity, &c.key)))
+}
+
+fn clause_matches(c: &Clause, value: Option<FieldValue<'_>>) -> bool {
+    use std::cmp::Ordering;
+    let ordered = |o: Option<Ordering>| match (c.op, o) {
+        (_, None) => false,
+        (Op::Eq, Some(o)) => o == Ordering::Equal,
+        (Op::Ne, Some(o)) => o != Ordering::Equal,
+        (Op::Gt, Some(o)) => o == Ordering::Greater,
+        (Op::Ge, Some(o)) => o != Ordering::Less,
+        (Op::Lt, Some(o)) => o == Ordering::Less,
+        (Op::Le, Some(o)) => o != Ordering::Greater,
+        _ => false,
+    };
+    match (c.op, value) {
+        (Op::IsNull, v) => v.is_none(),
+        (Op::IsNotNull, v) => v.is_some(),
+        (_, None) => false,
+        (op, Some(FieldValue::Str(s))) => match (op, &c.value) {
+            (Op::Like, Literal::Str(p)) => like(p, s, false),
+            (Op::ILike, Literal::Str(p)) => like(p, s, true),
+            (Op::In, Literal::List(items)) => items.iter().any(|i| i == s),
+            (Op::NotIn, Literal::List(items)) => !items.iter().any(|i| i == s),
+            (_, Literal::Str(t)) => ordered(Some(s.cmp(t.as_str()))),
+            (_, Literal::Num(n)) => ordered(s.parse::<f64>().ok().and_then(|x| x.partial_cmp(n))),
+            _ => false,
+        },
+        (_, Some(FieldValue::Num(x))) => match &c.value {
+            Literal::Num(n) => ordered(x.partial_cmp(n)),
+            Literal::Str(t) => ordered(t.parse::<f64>().ok().and_then(|n| x.partial_cmp(&n))),
+            _ => false,
+        },
+    }
+}
+
+/// SQL's `LIKE`: `%` matches any run of characters, `_` exactly one.
+pub fn like(pattern: &str, text: &str, case_insensitive: bool) -> bool {
+    let fold = |s: &str| -> Vec<char> {
+        if case_insensitive {
+            s.chars().flat_map(char::to_lowercase).collect()
+        } else {
+            s.chars().collect()
+        }
+    };
+    let (p, t) = (fold(pattern), fold(text));
+    // Iterative matching with backtracking to the last `%` (linear in practice, no
+    // recursion on hostile patterns).
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('%') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&pc) if pc == '_' || Some(&pc) == t.get(ti) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|c| *c == '%'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1119,5 +1250,54 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn like_follows_sql() {
+        assert!(like("quant%", "quant-model", false));
+        assert!(!like("quant%", "Quant-model", false));
+        assert!(like("quant%", "Quant-model", true));
+        assert!(like("q_ant", "quant", false));
+        assert!(!like("q_ant", "qant", false));
+        assert!(like("%", "", false));
+        assert!(like("%a%b%", "xxaxxbxx", false));
+        assert!(!like("%a%b", "xxaxxbxx", false));
+        assert!(like("exact", "exact", false));
+        assert!(!like("", "x", false));
+        // A hostile pattern stays fast.
+        let p = "%a".repeat(50) + "b";
+        assert!(!like(&p, &"a".repeat(5000), false));
+    }
+
+    #[test]
+    fn experiments_filter_in_memory() {
+        let c = parse_experiment_filter(
+            "name LIKE 'alpha%' AND tags.team = 'quant' AND creation_time > 5",
+        )
+        .unwrap();
+        let field = |name: &'static str, team: Option<&'static str>, created: f64| {
+            move |e: Entity, k: &str| match (e, k) {
+                (Entity::Attribute, "name") => Some(FieldValue::Str(name)),
+                (Entity::Attribute, "creation_time") => Some(FieldValue::Num(created)),
+                (Entity::Tag, "team") => team.map(FieldValue::Str),
+                _ => None,
+            }
+        };
+        assert!(matches_all(&c, field("alpha-1", Some("quant"), 6.0)));
+        assert!(!matches_all(&c, field("beta", Some("quant"), 6.0)));
+        assert!(!matches_all(&c, field("alpha-1", None, 6.0)));
+        assert!(!matches_all(&c, field("alpha-1", Some("quant"), 5.0)));
+        let c = parse_experiment_filter("tags.team IS NULL AND tags.`desk name` != 'fx'").unwrap();
+        assert!(
+            !matches_all(&c, field("a", None, 0.0)),
+            "!= on a missing tag is false"
+        );
+        assert!(parse_experiment_filter("metrics.auc > 1").is_err());
+        assert!(parse_experiment_filter("run_id = 'x'").is_err());
+        let c = parse_experiment_filter("experiment_id IN ('1', '3')").unwrap();
+        let id = |v: &'static str| {
+            move |_: Entity, k: &str| (k == "experiment_id").then_some(FieldValue::Str(v))
+        };
+        assert!(matches_all(&c, id("3")) && !matches_all(&c, id("2")));
     }
 }
