@@ -275,6 +275,67 @@ const STRING_ATTRS: &[&str] = &["run_id", "run_name", "status", "user_id", "life
 const NUMERIC_ATTRS: &[&str] = &["start_time", "end_time"];
 const DATASET_KEYS: &[&str] = &["name", "digest", "context"];
 
+/// What one search API accepts: its entities, its attributes, and the comparisons they take.
+/// The tokenizer and the clause syntax are shared; only these lists differ.
+#[derive(Debug, Clone, Copy)]
+pub struct Grammar {
+    /// The entities a key may name (`Attribute` is also the entity of a key without prefix).
+    pub entities: &'static [Entity],
+    /// String attributes (`= != LIKE ILIKE`, and `IN`/`NOT IN` when in `in_attrs`).
+    pub string_attrs: &'static [&'static str],
+    /// Numeric attributes (`= != > >= < <=` with a number).
+    pub numeric_attrs: &'static [&'static str],
+    /// The string attributes that take `IN (...)` and `NOT IN (...)`.
+    pub in_attrs: &'static [&'static str],
+    /// Whether tags take `IS NULL` / `IS NOT NULL`.
+    pub tag_null: bool,
+    /// The `order_by` keys (attributes only; empty: any searchable attribute).
+    pub order_keys: &'static [&'static str],
+}
+
+/// `runs/search`: metrics, params, tags, attributes, datasets.
+pub const RUNS: Grammar = Grammar {
+    entities: &[
+        Entity::Metric,
+        Entity::Param,
+        Entity::Tag,
+        Entity::Attribute,
+        Entity::Dataset,
+    ],
+    string_attrs: STRING_ATTRS,
+    numeric_attrs: NUMERIC_ATTRS,
+    // MLflow allows IN only for run_id; hone allows it for every string attribute.
+    in_attrs: STRING_ATTRS,
+    tag_null: true,
+    order_keys: &[],
+};
+
+/// `registered-models/search` (MLflow's §5.4): `name` and tags.
+pub const REGISTERED_MODELS: Grammar = Grammar {
+    entities: &[Entity::Tag, Entity::Attribute],
+    string_attrs: &["name"],
+    numeric_attrs: &[],
+    in_attrs: &["name"],
+    tag_null: false,
+    order_keys: &["name", "timestamp", "last_updated_timestamp"],
+};
+
+/// `model-versions/search` (MLflow's §5.5): `name`, `run_id`, `source_path`,
+/// `version_number` and tags.
+pub const MODEL_VERSIONS: Grammar = Grammar {
+    entities: &[Entity::Tag, Entity::Attribute],
+    string_attrs: &["name", "run_id", "source_path"],
+    numeric_attrs: &["version_number"],
+    in_attrs: &["name", "run_id"],
+    tag_null: false,
+    order_keys: &[
+        "name",
+        "version_number",
+        "creation_timestamp",
+        "last_updated_timestamp",
+    ],
+};
+
 fn canonical_attr(key: &str) -> &str {
     match key {
         "created" => "start_time",
@@ -284,7 +345,12 @@ fn canonical_attr(key: &str) -> &str {
 }
 
 /// Reads `entity.key` at `toks[*i]`; returns (entity, key).
-fn read_identifier(input: &str, toks: &[(usize, Tok)], i: &mut usize) -> Result<(Entity, String)> {
+fn read_identifier(
+    input: &str,
+    toks: &[(usize, Tok)],
+    i: &mut usize,
+    g: &Grammar,
+) -> Result<(Entity, String)> {
     let (pos, tok) = toks
         .get(*i)
         .ok_or_else(|| err(input, input.len(), "expected `<entity>.<key>`".into()))?;
@@ -300,13 +366,26 @@ fn read_identifier(input: &str, toks: &[(usize, Tok)], i: &mut usize) -> Result<
         Some(d) => (&id[..d], &id[d + 1..]),
         None => ("attribute", id.as_str()),
     };
-    let entity = entity_of(prefix).ok_or_else(|| {
-        err(
-            input,
-            *pos,
-            format!("unknown entity `{prefix}` (metrics, params, tags, attributes, datasets)"),
-        )
-    })?;
+    let entity = entity_of(prefix)
+        .filter(|e| g.entities.contains(e))
+        .ok_or_else(|| {
+            let known: Vec<&str> = g
+                .entities
+                .iter()
+                .map(|e| match e {
+                    Entity::Metric => "metrics",
+                    Entity::Param => "params",
+                    Entity::Tag => "tags",
+                    Entity::Attribute => "attributes",
+                    Entity::Dataset => "datasets",
+                })
+                .collect();
+            err(
+                input,
+                *pos,
+                format!("unknown entity `{prefix}` ({})", known.join(", ")),
+            )
+        })?;
     let key = if rest.is_empty() {
         match toks.get(*i) {
             Some((_, Tok::Quoted(k))) => {
@@ -325,14 +404,23 @@ fn read_identifier(input: &str, toks: &[(usize, Tok)], i: &mut usize) -> Result<
         rest.to_string()
     };
     let key = if entity == Entity::Attribute {
-        let k = canonical_attr(&key).to_string();
-        if !STRING_ATTRS.contains(&k.as_str()) && !NUMERIC_ATTRS.contains(&k.as_str()) {
+        let k = if g.string_attrs == STRING_ATTRS {
+            canonical_attr(&key).to_string()
+        } else {
+            key.clone()
+        };
+        if !g.string_attrs.contains(&k.as_str()) && !g.numeric_attrs.contains(&k.as_str()) {
+            let known: Vec<&str> = g
+                .string_attrs
+                .iter()
+                .chain(g.numeric_attrs)
+                .filter(|a| **a != "lifecycle")
+                .copied()
+                .collect();
             return Err(err(
                 input,
                 *pos,
-                format!(
-                    "unknown attribute `{key}` (run_id, run_name, status, user_id, start_time, end_time)"
-                ),
+                format!("unknown attribute `{key}` ({})", known.join(", ")),
             ));
         }
         k
@@ -349,8 +437,13 @@ fn read_identifier(input: &str, toks: &[(usize, Tok)], i: &mut usize) -> Result<
     Ok((entity, key))
 }
 
-/// Parses a filter string; empty means "everything".
+/// Parses a `runs/search` filter string; empty means "everything".
 pub fn parse_filter(input: &str) -> Result<Vec<Clause>> {
+    parse_filter_for(input, &RUNS)
+}
+
+/// Parses a filter string of the search API described by `g`; empty means "everything".
+pub fn parse_filter_for(input: &str, g: &Grammar) -> Result<Vec<Clause>> {
     let toks = tokenize(input)?;
     let mut i = 0;
     let mut clauses = Vec::new();
@@ -369,7 +462,7 @@ pub fn parse_filter(input: &str) -> Result<Vec<Clause>> {
                 (pos, _) => return Err(err(input, *pos, "expected AND between clauses".into())),
             }
         }
-        let (entity, key) = read_identifier(input, &toks, &mut i)?;
+        let (entity, key) = read_identifier(input, &toks, &mut i, g)?;
         let (op_pos, op_tok) = toks
             .get(i)
             .cloned()
@@ -471,7 +564,7 @@ pub fn parse_filter(input: &str) -> Result<Vec<Clause>> {
                 None => return Err(err(input, input.len(), "expected a value".into())),
             },
         };
-        check_clause(input, op_pos, entity, &key, op, &value)?;
+        check_clause(input, op_pos, g, entity, &key, op, &value)?;
         clauses.push(Clause {
             entity,
             key,
@@ -485,6 +578,7 @@ pub fn parse_filter(input: &str) -> Result<Vec<Clause>> {
 fn check_clause(
     input: &str,
     pos: usize,
+    g: &Grammar,
     entity: Entity,
     key: &str,
     op: Op,
@@ -494,16 +588,20 @@ fn check_clause(
     let stringy = matches!(op, Op::Eq | Op::Ne | Op::Like | Op::ILike);
     let ok = match entity {
         Entity::Metric => numeric && matches!(value, Literal::Num(_)),
-        Entity::Param | Entity::Tag => {
+        Entity::Param => {
             (stringy && matches!(value, Literal::Str(_)))
                 || matches!(op, Op::IsNull | Op::IsNotNull)
         }
-        Entity::Attribute if NUMERIC_ATTRS.contains(&key) => {
+        Entity::Tag => {
+            (stringy && matches!(value, Literal::Str(_)))
+                || (g.tag_null && matches!(op, Op::IsNull | Op::IsNotNull))
+        }
+        Entity::Attribute if g.numeric_attrs.contains(&key) => {
             numeric && matches!(value, Literal::Num(_))
         }
         Entity::Attribute => {
-            // MLflow allows IN only for run_id; hone allows it for every string attribute.
-            (stringy && matches!(value, Literal::Str(_))) || matches!(op, Op::In | Op::NotIn)
+            (stringy && matches!(value, Literal::Str(_)))
+                || (matches!(op, Op::In | Op::NotIn) && g.in_attrs.contains(&key))
         }
         Entity::Dataset => {
             (stringy && matches!(value, Literal::Str(_))) || matches!(op, Op::In | Op::NotIn)
@@ -514,25 +612,55 @@ fn check_clause(
     }
     let expected = match entity {
         Entity::Metric => "metrics compare with = != > >= < <= and an unquoted number",
-        Entity::Param | Entity::Tag => {
+        Entity::Param | Entity::Tag if g.tag_null => {
             "params and tags take = != LIKE ILIKE with a quoted string, or IS [NOT] NULL"
         }
-        Entity::Attribute if NUMERIC_ATTRS.contains(&key) => {
-            "time attributes compare with a number"
+        Entity::Param | Entity::Tag => "tags take = != LIKE ILIKE with a quoted string",
+        Entity::Attribute if g.numeric_attrs.contains(&key) => {
+            "numeric attributes compare with = != > >= < <= and a number"
         }
-        Entity::Attribute => {
+        Entity::Attribute if g.in_attrs.contains(&key) => {
             "string attributes take = != LIKE ILIKE with a quoted string, or IN (...)"
         }
+        Entity::Attribute => "this attribute takes = != LIKE ILIKE with a quoted string",
         Entity::Dataset => "dataset keys take = != LIKE ILIKE or IN with quoted strings",
     };
     Err(err(input, pos, format!("`{key} {}`: {expected}", op.sql())))
 }
 
-/// Parses one `order_by` term: `metrics.auc DESC`, `attributes.start_time`, ``tags.`a b` ASC``.
+/// Parses one `runs/search` `order_by` term: `metrics.auc DESC`, `attributes.start_time`,
+/// ``tags.`a b` ASC``.
 pub fn parse_order_by(input: &str) -> Result<OrderBy> {
+    parse_order_by_for(input, &RUNS)
+}
+
+/// Parses one `order_by` term of the search API described by `g`: for the registry
+/// searches, one of its `order_keys` and an optional `ASC`/`DESC`.
+pub fn parse_order_by_for(input: &str, g: &Grammar) -> Result<OrderBy> {
     let toks = tokenize(input)?;
     let mut i = 0;
-    let (entity, key) = read_identifier(input, &toks, &mut i)?;
+    // The registry's sort keys are not all filter attributes (`timestamp`): read them as such.
+    let order_grammar = Grammar {
+        string_attrs: if g.order_keys.is_empty() {
+            g.string_attrs
+        } else {
+            g.order_keys
+        },
+        numeric_attrs: if g.order_keys.is_empty() {
+            g.numeric_attrs
+        } else {
+            &[]
+        },
+        ..*g
+    };
+    let (entity, key) = read_identifier(input, &toks, &mut i, &order_grammar)?;
+    if entity != Entity::Attribute && !g.order_keys.is_empty() {
+        return Err(err(
+            input,
+            0,
+            format!("order_by takes one of {}", g.order_keys.join(", ")),
+        ));
+    }
     if entity == Entity::Dataset {
         return Err(err(input, 0, "cannot order by dataset keys".into()));
     }
@@ -600,6 +728,52 @@ mod tests {
             parse_filter("tags.t = 'it''s'").unwrap()[0].value,
             Literal::Str("it's".into())
         );
+    }
+
+    #[test]
+    fn registry_grammars_take_mlflows_keys() {
+        // What the MLflow client appends to every registered-model search.
+        let c = parse_filter_for(
+            "name ILIKE 'btc%' AND tag.`mlflow.prompt.is_prompt` != 'true'",
+            &REGISTERED_MODELS,
+        )
+        .unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            (c[1].entity, c[1].key.as_str()),
+            (Entity::Tag, "mlflow.prompt.is_prompt")
+        );
+        assert_eq!(c[1].op, Op::Ne);
+        let c = parse_filter_for("name IN ('a', 'b')", &REGISTERED_MODELS).unwrap();
+        assert_eq!(c[0].value, Literal::List(vec!["a".into(), "b".into()]));
+        let c = parse_filter_for(
+            "version_number >= 2 AND run_id IN ('r1') AND source_path LIKE 'runs:/%' \
+             AND tags.`a b` = 'x'",
+            &MODEL_VERSIONS,
+        )
+        .unwrap();
+        assert_eq!(
+            (c[0].key.as_str(), &c[0].value),
+            ("version_number", &Literal::Num(2.0))
+        );
+        for (bad, grammar) in [
+            ("metrics.auc > 1", &REGISTERED_MODELS),
+            ("run_id = 'x'", &REGISTERED_MODELS),
+            ("tags.a IS NULL", &MODEL_VERSIONS),
+            ("version_number = '2'", &MODEL_VERSIONS),
+            ("source_path IN ('a')", &MODEL_VERSIONS),
+            ("colour = 'red'", &MODEL_VERSIONS),
+            ("name = 'a' OR name = 'b'", &REGISTERED_MODELS),
+        ] {
+            let e = parse_filter_for(bad, grammar).unwrap_err().to_string();
+            assert!(e.starts_with("invalid filter"), "{bad}: {e}");
+        }
+        let o = parse_order_by_for("timestamp DESC", &REGISTERED_MODELS).unwrap();
+        assert_eq!((o.key.as_str(), o.desc), ("timestamp", true));
+        assert!(parse_order_by_for("creation_timestamp", &REGISTERED_MODELS).is_err());
+        assert!(parse_order_by_for("timestamp", &MODEL_VERSIONS).is_err());
+        assert!(parse_order_by_for("version_number ASC", &MODEL_VERSIONS).is_ok());
+        assert!(parse_order_by_for("tags.x", &MODEL_VERSIONS).is_err());
     }
 
     #[test]

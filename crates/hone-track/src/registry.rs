@@ -424,6 +424,9 @@ pub trait Registry: Send + Sync {
     fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion>;
     /// The model's versions (not deleted), by number.
     fn list_model_versions(&self, name: &str) -> Result<Vec<ModelVersion>>;
+    /// Every live version of every model, by model then number (what a registry search
+    /// filters).
+    fn all_model_versions(&self) -> Result<Vec<ModelVersion>>;
     /// Sets a tag of a version (last write wins).
     fn set_model_version_tag(&self, name: &str, version: u32, key: &str, value: &str)
     -> Result<()>;

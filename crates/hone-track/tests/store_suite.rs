@@ -1752,6 +1752,13 @@ fn versions_carry_source_run_link_and_storage_location(t: &Target) {
     let read = store.get_model_version("m", 2).unwrap();
     assert_eq!(read, v);
     assert_eq!(read.source_run_id, "");
+    let all: Vec<u32> = store
+        .all_model_versions()
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(all, [1, 2]);
     assert_eq!(read.source, "models:/m-123");
     assert_eq!(read.run_link, "http://ci/42");
     assert_eq!(read.description, "from the notebook");

@@ -791,6 +791,10 @@ impl<D: Db> Registry for SqlStore<D> {
         })
     }
 
+    fn all_model_versions(&self) -> Result<Vec<ModelVersion>> {
+        self.read(|c| Self::load_versions(c, "1 = 1", &[]))
+    }
+
     fn set_model_version_tag(
         &self,
         name: &str,
