@@ -30,6 +30,10 @@ pub struct ServerArgs {
     /// level comes from HONE_LOG (off, error, warn, info, debug, trace; default info).
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormatArg,
+    /// Seconds a run created through the API may go without a write (any log, tag or update
+    /// counts) before the server marks it KILLED: its client has died.
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    run_timeout: u64,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -51,6 +55,7 @@ pub fn server(args: ServerArgs) -> Result<(), CliError> {
         port: args.port,
         store_uri: location.store_uri,
         artifacts_uri: location.artifacts.clone(),
+        run_timeout: std::time::Duration::from_secs(args.run_timeout),
     };
     hone_server::run(&config, |address, store| {
         println!(

@@ -28,7 +28,6 @@ use hone_track::{ArtifactRecord, Backend, Lifecycle};
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
-use crate::runs::run_lease;
 use crate::{AppState, blocking};
 
 /// The largest artifact upload (1 GiB), buffered in memory; larger ones get 413.
@@ -185,6 +184,7 @@ pub async fn upload(
 ) -> Result<Response, ApiError> {
     let t = parse_target(raw_path(&uri)?, false)?;
     let blobs = s.blobs.clone();
+    let leases = std::sync::Arc::clone(&s.leases);
     blocking(&s, "artifacts.upload", move |st| {
         // Refused before any byte is stored (the store would refuse the record anyway).
         if check_run(st, &t)? {
@@ -202,7 +202,7 @@ pub async fn upload(
                 size,
             },
         )?;
-        st.heartbeat(&run_lease(&t.run_id))?;
+        leases.renew(st, &t.run_id)?;
         Ok(())
     })
     .await?;

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use hone_track::filter::{Entity, FieldValue, matches_all, parse_experiment_filter};
 use hone_track::{Experiment, Lifecycle};
 use serde_json::{Value, json};
 
@@ -27,10 +28,15 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 pub async fn create(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let name = p.req_str("name")?;
     check_name(&name)?;
-    if p.opt_str("artifact_location")?.is_some() {
+    // Security (MLflow's CVE history: traversal through `artifact_location`): a client never
+    // chooses where artifacts go. Every experiment's artifacts live in the server's own
+    // artifact store, at `mlflow-artifacts:/<experiment_id>`, so any location is refused.
+    if p.opt_str("artifact_location")?
+        .is_some_and(|l| !l.is_empty())
+    {
         return Err(ApiError::invalid(
-            "artifact_location is not supported by this server yet: experiments store their \
-             artifacts under the server's artifact root",
+            "artifact_location must be omitted: this server keeps every experiment's \
+             artifacts in its own artifact store (mlflow-artifacts:/<experiment_id>)",
         ));
     }
     let tags = p.key_values("tags")?;
@@ -78,6 +84,31 @@ pub async fn update(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
     check_name(&new_name)?;
     blocking(&s, "experiments.update", move |st| {
         Ok(st.rename_experiment(&id, &new_name)?)
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST experiments/set-experiment-tag {experiment_id, key, value}` → `{}` (last write
+/// wins; MLflow's limits: key 250, value 20,000 characters).
+pub async fn set_tag(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let id = p.req_str("experiment_id")?;
+    let key = p.req_str("key")?;
+    let value = p.req_str("value")?;
+    blocking(&s, "experiments.set_tag", move |st| {
+        Ok(st.set_experiment_tag(&id, &key, &value)?)
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST experiments/delete-experiment-tag {experiment_id, key}` → `{}`; a key the
+/// experiment does not have is 404.
+pub async fn delete_tag(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let id = p.req_str("experiment_id")?;
+    let key = p.req_str("key")?;
+    blocking(&s, "experiments.delete_tag", move |st| {
+        Ok(st.delete_experiment_tag(&id, &key)?)
     })
     .await?;
     Ok(Json(json!({})))
@@ -144,8 +175,9 @@ fn compare(a: &Experiment, b: &Experiment, key: &str) -> std::cmp::Ordering {
 }
 
 /// `GET|POST experiments/search {max_results, page_token, filter, order_by, view_type}` →
-/// `{experiments, next_page_token}`. Filters are not supported yet (400); the page token is
-/// the offset of the next page.
+/// `{experiments, next_page_token}`, with MLflow's filter grammar (`name LIKE 'q%'`,
+/// `tags.team = 'quant'`, `creation_time > ...`, `experiment_id IN (...)`); the page token
+/// is the offset of the next page.
 pub async fn search(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let max = p.opt_i64("max_results")?.unwrap_or(0);
     if !(1..=MAX_SEARCH).contains(&max) {
@@ -154,11 +186,7 @@ pub async fn search(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
              and {MAX_SEARCH}"
         )));
     }
-    if p.opt_str("filter")?.is_some_and(|f| !f.trim().is_empty()) {
-        return Err(ApiError::invalid(
-            "filters on experiments are not supported by this server yet",
-        ));
-    }
+    let clauses = parse_experiment_filter(&p.opt_str("filter")?.unwrap_or_default())?;
     let mut order = p
         .str_list("order_by")?
         .iter()
@@ -174,6 +202,22 @@ pub async fn search(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
         Ok(st.list_experiments(view)?)
     })
     .await?;
+    all.retain(|e| {
+        matches_all(&clauses, |entity, key| match (entity, key) {
+            (Entity::Attribute, "name") => Some(FieldValue::Str(&e.name)),
+            (Entity::Attribute, "experiment_id") => Some(FieldValue::Str(&e.experiment_id)),
+            (Entity::Attribute, "creation_time") => Some(FieldValue::Num(e.creation_time as f64)),
+            (Entity::Attribute, "last_update_time") => {
+                Some(FieldValue::Num(e.last_update_time as f64))
+            }
+            (Entity::Tag, key) => e
+                .tags
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| FieldValue::Str(v)),
+            _ => None,
+        })
+    });
     all.sort_by(|a, b| {
         order
             .iter()

@@ -18,8 +18,8 @@
 //!
 //! Runs created through the API are owned by a lease of their own (`mlflow-run-<run_id>`, no
 //! holder process), not by the server process: every write to a run renews it, and a run
-//! whose client stopped writing without ending it is reaped once the lease expires, as for
-//! any other hone run.
+//! whose client stopped writing for the run timeout is marked KILLED by the server's reaper
+//! ([`leases`]).
 // Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
 #![warn(clippy::unwrap_used)]
 #![warn(missing_docs)]
@@ -29,6 +29,7 @@ mod error;
 mod experiments;
 mod guards;
 pub mod identity;
+pub mod leases;
 mod logging;
 pub mod metrics;
 mod runs;
@@ -47,8 +48,8 @@ use tokio::net::TcpListener;
 
 pub use artifacts::{MAX_ARTIFACT_BYTES, MAX_DECODE_ROUNDS};
 pub use error::{ApiError, ServerError};
+pub use leases::{DEFAULT_RUN_TIMEOUT, RunLeases, run_lease, run_lease_id, spawn_reaper};
 pub use logging::{LogFormat, init_logging, log_level};
-pub use runs::run_lease;
 
 /// The MLflow release whose REST API this server speaks (what `GET /version` answers).
 pub const MLFLOW_VERSION: &str = "3.17.2";
@@ -69,6 +70,9 @@ pub struct ServerConfig {
     /// The artifact location: where the blobs of artifacts uploaded through the
     /// `mlflow-artifacts` proxy go (a folder or `s3://bucket/prefix`).
     pub artifacts_uri: String,
+    /// How long a run created through the API lives without a write before the server marks
+    /// it KILLED ([`DEFAULT_RUN_TIMEOUT`] by default).
+    pub run_timeout: std::time::Duration,
 }
 
 /// What the handlers share: the store, the artifact blob store, and the host names requests
@@ -79,6 +83,7 @@ pub struct AppState {
     blobs: BlobStore,
     allowed_hosts: Arc<Vec<String>>,
     metrics: Arc<metrics::Metrics>,
+    leases: Arc<RunLeases>,
 }
 
 impl AppState {
@@ -95,7 +100,20 @@ impl AppState {
                     .collect(),
             ),
             metrics: Arc::new(metrics::Metrics::default()),
+            leases: Arc::new(RunLeases::new(DEFAULT_RUN_TIMEOUT)),
         }
+    }
+
+    /// Runs created through the API are reaped after `timeout` without a write.
+    pub fn with_run_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.leases = Arc::new(RunLeases::new(timeout));
+        self
+    }
+
+    /// Starts the reaper of runs whose client stopped writing ([`spawn_reaper`]); call it
+    /// inside the tokio runtime that serves the state.
+    pub fn spawn_reaper(&self) -> tokio::task::JoinHandle<()> {
+        spawn_reaper(Arc::clone(&self.store), Arc::clone(&self.leases))
     }
 
     /// Also allows `host` (the address the server is bound to, as given) in `Host`.
@@ -143,6 +161,14 @@ fn mlflow_routes() -> Router<AppState> {
         .route("/experiments/update", post(experiments::update))
         .route("/experiments/delete", post(experiments::delete))
         .route("/experiments/restore", post(experiments::restore))
+        .route(
+            "/experiments/set-experiment-tag",
+            post(experiments::set_tag),
+        )
+        .route(
+            "/experiments/delete-experiment-tag",
+            post(experiments::delete_tag),
+        )
         .route("/runs/create", post(runs::create))
         .route("/runs/get", get(runs::get))
         .route("/runs/update", post(runs::update))
@@ -319,11 +345,10 @@ pub fn run(
             .local_addr()
             .map_err(io(format!("binding {address}")))?;
         on_listening(bound, &location);
-        serve(
-            listener,
-            router(AppState::new(store, blobs).allow_host(&config.host)),
-            shutdown_signal(),
-        )
-        .await
+        let state = AppState::new(store, blobs)
+            .allow_host(&config.host)
+            .with_run_timeout(config.run_timeout);
+        state.spawn_reaper();
+        serve(listener, router(state), shutdown_signal()).await
     })
 }

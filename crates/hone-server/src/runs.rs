@@ -1,22 +1,21 @@
 //! `runs/*` and `metrics/get-history`: create, get, update, delete, restore, log-metric,
 //! log-parameter, log-batch, set-tag, delete-tag, search, and a metric's history.
 //!
-//! A run created here is owned by its own lease ([`run_lease`]), claimed right after the run
+//! A run created here is owned by its own lease ([`crate::leases`]), claimed right after the run
 //! is created; every write to the run renews it.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use hone_track::coordinator::LEASE_TTL_MS;
 use hone_track::store::{Batch, NewRun};
-use hone_track::{
-    Backend, Lease, Lifecycle, Metric, MetricPoint, RunStatus, SearchRequest, TrackError,
-};
+use hone_track::{Backend, Lifecycle, Metric, MetricPoint, RunStatus, SearchRequest, TrackError};
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::experiments::page_offset;
+use crate::leases::RunLeases;
 use crate::wire::{self, Params};
 use crate::{AppState, blocking};
 
@@ -31,21 +30,10 @@ const MAX_SEARCH: i64 = 50_000;
 /// get pages of this size, with a `next_page_token`).
 const MAX_HISTORY_PAGE: usize = 25_000;
 
-/// The lease that owns a run created through the API: one per run, held by no process (the
-/// client is remote), renewed by every write to the run; once it expires without an end, the
-/// run is reaped (KILLED) like any other abandoned hone run.
-pub fn run_lease(run_id: &str) -> Lease {
-    Lease {
-        id: format!("mlflow-run-{run_id}"),
-        ttl_ms: LEASE_TTL_MS,
-        holder: None,
-    }
-}
-
 /// Writes `batch` and renews its run's lease.
-fn write(st: &dyn Backend, batch: Batch) -> Result<(), ApiError> {
+fn write(st: &dyn Backend, leases: &RunLeases, batch: Batch) -> Result<(), ApiError> {
     st.log_batches(std::slice::from_ref(&batch))?;
-    st.heartbeat(&run_lease(&batch.run_id))?;
+    leases.renew(st, &batch.run_id)?;
     Ok(())
 }
 
@@ -76,6 +64,7 @@ pub async fn create(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
             _ => tags.push((k, v)),
         }
     }
+    let leases = Arc::clone(&s.leases);
     let run = blocking(&s, "runs.create", move |st| {
         let experiment_id = resolve_experiment(st, experiment_id)?;
         let info = st.create_run(NewRun {
@@ -87,13 +76,14 @@ pub async fn create(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
             status: Some(RunStatus::Scheduled),
             owner: None,
         })?;
-        let lease = run_lease(&info.run_id);
+        let lease = leases.lease(&info.run_id);
         st.claim_run(
             &info.run_id,
             RunStatus::Scheduled,
             RunStatus::Running,
             Some(&lease),
         )?;
+        leases.note_renewed(&info.run_id);
         Ok(st.get_run(&info.run_id)?)
     })
     .await?;
@@ -135,7 +125,8 @@ pub async fn get(State(s): State<AppState>, p: Params) -> Result<Json<Value>, Ap
 }
 
 /// `POST runs/update {run_id, status, end_time, run_name}` → `{run_info}`. A final status
-/// ends the run (the store sets the end time); renaming is not supported yet.
+/// ends the run (the store sets the end time); a new `run_name` renames it (with its
+/// `mlflow.runName` tag).
 pub async fn update(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let id = p.run_id()?;
     let status = p
@@ -144,14 +135,14 @@ pub async fn update(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
         .transpose()?;
     let new_name = p.opt_str("run_name")?;
     p.opt_i64("end_time")?;
+    let leases = Arc::clone(&s.leases);
     let info = blocking(&s, "runs.update", move |st| {
         let run = st.get_run(&id)?;
         if let Some(name) = new_name
+            && !name.is_empty()
             && name != run.info.run_name
         {
-            return Err(ApiError::invalid(
-                "renaming a run is not supported by this server yet",
-            ));
+            st.rename_run(&id, &name)?;
         }
         match status {
             Some(s @ (RunStatus::Finished | RunStatus::Failed | RunStatus::Killed)) => {
@@ -162,11 +153,12 @@ pub async fn update(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
                     &id,
                     RunStatus::Scheduled,
                     RunStatus::Running,
-                    Some(&run_lease(&id)),
+                    Some(&leases.lease(&id)),
                 )?;
+                leases.note_renewed(&id);
             }
             _ => {
-                st.heartbeat(&run_lease(&id))?;
+                leases.renew(st, &id)?;
             }
         }
         Ok(st.get_run(&id)?.info)
@@ -214,9 +206,11 @@ fn metric_of(m: &Params) -> Result<Metric, ApiError> {
 pub async fn log_metric(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let run_id = p.run_id()?;
     let metric = metric_of(&p)?;
+    let leases = Arc::clone(&s.leases);
     blocking(&s, "runs.log_metric", move |st| {
         write(
             st,
+            &leases,
             Batch {
                 run_id,
                 metrics: vec![metric],
@@ -233,9 +227,11 @@ pub async fn log_metric(State(s): State<AppState>, p: Params) -> Result<Json<Val
 pub async fn log_param(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let run_id = p.run_id()?;
     let param = (p.req_str("key")?, p.opt_str("value")?.unwrap_or_default());
+    let leases = Arc::clone(&s.leases);
     blocking(&s, "runs.log_param", move |st| {
         write(
             st,
+            &leases,
             Batch {
                 run_id,
                 params: vec![param],
@@ -251,9 +247,11 @@ pub async fn log_param(State(s): State<AppState>, p: Params) -> Result<Json<Valu
 pub async fn set_tag(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let run_id = p.run_id()?;
     let tag = (p.req_str("key")?, p.opt_str("value")?.unwrap_or_default());
+    let leases = Arc::clone(&s.leases);
     blocking(&s, "runs.set_tag", move |st| {
         write(
             st,
+            &leases,
             Batch {
                 run_id,
                 tags: vec![tag],
@@ -269,9 +267,10 @@ pub async fn set_tag(State(s): State<AppState>, p: Params) -> Result<Json<Value>
 pub async fn delete_tag(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let run_id = p.run_id()?;
     let key = p.req_str("key")?;
+    let leases = Arc::clone(&s.leases);
     blocking(&s, "runs.delete_tag", move |st| {
         st.delete_tag(&run_id, &key)?;
-        st.heartbeat(&run_lease(&run_id))?;
+        leases.renew(st, &run_id)?;
         Ok(())
     })
     .await?;
@@ -318,9 +317,11 @@ pub async fn log_batch(State(s): State<AppState>, p: Params) -> Result<Json<Valu
             hone_track::printable(dup)
         )));
     }
+    let leases = Arc::clone(&s.leases);
     blocking(&s, "runs.log_batch", move |st| {
         write(
             st,
+            &leases,
             Batch {
                 run_id,
                 metrics,

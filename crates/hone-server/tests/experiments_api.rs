@@ -134,3 +134,167 @@ fn experiment_search_pages_and_orders() {
     assert_eq!(second["experiments"][0]["name"], "c");
     assert!(second.get("next_page_token").is_none());
 }
+
+#[test]
+fn experiment_tags_are_set_and_deleted_with_mlflow_limits() {
+    let s = TestServer::start();
+    let id = s.new_experiment("tagged");
+    let ok = s.api(
+        "experiments/set-experiment-tag",
+        json!({"experiment_id": id, "key": "desk", "value": "fx"}),
+    );
+    assert_eq!((ok.status, ok.json()), (200, json!({})));
+    let tags = |s: &TestServer| {
+        s.get(&format!(
+            "/api/2.0/mlflow/experiments/get?experiment_id={id}"
+        ))
+        .json()["experiment"]["tags"]
+            .clone()
+    };
+    assert_eq!(tags(&s), json!([{"key": "desk", "value": "fx"}]));
+    // Refused, each changing nothing: value over 20,000 characters, bad key, missing value,
+    // unknown experiment, non-integer id.
+    s.api(
+        "experiments/set-experiment-tag",
+        json!({"experiment_id": id, "key": "big", "value": "x".repeat(20_001)}),
+    )
+    .assert_error(400, "INVALID_PARAMETER_VALUE");
+    s.api(
+        "experiments/set-experiment-tag",
+        json!({"experiment_id": id, "key": "../up", "value": "v"}),
+    )
+    .assert_error(400, "INVALID_PARAMETER_VALUE");
+    s.api(
+        "experiments/set-experiment-tag",
+        json!({"experiment_id": id, "key": "k"}),
+    )
+    .assert_error(400, "INVALID_PARAMETER_VALUE");
+    s.api(
+        "experiments/set-experiment-tag",
+        json!({"experiment_id": "424242", "key": "k", "value": "v"}),
+    )
+    .assert_error(404, "RESOURCE_DOES_NOT_EXIST");
+    s.api(
+        "experiments/set-experiment-tag",
+        json!({"experiment_id": "x1", "key": "k", "value": "v"}),
+    )
+    .assert_error(400, "INVALID_PARAMETER_VALUE");
+    assert_eq!(tags(&s), json!([{"key": "desk", "value": "fx"}]));
+    let del = s.api(
+        "experiments/delete-experiment-tag",
+        json!({"experiment_id": id, "key": "desk"}),
+    );
+    assert_eq!((del.status, del.json()), (200, json!({})));
+    s.api(
+        "experiments/delete-experiment-tag",
+        json!({"experiment_id": id, "key": "desk"}),
+    )
+    .assert_error(404, "RESOURCE_DOES_NOT_EXIST");
+    assert_eq!(tags(&s), serde_json::Value::Null);
+}
+
+#[test]
+fn a_client_never_chooses_an_artifact_location() {
+    let s = TestServer::start();
+    // MLflow's CVE history: traversal and foreign hosts through artifact_location.
+    for location in [
+        "/etc",
+        "file:///etc/",
+        "http:///?/../../../../etc/",
+        "http:///#/../../etc/",
+        "s3://other-bucket/x",
+        "mlflow-artifacts:/../../x",
+        "dbfs:/",
+    ] {
+        s.api(
+            "experiments/create",
+            json!({"name": format!("loc-{}", location.len()), "artifact_location": location}),
+        )
+        .assert_error(400, "INVALID_PARAMETER_VALUE");
+    }
+    let found = s.api(
+        "experiments/search",
+        json!({"max_results": 100, "filter": ""}),
+    );
+    let names: Vec<String> = found.json()["experiments"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["name"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!names.iter().any(|n| n.starts_with("loc-")), "{names:?}");
+    // Omitted or empty: the server's own location.
+    let id = s
+        .api(
+            "experiments/create",
+            json!({"name": "plain", "artifact_location": ""}),
+        )
+        .json()["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e = s.get(&format!(
+        "/api/2.0/mlflow/experiments/get?experiment_id={id}"
+    ));
+    assert_eq!(
+        e.json()["experiment"]["artifact_location"],
+        format!("mlflow-artifacts:/{id}")
+    );
+}
+
+#[test]
+fn experiments_are_searched_with_mlflow_filters() {
+    let s = TestServer::start();
+    for (name, team) in [
+        ("quant-a", "quant"),
+        ("quant-b", "macro"),
+        ("Other", "quant"),
+    ] {
+        let r = s.api(
+            "experiments/create",
+            json!({"name": name, "tags": [{"key": "team", "value": team}]}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let names = |filter: &str| -> Vec<String> {
+        let r = s.api(
+            "experiments/search",
+            json!({"max_results": 1000, "filter": filter, "order_by": ["name ASC"]}),
+        );
+        assert_eq!(r.status, 200, "{filter}: {}", r.body);
+        r.json()["experiments"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["name"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(names("name LIKE 'quant%'"), ["quant-a", "quant-b"]);
+    assert_eq!(names("name ILIKE 'QUANT-_'"), ["quant-a", "quant-b"]);
+    assert_eq!(names("tags.team = 'quant'"), ["Other", "quant-a"]);
+    assert_eq!(
+        names("attribute.name != 'Other' AND tags.`team` = \"quant\""),
+        ["quant-a"]
+    );
+    assert_eq!(names("tags.desk IS NULL").len(), 3);
+    assert!(names("creation_time > 0").len() >= 3);
+    assert!(names("tags.team = 'nobody'").is_empty());
+    // Bad filters: 400, never a 500.
+    for bad in [
+        "metrics.auc > 0.5",
+        "name = 'a' OR name = 'b'",
+        "nonsense ~ 1",
+        "name LIKE",
+        "run_id = 'x'",
+    ] {
+        s.api(
+            "experiments/search",
+            json!({"max_results": 10, "filter": bad}),
+        )
+        .assert_error(400, "INVALID_PARAMETER_VALUE");
+    }
+}

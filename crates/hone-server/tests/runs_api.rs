@@ -271,8 +271,16 @@ fn replayed_writes_are_harmless() {
     let s = TestServer::start();
     let (_, run) = new_run(&s, "replays");
     let batch = json!({"run_id": run, "params": [{"key": "lr", "value": "0.1"}],
-                       "tags": [{"key": "t", "value": "1"}]});
+                       "tags": [{"key": "t", "value": "1"}],
+                       "metrics": [{"key": "loss", "value": 0.5, "timestamp": 7, "step": 1},
+                                   {"key": "loss", "value": "NaN", "timestamp": 8, "step": 2}]});
     for _ in 0..2 {
+        // A metric point sent again (same key, value, timestamp, step) is stored once.
+        let r = s.api(
+            "runs/log-metric",
+            json!({"run_id": run, "key": "acc", "value": 0.9, "timestamp": 5, "step": 0}),
+        );
+        assert_eq!((r.status, r.body.as_str()), (200, "{}"));
         let r = s.api("runs/log-batch", batch.clone());
         assert_eq!((r.status, r.body.as_str()), (200, "{}"));
         let r = s.api(
@@ -289,35 +297,113 @@ fn replayed_writes_are_harmless() {
         json!([{"key": "lr", "value": "0.1"}])
     );
     assert_eq!(got["info"]["status"], "FINISHED");
+    let history = |key: &str| {
+        s.get(&format!(
+            "/api/2.0/mlflow/metrics/get-history?run_id={run}&metric_key={key}"
+        ))
+        .json()["metrics"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    assert_eq!((history("loss"), history("acc")), (2, 1));
+}
+
+#[test]
+fn runs_are_renamed_by_update_and_by_their_run_name_tag() {
+    let s = TestServer::start();
+    let (_, run) = new_run(&s, "renames");
+    let r = s.api("runs/update", json!({"run_id": run, "run_name": "second"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["run_info"]["run_name"], "second");
+    let got = get_run(&s, &run);
+    assert_eq!(got["info"]["run_name"], "second");
+    assert!(
+        got["data"]["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"key": "mlflow.runName", "value": "second"}))
+    );
+    // MLflow's rule: setting the tag renames the run too.
+    let r = s.api(
+        "runs/set-tag",
+        json!({"run_id": run, "key": "mlflow.runName", "value": "third"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(get_run(&s, &run)["info"]["run_name"], "third");
+    s.api(
+        "runs/update",
+        json!({"run_id": "0123456789abcdef0123456789abcdef", "run_name": "x"}),
+    )
+    .assert_error(404, "RESOURCE_DOES_NOT_EXIST");
 }
 
 #[test]
 fn api_runs_are_owned_by_their_own_lease_and_writes_renew_it() {
-    let s = TestServer::start();
-    let (_, run) = new_run(&s, "leases");
+    // A short run timeout: the server's reaper kills a run whose client stopped writing,
+    // and leaves alone one whose client keeps writing.
+    let timeout = std::time::Duration::from_millis(1500);
+    let s = TestServer::start_with_run_timeout(timeout);
+    let (_, alive) = new_run(&s, "leases");
+    let r = s.api(
+        "runs/create",
+        json!({"experiment_id": get_run(&s, &alive)["info"]["experiment_id"]}),
+    );
+    let silent = r.json()["run"]["info"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let store = hone_track::open_store(&s.uri).unwrap();
     // The lease named after the run owns exactly that run (not the server process).
-    assert_eq!(store.heartbeat(&hone_server::run_lease(&run)).unwrap(), 1);
-    // A lease of 1 ms that nobody renews expires; a write through the API renews the run's
-    // lease for the default length, so the reaper leaves it alone.
-    let short = hone_track::Lease {
-        ttl_ms: 1,
-        ..hone_server::run_lease(&run)
-    };
-    store.heartbeat(&short).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    let r = s.api(
-        "runs/set-tag",
-        json!({"run_id": run, "key": "alive", "value": "1"}),
+    assert_eq!(
+        store
+            .heartbeat(&hone_track::Lease {
+                ttl_ms: 1500,
+                ..hone_server::run_lease(&alive)
+            })
+            .unwrap(),
+        1
     );
-    assert_eq!(r.status, 200);
-    assert!(store.reap().unwrap().is_empty());
+    let start = std::time::Instant::now();
+    let mut step = 0;
+    while start.elapsed() < timeout * 3 {
+        let r = s.api(
+            "runs/log-metric",
+            json!({"run_id": alive, "key": "x", "value": 1.0, "timestamp": step, "step": step}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        step += 1;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(get_run(&s, &alive)["info"]["status"], "RUNNING");
+    assert_eq!(get_run(&s, &silent)["info"]["status"], "KILLED");
+    // A reaped run's client learns it on its next write.
+    let r = s.api(
+        "runs/update",
+        json!({"run_id": alive, "status": "FINISHED"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(get_run(&s, &alive)["info"]["status"], "FINISHED");
+}
+
+#[test]
+fn a_restarted_server_does_not_reap_its_clients_runs() {
+    let s = TestServer::start();
+    let (_, run) = new_run(&s, "restart");
+    // A second server over the same store (a restart), with its reaper running: the run's
+    // lease is in the store and has not expired, so the run stays RUNNING.
+    let store = hone_track::open_store(&s.uri).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let blobs = hone_track::artifacts::BlobStore::new(&s.artifacts);
+        let state = hone_server::AppState::new(store, blobs);
+        let reaper = state.spawn_reaper();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        reaper.abort();
+    });
     assert_eq!(get_run(&s, &run)["info"]["status"], "RUNNING");
-    // Without a write, the expired lease gets the run reaped.
-    store.heartbeat(&short).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    assert_eq!(store.reap().unwrap(), vec![run.clone()]);
-    assert_eq!(get_run(&s, &run)["info"]["status"], "KILLED");
 }
 
 #[test]

@@ -275,66 +275,47 @@ const STRING_ATTRS: &[&str] = &["run_id", "run_name", "status", "user_id", "life
 const NUMERIC_ATTRS: &[&str] = &["start_time", "end_time"];
 const DATASET_KEYS: &[&str] = &["name", "digest", "context"];
 
-/// What one search API accepts: its entities, its attributes, and the comparisons they take.
-/// The tokenizer and the clause syntax are shared; only these lists differ.
-#[derive(Debug, Clone, Copy)]
-pub struct Grammar {
-    /// The entities a key may name (`Attribute` is also the entity of a key without prefix).
-    pub entities: &'static [Entity],
-    /// String attributes (`= != LIKE ILIKE`, and `IN`/`NOT IN` when in `in_attrs`).
-    pub string_attrs: &'static [&'static str],
-    /// Numeric attributes (`= != > >= < <=` with a number).
-    pub numeric_attrs: &'static [&'static str],
-    /// The string attributes that take `IN (...)` and `NOT IN (...)`.
-    pub in_attrs: &'static [&'static str],
-    /// Whether tags take `IS NULL` / `IS NOT NULL`.
-    pub tag_null: bool,
-    /// The `order_by` keys (attributes only; empty: any searchable attribute).
-    pub order_keys: &'static [&'static str],
+/// The attributes a search grammar knows: runs' or logged models'.
+struct Attrs {
+    /// Attributes compared with strings.
+    strings: &'static [&'static str],
+    /// Attributes compared with numbers (times in ms).
+    numbers: &'static [&'static str],
+    /// Maps an alias to its attribute.
+    canonical: fn(&str) -> &str,
+    /// Whether `datasets.` keys are allowed.
+    datasets: bool,
 }
 
-/// `runs/search`: metrics, params, tags, attributes, datasets.
-pub const RUNS: Grammar = Grammar {
-    entities: &[
-        Entity::Metric,
-        Entity::Param,
-        Entity::Tag,
-        Entity::Attribute,
-        Entity::Dataset,
-    ],
-    string_attrs: STRING_ATTRS,
-    numeric_attrs: NUMERIC_ATTRS,
-    // MLflow allows IN only for run_id; hone allows it for every string attribute.
-    in_attrs: STRING_ATTRS,
-    tag_null: true,
-    order_keys: &[],
+const RUN_ATTRS: Attrs = Attrs {
+    strings: STRING_ATTRS,
+    numbers: NUMERIC_ATTRS,
+    canonical: canonical_attr,
+    datasets: true,
 };
 
-/// `registered-models/search` (MLflow's §5.4): `name` and tags.
-pub const REGISTERED_MODELS: Grammar = Grammar {
-    entities: &[Entity::Tag, Entity::Attribute],
-    string_attrs: &["name"],
-    numeric_attrs: &[],
-    in_attrs: &["name"],
-    tag_null: false,
-    order_keys: &["name", "timestamp", "last_updated_timestamp"],
+/// String attributes of a logged model.
+pub const MODEL_STRING_ATTRS: &[&str] =
+    &["model_id", "name", "model_type", "status", "source_run_id"];
+/// Numeric (time) attributes of a logged model.
+pub const MODEL_NUMERIC_ATTRS: &[&str] = &["creation_timestamp", "last_updated_timestamp"];
+
+const MODEL_ATTRS: Attrs = Attrs {
+    strings: MODEL_STRING_ATTRS,
+    numbers: MODEL_NUMERIC_ATTRS,
+    canonical: canonical_model_attr,
+    datasets: false,
 };
 
-/// `model-versions/search` (MLflow's §5.5): `name`, `run_id`, `source_path`,
-/// `version_number` and tags.
-pub const MODEL_VERSIONS: Grammar = Grammar {
-    entities: &[Entity::Tag, Entity::Attribute],
-    string_attrs: &["name", "run_id", "source_path"],
-    numeric_attrs: &["version_number"],
-    in_attrs: &["name", "run_id"],
-    tag_null: false,
-    order_keys: &[
-        "name",
-        "version_number",
-        "creation_timestamp",
-        "last_updated_timestamp",
-    ],
-};
+fn canonical_model_attr(key: &str) -> &str {
+    match key {
+        "creation_time" | "creation_timestamp_ms" => "creation_timestamp",
+        "last_updated_time" | "last_update_time" | "last_updated_timestamp_ms" => {
+            "last_updated_timestamp"
+        }
+        other => other,
+    }
+}
 
 fn canonical_attr(key: &str) -> &str {
     match key {
@@ -349,7 +330,7 @@ fn read_identifier(
     input: &str,
     toks: &[(usize, Tok)],
     i: &mut usize,
-    g: &Grammar,
+    attrs: &Attrs,
 ) -> Result<(Entity, String)> {
     let (pos, tok) = toks
         .get(*i)
@@ -366,26 +347,13 @@ fn read_identifier(
         Some(d) => (&id[..d], &id[d + 1..]),
         None => ("attribute", id.as_str()),
     };
-    let entity = entity_of(prefix)
-        .filter(|e| g.entities.contains(e))
-        .ok_or_else(|| {
-            let known: Vec<&str> = g
-                .entities
-                .iter()
-                .map(|e| match e {
-                    Entity::Metric => "metrics",
-                    Entity::Param => "params",
-                    Entity::Tag => "tags",
-                    Entity::Attribute => "attributes",
-                    Entity::Dataset => "datasets",
-                })
-                .collect();
-            err(
-                input,
-                *pos,
-                format!("unknown entity `{prefix}` ({})", known.join(", ")),
-            )
-        })?;
+    let entity = entity_of(prefix).ok_or_else(|| {
+        err(
+            input,
+            *pos,
+            format!("unknown entity `{prefix}` (metrics, params, tags, attributes, datasets)"),
+        )
+    })?;
     let key = if rest.is_empty() {
         match toks.get(*i) {
             Some((_, Tok::Quoted(k))) => {
@@ -404,18 +372,14 @@ fn read_identifier(
         rest.to_string()
     };
     let key = if entity == Entity::Attribute {
-        let k = if g.string_attrs == STRING_ATTRS {
-            canonical_attr(&key).to_string()
-        } else {
-            key.clone()
-        };
-        if !g.string_attrs.contains(&k.as_str()) && !g.numeric_attrs.contains(&k.as_str()) {
-            let known: Vec<&str> = g
-                .string_attrs
+        let k = (attrs.canonical)(&key).to_string();
+        if !attrs.strings.contains(&k.as_str()) && !attrs.numbers.contains(&k.as_str()) {
+            let known: Vec<&str> = attrs
+                .strings
                 .iter()
-                .chain(g.numeric_attrs)
-                .filter(|a| **a != "lifecycle")
+                .chain(attrs.numbers)
                 .copied()
+                .filter(|a| *a != "lifecycle")
                 .collect();
             return Err(err(
                 input,
@@ -437,13 +401,42 @@ fn read_identifier(
     Ok((entity, key))
 }
 
-/// Parses a `runs/search` filter string; empty means "everything".
+/// Parses a run-search filter string; empty means "everything".
 pub fn parse_filter(input: &str) -> Result<Vec<Clause>> {
-    parse_filter_for(input, &RUNS)
+    parse_filter_with(input, &RUN_ATTRS)
 }
 
-/// Parses a filter string of the search API described by `g`; empty means "everything".
-pub fn parse_filter_for(input: &str, g: &Grammar) -> Result<Vec<Clause>> {
+/// Parses a logged-model search filter (attributes `name`, `model_id`, `model_type`,
+/// `status`, `source_run_id`, `creation_timestamp`, `last_updated_timestamp`; `metrics.`,
+/// `params.`, `tags.`); empty means "everything".
+pub fn parse_logged_model_filter(input: &str) -> Result<Vec<Clause>> {
+    parse_filter_with(input, &MODEL_ATTRS)
+}
+
+/// The name of a logged model's sort field: an attribute (aliases allowed) or a metric key, as
+/// ([`Entity::Attribute`] or [`Entity::Metric`], key).
+pub fn parse_logged_model_order_field(field: &str) -> Result<(Entity, String)> {
+    let toks = tokenize(field)?;
+    let mut i = 0;
+    let (entity, key) = read_identifier(field, &toks, &mut i, &MODEL_ATTRS)?;
+    if !matches!(entity, Entity::Attribute | Entity::Metric) {
+        return Err(err(
+            field,
+            0,
+            "logged models sort by an attribute or metrics.<key>".into(),
+        ));
+    }
+    if let Some((p, _)) = toks.get(i) {
+        return Err(err(
+            field,
+            *p,
+            "unexpected text after the field name".into(),
+        ));
+    }
+    Ok((entity, key))
+}
+
+fn parse_filter_with(input: &str, attrs: &Attrs) -> Result<Vec<Clause>> {
     let toks = tokenize(input)?;
     let mut i = 0;
     let mut clauses = Vec::new();
@@ -462,7 +455,14 @@ pub fn parse_filter_for(input: &str, g: &Grammar) -> Result<Vec<Clause>> {
                 (pos, _) => return Err(err(input, *pos, "expected AND between clauses".into())),
             }
         }
-        let (entity, key) = read_identifier(input, &toks, &mut i, g)?;
+        let (entity, key) = read_identifier(input, &toks, &mut i, attrs)?;
+        if entity == Entity::Dataset && !attrs.datasets {
+            return Err(err(
+                input,
+                0,
+                "dataset keys are not searchable here (metrics, params, tags, attributes)".into(),
+            ));
+        }
         let (op_pos, op_tok) = toks
             .get(i)
             .cloned()
@@ -564,7 +564,7 @@ pub fn parse_filter_for(input: &str, g: &Grammar) -> Result<Vec<Clause>> {
                 None => return Err(err(input, input.len(), "expected a value".into())),
             },
         };
-        check_clause(input, op_pos, g, entity, &key, op, &value)?;
+        check_clause(input, op_pos, entity, &key, op, &value, attrs)?;
         clauses.push(Clause {
             entity,
             key,
@@ -578,30 +578,26 @@ pub fn parse_filter_for(input: &str, g: &Grammar) -> Result<Vec<Clause>> {
 fn check_clause(
     input: &str,
     pos: usize,
-    g: &Grammar,
     entity: Entity,
     key: &str,
     op: Op,
     value: &Literal,
+    attrs: &Attrs,
 ) -> Result<()> {
     let numeric = matches!(op, Op::Eq | Op::Ne | Op::Gt | Op::Ge | Op::Lt | Op::Le);
     let stringy = matches!(op, Op::Eq | Op::Ne | Op::Like | Op::ILike);
     let ok = match entity {
         Entity::Metric => numeric && matches!(value, Literal::Num(_)),
-        Entity::Param => {
+        Entity::Param | Entity::Tag => {
             (stringy && matches!(value, Literal::Str(_)))
                 || matches!(op, Op::IsNull | Op::IsNotNull)
         }
-        Entity::Tag => {
-            (stringy && matches!(value, Literal::Str(_)))
-                || (g.tag_null && matches!(op, Op::IsNull | Op::IsNotNull))
-        }
-        Entity::Attribute if g.numeric_attrs.contains(&key) => {
+        Entity::Attribute if attrs.numbers.contains(&key) => {
             numeric && matches!(value, Literal::Num(_))
         }
         Entity::Attribute => {
-            (stringy && matches!(value, Literal::Str(_)))
-                || (matches!(op, Op::In | Op::NotIn) && g.in_attrs.contains(&key))
+            // MLflow allows IN only for run_id; hone allows it for every string attribute.
+            (stringy && matches!(value, Literal::Str(_))) || matches!(op, Op::In | Op::NotIn)
         }
         Entity::Dataset => {
             (stringy && matches!(value, Literal::Str(_))) || matches!(op, Op::In | Op::NotIn)
@@ -612,55 +608,25 @@ fn check_clause(
     }
     let expected = match entity {
         Entity::Metric => "metrics compare with = != > >= < <= and an unquoted number",
-        Entity::Param | Entity::Tag if g.tag_null => {
+        Entity::Param | Entity::Tag => {
             "params and tags take = != LIKE ILIKE with a quoted string, or IS [NOT] NULL"
         }
-        Entity::Param | Entity::Tag => "tags take = != LIKE ILIKE with a quoted string",
-        Entity::Attribute if g.numeric_attrs.contains(&key) => {
-            "numeric attributes compare with = != > >= < <= and a number"
+        Entity::Attribute if attrs.numbers.contains(&key) => {
+            "time attributes compare with a number"
         }
-        Entity::Attribute if g.in_attrs.contains(&key) => {
+        Entity::Attribute => {
             "string attributes take = != LIKE ILIKE with a quoted string, or IN (...)"
         }
-        Entity::Attribute => "this attribute takes = != LIKE ILIKE with a quoted string",
         Entity::Dataset => "dataset keys take = != LIKE ILIKE or IN with quoted strings",
     };
     Err(err(input, pos, format!("`{key} {}`: {expected}", op.sql())))
 }
 
-/// Parses one `runs/search` `order_by` term: `metrics.auc DESC`, `attributes.start_time`,
-/// ``tags.`a b` ASC``.
+/// Parses one `order_by` term: `metrics.auc DESC`, `attributes.start_time`, ``tags.`a b` ASC``.
 pub fn parse_order_by(input: &str) -> Result<OrderBy> {
-    parse_order_by_for(input, &RUNS)
-}
-
-/// Parses one `order_by` term of the search API described by `g`: for the registry
-/// searches, one of its `order_keys` and an optional `ASC`/`DESC`.
-pub fn parse_order_by_for(input: &str, g: &Grammar) -> Result<OrderBy> {
     let toks = tokenize(input)?;
     let mut i = 0;
-    // The registry's sort keys are not all filter attributes (`timestamp`): read them as such.
-    let order_grammar = Grammar {
-        string_attrs: if g.order_keys.is_empty() {
-            g.string_attrs
-        } else {
-            g.order_keys
-        },
-        numeric_attrs: if g.order_keys.is_empty() {
-            g.numeric_attrs
-        } else {
-            &[]
-        },
-        ..*g
-    };
-    let (entity, key) = read_identifier(input, &toks, &mut i, &order_grammar)?;
-    if entity != Entity::Attribute && !g.order_keys.is_empty() {
-        return Err(err(
-            input,
-            0,
-            format!("order_by takes one of {}", g.order_keys.join(", ")),
-        ));
-    }
+    let (entity, key) = read_identifier(input, &toks, &mut i, &RUN_ATTRS)?;
     if entity == Entity::Dataset {
         return Err(err(input, 0, "cannot order by dataset keys".into()));
     }
@@ -686,9 +652,295 @@ pub fn parse_order_by_for(input: &str, g: &Grammar) -> Result<OrderBy> {
     Ok(OrderBy { entity, key, desc })
 }
 
+/// String attributes of an experiment (`experiments/search`).
+pub const EXPERIMENT_STRING_ATTRS: &[&str] = &["name", "experiment_id"];
+/// Numeric (time) attributes of an experiment.
+pub const EXPERIMENT_NUMERIC_ATTRS: &[&str] = &["creation_time", "last_update_time"];
+
+const EXPERIMENT_ATTRS: Attrs = Attrs {
+    strings: EXPERIMENT_STRING_ATTRS,
+    numbers: EXPERIMENT_NUMERIC_ATTRS,
+    canonical: canonical_experiment_attr,
+    datasets: false,
+};
+
+fn canonical_experiment_attr(key: &str) -> &str {
+    match key {
+        "created" | "creation_timestamp" => "creation_time",
+        "last_updated_time" | "last_update_timestamp" => "last_update_time",
+        other => other,
+    }
+}
+
+/// Parses an experiment-search filter (MLflow's grammar: attributes `name`,
+/// `experiment_id`, `creation_time`, `last_update_time`, and `tags.<key>`); empty means
+/// "everything".
+pub fn parse_experiment_filter(input: &str) -> Result<Vec<Clause>> {
+    let clauses = parse_filter_with(input, &EXPERIMENT_ATTRS)?;
+    if let Some(c) = clauses
+        .iter()
+        .find(|c| !matches!(c.entity, Entity::Attribute | Entity::Tag))
+    {
+        return Err(TrackError::Invalid(format!(
+            "invalid filter: experiments are searched by attributes (name, experiment_id, \
+             creation_time, last_update_time) and tags, not by `{}`",
+            crate::printable(&c.key)
+        )));
+    }
+    Ok(clauses)
+}
+
+/// What a searched object has under an entity and key, for [`matches_all`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldValue<'a> {
+    /// A string (names, ids, tags, params).
+    Str(&'a str),
+    /// A number (times, metrics).
+    Num(f64),
+}
+
+/// Whether an object matches every clause, evaluated in memory with SQL's semantics (what
+/// the store's SQL search does): a missing value (`field` answers `None`) matches only
+/// `IS NULL`; `=`, `!=`, `LIKE` are case-sensitive, `ILIKE` is not; `%` and `_` are LIKE's
+/// wildcards. For searches over small sets (experiments, registered models).
+pub fn matches_all<'a>(
+    clauses: &[Clause],
+    field: impl Fn(Entity, &str) -> Option<FieldValue<'a>>,
+) -> bool {
+    clauses
+        .iter()
+        .all(|c| clause_matches(c, field(c.entity, &c.key)))
+}
+
+fn clause_matches(c: &Clause, value: Option<FieldValue<'_>>) -> bool {
+    use std::cmp::Ordering;
+    let ordered = |o: Option<Ordering>| match (c.op, o) {
+        (_, None) => false,
+        (Op::Eq, Some(o)) => o == Ordering::Equal,
+        (Op::Ne, Some(o)) => o != Ordering::Equal,
+        (Op::Gt, Some(o)) => o == Ordering::Greater,
+        (Op::Ge, Some(o)) => o != Ordering::Less,
+        (Op::Lt, Some(o)) => o == Ordering::Less,
+        (Op::Le, Some(o)) => o != Ordering::Greater,
+        _ => false,
+    };
+    match (c.op, value) {
+        (Op::IsNull, v) => v.is_none(),
+        (Op::IsNotNull, v) => v.is_some(),
+        (_, None) => false,
+        (op, Some(FieldValue::Str(s))) => match (op, &c.value) {
+            (Op::Like, Literal::Str(p)) => like(p, s, false),
+            (Op::ILike, Literal::Str(p)) => like(p, s, true),
+            (Op::In, Literal::List(items)) => items.iter().any(|i| i == s),
+            (Op::NotIn, Literal::List(items)) => !items.iter().any(|i| i == s),
+            (_, Literal::Str(t)) => ordered(Some(s.cmp(t.as_str()))),
+            (_, Literal::Num(n)) => ordered(s.parse::<f64>().ok().and_then(|x| x.partial_cmp(n))),
+            _ => false,
+        },
+        (_, Some(FieldValue::Num(x))) => match &c.value {
+            Literal::Num(n) => ordered(x.partial_cmp(n)),
+            Literal::Str(t) => ordered(t.parse::<f64>().ok().and_then(|n| x.partial_cmp(&n))),
+            _ => false,
+        },
+    }
+}
+
+/// SQL's `LIKE`: `%` matches any run of characters, `_` exactly one.
+pub fn like(pattern: &str, text: &str, case_insensitive: bool) -> bool {
+    let fold = |s: &str| -> Vec<char> {
+        if case_insensitive {
+            s.chars().flat_map(char::to_lowercase).collect()
+        } else {
+            s.chars().collect()
+        }
+    };
+    let (p, t) = (fold(pattern), fold(text));
+    // Iterative matching with backtracking to the last `%` (linear in practice, no
+    // recursion on hostile patterns).
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('%') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&pc) if pc == '_' || Some(&pc) == t.get(ti) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|c| *c == '%'))
+}
+
+/// The attributes of `registered-models/search` (MLflow's §5.4).
+pub const REGISTERED_MODEL_ATTRS: &[&str] = &["name"];
+/// The `order_by` keys of `registered-models/search` (`timestamp` is the creation time;
+/// MLflow refuses `creation_timestamp` here).
+pub const REGISTERED_MODEL_ORDER_KEYS: &[&str] = &["name", "timestamp", "last_updated_timestamp"];
+/// The string attributes of `model-versions/search` (MLflow's §5.5).
+pub const MODEL_VERSION_STRING_ATTRS: &[&str] = &["name", "run_id", "source_path"];
+/// The numeric attributes of `model-versions/search`.
+pub const MODEL_VERSION_NUMERIC_ATTRS: &[&str] = &["version_number"];
+/// The `order_by` keys of `model-versions/search` (MLflow refuses `timestamp` here).
+pub const MODEL_VERSION_ORDER_KEYS: &[&str] = &[
+    "name",
+    "version_number",
+    "creation_timestamp",
+    "last_updated_timestamp",
+];
+
+fn same_attr(key: &str) -> &str {
+    key
+}
+
+const REGISTERED_MODEL_GRAMMAR: Attrs = Attrs {
+    strings: REGISTERED_MODEL_ATTRS,
+    numbers: &[],
+    canonical: same_attr,
+    datasets: false,
+};
+
+const MODEL_VERSION_GRAMMAR: Attrs = Attrs {
+    strings: MODEL_VERSION_STRING_ATTRS,
+    numbers: MODEL_VERSION_NUMERIC_ATTRS,
+    canonical: same_attr,
+    datasets: false,
+};
+
+/// The registry searches' restrictions on top of the shared grammar: attributes and tags
+/// only, tags compared with `= != LIKE ILIKE` (no `IS NULL`), `IN` only for `in_attrs`.
+fn registry_clauses(clauses: Vec<Clause>, what: &str, in_attrs: &[&str]) -> Result<Vec<Clause>> {
+    for c in &clauses {
+        let key = crate::printable(&c.key);
+        let why = match (c.entity, c.op) {
+            (Entity::Attribute | Entity::Tag, Op::IsNull | Op::IsNotNull) => {
+                format!("`{key} {}` is not supported in a {what} search", c.op.sql())
+            }
+            (Entity::Attribute, Op::In | Op::NotIn) if !in_attrs.contains(&c.key.as_str()) => {
+                format!(
+                    "`{key}` does not take IN; only {} do",
+                    in_attrs.join(" and ")
+                )
+            }
+            (Entity::Attribute | Entity::Tag, _) => continue,
+            _ => format!("{what}s are searched by attributes and tags, not by `{key}`"),
+        };
+        return Err(TrackError::Invalid(format!("invalid filter: {why}")));
+    }
+    Ok(clauses)
+}
+
+/// Parses a `registered-models/search` filter: `name` (`= != LIKE ILIKE IN NOT IN`) and
+/// `tag.<key>` / ``tags.`key` `` (`= != LIKE ILIKE`); empty means "everything".
+pub fn parse_registered_model_filter(input: &str) -> Result<Vec<Clause>> {
+    let clauses = parse_filter_with(input, &REGISTERED_MODEL_GRAMMAR)?;
+    registry_clauses(clauses, "registered model", &["name"])
+}
+
+/// Parses a `model-versions/search` filter: `name`, `run_id` (both with `IN`),
+/// `source_path`, `version_number` (numeric) and tags; empty means "everything".
+pub fn parse_model_version_filter(input: &str) -> Result<Vec<Clause>> {
+    let clauses = parse_filter_with(input, &MODEL_VERSION_GRAMMAR)?;
+    registry_clauses(clauses, "model version", &["name", "run_id"])
+}
+
+/// Parses one registry `order_by` term, `<key> [ASC|DESC]` with `key` one of `keys`
+/// (optionally prefixed `attribute.`), into (key, descending).
+pub fn parse_registry_order_by(input: &str, keys: &[&str]) -> Result<(String, bool)> {
+    let bad = |why: String| {
+        TrackError::Invalid(format!(
+            "invalid order_by {:?}: {why}",
+            crate::printable(input)
+        ))
+    };
+    let mut words = input.split_whitespace();
+    let key = words.next().unwrap_or_default();
+    let key = key
+        .strip_prefix("attributes.")
+        .or_else(|| key.strip_prefix("attribute."))
+        .unwrap_or(key);
+    if !keys.contains(&key) {
+        return Err(bad(format!("the key must be one of {}", keys.join(", "))));
+    }
+    let desc = match words.next().map(str::to_ascii_uppercase).as_deref() {
+        None | Some("ASC") => false,
+        Some("DESC") => true,
+        Some(_) => return Err(bad("the direction must be ASC or DESC".into())),
+    };
+    if words.next().is_some() {
+        return Err(bad("unexpected text after the direction".into()));
+    }
+    Ok((key.to_string(), desc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_grammars_take_mlflows_keys() {
+        // What the MLflow client appends to every registered-model search.
+        let c = parse_registered_model_filter(
+            "name ILIKE 'btc%' AND tag.`mlflow.prompt.is_prompt` != 'true'",
+        )
+        .unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            (c[1].entity, c[1].key.as_str()),
+            (Entity::Tag, "mlflow.prompt.is_prompt")
+        );
+        assert_eq!(c[1].op, Op::Ne);
+        let c = parse_registered_model_filter("name IN ('a', 'b')").unwrap();
+        assert_eq!(c[0].value, Literal::List(vec!["a".into(), "b".into()]));
+        let c = parse_model_version_filter(
+            "version_number >= 2 AND run_id IN ('r1') AND source_path LIKE 'runs:/%' \
+             AND tags.`a b` = 'x'",
+        )
+        .unwrap();
+        assert_eq!(
+            (c[0].key.as_str(), &c[0].value),
+            ("version_number", &Literal::Num(2.0))
+        );
+        for bad in [
+            "metrics.auc > 1",
+            "run_id = 'x'",
+            "tags.a IS NULL",
+            "name = 'a' OR name = 'b'",
+        ] {
+            let e = parse_registered_model_filter(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid filter"), "{bad}: {e}");
+        }
+        for bad in [
+            "tags.a IS NULL",
+            "version_number = '2'",
+            "source_path IN ('a')",
+            "colour = 'red'",
+            "params.a = 'x'",
+        ] {
+            let e = parse_model_version_filter(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid filter"), "{bad}: {e}");
+        }
+        let o = parse_registry_order_by("timestamp DESC", REGISTERED_MODEL_ORDER_KEYS).unwrap();
+        assert_eq!(o, ("timestamp".to_string(), true));
+        assert!(
+            parse_registry_order_by("creation_timestamp", REGISTERED_MODEL_ORDER_KEYS).is_err()
+        );
+        assert!(parse_registry_order_by("timestamp", MODEL_VERSION_ORDER_KEYS).is_err());
+        assert!(parse_registry_order_by("version_number asc", MODEL_VERSION_ORDER_KEYS).is_ok());
+        assert!(parse_registry_order_by("name DESC x", MODEL_VERSION_ORDER_KEYS).is_err());
+        assert!(parse_registry_order_by("name UP", MODEL_VERSION_ORDER_KEYS).is_err());
+    }
 
     #[test]
     fn parses_mlflow_filters() {
@@ -728,52 +980,6 @@ mod tests {
             parse_filter("tags.t = 'it''s'").unwrap()[0].value,
             Literal::Str("it's".into())
         );
-    }
-
-    #[test]
-    fn registry_grammars_take_mlflows_keys() {
-        // What the MLflow client appends to every registered-model search.
-        let c = parse_filter_for(
-            "name ILIKE 'btc%' AND tag.`mlflow.prompt.is_prompt` != 'true'",
-            &REGISTERED_MODELS,
-        )
-        .unwrap();
-        assert_eq!(c.len(), 2);
-        assert_eq!(
-            (c[1].entity, c[1].key.as_str()),
-            (Entity::Tag, "mlflow.prompt.is_prompt")
-        );
-        assert_eq!(c[1].op, Op::Ne);
-        let c = parse_filter_for("name IN ('a', 'b')", &REGISTERED_MODELS).unwrap();
-        assert_eq!(c[0].value, Literal::List(vec!["a".into(), "b".into()]));
-        let c = parse_filter_for(
-            "version_number >= 2 AND run_id IN ('r1') AND source_path LIKE 'runs:/%' \
-             AND tags.`a b` = 'x'",
-            &MODEL_VERSIONS,
-        )
-        .unwrap();
-        assert_eq!(
-            (c[0].key.as_str(), &c[0].value),
-            ("version_number", &Literal::Num(2.0))
-        );
-        for (bad, grammar) in [
-            ("metrics.auc > 1", &REGISTERED_MODELS),
-            ("run_id = 'x'", &REGISTERED_MODELS),
-            ("tags.a IS NULL", &MODEL_VERSIONS),
-            ("version_number = '2'", &MODEL_VERSIONS),
-            ("source_path IN ('a')", &MODEL_VERSIONS),
-            ("colour = 'red'", &MODEL_VERSIONS),
-            ("name = 'a' OR name = 'b'", &REGISTERED_MODELS),
-        ] {
-            let e = parse_filter_for(bad, grammar).unwrap_err().to_string();
-            assert!(e.starts_with("invalid filter"), "{bad}: {e}");
-        }
-        let o = parse_order_by_for("timestamp DESC", &REGISTERED_MODELS).unwrap();
-        assert_eq!((o.key.as_str(), o.desc), ("timestamp", true));
-        assert!(parse_order_by_for("creation_timestamp", &REGISTERED_MODELS).is_err());
-        assert!(parse_order_by_for("timestamp", &MODEL_VERSIONS).is_err());
-        assert!(parse_order_by_for("version_number ASC", &MODEL_VERSIONS).is_ok());
-        assert!(parse_order_by_for("tags.x", &MODEL_VERSIONS).is_err());
     }
 
     #[test]
@@ -1199,5 +1405,54 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn like_follows_sql() {
+        assert!(like("quant%", "quant-model", false));
+        assert!(!like("quant%", "Quant-model", false));
+        assert!(like("quant%", "Quant-model", true));
+        assert!(like("q_ant", "quant", false));
+        assert!(!like("q_ant", "qant", false));
+        assert!(like("%", "", false));
+        assert!(like("%a%b%", "xxaxxbxx", false));
+        assert!(!like("%a%b", "xxaxxbxx", false));
+        assert!(like("exact", "exact", false));
+        assert!(!like("", "x", false));
+        // A hostile pattern stays fast.
+        let p = "%a".repeat(50) + "b";
+        assert!(!like(&p, &"a".repeat(5000), false));
+    }
+
+    #[test]
+    fn experiments_filter_in_memory() {
+        let c = parse_experiment_filter(
+            "name LIKE 'alpha%' AND tags.team = 'quant' AND creation_time > 5",
+        )
+        .unwrap();
+        let field = |name: &'static str, team: Option<&'static str>, created: f64| {
+            move |e: Entity, k: &str| match (e, k) {
+                (Entity::Attribute, "name") => Some(FieldValue::Str(name)),
+                (Entity::Attribute, "creation_time") => Some(FieldValue::Num(created)),
+                (Entity::Tag, "team") => team.map(FieldValue::Str),
+                _ => None,
+            }
+        };
+        assert!(matches_all(&c, field("alpha-1", Some("quant"), 6.0)));
+        assert!(!matches_all(&c, field("beta", Some("quant"), 6.0)));
+        assert!(!matches_all(&c, field("alpha-1", None, 6.0)));
+        assert!(!matches_all(&c, field("alpha-1", Some("quant"), 5.0)));
+        let c = parse_experiment_filter("tags.team IS NULL AND tags.`desk name` != 'fx'").unwrap();
+        assert!(
+            !matches_all(&c, field("a", None, 0.0)),
+            "!= on a missing tag is false"
+        );
+        assert!(parse_experiment_filter("metrics.auc > 1").is_err());
+        assert!(parse_experiment_filter("run_id = 'x'").is_err());
+        let c = parse_experiment_filter("experiment_id IN ('1', '3')").unwrap();
+        let id = |v: &'static str| {
+            move |_: Entity, k: &str| (k == "experiment_id").then_some(FieldValue::Str(v))
+        };
+        assert!(matches_all(&c, id("3")) && !matches_all(&c, id("2")));
     }
 }

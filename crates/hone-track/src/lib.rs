@@ -48,7 +48,7 @@ pub use registry::{
     AuditEntry, ModelVersion, NewEvent, NewModelVersion, PRODUCTION_ALIAS, RegisteredModel,
     Registry, Stage, Transition,
 };
-pub use store::{SearchRequest, Store, search_all};
+pub use store::{LoggedModelSearch, SearchRequest, Store, search_all};
 pub use tracker::{RunHandle, Tracker};
 
 /// Why a tracking operation failed.

@@ -26,6 +26,10 @@ pub trait Maintenance: Send + Sync {
     /// ([`Registry::versions_referencing_run`](crate::Registry::versions_referencing_run)) is
     /// kept, still deleted, until no live version pins it.
     fn purge_deleted_runs(&self, min_age_ms: i64) -> Result<Vec<String>>;
-    /// Every blob address some artifact row refers to.
+    /// Deletes soft-deleted logged models (deleted at least `min_age_ms` ago) for good, with
+    /// their tags, params, metrics, artifact records and run links; returns their ids.
+    fn purge_deleted_logged_models(&self, min_age_ms: i64) -> Result<Vec<String>>;
+    /// Every blob address some artifact record refers to: a run's or a logged model's
+    /// (deleted ones included until purged), so that `hone gc` never frees a blob in use.
     fn referenced_blobs(&self) -> Result<HashSet<String>>;
 }

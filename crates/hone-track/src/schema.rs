@@ -9,7 +9,7 @@ use crate::location::OpenMode;
 use crate::{Result, TrackError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 9;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS experiments (
@@ -214,7 +214,96 @@ UPDATE model_versions SET source = 'runs:/' || source_run_id,
         WHERE runs.run_id = model_versions.source_run_id), '');
 "#;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)];
+/// Metric points get MLflow's identity (run, key, step, timestamp, value, NaN-ness) as a
+/// unique index, so that a client's retried `log-metric` or `log-batch` (the MLflow client
+/// retries every POST on 429 and 5xx) stores nothing twice: inserts skip a point already
+/// there. Duplicates already stored are removed first. The index also serves the history
+/// lookups `metrics_by_run` served (same leading columns), which is dropped.
+const V9: &str = r#"
+CREATE TEMP TABLE metrics_distinct AS
+    SELECT DISTINCT run_id, key, step, timestamp, value, is_nan FROM metrics;
+DELETE FROM metrics;
+INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan)
+    SELECT run_id, key, step, timestamp, value, is_nan FROM metrics_distinct;
+DROP TABLE metrics_distinct;
+DROP INDEX IF EXISTS metrics_by_run;
+CREATE UNIQUE INDEX IF NOT EXISTS metrics_identity
+    ON metrics (run_id, key, step, timestamp, is_nan, (COALESCE(value, 0)));
+"#;
+
+/// MLflow 3 logged models: the models themselves (kept under their experiment; `source_run_id`
+/// has no foreign key so that purging a run leaves the model it produced), their tags, params,
+/// metrics and artifact records (the run `artifacts` table has a foreign key to runs, so model
+/// files get their own table, also counted by `hone gc`), and the outputs linking runs to the
+/// models they produced.
+const V7: &str = r#"
+CREATE TABLE IF NOT EXISTS logged_models (
+    model_id TEXT PRIMARY KEY,
+    experiment_id BIGINT NOT NULL REFERENCES experiments(experiment_id),
+    name TEXT NOT NULL,
+    model_type TEXT,
+    source_run_id TEXT,
+    status TEXT NOT NULL,
+    creation_time BIGINT NOT NULL,
+    last_update_time BIGINT NOT NULL,
+    lifecycle TEXT NOT NULL DEFAULT 'active',
+    deleted_time BIGINT
+);
+CREATE INDEX IF NOT EXISTS logged_models_by_experiment ON logged_models (experiment_id, lifecycle, creation_time);
+CREATE INDEX IF NOT EXISTS logged_models_by_name ON logged_models (name);
+CREATE INDEX IF NOT EXISTS logged_models_by_run ON logged_models (source_run_id);
+CREATE TABLE IF NOT EXISTS logged_model_tags (
+    model_id TEXT NOT NULL REFERENCES logged_models(model_id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+);
+CREATE TABLE IF NOT EXISTS logged_model_params (
+    model_id TEXT NOT NULL REFERENCES logged_models(model_id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+);
+CREATE TABLE IF NOT EXISTS logged_model_metrics (
+    model_id TEXT NOT NULL REFERENCES logged_models(model_id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    step BIGINT NOT NULL,
+    timestamp BIGINT NOT NULL,
+    value {real},
+    is_nan INTEGER NOT NULL,
+    run_id TEXT,
+    dataset_name TEXT,
+    dataset_digest TEXT
+);
+CREATE INDEX IF NOT EXISTS logged_model_metrics_by_model ON logged_model_metrics (model_id, key, step);
+CREATE TABLE IF NOT EXISTS logged_model_artifacts (
+    model_id TEXT NOT NULL REFERENCES logged_models(model_id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    created BIGINT NOT NULL,
+    PRIMARY KEY (model_id, path)
+);
+CREATE INDEX IF NOT EXISTS logged_model_artifacts_by_blob ON logged_model_artifacts (sha256);
+CREATE TABLE IF NOT EXISTS run_outputs (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    model_id TEXT NOT NULL REFERENCES logged_models(model_id) ON DELETE CASCADE,
+    step BIGINT NOT NULL,
+    PRIMARY KEY (run_id, model_id)
+);
+CREATE INDEX IF NOT EXISTS run_outputs_by_model ON run_outputs (model_id);
+"#;
+
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, V1),
+    (2, V2),
+    (3, V3),
+    (4, V4),
+    (5, V5),
+    (6, V6),
+    (7, V7),
+    (9, V9),
+];
 
 fn current_version(c: &mut dyn Conn) -> Result<i64> {
     c.batch("CREATE TABLE IF NOT EXISTS hone_schema (version BIGINT NOT NULL)")?;
@@ -722,6 +811,6 @@ mod tests {
     fn hone_tables_are_read_from_the_migrations() {
         let t: Vec<&str> = super::hone_tables().collect();
         assert!(t.contains(&"runs") && t.contains(&"sequences") && t.contains(&"experiments"));
-        assert_eq!(t.len(), 17, "{t:?}");
+        assert_eq!(t.len(), 23, "{t:?}");
     }
 }

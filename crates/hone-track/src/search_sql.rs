@@ -144,21 +144,21 @@ pub(crate) fn matching_run_ids(
 }
 
 /// A query being built: its joins, conditions, sort terms and parameters.
-struct Sql {
-    joins: String,
-    wheres: Vec<String>,
-    order: Vec<String>,
-    params: Vec<Value>,
+pub(crate) struct Sql {
+    pub(crate) joins: String,
+    pub(crate) wheres: Vec<String>,
+    pub(crate) order: Vec<String>,
+    pub(crate) params: Vec<Value>,
 }
 
 impl Sql {
-    fn param(&mut self, v: Value) -> String {
+    pub(crate) fn param(&mut self, v: Value) -> String {
         self.params.push(v);
         format!("?{}", self.params.len())
     }
 }
 
-fn literal_str(v: &Literal) -> String {
+pub(crate) fn literal_str(v: &Literal) -> String {
     match v {
         Literal::Str(s) => s.clone(),
         Literal::Num(n) => n.to_string(),
@@ -166,7 +166,7 @@ fn literal_str(v: &Literal) -> String {
     }
 }
 
-fn number(v: &Literal) -> Value {
+pub(crate) fn number(v: &Literal) -> Value {
     match v {
         Literal::Num(n) if n.fract() == 0.0 && n.abs() < 9e15 => Value::Int(*n as i64),
         Literal::Num(n) => Value::Real(*n),
@@ -174,7 +174,7 @@ fn number(v: &Literal) -> Value {
     }
 }
 
-fn string_condition(sql: &mut Sql, column: &str, clause: &Clause) -> String {
+pub(crate) fn string_condition(sql: &mut Sql, column: &str, clause: &Clause) -> String {
     match clause.op {
         Op::ILike => {
             let p = sql.param(literal_str(&clause.value).into());

@@ -85,6 +85,10 @@ impl SqliteDb {
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| TrackError::Db(format!("{shown}: {e}")))?;
         conn.busy_timeout(Duration::from_secs(60)).map_err(db_err)?;
+        // rusqlite keeps 16 prepared statements by default; the store uses more distinct
+        // statements than that on a hot path (multi-row inserts of several lengths, lookups,
+        // upserts), and a statement evicted from the cache is parsed again on every request.
+        conn.set_prepared_statement_cache_capacity(256);
         // SQLite reads the header lazily: probe it, then look at the tables, all before the
         // journal mode below is switched (which writes to the file).
         match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {

@@ -80,6 +80,39 @@ impl Default for SearchRequest {
     }
 }
 
+/// The largest page [`Store::search_logged_models`] returns.
+pub const MAX_LOGGED_MODEL_PAGE: usize = 1000;
+
+/// A logged-model search (MLflow 3's `search_logged_models`).
+#[derive(Debug, Clone)]
+pub struct LoggedModelSearch {
+    /// Experiments to search (ids); at least one.
+    pub experiment_ids: Vec<String>,
+    /// Filter in MLflow's grammar over `name`, `model_id`, `model_type`, `status`,
+    /// `source_run_id`, `creation_timestamp`, `last_updated_timestamp`, `metrics.`, `params.`
+    /// and `tags.` (empty: all).
+    pub filter: String,
+    /// Sort terms: a field (`creation_timestamp`, `name`, ..., or `metrics.<key>`) and whether
+    /// it ascends. Ties, and the default, are newest first then by id.
+    pub order_by: Vec<(String, bool)>,
+    /// Page size (1..=[`MAX_LOGGED_MODEL_PAGE`]).
+    pub max_results: usize,
+    /// Token from a previous page.
+    pub page_token: Option<String>,
+}
+
+impl Default for LoggedModelSearch {
+    fn default() -> Self {
+        Self {
+            experiment_ids: Vec::new(),
+            filter: String::new(),
+            order_by: Vec::new(),
+            max_results: 50,
+            page_token: None,
+        }
+    }
+}
+
 /// The tracking store: experiments, runs and their data. Both backends implement it with the
 /// same behaviour (one shared test suite).
 pub trait Store: Send + Sync {
@@ -132,6 +165,59 @@ pub trait Store: Send + Sync {
     /// Soft-deletes or restores one run (not its children; see
     /// [`Maintenance::set_runs_lifecycle_cascade`](crate::maintenance::Maintenance::set_runs_lifecycle_cascade)).
     fn set_run_lifecycle(&self, run_id: &str, lifecycle: Lifecycle) -> Result<()>;
+    /// Sets a tag of an experiment (last write wins). The key follows the rules of run keys;
+    /// a value longer than [`MAX_EXPERIMENT_TAG_VALUE`](crate::model::MAX_EXPERIMENT_TAG_VALUE)
+    /// is refused (MLflow refuses it too, rather than truncating).
+    fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()>;
+    /// Removes a tag of an experiment; a tag it does not have is
+    /// [`TrackError::NotFound`](crate::TrackError::NotFound) naming the key.
+    fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()>;
+    /// Renames a run: its `run_name` and its `mlflow.runName` tag together, so that the two
+    /// never disagree. A deleted run is refused as for any write.
+    fn rename_run(&self, run_id: &str, name: &str) -> Result<()>;
+
+    /// Creates a logged model (status `LOGGED_MODEL_PENDING`) in an active experiment, with a
+    /// fresh id (`m-` + 32 hex). A `source_run_id` must name a run of the same experiment.
+    fn create_logged_model(&self, new: NewLoggedModel) -> Result<LoggedModel>;
+    /// A logged model with its tags, params and metrics; a deleted one is
+    /// [`TrackError::NotFound`](crate::TrackError::NotFound), as in MLflow.
+    fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel>;
+    /// Sets a logged model's status (MLflow's finalize) and returns it.
+    fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel>;
+    /// Searches live logged models; returns a page and the token of the next one.
+    fn search_logged_models(
+        &self,
+        req: &LoggedModelSearch,
+    ) -> Result<(Vec<LoggedModel>, Option<String>)>;
+    /// Sets tags on a logged model (last write wins), all or none.
+    fn set_logged_model_tags(&self, model_id: &str, tags: &[(String, String)]) -> Result<()>;
+    /// Removes a logged model's tag; a tag it does not have is
+    /// [`TrackError::NotFound`](crate::TrackError::NotFound) naming the key.
+    fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()>;
+    /// Logs params on a logged model; like a run's, a param cannot change value.
+    fn log_logged_model_params(&self, model_id: &str, params: &[(String, String)]) -> Result<()>;
+    /// Records metric values on a logged model.
+    fn log_logged_model_metrics(&self, model_id: &str, metrics: &[LoggedModelMetric])
+    -> Result<()>;
+    /// Soft-deletes a logged model: it disappears from get and search; its artifact records
+    /// (and so its blobs) stay until it is purged.
+    fn delete_logged_model(&self, model_id: &str) -> Result<()>;
+    /// Records an artifact of a live logged model (its blob is already stored).
+    fn record_logged_model_artifact(&self, model_id: &str, record: &ArtifactRecord) -> Result<()>;
+    /// A live logged model's artifacts, by path.
+    fn list_logged_model_artifacts(&self, model_id: &str) -> Result<Vec<ArtifactRecord>>;
+    /// Removes a live logged model's record of the artifact at `path`; `false` when it has none
+    /// there. The blob stays until `hone gc` finds no record referring to it.
+    fn delete_logged_model_artifact(&self, model_id: &str, path: &str) -> Result<bool>;
+    /// Links logged models to an active run as its outputs (MLflow's `log_outputs`), each at a
+    /// step; logging the same model again updates its step. Every model must exist.
+    fn log_outputs(&self, run_id: &str, outputs: &[(String, i64)]) -> Result<()>;
+    /// The outputs of each of `run_ids` (unknown runs have none), by run then model id.
+    fn run_outputs(&self, run_ids: &[String]) -> Result<Vec<RunOutput>>;
 }
 
 /// Run tag holding a study trial's JSON record (written by `hone-train`'s study store); the

@@ -12,6 +12,9 @@ use hone_track::{
     MetricPoint, NewEvent, NewModelVersion, RunStatus, Stage, Store, TrackError, Transition,
     ViewType, open_store, search_all,
 };
+use hone_track::{
+    LoggedModel, LoggedModelMetric, LoggedModelSearch, LoggedModelStatus, NewLoggedModel,
+};
 
 /// A store under test: its URI (to open more connections) and one open handle.
 struct Target {
@@ -58,6 +61,9 @@ on_both_backends!(
     runs_nest_and_carry_params_metrics_and_tags,
     tags_are_deleted_by_key_and_a_missing_one_is_named,
     params_are_immutable_and_a_refused_batch_writes_nothing,
+    replayed_metric_points_are_stored_once,
+    experiment_tags_are_set_replaced_and_deleted,
+    runs_are_renamed_with_their_run_name_tag,
     bad_keys_and_missing_runs_are_refused,
     search_filters_and_orders,
     search_pages_and_refuses_bad_requests,
@@ -92,6 +98,9 @@ on_both_backends!(
     a_model_is_renamed_with_its_versions_tags_and_aliases,
     descriptions_of_models_and_versions_are_updated,
     mlflow_transitions_walk_the_matrix_step_by_step,
+    logged_models_are_created_finalized_tagged_and_searched,
+    logged_model_artifacts_and_run_outputs_are_recorded,
+    gc_keeps_logged_model_blobs_until_the_model_is_purged,
 );
 
 fn metric(key: &str, value: f64, step: i64, timestamp: i64) -> Metric {
@@ -311,9 +320,9 @@ fn params_are_immutable_and_a_refused_batch_writes_nothing(t: &Target) {
     let store = t.store();
     let f = folds(store);
     // The same param value again is fine, another value is refused and nothing of the batch
-    // lands.
+    // lands. (The replayed batch's points are already stored: they are not stored twice.)
     store.log_batches(&[batch(&f.a, 0.7, "lgbm")]).unwrap();
-    assert_eq!(store.metric_history(&f.a, "loss").unwrap().len(), 4);
+    assert_eq!(store.metric_history(&f.a, "loss").unwrap().len(), 2);
     let e = store
         .log_batches(&[Batch {
             run_id: f.a.clone(),
@@ -326,7 +335,43 @@ fn params_are_immutable_and_a_refused_batch_writes_nothing(t: &Target) {
     assert!(e.contains("params cannot change"), "{e}");
     let run = store.get_run(&f.a).unwrap();
     assert_eq!(run.params, vec![kv("lr", "0.1"), kv("model", "lgbm")]);
-    assert_eq!(store.metric_history(&f.a, "auc").unwrap().len(), 4);
+    assert_eq!(store.metric_history(&f.a, "auc").unwrap().len(), 2);
+}
+
+fn replayed_metric_points_are_stored_once(t: &Target) {
+    let store = t.store();
+    let f = folds(store);
+    // A client retrying a request (MLflow's retries every POST on 5xx) sends the same points
+    // again, NaN included, possibly twice within one batch: each point is stored once.
+    let replay = Batch {
+        run_id: f.a.clone(),
+        metrics: vec![
+            metric("auc", 0.1, 0, 1),
+            metric("auc", 0.1, 0, 1),
+            metric("loss", f64::NAN, 1, 3),
+        ],
+        ..Default::default()
+    };
+    store.log_batches(&[replay.clone(), replay]).unwrap();
+    assert_eq!(store.metric_history(&f.a, "auc").unwrap().len(), 2);
+    assert_eq!(store.metric_history(&f.a, "loss").unwrap().len(), 2);
+    // A point differing in value, step or timestamp alone is a new point.
+    store
+        .log_batches(&[Batch {
+            run_id: f.a.clone(),
+            metrics: vec![
+                metric("auc", 0.2, 0, 1),
+                metric("auc", 0.1, 1, 1),
+                metric("auc", 0.1, 0, 2),
+                metric("loss", 0.0, 1, 3),
+            ],
+            ..Default::default()
+        }])
+        .unwrap();
+    assert_eq!(store.metric_history(&f.a, "auc").unwrap().len(), 5);
+    assert_eq!(store.metric_history(&f.a, "loss").unwrap().len(), 3);
+    // Another run's identical point is its own.
+    assert_eq!(store.metric_history(&f.b, "auc").unwrap().len(), 2);
 }
 
 fn bad_keys_and_missing_runs_are_refused(t: &Target) {
@@ -1994,4 +2039,486 @@ fn mlflow_transitions_walk_the_matrix_step_by_step(t: &Target) {
         walk(9, Staging, false),
         Err(TrackError::NotFound(_))
     ));
+}
+
+fn experiment_tags_are_set_replaced_and_deleted(t: &Target) {
+    let store = t.store();
+    let exp = store
+        .create_experiment("tagged", &[kv("team", "quant")])
+        .unwrap();
+    store.set_experiment_tag(&exp, "desk", "fx").unwrap();
+    store.set_experiment_tag(&exp, "team", "macro").unwrap();
+    let tags = store.get_experiment(&exp).unwrap().tags;
+    assert_eq!(tags, vec![kv("desk", "fx"), kv("team", "macro")]);
+    store.delete_experiment_tag(&exp, "desk").unwrap();
+    assert_eq!(
+        store.get_experiment(&exp).unwrap().tags,
+        vec![kv("team", "macro")]
+    );
+    let e = store.delete_experiment_tag(&exp, "desk").unwrap_err();
+    assert!(
+        matches!(e, TrackError::NotFound(_)) && e.to_string().contains("desk"),
+        "{e}"
+    );
+    // Unknown experiment, bad key, oversized value: refused, nothing changes.
+    assert!(matches!(
+        store.set_experiment_tag("987654", "k", "v").unwrap_err(),
+        TrackError::NotFound(_)
+    ));
+    assert!(store.set_experiment_tag(&exp, "../x", "v").is_err());
+    let long = "x".repeat(hone_track::model::MAX_EXPERIMENT_TAG_VALUE + 1);
+    let e = store.set_experiment_tag(&exp, "big", &long).unwrap_err();
+    assert!(e.to_string().contains("limit"), "{e}");
+    assert_eq!(
+        store.get_experiment(&exp).unwrap().tags,
+        vec![kv("team", "macro")]
+    );
+}
+
+fn runs_are_renamed_with_their_run_name_tag(t: &Target) {
+    let store = t.store();
+    let f = folds(store);
+    store.rename_run(&f.a, "fold-1-final").unwrap();
+    let run = store.get_run(&f.a).unwrap();
+    assert_eq!(run.info.run_name, "fold-1-final");
+    assert!(run.tags.contains(&kv("mlflow.runName", "fold-1-final")));
+    assert_eq!(
+        search(store, &f.exp, "attributes.run_name = 'fold-1-final'", &[]),
+        vec!["fold-1-final".to_string()]
+    );
+    assert!(matches!(
+        store.rename_run("nope", "x").unwrap_err(),
+        TrackError::NotFound(_)
+    ));
+    store.set_run_lifecycle(&f.b, Lifecycle::Deleted).unwrap();
+    assert!(
+        store.rename_run(&f.b, "x").is_err(),
+        "a deleted run is not renamed"
+    );
+    assert_eq!(store.get_run(&f.b).unwrap().info.run_name, "fold-2");
+}
+
+fn new_model(store: &dyn Store, exp: &str, name: &str, run: Option<&str>) -> LoggedModel {
+    store
+        .create_logged_model(NewLoggedModel {
+            experiment_id: exp.into(),
+            name: Some(name.into()),
+            source_run_id: run.map(str::to_string),
+            ..Default::default()
+        })
+        .unwrap()
+}
+
+fn model_search(store: &dyn Store, exp: &str, filter: &str, order: &[(&str, bool)]) -> Vec<String> {
+    store
+        .search_logged_models(&LoggedModelSearch {
+            experiment_ids: vec![exp.into()],
+            filter: filter.into(),
+            order_by: order.iter().map(|(f, a)| (f.to_string(), *a)).collect(),
+            ..Default::default()
+        })
+        .unwrap()
+        .0
+        .into_iter()
+        .map(|m| m.name)
+        .collect()
+}
+
+fn logged_models_are_created_finalized_tagged_and_searched(t: &Target) {
+    let store = t.store();
+    let exp = store.get_or_create_experiment("lm").unwrap();
+    let run = new_run(store, &exp, "trainer", None);
+    let m = store
+        .create_logged_model(NewLoggedModel {
+            experiment_id: exp.clone(),
+            name: Some("model".into()),
+            model_type: Some("gbm".into()),
+            source_run_id: Some(run.clone()),
+            tags: vec![kv("team", "quant")],
+            params: vec![kv("lr", "0.1")],
+        })
+        .unwrap();
+    assert!(
+        m.model_id.starts_with("m-") && m.model_id.len() == 34,
+        "{}",
+        m.model_id
+    );
+    assert!(m.model_id[2..].chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(m.status, LoggedModelStatus::Pending);
+    assert_eq!(
+        (m.source_run_id.as_deref(), m.model_type.as_deref()),
+        (Some(run.as_str()), Some("gbm"))
+    );
+    assert_eq!(
+        (m.tags.clone(), m.params.clone()),
+        (vec![kv("team", "quant")], vec![kv("lr", "0.1")])
+    );
+    assert_eq!(store.get_logged_model(&m.model_id).unwrap(), m);
+    // Finalize: READY or UPLOAD_FAILED, never back to PENDING; a replay is harmless.
+    assert!(matches!(
+        store.finalize_logged_model(&m.model_id, LoggedModelStatus::Pending),
+        Err(TrackError::Invalid(_))
+    ));
+    let ready = store
+        .finalize_logged_model(&m.model_id, LoggedModelStatus::Ready)
+        .unwrap();
+    assert_eq!(ready.status, LoggedModelStatus::Ready);
+    store
+        .finalize_logged_model(&m.model_id, LoggedModelStatus::Ready)
+        .unwrap();
+    // Tags: upsert, delete, a missing one is named.
+    store
+        .set_logged_model_tags(&m.model_id, &[kv("team", "risk"), kv("stage", "dev")])
+        .unwrap();
+    store.delete_logged_model_tag(&m.model_id, "stage").unwrap();
+    let e = store
+        .delete_logged_model_tag(&m.model_id, "stage")
+        .unwrap_err();
+    assert!(
+        matches!(e, TrackError::NotFound(_)) && e.to_string().contains("stage"),
+        "{e}"
+    );
+    assert!(
+        store
+            .set_logged_model_tags(&m.model_id, &[kv("../x", "v")])
+            .is_err()
+    );
+    // Params are immutable, as on runs; a refused request writes nothing.
+    store
+        .log_logged_model_params(&m.model_id, &[kv("lr", "0.1"), kv("depth", "3")])
+        .unwrap();
+    let e = store
+        .log_logged_model_params(&m.model_id, &[kv("leaves", "8"), kv("lr", "0.2")])
+        .unwrap_err();
+    assert!(matches!(e, TrackError::Invalid(_)), "{e}");
+    store
+        .log_logged_model_metrics(
+            &m.model_id,
+            &[LoggedModelMetric {
+                key: "auc".into(),
+                point: MetricPoint {
+                    value: 0.7,
+                    timestamp: 5,
+                    step: 1,
+                },
+                run_id: Some(run.clone()),
+                dataset_name: Some("train".into()),
+                dataset_digest: Some("abc".into()),
+            }],
+        )
+        .unwrap();
+    let got = store.get_logged_model(&m.model_id).unwrap();
+    assert_eq!(got.tags, vec![kv("team", "risk")]);
+    assert_eq!(got.params, vec![kv("depth", "3"), kv("lr", "0.1")]);
+    assert_eq!(got.metrics.len(), 1);
+    assert_eq!(got.metrics[0].dataset_digest.as_deref(), Some("abc"));
+    assert!(got.last_update_time >= m.last_update_time);
+    // Unknown ids, experiments and runs, and bad names, are refused.
+    assert!(matches!(
+        store.get_logged_model("m-0000"),
+        Err(TrackError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.finalize_logged_model("m-0000", LoggedModelStatus::Ready),
+        Err(TrackError::NotFound(_))
+    ));
+    let bad = |new: NewLoggedModel| store.create_logged_model(new).unwrap_err();
+    assert!(matches!(
+        bad(NewLoggedModel {
+            experiment_id: "999".into(),
+            ..Default::default()
+        }),
+        TrackError::NotFound(_)
+    ));
+    assert!(matches!(
+        bad(NewLoggedModel {
+            experiment_id: "x".into(),
+            ..Default::default()
+        }),
+        TrackError::Invalid(_)
+    ));
+    assert!(matches!(
+        bad(NewLoggedModel {
+            experiment_id: exp.clone(),
+            source_run_id: Some("nope".into()),
+            ..Default::default()
+        }),
+        TrackError::NotFound(_)
+    ));
+    for name in ["", "a/b", "a.b", "a:b", "50%", "it's"] {
+        assert!(
+            matches!(
+                bad(NewLoggedModel {
+                    experiment_id: exp.clone(),
+                    name: Some(name.into()),
+                    ..Default::default()
+                }),
+                TrackError::Invalid(_)
+            ),
+            "{name:?}"
+        );
+    }
+    // A generated name when none is given.
+    let anon = store
+        .create_logged_model(NewLoggedModel {
+            experiment_id: exp.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(!anon.name.is_empty());
+    store.delete_logged_model(&anon.model_id).unwrap();
+    assert!(matches!(
+        store.get_logged_model(&anon.model_id),
+        Err(TrackError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.delete_logged_model(&anon.model_id),
+        Err(TrackError::NotFound(_))
+    ));
+    assert!(
+        store
+            .set_logged_model_tags(&anon.model_id, &[kv("a", "b")])
+            .is_err()
+    );
+
+    // Search: by name (what the client does on every runs:/ read), run, status, tags,
+    // params, metrics and time; ordering and paging.
+    std::thread::sleep(Duration::from_millis(5));
+    let other = new_model(store, &exp, "other", None);
+    assert_eq!(model_search(store, &exp, "name = 'model'", &[]), ["model"]);
+    assert_eq!(model_search(store, &exp, "", &[]), ["other", "model"]);
+    assert_eq!(
+        model_search(store, &exp, &format!("source_run_id = '{run}'"), &[]),
+        ["model"]
+    );
+    assert_eq!(
+        model_search(store, &exp, "status = 'LOGGED_MODEL_PENDING'", &[]),
+        ["other"]
+    );
+    assert_eq!(
+        model_search(store, &exp, "tags.team = 'risk' AND params.lr = '0.1'", &[]),
+        ["model"]
+    );
+    assert_eq!(
+        model_search(store, &exp, "metrics.auc > 0.5", &[]),
+        ["model"]
+    );
+    assert_eq!(
+        model_search(store, &exp, "tags.team IS NULL", &[]),
+        ["other"]
+    );
+    assert_eq!(
+        model_search(
+            store,
+            &exp,
+            &format!("creation_timestamp >= {}", other.creation_time),
+            &[]
+        ),
+        ["other"]
+    );
+    assert_eq!(
+        model_search(store, &exp, "name LIKE 'mod%'", &[]),
+        ["model"]
+    );
+    assert_eq!(
+        model_search(store, &exp, "", &[("name", true)]),
+        ["model", "other"]
+    );
+    assert_eq!(
+        model_search(store, &exp, "", &[("creation_timestamp", true)]),
+        ["model", "other"]
+    );
+    assert_eq!(
+        model_search(store, &exp, "", &[("metrics.auc", false)]),
+        ["model", "other"]
+    );
+    let page = |token: Option<String>| {
+        store
+            .search_logged_models(&LoggedModelSearch {
+                experiment_ids: vec![exp.clone()],
+                max_results: 1,
+                page_token: token,
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    let (first, next) = page(None);
+    assert_eq!(first[0].name, "other");
+    let (second, last) = page(next);
+    assert_eq!((second[0].name.as_str(), last), ("model", None));
+    for (filter, order) in [
+        ("nope = 'x'", vec![]),
+        ("name = ", vec![]),
+        ("datasets.name = 'x'", vec![]),
+        ("", vec![("params.lr".to_string(), true)]),
+        ("", vec![("bogus".to_string(), true)]),
+    ] {
+        let e = store
+            .search_logged_models(&LoggedModelSearch {
+                experiment_ids: vec![exp.clone()],
+                filter: filter.into(),
+                order_by: order,
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert!(matches!(e, TrackError::Invalid(_)), "{filter}: {e}");
+    }
+    for max_results in [0, 1001] {
+        assert!(
+            store
+                .search_logged_models(&LoggedModelSearch {
+                    experiment_ids: vec![exp.clone()],
+                    max_results,
+                    ..Default::default()
+                })
+                .is_err()
+        );
+    }
+    // Another experiment's models are not found.
+    let exp2 = store.get_or_create_experiment("lm2").unwrap();
+    assert!(model_search(store, &exp2, "", &[]).is_empty());
+}
+
+fn logged_model_artifacts_and_run_outputs_are_recorded(t: &Target) {
+    let store = t.store();
+    let exp = store.get_or_create_experiment("outs").unwrap();
+    let run = new_run(store, &exp, "trainer", None);
+    let m = new_model(store, &exp, "model", Some(&run));
+    let art = ArtifactRecord {
+        path: "MLmodel".into(),
+        sha256: "cd".repeat(32),
+        size: 10,
+    };
+    store
+        .record_logged_model_artifact(&m.model_id, &art)
+        .unwrap();
+    let sub = ArtifactRecord {
+        path: "data/model.lgb".into(),
+        ..art.clone()
+    };
+    store
+        .record_logged_model_artifact(&m.model_id, &sub)
+        .unwrap();
+    assert_eq!(
+        store.list_logged_model_artifacts(&m.model_id).unwrap(),
+        vec![art.clone(), sub.clone()]
+    );
+    for bad in ["../x", "/etc/passwd", "a\\b", "C:/x", ""] {
+        assert!(
+            store
+                .record_logged_model_artifact(
+                    &m.model_id,
+                    &ArtifactRecord {
+                        path: bad.into(),
+                        ..art.clone()
+                    }
+                )
+                .is_err(),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        store.record_logged_model_artifact("m-nope", &art),
+        Err(TrackError::NotFound(_))
+    ));
+    assert!(
+        store
+            .delete_logged_model_artifact(&m.model_id, "MLmodel")
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_logged_model_artifact(&m.model_id, "MLmodel")
+            .unwrap()
+    );
+    assert_eq!(
+        store.list_logged_model_artifacts(&m.model_id).unwrap(),
+        vec![sub.clone()]
+    );
+    assert!(store.referenced_blobs().unwrap().contains(&sub.sha256));
+
+    // Outputs: the same model again updates its step; an unknown model writes nothing.
+    let m2 = new_model(store, &exp, "second", Some(&run));
+    store.log_outputs(&run, &[(m.model_id.clone(), 0)]).unwrap();
+    store.log_outputs(&run, &[(m.model_id.clone(), 3)]).unwrap();
+    let e = store
+        .log_outputs(&run, &[(m2.model_id.clone(), 1), ("m-nope".into(), 0)])
+        .unwrap_err();
+    assert!(matches!(e, TrackError::NotFound(_)), "{e}");
+    let outs = store.run_outputs(std::slice::from_ref(&run)).unwrap();
+    assert_eq!(
+        outs,
+        vec![hone_track::RunOutput {
+            run_id: run.clone(),
+            model_id: m.model_id.clone(),
+            step: 3
+        }]
+    );
+    assert!(store.run_outputs(&["nope".to_string()]).unwrap().is_empty());
+    assert!(matches!(
+        store.log_outputs("nope", &[(m.model_id.clone(), 0)]),
+        Err(TrackError::NotFound(_))
+    ));
+    store.set_run_lifecycle(&run, Lifecycle::Deleted).unwrap();
+    assert!(
+        store
+            .log_outputs(&run, &[(m2.model_id.clone(), 0)])
+            .is_err()
+    );
+    // Purging the run drops its links, never the models it produced.
+    assert_eq!(store.purge_deleted_runs(0).unwrap(), vec![run.clone()]);
+    assert!(
+        store
+            .run_outputs(std::slice::from_ref(&run))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.get_logged_model(&m.model_id).unwrap().source_run_id,
+        Some(run)
+    );
+}
+
+fn gc_keeps_logged_model_blobs_until_the_model_is_purged(t: &Target) {
+    let store = t.store();
+    let exp = store.get_or_create_experiment("gc-models").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = hone_track::artifacts::BlobStore::open(&dir.path().display().to_string()).unwrap();
+    let m = new_model(store, &exp, "model", None);
+    let (sha, size) = blobs.put(b"booster bytes").unwrap();
+    store
+        .record_logged_model_artifact(
+            &m.model_id,
+            &ArtifactRecord {
+                path: "model.lgb".into(),
+                sha256: sha.clone(),
+                size,
+            },
+        )
+        .unwrap();
+    let (orphan, _) = blobs.put(b"nobody's").unwrap();
+    let report = hone_track::retention::gc_with_grace(store, &blobs, false, 0).unwrap();
+    assert_eq!((report.blobs, report.unreferenced), (2, 1));
+    assert_eq!(
+        blobs.get(&sha, &m.model_id, "model.lgb").unwrap(),
+        b"booster bytes"
+    );
+    assert!(blobs.get(&orphan, "x", "y").is_err());
+    // Deleted but not purged: still kept (it can be purged later, never half-freed).
+    store.delete_logged_model(&m.model_id).unwrap();
+    assert!(
+        store
+            .purge_deleted_logged_models(60_000)
+            .unwrap()
+            .is_empty()
+    );
+    let report = hone_track::retention::gc_with_grace(store, &blobs, false, 0).unwrap();
+    assert_eq!(report.unreferenced, 0);
+    assert_eq!(
+        store.purge_deleted_logged_models(0).unwrap(),
+        vec![m.model_id.clone()]
+    );
+    let report = hone_track::retention::gc_with_grace(store, &blobs, false, 0).unwrap();
+    assert_eq!(report.unreferenced, 1);
+    assert!(blobs.get(&sha, &m.model_id, "model.lgb").is_err());
 }

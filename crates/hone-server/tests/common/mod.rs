@@ -20,6 +20,12 @@ pub struct TestServer {
 impl TestServer {
     /// Serves `hone_server::router` on a free loopback port from a background thread.
     pub fn start() -> Self {
+        Self::start_with_run_timeout(hone_server::DEFAULT_RUN_TIMEOUT)
+    }
+
+    /// [`TestServer::start`] with API runs reaped after `timeout` without a write (the
+    /// server's reaper task runs).
+    pub fn start_with_run_timeout(timeout: std::time::Duration) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let uri = format!("sqlite://{}", dir.path().join("hone.db").display());
         let store = hone_track::open_store(&uri).unwrap();
@@ -36,7 +42,9 @@ impl TestServer {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
-                let app = hone_server::router(hone_server::AppState::new(store, blobs));
+                let state = hone_server::AppState::new(store, blobs).with_run_timeout(timeout);
+                state.spawn_reaper();
+                let app = hone_server::router(state);
                 hone_server::serve(listener, app, std::future::pending())
                     .await
                     .unwrap();

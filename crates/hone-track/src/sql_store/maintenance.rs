@@ -137,6 +137,8 @@ impl<D: Db> Maintenance for SqlStore<D> {
                     "tags",
                     "artifacts",
                     "run_inputs",
+                    // The links only: the logged models a run produced outlive it.
+                    "run_outputs",
                 ] {
                     c.execute(
                         &format!("DELETE FROM {table} WHERE run_id = ?1"),
@@ -154,12 +156,20 @@ impl<D: Db> Maintenance for SqlStore<D> {
         })
     }
 
+    fn purge_deleted_logged_models(&self, min_age_ms: i64) -> Result<Vec<String>> {
+        self.lm_purge(min_age_ms)
+    }
+
     fn referenced_blobs(&self) -> Result<HashSet<String>> {
         self.read(|c| {
-            Ok(c.query("SELECT DISTINCT sha256 FROM artifacts", &[])?
-                .iter()
-                .map(|r| text(r, 0))
-                .collect())
+            // Logged models' files count as much as runs': a blob either refers to is kept.
+            Ok(c.query(
+                "SELECT sha256 FROM artifacts UNION SELECT sha256 FROM logged_model_artifacts",
+                &[],
+            )?
+            .iter()
+            .map(|r| text(r, 0))
+            .collect())
         })
     }
 }

@@ -7,6 +7,7 @@
 //! retention policies.
 
 mod coordination;
+mod logged_models;
 mod maintenance;
 mod registry;
 mod tracking;
@@ -23,6 +24,7 @@ use crate::schema::migrate;
 use crate::sqlite::{Durability, SqliteDb};
 use crate::store::Batch;
 use crate::{Result, TrackError};
+pub use logged_models::{MAX_LOGGED_MODEL_NAME, validate_logged_model_name};
 
 /// The store's SQL implementation over a [`Db`].
 pub struct SqlStore<D: Db> {
@@ -355,11 +357,20 @@ impl<D: Db> SqlStore<D> {
         }
         for (k, v) in &b.tags {
             validate_key("tag", k)?;
+            let v = truncate(v, MAX_TAG_VALUE);
             c.execute(
                 "INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
-                &[run.clone(), k.into(), truncate(v, MAX_TAG_VALUE).into()],
+                &[run.clone(), k.into(), v.as_str().into()],
             )?;
+            // MLflow's rule: setting the `mlflow.runName` tag renames the run, so the name
+            // and the tag never disagree.
+            if k == "mlflow.runName" && !v.is_empty() {
+                c.execute(
+                    "UPDATE runs SET name = ?1 WHERE run_id = ?2",
+                    &[v.as_str().into(), run.clone()],
+                )?;
+            }
         }
         if b.metrics.is_empty() {
             return Ok(());
@@ -374,7 +385,9 @@ impl<D: Db> SqlStore<D> {
                 latest.insert(&m.key, &m.point);
             }
         }
-        // Multi-row inserts: one statement per 100 points.
+        // Multi-row inserts: one statement per 100 points. A point already stored (same run,
+        // key, step, timestamp and value: a retried request) is skipped by the unique index
+        // `metrics_identity`, so replays are harmless.
         const CHUNK: usize = 100;
         for chunk in b.metrics.chunks(CHUNK) {
             let mut sql = String::from(
@@ -406,6 +419,7 @@ impl<D: Db> SqlStore<D> {
                 });
                 params.push(Value::Int(nan as i64));
             }
+            sql.push_str(" ON CONFLICT DO NOTHING");
             c.execute(&sql, &params)?;
         }
         for (k, p) in latest {

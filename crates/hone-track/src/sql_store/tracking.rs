@@ -6,7 +6,7 @@ use crate::db::{Db, Value, int, text};
 use crate::filter::{OrderBy, parse_filter, parse_order_by};
 use crate::model::*;
 use crate::search_sql::{decode_token, encode_token, matching_run_ids};
-use crate::store::{Batch, MAX_PAGE, NewRun, SearchRequest, Store, new_run_id};
+use crate::store::{Batch, LoggedModelSearch, MAX_PAGE, NewRun, SearchRequest, Store, new_run_id};
 use crate::{Result, TrackError, now_ms};
 
 impl<D: Db> Store for SqlStore<D> {
@@ -431,5 +431,155 @@ impl<D: Db> Store for SqlStore<D> {
     fn set_run_lifecycle(&self, run_id: &str, lifecycle: Lifecycle) -> Result<()> {
         let now = now_ms();
         self.write(|c| Self::set_lifecycle(c, run_id, lifecycle, now))
+    }
+
+    fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()> {
+        validate_key("experiment tag", key)?;
+        let chars = value.chars().count();
+        if chars > crate::model::MAX_EXPERIMENT_TAG_VALUE {
+            return Err(TrackError::Invalid(format!(
+                "experiment tag {key:?} has a value of {chars} characters; the limit is {}",
+                crate::model::MAX_EXPERIMENT_TAG_VALUE
+            )));
+        }
+        let idv = Self::experiment_id(experiment_id)?;
+        self.write(|c| {
+            let found = c.query(
+                "SELECT lifecycle FROM experiments WHERE experiment_id = ?1",
+                std::slice::from_ref(&idv),
+            )?;
+            match found.first().map(|r| text(r, 0)) {
+                None => return Err(TrackError::NotFound(format!("experiment {experiment_id}"))),
+                Some(l) if l != "active" => {
+                    return Err(TrackError::Invalid(format!(
+                        "experiment {experiment_id} is deleted: restore it before tagging it"
+                    )));
+                }
+                Some(_) => {}
+            }
+            c.execute(
+                "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+                &[idv.clone(), key.into(), value.into()],
+            )?;
+            c.execute(
+                "UPDATE experiments SET last_update_time = ?1 WHERE experiment_id = ?2",
+                &[Value::Int(now_ms()), idv.clone()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
+        let idv = Self::experiment_id(experiment_id)?;
+        self.write(|c| {
+            if c.query(
+                "SELECT 1 FROM experiments WHERE experiment_id = ?1",
+                std::slice::from_ref(&idv),
+            )?
+            .is_empty()
+            {
+                return Err(TrackError::NotFound(format!("experiment {experiment_id}")));
+            }
+            let removed = c.execute(
+                "DELETE FROM experiment_tags WHERE experiment_id = ?1 AND key = ?2",
+                &[idv.clone(), key.into()],
+            )?;
+            if removed == 0 {
+                return Err(TrackError::NotFound(format!(
+                    "tag {key:?} of experiment {experiment_id}"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn rename_run(&self, run_id: &str, name: &str) -> Result<()> {
+        // The name is also the `mlflow.runName` tag's value: the same limit applies.
+        if name.chars().count() > MAX_TAG_VALUE {
+            return Err(TrackError::Invalid(format!(
+                "run name is longer than {MAX_TAG_VALUE} characters"
+            )));
+        }
+        self.write(|c| {
+            Self::check_run_active(c, run_id)?;
+            c.execute(
+                "UPDATE runs SET name = ?1 WHERE run_id = ?2",
+                &[name.into(), run_id.into()],
+            )?;
+            c.execute(
+                "INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+                &[run_id.into(), "mlflow.runName".into(), name.into()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn create_logged_model(&self, new: NewLoggedModel) -> Result<LoggedModel> {
+        self.lm_create(new)
+    }
+
+    fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
+        self.lm_get(model_id)
+    }
+
+    fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel> {
+        self.lm_finalize(model_id, status)
+    }
+
+    fn search_logged_models(
+        &self,
+        req: &LoggedModelSearch,
+    ) -> Result<(Vec<LoggedModel>, Option<String>)> {
+        self.lm_search(req)
+    }
+
+    fn set_logged_model_tags(&self, model_id: &str, tags: &[(String, String)]) -> Result<()> {
+        self.lm_set_tags(model_id, tags)
+    }
+
+    fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
+        self.lm_delete_tag(model_id, key)
+    }
+
+    fn log_logged_model_params(&self, model_id: &str, params: &[(String, String)]) -> Result<()> {
+        self.lm_log_params(model_id, params)
+    }
+
+    fn log_logged_model_metrics(
+        &self,
+        model_id: &str,
+        metrics: &[LoggedModelMetric],
+    ) -> Result<()> {
+        self.lm_log_metrics(model_id, metrics)
+    }
+
+    fn delete_logged_model(&self, model_id: &str) -> Result<()> {
+        self.lm_delete(model_id)
+    }
+
+    fn record_logged_model_artifact(&self, model_id: &str, record: &ArtifactRecord) -> Result<()> {
+        self.lm_record_artifact(model_id, record)
+    }
+
+    fn list_logged_model_artifacts(&self, model_id: &str) -> Result<Vec<ArtifactRecord>> {
+        self.lm_list_artifacts(model_id)
+    }
+
+    fn delete_logged_model_artifact(&self, model_id: &str, path: &str) -> Result<bool> {
+        self.lm_delete_artifact(model_id, path)
+    }
+
+    fn log_outputs(&self, run_id: &str, outputs: &[(String, i64)]) -> Result<()> {
+        self.lm_log_outputs(run_id, outputs)
+    }
+
+    fn run_outputs(&self, run_ids: &[String]) -> Result<Vec<RunOutput>> {
+        self.lm_run_outputs(run_ids)
     }
 }
