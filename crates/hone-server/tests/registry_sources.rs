@@ -184,3 +184,88 @@ fn get_artifact_serves_the_versions_files_and_refuses_traversal() {
         assert!(!r.body.contains("not part of the model"), "{path}");
     }
 }
+
+#[test]
+fn logged_model_sources_resolve_through_the_store() {
+    let s = TestServer::start();
+    let (exp, run) = s.new_run("logged");
+    let (other_exp, other_run) = s.new_run("other");
+    // The logged model and one of its files, as `mlflow.<flavor>.log_model` leaves them.
+    let store = hone_track::open_store(&s.uri).unwrap();
+    let model = store
+        .create_logged_model(hone_track::NewLoggedModel {
+            experiment_id: exp.clone(),
+            name: Some("model".into()),
+            model_type: None,
+            source_run_id: Some(run.clone()),
+            tags: vec![],
+            params: vec![],
+        })
+        .unwrap();
+    let orphan = store
+        .create_logged_model(hone_track::NewLoggedModel {
+            experiment_id: exp.clone(),
+            name: Some("orphan".into()),
+            model_type: None,
+            source_run_id: None,
+            tags: vec![],
+            params: vec![],
+        })
+        .unwrap();
+    let blobs = hone_track::artifacts::BlobStore::new(&s.artifacts);
+    let (sha, size) = blobs.put(b"booster").unwrap();
+    store
+        .record_logged_model_artifact(
+            &model.model_id,
+            &hone_track::ArtifactRecord {
+                path: "model.txt".into(),
+                sha256: sha,
+                size,
+            },
+        )
+        .unwrap();
+    let id = model.model_id.as_str();
+    ok(s.api("registered-models/create", json!({"name": "m"})));
+
+    // What register_model("models:/<id>") sends: run_id is filled from the logged model.
+    let v = ok(s.api(
+        "model-versions/create",
+        json!({"name": "m", "source": format!("models:/{id}"), "model_id": id}),
+    ));
+    assert_eq!(v["model_version"]["run_id"], run.as_str());
+    assert_eq!(v["model_version"]["model_id"], id);
+    let d = ok(s.get("/api/2.0/mlflow/model-versions/get-download-uri?name=m&version=1"));
+    assert_eq!(
+        d["artifact_uri"],
+        format!("mlflow-artifacts:/{exp}/models/{id}/artifacts")
+    );
+    let r = s.get("/model-versions/get-artifact?name=m&version=1&path=model.txt");
+    assert_eq!((r.status, r.body.as_str()), (200, "booster"));
+    // The same through the proxy form, and with the matching run_id.
+    let v = ok(s.api(
+        "model-versions/create",
+        json!({"name": "m", "source": format!("mlflow-artifacts:/{exp}/models/{id}/artifacts"),
+               "run_id": run}),
+    ));
+    assert_eq!(v["model_version"]["version"], "2");
+    // A model without a run: no run_id.
+    let v = ok(s.api(
+        "model-versions/create",
+        json!({"name": "m", "source": format!("models:/{}", orphan.model_id)}),
+    ));
+    assert_eq!(v["model_version"]["run_id"], "");
+    // Disagreements are refused and store nothing.
+    for body in [
+        json!({"name": "m", "source": format!("models:/{id}"), "run_id": other_run}),
+        json!({"name": "m", "source": format!("models:/{id}"), "model_id": orphan.model_id}),
+        json!({"name": "m",
+               "source": format!("mlflow-artifacts:/{other_exp}/models/{id}/artifacts")}),
+        json!({"name": "m", "source": format!("runs:/{other_run}/model"), "model_id": id}),
+        json!({"name": "m", "source": format!("models:/{id}/extra")}),
+    ] {
+        s.api("model-versions/create", body.clone())
+            .assert_error(400, "INVALID_PARAMETER_VALUE");
+    }
+    let listed = ok(s.get("/api/2.0/mlflow/model-versions/search"));
+    assert_eq!(listed["model_versions"].as_array().unwrap().len(), 3);
+}
