@@ -32,6 +32,7 @@ pub mod identity;
 pub mod leases;
 mod logging;
 pub mod metrics;
+mod registry;
 mod runs;
 pub mod wire;
 
@@ -40,7 +41,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use hone_track::Backend;
 use hone_track::artifacts::BlobStore;
 use serde_json::json;
@@ -182,6 +183,51 @@ fn mlflow_routes() -> Router<AppState> {
         .route("/runs/search", get(runs::search).post(runs::search))
         .route("/metrics/get-history", get(runs::history))
         .route("/logged-models/search", post(search_logged_models))
+        .route("/registered-models/create", post(registry::create_model))
+        .route("/registered-models/get", get(registry::get_model))
+        .route("/registered-models/rename", post(registry::rename_model))
+        .route("/registered-models/update", patch(registry::update_model))
+        .route("/registered-models/delete", delete(registry::delete_model))
+        .route(
+            "/registered-models/search",
+            get(registry::search_models).post(registry::search_models),
+        )
+        .route(
+            "/registered-models/get-latest-versions",
+            post(registry::latest_versions).get(registry::latest_versions),
+        )
+        .route("/registered-models/set-tag", post(registry::set_model_tag))
+        .route(
+            "/registered-models/delete-tag",
+            delete(registry::delete_model_tag),
+        )
+        .route(
+            "/registered-models/alias",
+            post(registry::set_alias)
+                .delete(registry::delete_alias)
+                .get(registry::get_by_alias),
+        )
+        .route("/model-versions/create", post(registry::create_version))
+        .route("/model-versions/get", get(registry::get_version))
+        .route("/model-versions/update", patch(registry::update_version))
+        .route("/model-versions/delete", delete(registry::delete_version))
+        .route(
+            "/model-versions/search",
+            get(registry::search_versions).post(registry::search_versions),
+        )
+        .route(
+            "/model-versions/get-download-uri",
+            get(registry::download_uri),
+        )
+        .route(
+            "/model-versions/transition-stage",
+            post(registry::transition),
+        )
+        .route("/model-versions/set-tag", post(registry::set_version_tag))
+        .route(
+            "/model-versions/delete-tag",
+            delete(registry::delete_version_tag),
+        )
 }
 
 /// `POST logged-models/search` → `{}`: an empty page, since hone has no MLflow 3 logged
@@ -223,6 +269,7 @@ pub fn router(state: AppState) -> Router {
     }
     app.route("/health", get(|| async { "OK" }))
         .route("/version", get(|| async { MLFLOW_VERSION }))
+        .route("/model-versions/get-artifact", get(registry::get_artifact))
         .route("/api/3.0/mlflow/server-info", get(server_info))
         .route("/metrics", get(metrics::serve_metrics))
         .fallback(|| async {

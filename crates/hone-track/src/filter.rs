@@ -783,9 +783,164 @@ pub fn like(pattern: &str, text: &str, case_insensitive: bool) -> bool {
         .is_some_and(|rest| rest.iter().all(|c| *c == '%'))
 }
 
+/// The attributes of `registered-models/search` (MLflow's §5.4).
+pub const REGISTERED_MODEL_ATTRS: &[&str] = &["name"];
+/// The `order_by` keys of `registered-models/search` (`timestamp` is the creation time;
+/// MLflow refuses `creation_timestamp` here).
+pub const REGISTERED_MODEL_ORDER_KEYS: &[&str] = &["name", "timestamp", "last_updated_timestamp"];
+/// The string attributes of `model-versions/search` (MLflow's §5.5).
+pub const MODEL_VERSION_STRING_ATTRS: &[&str] = &["name", "run_id", "source_path"];
+/// The numeric attributes of `model-versions/search`.
+pub const MODEL_VERSION_NUMERIC_ATTRS: &[&str] = &["version_number"];
+/// The `order_by` keys of `model-versions/search` (MLflow refuses `timestamp` here).
+pub const MODEL_VERSION_ORDER_KEYS: &[&str] = &[
+    "name",
+    "version_number",
+    "creation_timestamp",
+    "last_updated_timestamp",
+];
+
+fn same_attr(key: &str) -> &str {
+    key
+}
+
+const REGISTERED_MODEL_GRAMMAR: Attrs = Attrs {
+    strings: REGISTERED_MODEL_ATTRS,
+    numbers: &[],
+    canonical: same_attr,
+    datasets: false,
+};
+
+const MODEL_VERSION_GRAMMAR: Attrs = Attrs {
+    strings: MODEL_VERSION_STRING_ATTRS,
+    numbers: MODEL_VERSION_NUMERIC_ATTRS,
+    canonical: same_attr,
+    datasets: false,
+};
+
+/// The registry searches' restrictions on top of the shared grammar: attributes and tags
+/// only, tags compared with `= != LIKE ILIKE` (no `IS NULL`), `IN` only for `in_attrs`.
+fn registry_clauses(clauses: Vec<Clause>, what: &str, in_attrs: &[&str]) -> Result<Vec<Clause>> {
+    for c in &clauses {
+        let key = crate::printable(&c.key);
+        let why = match (c.entity, c.op) {
+            (Entity::Attribute | Entity::Tag, Op::IsNull | Op::IsNotNull) => {
+                format!("`{key} {}` is not supported in a {what} search", c.op.sql())
+            }
+            (Entity::Attribute, Op::In | Op::NotIn) if !in_attrs.contains(&c.key.as_str()) => {
+                format!(
+                    "`{key}` does not take IN; only {} do",
+                    in_attrs.join(" and ")
+                )
+            }
+            (Entity::Attribute | Entity::Tag, _) => continue,
+            _ => format!("{what}s are searched by attributes and tags, not by `{key}`"),
+        };
+        return Err(TrackError::Invalid(format!("invalid filter: {why}")));
+    }
+    Ok(clauses)
+}
+
+/// Parses a `registered-models/search` filter: `name` (`= != LIKE ILIKE IN NOT IN`) and
+/// `tag.<key>` / ``tags.`key` `` (`= != LIKE ILIKE`); empty means "everything".
+pub fn parse_registered_model_filter(input: &str) -> Result<Vec<Clause>> {
+    let clauses = parse_filter_with(input, &REGISTERED_MODEL_GRAMMAR)?;
+    registry_clauses(clauses, "registered model", &["name"])
+}
+
+/// Parses a `model-versions/search` filter: `name`, `run_id` (both with `IN`),
+/// `source_path`, `version_number` (numeric) and tags; empty means "everything".
+pub fn parse_model_version_filter(input: &str) -> Result<Vec<Clause>> {
+    let clauses = parse_filter_with(input, &MODEL_VERSION_GRAMMAR)?;
+    registry_clauses(clauses, "model version", &["name", "run_id"])
+}
+
+/// Parses one registry `order_by` term, `<key> [ASC|DESC]` with `key` one of `keys`
+/// (optionally prefixed `attribute.`), into (key, descending).
+pub fn parse_registry_order_by(input: &str, keys: &[&str]) -> Result<(String, bool)> {
+    let bad = |why: String| {
+        TrackError::Invalid(format!(
+            "invalid order_by {:?}: {why}",
+            crate::printable(input)
+        ))
+    };
+    let mut words = input.split_whitespace();
+    let key = words.next().unwrap_or_default();
+    let key = key
+        .strip_prefix("attributes.")
+        .or_else(|| key.strip_prefix("attribute."))
+        .unwrap_or(key);
+    if !keys.contains(&key) {
+        return Err(bad(format!("the key must be one of {}", keys.join(", "))));
+    }
+    let desc = match words.next().map(str::to_ascii_uppercase).as_deref() {
+        None | Some("ASC") => false,
+        Some("DESC") => true,
+        Some(_) => return Err(bad("the direction must be ASC or DESC".into())),
+    };
+    if words.next().is_some() {
+        return Err(bad("unexpected text after the direction".into()));
+    }
+    Ok((key.to_string(), desc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_grammars_take_mlflows_keys() {
+        // What the MLflow client appends to every registered-model search.
+        let c = parse_registered_model_filter(
+            "name ILIKE 'btc%' AND tag.`mlflow.prompt.is_prompt` != 'true'",
+        )
+        .unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            (c[1].entity, c[1].key.as_str()),
+            (Entity::Tag, "mlflow.prompt.is_prompt")
+        );
+        assert_eq!(c[1].op, Op::Ne);
+        let c = parse_registered_model_filter("name IN ('a', 'b')").unwrap();
+        assert_eq!(c[0].value, Literal::List(vec!["a".into(), "b".into()]));
+        let c = parse_model_version_filter(
+            "version_number >= 2 AND run_id IN ('r1') AND source_path LIKE 'runs:/%' \
+             AND tags.`a b` = 'x'",
+        )
+        .unwrap();
+        assert_eq!(
+            (c[0].key.as_str(), &c[0].value),
+            ("version_number", &Literal::Num(2.0))
+        );
+        for bad in [
+            "metrics.auc > 1",
+            "run_id = 'x'",
+            "tags.a IS NULL",
+            "name = 'a' OR name = 'b'",
+        ] {
+            let e = parse_registered_model_filter(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid filter"), "{bad}: {e}");
+        }
+        for bad in [
+            "tags.a IS NULL",
+            "version_number = '2'",
+            "source_path IN ('a')",
+            "colour = 'red'",
+            "params.a = 'x'",
+        ] {
+            let e = parse_model_version_filter(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid filter"), "{bad}: {e}");
+        }
+        let o = parse_registry_order_by("timestamp DESC", REGISTERED_MODEL_ORDER_KEYS).unwrap();
+        assert_eq!(o, ("timestamp".to_string(), true));
+        assert!(
+            parse_registry_order_by("creation_timestamp", REGISTERED_MODEL_ORDER_KEYS).is_err()
+        );
+        assert!(parse_registry_order_by("timestamp", MODEL_VERSION_ORDER_KEYS).is_err());
+        assert!(parse_registry_order_by("version_number asc", MODEL_VERSION_ORDER_KEYS).is_ok());
+        assert!(parse_registry_order_by("name DESC x", MODEL_VERSION_ORDER_KEYS).is_err());
+        assert!(parse_registry_order_by("name UP", MODEL_VERSION_ORDER_KEYS).is_err());
+    }
 
     #[test]
     fn parses_mlflow_filters() {

@@ -45,8 +45,8 @@ pub use maintenance::Maintenance;
 pub use model::*;
 pub use open::{Backend, open_store, open_store_with};
 pub use registry::{
-    AuditEntry, ModelVersion, NewEvent, PRODUCTION_ALIAS, RegisteredModel, Registry, Stage,
-    Transition,
+    AuditEntry, ModelVersion, NewEvent, NewModelVersion, PRODUCTION_ALIAS, RegisteredModel,
+    Registry, Stage, Transition,
 };
 pub use store::{LoggedModelSearch, SearchRequest, Store, search_all};
 pub use tracker::{RunHandle, Tracker};

@@ -165,8 +165,19 @@ pub struct ModelVersion {
     pub version: u32,
     /// Semantic version `X.Y.Z`, if one was given.
     pub semver: Option<String>,
-    /// The run the model came from.
+    /// The run the model came from (empty: MLflow allows a version whose source names no
+    /// run).
     pub source_run_id: String,
+    /// Where the model's files are, as the registering client named them (MLflow's
+    /// `source`: `runs:/<run_id>/model`, `models:/<model_id>`, `mlflow-artifacts:/...`).
+    pub source: String,
+    /// A free link to the run that produced it (MLflow's `run_link`).
+    pub run_link: String,
+    /// The MLflow 3 logged model it was registered from (empty: none).
+    pub model_id: String,
+    /// Where the files are, resolved by the store's owner (never taken from a client): what
+    /// MLflow's `get-download-uri` answers, an `mlflow-artifacts:/` URI.
+    pub storage_location: String,
     /// MLflow's registration status (`READY`: hone registers synchronously).
     pub status: String,
     /// Current stage.
@@ -218,6 +229,7 @@ pub struct AuditEntry {
 /// refuses them, so an entry with one of these actions always records a real change.
 pub const STORE_ACTIONS: &[&str] = &[
     "create_model",
+    "rename_model",
     "delete_model",
     "create_version",
     "delete_version",
@@ -241,6 +253,98 @@ pub struct NewEvent<'a> {
     pub reason: &'a str,
     /// JSON text, or empty.
     pub details: &'a str,
+}
+
+/// A new model version for [`Registry::create_model_version`]. Build one with
+/// [`NewModelVersion::from_run`] and set the optional fields by name.
+#[derive(Debug, Clone)]
+pub struct NewModelVersion<'a> {
+    /// The registered model (must exist).
+    pub name: &'a str,
+    /// The run the model came from; it must exist. Empty: no run (MLflow allows a source
+    /// without one).
+    pub run_id: &'a str,
+    /// Semantic version `X.Y.Z`, if any.
+    pub semver: Option<&'a str>,
+    /// Tags of the version.
+    pub tags: &'a [(String, String)],
+    /// MLflow's `source`; `None`: `runs:/<run_id>`.
+    pub source: Option<&'a str>,
+    /// MLflow's `run_link` (free text).
+    pub run_link: &'a str,
+    /// Description (truncated to [`MAX_DESCRIPTION`]).
+    pub description: &'a str,
+    /// The MLflow 3 logged model, or empty.
+    pub model_id: &'a str,
+    /// The resolved storage location; `None`: the run's artifact root
+    /// ([`run_artifact_uri`]). Callers derive it themselves; a client's text never goes here.
+    pub storage_location: Option<&'a str>,
+    /// Who registers it (audit log, `user_id`); `None`: the process's user.
+    pub user: Option<&'a str>,
+}
+
+impl<'a> NewModelVersion<'a> {
+    /// A version of `name` from run `run_id`, with source `runs:/<run_id>`, stored at the run's
+    /// artifacts, and nothing else set.
+    pub fn from_run(
+        name: &'a str,
+        run_id: &'a str,
+        semver: Option<&'a str>,
+        tags: &'a [(String, String)],
+    ) -> Self {
+        Self {
+            name,
+            run_id,
+            semver,
+            tags,
+            source: None,
+            run_link: "",
+            description: "",
+            model_id: "",
+            storage_location: None,
+            user: None,
+        }
+    }
+}
+
+/// The `mlflow-artifacts:/` URI of a run's artifact root, the form `hone server` serves and
+/// the storage location of a version registered from a run.
+pub fn run_artifact_uri(experiment_id: &str, run_id: &str) -> String {
+    format!("mlflow-artifacts:/{experiment_id}/{run_id}/artifacts")
+}
+
+/// The stages a version walks through to get from `from` to `to`, each step one the matrix
+/// allows ([`Stage::allowed_next`]), shortest first, never passing through production on the
+/// way to another stage (that would displace the production version). Empty when `from ==
+/// to`; `None` when there is no such path.
+pub fn stage_path(from: Stage, to: Stage) -> Option<Vec<Stage>> {
+    if from == to {
+        return Some(Vec::new());
+    }
+    // Breadth-first over five stages: the first path found is a shortest one.
+    let mut paths: Vec<Vec<Stage>> = vec![vec![from]];
+    let mut seen = vec![from];
+    while !paths.is_empty() {
+        let mut next = Vec::new();
+        for path in &paths {
+            let Some(&last) = path.last() else { continue };
+            for &s in last.allowed_next() {
+                if seen.contains(&s) || (s == Stage::Production && to != Stage::Production) {
+                    continue;
+                }
+                seen.push(s);
+                let mut p = path.clone();
+                p.push(s);
+                if s == to {
+                    p.remove(0);
+                    return Some(p);
+                }
+                next.push(p);
+            }
+        }
+        paths = next;
+    }
+    None
 }
 
 /// A stage change request for [`Registry::transition_stage`].
@@ -291,15 +395,26 @@ pub trait Registry: Send + Sync {
     fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()>;
     /// Removes a tag of a registered model; a missing tag is [`TrackError::NotFound`].
     fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()>;
-    /// Registers a new version of `name` from a run: the next number, allocated atomically
-    /// (concurrent callers get distinct, gap-free numbers). `semver`, when given, must be
-    /// `X.Y.Z` and greater than every semver of the model, deleted versions included.
-    fn create_model_version(
+    /// Renames a registered model, with its versions, tags and aliases; the new name must be
+    /// free ([`TrackError::AlreadyExists`]). The audit log keeps the entries under the old
+    /// name and gets a `rename_model` entry under both names.
+    fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel>;
+    /// Replaces a registered model's description (truncated to [`MAX_DESCRIPTION`]).
+    fn update_registered_model_description(
         &self,
         name: &str,
-        source_run_id: &str,
-        semver: Option<&str>,
-        tags: &[(String, String)],
+        description: &str,
+    ) -> Result<RegisteredModel>;
+    /// Registers a new version (see [`NewModelVersion`]): the next number, allocated
+    /// atomically (concurrent callers get distinct, gap-free numbers). `semver`, when given,
+    /// must be `X.Y.Z` and greater than every semver of the model, deleted versions included.
+    fn create_model_version(&self, v: &NewModelVersion<'_>) -> Result<ModelVersion>;
+    /// Replaces a version's description (truncated to [`MAX_DESCRIPTION`]).
+    fn update_model_version_description(
+        &self,
+        name: &str,
+        version: u32,
+        description: &str,
     ) -> Result<ModelVersion>;
     /// A version by number (deleted versions are not found).
     fn get_model_version(&self, name: &str, version: u32) -> Result<ModelVersion>;
@@ -309,6 +424,9 @@ pub trait Registry: Send + Sync {
     fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion>;
     /// The model's versions (not deleted), by number.
     fn list_model_versions(&self, name: &str) -> Result<Vec<ModelVersion>>;
+    /// Every live version of every model, by model then number (what a registry search
+    /// filters).
+    fn all_model_versions(&self) -> Result<Vec<ModelVersion>>;
     /// Sets a tag of a version (last write wins).
     fn set_model_version_tag(&self, name: &str, version: u32, key: &str, value: &str)
     -> Result<()>;
@@ -328,6 +446,13 @@ pub trait Registry: Send + Sync {
     /// [`PRODUCTION_ALIAS`] at the new one; a move out of production removes the alias. Every
     /// change is written to the audit log in the same transaction. Returns the moved version.
     fn transition_stage(&self, t: &Transition<'_>) -> Result<ModelVersion>;
+    /// MLflow's `transition-stage`: moves a version to `t.to` along [`stage_path`], one
+    /// audited [`Registry::transition_stage`] step after another in one transaction (so
+    /// `None` → `Production` is `None` → `Staging` → `Production`), with
+    /// `t.archive_existing` applied to the last step. `t.expected_current_production` is
+    /// ignored: MLflow's call has no expectation, and the steps read the production version
+    /// under the model's lock. A version already in `t.to` is returned unchanged.
+    fn transition_stage_by_path(&self, t: &Transition<'_>) -> Result<ModelVersion>;
     /// Appends a caller's event (a registration summary, a note, an evaluation) to the audit
     /// log; the model (and version, if named) must exist. Returns the entry written.
     fn append_event(&self, e: &NewEvent<'_>) -> Result<AuditEntry>;
@@ -541,6 +666,46 @@ mod tests {
         assert!(e.contains("promote it to staging first"), "{e}");
         let e = Staging.check_move(Staging, "v").unwrap_err().to_string();
         assert!(e.contains("already there"), "{e}");
+    }
+
+    #[test]
+    fn stage_paths_follow_the_matrix_and_avoid_production() {
+        use Stage::*;
+        assert_eq!(
+            stage_path(Development, Production).unwrap(),
+            [Staging, Production]
+        );
+        assert_eq!(stage_path(Staging, Production).unwrap(), [Production]);
+        assert_eq!(stage_path(Deprecated, Production).unwrap(), [Production]);
+        assert_eq!(
+            stage_path(Archived, Production).unwrap(),
+            [Development, Staging, Production]
+        );
+        assert_eq!(
+            stage_path(Production, Development).unwrap(),
+            [Archived, Development]
+        );
+        assert_eq!(
+            stage_path(Deprecated, Staging).unwrap(),
+            [Archived, Development, Staging]
+        );
+        assert!(stage_path(Staging, Staging).unwrap().is_empty());
+        for from in Stage::ALL {
+            for to in Stage::ALL {
+                let Some(path) = stage_path(from, to) else {
+                    continue;
+                };
+                let mut at = from;
+                for (i, s) in path.iter().enumerate() {
+                    at.check_move(*s, "v").unwrap();
+                    assert!(*s != Production || i + 1 == path.len(), "{from:?}->{to:?}");
+                    at = *s;
+                }
+                assert_eq!(at, to);
+            }
+        }
+        // Deprecated is reached only through production.
+        assert!(stage_path(Development, Deprecated).is_none());
     }
 
     #[test]

@@ -199,6 +199,21 @@ const V5: &str = r#"
 ALTER TABLE registry_audit ADD COLUMN details TEXT NOT NULL DEFAULT '';
 "#;
 
+/// What MLflow's model version has and hone's lacked ([`crate::registry::ModelVersion`]):
+/// the client's `source`, `run_link`, the MLflow 3 `model_id`, and the resolved
+/// `storage_location`. Versions registered before (always from a run, by the CLI) get
+/// `runs:/<run_id>` and their run's artifact root.
+const V6: &str = r#"
+ALTER TABLE model_versions ADD COLUMN source TEXT NOT NULL DEFAULT '';
+ALTER TABLE model_versions ADD COLUMN run_link TEXT NOT NULL DEFAULT '';
+ALTER TABLE model_versions ADD COLUMN model_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE model_versions ADD COLUMN storage_location TEXT NOT NULL DEFAULT '';
+UPDATE model_versions SET source = 'runs:/' || source_run_id,
+    storage_location = COALESCE((SELECT 'mlflow-artifacts:/' || CAST(runs.experiment_id AS TEXT)
+        || '/' || runs.run_id || '/artifacts' FROM runs
+        WHERE runs.run_id = model_versions.source_run_id), '');
+"#;
+
 /// Metric points get MLflow's identity (run, key, step, timestamp, value, NaN-ness) as a
 /// unique index, so that a client's retried `log-metric` or `log-batch` (the MLflow client
 /// retries every POST on 429 and 5xx) stores nothing twice: inserts skip a point already
@@ -285,6 +300,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, V3),
     (4, V4),
     (5, V5),
+    (6, V6),
     (7, V7),
     (9, V9),
 ];
@@ -695,7 +711,12 @@ mod tests {
         assert_eq!(store.get_run("r3").unwrap().info.run_name, "r3");
         store.create_registered_model("m", "", &[]).unwrap();
         let v = store
-            .create_model_version("m", "r3", Some("1.0.0"), &[])
+            .create_model_version(&crate::NewModelVersion::from_run(
+                "m",
+                "r3",
+                Some("1.0.0"),
+                &[],
+            ))
             .unwrap();
         assert_eq!(v.version, 1);
         store
@@ -721,6 +742,55 @@ mod tests {
         // Opening again applies nothing twice.
         let again = open_store_with(uri, OpenMode::MustExist).unwrap();
         assert_eq!(again.versions_referencing_run("r3").unwrap().len(), 1);
+    }
+
+    /// A version registered before schema 6 (by the CLI, from a run) gets MLflow's `source`
+    /// (`runs:/<run_id>`) and its run's artifact root as storage location.
+    fn upgrades_a_version_5_registry(db: &dyn crate::db::Db, uri: &str) {
+        super::migrate_to(db, OpenMode::Create, "test", 5).unwrap();
+        let mut exp = 0;
+        db.write(&mut |c| {
+            exp = c.query(
+                "INSERT INTO experiments (name, lifecycle, creation_time, last_update_time) \
+                 VALUES ('old', 'active', 0, 0) RETURNING experiment_id",
+                &[],
+            )?[0][0]
+                .int()
+                .unwrap_or(0);
+            c.batch(&format!(
+                "INSERT INTO runs (run_id, experiment_id, name, status, start_time, user_id, \
+                 lifecycle) VALUES ('r5', {exp}, 'r5', 'FINISHED', 0, 'u', 'active'); \
+                 INSERT INTO registered_models (name, description, creation_time, \
+                 last_updated_time, user_id, last_version) VALUES ('m', '', 0, 0, 'u', 1); \
+                 INSERT INTO model_versions (name, version, source_run_id, status, \
+                 current_stage, description, user_id, creation_time, last_updated_time) \
+                 VALUES ('m', 1, 'r5', 'READY', 'None', '', 'u', 0, 0)"
+            ))?;
+            Ok(())
+        })
+        .unwrap();
+        let store = open_store_with(uri, OpenMode::MustExist).unwrap();
+        let v = store.get_model_version("m", 1).unwrap();
+        assert_eq!(v.source, "runs:/r5");
+        assert_eq!(
+            v.storage_location,
+            format!("mlflow-artifacts:/{exp}/r5/artifacts")
+        );
+        assert_eq!((v.run_link.as_str(), v.model_id.as_str()), ("", ""));
+    }
+
+    #[test]
+    fn a_version_5_sqlite_registry_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, uri) = fresh_sqlite(dir.path());
+        upgrades_a_version_5_registry(&db, &uri);
+    }
+
+    #[test]
+    fn a_version_5_postgres_registry_is_upgraded() {
+        let uri = hone_test_support::shared_cluster().fresh_database();
+        let db = crate::pg::PgDb::connect(&uri).unwrap();
+        upgrades_a_version_5_registry(&db, &uri);
     }
 
     #[test]

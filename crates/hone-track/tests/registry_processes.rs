@@ -100,7 +100,12 @@ fn child() {
         "register" => {
             wait_for_go(&env(GO));
             let v = store
-                .create_model_version(MODEL, &env(RUN), None, &[])
+                .create_model_version(&hone_track::NewModelVersion::from_run(
+                    MODEL,
+                    &env(RUN),
+                    None,
+                    &[],
+                ))
                 .unwrap();
             report(&format!("version {}", v.version));
         }
@@ -267,7 +272,14 @@ fn model_with_versions(store: &dyn Backend, n: u32) {
     let run = source_run(store);
     store.create_registered_model(MODEL, "", &[]).unwrap();
     for _ in 0..n {
-        store.create_model_version(MODEL, &run, None, &[]).unwrap();
+        store
+            .create_model_version(&hone_track::NewModelVersion::from_run(
+                MODEL,
+                &run,
+                None,
+                &[],
+            ))
+            .unwrap();
     }
 }
 

@@ -9,8 +9,8 @@ use hone_track::liveness::hostname;
 use hone_track::store::{Batch, NewRun, SearchRequest, TRIAL_RECORD_TAG, TRIAL_STATE_TAG};
 use hone_track::{
     ArtifactRecord, Backend, DatasetInput, Lease, LeaseHolder, LeaseKeeper, Lifecycle, Metric,
-    MetricPoint, NewEvent, RunStatus, Stage, Store, TrackError, Transition, ViewType, open_store,
-    search_all,
+    MetricPoint, NewEvent, NewModelVersion, RunStatus, Stage, Store, TrackError, Transition,
+    ViewType, open_store, search_all,
 };
 use hone_track::{
     LoggedModel, LoggedModelMetric, LoggedModelSearch, LoggedModelStatus, NewLoggedModel,
@@ -94,6 +94,10 @@ on_both_backends!(
     callers_append_events_but_never_store_actions,
     versions_are_found_by_the_run_they_pin,
     retention_purge_and_gc_never_touch_a_pinned_run,
+    versions_carry_source_run_link_and_storage_location,
+    a_model_is_renamed_with_its_versions_tags_and_aliases,
+    descriptions_of_models_and_versions_are_updated,
+    mlflow_transitions_walk_the_matrix_step_by_step,
     logged_models_are_created_finalized_tagged_and_searched,
     logged_model_artifacts_and_run_outputs_are_recorded,
     gc_keeps_logged_model_blobs_until_the_model_is_purged,
@@ -1110,7 +1114,7 @@ fn registered_models_are_unique_listed_by_prefix_and_deleted(t: &Target) {
     ));
     let run = source_run(store);
     store
-        .create_model_version("btc-momentum", &run, None, &[])
+        .create_model_version(&NewModelVersion::from_run("btc-momentum", &run, None, &[]))
         .unwrap();
     store.delete_registered_model("btc-momentum").unwrap();
     let e = store.get_registered_model("btc-momentum").unwrap_err();
@@ -1137,7 +1141,12 @@ fn version_numbers_count_up_and_are_never_reused(t: &Target) {
     store.create_registered_model("m", "", &[]).unwrap();
     for want in 1..=3 {
         let v = store
-            .create_model_version("m", &run, None, &[kv("fold", "all")])
+            .create_model_version(&NewModelVersion::from_run(
+                "m",
+                &run,
+                None,
+                &[kv("fold", "all")],
+            ))
             .unwrap();
         assert_eq!(v.version, want);
         assert_eq!(v.current_stage, Stage::Development);
@@ -1154,7 +1163,7 @@ fn version_numbers_count_up_and_are_never_reused(t: &Target) {
     ));
     assert_eq!(
         store
-            .create_model_version("m", &run, None, &[])
+            .create_model_version(&NewModelVersion::from_run("m", &run, None, &[]))
             .unwrap()
             .version,
         4
@@ -1186,11 +1195,11 @@ fn version_numbers_count_up_and_are_never_reused(t: &Target) {
     ));
     // Unknown model and unknown run are named.
     let e = store
-        .create_model_version("nope", &run, None, &[])
+        .create_model_version(&NewModelVersion::from_run("nope", &run, None, &[]))
         .unwrap_err();
     assert_eq!(e.to_string(), "registered model nope not found");
     let e = store
-        .create_model_version("m", "no-such-run", None, &[])
+        .create_model_version(&NewModelVersion::from_run("m", "no-such-run", None, &[]))
         .unwrap_err();
     assert_eq!(e.to_string(), "run no-such-run not found");
     assert!(matches!(
@@ -1200,7 +1209,7 @@ fn version_numbers_count_up_and_are_never_reused(t: &Target) {
     // A refused registration took no number.
     assert_eq!(
         store
-            .create_model_version("m", &run, None, &[])
+            .create_model_version(&NewModelVersion::from_run("m", &run, None, &[]))
             .unwrap()
             .version,
         5
@@ -1210,7 +1219,7 @@ fn version_numbers_count_up_and_are_never_reused(t: &Target) {
     store.create_registered_model("m", "", &[]).unwrap();
     assert_eq!(
         store
-            .create_model_version("m", &run, None, &[])
+            .create_model_version(&NewModelVersion::from_run("m", &run, None, &[]))
             .unwrap()
             .version,
         1
@@ -1230,7 +1239,7 @@ fn concurrent_registrations_get_one_to_eight(t: &Target) {
             std::thread::spawn(move || {
                 barrier.wait();
                 other
-                    .create_model_version("shared", &run, None, &[])
+                    .create_model_version(&NewModelVersion::from_run("shared", &run, None, &[]))
                     .unwrap()
                     .version
             })
@@ -1247,7 +1256,7 @@ fn semvers_must_be_valid_and_increase(t: &Target) {
     let run = source_run(store);
     store.create_registered_model("s", "", &[]).unwrap();
     let v = store
-        .create_model_version("s", &run, Some("1.2.0"), &[])
+        .create_model_version(&NewModelVersion::from_run("s", &run, Some("1.2.0"), &[]))
         .unwrap();
     assert_eq!(v.semver.as_deref(), Some("1.2.0"));
     for (bad, why) in [
@@ -1260,7 +1269,7 @@ fn semvers_must_be_valid_and_increase(t: &Target) {
         ("1.3.0-rc1", "invalid semver"),
     ] {
         let e = store
-            .create_model_version("s", &run, Some(bad), &[])
+            .create_model_version(&NewModelVersion::from_run("s", &run, Some(bad), &[]))
             .unwrap_err();
         assert!(matches!(&e, TrackError::Invalid(_)), "{bad}: {e}");
         assert!(e.to_string().contains(why), "{bad}: {e}");
@@ -1268,20 +1277,22 @@ fn semvers_must_be_valid_and_increase(t: &Target) {
     // Numeric, not text, order: 1.10.0 > 1.9.0 > 1.2.0.
     assert_eq!(
         store
-            .create_model_version("s", &run, Some("1.9.0"), &[])
+            .create_model_version(&NewModelVersion::from_run("s", &run, Some("1.9.0"), &[]))
             .unwrap()
             .version,
         2
     );
     store
-        .create_model_version("s", &run, Some("1.10.0"), &[])
+        .create_model_version(&NewModelVersion::from_run("s", &run, Some("1.10.0"), &[]))
         .unwrap();
     // A version without semver is fine; a deleted version's semver stays taken.
-    store.create_model_version("s", &run, None, &[]).unwrap();
+    store
+        .create_model_version(&NewModelVersion::from_run("s", &run, None, &[]))
+        .unwrap();
     store.delete_model_version("s", 3).unwrap();
     assert!(
         store
-            .create_model_version("s", &run, Some("1.10.0"), &[])
+            .create_model_version(&NewModelVersion::from_run("s", &run, Some("1.10.0"), &[]))
             .is_err()
     );
     assert_eq!(
@@ -1296,7 +1307,7 @@ fn semvers_must_be_valid_and_increase(t: &Target) {
         Err(TrackError::NotFound(_))
     ));
     let v = store
-        .create_model_version("s", &run, Some("2.0.0"), &[])
+        .create_model_version(&NewModelVersion::from_run("s", &run, Some("2.0.0"), &[]))
         .unwrap();
     assert_eq!(v.version, 5, "refused registrations took no number");
 }
@@ -1306,7 +1317,9 @@ fn aliases_follow_mlflow_rules_and_pin_their_version(t: &Target) {
     let run = source_run(store);
     store.create_registered_model("a", "", &[]).unwrap();
     for _ in 0..2 {
-        store.create_model_version("a", &run, None, &[]).unwrap();
+        store
+            .create_model_version(&NewModelVersion::from_run("a", &run, None, &[]))
+            .unwrap();
     }
     for bad in ["latest", "Latest", "v1", "V12", "has space", "dot.ted", ""] {
         let e = store.set_alias("a", bad, 1).unwrap_err();
@@ -1416,7 +1429,9 @@ fn stage_changes_are_compare_and_set_and_audited(t: &Target) {
     let run = source_run(store);
     store.create_registered_model("p", "", &[]).unwrap();
     for _ in 0..4 {
-        store.create_model_version("p", &run, None, &[]).unwrap();
+        store
+            .create_model_version(&NewModelVersion::from_run("p", &run, None, &[]))
+            .unwrap();
     }
     let stage = |v: u32| store.get_model_version("p", v).unwrap().current_stage;
     let production_alias = || {
@@ -1601,7 +1616,9 @@ fn callers_append_events_but_never_store_actions(t: &Target) {
     let store = t.store();
     let run = source_run(store);
     store.create_registered_model("e", "", &[]).unwrap();
-    store.create_model_version("e", &run, None, &[]).unwrap();
+    store
+        .create_model_version(&NewModelVersion::from_run("e", &run, None, &[]))
+        .unwrap();
     let note = |version, action, details| NewEvent {
         name: "e",
         version,
@@ -1647,9 +1664,15 @@ fn versions_are_found_by_the_run_they_pin(t: &Target) {
     let other = source_run(store);
     store.create_registered_model("r1", "", &[]).unwrap();
     store.create_registered_model("r2", "", &[]).unwrap();
-    store.create_model_version("r1", &run, None, &[]).unwrap();
-    store.create_model_version("r1", &other, None, &[]).unwrap();
-    store.create_model_version("r2", &run, None, &[]).unwrap();
+    store
+        .create_model_version(&NewModelVersion::from_run("r1", &run, None, &[]))
+        .unwrap();
+    store
+        .create_model_version(&NewModelVersion::from_run("r1", &other, None, &[]))
+        .unwrap();
+    store
+        .create_model_version(&NewModelVersion::from_run("r2", &run, None, &[]))
+        .unwrap();
     let pins = |id: &str| -> Vec<(String, u32)> {
         store
             .versions_referencing_run(id)
@@ -1716,7 +1739,7 @@ fn retention_purge_and_gc_never_touch_a_pinned_run(t: &Target) {
     let (pinned, free) = (&runs[0], &runs[1]);
     store.create_registered_model("kept", "", &[]).unwrap();
     store
-        .create_model_version("kept", &pinned.0, None, &[])
+        .create_model_version(&NewModelVersion::from_run("kept", &pinned.0, None, &[]))
         .unwrap();
     let policy = hone_track::retention::Policy {
         keep_last: Some(0),
@@ -1742,6 +1765,280 @@ fn retention_purge_and_gc_never_touch_a_pinned_run(t: &Target) {
         store.get_run(&pinned.0).unwrap().info.lifecycle,
         Lifecycle::Active
     );
+}
+
+fn versions_carry_source_run_link_and_storage_location(t: &Target) {
+    let store = t.store();
+    let run = source_run(store);
+    let exp = store.get_run(&run).unwrap().info.experiment_id;
+    store.create_registered_model("m", "", &[]).unwrap();
+    // The CLI's form: source and storage derived from the run.
+    let v = store
+        .create_model_version(&NewModelVersion::from_run("m", &run, None, &[]))
+        .unwrap();
+    assert_eq!(v.source, format!("runs:/{run}"));
+    assert_eq!(
+        v.storage_location,
+        format!("mlflow-artifacts:/{exp}/{run}/artifacts")
+    );
+    assert_eq!((v.run_link.as_str(), v.model_id.as_str()), ("", ""));
+    // MLflow's form: every field given, no run at all.
+    let v = store
+        .create_model_version(&NewModelVersion {
+            source: Some("models:/m-123"),
+            run_link: "http://ci/42",
+            description: "from the notebook",
+            model_id: "m-123",
+            storage_location: Some("mlflow-artifacts:/1/models/m-123/artifacts"),
+            user: Some("ana"),
+            ..NewModelVersion::from_run("m", "", None, &[])
+        })
+        .unwrap();
+    let read = store.get_model_version("m", 2).unwrap();
+    assert_eq!(read, v);
+    assert_eq!(read.source_run_id, "");
+    let all: Vec<u32> = store
+        .all_model_versions()
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(all, [1, 2]);
+    assert_eq!(read.source, "models:/m-123");
+    assert_eq!(read.run_link, "http://ci/42");
+    assert_eq!(read.description, "from the notebook");
+    assert_eq!(read.model_id, "m-123");
+    assert_eq!(read.user_id, "ana");
+    assert_eq!(
+        read.storage_location,
+        "mlflow-artifacts:/1/models/m-123/artifacts"
+    );
+    assert_eq!(store.audit_log("m").unwrap().last().unwrap().user_id, "ana");
+    // Neither a run nor a source: refused, and no number is used up.
+    let e = store
+        .create_model_version(&NewModelVersion::from_run("m", "", None, &[]))
+        .unwrap_err();
+    assert!(matches!(&e, TrackError::Invalid(_)), "{e}");
+    assert_eq!(store.list_model_versions("m").unwrap().len(), 2);
+    assert_eq!(
+        store
+            .create_model_version(&NewModelVersion::from_run("m", &run, None, &[]))
+            .unwrap()
+            .version,
+        3
+    );
+}
+
+fn a_model_is_renamed_with_its_versions_tags_and_aliases(t: &Target) {
+    let store = t.store();
+    let run = source_run(store);
+    store
+        .create_registered_model("old", "desc", &[kv("desk", "fx")])
+        .unwrap();
+    store.create_registered_model("taken", "", &[]).unwrap();
+    for _ in 0..3 {
+        store
+            .create_model_version(&NewModelVersion::from_run(
+                "old",
+                &run,
+                None,
+                &[kv("k", "v")],
+            ))
+            .unwrap();
+    }
+    store.delete_model_version("old", 3).unwrap();
+    store.set_alias("old", "champion", 2).unwrap();
+    store
+        .transition_stage(&promote("old", 1, Stage::Staging, None, false))
+        .unwrap();
+    store
+        .transition_stage(&promote("old", 1, Stage::Production, None, false))
+        .unwrap();
+    let before = store.get_registered_model("old").unwrap();
+    // Onto a taken name, an invalid one, or from an unknown one: refused, nothing changes.
+    let e = store.rename_registered_model("old", "taken").unwrap_err();
+    assert!(matches!(&e, TrackError::AlreadyExists(_)), "{e}");
+    let e = store.rename_registered_model("old", "a/b").unwrap_err();
+    assert!(matches!(&e, TrackError::Invalid(_)), "{e}");
+    let e = store.rename_registered_model("nope", "x").unwrap_err();
+    assert!(matches!(&e, TrackError::NotFound(_)), "{e}");
+    assert_eq!(store.get_registered_model("old").unwrap().tags, before.tags);
+    assert_eq!(store.list_model_versions("old").unwrap().len(), 2);
+
+    let renamed = store.rename_registered_model("old", "new").unwrap();
+    assert_eq!(renamed.name, "new");
+    assert_eq!(renamed.description, "desc");
+    assert_eq!(renamed.tags, vec![kv("desk", "fx")]);
+    assert_eq!(
+        renamed.aliases,
+        vec![("champion".to_string(), 2), ("production".to_string(), 1)]
+    );
+    assert!(matches!(
+        store.get_registered_model("old"),
+        Err(TrackError::NotFound(_))
+    ));
+    let versions = store.list_model_versions("new").unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(versions[0].current_stage, Stage::Production);
+    assert_eq!(versions[1].tags, vec![kv("k", "v")]);
+    assert_eq!(versions[1].aliases, ["champion"]);
+    // The tombstone moved too: number 3 stays taken.
+    assert_eq!(
+        store
+            .create_model_version(&NewModelVersion::from_run("new", &run, None, &[]))
+            .unwrap()
+            .version,
+        4
+    );
+    assert_eq!(
+        store
+            .get_model_version_by_alias("new", "production")
+            .unwrap()
+            .version,
+        1
+    );
+    for log in ["old", "new"] {
+        let last = store
+            .audit_log(log)
+            .unwrap()
+            .into_iter()
+            .find(|e| e.action == "rename_model")
+            .unwrap();
+        assert_eq!(
+            (last.from.as_deref(), last.to.as_deref()),
+            (Some("old"), Some("new"))
+        );
+    }
+    // The old name is free again.
+    store.create_registered_model("old", "", &[]).unwrap();
+    assert!(store.list_model_versions("old").unwrap().is_empty());
+}
+
+fn descriptions_of_models_and_versions_are_updated(t: &Target) {
+    let store = t.store();
+    let run = source_run(store);
+    store.create_registered_model("m", "first", &[]).unwrap();
+    store
+        .create_model_version(&NewModelVersion::from_run("m", &run, None, &[]))
+        .unwrap();
+    let m = store
+        .update_registered_model_description("m", "second")
+        .unwrap();
+    assert_eq!(m.description, "second");
+    assert_eq!(
+        store.get_registered_model("m").unwrap().description,
+        "second"
+    );
+    let v = store
+        .update_model_version_description("m", 1, "v1")
+        .unwrap();
+    assert_eq!(v.description, "v1");
+    assert_eq!(store.get_model_version("m", 1).unwrap().description, "v1");
+    let long = "x".repeat(6000);
+    let m = store
+        .update_registered_model_description("m", &long)
+        .unwrap();
+    assert_eq!(m.description.len(), 5000);
+    assert!(matches!(
+        store.update_registered_model_description("nope", "x"),
+        Err(TrackError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.update_model_version_description("m", 9, "x"),
+        Err(TrackError::NotFound(_))
+    ));
+}
+
+fn mlflow_transitions_walk_the_matrix_step_by_step(t: &Target) {
+    use Stage::*;
+    let store = t.store();
+    let run = source_run(store);
+    store.create_registered_model("w", "", &[]).unwrap();
+    for _ in 0..3 {
+        store
+            .create_model_version(&NewModelVersion::from_run("w", &run, None, &[]))
+            .unwrap();
+    }
+    let walk = |version: u32, to: Stage, archive: bool| {
+        store.transition_stage_by_path(&Transition {
+            reason: "MLflow transition-stage",
+            user: "bob",
+            ..promote("w", version, to, Some(99), archive)
+        })
+    };
+    // None -> Production in one call: through Staging, each step audited.
+    let v = walk(1, Production, false).unwrap();
+    assert_eq!(v.current_stage, Production);
+    assert_eq!(v.aliases, ["production"]);
+    let steps: Vec<(Option<String>, Option<String>, String)> = store
+        .audit_log("w")
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "transition_stage")
+        .map(|e| (e.from, e.to, e.user_id))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (Some("None".into()), Some("Staging".into()), "bob".into()),
+            (
+                Some("Staging".into()),
+                Some("Production".into()),
+                "bob".into()
+            ),
+        ]
+    );
+    // A second version to Production displaces the first to Deprecated; with
+    // archive_existing it goes to Archived instead.
+    walk(2, Production, false).unwrap();
+    assert_eq!(
+        store.get_model_version("w", 1).unwrap().current_stage,
+        Deprecated
+    );
+    walk(3, Production, true).unwrap();
+    assert_eq!(
+        store.get_model_version("w", 2).unwrap().current_stage,
+        Archived
+    );
+    assert_eq!(
+        store.get_model_version("w", 1).unwrap().current_stage,
+        Deprecated
+    );
+    assert_eq!(
+        store
+            .get_model_version_by_alias("w", "production")
+            .unwrap()
+            .version,
+        3
+    );
+    // Production -> None goes through Archived, and the alias leaves with it.
+    let v = walk(3, Development, false).unwrap();
+    assert_eq!(v.current_stage, Development);
+    assert!(v.aliases.is_empty());
+    assert!(store.get_model_version_by_alias("w", "production").is_err());
+    // The same stage: unchanged. archive_existing to None/Archived: refused, nothing moves.
+    let before = store.audit_log("w").unwrap().len();
+    assert_eq!(
+        walk(3, Development, false).unwrap().current_stage,
+        Development
+    );
+    for to in [Development, Archived] {
+        let e = walk(3, to, true).unwrap_err();
+        assert!(matches!(&e, TrackError::Invalid(_)), "{e}");
+    }
+    // Deprecated is reached only by leaving production.
+    assert!(matches!(
+        walk(3, Deprecated, false),
+        Err(TrackError::Invalid(_))
+    ));
+    assert_eq!(store.audit_log("w").unwrap().len(), before);
+    assert!(matches!(
+        walk(9, Staging, false),
+        Err(TrackError::NotFound(_))
+    ));
 }
 
 fn experiment_tags_are_set_replaced_and_deleted(t: &Target) {

@@ -11,9 +11,9 @@ use super::{SqlStore, truncate};
 use crate::db::{Conn, Db, Row, Value, int, opt_int, opt_text, text};
 use crate::model::validate_key;
 use crate::registry::{
-    AuditEntry, MAX_DESCRIPTION, MAX_REGISTRY_TAG_VALUE, ModelVersion, NewEvent, PRODUCTION_ALIAS,
-    RegisteredModel, Registry, Stage, Transition, parse_semver, validate_event_action,
-    validate_model_name, validate_user_alias,
+    AuditEntry, MAX_DESCRIPTION, MAX_REGISTRY_TAG_VALUE, ModelVersion, NewEvent, NewModelVersion,
+    PRODUCTION_ALIAS, RegisteredModel, Registry, Stage, Transition, parse_semver, run_artifact_uri,
+    stage_path, validate_event_action, validate_model_name, validate_user_alias,
 };
 use crate::{Result, TrackError, now_ms};
 
@@ -22,7 +22,8 @@ use crate::{Result, TrackError, now_ms};
 const READY: &str = "READY";
 
 const VERSION_COLUMNS: &str = "name, version, semver, source_run_id, status, current_stage, \
-     description, user_id, creation_time, last_updated_time";
+     description, user_id, creation_time, last_updated_time, source, run_link, model_id, \
+     storage_location";
 
 use crate::env::current_user;
 
@@ -257,6 +258,10 @@ impl<D: Db> SqlStore<D> {
                 user_id: text(&r, 7),
                 creation_time: int(&r, 8),
                 last_updated_time: int(&r, 9),
+                source: text(&r, 10),
+                run_link: text(&r, 11),
+                model_id: text(&r, 12),
+                storage_location: text(&r, 13),
                 tags,
                 aliases,
             });
@@ -287,6 +292,104 @@ impl<D: Db> SqlStore<D> {
             .and_then(|r| opt_int(r, 0))
             .and_then(|v| u32::try_from(v).ok()))
     }
+
+    /// One stage change of `t.version` from `from` to `to`, under the model's lock: checks the
+    /// matrix, displaces the versions that leave stage `to` (every other production version, or
+    /// with `archive` every other version in `to`), audits each change, and moves the
+    /// production alias when production is entered or left.
+    fn step(
+        c: &mut dyn Conn,
+        t: &Transition<'_>,
+        from: Stage,
+        to: Stage,
+        archive: bool,
+        now: i64,
+    ) -> Result<()> {
+        from.check_move(
+            to,
+            &format!("version {} of registered model {}", t.version, t.name),
+        )?;
+        let mut changes = vec![(t.version, from, to, t.reason.to_string(), t.details)];
+        // Who leaves stage `to` because of this move: every other production version
+        // (hone keeps one), or with archive_existing every other version in `to`.
+        let displaced_to = match (to, archive) {
+            (_, true) => Some(Stage::Archived),
+            (Stage::Production, false) => Some(Stage::Deprecated),
+            _ => None,
+        };
+        if let Some(displaced_to) = displaced_to {
+            let others = c.query(
+                "SELECT version FROM model_versions WHERE name = ?1 AND deleted = 0 \
+                 AND current_stage = ?2 AND version <> ?3 ORDER BY version",
+                &[
+                    t.name.into(),
+                    to.as_str().into(),
+                    Value::Int(i64::from(t.version)),
+                ],
+            )?;
+            for r in others {
+                changes.push((
+                    version_of(&r, 0),
+                    to,
+                    displaced_to,
+                    format!(
+                        "{} by the move of version {} to {}",
+                        displaced_to.name(),
+                        t.version,
+                        to.name()
+                    ),
+                    "",
+                ));
+            }
+        }
+        for (version, from, to, reason, details) in &changes {
+            c.execute(
+                "UPDATE model_versions SET current_stage = ?1, last_updated_time = ?2 \
+                 WHERE name = ?3 AND version = ?4",
+                &[
+                    to.as_str().into(),
+                    Value::Int(now),
+                    t.name.into(),
+                    Value::Int(i64::from(*version)),
+                ],
+            )?;
+            Self::audit_with(
+                c,
+                t.name,
+                Some(*version),
+                "transition_stage",
+                Some(from.as_str()),
+                Some(to.as_str()),
+                t.user,
+                now,
+                reason,
+                details,
+            )?;
+        }
+        // The production alias follows the stage, in the same transaction.
+        let alias_target = if to == Stage::Production {
+            Some(Some(t.version))
+        } else if from == Stage::Production {
+            Some(None)
+        } else {
+            None
+        };
+        if let Some(target) = alias_target {
+            Self::move_alias(c, t.name, PRODUCTION_ALIAS, target, t.user, now)?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses `archive_existing` with a target other than staging and production (MLflow's rule).
+fn check_archive(t: &Transition<'_>) -> Result<()> {
+    if t.archive_existing && !matches!(t.to, Stage::Staging | Stage::Production) {
+        return Err(TrackError::Invalid(format!(
+            "archive_existing_versions applies only to the Staging and Production stages, not {}",
+            t.to.as_str()
+        )));
+    }
+    Ok(())
 }
 
 impl<D: Db> Registry for SqlStore<D> {
@@ -380,6 +483,119 @@ impl<D: Db> Registry for SqlStore<D> {
         })
     }
 
+    fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
+        validate_model_name(new_name)?;
+        let user = current_user();
+        let now = now_ms();
+        self.write(|c| {
+            Self::lock_model(c, name, now)?;
+            if name == new_name {
+                return Self::load_models(c, "name = ?1", &[name.into()])?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| model_not_found(name));
+            }
+            // No ON UPDATE CASCADE on the foreign keys: copy the model and its versions under
+            // the new name, point the children at the copies, then drop the originals.
+            let n = c.execute(
+                "INSERT INTO registered_models (name, description, creation_time, \
+                 last_updated_time, user_id, last_version) SELECT CAST(?1 AS TEXT), description, \
+                 creation_time, last_updated_time, user_id, last_version FROM registered_models \
+                 WHERE name = ?2 ON CONFLICT (name) DO NOTHING",
+                &[new_name.into(), name.into()],
+            )?;
+            if n == 0 {
+                return Err(TrackError::AlreadyExists(format!(
+                    "registered model {new_name}"
+                )));
+            }
+            let params = [new_name.into(), name.into()];
+            c.execute(
+                &format!(
+                    "INSERT INTO model_versions ({VERSION_COLUMNS}, deleted) SELECT CAST(?1 AS TEXT), \
+                     {}, deleted FROM model_versions WHERE name = ?2",
+                    VERSION_COLUMNS.trim_start_matches("name, ")
+                ),
+                &params,
+            )?;
+            for sql in [
+                "UPDATE model_version_tags SET name = ?1 WHERE name = ?2",
+                "UPDATE registered_model_aliases SET name = ?1 WHERE name = ?2",
+                "UPDATE registered_model_tags SET name = ?1 WHERE name = ?2",
+            ] {
+                c.execute(sql, &params)?;
+            }
+            for sql in [
+                "DELETE FROM model_versions WHERE name = ?1",
+                "DELETE FROM registered_models WHERE name = ?1",
+            ] {
+                c.execute(sql, &[name.into()])?;
+            }
+            // Under both names: each log then tells where the model went or came from.
+            for under in [name, new_name] {
+                Self::audit(
+                    c,
+                    under,
+                    None,
+                    "rename_model",
+                    Some(name),
+                    Some(new_name),
+                    &user,
+                    now,
+                    "",
+                )?;
+            }
+            Self::load_models(c, "name = ?1", &[new_name.into()])?
+                .into_iter()
+                .next()
+                .ok_or_else(|| model_not_found(new_name))
+        })
+    }
+
+    fn update_registered_model_description(
+        &self,
+        name: &str,
+        description: &str,
+    ) -> Result<RegisteredModel> {
+        let description = truncate(description, MAX_DESCRIPTION);
+        self.write(|c| {
+            Self::lock_model(c, name, now_ms())?;
+            c.execute(
+                "UPDATE registered_models SET description = ?1 WHERE name = ?2",
+                &[description.as_str().into(), name.into()],
+            )?;
+            Self::load_models(c, "name = ?1", &[name.into()])?
+                .into_iter()
+                .next()
+                .ok_or_else(|| model_not_found(name))
+        })
+    }
+
+    fn update_model_version_description(
+        &self,
+        name: &str,
+        version: u32,
+        description: &str,
+    ) -> Result<ModelVersion> {
+        let description = truncate(description, MAX_DESCRIPTION);
+        let now = now_ms();
+        self.write(|c| {
+            Self::lock_model(c, name, now)?;
+            Self::load_version(c, name, version)?;
+            c.execute(
+                "UPDATE model_versions SET description = ?1, last_updated_time = ?2 \
+                 WHERE name = ?3 AND version = ?4",
+                &[
+                    description.as_str().into(),
+                    Value::Int(now),
+                    name.into(),
+                    Value::Int(i64::from(version)),
+                ],
+            )?;
+            Self::load_version(c, name, version)
+        })
+    }
+
     fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()> {
         validate_key("registered model tag", key)?;
         let value = truncate(value, MAX_REGISTRY_TAG_VALUE);
@@ -410,29 +626,42 @@ impl<D: Db> Registry for SqlStore<D> {
         })
     }
 
-    fn create_model_version(
-        &self,
-        name: &str,
-        source_run_id: &str,
-        semver: Option<&str>,
-        tags: &[(String, String)],
-    ) -> Result<ModelVersion> {
+    fn create_model_version(&self, nv: &NewModelVersion<'_>) -> Result<ModelVersion> {
+        let (name, semver, tags) = (nv.name, nv.semver, nv.tags);
         let wanted = semver.map(parse_semver).transpose()?;
         for (k, _) in tags {
             validate_key("model version tag", k)?;
         }
-        let user = current_user();
+        let user = nv.user.map_or_else(current_user, str::to_string);
         let now = now_ms();
-        self.write(|c| {
-            // A no-op update, not a SELECT: it takes the run's row lock, which purge takes too
-            // before checking for versions, so a run is never purged under a new version.
-            let run_rows = c.execute(
-                "UPDATE runs SET name = name WHERE run_id = ?1",
-                &[source_run_id.into()],
-            )?;
-            if run_rows == 0 {
-                return Err(TrackError::NotFound(format!("run {source_run_id}")));
+        let description = truncate(nv.description, MAX_DESCRIPTION);
+        let source = match nv.source {
+            Some(s) => s.to_string(),
+            None if nv.run_id.is_empty() => {
+                return Err(TrackError::Invalid(
+                    "a model version needs a source or a run".into(),
+                ));
             }
+            None => format!("runs:/{}", nv.run_id),
+        };
+        self.write(|c| {
+            let mut storage = nv.storage_location.map(str::to_string);
+            if !nv.run_id.is_empty() {
+                // A no-op update, not a SELECT: it takes the run's row lock, which purge takes
+                // too before checking for versions, so a run is never purged under a new
+                // version.
+                let run_rows = c.query(
+                    "UPDATE runs SET name = name WHERE run_id = ?1 RETURNING experiment_id",
+                    &[nv.run_id.into()],
+                )?;
+                let Some(run) = run_rows.first() else {
+                    return Err(TrackError::NotFound(format!("run {}", nv.run_id)));
+                };
+                if storage.is_none() {
+                    storage = Some(run_artifact_uri(&int(run, 0).to_string(), nv.run_id));
+                }
+            }
+            let storage = storage.unwrap_or_default();
             // The counter's UPDATE takes the model's row lock (PostgreSQL) inside the write
             // transaction (SQLite): concurrent registrations get consecutive numbers.
             let rows = c.query(
@@ -468,17 +697,22 @@ impl<D: Db> Registry for SqlStore<D> {
             c.execute(
                 &format!(
                     "INSERT INTO model_versions ({VERSION_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, '', ?7, ?8, ?8)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13)"
                 ),
                 &[
                     name.into(),
                     Value::Int(i64::from(version)),
                     semver.into(),
-                    source_run_id.into(),
+                    nv.run_id.into(),
                     READY.into(),
                     Stage::Development.as_str().into(),
+                    description.as_str().into(),
                     user.as_str().into(),
                     Value::Int(now),
+                    source.as_str().into(),
+                    nv.run_link.into(),
+                    nv.model_id.into(),
+                    storage.as_str().into(),
                 ],
             )?;
             for (k, v) in tags {
@@ -555,6 +789,10 @@ impl<D: Db> Registry for SqlStore<D> {
             }
             Self::load_versions(c, "name = ?1", &[name.into()])
         })
+    }
+
+    fn all_model_versions(&self) -> Result<Vec<ModelVersion>> {
+        self.read(|c| Self::load_versions(c, "1 = 1", &[]))
     }
 
     fn set_model_version_tag(
@@ -646,13 +884,7 @@ impl<D: Db> Registry for SqlStore<D> {
     }
 
     fn transition_stage(&self, t: &Transition<'_>) -> Result<ModelVersion> {
-        let archive = t.archive_existing;
-        if archive && !matches!(t.to, Stage::Staging | Stage::Production) {
-            return Err(TrackError::Invalid(format!(
-                "archive_existing_versions applies only to staging and production, not {}",
-                t.to.name()
-            )));
-        }
+        check_archive(t)?;
         let now = now_ms();
         self.write(|c| {
             // The row lock first: the production check below then reads what the previous
@@ -673,83 +905,32 @@ impl<D: Db> Registry for SqlStore<D> {
                     t.to.name()
                 )));
             }
-            moved.current_stage.check_move(
-                t.to,
-                &format!("version {} of registered model {}", t.version, t.name),
-            )?;
-            let mut changes = vec![(
-                t.version,
-                moved.current_stage,
-                t.to,
-                t.reason.to_string(),
-                t.details,
-            )];
-            // Who leaves stage `to` because of this move: every other production version
-            // (hone keeps one), or with archive_existing every other version in `to`.
-            let displaced_to = match (t.to, archive) {
-                (_, true) => Some(Stage::Archived),
-                (Stage::Production, false) => Some(Stage::Deprecated),
-                _ => None,
-            };
-            if let Some(displaced_to) = displaced_to {
-                let others = c.query(
-                    "SELECT version FROM model_versions WHERE name = ?1 AND deleted = 0 \
-                     AND current_stage = ?2 AND version <> ?3 ORDER BY version",
-                    &[
-                        t.name.into(),
-                        t.to.as_str().into(),
-                        Value::Int(i64::from(t.version)),
-                    ],
-                )?;
-                for r in others {
-                    changes.push((
-                        version_of(&r, 0),
-                        t.to,
-                        displaced_to,
-                        format!(
-                            "{} by the move of version {} to {}",
-                            displaced_to.name(),
-                            t.version,
-                            t.to.name()
-                        ),
-                        "",
-                    ));
-                }
-            }
-            for (version, from, to, reason, details) in &changes {
-                c.execute(
-                    "UPDATE model_versions SET current_stage = ?1, last_updated_time = ?2 \
-                     WHERE name = ?3 AND version = ?4",
-                    &[
-                        to.as_str().into(),
-                        Value::Int(now),
-                        t.name.into(),
-                        Value::Int(i64::from(*version)),
-                    ],
-                )?;
-                Self::audit_with(
-                    c,
+            Self::step(c, t, moved.current_stage, t.to, t.archive_existing, now)?;
+            Self::load_version(c, t.name, t.version)
+        })
+    }
+
+    fn transition_stage_by_path(&self, t: &Transition<'_>) -> Result<ModelVersion> {
+        check_archive(t)?;
+        let now = now_ms();
+        self.write(|c| {
+            Self::lock_model(c, t.name, now)?;
+            let moved = Self::load_version(c, t.name, t.version)?;
+            let path = stage_path(moved.current_stage, t.to).ok_or_else(|| {
+                TrackError::Invalid(format!(
+                    "version {} of registered model {} is in {} and no sequence of allowed \
+                     stage changes leads to {}",
+                    t.version,
                     t.name,
-                    Some(*version),
-                    "transition_stage",
-                    Some(from.as_str()),
-                    Some(to.as_str()),
-                    t.user,
-                    now,
-                    reason,
-                    details,
-                )?;
-            }
-            // The production alias follows the stage, in the same transaction.
-            let alias_target = if t.to == Stage::Production {
-                Some(Some(t.version))
-            } else if moved.current_stage == Stage::Production {
-                Some(None)
-            } else {
-                None
-            };
-            if let Some(target) = alias_target {
-                Self::move_alias(c, t.name, PRODUCTION_ALIAS, target, t.user, now)?;
+                    moved.current_stage.as_str(),
+                    t.to.as_str()
+                ))
+            })?;
+            let mut at = moved.current_stage;
+            for (i, &to) in path.iter().enumerate() {
+                let last = i + 1 == path.len();
+                Self::step(c, t, at, to, last && t.archive_existing, now)?;
+                at = to;
             }
             Self::load_version(c, t.name, t.version)
         })

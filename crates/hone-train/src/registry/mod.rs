@@ -406,7 +406,12 @@ fn register_into(
                 bump.unwrap_or(Bump::Patch),
             )?,
         };
-        match store.create_model_version(name, &run.info.run_id, Some(&semver), &tags) {
+        match store.create_model_version(&hone_track::NewModelVersion::from_run(
+            name,
+            &run.info.run_id,
+            Some(&semver),
+            &tags,
+        )) {
             // A concurrent registration took the derived semver first: derive again.
             Err(TrackError::Invalid(m))
                 if req.semver.is_none() && attempts < 20 && m.contains("must be greater") =>
