@@ -143,6 +143,7 @@ def main(uri):
 
     artifacts_run_id = artifacts(client)
     print(f"artifacts run: {artifacts_run_id}")
+    logged_models(client, exp.experiment_id)
     print(f"mlflow {mlflow.__version__}: client workflow OK")
 
 
@@ -229,6 +230,109 @@ def artifacts(client):
     except mlflow.exceptions.MlflowException:
         pass
     return run_id
+
+
+class Doubler(mlflow.pyfunc.PythonModel):
+    """A small custom pyfunc model: twice the first feature."""
+
+    def predict(self, context, model_input, params=None):
+        return model_input["f1"] * 2.0
+
+
+def logged_models(client, exp_id):
+    """MLflow 3 logged models: a LightGBM booster (mlflow.lightgbm.log_model) and a custom
+    PythonModel (mlflow.pyfunc.log_model) logged from a run with a pandas dataset input; both
+    loaded back through models:/<model_id> URIs with predictions equal to the in-memory
+    models'; the run's outputs and inputs, get_logged_model and search_logged_models checked."""
+    import lightgbm as lgb
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    x = pd.DataFrame({"f1": rng.normal(size=300), "f2": rng.normal(size=300),
+                      "f3": rng.uniform(size=300)})
+    y = 2.0 * x["f1"] - x["f2"] + 0.1 * rng.normal(size=300)
+    params = {"objective": "regression", "num_leaves": 7, "learning_rate": 0.1, "verbose": -1,
+              "seed": 1, "deterministic": True, "num_threads": 1}
+    booster = lgb.train(params, lgb.Dataset(x, label=y), num_boost_round=20)
+    expected = booster.predict(x)
+
+    with mlflow.start_run(run_name="models") as run:
+        run_id = run.info.run_id
+        mlflow.log_param("num_leaves", 7)
+        mlflow.log_metric("rmse", float(np.sqrt(np.mean((expected - y) ** 2))))
+        dataset = mlflow.data.from_pandas(x.assign(y=y), name="train-set", targets="y")
+        mlflow.log_input(dataset, context="training")
+        info = mlflow.lightgbm.log_model(booster, name="model", input_example=x.head(3),
+                                         pip_requirements=["lightgbm==4.7.0", "pandas"])
+        doubler = mlflow.pyfunc.log_model(name="doubler", python_model=Doubler(),
+                                          input_example=x.head(2), pip_requirements=["pandas"])
+
+    for i in (info, doubler):
+        check(i.model_id.startswith("m-") and len(i.model_id) == 34, f"model id {i.model_id}")
+        check(i.model_uri == f"models:/{i.model_id}", f"model uri {i.model_uri}")
+
+    # Loaded back through the server (logged-models/<id> + the mlflow-artifacts proxy).
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    check(np.allclose(np.asarray(loaded.predict(x)), expected, rtol=0, atol=1e-12),
+          "pyfunc predictions of the LightGBM model")
+    native = mlflow.lightgbm.load_model(info.model_uri)
+    check(np.allclose(native.predict(x), expected, rtol=0, atol=1e-12),
+          "lightgbm.load_model predictions")
+    check(native.num_trees() == booster.num_trees(), "same number of trees")
+    got = mlflow.pyfunc.load_model(doubler.model_uri).predict(x.head(5))
+    check(np.allclose(np.asarray(got), (x["f1"].head(5) * 2.0).to_numpy()),
+          "custom PythonModel predictions")
+
+    # The run's outputs (runs/outputs) and inputs (runs/log-inputs) read back.
+    r = client.get_run(run_id)
+    outs = sorted((o.model_id, o.step) for o in r.outputs.model_outputs)
+    check(outs == sorted([(info.model_id, 0), (doubler.model_id, 0)]), f"run outputs {outs}")
+    ins = r.inputs.dataset_inputs
+    check(len(ins) == 1, f"run inputs {ins}")
+    d = ins[0].dataset
+    check((d.name, d.digest, d.source_type) == ("train-set", dataset.digest, dataset.source.
+          _get_source_type()), f"dataset {d.name} {d.digest} {d.source_type}")
+    check(json.loads(d.profile).get("num_rows") == 300, f"dataset profile {d.profile}")
+    check({t.key: t.value for t in ins[0].tags}.get("mlflow.data.context") == "training",
+          f"dataset context {ins[0].tags}")
+    found = client.search_runs([exp_id], f"attributes.run_id = '{run_id}'")
+    check([o.model_id for o in found[0].outputs.model_outputs] != [],
+          "search_runs returns outputs")
+
+    # The logged models themselves.
+    lm = client.get_logged_model(info.model_id)
+    check(str(lm.status).endswith("READY"), f"status {lm.status}")
+    check((lm.name, lm.source_run_id, lm.experiment_id) == ("model", run_id, exp_id),
+          f"model {lm.name} {lm.source_run_id} {lm.experiment_id}")
+    check(lm.artifact_location
+          == f"mlflow-artifacts:/{exp_id}/models/{info.model_id}/artifacts",
+          f"artifact location {lm.artifact_location}")
+    check(lm.params.get("num_leaves") == "7", f"params copied from the run {lm.params}")
+    names = sorted(f.path for f in client.list_logged_model_artifacts(info.model_id))
+    check("MLmodel" in names and "model.lgb" in names, f"model files {names}")
+    found = client.search_logged_models(experiment_ids=[exp_id], filter_string="name = 'model'")
+    check([m.model_id for m in found] == [info.model_id], f"search by name {found}")
+    found = client.search_logged_models(
+        experiment_ids=[exp_id], filter_string=f"source_run_id = '{run_id}'",
+        order_by=[{"field_name": "creation_timestamp", "ascending": True}])
+    check([m.model_id for m in found] == [info.model_id, doubler.model_id],
+          f"search by run, oldest first {[m.name for m in found]}")
+    page = client.search_logged_models(experiment_ids=[exp_id], max_results=1)
+    check(len(page) == 1 and page.token, "a page of one and a token")
+    rest = client.search_logged_models(experiment_ids=[exp_id], max_results=1,
+                                       page_token=page.token)
+    check(len(rest) == 1 and rest[0].model_id != page[0].model_id, "the second page")
+    client.set_logged_model_tags(info.model_id, {"desk": "fx"})
+    check(client.get_logged_model(info.model_id).tags.get("desk") == "fx", "model tag")
+    client.delete_logged_model_tag(info.model_id, "desk")
+    check("desk" not in client.get_logged_model(info.model_id).tags, "model tag deleted")
+    try:
+        client.get_logged_model("m-" + "0" * 32)
+        raise AssertionError("an unknown logged model must fail")
+    except mlflow.exceptions.MlflowException as e:
+        check(e.error_code == "RESOURCE_DOES_NOT_EXIST", f"error code {e.error_code}")
+    print(f"logged models OK: {info.model_id} {doubler.model_id}")
 
 
 if __name__ == "__main__":

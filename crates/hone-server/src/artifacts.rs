@@ -2,7 +2,9 @@
 //! delete (`DELETE`) under `/api/2.0/mlflow-artifacts/artifacts/` (and `/ajax-api/...`).
 //!
 //! A run's artifact URI is `mlflow-artifacts:/<experiment_id>/<run_id>/artifacts`, so every
-//! path here is `<experiment_id>/<run_id>/artifacts[/<path inside the run>]`. Artifacts are
+//! path here is `<experiment_id>/<run_id>/artifacts[/<path inside the run>]`, or, for an
+//! MLflow 3 logged model, `<experiment_id>/models/<model_id>/artifacts[/<path>]` (its
+//! records are the model's; the model must exist, not be deleted, and be in that experiment). Artifacts are
 //! hone's: the bytes go to the content-addressed [`BlobStore`] (named by their SHA-256), the
 //! path to an [`ArtifactRecord`] row of the run. **Nothing is ever read or written at a
 //! filesystem path a client gave**: a client path only selects a record, whose SHA-256 names
@@ -109,31 +111,76 @@ pub fn check_path(path: &str, allow_empty: bool) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Where a proxy path points: a run and a path inside its artifacts (empty: the root).
+/// Whose artifacts a proxy path names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// A run: `<experiment_id>/<run_id>/artifacts/...`.
+    Run(String),
+    /// An MLflow 3 logged model: `<experiment_id>/models/<model_id>/artifacts/...`.
+    Model(String),
+}
+
+/// Where a proxy path points: a run's or a logged model's artifacts and a path inside them
+/// (empty: the root).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// The experiment named in the path.
     pub experiment_id: String,
-    /// The run.
-    pub run_id: String,
-    /// The artifact path inside the run (`""` for the run's root).
+    /// The run or logged model.
+    pub owner: Owner,
+    /// The artifact path inside the run or model (`""` for the root).
     pub path: String,
 }
 
-/// Decodes, checks and splits `<experiment_id>/<run_id>/artifacts[/<path>]`.
+impl Target {
+    /// The run's or model's id (what blob errors name).
+    fn owner_id(&self) -> &str {
+        match &self.owner {
+            Owner::Run(id) | Owner::Model(id) => id,
+        }
+    }
+}
+
+/// Decodes, checks and splits `<experiment_id>/<run_id>/artifacts[/<path>]` or
+/// `<experiment_id>/models/<model_id>/artifacts[/<path>]`.
 pub fn parse_target(raw: &str, allow_root: bool) -> Result<Target, ApiError> {
     let decoded = decode_path(raw)?;
     check_path(&decoded, false)?;
-    let mut parts = decoded.splitn(4, '/');
-    let (Some(experiment_id), Some(run_id), Some("artifacts")) =
-        (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(ApiError::invalid(
-            "artifact paths are <experiment_id>/<run_id>/artifacts/<path>: only run \
-             artifacts are served",
-        ));
+    let shape = || {
+        ApiError::invalid(
+            "artifact paths are <experiment_id>/<run_id>/artifacts/<path> or \
+             <experiment_id>/models/<model_id>/artifacts/<path>",
+        )
     };
-    let path = parts.next().unwrap_or_default().to_string();
+    let mut parts = decoded.splitn(5, '/');
+    let (Some(experiment_id), Some(second)) = (parts.next(), parts.next()) else {
+        return Err(shape());
+    };
+    let owner = if second == "models" {
+        // Run ids are 32 hex digits, so a run can never be called `models`.
+        let id = parts.next().ok_or_else(shape)?;
+        if !crate::logged_models::is_model_id(id) {
+            return Err(ApiError::not_found(format!(
+                "logged model {} not found",
+                hone_track::printable(id)
+            )));
+        }
+        Owner::Model(id.to_string())
+    } else {
+        Owner::Run(second.to_string())
+    };
+    if parts.next() != Some("artifacts") {
+        return Err(shape());
+    }
+    let path = match &owner {
+        // The run form splits in four: its path is everything after `artifacts`.
+        Owner::Run(_) => decoded
+            .splitn(4, '/')
+            .nth(3)
+            .unwrap_or_default()
+            .to_string(),
+        Owner::Model(_) => parts.next().unwrap_or_default().to_string(),
+    };
     if path.is_empty() && !allow_root {
         return Err(invalid_path());
     }
@@ -143,7 +190,7 @@ pub fn parse_target(raw: &str, allow_root: bool) -> Result<Target, ApiError> {
     }
     Ok(Target {
         experiment_id: experiment_id.to_string(),
-        run_id: run_id.to_string(),
+        owner,
         path,
     })
 }
@@ -158,18 +205,49 @@ fn raw_path(uri: &Uri) -> Result<&str, ApiError> {
         .ok_or_else(invalid_path)
 }
 
-/// Checks that the run exists and is in the experiment the path names; returns whether it is
-/// deleted.
-fn check_run(st: &dyn Backend, t: &Target) -> Result<bool, ApiError> {
-    let run = st.get_run(&t.run_id)?;
-    if run.info.experiment_id != t.experiment_id {
+/// Checks that the run or logged model exists and is in the experiment the path names;
+/// returns whether it is deleted (a deleted logged model is not found at all, as in MLflow).
+fn check_owner(st: &dyn Backend, t: &Target) -> Result<bool, ApiError> {
+    let (kind, experiment_id, deleted) = match &t.owner {
+        Owner::Run(id) => {
+            let run = st.get_run(id)?;
+            (
+                "run",
+                run.info.experiment_id,
+                run.info.lifecycle == Lifecycle::Deleted,
+            )
+        }
+        Owner::Model(id) => (
+            "logged model",
+            st.get_logged_model(id)?.experiment_id,
+            false,
+        ),
+    };
+    if experiment_id != t.experiment_id {
         return Err(ApiError::invalid(format!(
-            "run {} is not in experiment {}",
-            t.run_id,
+            "{kind} {} is not in experiment {}",
+            t.owner_id(),
             hone_track::printable(&t.experiment_id)
         )));
     }
-    Ok(run.info.lifecycle == Lifecycle::Deleted)
+    Ok(deleted)
+}
+
+/// The run's or model's artifact records.
+fn records(st: &dyn Backend, t: &Target) -> Result<Vec<ArtifactRecord>, ApiError> {
+    Ok(match &t.owner {
+        Owner::Run(id) => st.list_artifacts(id)?,
+        Owner::Model(id) => st.list_logged_model_artifacts(id)?,
+    })
+}
+
+/// Removes the run's or model's record of `path`.
+fn delete_record(st: &dyn Backend, t: &Target, path: &str) -> Result<(), ApiError> {
+    match &t.owner {
+        Owner::Run(id) => st.delete_artifact(id, path)?,
+        Owner::Model(id) => st.delete_logged_model_artifact(id, path)?,
+    };
+    Ok(())
 }
 
 fn no_such_artifact() -> ApiError {
@@ -187,22 +265,25 @@ pub async fn upload(
     let leases = std::sync::Arc::clone(&s.leases);
     blocking(&s, "artifacts.upload", move |st| {
         // Refused before any byte is stored (the store would refuse the record anyway).
-        if check_run(st, &t)? {
+        if check_owner(st, &t)? {
             return Err(ApiError::invalid(format!(
                 "run {} is deleted; restore it before logging to it",
-                t.run_id
+                t.owner_id()
             )));
         }
         let (sha256, size) = put(&blobs, &body)?;
-        st.record_artifact(
-            &t.run_id,
-            &ArtifactRecord {
-                path: t.path.clone(),
-                sha256,
-                size,
-            },
-        )?;
-        leases.renew(st, &t.run_id)?;
+        let record = ArtifactRecord {
+            path: t.path.clone(),
+            sha256,
+            size,
+        };
+        match &t.owner {
+            Owner::Run(id) => {
+                st.record_artifact(id, &record)?;
+                leases.renew(st, id)?;
+            }
+            Owner::Model(id) => st.record_logged_model_artifact(id, &record)?,
+        }
         Ok(())
     })
     .await?;
@@ -219,14 +300,13 @@ pub async fn download(State(s): State<AppState>, uri: Uri) -> Result<Response, A
     let t = parse_target(raw_path(&uri)?, false)?;
     let blobs = s.blobs.clone();
     let (sha, bytes) = blocking(&s, "artifacts.download", move |st| {
-        check_run(st, &t)?;
-        let record = st
-            .list_artifacts(&t.run_id)?
+        check_owner(st, &t)?;
+        let record = records(st, &t)?
             .into_iter()
             .find(|r| r.path == t.path)
             .ok_or_else(no_such_artifact)?;
         // A blob that does not verify is TrackError::Corrupted: a 500 with a generic message.
-        let bytes = blobs.get(&record.sha256, &t.run_id, &record.path)?;
+        let bytes = blobs.get(&record.sha256, t.owner_id(), &record.path)?;
         Ok((record.sha256, bytes))
     })
     .await?;
@@ -272,7 +352,8 @@ pub fn entries(records: &[ArtifactRecord], dir: &str) -> Vec<(String, Option<i64
     out.into_iter().collect()
 }
 
-/// `GET .../artifacts?path=<exp>/<run>/artifacts[/<dir>]` → `{files: [{path, is_dir,
+/// `GET .../artifacts?path=<exp>/<run>/artifacts[/<dir>]` (or
+/// `<exp>/models/<model_id>/artifacts[/<dir>]`) → `{files: [{path, is_dir,
 /// file_size}]}`, `path` being the entry's name; directories come from the recorded paths.
 pub async fn list(State(s): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
     let mut raw = None;
@@ -291,8 +372,8 @@ pub async fn list(State(s): State<AppState>, uri: Uri) -> Result<Json<Value>, Ap
     };
     let t = parse_target(&raw, true)?;
     let listed = blocking(&s, "artifacts.list", move |st| {
-        check_run(st, &t)?;
-        Ok(entries(&st.list_artifacts(&t.run_id)?, &t.path))
+        check_owner(st, &t)?;
+        Ok(entries(&records(st, &t)?, &t.path))
     })
     .await?;
     let files: Vec<Value> = listed
@@ -315,10 +396,9 @@ pub async fn list(State(s): State<AppState>, uri: Uri) -> Result<Json<Value>, Ap
 pub async fn delete(State(s): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
     let t = parse_target(raw_path(&uri)?, false)?;
     blocking(&s, "artifacts.delete", move |st| {
-        check_run(st, &t)?;
+        check_owner(st, &t)?;
         let under = format!("{}/", t.path);
-        let doomed: Vec<String> = st
-            .list_artifacts(&t.run_id)?
+        let doomed: Vec<String> = records(st, &t)?
             .into_iter()
             .map(|r| r.path)
             .filter(|p| *p == t.path || p.starts_with(&under))
@@ -327,7 +407,7 @@ pub async fn delete(State(s): State<AppState>, uri: Uri) -> Result<Json<Value>, 
             return Err(no_such_artifact());
         }
         for p in doomed {
-            st.delete_artifact(&t.run_id, &p)?;
+            delete_record(st, &t, &p)?;
         }
         Ok(())
     })
@@ -372,13 +452,35 @@ mod tests {
     fn targets_split_into_experiment_run_and_path() {
         let t = parse_target("1/abc/artifacts/docs/a.txt", false).unwrap();
         assert_eq!(
-            (t.experiment_id.as_str(), t.run_id.as_str(), t.path.as_str()),
-            ("1", "abc", "docs/a.txt")
+            (t.experiment_id.as_str(), &t.owner, t.path.as_str()),
+            ("1", &Owner::Run("abc".into()), "docs/a.txt")
         );
         assert_eq!(parse_target("1/abc/artifacts", true).unwrap().path, "");
         assert!(parse_target("1/abc/artifacts", false).is_err());
-        assert!(parse_target("1/models/m/artifacts/x", false).is_err());
         assert!(parse_target("1/abc/artifacts/%2e%2e/x", false).is_err());
+        let id = "m-0123456789abcdef0123456789abcdef";
+        let t = parse_target(&format!("1/models/{id}/artifacts/data/model.lgb"), false).unwrap();
+        assert_eq!(
+            (t.experiment_id.as_str(), &t.owner, t.path.as_str()),
+            ("1", &Owner::Model(id.into()), "data/model.lgb")
+        );
+        assert_eq!(
+            parse_target(&format!("1/models/{id}/artifacts"), true)
+                .unwrap()
+                .path,
+            ""
+        );
+        for bad in [
+            "1/models/m/artifacts/x".to_string(),
+            "1/models".into(),
+            format!("1/models/{id}"),
+            format!("1/models/{id}/other/x"),
+            format!("1/models/{id}/artifacts/%252e%252e/x"),
+            format!("1/models/{id}/artifacts/a\\b"),
+            format!("1/models/{id}/artifacts/C:/x"),
+        ] {
+            assert!(parse_target(&bad, false).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

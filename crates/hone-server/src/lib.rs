@@ -30,6 +30,7 @@ mod experiments;
 mod guards;
 pub mod identity;
 pub mod leases;
+mod logged_models;
 mod logging;
 pub mod metrics;
 mod registry;
@@ -182,7 +183,6 @@ fn mlflow_routes() -> Router<AppState> {
         .route("/runs/delete-tag", post(runs::delete_tag))
         .route("/runs/search", get(runs::search).post(runs::search))
         .route("/metrics/get-history", get(runs::history))
-        .route("/logged-models/search", post(search_logged_models))
         .route("/registered-models/create", post(registry::create_model))
         .route("/registered-models/get", get(registry::get_model))
         .route("/registered-models/rename", post(registry::rename_model))
@@ -228,16 +228,32 @@ fn mlflow_routes() -> Router<AppState> {
             "/model-versions/delete-tag",
             delete(registry::delete_version_tag),
         )
-}
-
-/// `POST logged-models/search` → `{}`: an empty page, since hone has no MLflow 3 logged
-/// models. The client calls it on every artifact read through a `runs:/` URI (to learn
-/// whether the path's first segment is a logged model), so it must answer. The body is read
-/// (and ignored) before answering: a response sent before the body has arrived makes hyper
-/// close the connection afterwards, and the client, which reuses pooled connections, then
-/// fails its next request with `RemoteDisconnected`.
-async fn search_logged_models(_body: axum::body::Bytes) -> axum::Json<serde_json::Value> {
-    axum::Json(json!({}))
+        .route("/runs/outputs", post(logged_models::log_outputs))
+        .route("/runs/log-inputs", post(logged_models::log_inputs))
+        .route("/logged-models", post(logged_models::create))
+        .route("/logged-models/search", post(logged_models::search))
+        .route(
+            "/logged-models/{model_id}",
+            get(logged_models::get)
+                .patch(logged_models::finalize)
+                .delete(logged_models::delete),
+        )
+        .route(
+            "/logged-models/{model_id}/tags",
+            patch(logged_models::set_tags),
+        )
+        .route(
+            "/logged-models/{model_id}/tags/{*tag_key}",
+            delete(logged_models::delete_tag),
+        )
+        .route(
+            "/logged-models/{model_id}/params",
+            post(logged_models::log_params),
+        )
+        .route(
+            "/logged-models/{model_id}/artifacts/directories",
+            get(logged_models::list_artifacts),
+        )
 }
 
 /// The `mlflow-artifacts` proxy's routes under `prefix` (one of [`artifacts::PREFIXES`]):

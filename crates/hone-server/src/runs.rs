@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::error::ApiError;
 use crate::experiments::page_offset;
 use crate::leases::RunLeases;
+use crate::logged_models::{log_model_metrics, model_metric_of};
 use crate::wire::{self, Params};
 use crate::{AppState, blocking};
 
@@ -34,6 +35,21 @@ const MAX_HISTORY_PAGE: usize = 25_000;
 fn write(st: &dyn Backend, leases: &RunLeases, batch: Batch) -> Result<(), ApiError> {
     st.log_batches(std::slice::from_ref(&batch))?;
     leases.renew(st, &batch.run_id)?;
+    Ok(())
+}
+
+/// Every logged model the metrics name must exist before anything is written, so that a
+/// request naming an unknown model changes nothing.
+fn check_models(
+    st: &dyn Backend,
+    on_model: &[(String, hone_track::LoggedModelMetric)],
+) -> Result<(), ApiError> {
+    let mut seen = HashSet::new();
+    for (id, _) in on_model {
+        if seen.insert(id.as_str()) {
+            st.get_logged_model(id)?;
+        }
+    }
     Ok(())
 }
 
@@ -87,6 +103,7 @@ pub async fn create(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
         Ok(st.get_run(&info.run_id)?)
     })
     .await?;
+    // A new run has no inputs or outputs yet.
     Ok(Json(json!({ "run": wire::run(&run) })))
 }
 
@@ -95,7 +112,7 @@ pub async fn create(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
 /// stands for the experiment named `Default` (created on first use).
 pub const DEFAULT_EXPERIMENT: &str = "Default";
 
-fn resolve_experiment(st: &dyn Backend, id: String) -> Result<String, ApiError> {
+pub(crate) fn resolve_experiment(st: &dyn Backend, id: String) -> Result<String, ApiError> {
     if id != "0" {
         return Ok(id);
     }
@@ -120,8 +137,14 @@ fn resolve_experiment(st: &dyn Backend, id: String) -> Result<String, ApiError> 
 /// `GET runs/get?run_id=` (or `run_uuid`) → `{run}`; a deleted run is still returned.
 pub async fn get(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let id = p.run_id()?;
-    let run = blocking(&s, "runs.get", move |st| Ok(st.get_run(&id)?)).await?;
-    Ok(Json(json!({ "run": wire::run(&run) })))
+    let encoded = blocking(&s, "runs.get", move |st| {
+        let run = st.get_run(&id)?;
+        let inputs = st.run_inputs(&id)?;
+        let outputs = st.run_outputs(std::slice::from_ref(&id))?;
+        Ok(wire::run_with(&run, &inputs, &outputs))
+    })
+    .await?;
+    Ok(Json(json!({ "run": encoded })))
 }
 
 /// `POST runs/update {run_id, status, end_time, run_name}` → `{run_info}`. A final status
@@ -202,12 +225,15 @@ fn metric_of(m: &Params) -> Result<Metric, ApiError> {
     })
 }
 
-/// `POST runs/log-metric {run_id, key, value, timestamp, step}` → `{}`.
+/// `POST runs/log-metric {run_id, key, value, timestamp, step, model_id, dataset_name,
+/// dataset_digest}` → `{}`. A metric naming a logged model is recorded on that model too.
 pub async fn log_metric(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let run_id = p.run_id()?;
     let metric = metric_of(&p)?;
     let leases = Arc::clone(&s.leases);
+    let on_model: Vec<_> = model_metric_of(&p, &run_id, &metric)?.into_iter().collect();
     blocking(&s, "runs.log_metric", move |st| {
+        check_models(st, &on_model)?;
         write(
             st,
             &leases,
@@ -216,7 +242,8 @@ pub async fn log_metric(State(s): State<AppState>, p: Params) -> Result<Json<Val
                 metrics: vec![metric],
                 ..Default::default()
             },
-        )
+        )?;
+        log_model_metrics(st, &on_model)
     })
     .await?;
     Ok(empty())
@@ -281,11 +308,13 @@ pub async fn delete_tag(State(s): State<AppState>, p: Params) -> Result<Json<Val
 /// (1000 metrics, 100 params, 100 tags, 1000 in all; no param key twice).
 pub async fn log_batch(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let run_id = p.run_id()?;
-    let metrics = p
-        .messages("metrics")?
-        .iter()
-        .map(metric_of)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut metrics = Vec::new();
+    let mut on_model = Vec::new();
+    for m in p.messages("metrics")? {
+        let metric = metric_of(&m)?;
+        on_model.extend(model_metric_of(&m, &run_id, &metric)?);
+        metrics.push(metric);
+    }
     let params = p.key_values("params")?;
     let tags = p.key_values("tags")?;
     let too_many = |what: &str, n: usize, max: usize| {
@@ -319,6 +348,7 @@ pub async fn log_batch(State(s): State<AppState>, p: Params) -> Result<Json<Valu
     }
     let leases = Arc::clone(&s.leases);
     blocking(&s, "runs.log_batch", move |st| {
+        check_models(st, &on_model)?;
         write(
             st,
             &leases,
@@ -328,7 +358,8 @@ pub async fn log_batch(State(s): State<AppState>, p: Params) -> Result<Json<Valu
                 params,
                 tags,
             },
-        )
+        )?;
+        log_model_metrics(st, &on_model)
     })
     .await?;
     Ok(empty())
@@ -356,10 +387,21 @@ pub async fn search(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
     if request.experiment_ids.is_empty() {
         return Ok(empty());
     }
-    let (runs, next) = blocking(&s, "runs.search", move |st| Ok(st.search_runs(&request)?)).await?;
+    let (runs, next) = blocking(&s, "runs.search", move |st| {
+        let (runs, next) = st.search_runs(&request)?;
+        let ids: Vec<String> = runs.iter().map(|r| r.info.run_id.clone()).collect();
+        let outputs = st.run_outputs(&ids)?;
+        let mut encoded = Vec::with_capacity(runs.len());
+        for r in &runs {
+            let inputs = st.run_inputs(&r.info.run_id)?;
+            encoded.push(wire::run_with(r, &inputs, &outputs));
+        }
+        Ok((encoded, next))
+    })
+    .await?;
     let mut out = Map::new();
     if !runs.is_empty() {
-        out.insert("runs".into(), runs.iter().map(wire::run).collect());
+        out.insert("runs".into(), Value::Array(runs));
     }
     if let Some(token) = next {
         out.insert("next_page_token".into(), json!(token));

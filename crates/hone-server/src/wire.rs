@@ -7,7 +7,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{Method, StatusCode};
-use hone_track::{Experiment, Metric, Run, RunInfo, ViewType};
+use hone_track::{DatasetInput, Experiment, Metric, Run, RunInfo, RunOutput, ViewType};
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
@@ -112,6 +112,32 @@ impl Params {
             Some(_) => Err(ApiError::invalid(format!(
                 "Invalid value for parameter '{field}': expected a string"
             ))),
+        }
+    }
+
+    /// A field's raw JSON value, as sent.
+    pub fn raw(&self, field: &str) -> Option<&Value> {
+        self.0.get(field)
+    }
+
+    /// An optional boolean field: JSON `true`/`false`, or the strings `true`/`false`.
+    pub fn opt_bool(&self, field: &str) -> Result<Option<bool>, ApiError> {
+        match self.scalar(field)? {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) if s == "true" => Ok(Some(true)),
+            Some(Value::String(s)) if s == "false" => Ok(Some(false)),
+            Some(_) => Err(ApiError::invalid(format!(
+                "Invalid value for parameter '{field}': expected true or false"
+            ))),
+        }
+    }
+
+    /// An optional nested message field.
+    pub fn message(&self, field: &str) -> Result<Option<Params>, ApiError> {
+        match self.scalar(field)? {
+            None => Ok(None),
+            Some(v) => Self::nested(v, field).map(Some),
         }
     }
 
@@ -318,8 +344,45 @@ pub fn metric(m: &Metric) -> Value {
            "step": m.point.step})
 }
 
-/// MLflow's `Run` message (`info`, `data`, `inputs`).
+/// MLflow's `Run` message (`info`, `data`, `inputs`, `outputs`) without inputs or outputs.
 pub fn run(r: &Run) -> Value {
+    run_with(r, &[], &[])
+}
+
+/// MLflow's `DatasetInput` message: `{tags[{mlflow.data.context}], dataset{name, digest,
+/// source_type, source, schema, profile}}`. A dataset hone logged itself has no profile; its
+/// row count stands in (`{"num_rows": N}`).
+pub fn dataset_input(d: &DatasetInput) -> Value {
+    let profile = if d.profile.is_empty() && d.rows > 0 {
+        json!({"num_rows": d.rows}).to_string()
+    } else {
+        d.profile.clone()
+    };
+    let mut ds = Map::new();
+    ds.insert("name".into(), json!(d.name));
+    ds.insert("digest".into(), json!(d.digest));
+    ds.insert("source_type".into(), json!(d.source_type));
+    ds.insert("source".into(), json!(d.source));
+    if !d.schema.is_empty() {
+        ds.insert("schema".into(), json!(d.schema));
+    }
+    if !profile.is_empty() {
+        ds.insert("profile".into(), json!(profile));
+    }
+    let mut o = Map::new();
+    if !d.context.is_empty() {
+        o.insert(
+            "tags".into(),
+            json!([{"key": "mlflow.data.context", "value": d.context}]),
+        );
+    }
+    o.insert("dataset".into(), Value::Object(ds));
+    Value::Object(o)
+}
+
+/// MLflow's `Run` message with the run's dataset inputs and model outputs (`outputs` of
+/// other runs in `outputs` are skipped).
+pub fn run_with(r: &Run, inputs: &[DatasetInput], outputs: &[RunOutput]) -> Value {
     let mut data = Map::new();
     put_list(
         &mut data,
@@ -328,7 +391,25 @@ pub fn run(r: &Run) -> Value {
     );
     put_list(&mut data, "params", key_values(&r.params));
     put_list(&mut data, "tags", key_values(&r.tags));
-    json!({"info": run_info(&r.info), "data": data, "inputs": {}})
+    let mut ins = Map::new();
+    put_list(
+        &mut ins,
+        "dataset_inputs",
+        Value::Array(inputs.iter().map(dataset_input).collect()),
+    );
+    let mut outs = Map::new();
+    put_list(
+        &mut outs,
+        "model_outputs",
+        Value::Array(
+            outputs
+                .iter()
+                .filter(|o| o.run_id == r.info.run_id)
+                .map(|o| json!({"model_id": o.model_id, "step": o.step}))
+                .collect(),
+        ),
+    );
+    json!({"info": run_info(&r.info), "data": data, "inputs": ins, "outputs": outs})
 }
 
 #[cfg(test)]

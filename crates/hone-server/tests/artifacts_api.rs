@@ -175,9 +175,9 @@ fn the_run_must_exist_and_be_in_the_named_experiment() {
         .assert_error(400, "INVALID_PARAMETER_VALUE");
     s.get(&format!("{ART}/{exp}/{ghost}/artifacts/x.txt"))
         .assert_error(404, "RESOURCE_DOES_NOT_EXIST");
-    // Only run artifacts are served (not logged models), and a file path is needed.
+    // A logged model that cannot exist is not found; a file path is needed.
     upload(&s, &format!("{exp}/models/m-1/artifacts/MLmodel"), b"x")
-        .assert_error(400, "INVALID_PARAMETER_VALUE");
+        .assert_error(404, "RESOURCE_DOES_NOT_EXIST");
     upload(&s, &format!("{exp}/{run}/artifacts"), b"x")
         .assert_error(400, "INVALID_PARAMETER_VALUE");
     s.get(ART).assert_error(400, "INVALID_PARAMETER_VALUE");

@@ -187,9 +187,19 @@ pub struct DatasetInput {
     pub schema: String,
     /// Number of rows.
     pub rows: i64,
-    /// Role in the run: `train`, `validation` or `test`.
+    /// Role in the run: hone writes `train`, `validation` or `test`; MLflow clients send their
+    /// own (`training`, `eval`...), kept as given.
     pub context: String,
+    /// MLflow's source type (`local`, `http`, `code`...); empty when not known.
+    #[serde(default)]
+    pub source_type: String,
+    /// MLflow's dataset profile (JSON text, e.g. `{"num_rows": 150}`); empty when not known.
+    #[serde(default)]
+    pub profile: String,
 }
+
+/// Longest dataset context accepted (MLflow's limit on an input tag's value).
+pub const MAX_DATASET_CONTEXT: usize = 500;
 
 /// An artifact recorded on a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

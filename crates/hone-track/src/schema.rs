@@ -235,7 +235,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS metrics_identity
 /// has no foreign key so that purging a run leaves the model it produced), their tags, params,
 /// metrics and artifact records (the run `artifacts` table has a foreign key to runs, so model
 /// files get their own table, also counted by `hone gc`), and the outputs linking runs to the
-/// models they produced.
+/// models they produced. Datasets gain MLflow's `source_type` and `profile`, so that inputs
+/// logged by the MLflow client read back as sent.
 const V7: &str = r#"
 CREATE TABLE IF NOT EXISTS logged_models (
     model_id TEXT PRIMARY KEY,
@@ -292,6 +293,8 @@ CREATE TABLE IF NOT EXISTS run_outputs (
     PRIMARY KEY (run_id, model_id)
 );
 CREATE INDEX IF NOT EXISTS run_outputs_by_model ON run_outputs (model_id);
+ALTER TABLE datasets ADD COLUMN source_type TEXT NOT NULL DEFAULT '';
+ALTER TABLE datasets ADD COLUMN profile TEXT NOT NULL DEFAULT '';
 "#;
 
 const MIGRATIONS: &[(i64, &str)] = &[

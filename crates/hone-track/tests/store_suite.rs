@@ -548,6 +548,8 @@ fn datasets_are_recorded_and_searchable(t: &Target) {
         schema: "{\"close\":\"f64\"}".into(),
         rows: 10,
         context: "train".into(),
+        source_type: "local".into(),
+        profile: "{\"num_rows\": 10}".into(),
     };
     store
         .log_inputs(&f.parent, std::slice::from_ref(&ds))
@@ -565,6 +567,23 @@ fn datasets_are_recorded_and_searchable(t: &Target) {
         )
         .unwrap();
     assert_eq!(store.run_inputs(&f.a).unwrap().len(), 2);
+    // MLflow's fields and free-form contexts come back as given.
+    store
+        .log_inputs(
+            &f.b,
+            &[DatasetInput {
+                context: "training".into(),
+                ..ds.clone()
+            }],
+        )
+        .unwrap();
+    assert_eq!(
+        store.run_inputs(&f.b).unwrap(),
+        vec![DatasetInput {
+            context: "training".into(),
+            ..ds.clone()
+        }]
+    );
     assert_eq!(
         search(
             store,
@@ -579,7 +598,7 @@ fn datasets_are_recorded_and_searchable(t: &Target) {
             .log_inputs(
                 &f.a,
                 &[DatasetInput {
-                    context: "bogus".into(),
+                    context: "two\nlines".into(),
                     ..ds
                 }]
             )

@@ -216,6 +216,8 @@ fn dataset_input(
         schema,
         rows: span.count as i64,
         context: context.into(),
+        source_type: "local".into(),
+        profile: String::new(),
     }
 }
 

@@ -1,7 +1,9 @@
 //! [`Store`] for [`SqlStore`]: experiments, runs and their data, and search (compiled by
 //! [`search_sql`](crate::search_sql)).
 
-use super::{OwnerColumns, RUN_COLUMNS, SqlStore, generated_name, metric_value, run_info};
+use super::{
+    OwnerColumns, RUN_COLUMNS, SqlStore, generated_name, metric_value, run_info, truncate,
+};
 use crate::db::{Db, Value, int, text};
 use crate::filter::{OrderBy, parse_filter, parse_order_by};
 use crate::model::*;
@@ -276,16 +278,17 @@ impl<D: Db> Store for SqlStore<D> {
         self.write(|c| {
             Self::check_run_active(c, run_id)?;
             for d in datasets {
-                if !["train", "validation", "test"].contains(&d.context.as_str()) {
+                if d.context.len() > MAX_DATASET_CONTEXT || d.context.chars().any(char::is_control) {
                     return Err(TrackError::Invalid(format!(
-                        "dataset context must be train, validation or test, got {:?}",
-                        d.context
+                        "dataset context must be at most {MAX_DATASET_CONTEXT} characters without \
+                         control characters, got {:?}",
+                        truncate(&d.context, 40)
                     )));
                 }
                 c.execute(
-                    "INSERT INTO datasets (name, digest, source, schema_json, rows) VALUES (?1, ?2, ?3, ?4, ?5) \
-                     ON CONFLICT (name, digest, source) DO NOTHING",
-                    &[d.name.as_str().into(), d.digest.as_str().into(), d.source.as_str().into(), d.schema.as_str().into(), Value::Int(d.rows)],
+                    "INSERT INTO datasets (name, digest, source, schema_json, rows, source_type, profile) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (name, digest, source) DO NOTHING",
+                    &[d.name.as_str().into(), d.digest.as_str().into(), d.source.as_str().into(), d.schema.as_str().into(), Value::Int(d.rows), d.source_type.as_str().into(), d.profile.as_str().into()],
                 )?;
                 let id = c.query(
                     "SELECT dataset_id FROM datasets WHERE name = ?1 AND digest = ?2 AND source = ?3",
@@ -304,7 +307,7 @@ impl<D: Db> Store for SqlStore<D> {
     fn run_inputs(&self, run_id: &str) -> Result<Vec<DatasetInput>> {
         self.read(|c| {
             let rows = c.query(
-                "SELECT d.name, d.digest, d.source, d.schema_json, d.rows, ri.context FROM run_inputs ri \
+                "SELECT d.name, d.digest, d.source, d.schema_json, d.rows, ri.context, d.source_type, d.profile FROM run_inputs ri \
                  JOIN datasets d ON d.dataset_id = ri.dataset_id WHERE ri.run_id = ?1 ORDER BY ri.context, d.name",
                 &[run_id.into()],
             )?;
@@ -320,6 +323,8 @@ impl<D: Db> Store for SqlStore<D> {
                 schema: text(r, 3),
                 rows: int(r, 4),
                 context: text(r, 5),
+                source_type: text(r, 6),
+                profile: text(r, 7),
             })
             .collect())
         })
