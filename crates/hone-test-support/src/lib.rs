@@ -8,6 +8,10 @@
 //! - [`shared_cluster`]: one cluster per test binary, started on first use and stopped when the
 //!   process exits; [`PgCluster::fresh_database`] gives each test an empty database in it, so
 //!   tests run in parallel without seeing each other's data.
+//! - [`s3::SeaweedS3`]: a real S3 server (SeaweedFS) with one bucket, for `s3://` artifact
+//!   stores.
+
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -94,6 +94,13 @@ fn parse(uri: &str) -> std::result::Result<StoreTarget, String> {
         ("sqlite" | "file" | "postgresql" | "postgres", None) => {
             Err(format!("{scheme}: must be followed by //; {STORE_FORMS}"))
         }
+        // A `hone server`'s address is for MLflow clients; hone's own commands open the
+        // store the server serves.
+        ("http" | "https", Some(_)) => Err(format!(
+            "{scheme}:// is a tracking server's address, which MLflow clients use; hone's \
+             commands cannot use a server as their store yet: give them the server's own \
+             store ({STORE_FORMS})"
+        )),
         (_, Some(_)) => Err(format!(
             "unsupported scheme {:?}; {STORE_FORMS}",
             printable(&scheme)
@@ -247,6 +254,7 @@ mod tests {
             ("sqlite://", "names no file"),
             ("", "names no store"),
             ("a.db?mode=fast", "unknown store option"),
+            ("http://127.0.0.1:5000", "tracking server's address"),
         ] {
             let e = parse_store_uri(bad).unwrap_err().to_string();
             assert!(e.contains(why), "{bad}: {e}");
