@@ -16,6 +16,12 @@
 //! are `mlflow-artifacts:/<experiment_id>/<run_id>/artifacts`, the bytes go to hone's
 //! content-addressed blob store and the paths to the run's artifact records.
 //!
+//! The model registry (`registry`: `registered-models/*`, `model-versions/*`) serves hone's
+//! [`Registry`](hone_track::Registry) with hone's rules kept: MLflow's one-call stage jumps are
+//! walked through hone's stage matrix, the `production` alias follows the Production stage, a
+//! version's `source` must name a run or logged model of this store, and the storage location
+//! it is read from is derived by the server.
+//!
 //! Runs created through the API are owned by a lease of their own (`mlflow-run-<run_id>`, no
 //! holder process), not by the server process: every write to a run renews it, and a run
 //! whose client stopped writing for the run timeout is marked KILLED by the server's reaper

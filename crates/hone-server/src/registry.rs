@@ -248,12 +248,16 @@ fn check_user_alias(alias: &str) -> Result<(), ApiError> {
 
 /// `POST registered-models/create {name, tags, description}` → `{registered_model}`; a
 /// taken name is 400 `RESOURCE_ALREADY_EXISTS` (the client's `register_model` expects it).
-pub async fn create_model(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+pub async fn create_model(
+    State(s): State<AppState>,
+    caller: Caller,
+    p: Params,
+) -> Result<Json<Value>, ApiError> {
     let name = p.req_str("name")?;
     let tags = tags_field(&p)?;
     let description = description_field(&p)?.unwrap_or_default();
     let m = blocking(&s, "registry.create_model", move |st| {
-        let m = st.create_registered_model(&name, &description, &tags)?;
+        let m = st.create_registered_model_as(&name, &description, &tags, &caller.user)?;
         Ok(model_json(&m, &[]))
     })
     .await?;
@@ -271,11 +275,15 @@ pub async fn get_model(State(s): State<AppState>, p: Params) -> Result<Json<Valu
 }
 
 /// `POST registered-models/rename {name, new_name}` → `{registered_model}`.
-pub async fn rename_model(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+pub async fn rename_model(
+    State(s): State<AppState>,
+    caller: Caller,
+    p: Params,
+) -> Result<Json<Value>, ApiError> {
     let name = p.req_str("name")?;
     let new_name = p.req_str("new_name")?;
     let m = blocking(&s, "registry.rename_model", move |st| {
-        st.rename_registered_model(&name, &new_name)?;
+        st.rename_registered_model(&name, &new_name, &caller.user)?;
         load_model_json(st, &new_name)
     })
     .await?;
@@ -297,10 +305,14 @@ pub async fn update_model(State(s): State<AppState>, p: Params) -> Result<Json<V
 }
 
 /// `DELETE registered-models/delete {name}` → `{}`.
-pub async fn delete_model(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+pub async fn delete_model(
+    State(s): State<AppState>,
+    caller: Caller,
+    p: Params,
+) -> Result<Json<Value>, ApiError> {
     let name = p.req_str("name")?;
     blocking(&s, "registry.delete_model", move |st| {
-        Ok(st.delete_registered_model(&name)?)
+        Ok(st.delete_registered_model_as(&name, &caller.user)?)
     })
     .await?;
     Ok(Json(json!({})))
@@ -334,13 +346,17 @@ pub async fn delete_model_tag(
 }
 
 /// `POST registered-models/alias {name, alias, version}` → `{}`.
-pub async fn set_alias(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+pub async fn set_alias(
+    State(s): State<AppState>,
+    caller: Caller,
+    p: Params,
+) -> Result<Json<Value>, ApiError> {
     let name = p.req_str("name")?;
     let alias = p.req_str("alias")?;
     let version = version_field(&p)?;
     check_user_alias(&alias)?;
     blocking(&s, "registry.set_alias", move |st| {
-        Ok(st.set_alias(&name, &alias, version)?)
+        Ok(st.set_alias_as(&name, &alias, version, &caller.user)?)
     })
     .await?;
     Ok(Json(json!({})))
@@ -348,13 +364,17 @@ pub async fn set_alias(State(s): State<AppState>, p: Params) -> Result<Json<Valu
 
 /// `DELETE registered-models/alias {name, alias}` → `{}`; an alias the model does not have is
 /// already deleted (MLflow's answer too, and a retried call stays harmless).
-pub async fn delete_alias(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+pub async fn delete_alias(
+    State(s): State<AppState>,
+    caller: Caller,
+    p: Params,
+) -> Result<Json<Value>, ApiError> {
     let name = p.req_str("name")?;
     let alias = p.req_str("alias")?;
     check_user_alias(&alias)?;
     blocking(&s, "registry.delete_alias", move |st| {
         st.get_registered_model(&name)?;
-        match st.delete_alias(&name, &alias) {
+        match st.delete_alias_as(&name, &alias, &caller.user) {
             Ok(()) | Err(TrackError::NotFound(_)) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -788,11 +808,15 @@ pub async fn update_version(State(s): State<AppState>, p: Params) -> Result<Json
 
 /// `DELETE model-versions/delete {name, version}` → `{}`. A version an alias points at is
 /// kept (hone's rule): 400 naming the alias.
-pub async fn delete_version(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+pub async fn delete_version(
+    State(s): State<AppState>,
+    caller: Caller,
+    p: Params,
+) -> Result<Json<Value>, ApiError> {
     let name = p.req_str("name")?;
     let version = version_field(&p)?;
     blocking(&s, "registry.delete_version", move |st| {
-        match st.delete_model_version(&name, version) {
+        match st.delete_model_version_as(&name, version, &caller.user) {
             Ok(()) => Ok(()),
             Err(TrackError::Conflict(m)) => Err(ApiError::invalid(m)),
             Err(e) => Err(e.into()),

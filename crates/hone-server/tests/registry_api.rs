@@ -350,6 +350,25 @@ fn aliases_are_set_read_moved_and_deleted_and_production_follows_the_stage() {
         "model-versions/delete",
         json!({"name": "m", "version": "2"}),
     ));
+    // Every change is audited under the request's Caller (anonymous without authentication),
+    // not the server process's user.
+    let store = hone_track::open_store(&s.uri).unwrap();
+    let log = store.audit_log("m").unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    for action in [
+        "create_model",
+        "create_version",
+        "set_alias",
+        "delete_alias",
+        "delete_version",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    assert!(log.iter().all(|e| e.user_id == "anonymous"), "{log:?}");
+    assert_eq!(
+        get(&s, "registered-models/get?name=m").json()["registered_model"]["user_id"],
+        "anonymous"
+    );
 }
 
 #[test]

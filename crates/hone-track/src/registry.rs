@@ -12,6 +12,7 @@
 //!   change is written to the audit log in the same transaction;
 //! - the audit log is append-only: no method updates or deletes an entry.
 
+use crate::env::current_user;
 use crate::{Result, TrackError};
 
 /// Longest registered-model name (MLflow stores names in a 256-character column).
@@ -378,11 +379,24 @@ pub struct Transition<'a> {
 /// behaviour (one shared test suite).
 pub trait Registry: Send + Sync {
     /// Creates a registered model; its name must be unique ([`TrackError::AlreadyExists`]).
+    /// The audit log names the process's user ([`Registry::create_registered_model_as`]
+    /// names another).
     fn create_registered_model(
         &self,
         name: &str,
         description: &str,
         tags: &[(String, String)],
+    ) -> Result<RegisteredModel> {
+        self.create_registered_model_as(name, description, tags, &current_user())
+    }
+    /// [`Registry::create_registered_model`] on behalf of `user` (its `user_id` and the
+    /// audit log's).
+    fn create_registered_model_as(
+        &self,
+        name: &str,
+        description: &str,
+        tags: &[(String, String)],
+        user: &str,
     ) -> Result<RegisteredModel>;
     /// A registered model by name.
     fn get_registered_model(&self, name: &str) -> Result<RegisteredModel>;
@@ -390,15 +404,24 @@ pub trait Registry: Send + Sync {
     fn list_registered_models(&self, prefix: &str) -> Result<Vec<RegisteredModel>>;
     /// Deletes a registered model with its versions, tags and aliases (MLflow's semantics);
     /// the audit log keeps its entries.
-    fn delete_registered_model(&self, name: &str) -> Result<()>;
+    fn delete_registered_model(&self, name: &str) -> Result<()> {
+        self.delete_registered_model_as(name, &current_user())
+    }
+    /// [`Registry::delete_registered_model`] on behalf of `user` (audit log).
+    fn delete_registered_model_as(&self, name: &str, user: &str) -> Result<()>;
     /// Sets a tag of a registered model (last write wins).
     fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()>;
     /// Removes a tag of a registered model; a missing tag is [`TrackError::NotFound`].
     fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()>;
     /// Renames a registered model, with its versions, tags and aliases; the new name must be
     /// free ([`TrackError::AlreadyExists`]). The audit log keeps the entries under the old
-    /// name and gets a `rename_model` entry under both names.
-    fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel>;
+    /// name and gets a `rename_model` entry under both names, by `user`.
+    fn rename_registered_model(
+        &self,
+        name: &str,
+        new_name: &str,
+        user: &str,
+    ) -> Result<RegisteredModel>;
     /// Replaces a registered model's description (truncated to [`MAX_DESCRIPTION`]).
     fn update_registered_model_description(
         &self,
@@ -435,10 +458,18 @@ pub trait Registry: Send + Sync {
     /// Points `alias` at `version`, moving it if it pointed elsewhere (MLflow's alias rules:
     /// `[A-Za-z0-9_-]`, at most 255 characters, `latest` and `v<digits>` reserved).
     /// [`PRODUCTION_ALIAS`] is refused: it follows the production stage.
-    fn set_alias(&self, name: &str, alias: &str, version: u32) -> Result<()>;
+    fn set_alias(&self, name: &str, alias: &str, version: u32) -> Result<()> {
+        self.set_alias_as(name, alias, version, &current_user())
+    }
+    /// [`Registry::set_alias`] on behalf of `user` (audit log).
+    fn set_alias_as(&self, name: &str, alias: &str, version: u32, user: &str) -> Result<()>;
     /// Removes an alias; a missing one is [`TrackError::NotFound`], [`PRODUCTION_ALIAS`] is
     /// refused.
-    fn delete_alias(&self, name: &str, alias: &str) -> Result<()>;
+    fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
+        self.delete_alias_as(name, alias, &current_user())
+    }
+    /// [`Registry::delete_alias`] on behalf of `user` (audit log).
+    fn delete_alias_as(&self, name: &str, alias: &str, user: &str) -> Result<()>;
     /// Moves a version to another stage as a compare-and-set on the model's production
     /// version (see [`Transition`]). The move must be one the matrix allows
     /// ([`Stage::allowed_next`]). A move into production displaces the previous production
@@ -458,7 +489,11 @@ pub trait Registry: Send + Sync {
     fn append_event(&self, e: &NewEvent<'_>) -> Result<AuditEntry>;
     /// Deletes a version (its number is never given out again). Refused with
     /// [`TrackError::Conflict`] naming the alias while an alias points at it.
-    fn delete_model_version(&self, name: &str, version: u32) -> Result<()>;
+    fn delete_model_version(&self, name: &str, version: u32) -> Result<()> {
+        self.delete_model_version_as(name, version, &current_user())
+    }
+    /// [`Registry::delete_model_version`] on behalf of `user` (audit log).
+    fn delete_model_version_as(&self, name: &str, version: u32, user: &str) -> Result<()>;
     /// The model's audit log, oldest first (also after the model was deleted).
     fn audit_log(&self, name: &str) -> Result<Vec<AuditEntry>>;
     /// The live versions (any model) registered from `run_id`: a run they pin must not be

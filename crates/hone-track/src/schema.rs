@@ -308,6 +308,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, V9),
 ];
 
+/// The first migration number handed out to parallel branches (6: registry fields, 7: logged
+/// models, 9: metric identity): each of these is applied whenever a store lacks it, even one
+/// already at a higher version, because the branches were merged in another order than their
+/// numbers.
+const PARALLEL_FROM: i64 = 6;
+
 fn current_version(c: &mut dyn Conn) -> Result<i64> {
     c.batch("CREATE TABLE IF NOT EXISTS hone_schema (version BIGINT NOT NULL)")?;
     let rows = c.query("SELECT MAX(version) FROM hone_schema", &[])?;
@@ -410,8 +416,16 @@ fn migrate_to(db: &dyn Db, mode: OpenMode, shown: &str, target: i64) -> Result<(
                 supported: SCHEMA_VERSION,
             });
         }
+        let applied: Vec<i64> = c
+            .query("SELECT version FROM hone_schema", &[])?
+            .iter()
+            .filter_map(|r| r.first().and_then(Value::int))
+            .collect();
         for (v, sql) in MIGRATIONS {
-            if *v > version && *v <= target {
+            // From PARALLEL_FROM on, numbers were handed to branches developed side by side,
+            // so a store may hold a higher one without a lower one that was merged later.
+            let missing = *v > version || (*v >= PARALLEL_FROM && !applied.contains(v));
+            if missing && *v <= target {
                 c.batch(&schema_sql(sql, dialect))?;
                 c.execute(
                     "INSERT INTO hone_schema (version) VALUES (?1)",
@@ -780,6 +794,53 @@ mod tests {
             format!("mlflow-artifacts:/{exp}/r5/artifacts")
         );
         assert_eq!((v.run_link.as_str(), v.model_id.as_str()), ("", ""));
+    }
+
+    /// A store that got versions 7 and 9 before version 6 was merged (parallel branches) gets
+    /// version 6 when opened.
+    fn a_store_without_version_6_gets_it(db: &dyn crate::db::Db, uri: &str) {
+        super::migrate_to(db, OpenMode::Create, "test", 5).unwrap();
+        db.write(&mut |c| {
+            for (v, sql) in [(7, super::V7), (9, super::V9)] {
+                c.batch(&super::schema_sql(sql, db.dialect()))?;
+                c.execute(
+                    "INSERT INTO hone_schema (version) VALUES (?1)",
+                    &[crate::db::Value::Int(v)],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let store = open_store_with(uri, OpenMode::MustExist).unwrap();
+        let exp = store.get_or_create_experiment("e").unwrap();
+        let run = store
+            .create_run(NewRun {
+                experiment_id: exp,
+                ..Default::default()
+            })
+            .unwrap()
+            .run_id;
+        store.create_registered_model("m", "", &[]).unwrap();
+        let v = store
+            .create_model_version(&crate::NewModelVersion::from_run("m", &run, None, &[]))
+            .unwrap();
+        assert_eq!(v.source, format!("runs:/{run}"));
+        // Opening again applies nothing twice.
+        open_store_with(uri, OpenMode::MustExist).unwrap();
+    }
+
+    #[test]
+    fn a_sqlite_store_without_version_6_gets_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, uri) = fresh_sqlite(dir.path());
+        a_store_without_version_6_gets_it(&db, &uri);
+    }
+
+    #[test]
+    fn a_postgres_store_without_version_6_gets_it() {
+        let uri = hone_test_support::shared_cluster().fresh_database();
+        let db = crate::pg::PgDb::connect(&uri).unwrap();
+        a_store_without_version_6_gets_it(&db, &uri);
     }
 
     #[test]

@@ -1875,16 +1875,22 @@ fn a_model_is_renamed_with_its_versions_tags_and_aliases(t: &Target) {
         .unwrap();
     let before = store.get_registered_model("old").unwrap();
     // Onto a taken name, an invalid one, or from an unknown one: refused, nothing changes.
-    let e = store.rename_registered_model("old", "taken").unwrap_err();
+    let e = store
+        .rename_registered_model("old", "taken", "ana")
+        .unwrap_err();
     assert!(matches!(&e, TrackError::AlreadyExists(_)), "{e}");
-    let e = store.rename_registered_model("old", "a/b").unwrap_err();
+    let e = store
+        .rename_registered_model("old", "a/b", "ana")
+        .unwrap_err();
     assert!(matches!(&e, TrackError::Invalid(_)), "{e}");
-    let e = store.rename_registered_model("nope", "x").unwrap_err();
+    let e = store
+        .rename_registered_model("nope", "x", "ana")
+        .unwrap_err();
     assert!(matches!(&e, TrackError::NotFound(_)), "{e}");
     assert_eq!(store.get_registered_model("old").unwrap().tags, before.tags);
     assert_eq!(store.list_model_versions("old").unwrap().len(), 2);
 
-    let renamed = store.rename_registered_model("old", "new").unwrap();
+    let renamed = store.rename_registered_model("old", "new", "ana").unwrap();
     assert_eq!(renamed.name, "new");
     assert_eq!(renamed.description, "desc");
     assert_eq!(renamed.tags, vec![kv("desk", "fx")]);
@@ -1927,8 +1933,12 @@ fn a_model_is_renamed_with_its_versions_tags_and_aliases(t: &Target) {
             .find(|e| e.action == "rename_model")
             .unwrap();
         assert_eq!(
-            (last.from.as_deref(), last.to.as_deref()),
-            (Some("old"), Some("new"))
+            (
+                last.from.as_deref(),
+                last.to.as_deref(),
+                last.user_id.as_str()
+            ),
+            (Some("old"), Some("new"), "ana")
         );
     }
     // The old name is free again.

@@ -393,17 +393,18 @@ fn check_archive(t: &Transition<'_>) -> Result<()> {
 }
 
 impl<D: Db> Registry for SqlStore<D> {
-    fn create_registered_model(
+    fn create_registered_model_as(
         &self,
         name: &str,
         description: &str,
         tags: &[(String, String)],
+        user: &str,
     ) -> Result<RegisteredModel> {
         validate_model_name(name)?;
         for (k, _) in tags {
             validate_key("registered model tag", k)?;
         }
-        let user = current_user();
+        let user = user.to_string();
         let now = now_ms();
         let description = truncate(description, MAX_DESCRIPTION);
         self.write(|c| {
@@ -463,8 +464,8 @@ impl<D: Db> Registry for SqlStore<D> {
         })
     }
 
-    fn delete_registered_model(&self, name: &str) -> Result<()> {
-        let user = current_user();
+    fn delete_registered_model_as(&self, name: &str, user: &str) -> Result<()> {
+        let user = user.to_string();
         let now = now_ms();
         self.write(|c| {
             Self::lock_model(c, name, now)?;
@@ -483,9 +484,14 @@ impl<D: Db> Registry for SqlStore<D> {
         })
     }
 
-    fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
+    fn rename_registered_model(
+        &self,
+        name: &str,
+        new_name: &str,
+        user: &str,
+    ) -> Result<RegisteredModel> {
         validate_model_name(new_name)?;
-        let user = current_user();
+        let user = user.to_string();
         let now = now_ms();
         self.write(|c| {
             Self::lock_model(c, name, now)?;
@@ -838,9 +844,9 @@ impl<D: Db> Registry for SqlStore<D> {
         })
     }
 
-    fn set_alias(&self, name: &str, alias: &str, version: u32) -> Result<()> {
+    fn set_alias_as(&self, name: &str, alias: &str, version: u32, user: &str) -> Result<()> {
         validate_user_alias(alias)?;
-        let user = current_user();
+        let user = user.to_string();
         let now = now_ms();
         self.write(|c| {
             Self::lock_model(c, name, now)?;
@@ -849,12 +855,12 @@ impl<D: Db> Registry for SqlStore<D> {
         })
     }
 
-    fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
+    fn delete_alias_as(&self, name: &str, alias: &str, user: &str) -> Result<()> {
         if alias.eq_ignore_ascii_case(PRODUCTION_ALIAS) {
             // Same refusal as for setting it.
             validate_user_alias(alias)?;
         }
-        let user = current_user();
+        let user = user.to_string();
         let now = now_ms();
         self.write(|c| {
             Self::lock_model(c, name, now)?;
@@ -967,8 +973,8 @@ impl<D: Db> Registry for SqlStore<D> {
         })
     }
 
-    fn delete_model_version(&self, name: &str, version: u32) -> Result<()> {
-        let user = current_user();
+    fn delete_model_version_as(&self, name: &str, version: u32, user: &str) -> Result<()> {
+        let user = user.to_string();
         let now = now_ms();
         self.write(|c| {
             Self::lock_model(c, name, now)?;

@@ -175,6 +175,22 @@ pub fn version_json(reference: &str, v: &ModelVersion) -> serde_json::Value {
     })
 }
 
+/// The run a version was registered from. A version registered over MLflow's REST API from a
+/// logged model without a run has none, and hone loads, compares and promotes only versions
+/// it can trace to a run: those are refused with the version's source named.
+pub fn run_of_version(v: &ModelVersion) -> Result<&str, TrackError> {
+    if v.source_run_id.is_empty() {
+        return Err(TrackError::Invalid(format!(
+            "version {} of registered model {} was registered without a run (source {}): hone \
+             loads, compares and promotes only versions registered from a run",
+            v.version,
+            v.name,
+            hone_track::printable(&v.source)
+        )));
+    }
+    Ok(&v.source_run_id)
+}
+
 /// Resolves a registry reference ([`resolve`]) to its version's source run and that run's
 /// model files, exactly as a run id is resolved ([`crate::evaluate::model_dir_of_run`]: the
 /// run's output folder while it still holds the run's outputs, else its checksummed
@@ -192,7 +208,7 @@ pub fn model_dir_of_reference(
         }
         e => e,
     })?;
-    let dir = crate::evaluate::model_dir_of_run(store, blobs, &version.source_run_id)?;
+    let dir = crate::evaluate::model_dir_of_run(store, blobs, run_of_version(&version)?)?;
     Ok(ReferencedModel {
         reference: reference.to_string(),
         version,
@@ -208,7 +224,7 @@ pub fn run_of_argument(
 ) -> Result<(String, Option<ModelVersion>), TrackError> {
     if is_reference(arg) {
         let v = resolve(store, arg)?;
-        return Ok((v.source_run_id.clone(), Some(v)));
+        return Ok((run_of_version(&v)?.to_string(), Some(v)));
     }
     Ok((arg.to_string(), None))
 }
@@ -454,6 +470,35 @@ pub fn current_user() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_without_a_run_are_named_not_looked_up() {
+        let v = ModelVersion {
+            name: "m".into(),
+            version: 2,
+            semver: None,
+            source_run_id: String::new(),
+            source: "models:/m-1".into(),
+            run_link: String::new(),
+            model_id: "m-1".into(),
+            storage_location: String::new(),
+            status: "READY".into(),
+            current_stage: hone_track::Stage::Development,
+            description: String::new(),
+            user_id: "u".into(),
+            creation_time: 0,
+            last_updated_time: 0,
+            tags: vec![],
+            aliases: vec![],
+        };
+        let e = run_of_version(&v).unwrap_err().to_string();
+        assert!(e.contains("without a run (source models:/m-1)"), "{e}");
+        let with_run = ModelVersion {
+            source_run_id: "r1".into(),
+            ..v
+        };
+        assert_eq!(run_of_version(&with_run).unwrap(), "r1");
+    }
 
     #[test]
     fn references_parse() {

@@ -161,7 +161,7 @@ pub fn check_gates(
     blobs: &BlobStore,
     v: &ModelVersion,
 ) -> Result<(Vec<GateResult>, bool, Option<String>), TrainError> {
-    let Some(gates) = run_gates(store, blobs, &v.source_run_id)? else {
+    let Some(gates) = run_gates(store, blobs, super::run_of_version(v)?)? else {
         return Ok((
             Vec::new(),
             true,
