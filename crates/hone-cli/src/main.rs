@@ -51,7 +51,7 @@ enum Command {
     Artifacts(tracking::ArtifactsArgs),
     /// Model registry: register runs as model versions, list, show, aliases, delete versions.
     Models(models::ModelsArgs),
-    /// Remove artifact blobs that no run refers to.
+    /// Remove artifact blobs that no run or logged model refers to.
     Gc(tracking::GcArgs),
     /// Trading metrics, PSR, DSR, PBO and model comparison tests on data from any source.
     Stats(stats::StatsArgs),

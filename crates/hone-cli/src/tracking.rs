@@ -370,9 +370,10 @@ enum RunsCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Permanently remove deleted runs (then `hone gc` frees their artifacts).
+    /// Permanently remove deleted runs and deleted MLflow logged models (then `hone gc` frees
+    /// their artifacts).
     Purge {
-        /// Only runs deleted at least this many days ago.
+        /// Only runs and logged models deleted at least this many days ago.
         #[arg(long, default_value_t = 0.0)]
         older_than_days: f64,
         /// JSON output.
@@ -906,15 +907,21 @@ pub fn runs(args: RunsArgs) -> Result<(), CliError> {
             older_than_days,
             json,
         } => {
-            let purged = store
-                .purge_deleted_runs((older_than_days * 86_400_000.0) as i64)
+            let min_age_ms = (older_than_days * 86_400_000.0) as i64;
+            let purged = store.purge_deleted_runs(min_age_ms).map_err(track_err)?;
+            // Logged models (deleted through `hone server`) are purged with the runs: their
+            // files are freed by the same `hone gc`.
+            let models = store
+                .purge_deleted_logged_models(min_age_ms)
                 .map_err(track_err)?;
             if json {
-                print_json(json!({"purged": purged}));
+                print_json(json!({"purged": purged, "purged_logged_models": models}));
             } else {
                 println!(
-                    "purged {} deleted run(s); run `hone gc` to free their artifacts",
-                    purged.len()
+                    "purged {} deleted run(s) and {} deleted logged model(s); run `hone gc` to \
+                     free their artifacts",
+                    purged.len(),
+                    models.len()
                 );
             }
         }
@@ -1172,7 +1179,7 @@ pub struct GcArgs {
     json: bool,
 }
 
-/// Removes artifact blobs no run refers to.
+/// Removes artifact blobs no run or logged model refers to.
 pub fn gc(args: GcArgs) -> Result<(), CliError> {
     let (store, loc) = args.store.open(OpenMode::MustExist)?;
     let blobs = hone_track::artifacts::BlobStore::open(&loc.artifacts).map_err(track_err)?;

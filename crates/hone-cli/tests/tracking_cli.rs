@@ -696,3 +696,51 @@ fn no_outputs_keeps_everything_in_the_store_only() {
         "{err}"
     );
 }
+
+/// `hone runs purge` also purges logged models deleted through `hone server` (MLflow 3's
+/// `delete_logged_model`), and only those: a live model and its files stay.
+#[test]
+fn purge_removes_deleted_logged_models_only() {
+    let env = Env::new();
+    let uri = format!(
+        "sqlite://{}",
+        env.dir.path().join("store/hone.db").display()
+    );
+    let store = hone_track::open_store(&uri).unwrap();
+    let exp = store.get_or_create_experiment("models").unwrap();
+    let new = |name: &str| {
+        store
+            .create_logged_model(hone_track::NewLoggedModel {
+                experiment_id: exp.clone(),
+                name: Some(name.into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .model_id
+    };
+    let (gone, kept) = (new("gone"), new("kept"));
+    for id in [&gone, &kept] {
+        store
+            .record_logged_model_artifact(
+                id,
+                &hone_track::ArtifactRecord {
+                    path: "MLmodel".into(),
+                    sha256: hone_track::artifacts::sha256_hex(id.as_bytes()),
+                    size: 34,
+                },
+            )
+            .unwrap();
+    }
+    store.delete_logged_model(&gone).unwrap();
+    let out = env.json(&["runs", "purge", "--json"]);
+    assert_eq!(out["purged_logged_models"], serde_json::json!([gone]));
+    assert_eq!(out["purged"], serde_json::json!([]));
+    let refs = hone_track::Maintenance::referenced_blobs(store.as_ref()).unwrap();
+    assert!(refs.contains(&hone_track::artifacts::sha256_hex(kept.as_bytes())));
+    assert!(!refs.contains(&hone_track::artifacts::sha256_hex(gone.as_bytes())));
+    assert_eq!(store.list_logged_model_artifacts(&kept).unwrap().len(), 1);
+    assert!(
+        env.ok(&["runs", "purge"])
+            .contains("0 deleted logged model(s)")
+    );
+}

@@ -14,7 +14,9 @@
 //!
 //! Artifacts go through MLflow's `mlflow-artifacts` proxy (`artifacts`): run artifact URIs
 //! are `mlflow-artifacts:/<experiment_id>/<run_id>/artifacts`, the bytes go to hone's
-//! content-addressed blob store and the paths to the run's artifact records.
+//! content-addressed blob store and the paths to the run's artifact records. MLflow 3 logged
+//! models (`logged_models`: what every `mlflow.<flavor>.log_model` creates) keep theirs under
+//! `mlflow-artifacts:/<experiment_id>/models/<model_id>/artifacts`, recorded on the model.
 //!
 //! The model registry (`registry`: `registered-models/*`, `model-versions/*`) serves hone's
 //! [`Registry`](hone_track::Registry) with hone's rules kept: MLflow's one-call stage jumps are

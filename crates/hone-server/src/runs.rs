@@ -391,11 +391,19 @@ pub async fn search(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
         let (runs, next) = st.search_runs(&request)?;
         let ids: Vec<String> = runs.iter().map(|r| r.info.run_id.clone()).collect();
         let outputs = st.run_outputs(&ids)?;
-        let mut encoded = Vec::with_capacity(runs.len());
-        for r in &runs {
-            let inputs = st.run_inputs(&r.info.run_id)?;
-            encoded.push(wire::run_with(r, &inputs, &outputs));
+        // One read for the page's inputs, grouped by run.
+        let mut inputs: std::collections::HashMap<String, Vec<hone_track::DatasetInput>> =
+            Default::default();
+        for (run_id, d) in st.inputs_of_runs(&ids)? {
+            inputs.entry(run_id).or_default().push(d);
         }
+        let encoded = runs
+            .iter()
+            .map(|r| {
+                let ins = inputs.get(&r.info.run_id).map_or(&[][..], Vec::as_slice);
+                wire::run_with(r, ins, &outputs)
+            })
+            .collect::<Vec<_>>();
         Ok((encoded, next))
     })
     .await?;

@@ -712,6 +712,16 @@ mod tests {
                  lifecycle) VALUES ('r3', ?1, 'r3', 'FINISHED', 0, 'u', 'active')",
                 &[exp],
             )?;
+            c.execute(
+                "INSERT INTO datasets (name, digest, source, schema_json, rows) \
+                 VALUES ('prices', 'abc', '/data/p.csv', '{}', 7)",
+                &[],
+            )?;
+            c.execute(
+                "INSERT INTO run_inputs (run_id, dataset_id, context) \
+                 SELECT 'r3', dataset_id, 'train' FROM datasets",
+                &[],
+            )?;
             Ok(())
         })
         .unwrap();
@@ -726,6 +736,29 @@ mod tests {
         .unwrap();
         assert_eq!(version, super::SCHEMA_VERSION);
         assert_eq!(store.get_run("r3").unwrap().info.run_name, "r3");
+        // Version 7: old datasets read back without MLflow's fields; logged models and run
+        // outputs work on old experiments and runs.
+        let inputs = store.run_inputs("r3").unwrap();
+        assert_eq!(
+            (
+                inputs[0].name.as_str(),
+                inputs[0].rows,
+                inputs[0].source_type.as_str()
+            ),
+            ("prices", 7, "")
+        );
+        let exp = store.get_run("r3").unwrap().info.experiment_id;
+        let model = store
+            .create_logged_model(crate::NewLoggedModel {
+                experiment_id: exp,
+                source_run_id: Some("r3".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        store
+            .log_outputs("r3", &[(model.model_id.clone(), 0)])
+            .unwrap();
+        assert_eq!(store.run_outputs(&["r3".into()]).unwrap().len(), 1);
         store.create_registered_model("m", "", &[]).unwrap();
         let v = store
             .create_model_version(&crate::NewModelVersion::from_run(

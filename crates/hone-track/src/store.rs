@@ -148,6 +148,9 @@ pub trait Store: Send + Sync {
     fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()>;
     /// The datasets a run used.
     fn run_inputs(&self, run_id: &str) -> Result<Vec<DatasetInput>>;
+    /// The datasets each of `run_ids` used, as (run id, dataset), in one read (a search page
+    /// of runs costs one query, not one per run); unknown runs have none.
+    fn inputs_of_runs(&self, run_ids: &[String]) -> Result<Vec<(String, DatasetInput)>>;
     /// Records an artifact (its blob is already stored).
     fn record_artifact(&self, run_id: &str, record: &ArtifactRecord) -> Result<()>;
     /// A run's artifacts, by path.

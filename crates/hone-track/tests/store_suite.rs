@@ -567,6 +567,14 @@ fn datasets_are_recorded_and_searchable(t: &Target) {
         )
         .unwrap();
     assert_eq!(store.run_inputs(&f.a).unwrap().len(), 2);
+    let all = store
+        .inputs_of_runs(&[f.a.clone(), f.parent.clone(), "nope".into()])
+        .unwrap();
+    let mut runs: Vec<&str> = all.iter().map(|(r, _)| r.as_str()).collect();
+    runs.dedup();
+    let mut want = vec![f.a.as_str(), f.parent.as_str()];
+    want.sort();
+    assert_eq!((all.len(), runs), (3, want));
     // MLflow's fields and free-form contexts come back as given.
     store
         .log_inputs(

@@ -330,6 +330,44 @@ impl<D: Db> Store for SqlStore<D> {
         })
     }
 
+    fn inputs_of_runs(&self, run_ids: &[String]) -> Result<Vec<(String, DatasetInput)>> {
+        if run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(|c| {
+            let mut out = Vec::new();
+            for chunk in run_ids.chunks(500) {
+                let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
+                let params: Vec<Value> = chunk.iter().map(Value::from).collect();
+                for r in c.query(
+                    &format!(
+                        "SELECT ri.run_id, d.name, d.digest, d.source, d.schema_json, d.rows, \
+                         ri.context, d.source_type, d.profile FROM run_inputs ri \
+                         JOIN datasets d ON d.dataset_id = ri.dataset_id \
+                         WHERE ri.run_id IN ({}) ORDER BY ri.run_id, ri.context, d.name",
+                        marks.join(",")
+                    ),
+                    &params,
+                )? {
+                    out.push((
+                        text(&r, 0),
+                        DatasetInput {
+                            name: text(&r, 1),
+                            digest: text(&r, 2),
+                            source: text(&r, 3),
+                            schema: text(&r, 4),
+                            rows: int(&r, 5),
+                            context: text(&r, 6),
+                            source_type: text(&r, 7),
+                            profile: text(&r, 8),
+                        },
+                    ));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     fn record_artifact(&self, run_id: &str, record: &ArtifactRecord) -> Result<()> {
         crate::artifacts::validate_artifact_path(&record.path)?;
         self.write(|c| {
