@@ -9,7 +9,7 @@ use crate::location::OpenMode;
 use crate::{Result, TrackError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 8;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS experiments (
@@ -199,7 +199,38 @@ const V5: &str = r#"
 ALTER TABLE registry_audit ADD COLUMN details TEXT NOT NULL DEFAULT '';
 "#;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
+/// Authentication and permissions of `hone server` ([`crate::accounts`]): users with their
+/// argon2 password hash, API tokens (the SHA-256 of the secret, never the secret; revoked ones
+/// are kept) and per-user grants on experiments (by id) and registered models (by name). The
+/// tables carry a `hone_` prefix because a shared PostgreSQL database often has a `users`
+/// table of another program, which [`check_contents`] would then take for hone's.
+const V8: &str = r#"
+CREATE TABLE IF NOT EXISTS hone_users (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    admin BIGINT NOT NULL DEFAULT 0,
+    created BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hone_api_tokens (
+    id TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL REFERENCES hone_users(name) ON DELETE CASCADE,
+    secret_sha256 TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    expires BIGINT,
+    revoked BIGINT
+);
+CREATE INDEX IF NOT EXISTS hone_api_tokens_by_user ON hone_api_tokens (user_name);
+CREATE TABLE IF NOT EXISTS hone_permissions (
+    user_name TEXT NOT NULL REFERENCES hone_users(name) ON DELETE CASCADE,
+    resource_kind TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    level TEXT NOT NULL,
+    PRIMARY KEY (user_name, resource_kind, resource)
+);
+CREATE INDEX IF NOT EXISTS hone_permissions_by_resource ON hone_permissions (resource_kind, resource);
+"#;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (8, V8)];
 
 fn current_version(c: &mut dyn Conn) -> Result<i64> {
     c.batch("CREATE TABLE IF NOT EXISTS hone_schema (version BIGINT NOT NULL)")?;
@@ -653,6 +684,7 @@ mod tests {
     fn hone_tables_are_read_from_the_migrations() {
         let t: Vec<&str> = super::hone_tables().collect();
         assert!(t.contains(&"runs") && t.contains(&"sequences") && t.contains(&"experiments"));
-        assert_eq!(t.len(), 17, "{t:?}");
+        assert_eq!(t.len(), 20, "{t:?}");
+        assert!(t.contains(&"hone_users") && !t.contains(&"users"));
     }
 }
