@@ -215,6 +215,9 @@ pub trait Accounts: Send + Sync {
     /// Removes every grant on a resource (it was deleted for good, and a new one of the same
     /// name must not inherit them).
     fn delete_permissions_on(&self, kind: ResourceKind, resource: &str) -> Result<()>;
+    /// The experiment a run belongs to, if the run exists (what a permission check on a run
+    /// needs, without loading the run's data).
+    fn experiment_of_run(&self, run_id: &str) -> Result<Option<String>>;
 }
 
 /// Checks a user name: 1 to [`MAX_USER_NAME`] characters among letters, digits and `_ . @ -`

@@ -47,7 +47,21 @@ on_both_backends!(
     tokens_authenticate_until_revoked_or_expired,
     permissions_are_granted_replaced_renamed_and_removed,
     deleting_a_user_removes_their_tokens_and_grants,
+    a_run_names_its_experiment,
 );
+
+fn a_run_names_its_experiment(t: &Target) {
+    let s = t.store();
+    let exp = s.create_experiment("e", &[]).unwrap();
+    let run = s
+        .create_run(hone_track::store::NewRun {
+            experiment_id: exp.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(s.experiment_of_run(&run.run_id).unwrap(), Some(exp));
+    assert_eq!(s.experiment_of_run("no-such-run").unwrap(), None);
+}
 
 /// A hash made once (argon2 is slow by design; the store only keeps the string).
 fn some_hash() -> String {

@@ -376,4 +376,15 @@ impl<D: Db> Accounts for SqlStore<D> {
             Ok(())
         })
     }
+
+    fn experiment_of_run(&self, run_id: &str) -> Result<Option<String>> {
+        self.read(|c| {
+            Ok(c.query(
+                "SELECT experiment_id FROM runs WHERE run_id = ?1",
+                &[run_id.into()],
+            )?
+            .first()
+            .map(|r| text(r, 0)))
+        })
+    }
 }
