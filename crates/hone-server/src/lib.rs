@@ -366,6 +366,16 @@ pub fn run(
     config: &ServerConfig,
     on_listening: impl FnOnce(SocketAddr, &str),
 ) -> Result<(), ServerError> {
+    // Settings are checked before anything is opened.
+    if let Some(bad) = config
+        .allowed_origins
+        .iter()
+        .find(|o| guards::normalize_origin(o).is_none())
+    {
+        return Err(ServerError::BadOrigin(
+            hone_track::printable(bad).into_owned(),
+        ));
+    }
     // Without authentication nothing is opened for a non-loopback host.
     let ip = if config.auth {
         any_address(&config.host)?
