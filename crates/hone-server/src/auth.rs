@@ -62,6 +62,9 @@ pub struct Auth {
     default: Option<Level>,
     /// SHA-256(user, password, stored hash) → when the verification stops counting.
     cache: Mutex<HashMap<[u8; 32], Instant>>,
+    /// Bounds the argon2 verifications running at once (each takes 19 MiB and tens of ms of
+    /// a core), so a flood of wrong passwords queues instead of exhausting memory.
+    verifying: tokio::sync::Semaphore,
 }
 
 impl Auth {
@@ -70,6 +73,9 @@ impl Auth {
         Self {
             default,
             cache: Mutex::new(HashMap::new()),
+            verifying: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            ),
         }
     }
 
@@ -176,6 +182,7 @@ async fn authenticate(
         let ok = if found.is_some() && auth.cached(&key) {
             true
         } else {
+            let _slot = auth.verifying.acquire().await.ok();
             let verified =
                 tokio::task::spawn_blocking(move || accounts::verify_password(&password, &phc))
                     .await
@@ -265,7 +272,12 @@ pub fn rule(method: &Method, template: &str) -> Option<Rule> {
     use Level::{Edit, Manage, Read};
     use Target::*;
     let need = |t: Target, l: Level| Some(Rule::Need(vec![(t, l)]));
-    let m = method.as_str();
+    // axum answers HEAD with the GET handler.
+    let m = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
     match template {
         "/health" => return Some(Rule::Open),
         "/version" | "/api/3.0/mlflow/server-info" | "/metrics" => {
@@ -440,6 +452,18 @@ impl Checker<'_> {
         }
     }
 
+    /// Checks a logged model's experiment. This store keeps no logged models, so nothing can
+    /// say which experiment one belongs to: until it does, only administrators (who never get
+    /// here) pass. The one place to change when logged models arrive: look the model's
+    /// experiment up and call [`Self::require`] on it, as [`Self::require_run`] does.
+    async fn require_logged_model(&self, model_id: &str, _need: Level) -> Result<(), ApiError> {
+        Err(denied(format!(
+            "Permission denied: logged model {} belongs to an experiment this server cannot \
+             look up yet; only administrators may use logged models",
+            hone_track::printable(model_id)
+        )))
+    }
+
     /// The caller's grants of one kind, and whether resources without one are readable.
     async fn readable(&self, kind: ResourceKind) -> Result<(HashSet<String>, bool), ApiError> {
         let user = self.caller.user.clone();
@@ -486,11 +510,8 @@ impl Checker<'_> {
                     .await
             }
             Target::LoggedModel => {
-                // The store has no logged models yet: until it does, nothing can say which
-                // experiment one belongs to, so only administrators pass.
-                Err(denied(
-                    "Permission denied: logged models are for administrators on this server".into(),
-                ))
+                let id = req.path_param.clone().unwrap_or_default();
+                self.require_logged_model(&id, need).await
             }
             Target::ArtifactPath | Target::ArtifactQuery => {
                 let raw = if target == Target::ArtifactPath {
@@ -502,11 +523,10 @@ impl Checker<'_> {
                 let mut parts = decoded.trim_start_matches('/').split('/');
                 let (experiment, second) = (parts.next(), parts.next());
                 match (experiment, second) {
-                    (Some(e), Some("models")) if !e.is_empty() => Err(denied(format!(
-                        "Permission denied: artifacts of logged models in experiment {} are \
-                         for administrators on this server",
-                        hone_track::printable(e)
-                    ))),
+                    (Some(e), Some("models")) if !e.is_empty() => {
+                        let id = parts.next().unwrap_or_default().to_string();
+                        self.require_logged_model(&id, need).await
+                    }
                     (Some(e), Some(run)) if !e.is_empty() && !run.is_empty() => {
                         // The run's own experiment decides, whatever the path claims (the
                         // handler also refuses a path whose experiment is not the run's).
@@ -872,6 +892,24 @@ mod tests {
                 "/api/2.0/mlflow-artifacts/artifacts/{*path}"
             ),
             Some(Rule::Need(vec![(Target::ArtifactPath, Level::Manage)]))
+        );
+        // HEAD is GET's.
+        assert_eq!(
+            r(Method::HEAD, "/api/2.0/mlflow/runs/get"),
+            Some(Rule::Need(vec![(Target::Run, Level::Read)]))
+        );
+        // Registry and logged-model routes (served by handlers elsewhere) have theirs.
+        assert_eq!(
+            r(Method::DELETE, "/api/2.0/mlflow/registered-models/delete"),
+            Some(Rule::DeleteModel)
+        );
+        assert_eq!(
+            r(Method::DELETE, "/api/2.0/mlflow/model-versions/delete"),
+            Some(Rule::Need(vec![(Target::Model("name"), Level::Manage)]))
+        );
+        assert_eq!(
+            r(Method::PATCH, "/api/2.0/mlflow/logged-models/{model_id}"),
+            Some(Rule::Need(vec![(Target::LoggedModel, Level::Edit)]))
         );
         // The same path with a method the table does not know: no rule (admin only).
         assert_eq!(r(Method::DELETE, "/api/2.0/mlflow/runs/get"), None);

@@ -531,6 +531,17 @@ fn every_route_has_a_rule() {
     templates.sort();
     templates.dedup();
     assert!(templates.len() >= 30, "{templates:?}");
+    for known in [
+        "/api/2.0/mlflow/runs/get",
+        "/ajax-api/2.0/mlflow/runs/log-batch",
+        "/api/2.0/mlflow-artifacts/artifacts/{*path}",
+        "/health",
+    ] {
+        assert!(
+            templates.iter().any(|t| t == known),
+            "{known} in {templates:?}"
+        );
+    }
     // Each method the route answers (anything but 405 from a server without auth) needs a
     // rule.
     let s = TestServer::start();
