@@ -730,3 +730,58 @@ fn cross_origin_requests_are_refused_unless_allow_listed() {
         assert!(state.allow_origin(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn handlers_see_the_authenticated_caller() {
+    // A route of our own behind the same middleware: it answers with the Caller it got.
+    async fn whoami(caller: hone_server::identity::Caller) -> String {
+        format!("{} admin={}", caller.user, caller.admin)
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite://{}", dir.path().join("hone.db").display());
+    let st = hone_track::open_store(&uri).unwrap();
+    let hash = accounts::hash_password(PASSWORD).unwrap();
+    st.create_user("root", &hash, true).unwrap();
+    st.create_user("alice", &hash, false).unwrap();
+    let state = hone_server::AppState::new(
+        st,
+        hone_track::artifacts::BlobStore::new(dir.path().join("a")),
+    )
+    .with_auth(Some(Level::Read));
+    let app = axum::Router::new()
+        .route("/version", axum::routing::get(whoami))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            hone_server::auth::authorize,
+        ))
+        .with_state(state);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            hone_server::serve(listener, app, std::future::pending())
+                .await
+                .unwrap();
+        });
+    });
+    let addr = rx.recv().unwrap();
+    let get = |auth: &str| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "GET /version HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        raw.split_once("\r\n\r\n").unwrap().1.to_string()
+    };
+    assert_eq!(get(&basic("alice", PASSWORD)), "alice admin=false");
+    assert_eq!(get(&basic("root", PASSWORD)), "root admin=true");
+}
