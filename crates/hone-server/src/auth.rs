@@ -41,6 +41,7 @@ use base64::Engine as _;
 use hone_track::accounts::{self, Level, ResourceKind};
 use hone_track::{Backend, TrackError};
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 
 use crate::error::ApiError;
 use crate::identity::Caller;
@@ -173,12 +174,13 @@ async fn authenticate(
         let phc = found
             .as_ref()
             .map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
-        let mut hasher = sha2::Sha256::new();
+        // Length-prefixed parts, so that no two (user, password, hash) triples share a key.
+        let mut hasher = Sha256::new();
         for part in [name.as_bytes(), password.as_bytes(), phc.as_bytes()] {
-            sha2::Digest::update(&mut hasher, (part.len() as u64).to_le_bytes());
-            sha2::Digest::update(&mut hasher, part);
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
         }
-        let key: [u8; 32] = sha2::Digest::finalize(hasher).into();
+        let key: [u8; 32] = hasher.finalize().into();
         let ok = if found.is_some() && auth.cached(&key) {
             true
         } else {
@@ -204,8 +206,6 @@ async fn authenticate(
         admin: user.admin,
     })
 }
-
-use sha2::Digest as _;
 
 /// Where a checked resource's identity is found in a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -578,7 +578,9 @@ fn needs_params(rule: &Rule) -> bool {
 /// hands back a request with the same body.
 async fn parse(req: Request, template: &str) -> Result<(Request, Parsed), ApiError> {
     let path_param = path_param(template, req.uri().path());
-    if req.method() == Method::GET || crate::guards::is_artifact_upload(&req) {
+    if matches!(*req.method(), Method::GET | Method::HEAD)
+        || crate::guards::is_artifact_upload(&req)
+    {
         let params = Params::from_query(req.uri().query().unwrap_or(""));
         return Ok((req, Parsed { params, path_param }));
     }
