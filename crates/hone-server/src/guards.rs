@@ -97,7 +97,14 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .and_then(host_part)
-        .is_some_and(|h| state.allowed_hosts.contains(&h));
+        .is_some_and(|h| {
+            state.allowed_hosts.contains(&h)
+                || (state.any_ip_host
+                    && h.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok())
+        });
     if !allowed {
         return secure(
             (

@@ -95,6 +95,8 @@ pub struct AppState {
     store: Arc<dyn Backend>,
     blobs: BlobStore,
     allowed_hosts: Arc<Vec<String>>,
+    /// Whether any IP address is accepted in `Host` (the server is bound to all interfaces).
+    any_ip_host: bool,
     allowed_origins: Arc<Vec<String>>,
     metrics: Arc<metrics::Metrics>,
     /// Authentication and permissions, when on.
@@ -114,6 +116,7 @@ impl AppState {
                     .map(|h| h.to_string())
                     .collect(),
             ),
+            any_ip_host: false,
             allowed_origins: Arc::new(Vec::new()),
             metrics: Arc::new(metrics::Metrics::default()),
             auth: None,
@@ -139,9 +142,19 @@ impl AppState {
         Ok(self)
     }
 
-    /// Also allows `host` (the address the server is bound to, as given) in `Host`.
+    /// Also allows `host` (the address the server is bound to, as given, or another name of
+    /// it) in `Host`; an unspecified address (`0.0.0.0`, `::`) allows every IP address.
     pub fn allow_host(mut self, host: &str) -> Self {
         let name = guards::host_name(host);
+        // Bound to every interface, the server answers on each of the machine's addresses:
+        // any IP address may then be named in `Host`. That opens nothing to DNS rebinding,
+        // whose requests always name the attacker's domain.
+        if bare_host(&name)
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_unspecified())
+        {
+            self.any_ip_host = true;
+        }
         if !self.allowed_hosts.contains(&name) {
             Arc::make_mut(&mut self.allowed_hosts).push(name);
         }

@@ -785,3 +785,21 @@ fn handlers_see_the_authenticated_caller() {
     assert_eq!(get(&basic("alice", PASSWORD)), "alice admin=false");
     assert_eq!(get(&basic("root", PASSWORD)), "root admin=true");
 }
+
+#[test]
+fn a_server_on_every_interface_accepts_its_addresses_in_host_but_no_other_name() {
+    let s = TestServer::start_with(|_, state| state.allow_host("0.0.0.0"));
+    for host in [
+        "10.1.2.3:5000",
+        "192.168.0.7",
+        "[fe80::1]:5000",
+        "127.0.0.1",
+    ] {
+        let r = s.send("GET", "/health", &[("Host", host)], None);
+        assert_eq!(r.status, 200, "{host}");
+    }
+    for host in ["evil.example", "10.1.2.3.evil.example:5000", "10.1.2.3:x"] {
+        let r = s.send("GET", "/health", &[("Host", host)], None);
+        assert_eq!(r.status, 403, "{host}");
+    }
+}
