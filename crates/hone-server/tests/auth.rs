@@ -803,3 +803,31 @@ fn a_server_on_every_interface_accepts_its_addresses_in_host_but_no_other_name()
         assert_eq!(r.status, 403, "{host}");
     }
 }
+
+#[test]
+fn a_grant_below_the_default_holds_whatever_the_ids_spelling() {
+    let s = server(Some(Level::Edit));
+    let (exp, _) = experiment_with_run(&s, "restricted");
+    store(&s)
+        .set_permission("alice", ResourceKind::Experiment, &exp, Level::Read)
+        .unwrap();
+    for spelling in [exp.clone(), format!("0{exp}"), format!("+{exp}")] {
+        call(
+            &s,
+            "alice",
+            "POST",
+            "runs/create",
+            json!({"experiment_id": spelling}),
+        )
+        .assert_error(403, "PERMISSION_DENIED");
+    }
+    // bob has the default EDIT there.
+    let r = call(
+        &s,
+        "bob",
+        "POST",
+        "runs/create",
+        json!({"experiment_id": exp}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}

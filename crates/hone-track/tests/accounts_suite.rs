@@ -207,6 +207,14 @@ fn permissions_are_granted_replaced_renamed_and_removed(t: &Target) {
         Some(Level::Manage)
     );
     assert_eq!(s.get_permission("alice", exp, "2").unwrap(), None);
+    // Other spellings of experiment 1 (the store reads `01` and `+1` as 1) are experiment 1.
+    for spelling in ["01", "+1"] {
+        assert_eq!(
+            s.get_permission("alice", exp, spelling).unwrap(),
+            Some(Level::Manage),
+            "{spelling}"
+        );
+    }
     // The kind is part of the key: experiment "churn" is not model "churn".
     assert_eq!(s.get_permission("bob", exp, "churn").unwrap(), None);
     assert_eq!(s.list_permissions(Some("alice")).unwrap().len(), 2);

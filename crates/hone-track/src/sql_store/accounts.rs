@@ -62,6 +62,18 @@ fn check_resource(kind: ResourceKind, resource: &str) -> Result<()> {
     Ok(())
 }
 
+/// The stored form of a resource id: experiment ids as the store reads them (`01` and `+1`
+/// are experiment `1`, as `experiment_id` parsing takes them), so that no spelling of an id
+/// escapes its grant; model names as given.
+fn key(kind: ResourceKind, resource: &str) -> String {
+    match kind {
+        ResourceKind::Experiment => resource
+            .parse::<i64>()
+            .map_or_else(|_| resource.to_string(), |n| n.to_string()),
+        ResourceKind::RegisteredModel => resource.to_string(),
+    }
+}
+
 impl<D: Db> SqlStore<D> {
     fn require_user(c: &mut dyn Conn, name: &str) -> Result<()> {
         if c.query("SELECT 1 FROM hone_users WHERE name = ?1", &[name.into()])?
@@ -267,6 +279,8 @@ impl<D: Db> Accounts for SqlStore<D> {
         level: Level,
     ) -> Result<()> {
         check_resource(kind, resource)?;
+        let resource = key(kind, resource);
+        let resource = resource.as_str();
         self.write(|c| {
             Self::require_user(c, user)?;
             c.execute(
@@ -285,6 +299,8 @@ impl<D: Db> Accounts for SqlStore<D> {
     }
 
     fn delete_permission(&self, user: &str, kind: ResourceKind, resource: &str) -> Result<()> {
+        let resource = key(kind, resource);
+        let resource = resource.as_str();
         self.write(|c| {
             if c.execute(
                 "DELETE FROM hone_permissions WHERE user_name = ?1 AND resource_kind = ?2 \
@@ -306,6 +322,8 @@ impl<D: Db> Accounts for SqlStore<D> {
         kind: ResourceKind,
         resource: &str,
     ) -> Result<Option<Level>> {
+        let resource = key(kind, resource);
+        let resource = resource.as_str();
         self.read(|c| {
             c.query(
                 "SELECT level FROM hone_permissions WHERE user_name = ?1 AND resource_kind = ?2 \
@@ -352,6 +370,8 @@ impl<D: Db> Accounts for SqlStore<D> {
 
     fn rename_permissions(&self, kind: ResourceKind, old: &str, new: &str) -> Result<()> {
         check_resource(kind, new)?;
+        let (old, new) = (key(kind, old), key(kind, new));
+        let (old, new) = (old.as_str(), new.as_str());
         self.write(|c| {
             // Grants already on the new name (left from a resource deleted under it) give way.
             c.execute(
@@ -368,6 +388,8 @@ impl<D: Db> Accounts for SqlStore<D> {
     }
 
     fn delete_permissions_on(&self, kind: ResourceKind, resource: &str) -> Result<()> {
+        let resource = key(kind, resource);
+        let resource = resource.as_str();
         self.write(|c| {
             c.execute(
                 "DELETE FROM hone_permissions WHERE resource_kind = ?1 AND resource = ?2",
