@@ -46,7 +46,8 @@ pub struct ServerArgs {
     #[arg(long, value_enum, default_value = "read", requires = "auth")]
     default_permission: DefaultPermissionArg,
     /// Another host name clients may use in `Host` (the name of this machine behind a
-    /// proxy or DNS); repeat for several. Loopback names and --host are always allowed.
+    /// proxy or DNS); repeat for several. Loopback names and --host are always allowed, and
+    /// any IP address when --host is 0.0.0.0 or ::.
     #[arg(long, value_name = "HOST")]
     allowed_host: Vec<String>,
     /// An origin (scheme://host[:port]) whose browser pages may call the server; repeat

@@ -80,6 +80,14 @@ enum UsersCmd {
         /// The user name.
         name: String,
     },
+    /// Make a user an administrator (or, with --off, no longer one).
+    Admin {
+        /// The user name.
+        name: String,
+        /// Remove the administrator flag instead.
+        #[arg(long)]
+        off: bool,
+    },
     /// Change a user's password.
     Passwd {
         /// The user name.
@@ -250,6 +258,19 @@ fn require_user(store: &dyn hone_track::Backend, name: &str) -> Result<(), CliEr
     }
 }
 
+/// Refuses to leave the store without an administrator (`hone server --auth` would not
+/// start, and nobody could manage the others through it).
+fn keep_an_admin(store: &dyn hone_track::Backend, name: &str) -> Result<(), CliError> {
+    let users = store.list_users().map_err(track_err)?;
+    let is_admin = users.iter().any(|u| u.name == name && u.admin);
+    if is_admin && users.iter().filter(|u| u.admin).count() == 1 {
+        return Err(CliError::usage(format!(
+            "{name} is the last administrator: make another one first (`hone users admin NAME`)"
+        )));
+    }
+    Ok(())
+}
+
 fn expiry(ms: Option<i64>) -> String {
     ms.map_or_else(|| "never".into(), ms_to_utc)
 }
@@ -313,8 +334,20 @@ pub fn users(args: UsersArgs) -> Result<(), CliError> {
         }
         UsersCmd::Delete { name } => {
             require_user(store, &name)?;
+            keep_an_admin(store, &name)?;
             store.delete_user(&name).map_err(track_err)?;
             println!("deleted user {name} with their tokens and permissions");
+        }
+        UsersCmd::Admin { name, off } => {
+            require_user(store, &name)?;
+            if off {
+                keep_an_admin(store, &name)?;
+            }
+            store.set_admin(&name, !off).map_err(track_err)?;
+            println!(
+                "{name} is {} an administrator",
+                if off { "no longer" } else { "now" }
+            );
         }
         UsersCmd::Passwd {
             name,

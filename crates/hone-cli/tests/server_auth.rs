@@ -207,6 +207,19 @@ fn users_tokens_and_grants_are_managed_from_the_command_line() {
     );
     ok(&users(d, &["delete", "alice"], ""));
     usage_error(&users(d, &["delete", "alice"], ""), "alice");
+
+    // Administrators: made and unmade, but never the last one.
+    usage_error(&users(d, &["delete", "root"], ""), "last administrator");
+    usage_error(
+        &users(d, &["admin", "root", "--off"], ""),
+        "last administrator",
+    );
+    add_user(d, "bob", "bob password", false);
+    ok(&users(d, &["admin", "bob"], ""));
+    assert!(store.get_user("bob").unwrap().unwrap().admin);
+    ok(&users(d, &["admin", "root", "--off"], ""));
+    assert!(!store.get_user("root").unwrap().unwrap().admin);
+    ok(&users(d, &["delete", "root"], ""));
 }
 
 /// Starts `hone server ARGS --port 0` on the dir's store; returns it with its address.
