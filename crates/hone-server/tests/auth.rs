@@ -586,6 +586,11 @@ fn routes_without_a_rule_are_for_administrators() {
         call(&s, "alice", "GET", "no/such/endpoint", json!({})).status,
         404
     );
+    // Logged models: nothing here can say which experiment one is in, so even a default
+    // MANAGE does not reach their artifacts; an administrator gets the handler's answer.
+    let model_path = "/api/2.0/mlflow-artifacts/artifacts/1/models/m-1/artifacts/x";
+    call(&s, "alice", "GET", model_path, json!({})).assert_error(403, "PERMISSION_DENIED");
+    assert_ne!(call(&s, "root", "GET", model_path, json!({})).status, 403);
 }
 
 #[test]
