@@ -13,6 +13,7 @@ mod stats;
 mod study;
 mod tracking;
 mod tune;
+mod users;
 
 use std::process::ExitCode;
 
@@ -63,8 +64,10 @@ enum Command {
     Tune(tune::TuneArgs),
     /// Ask/tell hyperparameter studies for any program: create, ask, tell, report, best, trials.
     Study(study::StudyArgs),
-    /// Serve MLflow's tracking REST API over the store (loopback only, no authentication yet).
+    /// Serve MLflow's tracking REST API over the store (loopback, or anywhere with --auth).
     Server(server::ServerArgs),
+    /// Users, API tokens and permissions of `hone server --auth`.
+    Users(users::UsersArgs),
     /// Write a commented starter config for your data file (detects time, price, volume).
     Init(commands::InitArgs),
     /// Write the exact feature matrix a trained model saw (after its transforms) as Parquet.
@@ -201,6 +204,7 @@ fn main() -> ExitCode {
         Command::Study(a) => study::study(a),
         Command::Tune(a) => tune::tune(a),
         Command::Server(a) => server::server(a),
+        Command::Users(a) => users::users(a),
         Command::Init(a) => commands::init(a),
         Command::Export(a) => commands::export(a),
     };

@@ -16,13 +16,44 @@ pub enum LogFormatArg {
     Json,
 }
 
+/// What users may do on resources nobody granted them anything on.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum DefaultPermissionArg {
+    /// Get, search, download (MLflow's default).
+    Read,
+    /// Also write.
+    Edit,
+    /// Also delete.
+    Manage,
+    /// Nothing: only explicit grants count.
+    None,
+}
+
 /// `hone server [--host 127.0.0.1] [--port 5000] [--store URI] [--artifacts URI]
-/// [--log-format text|json]` (log level: `HONE_LOG`, `info` by default)
+/// [--log-format text|json] [--auth [--default-permission P]] [--allowed-host H]...
+/// [--allow-origin O]...` (log level: `HONE_LOG`, `info` by default)
 #[derive(Args, Debug)]
 pub struct ServerArgs {
-    /// Address to bind: a loopback address (there is no authentication yet).
+    /// Address to bind: a loopback address, or any address with --auth.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Require authentication: a token (MLFLOW_TRACKING_TOKEN) or a user's password
+    /// (MLFLOW_TRACKING_USERNAME/PASSWORD) on every request, checked against per-experiment
+    /// and per-model permissions. Needs an administrator (`hone users add NAME --admin`).
+    #[arg(long)]
+    auth: bool,
+    /// With --auth: what users may do where nobody granted them anything.
+    #[arg(long, value_enum, default_value = "read", requires = "auth")]
+    default_permission: DefaultPermissionArg,
+    /// Another host name clients may use in `Host` (the name of this machine behind a
+    /// proxy or DNS); repeat for several. Loopback names and --host are always allowed, and
+    /// any IP address when --host is 0.0.0.0 or ::.
+    #[arg(long, value_name = "HOST")]
+    allowed_host: Vec<String>,
+    /// An origin (scheme://host[:port]) whose browser pages may call the server; repeat
+    /// for several. Other cross-origin requests are refused.
+    #[arg(long, value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
     /// Port (0: any free port; the line printed at start says which).
     #[arg(long, default_value_t = 5000)]
     port: u16,
@@ -56,6 +87,15 @@ pub fn server(args: ServerArgs) -> Result<(), CliError> {
         store_uri: location.store_uri,
         artifacts_uri: location.artifacts.clone(),
         run_timeout: std::time::Duration::from_secs(args.run_timeout),
+        auth: args.auth,
+        default_permission: match args.default_permission {
+            DefaultPermissionArg::Read => Some(hone_track::accounts::Level::Read),
+            DefaultPermissionArg::Edit => Some(hone_track::accounts::Level::Edit),
+            DefaultPermissionArg::Manage => Some(hone_track::accounts::Level::Manage),
+            DefaultPermissionArg::None => None,
+        },
+        allowed_hosts: args.allowed_host,
+        allowed_origins: args.allow_origin,
     };
     hone_server::run(&config, |address, store| {
         println!(
@@ -66,7 +106,9 @@ pub fn server(args: ServerArgs) -> Result<(), CliError> {
         let _ = std::io::stdout().flush();
     })
     .map_err(|e| match e {
-        hone_server::ServerError::NotLoopback(_) => CliError::usage(e.to_string()),
+        hone_server::ServerError::NotLoopback(_)
+        | hone_server::ServerError::NoAdmin
+        | hone_server::ServerError::BadOrigin(_) => CliError::usage(e.to_string()),
         _ => CliError::runtime(e.to_string()),
     })
 }

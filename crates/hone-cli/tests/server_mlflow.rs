@@ -301,8 +301,8 @@ fn the_server_refuses_a_non_loopback_address() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         stderr.trim(),
-        "error: binding to 0.0.0.0 needs authentication, which this server does not have yet; \
-         bind to 127.0.0.1 and put a reverse proxy in front"
+        "error: binding to 0.0.0.0 needs authentication: start the server with --auth (after \
+         creating an administrator with `hone users add NAME --admin`), or bind to 127.0.0.1"
     );
     assert!(!dir.path().join("hone.db").exists(), "nothing opened");
 }

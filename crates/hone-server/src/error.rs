@@ -92,12 +92,24 @@ impl IntoResponse for ApiError {
 /// Why the server could not start, or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    /// The host is not a loopback address (there is no authentication yet).
+    /// The host is not a loopback address and authentication is off.
     #[error(
-        "binding to {0} needs authentication, which this server does not have yet; bind to \
-         127.0.0.1 and put a reverse proxy in front"
+        "binding to {0} needs authentication: start the server with --auth (after creating an \
+         administrator with `hone users add NAME --admin`), or bind to 127.0.0.1"
     )]
     NotLoopback(String),
+    /// Authentication is on but the store has no administrator.
+    #[error(
+        "--auth needs an administrator in the store: create one with `hone users add NAME \
+         --admin --store URI`"
+    )]
+    NoAdmin,
+    /// An `--allow-origin` that is not `scheme://host[:port]`.
+    #[error(
+        "--allow-origin {0:?} is not an origin: give scheme://host[:port], such as \
+         https://ui.example.com"
+    )]
+    BadOrigin(String),
     /// `HONE_LOG` is not a log level.
     #[error(
         "HONE_LOG={0:?} is not a log level: use off, error, warn, info (the default), debug or \

@@ -56,7 +56,7 @@ fn json_content_type(req: &Request) -> bool {
 }
 
 /// A `PUT` to the `mlflow-artifacts` proxy (raw bytes, exempt from the JSON rule).
-fn artifact_upload(req: &Request) -> bool {
+pub fn is_artifact_upload(req: &Request) -> bool {
     *req.method() == Method::PUT
         && crate::artifacts::PREFIXES.iter().any(|p| {
             req.uri()
@@ -97,7 +97,14 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .and_then(host_part)
-        .is_some_and(|h| state.allowed_hosts.contains(&h));
+        .is_some_and(|h| {
+            state.allowed_hosts.contains(&h)
+                || (state.any_ip_host
+                    && h.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok())
+        });
     if !allowed {
         return secure(
             (
@@ -108,13 +115,17 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
                 .into_response(),
         );
     }
+    if let Some(refused) = cross_origin(&state, &req) {
+        return secure(refused);
+    }
+    let origin = allowed_origin(&state, &req);
     let writes = matches!(
         *req.method(),
         Method::POST | Method::PATCH | Method::DELETE | Method::PUT
     );
     // A declared length over the limit is refused before a byte of the body is read (axum's
     // limit, which also covers chunked bodies, only stops reading once it is reached).
-    let limit = if artifact_upload(&req) {
+    let limit = if is_artifact_upload(&req) {
         crate::MAX_ARTIFACT_BYTES
     } else {
         crate::MAX_BODY_BYTES
@@ -134,13 +145,119 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             .into_response(),
         );
     }
-    if writes && has_body(&req) && !json_content_type(&req) && !artifact_upload(&req) {
+    if writes && has_body(&req) && !json_content_type(&req) && !is_artifact_upload(&req) {
         return secure(
             ApiError::invalid("Bad Request. Content-Type must be one of ['application/json']")
                 .into_response(),
         );
     }
-    secure(next.run(req).await)
+    let mut response = next.run(req).await;
+    if let Some(origin) = origin {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    secure(response)
+}
+
+/// The methods and request headers a preflight from an allowed origin is told it may use.
+const CORS_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+const CORS_HEADERS: &str = "Authorization, Content-Type";
+
+/// Whether an `Origin` is the server's own (scheme `http` or `https`, and the same host and
+/// port as the request's `Host`, which the allow-list has already vetted).
+fn same_origin(origin: &str, req: &Request) -> bool {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    matches!((authority, host), (Some(a), Some(h)) if a == h)
+}
+
+/// The request's `Origin`, lower-cased, when it has one.
+fn origin_of(req: &Request) -> Option<Result<String, ()>> {
+    req.headers().get(header::ORIGIN).map(|v| {
+        v.to_str()
+            .map(|s| s.trim().trim_end_matches('/').to_ascii_lowercase())
+            .map_err(|_| ())
+    })
+}
+
+/// The `Access-Control-Allow-Origin` value for a request from an allow-listed origin (not
+/// for same-origin requests, which need none).
+fn allowed_origin(state: &AppState, req: &Request) -> Option<HeaderValue> {
+    let origin = origin_of(req)?.ok()?;
+    if state.allowed_origins.contains(&origin) && !same_origin(&origin, req) {
+        HeaderValue::from_str(&origin).ok()
+    } else {
+        None
+    }
+}
+
+/// Refuses (403) a request whose `Origin` is neither the server's own nor allow-listed,
+/// before any handler runs; answers the CORS preflight (`OPTIONS` with
+/// `Access-Control-Request-Method`) of an allow-listed origin. `None`: go on.
+fn cross_origin(state: &AppState, req: &Request) -> Option<Response> {
+    let origin = origin_of(req)?;
+    let allowed = origin
+        .as_ref()
+        .is_ok_and(|o| same_origin(o, req) || state.allowed_origins.contains(o));
+    if !allowed {
+        return Some(
+            (
+                StatusCode::FORBIDDEN,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "Cross-origin request blocked",
+            )
+                .into_response(),
+        );
+    }
+    let preflight = *req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if !preflight {
+        return None;
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    let h = r.headers_mut();
+    if let Some(Ok(o)) = origin_of(req)
+        && let Ok(v) = HeaderValue::from_str(&o)
+    {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(CORS_METHODS),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(CORS_HEADERS),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    Some(r)
+}
+
+/// An origin as `--allow-origin` takes it: `scheme://host[:port]`, lower-cased, without a
+/// trailing `/`; `None` when it is not one (a path, a wildcard, `null`).
+pub fn normalize_origin(origin: &str) -> Option<String> {
+    let o = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+    let rest = o
+        .strip_prefix("http://")
+        .or_else(|| o.strip_prefix("https://"))?;
+    if rest.is_empty() || rest.contains(['/', '*', '?', '#', '@', ' ']) || host_part(rest).is_none()
+    {
+        return None;
+    }
+    Some(o)
 }
 
 #[cfg(test)]

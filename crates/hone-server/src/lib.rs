@@ -24,6 +24,11 @@
 //! version's `source` must name a run or logged model of this store, and the storage location
 //! it is read from is derived by the server.
 //!
+//! With `--auth` ([`auth`]) every request but `GET /health` must authenticate (bearer token
+//! or basic auth against the store's users) and is checked against the caller's permissions
+//! on the experiment or registered model it touches; without it the server binds to loopback
+//! only. Cross-origin requests are refused unless their origin is allow-listed (`guards`).
+//!
 //! Runs created through the API are owned by a lease of their own (`mlflow-run-<run_id>`, no
 //! holder process), not by the server process: every write to a run renews it, and a run
 //! whose client stopped writing for the run timeout is marked KILLED by the server's reaper
@@ -33,6 +38,7 @@
 #![warn(missing_docs)]
 
 mod artifacts;
+pub mod auth;
 mod error;
 mod experiments;
 mod guards;
@@ -52,6 +58,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{delete, get, patch, post, put};
 use hone_track::Backend;
+use hone_track::accounts::Level;
 use hone_track::artifacts::BlobStore;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -71,7 +78,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Where and over what the server runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
-    /// Address to bind: a loopback address or `localhost` (there is no authentication yet).
+    /// Address to bind: a loopback address or `localhost`, or with [`Self::auth`] any
+    /// address or host name.
     pub host: String,
     /// Port (0: any free port).
     pub port: u16,
@@ -83,6 +91,15 @@ pub struct ServerConfig {
     /// How long a run created through the API lives without a write before the server marks
     /// it KILLED ([`DEFAULT_RUN_TIMEOUT`] by default).
     pub run_timeout: std::time::Duration,
+    /// Whether requests must authenticate ([`auth`]); the store must have an administrator.
+    pub auth: bool,
+    /// With [`Self::auth`], what users may do on resources without an explicit grant
+    /// (`None`: nothing). MLflow's default is READ.
+    pub default_permission: Option<Level>,
+    /// More host names requests may name in `Host` (besides loopback and the bound host).
+    pub allowed_hosts: Vec<String>,
+    /// Origins (`https://ui.example.com:8443`) whose cross-origin requests are served.
+    pub allowed_origins: Vec<String>,
 }
 
 /// What the handlers share: the store, the artifact blob store, and the host names requests
@@ -92,8 +109,13 @@ pub struct AppState {
     store: Arc<dyn Backend>,
     blobs: BlobStore,
     allowed_hosts: Arc<Vec<String>>,
+    /// Whether any IP address is accepted in `Host` (the server is bound to all interfaces).
+    any_ip_host: bool,
+    allowed_origins: Arc<Vec<String>>,
     metrics: Arc<metrics::Metrics>,
     leases: Arc<RunLeases>,
+    /// Authentication and permissions, when on.
+    auth: Option<Arc<auth::Auth>>,
 }
 
 impl AppState {
@@ -109,8 +131,11 @@ impl AppState {
                     .map(|h| h.to_string())
                     .collect(),
             ),
+            any_ip_host: false,
+            allowed_origins: Arc::new(Vec::new()),
             metrics: Arc::new(metrics::Metrics::default()),
             leases: Arc::new(RunLeases::new(DEFAULT_RUN_TIMEOUT)),
+            auth: None,
         }
     }
 
@@ -126,9 +151,38 @@ impl AppState {
         spawn_reaper(Arc::clone(&self.store), Arc::clone(&self.leases))
     }
 
-    /// Also allows `host` (the address the server is bound to, as given) in `Host`.
+    /// Turns authentication on ([`auth`]): every request but `GET /health` must carry a
+    /// token or a user's password, and is checked against the user's permissions, with
+    /// `default` on resources without a grant (`None`: nothing).
+    pub fn with_auth(mut self, default: Option<Level>) -> Self {
+        self.auth = Some(Arc::new(auth::Auth::new(default)));
+        self
+    }
+
+    /// Serves cross-origin requests from `origin` (`scheme://host[:port]`); anything else
+    /// (a path, a wildcard, `null`) is refused.
+    pub fn allow_origin(mut self, origin: &str) -> Result<Self, ServerError> {
+        let o = guards::normalize_origin(origin)
+            .ok_or_else(|| ServerError::BadOrigin(hone_track::printable(origin).into_owned()))?;
+        if !self.allowed_origins.contains(&o) {
+            Arc::make_mut(&mut self.allowed_origins).push(o);
+        }
+        Ok(self)
+    }
+
+    /// Also allows `host` (the address the server is bound to, as given, or another name of
+    /// it) in `Host`; an unspecified address (`0.0.0.0`, `::`) allows every IP address.
     pub fn allow_host(mut self, host: &str) -> Self {
         let name = guards::host_name(host);
+        // Bound to every interface, the server answers on each of the machine's addresses:
+        // any IP address may then be named in `Host`. That opens nothing to DNS rebinding,
+        // whose requests always name the attacker's domain.
+        if bare_host(&name)
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_unspecified())
+        {
+            self.any_ip_host = true;
+        }
         if !self.allowed_hosts.contains(&name) {
             Arc::make_mut(&mut self.allowed_hosts).push(name);
         }
@@ -305,6 +359,10 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            auth::authorize,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             guards::guard,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -329,21 +387,45 @@ async fn server_info() -> axum::Json<serde_json::Value> {
 }
 
 /// The address to bind for `host`: `localhost` or a loopback IP address (`127.0.0.1`,
-/// `::1`, `[::1]`); anything else is refused, since the server has no authentication yet.
+/// `::1`, `[::1]`); anything else is refused, since without authentication the binding is the
+/// only protection.
 pub fn loopback_address(host: &str) -> Result<IpAddr, ServerError> {
     if host.eq_ignore_ascii_case("localhost") {
         return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    match bare.parse::<IpAddr>() {
+    match bare_host(host).parse::<IpAddr>() {
         Ok(ip) if ip.is_loopback() => Ok(ip),
         _ => Err(ServerError::NotLoopback(
             hone_track::printable(host).into_owned(),
         )),
     }
+}
+
+fn bare_host(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// The address to bind for `host` on a server with authentication: any IP address, or a
+/// host name resolved by the system (its first address).
+fn any_address(host: &str) -> Result<IpAddr, ServerError> {
+    if let Ok(ip) = loopback_address(host) {
+        return Ok(ip);
+    }
+    if let Ok(ip) = bare_host(host).parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    use std::net::ToSocketAddrs as _;
+    (bare_host(host), 0)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .map(|a| a.ip())
+        .ok_or_else(|| ServerError::Io {
+            context: format!("resolving --host {}", hone_track::printable(host)),
+            message: "no address found".into(),
+        })
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then finishes the requests in
@@ -386,17 +468,48 @@ async fn shutdown_signal() {
     }
 }
 
-/// `hone server`: refuses a non-loopback host, opens the store, binds `host:port`, calls
+/// `hone server`: refuses a non-loopback host without authentication (and authentication
+/// without an administrator in the store), opens the store, binds `host:port`, calls
 /// `on_listening(address, store location)` once bound, and serves until Ctrl-C or SIGTERM.
 /// Blocks the calling thread (it builds its own multi-thread tokio runtime).
 pub fn run(
     config: &ServerConfig,
     on_listening: impl FnOnce(SocketAddr, &str),
 ) -> Result<(), ServerError> {
-    let ip = loopback_address(&config.host)?;
+    // Settings are checked before anything is opened.
+    if let Some(bad) = config
+        .allowed_origins
+        .iter()
+        .find(|o| guards::normalize_origin(o).is_none())
+    {
+        return Err(ServerError::BadOrigin(
+            hone_track::printable(bad).into_owned(),
+        ));
+    }
+    // Without authentication nothing is opened for a non-loopback host.
+    let ip = if config.auth {
+        any_address(&config.host)?
+    } else {
+        loopback_address(&config.host)?
+    };
     let store = hone_track::open_store(&config.store_uri)?;
+    if config.auth && !store.list_users()?.iter().any(|u| u.admin) {
+        return Err(ServerError::NoAdmin);
+    }
     let blobs = BlobStore::open(&config.artifacts_uri)?;
     let location = store.location();
+    let mut state = AppState::new(store, blobs)
+        .allow_host(&config.host)
+        .with_run_timeout(config.run_timeout);
+    for host in &config.allowed_hosts {
+        state = state.allow_host(host);
+    }
+    for origin in &config.allowed_origins {
+        state = state.allow_origin(origin)?;
+    }
+    if config.auth {
+        state = state.with_auth(config.default_permission);
+    }
     let io = |context: String| {
         move |e: std::io::Error| ServerError::Io {
             context,
@@ -416,9 +529,6 @@ pub fn run(
             .local_addr()
             .map_err(io(format!("binding {address}")))?;
         on_listening(bound, &location);
-        let state = AppState::new(store, blobs)
-            .allow_host(&config.host)
-            .with_run_timeout(config.run_timeout);
         state.spawn_reaper();
         serve(listener, router(state), shutdown_signal()).await
     })

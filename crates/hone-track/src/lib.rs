@@ -8,6 +8,7 @@
 //!   delete/restore cascades, purge, referenced blobs. [`open_store`] picks the backend from a
 //!   URI (`sqlite:///path/hone.db`, a plain path, or `postgresql://user@host:port/db`) and
 //!   returns a [`Backend`]: all of them in one object.
+//! - [`Accounts`]: users, API tokens and permissions of `hone server` with authentication.
 //! - [`Registry`]: MLflow's model registry (registered models, numbered versions, tags,
 //!   aliases, stages) with compare-and-set stage changes and an append-only audit log.
 //! - [`Tracker`] / [`RunHandle`]: the library API for programs; writes go through a background
@@ -18,6 +19,7 @@
 // Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
 #![warn(clippy::unwrap_used)]
 
+pub mod accounts;
 pub mod artifacts;
 pub mod coordinator;
 mod db;
@@ -39,6 +41,7 @@ mod sqlite;
 pub mod store;
 pub mod tracker;
 
+pub use accounts::Accounts;
 pub use coordinator::{Coordinator, Lease, LeaseHolder, LeaseKeeper};
 pub use location::OpenMode;
 pub use maintenance::Maintenance;

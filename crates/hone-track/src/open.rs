@@ -2,6 +2,7 @@
 //! and its maintenance in one object, whichever database holds them.
 
 use crate::Result;
+use crate::accounts::Accounts;
 use crate::coordinator::Coordinator;
 use crate::db::Db;
 use crate::location::{OpenMode, StoreTarget, parse_store_uri};
@@ -15,11 +16,11 @@ use crate::store::Store;
 
 /// A whole store: [`Store`] (the tracking data), [`Coordinator`] (counters, claims, leases,
 /// reaping), [`Maintenance`] (retention, cascades, purge, referenced blobs) and [`Registry`]
-/// (the model registry). A `&dyn Backend` (or `Box`/`Arc`) converts to any of them where a
+/// (the model registry) and [`Accounts`] (users, tokens, permissions of the server). A `&dyn Backend` (or `Box`/`Arc`) converts to any of them where a
 /// function needs only one. Implemented for every type that implements all four.
-pub trait Backend: Store + Coordinator + Maintenance + Registry {}
+pub trait Backend: Store + Coordinator + Maintenance + Registry + Accounts {}
 
-impl<T: Store + Coordinator + Maintenance + Registry + ?Sized> Backend for T {}
+impl<T: Store + Coordinator + Maintenance + Registry + Accounts + ?Sized> Backend for T {}
 
 /// Opens a store from a URI, creating it if needed: `sqlite:///abs/path.db`,
 /// `sqlite://rel/path.db`, `file://` alike, a plain file path, or

@@ -297,6 +297,37 @@ ALTER TABLE datasets ADD COLUMN source_type TEXT NOT NULL DEFAULT '';
 ALTER TABLE datasets ADD COLUMN profile TEXT NOT NULL DEFAULT '';
 "#;
 
+/// Authentication and permissions of `hone server` ([`crate::accounts`]): users with their
+/// argon2 password hash, API tokens (the SHA-256 of the secret, never the secret; revoked ones
+/// are kept) and per-user grants on experiments (by id) and registered models (by name). The
+/// tables carry a `hone_` prefix because a shared PostgreSQL database often has a `users`
+/// table of another program, which [`check_contents`] would then take for hone's.
+const V8: &str = r#"
+CREATE TABLE IF NOT EXISTS hone_users (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    admin BIGINT NOT NULL DEFAULT 0,
+    created BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hone_api_tokens (
+    id TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL REFERENCES hone_users(name) ON DELETE CASCADE,
+    secret_sha256 TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    expires BIGINT,
+    revoked BIGINT
+);
+CREATE INDEX IF NOT EXISTS hone_api_tokens_by_user ON hone_api_tokens (user_name);
+CREATE TABLE IF NOT EXISTS hone_permissions (
+    user_name TEXT NOT NULL REFERENCES hone_users(name) ON DELETE CASCADE,
+    resource_kind TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    level TEXT NOT NULL,
+    PRIMARY KEY (user_name, resource_kind, resource)
+);
+CREATE INDEX IF NOT EXISTS hone_permissions_by_resource ON hone_permissions (resource_kind, resource);
+"#;
+
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, V1),
     (2, V2),
@@ -305,6 +336,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, V5),
     (6, V6),
     (7, V7),
+    (8, V8),
     (9, V9),
 ];
 
@@ -908,6 +940,7 @@ mod tests {
     fn hone_tables_are_read_from_the_migrations() {
         let t: Vec<&str> = super::hone_tables().collect();
         assert!(t.contains(&"runs") && t.contains(&"sequences") && t.contains(&"experiments"));
-        assert_eq!(t.len(), 23, "{t:?}");
+        assert_eq!(t.len(), 26, "{t:?}");
+        assert!(t.contains(&"hone_users") && !t.contains(&"users"));
     }
 }

@@ -20,18 +20,29 @@ pub struct TestServer {
 impl TestServer {
     /// Serves `hone_server::router` on a free loopback port from a background thread.
     pub fn start() -> Self {
-        Self::start_with_run_timeout(hone_server::DEFAULT_RUN_TIMEOUT)
+        Self::start_with(|_, state| state)
     }
 
     /// [`TestServer::start`] with API runs reaped after `timeout` without a write (the
     /// server's reaper task runs).
     pub fn start_with_run_timeout(timeout: std::time::Duration) -> Self {
+        Self::start_with(move |_, state| state.with_run_timeout(timeout))
+    }
+
+    /// [`Self::start`], with the application state as `configure` makes it (given the
+    /// store, to create users first).
+    pub fn start_with(
+        configure: impl FnOnce(&dyn hone_track::Backend, hone_server::AppState) -> hone_server::AppState,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let uri = format!("sqlite://{}", dir.path().join("hone.db").display());
         let store = hone_track::open_store(&uri).unwrap();
+        let setup = hone_track::open_store(&uri).unwrap();
         let artifacts = dir.path().join("artifacts");
         let blobs = hone_track::artifacts::BlobStore::new(&artifacts);
         let uri_out = uri.clone();
+        // Configured before the server starts, so that its users exist at the first request.
+        let state = configure(setup.as_ref(), hone_server::AppState::new(store, blobs));
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -42,7 +53,6 @@ impl TestServer {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
-                let state = hone_server::AppState::new(store, blobs).with_run_timeout(timeout);
                 state.spawn_reaper();
                 let app = hone_server::router(state);
                 hone_server::serve(listener, app, std::future::pending())

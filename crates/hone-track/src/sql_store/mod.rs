@@ -6,6 +6,7 @@
 //! syntax, `/proc` (beyond asking [`liveness`](crate::liveness) whether a holder is alive) or
 //! retention policies.
 
+mod accounts;
 mod coordination;
 mod logged_models;
 mod maintenance;
