@@ -333,6 +333,58 @@ def logged_models(client, exp_id):
     except mlflow.exceptions.MlflowException as e:
         check(e.error_code == "RESOURCE_DOES_NOT_EXIST", f"error code {e.error_code}")
     print(f"logged models OK: {info.model_id} {doubler.model_id}")
+    registered(client, exp_id, booster, x, expected)
+
+
+def registered(client, exp_id, booster, x, expected):
+    """The registry as a training script uses it: log_model with registered_model_name
+    (registered-models/create, model-versions/create from the logged model), an alias, the
+    deprecated stages, and mlflow.pyfunc.load_model("models:/NAME@alias") back through
+    get-download-uri and the artifact proxy, predictions equal."""
+    import numpy as np
+
+    name = "quant-lgbm"
+    with mlflow.start_run(run_name="register") as run:
+        first = mlflow.lightgbm.log_model(booster, name="model", registered_model_name=name,
+                                          pip_requirements=["lightgbm==4.7.0"])
+    check(str(first.registered_model_version) == "1", f"version {first.registered_model_version}")
+    with mlflow.start_run(run_name="register-again"):
+        second = mlflow.lightgbm.log_model(booster, name="model", registered_model_name=name,
+                                           pip_requirements=["lightgbm==4.7.0"])
+    check(str(second.registered_model_version) == "2", f"version {second.registered_model_version}")
+    v1 = client.get_model_version(name, "1")
+    check((v1.run_id, v1.source) == (run.info.run_id, f"models:/{first.model_id}"),
+          f"version 1 lineage {v1.run_id} {v1.source}")
+    check(v1.status == "READY", f"status {v1.status}")
+    check(client.get_model_version_download_uri(name, "1")
+          == f"mlflow-artifacts:/{exp_id}/models/{first.model_id}/artifacts",
+          "download uri is the logged model's artifacts")
+
+    client.set_registered_model_alias(name, "champion", "1")
+    client.set_model_version_tag(name, "1", "validation_status", "approved")
+    by_alias = client.get_model_version_by_alias(name, "champion")
+    check(by_alias.version == "1" and by_alias.tags.get("validation_status") == "approved",
+          f"alias {by_alias.version} {by_alias.tags}")
+    loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    check(np.allclose(np.asarray(loaded.predict(x)), expected, rtol=0, atol=1e-12),
+          "predictions of models:/NAME@alias")
+    loaded = mlflow.pyfunc.load_model(f"models:/{name}/2")
+    check(np.allclose(np.asarray(loaded.predict(x)), expected, rtol=0, atol=1e-12),
+          "predictions of models:/NAME/VERSION")
+
+    # Deprecated stages still work: None -> Production in one call (hone walks its matrix
+    # through Staging), then version 2 replaces it with archive_existing_versions.
+    mv = client.transition_model_version_stage(name, "1", "Production")
+    check(mv.current_stage == "Production", f"stage {mv.current_stage}")
+    client.transition_model_version_stage(name, "2", "Production",
+                                          archive_existing_versions=True)
+    stages = {v.version: v.current_stage for v in client.search_model_versions(f"name = '{name}'")}
+    check(stages == {"1": "Archived", "2": "Production"}, f"stages {stages}")
+    latest = client.get_latest_versions(name, stages=["Production"])
+    check([v.version for v in latest] == ["2"], f"latest production {latest}")
+    models = client.search_registered_models("name LIKE 'quant%'")
+    check([m.name for m in models] == [name], f"registered models {models}")
+    print(f"registry OK: {name} v1 v2")
 
 
 if __name__ == "__main__":
