@@ -199,17 +199,28 @@ where
 {
     let store = Arc::clone(&state.store);
     let metrics = Arc::clone(&state.metrics);
-    tokio::task::spawn_blocking(move || {
+    let call = move || {
         let start = std::time::Instant::now();
-        let result = f(store.as_ref());
+        // A panic in a store call is a 500 for this request, never a dead worker.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(store.as_ref())))
+            .unwrap_or_else(|_| {
+                eprintln!("hone server: a store call panicked");
+                Err(ApiError::internal())
+            });
         metrics.observe_store_call(op, start.elapsed().as_secs_f64());
         result
-    })
-    .await
-    .unwrap_or_else(|e| {
-        eprintln!("hone server: a store call failed: {e}");
-        Err(ApiError::internal())
-    })
+    };
+    // On the multi-thread runtime (what `hone server` runs) the call runs on this worker,
+    // which hands its other tasks to the other workers meanwhile: a store call is short, and
+    // a hop to the blocking pool (another thread to wake, on a busy machine) cost more than
+    // the call itself on the hot paths (log-metric). Other runtimes use the blocking pool.
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(call),
+        _ => tokio::task::spawn_blocking(call).await.unwrap_or_else(|e| {
+            eprintln!("hone server: a store call failed: {e}");
+            Err(ApiError::internal())
+        }),
+    }
 }
 
 /// The MLflow routes, relative to `/api/2.0/mlflow` (and `/ajax-api/2.0/mlflow`).

@@ -4,11 +4,12 @@
 //! A run created here is owned by its own lease ([`crate::leases`]), claimed right after the run
 //! is created; every write to the run renews it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use hone_track::store::{Batch, NewRun};
 use hone_track::{Backend, Lifecycle, Metric, MetricPoint, RunStatus, SearchRequest, TrackError};
 use serde_json::{Map, Value, json};
@@ -367,7 +368,7 @@ pub async fn log_batch(State(s): State<AppState>, p: Params) -> Result<Json<Valu
 
 /// `POST runs/search {experiment_ids, filter, run_view_type, max_results, order_by,
 /// page_token}` → `{runs, next_page_token}`, with MLflow's filter grammar (hone-track's).
-pub async fn search(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+pub async fn search(State(s): State<AppState>, p: Params) -> Result<Response, ApiError> {
     let experiment_ids = p.str_list("experiment_ids")?;
     let max = p.opt_i64("max_results")?.unwrap_or(1000);
     if !(1..=MAX_SEARCH).contains(&max) {
@@ -385,36 +386,58 @@ pub async fn search(State(s): State<AppState>, p: Params) -> Result<Json<Value>,
         view: p.view_type("run_view_type")?,
     };
     if request.experiment_ids.is_empty() {
-        return Ok(empty());
+        return Ok(empty().into_response());
     }
-    let (runs, next) = blocking(&s, "runs.search", move |st| {
+    // The page is serialized on the blocking pool, straight from the store's runs (no
+    // `Value` tree: pages hold up to 50,000 runs).
+    let body = blocking(&s, "runs.search", move |st| {
         let (runs, next) = st.search_runs(&request)?;
         let ids: Vec<String> = runs.iter().map(|r| r.info.run_id.clone()).collect();
         let outputs = st.run_outputs(&ids)?;
+        let mut outputs_of: HashMap<&str, Vec<&hone_track::RunOutput>> = HashMap::new();
+        for o in &outputs {
+            outputs_of.entry(o.run_id.as_str()).or_default().push(o);
+        }
         // One read for the page's inputs, grouped by run.
-        let mut inputs: std::collections::HashMap<String, Vec<hone_track::DatasetInput>> =
-            Default::default();
+        let mut inputs: HashMap<String, Vec<hone_track::DatasetInput>> = HashMap::new();
         for (run_id, d) in st.inputs_of_runs(&ids)? {
             inputs.entry(run_id).or_default().push(d);
         }
-        let encoded = runs
+        let page: Vec<wire::RunJson<'_>> = runs
             .iter()
-            .map(|r| {
-                let ins = inputs.get(&r.info.run_id).map_or(&[][..], Vec::as_slice);
-                wire::run_with(r, ins, &outputs)
+            .map(|r| wire::RunJson {
+                run: r,
+                inputs: inputs.get(&r.info.run_id).map_or(&[][..], Vec::as_slice),
+                outputs: outputs_of
+                    .get(r.info.run_id.as_str())
+                    .map_or(&[][..], Vec::as_slice),
             })
-            .collect::<Vec<_>>();
-        Ok((encoded, next))
+            .collect();
+        let mut body = Vec::with_capacity(512 * page.len() + 64);
+        body.extend_from_slice(b"{");
+        if !page.is_empty() {
+            body.extend_from_slice(b"\"runs\":");
+            serde_json::to_writer(&mut body, &page).map_err(|e| {
+                tracing::error!(error = %e, "encoding a runs/search page failed");
+                ApiError::internal()
+            })?;
+        }
+        if let Some(token) = next {
+            if !page.is_empty() {
+                body.extend_from_slice(b",");
+            }
+            body.extend_from_slice(b"\"next_page_token\":");
+            body.extend_from_slice(json!(token).to_string().as_bytes());
+        }
+        body.extend_from_slice(b"}");
+        Ok(body)
     })
     .await?;
-    let mut out = Map::new();
-    if !runs.is_empty() {
-        out.insert("runs".into(), Value::Array(runs));
-    }
-    if let Some(token) = next {
-        out.insert("next_page_token".into(), json!(token));
-    }
-    Ok(Json(Value::Object(out)))
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 /// `GET metrics/get-history?run_id=&metric_key=&max_results=&page_token=` →
