@@ -5,27 +5,13 @@
 //! `scripts/setup.sh`; the test fails, not skips, when that venv is missing) logging with a
 //! token and reading with a password against `hone server --auth`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
 
-/// The server process; killed when dropped (also when the test panics).
-struct ServerGuard(Child);
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
-impl Drop for ServerGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn store_uri(dir: &Path) -> String {
-    format!("sqlite://{}", dir.join("hone.db").display())
-}
+use common::server::{ServerProcess, repo_root, store_uri};
 
 /// `hone users ARGS --store <dir's store>`, with `stdin` as standard input.
 fn users(dir: &Path, args: &[&str], stdin: &str) -> Output {
@@ -222,34 +208,6 @@ fn users_tokens_and_grants_are_managed_from_the_command_line() {
     ok(&users(d, &["delete", "root"], ""));
 }
 
-/// Starts `hone server ARGS --port 0` on the dir's store; returns it with its address.
-fn start_server(dir: &Path, args: &[&str]) -> (ServerGuard, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hone"))
-        .arg("server")
-        .args(args)
-        .args(["--port", "0", "--store", &store_uri(dir)])
-        .arg("--artifacts")
-        .arg(dir.join("artifacts"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let guard = ServerGuard(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    assert!(
-        line.starts_with("hone server listening on http://"),
-        "first line: {line:?}"
-    );
-    let addr = line
-        .split_whitespace()
-        .nth(4)
-        .unwrap()
-        .trim_start_matches("http://")
-        .to_string();
-    (guard, addr)
-}
-
 #[test]
 fn binding_beyond_loopback_needs_auth_and_an_administrator() {
     let dir = tempfile::tempdir().unwrap();
@@ -279,8 +237,8 @@ fn binding_beyond_loopback_needs_auth_and_an_administrator() {
         Some(2)
     );
     add_user(d, "root", "root password", true);
-    let (_server, addr) = start_server(d, &["--host", "0.0.0.0", "--auth"]);
-    assert!(addr.starts_with("0.0.0.0:"), "{addr}");
+    let server = ServerProcess::in_dir(d, &["--host", "0.0.0.0", "--auth"]);
+    assert!(server.addr.starts_with("0.0.0.0:"), "{}", server.addr);
 }
 
 #[test]
@@ -300,7 +258,8 @@ fn the_official_mlflow_client_authenticates_with_a_token_and_a_password() {
     let token = ok(&users(d, &["token", "create", "writer"], ""))
         .trim()
         .to_string();
-    let (_server, addr) = start_server(d, &["--auth"]);
+    let server = ServerProcess::in_dir(d, &["--auth"]);
+    let addr = &server.addr;
     let out = Command::new(&python)
         .arg(repo_root().join("scripts/tests/mlflow_auth_workflow.py"))
         .arg(format!("http://{addr}"))

@@ -6,24 +6,19 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod common;
+
+use common::server::ServerProcess;
 
 const CLIENTS: usize = 64;
 /// Every `BATCH_EVERY`-th request of a client is a `log-batch` of `BATCH_POINTS` points.
 const BATCH_EVERY: u64 = 8;
 const BATCH_POINTS: u64 = 50;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// One keep-alive HTTP/1.1 connection.
 struct Conn {
@@ -167,26 +162,21 @@ fn sixty_four_clients_at_once_lose_nothing() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hone"))
-        .args(["server", "--host", "127.0.0.1", "--port", "0", "--store"])
-        .arg(format!("sqlite://{}", dir.path().join("hone.db").display()))
-        .arg("--artifacts")
-        .arg(dir.path().join("artifacts"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _server = Server(child);
-    let addr = line
-        .split_whitespace()
-        .nth(4)
-        .unwrap()
-        .trim_start_matches("http://")
-        .to_string();
+    let store = common::server::store_uri(dir.path());
+    let artifacts = dir.path().join("artifacts").display().to_string();
+    let server = ServerProcess::start(
+        &[
+            "--host",
+            "127.0.0.1",
+            "--store",
+            &store,
+            "--artifacts",
+            &artifacts,
+        ],
+        &[],
+        Stdio::null(),
+    );
+    let addr = server.addr.clone();
 
     let mut setup = Conn::open(&addr).unwrap();
     let (_, body) = setup

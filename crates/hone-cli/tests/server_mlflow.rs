@@ -4,25 +4,13 @@
 //! skips, when that venv is missing. Artifacts the client uploaded through the server are then
 //! read back with `hone artifacts` (list, get, verify) from the same store.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The server process; killed when dropped (also when the test panics).
-struct ServerGuard(Child);
-
-impl Drop for ServerGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::server::{ServerProcess, http_get, run_client_script};
 
 /// Where a test server keeps its data: a store URI, an artifact location, and the
 /// environment the artifact store needs (S3 endpoint and credentials).
@@ -43,115 +31,49 @@ impl Backend {
     }
 }
 
-/// Starts `hone server --port 0` over `backend` and returns it with the address from its
-/// first line.
-fn start_server(backend: &Backend) -> (ServerGuard, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hone"))
-        .args(["server", "--host", "127.0.0.1", "--port", "0", "--store"])
-        .arg(&backend.store)
-        .arg("--artifacts")
-        .arg(&backend.artifacts)
-        .envs(backend.env.iter().map(|(k, v)| (*k, v)))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let guard = ServerGuard(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    assert!(
-        line.starts_with("hone server listening on http://127.0.0.1:"),
-        "first line: {line:?}"
-    );
-    let addr = line
-        .split_whitespace()
-        .nth(4)
-        .unwrap()
-        .trim_start_matches("http://")
-        .to_string();
-    (guard, addr)
-}
-
-/// `GET path` over a raw connection: (status line, body).
-fn http_get(addr: &str, path: &str) -> Option<(String, String)> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+/// Starts `hone server` over `backend`.
+fn start_server(backend: &Backend) -> ServerProcess {
+    ServerProcess::start(
+        &[
+            "--host",
+            "127.0.0.1",
+            "--store",
+            &backend.store,
+            "--artifacts",
+            &backend.artifacts,
+        ],
+        &backend.env,
+        Stdio::inherit(),
     )
-    .ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    Some((head.lines().next()?.to_string(), body.to_string()))
 }
 
-fn wait_healthy(addr: &str) {
-    let start = Instant::now();
-    loop {
-        if let Some((status, body)) = http_get(addr, "/health")
-            && status.contains(" 200 ")
-            && body == "OK"
-        {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no /health from {addr}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Runs `scripts/tests/mlflow_client_workflow.py` against the server at `addr` from `dir`
-/// and returns its stdout (it names the run whose artifacts it logged).
+/// Runs `scripts/tests/mlflow_client_workflow.py` against the server from `dir`; returns its
+/// stdout (it names the run whose artifacts it logged).
 fn run_client_workflow(addr: &str, dir: &Path) -> String {
-    let python = repo_root().join(".tools/mlflow-venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run `bash scripts/setup.sh` (it installs the MLflow client this test \
-         drives)",
-        python.display()
-    );
-    wait_healthy(addr);
-    let started = Instant::now();
-    let out = Command::new(&python)
-        .arg(repo_root().join("scripts/tests/mlflow_client_workflow.py"))
-        .arg(format!("http://{addr}"))
-        .env("MLFLOW_DISABLE_TELEMETRY", "true")
-        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the MLflow client workflow failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert!(stdout.contains("client workflow OK"), "{stdout}");
-    eprintln!(
-        "MLflow client workflow: {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    stdout
+    run_client_script(
+        "mlflow_client_workflow.py",
+        addr,
+        dir,
+        &[],
+        "client workflow OK",
+    )
 }
 
 #[test]
 fn the_official_mlflow_client_logs_and_searches_through_hone_server() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::local(dir.path());
-    let (mut server, addr) = start_server(&backend);
+    let mut server = start_server(&backend);
+    let addr = server.addr.clone();
     let stdout = run_client_workflow(&addr, dir.path());
     cli_reads_the_uploaded_artifacts(&backend, dir.path(), &stdout);
 
     // SIGTERM shuts the server down gracefully: exit code 0.
-    let pid = libc::pid_t::try_from(server.0.id()).unwrap();
+    let pid = libc::pid_t::try_from(server.child.id()).unwrap();
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
+        if let Some(status) = server.child.try_wait().unwrap() {
             break status;
         }
         assert!(Instant::now() < deadline, "the server ignored SIGTERM");
@@ -241,7 +163,8 @@ fn a_team_server_over_postgresql_and_s3_serves_the_client() {
         artifacts: format!("s3://{}/team", hone_test_support::s3::BUCKET),
         env: s3.env(),
     };
-    let (server, addr) = start_server(&backend);
+    let server = start_server(&backend);
+    let addr = server.addr.clone();
     let stdout = run_client_workflow(&addr, dir.path());
     let run = cli_reads_the_uploaded_artifacts(&backend, dir.path(), &stdout);
     // The bytes are in the bucket, named by their checksum.

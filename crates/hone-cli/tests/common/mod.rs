@@ -2,6 +2,8 @@
 //! regression job (a ridge model on 40 rows) that many tests start from.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
