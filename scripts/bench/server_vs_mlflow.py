@@ -312,7 +312,10 @@ def main():
             mp = free_port()
             env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true")
             mlog = open(os.path.join(tmp, "mlflow.log"), "w")
-            p = subprocess.Popen([os.path.join(venv, "bin", "mlflow"), "server", "--backend-store-uri",
+            # `python -m mlflow`, not the bin/mlflow script: its shebang names the folder the
+            # venv was created in, and breaks when the checkout moves.
+            p = subprocess.Popen([os.path.join(venv, "bin", "python"), "-m", "mlflow", "server",
+                                  "--backend-store-uri",
                                   f"sqlite:///{tmp}/mlflow.db", "--default-artifact-root", f"{tmp}/mlartifacts",
                                   "--host", "127.0.0.1", "--port", str(mp), "--workers", "1"],
                                  stdout=mlog, stderr=subprocess.STDOUT, env=env, start_new_session=True)
