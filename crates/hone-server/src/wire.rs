@@ -87,7 +87,7 @@ impl Params {
         match value {
             Value::Object(map) => Ok(Self(map.clone())),
             _ => Err(ApiError::invalid(format!(
-                "Invalid value for parameter '{field}': each element must be an object"
+                "Invalid value for parameter '{field}': expected a list of objects"
             ))),
         }
     }

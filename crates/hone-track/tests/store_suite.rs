@@ -101,6 +101,7 @@ on_both_backends!(
     logged_models_are_created_finalized_tagged_and_searched,
     logged_model_artifacts_and_run_outputs_are_recorded,
     gc_keeps_logged_model_blobs_until_the_model_is_purged,
+    a_logged_model_a_live_version_pins_is_never_deleted_or_purged,
 );
 
 fn metric(key: &str, value: f64, step: i64, timestamp: i64) -> Metric {
@@ -2558,4 +2559,43 @@ fn gc_keeps_logged_model_blobs_until_the_model_is_purged(t: &Target) {
     let report = hone_track::retention::gc_with_grace(store, &blobs, false, 0).unwrap();
     assert_eq!(report.unreferenced, 1);
     assert!(blobs.get(&sha, &m.model_id, "model.lgb").is_err());
+}
+
+fn a_logged_model_a_live_version_pins_is_never_deleted_or_purged(t: &Target) {
+    let store = t.store();
+    let exp = store.create_experiment("pinned-models", &[]).unwrap();
+    let run = new_run(store, &exp, "train", None);
+    let pinned = new_model(store, &exp, "model", Some(&run));
+    let loose = new_model(store, &exp, "scratch", Some(&run));
+    store.create_registered_model("desk", "", &[]).unwrap();
+    let source = format!("models:/{}", pinned.model_id);
+    let location = format!(
+        "mlflow-artifacts:/{exp}/models/{}/artifacts",
+        pinned.model_id
+    );
+    let v = store
+        .create_model_version(&hone_track::registry::NewModelVersion {
+            source: Some(&source),
+            model_id: &pinned.model_id,
+            storage_location: Some(&location),
+            ..hone_track::registry::NewModelVersion::from_run("desk", &run, None, &[])
+        })
+        .unwrap();
+    // Deleting the pinned model is refused, naming the version; the other one goes.
+    let e = store.delete_logged_model(&pinned.model_id).unwrap_err();
+    assert!(matches!(e, TrackError::Conflict(_)), "{e}");
+    assert!(e.to_string().contains("desk version 1"), "{e}");
+    store.delete_logged_model(&loose.model_id).unwrap();
+    assert_eq!(
+        store.purge_deleted_logged_models(0).unwrap(),
+        vec![loose.model_id.clone()]
+    );
+    assert!(store.get_logged_model(&pinned.model_id).is_ok());
+    // Once the version is gone, the model can go too.
+    store.delete_model_version("desk", v.version).unwrap();
+    store.delete_logged_model(&pinned.model_id).unwrap();
+    assert_eq!(
+        store.purge_deleted_logged_models(0).unwrap(),
+        vec![pinned.model_id.clone()]
+    );
 }

@@ -530,9 +530,34 @@ impl<D: Db> SqlStore<D> {
         })
     }
 
+    /// The live model versions whose files are this logged model's (registered from
+    /// `models:/<id>` or its artifact location), as `name version N`: a logged model a
+    /// version pins is neither deleted nor purged, or the version would no longer load.
+    fn pinning_versions(c: &mut dyn Conn, model_id: &str) -> Result<Vec<String>> {
+        Ok(c.query(
+            "SELECT name, version FROM model_versions WHERE deleted = 0 \
+                 AND (model_id = ?1 OR storage_location LIKE ?2) ORDER BY name, version",
+            &[
+                model_id.into(),
+                format!("%/models/{model_id}/artifacts%").into(),
+            ],
+        )?
+        .iter()
+        .map(|r| format!("{} version {}", text(r, 0), int(r, 1)))
+        .collect())
+    }
+
     pub(super) fn lm_delete(&self, model_id: &str) -> Result<()> {
         self.write(|c| {
             Self::require_live_model(c, model_id)?;
+            let pins = Self::pinning_versions(c, model_id)?;
+            if !pins.is_empty() {
+                return Err(TrackError::Conflict(format!(
+                    "logged model {model_id} holds the files of registered {}: delete those \
+                     versions first",
+                    pins.join(", ")
+                )));
+            }
             c.execute(
                 "UPDATE logged_models SET lifecycle = 'deleted', deleted_time = ?1, \
                  last_update_time = ?1 WHERE model_id = ?2",
@@ -649,6 +674,14 @@ impl<D: Db> SqlStore<D> {
                 .iter()
                 .map(|r| text(r, 0))
                 .collect();
+            // A model a live version still pins (deleted before it was registered) stays.
+            let mut purged = Vec::with_capacity(ids.len());
+            for id in ids {
+                if Self::pinning_versions(c, &id)?.is_empty() {
+                    purged.push(id);
+                }
+            }
+            let ids = purged;
             for id in &ids {
                 for table in [
                     "logged_model_tags",
