@@ -2,44 +2,14 @@
 //! behaviour, each run against both backends: SQLite (a temp file) and PostgreSQL (a fresh
 //! database in a throwaway cluster shared by this test binary).
 
+use hone_track::TrackError;
 use hone_track::accounts::{
     self, Level, ResourceKind, create_token, hash_password, verify_password, verify_token,
 };
-use hone_track::{Backend, TrackError, open_store};
 
-/// A store under test and what keeps it alive.
-struct Target {
-    uri: String,
-    store: Box<dyn Backend>,
-    /// Keeps the SQLite file's folder alive.
-    _dir: Option<tempfile::TempDir>,
-}
+mod common;
 
-impl Target {
-    fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let uri = format!("sqlite://{}", dir.path().join("hone.db").display());
-        Self {
-            store: open_store(&uri).unwrap(),
-            uri,
-            _dir: Some(dir),
-        }
-    }
-
-    fn postgres() -> Self {
-        let uri = hone_test_support::shared_cluster().fresh_database();
-        Self {
-            store: open_store(&uri).unwrap(),
-            uri,
-            _dir: None,
-        }
-    }
-
-    fn store(&self) -> &dyn Backend {
-        self.store.as_ref()
-    }
-}
-
+use common::Target;
 use hone_test_support::on_both_backends;
 
 on_both_backends!(
@@ -93,7 +63,7 @@ fn users_are_created_listed_updated_and_deleted(t: &Target) {
         .collect();
     assert_eq!(names, ["alice", "bob"]);
     // A second connection sees the same users (the server and `hone users` are two processes).
-    let other = open_store(&t.uri).unwrap();
+    let other = t.open();
     assert_eq!(other.get_user("bob").unwrap().unwrap().password_hash, hash);
 
     let new_hash = hash_password("another password").unwrap();

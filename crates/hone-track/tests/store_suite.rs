@@ -10,50 +10,15 @@ use hone_track::store::{Batch, NewRun, SearchRequest, TRIAL_RECORD_TAG, TRIAL_ST
 use hone_track::{
     ArtifactRecord, Backend, DatasetInput, Lease, LeaseHolder, LeaseKeeper, Lifecycle, Metric,
     MetricPoint, NewEvent, NewModelVersion, RunStatus, Stage, Store, TrackError, Transition,
-    ViewType, open_store, search_all,
+    ViewType, search_all,
 };
 use hone_track::{
     LoggedModel, LoggedModelMetric, LoggedModelSearch, LoggedModelStatus, NewLoggedModel,
 };
 
-/// A store under test: its URI (to open more connections) and one open handle.
-struct Target {
-    uri: String,
-    store: Box<dyn Backend>,
-    /// Keeps the SQLite file's folder alive.
-    _dir: Option<tempfile::TempDir>,
-}
+mod common;
 
-impl Target {
-    fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let uri = format!("sqlite://{}", dir.path().join("hone.db").display());
-        Self {
-            store: open_store(&uri).unwrap(),
-            uri,
-            _dir: Some(dir),
-        }
-    }
-
-    fn postgres() -> Self {
-        let uri = hone_test_support::shared_cluster().fresh_database();
-        Self {
-            store: open_store(&uri).unwrap(),
-            uri,
-            _dir: None,
-        }
-    }
-
-    fn store(&self) -> &dyn Backend {
-        self.store.as_ref()
-    }
-
-    /// Another connection to the same store (another process, as far as the store can tell).
-    fn open(&self) -> Box<dyn Backend> {
-        open_store(&self.uri).unwrap()
-    }
-}
-
+use common::Target;
 use hone_test_support::on_both_backends;
 
 on_both_backends!(
