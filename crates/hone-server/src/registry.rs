@@ -12,7 +12,7 @@
 //!
 //! A version's `source` is checked here (MLflow's CVE history, spec §8): only
 //! `runs:/<run_id>[/<path>]`, `mlflow-artifacts:/<exp>/<run_id>/artifacts[/<path>]`,
-//! `mlflow-artifacts:/<exp>/models/<model_id>/artifacts[/<path>]` and `models:/<model_id>`
+//! `mlflow-artifacts:/<exp>/models/<model_id>/artifacts[/<path>]`, `models:/<model_id>` and `models:/<name>/<version>`
 //! are accepted, each naming a run or logged model this store has. The storage location that
 //! `get-download-uri` answers and `get-artifact` reads is derived from those records, never
 //! taken from the client, and no URL a client gave is ever fetched.
@@ -625,10 +625,35 @@ fn resolve_source(
                 storage,
             }
         }
+        // Another registered version (MLflow's `models:/<name>/<version>`): the new version
+        // shares its run, logged model and files, as the store records them.
+        ("models", [name, version])
+            if !version.is_empty() && version.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            let v = version
+                .parse::<u32>()
+                .ok()
+                .and_then(|n| st.get_model_version(name, n).ok())
+                .ok_or_else(|| {
+                    bad(&format!(
+                        "registered model {} has no version {}",
+                        printable(name),
+                        printable(version)
+                    ))
+                })?;
+            if v.storage_location.is_empty() {
+                return Err(bad("that version has no files on this server"));
+            }
+            Resolved {
+                run_id: v.source_run_id,
+                model_id: v.model_id,
+                storage: v.storage_location,
+            }
+        }
         ("models", _) => {
             return Err(bad(
-                "only models:/<model_id> (an MLflow 3 logged model) is accepted as a models:/ \
-                 source",
+                "models:/ sources are models:/<model_id> (an MLflow 3 logged model) or \
+                 models:/<name>/<version> (a registered version)",
             ));
         }
         ("mlflow-artifacts", _) => {

@@ -266,6 +266,31 @@ fn logged_model_sources_resolve_through_the_store() {
         s.api("model-versions/create", body.clone())
             .assert_error(400, "INVALID_PARAMETER_VALUE");
     }
+    // Another registered version as the source (MLflow's models:/<name>/<version>): the new
+    // version shares its run, logged model and files; a missing version is refused.
+    let v = ok(s.api(
+        "model-versions/create",
+        json!({"name": "m", "source": "models:/m/1"}),
+    ));
+    assert_eq!(v["model_version"]["version"], "4");
+    assert_eq!(v["model_version"]["run_id"], run.as_str());
+    let d = ok(s.get("/api/2.0/mlflow/model-versions/get-download-uri?name=m&version=4"));
+    assert_eq!(
+        d["artifact_uri"],
+        format!("mlflow-artifacts:/{exp}/models/{id}/artifacts")
+    );
+    for source in [
+        "models:/m/99",
+        "models:/nope/1",
+        "models:/m/0",
+        "models:/m/1x",
+    ] {
+        s.api(
+            "model-versions/create",
+            json!({"name": "m", "source": source}),
+        )
+        .assert_error(400, "INVALID_PARAMETER_VALUE");
+    }
     let listed = ok(s.get("/api/2.0/mlflow/model-versions/search"));
-    assert_eq!(listed["model_versions"].as_array().unwrap().len(), 3);
+    assert_eq!(listed["model_versions"].as_array().unwrap().len(), 4);
 }
