@@ -54,6 +54,13 @@ fn check_models(
     Ok(())
 }
 
+/// Writes one request's batch (as [`write`]) on the store, timed under `op`; answers `{}`.
+async fn write_one(s: &AppState, op: &'static str, batch: Batch) -> Result<Json<Value>, ApiError> {
+    let leases = Arc::clone(&s.leases);
+    blocking(s, op, move |st| write(st, &leases, batch)).await?;
+    Ok(empty())
+}
+
 fn empty() -> Json<Value> {
     Json(json!({}))
 }
@@ -255,40 +262,32 @@ pub async fn log_metric(State(s): State<AppState>, p: Params) -> Result<Json<Val
 pub async fn log_param(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let run_id = p.run_id()?;
     let param = (p.req_str("key")?, p.opt_str("value")?.unwrap_or_default());
-    let leases = Arc::clone(&s.leases);
-    blocking(&s, "runs.log_param", move |st| {
-        write(
-            st,
-            &leases,
-            Batch {
-                run_id,
-                params: vec![param],
-                ..Default::default()
-            },
-        )
-    })
-    .await?;
-    Ok(empty())
+    write_one(
+        &s,
+        "runs.log_param",
+        Batch {
+            run_id,
+            params: vec![param],
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// `POST runs/set-tag {run_id, key, value}` → `{}`.
 pub async fn set_tag(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
     let run_id = p.run_id()?;
     let tag = (p.req_str("key")?, p.opt_str("value")?.unwrap_or_default());
-    let leases = Arc::clone(&s.leases);
-    blocking(&s, "runs.set_tag", move |st| {
-        write(
-            st,
-            &leases,
-            Batch {
-                run_id,
-                tags: vec![tag],
-                ..Default::default()
-            },
-        )
-    })
-    .await?;
-    Ok(empty())
+    write_one(
+        &s,
+        "runs.set_tag",
+        Batch {
+            run_id,
+            tags: vec![tag],
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// `POST runs/delete-tag {run_id, key}` → `{}`; a key the run does not have is 404.
