@@ -283,6 +283,10 @@ pub fn rule(method: &Method, template: &str) -> Option<Rule> {
         "/version" | "/api/3.0/mlflow/server-info" | "/metrics" => {
             return Some(Rule::Authenticated);
         }
+        // hone's store calls and blobs check each call's needs themselves (`crate::calls`).
+        "/api/2.0/hone/call" => return (m == "POST").then_some(Rule::Authenticated),
+        "/api/2.0/hone/blobs" => return (m == "PUT").then_some(Rule::Authenticated),
+        "/api/2.0/hone/blobs/{sha}" => return (m == "GET").then_some(Rule::Authenticated),
         _ => {}
     }
     if crate::artifacts::PREFIXES.contains(&template) {
@@ -857,6 +861,82 @@ async fn run_checked(
         }
         Rule::Open | Rule::Authenticated | Rule::Admin => Ok(next.run(req).await),
     }
+}
+
+/// What a store call (`/api/2.0/hone/call`, see [`crate::calls`]) needs of its caller: the
+/// same levels on the same resources as the MLflow route that does the same thing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// A level on an experiment (by id).
+    Experiment(String, Level),
+    /// A level on a run's experiment (an unknown run passes: the store answers 404).
+    Run(String, Level),
+    /// A level on a logged model's experiment (an unknown model passes likewise).
+    LoggedModel(String, Level),
+    /// A level on a registered model (by name).
+    Model(String, Level),
+    /// An administrator.
+    Admin,
+}
+
+/// Checks every need of a call for a caller who is not an administrator.
+pub(crate) async fn require_all(
+    state: &AppState,
+    auth: &Auth,
+    caller: &Caller,
+    needs: Vec<Need>,
+) -> Result<(), ApiError> {
+    let checker = Checker {
+        state,
+        caller,
+        default: auth.default,
+    };
+    for need in needs {
+        match need {
+            Need::Experiment(id, level) => checker.require_experiment(id, level).await?,
+            Need::Run(id, level) => checker.require_run(id, level).await?,
+            Need::LoggedModel(id, level) => checker.require_logged_model(&id, level).await?,
+            Need::Model(name, level) => {
+                checker
+                    .require(ResourceKind::RegisteredModel, &name, level)
+                    .await?
+            }
+            Need::Admin => {
+                return Err(denied(format!(
+                    "Permission denied: this call is for administrators, and {} is not one",
+                    caller.user
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The resources of one kind a caller who is not an administrator may read: `None` when
+/// every resource is (the default permission reads), else the explicitly granted ones.
+pub(crate) async fn readable_set(
+    state: &AppState,
+    auth: &Auth,
+    caller: &Caller,
+    kind: ResourceKind,
+) -> Result<Option<HashSet<String>>, ApiError> {
+    let checker = Checker {
+        state,
+        caller,
+        default: auth.default,
+    };
+    let (granted, all) = checker.readable(kind).await?;
+    Ok((!all).then_some(granted))
+}
+
+/// Grants the caller MANAGE on a resource they created (through a store call).
+pub(crate) async fn grant_creator(
+    state: &AppState,
+    caller: &Caller,
+    kind: ResourceKind,
+    resource: String,
+) -> Result<(), ApiError> {
+    grant_manage(state, caller, kind, resource).await
 }
 
 async fn grant_manage(

@@ -55,15 +55,17 @@ fn json_content_type(req: &Request) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// A `PUT` to the `mlflow-artifacts` proxy (raw bytes, exempt from the JSON rule).
+/// A `PUT` to the `mlflow-artifacts` proxy or of a hone blob (raw bytes, exempt from the JSON
+/// rule).
 pub fn is_artifact_upload(req: &Request) -> bool {
     *req.method() == Method::PUT
-        && crate::artifacts::PREFIXES.iter().any(|p| {
-            req.uri()
-                .path()
-                .strip_prefix(p)
-                .is_some_and(|rest| rest.starts_with('/'))
-        })
+        && (req.uri().path() == "/api/2.0/hone/blobs"
+            || crate::artifacts::PREFIXES.iter().any(|p| {
+                req.uri()
+                    .path()
+                    .strip_prefix(p)
+                    .is_some_and(|rest| rest.starts_with('/'))
+            }))
 }
 
 fn has_body(req: &Request) -> bool {

@@ -39,6 +39,7 @@
 
 mod artifacts;
 pub mod auth;
+mod calls;
 mod error;
 mod experiments;
 mod guards;
@@ -356,7 +357,13 @@ pub fn router(state: AppState) -> Router {
     for prefix in artifacts::PREFIXES {
         app = artifact_routes(app, prefix);
     }
-    app.route("/health", get(|| async { "OK" }))
+    app.route("/api/2.0/hone/call", post(calls::call))
+        .route(
+            "/api/2.0/hone/blobs",
+            put(calls::put_blob).layer(axum::extract::DefaultBodyLimit::max(MAX_ARTIFACT_BYTES)),
+        )
+        .route("/api/2.0/hone/blobs/{sha}", get(calls::get_blob))
+        .route("/health", get(|| async { "OK" }))
         .route("/version", get(|| async { MLFLOW_VERSION }))
         .route("/model-versions/get-artifact", get(registry::get_artifact))
         .route("/api/3.0/mlflow/server-info", get(server_info))
@@ -503,6 +510,17 @@ pub fn run(
     } else {
         loopback_address(&config.host)?
     };
+    // A server serves a database; serving another server would proxy it with this one's
+    // permissions in front of that one's.
+    if let hone_track::location::StoreTarget::Server { url } =
+        hone_track::location::parse_store_uri(&config.store_uri)?
+    {
+        return Err(hone_track::TrackError::Invalid(format!(
+            "--store {}: a server serves a SQLite or PostgreSQL store, not another server",
+            hone_track::printable(&url)
+        ))
+        .into());
+    }
     let store = hone_track::open_store(&config.store_uri)?;
     if config.auth && !store.list_users()?.iter().any(|u| u.admin) {
         return Err(ServerError::NoAdmin);

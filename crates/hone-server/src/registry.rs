@@ -542,10 +542,10 @@ pub async fn search_models(State(s): State<AppState>, p: Params) -> Result<Json<
 /// What a checked source resolves to: the run and logged model it names, and where its
 /// files are (an `mlflow-artifacts:/` URI this server serves).
 #[derive(Debug)]
-struct Resolved {
-    run_id: String,
-    model_id: String,
-    storage: String,
+pub(crate) struct Resolved {
+    pub(crate) run_id: String,
+    pub(crate) model_id: String,
+    pub(crate) storage: String,
 }
 
 fn bad_source(source: &str, why: &str) -> ApiError {
@@ -557,7 +557,7 @@ fn bad_source(source: &str, why: &str) -> ApiError {
 
 /// Checks a `source` and resolves it against the store (see the module's documentation).
 /// `run_id` and `model_id` are the request's fields, which must agree with the source.
-fn resolve_source(
+pub(crate) fn resolve_source(
     st: &dyn Backend,
     source: &str,
     run_id: Option<&str>,

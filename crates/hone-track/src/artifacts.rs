@@ -62,10 +62,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Where blobs live: a local (or shared) folder, or an object store (S3 and compatible).
+/// Where blobs live: a local (or shared) folder, an object store (S3 and compatible), or a
+/// `hone server` that keeps them in one of those.
 #[derive(Clone)]
 enum Backend {
     Local(PathBuf),
+    Remote(crate::remote::RemoteBlobs),
     Object {
         store: Arc<dyn ObjectStore>,
         prefix: String,
@@ -93,6 +95,15 @@ fn io(path: &Path, e: std::io::Error) -> TrackError {
     }
 }
 
+/// What a blob store behind a server refuses: housekeeping is done where the blobs are.
+fn not_through_a_server(r: &crate::remote::RemoteBlobs, what: &str) -> TrackError {
+    TrackError::Invalid(format!(
+        "{what} is not done through a server ({}): run `hone gc` where the server's store and \
+         artifacts are",
+        r.base()
+    ))
+}
+
 fn object_err(uri: &str, e: impl std::fmt::Display) -> TrackError {
     TrackError::Io {
         path: uri.to_string(),
@@ -108,11 +119,18 @@ impl BlobStore {
         }
     }
 
-    /// A blob store from a URI: a folder path (or `file://path`), or `s3://bucket[/prefix]`.
+    /// A blob store from a URI: a folder path (or `file://path`), `s3://bucket[/prefix]`, or
+    /// a `hone server`'s `http(s)://host:port` (its blobs, through it).
     /// S3 credentials, region and endpoint come from the usual `AWS_*` environment variables
     /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT` for
     /// S3-compatible servers, `AWS_ALLOW_HTTP=true` for plain-HTTP endpoints).
     pub fn open(uri: &str) -> Result<Self> {
+        let lower = uri.to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            return Ok(Self {
+                backend: Backend::Remote(crate::remote::RemoteBlobs::connect(uri)?),
+            });
+        }
         if let Some(rest) = uri.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
@@ -155,13 +173,14 @@ impl BlobStore {
         match &self.backend {
             Backend::Local(root) => root.display().to_string(),
             Backend::Object { uri, .. } => uri.clone(),
+            Backend::Remote(r) => r.base().to_string(),
         }
     }
 
     fn blob_path(&self, sha: &str) -> PathBuf {
         match &self.backend {
             Backend::Local(root) => root.join("blobs").join(&sha[..2]).join(sha),
-            Backend::Object { .. } => PathBuf::from(self.object_key(sha)),
+            Backend::Object { .. } | Backend::Remote(_) => PathBuf::from(self.object_key(sha)),
         }
     }
 
@@ -175,8 +194,12 @@ impl BlobStore {
 
     /// Stores bytes; returns (sha256, size). Existing identical content is not written again.
     pub fn put(&self, bytes: &[u8]) -> Result<(String, i64)> {
+        if let Backend::Remote(r) = &self.backend {
+            return r.put(bytes);
+        }
         let sha = sha256_hex(bytes);
         match &self.backend {
+            Backend::Remote(_) => unreachable!("answered above"),
             Backend::Local(_) => {
                 let dest = self.blob_path(&sha);
                 if !dest.exists() {
@@ -224,7 +247,9 @@ impl BlobStore {
         Ok((sha, bytes.len() as i64))
     }
 
-    /// Reads a blob and checks it against `sha`.
+    /// Reads a blob and checks it against `sha`. `run_id` names the run (or logged model)
+    /// that records it at `logical`: for messages, and for a server, which serves a blob only
+    /// to a caller who may read that owner and only when the owner records it there.
     pub fn get(&self, sha: &str, run_id: &str, logical: &str) -> Result<Vec<u8>> {
         if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(TrackError::Invalid(format!(
@@ -232,6 +257,7 @@ impl BlobStore {
             )));
         }
         let bytes = match &self.backend {
+            Backend::Remote(r) => r.get(sha, run_id, logical)?,
             Backend::Local(_) => {
                 let path = self.blob_path(sha);
                 let mut bytes = Vec::new();
@@ -273,6 +299,7 @@ impl BlobStore {
         let is_sha = |name: &str| name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
         let mut out = Vec::new();
         match &self.backend {
+            Backend::Remote(r) => return Err(not_through_a_server(r, "listing blobs")),
             Backend::Local(root) => {
                 let dir = root.join("blobs");
                 let Ok(shards) = std::fs::read_dir(&dir) else {
@@ -326,6 +353,7 @@ impl BlobStore {
     /// Deletes a blob.
     pub fn remove(&self, sha: &str) -> Result<()> {
         match &self.backend {
+            Backend::Remote(r) => Err(not_through_a_server(r, "removing blobs")),
             Backend::Local(_) => {
                 let p = self.blob_path(sha);
                 std::fs::remove_file(&p).map_err(|e| io(&p, e))

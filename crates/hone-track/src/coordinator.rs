@@ -30,7 +30,7 @@ pub const LEASE_TTL_MS: i64 = 15 * 60 * 1000;
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
 
 /// The process that renews a lease: where it runs. Recorded with the runs the lease owns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LeaseHolder {
     /// Machine name.
     pub host: String,
@@ -54,7 +54,7 @@ impl LeaseHolder {
 
 /// Ownership of runs: an id chosen by the owner, how long a renewal lasts, and optionally the
 /// process that renews it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Lease {
     /// The lease id (any text; runs owned through the lease carry it).
     pub id: String,

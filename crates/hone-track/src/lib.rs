@@ -33,6 +33,7 @@ pub mod model;
 mod open;
 mod pg;
 pub mod registry;
+pub mod remote;
 pub mod retention;
 mod schema;
 mod search_sql;
@@ -55,7 +56,7 @@ pub use store::{LoggedModelSearch, SearchRequest, Store, search_all};
 pub use tracker::{RunHandle, Tracker};
 
 /// Why a tracking operation failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum TrackError {
     /// The database reported an error.
     #[error("store: {}", printable(.0))]

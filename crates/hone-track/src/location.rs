@@ -16,8 +16,8 @@ use crate::{Result, TrackError, printable};
 pub const DEFAULT_STORE: &str = "sqlite://.hone/hone.db";
 
 /// What a store URI may be, for messages.
-const STORE_FORMS: &str =
-    "use a path, sqlite:///path, file:///path, postgresql://… or postgres://…";
+const STORE_FORMS: &str = "use a path, sqlite:///path, file:///path, postgresql://…, \
+                           postgres://… or a hone server's http(s)://host:port";
 
 /// What an artifact location may be, for messages.
 const ARTIFACT_FORMS: &str = "use a folder path, file:///path or s3://bucket/prefix";
@@ -52,6 +52,11 @@ pub enum StoreTarget {
         path: PathBuf,
         /// Durability of commits (`?durability=process|power`).
         durability: Durability,
+    },
+    /// A `hone server` (`http://host:port`, `https://...`), which keeps the artifacts too.
+    Server {
+        /// The server's address.
+        url: String,
     },
     /// A PostgreSQL database.
     Postgres {
@@ -94,13 +99,10 @@ fn parse(uri: &str) -> std::result::Result<StoreTarget, String> {
         ("sqlite" | "file" | "postgresql" | "postgres", None) => {
             Err(format!("{scheme}: must be followed by //; {STORE_FORMS}"))
         }
-        // A `hone server`'s address is for MLflow clients; hone's own commands open the
-        // store the server serves.
-        ("http" | "https", Some(_)) => Err(format!(
-            "{scheme}:// is a tracking server's address, which MLflow clients use; hone's \
-             commands cannot use a server as their store yet: give them the server's own \
-             store ({STORE_FORMS})"
-        )),
+        // A `hone server`: every call goes to it (see `crate::remote`).
+        ("http" | "https", Some(_)) => Ok(StoreTarget::Server {
+            url: uri.to_string(),
+        }),
         (_, Some(_)) => Err(format!(
             "unsupported scheme {:?}; {STORE_FORMS}",
             printable(&scheme)
@@ -186,6 +188,21 @@ pub fn resolve(store: Option<&str>, artifacts: Option<&str>) -> Result<Location>
         Some(a) => Some((a.to_string(), "--artifacts")),
         None => from_env("HONE_ARTIFACTS_URI").map(|a| (a, "HONE_ARTIFACTS_URI")),
     };
+    if let StoreTarget::Server { url } = &target {
+        // The server keeps its own artifacts: a client never names (or reaches) them.
+        if let Some((a, source)) = artifacts {
+            return Err(TrackError::Invalid(format!(
+                "{source} {}: a server's artifacts are where the server keeps them; drop it \
+                 when the store is a server ({})",
+                shown(&a),
+                shown(url)
+            )));
+        }
+        return Ok(Location {
+            store_uri: url.clone(),
+            artifacts: url.clone(),
+        });
+    }
     let artifacts = match artifacts {
         Some((a, source)) => check_artifacts(&a)
             .map_err(|why| TrackError::Invalid(format!("{source} {}: {why}", shown(&a))))?,
@@ -194,7 +211,9 @@ pub fn resolve(store: Option<&str>, artifacts: Option<&str>) -> Result<Location>
                 Some(dir) => dir.join("artifacts").display().to_string(),
                 None => ".hone/artifacts".to_string(),
             },
-            StoreTarget::Postgres { .. } => ".hone/artifacts".to_string(),
+            StoreTarget::Postgres { .. } | StoreTarget::Server { .. } => {
+                ".hone/artifacts".to_string()
+            }
         },
     };
     Ok(Location {
@@ -254,7 +273,6 @@ mod tests {
             ("sqlite://", "names no file"),
             ("", "names no store"),
             ("a.db?mode=fast", "unknown store option"),
-            ("http://127.0.0.1:5000", "tracking server's address"),
         ] {
             let e = parse_store_uri(bad).unwrap_err().to_string();
             assert!(e.contains(why), "{bad}: {e}");
@@ -263,6 +281,21 @@ mod tests {
                 "{e}"
             );
         }
+        assert_eq!(
+            ok("http://127.0.0.1:5000"),
+            StoreTarget::Server {
+                url: "http://127.0.0.1:5000".into()
+            }
+        );
+        let l = resolve(Some("https://hone.example:443"), None).unwrap();
+        assert_eq!(l.artifacts, "https://hone.example:443");
+        let e = resolve(Some("http://h:5000"), Some("/tmp/a"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--artifacts /tmp/a: a server's artifacts"),
+            "{e}"
+        );
         let e = parse_store_uri("mysql://root:hunter2@db/x")
             .unwrap_err()
             .to_string();

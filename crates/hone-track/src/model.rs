@@ -34,7 +34,7 @@ impl Lifecycle {
 }
 
 /// Which objects a listing shows (MLflow's `ViewType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum ViewType {
     /// Live objects only.
     #[default]
@@ -143,12 +143,55 @@ pub struct RunInfo {
 /// One metric value at a step.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MetricPoint {
-    /// Value (NaN and ±inf allowed, as in MLflow).
+    /// Value (NaN and ±inf allowed, as in MLflow). In JSON, as in MLflow's: a number, or
+    /// `"NaN"`, `"Infinity"`, `"-Infinity"` (JSON numbers cannot say those).
+    #[serde(with = "nonfinite")]
     pub value: f64,
     /// Time (ms).
     pub timestamp: i64,
     /// Step (iteration, fold...).
     pub step: i64,
+}
+
+/// JSON for a value that may be NaN or ±inf: finite values as numbers, the others as MLflow's
+/// (and protobuf's) strings `"NaN"`, `"Infinity"` and `"-Infinity"`; `null` reads as NaN.
+mod nonfinite {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else if v.is_nan() {
+            s.serialize_str("NaN")
+        } else if *v > 0.0 {
+            s.serialize_str("Infinity")
+        } else {
+            s.serialize_str("-Infinity")
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Wire {
+        Number(f64),
+        Text(String),
+        Null(()),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Wire::deserialize(d)? {
+            Wire::Number(v) => Ok(v),
+            Wire::Null(()) => Ok(f64::NAN),
+            Wire::Text(t) => match t.as_str() {
+                "NaN" => Ok(f64::NAN),
+                "Infinity" | "inf" => Ok(f64::INFINITY),
+                "-Infinity" | "-inf" => Ok(f64::NEG_INFINITY),
+                _ => Err(serde::de::Error::custom(format!(
+                    "{t:?} is not a number (NaN, Infinity and -Infinity are)"
+                ))),
+            },
+        }
+    }
 }
 
 /// A metric point with its key, for batch logging.
@@ -332,7 +375,7 @@ pub struct LoggedModel {
 }
 
 /// What a new logged model starts with.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct NewLoggedModel {
     /// Experiment id.
     pub experiment_id: String,

@@ -27,6 +27,8 @@ impl<T: Store + Coordinator + Maintenance + Registry + Accounts + ?Sized> Backen
 /// `postgresql://user@host:port/db` (also `postgres://`); see
 /// [`parse_store_uri`](crate::location::parse_store_uri). A `?durability=power` suffix on a
 /// SQLite URI makes every commit fsync (survives power loss, not only process crashes).
+/// `http://host:port` (or `https://`) is a `hone server`: every call goes to it
+/// ([`crate::remote::HttpBackend`]), whatever the mode (the server's store exists).
 pub fn open_store(uri: &str) -> Result<Box<dyn Backend>> {
     open_store_with(uri, OpenMode::Create)
 }
@@ -36,6 +38,7 @@ pub fn open_store(uri: &str) -> Result<Box<dyn Backend>> {
 /// that only look at what was recorded.
 pub fn open_store_with(uri: &str, mode: OpenMode) -> Result<Box<dyn Backend>> {
     match parse_store_uri(uri)? {
+        StoreTarget::Server { url } => Ok(Box::new(crate::remote::HttpBackend::connect(&url)?)),
         StoreTarget::Postgres { url } => {
             let db = PgDb::connect(&url)?;
             migrate(&db, mode, &db.location())?;

@@ -38,7 +38,7 @@ pub const MAX_REGISTRY_TAG_VALUE: usize = 5000;
 /// | production  | deprecated, archived                |
 /// | deprecated  | production (a rollback), archived   |
 /// | archived    | development                         |
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Stage {
     /// development (MLflow's `None`): every new version starts here.
     Development,
@@ -139,7 +139,7 @@ impl Stage {
 }
 
 /// A registered model (MLflow's `RegisteredModel`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RegisteredModel {
     /// Unique name.
     pub name: String,
@@ -158,7 +158,7 @@ pub struct RegisteredModel {
 }
 
 /// A model version (MLflow's `ModelVersion`, plus `semver`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelVersion {
     /// The registered model.
     pub name: String,
@@ -198,7 +198,7 @@ pub struct ModelVersion {
 }
 
 /// One entry of the audit log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AuditEntry {
     /// Increasing id: entries are in commit order of their transactions.
     pub id: i64,

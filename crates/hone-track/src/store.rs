@@ -16,7 +16,7 @@ use rand::RngExt;
 pub const MAX_PAGE: usize = 50_000;
 
 /// What a new run starts with.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct NewRun {
     /// Experiment id.
     pub experiment_id: String,
@@ -38,7 +38,7 @@ pub struct NewRun {
 }
 
 /// A batch of writes to one run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Batch {
     /// The run.
     pub run_id: String,
@@ -51,7 +51,7 @@ pub struct Batch {
 }
 
 /// A run search (MLflow's `search_runs`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SearchRequest {
     /// Experiments to search (ids).
     pub experiment_ids: Vec<String>,
@@ -84,7 +84,7 @@ impl Default for SearchRequest {
 pub const MAX_LOGGED_MODEL_PAGE: usize = 1000;
 
 /// A logged-model search (MLflow 3's `search_logged_models`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LoggedModelSearch {
     /// Experiments to search (ids); at least one.
     pub experiment_ids: Vec<String>,
