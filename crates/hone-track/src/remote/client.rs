@@ -32,29 +32,62 @@ struct Connection {
     authorization: Option<String>,
 }
 
-/// The `Authorization` header from MLflow's environment variables: `MLFLOW_TRACKING_TOKEN`
-/// (bearer) or `MLFLOW_TRACKING_USERNAME` with `MLFLOW_TRACKING_PASSWORD` (basic).
-fn authorization_from_env() -> Result<Option<String>> {
-    use base64::Engine as _;
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(token) = var("MLFLOW_TRACKING_TOKEN") {
-        return Ok(Some(format!("Bearer {token}")));
+/// How a client authenticates to a server with `--auth`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// An API token (`hone users token create`), sent as `Authorization: Bearer`.
+    Token(String),
+    /// A user name and password, sent as `Authorization: Basic`.
+    Basic {
+        /// The user.
+        user: String,
+        /// The password.
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets never reach a log or a panic message.
+        match self {
+            Credentials::Token(_) => f.write_str("Token(***)"),
+            Credentials::Basic { user, .. } => write!(f, "Basic({user}, ***)"),
+        }
     }
-    match (
-        var("MLFLOW_TRACKING_USERNAME"),
-        var("MLFLOW_TRACKING_PASSWORD"),
-    ) {
-        (Some(user), Some(password)) => Ok(Some(format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-        ))),
-        (Some(_), None) => Err(TrackError::Invalid(
-            "MLFLOW_TRACKING_USERNAME is set but MLFLOW_TRACKING_PASSWORD is not".into(),
-        )),
-        (None, Some(_)) => Err(TrackError::Invalid(
-            "MLFLOW_TRACKING_PASSWORD is set but MLFLOW_TRACKING_USERNAME is not".into(),
-        )),
-        (None, None) => Ok(None),
+}
+
+impl Credentials {
+    /// MLflow's environment variables: `MLFLOW_TRACKING_TOKEN`, else
+    /// `MLFLOW_TRACKING_USERNAME` with `MLFLOW_TRACKING_PASSWORD`; `None` when none is set.
+    pub fn from_env() -> Result<Option<Self>> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if let Some(token) = var("MLFLOW_TRACKING_TOKEN") {
+            return Ok(Some(Credentials::Token(token)));
+        }
+        match (
+            var("MLFLOW_TRACKING_USERNAME"),
+            var("MLFLOW_TRACKING_PASSWORD"),
+        ) {
+            (Some(user), Some(password)) => Ok(Some(Credentials::Basic { user, password })),
+            (Some(_), None) => Err(TrackError::Invalid(
+                "MLFLOW_TRACKING_USERNAME is set but MLFLOW_TRACKING_PASSWORD is not".into(),
+            )),
+            (None, Some(_)) => Err(TrackError::Invalid(
+                "MLFLOW_TRACKING_PASSWORD is set but MLFLOW_TRACKING_USERNAME is not".into(),
+            )),
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn header(&self) -> String {
+        use base64::Engine as _;
+        match self {
+            Credentials::Token(token) => format!("Bearer {token}"),
+            Credentials::Basic { user, password } => format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            ),
+        }
     }
 }
 
@@ -104,7 +137,7 @@ fn encode_query_value(s: &str) -> String {
 }
 
 impl Connection {
-    fn open(url: &str) -> Result<Self> {
+    fn open(url: &str, credentials: Option<&Credentials>) -> Result<Self> {
         let base = check_url(url)?;
         let http = reqwest::blocking::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
@@ -115,19 +148,37 @@ impl Connection {
         Ok(Self {
             base,
             http,
-            authorization: authorization_from_env()?,
+            authorization: credentials.map(Credentials::header),
         })
     }
 
     fn transport(&self, e: reqwest::Error) -> TrackError {
-        // reqwest's message names the URL; the source says why (refused, timed out...).
-        let mut why = e.to_string();
+        // The innermost cause says why (refused, reset, no such host); reqwest's own message
+        // repeats the URL and its layers.
+        let mut cause = e.to_string();
         let mut source = std::error::Error::source(&e);
         while let Some(s) = source {
-            why = format!("{why}: {s}");
+            cause = s.to_string();
             source = s.source();
         }
-        TrackError::Db(format!("server {}: {}", self.base, why))
+        let base = &self.base;
+        if e.is_timeout() {
+            return TrackError::Db(format!(
+                "server {base} did not answer within {} s",
+                if e.is_connect() {
+                    CONNECT_TIMEOUT
+                } else {
+                    CALL_TIMEOUT
+                }
+                .as_secs()
+            ));
+        }
+        if e.is_connect() {
+            return TrackError::Db(format!(
+                "server {base} is unreachable ({cause}): is `hone server` running there?"
+            ));
+        }
+        TrackError::Db(format!("server {base}: {cause}"))
     }
 
     /// Sends a request and returns the answer's body, or the error the server described.
@@ -156,13 +207,19 @@ impl Connection {
         {
             return e;
         }
-        let message = parsed
+        let base = &self.base;
+        let Some(message) = parsed
             .as_ref()
             .and_then(|v| v.get("message"))
             .and_then(|m| m.as_str())
             .map(str::to_string)
-            .unwrap_or_else(|| format!("HTTP {status}"));
-        let base = &self.base;
+        else {
+            // Not MLflow's error body: something else answers at that address.
+            return TrackError::Invalid(format!(
+                "{base} is not a hone server (HTTP {status} without an MLflow error body from \
+                 {CALL_PATH}): hone's commands need `hone server`"
+            ));
+        };
         match status {
             401 => TrackError::Invalid(format!(
                 "server {base}: {message} (set MLFLOW_TRACKING_TOKEN, or \
@@ -216,8 +273,13 @@ impl HttpBackend {
     /// under a reverse proxy), with credentials from `MLFLOW_TRACKING_TOKEN` or
     /// `MLFLOW_TRACKING_USERNAME`/`MLFLOW_TRACKING_PASSWORD`. Nothing is sent yet.
     pub fn connect(url: &str) -> Result<Self> {
+        Self::connect_as(url, Credentials::from_env()?.as_ref())
+    }
+
+    /// A client of the server at `url` with the given credentials (`None`: none).
+    pub fn connect_as(url: &str, credentials: Option<&Credentials>) -> Result<Self> {
         Ok(Self {
-            connection: Arc::new(Connection::open(url)?),
+            connection: Arc::new(Connection::open(url, credentials)?),
         })
     }
 

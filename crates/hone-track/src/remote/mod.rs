@@ -18,7 +18,7 @@
 
 mod client;
 
-pub use client::{HttpBackend, RemoteBlobs};
+pub use client::{Credentials, HttpBackend, RemoteBlobs};
 
 use std::collections::HashSet;
 
