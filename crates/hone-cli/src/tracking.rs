@@ -18,8 +18,8 @@ use crate::CliError;
 /// Where the store is (every store command takes these).
 #[derive(Args, Debug, Clone, Default)]
 pub struct StoreArgs {
-    /// Store URI: a path, sqlite:///path/hone.db, file:///path/hone.db or
-    /// postgresql://user@host:port/db
+    /// Store URI: a path, sqlite:///path/hone.db, file:///path/hone.db,
+    /// postgresql://user@host:port/db, or a hone server's http(s)://host:port
     /// [env: HONE_STORE_URI; default: sqlite://.hone/hone.db]
     #[arg(long, global = true)]
     pub store: Option<String>,

@@ -64,7 +64,11 @@ fn needs(call: &Call) -> Vec<Need> {
         | ListRegisteredModels { .. }
         | AllModelVersions
         // Lease ids are the owner's secret: a renewal changes only the runs it owns.
-        | Heartbeat { .. } => Vec::new(),
+        | Heartbeat { .. }
+        // The store's own rule, with nothing chosen by the caller: only runs whose lease
+        // expired (or whose holder is provably gone) are marked KILLED. Every tracker and
+        // tuning job reaps as it starts, whoever runs it.
+        | Reap => Vec::new(),
         GetExperiment { id } => exp(id, Read),
         RenameExperiment { id, .. } => exp(id, Edit),
         SetExperimentLifecycle { id, .. } => exp(id, Manage),
@@ -129,7 +133,7 @@ fn needs(call: &Call) -> Vec<Need> {
             Some(id) => exp(id, Edit),
             None => vec![Need::Admin],
         },
-        Reap | PurgeDeletedRuns { .. } | PurgeDeletedLoggedModels { .. } | ReferencedBlobs => {
+        PurgeDeletedRuns { .. } | PurgeDeletedLoggedModels { .. } | ReferencedBlobs => {
             vec![Need::Admin]
         }
         GetRegisteredModel { name }
