@@ -534,6 +534,13 @@ impl SearchSpace {
                     if *step < 1 {
                         return bad(format!("step must be >= 1 (got {step})"));
                     }
+                    // The same for the step: low + k·step must be computed exactly.
+                    if step.unsigned_abs() > MAX_EXACT_INT {
+                        return bad(format!(
+                            "step must be at most {MAX_EXACT_INT} (2^53, the integers a float \
+                             holds exactly); got {step}"
+                        ));
+                    }
                     if *log && (*low < 1 || *step != 1) {
                         return bad("log = true needs low >= 1 and step = 1".into());
                     }
@@ -860,6 +867,25 @@ mod tests {
         assert!((grid[4] - 0.9).abs() < 1e-12);
         assert_eq!(s.params[2].distribution.grid().unwrap().len(), 32);
         assert!(s.params[1].distribution.grid().is_none());
+    }
+
+    #[test]
+    fn int_steps_past_two_to_the_53_are_refused() {
+        // low + step would round to 0, a value off the grid (found by the property below).
+        let text =
+            "[n]\ntype = \"int\"\nlow = -9007199254740992\nhigh = 1\nstep = 9007199254740993\n";
+        let err = SearchSpace::from_toml_str(text).unwrap_err().to_string();
+        assert!(
+            err.contains("step must be at most 9007199254740992"),
+            "{err}"
+        );
+        let ok =
+            "[n]\ntype = \"int\"\nlow = -9007199254740992\nhigh = 1\nstep = 9007199254740992\n";
+        let grid = SearchSpace::from_toml_str(ok).unwrap().params[0]
+            .distribution
+            .grid()
+            .unwrap();
+        assert_eq!(grid, [-9007199254740992.0, 0.0]);
     }
 
     #[test]
