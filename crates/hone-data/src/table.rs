@@ -655,10 +655,23 @@ fn load_parquet(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> 
         columns.extend(part?);
     }
     columns.sort_by_key(|(j, _)| *j);
-    let n_rows = columns.first().map_or(0, |(_, c)| match &c.values {
+    let len = |c: &Column| match &c.values {
         ColumnValues::Numeric(v) => v.len(),
         ColumnValues::Text(v) => v.len(),
-    });
+    };
+    let n_rows = columns.first().map_or(0, |(_, c)| len(c));
+    // Every column must have every row: a damaged page must not shift one column against
+    // the others.
+    if let Some((_, c)) = columns.iter().find(|(_, c)| len(c) != n_rows) {
+        return Err(DataError::Parquet {
+            path: path.to_path_buf(),
+            message: format!(
+                "column {} has {} values where the others have {n_rows}: the file is damaged",
+                c.name,
+                len(c)
+            ),
+        });
+    }
     Ok(Table {
         path: path.to_path_buf(),
         format: FileFormat::Parquet,
@@ -885,6 +898,15 @@ fn read_double_column(
                 }));
                 read += records;
             }
+        }
+        // A page cut short (damaged or truncated) ends the reads early: never a shorter
+        // column than the footer declares.
+        if read < rows {
+            return Err(err(&format!(
+                "column {} of row group {g} holds {read} values where the footer declares \
+                 {rows} rows: the file is damaged",
+                meta.file_metadata().schema_descr().column(column).name()
+            )));
         }
     }
     Ok(out)
