@@ -306,11 +306,12 @@ pub async fn delete_tag(State(s): State<AppState>, p: Params) -> Result<Json<Val
 
 /// `POST runs/log-batch {run_id, metrics, params, tags}` → `{}`, within MLflow's limits
 /// (1000 metrics, 100 params, 100 tags, 1000 in all; no param key twice).
-pub async fn log_batch(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+pub async fn log_batch(State(s): State<AppState>, mut p: Params) -> Result<Json<Value>, ApiError> {
     let run_id = p.run_id()?;
-    let mut metrics = Vec::new();
+    let messages = p.take_messages("metrics")?;
+    let mut metrics = Vec::with_capacity(messages.len());
     let mut on_model = Vec::new();
-    for m in p.messages("metrics")? {
+    for m in messages {
         let metric = metric_of(&m)?;
         on_model.extend(model_metric_of(&m, &run_id, &metric)?);
         metrics.push(metric);
