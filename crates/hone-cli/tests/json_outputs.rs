@@ -169,15 +169,6 @@ fn the_strict_parser_refuses_what_it_should() {
     assert!(parse_strict(b"").is_err());
 }
 
-fn data_file() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/data/sp500_daily_1999_2018.csv")
-        .canonicalize()
-        .unwrap()
-        .display()
-        .to_string()
-}
-
 /// A small, fast binary job with a trading strategy: logistic regression on a few causal
 /// features of the S&P 500 file, purged k-fold, a holdout, gates. `c` is the model's C.
 fn train_config(dir: &Path, name: &str, c: f64, search: &str) -> PathBuf {
@@ -211,7 +202,7 @@ cost_bps = 2
 [gates]
 defaults = true
 {search}"#,
-        data = data_file()
+        data = common::bundled_data()
     );
     write(dir, &format!("{name}.toml"), &text)
 }
@@ -311,7 +302,7 @@ fn every_json_output_is_one_strict_document() {
             "--model",
             &p(&out_a),
             "--data",
-            &data_file(),
+            &common::bundled_data(),
             "--json",
         ]),
         "predict (records)",
@@ -322,7 +313,7 @@ fn every_json_output_is_one_strict_document() {
             "--model",
             &p(&out_a),
             "--data",
-            &data_file(),
+            &common::bundled_data(),
             "--out",
             &p(&dir.join("pred.csv")),
             "--json",

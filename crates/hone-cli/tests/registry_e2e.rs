@@ -5,21 +5,11 @@
 //! dataset's fingerprint, an evaluation on new data in the history, and bad input refused with
 //! nothing changed.
 
-use std::path::Path;
 
 use serde_json::Value;
 
 mod common;
 use common::StoreEnv as Env;
-
-fn data_file() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/data/sp500_daily_1999_2018.csv")
-        .canonicalize()
-        .unwrap()
-        .display()
-        .to_string()
-}
 
 /// The logistic example's job, with `extra` appended (gates).
 fn config(env: &Env, file: &str, extra: &str) -> String {
@@ -46,7 +36,7 @@ type = "logistic"
 C = 0.05
 {extra}
 "#,
-        data_file()
+        common::bundled_data()
     );
     let path = env.dir.path().join(file);
     std::fs::write(&path, text).unwrap();
@@ -136,7 +126,7 @@ fn train_register_promote_rollback_predict() {
         "--model",
         "models:/spx@production",
         "--data",
-        &data_file(),
+        &common::bundled_data(),
     ]);
 
     // Version 2: other hyperparameters (minor bump), registered by `hone train --register`.
@@ -196,7 +186,7 @@ fn train_register_promote_rollback_predict() {
         "--model",
         "models:/spx@production",
         "--data",
-        &data_file(),
+        &common::bundled_data(),
     ]);
     assert_ne!(before, after, "version 2 predicts differently");
     assert_eq!(
@@ -214,7 +204,7 @@ fn train_register_promote_rollback_predict() {
         "--model",
         "models:/spx@production",
         "--data",
-        &data_file(),
+        &common::bundled_data(),
     ]);
     assert_eq!(restored, before);
     // A second rollback has nowhere to go.
@@ -256,7 +246,7 @@ fn train_register_promote_rollback_predict() {
 
     // Performance over time: an evaluation on new labelled rows is recorded and shown.
     let recent = env.dir.path().join("recent.csv");
-    let text = std::fs::read_to_string(data_file()).unwrap();
+    let text = std::fs::read_to_string(common::bundled_data()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let mut new = vec![lines[0]];
     new.extend(&lines[lines.len() - 300..]);

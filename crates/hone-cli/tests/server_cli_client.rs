@@ -15,15 +15,6 @@ use common::one_error_line;
 use common::server::{ServerProcess, store_uri};
 use serde_json::Value;
 
-fn data_file() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/data/sp500_daily_1999_2018.csv")
-        .canonicalize()
-        .unwrap()
-        .display()
-        .to_string()
-}
-
 /// A small job on the bundled data.
 fn config(dir: &Path) -> String {
     let text = format!(
@@ -47,7 +38,7 @@ holdout = 0.2
 type = "logistic"
 C = 0.05
 "#,
-        data_file()
+        common::bundled_data()
     );
     let path = dir.join("job.toml");
     std::fs::write(&path, text).unwrap();
@@ -149,7 +140,7 @@ fn a_desk_works_through_one_server_and_sees_what_the_store_holds() {
             "promote",
         );
     }
-    let data = data_file();
+    let data = common::bundled_data();
     ok(
         on(
             &remote,

@@ -1,6 +1,8 @@
 //! `hone tune` and `hone study` as a user runs them: ask/tell round trips, bad input, parallel
 //! trials, Ctrl-C and kill -9 mid-study followed by a resume.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -38,15 +40,6 @@ fn json_of(o: &Output) -> Value {
 
 fn store_in(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("hone.db").display())
-}
-
-fn data_file() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/data/sp500_daily_1999_2018.csv")
-        .canonicalize()
-        .unwrap()
-        .display()
-        .to_string()
 }
 
 /// A small, fast search: logistic regression on a few causal features.
@@ -89,7 +82,7 @@ log = true
 type = "categorical"
 choices = ["standard", "robust", "minmax"]
 "#,
-        data = data_file()
+        data = common::bundled_data()
     );
     let p = dir.join("lt.toml");
     std::fs::write(&p, text).unwrap();
@@ -486,7 +479,7 @@ fn boosting_rounds_as_pruning_steps() {
         .unwrap()
         .replace(
             "path = \"data/sp500_daily_1999_2018.csv\"",
-            &format!("path = \"{}\"", data_file()),
+            &format!("path = \"{}\"", common::bundled_data()),
         )
         .replace(
             "pruner = \"median\"",

@@ -11,18 +11,12 @@ use hone_track::Backend;
 use hone_track::accounts::{self, Level, ResourceKind};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery";
+use common::PASSWORD;
 
 /// A server with authentication (`default` on resources without a grant) and three users:
 /// `root` (administrator), `alice` and `bob`.
 fn server(default: Option<Level>) -> TestServer {
-    TestServer::start_with(move |st, state| {
-        let hash = accounts::hash_password(PASSWORD).unwrap();
-        for (name, admin) in [("root", true), ("alice", false), ("bob", false)] {
-            st.create_user(name, &hash, admin).unwrap();
-        }
-        state.with_auth(default)
-    })
+    TestServer::with_users(default)
 }
 
 fn basic(user: &str, password: &str) -> String {
@@ -823,28 +817,14 @@ fn handlers_see_the_authenticated_caller() {
         hone_track::artifacts::BlobStore::new(dir.path().join("a")),
     )
     .with_auth(Some(Level::Read));
-    let app = axum::Router::new()
+    let app: axum::Router = axum::Router::new()
         .route("/version", axum::routing::get(whoami))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             hone_server::auth::authorize,
         ))
         .with_state(state);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            hone_server::serve(listener, app, std::future::pending())
-                .await
-                .unwrap();
-        });
-    });
-    let addr = rx.recv().unwrap();
+    let addr = common::serve_router(move || app);
     let get = |auth: &str| {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(addr).unwrap();

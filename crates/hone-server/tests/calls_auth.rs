@@ -16,17 +16,11 @@ use hone_track::{
     TrackError, ViewType,
 };
 
-const PASSWORD: &str = "correct horse battery";
+use common::PASSWORD;
 
 /// A server with authentication and users `root` (administrator), `alice` and `bob`.
 fn server(default: Option<Level>) -> TestServer {
-    TestServer::start_with(move |st, state| {
-        let hash = accounts::hash_password(PASSWORD).unwrap();
-        for (name, admin) in [("root", true), ("alice", false), ("bob", false)] {
-            st.create_user(name, &hash, admin).unwrap();
-        }
-        state.with_auth(default)
-    })
+    TestServer::with_users(default)
 }
 
 fn url(s: &TestServer) -> String {

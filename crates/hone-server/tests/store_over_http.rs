@@ -4,6 +4,8 @@
 //! server serves a fresh SQLite store (`sqlite::x`) or PostgreSQL database (`postgres::x`).
 //! The same assertions hold as on a local store: same values, same errors.
 
+mod common;
+
 mod common_http {
     use hone_track::{Backend, open_store};
 
@@ -19,23 +21,9 @@ mod common_http {
             let served = open_store(&uri).unwrap();
             let blobs = hone_track::artifacts::BlobStore::new(dir.path().join("artifacts"));
             let state = hone_server::AppState::new(served, blobs);
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                    tx.send(listener.local_addr().unwrap()).unwrap();
-                    let app = hone_server::router(state);
-                    hone_server::serve(listener, app, std::future::pending())
-                        .await
-                        .unwrap();
-                });
-            });
-            let url = format!("http://{}", rx.recv().unwrap());
+            // No reaper task: the suite reaps when its cases say so.
+            let addr = crate::common::serve_router(move || hone_server::router(state));
+            let url = format!("http://{addr}");
             Self {
                 store: open_store(&url).unwrap(),
                 url,

@@ -17,6 +17,16 @@ pub fn hone_with_store(store: &str, args: &[&str]) -> Output {
         .expect("run hone")
 }
 
+/// The bundled S&P 500 daily file (`examples/data/sp500_daily_1999_2018.csv`), absolute.
+pub fn bundled_data() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/data/sp500_daily_1999_2018.csv")
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string()
+}
+
 /// The SQLite store URI of a `hone.db` inside `dir`.
 pub fn store_in(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("hone.db").display())

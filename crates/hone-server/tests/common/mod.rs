@@ -7,6 +7,30 @@ use std::net::{SocketAddr, TcpStream};
 
 use serde_json::Value;
 
+/// Serves the router `make` builds (inside the server's runtime, so that it may start tasks)
+/// on a free loopback port from a background thread; returns the address.
+pub fn serve_router(make: impl FnOnce() -> axum::Router + Send + 'static) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            hone_server::serve(listener, make(), std::future::pending())
+                .await
+                .unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+/// The password of the users of [`TestServer::with_users`].
+pub const PASSWORD: &str = "correct horse battery";
+
 /// A running server and its store's folder.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -43,30 +67,28 @@ impl TestServer {
         let uri_out = uri.clone();
         // Configured before the server starts, so that its users exist at the first request.
         let state = configure(setup.as_ref(), hone_server::AppState::new(store, blobs));
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                state.spawn_reaper();
-                let app = hone_server::router(state);
-                hone_server::serve(listener, app, std::future::pending())
-                    .await
-                    .unwrap();
-            });
+        let addr = serve_router(move || {
+            state.spawn_reaper();
+            hone_server::router(state)
         });
-        let addr = rx.recv().unwrap();
         Self {
             addr,
             uri: uri_out,
             artifacts,
             _dir: dir,
         }
+    }
+
+    /// A server with authentication (`default` on resources without a grant) and three users
+    /// with [`PASSWORD`]: `root` (administrator), `alice` and `bob`.
+    pub fn with_users(default: Option<hone_track::accounts::Level>) -> Self {
+        Self::start_with(move |st, state| {
+            let hash = hone_track::accounts::hash_password(PASSWORD).unwrap();
+            for (name, admin) in [("root", true), ("alice", false), ("bob", false)] {
+                st.create_user(name, &hash, admin).unwrap();
+            }
+            state.with_auth(default)
+        })
     }
 
     /// `GET path` (query string included).
