@@ -5,7 +5,6 @@
 //! dataset's fingerprint, an evaluation on new data in the history, and bad input refused with
 //! nothing changed.
 
-
 use serde_json::Value;
 
 mod common;
