@@ -283,6 +283,12 @@ pub fn rule(method: &Method, template: &str) -> Option<Rule> {
         "/version" | "/api/3.0/mlflow/server-info" | "/metrics" => {
             return Some(Rule::Authenticated);
         }
+        // The dashboard's stylesheet and script hold no data.
+        "/static/hone.css" | "/static/hone.js" => return (m == "GET").then_some(Rule::Open),
+        // Its pages check what they show themselves (`crate::web`).
+        "/" | "/experiments/{experiment_id}" | "/runs/{run_id}" => {
+            return (m == "GET").then_some(Rule::Authenticated);
+        }
         // hone's store calls and blobs check each call's needs themselves (`crate::calls`).
         "/api/2.0/hone/call" => return (m == "POST").then_some(Rule::Authenticated),
         "/api/2.0/hone/blobs" => return (m == "PUT").then_some(Rule::Authenticated),

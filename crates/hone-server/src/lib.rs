@@ -50,6 +50,7 @@ mod logging;
 pub mod metrics;
 mod registry;
 mod runs;
+mod web;
 pub mod wire;
 
 use std::future::Future;
@@ -357,7 +358,8 @@ pub fn router(state: AppState) -> Router {
     for prefix in artifacts::PREFIXES {
         app = artifact_routes(app, prefix);
     }
-    app.route("/api/2.0/hone/call", post(calls::call))
+    app.merge(web::routes())
+        .route("/api/2.0/hone/call", post(calls::call))
         .route(
             "/api/2.0/hone/blobs",
             put(calls::put_blob).layer(axum::extract::DefaultBodyLimit::max(MAX_ARTIFACT_BYTES)),

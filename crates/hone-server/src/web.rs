@@ -1,0 +1,699 @@
+//! The dashboard: server-rendered HTML pages on the same port as the API, over the same store
+//! calls (`Store::list_experiments`, `Store::search_runs` with MLflow's filter grammar,
+//! `Store::get_run`, ...), with the same permissions.
+//!
+//! Pages: `/` (experiments), `/experiments/{id}` (the runs table: filter box with the error's
+//! position shown under it, column chooser with a preset for hone's keys, sortable metric
+//! columns, server-side pages of 100 runs), `/runs/{run_id}` (metrics, params, datasets, child
+//! runs, artifacts with downloads through the verified `mlflow-artifacts` proxy, tags). HTML is
+//! rendered by askama templates (`templates/`, compiled into the binary, every value escaped);
+//! the stylesheet and the one small script are served from the binary (`static/`), with a
+//! Content-Security-Policy that allows nothing else: no CDN, no inline script, works offline.
+//!
+//! With `--auth`, a page needs READ on what it shows (a browser asks for the user's password
+//! through the server's Basic challenge), and the experiments list shows what the caller can
+//! read.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hone_track::accounts::{Level, ResourceKind};
+use hone_track::{Run, RunStatus, SearchRequest, TrackError, ViewType};
+
+use crate::auth::{Need, readable_set, require_all};
+use crate::error::ApiError;
+use crate::identity::Caller;
+use crate::{AppState, blocking};
+
+/// Runs per page of the runs table.
+const PAGE: usize = 100;
+/// The most metric columns shown when the page's runs have none of hone's keys.
+const PRESET_COLUMNS: usize = 8;
+
+/// The dashboard's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(experiments))
+        .route("/experiments/{experiment_id}", get(runs))
+        .route("/runs/{run_id}", get(run))
+        .route("/static/hone.css", get(css))
+        .route("/static/hone.js", get(js))
+}
+
+/// What every page is sent with: HTML, never cached, and a policy that allows only this
+/// server's own stylesheet and script.
+fn html(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'",
+        ),
+    );
+    r
+}
+
+fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(body) => html(status, body),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a dashboard page failed");
+            ApiError::internal().into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    user: &'a str,
+    title: &'a str,
+    message: String,
+}
+
+/// An error as a page, with the status the API would answer.
+fn error_page(user: &str, e: ApiError) -> Response {
+    let title = match e.status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Permission denied",
+        StatusCode::BAD_REQUEST => "Bad request",
+        _ => "Error",
+    };
+    render(
+        e.status,
+        &ErrorPage {
+            user,
+            title,
+            message: e.message,
+        },
+    )
+}
+
+/// ISO 8601 (UTC) of milliseconds since the epoch; the page's script shows it in the reader's
+/// time zone.
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// A duration for people: `850 ms`, `12.3 s`, `4 min 05 s`, `2 h 03 min`.
+fn duration(start: i64, end: Option<i64>) -> String {
+    let Some(end) = end else {
+        return "running".into();
+    };
+    let ms = (end - start).max(0);
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else if ms < 3_600_000 {
+        format!("{} min {:02} s", ms / 60_000, (ms / 1000) % 60)
+    } else {
+        format!("{} h {:02} min", ms / 3_600_000, (ms / 60_000) % 60)
+    }
+}
+
+/// A metric value for people: 4 significant digits, scientific beyond 1e6 or below 1e-4.
+fn number(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "∞" } else { "−∞" }.into();
+    }
+    let a = v.abs();
+    if a != 0.0 && !(1e-4..1e6).contains(&a) {
+        return format!("{v:.3e}");
+    }
+    if v == v.trunc() && a < 1e6 {
+        return format!("{v:.0}");
+    }
+    let digits = (4 - a.log10().floor() as i32 - 1).clamp(0, 8) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// A size in bytes for people.
+fn size(bytes: i64) -> String {
+    let b = bytes as f64;
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else {
+        format!("{:.1} MiB", b / (1024.0 * 1024.0))
+    }
+}
+
+fn status_class(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Running => "running",
+        RunStatus::Scheduled => "scheduled",
+        RunStatus::Finished => "finished",
+        RunStatus::Failed => "failed",
+        RunStatus::Killed => "killed",
+    }
+}
+
+/// Checks the needs of a page for a caller who is not an administrator (no-op without auth).
+async fn allowed(state: &AppState, caller: &Caller, needs: Vec<Need>) -> Result<(), ApiError> {
+    match state.auth.clone() {
+        Some(auth) if !caller.admin => require_all(state, &auth, caller, needs).await,
+        _ => Ok(()),
+    }
+}
+
+struct ExperimentRow {
+    id: String,
+    name: String,
+    created: String,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "experiments.html")]
+struct ExperimentsPage<'a> {
+    user: &'a str,
+    rows: Vec<ExperimentRow>,
+}
+
+/// `GET /`: the experiments the caller can read, newest first.
+async fn experiments(State(s): State<AppState>, caller: Caller) -> Response {
+    let listed = blocking(&s, "web.experiments", |st| {
+        Ok(st.list_experiments(ViewType::ActiveOnly)?)
+    })
+    .await;
+    let mut list = match listed {
+        Ok(l) => l,
+        Err(e) => return error_page(&caller.user, e),
+    };
+    if let Some(auth) = s.auth.clone().filter(|_| !caller.admin) {
+        match readable_set(&s, &auth, &caller, ResourceKind::Experiment).await {
+            Ok(Some(readable)) => list.retain(|e| readable.contains(&e.experiment_id)),
+            Ok(None) => {}
+            Err(e) => return error_page(&caller.user, e),
+        }
+    }
+    let rows = list
+        .into_iter()
+        .map(|e| ExperimentRow {
+            id: e.experiment_id,
+            name: e.name,
+            created: iso(e.creation_time),
+            updated: iso(e.last_update_time),
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &ExperimentsPage {
+            user: &caller.user,
+            rows,
+        },
+    )
+}
+
+/// The query of the runs table.
+#[derive(Debug, Default, serde::Deserialize)]
+struct RunsQuery {
+    #[serde(default)]
+    filter: String,
+    #[serde(default)]
+    order_by: String,
+    #[serde(default)]
+    columns: String,
+    page_token: Option<String>,
+}
+
+/// A filter error, with the caret under the character it names.
+struct FilterError {
+    message: String,
+    caret: Option<String>,
+}
+
+/// A column of the runs table: a metric, param or tag.
+struct ColumnView {
+    key: String,
+    label: String,
+    sort_link: String,
+    arrow: &'static str,
+}
+
+struct RunRow {
+    id: String,
+    name: String,
+    nested: bool,
+    status: &'static str,
+    status_class: &'static str,
+    started: String,
+    duration: String,
+    user: String,
+    cells: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "runs.html")]
+struct RunsPage<'a> {
+    user: &'a str,
+    experiment: String,
+    experiment_id: String,
+    filter: String,
+    order_by: String,
+    columns_text: String,
+    error: Option<FilterError>,
+    shown: usize,
+    more: bool,
+    columns: Vec<ColumnView>,
+    rows: Vec<RunRow>,
+    next_link: Option<String>,
+}
+
+/// Percent-encodes a query value.
+fn q(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A column's key in MLflow's grammar: `metrics.x`, with backticks when the name needs them.
+fn grammar_key(kind: &str, name: &str) -> String {
+    if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        format!("{kind}.{name}")
+    } else {
+        format!("{kind}.`{name}`")
+    }
+}
+
+/// hone's own keys, first in the preset: cross-validated means, holdout, trading, DSR, PBO.
+fn preset_rank(key: &str) -> Option<usize> {
+    if key.starts_with("cv.") && key.ends_with(".mean") {
+        Some(0)
+    } else if key.starts_with("holdout.") {
+        Some(1)
+    } else if key.starts_with("trading.") {
+        Some(2)
+    } else if key == "dsr" || key == "pbo" {
+        Some(3)
+    } else {
+        None
+    }
+}
+
+/// The columns asked for (`metrics.a, params.b, tags.c`; a bare name is a metric; `*` ends a
+/// prefix), or the preset: hone's keys present on the page, else the page's first metrics.
+fn choose_columns(text: &str, runs: &[Run]) -> Vec<(String, String)> {
+    let mut metric_keys: Vec<&str> = runs
+        .iter()
+        .flat_map(|r| r.metrics.iter().map(|m| m.key.as_str()))
+        .collect();
+    metric_keys.sort_unstable();
+    metric_keys.dedup();
+    let asked: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if asked.is_empty() {
+        // A few of each group (cross-validation, holdout, trading, DSR/PBO), so that one
+        // group with many metrics does not crowd out the others.
+        const PER_GROUP: [usize; 4] = [4, 3, 2, 2];
+        let mut taken = [0usize; 4];
+        let mut ranked: Vec<(usize, &str)> = Vec::new();
+        for k in &metric_keys {
+            if let Some(r) = preset_rank(k)
+                && taken[r] < PER_GROUP[r]
+            {
+                taken[r] += 1;
+                ranked.push((r, k));
+            }
+        }
+        ranked.sort();
+        let keys: Vec<&str> = if ranked.is_empty() {
+            metric_keys.iter().take(PRESET_COLUMNS).copied().collect()
+        } else {
+            ranked.into_iter().map(|(_, k)| k).collect()
+        };
+        return keys
+            .into_iter()
+            .map(|k| ("metrics".to_string(), k.to_string()))
+            .collect();
+    }
+    let mut out = Vec::new();
+    for a in asked {
+        let (kind, name) = match a.split_once('.') {
+            Some((k @ ("metrics" | "params" | "tags"), n)) => (k, n.trim_matches('`')),
+            _ => ("metrics", a.trim_matches('`')),
+        };
+        match name.strip_suffix('*') {
+            Some(prefix) if kind == "metrics" => out.extend(
+                metric_keys
+                    .iter()
+                    .filter(|k| k.starts_with(prefix))
+                    .map(|k| ("metrics".to_string(), k.to_string())),
+            ),
+            _ => out.push((kind.to_string(), name.to_string())),
+        }
+    }
+    out.dedup();
+    out
+}
+
+fn cell(run: &Run, kind: &str, name: &str) -> String {
+    let find = |list: &[(String, String)]| {
+        list.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    match kind {
+        "params" => find(&run.params),
+        "tags" => find(&run.tags),
+        _ => run
+            .metrics
+            .iter()
+            .find(|m| m.key == name)
+            .map(|m| number(m.point.value))
+            .unwrap_or_default(),
+    }
+}
+
+/// The 1-based character position a filter error names, if it names one.
+fn error_position(message: &str) -> Option<usize> {
+    let rest = message.split_once("at character ")?.1;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// `GET /experiments/{id}`: the runs table.
+async fn runs(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(experiment_id): Path<String>,
+    Query(query): Query<RunsQuery>,
+) -> Response {
+    let user = caller.user.clone();
+    let need = vec![Need::Experiment(experiment_id.clone(), Level::Read)];
+    if let Err(e) = allowed(&s, &caller, need).await {
+        return error_page(&user, e);
+    }
+    let request = SearchRequest {
+        experiment_ids: vec![experiment_id.clone()],
+        filter: query.filter.clone(),
+        order_by: if query.order_by.trim().is_empty() {
+            Vec::new()
+        } else {
+            vec![query.order_by.clone()]
+        },
+        max_results: PAGE,
+        page_token: query.page_token.clone(),
+        view: ViewType::ActiveOnly,
+    };
+    let id = experiment_id.clone();
+    let found = blocking(&s, "web.runs", move |st| {
+        let experiment = st.get_experiment(&id)?;
+        Ok((experiment, st.search_runs(&request)))
+    })
+    .await;
+    let (experiment, searched) = match found {
+        Ok(f) => f,
+        Err(e) => return error_page(&user, e),
+    };
+    let (runs, next, error) = match searched {
+        Ok((runs, next)) => (runs, next, None),
+        Err(TrackError::Invalid(message)) => {
+            let caret = error_position(&message).map(|p| " ".repeat(p.saturating_sub(1)));
+            (Vec::new(), None, Some(FilterError { message, caret }))
+        }
+        Err(e) => return error_page(&user, e.into()),
+    };
+    let chosen = choose_columns(&query.columns, &runs);
+    let base = |order: &str, token: Option<&str>| {
+        let mut link = format!(
+            "/experiments/{}?filter={}&columns={}&order_by={}",
+            q(&experiment_id),
+            q(&query.filter),
+            q(&query.columns),
+            q(order)
+        );
+        if let Some(t) = token {
+            link.push_str(&format!("&page_token={}", q(t)));
+        }
+        link
+    };
+    let columns = chosen
+        .iter()
+        .map(|(kind, name)| {
+            let key = grammar_key(kind, name);
+            let (arrow, next_order) = if query.order_by == format!("{key} DESC") {
+                (" ↓", format!("{key} ASC"))
+            } else if query.order_by == format!("{key} ASC") {
+                (" ↑", format!("{key} DESC"))
+            } else {
+                ("", format!("{key} DESC"))
+            };
+            ColumnView {
+                label: name.clone(),
+                sort_link: base(&next_order, None),
+                arrow,
+                key,
+            }
+        })
+        .collect();
+    let rows: Vec<RunRow> = runs
+        .iter()
+        .map(|r| RunRow {
+            id: r.info.run_id.clone(),
+            name: r.info.run_name.clone(),
+            nested: r.info.parent_run_id.is_some(),
+            status: r.info.status.as_str(),
+            status_class: status_class(r.info.status),
+            started: iso(r.info.start_time),
+            duration: duration(r.info.start_time, r.info.end_time),
+            user: r.info.user_id.clone(),
+            cells: chosen.iter().map(|(k, n)| cell(r, k, n)).collect(),
+        })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &RunsPage {
+            user: &user,
+            experiment: experiment.name,
+            experiment_id: experiment_id.clone(),
+            filter: query.filter.clone(),
+            order_by: query.order_by.clone(),
+            columns_text: query.columns.clone(),
+            error,
+            shown: rows.len(),
+            more: next.is_some(),
+            columns,
+            next_link: next.as_deref().map(|t| base(&query.order_by, Some(t))),
+            rows,
+        },
+    )
+}
+
+struct DatasetView {
+    name: String,
+    context: String,
+    rows: i64,
+    digest: String,
+    source: String,
+}
+
+struct ArtifactView {
+    path: String,
+    link: String,
+    size: String,
+    sha: String,
+}
+
+#[derive(Template)]
+#[template(path = "run.html")]
+struct RunPage<'a> {
+    user: &'a str,
+    id: String,
+    name: String,
+    experiment: String,
+    experiment_id: String,
+    status: &'static str,
+    status_class: &'static str,
+    started: String,
+    duration: String,
+    parent: Option<String>,
+    metrics: Vec<(String, String, i64)>,
+    params: Vec<(String, String)>,
+    datasets: Vec<DatasetView>,
+    children: Vec<(String, String, &'static str, &'static str)>,
+    artifacts: Vec<ArtifactView>,
+    tags: Vec<(String, String)>,
+}
+
+/// `GET /runs/{run_id}`: one run.
+async fn run(State(s): State<AppState>, caller: Caller, Path(run_id): Path<String>) -> Response {
+    let user = caller.user.clone();
+    if let Err(e) = allowed(&s, &caller, vec![Need::Run(run_id.clone(), Level::Read)]).await {
+        return error_page(&user, e);
+    }
+    let loaded = blocking(&s, "web.run", move |st| {
+        let run = st.get_run(&run_id)?;
+        let experiment = st.get_experiment(&run.info.experiment_id)?;
+        let datasets = st.run_inputs(&run_id)?;
+        let children = st.child_runs(&run_id)?;
+        let artifacts = st.list_artifacts(&run_id)?;
+        Ok((run, experiment, datasets, children, artifacts))
+    })
+    .await;
+    let (run, experiment, datasets, children, artifacts) = match loaded {
+        Ok(l) => l,
+        Err(e) => return error_page(&user, e),
+    };
+    let info = &run.info;
+    let page = RunPage {
+        user: &user,
+        id: info.run_id.clone(),
+        name: info.run_name.clone(),
+        experiment: experiment.name,
+        experiment_id: info.experiment_id.clone(),
+        status: info.status.as_str(),
+        status_class: status_class(info.status),
+        started: iso(info.start_time),
+        duration: duration(info.start_time, info.end_time),
+        parent: info.parent_run_id.clone(),
+        metrics: run
+            .metrics
+            .iter()
+            .map(|m| (m.key.clone(), number(m.point.value), m.point.step))
+            .collect(),
+        params: run.params.clone(),
+        datasets: datasets
+            .into_iter()
+            .map(|d| DatasetView {
+                name: d.name,
+                context: d.context,
+                rows: d.rows,
+                digest: d.digest,
+                source: d.source,
+            })
+            .collect(),
+        children: children
+            .into_iter()
+            .map(|c| {
+                (
+                    c.run_id,
+                    c.run_name,
+                    c.status.as_str(),
+                    status_class(c.status),
+                )
+            })
+            .collect(),
+        artifacts: artifacts
+            .into_iter()
+            .map(|a| ArtifactView {
+                link: format!(
+                    "/api/2.0/mlflow-artifacts/artifacts/{}/{}/artifacts/{}",
+                    q(&info.experiment_id),
+                    q(&info.run_id),
+                    a.path.split('/').map(q).collect::<Vec<_>>().join("/")
+                ),
+                size: size(a.size),
+                sha: a.sha256,
+                path: a.path,
+            })
+            .collect(),
+        tags: run.tags.clone(),
+    };
+    render(StatusCode::OK, &page)
+}
+
+async fn css() -> Response {
+    static_file(
+        "text/css; charset=utf-8",
+        include_str!("../static/hone.css"),
+    )
+}
+
+async fn js() -> Response {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../static/hone.js"),
+    )
+}
+
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_people_write_them() {
+        assert_eq!(number(0.5512345), "0.5512");
+        assert_eq!(number(12.0), "12");
+        assert_eq!(number(1234.5678), "1235");
+        assert_eq!(number(0.00012346), "0.0001235");
+        assert_eq!(number(1.5e-7), "1.500e-7");
+        assert_eq!(number(f64::NAN), "NaN");
+        assert_eq!(number(-0.25), "-0.25");
+    }
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(duration(0, Some(850)), "850 ms");
+        assert_eq!(duration(0, Some(12_345)), "12.3 s");
+        assert_eq!(duration(0, Some(245_000)), "4 min 05 s");
+        assert_eq!(duration(0, None), "running");
+        assert_eq!(size(2048), "2.0 KiB");
+    }
+
+    #[test]
+    fn filter_errors_name_their_position() {
+        assert_eq!(
+            error_position("invalid filter at character 12 (near `x`): expected a value"),
+            Some(12)
+        );
+        assert_eq!(error_position("something else"), None);
+    }
+
+    #[test]
+    fn column_keys_use_backticks_when_needed() {
+        assert_eq!(grammar_key("metrics", "auc"), "metrics.auc");
+        assert_eq!(
+            grammar_key("metrics", "cv.auc.mean"),
+            "metrics.`cv.auc.mean`"
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! The dashboard's pages over raw HTTP: the experiments list, the runs table (a filter that
+//! narrows it, a bad filter shown with its position, hone's preset columns, sorting, pages),
+//! the run page (metrics, params, child runs, artifact downloads through the verified proxy),
+//! every value escaped, a policy that allows no outside resource, and, with `--auth`, only what
+//! the caller may read.
+
+mod common;
+
+use common::{PASSWORD, TestServer};
+use hone_track::accounts::{Level, ResourceKind};
+use hone_track::store::{Batch, NewRun};
+use hone_track::{ArtifactRecord, Backend, Metric, MetricPoint, RunStatus, Store};
+
+fn store(s: &TestServer) -> Box<dyn Backend> {
+    hone_track::open_store(&s.uri).unwrap()
+}
+
+fn metric(key: &str, value: f64) -> Metric {
+    Metric {
+        key: key.into(),
+        point: MetricPoint {
+            value,
+            timestamp: 1,
+            step: 0,
+        },
+    }
+}
+
+/// An experiment with `n` finished runs whose `cv.roc_auc.mean` is i / n, and one child run.
+fn seed(st: &dyn Store, name: &str, n: usize) -> (String, Vec<String>) {
+    let exp = st.create_experiment(name, &[]).unwrap();
+    let mut runs = Vec::new();
+    for i in 0..n {
+        let run = st
+            .create_run(NewRun {
+                experiment_id: exp.clone(),
+                name: Some(format!("run-{i}")),
+                ..Default::default()
+            })
+            .unwrap()
+            .run_id;
+        st.log_batches(&[Batch {
+            run_id: run.clone(),
+            metrics: vec![
+                metric("cv.roc_auc.mean", i as f64 / n as f64),
+                metric("holdout.accuracy", 0.5),
+                metric("loss", 1.0),
+            ],
+            params: vec![(
+                "model.type".into(),
+                if i % 2 == 0 { "lightgbm" } else { "ridge" }.into(),
+            )],
+            tags: Vec::new(),
+        }])
+        .unwrap();
+        st.end_run(&run, RunStatus::Finished).unwrap();
+        runs.push(run);
+    }
+    (exp, runs)
+}
+
+fn rows(body: &str) -> usize {
+    body.matches("<a href=\"/runs/").count()
+}
+
+#[test]
+fn pages_render_filter_sort_and_page() {
+    let s = TestServer::start();
+    let st = store(&s);
+    let (exp, runs) = seed(st.as_ref(), "fx <b>desk</b>", 150);
+
+    let home = s.get("/");
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(
+        home.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = home.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    // Names are escaped, never markup.
+    assert!(
+        home.body.contains("fx &#60;b&#62;desk&#60;/b&#62;")
+            || home.body.contains("fx &lt;b&gt;desk&lt;/b&gt;"),
+        "{}",
+        home.body
+    );
+    assert!(!home.body.contains("<b>desk</b>"));
+    for asset in ["/static/hone.css", "/static/hone.js"] {
+        let r = s.get(asset);
+        assert_eq!(r.status, 200, "{asset}");
+        assert!(!r.body.is_empty());
+    }
+
+    // The first page of 100, hone's preset columns, a link to the next page.
+    let page = s.get(&format!("/experiments/{exp}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(rows(&page.body), 100);
+    assert!(page.body.contains("cv.roc_auc.mean") && page.body.contains("holdout.accuracy"));
+    assert!(
+        !page.body.contains(">loss<"),
+        "the preset shows hone's keys only"
+    );
+    assert!(page.body.contains("next page"));
+    // A filter narrows the table, in MLflow's grammar.
+    let filter = "metrics.%60cv.roc_auc.mean%60%20%3E%3D%200.9";
+    let narrowed = s.get(&format!("/experiments/{exp}?filter={filter}"));
+    assert_eq!(narrowed.status, 200, "{}", narrowed.body);
+    assert_eq!(rows(&narrowed.body), 15);
+    assert!(!narrowed.body.contains("next page"));
+    // Sorting by a column: the best run first.
+    let order = "metrics.%60cv.roc_auc.mean%60%20DESC";
+    let sorted = s.get(&format!("/experiments/{exp}?order_by={order}"));
+    let best = runs.last().unwrap();
+    let first = sorted.body.find("<a href=\"/runs/").unwrap();
+    assert!(sorted.body[first..].starts_with(&format!("<a href=\"/runs/{best}\"")));
+    // Chosen columns: a param and metrics by prefix.
+    let chosen = s.get(&format!(
+        "/experiments/{exp}?columns=params.model.type,%20metrics.loss"
+    ));
+    assert!(
+        chosen.body.contains("lightgbm") && chosen.body.contains(">loss"),
+        "{}",
+        chosen.body
+    );
+    // A bad filter: 400, the message and a caret under the character it names, no rows.
+    let bad = s.get(&format!(
+        "/experiments/{exp}?filter=metrics.auc%20%3E%3E%201"
+    ));
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(
+        bad.body.contains("invalid filter at character"),
+        "{}",
+        bad.body
+    );
+    assert!(bad.body.contains("class=\"caret\""));
+    assert_eq!(rows(&bad.body), 0);
+    // Missing things are pages too, with the API's statuses.
+    assert_eq!(s.get("/experiments/999").status, 404);
+    assert_eq!(s.get("/runs/0123456789abcdef0123456789abcdef").status, 404);
+}
+
+#[test]
+fn the_run_page_shows_its_data_and_verified_downloads() {
+    let s = TestServer::start();
+    let st = store(&s);
+    let (exp, runs) = seed(st.as_ref(), "e", 1);
+    let run = &runs[0];
+    let child = st
+        .create_run(NewRun {
+            experiment_id: exp.clone(),
+            name: Some("fold-1".into()),
+            parent_run_id: Some(run.clone()),
+            ..Default::default()
+        })
+        .unwrap()
+        .run_id;
+    let blobs = hone_track::artifacts::BlobStore::new(&s.artifacts);
+    let (sha, size) = blobs.put(b"a,b\n1,2\n").unwrap();
+    st.record_artifact(
+        run,
+        &ArtifactRecord {
+            path: "preds/oof.csv".into(),
+            sha256: sha.clone(),
+            size,
+        },
+    )
+    .unwrap();
+    let page = s.get(&format!("/runs/{run}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    for needle in [
+        "run-0",
+        "cv.roc_auc.mean",
+        "model.type",
+        "lightgbm",
+        "fold-1",
+        &format!("/runs/{child}"),
+        &sha,
+        "preds/oof.csv",
+    ] {
+        assert!(page.body.contains(needle), "{needle} missing");
+    }
+    let link = format!("/api/2.0/mlflow-artifacts/artifacts/{exp}/{run}/artifacts/preds/oof.csv");
+    assert!(page.body.contains(&link), "{}", page.body);
+    assert_eq!(s.get(&link).body, "a,b\n1,2\n");
+}
+
+#[test]
+fn with_auth_pages_show_what_the_caller_may_read() {
+    let s = TestServer::with_users(None);
+    let st = store(&s);
+    let (mine, runs) = seed(st.as_ref(), "alice-exp", 2);
+    seed(st.as_ref(), "hidden-exp", 1);
+    st.set_permission("alice", ResourceKind::Experiment, &mine, Level::Read)
+        .unwrap();
+    let basic = |user: &str| {
+        use base64::Engine as _;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{PASSWORD}"))
+        )
+    };
+    let get =
+        |user: &str, path: &str| s.send("GET", path, &[("Authorization", &basic(user))], None);
+    // No credentials: the browser is asked for them.
+    let r = s.get("/");
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").is_some());
+    // Alice sees her experiment and its runs, not the other one.
+    let home = get("alice", "/");
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("alice-exp") && !home.body.contains("hidden-exp"));
+    assert_eq!(get("alice", &format!("/experiments/{mine}")).status, 200);
+    assert_eq!(get("alice", &format!("/runs/{}", runs[0])).status, 200);
+    // Bob has no grant and the default is none.
+    assert_eq!(get("bob", &format!("/experiments/{mine}")).status, 403);
+    assert_eq!(get("bob", &format!("/runs/{}", runs[0])).status, 403);
+    assert!(!get("bob", "/").body.contains("alice-exp"));
+    // The administrator sees everything; the stylesheet needs no one.
+    assert!(get("root", "/").body.contains("hidden-exp"));
+    assert_eq!(s.get("/static/hone.css").status, 200);
+}
