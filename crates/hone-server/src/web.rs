@@ -551,10 +551,24 @@ struct RunPage<'a> {
     children: Vec<(String, String, &'static str, &'static str)>,
     artifacts: Vec<ArtifactView>,
     tags: Vec<(String, String)>,
+    charts: Vec<ChartView>,
+    chart_links: Vec<(String, String, bool)>,
 }
 
-/// `GET /runs/{run_id}`: one run.
-async fn run(State(s): State<AppState>, caller: Caller, Path(run_id): Path<String>) -> Response {
+/// One metric's curve.
+struct ChartView {
+    key: String,
+    points: usize,
+    svg: String,
+}
+
+/// `GET /runs/{run_id}`: one run, with a chart of every metric that has more than one point.
+async fn run(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(run_id): Path<String>,
+    Query(chart): Query<ChartQuery>,
+) -> Response {
     let user = caller.user.clone();
     if let Err(e) = allowed(&s, &caller, vec![Need::Run(run_id.clone(), Level::Read)]).await {
         return error_page(&user, e);
@@ -565,10 +579,14 @@ async fn run(State(s): State<AppState>, caller: Caller, Path(run_id): Path<Strin
         let datasets = st.run_inputs(&run_id)?;
         let children = st.child_runs(&run_id)?;
         let artifacts = st.list_artifacts(&run_id)?;
-        Ok((run, experiment, datasets, children, artifacts))
+        let mut histories = Vec::new();
+        for m in run.metrics.iter().take(MAX_CHARTS) {
+            histories.push((m.key.clone(), st.metric_history(&run_id, &m.key)?));
+        }
+        Ok((run, experiment, datasets, children, artifacts, histories))
     })
     .await;
-    let (run, experiment, datasets, children, artifacts) = match loaded {
+    let (run, experiment, datasets, children, artifacts, histories) = match loaded {
         Ok(l) => l,
         Err(e) => return error_page(&user, e),
     };
@@ -626,8 +644,70 @@ async fn run(State(s): State<AppState>, caller: Caller, Path(run_id): Path<Strin
             })
             .collect(),
         tags: run.tags.clone(),
+        charts: charts(&histories, &chart),
+        chart_links: chart_links(&info.run_id, &chart),
     };
     render(StatusCode::OK, &page)
+}
+
+/// The charts of a run's metric histories, as the query asks.
+fn charts(histories: &[(String, Vec<hone_track::MetricPoint>)], q: &ChartQuery) -> Vec<ChartView> {
+    let time = q.x == "time";
+    let log = q.log.as_deref().is_some_and(|v| v == "1" || v == "true");
+    let weight = q.smooth.unwrap_or(0.0);
+    histories
+        .iter()
+        .filter(|(_, h)| h.len() > 1)
+        .filter_map(|(key, h)| {
+            let ys: Vec<f64> = smooth(&h.iter().map(|p| p.value).collect::<Vec<_>>(), weight);
+            let pts: Vec<(f64, f64)> = h
+                .iter()
+                .zip(ys)
+                .map(|(p, y)| {
+                    let x = if time {
+                        p.timestamp as f64
+                    } else {
+                        p.step as f64
+                    };
+                    (x, y)
+                })
+                .collect();
+            chart_svg(&pts, log, time).map(|svg| ChartView {
+                key: key.clone(),
+                points: h.len(),
+                svg,
+            })
+        })
+        .collect()
+}
+
+/// The links that switch the charts' axis, scale and smoothing (label, link, whether on).
+fn chart_links(run_id: &str, query: &ChartQuery) -> Vec<(String, String, bool)> {
+    let time = query.x == "time";
+    let log = query
+        .log
+        .as_deref()
+        .is_some_and(|v| v == "1" || v == "true");
+    let smooth = query.smooth.unwrap_or(0.0);
+    let link = |time: bool, log: bool, smooth: f64| {
+        format!(
+            "/runs/{}?x={}&log={}&smooth={}",
+            q(run_id),
+            if time { "time" } else { "step" },
+            u8::from(log),
+            smooth
+        )
+    };
+    vec![
+        ("step".into(), link(false, log, smooth), !time),
+        ("time".into(), link(true, log, smooth), time),
+        ("log scale".into(), link(time, !log, smooth), log),
+        (
+            "smoothing 0.6".into(),
+            link(time, log, if smooth > 0.0 { 0.0 } else { 0.6 }),
+            smooth > 0.0,
+        ),
+    ]
 }
 
 async fn css() -> Response {
@@ -653,6 +733,115 @@ fn static_file(content_type: &'static str, body: &'static str) -> Response {
         HeaderValue::from_static("public, max-age=300"),
     );
     r
+}
+
+/// How the run page draws its curves (`?x=time&log=1&smooth=0.6`).
+#[derive(Debug, Default, serde::Deserialize)]
+struct ChartQuery {
+    /// `step` (default) or `time` on the x axis.
+    #[serde(default)]
+    x: String,
+    /// A log scale on the y axis (values ≤ 0 are left out).
+    #[serde(default)]
+    log: Option<String>,
+    /// Exponential smoothing weight in [0, 1) (TensorBoard's, debiased).
+    smooth: Option<f64>,
+}
+
+/// The most curves one run page draws.
+const MAX_CHARTS: usize = 24;
+/// Chart size in SVG units.
+const CHART_W: f64 = 360.0;
+const CHART_H: f64 = 170.0;
+const PAD_L: f64 = 52.0;
+const PAD_B: f64 = 22.0;
+const PAD_T: f64 = 8.0;
+const PAD_R: f64 = 8.0;
+
+/// Exponential moving average with TensorBoard's debiasing.
+fn smooth(values: &[f64], weight: f64) -> Vec<f64> {
+    if !(0.0..1.0).contains(&weight) || weight == 0.0 {
+        return values.to_vec();
+    }
+    let mut last = 0.0;
+    let mut n = 0;
+    values
+        .iter()
+        .map(|v| {
+            if !v.is_finite() {
+                return *v;
+            }
+            last = last * weight + (1.0 - weight) * v;
+            n += 1;
+            last / (1.0 - weight.powi(n))
+        })
+        .collect()
+}
+
+/// One curve as inline SVG: axes, min/max labels and a polyline. Only numbers go into it (the
+/// key is written outside, escaped), and no `style` attribute, so the page's policy holds.
+fn chart_svg(points: &[(f64, f64)], log: bool, x_is_time: bool) -> Option<String> {
+    let pts: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|(x, y)| x.is_finite() && y.is_finite() && (!log || *y > 0.0))
+        .map(|&(x, y)| (x, if log { y.log10() } else { y }))
+        .collect();
+    if pts.len() < 2 {
+        return None;
+    }
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in &pts {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x1 == x0 {
+        x1 = x0 + 1.0;
+    }
+    if y1 == y0 {
+        y1 = y0 + 1.0;
+        y0 -= 1.0;
+    }
+    let (w, h) = (CHART_W - PAD_L - PAD_R, CHART_H - PAD_T - PAD_B);
+    let sx = |x: f64| PAD_L + (x - x0) / (x1 - x0) * w;
+    let sy = |y: f64| PAD_T + (1.0 - (y - y0) / (y1 - y0)) * h;
+    let line: Vec<String> = pts
+        .iter()
+        .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+        .collect();
+    let label = |v: f64| number(if log { 10f64.powf(v) } else { v });
+    let x_label = |v: f64| {
+        if x_is_time {
+            duration(x0 as i64, Some(v as i64))
+        } else {
+            number(v)
+        }
+    };
+    Some(format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {CHART_W} {CHART_H}\" role=\"img\">\
+         <line class=\"axis\" x1=\"{PAD_L}\" y1=\"{yb:.1}\" x2=\"{xr:.1}\" y2=\"{yb:.1}\"/>\
+         <line class=\"axis\" x1=\"{PAD_L}\" y1=\"{PAD_T}\" x2=\"{PAD_L}\" y2=\"{yb:.1}\"/>\
+         <text class=\"tick\" x=\"{tx:.1}\" y=\"{ty_top:.1}\" text-anchor=\"end\">{ymax}</text>\
+         <text class=\"tick\" x=\"{tx:.1}\" y=\"{yb:.1}\" text-anchor=\"end\">{ymin}</text>\
+         <text class=\"tick\" x=\"{PAD_L}\" y=\"{tyx:.1}\" text-anchor=\"start\">{xmin}</text>\
+         <text class=\"tick\" x=\"{xr:.1}\" y=\"{tyx:.1}\" text-anchor=\"end\">{xmax}</text>\
+         <polyline class=\"curve\" fill=\"none\" points=\"{pts}\"/></svg>",
+        yb = PAD_T + h,
+        xr = PAD_L + w,
+        tx = PAD_L - 4.0,
+        ty_top = PAD_T + 9.0,
+        tyx = CHART_H - 5.0,
+        ymax = label(y1),
+        ymin = label(y0),
+        xmin = if x_is_time {
+            "0 s".to_string()
+        } else {
+            x_label(x0)
+        },
+        xmax = x_label(x1),
+        pts = line.join(" "),
+    ))
 }
 
 #[cfg(test)]
@@ -686,6 +875,22 @@ mod tests {
             Some(12)
         );
         assert_eq!(error_position("something else"), None);
+    }
+
+    #[test]
+    fn curves_are_smoothed_and_drawn_from_numbers_only() {
+        assert_eq!(smooth(&[1.0, 2.0], 0.0), [1.0, 2.0]);
+        let s = smooth(&[1.0, 1.0, 1.0], 0.6);
+        assert!(s.iter().all(|v| (v - 1.0).abs() < 1e-12), "debiased: {s:?}");
+        assert!(chart_svg(&[(0.0, 1.0)], false, false).is_none());
+        // A log scale leaves out what it cannot draw.
+        assert!(chart_svg(&[(0.0, -1.0), (1.0, 0.0), (2.0, 5.0)], true, false).is_none());
+        let svg = chart_svg(&[(0.0, 0.5), (1.0, 0.25), (2.0, f64::NAN)], false, false).unwrap();
+        assert!(svg.starts_with("<svg class=\"chart\"") && svg.contains("<polyline"));
+        assert!(
+            !svg.contains("style="),
+            "the page's policy forbids style attributes"
+        );
     }
 
     #[test]

@@ -158,6 +158,30 @@ fn the_run_page_shows_its_data_and_verified_downloads() {
         })
         .unwrap()
         .run_id;
+    // A learning curve: the page draws it, and switches to a log scale and smoothing.
+    st.log_batches(&[Batch {
+        run_id: child.clone(),
+        metrics: (0..50)
+            .map(|i| Metric {
+                key: "valid.binary_logloss".into(),
+                point: MetricPoint {
+                    value: 0.7 - i as f64 * 0.002,
+                    timestamp: 1000 + i,
+                    step: i,
+                },
+            })
+            .collect(),
+        ..Default::default()
+    }])
+    .unwrap();
+    let fold = s.get(&format!("/runs/{child}"));
+    assert_eq!(fold.status, 200, "{}", fold.body);
+    assert!(fold.body.contains("<svg class=\"chart\""), "{}", fold.body);
+    assert!(fold.body.contains("valid.binary_logloss <small>50 points"));
+    assert!(fold.body.contains("log=1"));
+    let logged = s.get(&format!("/runs/{child}?x=time&log=1&smooth=0.6"));
+    assert_eq!(logged.status, 200);
+    assert!(logged.body.contains("<polyline"));
     let blobs = hone_track::artifacts::BlobStore::new(&s.artifacts);
     let (sha, size) = blobs.put(b"a,b\n1,2\n").unwrap();
     st.record_artifact(
