@@ -3,6 +3,7 @@
 #   - libclang (bindgen, used by the LightGBM bindings), via apt when missing;
 #   - CMake >= 3.28 (LightGBM 4.x; Debian 12 ships 3.25), via pip into .tools/cmake-venv.
 #   - PostgreSQL server binaries (initdb, pg_ctl), used by the tracking store's tests, via apt.
+#   - Chromium and chromedriver (Debian's), for the dashboard's browser tests, via apt.
 # The cmake found is linked as .tools/bin/cmake, which .cargo/config.toml hands to cargo as $CMAKE.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +22,15 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -z "${HONE_PG_BIN:
   echo "setup: installing PostgreSQL server binaries (for the tracking store's tests)" >&2
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+
+# Headless Chromium and its WebDriver, for the dashboard's browser tests
+# (crates/hone-cli/tests/dashboard_browser.rs).
+if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then
+  echo "setup: installing chromium and chromium-driver (the dashboard's browser tests)" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    chromium chromium-driver >/dev/null
 fi
 
 cmake_ok() {

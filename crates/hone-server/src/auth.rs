@@ -284,7 +284,9 @@ pub fn rule(method: &Method, template: &str) -> Option<Rule> {
             return Some(Rule::Authenticated);
         }
         // The dashboard's stylesheet and script hold no data.
-        "/static/hone.css" | "/static/hone.js" => return (m == "GET").then_some(Rule::Open),
+        "/static/hone.css" | "/static/hone.js" | "/static/favicon.svg" => {
+            return (m == "GET").then_some(Rule::Open);
+        }
         // Its pages check what they show themselves (`crate::web`).
         "/" | "/experiments/{experiment_id}" | "/runs/{run_id}" => {
             return (m == "GET").then_some(Rule::Authenticated);

@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{run_id}", get(run))
         .route("/static/hone.css", get(css))
         .route("/static/hone.js", get(js))
+        .route("/static/favicon.svg", get(favicon))
 }
 
 /// What every page is sent with: HTML, never cached, and a policy that allows only this
@@ -404,6 +405,45 @@ fn error_position(message: &str) -> Option<usize> {
     digits.parse().ok()
 }
 
+/// The page's runs with each run's children (those on the page) right after it, in the
+/// page's order otherwise: folds and refits read under the job that made them.
+fn nested_order(runs: &[Run]) -> Vec<&Run> {
+    let on_page: std::collections::HashSet<&str> =
+        runs.iter().map(|r| r.info.run_id.as_str()).collect();
+    let is_child_here = |r: &Run| {
+        r.info
+            .parent_run_id
+            .as_deref()
+            .is_some_and(|p| on_page.contains(p))
+    };
+    let mut out = Vec::with_capacity(runs.len());
+    fn emit<'a>(run: &'a Run, runs: &'a [Run], out: &mut Vec<&'a Run>, depth: usize) {
+        out.push(run);
+        if depth > 8 {
+            return;
+        }
+        for child in runs
+            .iter()
+            .filter(|c| c.info.parent_run_id.as_deref() == Some(run.info.run_id.as_str()))
+        {
+            emit(child, runs, out, depth + 1);
+        }
+    }
+    for r in runs.iter().filter(|r| !is_child_here(r)) {
+        emit(r, runs, &mut out, 0);
+    }
+    // Whatever a parent link could not place (no cycle can be stored, but a page never
+    // loses a run over it) comes last, once.
+    let mut placed: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    out.retain(|r| placed.insert(r.info.run_id.as_str()));
+    for r in runs {
+        if placed.insert(r.info.run_id.as_str()) {
+            out.push(r);
+        }
+    }
+    out
+}
+
 /// `GET /experiments/{id}`: the runs table.
 async fn runs(
     State(s): State<AppState>,
@@ -479,8 +519,8 @@ async fn runs(
             }
         })
         .collect();
-    let rows: Vec<RunRow> = runs
-        .iter()
+    let rows: Vec<RunRow> = nested_order(&runs)
+        .into_iter()
         .map(|r| RunRow {
             id: r.info.run_id.clone(),
             name: r.info.run_name.clone(),
@@ -544,6 +584,7 @@ struct RunPage<'a> {
     status_class: &'static str,
     started: String,
     duration: String,
+    run_user: String,
     parent: Option<String>,
     metrics: Vec<(String, String, i64)>,
     params: Vec<(String, String)>,
@@ -601,6 +642,7 @@ async fn run(
         status_class: status_class(info.status),
         started: iso(info.start_time),
         duration: duration(info.start_time, info.end_time),
+        run_user: info.user_id.clone(),
         parent: info.parent_run_id.clone(),
         metrics: run
             .metrics
@@ -722,6 +764,10 @@ async fn js() -> Response {
         "text/javascript; charset=utf-8",
         include_str!("../static/hone.js"),
     )
+}
+
+async fn favicon() -> Response {
+    static_file("image/svg+xml", include_str!("../static/favicon.svg"))
 }
 
 fn static_file(content_type: &'static str, body: &'static str) -> Response {

@@ -10,7 +10,9 @@
 //!   tests run in parallel without seeing each other's data.
 //! - [`s3::SeaweedS3`]: a real S3 server (SeaweedFS) with one bucket, for `s3://` artifact
 //!   stores.
+//! - [`browser::Browser`]: headless Chromium through chromedriver, for the dashboard's tests.
 
+pub mod browser;
 pub mod s3;
 
 use std::path::{Path, PathBuf};

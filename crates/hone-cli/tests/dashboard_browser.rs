@@ -1,0 +1,144 @@
+//! The dashboard in a real browser: headless Chromium (Debian's `chromium` and
+//! `chromium-driver`, installed by `scripts/setup.sh`; the test fails, not skips, without
+//! them) against the built `hone server` over a store that `hone train` filled from the
+//! bundled data. Every page renders without a console error (a script error or a
+//! Content-Security-Policy violation would be one), a filter typed into the box narrows the
+//! runs table, the run page of a fold draws its learning curve. Screenshots of each page are
+//! saved under the test's target folder (`screenshots/`), the README's come from them.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::server::{ServerProcess, store_uri};
+use hone_test_support::browser::Browser;
+use serde_json::{Value, json};
+
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
+}
+
+/// No console entry at SEVERE level on the page just shown.
+fn no_console_errors(b: &Browser, page: &str) {
+    let severe: Vec<_> = b
+        .console()
+        .into_iter()
+        .filter(|(level, _)| level == "SEVERE")
+        .collect();
+    assert!(severe.is_empty(), "{page}: {severe:?}");
+}
+
+fn count(b: &Browser, selector: &str) -> u64 {
+    b.eval(
+        "return document.querySelectorAll(arguments[0]).length;",
+        json!([selector]),
+    )
+    .as_u64()
+    .unwrap()
+}
+
+#[test]
+fn pages_render_filter_and_draw_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = d.join("job.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"spx_browser\"\n[data]\npath = \"{}\"\ntime_column = \"date\"\n\
+             [data.derive]\nprice = \"close\"\nreturns = [1, 5, 20]\nrolling = [20]\n\
+             [target]\nkind = \"direction\"\n[split]\nscheme = \"timeseries\"\nn_splits = 3\n\
+             holdout = 0.2\n[model]\ntype = \"lightgbm\"\nearly_stopping_rounds = 20\n[model.params]\nnum_iterations = 60\n",
+            common::bundled_data()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hone"))
+        .args([
+            "train",
+            &config.display().to_string(),
+            "--no-outputs",
+            "--json",
+        ])
+        .args(["--store", &store_uri(d)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let parent = report["run_id"].as_str().unwrap().to_string();
+
+    let server = ServerProcess::in_dir(d, &[]);
+    let base = format!("http://{}", server.addr);
+    let b = Browser::start();
+    let shots = screenshots();
+
+    b.open(&format!("{base}/"));
+    assert_eq!(
+        b.eval("return document.title;", json!([])),
+        "Experiments · hone"
+    );
+    assert!(count(&b, "a[href^='/experiments/']") >= 1);
+    no_console_errors(&b, "experiments");
+    b.screenshot(&shots.join("experiments.png"));
+
+    // The runs table: the parent, 3 folds and the final refit; then a filter typed into the
+    // box and submitted keeps the one run with cross-validated means.
+    b.open(&format!("{base}/experiments/1"));
+    assert_eq!(count(&b, "table.runs tbody tr"), 5);
+    no_console_errors(&b, "runs");
+    b.screenshot(&shots.join("runs.png"));
+    b.eval(
+        "const f = document.querySelector('form.filter');\
+         f.querySelector('input[name=filter]').value = arguments[0];\
+         f.submit();",
+        json!(["metrics.`cv.accuracy.mean` > 0"]),
+    );
+    let start = std::time::Instant::now();
+    loop {
+        let done = b.eval(
+            "return document.readyState === 'complete' && location.search.includes('filter=');",
+            json!([]),
+        );
+        if done == true {
+            break;
+        }
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "the filtered page never loaded"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(count(&b, "table.runs tbody tr"), 1);
+    let first = b.eval(
+        "return document.querySelector('table.runs tbody a').getAttribute('href');",
+        json!([]),
+    );
+    assert_eq!(first, json!(format!("/runs/{parent}")));
+    no_console_errors(&b, "filtered runs");
+
+    // The run page of the parent, and of a fold with its learning curve.
+    b.open(&format!("{base}/runs/{parent}"));
+    assert!(count(&b, "section table.grid tr") > 10);
+    no_console_errors(&b, "run");
+    b.screenshot(&shots.join("run.png"));
+    let fold = b.eval(
+        "return [...document.querySelectorAll('a[href^=\"/runs/\"]')].find(a => a.textContent === 'fold-1').getAttribute('href');",
+        json!([]),
+    );
+    b.open(&format!("{base}{}", fold.as_str().unwrap()));
+    assert!(count(&b, "svg.chart polyline") >= 1, "no learning curve");
+    // Times were moved to the reader's time zone by the page's script.
+    let shown = b.eval(
+        "const t = document.querySelector('time'); return [t.textContent, t.getAttribute('datetime')];",
+        json!([]),
+    );
+    assert_ne!(shown[0], shown[1], "{shown}");
+    no_console_errors(&b, "fold run");
+    b.screenshot(&shots.join("fold.png"));
+    eprintln!("screenshots in {}", shots.display());
+}
