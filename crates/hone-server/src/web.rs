@@ -468,10 +468,28 @@ async fn runs(
         page_token: query.page_token.clone(),
         view: ViewType::ActiveOnly,
     };
+    // The filter and the sort are checked first, each on its own, so that the caret is only
+    // ever drawn under the filter box's own text.
+    let refused = match hone_track::filter::parse_filter(&query.filter) {
+        Err(e) => {
+            let message = e.to_string();
+            let caret = error_position(&message).map(|p| " ".repeat(p.saturating_sub(1)));
+            Some(FilterError { message, caret })
+        }
+        Ok(_) => request
+            .order_by
+            .first()
+            .and_then(|o| hone_track::filter::parse_order_by(o).err())
+            .map(|e| FilterError {
+                message: format!("sort {:?}: {e}", query.order_by),
+                caret: None,
+            }),
+    };
     let id = experiment_id.clone();
+    let search = refused.is_none();
     let found = blocking(&s, "web.runs", move |st| {
         let experiment = st.get_experiment(&id)?;
-        Ok((experiment, st.search_runs(&request)))
+        Ok((experiment, search.then(|| st.search_runs(&request))))
     })
     .await;
     let (experiment, searched) = match found {
@@ -479,12 +497,18 @@ async fn runs(
         Err(e) => return error_page(&user, e),
     };
     let (runs, next, error) = match searched {
-        Ok((runs, next)) => (runs, next, None),
-        Err(TrackError::Invalid(message)) => {
-            let caret = error_position(&message).map(|p| " ".repeat(p.saturating_sub(1)));
-            (Vec::new(), None, Some(FilterError { message, caret }))
-        }
-        Err(e) => return error_page(&user, e.into()),
+        None => (Vec::new(), None, refused),
+        Some(Ok((runs, next))) => (runs, next, None),
+        // A page token that is not one, say.
+        Some(Err(TrackError::Invalid(message))) => (
+            Vec::new(),
+            None,
+            Some(FilterError {
+                message,
+                caret: None,
+            }),
+        ),
+        Some(Err(e)) => return error_page(&user, e.into()),
     };
     let chosen = choose_columns(&query.columns, &runs);
     let base = |order: &str, token: Option<&str>| {

@@ -138,6 +138,19 @@ fn pages_render_filter_sort_and_page() {
     );
     assert!(bad.body.contains("class=\"caret\""));
     assert_eq!(rows(&bad.body), 0);
+    // A bad sort is named as the sort, with no caret under the filter.
+    let bad_sort = s.get(&format!(
+        "/experiments/{exp}?order_by=metrics.auc%20SIDEWAYS"
+    ));
+    assert_eq!(bad_sort.status, 400);
+    assert!(
+        bad_sort
+            .body
+            .contains("sort &#34;metrics.auc SIDEWAYS&#34;"),
+        "{}",
+        bad_sort.body
+    );
+    assert!(!bad_sort.body.contains("class=\"caret\""));
     // Missing things are pages too, with the API's statuses.
     assert_eq!(s.get("/experiments/999").status, 404);
     assert_eq!(s.get("/runs/0123456789abcdef0123456789abcdef").status, 404);
