@@ -3,8 +3,10 @@
 //! them) against the built `hone server` over a store that `hone train` filled from the
 //! bundled data. Every page renders without a console error (a script error or a
 //! Content-Security-Policy violation would be one), a filter typed into the box narrows the
-//! runs table, the run page of a fold draws its learning curve. Screenshots of each page are
-//! saved under the test's target folder (`screenshots/`), the README's come from them.
+//! runs table, the run page of a fold draws its learning curve, and the page of a running run
+//! gains the points logged to it within 2 s (server-sent events, no polling in the page).
+//! Screenshots of each page are saved under the test's target folder (`screenshots/`), the
+//! README's come from them.
 
 mod common;
 
@@ -141,4 +143,85 @@ fn pages_render_filter_and_draw_in_chromium() {
     no_console_errors(&b, "fold run");
     b.screenshot(&shots.join("fold.png"));
     eprintln!("screenshots in {}", shots.display());
+}
+
+#[test]
+fn a_running_runs_page_follows_it_live() {
+    use hone_track::store::{Batch, NewRun};
+    use hone_track::{Metric, MetricPoint};
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::in_dir(dir.path(), &[]);
+    let base = format!("http://{}", server.addr);
+    // A client of the server, as a training job logging to it would be.
+    let client = hone_track::open_store(&base).unwrap();
+    let exp = client.create_experiment("live", &[]).unwrap();
+    let run = client
+        .create_run(NewRun {
+            experiment_id: exp,
+            name: Some("training".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .run_id;
+    let log = |from: i64, to: i64| {
+        let metrics = (from..to)
+            .map(|step| Metric {
+                key: "train.loss".into(),
+                point: MetricPoint {
+                    value: 1.0 / (1.0 + step as f64),
+                    timestamp: hone_track::now_ms(),
+                    step,
+                },
+            })
+            .collect();
+        client
+            .log_batches(&[Batch {
+                run_id: run.clone(),
+                metrics,
+                ..Default::default()
+            }])
+            .unwrap();
+    };
+    log(0, 1);
+    let b = Browser::start();
+    b.open(&format!("{base}/runs/{run}"));
+    assert_eq!(count(&b, "svg.chart"), 0, "one point draws no curve yet");
+    let points_shown = |b: &Browser| {
+        b.eval(
+            "const c = document.querySelector('figcaption small'); return c ? c.textContent : '';",
+            json!([]),
+        )
+    };
+    // Points logged now appear without a reload, within 2 s.
+    for (from, to) in [(1, 20), (20, 60)] {
+        log(from, to);
+        let logged = std::time::Instant::now();
+        let want = json!(format!("{to} points"));
+        while points_shown(&b) != want {
+            assert!(
+                logged.elapsed() < std::time::Duration::from_secs(2),
+                "{to} points not shown within 2 s: {}",
+                points_shown(&b)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        eprintln!(
+            "{to} points shown {} ms after they were logged",
+            logged.elapsed().as_millis()
+        );
+    }
+    no_console_errors(&b, "live run");
+    b.screenshot(&screenshots().join("live.png"));
+    // Ending the run ends the page's stream; the page says so.
+    client
+        .end_run(&run, hone_track::RunStatus::Finished)
+        .unwrap();
+    let ended = std::time::Instant::now();
+    while count(&b, "p.live") != 0 {
+        assert!(
+            ended.elapsed().as_secs() < 2,
+            "the page still follows an ended run"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
 }

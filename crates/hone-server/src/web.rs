@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(experiments))
         .route("/experiments/{experiment_id}", get(runs))
         .route("/runs/{run_id}", get(run))
+        .route("/runs/{run_id}/events", get(run_events))
         .route("/static/hone.css", get(css))
         .route("/static/hone.js", get(js))
         .route("/static/favicon.svg", get(favicon))
@@ -618,6 +619,8 @@ struct RunPage<'a> {
     tags: Vec<(String, String)>,
     charts: Vec<ChartView>,
     chart_links: Vec<(String, String, bool)>,
+    /// The events URL while the run is running (the page then updates itself).
+    live: Option<String>,
 }
 
 /// One metric's curve.
@@ -712,6 +715,8 @@ async fn run(
         tags: run.tags.clone(),
         charts: charts(&histories, &chart),
         chart_links: chart_links(&info.run_id, &chart),
+        live: matches!(info.status, RunStatus::Running | RunStatus::Scheduled)
+            .then(|| format!("/runs/{}/events", q(&info.run_id))),
     };
     render(StatusCode::OK, &page)
 }
@@ -774,6 +779,75 @@ fn chart_links(run_id: &str, query: &ChartQuery) -> Vec<(String, String, bool)> 
             smooth > 0.0,
         ),
     ]
+}
+
+/// How often a live page's stream looks at its run.
+const LIVE_EVERY: std::time::Duration = std::time::Duration::from_millis(400);
+/// The longest one stream lives (the page reconnects by itself after it).
+const LIVE_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// What a live page watches: the run's status and latest metrics.
+fn run_state(run: &Run) -> String {
+    let mut s = format!("{}|{:?}", run.info.status.as_str(), run.info.end_time);
+    for m in &run.metrics {
+        s.push_str(&format!(
+            "|{}:{}:{}:{}",
+            m.key, m.point.step, m.point.timestamp, m.point.value
+        ));
+    }
+    s
+}
+
+/// `GET /runs/{run_id}/events`: server-sent events for a live run page. The server looks at
+/// the run every [`LIVE_EVERY`] and sends `changed` when its status or a latest metric moved
+/// (the page then fetches its new curves and tables), and `ended` once the run is over.
+async fn run_events(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(run_id): Path<String>,
+) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    if let Err(e) = allowed(&s, &caller, vec![Need::Run(run_id.clone(), Level::Read)]).await {
+        return e.into_response();
+    }
+    let started = std::time::Instant::now();
+    // (state seen last, whether the stream is over)
+    let stream = futures::stream::unfold((None::<String>, false), move |(last, over)| {
+        let s = s.clone();
+        let run_id = run_id.clone();
+        async move {
+            if over || started.elapsed() > LIVE_FOR {
+                return None;
+            }
+            loop {
+                let id = run_id.clone();
+                let run = blocking(&s, "web.live", move |st| Ok(st.get_run(&id)?)).await;
+                let Ok(run) = run else {
+                    let event = Event::default().event("ended").data("gone");
+                    return Some((Ok::<_, std::convert::Infallible>(event), (last, true)));
+                };
+                let state = run_state(&run);
+                let running = matches!(run.info.status, RunStatus::Running | RunStatus::Scheduled);
+                if last.as_deref() != Some(state.as_str()) {
+                    // `ended` also for a run already over at the first look, so that the
+                    // page closes the stream instead of reconnecting to it.
+                    let name = if !running {
+                        "ended"
+                    } else if last.is_none() {
+                        "hello"
+                    } else {
+                        "changed"
+                    };
+                    let event = Event::default().event(name).data(run.info.status.as_str());
+                    return Some((Ok(event), (Some(state), !running)));
+                }
+                tokio::time::sleep(LIVE_EVERY).await;
+            }
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 async fn css() -> Response {
