@@ -284,17 +284,15 @@ struct RunsPage<'a> {
     next_link: Option<String>,
 }
 
-/// Percent-encodes a query value.
+/// Percent-encodes a query value or path segment (all but RFC 3986's unreserved characters).
 fn q(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    // RFC 3986's unreserved characters stay as they are.
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, KEEP).to_string()
 }
 
 /// A column's key in MLflow's grammar: `metrics.x`, with backticks when the name needs them.
