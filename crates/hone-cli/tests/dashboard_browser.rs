@@ -128,6 +128,21 @@ fn pages_render_filter_and_draw_in_chromium() {
     assert!(count(&b, "section table.grid tr") > 10);
     no_console_errors(&b, "run");
     b.screenshot(&shots.join("run.png"));
+    // An artifact's preview page (the job's CSV of holdout predictions, as a table).
+    let preview = b.eval(
+        "const a = [...document.querySelectorAll('a[href*=\"/artifacts/\"]:not(.dl)')]\
+           .find(a => a.textContent.endsWith('.csv')); return a ? a.getAttribute('href') : null;",
+        json!([]),
+    );
+    let preview = preview
+        .as_str()
+        .expect("the run has a CSV artifact")
+        .to_string();
+    b.open(&format!("{base}{preview}"));
+    assert!(count(&b, "table.grid tbody tr") >= 1, "no CSV rows shown");
+    no_console_errors(&b, "artifact preview");
+    b.screenshot(&shots.join("artifact.png"));
+    b.open(&format!("{base}/runs/{parent}"));
     let fold = b.eval(
         "return [...document.querySelectorAll('a[href^=\"/runs/\"]')].find(a => a.textContent === 'fold-1').getAttribute('href');",
         json!([]),

@@ -288,7 +288,11 @@ pub fn rule(method: &Method, template: &str) -> Option<Rule> {
             return (m == "GET").then_some(Rule::Open);
         }
         // Its pages check what they show themselves (`crate::web`).
-        "/" | "/experiments/{experiment_id}" | "/runs/{run_id}" | "/runs/{run_id}/events" => {
+        "/"
+        | "/experiments/{experiment_id}"
+        | "/runs/{run_id}"
+        | "/runs/{run_id}/events"
+        | "/runs/{run_id}/artifacts/{*path}" => {
             return (m == "GET").then_some(Rule::Authenticated);
         }
         // hone's store calls and blobs check each call's needs themselves (`crate::calls`).

@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/experiments/{experiment_id}", get(runs))
         .route("/runs/{run_id}", get(run))
         .route("/runs/{run_id}/events", get(run_events))
+        .route("/runs/{run_id}/artifacts/{*path}", get(artifact))
         .route("/static/hone.css", get(css))
         .route("/static/hone.js", get(js))
         .route("/static/favicon.svg", get(favicon))
@@ -590,6 +591,7 @@ struct DatasetView {
 
 struct ArtifactView {
     path: String,
+    preview: String,
     link: String,
     size: String,
     sha: String,
@@ -699,6 +701,11 @@ async fn run(
         artifacts: artifacts
             .into_iter()
             .map(|a| ArtifactView {
+                preview: format!(
+                    "/runs/{}/artifacts/{}",
+                    q(&info.run_id),
+                    a.path.split('/').map(q).collect::<Vec<_>>().join("/")
+                ),
                 link: format!(
                     "/api/2.0/mlflow-artifacts/artifacts/{}/{}/artifacts/{}",
                     q(&info.experiment_id),
@@ -846,6 +853,169 @@ async fn run_events(
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
+}
+
+/// The largest artifact the dashboard previews (larger ones are offered for download only).
+const MAX_PREVIEW_BYTES: i64 = 32 * 1024 * 1024;
+/// At most this many rows of a CSV, and bytes of a text, are shown.
+const PREVIEW_ROWS: usize = 200;
+const PREVIEW_TEXT: usize = 256 * 1024;
+
+/// What an artifact page shows.
+enum Preview {
+    /// A CSV file: its header, the first rows, and how many rows it has.
+    Table {
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+        total: usize,
+        shown: usize,
+    },
+    /// Text (JSON pretty-printed), possibly cut.
+    Text { text: String, cut: bool },
+    /// An image, shown from the download link.
+    Image,
+    /// Why there is no preview.
+    None(String),
+}
+
+#[derive(Template)]
+#[template(path = "artifact.html")]
+struct ArtifactPage<'a> {
+    user: &'a str,
+    run_id: String,
+    run_name: String,
+    path: String,
+    size: String,
+    sha: String,
+    download: String,
+    preview: Preview,
+}
+
+/// The preview of an artifact's bytes, by its file name.
+fn preview(path: &str, bytes: &[u8]) -> Preview {
+    let ext = path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "png" | "jpg" | "jpeg" | "gif" | "svg" | "webp" => Preview::Image,
+        "csv" => {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .flexible(true)
+                .from_reader(bytes);
+            let header = match reader.headers() {
+                Ok(h) => h.iter().map(str::to_string).collect(),
+                Err(e) => return Preview::None(format!("not a CSV file this page can read: {e}")),
+            };
+            let mut rows = Vec::new();
+            let mut total = 0;
+            for record in reader.records() {
+                match record {
+                    Ok(r) => {
+                        if rows.len() < PREVIEW_ROWS {
+                            rows.push(r.iter().map(str::to_string).collect());
+                        }
+                        total += 1;
+                    }
+                    Err(e) => {
+                        return Preview::None(format!("not a CSV file this page can read: {e}"));
+                    }
+                }
+            }
+            Preview::Table {
+                shown: rows.len(),
+                header,
+                rows,
+                total,
+            }
+        }
+        _ => {
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                return Preview::None("binary content: no preview".into());
+            };
+            let text = if ext == "json" {
+                serde_json::from_str::<serde_json::Value>(text)
+                    .ok()
+                    .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                    .unwrap_or_else(|| text.to_string())
+            } else {
+                text.to_string()
+            };
+            let cut = text.len() > PREVIEW_TEXT;
+            let mut end = PREVIEW_TEXT.min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            Preview::Text {
+                text: text[..end].to_string(),
+                cut,
+            }
+        }
+    }
+}
+
+/// `GET /runs/{run_id}/artifacts/{*path}`: one artifact, previewed (CSV as a table, JSON
+/// pretty-printed, text, images), read through the blob store, which checks its SHA-256.
+async fn artifact(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((run_id, path)): Path<(String, String)>,
+) -> Response {
+    let user = caller.user.clone();
+    if let Err(e) = allowed(&s, &caller, vec![Need::Run(run_id.clone(), Level::Read)]).await {
+        return error_page(&user, e);
+    }
+    let blobs = s.blobs.clone();
+    let wanted = path.clone();
+    let loaded = blocking(&s, "web.artifact", move |st| {
+        let run = st.get_run(&run_id)?;
+        let record = st
+            .list_artifacts(&run_id)?
+            .into_iter()
+            .find(|a| a.path == wanted)
+            .ok_or_else(|| {
+                ApiError::not_found(format!("run {run_id} has no artifact {wanted:?}"))
+            })?;
+        let bytes = if record.size <= MAX_PREVIEW_BYTES {
+            Some(blobs.get(&record.sha256, &run_id, &record.path)?)
+        } else {
+            None
+        };
+        Ok((run, record, bytes))
+    })
+    .await;
+    let (run, record, bytes) = match loaded {
+        Ok(l) => l,
+        Err(e) => return error_page(&user, e),
+    };
+    let download = format!(
+        "/api/2.0/mlflow-artifacts/artifacts/{}/{}/artifacts/{}",
+        q(&run.info.experiment_id),
+        q(&run.info.run_id),
+        record.path.split('/').map(q).collect::<Vec<_>>().join("/")
+    );
+    let preview = match &bytes {
+        Some(b) => preview(&record.path, b),
+        None => Preview::None(format!(
+            "{} is larger than the {} the dashboard previews: download it",
+            size(record.size),
+            size(MAX_PREVIEW_BYTES)
+        )),
+    };
+    render(
+        StatusCode::OK,
+        &ArtifactPage {
+            user: &user,
+            run_id: run.info.run_id.clone(),
+            run_name: run.info.run_name.clone(),
+            path: record.path.clone(),
+            size: size(record.size),
+            sha: record.sha256.clone(),
+            download,
+            preview,
+        },
+    )
 }
 
 async fn css() -> Response {

@@ -223,6 +223,54 @@ fn the_run_page_shows_its_data_and_verified_downloads() {
     let link = format!("/api/2.0/mlflow-artifacts/artifacts/{exp}/{run}/artifacts/preds/oof.csv");
     assert!(page.body.contains(&link), "{}", page.body);
     assert_eq!(s.get(&link).body, "a,b\n1,2\n");
+
+    // Previews: a CSV as a table (cells escaped), JSON pretty-printed, an image by its link.
+    let record = |path: &str, bytes: &[u8]| {
+        let (sha, size) = blobs.put(bytes).unwrap();
+        st.record_artifact(
+            run,
+            &ArtifactRecord {
+                path: path.into(),
+                sha256: sha.clone(),
+                size,
+            },
+        )
+        .unwrap();
+        sha
+    };
+    record("evil.csv", b"name,value\n<script>x</script>,1\n");
+    record("metrics.json", br#"{"auc":0.61,"folds":[1,2]}"#);
+    record(
+        "importance.svg",
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+    );
+    let csv = s.get(&format!("/runs/{run}/artifacts/preds/oof.csv"));
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    assert!(csv.body.contains("<th>a</th><th>b</th>") && csv.body.contains("<td>1</td><td>2</td>"));
+    assert!(csv.body.contains("1 of 1 row(s)"));
+    let evil = s.get(&format!("/runs/{run}/artifacts/evil.csv"));
+    assert!(!evil.body.contains("<script>x</script>"), "{}", evil.body);
+    let json = s.get(&format!("/runs/{run}/artifacts/metrics.json"));
+    assert!(json.body.contains("&#34;auc&#34;: 0.61"), "{}", json.body);
+    let svg = s.get(&format!("/runs/{run}/artifacts/importance.svg"));
+    assert!(
+        svg.body
+            .contains("<img class=\"preview\" src=\"/api/2.0/mlflow-artifacts/")
+    );
+    assert_eq!(
+        s.get(&format!("/runs/{run}/artifacts/nothing.txt")).status,
+        404
+    );
+    // A damaged blob is an error, never shown.
+    let damaged = record("notes.txt", b"the real notes");
+    std::fs::write(
+        s.artifacts.join("blobs").join(&damaged[..2]).join(&damaged),
+        b"tampered notes",
+    )
+    .unwrap();
+    let r = s.get(&format!("/runs/{run}/artifacts/notes.txt"));
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert!(!r.body.contains("tampered"));
 }
 
 #[test]
