@@ -256,7 +256,10 @@ pub async fn call(State(state): State<AppState>, caller: Caller, body: Bytes) ->
             Err(e) => return e.into_response(),
         }
     }
-    let echo = call.clone();
+    // Decided before the call moves into the store (a batch of points is never copied).
+    let next = auth
+        .as_ref()
+        .and_then(|_| follow_up(&call, existed, checked.is_some()));
     let outcome = blocking(&state, "call", move |st| {
         Ok(match resolve_version(st, &mut call) {
             Ok(()) => dispatch(st, call),
@@ -269,86 +272,97 @@ pub async fn call(State(state): State<AppState>, caller: Caller, body: Bytes) ->
         Ok(Err(e)) => return failure(e),
         Err(api) => return api.into_response(),
     };
-    if auth.is_some()
-        && let Err(e) = after(
-            &state,
-            &caller,
-            checked.is_some(),
-            &echo,
-            &mut result,
-            existed,
-        )
-        .await
+    if let Some(next) = next
+        && let Err(e) = after(&state, &caller, next, &mut result).await
     {
         return e.into_response();
     }
     Json(json!({ "result": result })).into_response()
 }
 
-/// What a successful call does next with authentication on: grants to creators, permissions
-/// that follow a renamed or deleted model, listings filtered to what the caller can read.
+/// What a successful call still does with authentication on: grants to creators,
+/// permissions that follow a renamed or deleted model, listings filtered to what the caller
+/// can read.
+enum FollowUp {
+    /// MANAGE on the experiment whose id the call answered.
+    GrantExperiment,
+    /// MANAGE on the registered model created.
+    GrantModel(String),
+    /// The grants on a model follow it to its new name.
+    RenameModel(String, String),
+    /// The grants on a deleted model go with it.
+    ForgetModel(String),
+    /// READ on the experiment the call answered, if any.
+    ReadAnswered,
+    /// Only the listed items (by their field) the caller can read.
+    KeepReadable(ResourceKind, &'static str),
+}
+
+/// The follow-up of a call (`existed`: whether the experiment of a get-or-create was there;
+/// `filtered`: whether the caller's reads are limited, i.e. not an administrator).
+fn follow_up(call: &Call, existed: bool, filtered: bool) -> Option<FollowUp> {
+    use Call::*;
+    Some(match call {
+        CreateExperiment { .. } => FollowUp::GrantExperiment,
+        GetOrCreateExperiment { .. } if !existed => FollowUp::GrantExperiment,
+        CreateRegisteredModel { name, .. } => FollowUp::GrantModel(name.clone()),
+        RenameRegisteredModel { name, new_name, .. } => {
+            FollowUp::RenameModel(name.clone(), new_name.clone())
+        }
+        DeleteRegisteredModel { name, .. } => FollowUp::ForgetModel(name.clone()),
+        GetExperimentByName { .. } if filtered => FollowUp::ReadAnswered,
+        ListExperiments { .. } if filtered => {
+            FollowUp::KeepReadable(ResourceKind::Experiment, "experiment_id")
+        }
+        ListRegisteredModels { .. } | AllModelVersions | VersionsReferencingRun { .. }
+            if filtered =>
+        {
+            FollowUp::KeepReadable(ResourceKind::RegisteredModel, "name")
+        }
+        _ => return None,
+    })
+}
+
+/// Carries out a follow-up on a call's answer.
 async fn after(
     state: &AppState,
     caller: &Caller,
-    filtered: bool,
-    call: &Call,
+    next: FollowUp,
     result: &mut Value,
-    existed: bool,
 ) -> Result<(), ApiError> {
     let auth = state.auth.clone().ok_or_else(ApiError::internal)?;
-    match call {
-        Call::CreateExperiment { .. } => {
+    match next {
+        FollowUp::GrantExperiment => {
             if let Some(id) = result.as_str() {
                 grant_creator(state, caller, ResourceKind::Experiment, id.to_string()).await?;
             }
         }
-        Call::GetOrCreateExperiment { .. } if !existed => {
-            if let Some(id) = result.as_str() {
-                grant_creator(state, caller, ResourceKind::Experiment, id.to_string()).await?;
-            }
+        FollowUp::GrantModel(name) => {
+            grant_creator(state, caller, ResourceKind::RegisteredModel, name).await?;
         }
-        Call::CreateRegisteredModel { name, .. } => {
-            grant_creator(state, caller, ResourceKind::RegisteredModel, name.clone()).await?;
-        }
-        Call::RenameRegisteredModel { name, new_name, .. } => {
-            let (old, new) = (name.clone(), new_name.clone());
+        FollowUp::RenameModel(old, new) => {
             blocking(state, "auth.rename", move |st| {
                 Ok(st.rename_permissions(ResourceKind::RegisteredModel, &old, &new)?)
             })
             .await?;
         }
-        Call::DeleteRegisteredModel { name, .. } => {
-            let name = name.clone();
+        FollowUp::ForgetModel(name) => {
             blocking(state, "auth.forget", move |st| {
                 Ok(st.delete_permissions_on(ResourceKind::RegisteredModel, &name)?)
             })
             .await?;
         }
-        Call::GetExperimentByName { .. } if filtered => {
+        FollowUp::ReadAnswered => {
             if let Some(id) = result["experiment_id"].as_str() {
                 let need = vec![Need::Experiment(id.to_string(), Level::Read)];
                 require_all(state, &auth, caller, need).await?;
             }
         }
-        Call::ListExperiments { .. } if filtered => {
-            if let Some(readable) =
-                readable_set(state, &auth, caller, ResourceKind::Experiment).await?
-            {
-                keep_readable(result, "experiment_id", &readable);
+        FollowUp::KeepReadable(kind, field) => {
+            if let Some(readable) = readable_set(state, &auth, caller, kind).await? {
+                keep_readable(result, field, &readable);
             }
         }
-        Call::ListRegisteredModels { .. }
-        | Call::AllModelVersions
-        | Call::VersionsReferencingRun { .. }
-            if filtered =>
-        {
-            if let Some(readable) =
-                readable_set(state, &auth, caller, ResourceKind::RegisteredModel).await?
-            {
-                keep_readable(result, "name", &readable);
-            }
-        }
-        _ => {}
     }
     Ok(())
 }

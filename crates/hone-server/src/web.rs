@@ -296,6 +296,21 @@ fn q(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, KEEP).to_string()
 }
 
+/// A logical artifact path for a URL: each segment percent-encoded.
+fn path_link(path: &str) -> String {
+    path.split('/').map(q).collect::<Vec<_>>().join("/")
+}
+
+/// Where the `mlflow-artifacts` proxy serves a run's artifact (checksum verified).
+fn download_link(experiment_id: &str, run_id: &str, path: &str) -> String {
+    format!(
+        "/api/2.0/mlflow-artifacts/artifacts/{}/{}/artifacts/{}",
+        q(experiment_id),
+        q(run_id),
+        path_link(path)
+    )
+}
+
 /// A column's key in MLflow's grammar: `metrics.x`, with backticks when the name needs them.
 fn grammar_key(kind: &str, name: &str) -> String {
     if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -701,17 +716,8 @@ async fn run(
         artifacts: artifacts
             .into_iter()
             .map(|a| ArtifactView {
-                preview: format!(
-                    "/runs/{}/artifacts/{}",
-                    q(&info.run_id),
-                    a.path.split('/').map(q).collect::<Vec<_>>().join("/")
-                ),
-                link: format!(
-                    "/api/2.0/mlflow-artifacts/artifacts/{}/{}/artifacts/{}",
-                    q(&info.experiment_id),
-                    q(&info.run_id),
-                    a.path.split('/').map(q).collect::<Vec<_>>().join("/")
-                ),
+                preview: format!("/runs/{}/artifacts/{}", q(&info.run_id), path_link(&a.path)),
+                link: download_link(&info.experiment_id, &info.run_id, &a.path),
                 size: size(a.size),
                 sha: a.sha256,
                 path: a.path,
@@ -728,9 +734,7 @@ async fn run(
 
 /// The charts of a run's metric histories, as the query asks.
 fn charts(histories: &[(String, Vec<hone_track::MetricPoint>)], q: &ChartQuery) -> Vec<ChartView> {
-    let time = q.x == "time";
-    let log = q.log.as_deref().is_some_and(|v| v == "1" || v == "true");
-    let weight = q.smooth.unwrap_or(0.0);
+    let (time, log, weight) = (q.time(), q.log(), q.smoothing());
     histories
         .iter()
         .filter(|(_, h)| h.len() > 1)
@@ -759,12 +763,7 @@ fn charts(histories: &[(String, Vec<hone_track::MetricPoint>)], q: &ChartQuery) 
 
 /// The links that switch the charts' axis, scale and smoothing (label, link, whether on).
 fn chart_links(run_id: &str, query: &ChartQuery) -> Vec<(String, String, bool)> {
-    let time = query.x == "time";
-    let log = query
-        .log
-        .as_deref()
-        .is_some_and(|v| v == "1" || v == "true");
-    let smooth = query.smooth.unwrap_or(0.0);
+    let (time, log, smooth) = (query.time(), query.log(), query.smoothing());
     let link = |time: bool, log: bool, smooth: f64| {
         format!(
             "/runs/{}?x={}&log={}&smooth={}",
@@ -989,12 +988,7 @@ async fn artifact(
         Ok(l) => l,
         Err(e) => return error_page(&user, e),
     };
-    let download = format!(
-        "/api/2.0/mlflow-artifacts/artifacts/{}/{}/artifacts/{}",
-        q(&run.info.experiment_id),
-        q(&run.info.run_id),
-        record.path.split('/').map(q).collect::<Vec<_>>().join("/")
-    );
+    let download = download_link(&run.info.experiment_id, &run.info.run_id, &record.path);
     let preview = match &bytes {
         Some(b) => preview(&record.path, b),
         None => Preview::None(format!(
@@ -1058,6 +1052,20 @@ struct ChartQuery {
     log: Option<String>,
     /// Exponential smoothing weight in [0, 1) (TensorBoard's, debiased).
     smooth: Option<f64>,
+}
+
+impl ChartQuery {
+    fn time(&self) -> bool {
+        self.x == "time"
+    }
+
+    fn log(&self) -> bool {
+        self.log.as_deref().is_some_and(|v| v == "1" || v == "true")
+    }
+
+    fn smoothing(&self) -> f64 {
+        self.smooth.unwrap_or(0.0)
+    }
 }
 
 /// The most curves one run page draws.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::{BLOBS_PATH, CALL_PATH, Call, EventSpec, TransitionSpec, VersionSpec, blob_set};
+use super::{BLOBS_PATH, CALL_PATH, Call, EventSpec, TransitionSpec, VersionSpec};
 use crate::accounts::{Accounts, ApiToken, Level, Permission, ResourceKind, User};
 use crate::coordinator::{Coordinator, Lease};
 use crate::maintenance::{Maintenance, TaggedRun};
@@ -643,7 +643,7 @@ impl Maintenance for HttpBackend {
     }
     fn referenced_blobs(&self) -> Result<HashSet<String>> {
         self.call::<Vec<String>>(Call::ReferencedBlobs)
-            .map(blob_set)
+            .map(|list| list.into_iter().collect())
     }
 }
 

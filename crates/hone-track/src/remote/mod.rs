@@ -20,8 +20,6 @@ mod client;
 
 pub use client::{Credentials, HttpBackend, RemoteBlobs};
 
-use std::collections::HashSet;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -628,9 +626,4 @@ pub fn dispatch(store: &dyn Backend, call: Call) -> Result<Value> {
         AuditLog { name } => json(r.audit_log(&name)?),
         VersionsReferencingRun { run_id } => json(r.versions_referencing_run(&run_id)?),
     }
-}
-
-/// The referenced blobs of a [`Call::ReferencedBlobs`] answer.
-pub(crate) fn blob_set(list: Vec<String>) -> HashSet<String> {
-    list.into_iter().collect()
 }
