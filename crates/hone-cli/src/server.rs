@@ -97,7 +97,9 @@ pub fn server(args: ServerArgs) -> Result<(), CliError> {
         allowed_hosts: args.allowed_host,
         allowed_origins: args.allow_origin,
     };
-    hone_server::run(&config, |address, store| {
+    let analyses: std::sync::Arc<dyn hone_server::analyses::Analyses> =
+        std::sync::Arc::new(TrainAnalyses);
+    hone_server::run(&config, Some(analyses), |address, store| {
         println!(
             "hone server listening on http://{address} (store {store}, artifacts {})",
             location.artifacts
@@ -111,4 +113,39 @@ pub fn server(args: ServerArgs) -> Result<(), CliError> {
         | hone_server::ServerError::BadOrigin(_) => CliError::usage(e.to_string()),
         _ => CliError::runtime(e.to_string()),
     })
+}
+
+/// The dashboard's analyses over `hone-train`: the compare view's significance tests are
+/// those of `hone runs compare` (holdout predictions, seed 0).
+struct TrainAnalyses;
+
+impl hone_server::analyses::Analyses for TrainAnalyses {
+    fn compare_runs(
+        &self,
+        store: &dyn hone_track::Backend,
+        blobs: &hone_track::artifacts::BlobStore,
+        run_a: &str,
+        run_b: &str,
+    ) -> Result<hone_server::analyses::Comparison, String> {
+        use hone_train::compare::{CompareOn, compare_runs};
+        let c = compare_runs(store, blobs, run_a, run_b, CompareOn::Holdout, 0)
+            .map_err(|e| e.to_string())?;
+        Ok(hone_server::analyses::Comparison {
+            on: "holdout".into(),
+            rows: c.rows,
+            task: c.task.kind().to_string(),
+            identical_predictions: c.identical_predictions,
+            tests: c
+                .tests
+                .into_iter()
+                .map(|t| hone_server::analyses::TestRow {
+                    test: t.result.test,
+                    statistic: t.result.statistic,
+                    p_value: t.result.p_value,
+                    effect: t.result.effect,
+                    meaning: t.meaning,
+                })
+                .collect(),
+        })
+    }
 }

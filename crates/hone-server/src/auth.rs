@@ -292,7 +292,11 @@ pub fn rule(method: &Method, template: &str) -> Option<Rule> {
         | "/experiments/{experiment_id}"
         | "/runs/{run_id}"
         | "/runs/{run_id}/events"
-        | "/runs/{run_id}/artifacts/{*path}" => {
+        | "/runs/{run_id}/artifacts/{*path}"
+        | "/studies/{experiment_id}"
+        | "/studies/{experiment_id}/events"
+        | "/experiments/{experiment_id}/events"
+        | "/compare" => {
             return (m == "GET").then_some(Rule::Authenticated);
         }
         // hone's store calls and blobs check each call's needs themselves (`crate::calls`).

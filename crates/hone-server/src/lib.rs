@@ -37,6 +37,7 @@
 #![warn(clippy::unwrap_used)]
 #![warn(missing_docs)]
 
+pub mod analyses;
 mod artifacts;
 pub mod auth;
 mod calls;
@@ -118,6 +119,8 @@ pub struct AppState {
     leases: Arc<RunLeases>,
     /// Authentication and permissions, when on.
     auth: Option<Arc<auth::Auth>>,
+    /// What the dashboard needs hone's training library for (plugged in by `hone server`).
+    analyses: Option<Arc<dyn analyses::Analyses>>,
 }
 
 impl AppState {
@@ -138,7 +141,15 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::default()),
             leases: Arc::new(RunLeases::new(DEFAULT_RUN_TIMEOUT)),
             auth: None,
+            analyses: None,
         }
+    }
+
+    /// Plugs in the analyses the dashboard shows beyond the store (the compare view's
+    /// significance tests).
+    pub fn with_analyses(mut self, analyses: Arc<dyn analyses::Analyses>) -> Self {
+        self.analyses = Some(analyses);
+        self
     }
 
     /// Runs created through the API are reaped after `timeout` without a write.
@@ -494,6 +505,7 @@ async fn shutdown_signal() {
 /// Blocks the calling thread (it builds its own multi-thread tokio runtime).
 pub fn run(
     config: &ServerConfig,
+    analyses: Option<Arc<dyn analyses::Analyses>>,
     on_listening: impl FnOnce(SocketAddr, &str),
 ) -> Result<(), ServerError> {
     // Settings are checked before anything is opened.
@@ -540,6 +552,9 @@ pub fn run(
     }
     if config.auth {
         state = state.with_auth(config.default_permission);
+    }
+    if let Some(a) = analyses {
+        state = state.with_analyses(a);
     }
     let io = |context: String| {
         move |e: std::io::Error| ServerError::Io {

@@ -86,19 +86,21 @@ pub fn load_study(store: &dyn Store, name: &str) -> Result<(StudyDef, String)> {
                 store.location()
             ))
         })?;
-    let json = exp
-        .tags
-        .iter()
-        .find(|(k, _)| k == STUDY_TAG)
-        .map(|(_, v)| v.clone())
-        .ok_or_else(|| {
-            TuneError::Invalid(format!(
-                "experiment {name:?} exists but is not a study (it has no {STUDY_TAG} tag)"
-            ))
-        })?;
-    let def: StudyDef = serde_json::from_str(&json)
-        .map_err(|e| TuneError::Storage(format!("study {name:?}: unreadable definition: {e}")))?;
+    let def = study_of(&exp).ok_or_else(|| {
+        TuneError::Invalid(format!(
+            "experiment {name:?} exists but is not a study (it has no {STUDY_TAG} tag)"
+        ))
+    })??;
     Ok((def, exp.experiment_id))
+}
+
+/// The study an experiment holds: `None` when it is not a study, an error when its
+/// definition cannot be read.
+pub fn study_of(exp: &hone_track::Experiment) -> Option<Result<StudyDef>> {
+    let json = exp.tags.iter().find(|(k, _)| k == STUDY_TAG)?;
+    Some(serde_json::from_str(&json.1).map_err(|e| {
+        TuneError::Storage(format!("study {:?}: unreadable definition: {e}", exp.name))
+    }))
 }
 
 /// Opens `def.name` if it exists (checking it has the same space and directions: a resumed
@@ -375,6 +377,12 @@ impl TrackTrialStore {
         runs.into_iter().next().map(|(_, id)| id).ok_or_else(|| {
             TuneError::Invalid(format!("study {:?} has no trial {number}", self.def.name))
         })
+    }
+
+    /// Every trial of the study in number order, with its run id (one search, plus the
+    /// intermediate values of the trials that have them).
+    pub fn trials_with_runs(&self) -> Result<Vec<(Trial, String)>> {
+        self.search("")
     }
 
     /// Trials matching a filter, with their run ids.

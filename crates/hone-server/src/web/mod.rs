@@ -33,11 +33,20 @@ const PAGE: usize = 100;
 /// The most metric columns shown when the page's runs have none of hone's keys.
 const PRESET_COLUMNS: usize = 8;
 
+mod compare;
+mod report;
+mod study;
+mod svg;
+
 /// The dashboard's routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(experiments))
         .route("/experiments/{experiment_id}", get(runs))
+        .route("/experiments/{experiment_id}/events", get(runs_events))
+        .route("/studies/{experiment_id}", get(study::page))
+        .route("/studies/{experiment_id}/events", get(study::events))
+        .route("/compare", get(compare::page))
         .route("/runs/{run_id}", get(run))
         .route("/runs/{run_id}/events", get(run_events))
         .route("/runs/{run_id}/artifacts/{*path}", get(artifact))
@@ -184,6 +193,7 @@ async fn allowed(state: &AppState, caller: &Caller, needs: Vec<Need>) -> Result<
 struct ExperimentRow {
     id: String,
     name: String,
+    study: bool,
     created: String,
     updated: String,
 }
@@ -215,6 +225,7 @@ async fn experiments(State(s): State<AppState>, caller: Caller) -> Response {
     let rows = list
         .into_iter()
         .map(|e| ExperimentRow {
+            study: e.tags.iter().any(|(k, _)| k == hone_track::keys::STUDY_DEF),
             id: e.experiment_id,
             name: e.name,
             created: iso(e.creation_time),
@@ -272,6 +283,9 @@ struct RunRow {
 #[template(path = "runs.html")]
 struct RunsPage<'a> {
     user: &'a str,
+    study: bool,
+    /// The events URL of the first page (the table then follows new runs and statuses).
+    live: Option<String>,
     experiment: String,
     experiment_id: String,
     filter: String,
@@ -581,6 +595,18 @@ async fn runs(
         status,
         &RunsPage {
             user: &user,
+            live: (query.page_token.is_none() && error.is_none()).then(|| {
+                format!(
+                    "/experiments/{}/events?filter={}&order_by={}",
+                    q(&experiment_id),
+                    q(&query.filter),
+                    q(&query.order_by)
+                )
+            }),
+            study: experiment
+                .tags
+                .iter()
+                .any(|(k, _)| k == hone_track::keys::STUDY_DEF),
             experiment: experiment.name,
             experiment_id: experiment_id.clone(),
             filter: query.filter.clone(),
@@ -632,6 +658,8 @@ struct RunPage<'a> {
     children: Vec<(String, String, &'static str, &'static str)>,
     artifacts: Vec<ArtifactView>,
     tags: Vec<(String, String)>,
+    environment: Vec<(String, String)>,
+    report: Option<report::Report>,
     charts: Vec<ChartView>,
     chart_links: Vec<(String, String, bool)>,
     /// The events URL while the run is running (the page then updates itself).
@@ -656,6 +684,7 @@ async fn run(
     if let Err(e) = allowed(&s, &caller, vec![Need::Run(run_id.clone(), Level::Read)]).await {
         return error_page(&user, e);
     }
+    let blobs = s.blobs.clone();
     let loaded = blocking(&s, "web.run", move |st| {
         let run = st.get_run(&run_id)?;
         let experiment = st.get_experiment(&run.info.experiment_id)?;
@@ -666,13 +695,53 @@ async fn run(
         for m in run.metrics.iter().take(MAX_CHARTS) {
             histories.push((m.key.clone(), st.metric_history(&run_id, &m.key)?));
         }
-        Ok((run, experiment, datasets, children, artifacts, histories))
+        // The job's report files, read through the blob store (checksums verified).
+        let file = |path: &str| -> Result<Option<Vec<u8>>, ApiError> {
+            match artifacts
+                .iter()
+                .find(|a| a.path == path && a.size <= MAX_PREVIEW_BYTES)
+            {
+                Some(a) => Ok(Some(blobs.get(&a.sha256, &run_id, &a.path)?)),
+                None => Ok(None),
+            }
+        };
+        let report = match file("metrics.json")? {
+            Some(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(metrics) => {
+                    let holdout = file("equity_holdout.csv")?;
+                    let cv = file("equity_cv.csv")?;
+                    let mut equity: Vec<(&str, &[u8])> = Vec::new();
+                    if let Some(b) = &holdout {
+                        equity.push(("holdout", b));
+                    }
+                    if let Some(b) = &cv {
+                        equity.push(("out-of-fold (cross-validation)", b));
+                    }
+                    let predictions = file("holdout_predictions.csv")?;
+                    Some(report::Report::build(
+                        &metrics,
+                        &equity,
+                        predictions.as_deref(),
+                    ))
+                }
+                Err(_) => None,
+            },
+            None => None,
+        };
+        Ok((
+            run, experiment, datasets, children, artifacts, histories, report,
+        ))
     })
     .await;
-    let (run, experiment, datasets, children, artifacts, histories) = match loaded {
+    let (run, experiment, datasets, children, artifacts, histories, report) = match loaded {
         Ok(l) => l,
         Err(e) => return error_page(&user, e),
     };
+    let (environment, tags): (Vec<_>, Vec<_>) = run
+        .tags
+        .iter()
+        .cloned()
+        .partition(|(k, _)| is_environment_tag(k));
     let info = &run.info;
     let page = RunPage {
         user: &user,
@@ -723,13 +792,38 @@ async fn run(
                 path: a.path,
             })
             .collect(),
-        tags: run.tags.clone(),
+        tags,
+        environment,
+        report,
         charts: charts(&histories, &chart),
         chart_links: chart_links(&info.run_id, &chart),
         live: matches!(info.status, RunStatus::Running | RunStatus::Scheduled)
             .then(|| format!("/runs/{}/events", q(&info.run_id))),
     };
     render(StatusCode::OK, &page)
+}
+
+/// Tags that describe where a run ran (shown as its environment, not among its tags).
+fn is_environment_tag(key: &str) -> bool {
+    use hone_track::keys;
+    [
+        keys::VERSION,
+        keys::COMMAND,
+        keys::OS,
+        keys::CORES,
+        keys::CPU,
+        keys::MEMORY_GB,
+        keys::GPU,
+        keys::CONFIG,
+        keys::FINGERPRINT,
+        keys::OUT_DIR,
+        keys::DEPENDENCIES,
+        "mlflow.source.name",
+        "mlflow.source.type",
+        "mlflow.source.git.commit",
+        "mlflow.user",
+    ]
+    .contains(&key)
 }
 
 /// The charts of a run's metric histories, as the query asks.
@@ -752,7 +846,14 @@ fn charts(histories: &[(String, Vec<hone_track::MetricPoint>)], q: &ChartQuery) 
                     (x, y)
                 })
                 .collect();
-            chart_svg(&pts, log, time).map(|svg| ChartView {
+            let mut plot = svg::Plot::small(vec![svg::Series::new("s0", svg::Mark::Line, pts)]);
+            plot.log_y = log;
+            plot.x_scale = if time {
+                svg::Scale::Elapsed
+            } else {
+                svg::Scale::Number
+            };
+            plot.render().map(|svg| ChartView {
                 key: key.clone(),
                 points: h.len(),
                 svg,
@@ -802,6 +903,40 @@ fn run_state(run: &Run) -> String {
     s
 }
 
+/// `GET /experiments/{id}/events?filter=&order_by=`: `changed` when a run of the table's first
+/// page (same filter and order) starts, ends or logs.
+async fn runs_events(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(experiment_id): Path<String>,
+    Query(query): Query<RunsQuery>,
+) -> Response {
+    let need = vec![Need::Experiment(experiment_id.clone(), Level::Read)];
+    if let Err(e) = allowed(&s, &caller, need).await {
+        return e.into_response();
+    }
+    let request = SearchRequest {
+        experiment_ids: vec![experiment_id],
+        filter: query.filter,
+        order_by: if query.order_by.trim().is_empty() {
+            Vec::new()
+        } else {
+            vec![query.order_by]
+        },
+        max_results: PAGE,
+        page_token: None,
+        view: ViewType::ActiveOnly,
+    };
+    watch(s, std::time::Duration::from_secs(1), move |st| {
+        let (runs, _) = st.search_runs(&request)?;
+        let state: Vec<String> = runs
+            .iter()
+            .map(|r| format!("{}@{}", r.info.run_id, run_state(r)))
+            .collect();
+        Ok((state.join(";"), true))
+    })
+}
+
 /// `GET /runs/{run_id}/events`: server-sent events for a live run page. The server looks at
 /// the run every [`LIVE_EVERY`] and sends `changed` when its status or a latest metric moved
 /// (the page then fetches its new curves and tables), and `ended` once the run is over.
@@ -810,42 +945,58 @@ async fn run_events(
     caller: Caller,
     Path(run_id): Path<String>,
 ) -> Response {
-    use axum::response::sse::{Event, KeepAlive, Sse};
     if let Err(e) = allowed(&s, &caller, vec![Need::Run(run_id.clone(), Level::Read)]).await {
         return e.into_response();
     }
+    watch(s, LIVE_EVERY, move |st| {
+        let run = st.get_run(&run_id)?;
+        let running = matches!(run.info.status, RunStatus::Running | RunStatus::Scheduled);
+        Ok((run_state(&run), running))
+    })
+}
+
+/// A live page's event stream. Every `every`, `look` reads what the page shows and says
+/// whether it can still change; the stream sends `hello` first, `changed` when the state
+/// moved (the page then fetches itself and swaps its live part), and `ended` (then closes)
+/// once nothing more can change or what it watches is gone. Streams end after [`LIVE_FOR`].
+fn watch<F>(s: AppState, every: std::time::Duration, look: F) -> Response
+where
+    F: Fn(&dyn hone_track::Backend) -> Result<(String, bool), ApiError>
+        + Send
+        + Sync
+        + Clone
+        + 'static,
+{
+    use axum::response::sse::{Event, KeepAlive, Sse};
     let started = std::time::Instant::now();
     // (state seen last, whether the stream is over)
     let stream = futures::stream::unfold((None::<String>, false), move |(last, over)| {
         let s = s.clone();
-        let run_id = run_id.clone();
+        let look = look.clone();
         async move {
             if over || started.elapsed() > LIVE_FOR {
                 return None;
             }
             loop {
-                let id = run_id.clone();
-                let run = blocking(&s, "web.live", move |st| Ok(st.get_run(&id)?)).await;
-                let Ok(run) = run else {
+                let f = look.clone();
+                let Ok((state, live)) = blocking(&s, "web.live", move |st| f(st)).await else {
                     let event = Event::default().event("ended").data("gone");
                     return Some((Ok::<_, std::convert::Infallible>(event), (last, true)));
                 };
-                let state = run_state(&run);
-                let running = matches!(run.info.status, RunStatus::Running | RunStatus::Scheduled);
                 if last.as_deref() != Some(state.as_str()) {
-                    // `ended` also for a run already over at the first look, so that the
+                    // `ended` also for a page already over at the first look, so that the
                     // page closes the stream instead of reconnecting to it.
-                    let name = if !running {
+                    let name = if !live {
                         "ended"
                     } else if last.is_none() {
                         "hello"
                     } else {
                         "changed"
                     };
-                    let event = Event::default().event(name).data(run.info.status.as_str());
-                    return Some((Ok(event), (Some(state), !running)));
+                    let event = Event::default().event(name).data(name);
+                    return Some((Ok(event), (Some(state), !live)));
                 }
-                tokio::time::sleep(LIVE_EVERY).await;
+                tokio::time::sleep(every).await;
             }
         }
     });
@@ -1015,19 +1166,19 @@ async fn artifact(
 async fn css() -> Response {
     static_file(
         "text/css; charset=utf-8",
-        include_str!("../static/hone.css"),
+        include_str!("../../static/hone.css"),
     )
 }
 
 async fn js() -> Response {
     static_file(
         "text/javascript; charset=utf-8",
-        include_str!("../static/hone.js"),
+        include_str!("../../static/hone.js"),
     )
 }
 
 async fn favicon() -> Response {
-    static_file("image/svg+xml", include_str!("../static/favicon.svg"))
+    static_file("image/svg+xml", include_str!("../../static/favicon.svg"))
 }
 
 fn static_file(content_type: &'static str, body: &'static str) -> Response {
@@ -1070,14 +1221,6 @@ impl ChartQuery {
 
 /// The most curves one run page draws.
 const MAX_CHARTS: usize = 24;
-/// Chart size in SVG units.
-const CHART_W: f64 = 360.0;
-const CHART_H: f64 = 170.0;
-const PAD_L: f64 = 52.0;
-const PAD_B: f64 = 22.0;
-const PAD_T: f64 = 8.0;
-const PAD_R: f64 = 8.0;
-
 /// Exponential moving average with TensorBoard's debiasing.
 fn smooth(values: &[f64], weight: f64) -> Vec<f64> {
     if !(0.0..1.0).contains(&weight) || weight == 0.0 {
@@ -1096,72 +1239,6 @@ fn smooth(values: &[f64], weight: f64) -> Vec<f64> {
             last / (1.0 - weight.powi(n))
         })
         .collect()
-}
-
-/// One curve as inline SVG: axes, min/max labels and a polyline. Only numbers go into it (the
-/// key is written outside, escaped), and no `style` attribute, so the page's policy holds.
-fn chart_svg(points: &[(f64, f64)], log: bool, x_is_time: bool) -> Option<String> {
-    let pts: Vec<(f64, f64)> = points
-        .iter()
-        .filter(|(x, y)| x.is_finite() && y.is_finite() && (!log || *y > 0.0))
-        .map(|&(x, y)| (x, if log { y.log10() } else { y }))
-        .collect();
-    if pts.len() < 2 {
-        return None;
-    }
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in &pts {
-        x0 = x0.min(x);
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
-    }
-    if x1 == x0 {
-        x1 = x0 + 1.0;
-    }
-    if y1 == y0 {
-        y1 = y0 + 1.0;
-        y0 -= 1.0;
-    }
-    let (w, h) = (CHART_W - PAD_L - PAD_R, CHART_H - PAD_T - PAD_B);
-    let sx = |x: f64| PAD_L + (x - x0) / (x1 - x0) * w;
-    let sy = |y: f64| PAD_T + (1.0 - (y - y0) / (y1 - y0)) * h;
-    let line: Vec<String> = pts
-        .iter()
-        .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
-        .collect();
-    let label = |v: f64| number(if log { 10f64.powf(v) } else { v });
-    let x_label = |v: f64| {
-        if x_is_time {
-            duration(x0 as i64, Some(v as i64))
-        } else {
-            number(v)
-        }
-    };
-    Some(format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {CHART_W} {CHART_H}\" role=\"img\">\
-         <line class=\"axis\" x1=\"{PAD_L}\" y1=\"{yb:.1}\" x2=\"{xr:.1}\" y2=\"{yb:.1}\"/>\
-         <line class=\"axis\" x1=\"{PAD_L}\" y1=\"{PAD_T}\" x2=\"{PAD_L}\" y2=\"{yb:.1}\"/>\
-         <text class=\"tick\" x=\"{tx:.1}\" y=\"{ty_top:.1}\" text-anchor=\"end\">{ymax}</text>\
-         <text class=\"tick\" x=\"{tx:.1}\" y=\"{yb:.1}\" text-anchor=\"end\">{ymin}</text>\
-         <text class=\"tick\" x=\"{PAD_L}\" y=\"{tyx:.1}\" text-anchor=\"start\">{xmin}</text>\
-         <text class=\"tick\" x=\"{xr:.1}\" y=\"{tyx:.1}\" text-anchor=\"end\">{xmax}</text>\
-         <polyline class=\"curve\" fill=\"none\" points=\"{pts}\"/></svg>",
-        yb = PAD_T + h,
-        xr = PAD_L + w,
-        tx = PAD_L - 4.0,
-        ty_top = PAD_T + 9.0,
-        tyx = CHART_H - 5.0,
-        ymax = label(y1),
-        ymin = label(y0),
-        xmin = if x_is_time {
-            "0 s".to_string()
-        } else {
-            x_label(x0)
-        },
-        xmax = x_label(x1),
-        pts = line.join(" "),
-    ))
 }
 
 #[cfg(test)]
@@ -1202,15 +1279,6 @@ mod tests {
         assert_eq!(smooth(&[1.0, 2.0], 0.0), [1.0, 2.0]);
         let s = smooth(&[1.0, 1.0, 1.0], 0.6);
         assert!(s.iter().all(|v| (v - 1.0).abs() < 1e-12), "debiased: {s:?}");
-        assert!(chart_svg(&[(0.0, 1.0)], false, false).is_none());
-        // A log scale leaves out what it cannot draw.
-        assert!(chart_svg(&[(0.0, -1.0), (1.0, 0.0), (2.0, 5.0)], true, false).is_none());
-        let svg = chart_svg(&[(0.0, 0.5), (1.0, 0.25), (2.0, f64::NAN)], false, false).unwrap();
-        assert!(svg.starts_with("<svg class=\"chart\"") && svg.contains("<polyline"));
-        assert!(
-            !svg.contains("style="),
-            "the page's policy forbids style attributes"
-        );
     }
 
     #[test]
