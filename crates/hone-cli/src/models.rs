@@ -619,6 +619,7 @@ pub fn models(args: ModelsArgs) -> Result<(), CliError> {
                 archive_existing,
                 alpha,
                 seed,
+                user: None,
             };
             let p = promote::promote(store, &blobs()?, &req).map_err(train_err)?;
             if json {

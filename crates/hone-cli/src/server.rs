@@ -148,4 +148,170 @@ impl hone_server::analyses::Analyses for TrainAnalyses {
                 .collect(),
         })
     }
+
+    fn changelog(
+        &self,
+        store: &dyn hone_track::Backend,
+        name: &str,
+    ) -> Result<Vec<hone_server::analyses::ChangeView>, String> {
+        let entries =
+            hone_train::registry::changelog::changelog(store, name).map_err(|e| e.to_string())?;
+        Ok(entries
+            .into_iter()
+            .map(|e| hone_server::analyses::ChangeView {
+                time: e.time,
+                user: e.user,
+                action: e.action,
+                version: e.version,
+                title: e.title,
+                lines: e.lines,
+            })
+            .collect())
+    }
+
+    fn history(
+        &self,
+        store: &dyn hone_track::Backend,
+        name: &str,
+    ) -> Result<hone_server::analyses::HistoryView, String> {
+        let h = hone_train::registry::changelog::history(store, name, None, None)
+            .map_err(|e| e.to_string())?;
+        Ok(hone_server::analyses::HistoryView {
+            metric: h.metric,
+            evaluations: h
+                .evaluations
+                .into_iter()
+                .map(|e| hone_server::analyses::EvaluationView {
+                    time: e.time,
+                    version: e.version,
+                    data: e.data,
+                    period: e.period,
+                    metrics: e
+                        .metrics
+                        .into_iter()
+                        .chain(
+                            e.trading
+                                .into_iter()
+                                .map(|(k, v)| (format!("trading.{k}"), v)),
+                        )
+                        .collect(),
+                    gates_passed: e.gates_passed,
+                    drift_share: e.drift_share,
+                })
+                .collect(),
+            warnings: h.warnings,
+        })
+    }
+
+    fn check_promotion(
+        &self,
+        store: &dyn hone_track::Backend,
+        blobs: &hone_track::artifacts::BlobStore,
+        name: &str,
+        version: u32,
+    ) -> Result<hone_server::analyses::PromotionView, String> {
+        use hone_server::analyses::{GateView, PromotionView, SignificanceView, TestRow};
+        use hone_train::registry::promote;
+        let v = store
+            .get_model_version(name, version)
+            .map_err(|e| e.to_string())?;
+        let production = promote::production_of(store, name).map_err(|e| e.to_string())?;
+        let c = promote::check_promotion(store, blobs, &v, production.as_ref(), 0.05, 0)
+            .map_err(|e| e.to_string())?;
+        Ok(PromotionView {
+            gates: c
+                .gates
+                .into_iter()
+                .map(|g| GateView {
+                    rule: g.rule,
+                    level: g.level,
+                    value: g.value,
+                    passed: g.passed,
+                })
+                .collect(),
+            gates_passed: c.gates_passed,
+            gates_note: c.gates_note,
+            significance: c.significance.map(|s| SignificanceView {
+                against: s.against,
+                shared_rows: s.shared_rows,
+                tests: s
+                    .comparison
+                    .map(|c| {
+                        c.tests
+                            .into_iter()
+                            .map(|t| TestRow {
+                                test: t.result.test,
+                                statistic: t.result.statistic,
+                                p_value: t.result.p_value,
+                                effect: t.result.effect,
+                                meaning: t.meaning,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                passed: s.passed,
+                verdict: s.verdict,
+            }),
+            passed: c.passed,
+        })
+    }
+
+    fn promote(
+        &self,
+        store: &dyn hone_track::Backend,
+        blobs: &hone_track::artifacts::BlobStore,
+        name: &str,
+        version: u32,
+        stage: &str,
+        force: bool,
+        reason: &str,
+        user: &str,
+    ) -> Result<String, String> {
+        use hone_train::registry::promote;
+        let stage = hone_track::Stage::parse(stage).map_err(|e| e.to_string())?;
+        let version = version.to_string();
+        let req = promote::PromoteRequest {
+            name,
+            version: &version,
+            stage,
+            force,
+            reason,
+            archive_existing: false,
+            alpha: 0.05,
+            seed: 0,
+            user: Some(user),
+        };
+        let p = promote::promote(store, blobs, &req).map_err(|e| e.to_string())?;
+        Ok(if p.applied {
+            format!(
+                "version {} of {name} moved from {} to {}{}{}",
+                p.version.version,
+                p.from,
+                p.to,
+                if p.forced { " (checks overridden)" } else { "" },
+                p.replaced
+                    .map_or(String::new(), |r| format!("; it replaces version {r}"))
+            )
+        } else {
+            format!(
+                "blocked: version {} of {name} stays {} (a check failed: its page shows which)",
+                p.version.version, p.from
+            )
+        })
+    }
+
+    fn rollback(
+        &self,
+        store: &dyn hone_track::Backend,
+        name: &str,
+        reason: &str,
+        user: &str,
+    ) -> Result<String, String> {
+        let r = hone_train::registry::promote::rollback_as(store, name, None, reason, user)
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{name}: production rolled back from version {} to version {}",
+            r.from, r.to
+        ))
+    }
 }

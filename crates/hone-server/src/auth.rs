@@ -66,7 +66,16 @@ pub struct Auth {
     /// Bounds the argon2 verifications running at once (each takes 19 MiB and tens of ms of
     /// a core), so a flood of wrong passwords queues instead of exhausting memory.
     verifying: tokio::sync::Semaphore,
+    /// The dashboard's sign-in sessions: SHA-256 of the cookie's secret → (user, expiry).
+    sessions: Mutex<HashMap<[u8; 32], (String, Instant)>>,
 }
+
+/// The dashboard's session cookie.
+pub const SESSION_COOKIE: &str = "hone_session";
+/// How long a dashboard session lasts after sign-in.
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// The most sessions held at once (the oldest are dropped past it).
+const SESSIONS_MAX: usize = 10_000;
 
 impl Auth {
     /// Authentication with `default` as the permission on resources without a grant.
@@ -77,6 +86,47 @@ impl Auth {
             verifying: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
             ),
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Starts a dashboard session for `user`; returns the cookie's value (random, 256 bits;
+    /// only its SHA-256 is kept).
+    pub fn start_session(&self, user: &str) -> String {
+        use rand::RngExt;
+        let mut rng = rand::rng();
+        let secret: String = (0..32)
+            .map(|_| format!("{:02x}", rng.random::<u8>()))
+            .collect();
+        let key: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        if let Ok(mut m) = self.sessions.lock() {
+            let now = Instant::now();
+            m.retain(|_, (_, until)| *until > now);
+            if m.len() >= SESSIONS_MAX {
+                m.clear();
+            }
+            m.insert(key, (user.to_string(), now + SESSION_TTL));
+        }
+        secret
+    }
+
+    /// The user of a live session cookie.
+    pub fn session_user(&self, cookie: &str) -> Option<String> {
+        let key: [u8; 32] = Sha256::digest(cookie.as_bytes()).into();
+        let now = Instant::now();
+        self.sessions
+            .lock()
+            .ok()?
+            .get(&key)
+            .filter(|(_, until)| *until > now)
+            .map(|(u, _)| u.clone())
+    }
+
+    /// Ends a session (sign-out).
+    pub fn end_session(&self, cookie: &str) {
+        let key: [u8; 32] = Sha256::digest(cookie.as_bytes()).into();
+        if let Ok(mut m) = self.sessions.lock() {
+            m.remove(&key);
         }
     }
 
@@ -167,6 +217,25 @@ async fn authenticate(
             .split_once(':')
             .map(|(n, p)| (n.to_string(), p.to_string()))
             .ok_or_else(|| unauthenticated("malformed basic credentials"))?;
+        check_password(state, auth, name, password).await?
+    } else {
+        return Err(unauthenticated(HOW));
+    };
+    Ok(Caller {
+        user: user.name,
+        admin: user.admin,
+    })
+}
+
+/// The user whose name and password these are (argon2, bounded and cached as for Basic
+/// authentication), or a 401 answer.
+pub(crate) async fn check_password(
+    state: &AppState,
+    auth: &Auth,
+    name: String,
+    password: String,
+) -> Result<accounts::User, Response> {
+    let user = {
         let lookup = name.clone();
         let found = blocking(state, "auth.user", move |st| Ok(st.get_user(&lookup)?))
             .await
@@ -198,13 +267,8 @@ async fn authenticate(
             }
             _ => return Err(unauthenticated("invalid user name or password")),
         }
-    } else {
-        return Err(unauthenticated(HOW));
     };
-    Ok(Caller {
-        user: user.name,
-        admin: user.admin,
-    })
+    Ok(user)
 }
 
 /// Where a checked resource's identity is found in a request.
@@ -237,6 +301,10 @@ pub enum Rule {
     Open,
     /// Any authenticated user (server metadata).
     Authenticated,
+    /// A dashboard page or form: any authenticated user, also through the dashboard's
+    /// session cookie; a browser without credentials is sent to the sign-in page. The
+    /// handler checks what the page shows.
+    Page,
     /// Administrators only.
     Admin,
     /// Each target at the level.
@@ -296,9 +364,19 @@ pub fn rule(method: &Method, template: &str) -> Option<Rule> {
         | "/studies/{experiment_id}"
         | "/studies/{experiment_id}/events"
         | "/experiments/{experiment_id}/events"
-        | "/compare" => {
-            return (m == "GET").then_some(Rule::Authenticated);
+        | "/compare"
+        | "/models"
+        | "/models/{name}"
+        | "/models/{name}/versions/{version}" => {
+            return (m == "GET").then_some(Rule::Page);
         }
+        // Its forms (MANAGE on the model and a CSRF token, checked by the handler).
+        "/models/{name}/versions/{version}/promote" | "/models/{name}/rollback" => {
+            return (m == "POST").then_some(Rule::Page);
+        }
+        "/logout" => return matches!(m, "GET" | "POST").then_some(Rule::Page),
+        // Signing in needs no credentials (it checks them).
+        "/login" => return matches!(m, "GET" | "POST").then_some(Rule::Open),
         // hone's store calls and blobs check each call's needs themselves (`crate::calls`).
         "/api/2.0/hone/call" => return (m == "POST").then_some(Rule::Authenticated),
         "/api/2.0/hone/blobs" => return (m == "PUT").then_some(Rule::Authenticated),
@@ -611,7 +689,10 @@ fn path_param(template: &str, path: &str) -> Option<String> {
 }
 
 fn needs_params(rule: &Rule) -> bool {
-    !matches!(rule, Rule::Open | Rule::Authenticated | Rule::Admin)
+    !matches!(
+        rule,
+        Rule::Open | Rule::Authenticated | Rule::Page | Rule::Admin
+    )
 }
 
 /// Reads a request's message (query string for GET, the buffered JSON body otherwise) and
@@ -698,9 +779,23 @@ pub async fn authorize(State(state): State<AppState>, req: Request, next: Next) 
         return next.run(req).await;
     }
     let header = req.headers().get(header::AUTHORIZATION).cloned();
-    let caller = match authenticate(&state, &auth, header).await {
-        Ok(c) => c,
-        Err(r) => return r,
+    let caller = if rule == Rule::Page && header.is_none() {
+        let user = cookie(req.headers(), SESSION_COOKIE).and_then(|c| auth.session_user(c));
+        let is_get = req.method() == Method::GET;
+        let wanted = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        match page_caller_of(&state, user, is_get, wanted).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        }
+    } else {
+        match authenticate(&state, &auth, header).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        }
     };
     match run_checked(
         &state,
@@ -716,6 +811,50 @@ pub async fn authorize(State(state): State<AppState>, req: Request, next: Next) 
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
+}
+
+/// The value of a cookie in a request.
+pub(crate) fn cookie<'r>(req_headers: &'r axum::http::HeaderMap, name: &str) -> Option<&'r str> {
+    req_headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The caller of a dashboard request without an `Authorization` header: the user of its
+/// session cookie (who must still exist), or else a redirect to the sign-in page (GET) or 401.
+async fn page_caller_of(
+    state: &AppState,
+    user: Option<String>,
+    is_get: bool,
+    wanted: String,
+) -> Result<Caller, Response> {
+    if let Some(name) = user {
+        let found = blocking(state, "auth.user", move |st| Ok(st.get_user(&name)?))
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if let Some(u) = found {
+            return Ok(Caller {
+                user: u.name,
+                admin: u.admin,
+            });
+        }
+    }
+    if is_get {
+        let next = form_urlencoded::byte_serialize(wanted.as_bytes()).collect::<String>();
+        let mut r = StatusCode::SEE_OTHER.into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("/login?next={next}")) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        return Err(r);
+    }
+    Err(unauthenticated(
+        "sign in first: your dashboard session has ended",
+    ))
 }
 
 async fn run_checked(
@@ -875,7 +1014,7 @@ async fn run_checked(
                 None => Ok(Response::from_parts(parts, Body::from(bytes))),
             }
         }
-        Rule::Open | Rule::Authenticated | Rule::Admin => Ok(next.run(req).await),
+        Rule::Open | Rule::Authenticated | Rule::Page | Rule::Admin => Ok(next.run(req).await),
     }
 }
 

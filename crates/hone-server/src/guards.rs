@@ -147,7 +147,12 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             .into_response(),
         );
     }
-    if writes && has_body(&req) && !json_content_type(&req) && !is_artifact_upload(&req) {
+    if writes
+        && has_body(&req)
+        && !json_content_type(&req)
+        && !is_artifact_upload(&req)
+        && !is_dashboard_form(&req)
+    {
         return secure(
             ApiError::invalid("Bad Request. Content-Type must be one of ['application/json']")
                 .into_response(),
@@ -165,6 +170,27 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
 /// The methods and request headers a preflight from an allowed origin is told it may use.
 const CORS_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const CORS_HEADERS: &str = "Authorization, Content-Type";
+
+/// Whether a request posts one of the dashboard's forms (sign-in, sign-out, promote,
+/// rollback) as a browser does, URL-encoded: those check a CSRF token and the origin
+/// themselves (`crate::web`), and no other route takes a form.
+fn is_dashboard_form(req: &Request) -> bool {
+    let form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let path = req.uri().path();
+    let segments: Vec<&str> = path.split('/').collect();
+    form && *req.method() == Method::POST
+        && (path == "/login"
+            || path == "/logout"
+            || matches!(segments.as_slice(), ["", "models", _, "rollback"])
+            || matches!(
+                segments.as_slice(),
+                ["", "models", _, "versions", _, "promote"]
+            ))
+}
 
 /// Whether an `Origin` is the server's own (scheme `http` or `https`, and the same host and
 /// port as the request's `Host`, which the allow-list has already vetted).

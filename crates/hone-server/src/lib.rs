@@ -121,6 +121,8 @@ pub struct AppState {
     auth: Option<Arc<auth::Auth>>,
     /// What the dashboard needs hone's training library for (plugged in by `hone server`).
     analyses: Option<Arc<dyn analyses::Analyses>>,
+    /// This process's random secret behind the dashboard's CSRF tokens.
+    web_secret: Arc<[u8; 32]>,
 }
 
 impl AppState {
@@ -142,6 +144,10 @@ impl AppState {
             leases: Arc::new(RunLeases::new(DEFAULT_RUN_TIMEOUT)),
             auth: None,
             analyses: None,
+            web_secret: Arc::new({
+                use rand::RngExt;
+                rand::rng().random()
+            }),
         }
     }
 

@@ -34,7 +34,9 @@ const PAGE: usize = 100;
 const PRESET_COLUMNS: usize = 8;
 
 mod compare;
+mod models;
 mod report;
+mod session;
 mod study;
 mod svg;
 
@@ -47,6 +49,19 @@ pub fn routes() -> Router<AppState> {
         .route("/studies/{experiment_id}", get(study::page))
         .route("/studies/{experiment_id}/events", get(study::events))
         .route("/compare", get(compare::page))
+        .route("/models", get(models::list))
+        .route("/models/{name}", get(models::model))
+        .route("/models/{name}/versions/{version}", get(models::version))
+        .route(
+            "/models/{name}/versions/{version}/promote",
+            axum::routing::post(models::promote),
+        )
+        .route(
+            "/models/{name}/rollback",
+            axum::routing::post(models::rollback),
+        )
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", get(session::logout_page).post(session::logout))
         .route("/runs/{run_id}", get(run))
         .route("/runs/{run_id}/events", get(run_events))
         .route("/runs/{run_id}/artifacts/{*path}", get(artifact))

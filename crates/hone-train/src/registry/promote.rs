@@ -50,6 +50,9 @@ pub struct PromoteRequest<'a> {
     pub alpha: f64,
     /// Seed of the paired bootstrap.
     pub seed: u64,
+    /// Who promotes (the audit log's user); `None`: the process's user. `hone server` passes
+    /// the signed-in user.
+    pub user: Option<&'a str>,
 }
 
 /// The significance check against the production version.
@@ -373,7 +376,10 @@ pub fn promote(
     v.current_stage.check_move(req.stage, &what)?;
     let production = production_of(store, req.name)?;
     let check = check_promotion(store, blobs, &v, production.as_ref(), req.alpha, req.seed)?;
-    let user = super::current_user();
+    let user = req
+        .user
+        .map(str::to_string)
+        .unwrap_or_else(super::current_user);
     let mut details = serde_json::to_value(&check)
         .map_err(|e| TrainError::Invalid(format!("promotion check: {e}")))?;
     if !check.passed && !req.force {
@@ -477,6 +483,17 @@ pub fn rollback(
     to: Option<&str>,
     reason: &str,
 ) -> Result<Rollback, TrainError> {
+    rollback_as(store, name, to, reason, &super::current_user())
+}
+
+/// [`rollback`] on behalf of `user` (the audit log's user).
+pub fn rollback_as(
+    store: &dyn Backend,
+    name: &str,
+    to: Option<&str>,
+    reason: &str,
+    user: &str,
+) -> Result<Rollback, TrainError> {
     let current = production_of(store, name)?.ok_or_else(|| {
         TrainError::Config(format!(
             "registered model {name} has no production version: nothing to roll back"
@@ -526,7 +543,7 @@ pub fn rollback(
         to: Stage::Production,
         expected_current_production: Some(current.version),
         archive_existing: false,
-        user: &super::current_user(),
+        user,
         reason: &why,
         details: &details.to_string(),
     })?;
