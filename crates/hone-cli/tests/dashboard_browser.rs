@@ -44,19 +44,7 @@ fn count(b: &Browser, selector: &str) -> u64 {
 fn pages_render_filter_and_draw_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let config = d.join("job.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "name = \"spx_browser\"\n[data]\npath = \"{}\"\ntime_column = \"date\"\n\
-             [data.derive]\nprice = \"close\"\nreturns = [1, 5, 20]\nrolling = [20]\n\
-             [target]\nkind = \"direction\"\n[split]\nscheme = \"timeseries\"\nn_splits = 3\n\
-             holdout = 0.2\n[model]\ntype = \"lightgbm\"\nearly_stopping_rounds = 20\n[model.params]\nnum_iterations = 60\n\
-             [trading]\nrule = \"sign\"\ncost_bps = 2\n[gates]\nhard = [\"cv.accuracy.mean >= 0.3\"]\n",
-            common::bundled_data()
-        ),
-    )
-    .unwrap();
+    let config = job_config(d);
     let out = Command::new(env!("CARGO_BIN_EXE_hone"))
         .args([
             "train",
@@ -281,6 +269,25 @@ fn pages_render_filter_and_draw_in_chromium() {
         told.elapsed().as_millis()
     );
     eprintln!("screenshots in {}", shots.display());
+}
+
+/// A `hone train` config over the bundled data: LightGBM, 3 time-series folds, a holdout,
+/// trading and one hard gate.
+fn job_config(d: &std::path::Path) -> PathBuf {
+    let config = d.join("job.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"spx_browser\"\n[data]\npath = \"{}\"\ntime_column = \"date\"\n\
+             [data.derive]\nprice = \"close\"\nreturns = [1, 5, 20]\nrolling = [20]\n\
+             [target]\nkind = \"direction\"\n[split]\nscheme = \"timeseries\"\nn_splits = 3\n\
+             holdout = 0.2\n[model]\ntype = \"lightgbm\"\nearly_stopping_rounds = 20\n[model.params]\nnum_iterations = 60\n\
+             [trading]\nrule = \"sign\"\ncost_bps = 2\n[gates]\nhard = [\"cv.accuracy.mean >= 0.3\"]\n",
+            common::bundled_data()
+        ),
+    )
+    .unwrap();
+    config
 }
 
 /// Waits (up to 10 s) until `script` returns true in the page.
@@ -532,4 +539,141 @@ fn the_runs_table_opens_within_a_second_at_100k_runs() {
         times.iter().all(|t| *t < 1000.0),
         "the runs table's first page took {times:?} ms"
     );
+}
+
+/// With `--auth`: a browser is sent to the sign-in page, signs in (the session cookie is not
+/// readable by the page's scripts), sees the registered model, reads a version's promotion
+/// checks and promotes it with the form; the move is recorded under the signed-in user.
+#[test]
+fn sign_in_and_promote_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = job_config(d);
+    let hone = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hone"))
+            .args(args)
+            .args(["--store", &store_uri(d)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // Version 1 goes to production; version 2, trained with other settings, is its child.
+    let job = config.display().to_string();
+    hone(&["train", &job, "--no-outputs", "--register", "spx"]);
+    hone(&["models", "promote", "spx", "1", "--stage", "staging"]);
+    hone(&["models", "promote", "spx", "1", "--stage", "production"]);
+    hone(&[
+        "train",
+        &job,
+        "--no-outputs",
+        "--register",
+        "spx",
+        "--set",
+        "model.params.num_leaves=7",
+    ]);
+    let mut add = Command::new(env!("CARGO_BIN_EXE_hone"))
+        .args(["users", "add", "quant", "--admin", "--password-stdin"])
+        .args(["--store", &store_uri(d)])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let server = ServerProcess::in_dir(d, &["--auth"]);
+    let base = format!("http://{}", server.addr);
+    let b = Browser::start();
+    let shots = screenshots();
+
+    b.open(&format!("{base}/models"));
+    wait_for(&b, "return location.pathname === '/login';");
+    no_console_errors(&b, "sign-in");
+    b.screenshot(&shots.join("login.png"));
+    b.eval(
+        "const f = document.querySelector('form.login');\
+         f.querySelector('input[name=user]').value = 'quant';\
+         f.querySelector('input[name=password]').value = 'a long enough password';\
+         f.submit();",
+        json!([]),
+    );
+    wait_for(
+        &b,
+        "return location.pathname === '/models' && document.readyState === 'complete';",
+    );
+    assert_eq!(
+        b.eval(
+            "return document.cookie.includes('hone_session');",
+            json!([])
+        ),
+        false,
+        "the session cookie is HttpOnly"
+    );
+    assert_eq!(count(&b, "table.models tbody tr"), 1);
+    no_console_errors(&b, "models");
+    b.screenshot(&shots.join("models.png"));
+
+    // The model: both versions, the lineage graph back to the dataset, the changelog.
+    b.open(&format!("{base}/models/spx"));
+    assert_eq!(count(&b, "table.versions tbody tr"), 2);
+    assert_eq!(count(&b, "svg.lineage rect.dataset"), 1, "one dataset");
+    assert_eq!(count(&b, "svg.lineage rect.version"), 2);
+    assert!(
+        count(&b, "svg.lineage path.parent") >= 1,
+        "v2's parent is v1"
+    );
+    assert!(count(&b, "ul.changelog > li") >= 4);
+    no_console_errors(&b, "model");
+
+    // Version 2: the checks first (its gates, and the tests against production on the
+    // holdout rows they share), then the form; promote it to staging, forced with a reason
+    // should a check fail.
+    b.open(&format!("{base}/models/spx/versions/2"));
+    assert_eq!(count(&b, "table.gates tbody tr"), 1);
+    assert!(count(&b, "table.tests tbody tr") >= 2, "significance tests");
+    assert_eq!(count(&b, "form.promote"), 1);
+    no_console_errors(&b, "version");
+    b.screenshot(&shots.join("version.png"));
+    b.eval(
+        "const f = document.querySelector('form.promote');\
+         f.querySelector('select[name=stage]').value = 'staging';\
+         f.querySelector('input[name=reason]').value = 'shadow it in staging';\
+         f.querySelector('input[name=force]').checked = true;\
+         f.querySelector('button').click();",
+        json!([]),
+    );
+    wait_for(
+        &b,
+        "return location.pathname === '/models/spx' && document.readyState === 'complete';",
+    );
+    let done = b.eval(
+        "const p = document.querySelector('p.done'); return p ? p.textContent : '';",
+        json!([]),
+    );
+    assert!(
+        done.as_str()
+            .unwrap()
+            .contains("moved from development to staging"),
+        "{done}"
+    );
+    assert_eq!(count(&b, "span.stage.staging"), 1);
+    assert_eq!(count(&b, "span.stage.production"), 1);
+    let newest = b.eval(
+        "return [...document.querySelectorAll('ul.changelog > li')].slice(0, 3).map(l => l.textContent).join(' | ');",
+        json!([]),
+    );
+    let newest = newest.as_str().unwrap();
+    assert!(
+        newest.contains("quant") && newest.contains("staging"),
+        "the move is recorded under the signed-in user: {newest}"
+    );
+    no_console_errors(&b, "model after promotion");
+    b.screenshot(&shots.join("model.png"));
 }

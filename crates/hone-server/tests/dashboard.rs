@@ -290,8 +290,12 @@ fn with_auth_pages_show_what_the_caller_may_read() {
     };
     let get =
         |user: &str, path: &str| s.send("GET", path, &[("Authorization", &basic(user))], None);
-    // No credentials: the browser is asked for them.
+    // No credentials: the browser is sent to the sign-in page, which comes back here after.
     let r = s.get("/");
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/login?next=%2F"));
+    // The API still asks for credentials the way MLflow's clients expect.
+    let r = s.get("/api/2.0/mlflow/experiments/search?max_results=10");
     assert_eq!(r.status, 401);
     assert!(r.header("www-authenticate").is_some());
     // Alice sees her experiment and its runs, not the other one.
@@ -307,4 +311,100 @@ fn with_auth_pages_show_what_the_caller_may_read() {
     // The administrator sees everything; the stylesheet needs no one.
     assert!(get("root", "/").body.contains("hidden-exp"));
     assert_eq!(s.get("/static/hone.css").status, 200);
+}
+
+/// The value of a hidden form field in a page.
+fn field(body: &str, name: &str) -> String {
+    let at = body
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no {name} field in {body}"));
+    let rest = &body[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+#[test]
+fn sign_in_gives_a_strict_session_cookie_and_forms_need_a_token_and_manage() {
+    let s = TestServer::with_users(None);
+    let st = store(&s);
+    let (mine, _) = seed(st.as_ref(), "alice-exp", 1);
+    st.set_permission("alice", ResourceKind::Experiment, &mine, Level::Read)
+        .unwrap();
+    st.create_registered_model("m", "", &[]).unwrap();
+    st.set_permission("alice", ResourceKind::RegisteredModel, "m", Level::Read)
+        .unwrap();
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let post = |path: &str, extra: &[(&str, &str)], body: &str| {
+        let mut h = form.to_vec();
+        h.extend_from_slice(extra);
+        s.send("POST", path, &h, Some(body.as_bytes()))
+    };
+    // The sign-in page, then a wrong password: no session.
+    let page = s.get("/login?next=%2Fmodels");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("type=\"password\""));
+    let r = post("/login", &[], "user=alice&password=wrong&next=%2F");
+    assert_eq!(r.status, 401);
+    assert!(r.header("set-cookie").is_none());
+    assert!(r.body.contains("invalid user name or password"));
+    // A sign-in posted from another site is refused.
+    let good = format!(
+        "user=alice&password={}&next=%2Fmodels",
+        PASSWORD.replace(' ', "+")
+    );
+    let r = post("/login", &[("Origin", "https://evil.example")], &good);
+    assert!(r.status == 403, "{}", r.status);
+    // The right password: a session cookie no script can read and no other site sends, and
+    // on to the page asked for (never to another host).
+    let r = post("/login", &[], &good);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/models"));
+    let set = r.header("set-cookie").unwrap().to_string();
+    for part in ["hone_session=", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(part), "{set}");
+    }
+    let r = post(
+        "/login",
+        &[],
+        &good.replace("%2Fmodels", "%2F%2Fevil.example"),
+    );
+    assert_eq!(r.header("location"), Some("/"));
+    let cookie = set.split(';').next().unwrap().to_string();
+    let get = |path: &str| s.send("GET", path, &[("Cookie", &cookie)], None);
+    assert_eq!(get(&format!("/experiments/{mine}")).status, 200);
+    let models = get("/models/m");
+    assert_eq!(models.status, 200);
+    assert!(
+        models.body.contains("alice"),
+        "the page names who is signed in"
+    );
+    // Nothing is editable by a reader: no forms, and a posted one is refused.
+    assert!(
+        !models.body.contains("<form class=\"action"),
+        "{}",
+        models.body
+    );
+    let csrf = field(&get("/logout").body, "csrf");
+    let r = post(
+        "/models/m/rollback",
+        &[("Cookie", &cookie)],
+        &format!("reason=x&csrf={csrf}"),
+    );
+    assert_eq!(r.status, 403, "READ is not MANAGE");
+    assert!(r.body.contains("Permission denied"), "{}", r.body);
+    // A form without the page's token (a forged post) is refused before anything else.
+    let r = post(
+        "/models/m/rollback",
+        &[("Cookie", &cookie)],
+        "reason=x&csrf=forged",
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("CSRF"), "{}", r.body);
+    // The session is for the dashboard only: the API does not take it.
+    let r = get("/api/2.0/mlflow/experiments/search?max_results=10");
+    assert_eq!(r.status, 401);
+    // Signing out ends the session and clears the cookie.
+    let r = post("/logout", &[("Cookie", &cookie)], &format!("csrf={csrf}"));
+    assert_eq!(r.status, 303);
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(get("/").status, 303, "the old cookie no longer signs in");
 }

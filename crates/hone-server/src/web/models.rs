@@ -375,11 +375,7 @@ async fn model_page(
             })
             .collect(),
         warnings: history.warnings.clone(),
-        changes: changes
-            .into_iter()
-            .rev()
-            .map(|c| (iso(c.time), c))
-            .collect(),
+        changes: changes.into_iter().map(|c| (iso(c.time), c)).collect(),
         notes,
         can_roll_back: manage
             && versions
