@@ -677,3 +677,100 @@ fn sign_in_and_promote_in_chromium() {
     no_console_errors(&b, "model after promotion");
     b.screenshot(&shots.join("model.png"));
 }
+
+/// A `hone train` started while its run's page is open: every fold's scores reach the page's
+/// chart within 2 s of being logged (server-sent events; the page does not poll).
+#[test]
+fn a_run_page_follows_hone_train_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = d.join("live.toml");
+    // Slow enough (about a second a fold on two cores) to watch it.
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"live\"\n[data]\npath = \"{}\"\ntime_column = \"date\"\n\
+             [data.derive]\nprice = \"close\"\nreturns = [1, 5, 20]\nrolling = [20]\n\
+             [target]\nkind = \"direction\"\n[split]\nscheme = \"timeseries\"\nn_splits = 5\n\
+             holdout = 0.2\n[model]\ntype = \"lightgbm\"\n[model.params]\nnum_iterations = 1000\n\
+             learning_rate = 0.01\nnum_leaves = 63\nmin_data_in_leaf = 5\n",
+            common::bundled_data()
+        ),
+    )
+    .unwrap();
+    let server = ServerProcess::in_dir(d, &[]);
+    let base = format!("http://{}", server.addr);
+    let mut train = Command::new(env!("CARGO_BIN_EXE_hone"))
+        .args(["train", &config.display().to_string(), "--no-outputs"])
+        .args(["--store", &store_uri(d)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let store = hone_track::open_store(&store_uri(d)).unwrap();
+    let started = std::time::Instant::now();
+    let run = loop {
+        let found = store.get_experiment_by_name("live").unwrap().and_then(|e| {
+            let req = hone_track::SearchRequest {
+                experiment_ids: vec![e.experiment_id],
+                filter: "attributes.status = 'RUNNING'".into(),
+                max_results: 10,
+                ..Default::default()
+            };
+            store.search_runs(&req).unwrap().0.into_iter().next()
+        });
+        if let Some(r) = found {
+            break r.info.run_id;
+        }
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the job's run never appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let b = Browser::start();
+    b.open(&format!("{base}/runs/{run}"));
+    let key = "cv.fold.accuracy";
+    let shown = |b: &Browser| -> usize {
+        b.eval(
+            "const f = [...document.querySelectorAll('figcaption')]\
+               .find(c => c.firstChild && c.firstChild.textContent.trim() === arguments[0]);\
+             return f ? parseInt(f.querySelector('small').textContent) : 0;",
+            json!([key]),
+        )
+        .as_u64()
+        .unwrap_or(0) as usize
+    };
+    let mut checked = Vec::new();
+    loop {
+        let done = train.try_wait().unwrap().is_some();
+        let history = store.metric_history(&run, key).unwrap();
+        let on_page = shown(&b);
+        // A chart needs two points; from the second on, each point logged must be on the page
+        // within 2 s of its timestamp.
+        for (i, p) in history.iter().enumerate().skip(1) {
+            let age = hone_track::now_ms() - p.timestamp;
+            if on_page > i {
+                if !checked.iter().any(|(k, _)| *k == i) {
+                    checked.push((i, age));
+                }
+            } else {
+                assert!(
+                    age < 2000,
+                    "fold {} logged {age} ms ago, not on the page",
+                    i + 1
+                );
+            }
+        }
+        if done && checked.len() + 1 >= history.len() {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 120, "the job did not end");
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert!(train.wait().unwrap().success());
+    assert!(checked.len() >= 3, "too few folds watched: {checked:?}");
+    eprintln!("fold scores on the page (fold index, ms after logging, at most): {checked:?}");
+    no_console_errors(&b, "run page following hone train");
+    b.screenshot(&screenshots().join("live_train.png"));
+}

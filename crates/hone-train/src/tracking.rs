@@ -502,7 +502,27 @@ pub fn run_train_tracked_with(
         "experiment": experiment,
         "store": tracker.store().location(),
     });
-    let job = run_job(cfg, out_dir.as_deref(), &earlier, on_event).and_then(|out| {
+    // While the job trains, each fold's scores go to the parent run as it is scored
+    // (`cv.fold.<metric>` at step = fold number), so a dashboard or MLflow client following
+    // the RUNNING run sees it progress; the folds' own runs and curves are logged at the end.
+    let mut live = |e: crate::Event<'_>| {
+        if let crate::Event::FoldFinished { fold, metrics } = &e {
+            let keys: Vec<String> = metrics
+                .iter()
+                .map(|(m, _)| format!("cv.fold.{}", m.name()))
+                .collect();
+            let values: Vec<(&str, f64)> = keys
+                .iter()
+                .zip(metrics.iter())
+                .filter(|(_, (_, v))| v.is_finite())
+                .map(|(k, (_, v))| (k.as_str(), *v))
+                .collect();
+            // Best effort: a progress point that cannot be queued must not fail the job.
+            let _ = parent.log_metrics(&values, *fold as i64 + 1);
+        }
+        on_event(e)
+    };
+    let job = run_job(cfg, out_dir.as_deref(), &earlier, &mut live).and_then(|out| {
         if let Some(dir) = &out_dir {
             out.files.write_to(dir)?;
             let path = dir.join(RUN_FILE);
