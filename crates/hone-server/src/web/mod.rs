@@ -68,6 +68,10 @@ pub fn routes() -> Router<AppState> {
         .route("/static/hone.css", get(css))
         .route("/static/hone.js", get(js))
         .route("/static/favicon.svg", get(favicon))
+        // Pages and static files are gzipped for browsers that accept it (a run page's SVG
+        // curves shrink about 3 times); tower-http's default predicate leaves the event
+        // streams and small bodies alone.
+        .layer(tower_http::compression::CompressionLayer::new())
 }
 
 /// What every page is sent with: HTML, never cached, and a policy that allows only this

@@ -464,19 +464,16 @@ fn build<'a>(
         };
         let mut dominated = Series::new("dominated", Mark::Dots, Vec::new());
         let mut best = Series::new("front", Mark::Dots, Vec::new());
-        for i in 0..complete.len() {
+        for (i, (trial, run)) in complete.iter().enumerate() {
             let s = if on_front.contains(&i) {
                 &mut best
             } else {
                 &mut dominated
             };
             s.points.push(point(i));
-            s.tips.push(format!(
-                "trial {}: {}",
-                complete[i].0.number,
-                values_text(&complete[i].0)
-            ));
-            s.links.push(run_link(&complete[i].1));
+            s.tips
+                .push(format!("trial {}: {}", trial.number, values_text(trial)));
+            s.links.push(run_link(run));
         }
         let mut line: Vec<(f64, f64)> = front.iter().map(|&i| point(i)).collect();
         line.sort_by(|a, b| a.0.total_cmp(&b.0));
