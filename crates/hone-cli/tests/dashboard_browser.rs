@@ -45,47 +45,18 @@ fn pages_render_filter_and_draw_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let config = job_config(d);
-    let out = Command::new(env!("CARGO_BIN_EXE_hone"))
-        .args([
-            "train",
-            &config.display().to_string(),
-            "--no-outputs",
-            "--json",
-        ])
-        .args(["--store", &store_uri(d)])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let first_parent = report["run_id"].as_str().unwrap().to_string();
+    let first_parent = train(d, &config, &[]);
     // A second job with other model settings, for the compare view.
-    let out = Command::new(env!("CARGO_BIN_EXE_hone"))
-        .args([
-            "train",
-            &config.display().to_string(),
-            "--no-outputs",
-            "--json",
-        ])
-        .args([
+    let parent = train(
+        d,
+        &config,
+        &[
             "--set",
             "model.params.num_leaves=7",
             "--set",
             "model.params.learning_rate=0.05",
-        ])
-        .args(["--store", &store_uri(d)])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let parent = report["run_id"].as_str().unwrap().to_string();
     let study = multi_objective_study(d, 12);
 
     let server = ServerProcess::in_dir(d, &[]);
@@ -269,6 +240,28 @@ fn pages_render_filter_and_draw_in_chromium() {
         told.elapsed().as_millis()
     );
     eprintln!("screenshots in {}", shots.display());
+}
+
+/// Runs `hone train CONFIG --no-outputs ARGS` on the store in `d`; returns the job's run id.
+fn train(d: &std::path::Path, config: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_hone"))
+        .args([
+            "train",
+            &config.display().to_string(),
+            "--no-outputs",
+            "--json",
+        ])
+        .args(args)
+        .args(["--store", &store_uri(d)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["run_id"].as_str().unwrap().to_string()
 }
 
 /// A `hone train` config over the bundled data: LightGBM, 3 time-series folds, a holdout,

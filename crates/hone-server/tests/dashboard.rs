@@ -126,6 +126,23 @@ fn pages_render_filter_sort_and_page() {
         "{}",
         chosen.body
     );
+    // The column chooser offers every metric, param and tag of the page (the shown ones
+    // ticked); its ticked boxes, sent with its own button, replace the columns box.
+    for offered in [
+        "name=\"col\" value=\"metrics.loss\"",
+        "name=\"col\" value=\"params.`model.type`\"",
+        "name=\"col\" value=\"metrics.`cv.roc_auc.mean`\" checked",
+    ] {
+        assert!(
+            page.body.contains(offered) || page.body.contains(&offered.replace('`', "&#96;")),
+            "{offered} not offered"
+        );
+    }
+    let ticked = s.get(&format!(
+        "/experiments/{exp}?columns=metrics.loss&chooser=1&col=params.%60model.type%60"
+    ));
+    assert!(ticked.body.contains(">model.type<"), "{}", ticked.body);
+    assert!(!ticked.body.contains(">loss<"), "the ticked boxes win");
     // A bad filter: 400, the message and a caret under the character it names, no rows.
     let bad = s.get(&format!(
         "/experiments/{exp}?filter=metrics.auc%20%3E%3E%201"

@@ -234,21 +234,20 @@ fn build<'a>(
             })
         })
         .collect();
+    // Each run's holdout equity, on dates when every file has them.
+    let mut dated = true;
     let equity_series: Vec<Series> = equity
         .iter()
         .enumerate()
         .filter_map(|(i, bytes)| {
             let (times, cols) = super::report::columns(bytes.as_deref()?, &["equity"])?;
-            let (xs, _) = super::report::x_axis(&times);
+            let (xs, scale) = super::report::x_axis(&times);
+            dated &= scale == Scale::Date;
             let pts =
                 super::report::thin(xs.into_iter().zip(cols[0].iter().copied()).collect(), 800);
             Some(Series::new(class(i), Mark::Line, pts))
         })
         .collect();
-    let dated = equity.iter().flatten().any(|b| {
-        super::report::columns(b, &["equity"])
-            .is_some_and(|(t, _)| super::report::x_axis(&t).1 == Scale::Date)
-    });
     let equity_svg = (!equity_series.is_empty())
         .then(|| {
             let mut plot = Plot::wide(equity_series);

@@ -311,6 +311,9 @@ struct RunsPage<'a> {
     order_by: String,
     columns_text: String,
     error: Option<FilterError>,
+    /// The column chooser: per kind (metrics, params, tags), every key of the page's runs as
+    /// (grammar key, name, shown now).
+    chooser: Vec<ChoiceGroup>,
     shown: usize,
     more: bool,
     columns: Vec<ColumnView>,
@@ -368,6 +371,28 @@ fn preset_rank(key: &str) -> Option<usize> {
     }
 }
 
+/// How early a metric comes in the preset: the usual headline metrics first.
+fn interest(key: &str) -> usize {
+    const FIRST: [&str; 12] = [
+        "roc_auc",
+        "log_loss",
+        "accuracy",
+        "rmse",
+        "r2",
+        "mae",
+        "sharpe",
+        "max_drawdown",
+        "annual_return",
+        "sortino",
+        "f1",
+        "brier",
+    ];
+    FIRST
+        .iter()
+        .position(|m| key.split('.').any(|part| part == *m))
+        .unwrap_or(FIRST.len())
+}
+
 /// The columns asked for (`metrics.a, params.b, tags.c`; a bare name is a metric; `*` ends a
 /// prefix), or the preset: hone's keys present on the page, else the page's first metrics.
 fn choose_columns(text: &str, runs: &[Run]) -> Vec<(String, String)> {
@@ -388,7 +413,11 @@ fn choose_columns(text: &str, runs: &[Run]) -> Vec<(String, String)> {
         const PER_GROUP: [usize; 4] = [4, 3, 2, 2];
         let mut taken = [0usize; 4];
         let mut ranked: Vec<(usize, &str)> = Vec::new();
-        for k in &metric_keys {
+        // The metrics quants read first come first in each group (AUC before Brier, Sharpe
+        // before kurtosis), then the rest by name.
+        let mut by_interest = metric_keys.clone();
+        by_interest.sort_by_key(|k| (interest(k), *k));
+        for k in &by_interest {
             if let Some(r) = preset_rank(k)
                 && taken[r] < PER_GROUP[r]
             {
@@ -396,7 +425,7 @@ fn choose_columns(text: &str, runs: &[Run]) -> Vec<(String, String)> {
                 ranked.push((r, k));
             }
         }
-        ranked.sort();
+        ranked.sort_by_key(|(group, _)| *group);
         let keys: Vec<&str> = if ranked.is_empty() {
             metric_keys.iter().take(PRESET_COLUMNS).copied().collect()
         } else {
@@ -425,6 +454,44 @@ fn choose_columns(text: &str, runs: &[Run]) -> Vec<(String, String)> {
     }
     out.dedup();
     out
+}
+
+/// A group of the column chooser: its kind (`metrics`, `params`, `tags`) and its keys as
+/// (grammar key, name, shown now).
+type ChoiceGroup = (&'static str, Vec<(String, String, bool)>);
+
+/// The most keys of one kind the column chooser lists.
+const CHOOSER_KEYS: usize = 300;
+
+/// Every metric, param and tag key of the page's runs, for the column chooser.
+fn column_choices(runs: &[Run], chosen: &[(String, String)]) -> Vec<ChoiceGroup> {
+    let mut metrics = std::collections::BTreeSet::new();
+    let mut params = std::collections::BTreeSet::new();
+    let mut tags = std::collections::BTreeSet::new();
+    for r in runs {
+        metrics.extend(r.metrics.iter().map(|m| m.key.as_str()));
+        params.extend(r.params.iter().map(|(k, _)| k.as_str()));
+        tags.extend(r.tags.iter().map(|(k, _)| k.as_str()));
+    }
+    let group = |kind: &'static str, keys: std::collections::BTreeSet<&str>| {
+        let items = keys
+            .into_iter()
+            .take(CHOOSER_KEYS)
+            .map(|k| {
+                let on = chosen.iter().any(|(ck, cn)| ck == kind && cn == k);
+                (grammar_key(kind, k), k.to_string(), on)
+            })
+            .collect::<Vec<_>>();
+        (kind, items)
+    };
+    vec![
+        group("metrics", metrics),
+        group("params", params),
+        group("tags", tags),
+    ]
+    .into_iter()
+    .filter(|(_, items)| !items.is_empty())
+    .collect()
 }
 
 fn cell(run: &Run, kind: &str, name: &str) -> String {
@@ -497,8 +564,23 @@ async fn runs(
     State(s): State<AppState>,
     caller: Caller,
     Path(experiment_id): Path<String>,
-    Query(query): Query<RunsQuery>,
+    Query(mut query): Query<RunsQuery>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Response {
+    // Sent with the column chooser's own button, its ticked boxes (`col=...`, repeated)
+    // replace the columns box (the search button sends the box as typed).
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    if pairs.iter().any(|(k, _)| k == "chooser") {
+        let ticked: Vec<&str> = pairs
+            .iter()
+            .filter(|(k, v)| k == "col" && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+            .collect();
+        query.columns = ticked.join(", ");
+    }
     let user = caller.user.clone();
     let need = vec![Need::Experiment(experiment_id.clone(), Level::Read)];
     if let Err(e) = allowed(&s, &caller, need).await {
@@ -559,6 +641,7 @@ async fn runs(
         Some(Err(e)) => return error_page(&user, e.into()),
     };
     let chosen = choose_columns(&query.columns, &runs);
+    let chooser = column_choices(&runs, &chosen);
     let base = |order: &str, token: Option<&str>| {
         let mut link = format!(
             "/experiments/{}?filter={}&columns={}&order_by={}",
@@ -632,6 +715,7 @@ async fn runs(
             order_by: query.order_by.clone(),
             columns_text: query.columns.clone(),
             error,
+            chooser,
             shown: rows.len(),
             more: next.is_some(),
             columns,
@@ -645,6 +729,8 @@ struct DatasetView {
     name: String,
     context: String,
     rows: i64,
+    /// First and last row (times, when the data has them), from the dataset's schema.
+    span: String,
     digest: String,
     source: String,
 }
@@ -783,6 +869,17 @@ async fn run(
         datasets: datasets
             .into_iter()
             .map(|d| DatasetView {
+                span: serde_json::from_str::<serde_json::Value>(&d.schema)
+                    .ok()
+                    .and_then(|v| {
+                        let rows = v.get("rows")?;
+                        let text = |k: &str| match rows.get(k)? {
+                            serde_json::Value::String(s) => Some(s.clone()),
+                            other => Some(other.to_string()),
+                        };
+                        Some(format!("{} → {}", text("first")?, text("last")?))
+                    })
+                    .unwrap_or_default(),
                 name: d.name,
                 context: d.context,
                 rows: d.rows,
@@ -1298,6 +1395,60 @@ mod tests {
         assert_eq!(smooth(&[1.0, 2.0], 0.0), [1.0, 2.0]);
         let s = smooth(&[1.0, 1.0, 1.0], 0.6);
         assert!(s.iter().all(|v| (v - 1.0).abs() < 1e-12), "debiased: {s:?}");
+    }
+
+    #[test]
+    fn the_preset_puts_headline_metrics_first() {
+        let mut run = Run {
+            info: hone_track::RunInfo {
+                run_id: "r".into(),
+                experiment_id: "1".into(),
+                run_name: "r".into(),
+                parent_run_id: None,
+                status: RunStatus::Finished,
+                start_time: 0,
+                end_time: Some(1),
+                user_id: "u".into(),
+                lifecycle: hone_track::Lifecycle::Active,
+            },
+            params: Vec::new(),
+            metrics: Vec::new(),
+            tags: Vec::new(),
+        };
+        for k in [
+            "cv.accuracy.mean",
+            "cv.brier.mean",
+            "cv.f1.mean",
+            "cv.log_loss.mean",
+            "cv.mcc.mean",
+            "cv.roc_auc.mean",
+            "holdout.roc_auc",
+            "dsr",
+        ] {
+            run.metrics.push(hone_track::Metric {
+                key: k.into(),
+                point: hone_track::MetricPoint {
+                    value: 0.5,
+                    timestamp: 0,
+                    step: 0,
+                },
+            });
+        }
+        let keys: Vec<String> = choose_columns("", &[run])
+            .into_iter()
+            .map(|(_, k)| k)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "cv.roc_auc.mean",
+                "cv.log_loss.mean",
+                "cv.accuracy.mean",
+                "cv.f1.mean",
+                "holdout.roc_auc",
+                "dsr"
+            ]
+        );
     }
 
     #[test]

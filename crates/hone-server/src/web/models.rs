@@ -99,6 +99,15 @@ fn label(v: &ModelVersion) -> String {
     }
 }
 
+/// `@production @champion`.
+fn aliases(v: &ModelVersion) -> String {
+    v.aliases
+        .iter()
+        .map(|a| format!("@{a}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn tag<'a>(v: &'a ModelVersion, key: &str) -> Option<&'a str> {
     v.tags
         .iter()
@@ -391,12 +400,7 @@ async fn model_page(
                 version: v.version,
                 semver: v.semver.clone().unwrap_or_default(),
                 stage: v.current_stage.name(),
-                aliases: v
-                    .aliases
-                    .iter()
-                    .map(|a| format!("@{a}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                aliases: aliases(v),
                 run_id: v.source_run_id.clone(),
                 dataset: tag(v, keys::LINEAGE_DATASET)
                     .map(|d| d.rsplit('/').next().unwrap_or(d).to_string())
@@ -433,9 +437,13 @@ struct VersionPage<'a> {
 pub(super) async fn version(
     State(s): State<AppState>,
     caller: Caller,
-    Path((name, version)): Path<(String, u32)>,
+    Path((name, version)): Path<(String, String)>,
 ) -> Response {
     let user = caller.user.clone();
+    let version = match version_number(&version) {
+        Ok(v) => v,
+        Err(e) => return error_page(&user, e),
+    };
     if let Err(e) = allowed(&s, &caller, vec![Need::Model(name.clone(), Level::Read)]).await {
         return error_page(&user, e);
     }
@@ -466,12 +474,7 @@ pub(super) async fn version(
             label: label(&v),
             version: v.version,
             stage: v.current_stage.name(),
-            aliases: v
-                .aliases
-                .iter()
-                .map(|a| format!("@{a}"))
-                .collect::<Vec<_>>()
-                .join(" "),
+            aliases: aliases(&v),
             run_id: v.source_run_id.clone(),
             lineage: v
                 .tags
@@ -488,6 +491,15 @@ pub(super) async fn version(
             name,
         },
     )
+}
+
+/// A version number from a URL.
+fn version_number(text: &str) -> Result<u32, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::invalid(format!(
+            "version {text:?}: expected a version number (1, 2, ...)"
+        ))
+    })
 }
 
 /// The promote form.
@@ -508,7 +520,7 @@ pub(super) struct PromoteForm {
 pub(super) async fn promote(
     State(s): State<AppState>,
     caller: Caller,
-    Path((name, version)): Path<(String, u32)>,
+    Path((name, version)): Path<(String, String)>,
     headers: axum::http::HeaderMap,
     Form(form): Form<PromoteForm>,
 ) -> Response {
@@ -516,6 +528,10 @@ pub(super) async fn promote(
     if let Err(e) = check_csrf(&s, &caller, &headers, &form.csrf) {
         return error_page(&user, e);
     }
+    let version = match version_number(&version) {
+        Ok(v) => v,
+        Err(e) => return error_page(&user, e),
+    };
     if let Err(e) = allowed(&s, &caller, vec![Need::Model(name.clone(), Level::Manage)]).await {
         return error_page(&user, e);
     }
