@@ -91,6 +91,37 @@ fn train_the_bundled_example_end_to_end() {
     ] {
         assert!(out.join(f).exists(), "missing {f}");
     }
+    // The final model's size and cost: the saved pipeline's bytes, the trees and leaves its
+    // LightGBM file holds, the features with a non-zero gain, and positive timings.
+    let cost = &report["complexity"];
+    let saved: u64 = ["pipeline/pipeline.json", "pipeline/model.txt"]
+        .iter()
+        .map(|f| std::fs::metadata(out.join(f)).unwrap().len())
+        .sum();
+    assert_eq!(cost["model_size_bytes"].as_u64(), Some(saved), "{cost}");
+    let model = std::fs::read_to_string(out.join("pipeline/model.txt")).unwrap();
+    let trees = model.lines().filter(|l| l.starts_with("Tree=")).count() as u64;
+    let leaves: u64 = model
+        .lines()
+        .filter_map(|l| l.strip_prefix("num_leaves="))
+        .map(|n| n.trim().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(cost["trees"].as_u64(), Some(trees));
+    assert_eq!(cost["leaves"].as_u64(), Some(leaves));
+    assert!(trees > 1 && leaves > trees);
+    let used = report["importances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p[1].as_f64().unwrap() > 0.0)
+        .count() as u64;
+    assert_eq!(cost["features_used"].as_u64(), Some(used));
+    assert!(cost["fit_seconds"].as_f64().unwrap() > 0.0);
+    assert!(cost["predict_us_per_row"].as_f64().unwrap() > 0.0);
+    assert!(
+        cost.get("nonzero_coefficients").is_none(),
+        "not a linear model"
+    );
     // Training folds end before their test blocks start (timeseries, gap = horizon = 1).
     for f in report["folds"].as_array().unwrap() {
         assert!(f["train"]["last"].as_u64().unwrap() + 1 < f["test"]["first"].as_u64().unwrap());

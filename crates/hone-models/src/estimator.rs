@@ -14,7 +14,7 @@ use hone_validate::Task;
 use serde_json::Value;
 
 use crate::gbm::CacheBudget;
-use crate::model::FitReport;
+use crate::model::{Complexity, FitReport};
 use crate::observer::TrainObserver;
 use crate::{Matrix, ModelError};
 
@@ -196,6 +196,11 @@ pub trait Fitted: Debug + Send + Sync {
 
     /// How the fit went (steps run and kept, learning curve).
     fn report(&self) -> FitReport;
+
+    /// The model's size in its family's terms (nothing known by default).
+    fn complexity(&self) -> Complexity {
+        Complexity::default()
+    }
 
     /// The parameters the model was trained with, for reports.
     fn params(&self) -> Option<BTreeMap<String, String>> {

@@ -39,7 +39,7 @@ pub mod suggest;
 pub use error::ModelError;
 pub use estimator::{Estimator, Fitted, TrainingSet};
 pub use matrix::Matrix;
-pub use model::{FitReport, FittedModel, ModelSpec};
+pub use model::{Complexity, FitReport, FittedModel, ModelSpec};
 pub use observer::{Flow, StepReport, TrainObserver};
 pub use pipeline::{FittedPipeline, PipelineSpec};
 pub use preprocess::Transformer;

@@ -106,6 +106,29 @@ impl FittedModel {
     pub fn resolved_params(&self) -> Option<BTreeMap<String, String>> {
         self.0.params()
     }
+
+    /// The model's size in its own terms (trees and leaves, coefficients, parameters).
+    pub fn complexity(&self) -> Complexity {
+        self.0.complexity()
+    }
+}
+
+/// How big a fitted model is, in its family's terms: what an accuracy-vs-complexity search
+/// trades against. A family fills in what applies to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Complexity {
+    /// Trees (GBDT, random forest): every tree of every class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trees: Option<u64>,
+    /// Leaves over all trees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaves: Option<u64>,
+    /// Coefficients that are not zero (linear models; intercepts not counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonzero_coefficients: Option<u64>,
+    /// Trainable numbers (coefficients and intercepts, weights and biases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<u64>,
 }
 
 /// `pipeline.json`'s `"model"`: the family's kind, then its metadata.

@@ -74,6 +74,9 @@ pub fn values(r: &TrainReport) -> BTreeMap<String, f64> {
             v.insert(format!("holdout.{m}"), *x);
         }
     }
+    for (name, x) in r.complexity.values() {
+        v.insert(format!("complexity.{name}"), x);
+    }
     if let Some(t) = &r.trading {
         let mut add = |prefix: &str, s: &crate::trading::TradingSummary| {
             if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(s) {

@@ -324,6 +324,55 @@ struct FoldOutcome {
     selected: Vec<String>,
 }
 
+/// The final model's size and cost ([`crate::report::ModelCost`]): its saved bytes, its
+/// family's counts, the features it uses, how long the refit took, and the time to predict the
+/// holdout rows (the development rows without a holdout) in one call, timed here on its own.
+fn model_cost(
+    ds: &Dataset,
+    final_fit: &FittedPipeline,
+    dev_rows: &[usize],
+    holdout_rows: &[usize],
+    importances: &[(String, f64)],
+    refit_seconds: f64,
+) -> Result<crate::report::ModelCost, TrainError> {
+    let model_err = |context: &str| {
+        let context = context.to_string();
+        move |source| TrainError::Model { context, source }
+    };
+    let mut saved = hone_models::estimator::MemorySink::default();
+    final_fit
+        .save_to(&mut saved)
+        .map_err(model_err("the final model's size"))?;
+    let rows = if holdout_rows.is_empty() {
+        dev_rows
+    } else {
+        holdout_rows
+    };
+    let cols: Vec<Vec<f64>> = ds
+        .features
+        .iter()
+        .map(|f| rows.iter().map(|&r| f[r]).collect())
+        .collect();
+    let x = Matrix::from_columns(&cols);
+    let timed = Instant::now();
+    final_fit
+        .predict(&x)
+        .map_err(model_err("the final model's prediction time"))?;
+    let predict_seconds = timed.elapsed().as_secs_f64();
+    Ok(crate::report::ModelCost {
+        model_size_bytes: saved.files.iter().map(|(_, b)| b.len() as u64).sum(),
+        shape: final_fit.model.complexity(),
+        features_used: importances.iter().filter(|(_, v)| *v > 0.0).count(),
+        // The refit's time includes scoring the holdout once; that share is taken off.
+        fit_seconds: (refit_seconds - predict_seconds).max(0.0),
+        predict_us_per_row: if rows.is_empty() {
+            0.0
+        } else {
+            predict_seconds * 1e6 / rows.len() as f64
+        },
+    })
+}
+
 /// The fold loop every job runs (`hone train`'s CV, a tuning trial's objective): for each fold,
 /// fit on its training rows only (through `caches` when given and the pipeline shares folds),
 /// score its test rows, tell `observer`. `None` when the observer stopped it.
@@ -921,6 +970,7 @@ pub fn run_job(
             fold_rounds: fold_rounds.clone(),
             rounds: refit_steps,
         });
+    let refit_started = Instant::now();
     let (final_fit, holdout_scored) = fit_and_score(
         &refit_job,
         &dev_rows,
@@ -1069,6 +1119,15 @@ pub fn run_job(
         &final_fit,
         &metrics,
     )?;
+    let refit_seconds = refit_started.elapsed().as_secs_f64();
+    let complexity = model_cost(
+        &ds,
+        &final_fit,
+        &dev_rows,
+        &holdout_rows,
+        &importances,
+        refit_seconds,
+    )?;
     let model_params = final_fit.model.resolved_params();
     let report = TrainReport {
         name: cfg.name(),
@@ -1102,6 +1161,7 @@ pub fn run_job(
         base_rate,
         importances,
         importance_kind: final_fit.model.importance_kind().to_string(),
+        complexity,
         drift,
         drift_share,
         trading,

@@ -184,6 +184,50 @@ pub struct HoldoutReport {
     pub metrics: BTreeMap<String, f64>,
 }
 
+/// The final model's size and cost, what an accuracy-vs-complexity search trades against:
+/// `metrics.json`'s `complexity`, the run's `complexity.<key>` metrics, and names a gate can
+/// use (`complexity.model_size_bytes < 1000000`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ModelCost {
+    /// Bytes of the saved model: `pipeline.json` and the model's own files (`model.txt`).
+    pub model_size_bytes: u64,
+    /// The family's own counts: trees and leaves (GBDT), non-zero coefficients and
+    /// parameters (linear).
+    #[serde(flatten)]
+    pub shape: hone_models::Complexity,
+    /// Features the model gives a non-zero importance (of those that reach it).
+    pub features_used: usize,
+    /// Seconds the final refit took to train (its steps and the model).
+    pub fit_seconds: f64,
+    /// Microseconds per row to predict the holdout rows (the development rows without a
+    /// holdout), steps included, one call for all rows.
+    pub predict_us_per_row: f64,
+}
+
+impl ModelCost {
+    /// `(name, value)` of every number, as metrics and gates name them (without the
+    /// `complexity.` prefix).
+    pub fn values(&self) -> Vec<(&'static str, f64)> {
+        let mut v = vec![
+            ("model_size_bytes", self.model_size_bytes as f64),
+            ("features_used", self.features_used as f64),
+            ("fit_seconds", self.fit_seconds),
+            ("predict_us_per_row", self.predict_us_per_row),
+        ];
+        for (name, x) in [
+            ("trees", self.shape.trees),
+            ("leaves", self.shape.leaves),
+            ("nonzero_coefficients", self.shape.nonzero_coefficients),
+            ("parameters", self.shape.parameters),
+        ] {
+            if let Some(x) = x {
+                v.push((name, x as f64));
+            }
+        }
+        v
+    }
+}
+
 /// Everything `hone train` reports (also written to `metrics.json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainReport {
@@ -235,6 +279,8 @@ pub struct TrainReport {
     pub importances: Vec<(String, f64)>,
     /// What `importances` measures (`total split gain`, `|coefficient|`).
     pub importance_kind: String,
+    /// The final model's size and cost (also the run's `complexity.*` metrics).
+    pub complexity: ModelCost,
     /// Drift of each feature between the development rows and the holdout (Evidently's
     /// default tests); empty without a holdout.
     pub drift: Vec<hone_validate::drift::ColumnDrift>,

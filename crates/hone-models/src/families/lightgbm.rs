@@ -246,6 +246,23 @@ impl Fitted for GbmModel {
         "total split gain"
     }
 
+    /// Counted in the model text: one `Tree=` section per tree (per class), its `num_leaves=`.
+    fn complexity(&self) -> crate::model::Complexity {
+        let (mut trees, mut leaves) = (0u64, 0u64);
+        for line in self.text().lines() {
+            if line.starts_with("Tree=") {
+                trees += 1;
+            } else if let Some(n) = line.strip_prefix("num_leaves=") {
+                leaves += n.trim().parse::<u64>().unwrap_or(0);
+            }
+        }
+        crate::model::Complexity {
+            trees: Some(trees),
+            leaves: Some(leaves),
+            ..Default::default()
+        }
+    }
+
     /// Split counts: LightGBM's default `feature_importances_`, what scikit-learn's RFE reads.
     fn rfe_importances(&self) -> Result<Vec<f64>, ModelError> {
         GbmModel::importances(self, false)
@@ -315,6 +332,84 @@ mod tests {
     use crate::model::ModelSpec;
     use crate::observer::Unobserved;
     use serde_json::json;
+
+    /// A 1-tree model has one tree with the leaves LightGBM grew; a 3-class model of 4 rounds
+    /// has 12 trees; a linear model counts its non-zero coefficients.
+    #[test]
+    fn complexity_counts_trees_leaves_and_coefficients() {
+        let (n, p) = (400, 3);
+        let rows: Vec<f64> = (0..n * p)
+            .map(|i| ((i * 37 % 101) as f64 * 0.13).sin())
+            .collect();
+        let x = Matrix::from_row_major(n, p, &rows);
+        let binary: Vec<f64> = (0..n)
+            .map(|i| f64::from(u8::from(x.get(i, 0) > 0.1)))
+            .collect();
+        let three: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
+        let fit = |model: serde_json::Value, y: &[f64], task: Task| {
+            let data = TrainingSet {
+                x: &x,
+                y,
+                valid: None,
+                task,
+                seed: 3,
+                feature_names: &[],
+                sequence: None,
+            };
+            ModelSpec::from_value(&model)
+                .unwrap()
+                .estimator()
+                .fit(&data, &mut Unobserved, false)
+                .unwrap()
+                .model
+        };
+        let one = fit(
+            json!({"type": "lightgbm", "params": {"num_iterations": 1, "num_leaves": 2,
+                   "min_data_in_leaf": 5, "num_threads": 1}}),
+            &binary,
+            Task::Binary,
+        );
+        let c = one.complexity();
+        assert_eq!(c.trees, Some(1));
+        assert_eq!(c.leaves, Some(2), "one split of separable rows");
+        assert_eq!(c.nonzero_coefficients, None);
+        let multi = fit(
+            json!({"type": "lightgbm", "params": {"num_iterations": 4, "num_leaves": 3,
+                   "min_data_in_leaf": 5, "num_threads": 1}}),
+            &three,
+            Task::Multiclass { n_classes: 3 },
+        );
+        assert_eq!(
+            multi.complexity().trees,
+            Some(12),
+            "one tree per class per round"
+        );
+        // Lasso-like sparsity is not needed: a column of zeros gets a zero coefficient.
+        let mut with_zero = rows.clone();
+        for r in 0..n {
+            with_zero[r * p + 2] = 0.0;
+        }
+        let xz = Matrix::from_row_major(n, p, &with_zero);
+        let data = TrainingSet {
+            x: &xz,
+            y: &binary,
+            valid: None,
+            task: Task::Binary,
+            seed: 3,
+            feature_names: &[],
+            sequence: None,
+        };
+        let linear = ModelSpec::from_value(&json!({"type": "logistic", "C": 1.0}))
+            .unwrap()
+            .estimator()
+            .fit(&data, &mut Unobserved, false)
+            .unwrap()
+            .model;
+        let c = linear.complexity();
+        assert_eq!(c.nonzero_coefficients, Some(2));
+        assert_eq!(c.parameters, Some(4), "3 coefficients and the intercept");
+        assert_eq!(c.trees, None);
+    }
 
     /// A fixed-step copy trains exactly like the same table with `num_iterations = k` and no
     /// early stopping, whatever alias set the rounds.

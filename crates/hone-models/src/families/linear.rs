@@ -140,6 +140,14 @@ impl Fitted for LinearModel {
         Ok(LinearModel::importances(self))
     }
 
+    fn complexity(&self) -> crate::model::Complexity {
+        crate::model::Complexity {
+            nonzero_coefficients: Some(self.coef.iter().filter(|c| **c != 0.0).count() as u64),
+            parameters: Some((self.coef.len() + self.intercept.len()) as u64),
+            ..Default::default()
+        }
+    }
+
     /// On the model's inputs, after the pipeline's steps: standardised coefficients when the
     /// config scales with `standard`.
     fn importance_kind(&self) -> &'static str {
