@@ -568,3 +568,75 @@ fn tune_refit_folders_carry_the_run_id_or_are_not_written() {
     let o = hone_in(&store, &["tune", &cfg, "--no-outputs", "--out", "x"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Accuracy against model size: a two-objective search whose second objective is a cost of the
+/// trial's fold models (their mean number of non-zero coefficients, minimised by default). An
+/// L1 logistic regression keeps fewer coefficients at a smaller C, so the cost follows C; the
+/// reported front is non-dominated; a cost the model has no count for fails the trials with a
+/// message naming it.
+#[test]
+fn a_model_cost_is_a_search_objective() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    let base = std::fs::read_to_string(tune_config(dir.path(), 12, "")).unwrap();
+    let text = base
+        .replace("penalty = \"l2\"", "penalty = \"l1\"")
+        .replace(
+            "metric = \"log_loss\"",
+            "metrics = [\"log_loss\", \"nonzero_coefficients\"]",
+        );
+    let cfg = dir.path().join("cost.toml");
+    std::fs::write(&cfg, &text).unwrap();
+    let v = json_of(&hone_in(
+        &store,
+        &["tune", cfg.to_str().unwrap(), "--no-refit", "--json"],
+    ));
+    let all = trials(&store, "lt-study");
+    assert_eq!(count(&all, "COMPLETE"), 12, "{all:?}");
+    // (C, log loss, mean non-zero coefficients) per trial.
+    let points: Vec<(f64, f64, f64)> = all
+        .iter()
+        .map(|t| {
+            let values = t["values"].as_array().unwrap();
+            (
+                t["params"]["model.C"].as_f64().unwrap(),
+                values[0].as_f64().unwrap(),
+                values[1].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let features = 1 + 3 + 2 * 3; // ret_1, ret_5, ret_20 and vol/ma_gap/zscore of 5 and 20 bars
+    for (_, _, nz) in &points {
+        assert!((0.0..=features as f64).contains(nz), "{points:?}");
+    }
+    // The sparsest trial has the smallest C, the densest the largest.
+    let by_c = |a: &&(f64, f64, f64), b: &&(f64, f64, f64)| a.0.total_cmp(&b.0);
+    let smallest = points.iter().min_by(by_c).unwrap();
+    let largest = points.iter().max_by(by_c).unwrap();
+    assert!(smallest.2 < largest.2, "{points:?}");
+    // The front: no reported trial is beaten on both objectives by another trial.
+    let front = v["pareto_front"].as_array().unwrap();
+    assert!(!front.is_empty());
+    for f in front {
+        let fv = f["values"].as_array().unwrap();
+        let (a, b) = (fv[0].as_f64().unwrap(), fv[1].as_f64().unwrap());
+        assert!(
+            !points
+                .iter()
+                .any(|p| p.1 <= a && p.2 <= b && (p.1 < a || p.2 < b)),
+            "{f} is dominated"
+        );
+    }
+    // A linear model has no trees: the trials fail, saying so, and the search stops.
+    let trees = text
+        .replace("\"nonzero_coefficients\"", "\"trees\"")
+        .replace("name = \"lt\"", "name = \"lt2\"");
+    std::fs::write(&cfg, trees).unwrap();
+    let o = hone_in(&store, &["tune", cfg.to_str().unwrap(), "--no-refit"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("objective trees") && err.contains("has no such count"),
+        "{err}"
+    );
+}

@@ -322,32 +322,31 @@ struct FoldOutcome {
     fit: hone_models::FitReport,
     /// The features that reached the fold's model.
     selected: Vec<String>,
+    /// The fold model's size and cost, when asked for (a search with a cost objective).
+    cost: Option<crate::report::ModelCost>,
 }
 
-/// The final model's size and cost ([`crate::report::ModelCost`]): its saved bytes, its
-/// family's counts, the features it uses, how long the refit took, and the time to predict the
-/// holdout rows (the development rows without a holdout) in one call, timed here on its own.
+/// A fitted model's size and cost ([`crate::report::ModelCost`]): its saved bytes, its
+/// family's counts, the features it uses, how long it took to fit, and the time to predict
+/// `rows` in one call, timed here on its own. `fit_and_score_seconds` is the time of the fit
+/// that also scored `rows` once; that scoring's share is taken off.
 fn model_cost(
     ds: &Dataset,
-    final_fit: &FittedPipeline,
-    dev_rows: &[usize],
-    holdout_rows: &[usize],
-    importances: &[(String, f64)],
-    refit_seconds: f64,
+    fitted: &FittedPipeline,
+    rows: &[usize],
+    fit_and_score_seconds: f64,
 ) -> Result<crate::report::ModelCost, TrainError> {
     let model_err = |context: &str| {
         let context = context.to_string();
         move |source| TrainError::Model { context, source }
     };
     let mut saved = hone_models::estimator::MemorySink::default();
-    final_fit
+    fitted
         .save_to(&mut saved)
-        .map_err(model_err("the final model's size"))?;
-    let rows = if holdout_rows.is_empty() {
-        dev_rows
-    } else {
-        holdout_rows
-    };
+        .map_err(model_err("the model's size"))?;
+    let importances = fitted
+        .importances()
+        .map_err(model_err("the model's features"))?;
     let cols: Vec<Vec<f64>> = ds
         .features
         .iter()
@@ -355,16 +354,15 @@ fn model_cost(
         .collect();
     let x = Matrix::from_columns(&cols);
     let timed = Instant::now();
-    final_fit
+    fitted
         .predict(&x)
-        .map_err(model_err("the final model's prediction time"))?;
+        .map_err(model_err("the model's prediction time"))?;
     let predict_seconds = timed.elapsed().as_secs_f64();
     Ok(crate::report::ModelCost {
         model_size_bytes: saved.files.iter().map(|(_, b)| b.len() as u64).sum(),
-        shape: final_fit.model.complexity(),
+        shape: fitted.model.complexity(),
         features_used: importances.iter().filter(|(_, v)| *v > 0.0).count(),
-        // The refit's time includes scoring the holdout once; that share is taken off.
-        fit_seconds: (refit_seconds - predict_seconds).max(0.0),
+        fit_seconds: (fit_and_score_seconds - predict_seconds).max(0.0),
         predict_us_per_row: if rows.is_empty() {
             0.0
         } else {
@@ -382,6 +380,7 @@ fn run_folds(
     folds: &[Fold],
     metrics: &[Metric],
     in_sample: bool,
+    measure_cost: bool,
     caches: Option<&FoldCaches>,
     observer: &mut dyn CvObserver,
     on_event: &mut dyn FnMut(Event<'_>),
@@ -433,6 +432,7 @@ fn run_folds(
             })?,
             None => None,
         };
+        let fit_started = Instant::now();
         let (fitted, scored) = match (prepared, caches) {
             (Some(p), Some(c)) => {
                 let (fitted, output) = pipeline
@@ -465,6 +465,12 @@ fn run_folds(
         if stopped {
             return Ok(None);
         }
+        let cost = if measure_cost {
+            let seconds = fit_started.elapsed().as_secs_f64();
+            Some(model_cost(ds, &fitted, &fold.test, seconds)?)
+        } else {
+            None
+        };
         let values = evaluate(task, metrics, &scored.predictions(task)).map_err(|source| {
             TrainError::Metric {
                 context: format!(
@@ -484,6 +490,7 @@ fn run_folds(
         out.push(FoldOutcome {
             scored,
             values,
+            cost,
             fit: fitted.model.report(),
             selected: fitted.model_features,
         });
@@ -655,6 +662,8 @@ pub trait CvObserver {
 pub struct CvOutcome {
     /// Metric values of every fold.
     pub folds: Vec<Vec<(Metric, f64)>>,
+    /// Each fold model's size and cost (empty unless asked for).
+    pub costs: Vec<crate::report::ModelCost>,
     /// With a `[trading]` table: the out-of-fold backtest as a trial for DSR and PBO.
     pub trading: Option<crate::trading::Trial>,
 }
@@ -711,6 +720,7 @@ pub fn cross_validate(
     cfg: &LoadedConfig,
     prep: &Prepared,
     caches: Option<&FoldCaches>,
+    measure_cost: bool,
     observer: &mut dyn CvObserver,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Option<CvOutcome>, TrainError> {
@@ -729,6 +739,7 @@ pub fn cross_validate(
         &prep.folds,
         &prep.metrics,
         false,
+        measure_cost,
         caches,
         observer,
         on_event,
@@ -737,9 +748,11 @@ pub fn cross_validate(
         return Ok(None);
     };
     let mut all = Vec::with_capacity(outcomes.len());
+    let mut costs = Vec::new();
     let mut oof: Vec<(usize, Scored)> = Vec::with_capacity(outcomes.len());
     for (k, o) in outcomes.into_iter().enumerate() {
         all.push(o.values);
+        costs.extend(o.cost);
         oof.push((k + 1, o.scored));
     }
     let trading = match (&cfg.config.trading, &prep.ds.next_return) {
@@ -771,6 +784,7 @@ pub fn cross_validate(
     };
     Ok(Some(CvOutcome {
         folds: all,
+        costs,
         trading,
     }))
 }
@@ -883,8 +897,17 @@ pub fn run_job(
     /// `hone train` watches its folds but never stops them.
     struct Unstopped;
     impl CvObserver for Unstopped {}
-    let outcomes = run_folds(&job, &folds, &metrics, true, None, &mut Unstopped, on_event)?
-        .ok_or_else(|| TrainError::Config("cross-validation stopped".into()))?;
+    let outcomes = run_folds(
+        &job,
+        &folds,
+        &metrics,
+        true,
+        false,
+        None,
+        &mut Unstopped,
+        on_event,
+    )?
+    .ok_or_else(|| TrainError::Config("cross-validation stopped".into()))?;
     let mut fold_reports = Vec::with_capacity(folds.len());
     let mut oof: Vec<(usize, Scored)> = Vec::with_capacity(folds.len());
     for (k, (fold, o)) in folds.iter().zip(outcomes).enumerate() {
@@ -1120,14 +1143,12 @@ pub fn run_job(
         &metrics,
     )?;
     let refit_seconds = refit_started.elapsed().as_secs_f64();
-    let complexity = model_cost(
-        &ds,
-        &final_fit,
-        &dev_rows,
-        &holdout_rows,
-        &importances,
-        refit_seconds,
-    )?;
+    let timing_rows = if holdout_rows.is_empty() {
+        &dev_rows
+    } else {
+        &holdout_rows
+    };
+    let complexity = model_cost(&ds, &final_fit, timing_rows, refit_seconds)?;
     let model_params = final_fit.model.resolved_params();
     let report = TrainReport {
         name: cfg.name(),

@@ -204,7 +204,29 @@ pub struct ModelCost {
     pub predict_us_per_row: f64,
 }
 
+/// The names of [`ModelCost`]'s numbers, as objectives, metrics (`complexity.<name>`) and
+/// gates name them. Every one is minimised by default.
+pub const COST_NAMES: [&str; 8] = [
+    "model_size_bytes",
+    "trees",
+    "leaves",
+    "nonzero_coefficients",
+    "parameters",
+    "features_used",
+    "fit_seconds",
+    "predict_us_per_row",
+];
+
 impl ModelCost {
+    /// The number called `name` (one of [`COST_NAMES`]); `None` when the model's family has
+    /// no such count (trees of a linear model).
+    pub fn value(&self, name: &str) -> Option<f64> {
+        self.values()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
     /// `(name, value)` of every number, as metrics and gates name them (without the
     /// `complexity.` prefix).
     pub fn values(&self) -> Vec<(&'static str, f64)> {

@@ -62,13 +62,68 @@ pub struct TuneSpec {
     pub timeout: Option<Duration>,
     /// Trials evaluated at once.
     pub jobs: usize,
-    /// The objective metrics (CV means), one per direction.
-    pub metrics: Vec<Metric>,
+    /// The objectives, one per direction.
+    pub objectives: Vec<Objective>,
     /// What a pruning step is.
     pub steps: Steps,
     /// Memory the trials may keep for reuse across trials (each fold's preprocessing,
     /// transformed test rows and LightGBM binned datasets), bytes; 0 turns the cache off.
     pub cache_bytes: usize,
+}
+
+/// One objective of a search: a metric's mean over the CV folds, or a cost of the fold models
+/// (their mean): `model_size_bytes`, `trees`, `leaves`, `nonzero_coefficients`,
+/// `parameters`, `features_used`, `fit_seconds`, `predict_us_per_row`
+/// ([`crate::report::COST_NAMES`]; minimised by default).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Objective {
+    /// A CV metric.
+    Metric(Metric),
+    /// A model cost, by its name.
+    Cost(&'static str),
+}
+
+impl Objective {
+    /// Parses a metric name, or a cost name (`model_size_bytes` or
+    /// `complexity.model_size_bytes`).
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let bare = name.strip_prefix("complexity.").unwrap_or(name);
+        if let Some(c) = crate::report::COST_NAMES.iter().find(|c| **c == bare) {
+            return Ok(Objective::Cost(c));
+        }
+        name.parse::<Metric>().map(Objective::Metric).map_err(|e| {
+            format!(
+                "{e}; or a model cost: {}",
+                crate::report::COST_NAMES.join(", ")
+            )
+        })
+    }
+
+    /// The study's name of the objective (the trial runs' metric): `cv.<metric>.mean` or
+    /// `complexity.<cost>`.
+    pub fn study_name(&self) -> String {
+        match self {
+            Objective::Metric(m) => format!("cv.{}.mean", m.name()),
+            Objective::Cost(c) => format!("complexity.{c}"),
+        }
+    }
+
+    /// The direction it goes by default.
+    pub fn default_direction(&self) -> Direction {
+        match self {
+            Objective::Metric(m) if m.greater_is_better() => Direction::Maximize,
+            _ => Direction::Minimize,
+        }
+    }
+}
+
+impl std::fmt::Display for Objective {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Objective::Metric(m) => write!(f, "{m}"),
+            Objective::Cost(c) => f.write_str(c),
+        }
+    }
 }
 
 /// What trials report as intermediate values (the `steps` key of `[search]`).
@@ -243,13 +298,17 @@ impl TuneSpec {
                 })?;
             metric_names.push(first);
         }
-        let metrics = metric_names
+        let objectives = metric_names
             .iter()
-            .map(|m| {
-                m.parse::<Metric>()
-                    .map_err(|e| cfg_err(cfg, format!("metric: {e}")))
-            })
+            .map(|m| Objective::parse(m).map_err(|e| cfg_err(cfg, format!("metric: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
+        let metrics: Vec<Metric> = objectives
+            .iter()
+            .filter_map(|o| match o {
+                Objective::Metric(m) => Some(*m),
+                Objective::Cost(_) => None,
+            })
+            .collect();
         if !cfg.metrics.is_empty()
             && let Some(m) = metrics.iter().find(|m| !cfg.metrics.contains(m))
         {
@@ -268,24 +327,18 @@ impl TuneSpec {
         let mut dir_names = strings("direction")?;
         dir_names.extend(strings("directions")?);
         let directions = if dir_names.is_empty() {
-            metrics
+            objectives
                 .iter()
-                .map(|m| {
-                    if m.greater_is_better() {
-                        Direction::Maximize
-                    } else {
-                        Direction::Minimize
-                    }
-                })
+                .map(Objective::default_direction)
                 .collect()
         } else {
-            if dir_names.len() != metrics.len() {
+            if dir_names.len() != objectives.len() {
                 return Err(cfg_err(
                     cfg,
                     format!(
                         "{} direction(s) for {} metric(s)",
                         dir_names.len(),
-                        metrics.len()
+                        objectives.len()
                     ),
                 ));
             }
@@ -312,10 +365,7 @@ impl TuneSpec {
             name,
             space,
             directions,
-            objectives: metrics
-                .iter()
-                .map(|m| format!("cv.{}.mean", m.name()))
-                .collect(),
+            objectives: objectives.iter().map(Objective::study_name).collect(),
             sampler,
             pruner,
             seed,
@@ -355,7 +405,7 @@ impl TuneSpec {
             n_trials,
             timeout,
             jobs,
-            metrics,
+            objectives,
             steps,
             cache_bytes: cache_mb << 20,
         };
@@ -647,7 +697,10 @@ pub fn prepare_search(cfg: &LoadedConfig, spec: &TuneSpec) -> Result<Option<Prep
         return Ok(None);
     }
     let prep = prepare(cfg, &mut |_| {})?;
-    if let Some(m) = spec.metrics.iter().find(|m| !prep.metrics.contains(m)) {
+    if let Some(m) = spec.objectives.iter().find_map(|o| match o {
+        Objective::Metric(m) if !prep.metrics.contains(m) => Some(m),
+        _ => None,
+    }) {
         return Err(TrainError::Config(format!(
             "{}: [search] metric {m} does not apply to this {} task (use one of {})",
             cfg.path.display(),
@@ -819,8 +872,8 @@ fn evaluate_trial(
     stop: &AtomicBool,
 ) -> (Outcome, Option<String>, Option<crate::trading::Trial>) {
     let values = spec.study.space.external(&trial.params);
-    type Objective = (Vec<f64>, Option<crate::trading::Trial>);
-    let run = || -> Result<Option<Objective>, TrainError> {
+    type TrialValues = (Vec<f64>, Option<crate::trading::Trial>);
+    let run = || -> Result<Option<TrialValues>, TrainError> {
         // Here the base config is already checked: apply the overrides directly (a remote
         // worker goes through `TrialTask::config`, which gives the same config).
         let trial_cfg = apply(cfg, &values, Some(threads))?;
@@ -832,22 +885,35 @@ fn evaluate_trial(
                 &own
             }
         };
-        let positions: Vec<usize> = spec
-            .metrics
+        // Where each objective comes from: a metric's position among the fold's values, or
+        // a cost of the fold models.
+        enum Source {
+            Metric(usize),
+            Cost(&'static str),
+        }
+        let sources: Vec<Source> = spec
+            .objectives
             .iter()
-            .map(|m| prep.metrics.iter().position(|x| x == m))
-            .collect::<Option<_>>()
-            .ok_or_else(|| {
-                TrainError::Config(format!(
-                    "[search] metric {} is not computed for this task (metrics: {})",
-                    spec.metrics[0],
-                    prep.metrics
-                        .iter()
-                        .map(|m| m.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?;
+            .map(|o| match o {
+                Objective::Metric(m) => prep
+                    .metrics
+                    .iter()
+                    .position(|x| x == m)
+                    .map(Source::Metric)
+                    .ok_or_else(|| {
+                        TrainError::Config(format!(
+                            "[search] metric {m} is not computed for this task (metrics: {})",
+                            prep.metrics
+                                .iter()
+                                .map(|m| m.name())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    }),
+                Objective::Cost(c) => Ok(Source::Cost(c)),
+            })
+            .collect::<Result<_, _>>()?;
+        let measure_cost = sources.iter().any(|s| matches!(s, Source::Cost(_)));
         // Only the shared folds are cached: a trial that prepared its own data has its own.
         let caches = caches.filter(|_| shared.is_some());
         let mut observer = TrialObserver {
@@ -855,19 +921,47 @@ fn evaluate_trial(
             study,
             trial: trial.number,
             stop,
-            objective: positions[0],
+            // Pruning follows the first objective when it is a metric; a cost is known only
+            // once a fold's model is fitted, so a cost-first search reports no steps.
+            objective: match sources.first() {
+                Some(Source::Metric(i)) => Some(*i),
+                _ => None,
+            },
             per_fold: study.step_values() == StepValues::PerInstance,
             sum: 0.0,
         };
-        let folds = cross_validate(&trial_cfg, prep, caches, &mut observer, &mut |_| {})?;
-        Ok(folds.map(|cv| {
-            let n = cv.folds.len() as f64;
-            let values = positions
-                .iter()
-                .map(|&i| cv.folds.iter().map(|f| f[i].1).sum::<f64>() / n)
-                .collect();
-            (values, cv.trading)
-        }))
+        let folds = cross_validate(
+            &trial_cfg,
+            prep,
+            caches,
+            measure_cost,
+            &mut observer,
+            &mut |_| {},
+        )?;
+        let Some(cv) = folds else {
+            return Ok(None);
+        };
+        let n = cv.folds.len() as f64;
+        let mut values = Vec::with_capacity(sources.len());
+        for source in &sources {
+            values.push(match source {
+                Source::Metric(i) => cv.folds.iter().map(|f| f[*i].1).sum::<f64>() / n,
+                Source::Cost(c) => {
+                    let per_fold: Option<Vec<f64>> = cv.costs.iter().map(|k| k.value(c)).collect();
+                    match per_fold {
+                        Some(v) if !v.is_empty() => v.iter().sum::<f64>() / v.len() as f64,
+                        _ => {
+                            return Err(TrainError::Config(format!(
+                                "[search] objective {c}: this trial's model ({}) has no such \
+                                 count",
+                                trial_cfg.model.estimator().name()
+                            )));
+                        }
+                    }
+                }
+            });
+        }
+        Ok(Some((values, cv.trading)))
     };
     match run() {
         Ok(Some((v, trading))) => (Outcome::Complete(v), None, trading),
@@ -885,8 +979,9 @@ struct TrialObserver<'a> {
     study: &'a Study,
     trial: u64,
     stop: &'a AtomicBool,
-    /// Position of the (first) objective among the fold's metric values.
-    objective: usize,
+    /// Position of the (first) objective among the fold's metric values; `None` when the
+    /// first objective is a cost (no intermediate values are reported).
+    objective: Option<usize>,
     /// Report each fold's own value (a pruner that pairs folds, such as Wilcoxon's) rather
     /// than the running CV mean, the estimate a user would read.
     per_fold: bool,
@@ -912,7 +1007,8 @@ impl CvObserver for TrialObserver<'_> {
         if self.stop.load(Ordering::SeqCst) {
             return Flow::Stop;
         }
-        let (Steps::Rounds, Some(score)) = (self.spec.steps, step.valid) else {
+        let (Steps::Rounds, Some(score), Some(_)) = (self.spec.steps, step.valid, self.objective)
+        else {
             return Flow::Continue;
         };
         let maximize = self.spec.study.directions[0] == Direction::Maximize;
@@ -931,7 +1027,10 @@ impl CvObserver for TrialObserver<'_> {
         if self.spec.steps == Steps::Rounds {
             return Flow::Continue;
         }
-        let v = values[self.objective].1;
+        let Some(objective) = self.objective else {
+            return Flow::Continue;
+        };
+        let v = values[objective].1;
         self.sum += v;
         let step_value = if self.per_fold {
             v

@@ -122,21 +122,6 @@ fn is_live(trials: &[(Trial, String)]) -> bool {
         })
 }
 
-/// What the page's live stream compares: every trial's state and its latest report.
-pub(super) fn signature(trials: &[(Trial, String)]) -> String {
-    let mut s = String::new();
-    for (t, _) in trials {
-        s.push_str(&format!(
-            "{}:{}:{}:{:?};",
-            t.number,
-            t.state.as_str(),
-            t.intermediate.len(),
-            t.values
-        ));
-    }
-    s
-}
-
 /// `GET /studies/{experiment_id}`.
 pub(super) async fn page(
     State(s): State<AppState>,
@@ -584,11 +569,49 @@ pub(super) async fn events(
     if let Err(e) = allowed(&s, &caller, need).await {
         return e.into_response();
     }
-    let store = s.store.clone();
-    super::watch(s, std::time::Duration::from_secs(1), move |_| {
-        let (_, trials) = load(&store, &experiment_id)?;
-        Ok((signature(&trials), is_live(&trials)))
+    super::watch(s, std::time::Duration::from_secs(1), move |st| {
+        watch_state(st, &experiment_id)
     })
+}
+
+/// What a study page's stream compares, read with one search (no metric histories): each
+/// trial run's state, end, and latest report and values; and whether the study is live (a
+/// trial running or waiting, or one ended in the last half hour, or none yet).
+fn watch_state(st: &dyn Backend, experiment_id: &str) -> Result<(String, bool), ApiError> {
+    use hone_track::keys::{INTERMEDIATE, TRIAL_STATE};
+    let request = hone_track::SearchRequest {
+        experiment_ids: vec![experiment_id.to_string()],
+        max_results: 50_000,
+        ..Default::default()
+    };
+    let now = hone_tune::study::now_ms();
+    let mut state = String::new();
+    let mut live = false;
+    let mut trials = 0;
+    for run in hone_track::search_all(st, request) {
+        let run = run?;
+        let trial_state = run
+            .tags
+            .iter()
+            .find(|(k, _)| k == TRIAL_STATE)
+            .map_or("", |(_, v)| v.as_str());
+        trials += 1;
+        live |= matches!(trial_state, "RUNNING" | "WAITING")
+            || run.info.end_time.is_some_and(|e| now - e < 30 * 60 * 1000);
+        state.push_str(&format!(
+            "{}:{trial_state}:{}:{:?}",
+            run.info.run_id,
+            run.info.status.as_str(),
+            run.info.end_time
+        ));
+        for m in &run.metrics {
+            if m.key == INTERMEDIATE || !m.key.starts_with("hone.") {
+                state.push_str(&format!(":{}={}@{}", m.key, m.point.value, m.point.step));
+            }
+        }
+        state.push(';');
+    }
+    Ok((state, live || trials == 0))
 }
 
 #[cfg(test)]
