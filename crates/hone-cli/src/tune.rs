@@ -336,7 +336,8 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
         }
     }
     println!(
-        "best trial {}: {} = {}",
+        "{} trial {}: {} = {}",
+        if multi { "chosen" } else { "best" },
         best.number,
         def.objectives.join(", "),
         fmt_value(&best)

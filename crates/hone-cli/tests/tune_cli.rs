@@ -406,6 +406,17 @@ fn tune_config_errors_name_the_key() {
         Some(("sampler = \"random\"", "sampler = \"tpee\"")),
         "unknown sampler \"tpee\"",
     );
+    // Choosing from a front needs a front of two objectives, and a rule it knows.
+    check(
+        "select = \"knee\"",
+        None,
+        "select = \"knee\" needs two objectives",
+    );
+    check(
+        "select = \"elbow\"",
+        None,
+        "select must be \"first\", \"knee\" or \"min_complexity_within = X\"",
+    );
     // Without a metrics list the objective is checked against the task once the data is
     // loaded — still before the study exists.
     let p = tune_config(dir.path(), 4, "");

@@ -26,7 +26,7 @@ use crate::TrainError;
 use crate::config::{LoadedConfig, from_value};
 use crate::job::{CvObserver, FoldCaches, Prepared, cross_validate, prepare};
 
-const SEARCH_KEYS: [&str; 14] = [
+const SEARCH_KEYS: [&str; 15] = [
     "name",
     "sampler",
     "pruner",
@@ -40,6 +40,7 @@ const SEARCH_KEYS: [&str; 14] = [
     "jobs",
     "steps",
     "cache_mb",
+    "select",
     "space",
 ];
 
@@ -66,6 +67,8 @@ pub struct TuneSpec {
     pub objectives: Vec<Objective>,
     /// What a pruning step is.
     pub steps: Steps,
+    /// How the refit's trial is chosen from a two-objective front.
+    pub select: Select,
     /// Memory the trials may keep for reuse across trials (each fold's preprocessing,
     /// transformed test rows and LightGBM binned datasets), bytes; 0 turns the cache off.
     pub cache_bytes: usize,
@@ -122,6 +125,136 @@ impl std::fmt::Display for Objective {
         match self {
             Objective::Metric(m) => write!(f, "{m}"),
             Objective::Cost(c) => f.write_str(c),
+        }
+    }
+}
+
+/// How a two-objective search (accuracy, then complexity) picks the trial it refits from its
+/// Pareto front (`[search] select`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Select {
+    /// The front's best on the first objective (the default).
+    First,
+    /// The knee: the front's trial farthest from the straight line joining its two ends, both
+    /// objectives scaled to `[0, 1]` over the front (the most improvement on one objective
+    /// for the least given up on the other).
+    Knee,
+    /// The least complex trial (second objective) whose first objective is within this much
+    /// of the best (in the first objective's units).
+    MinComplexityWithin(f64),
+}
+
+impl Select {
+    /// Parses `"first"`, `"knee"`, `"min_complexity_within = 0.002"` or the table
+    /// `{ min_complexity_within = 0.002 }`.
+    pub fn parse(v: &toml::Value) -> Result<Self, String> {
+        let within = |x: f64| {
+            if x.is_finite() && x >= 0.0 {
+                Ok(Select::MinComplexityWithin(x))
+            } else {
+                Err(format!(
+                    "min_complexity_within must be a number >= 0, got {x}"
+                ))
+            }
+        };
+        match v {
+            toml::Value::String(s) if s == "first" => Ok(Select::First),
+            toml::Value::String(s) if s == "knee" => Ok(Select::Knee),
+            toml::Value::String(s) => match s.split_once('=') {
+                Some((k, x)) if k.trim() == "min_complexity_within" => {
+                    within(x.trim().parse::<f64>().map_err(|_| {
+                        format!("min_complexity_within {:?}: not a number", x.trim())
+                    })?)
+                }
+                _ => Err(format!(
+                    "select must be \"first\", \"knee\" or \"min_complexity_within = X\", got {s:?}"
+                )),
+            },
+            toml::Value::Table(t) if t.len() == 1 => match t.get("min_complexity_within") {
+                Some(toml::Value::Float(x)) => within(*x),
+                Some(toml::Value::Integer(x)) => within(*x as f64),
+                _ => Err(format!(
+                    "select table: expected {{ min_complexity_within = X }}, got {v}"
+                )),
+            },
+            other => Err(format!(
+                "select must be \"first\", \"knee\" or \"min_complexity_within = X\", got {other}"
+            )),
+        }
+    }
+
+    /// The chosen trial among `front` (COMPLETE trials with values, non-dominated), given the
+    /// study's two directions; `None` for an empty front.
+    pub fn choose<'t>(&self, front: &'t [Trial], directions: &[Direction]) -> Option<&'t Trial> {
+        let loss = |t: &Trial, i: usize| {
+            directions[i].loss(t.values.as_ref().map_or(f64::INFINITY, |v| v[i]))
+        };
+        let best_first = front.iter().min_by(|a, b| {
+            loss(a, 0)
+                .total_cmp(&loss(b, 0))
+                .then(loss(a, 1).total_cmp(&loss(b, 1)))
+        });
+        match self {
+            Select::First => best_first,
+            Select::MinComplexityWithin(tol) => {
+                let best = loss(best_first?, 0);
+                front
+                    .iter()
+                    .filter(|t| loss(t, 0) <= best + tol)
+                    .min_by(|a, b| {
+                        loss(a, 1)
+                            .total_cmp(&loss(b, 1))
+                            .then(loss(a, 0).total_cmp(&loss(b, 0)))
+                    })
+            }
+            Select::Knee => {
+                if front.len() < 3 {
+                    return best_first;
+                }
+                let range = |i: usize| {
+                    front
+                        .iter()
+                        .map(|t| loss(t, i))
+                        .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)))
+                };
+                let ((lo0, hi0), (lo1, hi1)) = (range(0), range(1));
+                let scale =
+                    |x: f64, lo: f64, hi: f64| if hi > lo { (x - lo) / (hi - lo) } else { 0.0 };
+                let pts: Vec<(f64, f64)> = front
+                    .iter()
+                    .map(|t| (scale(loss(t, 0), lo0, hi0), scale(loss(t, 1), lo1, hi1)))
+                    .collect();
+                // The front's two ends: the best on each objective.
+                let end = |i: usize| {
+                    pts.iter()
+                        .copied()
+                        .min_by(|p, q| {
+                            let (a, b) = if i == 0 { (p.0, q.0) } else { (p.1, q.1) };
+                            a.total_cmp(&b)
+                        })
+                        .unwrap_or((0.0, 0.0))
+                };
+                let (a, b) = (end(0), end(1));
+                let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+                let norm = (dx * dx + dy * dy).sqrt();
+                if norm == 0.0 {
+                    return best_first;
+                }
+                // Signed distance from the line a→b, positive on the side of the ideal point
+                // (0, 0): the knee bulges toward it.
+                let side = |p: (f64, f64)| (dx * (p.1 - a.1) - dy * (p.0 - a.0)) / norm;
+                let toward_ideal = if side((0.0, 0.0)) >= 0.0 { 1.0 } else { -1.0 };
+                let (i, d) = pts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (i, side(*p) * toward_ideal))
+                    .max_by(|x, y| x.1.total_cmp(&y.1))?;
+                if d <= 1e-12 {
+                    best_first
+                } else {
+                    Some(&front[i])
+                }
+            }
         }
     }
 }
@@ -400,12 +533,30 @@ impl TuneSpec {
                 ));
             }
         };
+        let select = match search.get("select") {
+            None => Select::First,
+            Some(v) => Select::parse(v).map_err(|e| cfg_err(cfg, e))?,
+        };
+        if select != Select::First && objectives.len() != 2 {
+            return Err(cfg_err(
+                cfg,
+                format!(
+                    "select = {} needs two objectives (accuracy, then complexity), got {}",
+                    search
+                        .get("select")
+                        .map(|v| v.to_string())
+                        .unwrap_or_default(),
+                    objectives.len()
+                ),
+            ));
+        }
         let spec = TuneSpec {
             study,
             n_trials,
             timeout,
             jobs,
             objectives,
+            select,
             steps,
             cache_bytes: cache_mb << 20,
         };
@@ -1041,13 +1192,20 @@ impl CvObserver for TrialObserver<'_> {
     }
 }
 
-/// The best trial's values as config paths (single objective), or `None` before any COMPLETE.
-pub fn best_values(study: &Study) -> Option<(Trial, Vec<(String, ParamValue)>)> {
-    let best = if study.def().directions.len() == 1 {
+/// The trial to refit and its values as config paths: the best (one objective), the one
+/// `select` picks from the front (two), the front's best on the first (more); `None` before
+/// any COMPLETE.
+pub fn best_values(study: &Study, select: Select) -> Option<(Trial, Vec<(String, ParamValue)>)> {
+    let directions = &study.def().directions;
+    let best = if directions.len() == 1 {
         study.best_trial().ok().flatten()
+    } else if directions.len() == 2 {
+        // Two objectives: the trial `select` picks from the front.
+        let front = study.best_trials();
+        select.choose(&front, directions).cloned()
     } else {
-        // Several objectives: refit the front's trial best on the first objective.
-        let d = study.def().directions[0];
+        // More: refit the front's trial best on the first objective.
+        let d = directions[0];
         study.best_trials().into_iter().min_by(|a, b| {
             let la = d.loss(a.values.as_ref().map_or(f64::INFINITY, |v| v[0]));
             let lb = d.loss(b.values.as_ref().map_or(f64::INFINITY, |v| v[0]));
@@ -1061,6 +1219,49 @@ pub fn best_values(study: &Study) -> Option<(Trial, Vec<(String, ParamValue)>)> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The refit's trial from a front of (AUC, maximised; bytes, minimised): the best AUC by
+    /// default, the smallest model within a tolerance of it, or the knee.
+    #[test]
+    fn select_picks_from_a_two_objective_front() {
+        use hone_tune::trial::TrialState;
+        let trial = |n: u64, auc: f64, bytes: f64| {
+            let mut t = Trial::new(n, TrialState::Complete, Default::default());
+            t.values = Some(vec![auc, bytes]);
+            t
+        };
+        // A front with a clear knee at trial 2: most of the AUC for a fraction of the size.
+        let front = vec![
+            trial(0, 0.600, 90_000.0),
+            trial(1, 0.598, 60_000.0),
+            trial(2, 0.590, 12_000.0),
+            trial(3, 0.560, 9_000.0),
+            trial(4, 0.520, 8_000.0),
+        ];
+        let dirs = [Direction::Maximize, Direction::Minimize];
+        let pick = |s: Select| s.choose(&front, &dirs).unwrap().number;
+        assert_eq!(pick(Select::First), 0);
+        assert_eq!(pick(Select::MinComplexityWithin(0.002)), 1);
+        assert_eq!(pick(Select::MinComplexityWithin(0.0)), 0);
+        assert_eq!(pick(Select::MinComplexityWithin(0.05)), 3);
+        assert_eq!(pick(Select::Knee), 2);
+        // Two trials have no knee: the best on the first objective.
+        assert_eq!(Select::Knee.choose(&front[..2], &dirs).unwrap().number, 0);
+        assert!(Select::Knee.choose(&[], &dirs).is_none());
+        // Parsing: the names, the string and the table forms, and bad values.
+        let p = |t: &str| Select::parse(&t.parse::<toml::Table>().unwrap()["s"]);
+        assert_eq!(p("s = \"knee\""), Ok(Select::Knee));
+        assert_eq!(
+            p("s = \"min_complexity_within = 0.002\""),
+            Ok(Select::MinComplexityWithin(0.002))
+        );
+        assert_eq!(
+            p("s = { min_complexity_within = 0.01 }"),
+            Ok(Select::MinComplexityWithin(0.01))
+        );
+        assert!(p("s = \"elbow\"").is_err());
+        assert!(p("s = { min_complexity_within = -1.0 }").is_err());
+    }
 
     /// A searched `[model]` key the family does not have is named with the nearest one.
     #[test]

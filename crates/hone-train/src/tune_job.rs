@@ -192,7 +192,7 @@ pub fn run_tune(
     outcome.top = finished.iter().take(top).map(|t| (*t).clone()).collect();
     outcome.front = study.best_trials();
     outcome.importances = hone_tune::importance::ped_anova(&def.space, &trials, d0);
-    let Some((best, best_params)) = best_values(&study) else {
+    let Some((best, best_params)) = best_values(&study, spec.select) else {
         return Err(TrainError::Invalid(format!(
             "no trial completed ({pruned} pruned, {failed} failed); nothing to refit"
         )));
