@@ -300,6 +300,16 @@ impl hone_server::analyses::Analyses for TrainAnalyses {
         })
     }
 
+    fn rollback_target(
+        &self,
+        store: &dyn hone_track::Backend,
+        name: &str,
+    ) -> Result<Option<u32>, String> {
+        let stack = hone_train::registry::promote::production_stack(store, name)
+            .map_err(|e| e.to_string())?;
+        Ok(stack.len().checked_sub(2).map(|i| stack[i]))
+    }
+
     fn rollback(
         &self,
         store: &dyn hone_track::Backend,

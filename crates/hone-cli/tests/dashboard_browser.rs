@@ -669,6 +669,45 @@ fn sign_in_and_promote_in_chromium() {
     );
     no_console_errors(&b, "model after promotion");
     b.screenshot(&shots.join("model.png"));
+
+    // Version 2 to production (forced past a failed check, with a reason), then rolled back:
+    // the rollback button names the version it restores.
+    assert_eq!(
+        count(&b, "form.action[action$='/rollback']"),
+        0,
+        "nothing to go back to"
+    );
+    b.open(&format!("{base}/models/spx/versions/2"));
+    b.eval(
+        "const f = document.querySelector('form.promote');\
+         f.querySelector('select[name=stage]').value = 'production';\
+         f.querySelector('input[name=reason]').value = 'take over';\
+         f.querySelector('input[name=force]').checked = true;\
+         f.querySelector('button').click();",
+        json!([]),
+    );
+    wait_for(
+        &b,
+        "return location.pathname === '/models/spx' && document.readyState === 'complete';",
+    );
+    let button = b.eval(
+        "const f = document.querySelector(\"form.action[action$='/rollback'] button\"); \
+         return f ? f.textContent : '';",
+        json!([]),
+    );
+    assert_eq!(button, "Roll production back to v1");
+    b.eval(
+        "const f = document.querySelector(\"form.action[action$='/rollback']\");\
+         f.querySelector('input[name=reason]').value = 'v2 misbehaves';\
+         f.querySelector('button').click();",
+        json!([]),
+    );
+    wait_for(
+        &b,
+        "const p = document.querySelector('p.done'); \
+         return !!p && p.textContent.includes('rolled back from version 2 to version 1');",
+    );
+    no_console_errors(&b, "model after rollback");
 }
 
 /// A `hone train` started while its run's page is open: every fold's scores reach the page's

@@ -171,6 +171,10 @@ pub trait Analyses: Send + Sync {
         user: &str,
     ) -> Result<String, String>;
 
+    /// The version `hone models rollback NAME` would restore to production now (`None`: no
+    /// earlier production version to go back to).
+    fn rollback_target(&self, store: &dyn Backend, name: &str) -> Result<Option<u32>, String>;
+
     /// `hone models rollback NAME` on behalf of `user`; returns what happened, in one line.
     fn rollback(
         &self,

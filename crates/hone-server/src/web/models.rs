@@ -143,7 +143,8 @@ struct ModelPage<'a> {
     notes: Vec<String>,
     can_manage: bool,
     csrf: String,
-    can_roll_back: bool,
+    /// The version a rollback would restore, shown on its button (only with MANAGE).
+    rollback_to: Option<u32>,
     message: Option<String>,
 }
 
@@ -323,9 +324,13 @@ async fn model_page(
         for v in &versions {
             datasets.push(tag(v, keys::LINEAGE_DATASET).unwrap_or("").to_string());
         }
-        let extra = analyses
-            .as_ref()
-            .map(|a| (a.changelog(st, &wanted), a.history(st, &wanted)));
+        let extra = analyses.as_ref().map(|a| {
+            (
+                a.changelog(st, &wanted),
+                a.history(st, &wanted),
+                a.rollback_target(st, &wanted),
+            )
+        });
         Ok((model, versions, extra))
     })
     .await;
@@ -335,8 +340,13 @@ async fn model_page(
     };
     versions.sort_by_key(|v| v.version);
     let mut notes = Vec::new();
+    let mut rollback_to = None;
     let (changes, history) = match extra {
-        Some((c, h)) => {
+        Some((c, h, r)) => {
+            rollback_to = r.unwrap_or_else(|e| {
+                notes.push(format!("rollback: {e}"));
+                None
+            });
             let changes = c.unwrap_or_else(|e| {
                 notes.push(format!("changelog: {e}"));
                 Vec::new()
@@ -386,10 +396,7 @@ async fn model_page(
         warnings: history.warnings.clone(),
         changes: changes.into_iter().map(|c| (iso(c.time), c)).collect(),
         notes,
-        can_roll_back: manage
-            && versions
-                .iter()
-                .any(|v| v.aliases.iter().any(|a| a == hone_track::PRODUCTION_ALIAS)),
+        rollback_to: rollback_to.filter(|_| manage),
         can_manage: manage,
         csrf: csrf_token(&s, &caller),
         message,
