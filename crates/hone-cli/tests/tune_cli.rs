@@ -638,16 +638,18 @@ fn a_model_cost_is_a_search_objective() {
             "{f} is dominated"
         );
     }
-    // A linear model has no trees: the trials fail, saying so, and the search stops.
+    // A linear model has no trees: refused before the study exists, naming what it reports.
     let trees = text
         .replace("\"nonzero_coefficients\"", "\"trees\"")
         .replace("name = \"lt\"", "name = \"lt2\"");
     std::fs::write(&cfg, trees).unwrap();
     let o = hone_in(&store, &["tune", cfg.to_str().unwrap(), "--no-refit"]);
-    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("objective trees") && err.contains("has no such count"),
+        err.contains("metric trees: a logistic model has no such count")
+            && err.contains("nonzero_coefficients, parameters"),
         "{err}"
     );
+    assert!(!err.contains("trial"), "no trial ran: {err}");
 }

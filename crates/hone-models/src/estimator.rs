@@ -82,6 +82,13 @@ pub trait Estimator: Debug + Send + Sync {
         None
     }
 
+    /// The counts its fitted models report in [`crate::Complexity`] (`trees`, `leaves`,
+    /// `nonzero_coefficients`, `parameters`), so a search can refuse a cost objective the
+    /// model will never have before any trial runs.
+    fn complexity_counts(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Fits on `data`, reporting each step to `observer`. With `in_sample`, also returns the
     /// in-sample predictions where training gives them exactly for free.
     fn fit(

@@ -533,6 +533,31 @@ impl TuneSpec {
                 ));
             }
         };
+        // A count the model's family never reports (trees of a linear model) is refused now,
+        // unless the search changes the model's type.
+        let searches_type = study.space.params.iter().any(|p| p.name == "model.type");
+        let counts = cfg.model.estimator().complexity_counts();
+        if !searches_type
+            && let Some(c) = objectives.iter().find_map(|o| match o {
+                Objective::Cost(
+                    c @ ("trees" | "leaves" | "nonzero_coefficients" | "parameters"),
+                ) if !counts.contains(c) => Some(*c),
+                _ => None,
+            })
+        {
+            return Err(cfg_err(
+                cfg,
+                format!(
+                    "metric {c}: a {} model has no such count (it reports {})",
+                    cfg.model.estimator().name(),
+                    if counts.is_empty() {
+                        "none".to_string()
+                    } else {
+                        counts.join(", ")
+                    }
+                ),
+            ));
+        }
         let select = match search.get("select") {
             None => Select::First,
             Some(v) => Select::parse(v).map_err(|e| cfg_err(cfg, e))?,

@@ -112,6 +112,10 @@ pub struct LightGbm {
 }
 
 impl Estimator for LightGbm {
+    fn complexity_counts(&self) -> &'static [&'static str] {
+        &["trees", "leaves"]
+    }
+
     fn name(&self) -> &'static str {
         if self.spec.boosting == "rf" {
             "random_forest"

@@ -70,6 +70,10 @@ pub struct Linear {
 }
 
 impl Estimator for Linear {
+    fn complexity_counts(&self) -> &'static [&'static str] {
+        &["nonzero_coefficients", "parameters"]
+    }
+
     fn name(&self) -> &'static str {
         self.spec.name()
     }
