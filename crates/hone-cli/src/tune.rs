@@ -345,8 +345,14 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
     for (k, v) in &best_params {
         println!("  {}", crate::render::escape(&format!("{k} = {v}")));
     }
+    // Ranked on the first objective; every objective's value is shown.
+    let heading = if multi {
+        format!("{} (ranked on the first)", def.objectives.join(", "))
+    } else {
+        def.objective_name(0)
+    };
     println!("\ntop {} trials:", top.len());
-    println!("  {:>5}  {:>12}  params", "trial", def.objective_name(0));
+    println!("  {:>5}  {:>12}  params", "trial", heading);
     for t in &top {
         println!(
             "  {:>5}  {:>12}  {}",
