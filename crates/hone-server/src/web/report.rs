@@ -365,23 +365,27 @@ fn equity_plots(bytes: &[u8]) -> Option<(String, String)> {
 
 /// The holdout's confusion matrix from `y_true` and `y_pred` (class indices).
 fn confusion(bytes: &[u8], classes: &[String]) -> Option<Confusion> {
+    /// The most classes a matrix is drawn for.
+    const MAX_CLASSES: usize = 50;
     let (_, cols) = columns(bytes, &["y_true", "y_pred"])?;
-    let n = classes.len().max(
-        cols[0]
-            .iter()
-            .chain(&cols[1])
-            .map(|v| *v as usize + 1)
-            .max()
-            .unwrap_or(0),
-    );
-    if n == 0 || n > 50 {
+    // A class is a small whole number; anything else (a damaged or foreign file) draws none.
+    let class =
+        |v: f64| (v >= 0.0 && v.fract() == 0.0 && v < MAX_CLASSES as f64).then_some(v as usize);
+    let pairs: Option<Vec<(usize, usize)>> = cols[0]
+        .iter()
+        .zip(&cols[1])
+        .map(|(t, p)| Some((class(*t)?, class(*p)?)))
+        .collect();
+    let pairs = pairs?;
+    let n = classes
+        .len()
+        .max(pairs.iter().map(|(t, p)| t.max(p) + 1).max().unwrap_or(0));
+    if n == 0 || n > MAX_CLASSES {
         return None;
     }
     let mut counts = vec![vec![0u64; n]; n];
-    for (t, p) in cols[0].iter().zip(&cols[1]) {
-        if *t >= 0.0 && *p >= 0.0 {
-            counts[*t as usize][*p as usize] += 1;
-        }
+    for (t, p) in pairs {
+        counts[t][p] += 1;
     }
     let labels: Vec<String> = (0..n)
         .map(|i| classes.get(i).cloned().unwrap_or_else(|| i.to_string()))
@@ -445,6 +449,14 @@ mod tests {
             .map(|(_, r)| r.iter().map(|(n, _)| *n).collect())
             .collect();
         assert_eq!(counts, [[1, 1], [1, 2]]);
+        // A file whose labels are not classes draws no matrix (and never panics).
+        for bad in [
+            "y_true,y_pred\n1e300,1\n",
+            "y_true,y_pred\n0.5,1\n",
+            "y_true,y_pred\n-1,0\n",
+        ] {
+            assert!(confusion(bad.as_bytes(), &[]).is_none(), "{bad}");
+        }
     }
 
     #[test]
