@@ -115,6 +115,20 @@ pub fn server(args: ServerArgs) -> Result<(), CliError> {
     })
 }
 
+/// The dashboard's rows of `hone runs compare`'s tests.
+fn test_rows(tests: Vec<hone_train::compare::ComparedTest>) -> Vec<hone_server::analyses::TestRow> {
+    tests
+        .into_iter()
+        .map(|t| hone_server::analyses::TestRow {
+            test: t.result.test,
+            statistic: t.result.statistic,
+            p_value: t.result.p_value,
+            effect: t.result.effect,
+            meaning: t.meaning,
+        })
+        .collect()
+}
+
 /// The dashboard's analyses over `hone-train`: the compare view's significance tests are
 /// those of `hone runs compare` (holdout predictions, seed 0).
 struct TrainAnalyses;
@@ -135,17 +149,7 @@ impl hone_server::analyses::Analyses for TrainAnalyses {
             rows: c.rows,
             task: c.task.kind().to_string(),
             identical_predictions: c.identical_predictions,
-            tests: c
-                .tests
-                .into_iter()
-                .map(|t| hone_server::analyses::TestRow {
-                    test: t.result.test,
-                    statistic: t.result.statistic,
-                    p_value: t.result.p_value,
-                    effect: t.result.effect,
-                    meaning: t.meaning,
-                })
-                .collect(),
+            tests: test_rows(c.tests),
         })
     }
 
@@ -210,7 +214,7 @@ impl hone_server::analyses::Analyses for TrainAnalyses {
         name: &str,
         version: u32,
     ) -> Result<hone_server::analyses::PromotionView, String> {
-        use hone_server::analyses::{GateView, PromotionView, SignificanceView, TestRow};
+        use hone_server::analyses::{GateView, PromotionView, SignificanceView};
         use hone_train::registry::promote;
         let v = store
             .get_model_version(name, version)
@@ -234,21 +238,7 @@ impl hone_server::analyses::Analyses for TrainAnalyses {
             significance: c.significance.map(|s| SignificanceView {
                 against: s.against,
                 shared_rows: s.shared_rows,
-                tests: s
-                    .comparison
-                    .map(|c| {
-                        c.tests
-                            .into_iter()
-                            .map(|t| TestRow {
-                                test: t.result.test,
-                                statistic: t.result.statistic,
-                                p_value: t.result.p_value,
-                                effect: t.result.effect,
-                                meaning: t.meaning,
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                tests: s.comparison.map(|c| test_rows(c.tests)).unwrap_or_default(),
                 passed: s.passed,
                 verdict: s.verdict,
             }),

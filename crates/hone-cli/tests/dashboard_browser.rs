@@ -283,6 +283,23 @@ fn job_config(d: &std::path::Path) -> PathBuf {
     config
 }
 
+/// Fills the open version page's promote form (stage, reason, forced) and sends it; waits for
+/// the model page it leads back to.
+fn promote_with_form(b: &Browser, stage: &str, reason: &str) {
+    b.eval(
+        "const f = document.querySelector('form.promote');\
+         f.querySelector('select[name=stage]').value = arguments[0];\
+         f.querySelector('input[name=reason]').value = arguments[1];\
+         f.querySelector('input[name=force]').checked = true;\
+         f.querySelector('button').click();",
+        json!([stage, reason]),
+    );
+    wait_for(
+        b,
+        "return location.pathname === '/models/spx' && document.readyState === 'complete';",
+    );
+}
+
 /// Waits (up to 10 s) until `script` returns true in the page.
 fn wait_for(b: &Browser, script: &str) {
     let start = std::time::Instant::now();
@@ -634,18 +651,7 @@ fn sign_in_and_promote_in_chromium() {
     assert_eq!(count(&b, "form.promote"), 1);
     no_console_errors(&b, "version");
     b.screenshot(&shots.join("version.png"));
-    b.eval(
-        "const f = document.querySelector('form.promote');\
-         f.querySelector('select[name=stage]').value = 'staging';\
-         f.querySelector('input[name=reason]').value = 'shadow it in staging';\
-         f.querySelector('input[name=force]').checked = true;\
-         f.querySelector('button').click();",
-        json!([]),
-    );
-    wait_for(
-        &b,
-        "return location.pathname === '/models/spx' && document.readyState === 'complete';",
-    );
+    promote_with_form(&b, "staging", "shadow it in staging");
     let done = b.eval(
         "const p = document.querySelector('p.done'); return p ? p.textContent : '';",
         json!([]),
@@ -678,18 +684,7 @@ fn sign_in_and_promote_in_chromium() {
         "nothing to go back to"
     );
     b.open(&format!("{base}/models/spx/versions/2"));
-    b.eval(
-        "const f = document.querySelector('form.promote');\
-         f.querySelector('select[name=stage]').value = 'production';\
-         f.querySelector('input[name=reason]').value = 'take over';\
-         f.querySelector('input[name=force]').checked = true;\
-         f.querySelector('button').click();",
-        json!([]),
-    );
-    wait_for(
-        &b,
-        "return location.pathname === '/models/spx' && document.readyState === 'complete';",
-    );
+    promote_with_form(&b, "production", "take over");
     let button = b.eval(
         "const f = document.querySelector(\"form.action[action$='/rollback'] button\"); \
          return f ? f.textContent : '';",

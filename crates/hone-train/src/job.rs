@@ -327,12 +327,13 @@ struct FoldOutcome {
 }
 
 /// A fitted model's size and cost ([`crate::report::ModelCost`]): its saved bytes, its
-/// family's counts, the features it uses, how long it took to fit, and the time to predict
+/// family's counts, the features it uses (those of `importances`, its importances, above 0), how long it took to fit, and the time to predict
 /// `rows` in one call, timed here on its own. `fit_and_score_seconds` is the time of the fit
 /// that also scored `rows` once; that scoring's share is taken off.
 fn model_cost(
     ds: &Dataset,
     fitted: &FittedPipeline,
+    importances: &[(String, f64)],
     rows: &[usize],
     fit_and_score_seconds: f64,
 ) -> Result<crate::report::ModelCost, TrainError> {
@@ -344,9 +345,6 @@ fn model_cost(
     fitted
         .save_to(&mut saved)
         .map_err(model_err("the model's size"))?;
-    let importances = fitted
-        .importances()
-        .map_err(model_err("the model's features"))?;
     let cols: Vec<Vec<f64>> = ds
         .features
         .iter()
@@ -467,7 +465,8 @@ fn run_folds(
         }
         let cost = if measure_cost {
             let seconds = fit_started.elapsed().as_secs_f64();
-            Some(model_cost(ds, &fitted, &fold.test, seconds)?)
+            let importances = fitted.importances().map_err(model_err)?;
+            Some(model_cost(ds, &fitted, &importances, &fold.test, seconds)?)
         } else {
             None
         };
@@ -1148,7 +1147,7 @@ pub fn run_job(
     } else {
         &holdout_rows
     };
-    let complexity = model_cost(&ds, &final_fit, timing_rows, refit_seconds)?;
+    let complexity = model_cost(&ds, &final_fit, &importances, timing_rows, refit_seconds)?;
     let model_params = final_fit.model.resolved_params();
     let report = TrainReport {
         name: cfg.name(),
