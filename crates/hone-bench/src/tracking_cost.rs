@@ -16,6 +16,7 @@ use hone_study::{TrackTrialStore, open_or_create_study};
 use hone_track::{Backend, open_store};
 use hone_train::tune::{TuneSpec, prepare_search, run_search};
 use hone_tune::Result as TuneResult;
+use hone_tune::adapt::SpaceRevision;
 use hone_tune::study::{MemoryTrialStore, Study, TrialStore};
 use hone_tune::trial::Trial;
 
@@ -53,6 +54,12 @@ impl TrialStore for Timed {
     }
     fn report(&self, trial: &Trial, step: u64, value: f64) -> TuneResult<bool> {
         self.time(|| self.inner.report(trial, step, value))
+    }
+    fn revisions(&self) -> TuneResult<Vec<SpaceRevision>> {
+        self.time(|| self.inner.revisions())
+    }
+    fn add_revision(&self, revision: &SpaceRevision) -> TuneResult<bool> {
+        self.time(|| self.inner.add_revision(revision))
     }
 }
 

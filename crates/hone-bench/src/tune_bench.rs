@@ -102,6 +102,8 @@ fn space_for(f: &TestFunction) -> SearchSpace {
                     step: None,
                 },
                 when: vec![],
+                hard_low: None,
+                hard_high: None,
             })
             .collect(),
     }
@@ -136,6 +138,7 @@ fn run_study(
         sampler: sampler.clone(),
         pruner: Default::default(),
         seed,
+        adapt: None,
     })
     .map_err(|e| e.to_string())?;
     let mut rec = RunRecord {

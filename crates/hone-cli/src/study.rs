@@ -231,6 +231,7 @@ pub fn study(a: StudyArgs) -> Result<(), CliError> {
                 sampler: SamplerSpec::parse(&sampler).map_err(tune_err)?,
                 pruner: PrunerSpec::parse(&pruner).map_err(tune_err)?,
                 seed,
+                adapt: None,
             };
             // Fail now, not at the first ask, when the sampler cannot serve the space.
             def.validate().map_err(tune_err)?;

@@ -73,6 +73,17 @@ struct TuneDisplay {
     jobs: usize,
 }
 
+impl TuneDisplay {
+    /// A line above the progress bar (on stderr when there is no bar).
+    fn line(&self, line: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+}
+
 impl TuneObserver for TuneDisplay {
     fn on_study(&self, def: &StudyDef, resumed: bool, counts: [usize; 5]) {
         let done = counts[0] + counts[1] + counts[2];
@@ -107,6 +118,11 @@ impl TuneObserver for TuneDisplay {
     }
 
     fn on_search(&self, e: TuneEvent) {
+        // Printed with --json too (on stderr): a changed space is news, as a warning is.
+        if let TuneEvent::Revised(r) = &e {
+            self.line(crate::render::escape(&r.to_string()).into_owned());
+            return;
+        }
         let (TuneEvent::Finished(f), Some(def)) = (e, self.def.get()) else {
             return;
         };
@@ -147,11 +163,7 @@ impl TuneObserver for TuneDisplay {
                 params_text(def, &trial),
                 error.map(|e| format!("  error: {e}")).unwrap_or_default()
             );
-            if self.bar.is_hidden() {
-                eprintln!("{line}");
-            } else {
-                self.bar.println(line);
-            }
+            self.line(line);
         }
     }
 
@@ -282,6 +294,8 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
         front,
         importances,
         refit,
+        revisions,
+        space,
         warnings,
     } = outcome;
     let Some((best, best_params)) = best.filter(|_| end != TuneEnd::Interrupted) else {
@@ -304,6 +318,7 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             "pareto_front": front.iter().map(|t| trial_json(&def, t)).collect::<Vec<_>>(),
             "top": top.iter().map(|t| trial_json(&def, t)).collect::<Vec<_>>(),
             "importances": importances,
+            "space_revisions": revisions,
             "warnings": warnings,
         });
         if let Some(r) = &refit {
@@ -360,6 +375,33 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             fmt_value(t),
             params_text(&def, t)
         );
+    }
+    if !revisions.is_empty() {
+        println!(
+            "\nsearch space: {} revision(s) (adapt); the ranges now searched:",
+            revisions.len()
+        );
+        let changed: Vec<&str> = revisions
+            .iter()
+            .flat_map(|r| r.changes.iter().map(|c| c.param.as_str()))
+            .collect();
+        for p in space
+            .params
+            .iter()
+            .filter(|p| changed.contains(&p.name.as_str()))
+        {
+            let first = def.space.get(&p.name).map(|d| &d.distribution);
+            let (l0, h0) = first.map_or((f64::NAN, f64::NAN), |d| d.bounds());
+            let (l, h) = p.distribution.bounds();
+            println!(
+                "  {:<32} [{}, {}] (was [{}, {}])",
+                crate::render::escape(&p.name),
+                crate::render::num(l),
+                crate::render::num(h),
+                crate::render::num(l0),
+                crate::render::num(h0)
+            );
+        }
     }
     if !importances.is_empty() {
         println!("\nparameter importances (PED-ANOVA):");

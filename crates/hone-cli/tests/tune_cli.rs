@@ -653,3 +653,163 @@ fn a_model_cost_is_a_search_objective() {
     );
     assert!(!err.contains("trial"), "no trial ran: {err}");
 }
+
+/// A LightGBM search whose objective is the number of trees (`num_iterations` without early
+/// stopping), so the best trials sit at the range's lower bound.
+fn trees_config(dir: &Path, name: &str, extra: &str, space_extra: &str) -> std::path::PathBuf {
+    let text = format!(
+        r#"name = "{name}"
+metrics = ["roc_auc"]
+[data]
+path = "{data}"
+time_column = "date"
+[data.derive]
+price = "close"
+returns = [1, 5]
+[target]
+kind = "direction"
+horizon = 1
+[split]
+scheme = "timeseries"
+n_splits = 2
+holdout = 0.2
+[model]
+type = "lightgbm"
+[model.params]
+num_iterations = 60
+num_leaves = 4
+[search]
+sampler = "tpe"
+n_trials = 30
+metrics = ["trees"]
+seed = 3
+{extra}
+[search.space.num_iterations]
+type = "int"
+low = 50
+high = 100
+{space_extra}
+"#,
+        data = common::bundled_data()
+    );
+    let p = dir.join(format!("{name}.toml"));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn an_adaptive_range_widens_where_the_best_trials_are_and_stops_at_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    let cfg = trees_config(dir.path(), "grow", "adapt = true", "hard_low = 20");
+    let o = hone_in(
+        &store,
+        &["tune", cfg.to_str().unwrap(), "--no-refit", "--json"],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    let v = json_of(&o);
+    let revs = v["space_revisions"].as_array().unwrap();
+    assert!(revs.len() >= 2, "{revs:?}\n{stderr}");
+    // The first move: half the width (25) below the lower bound, the evidence stated.
+    let first = &revs[0]["changes"][0];
+    assert_eq!(first["param"], "model.params.num_iterations");
+    assert_eq!(first["side"], "low");
+    assert_eq!(first["to"]["low"], 25, "{first}");
+    assert!(
+        first["reason"]
+            .as_str()
+            .unwrap()
+            .contains("of the top 10 trials within 5 % of the lower bound"),
+        "{first}"
+    );
+    assert!(stderr.contains("space revision 1 after trial"), "{stderr}");
+    // The second stops at hard_low.
+    let second = &revs[1]["changes"][0];
+    assert_eq!(second["to"]["low"], 20, "{second}");
+    assert!(second["reason"].as_str().unwrap().contains("hard_low 20"));
+    // Trials used the widened range; earlier ones stay valid and counted.
+    let all = trials(&store, "grow-study");
+    assert_eq!(count(&all, "COMPLETE"), 30);
+    let lowest = all
+        .iter()
+        .map(|t| t["params"]["model.params.num_iterations"].as_i64().unwrap())
+        .min()
+        .unwrap();
+    assert!((20..50).contains(&lowest), "{lowest}");
+    assert_eq!(v["best_trial"]["values"][0], 20.0);
+    // A resumed study continues in the revised space and says so.
+    let more = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("n_trials = 30", "n_trials = 32");
+    std::fs::write(&cfg, more).unwrap();
+    let o = hone_in(&store, &["tune", cfg.to_str().unwrap(), "--no-refit"]);
+    assert!(o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("space revision 2 after trial"), "{stderr}");
+    let all = trials(&store, "grow-study");
+    assert!(all.iter().skip(30).all(|t| {
+        let n = t["params"]["model.params.num_iterations"].as_i64().unwrap();
+        (20..=100).contains(&n)
+    }));
+    // Without adapt the range stays where it was.
+    let cfg = trees_config(dir.path(), "fixed", "", "");
+    let v = json_of(&hone_in(
+        &store,
+        &["tune", cfg.to_str().unwrap(), "--no-refit", "--json"],
+    ));
+    assert!(v["space_revisions"].as_array().unwrap().is_empty());
+    assert_eq!(v["best_trial"]["values"][0], 50.0);
+}
+
+#[test]
+fn bad_adapt_settings_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    for (extra, space_extra, expect) in [
+        (
+            "adapt = \"yes\"",
+            "",
+            "adapt must be true, false or a table",
+        ),
+        (
+            "adapt = { narrow_afte = 5 }",
+            "",
+            "adapt: unknown field `narrow_afte`",
+        ),
+        (
+            "adapt = { narrow_after = 0 }",
+            "",
+            "narrow_after must be at least 1",
+        ),
+        (
+            "adapt = true\nsampler = \"grid\"",
+            "",
+            "adapt cannot be used with sampler = \"grid\"",
+        ),
+        (
+            "adapt = true",
+            "hard_low = 60",
+            "hard_low must be a number <= low (50)",
+        ),
+        (
+            "adapt = true",
+            "hard_high = \"x\"",
+            "hard_high must be a number",
+        ),
+    ] {
+        let cfg = trees_config(dir.path(), "bad", extra, space_extra);
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        // A second `sampler` key replaces the first.
+        let text = if extra.contains("grid") {
+            text.replacen("sampler = \"tpe\"\n", "", 1)
+        } else {
+            text
+        };
+        std::fs::write(&cfg, text).unwrap();
+        let o = hone_in(&store, &["tune", cfg.to_str().unwrap(), "--no-refit"]);
+        assert_eq!(o.status.code(), Some(2), "{extra}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(expect), "{extra}: {err}");
+        assert!(err.contains("bad.toml"), "{err}");
+    }
+}

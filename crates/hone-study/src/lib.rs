@@ -20,14 +20,15 @@ use std::time::{Duration, Instant};
 
 use hone_track::store::{Batch, NewRun, SearchRequest, search_all};
 use hone_track::{Backend, Lease, LeaseKeeper, Metric, MetricPoint, RunStatus, Store, TrackError};
+use hone_tune::adapt::SpaceRevision;
 use hone_tune::study::{StudyDef, TrialStore};
 use hone_tune::trial::{Trial, TrialState};
 use hone_tune::{Result, TuneError};
 use serde_json::{Value, json};
 
 use hone_track::keys::{
-    INTERMEDIATE as INTERMEDIATE_METRIC, STUDY_DEF as STUDY_TAG, TRIAL_NUMBER as NUMBER_METRIC,
-    TRIAL_RECORD as TRIAL_TAG, TRIAL_STATE as STATE_TAG,
+    INTERMEDIATE as INTERMEDIATE_METRIC, SPACE_REVISION_PREFIX, STUDY_DEF as STUDY_TAG,
+    TRIAL_NUMBER as NUMBER_METRIC, TRIAL_RECORD as TRIAL_TAG, TRIAL_STATE as STATE_TAG,
 };
 
 fn storage(e: TrackError) -> TuneError {
@@ -664,6 +665,66 @@ impl TrialStore for TrackTrialStore {
             .transition_run(&batch, RunStatus::Running, RunStatus::Running)
             .map_err(storage)
     }
+
+    fn revisions(&self) -> Result<Vec<SpaceRevision>> {
+        let exp = self
+            .store
+            .get_experiment(&self.experiment_id)
+            .map_err(storage)?;
+        revisions_of(&exp)
+    }
+
+    fn add_revision(&self, revision: &SpaceRevision) -> Result<bool> {
+        // The store's counter is the compare-and-set: only the first worker to draw from the
+        // counter named after this revision number gets 0 and writes it.
+        let claim = self
+            .store
+            .next_sequence(&format!(
+                "study:{}:space_revision:{}",
+                self.experiment_id, revision.number
+            ))
+            .map_err(storage)?;
+        if claim != 0 {
+            return Ok(false);
+        }
+        let json =
+            serde_json::to_string(revision).map_err(|e| TuneError::Storage(e.to_string()))?;
+        self.store
+            .set_experiment_tag(
+                &self.experiment_id,
+                &format!("{SPACE_REVISION_PREFIX}{}", revision.number),
+                &json,
+            )
+            .map_err(storage)?;
+        Ok(true)
+    }
+}
+
+/// The space revisions an experiment's tags hold, in number order (a study that never
+/// revised its space has none).
+pub fn revisions_of(exp: &hone_track::Experiment) -> Result<Vec<SpaceRevision>> {
+    let mut revs = Vec::new();
+    for (k, v) in &exp.tags {
+        if k.strip_prefix(SPACE_REVISION_PREFIX).is_some() {
+            let r: SpaceRevision = serde_json::from_str(v).map_err(|e| {
+                TuneError::Storage(format!(
+                    "study {:?}: unreadable space revision {k}: {e}",
+                    exp.name
+                ))
+            })?;
+            revs.push(r);
+        }
+    }
+    revs.sort_by_key(|r| r.number);
+    // Applied in order from 1 up; a gap (a revision claimed but not yet written) ends the
+    // list until it is filled.
+    let upto = revs
+        .iter()
+        .enumerate()
+        .take_while(|(i, r)| r.number as usize == i + 1)
+        .count();
+    revs.truncate(upto);
+    Ok(revs)
 }
 
 /// The run status of a finished trial state (`None` while it is WAITING or RUNNING).

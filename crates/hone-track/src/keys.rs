@@ -51,6 +51,9 @@ pub const KEEP: &str = "hone.keep";
 // Studies (`hone tune`, `hone study`).
 /// Experiment tag: the study's definition (JSON); its presence makes the experiment a study.
 pub const STUDY_DEF: &str = "hone.study";
+/// Experiment tag prefix: `hone.space_revision.<n>` holds a study's space revision `n` (JSON,
+/// `hone_tune::adapt::SpaceRevision`), written once by the worker that claimed `n`.
+pub const SPACE_REVISION_PREFIX: &str = "hone.space_revision.";
 /// Run tag on a trial, and on the run `hone tune` refits from a study: the study's name.
 pub const STUDY_NAME: &str = "hone.study.name";
 /// Run tag on the run `hone tune` refits: warnings about the search itself (JSON list), e.g.

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hone_models::observer::{Flow, StepReport};
+use hone_tune::adapt::{AdaptSpec, SpaceRevision};
 use hone_tune::pruner::{PrunerSpec, StepValues};
 use hone_tune::sampler::SamplerSpec;
 use hone_tune::space::{ParamValue, SearchSpace};
@@ -26,7 +27,7 @@ use crate::TrainError;
 use crate::config::{LoadedConfig, from_value};
 use crate::job::{CvObserver, FoldCaches, Prepared, cross_validate, prepare};
 
-const SEARCH_KEYS: [&str; 15] = [
+const SEARCH_KEYS: [&str; 17] = [
     "name",
     "sampler",
     "pruner",
@@ -41,6 +42,8 @@ const SEARCH_KEYS: [&str; 15] = [
     "steps",
     "cache_mb",
     "select",
+    "adapt",
+    "warm_start",
     "space",
 ];
 
@@ -494,6 +497,45 @@ impl TuneSpec {
             Some(toml::Value::String(s)) if !s.is_empty() => s.clone(),
             Some(v) => return Err(cfg_err(cfg, format!("name must be a string, got {v}"))),
         };
+        let adapt = match search.get("adapt") {
+            None | Some(toml::Value::Boolean(false)) => None,
+            Some(toml::Value::Boolean(true)) => Some(AdaptSpec::default()),
+            Some(v @ toml::Value::Table(_)) => {
+                Some(v.clone().try_into::<AdaptSpec>().map_err(|e| {
+                    cfg_err(
+                        cfg,
+                        format!(
+                            "adapt: {} (expected true, false or {{ widen = true, \
+                                 narrow_after = 100 }})",
+                            e.message().trim()
+                        ),
+                    )
+                })?)
+            }
+            Some(v) => {
+                return Err(cfg_err(
+                    cfg,
+                    format!(
+                        "adapt must be true, false or a table like {{ narrow_after = 100 }}, got {v}"
+                    ),
+                ));
+            }
+        };
+        if adapt.is_some() && sampler == SamplerSpec::Grid {
+            return Err(cfg_err(
+                cfg,
+                "adapt cannot be used with sampler = \"grid\": a grid is a fixed set of points; \
+                 use tpe, gp, random or sobol"
+                    .into(),
+            ));
+        }
+        if let Some(AdaptSpec {
+            narrow_after: Some(0),
+            ..
+        }) = adapt
+        {
+            return Err(cfg_err(cfg, "adapt.narrow_after must be at least 1".into()));
+        }
         let study = StudyDef {
             name,
             space,
@@ -502,6 +544,7 @@ impl TuneSpec {
             sampler,
             pruner,
             seed,
+            adapt,
         };
         study.validate().map_err(|e| cfg_err(cfg, e.to_string()))?;
         study
@@ -834,6 +877,8 @@ pub enum TuneEvent {
     },
     /// A trial finished (COMPLETE, PRUNED or FAIL).
     Finished(Box<Finished>),
+    /// The search space changed (`[search] adapt`), by this or another worker.
+    Revised(SpaceRevision),
 }
 
 /// A finished trial and where the search stands.
@@ -920,6 +965,16 @@ pub fn run_search(
     // be retried forever).
     let failures_here = AtomicUsize::new(0);
     let end: Mutex<Option<TuneEnd>> = Mutex::new(None);
+    // Space revisions already told to `on_event` (those before this run were told at open).
+    let told_revisions = Mutex::new(study.revisions().len());
+    let tell_revisions = || {
+        let mut told = told_revisions.lock().unwrap_or_else(|p| p.into_inner());
+        let revs = study.revisions();
+        for r in revs.iter().skip(*told) {
+            on_event(TuneEvent::Revised(r.clone()));
+        }
+        *told = (*told).max(revs.len());
+    };
     let fatal: Mutex<Option<TrainError>> = Mutex::new(None);
     let finish = |e: TuneEnd| {
         if let Ok(mut g) = end.lock()
@@ -1019,6 +1074,7 @@ pub fn run_search(
                 counts: study.counts(),
                 trading,
             })));
+            tell_revisions();
         }
     };
     std::thread::scope(|s| {

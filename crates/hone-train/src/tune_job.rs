@@ -10,7 +10,8 @@ use std::sync::atomic::AtomicBool;
 
 use hone_study::{TrackTrialStore, open_or_create_study, trial_json};
 use hone_track::{ArtifactRecord, Backend, Metric, MetricPoint, Tracker, keys};
-use hone_tune::space::ParamValue;
+use hone_tune::adapt::SpaceRevision;
+use hone_tune::space::{ParamValue, SearchSpace};
 use hone_tune::study::{Study, StudyDef};
 use hone_tune::trial::{Trial, TrialState};
 use serde_json::json;
@@ -104,6 +105,10 @@ pub struct TuneOutcome {
     pub importances: Vec<(String, f64)>,
     /// The refit, when asked for.
     pub refit: Option<Refit>,
+    /// The search space's revisions (`[search] adapt`), in order.
+    pub revisions: Vec<SpaceRevision>,
+    /// The search space after them.
+    pub space: SearchSpace,
     /// Warnings about the search itself (searched parameters that make trials incomparable,
     /// [`TuneSpec::incomparable_trials`]); also told to the observer at the start, written to
     /// `tune.json` and tagged on the refit's run.
@@ -143,8 +148,23 @@ pub fn run_tune(
     let trial_store = Arc::new(
         TrackTrialStore::new(store.clone(), experiment_id, def.clone(), false).batching_reports(),
     );
-    let study = Study::open(def.clone(), trial_store.clone()).map_err(tune_err)?;
+    // An adaptive range never moves to a value the trainer refuses (a LightGBM limit).
+    let check_cfg = cfg.clone();
+    let study = Study::open(def.clone(), trial_store.clone())
+        .map_err(tune_err)?
+        .with_bound_check(Box::new(move |p, v| {
+            apply(
+                &check_cfg,
+                &[(p.name.clone(), p.distribution.external(v))],
+                None,
+            )
+            .is_ok()
+        }));
     observer.on_study(&def, resumed, study.counts());
+    // A resumed adaptive study says which space it continues in.
+    for r in study.revisions() {
+        observer.on_search(TuneEvent::Revised(r));
+    }
     let on_event = |e: TuneEvent| {
         if let TuneEvent::Finished(f) = &e
             && let Some(tr) = &f.trading
@@ -171,6 +191,8 @@ pub fn run_tune(
         front: Vec::new(),
         importances: Vec::new(),
         refit: None,
+        revisions: study.revisions(),
+        space: study.space(),
         warnings: warnings.clone(),
     };
     if end == TuneEnd::Interrupted {
@@ -191,7 +213,7 @@ pub fn run_tune(
     });
     outcome.top = finished.iter().take(top).map(|t| (*t).clone()).collect();
     outcome.front = study.best_trials();
-    outcome.importances = hone_tune::importance::ped_anova(&def.space, &trials, d0);
+    outcome.importances = hone_tune::importance::ped_anova(&outcome.space, &trials, d0);
     let Some((best, best_params)) = best_values(&study, spec.select) else {
         return Err(TrainError::Invalid(format!(
             "no trial completed ({pruned} pruned, {failed} failed); nothing to refit"
@@ -252,6 +274,7 @@ pub fn run_tune(
             "top": outcome.top.iter().map(|t| trial_json(&def, t)).collect::<Vec<_>>(),
             "importances": outcome.importances,
             "trials": {"complete": complete, "pruned": pruned, "failed": failed},
+            "space_revisions": outcome.revisions,
             "warnings": warnings,
         });
         let text = serde_json::to_string_pretty(&tune_json).unwrap_or_default();

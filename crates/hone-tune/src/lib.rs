@@ -1,6 +1,8 @@
 //! hone's hyperparameter search engine.
 //!
 //! - [`space`]: search spaces (float, int, categorical, fixed, conditional) from Rust or TOML.
+//! - [`adapt`]: adaptive ranges (widening at bounds the best trials sit at, narrowing) stored
+//!   as space revisions.
 //! - [`trial`]: trials, their states and objective directions.
 //! - [`sampler`]: the [`Sampler`](sampler::Sampler) trait with grid, random, Sobol, TPE, GP and
 //!   NSGA-II implementations.
@@ -14,6 +16,7 @@
 // Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
 #![warn(clippy::unwrap_used)]
 
+pub mod adapt;
 pub mod error;
 pub mod importance;
 pub mod pareto;

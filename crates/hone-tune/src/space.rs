@@ -423,6 +423,13 @@ pub struct ParamDef {
     /// values that activate it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub when: Vec<(String, Vec<ParamValue>)>,
+    /// A bound an adaptive search ([`crate::adapt`]) never widens the range below (numeric
+    /// parameters only; `None`: no limit beyond the type's own, such as `low > 0` for log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hard_low: Option<f64>,
+    /// A bound an adaptive search never widens the range above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hard_high: Option<f64>,
 }
 
 /// An ordered set of parameters. Parents come before their conditional children.
@@ -436,8 +443,17 @@ pub struct SearchSpace {
 /// exactly a float (internal values are `f64`).
 pub const MAX_EXACT_INT: u64 = 1 << 53;
 
-const PARAM_KEYS: [&str; 8] = [
-    "type", "low", "high", "log", "step", "choices", "value", "when",
+const PARAM_KEYS: [&str; 10] = [
+    "type",
+    "low",
+    "high",
+    "log",
+    "step",
+    "choices",
+    "value",
+    "when",
+    "hard_low",
+    "hard_high",
 ];
 
 impl SearchSpace {
@@ -567,6 +583,24 @@ impl SearchSpace {
                     if matches!(value, ParamValue::Float(f) if f.is_nan()) {
                         return bad("value nan is not a value a trial can match".into());
                     }
+                }
+            }
+            if p.hard_low.is_some() || p.hard_high.is_some() {
+                if !p.distribution.is_numeric() {
+                    return bad("hard_low and hard_high apply to float and int ranges only".into());
+                }
+                let (low, high) = p.distribution.bounds();
+                if let Some(h) = p.hard_low
+                    && !(h.is_finite() && h <= low)
+                {
+                    return bad(format!("hard_low must be a number <= low ({low}), got {h}"));
+                }
+                if let Some(h) = p.hard_high
+                    && !(h.is_finite() && h >= high)
+                {
+                    return bad(format!(
+                        "hard_high must be a number >= high ({high}), got {h}"
+                    ));
                 }
             }
             for (parent, values) in &p.when {
@@ -728,7 +762,12 @@ fn parse_param(name: &str, t: &toml::Table) -> Result<ParamDef> {
     };
     let only = |allowed: &[&str]| -> Result<()> {
         for k in t.keys() {
-            if k != "type" && k != "when" && !allowed.contains(&k.as_str()) {
+            if k != "type"
+                && k != "when"
+                && k != "hard_low"
+                && k != "hard_high"
+                && !allowed.contains(&k.as_str())
+            {
                 return Err(err(format!("{k:?} does not apply to type = \"{kind}\"")));
             }
         }
@@ -812,10 +851,19 @@ fn parse_param(name: &str, t: &toml::Table) -> Result<ParamDef> {
             when.push((parent.clone(), values));
         }
     }
+    let hard = |key: &str| -> Result<Option<f64>> {
+        if t.contains_key(key) {
+            num(key).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
     Ok(ParamDef {
         name: name.to_string(),
         distribution,
         when,
+        hard_low: hard("hard_low")?,
+        hard_high: hard("hard_high")?,
     })
 }
 

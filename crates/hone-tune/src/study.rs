@@ -11,11 +11,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::adapt::{self, AdaptSpec, SpaceRevision};
 use crate::error::{Result, TuneError};
 use crate::pareto;
 use crate::pruner::{PruneContext, Pruner, PrunerSpec, StepValues};
 use crate::sampler::{SampleContext, Sampler, SamplerSpec};
-use crate::space::{ParamValue, Params, SearchSpace};
+use crate::space::{ParamDef, ParamValue, Params, SearchSpace};
 use crate::trial::{Direction, Trial, TrialState};
 
 /// Everything that defines a study; stored with it so that re-opening it by name resumes it.
@@ -37,6 +38,9 @@ pub struct StudyDef {
     pub pruner: PrunerSpec,
     /// The seed every random choice derives from.
     pub seed: u64,
+    /// Adaptive ranges (`None`: the space never changes); see [`crate::adapt`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapt: Option<AdaptSpec>,
 }
 
 impl StudyDef {
@@ -96,12 +100,19 @@ pub trait TrialStore: Send + Sync {
     /// stored trial is still RUNNING (atomically, as [`TrialStore::finish`]); returns `false`,
     /// writing nothing, when it is not, so a late report never turns a finished trial back.
     fn report(&self, trial: &Trial, step: u64, value: f64) -> Result<bool>;
+    /// The study's space revisions, in number order (empty while the space never changed).
+    fn revisions(&self) -> Result<Vec<SpaceRevision>>;
+    /// Stores `revision` unless a revision with its number exists already (another worker's,
+    /// made from the same or other evidence); returns whether this call stored it. The check
+    /// and the write are one atomic step, so workers agree on every revision.
+    fn add_revision(&self, revision: &SpaceRevision) -> Result<bool>;
 }
 
 /// A [`TrialStore`] in memory (tests, benchmarks, throwaway studies).
 #[derive(Debug, Default)]
 pub struct MemoryTrialStore {
     trials: Mutex<Vec<Trial>>,
+    revisions: Mutex<Vec<SpaceRevision>>,
 }
 
 impl MemoryTrialStore {
@@ -155,6 +166,23 @@ impl TrialStore for MemoryTrialStore {
 
     fn report(&self, trial: &Trial, _step: u64, _value: f64) -> Result<bool> {
         self.replace_running(trial)
+    }
+
+    fn revisions(&self) -> Result<Vec<SpaceRevision>> {
+        Ok(self
+            .revisions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone())
+    }
+
+    fn add_revision(&self, revision: &SpaceRevision) -> Result<bool> {
+        let mut revs = self.revisions.lock().unwrap_or_else(|e| e.into_inner());
+        if revs.len() + 1 != revision.number as usize {
+            return Ok(false);
+        }
+        revs.push(revision.clone());
+        Ok(true)
     }
 }
 
@@ -232,6 +260,10 @@ pub enum Outcome {
 struct State {
     trials: Vec<Trial>,
     sampler: Box<dyn Sampler>,
+    /// The space as revised so far (the definition's space when it never changed).
+    space: SearchSpace,
+    /// The revisions applied to get it.
+    revisions: Vec<SpaceRevision>,
 }
 
 impl State {
@@ -257,7 +289,12 @@ pub struct Study {
     store: Arc<dyn TrialStore>,
     pruner: Box<dyn Pruner>,
     state: Mutex<State>,
+    /// Refuses bounds an adaptive space must not move to (see [`Study::with_bound_check`]).
+    bound_check: Option<BoundCheckFn>,
 }
+
+/// A caller's check of a bound an adaptive space would move to: `false` refuses the value.
+pub type BoundCheckFn = Box<dyn Fn(&ParamDef, f64) -> bool + Send + Sync>;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -272,15 +309,77 @@ impl Study {
     /// continues where it stopped: samplers rebuild their state from the trials).
     pub fn open(def: StudyDef, store: Arc<dyn TrialStore>) -> Result<Self> {
         def.validate()?;
-        let sampler = def.sampler.build(&def.space, &def.directions)?;
+        let revisions = store.revisions()?;
+        let space = adapt::current_space(&def.space, &revisions);
+        let sampler = def.sampler.build(&space, &def.directions)?;
         let pruner = def.pruner.build()?;
         let trials = store.load(0, &[])?;
         Ok(Study {
             def,
             store,
             pruner,
-            state: Mutex::new(State { trials, sampler }),
+            state: Mutex::new(State {
+                trials,
+                sampler,
+                space,
+                revisions,
+            }),
+            bound_check: None,
         })
+    }
+
+    /// Adds a check of the bounds an adaptive space may move to (a trainer's limits): a
+    /// refused value makes the range move less, or not at all.
+    pub fn with_bound_check(mut self, check: BoundCheckFn) -> Self {
+        self.bound_check = Some(check);
+        self
+    }
+
+    /// The search space as revised so far.
+    pub fn space(&self) -> SearchSpace {
+        self.lock().space.clone()
+    }
+
+    /// The space revisions so far, in order.
+    pub fn revisions(&self) -> Vec<SpaceRevision> {
+        self.lock().revisions.clone()
+    }
+
+    /// Takes the store's revisions when they differ from ours (another worker revised, or a
+    /// revision of ours lost the race), rebuilding the sampler for the new space.
+    fn sync_revisions(&self, st: &mut State) -> Result<()> {
+        let revisions = self.store.revisions()?;
+        if revisions != st.revisions {
+            st.space = adapt::current_space(&self.def.space, &revisions);
+            st.sampler = self.def.sampler.build(&st.space, &self.def.directions)?;
+            st.revisions = revisions;
+        }
+        Ok(())
+    }
+
+    /// After a trial finished: stores the revision the evidence calls for, if any.
+    fn adapt_locked(&self, st: &mut State) -> Result<()> {
+        let Some(spec) = &self.def.adapt else {
+            return Ok(());
+        };
+        let accept_all = |_: &ParamDef, _: f64| true;
+        let check: adapt::BoundCheck<'_> = match &self.bound_check {
+            Some(c) => c.as_ref(),
+            None => &accept_all,
+        };
+        let Some(rev) = adapt::propose(
+            &st.space,
+            spec,
+            &st.trials,
+            &self.def.directions,
+            &st.revisions,
+            check,
+        ) else {
+            return Ok(());
+        };
+        self.store.add_revision(&rev)?;
+        // Won or lost, the store now holds revision `rev.number`: take what it holds.
+        self.sync_revisions(st)
     }
 
     /// An in-memory study.
@@ -316,6 +415,9 @@ impl Study {
             .collect();
         let fresh = self.store.load(since, &open)?;
         st.merge(fresh);
+        if self.def.adapt.is_some() {
+            self.sync_revisions(st)?;
+        }
         Ok(())
     }
 
@@ -353,12 +455,21 @@ impl Study {
     }
 
     fn sample(&self, st: &mut State, number: u64) -> Result<Params> {
-        let State { trials, sampler } = st;
+        let State {
+            trials,
+            sampler,
+            space,
+            revisions,
+        } = st;
         let others: Vec<Trial>;
-        let view: &[Trial] = if trials.iter().any(|t| t.number == number) {
+        // After a narrowing, trials outside the space stay in the study but not in the
+        // samplers' models.
+        let shrunk = adapt::shrunk(revisions);
+        let outside = |t: &Trial| shrunk && !adapt::inside(space, &t.params);
+        let view: &[Trial] = if trials.iter().any(|t| t.number == number || outside(t)) {
             others = trials
                 .iter()
-                .filter(|t| t.number != number)
+                .filter(|t| t.number != number && !outside(t))
                 .cloned()
                 .collect();
             &others
@@ -366,7 +477,7 @@ impl Study {
             trials
         };
         let ctx = SampleContext {
-            space: &self.def.space,
+            space,
             directions: &self.def.directions,
             trials: view,
             number,
@@ -481,12 +592,15 @@ impl Study {
             return Err(self.lost_race(&mut st, number));
         }
         st.trials[i] = t.clone();
+        if t.state == TrialState::Complete {
+            self.adapt_locked(&mut st)?;
+        }
         Ok(t)
     }
 
     /// Enqueues a trial with fixed params; the next `ask` hands it out before sampling.
     pub fn enqueue(&self, values: &[(String, ParamValue)]) -> Result<u64> {
-        let params = self.def.space.internal(values)?;
+        let params = self.space().internal(values)?;
         let t = self
             .store
             .create(Trial::new(0, TrialState::Waiting, params))?;
@@ -509,7 +623,7 @@ impl Study {
                 self.def.directions.len()
             )));
         }
-        let params = self.def.space.internal(values)?;
+        let params = self.space().internal(values)?;
         let state = state_of_values(objective);
         let mut t = Trial::new(0, state, params);
         if state == TrialState::Complete {
@@ -627,6 +741,7 @@ mod tests {
             sampler,
             pruner: PrunerSpec::None,
             seed: 7,
+            adapt: None,
         }
     }
 
@@ -662,6 +777,122 @@ mod tests {
         fn report(&self, trial: &Trial, step: u64, value: f64) -> Result<bool> {
             self.inner.report(trial, step, value)
         }
+        fn revisions(&self) -> Result<Vec<SpaceRevision>> {
+            self.inner.revisions()
+        }
+        fn add_revision(&self, revision: &SpaceRevision) -> Result<bool> {
+            self.inner.add_revision(revision)
+        }
+    }
+
+    /// f(x, y) = (x - 3)^2 + (y + 2)^2, with both optima outside the initial [0, 1] ranges.
+    fn outside_optimum(
+        sampler: SamplerSpec,
+        adapt: Option<AdaptSpec>,
+        store: Arc<MemoryTrialStore>,
+        n: usize,
+    ) -> (f64, Study) {
+        let space = SearchSpace::from_toml_str(
+            "[x]\ntype = \"float\"\nlow = 0\nhigh = 1\nhard_high = 10\n[y]\ntype = \"float\"\nlow = 0\nhigh = 1\n",
+        )
+        .unwrap();
+        let study = Study::open(
+            StudyDef {
+                name: "adapt".into(),
+                space,
+                directions: vec![Direction::Minimize],
+                objectives: vec![],
+                sampler,
+                pruner: PrunerSpec::None,
+                seed: 3,
+                adapt,
+            },
+            store,
+        )
+        .unwrap();
+        for _ in 0..n {
+            let t = study.ask().unwrap();
+            let (x, y) = (t.params["x"], t.params["y"]);
+            study
+                .tell(
+                    t.number,
+                    Outcome::Complete(vec![(x - 3.0).powi(2) + (y + 2.0).powi(2)]),
+                )
+                .unwrap();
+        }
+        let best = study
+            .best_trial()
+            .unwrap()
+            .and_then(|t| t.value())
+            .unwrap_or(f64::INFINITY);
+        (best, study)
+    }
+
+    #[test]
+    fn an_adaptive_space_finds_an_optimum_outside_the_initial_ranges() {
+        for sampler in [
+            SamplerSpec::parse("tpe").unwrap(),
+            SamplerSpec::parse("gp").unwrap(),
+        ] {
+            let name = sampler.name();
+            let (fixed, _) = outside_optimum(sampler.clone(), None, Arc::default(), 80);
+            // Without adapting, the best possible is (1 - 3)^2 + (0 + 2)^2 = 8.
+            assert!(fixed >= 8.0, "{name}: {fixed}");
+            let store: Arc<MemoryTrialStore> = Arc::default();
+            let (adapted, study) = outside_optimum(
+                sampler.clone(),
+                Some(AdaptSpec::default()),
+                store.clone(),
+                80,
+            );
+            assert!(adapted < 0.5, "{name}: best {adapted} with adapt = true");
+            let revs = study.revisions();
+            assert!(revs.len() >= 3, "{name}: {revs:?}");
+            // Earlier trials stay valid: every trial lies in the final space.
+            let space = study.space();
+            assert!(
+                study
+                    .trials()
+                    .iter()
+                    .all(|t| adapt::inside(&space, &t.params))
+            );
+            // x never passes its hard limit; y (no limit) went below 0.
+            let (xl, xh) = space.get("x").unwrap().distribution.bounds();
+            let (yl, _) = space.get("y").unwrap().distribution.bounds();
+            assert!(
+                xl == 0.0 && xh > 3.0 && xh <= 10.0 && yl < -2.0,
+                "{name}: {space:?}"
+            );
+            // A resumed study (or a second worker on the same store) sees the same space.
+            let again = Study::open(study.def().clone(), store).unwrap();
+            assert_eq!(again.revisions(), revs);
+            assert_eq!(again.space(), space);
+        }
+    }
+
+    #[test]
+    fn parallel_workers_share_one_revision_history() {
+        let store: Arc<MemoryTrialStore> = Arc::default();
+        let tpe = SamplerSpec::parse("tpe").unwrap();
+        let adapt = Some(AdaptSpec::default());
+        let (_, a) = outside_optimum(tpe.clone(), adapt.clone(), store.clone(), 0);
+        let (_, b) = outside_optimum(tpe, adapt, store.clone(), 0);
+        for i in 0..60 {
+            let w = if i % 2 == 0 { &a } else { &b };
+            let t = w.ask().unwrap();
+            let (x, y) = (t.params["x"], t.params["y"]);
+            w.tell(
+                t.number,
+                Outcome::Complete(vec![(x - 3.0).powi(2) + (y + 2.0).powi(2)]),
+            )
+            .unwrap();
+        }
+        a.refresh().unwrap();
+        b.refresh().unwrap();
+        assert!(!a.revisions().is_empty());
+        assert_eq!(a.revisions(), b.revisions());
+        let numbers: Vec<u32> = a.revisions().iter().map(|r| r.number).collect();
+        assert_eq!(numbers, (1..=numbers.len() as u32).collect::<Vec<_>>());
     }
 
     #[test]

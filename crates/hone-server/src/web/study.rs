@@ -633,6 +633,7 @@ mod tests {
             sampler: SamplerSpec::parse("random").unwrap(),
             pruner: Default::default(),
             seed: 0,
+            adapt: None,
         }
     }
 

@@ -854,6 +854,7 @@ mod tests {
             sampler: SamplerSpec::Tpe(TpeOptions::default()),
             pruner: Default::default(),
             seed: 9,
+            adapt: None,
         };
         let step = |study: &Study| {
             let t = study.ask().unwrap();
