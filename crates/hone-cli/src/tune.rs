@@ -177,6 +177,10 @@ impl TuneObserver for TuneDisplay {
         }
     }
 
+    fn on_note(&self, message: &str) {
+        self.line(format!("warm start: {}", crate::render::escape(message)));
+    }
+
     fn on_refit(&self) {
         self.bar.finish_and_clear();
     }
@@ -296,6 +300,7 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
         refit,
         revisions,
         space,
+        warm_start,
         warnings,
     } = outcome;
     let Some((best, best_params)) = best.filter(|_| end != TuneEnd::Interrupted) else {
@@ -319,6 +324,7 @@ pub fn tune(args: TuneArgs) -> Result<(), CliError> {
             "top": top.iter().map(|t| trial_json(&def, t)).collect::<Vec<_>>(),
             "importances": importances,
             "space_revisions": revisions,
+            "warm_start": warm_start,
             "warnings": warnings,
         });
         if let Some(r) = &refit {

@@ -813,3 +813,95 @@ fn bad_adapt_settings_name_the_key() {
         assert!(err.contains("bad.toml"), "{err}");
     }
 }
+
+#[test]
+fn a_warm_start_enqueues_the_best_configurations_and_learns_from_every_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    let src = trees_config(dir.path(), "src", "", "");
+    json_of(&hone_in(
+        &store,
+        &["tune", src.to_str().unwrap(), "--no-refit", "--json"],
+    ));
+    let mut src_trials = trials(&store, "src-study");
+    src_trials.sort_by(|a, b| {
+        a["values"][0]
+            .as_f64()
+            .unwrap()
+            .total_cmp(&b["values"][0].as_f64().unwrap())
+    });
+    // The new study: a wider range and one more parameter.
+    let text = std::fs::read_to_string(trees_config(
+        dir.path(),
+        "dst",
+        "warm_start = { study = \"src-study\", top = 3 }",
+        "[search.space.num_leaves]\ntype = \"int\"\nlow = 2\nhigh = 8",
+    ))
+    .unwrap()
+    .replace("low = 50", "low = 40")
+    .replace("n_trials = 30", "n_trials = 12");
+    let dst = dir.path().join("dst.toml");
+    std::fs::write(&dst, text).unwrap();
+    let o = hone_in(
+        &store,
+        &["tune", dst.to_str().unwrap(), "--no-refit", "--json"],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    let v = json_of(&o);
+    let notes = v["warm_start"].as_array().unwrap();
+    let text = format!("{notes:?}");
+    for expect in [
+        "its 3 best distinct configuration(s) enqueued",
+        "has no values for model.params.num_leaves: drawn at random",
+        "30 finished trials used as prior observations",
+    ] {
+        assert!(text.contains(expect), "{expect}: {text}");
+    }
+    assert!(
+        stderr.contains("warm start: study \"src-study\""),
+        "{stderr}"
+    );
+    // The first three trials are the earlier study's best configurations.
+    let all = trials(&store, "dst-study");
+    assert_eq!(
+        count(&all, "COMPLETE"),
+        12,
+        "priors are not trials of the study"
+    );
+    let iters = |t: &Value| t["params"]["model.params.num_iterations"].as_i64().unwrap();
+    let mut best_src: Vec<i64> = Vec::new();
+    for t in &src_trials {
+        if !best_src.contains(&iters(t)) {
+            best_src.push(iters(t));
+        }
+    }
+    let first: Vec<i64> = all[..3].iter().map(iters).collect();
+    assert_eq!(first, best_src[..3].to_vec());
+    // The rest are modelled from the priors at once (TPE's 10 start-up trials are already
+    // there): they lean to few iterations, where a cold start draws uniformly from [40, 100].
+    let rest: Vec<i64> = all[3..].iter().map(iters).collect();
+    let mean = rest.iter().sum::<i64>() as f64 / rest.len() as f64;
+    assert!(mean < 60.0, "{rest:?}");
+    // A missing study or a bad entry is refused before anything runs.
+    for (entry, expect) in [
+        (
+            "warm_start = { study = \"nope\" }",
+            "no study named \"nope\"",
+        ),
+        ("warm_start = \"src-study\"", "is not a table"),
+        (
+            "warm_start = { study = \"src-study\", top = -1 }",
+            "top must be a non-negative integer",
+        ),
+        ("warm_start = { study = \"bad-study\" }", "is this study"),
+    ] {
+        let cfg = trees_config(dir.path(), "bad", entry, "");
+        let o = hone_in(&store, &["tune", cfg.to_str().unwrap(), "--no-refit"]);
+        assert_eq!(o.status.code(), Some(2), "{entry}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(expect) && err.contains("bad.toml"),
+            "{entry}: {err}"
+        );
+    }
+}

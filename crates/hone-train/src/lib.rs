@@ -25,6 +25,7 @@ pub mod tracking;
 pub mod trading;
 pub mod tune;
 pub mod tune_job;
+pub mod warm;
 
 pub use config::{LoadedConfig, TrainConfig};
 pub use job::{Event, FoldReport, TrainReport, run_train};

@@ -72,6 +72,8 @@ pub struct TuneSpec {
     pub steps: Steps,
     /// How the refit's trial is chosen from a two-objective front.
     pub select: Select,
+    /// Earlier studies this one starts from (`[search] warm_start`).
+    pub warm_start: Vec<crate::warm::WarmStart>,
     /// Memory the trials may keep for reuse across trials (each fold's preprocessing,
     /// transformed test rows and LightGBM binned datasets), bytes; 0 turns the cache off.
     pub cache_bytes: usize,
@@ -618,6 +620,14 @@ impl TuneSpec {
                 ),
             ));
         }
+        let warm_start = match search.get("warm_start") {
+            None => Vec::new(),
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .map(|v| parse_warm_start(v, &study.name).map_err(|e| cfg_err(cfg, e)))
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(v) => vec![parse_warm_start(v, &study.name).map_err(|e| cfg_err(cfg, e))?],
+        };
         let spec = TuneSpec {
             study,
             n_trials,
@@ -625,6 +635,7 @@ impl TuneSpec {
             jobs,
             objectives,
             select,
+            warm_start,
             steps,
             cache_bytes: cache_mb << 20,
         };
@@ -713,6 +724,43 @@ impl TuneSpec {
                 .any(|pre| p.name.starts_with(pre))
         })
     }
+}
+
+/// One `warm_start` entry: `{ study = "NAME", top = 10 }`.
+fn parse_warm_start(v: &toml::Value, own: &str) -> Result<crate::warm::WarmStart, String> {
+    let form = "expected warm_start = { study = \"NAME\", top = 10 } or a list of them";
+    let t = v
+        .as_table()
+        .ok_or_else(|| format!("warm_start: {v} is not a table ({form})"))?;
+    for k in t.keys() {
+        if k != "study" && k != "top" {
+            return Err(format!("warm_start: unknown key {k:?} (study, top)"));
+        }
+    }
+    let study = match t.get("study") {
+        Some(toml::Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(other) => {
+            return Err(format!(
+                "warm_start.study must be a study name, got {other}"
+            ));
+        }
+        None => return Err(format!("warm_start needs study = \"NAME\" ({form})")),
+    };
+    if study == own {
+        return Err(format!(
+            "warm_start.study {study:?} is this study: to continue it, run it again (it resumes)"
+        ));
+    }
+    let top = match t.get("top") {
+        None => crate::warm::DEFAULT_TOP,
+        Some(toml::Value::Integer(i)) if *i >= 0 => *i as usize,
+        Some(other) => {
+            return Err(format!(
+                "warm_start.top must be a non-negative integer, got {other}"
+            ));
+        }
+    };
+    Ok(crate::warm::WarmStart { study, top })
 }
 
 /// Checks a searched `[model]` key against the model family's registered keys

@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use hone_study::{TrackTrialStore, open_or_create_study, trial_json};
+use hone_study::{TrackTrialStore, load_study, open_or_create_study, trial_json};
 use hone_track::{ArtifactRecord, Backend, Metric, MetricPoint, Tracker, keys};
 use hone_tune::adapt::SpaceRevision;
 use hone_tune::space::{ParamValue, SearchSpace};
+use hone_tune::study::TrialStore;
 use hone_tune::study::{Study, StudyDef};
 use hone_tune::trial::{Trial, TrialState};
 use serde_json::json;
@@ -67,6 +68,10 @@ pub trait TuneObserver: Sync {
     fn on_warning(&self, message: &str) {
         let _ = message;
     }
+    /// What a warm start took from earlier studies (one line each).
+    fn on_note(&self, message: &str) {
+        let _ = message;
+    }
     /// The refit is about to start.
     fn on_refit(&self) {}
 }
@@ -105,6 +110,8 @@ pub struct TuneOutcome {
     pub importances: Vec<(String, f64)>,
     /// The refit, when asked for.
     pub refit: Option<Refit>,
+    /// What the warm start took, dropped, clipped or drew (`[search] warm_start`).
+    pub warm_start: Vec<String>,
     /// The search space's revisions (`[search] adapt`), in order.
     pub revisions: Vec<SpaceRevision>,
     /// The search space after them.
@@ -140,8 +147,19 @@ pub fn run_tune(
     for w in &warnings {
         observer.on_warning(w);
     }
-    // Data, folds and the objective are checked before the study exists.
+    // Data, folds and the objective are checked before the study exists, and so are the
+    // studies a warm start reads.
     let shared = prepare_search(cfg, spec)?;
+    let mut sources = Vec::new();
+    for ws in &spec.warm_start {
+        let (src, id) = load_study(store.as_ref(), &ws.study).map_err(|e| {
+            TrainError::Config(format!("{}: [search] warm_start: {e}", cfg.path.display()))
+        })?;
+        let trials = TrackTrialStore::new(store.clone(), id, src.clone(), true)
+            .load(0, &[])
+            .map_err(tune_err)?;
+        sources.push((ws.clone(), src, trials));
+    }
     let (def, experiment_id, resumed) =
         open_or_create_study(store.as_ref(), &spec.study).map_err(tune_err)?;
     // Intermediate values (every boosting round with steps = "rounds") are written in batches.
@@ -160,7 +178,31 @@ pub fn run_tune(
             )
             .is_ok()
         }));
+    // The warm start: priors every time (they are not stored), enqueued trials once.
+    let mut warm_notes = Vec::new();
+    let study = if sources.is_empty() {
+        study
+    } else {
+        let uses_priors = def
+            .sampler
+            .build(&study.space(), &def.directions)
+            .map_err(tune_err)?
+            .uses_priors();
+        let plan = crate::warm::plan(&def, &study.space(), uses_priors, &sources);
+        if !resumed {
+            for values in &plan.enqueue {
+                study.enqueue(values).map_err(tune_err)?;
+            }
+        } else {
+            warm_notes.push("resumed: the enqueued trials were added when the study began".into());
+        }
+        warm_notes.extend(plan.notes);
+        study.with_priors(plan.priors).map_err(tune_err)?
+    };
     observer.on_study(&def, resumed, study.counts());
+    for n in &warm_notes {
+        observer.on_note(n);
+    }
     // A resumed adaptive study says which space it continues in.
     for r in study.revisions() {
         observer.on_search(TuneEvent::Revised(r));
@@ -192,6 +234,7 @@ pub fn run_tune(
         importances: Vec::new(),
         refit: None,
         revisions: study.revisions(),
+        warm_start: warm_notes.clone(),
         space: study.space(),
         warnings: warnings.clone(),
     };
@@ -275,6 +318,7 @@ pub fn run_tune(
             "importances": outcome.importances,
             "trials": {"complete": complete, "pruned": pruned, "failed": failed},
             "space_revisions": outcome.revisions,
+            "warm_start": outcome.warm_start,
             "warnings": warnings,
         });
         let text = serde_json::to_string_pretty(&tune_json).unwrap_or_default();

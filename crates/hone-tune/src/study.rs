@@ -291,6 +291,9 @@ pub struct Study {
     state: Mutex<State>,
     /// Refuses bounds an adaptive space must not move to (see [`Study::with_bound_check`]).
     bound_check: Option<BoundCheckFn>,
+    /// Finished trials of earlier studies, shown to samplers that learn from them (warm
+    /// start, see [`Study::with_priors`]).
+    priors: Vec<Trial>,
 }
 
 /// A caller's check of a bound an adaptive space would move to: `false` refuses the value.
@@ -325,7 +328,36 @@ impl Study {
                 revisions,
             }),
             bound_check: None,
+            priors: Vec::new(),
         })
+    }
+
+    /// Adds finished trials of earlier studies as prior observations: samplers that learn
+    /// from results (TPE, GP) model them with the study's own trials, as its oldest ones, so
+    /// they count towards start-up and shape the first suggestions. They are not trials of
+    /// this study: not stored, not in its budget, never its best. Each must be COMPLETE with
+    /// one value per objective and internal params of this study's space (missing params are
+    /// allowed: samplers treat them as inactive).
+    pub fn with_priors(mut self, priors: Vec<Trial>) -> Result<Self> {
+        for t in &priors {
+            let ok = t.state == TrialState::Complete
+                && t.values
+                    .as_ref()
+                    .is_some_and(|v| v.len() == self.def.directions.len());
+            if !ok {
+                return Err(TuneError::Invalid(format!(
+                    "a prior observation must be COMPLETE with {} value(s)",
+                    self.def.directions.len()
+                )));
+            }
+        }
+        self.priors = priors;
+        Ok(self)
+    }
+
+    /// The prior observations (see [`Study::with_priors`]).
+    pub fn priors(&self) -> &[Trial] {
+        &self.priors
     }
 
     /// Adds a check of the bounds an adaptive space may move to (a trainer's limits): a
@@ -475,6 +507,28 @@ impl Study {
             &others
         } else {
             trials
+        };
+        // Priors come first, as the oldest trials: every number moves up by their count (the
+        // trial's random streams too, consistently for a given set of priors).
+        let with_priors: Vec<Trial>;
+        let (view, number) = if !self.priors.is_empty() && sampler.uses_priors() {
+            let shift = self.priors.len() as u64;
+            with_priors = self
+                .priors
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Trial {
+                    number: i as u64,
+                    ..t.clone()
+                })
+                .chain(view.iter().map(|t| Trial {
+                    number: t.number + shift,
+                    ..t.clone()
+                }))
+                .collect();
+            (&with_priors[..], number + shift)
+        } else {
+            (view, number)
         };
         let ctx = SampleContext {
             space,
@@ -868,6 +922,64 @@ mod tests {
             assert_eq!(again.revisions(), revs);
             assert_eq!(again.space(), space);
         }
+    }
+
+    #[test]
+    fn priors_steer_the_first_suggestions_without_joining_the_study() {
+        let space =
+            SearchSpace::from_toml_str("[x]\ntype = \"float\"\nlow = 0\nhigh = 1\n").unwrap();
+        let mk = |sampler: &str| StudyDef {
+            name: "warm".into(),
+            space: space.clone(),
+            directions: vec![Direction::Minimize],
+            objectives: vec![],
+            sampler: SamplerSpec::parse(sampler).unwrap(),
+            pruner: PrunerSpec::None,
+            seed: 11,
+            adapt: None,
+        };
+        // 30 finished trials of an earlier study of (x - 0.8)^2.
+        let priors: Vec<Trial> = (0..30)
+            .map(|i| {
+                let x = i as f64 / 29.0;
+                let mut t = Trial::new(i, TrialState::Complete, [("x".to_string(), x)].into());
+                t.values = Some(vec![(x - 0.8f64).powi(2)]);
+                t
+            })
+            .collect();
+        for sampler in ["tpe", "gp"] {
+            let miss = |study: &Study| -> f64 {
+                (0..8)
+                    .map(|_| {
+                        let t = study.ask().unwrap();
+                        let x = t.params["x"];
+                        study
+                            .tell(t.number, Outcome::Complete(vec![(x - 0.8).powi(2)]))
+                            .unwrap();
+                        (x - 0.8).abs()
+                    })
+                    .sum::<f64>()
+                    / 8.0
+            };
+            let cold = Study::in_memory(mk(sampler)).unwrap();
+            let warm = Study::in_memory(mk(sampler))
+                .unwrap()
+                .with_priors(priors.clone())
+                .unwrap();
+            let (c, w) = (miss(&cold), miss(&warm));
+            assert!(w < 0.1 && w < c / 2.0, "{sampler}: warm {w}, cold {c}");
+            // Priors are not trials of the study.
+            assert_eq!(warm.trials().len(), 8);
+            assert_eq!(warm.counts()[0], 8);
+        }
+        // A prior without values is refused.
+        let bad = Trial::new(0, TrialState::Complete, Params::new());
+        assert!(
+            Study::in_memory(mk("tpe"))
+                .unwrap()
+                .with_priors(vec![bad])
+                .is_err()
+        );
     }
 
     #[test]

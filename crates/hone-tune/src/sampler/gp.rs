@@ -132,6 +132,10 @@ impl Sampler for GpSampler {
         "gp"
     }
 
+    fn uses_priors(&self) -> bool {
+        true
+    }
+
     fn check(&self, _space: &SearchSpace, directions: &[Direction]) -> Result<()> {
         one_objective(directions).map(|_| ())
     }

@@ -47,6 +47,12 @@ pub trait Sampler: Send {
     /// [`SearchSpace::complete`]).
     fn sample(&mut self, ctx: &SampleContext<'_>) -> Result<Params>;
 
+    /// True when the sampler learns from finished trials of other studies given as prior
+    /// observations (warm starts): the study then shows them before its own trials.
+    fn uses_priors(&self) -> bool {
+        false
+    }
+
     /// Checks, before a study starts, that the sampler can serve `space` and `directions`.
     fn check(&self, _space: &SearchSpace, _directions: &[Direction]) -> Result<()> {
         Ok(())

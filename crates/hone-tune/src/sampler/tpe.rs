@@ -547,6 +547,10 @@ impl Sampler for TpeSampler {
         "tpe"
     }
 
+    fn uses_priors(&self) -> bool {
+        true
+    }
+
     fn check(&self, _space: &crate::space::SearchSpace, directions: &[Direction]) -> Result<()> {
         self.options.validate()?;
         if directions.is_empty() {
