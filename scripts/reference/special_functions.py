@@ -1,6 +1,6 @@
 """Reference values for hone-tune's special functions: crates/hone-tune/src/sampler/truncnorm.rs
 (erf, erfc, erfcx, log_ndtr, ndtr, _log_gauss_mass, truncnorm logpdf / ppf, ndtri, ndtri_exp),
-crates/hone-tune/src/sampler/gp/acqf.rs (erfcx_matches_scipy) and
+crates/hone-tune/src/sampler/gp/acqf.rs (erfcx_matches_scipy, log_ndtr_derivative_matches_scipy) and
 crates/hone-tune/src/pruner/wilcoxon.rs (normal_tail_matches_scipy_ndtr).
 
 Libraries: scipy 1.17.1 (scipy.special, scipy.stats.truncnorm and the private
@@ -13,6 +13,7 @@ import mpmath
 import numpy as np
 import scipy
 from scipy import special as sp
+from scipy import stats
 from scipy.stats import truncnorm
 from scipy.stats._continuous_distns import _log_gauss_mass
 
@@ -92,3 +93,7 @@ show("ndtri_exp(-1e4): mpmath root, SciPy", (float(root), float(sp.ndtri_exp(-1e
 print("\n== pruner/wilcoxon.rs normal_tail_matches_scipy_ndtr ==")
 for z in [-8.0, -1.5, 0.0, 0.3, 1.4431018771204296, 2.5, 6.0, 9.0]:
     show(f"z={z}: ndtr(-z)", float(sp.ndtr(-z)))
+
+print("\n== gp/acqf.rs log_ndtr_derivative_matches_scipy: exp(norm.logpdf(u) - log_ndtr(u)) ==")
+for u in [-40.0, -5.0, -0.5, 0.0, 3.0]:
+    show(f"dlog_ndtr({u})", float(np.exp(stats.norm.logpdf(u) - sp.log_ndtr(u))))

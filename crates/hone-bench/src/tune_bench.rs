@@ -398,10 +398,21 @@ pub fn efficiency(args: &[String]) -> Result<(), String> {
     let mut cells = Vec::new();
     for f in &functions {
         for (name, spec) in samplers.iter().zip(&specs) {
-            let n = if matches!(spec, SamplerSpec::Gp(_)) {
+            let n = if matches!(spec, SamplerSpec::Gp(_) | SamplerSpec::Auto(_)) {
                 gp_trials
             } else {
                 trials
+            };
+            // `auto` plans with the run's budget, as `hone tune` gives it `n_trials`.
+            let budgeted;
+            let spec = match spec {
+                SamplerSpec::Auto(o) if o.budget.is_none() => {
+                    budgeted = SamplerSpec::Auto(hone_tune::sampler::auto::AutoOptions {
+                        budget: Some(n),
+                    });
+                    &budgeted
+                }
+                s => s,
             };
             let mut cell = Cell {
                 sampler: spec.name().to_string(),

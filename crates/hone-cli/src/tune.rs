@@ -112,6 +112,21 @@ impl TuneObserver for TuneDisplay {
                 );
             }
         }
+        // What `auto` chose, and why (every worker makes the same choice).
+        if let hone_tune::sampler::SamplerSpec::Auto(o) = &def.sampler {
+            for p in hone_tune::sampler::auto::plan(&def.space, &def.directions, o.budget) {
+                let when = if p.from == 0 {
+                    "from the start".to_string()
+                } else {
+                    format!("once {} trials have finished", p.from)
+                };
+                self.line(format!(
+                    "sampler auto: {} {when}: {}",
+                    p.choice.name(),
+                    crate::render::escape(&p.reason)
+                ));
+            }
+        }
         // The bar counts the budget: COMPLETE and PRUNED trials (failed ones are retried).
         self.bar.set_position((counts[0] + counts[1]) as u64);
         let _ = self.def.set(def.clone());

@@ -489,9 +489,14 @@ impl TuneSpec {
                 })
                 .collect::<Result<Vec<_>, _>>()?
         };
-        let default_sampler = if directions.len() > 1 { "nsga2" } else { "tpe" };
-        let sampler = spec_of(search, "sampler", default_sampler, SamplerSpec::parse)
+        let mut sampler = spec_of(search, "sampler", "auto", SamplerSpec::parse)
             .map_err(|e| cfg_err(cfg, e.to_string()))?;
+        // `auto` plans with the trial budget unless its table names another.
+        if let SamplerSpec::Auto(o) = &mut sampler
+            && o.budget.is_none()
+        {
+            o.budget = n_trials;
+        }
         let pruner = spec_of(search, "pruner", "none", PrunerSpec::parse)
             .map_err(|e| cfg_err(cfg, e.to_string()))?;
         let name = match search.get("name") {

@@ -23,8 +23,11 @@
 //! - **Reproducibility**: all randomness comes from [`trial_rng`]. The warm start is the only
 //!   state: a resumed study's first GP fit starts from the default hyperparameters instead and
 //!   may land on slightly different ones (within the fit's tolerance).
-//! - Constraints are not modelled (trials' constraint values are ignored); a single objective
-//!   only.
+//! - **Constraints** (trials told with constraint values, feasible when all are `<= 0`): one
+//!   GP per constraint on the standardised values, and `ln P(c <= 0)` of each added to the
+//!   log EI, whose improvement is over the best *feasible* trial; before any trial is
+//!   feasible the acquisition is the log probability of feasibility alone (Optuna 5.0's
+//!   constrained GP). A single objective only.
 
 use serde::{Deserialize, Serialize};
 
@@ -161,6 +164,7 @@ impl Sampler for GpSampler {
         };
         let mut xs = Vec::new();
         let mut losses = Vec::new();
+        let mut constraints: Vec<Option<Vec<f64>>> = Vec::new();
         for t in ctx.trials {
             if t.state != TrialState::Complete || t.number == ctx.number {
                 continue;
@@ -171,6 +175,7 @@ impl Sampler for GpSampler {
             if let Some(row) = encode(&t.params) {
                 xs.extend(row);
                 losses.push(direction.loss(v));
+                constraints.push(t.constraints.clone());
             }
         }
         let n = losses.len();
@@ -196,9 +201,24 @@ impl Sampler for GpSampler {
             .map(|(_, h)| h);
         let hyper = model::fit(&inputs, &y, warm, o.deterministic_objective);
         self.last_fit = Some((names, hyper.clone()));
-        let best = (0..n).max_by(|&a, &b| y[a].total_cmp(&y[b])).unwrap_or(0);
-        let best_x = inputs.x[best * d..(best + 1) * d].to_vec();
-        let threshold = y[best];
+        // Constraints: one GP per constraint over the trials that reported them; improvement
+        // is over the best feasible trial (none: feasibility alone is sought).
+        let violation = |c: &Option<Vec<f64>>| {
+            c.as_ref()
+                .map_or(0.0, |c| c.iter().map(|v| v.max(0.0)).sum::<f64>())
+        };
+        let feasible: Vec<bool> = constraints.iter().map(|c| violation(c) <= 0.0).collect();
+        let constraint_posts = constraint_models(&inputs, &constraints);
+        let best = (0..n)
+            .filter(|&i| feasible[i])
+            .max_by(|&a, &b| y[a].total_cmp(&y[b]));
+        let start = best.unwrap_or_else(|| {
+            (0..n)
+                .min_by(|&a, &b| violation(&constraints[a]).total_cmp(&violation(&constraints[b])))
+                .unwrap_or(0)
+        });
+        let best_x = inputs.x[start * d..(start + 1) * d].to_vec();
+        let threshold = best.map(|b| y[b]);
         let Some(mut post) = Posterior::new(inputs, y, hyper) else {
             return Ok(sample_uniform(ctx.space, &mut rng));
         };
@@ -216,12 +236,19 @@ impl Sampler for GpSampler {
             // The believed values count as observations, so improvement is also measured
             // against them: otherwise a point the model already rates above the best would
             // keep its EI and attract every worker.
-            threshold = fantasies.iter().fold(threshold, |a, b| a.max(*b));
+            threshold = threshold.map(|t| fantasies.iter().fold(t, |a, b| a.max(*b)));
             post = p;
         }
         let acq = LogEi {
             post: &post,
             threshold,
+            constraints: constraint_posts
+                .iter()
+                .map(|(post, bound)| acqf::Feasibility {
+                    post,
+                    bound: *bound,
+                })
+                .collect(),
         };
         let sobol_seed: u32 = rng.random();
         let (x, _) = acqf::optimize(
@@ -244,6 +271,49 @@ impl Sampler for GpSampler {
             .space
             .complete(&partial, |p| p.distribution.from_unit(rng.random::<f64>())))
     }
+}
+
+/// One GP per constraint, fitted on the rows that reported constraints (standardised values),
+/// with where `c = 0` lies in those units. Empty when no row has constraints.
+fn constraint_models(inputs: &Inputs, constraints: &[Option<Vec<f64>>]) -> Vec<(Posterior, f64)> {
+    let k = constraints
+        .iter()
+        .flatten()
+        .map(Vec::len)
+        .max()
+        .unwrap_or(0);
+    let rows: Vec<usize> = (0..inputs.n)
+        .filter(|&i| constraints[i].as_ref().is_some_and(|c| c.len() == k))
+        .collect();
+    if k == 0 || rows.is_empty() {
+        return Vec::new();
+    }
+    let d = inputs.d;
+    let sub = Inputs {
+        n: rows.len(),
+        d,
+        x: rows
+            .iter()
+            .flat_map(|&i| inputs.x[i * d..(i + 1) * d].iter().copied())
+            .collect(),
+        is_cat: inputs.is_cat.clone(),
+    };
+    (0..k)
+        .filter_map(|j| {
+            let c: Vec<f64> = rows
+                .iter()
+                .filter_map(|&i| constraints[i].as_ref().map(|c| c[j]))
+                .collect();
+            let m = c.len() as f64;
+            let mean = c.iter().sum::<f64>() / m;
+            let std = (c.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m)
+                .sqrt()
+                .max(1e-10);
+            let y: Vec<f64> = c.iter().map(|v| (v - mean) / std).collect();
+            let h = model::fit(&sub, &y, None, false);
+            Posterior::new(sub.clone(), y, h).map(|p| (p, -mean / std))
+        })
+        .collect()
 }
 
 /// Losses → standardised gains: negated, ±inf clipped to the finite extremes (0 when nothing
@@ -626,5 +696,51 @@ mod tests {
             },
             best(&trials)
         );
+    }
+
+    #[test]
+    fn a_constraint_steers_the_gp_to_the_feasible_region() {
+        use crate::study::{Outcome, Study, StudyDef};
+        // Minimise x + y on [0, 1]^2 subject to x^2 + y^2 >= 0.8: the unconstrained optimum
+        // (0, 0) is infeasible; the constrained one is x = y = sqrt(0.4), f = 1.265.
+        let run = |constrained: bool| {
+            let study = Study::in_memory(StudyDef {
+                name: "c".into(),
+                space: SearchSpace::from_toml_str(
+                    "[x]\ntype = \"float\"\nlow = 0\nhigh = 1\n[y]\ntype = \"float\"\nlow = 0\nhigh = 1\n",
+                )
+                .unwrap(),
+                directions: vec![Direction::Minimize],
+                objectives: vec![],
+                sampler: crate::sampler::SamplerSpec::parse("gp").unwrap(),
+                pruner: Default::default(),
+                seed: 2,
+                adapt: None,
+            })
+            .unwrap();
+            let mut feasible_after_startup = 0;
+            let mut best = f64::INFINITY;
+            for i in 0..30 {
+                let t = study.ask().unwrap();
+                let (x, y) = (t.params["x"], t.params["y"]);
+                let c = 0.8 - (x * x + y * y);
+                let outcome = if constrained {
+                    Outcome::Constrained(vec![x + y], vec![c])
+                } else {
+                    Outcome::Complete(vec![x + y])
+                };
+                study.tell(t.number, outcome).unwrap();
+                if c <= 0.0 {
+                    best = best.min(x + y);
+                    feasible_after_startup += usize::from(i >= 10);
+                }
+            }
+            (feasible_after_startup, best)
+        };
+        let (aware, best) = run(true);
+        let (blind, _) = run(false);
+        assert!(aware >= 15, "{aware} of 20 modelled trials feasible");
+        assert!(blind < aware / 2, "blind {blind}, aware {aware}");
+        assert!(best < 1.3, "best feasible {best}");
     }
 }

@@ -15,6 +15,7 @@ use crate::error::{Result, TuneError};
 use crate::space::{Params, SearchSpace};
 use crate::trial::{Direction, Trial};
 
+pub mod auto;
 pub mod gp;
 pub mod grid;
 pub mod nsga2;
@@ -113,6 +114,8 @@ pub enum SamplerSpec {
     Gp(gp::GpOptions),
     /// NSGA-II (multi-objective evolutionary search).
     Nsga2(nsga2::Nsga2Options),
+    /// Chosen from the space, the objectives and the budget ([`auto`]).
+    Auto(auto::AutoOptions),
 }
 
 impl SamplerSpec {
@@ -125,9 +128,10 @@ impl SamplerSpec {
             "tpe" => SamplerSpec::Tpe(Default::default()),
             "gp" => SamplerSpec::Gp(Default::default()),
             "nsga2" | "nsga-ii" => SamplerSpec::Nsga2(Default::default()),
+            "auto" => SamplerSpec::Auto(Default::default()),
             other => {
                 return Err(TuneError::Invalid(format!(
-                    "unknown sampler {other:?} (grid, random, sobol, tpe, gp, nsga2)"
+                    "unknown sampler {other:?} (auto, grid, random, sobol, tpe, gp, nsga2)"
                 )));
             }
         })
@@ -142,6 +146,7 @@ impl SamplerSpec {
             SamplerSpec::Tpe(_) => "tpe",
             SamplerSpec::Gp(_) => "gp",
             SamplerSpec::Nsga2(_) => "nsga2",
+            SamplerSpec::Auto(_) => "auto",
         }
     }
 
@@ -154,6 +159,7 @@ impl SamplerSpec {
             SamplerSpec::Tpe(o) => Box::new(tpe::TpeSampler::new(o.clone())),
             SamplerSpec::Gp(o) => Box::new(gp::GpSampler::new(o.clone())),
             SamplerSpec::Nsga2(o) => Box::new(nsga2::Nsga2Sampler::new(o.clone())),
+            SamplerSpec::Auto(o) => Box::new(auto::AutoSampler::new(o.clone())),
         };
         s.check(space, directions)?;
         Ok(s)

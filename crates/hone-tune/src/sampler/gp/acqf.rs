@@ -8,6 +8,7 @@ use rand::rngs::StdRng;
 use super::lbfgsb;
 use super::model::{Posterior, Scratch};
 use crate::sampler::qmc::sobol_unit;
+use crate::sampler::truncnorm::log_ndtr;
 use crate::space::Distribution;
 
 const SQRT_HALF: f64 = std::f64::consts::FRAC_1_SQRT_2;
@@ -56,40 +57,102 @@ pub(crate) fn log_ei_std_dz(z: f64) -> f64 {
     }
 }
 
-/// Log expected improvement over `threshold` of a posterior (outputs are maximised).
+/// `d/du ln Φ(u) = φ(u)/Φ(u)`, without underflow in the left tail.
+pub(crate) fn log_ndtr_du(u: f64) -> f64 {
+    if u < 0.0 {
+        // φ(u)/Φ(u) = √(2/π) / erfcx(−u/√2).
+        (2.0 / std::f64::consts::PI).sqrt() / erfcx(-SQRT_HALF * u)
+    } else {
+        (-0.5 * u * u).exp() * INV_SQRT_2PI / (1.0 - 0.5 * erfc(SQRT_HALF * u))
+    }
+}
+
+/// A constraint's model: the posterior of its standardised values, and where its feasibility
+/// bound (`c <= 0`) lies in those units.
+pub(crate) struct Feasibility<'a> {
+    /// The constraint's posterior.
+    pub post: &'a Posterior,
+    /// `0` in the standardised units of the constraint's values.
+    pub bound: f64,
+}
+
+/// Log expected improvement over `threshold` of a posterior (outputs are maximised), plus
+/// `ln P(feasible)` of every constraint (Optuna's constrained log EI). Without a feasible
+/// trial (`threshold` `None`) the acquisition is the log probability of feasibility alone.
 pub(crate) struct LogEi<'a> {
     /// The posterior.
     pub post: &'a Posterior,
-    /// The best standardised observed value.
-    pub threshold: f64,
+    /// The best standardised observed (feasible) value.
+    pub threshold: Option<f64>,
+    /// The constraints' models.
+    pub constraints: Vec<Feasibility<'a>>,
 }
 
 impl LogEi<'_> {
     /// The acquisition value at `x`.
     pub(crate) fn value(&self, x: &[f64], sc: &mut Scratch) -> f64 {
-        let (mean, var) = self.post.mean_var(x, sc);
-        let sigma = (var + STABILIZING_NOISE).sqrt();
-        log_ei_std((mean - self.threshold) / sigma) + sigma.ln()
+        let mut total = 0.0;
+        if let Some(threshold) = self.threshold {
+            let (mean, var) = self.post.mean_var(x, sc);
+            let sigma = (var + STABILIZING_NOISE).sqrt();
+            total += log_ei_std((mean - threshold) / sigma) + sigma.ln();
+        }
+        for c in &self.constraints {
+            let (mean, var) = c.post.mean_var(x, sc);
+            let sigma = (var + STABILIZING_NOISE).sqrt();
+            total += log_ndtr((c.bound - mean) / sigma);
+        }
+        total
     }
 
     /// The acquisition value at `x` and its gradient (zero on categorical coordinates).
     pub(crate) fn value_grad(&self, x: &[f64], sc: &mut Scratch, grad: &mut [f64]) -> f64 {
         let mut val = 0.0;
-        let threshold = self.threshold;
-        self.post.mean_var_grad(
-            x,
-            sc,
-            |mean, var| {
-                let v = var + STABILIZING_NOISE;
-                let sigma = v.sqrt();
-                let z = (mean - threshold) / sigma;
-                val = log_ei_std(z) + sigma.ln();
-                let h1 = log_ei_std_dz(z);
-                // ∂/∂mean = h'(z)/σ; ∂/∂var = (1 − z·h'(z)) / (2v).
-                (h1 / sigma, (1.0 - z * h1) / (2.0 * v))
-            },
-            grad,
-        );
+        grad.iter_mut().for_each(|g| *g = 0.0);
+        // Unconstrained (the common case): straight into `grad`, no allocation.
+        let mut part = if self.constraints.is_empty() {
+            Vec::new()
+        } else {
+            vec![0.0; grad.len()]
+        };
+        if let Some(threshold) = self.threshold {
+            let out: &mut [f64] = if part.is_empty() { grad } else { &mut part };
+            self.post.mean_var_grad(
+                x,
+                sc,
+                |mean, var| {
+                    let v = var + STABILIZING_NOISE;
+                    let sigma = v.sqrt();
+                    let z = (mean - threshold) / sigma;
+                    val += log_ei_std(z) + sigma.ln();
+                    let h1 = log_ei_std_dz(z);
+                    // ∂/∂mean = h'(z)/σ; ∂/∂var = (1 − z·h'(z)) / (2v).
+                    (h1 / sigma, (1.0 - z * h1) / (2.0 * v))
+                },
+                out,
+            );
+            if !part.is_empty() {
+                grad.iter_mut().zip(&part).for_each(|(g, p)| *g += p);
+            }
+        }
+        for c in &self.constraints {
+            let bound = c.bound;
+            c.post.mean_var_grad(
+                x,
+                sc,
+                |mean, var| {
+                    let v = var + STABILIZING_NOISE;
+                    let sigma = v.sqrt();
+                    let u = (bound - mean) / sigma;
+                    val += log_ndtr(u);
+                    let h = log_ndtr_du(u);
+                    // u = (b − mean)/σ: ∂u/∂mean = −1/σ, ∂u/∂var = −u/(2v).
+                    (-h / sigma, -h * u / (2.0 * v))
+                },
+                &mut part,
+            );
+            grad.iter_mut().zip(&part).for_each(|(g, p)| *g += p);
+        }
         val
     }
 }
@@ -490,6 +553,21 @@ pub(crate) fn optimize(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_ndtr_derivative_matches_scipy() {
+        // scipy 1.17.1: exp(norm.logpdf(u) - log_ndtr(u)) (scripts/reference/special_functions.py).
+        for (u, want) in [
+            (-40.0, 40.024_968_847_210_886),
+            (-5.0, 5.186_503_967_125_851_5),
+            (-0.5, 1.141_077_770_368_064_8),
+            (0.0, 0.797_884_560_802_865_4),
+            (3.0, 0.004_437_839_042_125_666),
+        ] {
+            let got = log_ndtr_du(u);
+            assert!((got - want).abs() <= 1e-12 * want, "{u}: {got} vs {want}");
+        }
+    }
 
     #[test]
     fn log_ei_matches_mpmath() {
