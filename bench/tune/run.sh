@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # hone-tune's sampler benchmark, side by side with Optuna 5.0: sample efficiency (best value after
-# N trials on Branin, Hartmann6, Rosenbrock-10, Ackley-10; median [IQR] over seeds) and sampler
-# cost (ms per suggestion on Rosenbrock-10), then the acceptance goals, each marked met or NOT met.
+# N trials on Branin, Hartmann6, Rosenbrock-10, Ackley-10; median [IQR] over seeds, with
+# Mann-Whitney tests of hone's GP and `auto` against Optuna's GPSampler) and sampler cost (ms per
+# suggestion on Rosenbrock-10), then the acceptance goals, each marked met or NOT met.
 #
-#   bash bench/tune/run.sh                      # 10 seeds, 200 trials, checkpoints 50,200
-#   SEEDS=3 TRIALS=100 CHECKPOINTS=20,50,100 bash bench/tune/run.sh   # smaller
+#   bash bench/tune/run.sh                      # 20 seeds, 100 trials, checkpoints 20,50,100
+#   SEEDS=3 TRIALS=50 CHECKPOINTS=20,50 bash bench/tune/run.sh   # smaller
+#   REPORT_ONLY=1 OUT=dir bash bench/tune/run.sh  # print the tables again from dir's JSON
 #
-# Settings (environment): SAMPLERS (random,tpe,gp), FUNCTIONS (branin,hartmann6,rosenbrock10,
-# ackley10), SEEDS (10), TRIALS (200), GP_TRIALS (hone's GP, $TRIALS), OPTUNA_GP_TRIALS (50:
-# Optuna's GPSampler, only with torch, costs ~0.3 s per suggestion at N=100 here),
-# CHECKPOINTS (50,200), JOBS (1: seeds run side by side in hone, values are unchanged),
+# Settings (environment): SAMPLERS (random,tpe,gp,auto), FUNCTIONS (branin,hartmann6,
+# rosenbrock10,ackley10), SEEDS (20), TRIALS (100), GP_TRIALS (hone's GP and auto, $TRIALS),
+# OPTUNA_GP_TRIALS ($TRIALS: Optuna's GPSampler, only with torch; ~5-10 s per 100-trial run
+# here), CHECKPOINTS (20,50,100), JOBS (1: seeds run side by side in hone, values are unchanged),
 # COST_SEEDS (3), TPE_COST_TRIALS (1000, timed at
 # 100,500,1000), GP_COST_TRIALS (100, timed at 50,100), PYTHON (python3), OUT (a fresh temporary
 # folder: the raw JSON of both sides is left there), CARGO_TARGET_DIR (/var/tmp/hone-target).
@@ -20,11 +22,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
-SAMPLERS="${SAMPLERS:-random,tpe,gp}"
+SAMPLERS="${SAMPLERS:-random,tpe,gp,auto}"
 FUNCTIONS="${FUNCTIONS:-branin,hartmann6,rosenbrock10,ackley10}"
-SEEDS="${SEEDS:-10}"; TRIALS="${TRIALS:-200}"; GP_TRIALS="${GP_TRIALS:-$TRIALS}"
-OPTUNA_GP_TRIALS="${OPTUNA_GP_TRIALS:-50}"
-CHECKPOINTS="${CHECKPOINTS:-50,200}"; JOBS="${JOBS:-1}"
+SEEDS="${SEEDS:-20}"; TRIALS="${TRIALS:-100}"; GP_TRIALS="${GP_TRIALS:-$TRIALS}"
+OPTUNA_GP_TRIALS="${OPTUNA_GP_TRIALS:-$TRIALS}"
+CHECKPOINTS="${CHECKPOINTS:-20,50,100}"; JOBS="${JOBS:-1}"
 COST_SEEDS="${COST_SEEDS:-3}"
 TPE_COST_TRIALS="${TPE_COST_TRIALS:-1000}"; GP_COST_TRIALS="${GP_COST_TRIALS:-100}"
 PYTHON="${PYTHON:-python3}"
@@ -34,6 +36,8 @@ mkdir -p "$out"
 
 command -v python3 >/dev/null || { echo "bench/tune/run.sh: python3 is needed to print the tables" >&2; exit 1; }
 started=$(date +%s)
+hone_done=$started; finished=$started
+if [ "${REPORT_ONLY:-0}" != 1 ]; then
 bash scripts/setup.sh
 echo "building hone-bench (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR) ..." >&2
 cargo build --release -q -p hone-bench
@@ -68,8 +72,12 @@ if [ "$have_optuna" = 1 ]; then
   "$PYTHON" bench/tune/optuna_bench.py efficiency "${eff_args[@]}" --gp-trials "$OPTUNA_GP_TRIALS" > "$out/optuna_efficiency.json"
   step "Optuna: TPE cost ($TPE_COST_TRIALS trials x $COST_SEEDS seeds)"
   "$PYTHON" bench/tune/optuna_bench.py cost --sampler tpe --trials "$TPE_COST_TRIALS" --at "$tpe_at" --seeds "$COST_SEEDS" > "$out/optuna_cost_tpe.json"
+  step "Optuna: GP cost ($GP_COST_TRIALS trials x 1 seed)"
+  "$PYTHON" bench/tune/optuna_bench.py cost --sampler gp --trials "$GP_COST_TRIALS" --at "$gp_at" --seeds 1 > "$out/optuna_cost_gp.json"
 fi
 finished=$(date +%s)
+fi
+[ -f "$out/optuna_cost_gp.json" ] || echo '{}' > "$out/optuna_cost_gp.json"
 
 python3 - "$out" "$(( hone_done - started ))" "$(( finished - hone_done ))" "$(( finished - started ))" <<'PY'
 import json, math, os, sys
@@ -78,6 +86,7 @@ hone_s, optuna_s, total_s = (int(v) for v in sys.argv[2:5])
 load = lambda name: json.load(open(os.path.join(out, name)))
 he, oe = load("hone_efficiency.json"), load("optuna_efficiency.json")
 hct, hcg, oct_ = load("hone_cost_tpe.json"), load("hone_cost_gp.json"), load("optuna_cost_tpe.json")
+ocg = load("optuna_cost_gp.json")
 try:
     from scipy.stats import mannwhitneyu
 except ImportError:
@@ -105,7 +114,8 @@ def cell(r, k):
     return s + " ref" if r.get("reference") else s
 
 cols = [("hone random", hr, "random"), ("Optuna random", orr, "random"), ("hone TPE", hr, "tpe"),
-        ("Optuna TPE", orr, "tpe"), ("hone GP", hr, "gp"), ("Optuna GP", orr, "gp")]
+        ("Optuna TPE", orr, "tpe"), ("hone GP", hr, "gp"), ("hone auto", hr, "auto"),
+        ("Optuna GP", orr, "gp")]
 rows = [(f, n, [cell(src.get((s, f)), k) for _, src, s in cols]) for f in funcs for k, n in enumerate(cps)]
 w = [max([len(c[0])] + [len(r[2][i]) for r in rows]) + 2 for i, c in enumerate(cols)]
 print(f"\n== sample efficiency: best value after N trials, median [IQR] over seeds 0-{len(he['seeds']) - 1} ==")
@@ -137,7 +147,7 @@ def cost_row(doc, k):
 
 print(f"\n== sampler cost on Rosenbrock-10: ms per suggestion, mean over the 20 trials ending at N, median over seeds 0-{len(hct.get('seeds', [0])) - 1} ==")
 print(f"{'sampler':<9}{'N':>6}{'hone CPU':>11}{'hone wall':>11}{'Optuna CPU':>12}{'Optuna wall':>13}{'Optuna §3.2':>13}")
-for doc, odoc in ((hct, oct_), (hcg, None)):
+for doc, odoc in ((hct, oct_), (hcg, ocg if ocg.get("benchmark") and not ocg.get("skipped") else None)):
     odoc = odoc if odoc is None or odoc.get("benchmark") else {}
     if doc.get("error"):
         print(f"{doc['sampler']:<9}  hone error: {doc['error']}")
@@ -152,20 +162,21 @@ for doc, odoc in ((hct, oct_), (hcg, None)):
             # Optuna GPSampler, CPU ms per trial, seeds 0-1 (bench/tune/REFERENCE.md).
             ocs, ows, ois = {50: "212-254 ref", 100: "300-353 ref"}.get(n, "-"), "-", "-"
         print(f"{doc['sampler']:<9}{n:>6}{g(c):>11}{g(wl):>11}{ocs:>12}{ows:>13}{ois:>13}")
-for doc in (hct, hcg, oct_):
+for doc in (hct, hcg, oct_, ocg):
     if doc and doc.get("total_seconds"):
         print(f"{doc['side']} {doc['sampler']}: seconds per {doc['trials']}-trial run: " + ", ".join(f"{s:.2f}" for s in doc["total_seconds"]))
 print("(Optuna: ask() + suggest_float() calls; §3.2 column = time between trial completions, the reference doc's measure)")
 
 print("\n== goals ==")
-def compare(sampler):
-    """hone median <= Optuna median at every checkpoint where both exist."""
+def compare(sampler, peer):
+    """hone no worse than Optuna's `peer` at every checkpoint where both exist: by a one-sided
+    Mann-Whitney test at 5 % when both sides have per-seed values, else by the medians."""
     h_all = [hr.get((sampler, f)) for f in funcs]
     if any(r is None or r.get("error") for r in h_all):
         return False, ["hone " + sampler + " did not run: " + next((r["error"] for r in h_all if r and r.get("error")), "not requested")]
     lines, ok, n = [], True, 0
     for f in funcs:
-        h, o = hr[(sampler, f)], orr.get((sampler, f))
+        h, o = hr[(sampler, f)], orr.get((peer, f))
         if not o or o.get("error"): continue
         for k, cp in enumerate(cps):
             hm, om = h["median"][k], o.get("median", [None] * len(cps))[k]
@@ -174,12 +185,16 @@ def compare(sampler):
             # Published figures are rounded: allow half a unit in their last digit.
             tol = 0.5 * 10 ** -len(repr(om).split(".")[1]) if o.get("reference") and "." in repr(om) and "e" not in repr(om) else 0.0
             good = hm <= om + tol
-            ok &= good
-            p = ""
+            p, verdict = "", ("ok" if good else "WORSE")
             if mannwhitneyu and not o.get("reference") and h["best"] and o["best"]:
                 hv = [b[k] for b in h["best"]]; ov = [b[k] for b in o["best"]]
-                p = f"  one-sided Mann-Whitney p(hone worse) = {mannwhitneyu(hv, ov, alternative='greater').pvalue:.3f}"
-            lines.append(f"  {f:<13}N={cp:<5} hone {g(hm):>10}  Optuna {g(om):>10}{' (ref)' if o.get('reference') else ''}  {'ok' if good else 'WORSE'}{p}")
+                pw = mannwhitneyu(hv, ov, alternative='greater').pvalue
+                pb = mannwhitneyu(hv, ov, alternative='less').pvalue
+                good = pw >= 0.05
+                verdict = "better" if pb < 0.05 else ("level" if good else "WORSE")
+                p = f"  one-sided Mann-Whitney p(hone worse) = {pw:.3f}, p(hone better) = {pb:.3f}"
+            ok &= good
+            lines.append(f"  {f:<13}N={cp:<5} hone {g(hm):>10}  Optuna {g(om):>10}{' (ref)' if o.get('reference') else ''}  {verdict}{p}")
     if n == 0:
         return None, ["  no checkpoint has both a hone and an Optuna figure"]
     return ok, lines
@@ -187,12 +202,14 @@ def compare(sampler):
 def mark(ok):
     return "n/a" if ok is None else ("met" if ok else "NOT met")
 
-for s, label in (("tpe", "hone TPE <= Optuna TPE (median) at every checkpoint"), ("gp", "hone GP <= Optuna GP (median) at every checkpoint")):
+for s, peer, label in (("tpe", "tpe", "hone TPE no worse than Optuna TPE at every checkpoint"),
+                      ("gp", "gp", "hone GP no worse than Optuna GP at every checkpoint"),
+                      ("auto", "gp", "hone auto no worse than Optuna GP at every checkpoint")):
     if s not in trials:
         print(f"{label}: n/a ({s} not run)"); continue
     if not oe:
         print(f"{label}: n/a (Optuna not run)"); continue
-    ok, lines = compare(s)
+    ok, lines = compare(s, peer)
     print(f"{label}: {mark(ok)}")
     for l in lines: print(l)
 

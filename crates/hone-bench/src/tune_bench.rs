@@ -121,12 +121,15 @@ struct RunRecord {
     seconds: f64,
 }
 
-/// Runs `trials` sequential trials of `sampler` on `f` with study seed `seed`.
+/// Runs `trials` trials of `sampler` on `f` with study seed `seed`, keeping `pending` trials
+/// asked and not yet told (1: sequential; more: what `--jobs pending` workers see, each
+/// suggestion made while the others' trials run). `values` are in the order trials finish.
 fn run_study(
     sampler: &SamplerSpec,
     f: &TestFunction,
     seed: u64,
     trials: usize,
+    pending: usize,
 ) -> Result<RunRecord, String> {
     let space = space_for(f);
     let names: Vec<String> = space.params.iter().map(|p| p.name.clone()).collect();
@@ -149,22 +152,30 @@ fn run_study(
     };
     let start = Instant::now();
     let mut x = vec![0.0; names.len()];
-    for _ in 0..trials {
-        let cpu0 = thread_cpu_seconds();
-        let t0 = Instant::now();
-        let trial = study.ask().map_err(|e| e.to_string())?;
-        rec.ask_wall.push(t0.elapsed().as_secs_f64());
-        rec.ask_cpu
-            .push(cpu0.zip(thread_cpu_seconds()).map(|(a, b)| b - a));
-        for (xi, name) in x.iter_mut().zip(&names) {
-            *xi = *trial
-                .params
-                .get(name)
-                .ok_or_else(|| format!("trial {} has no value for {name}", trial.number))?;
+    let mut running: std::collections::VecDeque<(u64, f64)> = Default::default();
+    let mut asked = 0;
+    while rec.values.len() < trials {
+        while asked < trials && running.len() < pending.max(1) {
+            let cpu0 = thread_cpu_seconds();
+            let t0 = Instant::now();
+            let trial = study.ask().map_err(|e| e.to_string())?;
+            rec.ask_wall.push(t0.elapsed().as_secs_f64());
+            rec.ask_cpu
+                .push(cpu0.zip(thread_cpu_seconds()).map(|(a, b)| b - a));
+            for (xi, name) in x.iter_mut().zip(&names) {
+                *xi = *trial
+                    .params
+                    .get(name)
+                    .ok_or_else(|| format!("trial {} has no value for {name}", trial.number))?;
+            }
+            running.push_back((trial.number, (f.eval)(&x)));
+            asked += 1;
         }
-        let y = (f.eval)(&x);
+        let Some((number, y)) = running.pop_front() else {
+            break;
+        };
         study
-            .tell(trial.number, Outcome::Complete(vec![y]))
+            .tell(number, Outcome::Complete(vec![y]))
             .map_err(|e| e.to_string())?;
         rec.values.push(y);
     }
@@ -319,6 +330,7 @@ fn run_cell(
     trials: usize,
     checkpoints: &[usize],
     jobs: usize,
+    pending: usize,
 ) -> Result<Vec<SeedResult>, String> {
     let mut out = Vec::with_capacity(seeds);
     let all: Vec<u64> = (0..seeds as u64).collect();
@@ -328,7 +340,7 @@ fn run_cell(
         let results: Vec<Result<RunRecord, String>> = std::thread::scope(|s| {
             let handles: Vec<_> = chunk
                 .iter()
-                .map(|&seed| s.spawn(move || run_study(spec, f, seed, trials)))
+                .map(|&seed| s.spawn(move || run_study(spec, f, seed, trials, pending)))
                 .collect();
             handles
                 .into_iter()
@@ -358,6 +370,18 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
+/// A sampler by its benchmark name: a `SamplerSpec` name, or `gp-penalize` (the GP with local
+/// penalisation of running trials instead of the Kriging believer).
+fn sampler_spec(name: &str) -> Result<SamplerSpec, String> {
+    if name == "gp-penalize" {
+        return Ok(SamplerSpec::Gp(hone_tune::sampler::gp::GpOptions {
+            batch: hone_tune::sampler::gp::Batch::Penalize,
+            ..Default::default()
+        }));
+    }
+    SamplerSpec::parse(name).map_err(|e| e.to_string())
+}
+
 /// `hone-bench tune-efficiency`: see the module documentation; `args` are the options after
 /// the subcommand.
 pub fn efficiency(args: &[String]) -> Result<(), String> {
@@ -371,6 +395,7 @@ pub fn efficiency(args: &[String]) -> Result<(), String> {
             "gp-trials",
             "checkpoints",
             "jobs",
+            "pending",
         ],
     )?;
     let samplers = flags.list("samplers", "random,tpe,gp");
@@ -386,9 +411,10 @@ pub fn efficiency(args: &[String]) -> Result<(), String> {
     let gp_trials = flags.count("gp-trials", trials)?;
     let checkpoints = flags.counts("checkpoints", "50,200")?;
     let jobs = flags.count("jobs", 1)?;
+    let pending = flags.count("pending", 1)?;
     let specs: Vec<SamplerSpec> = samplers
         .iter()
-        .map(|s| SamplerSpec::parse(s).map_err(|e| e.to_string()))
+        .map(|s| sampler_spec(s))
         .collect::<Result<_, _>>()?;
     if samplers.is_empty() || functions.is_empty() {
         return Err("nothing to run: --samplers and --functions must name something".into());
@@ -415,14 +441,14 @@ pub fn efficiency(args: &[String]) -> Result<(), String> {
                 s => s,
             };
             let mut cell = Cell {
-                sampler: spec.name().to_string(),
+                sampler: name.to_string(),
                 function: *f,
                 trials: n,
                 best: vec![],
                 seconds: vec![],
                 error: None,
             };
-            match run_cell(spec, f, seeds, n, &checkpoints, jobs) {
+            match run_cell(spec, f, seeds, n, &checkpoints, jobs, pending) {
                 Ok(runs) => {
                     for (b, s) in runs {
                         cell.best.push(b);
@@ -470,6 +496,7 @@ pub fn efficiency(args: &[String]) -> Result<(), String> {
                 "seeds": (0..seeds).collect::<Vec<_>>(),
                 "checkpoints": checkpoints,
                 "jobs": jobs,
+                "pending": pending,
                 "runs": runs,
                 "wall_seconds": wall,
             })
@@ -537,7 +564,7 @@ pub fn cost(args: &[String]) -> Result<(), String> {
     let mut totals = Vec::new();
     let mut error = None;
     for seed in 0..seeds as u64 {
-        match run_study(&spec, &f, seed, trials) {
+        match run_study(&spec, &f, seed, trials, 1) {
             Ok(rec) => {
                 let window_mean = |v: &[f64], k: usize| {
                     v[k - WINDOW..k].iter().sum::<f64>() / WINDOW as f64 * 1e3
@@ -651,9 +678,9 @@ mod tests {
     #[test]
     fn random_study_stays_in_bounds_and_repeats_with_its_seed() {
         let f = function("branin").unwrap();
-        let a = run_study(&SamplerSpec::Random, &f, 3, 30).unwrap();
-        let b = run_study(&SamplerSpec::Random, &f, 3, 30).unwrap();
-        let c = run_study(&SamplerSpec::Random, &f, 4, 30).unwrap();
+        let a = run_study(&SamplerSpec::Random, &f, 3, 30, 1).unwrap();
+        let b = run_study(&SamplerSpec::Random, &f, 3, 30, 1).unwrap();
+        let c = run_study(&SamplerSpec::Random, &f, 4, 30, 1).unwrap();
         assert_eq!(a.values, b.values);
         assert_ne!(a.values, c.values);
         assert_eq!(a.ask_wall.len(), 30);
@@ -681,15 +708,31 @@ mod tests {
     #[test]
     fn cells_keep_seed_order_with_several_jobs() {
         let f = function("hartmann6").unwrap();
-        let one = run_cell(&SamplerSpec::Random, &f, 3, 25, &[10, 25], 1).unwrap();
-        let two = run_cell(&SamplerSpec::Random, &f, 3, 25, &[10, 25], 2).unwrap();
+        let one = run_cell(&SamplerSpec::Random, &f, 3, 25, &[10, 25], 1, 1).unwrap();
+        let two = run_cell(&SamplerSpec::Random, &f, 3, 25, &[10, 25], 2, 1).unwrap();
         let values =
             |r: &[(Vec<Option<f64>>, f64)]| r.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
         assert_eq!(values(&one), values(&two));
         // Best-so-far can only improve between checkpoints.
         assert!(one.iter().all(|(b, _)| b[1].unwrap() <= b[0].unwrap()));
-        let direct = run_study(&SamplerSpec::Random, &f, 2, 25).unwrap();
+        let direct = run_study(&SamplerSpec::Random, &f, 2, 25, 1).unwrap();
         assert_eq!(one[2].0, best_at(&direct.values, &[10, 25]));
+    }
+
+    #[test]
+    fn pending_trials_are_asked_before_earlier_ones_are_told() {
+        let f = function("branin").unwrap();
+        // Random search does not learn: four trials in flight draw what a sequential run draws.
+        let seq = run_study(&SamplerSpec::Random, &f, 1, 30, 1).unwrap();
+        let par = run_study(&SamplerSpec::Random, &f, 1, 30, 4).unwrap();
+        assert_eq!(seq.values, par.values);
+        assert_eq!(par.ask_wall.len(), 30);
+        // The GP does: with trials in flight its suggestions differ from the sequential ones.
+        let gp = SamplerSpec::parse("gp").unwrap();
+        let seq = run_study(&gp, &f, 1, 14, 1).unwrap();
+        let par = run_study(&gp, &f, 1, 14, 2).unwrap();
+        assert_eq!(seq.values[..10], par.values[..10]);
+        assert_ne!(seq.values[10..], par.values[10..]);
     }
 
     #[test]

@@ -37,8 +37,8 @@ enum StudyCmd {
         /// Search-space TOML: one table per parameter.
         #[arg(long)]
         space: std::path::PathBuf,
-        /// grid, random, sobol, tpe, gp or nsga2.
-        #[arg(long, default_value = "tpe")]
+        /// auto (chosen from the space and the objectives), grid, random, sobol, tpe, gp or nsga2.
+        #[arg(long, default_value = "auto")]
         sampler: String,
         /// minimize or maximize (one objective).
         #[arg(long, conflicts_with = "directions")]

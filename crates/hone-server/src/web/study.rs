@@ -12,9 +12,10 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use hone_study::{TrackTrialStore, study_of};
+use hone_study::{TrackTrialStore, revisions_of, study_of};
 use hone_track::Backend;
 use hone_track::accounts::Level;
+use hone_tune::adapt::{SpaceRevision, current_space};
 use hone_tune::importance::ped_anova;
 use hone_tune::pareto::pareto_front;
 use hone_tune::space::{Distribution, ParamValue};
@@ -74,6 +75,8 @@ struct StudyPage<'a> {
     rows: Vec<TrialRow>,
     hidden_rows: usize,
     live: Option<String>,
+    /// The search space's revisions (`[search] adapt`), as sentences.
+    revisions: Vec<String>,
 }
 
 fn state_class(s: TrialState) -> &'static str {
@@ -85,13 +88,14 @@ fn state_class(s: TrialState) -> &'static str {
     }
 }
 
-/// Reads a study and its trials (with run ids) from the store.
-pub(super) fn load(
-    store: &Arc<dyn Backend>,
-    experiment_id: &str,
-) -> Result<(StudyDef, Vec<(Trial, String)>), ApiError> {
+/// A study as the page shows it: its definition with the space as revised so far, the
+/// revisions (`[search] adapt`), and its trials with their run ids.
+pub(super) type Loaded = (StudyDef, Vec<SpaceRevision>, Vec<(Trial, String)>);
+
+/// Reads a study, its space revisions and its trials (with run ids) from the store.
+pub(super) fn load(store: &Arc<dyn Backend>, experiment_id: &str) -> Result<Loaded, ApiError> {
     let exp = store.get_experiment(experiment_id)?;
-    let def = study_of(&exp)
+    let mut def = study_of(&exp)
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "experiment {experiment_id} is not a study (it was not made by `hone tune` or \
@@ -99,10 +103,13 @@ pub(super) fn load(
             ))
         })?
         .map_err(tune_error)?;
+    let revisions = revisions_of(&exp).map_err(tune_error)?;
     let trials = TrackTrialStore::new(store.clone(), experiment_id.to_string(), def.clone(), true)
         .trials_with_runs()
         .map_err(tune_error)?;
-    Ok((def, trials))
+    // Axes and slices span the ranges trials were drawn from: the revised ones.
+    def.space = current_space(&def.space, &revisions);
+    Ok((def, revisions, trials))
 }
 
 /// A study that cannot be read: the details go to the server's log, not to the page.
@@ -136,11 +143,12 @@ pub(super) async fn page(
     let id = experiment_id.clone();
     let store = s.store.clone();
     let loaded = blocking(&s, "web.study", move |_| load(&store, &id)).await;
-    let (def, trials) = match loaded {
+    let (def, revisions, trials) = match loaded {
         Ok(l) => l,
         Err(e) => return error_page(&user, e),
     };
-    let page = build(&user, &experiment_id, &def, &trials);
+    let mut page = build(&user, &experiment_id, &def, &trials);
+    page.revisions = revisions.iter().map(|r| r.to_string()).collect();
     render(StatusCode::OK, &page)
 }
 
@@ -556,6 +564,7 @@ fn build<'a>(
         rows,
         hidden_rows: skip,
         live: is_live(trials).then(|| format!("/studies/{}/events", q(experiment_id))),
+        revisions: Vec::new(),
     }
 }
 

@@ -63,6 +63,20 @@ pub struct GpOptions {
     pub n_local_search: usize,
     /// Tolerance of the local searches (the L-BFGS projected-gradient tolerance is its root).
     pub tol: f64,
+    /// How the points of RUNNING trials (parallel workers) shape a suggestion.
+    pub batch: Batch,
+}
+
+/// How a GP suggestion accounts for trials still running (parallel workers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Batch {
+    /// Kriging believer: each running point is observed at the posterior mean (no refit).
+    #[default]
+    Believer,
+    /// Local penalisation (González et al. 2016): log EI plus, per running point, the log
+    /// probability that `x` lies outside the ball the Lipschitz bound rules out around it.
+    Penalize,
 }
 
 impl Default for GpOptions {
@@ -73,6 +87,7 @@ impl Default for GpOptions {
             n_preliminary_samples: 2048,
             n_local_search: 10,
             tol: 1e-4,
+            batch: Batch::Believer,
         }
     }
 }
@@ -230,7 +245,10 @@ impl Sampler for GpSampler {
             .flatten()
             .collect();
         let mut threshold = threshold;
-        if !running.is_empty()
+        let mut penalties = None;
+        if !running.is_empty() && o.batch == Batch::Penalize {
+            penalties = Some(local_penalties(&post, &running, &dims, rng.random()));
+        } else if !running.is_empty()
             && let Some((p, fantasies)) = post.with_fantasies(&running)
         {
             // The believed values count as observations, so improvement is also measured
@@ -249,6 +267,7 @@ impl Sampler for GpSampler {
                     bound: *bound,
                 })
                 .collect(),
+            penalties,
         };
         let sobol_seed: u32 = rng.random();
         let (x, _) = acqf::optimize(
@@ -270,6 +289,59 @@ impl Sampler for GpSampler {
         Ok(ctx
             .space
             .complete(&partial, |p| p.distribution.from_unit(rng.random::<f64>())))
+    }
+}
+
+/// The local penalties of running trials' points (`running`: their coordinates, row after
+/// row): the posterior at each, the best observed value, and the Lipschitz constant of the
+/// posterior mean estimated as its largest gradient norm (kernel geometry) over 512 scrambled
+/// Sobol points and the observed ones.
+fn local_penalties(post: &Posterior, running: &[f64], dims: &[Dim], seed: u32) -> acqf::Penalties {
+    let d = dims.len();
+    let mut sc = model::Scratch::default();
+    let mut grad = vec![0.0; d];
+    let lam = post.hyper().inv_sq_ls.clone();
+    let mut lipschitz: f64 = 0.0;
+    let mut norm_at = |x: &[f64], sc: &mut model::Scratch| {
+        post.mean_var_grad(x, sc, |_, _| (1.0, 0.0), &mut grad);
+        // ∂μ/∂z_t = (∂μ/∂x_t)/√λ_t in the coordinates z = √λ·x where the kernel is isotropic.
+        let n2: f64 = grad
+            .iter()
+            .zip(&lam)
+            .map(|(g, l)| g * g / l.max(1e-300))
+            .sum();
+        lipschitz = lipschitz.max(n2.sqrt());
+    };
+    let mut x = vec![0.0; d];
+    for i in 0..512u64 {
+        for (t, dim) in dims.iter().enumerate() {
+            x[t] = dim.snap_uniform(crate::sampler::qmc::sobol_unit(i, t as u64, seed));
+        }
+        norm_at(&x, &mut sc);
+    }
+    for row in post.observed().chunks(d) {
+        norm_at(row, &mut sc);
+    }
+    let best = post
+        .targets()
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let points = running
+        .chunks(d)
+        .map(|row| {
+            let (mean, var) = post.mean_var(row, &mut sc);
+            acqf::Penalty {
+                x: row.to_vec(),
+                mean,
+                sigma: (var + 1e-12).sqrt(),
+            }
+        })
+        .collect();
+    acqf::Penalties {
+        points,
+        lipschitz: lipschitz.max(1e-7),
+        best,
     }
 }
 

@@ -372,6 +372,31 @@ impl Posterior {
         &self.h
     }
 
+    /// The observed inputs, row after row.
+    pub(crate) fn observed(&self) -> &[f64] {
+        &self.inputs.x
+    }
+
+    /// The observed (standardised) outputs.
+    pub(crate) fn targets(&self) -> &[f64] {
+        &self.y
+    }
+
+    /// Which coordinates are categorical.
+    pub(crate) fn is_cat(&self) -> &[bool] {
+        &self.inputs.is_cat
+    }
+
+    /// The kernel's squared distance `Σ λ_t δ_t(a, b)` (Hamming on categorical coordinates).
+    pub(crate) fn sq_distance(&self, a: &[f64], b: &[f64]) -> f64 {
+        a.iter()
+            .zip(b)
+            .zip(&self.inputs.is_cat)
+            .zip(&self.h.inv_sq_ls)
+            .map(|(((x, y), c), l)| l * delta(*x, *y, *c))
+            .sum()
+    }
+
     /// A new posterior that also "observes" its own mean at `xr` (`r` rows): the Kriging
     /// believer, so that the points of running trials lose their predictive variance. Also
     /// returns the believed values.
@@ -485,11 +510,11 @@ impl Posterior {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// 4 points, 2 numeric dimensions and one categorical (index) dimension.
-    fn inputs() -> Inputs {
+    pub(crate) fn inputs() -> Inputs {
         Inputs {
             n: 4,
             d: 3,
@@ -503,7 +528,7 @@ mod tests {
         }
     }
 
-    fn hyper() -> Hyper {
+    pub(crate) fn hyper() -> Hyper {
         Hyper {
             inv_sq_ls: vec![2.0, 0.5, 1.5],
             scale: 1.3,
@@ -511,7 +536,7 @@ mod tests {
         }
     }
 
-    const Y: [f64; 4] = [0.5, -1.2, 0.9, -0.2];
+    pub(crate) const Y: [f64; 4] = [0.5, -1.2, 0.9, -0.2];
 
     #[test]
     fn kernel_matrix_matches_numpy() {
