@@ -79,7 +79,10 @@ finished=$(date +%s)
 fi
 [ -f "$out/optuna_cost_gp.json" ] || echo '{}' > "$out/optuna_cost_gp.json"
 
-python3 - "$out" "$(( hone_done - started ))" "$(( finished - hone_done ))" "$(( finished - started ))" <<'PY'
+# The tables need scipy for the Mann-Whitney tests: $PYTHON when it has it, else python3 (medians).
+report_py=python3
+"$PYTHON" -c "import scipy" 2>/dev/null && report_py="$PYTHON"
+"$report_py" - "$out" "$(( hone_done - started ))" "$(( finished - hone_done ))" "$(( finished - started ))" <<'PY'
 import json, math, os, sys
 out = sys.argv[1]
 hone_s, optuna_s, total_s = (int(v) for v in sys.argv[2:5])
