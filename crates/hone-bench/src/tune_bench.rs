@@ -370,16 +370,19 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-/// A sampler by its benchmark name: a `SamplerSpec` name, or `gp-penalize` (the GP with local
-/// penalisation of running trials instead of the Kriging believer).
+/// A sampler by its benchmark name: a `SamplerSpec` name, or `gp-penalize` / `gp-qlogei` /
+/// `gp-believer` (the GP with that treatment of running trials).
 fn sampler_spec(name: &str) -> Result<SamplerSpec, String> {
-    if name == "gp-penalize" {
-        return Ok(SamplerSpec::Gp(hone_tune::sampler::gp::GpOptions {
-            batch: hone_tune::sampler::gp::Batch::Penalize,
-            ..Default::default()
-        }));
-    }
-    SamplerSpec::parse(name).map_err(|e| e.to_string())
+    let batch = match name {
+        "gp-penalize" => hone_tune::sampler::gp::Batch::Penalize,
+        "gp-qlogei" => hone_tune::sampler::gp::Batch::QLogEi,
+        "gp-believer" => hone_tune::sampler::gp::Batch::Believer,
+        _ => return SamplerSpec::parse(name).map_err(|e| e.to_string()),
+    };
+    Ok(SamplerSpec::Gp(hone_tune::sampler::gp::GpOptions {
+        batch,
+        ..Default::default()
+    }))
 }
 
 /// `hone-bench tune-efficiency`: see the module documentation; `args` are the options after

@@ -289,6 +289,20 @@ fn parallel_random_search_matches_sequential() {
             &["tune", &cfg, "--no-refit", "--json", "--jobs", jobs],
         ));
         assert_eq!(v["trials"]["complete"], 6);
+        // Every trial's run carries its fold models' mean size and cost, objective or not.
+        let runs = json_of(&hone_in(
+            &store,
+            &[
+                "runs",
+                "search",
+                "--experiment",
+                "lt-study",
+                "--filter",
+                "metrics.`complexity.nonzero_coefficients` >= 0 AND metrics.`complexity.model_size_bytes` > 0",
+                "--json",
+            ],
+        ));
+        assert_eq!(runs["items"].as_array().unwrap().len(), 6, "{runs}");
         let mut t: Vec<(u64, Value, Value)> = trials(&store, "lt-study")
             .into_iter()
             .map(|t| {

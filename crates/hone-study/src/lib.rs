@@ -735,3 +735,74 @@ fn run_status(state: TrialState) -> Option<RunStatus> {
         TrialState::Waiting | TrialState::Running => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hone_tune::adapt::{RangeChange, Side};
+    use hone_tune::space::{Distribution, SearchSpace};
+    use hone_tune::trial::Direction;
+
+    fn revision(number: u32, high: f64) -> SpaceRevision {
+        SpaceRevision {
+            number,
+            after_trial: 9,
+            finished: 10,
+            changes: vec![RangeChange {
+                param: "x".into(),
+                side: Side::High,
+                from: Distribution::Float {
+                    low: 0.0,
+                    high: 1.0,
+                    log: false,
+                    step: None,
+                },
+                to: Distribution::Float {
+                    low: 0.0,
+                    high,
+                    log: false,
+                    step: None,
+                },
+                reason: "test".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn one_worker_stores_each_revision_and_every_worker_reads_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let uri = format!("sqlite:///{}/s.db", dir.path().display());
+        let store: Arc<dyn Backend> =
+            Arc::from(hone_track::open_store(&uri).expect("open the store"));
+        let def = StudyDef {
+            name: "revs".into(),
+            space: SearchSpace::from_toml_str("[x]\ntype = \"float\"\nlow = 0\nhigh = 1\n")
+                .expect("space"),
+            directions: vec![Direction::Minimize],
+            objectives: vec![],
+            sampler: hone_tune::sampler::SamplerSpec::Random,
+            pruner: Default::default(),
+            seed: 1,
+            adapt: Some(Default::default()),
+        };
+        let id = create_study(store.as_ref(), &def).expect("create");
+        let a = TrackTrialStore::new(store.clone(), id.clone(), def.clone(), true);
+        let b = TrackTrialStore::new(store.clone(), id, def, true);
+        assert!(a.revisions().expect("read").is_empty());
+        // Two workers propose revision 1 from different evidence: the first one wins.
+        assert!(a.add_revision(&revision(1, 1.5)).expect("add"));
+        assert!(!b.add_revision(&revision(1, 2.0)).expect("add"));
+        assert_eq!(b.revisions().expect("read"), vec![revision(1, 1.5)]);
+        // A revision whose predecessor is not written yet waits for it.
+        assert!(a.add_revision(&revision(3, 3.0)).expect("add"));
+        assert_eq!(b.revisions().expect("read").len(), 1);
+        assert!(b.add_revision(&revision(2, 2.5)).expect("add"));
+        let all: Vec<u32> = a
+            .revisions()
+            .expect("read")
+            .iter()
+            .map(|r| r.number)
+            .collect();
+        assert_eq!(all, [1, 2, 3]);
+    }
+}

@@ -948,6 +948,9 @@ pub struct Finished {
     /// With `[trading]`: the trial's out-of-fold backtest (Sharpe and equity curve), so the
     /// final refit's deflated Sharpe and PBO count every trial of the search.
     pub trading: Option<crate::trading::Trial>,
+    /// The mean over the trial's fold models of each size and cost they report (empty for a
+    /// pruned or failed trial); recorded on the trial's run as `complexity.<name>` metrics.
+    pub costs: Vec<(&'static str, f64)>,
 }
 
 /// How a search ended.
@@ -1079,7 +1082,12 @@ pub fn run_search(
             on_event(TuneEvent::Started {
                 trial: trial.clone(),
             });
-            let (outcome, error, trading) = evaluate_trial(
+            let TrialResult {
+                outcome,
+                error,
+                trading,
+                costs,
+            } = evaluate_trial(
                 cfg,
                 spec,
                 study,
@@ -1126,6 +1134,7 @@ pub fn run_search(
                 best,
                 counts: study.counts(),
                 trading,
+                costs,
             })));
             tell_revisions();
         }
@@ -1155,9 +1164,13 @@ fn evaluate_trial(
     caches: Option<&FoldCaches>,
     threads: usize,
     stop: &AtomicBool,
-) -> (Outcome, Option<String>, Option<crate::trading::Trial>) {
+) -> TrialResult {
     let values = spec.study.space.external(&trial.params);
-    type TrialValues = (Vec<f64>, Option<crate::trading::Trial>);
+    type TrialValues = (
+        Vec<f64>,
+        Option<crate::trading::Trial>,
+        Vec<(&'static str, f64)>,
+    );
     let run = || -> Result<Option<TrialValues>, TrainError> {
         // Here the base config is already checked: apply the overrides directly (a remote
         // worker goes through `TrialTask::config`, which gives the same config).
@@ -1198,7 +1211,9 @@ fn evaluate_trial(
                 Objective::Cost(c) => Ok(Source::Cost(c)),
             })
             .collect::<Result<_, _>>()?;
-        let measure_cost = sources.iter().any(|s| matches!(s, Source::Cost(_)));
+        // Every trial reports its fold models' size and cost (their means), objective or not:
+        // one save to memory and one timed prediction of the test rows per fold.
+        let measure_cost = true;
         // Only the shared folds are cached: a trial that prepared its own data has its own.
         let caches = caches.filter(|_| shared.is_some());
         let mut observer = TrialObserver {
@@ -1246,16 +1261,40 @@ fn evaluate_trial(
                 }
             });
         }
-        Ok(Some((values, cv.trading)))
+        // The mean of each cost every fold model reports.
+        let costs = crate::report::COST_NAMES
+            .iter()
+            .filter_map(|&c| {
+                let v: Option<Vec<f64>> = cv.costs.iter().map(|k| k.value(c)).collect();
+                v.filter(|v| !v.is_empty())
+                    .map(|v| (c, v.iter().sum::<f64>() / v.len() as f64))
+            })
+            .collect();
+        Ok(Some((values, cv.trading, costs)))
     };
-    match run() {
-        Ok(Some((v, trading))) => (Outcome::Complete(v), None, trading),
+    let (outcome, error, trading, costs) = match run() {
+        Ok(Some((v, trading, costs))) => (Outcome::Complete(v), None, trading, costs),
         Ok(None) if stop.load(Ordering::SeqCst) => {
-            (Outcome::Fail, Some("interrupted".into()), None)
+            (Outcome::Fail, Some("interrupted".into()), None, Vec::new())
         }
-        Ok(None) => (Outcome::Pruned, None, None),
-        Err(e) => (Outcome::Fail, Some(e.to_string()), None),
+        Ok(None) => (Outcome::Pruned, None, None, Vec::new()),
+        Err(e) => (Outcome::Fail, Some(e.to_string()), None, Vec::new()),
+    };
+    TrialResult {
+        outcome,
+        error,
+        trading,
+        costs,
     }
+}
+
+/// What one trial's evaluation gives.
+struct TrialResult {
+    outcome: Outcome,
+    error: Option<String>,
+    trading: Option<crate::trading::Trial>,
+    /// The mean over its fold models of each cost they report ([`crate::report::COST_NAMES`]).
+    costs: Vec<(&'static str, f64)>,
 }
 
 /// Reports a trial's progress to its study and asks the pruner after each report.

@@ -214,6 +214,12 @@ pub fn run_tune(
         {
             observer.on_warning(&format!("trial {}: {err}", f.trial.number));
         }
+        if let TuneEvent::Finished(f) = &e
+            && !f.costs.is_empty()
+            && let Err(err) = record_costs(tracker, &trial_store, f.trial.number, &f.costs)
+        {
+            observer.on_warning(&format!("trial {}: {err}", f.trial.number));
+        }
         observer.on_search(e);
     };
     let end = run_search(cfg, spec, &study, shared.as_ref(), stop, &on_event);
@@ -360,6 +366,36 @@ fn tune_err(e: hone_tune::TuneError) -> TrainError {
         }
         _ => TrainError::Config(e.to_string()),
     }
+}
+
+/// Records a trial's model size and cost (means over its fold models) on its run, as the
+/// `complexity.<name>` metrics a `hone train` run carries for its final model.
+fn record_costs(
+    tracker: &Tracker,
+    trials: &TrackTrialStore,
+    number: u64,
+    costs: &[(&'static str, f64)],
+) -> Result<(), String> {
+    let run_id = trials.run_id(number).map_err(|e| e.to_string())?;
+    let now = hone_tune::study::now_ms();
+    tracker
+        .store()
+        .log_batches(&[hone_track::store::Batch {
+            run_id,
+            metrics: costs
+                .iter()
+                .map(|(name, v)| Metric {
+                    key: format!("complexity.{name}"),
+                    point: MetricPoint {
+                        value: *v,
+                        timestamp: now,
+                        step: 0,
+                    },
+                })
+                .collect(),
+            ..Default::default()
+        }])
+        .map_err(|e| e.to_string())
 }
 
 /// Records a trial's out-of-fold Sharpe ratio and equity curve on its run, where the final

@@ -77,7 +77,13 @@ pub enum Batch {
     /// Local penalisation (González et al. 2016): log EI plus, per running point, the log
     /// probability that `x` lies outside the ball the Lipschitz bound rules out around it.
     Penalize,
+    /// Monte-Carlo q log EI: the expected improvement of the best of `x` and the running
+    /// points over their joint posterior (128 fixed quasi-random base samples).
+    QLogEi,
 }
+
+/// Base samples of the q log EI.
+const Q_SAMPLES: u64 = 128;
 
 impl Default for GpOptions {
     fn default() -> Self {
@@ -246,8 +252,11 @@ impl Sampler for GpSampler {
             .collect();
         let mut threshold = threshold;
         let mut penalties = None;
+        let mut batch = None;
         if !running.is_empty() && o.batch == Batch::Penalize {
             penalties = Some(local_penalties(&post, &running, &dims, rng.random()));
+        } else if !running.is_empty() && o.batch == Batch::QLogEi && constraint_posts.is_empty() {
+            batch = Some(q_batch(&post, running.clone(), rng.random()));
         } else if !running.is_empty()
             && let Some((p, fantasies)) = post.with_fantasies(&running)
         {
@@ -268,6 +277,7 @@ impl Sampler for GpSampler {
                 })
                 .collect(),
             penalties,
+            batch,
         };
         let sobol_seed: u32 = rng.random();
         let (x, _) = acqf::optimize(
@@ -289,6 +299,35 @@ impl Sampler for GpSampler {
         Ok(ctx
             .space
             .complete(&partial, |p| p.distribution.from_unit(rng.random::<f64>())))
+    }
+}
+
+/// The q log EI's view of the running points: their joint posterior, the best observed value
+/// and `Q_SAMPLES` standard normal base samples per point (scrambled Sobol through the normal
+/// quantile, seeded per suggestion).
+fn q_batch(post: &Posterior, rows: Vec<f64>, seed: u32) -> acqf::QBatch {
+    let (means, vs, cov) = post.joint(&rows);
+    let q = means.len() + 1;
+    let base = (0..Q_SAMPLES)
+        .flat_map(|i| {
+            (0..q as u64).map(move |t| {
+                let u = crate::sampler::qmc::sobol_unit(i, t, seed);
+                crate::sampler::truncnorm::ndtri(u.clamp(1e-10, 1.0 - 1e-10))
+            })
+        })
+        .collect();
+    let best = post
+        .targets()
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    acqf::QBatch {
+        rows,
+        vs,
+        means,
+        cov,
+        base,
+        best,
     }
 }
 

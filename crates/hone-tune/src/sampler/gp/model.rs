@@ -416,6 +416,54 @@ impl Posterior {
         Some((Posterior::new(inputs, y, self.h.clone())?, means))
     }
 
+    /// The kernel between two points (no noise).
+    fn kernel(&self, a: &[f64], b: &[f64]) -> f64 {
+        self.h.scale * matern52(self.sq_distance(a, b))
+    }
+
+    /// The joint posterior of the points `rows` (row-major): their means, `L⁻¹ k(X, row)` per
+    /// row (each `n` long, concatenated) and their covariance (row-major `p × p`).
+    pub(crate) fn joint(&self, rows: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let (n, d) = (self.inputs.n, self.inputs.d);
+        let p = rows.len() / d.max(1);
+        let mut sc = Scratch::default();
+        let mut means = Vec::with_capacity(p);
+        let mut vs = Vec::with_capacity(p * n);
+        for row in rows.chunks(d) {
+            self.fill_k(row, &mut sc, false);
+            means.push(dot(&sc.k, &self.alpha));
+            self.forward(&mut sc);
+            vs.extend_from_slice(&sc.v);
+        }
+        let mut cov = vec![0.0; p * p];
+        for i in 0..p {
+            for j in 0..p {
+                let k = self.kernel(&rows[i * d..(i + 1) * d], &rows[j * d..(j + 1) * d]);
+                cov[i * p + j] = k - dot(&vs[i * n..(i + 1) * n], &vs[j * n..(j + 1) * n]);
+            }
+        }
+        (means, vs, cov)
+    }
+
+    /// Mean and variance at `x` and its covariance with each point of `rows` (whose
+    /// `L⁻¹ k(X, row)` are `vs`, as [`Self::joint`] gives them) into `cross`.
+    pub(crate) fn with_points(
+        &self,
+        x: &[f64],
+        rows: &[f64],
+        vs: &[f64],
+        sc: &mut Scratch,
+        cross: &mut Vec<f64>,
+    ) -> (f64, f64) {
+        let (n, d) = (self.inputs.n, self.inputs.d);
+        let (mean, var) = self.mean_var_raw(x, sc, false);
+        cross.clear();
+        for (j, row) in rows.chunks(d).enumerate() {
+            cross.push(self.kernel(x, row) - dot(&sc.v, &vs[j * n..(j + 1) * n]));
+        }
+        (mean, var.max(0.0))
+    }
+
     fn fill_k(&self, x: &[f64], sc: &mut Scratch, with_dm: bool) {
         let (n, d) = (self.inputs.n, self.inputs.d);
         sc.k.resize(n, 0.0);
