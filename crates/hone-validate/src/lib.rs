@@ -11,6 +11,8 @@
 //!   Carlo splitters for overlapping financial labels.
 //! - [`stats`]: trading metrics (Sharpe, Sortino, drawdown, Calmar, ...), PSR, minimum track
 //!   record length, deflated Sharpe and the probability of backtest overfitting (CSCV).
+//! - [`cross_section`]: per-timestamp IC and rank IC of panel predictions and their summary
+//!   (mean, std, t-statistic, ICIR, hit rate).
 //! - [`compare`]: Diebold–Mariano (HLN), Nadeau–Bengio, McNemar, DeLong, paired bootstrap and
 //!   Wilcoxon tests for comparing two models.
 //! - [`drift`]: PSI, KS, normalised Wasserstein, Jensen–Shannon, chi-square and z tests with
@@ -21,6 +23,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod compare;
+pub mod cross_section;
 pub mod drift;
 pub mod error;
 pub mod metrics;
