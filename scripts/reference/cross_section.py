@@ -1,5 +1,6 @@
 """Reference values for hone-validate's cross-sectional metrics:
-crates/hone-validate/src/cross_section.rs (ic_and_rank_ic_match_pandas_and_scipy).
+crates/hone-validate/src/cross_section.rs (ic_and_rank_ic_match_pandas_and_scipy,
+quantile_returns_match_pandas_qcut).
 
 Libraries: scipy 1.17.1 (`pearsonr` for the IC, `spearmanr` for the rank IC, per date),
 pandas 3.1.1 (the grouping; its `corr`, Qlib's way, is printed beside: it agrees except on a
@@ -45,3 +46,31 @@ print("icir", repr(float(mean / std)))
 print("t_stat", repr(float(mean / std * np.sqrt(n))))
 print("icir_annualised", repr(float(mean / std * np.sqrt(252))))
 print("hit_rate", repr(float((ic > 0).mean())))
+
+# Quantile portfolios: per date, assets bucketed by the signal into q equal-count groups
+# (pandas qcut of rank(method="first"), so ties split by row order), each bucket's mean forward
+# return, then the mean over dates; the long-short spread is top minus bottom per date.
+q = 3
+panel = pd.DataFrame(
+    [
+        (1, "A", 0.5, 0.01), (1, "B", -0.2, -0.02), (1, "C", 0.1, 0.00), (1, "D", 0.9, 0.03),
+        (1, "E", -0.7, -0.01), (1, "F", 0.3, 0.02),
+        (2, "A", 0.2, 0.015), (2, "B", 0.2, -0.005), (2, "C", -0.4, -0.01), (2, "D", 0.6, 0.02),
+        (2, "E", 0.0, 0.005), (2, "F", -0.1, 0.0), (2, "G", 0.8, 0.04),
+        (3, "A", 0.1, 0.01), (3, "B", 0.3, 0.02),
+    ],
+    columns=["date", "asset", "signal", "fwd"],
+)
+print(f"\n== quantile returns, q = {q} (pandas qcut of rank(method='first')) ==")
+rows = []
+for d, g in panel.groupby("date"):
+    if len(g) < q:
+        print(d, "skipped: fewer assets than quantiles")
+        continue
+    bucket = pd.qcut(g["signal"].rank(method="first"), q, labels=False)
+    means = g.groupby(bucket)["fwd"].mean()
+    rows.append(means.values)
+    print(d, [repr(float(v)) for v in means.values], "spread", repr(float(means.values[-1] - means.values[0])))
+table = np.array(rows)
+print("mean by quantile", [repr(float(v)) for v in table.mean(axis=0)])
+print("mean spread", repr(float((table[:, -1] - table[:, 0]).mean())))

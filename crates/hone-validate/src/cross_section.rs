@@ -8,8 +8,10 @@
 //! (pandas' `corr` gives NaN there and Qlib drops it). The summary is over the timestamps that
 //! have one: mean, standard deviation (ddof 1, as pandas), the t-statistic `mean / std · √n`,
 //! ICIR `mean / std`, ICIR annualised by `√periods_per_year`, and the hit rate (share of
-//! timestamps with IC > 0). `scripts/reference/cross_section.py` computes the same with pandas
-//! and SciPy.
+//! timestamps with IC > 0). [`quantile_returns`] buckets each timestamp's assets by the signal
+//! (pandas' `qcut` of first-ranks) and averages each bucket's forward return: the monotonicity
+//! and long-short spread of a signal. `scripts/reference/cross_section.py` computes the same
+//! with pandas and SciPy.
 
 use crate::error::ValidateError;
 
@@ -167,6 +169,104 @@ impl IcSummary {
     }
 }
 
+/// Quantile portfolios of a signal: per timestamp, the assets bucketed into `q` equal-count
+/// groups by the signal, and each bucket's mean forward return.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantileReturns {
+    /// Timestamps with at least `q` assets, in order.
+    pub times: Vec<i64>,
+    /// Per timestamp, the mean forward return of each bucket, lowest signal first.
+    pub by_time: Vec<Vec<f64>>,
+    /// The mean over timestamps of each bucket's return.
+    pub mean: Vec<f64>,
+    /// Per timestamp, top bucket minus bottom bucket (the long-short spread).
+    pub spread: Vec<f64>,
+    /// The mean spread.
+    pub mean_spread: f64,
+}
+
+/// Quantile returns (see [`QuantileReturns`]): buckets as pandas'
+/// `qcut(signal.rank(method="first"), q)` makes them (ties split by row order), timestamps
+/// with fewer than `q` assets skipped, rows with a non-finite signal or return left out.
+pub fn quantile_returns(
+    times: &[i64],
+    signal: &[f64],
+    forward: &[f64],
+    q: usize,
+) -> Result<QuantileReturns, ValidateError> {
+    if times.len() != signal.len() || signal.len() != forward.len() {
+        return Err(ValidateError::InvalidInput(format!(
+            "quantile returns need one time, signal and forward return per row (got {}, {} and {})",
+            times.len(),
+            signal.len(),
+            forward.len()
+        )));
+    }
+    if q < 2 {
+        return Err(ValidateError::InvalidInput(format!(
+            "quantile returns need at least 2 quantiles, got {q}"
+        )));
+    }
+    let mut rows: Vec<usize> = (0..times.len())
+        .filter(|&i| signal[i].is_finite() && forward[i].is_finite())
+        .collect();
+    rows.sort_by_key(|&i| (times[i], i));
+    let mut out = QuantileReturns {
+        times: Vec::new(),
+        by_time: Vec::new(),
+        mean: vec![0.0; q],
+        spread: Vec::new(),
+        mean_spread: f64::NAN,
+    };
+    let mut start = 0;
+    while start < rows.len() {
+        let t = times[rows[start]];
+        let end = start + rows[start..].iter().take_while(|&&i| times[i] == t).count();
+        let group = &rows[start..end];
+        start = end;
+        let n = group.len();
+        if n < q {
+            continue;
+        }
+        // Ranks 1..n, ties by row order (the group is in row order; a stable sort keeps it).
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| signal[group[a]].total_cmp(&signal[group[b]]));
+        let (mut sums, mut counts) = (vec![0.0; q], vec![0usize; q]);
+        for (r, &k) in order.iter().enumerate() {
+            let rank = (r + 1) as f64;
+            // Bin edges at the ranks' quantiles 1 + j(n − 1)/q; right-closed, the first closed.
+            let bucket = (1..=q)
+                .find(|&j| rank <= 1.0 + j as f64 * (n - 1) as f64 / q as f64 + 1e-9)
+                .unwrap_or(q)
+                - 1;
+            sums[bucket] += forward[group[k]];
+            counts[bucket] += 1;
+        }
+        if counts.contains(&0) {
+            continue;
+        }
+        let means: Vec<f64> = sums
+            .iter()
+            .zip(&counts)
+            .map(|(s, c)| s / *c as f64)
+            .collect();
+        out.spread.push(means[q - 1] - means[0]);
+        out.times.push(t);
+        out.by_time.push(means);
+    }
+    let m = out.by_time.len();
+    if m == 0 {
+        return Err(ValidateError::InvalidInput(format!(
+            "no timestamp has {q} or more assets with a signal and a forward return"
+        )));
+    }
+    for (j, slot) in out.mean.iter_mut().enumerate() {
+        *slot = out.by_time.iter().map(|b| b[j]).sum::<f64>() / m as f64;
+    }
+    out.mean_spread = out.spread.iter().sum::<f64>() / m as f64;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +339,49 @@ mod tests {
             s.icir_annualised
         );
         assert_eq!(s.hit_rate, 1.0);
+    }
+
+    #[test]
+    fn quantile_returns_match_pandas_qcut() {
+        // scripts/reference/cross_section.py: q = 3; date 2 has a tie (A and B at 0.2, split
+        // by row order); date 3 has 2 assets and is skipped.
+        let rows: [(i64, f64, f64); 15] = [
+            (1, 0.5, 0.01),
+            (1, -0.2, -0.02),
+            (1, 0.1, 0.00),
+            (1, 0.9, 0.03),
+            (1, -0.7, -0.01),
+            (1, 0.3, 0.02),
+            (2, 0.2, 0.015),
+            (2, 0.2, -0.005),
+            (2, -0.4, -0.01),
+            (2, 0.6, 0.02),
+            (2, 0.0, 0.005),
+            (2, -0.1, 0.0),
+            (2, 0.8, 0.04),
+            (3, 0.1, 0.01),
+            (3, 0.3, 0.02),
+        ];
+        let t: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let s: Vec<f64> = rows.iter().map(|r| r.1).collect();
+        let f: Vec<f64> = rows.iter().map(|r| r.2).collect();
+        let qr = quantile_returns(&t, &s, &f, 3).unwrap();
+        assert_eq!(qr.times, [1, 2]);
+        let want = [
+            [-0.015, 0.01, 0.02],
+            [-0.0016666666666666668, 0.004999999999999999, 0.03],
+        ];
+        for (got, w) in qr.by_time.iter().zip(want) {
+            for (a, b) in got.iter().zip(w) {
+                assert!(close(*a, b), "{got:?} vs {w:?}");
+            }
+        }
+        for (a, b) in qr.mean.iter().zip([-0.008333333333333333, 0.0075, 0.025]) {
+            assert!(close(*a, b), "{:?}", qr.mean);
+        }
+        assert!(close(qr.mean_spread, 0.03333333333333333));
+        assert!(quantile_returns(&t, &s, &f, 1).is_err());
+        assert!(quantile_returns(&t, &s, &f, 8).is_err());
     }
 
     #[test]
