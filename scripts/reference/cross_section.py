@@ -1,6 +1,7 @@
 """Reference values for hone-validate's cross-sectional metrics:
 crates/hone-validate/src/cross_section.rs (ic_and_rank_ic_match_pandas_and_scipy,
-quantile_returns_match_pandas_qcut).
+quantile_returns_match_pandas_qcut) and crates/hone-data/src/cross_section.rs
+(transforms_match_pandas).
 
 Libraries: scipy 1.17.1 (`pearsonr` for the IC, `spearmanr` for the rank IC, per date),
 pandas 3.1.1 (the grouping; its `corr`, Qlib's way, is printed beside: it agrees except on a
@@ -74,3 +75,25 @@ for d, g in panel.groupby("date"):
 table = np.array(rows)
 print("mean by quantile", [repr(float(v)) for v in table.mean(axis=0)])
 print("mean spread", repr(float((table[:, -1] - table[:, 0]).mean())))
+
+# Cross-sectional transforms (crates/hone-data/src/cross_section.rs, transforms_match_pandas):
+# per date (and per date and sector), rank scaled to [0, 1] as (average rank - 1) / (n - 1)
+# (0.5 for a single asset), demean, and z-score with pandas' std (ddof 1).
+tf = pd.DataFrame(
+    [(1, 0, 3.0), (1, 0, 1.0), (1, 1, 4.0), (1, 1, 4.0), (1, 1, 2.0),
+     (2, 0, 5.0), (2, 1, np.nan), (2, 1, -1.0), (2, 0, 2.0)],
+    columns=["date", "sector", "x"],
+)
+
+
+def scaled_rank(s):
+    n = s.count()
+    return (s.rank(method="average") - 1) / (n - 1) if n > 1 else s.where(s.isna(), 0.5)
+
+
+for keys in (["date"], ["date", "sector"]):
+    g = tf.groupby(keys)["x"]
+    print(f"\n== transforms by {keys} ==")
+    print("rank", [repr(float(v)) for v in g.transform(scaled_rank)])
+    print("demean", [repr(float(v)) for v in tf["x"] - g.transform("mean")])
+    print("zscore", [repr(float(v)) for v in (tf["x"] - g.transform("mean")) / g.transform("std")])

@@ -8,6 +8,7 @@
 // Library policy (ARCHITECTURE.md, invariant 14): no unwrap on data from a user or a file.
 #![warn(clippy::unwrap_used)]
 
+pub mod cross_section;
 pub mod dataset;
 pub mod error;
 pub mod expr;
