@@ -2,6 +2,7 @@
 //! with the Harvey–Leybourne–Newbold correction, the Nadeau–Bengio corrected resampled t-test,
 //! McNemar, DeLong for correlated AUCs, the paired bootstrap and the Wilcoxon signed-rank test.
 
+use crate::cross_section::average_ranks;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
@@ -230,24 +231,6 @@ pub fn mcnemar(b: u64, c: u64) -> Result<TestResult, ValidateError> {
     })
 }
 
-fn midranks(x: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..x.len()).collect();
-    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-    let mut r = vec![0.0; x.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && x[order[j + 1]] == x[order[i]] {
-            j += 1;
-        }
-        for &k in &order[i..=j] {
-            r[k] = (i + j) as f64 / 2.0 + 1.0;
-        }
-        i = j + 1;
-    }
-    r
-}
-
 /// DeLong's test for two correlated ROC AUCs on the same labels (fast midrank algorithm). Two
 /// score vectors that rank the rows identically have equal AUCs and a difference of zero
 /// variance: that is reported as z = 0, p = 1 (no difference), not as 0/0.
@@ -275,7 +258,7 @@ pub fn delong(y: &[f64], score_a: &[f64], score_b: &[f64]) -> Result<TestResult,
         let x: Vec<f64> = pos.iter().map(|&i| s[i]).collect();
         let yv: Vec<f64> = neg.iter().map(|&i| s[i]).collect();
         let z: Vec<f64> = x.iter().chain(&yv).copied().collect();
-        let (tx, ty, tz) = (midranks(&x), midranks(&yv), midranks(&z));
+        let (tx, ty, tz) = (average_ranks(&x), average_ranks(&yv), average_ranks(&z));
         let v10: Vec<f64> = (0..m).map(|i| (tz[i] - tx[i]) / n as f64).collect();
         let v01: Vec<f64> = (0..n)
             .map(|j| 1.0 - (tz[m + j] - ty[j]) / m as f64)
@@ -413,7 +396,7 @@ pub fn wilcoxon(d: &[f64]) -> Result<TestResult, ValidateError> {
         });
     }
     let abs: Vec<f64> = nz.iter().map(|v| v.abs()).collect();
-    let ranks = midranks(&abs);
+    let ranks = average_ranks(&abs);
     let w_plus: f64 = nz
         .iter()
         .zip(&ranks)

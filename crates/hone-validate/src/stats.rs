@@ -6,6 +6,7 @@
 //! non-excess kurtosis). PBO follows CSCV as in pypbo (drop the first `T % S` rows, first-index
 //! ties for the in-sample winner, average ranks out of sample, `λ ≤ 0` counts as overfit).
 
+use crate::cross_section::average_ranks;
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -319,26 +320,6 @@ pub struct PboReport {
     pub degradation_slope: f64,
     /// Share of combinations where the IS winner loses out of sample (OOS metric < 0).
     pub prob_oos_loss: f64,
-}
-
-/// Average ranks from 1 (smallest), ties sharing their mean rank.
-fn average_ranks(x: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..x.len()).collect();
-    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-    let mut ranks = vec![0.0; x.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && x[order[j + 1]] == x[order[i]] {
-            j += 1;
-        }
-        let r = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &order[i..=j] {
-            ranks[k] = r;
-        }
-        i = j + 1;
-    }
-    ranks
 }
 
 /// Which performance measure CSCV ranks configurations by.
