@@ -1241,28 +1241,9 @@ fn evaluate_trial(
         let Some(cv) = folds else {
             return Ok(None);
         };
-        let n = cv.folds.len() as f64;
-        let mut values = Vec::with_capacity(sources.len());
-        for source in &sources {
-            values.push(match source {
-                Source::Metric(i) => cv.folds.iter().map(|f| f[*i].1).sum::<f64>() / n,
-                Source::Cost(c) => {
-                    let per_fold: Option<Vec<f64>> = cv.costs.iter().map(|k| k.value(c)).collect();
-                    match per_fold {
-                        Some(v) if !v.is_empty() => v.iter().sum::<f64>() / v.len() as f64,
-                        _ => {
-                            return Err(TrainError::Config(format!(
-                                "[search] objective {c}: this trial's model ({}) has no such \
-                                 count",
-                                trial_cfg.model.estimator().name()
-                            )));
-                        }
-                    }
-                }
-            });
-        }
-        // The mean of each cost every fold model reports.
-        let costs = crate::report::COST_NAMES
+        // The mean of each cost every fold model reports (recorded on the trial's run, and
+        // the value of a cost objective).
+        let costs: Vec<(&'static str, f64)> = crate::report::COST_NAMES
             .iter()
             .filter_map(|&c| {
                 let v: Option<Vec<f64>> = cv.costs.iter().map(|k| k.value(c)).collect();
@@ -1270,6 +1251,22 @@ fn evaluate_trial(
                     .map(|v| (c, v.iter().sum::<f64>() / v.len() as f64))
             })
             .collect();
+        let n = cv.folds.len() as f64;
+        let mut values = Vec::with_capacity(sources.len());
+        for source in &sources {
+            values.push(match source {
+                Source::Metric(i) => cv.folds.iter().map(|f| f[*i].1).sum::<f64>() / n,
+                Source::Cost(c) => match costs.iter().find(|(name, _)| name == c) {
+                    Some((_, v)) => *v,
+                    None => {
+                        return Err(TrainError::Config(format!(
+                            "[search] objective {c}: this trial's model ({}) has no such count",
+                            trial_cfg.model.estimator().name()
+                        )));
+                    }
+                },
+            });
+        }
         Ok(Some((values, cv.trading, costs)))
     };
     let (outcome, error, trading, costs) = match run() {

@@ -187,6 +187,9 @@ pub fn plan(space: &SearchSpace, directions: &[Direction], budget: Option<usize>
 /// The automatic sampler; see the module documentation.
 pub struct AutoSampler {
     options: AutoOptions,
+    /// The plan's (from, choice) pairs for the space they were made for: made once per space
+    /// instead of on every suggestion (a study rebuilds its sampler when the space changes).
+    phases: Option<(SearchSpace, Vec<(usize, Choice)>)>,
     gp: GpSampler,
     tpe: TpeSampler,
     nsga2: Nsga2Sampler,
@@ -198,6 +201,7 @@ impl AutoSampler {
     pub fn new(options: AutoOptions) -> Self {
         AutoSampler {
             options,
+            phases: None,
             gp: GpSampler::new(GpOptions {
                 n_startup_trials: STARTUP,
                 ..GpOptions::default()
@@ -233,12 +237,23 @@ impl Sampler for AutoSampler {
             .iter()
             .filter(|t| matches!(t.state, TrialState::Complete | TrialState::Pruned))
             .count();
-        let phases = plan(ctx.space, ctx.directions, self.options.budget);
-        let choice = phases
+        if self
+            .phases
+            .as_ref()
+            .is_none_or(|(space, _)| space != ctx.space)
+        {
+            let phases = plan(ctx.space, ctx.directions, self.options.budget)
+                .iter()
+                .map(|p| (p.from, p.choice))
+                .collect();
+            self.phases = Some((ctx.space.clone(), phases));
+        }
+        let choice = self
+            .phases
             .iter()
-            .rev()
-            .find(|p| finished >= p.from)
-            .map_or(Choice::Tpe, |p| p.choice);
+            .flat_map(|(_, phases)| phases.iter().rev())
+            .find(|(from, _)| finished >= *from)
+            .map_or(Choice::Tpe, |(_, c)| *c);
         self.pick(choice).sample(ctx)
     }
 }
