@@ -43,6 +43,14 @@ pub struct DataSpec {
     /// groups; never a feature.
     #[serde(default)]
     pub group_column: Option<String>,
+    /// Column naming each row's asset: the file is a panel (many assets per timestamp, long
+    /// format). Features are derived within each asset's own history, splits cut between
+    /// timestamps, and cross-sectional metrics (IC, rank IC) are reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset_column: Option<String>,
+    /// Cross-sectional transforms of a panel's features and target, per timestamp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_section: Option<crate::panel::CrossSectionSpec>,
 }
 
 /// How the target is obtained.
@@ -155,7 +163,12 @@ pub struct Dataset {
     pub next_return: Option<Vec<f64>>,
     /// Each row's group label, when [`DataSpec::group_column`] is set.
     pub groups: Option<Vec<String>>,
-    format: FileFormat,
+    /// The panel's bookkeeping (assets, timestamps) when [`DataSpec::asset_column`] is set.
+    pub panel: Option<crate::panel::Panel>,
+    /// The file's data row of each dataset row, when rows are not a contiguous run of the file
+    /// (a panel's rows, sorted by time and asset, or one asset's rows).
+    pub file_rows: Option<Vec<usize>>,
+    pub(crate) format: FileFormat,
 }
 
 impl Dataset {
@@ -166,7 +179,12 @@ impl Dataset {
 
     /// Where dataset row `i` is in the source file (`line N` / `row N`).
     pub fn location(&self, i: usize) -> String {
-        crate::table::location(self.format, &self.blank_lines, i + self.row_offset)
+        let row = self
+            .file_rows
+            .as_ref()
+            .and_then(|r| r.get(i).copied())
+            .unwrap_or(i + self.row_offset);
+        crate::table::location(self.format, &self.blank_lines, row)
     }
 }
 
@@ -197,12 +215,22 @@ type Filled = (HashMap<String, Vec<f64>>, Option<String>);
 impl DataSpec {
     /// Columns that must be read as text.
     pub fn text_columns(&self) -> Vec<&str> {
-        self.time_column.iter().map(String::as_str).collect()
+        self.time_column
+            .iter()
+            .chain(&self.asset_column)
+            .chain(
+                self.cross_section
+                    .as_ref()
+                    .and_then(|c| c.group_column.as_ref()),
+            )
+            .map(String::as_str)
+            .collect()
     }
 
     /// Checks the settings that need no data (time format, derived and custom features), so
     /// that a config with a bad one is refused when it is read.
     pub fn validate(&self) -> Result<(), DataError> {
+        crate::panel::validate(self)?;
         if let Some(d) = &self.derive {
             d.validate().map_err(DataError::Invalid)?;
         }
@@ -397,6 +425,24 @@ impl DataSpec {
 
     /// Builds the dataset from a loaded table.
     pub fn build(&self, table: &Table, opts: BuildOptions<'_>) -> Result<Dataset, DataError> {
+        if let Some(asset) = &self.asset_column {
+            return crate::panel::build(self, asset, table, opts);
+        }
+        self.build_series(table, opts, true, false)
+    }
+
+    /// [`DataSpec::build`] for one series (rows in time order); `hash_table`: whether to hash
+    /// the table (a panel hashes its whole file once instead of each asset's rows);
+    /// `keep_unlabelled`: keep the trailing rows whose label is not known yet, with a NaN
+    /// target (a panel's cross-sections at a timestamp must not depend on which assets have
+    /// data `horizon` bars later).
+    pub(crate) fn build_series(
+        &self,
+        table: &Table,
+        opts: BuildOptions<'_>,
+        hash_table: bool,
+        keep_unlabelled: bool,
+    ) -> Result<Dataset, DataError> {
         let n = table.n_rows;
         let path = &table.path;
         self.validate()?;
@@ -632,61 +678,7 @@ impl DataSpec {
                     });
                 }
             }
-            target = match (spec.kind, task) {
-                (TargetKind::Direction, "binary") => raw
-                    .iter()
-                    .map(|&r| f64::from(u8::from(r > spec.threshold)))
-                    .collect(),
-                (TargetKind::Direction, _) => raw
-                    .iter()
-                    .map(|&r| {
-                        if r < -spec.threshold {
-                            0.0
-                        } else if r > spec.threshold {
-                            2.0
-                        } else {
-                            1.0
-                        }
-                    })
-                    .collect(),
-                _ => raw,
-            };
-            if spec.kind == TargetKind::Direction {
-                classes = Some(if spec.classes == 2 {
-                    vec!["down".to_string(), "up".to_string()]
-                } else {
-                    vec!["down".to_string(), "flat".to_string(), "up".to_string()]
-                });
-            } else if task != "regression" {
-                // Encode arbitrary class values as 0..k in sorted order (scikit-learn's LabelEncoder).
-                let mut values: Vec<f64> = target[warm_up..end].to_vec();
-                values.sort_by(f64::total_cmp);
-                values.dedup();
-                let k = values.len();
-                if (task == "binary" && k != 2) || (task == "multiclass" && k < 3) {
-                    return Err(DataError::Invalid(format!(
-                        "target `{}` has {k} distinct value(s); a {task} task needs {}",
-                        spec.column,
-                        if task == "binary" {
-                            "exactly 2"
-                        } else {
-                            "at least 3"
-                        }
-                    )));
-                }
-                if k > 1000 {
-                    return Err(DataError::Invalid(format!(
-                        "target `{}` has {k} distinct values: is it really a {task} target?",
-                        spec.column
-                    )));
-                }
-                for v in target.iter_mut() {
-                    if v.is_finite() {
-                        *v = values.binary_search_by(|x| x.total_cmp(v)).unwrap_or(0) as f64;
-                    }
-                }
-                classes = Some(values.iter().map(|v| v.to_string()).collect());
-            }
+            (target, classes) = encode_target(spec, task, raw, warm_up..end)?;
         }
         if warm_up > 0 {
             notes.insert(
@@ -695,6 +687,9 @@ impl DataSpec {
                     "dropped the first {warm_up} row(s): warm-up of the derived features' windows"
                 ),
             );
+        }
+        if keep_unlabelled && n > warm_up {
+            end = n;
         }
         if end <= warm_up {
             return Err(DataError::Invalid(format!(
@@ -734,7 +729,11 @@ impl DataSpec {
         }
         let dataset = Dataset {
             source: path.clone(),
-            fingerprint: fingerprint::fingerprint(table),
+            fingerprint: if hash_table {
+                fingerprint::fingerprint(table)
+            } else {
+                String::new()
+            },
             feature_names,
             features,
             target,
@@ -746,6 +745,8 @@ impl DataSpec {
             notes,
             next_return,
             groups,
+            panel: None,
+            file_rows: table.file_rows.as_ref().map(|r| r[rows.clone()].to_vec()),
             format: table.format,
         };
         let mut checked = dataset.check_features(opts.allow_missing_features);
@@ -843,8 +844,75 @@ impl DataSpec {
     }
 }
 
+/// Labels from raw target values: `direction` thresholds (0/1, or 0/1/2), class values of a
+/// column encoded as `0..k` in sorted order (scikit-learn's `LabelEncoder`, classes read from
+/// the rows in `labelled`), regression values unchanged. Also the class names.
+pub(crate) fn encode_target(
+    spec: &TargetSpec,
+    task: &str,
+    raw: Vec<f64>,
+    labelled: std::ops::Range<usize>,
+) -> Result<(Vec<f64>, Option<Vec<String>>), DataError> {
+    let mut target: Vec<f64> = match (spec.kind, task) {
+        (TargetKind::Direction, "binary") => raw
+            .iter()
+            .map(|&r| f64::from(u8::from(r > spec.threshold)))
+            .collect(),
+        (TargetKind::Direction, _) => raw
+            .iter()
+            .map(|&r| {
+                if r < -spec.threshold {
+                    0.0
+                } else if r > spec.threshold {
+                    2.0
+                } else {
+                    1.0
+                }
+            })
+            .collect(),
+        _ => raw,
+    };
+    let mut classes = None;
+    if spec.kind == TargetKind::Direction {
+        classes = Some(if spec.classes == 2 {
+            vec!["down".to_string(), "up".to_string()]
+        } else {
+            vec!["down".to_string(), "flat".to_string(), "up".to_string()]
+        });
+    } else if task != "regression" {
+        let mut values: Vec<f64> = target[labelled].to_vec();
+        values.sort_by(f64::total_cmp);
+        values.dedup();
+        let k = values.len();
+        if (task == "binary" && k != 2) || (task == "multiclass" && k < 3) {
+            return Err(DataError::Invalid(format!(
+                "target `{}` has {k} distinct value(s); a {task} task needs {}",
+                spec.column,
+                if task == "binary" {
+                    "exactly 2"
+                } else {
+                    "at least 3"
+                }
+            )));
+        }
+        if k > 1000 {
+            return Err(DataError::Invalid(format!(
+                "target `{}` has {k} distinct values: is it really a {task} target?",
+                spec.column
+            )));
+        }
+        for v in target.iter_mut() {
+            if v.is_finite() {
+                *v = values.binary_search_by(|x| x.total_cmp(v)).unwrap_or(0) as f64;
+            }
+        }
+        classes = Some(values.iter().map(|v| v.to_string()).collect());
+    }
+    Ok((target, classes))
+}
+
 impl Dataset {
-    fn check_features(&self, allow_nan: bool) -> Result<(), DataError> {
+    pub(crate) fn check_features(&self, allow_nan: bool) -> Result<(), DataError> {
         for (name, col) in self.feature_names.iter().zip(&self.features) {
             if let Some(i) = col
                 .iter()
@@ -916,6 +984,7 @@ mod tests {
                 },
             ],
             blank_lines: Vec::new(),
+            file_rows: None,
         }
     }
 
@@ -933,6 +1002,8 @@ mod tests {
             exclude: vec![],
             derive: None,
             group_column: None,
+            asset_column: None,
+            cross_section: None,
         }
     }
 

@@ -54,6 +54,7 @@ mod tests {
                 values: ColumnValues::Numeric(v),
             }],
             blank_lines: Vec::new(),
+            file_rows: None,
         }
     }
 

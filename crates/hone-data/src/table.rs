@@ -109,6 +109,9 @@ pub struct Table {
     /// comes before (sorted). Blank lines are skipped when reading, so without these a
     /// location after one would name the wrong line.
     pub blank_lines: Vec<usize>,
+    /// When this table is a selection of a file's rows (one asset of a panel): the file's data
+    /// row of each of its rows, so that locations still name the file's line.
+    pub file_rows: Option<Vec<usize>>,
 }
 
 impl Table {
@@ -163,7 +166,46 @@ impl Table {
 
     /// Where data row `i` (0-based) is in the file: `line N` for CSV, `row N` for Parquet.
     pub fn location(&self, i: usize) -> String {
-        location(self.format, &self.blank_lines, i)
+        let row = self
+            .file_rows
+            .as_ref()
+            .and_then(|rows| rows.get(i).copied())
+            .unwrap_or(i);
+        location(self.format, &self.blank_lines, row)
+    }
+
+    /// The table of the given rows (file rows of this table, in the given order), every column
+    /// but `skip`; its locations name this table's lines.
+    pub fn select_rows(&self, rows: &[usize], skip: &[&str]) -> Table {
+        let file_row = |i: usize| {
+            self.file_rows
+                .as_ref()
+                .and_then(|r| r.get(i).copied())
+                .unwrap_or(i)
+        };
+        Table {
+            path: self.path.clone(),
+            format: self.format,
+            n_rows: rows.len(),
+            columns: self
+                .columns
+                .iter()
+                .filter(|c| !skip.contains(&c.name.as_str()))
+                .map(|c| Column {
+                    name: c.name.clone(),
+                    values: match &c.values {
+                        ColumnValues::Numeric(v) => {
+                            ColumnValues::Numeric(rows.iter().map(|&i| v[i]).collect())
+                        }
+                        ColumnValues::Text(v) => {
+                            ColumnValues::Text(rows.iter().map(|&i| v[i].clone()).collect())
+                        }
+                    },
+                })
+                .collect(),
+            blank_lines: self.blank_lines.clone(),
+            file_rows: Some(rows.iter().map(|&i| file_row(i)).collect()),
+        }
     }
 }
 
@@ -281,6 +323,7 @@ pub fn read_csv(path: &Path, bytes: &[u8], text_columns: &[&str]) -> Result<Tabl
             .map(|(name, values)| Column { name, values })
             .collect(),
         blank_lines: blank_lines_of(body),
+        file_rows: None,
     })
 }
 
@@ -531,6 +574,7 @@ fn table_from_batches(
         n_rows,
         columns,
         blank_lines: Vec::new(),
+        file_rows: None,
     })
 }
 
@@ -678,6 +722,7 @@ fn load_parquet(path: &Path, text_columns: &[&str]) -> Result<Table, DataError> 
         n_rows,
         columns: columns.into_iter().map(|(_, c)| c).collect(),
         blank_lines: Vec::new(),
+        file_rows: None,
     })
 }
 

@@ -137,6 +137,8 @@ fn custom_features_match_pandas_on_the_bundled_data() {
                 .collect::<BTreeMap<_, _>>(),
         }),
         group_column: None,
+        asset_column: None,
+        cross_section: None,
     };
     let target = TargetSpec {
         kind: TargetKind::Direction,

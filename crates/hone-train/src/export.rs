@@ -67,6 +67,8 @@ pub fn export_features(model_dir: &Path, data: Option<&Path>) -> Result<FeatureE
     // Group labels never reach the model; a new file need not carry them.
     let spec = hone_data::DataSpec {
         group_column: None,
+        asset_column: None,
+        cross_section: None,
         ..c.data.clone()
     };
     let data_path = data.map_or_else(|| cfg.data_path.clone(), Path::to_path_buf);

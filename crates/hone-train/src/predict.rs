@@ -94,6 +94,8 @@ pub fn predict(model_dir: &Path, data: &Path) -> Result<PredictOutput, TrainErro
     // Group labels only serve evaluation; new data need not carry them.
     let spec = &hone_data::DataSpec {
         group_column: None,
+        asset_column: None,
+        cross_section: None,
         ..manifest.data.clone()
     };
     let table = table::load(data, &spec.text_columns())?;
