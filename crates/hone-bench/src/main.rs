@@ -16,7 +16,10 @@
 //!   after N trials on Branin, Hartmann6, Rosenbrock-10 and Ackley-10 (see `bench/tune/run.sh`).
 //! - `tune-cost [--sampler ..] [--trials ..] [--at ..] [--seeds ..] [--json]`: a sampler's time
 //!   per suggestion on 10-D Rosenbrock.
+//! - `panel-scale ASSETS DAYS FEATURES DIR [ROUNDS]` and `panel-ic FILE`: panels at scale and
+//!   the cross-sectional IC (see `bench/panel/run.sh` and [`panel_bench`]).
 
+mod panel_bench;
 mod tracking_cost;
 mod tune_bench;
 
@@ -335,8 +338,10 @@ fn main() {
         Some("tune-efficiency") => tune_bench::efficiency(&args[2..]).unwrap_or_else(|e| die(&e)),
         Some("tune-cost") => tune_bench::cost(&args[2..]).unwrap_or_else(|e| die(&e)),
         Some("tune-tracking") => tracking_cost::tracking(&args[2..]).unwrap_or_else(|e| die(&e)),
+        Some("panel-scale") => panel_bench::scale(&args[2..]),
+        Some("panel-ic") => panel_bench::ic(&args[2..]),
         _ => die(
-            "usage: hone-bench gen-table|load|gen-train|train|store-ingest|store-search|tune-efficiency|tune-cost|tune-tracking ... (see bench/run.sh, bench/tune/run.sh)",
+            "usage: hone-bench gen-table|load|gen-train|train|store-ingest|store-search|tune-efficiency|tune-cost|tune-tracking|panel-scale|panel-ic ... (see bench/run.sh, bench/tune/run.sh, bench/panel/run.sh)",
         ),
     }
 }

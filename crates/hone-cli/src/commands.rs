@@ -167,6 +167,9 @@ pub struct PredictArgs {
     /// Print a JSON summary (with --out) or the predictions as JSON records.
     #[arg(long)]
     pub json: bool,
+    /// Panel models: score every timestamp, not only the latest cross-section.
+    #[arg(long)]
+    pub all_times: bool,
     #[command(flatten)]
     pub store: crate::tracking::StoreArgs,
 }
@@ -539,7 +542,7 @@ pub fn predict(args: PredictArgs) -> Result<(), CliError> {
             .map_err(|e| out_error(e, " (pass --overwrite to replace it)"))?;
     }
     let model = resolve_model(&args.model, &args.store)?;
-    let result = hone_train::predict(model.path(), &args.data)?;
+    let result = hone_train::predict::predict_with(model.path(), &args.data, args.all_times)?;
     if let Some(d) = model.described().filter(|_| !args.json) {
         eprintln!("model: {d}");
     }

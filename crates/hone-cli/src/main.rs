@@ -8,6 +8,7 @@ mod commands;
 mod models;
 mod progress;
 mod render;
+mod retrain;
 mod server;
 mod stats;
 mod study;
@@ -72,6 +73,9 @@ enum Command {
     Init(commands::InitArgs),
     /// Write the exact feature matrix a trained model saw (after its transforms) as Parquet.
     Export(commands::ExportArgs),
+    /// Simulate retraining policies on history (every N bars, expanding or rolling window)
+    /// and compare their out-of-sample IC, backtest and losses.
+    Retrain(retrain::RetrainArgs),
 }
 
 /// An error for the user: message and exit code.
@@ -207,6 +211,7 @@ fn main() -> ExitCode {
         Command::Users(a) => users::users(a),
         Command::Init(a) => commands::init(a),
         Command::Export(a) => commands::export(a),
+        Command::Retrain(a) => retrain::retrain(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

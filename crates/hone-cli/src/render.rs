@@ -265,6 +265,76 @@ pub fn train_report(r: &TrainReport) -> String {
             let _ = writeln!(s);
         }
     }
+    if let Some(p) = &r.panel {
+        let _ = writeln!(
+            s,
+            "\npanel: {} assets, {} timestamps",
+            p.assets, p.timestamps
+        );
+        let ic_line = |name: &str, ic: &Option<hone_train::portfolio::IcReport>| match ic {
+            Some(ic) => format!(
+                "{name:<8} mean {:>8.4}  std {:>7.4}  t {:>6.2}  ICIR {:>7.3} (annualised {:>6.2})  hit {:>5.1}%  ({} timestamps)",
+                ic.mean,
+                ic.std,
+                ic.t_stat,
+                ic.icir,
+                ic.icir_annualised,
+                ic.hit_rate * 100.0,
+                ic.n
+            ),
+            None => format!("{name:<8} undefined (no timestamp with two varying assets)"),
+        };
+        let mut span = |label: &str, c: &hone_train::portfolio::CrossSectionReport| {
+            let _ = writeln!(s, "{label}");
+            let _ = writeln!(s, "  {}", ic_line("IC", &c.ic));
+            let _ = writeln!(s, "  {}", ic_line("rank IC", &c.rank_ic));
+            if !c.decay.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  rank IC decay (vs the h-bar forward return): {}",
+                    c.decay
+                        .iter()
+                        .map(|d| format!("h{} {:+.4}", d.horizon, d.rank_ic))
+                        .collect::<Vec<_>>()
+                        .join("  ")
+                );
+            }
+        };
+        span("cross-section (cv, out-of-fold)", &p.cv);
+        if let Some(h) = &p.holdout {
+            span("cross-section (holdout)", h);
+        }
+    }
+    if let Some(p) = &r.portfolio {
+        let line = |name: &str, q: &hone_train::portfolio::PortfolioSummary| {
+            let leg = |l: &Option<hone_train::portfolio::LegSummary>| {
+                l.as_ref().map_or("-".to_string(), |l| {
+                    format!("{:+.2}%/yr (Sharpe {:.2})", l.annual_return * 100.0, l.sharpe)
+                })
+            };
+            format!(
+                "portfolio {name:<8} turnover/yr {:.1}  gross {:.2}  net {:+.2}  cost drag {:.2}%/yr  long leg {}  short leg {}  ({} rebalances)\n  returns by quantile (mean per period, lowest signal first): {}  spread {:+.4}%  monotonicity {:.2}",
+                q.turnover,
+                q.gross_exposure,
+                q.net_exposure,
+                q.cost_drag * 100.0,
+                leg(&q.long_leg),
+                leg(&q.short_leg),
+                q.rebalances,
+                q.quantile_returns
+                    .iter()
+                    .map(|v| format!("{:+.4}%", v * 100.0))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                q.quantile_spread * 100.0,
+                q.monotonicity
+            )
+        };
+        let _ = writeln!(s, "\n{}", line("cv", &p.cv));
+        if let Some(h) = &p.holdout {
+            let _ = writeln!(s, "{}", line("holdout", h));
+        }
+    }
     if let Some(t) = &r.trading {
         let line = |name: &str, s: &hone_train::trading::TradingSummary| {
             format!(

@@ -378,79 +378,90 @@ pub(crate) fn build(
         ..spec.clone()
     };
     let warm_up = spec.derive.as_ref().map_or(0, |d| d.warm_up());
+    // Each asset keeps its rows after its warm-up: where each lands in the merged (time,
+    // asset) order is known before any is built, so each asset's rows are scattered into
+    // place as soon as they are built and its own copy is freed (peak memory: the file, the
+    // merged columns and one asset).
     let mut skipped: Vec<String> = Vec::new();
-    let mut per_asset: Vec<Option<Dataset>> = Vec::with_capacity(asset_names.len());
+    let mut seen = vec![0usize; asset_names.len()];
+    let mut kept: Vec<usize> = Vec::with_capacity(n);
+    let mut pos: Vec<u32> = vec![u32::MAX; n];
+    for &i in &order {
+        let a = codes[i] as usize;
+        if seen[a] >= warm_up {
+            pos[i] = kept.len() as u32;
+            kept.push(i);
+        }
+        seen[a] += 1;
+    }
     for (a, rows) in rows_of_asset.iter().enumerate() {
         // Only the asset's past decides whether it is in (its warm-up), never how long it
         // stays: a short-lived asset still counts in the cross-sections it was part of.
         if rows.len() <= warm_up {
             skipped.push(format!("{} ({} rows)", asset_names[a], rows.len()));
-            per_asset.push(None);
-            continue;
-        }
-        let sub = table.select_rows(rows, &skip_columns);
-        per_asset.push(Some(
-            series_spec.build_series(&sub, asset_opts, false, true)?,
-        ));
-    }
-
-    // Merge in (time, asset) order: the file rows each asset kept, looked up by file row.
-    let mut slot: Vec<u32> = vec![u32::MAX; n];
-    let mut local: Vec<u32> = vec![0; n];
-    for (a, ds) in per_asset.iter().enumerate() {
-        let Some(ds) = ds else { continue };
-        let rows = &rows_of_asset[a];
-        for r in 0..ds.n_rows() {
-            let file_row = rows[ds.row_offset + r];
-            slot[file_row] = a as u32;
-            local[file_row] = r as u32;
         }
     }
-    let Some(first) = per_asset.iter().flatten().next() else {
+    if kept.is_empty() {
         return Err(DataError::Invalid(format!(
             "{}: no asset has more than {warm_up} rows, which the derived features' warm-up needs",
             path.display(),
         )));
-    };
-    let mut feature_names = first.feature_names.clone();
-    let has_target = !first.target.is_empty();
-    let has_next = first.next_return.is_some();
-    let mut kept: Vec<usize> = order
-        .iter()
-        .copied()
-        .filter(|&i| slot[i] != u32::MAX)
-        .collect();
-    let m_all = kept.len();
-    let mut features: Vec<Vec<f64>> = vec![Vec::with_capacity(m_all); feature_names.len()];
-    let mut raw = Vec::with_capacity(if has_target { m_all } else { 0 });
-    let mut next_return = has_next.then(|| Vec::with_capacity(m_all));
-    let mut times = Vec::with_capacity(m_all);
-    let mut assets = Vec::with_capacity(m_all);
-    let mut time_index = Vec::with_capacity(m_all);
-    let mut label_end_time = Vec::with_capacity(m_all);
-    for &i in &kept {
-        let a = slot[i] as usize;
-        let r = local[i] as usize;
-        let ds = per_asset[a].as_ref().ok_or_else(|| {
-            DataError::Invalid("internal: a kept row of an asset without rows".into())
-        })?;
-        for (out, col) in features.iter_mut().zip(&ds.features) {
-            out.push(col[r]);
-        }
-        if has_target {
-            raw.push(ds.target[r]);
-        }
-        if let (Some(out), Some(src)) = (next_return.as_mut(), ds.next_return.as_ref()) {
-            out.push(src[r]);
-        }
-        times.push(ds.times[r].clone());
-        assets.push(a as u32);
-        time_index.push(time_of_row[i]);
-        let rows = &rows_of_asset[a];
-        let end = ds.row_offset + ds.label_end[r];
-        label_end_time.push(rows.get(end).map_or(n_times, |&j| time_of_row[j]));
     }
-    drop(per_asset);
+    let m_all = kept.len();
+    let mut feature_names: Vec<String> = Vec::new();
+    let mut features: Vec<Vec<f64>> = Vec::new();
+    let mut raw: Vec<f64> = Vec::new();
+    let mut next_return: Option<Vec<f64>> = None;
+    let mut times: Vec<String> = vec![String::new(); m_all];
+    let mut label_end_time: Vec<usize> = vec![n_times; m_all];
+    let mut has_target = false;
+    for (a, rows) in rows_of_asset.iter().enumerate() {
+        if rows.len() <= warm_up {
+            continue;
+        }
+        let sub = table.select_rows(rows, &skip_columns);
+        let mut ds = series_spec.build_series(&sub, asset_opts, false, true)?;
+        drop(sub);
+        if ds.row_offset != warm_up || ds.n_rows() != rows.len() - warm_up {
+            return Err(DataError::Invalid(format!(
+                "internal: asset {} kept {} rows from row {}, expected {} from {warm_up}",
+                asset_names[a],
+                ds.n_rows(),
+                ds.row_offset,
+                rows.len() - warm_up
+            )));
+        }
+        if feature_names.is_empty() {
+            feature_names = ds.feature_names.clone();
+            features = vec![vec![f64::NAN; m_all]; feature_names.len()];
+            has_target = !ds.target.is_empty();
+            if has_target {
+                raw = vec![f64::NAN; m_all];
+            }
+            if ds.next_return.is_some() {
+                next_return = Some(vec![f64::NAN; m_all]);
+            }
+        }
+        for r in 0..ds.n_rows() {
+            let file_row = rows[warm_up + r];
+            let k = pos[file_row] as usize;
+            for (out, col) in features.iter_mut().zip(&ds.features) {
+                out[k] = col[r];
+            }
+            if has_target {
+                raw[k] = ds.target[r];
+            }
+            if let (Some(out), Some(src)) = (next_return.as_mut(), ds.next_return.as_ref()) {
+                out[k] = src[r];
+            }
+            times[k] = std::mem::take(&mut ds.times[r]);
+            let end = warm_up + ds.label_end[r];
+            label_end_time[k] = rows.get(end).map_or(n_times, |&j| time_of_row[j]);
+        }
+    }
+    let mut assets: Vec<u32> = kept.iter().map(|&i| codes[i]).collect();
+    let mut time_index: Vec<usize> = kept.iter().map(|&i| time_of_row[i]).collect();
+    drop(pos);
     let group_codes = |rows: &[usize]| -> Result<Option<Vec<u32>>, DataError> {
         let Some(g) = &group_column else {
             return Ok(None);

@@ -48,6 +48,9 @@ pub struct TrainConfig {
     /// Trading evaluation of the out-of-fold and holdout predictions.
     #[serde(default)]
     pub trading: Option<crate::trading::TradingConfig>,
+    /// Long-short portfolio backtest of a panel's predictions (`[data] asset_column`).
+    #[serde(default)]
+    pub portfolio: Option<crate::portfolio::PortfolioConfig>,
     /// Quality gates evaluated after training.
     #[serde(default)]
     pub gates: Option<crate::gates::GatesConfig>,
@@ -561,6 +564,32 @@ fn checked(config: TrainConfig, path: &Path) -> Result<LoadedConfig, TrainError>
         .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
     if let Some(t) = &config.trading {
         t.validate()
+            .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
+    }
+    let panel = config.data.asset_column.is_some();
+    if panel && config.trading.is_some() {
+        return Err(TrainError::Config(format!(
+            "{}: [trading] backtests one series; a panel (data.asset_column) trades its \
+             cross-section: use [portfolio] (top/bottom quantile long-short)",
+            path.display()
+        )));
+    }
+    if let Some(p) = &config.portfolio {
+        if !panel {
+            return Err(TrainError::Config(format!(
+                "{}: [portfolio] ranks assets at each timestamp: it needs a panel (set \
+                 data.asset_column); use [trading] for a single series",
+                path.display()
+            )));
+        }
+        if p.price.is_none() && config.target.kind == hone_data::TargetKind::Column {
+            return Err(TrainError::Config(format!(
+                "{}: portfolio.price: name the price column the positions trade (the target \
+                 is a column, not a price)",
+                path.display()
+            )));
+        }
+        p.validate()
             .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
     }
     if let Some(g) = &config.gates {

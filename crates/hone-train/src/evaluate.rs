@@ -118,11 +118,13 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
             y_true: &ds.target,
             y_pred: Some(&output),
             proba: None,
+            times: None,
         },
         _ => Predictions {
             y_true: &ds.target,
             y_pred: None,
             proba: Some(&output),
+            times: None,
         },
     };
     let metrics: BTreeMap<String, f64> = compute(task, &metric_list, &preds)

@@ -12,7 +12,11 @@
 //! min_track_record, turnover, sr_per_period, ...), `cv.trading.path_sharpe_mean|median|std|p5` (CPCV),
 //! `dsr` and `dsr.n_trials` (deflated Sharpe ratio of the out-of-fold backtest over the
 //! experiment's trials), `pbo` and `pbo.n_trials` (CSCV over the same trials), `gap.<metric>` (train − validation), `bias.gap`, `bias.p_value`,
-//! `drift_share`, `rows`. A failed hard gate makes
+//! `drift_share`, `rows`; for a panel, `cv.rank_ic.mean` (a metric), the pooled
+//! `cv.rank_ic.icir|icir_annualised|t_stat|hit_rate|std` (and `ic`, and `holdout.`),
+//! `cv.rank_ic.decay_<h>`, and with `[portfolio]` `cv.portfolio.turnover|gross_exposure|
+//! net_exposure|cost_drag|quantile_spread|monotonicity|long_leg.sharpe|short_leg.sharpe` (the
+//! portfolio's Sharpe ratio and the rest are `cv.trading.*`). A failed hard gate makes
 //! `hone train` exit with code 3; a rule naming an unknown value fails, naming the known ones.
 
 use std::collections::BTreeMap;
@@ -104,6 +108,58 @@ pub fn values(r: &TrainReport) -> BTreeMap<String, f64> {
             v.insert("cv.trading.path_sharpe_median".into(), p.median);
             v.insert("cv.trading.path_sharpe_std".into(), p.std);
             v.insert("cv.trading.path_sharpe_p5".into(), p.p5);
+        }
+    }
+    if let Some(p) = &r.panel {
+        let mut add = |span: &str, c: &crate::portfolio::CrossSectionReport| {
+            for (name, ic) in [("ic", &c.ic), ("rank_ic", &c.rank_ic)] {
+                if let Some(ic) = ic {
+                    for (k, x) in [
+                        ("icir", ic.icir),
+                        ("icir_annualised", ic.icir_annualised),
+                        ("t_stat", ic.t_stat),
+                        ("hit_rate", ic.hit_rate),
+                        ("std", ic.std),
+                    ] {
+                        v.insert(format!("{span}.{name}.{k}"), x);
+                    }
+                }
+            }
+            for d in &c.decay {
+                v.insert(format!("{span}.rank_ic.decay_{}", d.horizon), d.rank_ic);
+                v.insert(format!("{span}.ic.decay_{}", d.horizon), d.ic);
+            }
+        };
+        add("cv", &p.cv);
+        if let Some(h) = &p.holdout {
+            add("holdout", h);
+        }
+    }
+    if let Some(p) = &r.portfolio {
+        let mut add = |span: &str, s: &crate::portfolio::PortfolioSummary| {
+            for (k, x) in [
+                ("turnover", s.turnover),
+                ("gross_exposure", s.gross_exposure),
+                ("net_exposure", s.net_exposure),
+                ("cost_drag", s.cost_drag),
+                ("quantile_spread", s.quantile_spread),
+                ("monotonicity", s.monotonicity),
+            ] {
+                v.insert(format!("{span}.portfolio.{k}"), x);
+            }
+            for (leg, l) in [("long_leg", &s.long_leg), ("short_leg", &s.short_leg)] {
+                if let Some(l) = l {
+                    v.insert(format!("{span}.portfolio.{leg}.sharpe"), l.sharpe);
+                    v.insert(
+                        format!("{span}.portfolio.{leg}.annual_return"),
+                        l.annual_return,
+                    );
+                }
+            }
+        };
+        add("cv", &p.cv);
+        if let Some(h) = &p.holdout {
+            add("holdout", h);
         }
     }
     for (m, g) in &r.train_cv_gap {

@@ -85,6 +85,15 @@ pub(crate) struct Scored {
     pub(crate) output: Vec<f64>,
     /// The fitted pipeline's in-sample predictions on its own training rows, and their truth.
     pub(crate) train: (Vec<f64>, Vec<f64>),
+    /// A panel's timestamp index of each row (for the cross-sectional metrics).
+    pub(crate) times: Option<Vec<i64>>,
+}
+
+/// A panel's timestamp index of each of `rows`; `None` for a single series.
+pub(crate) fn panel_times(ds: &Dataset, rows: &[usize]) -> Option<Vec<i64>> {
+    ds.panel
+        .as_ref()
+        .map(|p| rows.iter().map(|&i| p.time_index[i] as i64).collect())
 }
 
 impl Scored {
@@ -94,11 +103,13 @@ impl Scored {
                 y_true: &self.y_true,
                 y_pred: Some(&self.output),
                 proba: None,
+                times: self.times.as_deref(),
             },
             _ => Predictions {
                 y_true: &self.y_true,
                 y_pred: None,
                 proba: Some(&self.output),
+                times: self.times.as_deref(),
             },
         }
     }
@@ -127,11 +138,22 @@ pub fn load_dataset(
             target: Some(&cfg.config.target),
             require_increasing_time,
             allow_missing_features: cfg.config.preprocess.impute.is_some(),
-            trading_price: cfg
-                .config
-                .trading
-                .as_ref()
-                .map(|t| t.price.as_deref().unwrap_or(&cfg.config.target.column)),
+            trading_price: match &spec.asset_column {
+                // A panel always carries its assets' next-bar returns when it knows the price
+                // (IC decay, returns by quantile, `[portfolio]`).
+                Some(_) => cfg
+                    .config
+                    .portfolio
+                    .as_ref()
+                    .and_then(|p| p.price.as_deref())
+                    .or((cfg.config.target.kind != hone_data::TargetKind::Column)
+                        .then_some(cfg.config.target.column.as_str())),
+                None => cfg
+                    .config
+                    .trading
+                    .as_ref()
+                    .map(|t| t.price.as_deref().unwrap_or(&cfg.config.target.column)),
+            },
         },
     )?)
 }
@@ -166,21 +188,14 @@ pub fn split_plan(cfg: &LoadedConfig) -> Result<SplitPlan, TrainError> {
         .map_err(|e| TrainError::Config(format!("{path}: {e}")))?;
     let ds = load_dataset(cfg, c.data.time_column.is_some())?;
     let n = ds.n_rows();
-    let (dev_end, holdout_start) =
-        holdout(n, c.split.holdout(), horizon).map_err(|e| TrainError::Config(e.to_string()))?;
-    let labels: Vec<u32> = ds.target[..dev_end].iter().map(|&v| v as u32).collect();
     let classification = c
         .target
         .task_kind()
         .map_err(|e| TrainError::Config(e.to_string()))?
         != "regression";
-    let folds = splitter
-        .split(&SplitInput {
-            n_samples: dev_end,
-            labels: classification.then_some(&labels[..]),
-            label_end: Some(&ds.label_end[..dev_end]),
-        })
-        .map_err(|e| TrainError::Config(e.to_string()))?;
+    let (folds, dev_end, holdout_start) =
+        make_folds(cfg, splitter.as_ref(), &ds, classification)
+            .map_err(|e| TrainError::Config(e.to_string()))?;
     Ok(SplitPlan {
         scheme: splitter.name().to_string(),
         folds,
@@ -189,6 +204,64 @@ pub fn split_plan(cfg: &LoadedConfig) -> Result<SplitPlan, TrainError> {
         n,
         times: ds.times,
     })
+}
+
+/// The holdout cut and the folds of the development rows. A single series splits rows; a
+/// panel splits its timestamps, so every row of a timestamp falls on the same side: the
+/// splitter sees one sample per timestamp, purging reads each timestamp's label end (the
+/// furthest any of its assets' labels reaches), embargoes and gaps count timestamps, and the
+/// holdout is the latest timestamps, with the development timestamps whose labels reach into
+/// it purged.
+fn make_folds(
+    cfg: &LoadedConfig,
+    splitter: &dyn hone_validate::split::Splitter,
+    ds: &Dataset,
+    classification: bool,
+) -> Result<(Vec<Fold>, usize, usize), TrainError> {
+    let c = &cfg.config;
+    let horizon = c.target.horizon();
+    let Some(p) = &ds.panel else {
+        let n = ds.n_rows();
+        let (dev_end, holdout_start) =
+            holdout(n, c.split.holdout(), horizon).map_err(TrainError::Split)?;
+        let labels: Option<Vec<u32>> =
+            classification.then(|| ds.target[..dev_end].iter().map(|&v| v as u32).collect());
+        let folds = splitter
+            .split(&SplitInput {
+                n_samples: dev_end,
+                labels: labels.as_deref(),
+                label_end: Some(&ds.label_end[..dev_end]),
+            })
+            .map_err(TrainError::Split)?;
+        return Ok((folds, dev_end, holdout_start));
+    };
+    if splitter.name() == "stratified_kfold" {
+        return Err(TrainError::Config(format!(
+            "{}: split.scheme = \"stratified_kfold\" stratifies rows, but a panel is split by \
+             timestamp (all assets of a date on one side): use timeseries, purged_kfold, cpcv, \
+             walk_forward, monte_carlo or kfold",
+            cfg.path.display()
+        )));
+    }
+    let nt = p.n_times();
+    let (mut dev_t, hold_t) = holdout(nt, c.split.holdout(), horizon).map_err(TrainError::Split)?;
+    while hold_t < nt && dev_t > 0 && p.time_label_end[dev_t - 1] >= hold_t {
+        dev_t -= 1;
+    }
+    let folds = splitter
+        .split(&SplitInput {
+            n_samples: dev_t,
+            labels: None,
+            label_end: Some(&p.time_label_end[..dev_t]),
+        })
+        .map_err(TrainError::Split)?
+        .into_iter()
+        .map(|f| Fold {
+            train: p.rows_of(&f.train),
+            test: p.rows_of(&f.test),
+        })
+        .collect();
+    Ok((folds, p.first_row(dev_t), p.first_row(hold_t)))
 }
 
 /// For classification: the most frequent class of the development rows and its share of the
@@ -250,17 +323,36 @@ pub(crate) fn feature_drift(
 }
 
 /// What every fit of one job shares.
-struct JobContext<'a> {
-    pipeline: &'a PipelineSpec,
-    ds: &'a Dataset,
-    task: Task,
-    cfg: &'a LoadedConfig,
+pub(crate) struct JobContext<'a> {
+    pub(crate) pipeline: &'a PipelineSpec,
+    pub(crate) ds: &'a Dataset,
+    pub(crate) task: Task,
+    pub(crate) cfg: &'a LoadedConfig,
+}
+
+/// Rows left out between a model's fitting rows and its early-stopping slice: the label
+/// horizon, in rows; for a panel, that many timestamps' worth of rows (the most assets any
+/// timestamp has), so no fitting label overlaps the slice's.
+pub(crate) fn early_stopping_gap(cfg: &LoadedConfig, ds: &Dataset) -> usize {
+    let horizon = cfg.config.target.horizon();
+    match &ds.panel {
+        Some(p) => {
+            let widest = p
+                .time_starts
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .max()
+                .unwrap_or(1);
+            horizon.saturating_mul(widest)
+        }
+        None => horizon,
+    }
 }
 
 /// Fits the job's pipeline on `train` (training rows only), predicts `test` and, with
 /// `in_sample`, the training rows themselves (for the train–CV gap; empty otherwise: nothing
 /// predicts rows nobody reads). `observer` hears each training step and may stop training.
-fn fit_and_score(
+pub(crate) fn fit_and_score(
     job: &JobContext<'_>,
     train: &[usize],
     test: &[usize],
@@ -288,7 +380,7 @@ fn fit_and_score(
                 task,
                 seed: cfg.config.seed,
                 feature_names: &ds.feature_names,
-                early_stopping_gap: cfg.config.target.horizon(),
+                early_stopping_gap: early_stopping_gap(cfg, ds),
                 observer,
             },
             in_sample,
@@ -308,6 +400,7 @@ fn fit_and_score(
             y_true: test.iter().map(|&i| ds.target[i]).collect(),
             output,
             train,
+            times: panel_times(ds, test),
         },
     ))
 }
@@ -423,7 +516,7 @@ fn run_folds(
                         task,
                         cfg.config.seed,
                         &ds.feature_names,
-                        cfg.config.target.horizon(),
+                        early_stopping_gap(cfg, ds),
                         budget,
                     )
                     .map_err(model_err)
@@ -448,6 +541,7 @@ fn run_folds(
                     y_true: fold.test.iter().map(|&i| ds.target[i]).collect(),
                     output,
                     train: (Vec::new(), Vec::new()),
+                    times: panel_times(ds, &fold.test),
                 };
                 (fitted, scored)
             }
@@ -574,11 +668,22 @@ pub fn prepare(
         notes: &ds.notes,
     });
     let task = task_of(&ds, c.target.task_kind()?);
-    let metrics = if cfg.metrics.is_empty() {
+    let mut metrics = if cfg.metrics.is_empty() {
         Metric::job_defaults(task)
     } else {
         cfg.metrics.clone()
     };
+    if ds.panel.is_some() {
+        for m in Metric::panel_defaults(task) {
+            if !metrics.contains(&m) {
+                metrics.push(m);
+            }
+        }
+    } else if let Some(m) = metrics.iter().find(|m| m.needs_panel()) {
+        return Err(TrainError::Config(format!(
+            "metrics: {m} is cross-sectional: it needs a panel (set data.asset_column)"
+        )));
+    }
     if let Some(m) = metrics.iter().find(|m| !m.applies_to(task)) {
         return Err(TrainError::Config(format!(
             "metrics: {m} does not apply to a {} task (use one of {})",
@@ -598,19 +703,10 @@ pub fn prepare(
         ));
     }
 
-    // Holdout: the latest rows, with `horizon` rows purged before it.
+    // Holdout: the latest rows (timestamps, for a panel), with `horizon` purged before it.
     let n = ds.n_rows();
-    let (dev_end, holdout_start) =
-        holdout(n, c.split.holdout(), horizon).map_err(TrainError::Split)?;
-    let labels: Option<Vec<u32>> = (task != Task::Regression)
-        .then(|| ds.target[..dev_end].iter().map(|&v| v as u32).collect());
-    let folds: Vec<Fold> = splitter
-        .split(&SplitInput {
-            n_samples: dev_end,
-            labels: labels.as_deref(),
-            label_end: Some(&ds.label_end[..dev_end]),
-        })
-        .map_err(TrainError::Split)?;
+    let (folds, dev_end, holdout_start) =
+        make_folds(cfg, splitter.as_ref(), &ds, task != Task::Regression)?;
     if let Some((k, f)) = folds
         .iter()
         .enumerate()
@@ -755,6 +851,19 @@ pub fn cross_validate(
         oof.push((k + 1, o.scored));
     }
     let trading = match (&cfg.config.trading, &prep.ds.next_return) {
+        _ if prep.ds.panel.is_some() => {
+            match panel_evaluation(cfg, &prep.ds, prep.task, &oof, None, &[])? {
+                Some(PanelOutcome {
+                    trading: Some(t),
+                    mut equity,
+                    ..
+                }) => t.cv.sr_per_period.map(|sr| crate::trading::Trial {
+                    sr,
+                    equity_csv: equity.drain(..).next().map(|(_, csv)| csv),
+                }),
+                _ => None,
+            }
+        }
         (Some(tc), Some(next)) => {
             let (tc, _) = tc.for_data(&prep.ds.times);
             let bt = |rows: &[(usize, f64)]| backtest_rows(&tc, &prep.ds, next, rows);
@@ -807,6 +916,165 @@ fn oof_positions(
     }
     rows.sort_by_key(|(r, _)| *r);
     rows
+}
+
+/// A panel signal per row: the prediction (regression), P(class 1) (binary), or P(top class)
+/// − P(bottom class) (multiclass, classes ordered down .. up).
+pub(crate) fn panel_signal(task: Task, output: &[f64]) -> Vec<f64> {
+    match task {
+        Task::Multiclass { n_classes } if n_classes > 1 => output
+            .chunks(n_classes)
+            .map(|r| r[n_classes - 1] - r[0])
+            .collect(),
+        _ => output.to_vec(),
+    }
+}
+
+/// Out-of-fold signals, each development row once (the first fold that tested it), by row.
+fn oof_signal(task: Task, oof: &[(usize, Scored)]) -> Vec<(usize, f64)> {
+    let mut rows: Vec<(usize, f64)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (_, scored) in oof {
+        let s = panel_signal(task, &scored.output);
+        for (i, &r) in scored.rows.iter().enumerate() {
+            if seen.insert(r) {
+                rows.push((r, s[i]));
+            }
+        }
+    }
+    rows.sort_by_key(|(r, _)| *r);
+    rows
+}
+
+/// Periods per year of a panel: the portfolio's setting, else read off the distinct
+/// timestamps; and a note saying which.
+pub(crate) fn panel_periods(cfg: &LoadedConfig, ds: &Dataset) -> (f64, Option<String>) {
+    if let Some(p) = cfg.config.portfolio.as_ref().and_then(|p| p.periods_per_year) {
+        return (p, None);
+    }
+    let Some(panel) = &ds.panel else {
+        return (crate::trading::FALLBACK_PERIODS_PER_YEAR, None);
+    };
+    let stamps: Vec<String> = panel.time_starts[..panel.n_times()]
+        .iter()
+        .map(|&r| ds.times[r].clone())
+        .collect();
+    match hone_data::time::bar_frequency(&stamps) {
+        Some(f) => (
+            f.periods_per_year,
+            Some(format!(
+                "panel: bars look {} from the timestamps: annualising ICIR and the portfolio \
+                 with {} periods per year (set portfolio.periods_per_year to override)",
+                f.label, f.periods_per_year
+            )),
+        ),
+        None => (crate::trading::FALLBACK_PERIODS_PER_YEAR, None),
+    }
+}
+
+/// What a panel's evaluation adds to a report.
+struct PanelOutcome {
+    panel: crate::portfolio::PanelReport,
+    portfolio: Option<crate::report::PortfolioReport>,
+    trading: Option<crate::trading::TradingReport>,
+    equity: Vec<(&'static str, String)>,
+    notes: Vec<String>,
+}
+
+/// A panel's cross-sectional report (IC, rank IC, decay) and `[portfolio]` backtest of the
+/// out-of-fold predictions and of the holdout; the backtest's Sharpe ratio is judged against
+/// the experiment's earlier trials (DSR, PBO) as `[trading]`'s is.
+fn panel_evaluation(
+    cfg: &LoadedConfig,
+    ds: &Dataset,
+    task: Task,
+    oof: &[(usize, Scored)],
+    holdout: Option<&Scored>,
+    earlier_trials: &[crate::trading::Trial],
+) -> Result<Option<PanelOutcome>, TrainError> {
+    let Some(panel) = &ds.panel else {
+        return Ok(None);
+    };
+    let (periods, note) = panel_periods(cfg, ds);
+    let mut notes: Vec<String> = note.into_iter().collect();
+    let cv_rows = oof_signal(task, oof);
+    let hold_rows: Option<Vec<(usize, f64)>> = holdout.filter(|h| !h.rows.is_empty()).map(|h| {
+        h.rows
+            .iter()
+            .copied()
+            .zip(panel_signal(task, &h.output))
+            .collect()
+    });
+    let forward: Vec<Vec<f64>> = match &ds.next_return {
+        Some(next) => {
+            let k = cfg.config.target.horizon().max(5);
+            (1..=k)
+                .map(|h| crate::portfolio::forward_returns(panel, next, h))
+                .collect()
+        }
+        None => {
+            notes.push(
+                "panel: no price column known (the target is a column): IC decay needs \
+                 portfolio.price"
+                    .into(),
+            );
+            Vec::new()
+        }
+    };
+    let report_of = |rows: &[(usize, f64)]| {
+        crate::portfolio::cross_section_report(panel, rows, &ds.target, &forward, periods)
+    };
+    let panel_report = crate::portfolio::PanelReport {
+        assets: panel.asset_names.len(),
+        timestamps: panel.n_times(),
+        cv: report_of(&cv_rows),
+        holdout: hold_rows.as_deref().map(report_of),
+    };
+    let (mut portfolio, mut trading, mut equity) = (None, None, Vec::new());
+    if let (Some(pc), Some(next)) = (&cfg.config.portfolio, &ds.next_return) {
+        let (cv_trading, cv_summary, cv_csv) =
+            crate::portfolio::backtest(pc, periods, panel, &ds.times, next, &cv_rows)?;
+        let held = match &hold_rows {
+            Some(rows) => Some(crate::portfolio::backtest(
+                pc, periods, panel, &ds.times, next, rows,
+            )?),
+            None => None,
+        };
+        notes.extend(crate::trading::buy_and_hold_note("cv", &cv_trading));
+        if let Some((h, _, _)) = &held {
+            notes.extend(crate::trading::buy_and_hold_note("holdout", h));
+        }
+        let srs: Vec<f64> = earlier_trials.iter().map(|t| t.sr).collect();
+        let dsr = crate::trading::deflated_sharpe(&cv_trading, &srs);
+        let pbo = crate::trading::backtest_overfitting(&cv_csv, earlier_trials);
+        equity.push(("cv", cv_csv));
+        let (holdout_trading, holdout_summary) = match held {
+            Some((t, s, csv)) => {
+                equity.push(("holdout", csv));
+                (Some(t), Some(s))
+            }
+            None => (None, None),
+        };
+        portfolio = Some(crate::report::PortfolioReport {
+            cv: cv_summary,
+            holdout: holdout_summary,
+        });
+        trading = Some(crate::trading::TradingReport {
+            periods_per_year: periods,
+            cv: cv_trading,
+            holdout: holdout_trading,
+            cpcv_paths: None,
+            dsr,
+            pbo,
+        });
+    }
+    Ok(Some(PanelOutcome {
+        panel: panel_report,
+        portfolio,
+        trading,
+        equity,
+        notes,
+    }))
 }
 
 /// Backtests positions on their rows' next-bar returns.
@@ -918,11 +1186,13 @@ pub fn run_job(
                     y_true: ty,
                     y_pred: Some(tp),
                     proba: None,
+                    times: None,
                 },
                 _ => Predictions {
                     y_true: ty,
                     y_pred: None,
                     proba: Some(tp),
+                    times: None,
                 },
             };
             // In-sample metrics can be undefined (e.g. one class); skip those.
@@ -1133,6 +1403,24 @@ pub fn run_job(
         }
         _ => None,
     };
+    let panel_outcome = panel_evaluation(
+        cfg,
+        &ds,
+        task,
+        &oof,
+        (!holdout_rows.is_empty()).then_some(&holdout_scored),
+        earlier_trials,
+    )?;
+    let (mut trading, mut panel_report, mut portfolio_report) = (trading, None, None);
+    if let Some(po) = panel_outcome {
+        notes.extend(po.notes);
+        panel_report = Some(po.panel);
+        portfolio_report = po.portfolio;
+        if po.trading.is_some() {
+            trading = po.trading;
+            equity = po.equity;
+        }
+    }
     let stress = stress_report(
         &job,
         &oof,
@@ -1185,6 +1473,8 @@ pub fn run_job(
         drift,
         drift_share,
         trading,
+        panel: panel_report,
+        portfolio: portfolio_report,
         gates: Vec::new(),
         stress,
         notes: std::mem::take(&mut notes),
@@ -1204,6 +1494,7 @@ pub fn run_job(
         .trading
         .as_ref()
         .map(|t| t.chart_scale)
+        .or(c.portfolio.as_ref().map(|p| p.chart_scale))
         .unwrap_or_default();
     let csvs: Vec<(&str, &str)> = equity.iter().map(|(n, c)| (*n, c.as_str())).collect();
     crate::charts::push_run_charts(&mut files, &report, &csvs, scale);

@@ -90,12 +90,21 @@ pub(crate) fn load_model(dir: &Path) -> Result<(ModelManifest, FittedPipeline), 
 /// Rows whose derived features are still warming up are dropped; rows near the end of the file
 /// are kept (their label is unknown, which is the point of predicting).
 pub fn predict(model_dir: &Path, data: &Path) -> Result<PredictOutput, TrainError> {
+    predict_with(model_dir, data, false)
+}
+
+/// [`predict`]; for a panel model, `all_times` scores every timestamp instead of the latest
+/// cross-section only. A panel's predictions carry the asset and the prediction's rank within
+/// its timestamp (`rank` 1 = the highest signal), best first.
+pub fn predict_with(
+    model_dir: &Path,
+    data: &Path,
+    all_times: bool,
+) -> Result<PredictOutput, TrainError> {
     let (manifest, pipeline) = load_model(model_dir)?;
     // Group labels only serve evaluation; new data need not carry them.
     let spec = &hone_data::DataSpec {
         group_column: None,
-        asset_column: None,
-        cross_section: None,
         ..manifest.data.clone()
     };
     let table = table::load(data, &spec.text_columns())?;
@@ -104,7 +113,8 @@ pub fn predict(model_dir: &Path, data: &Path) -> Result<PredictOutput, TrainErro
         &table,
         BuildOptions {
             target: None,
-            require_increasing_time: spec.time_column.is_some() && spec.derive.is_some(),
+            require_increasing_time: spec.time_column.is_some()
+                && (spec.derive.is_some() || spec.asset_column.is_some()),
             allow_missing_features: has_imputer,
             trading_price: None,
         },
@@ -116,6 +126,38 @@ pub fn predict(model_dir: &Path, data: &Path) -> Result<PredictOutput, TrainErro
         source,
     })?;
     let task = manifest.task;
+    if let Some(panel) = &ds.panel {
+        let n_times = panel.n_times();
+        let first = if all_times { 0 } else { n_times.saturating_sub(1) };
+        let signal = crate::job::panel_signal(task, &output);
+        let mut csv = format!("time,asset,{},rank\n", prediction_header(task));
+        let mut rows = 0;
+        for t in first..n_times {
+            let mut members: Vec<usize> = (panel.time_starts[t]..panel.time_starts[t + 1]).collect();
+            members.sort_by(|&a, &b| signal[b].total_cmp(&signal[a]).then(a.cmp(&b)));
+            for (k, &i) in members.iter().enumerate() {
+                let _ = writeln!(
+                    csv,
+                    "{},{},{},{}",
+                    csv_field(&ds.times[i]),
+                    csv_field(&panel.asset_names[panel.assets[i] as usize]),
+                    prediction_fields(task, &output, i),
+                    k + 1
+                );
+                rows += 1;
+            }
+        }
+        let mut notes = ds.notes.clone();
+        if !all_times && n_times > 0 {
+            notes.push(format!(
+                "panel: scored the latest cross-section, {} ({} assets), ranked best first \
+                 (--all-times scores every timestamp)",
+                ds.times[panel.time_starts[n_times - 1]],
+                rows
+            ));
+        }
+        return Ok(PredictOutput { csv, rows, notes });
+    }
     let mut csv = format!("time,{}\n", prediction_header(task));
     for i in 0..ds.n_rows() {
         let _ = writeln!(

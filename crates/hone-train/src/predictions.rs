@@ -290,6 +290,7 @@ pub fn metrics_report(file: &PredictionFile) -> Result<Map<String, Value>, Train
         y_true,
         y_pred: y_pred.as_deref(),
         proba: proba.as_deref(),
+        times: None,
     };
     out.insert("task".into(), json!(task.kind()));
     out.insert("n_samples".into(), json!(n));

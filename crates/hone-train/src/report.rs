@@ -250,6 +250,15 @@ impl ModelCost {
     }
 }
 
+/// The portfolio backtest's figures of the out-of-fold predictions and of the holdout.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortfolioReport {
+    /// Out-of-fold (each development timestamp once).
+    pub cv: crate::portfolio::PortfolioSummary,
+    /// The holdout.
+    pub holdout: Option<crate::portfolio::PortfolioSummary>,
+}
+
 /// Everything `hone train` reports (also written to `metrics.json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainReport {
@@ -310,6 +319,14 @@ pub struct TrainReport {
     pub drift_share: f64,
     /// Trading evaluation (with a `[trading]` table).
     pub trading: Option<crate::trading::TradingReport>,
+    /// A panel's cross-sectional report: IC, rank IC, ICIR, IC decay (with
+    /// `[data] asset_column`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub panel: Option<crate::portfolio::PanelReport>,
+    /// A panel's portfolio figures beyond `trading` (with `[portfolio]`): turnover, exposures,
+    /// legs, returns by quantile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub portfolio: Option<PortfolioReport>,
     /// Quality gates (with a `[gates]` table).
     pub gates: Vec<crate::gates::GateResult>,
     /// Stress and sensitivity: by year, by volatility regime, cost curve, feature noise.

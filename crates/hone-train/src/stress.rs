@@ -61,11 +61,13 @@ pub fn metric_on(
             y_true: &yt,
             y_pred: Some(&out),
             proba: None,
+            times: None,
         },
         _ => Predictions {
             y_true: &yt,
             y_pred: None,
             proba: Some(&out),
+            times: None,
         },
     };
     metric.compute(task, &p).ok()

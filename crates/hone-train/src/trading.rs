@@ -610,40 +610,58 @@ impl TradingConfig {
             );
             prev = w;
         }
-        let metrics = stats::trading_metrics(&strategy, self.periods()).map_err(|source| {
-            TrainError::Metric {
-                context: "trading evaluation".into(),
-                source,
-            }
-        })?;
-        let moments = stats::moments(&strategy).ok();
-        let (psr, min_trl) = match moments {
-            Some((sr, skew, kurt)) => (
-                stats::psr(sr, 0.0, strategy.len(), skew, kurt).ok(),
-                stats::min_track_record(sr, 0.0, skew, kurt, 0.05).ok(),
-            ),
-            None => (None, None),
-        };
-        let n = strategy.len();
-        let buy_and_hold = BuyAndHold::of(&strategy, &metrics, next_returns, self.periods());
-        Ok((
-            TradingSummary {
-                metrics,
-                exposure: positions.iter().map(|w| w.abs()).sum::<f64>() / n as f64,
-                trades,
-                turnover: turnover / n as f64 * self.periods(),
-                time_in_market: positions.iter().filter(|w| **w != 0.0).count() as f64 / n as f64,
-                long_share: positions.iter().filter(|w| **w > 0.0).count() as f64 / n as f64,
-                buy_and_hold,
-                psr,
-                min_track_record: min_trl,
-                sr_per_period: moments.map(|m| m.0),
-                skew: moments.map(|m| m.1),
-                kurtosis: moments.map(|m| m.2),
-            },
-            csv,
-        ))
+        let summary = summarize(
+            &strategy,
+            positions,
+            next_returns,
+            trades,
+            turnover,
+            self.periods(),
+        )?;
+        Ok((summary, csv))
     }
+}
+
+/// The trading summary of per-period `strategy` returns: `positions` (their exposure, time
+/// in market and long share), the `benchmark`'s returns for buy & hold, the number of
+/// position changes and the total turnover (annualised here).
+pub(crate) fn summarize(
+    strategy: &[f64],
+    positions: &[f64],
+    benchmark: &[f64],
+    trades: usize,
+    turnover: f64,
+    periods: f64,
+) -> Result<TradingSummary, TrainError> {
+    let metrics =
+        stats::trading_metrics(strategy, periods).map_err(|source| TrainError::Metric {
+            context: "trading evaluation".into(),
+            source,
+        })?;
+    let moments = stats::moments(strategy).ok();
+    let (psr, min_trl) = match moments {
+        Some((sr, skew, kurt)) => (
+            stats::psr(sr, 0.0, strategy.len(), skew, kurt).ok(),
+            stats::min_track_record(sr, 0.0, skew, kurt, 0.05).ok(),
+        ),
+        None => (None, None),
+    };
+    let n = strategy.len();
+    let buy_and_hold = BuyAndHold::of(strategy, &metrics, benchmark, periods);
+    Ok(TradingSummary {
+        metrics,
+        exposure: positions.iter().map(|w| w.abs()).sum::<f64>() / n as f64,
+        trades,
+        turnover: turnover / n as f64 * periods,
+        time_in_market: positions.iter().filter(|w| **w != 0.0).count() as f64 / n as f64,
+        long_share: positions.iter().filter(|w| **w > 0.0).count() as f64 / n as f64,
+        buy_and_hold,
+        psr,
+        min_track_record: min_trl,
+        sr_per_period: moments.map(|m| m.0),
+        skew: moments.map(|m| m.1),
+        kurtosis: moments.map(|m| m.2),
+    })
 }
 
 #[cfg(test)]

@@ -22,32 +22,20 @@ fn every_example_config_trains() {
             assert!(s.mean.is_finite(), "{}: {name}", path.display());
         }
         // No training row's label window touches its test block: every training row i ends
-        // its label (i + horizon) before the block or starts after it. Re-split to check every
-        // index, as the job does.
-        let c = &cfg.config;
-        let h = c.target.horizon();
+        // its label (`label_end[i]`, the last row it reads; a panel's is the last row of the
+        // date its label reaches) before the block or starts after it. Re-split to check
+        // every index, as the job does (a panel splits dates: `split_plan`).
         let ds = hone_train::job::load_dataset(&cfg, true).unwrap();
-        let (dev_end, _) =
-            hone_validate::split::holdout(ds.n_rows(), c.split.holdout(), h).unwrap();
-        let labels: Vec<u32> = ds.target[..dev_end].iter().map(|&v| v as u32).collect();
-        let folds = c
-            .split
-            .build(c.seed, h)
-            .unwrap()
-            .split(&hone_validate::split::SplitInput {
-                n_samples: dev_end,
-                labels: Some(&labels),
-                label_end: Some(&ds.label_end[..dev_end]),
-            })
-            .unwrap();
-        assert_eq!(folds.len(), report.folds.len());
-        for f in &folds {
+        let plan = hone_train::job::split_plan(&cfg).unwrap();
+        assert_eq!(plan.folds.len(), report.folds.len());
+        for f in &plan.folds {
             let (first, last) = (f.test[0], *f.test.last().unwrap());
             for &i in &f.train {
                 assert!(
-                    i + h < first || i > last,
-                    "{}: row {i} vs test {first}..{last}",
-                    path.display()
+                    ds.label_end[i] < first || i > last,
+                    "{}: row {i} (label end {}) vs test {first}..{last}",
+                    path.display(),
+                    ds.label_end[i]
                 );
             }
         }

@@ -342,6 +342,52 @@ mod tests {
     }
 
     #[test]
+    fn ic_metrics_are_the_mean_of_the_per_timestamp_values() {
+        use crate::metrics::{Metric, Predictions, Task};
+        let (t, p, y) = panel();
+        let preds = Predictions {
+            y_true: &y,
+            y_pred: Some(&p),
+            proba: None,
+            times: Some(&t),
+        };
+        let ic = Metric::Ic.compute(Task::Regression, &preds).unwrap();
+        assert!(close(ic, 0.6151569201178954), "{ic}");
+        let rank = Metric::RankIc.compute(Task::Regression, &preds).unwrap();
+        let want = (0.8999999999999998 + 0.21081851067789195 + 0.8999999999999998) / 3.0;
+        assert!(close(rank, want), "{rank}");
+        // A single series has no cross-section: a clear error, not a number.
+        let e = Metric::RankIc
+            .compute(
+                Task::Regression,
+                &Predictions {
+                    times: None,
+                    ..preds
+                },
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("data.asset_column"), "{e}");
+        // Per-timestamp AUC: date 1 ranks perfectly (1.0), date 2 inverts (0.0), date 3 has
+        // one class and is left out.
+        let times = [1, 1, 1, 1, 2, 2, 2, 3, 3];
+        let label = [0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0];
+        let score = [0.1, 0.2, 0.8, 0.9, 0.1, 0.7, 0.8, 0.5, 0.6];
+        let auc = Metric::CsAuc
+            .compute(
+                Task::Binary,
+                &Predictions {
+                    y_true: &label,
+                    y_pred: None,
+                    proba: Some(&score),
+                    times: Some(&times),
+                },
+            )
+            .unwrap();
+        assert_eq!(auc, 0.5);
+    }
+
+    #[test]
     fn quantile_returns_match_pandas_qcut() {
         // scripts/reference/cross_section.py: q = 3; date 2 has a tie (A and B at 0.2, split
         // by row order); date 3 has 2 assets and is skipped.

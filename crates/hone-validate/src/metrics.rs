@@ -56,6 +56,9 @@ pub struct Predictions<'a> {
     pub y_pred: Option<&'a [f64]>,
     /// Scores: P(class 1) per row (binary), or `n × n_classes` probabilities row-major.
     pub proba: Option<&'a [f64]>,
+    /// A panel's timestamp of each row (any integer key), for the cross-sectional metrics
+    /// ([`Metric::Ic`], [`Metric::RankIc`], [`Metric::CsAuc`]); `None` for a single series.
+    pub times: Option<&'a [i64]>,
 }
 
 /// A metric hone can compute. Names are scikit-learn's.
@@ -100,9 +103,18 @@ pub enum Metric {
     Mape,
     /// Coefficient of determination.
     R2,
+    /// Panels: mean over timestamps of the Pearson correlation, across the assets at each
+    /// timestamp, between the prediction (P(class 1) for binary) and the target (Qlib's IC).
+    /// Timestamps where a side is constant have none; NaN when no timestamp has one.
+    Ic,
+    /// Panels: mean over timestamps of the Spearman rank correlation (the rank IC).
+    RankIc,
+    /// Panels, binary: mean over timestamps of the ROC AUC across the assets at each timestamp
+    /// (timestamps with one class only are left out).
+    CsAuc,
 }
 
-const ALL: [Metric; 19] = [
+const ALL: [Metric; 22] = [
     Metric::Accuracy,
     Metric::Precision,
     Metric::Recall,
@@ -122,6 +134,9 @@ const ALL: [Metric; 19] = [
     Metric::Mae,
     Metric::Mape,
     Metric::R2,
+    Metric::Ic,
+    Metric::RankIc,
+    Metric::CsAuc,
 ];
 
 impl Metric {
@@ -152,6 +167,9 @@ impl Metric {
             Metric::Mae => "mae",
             Metric::Mape => "mape",
             Metric::R2 => "r2",
+            Metric::Ic => "ic",
+            Metric::RankIc => "rank_ic",
+            Metric::CsAuc => "cs_auc",
         }
     }
 
@@ -173,13 +191,28 @@ impl Metric {
         matches!(self, Metric::RocAuc | Metric::LogLoss | Metric::Brier)
     }
 
+    /// Whether the metric is cross-sectional: it needs a panel's timestamps
+    /// ([`Predictions::times`]).
+    pub fn needs_panel(&self) -> bool {
+        matches!(self, Metric::Ic | Metric::RankIc | Metric::CsAuc)
+    }
+
+    /// The cross-sectional metrics reported for a panel by default.
+    pub fn panel_defaults(task: Task) -> Vec<Metric> {
+        [Metric::Ic, Metric::RankIc, Metric::CsAuc]
+            .into_iter()
+            .filter(|m| m.applies_to(task))
+            .collect()
+    }
+
     /// Whether the metric is defined for this task.
     pub fn applies_to(&self, task: Task) -> bool {
         use Metric::*;
         match task {
             Task::Binary => matches!(
                 self,
-                Accuracy | Precision | Recall | F1 | RocAuc | LogLoss | Brier | Mcc
+                Accuracy | Precision | Recall | F1 | RocAuc | LogLoss | Brier | Mcc | Ic | RankIc
+                    | CsAuc
             ),
             Task::Multiclass { .. } => matches!(
                 self,
@@ -194,13 +227,16 @@ impl Metric {
                     | LogLoss
                     | Mcc
             ),
-            Task::Regression => matches!(self, Mse | Rmse | Mae | Mape | R2),
+            Task::Regression => matches!(self, Mse | Rmse | Mae | Mape | R2 | Ic | RankIc),
         }
     }
 
     /// The metrics reported for a task by default, in display order.
     pub fn defaults(task: Task) -> Vec<Metric> {
-        ALL.iter().copied().filter(|m| m.applies_to(task)).collect()
+        ALL.iter()
+            .copied()
+            .filter(|m| m.applies_to(task) && !m.needs_panel())
+            .collect()
     }
 
     /// The metrics a training job reports when its config names none: [`Metric::defaults`]
@@ -242,6 +278,9 @@ impl Metric {
                 "scores at row {row}: {why}"
             )));
         }
+        if self.needs_panel() {
+            return cross_sectional(*self, task, p);
+        }
         match task {
             Task::Regression => {
                 let y_pred = p.y_pred.ok_or_else(|| {
@@ -271,6 +310,67 @@ impl FromStr for Metric {
                 names.join(", ")
             ))
         })
+    }
+}
+
+/// A cross-sectional metric: per timestamp across the assets, then the mean over timestamps.
+fn cross_sectional(m: Metric, task: Task, p: &Predictions<'_>) -> Result<f64, ValidateError> {
+    use crate::cross_section::{IcKind, IcSummary, information_coefficients};
+    let times = p.times.ok_or_else(|| {
+        ValidateError::InvalidInput(format!(
+            "{} is cross-sectional: it needs a panel (set data.asset_column)",
+            m.name()
+        ))
+    })?;
+    let score: &[f64] = match task {
+        Task::Regression => p.y_pred.ok_or_else(|| {
+            ValidateError::InvalidInput("regression metrics need y_pred".into())
+        })?,
+        _ => p.proba.ok_or_else(|| {
+            ValidateError::InvalidInput(format!("{} needs scores", m.name()))
+        })?,
+    };
+    if times.len() != p.y_true.len() {
+        return Err(ValidateError::InvalidInput(format!(
+            "{} needs one timestamp per row (got {} for {} rows)",
+            m.name(),
+            times.len(),
+            p.y_true.len()
+        )));
+    }
+    match m {
+        Metric::CsAuc => {
+            let mut rows: Vec<usize> = (0..times.len()).collect();
+            rows.sort_by_key(|&i| (times[i], i));
+            let mut sum = 0.0;
+            let mut count = 0usize;
+            for group in rows.chunk_by(|&a, &b| times[a] == times[b]) {
+                let y: Vec<usize> = group.iter().map(|&i| p.y_true[i] as usize).collect();
+                let s: Vec<f64> = group.iter().map(|&i| score[i]).collect();
+                if let Ok(auc) = roc_auc_binary(&y, &s) {
+                    sum += auc;
+                    count += 1;
+                }
+            }
+            if count == 0 {
+                return Err(ValidateError::Undefined {
+                    metric: m.name().into(),
+                    reason: "no timestamp has assets of both classes".into(),
+                });
+            }
+            Ok(sum / count as f64)
+        }
+        _ => {
+            let kind = if m == Metric::Ic {
+                IcKind::Pearson
+            } else {
+                IcKind::Spearman
+            };
+            // No timestamp with an IC (a model that predicts a constant) is NaN, as pandas
+            // gives: a legitimate "no signal", not a failed job.
+            let ics = information_coefficients(times, score, p.y_true, kind)?;
+            Ok(IcSummary::of(&ics, 1.0).map_or(f64::NAN, |s| s.mean))
+        }
     }
 }
 
@@ -676,6 +776,7 @@ mod tests {
             y_true: &Y,
             y_pred: None,
             proba: Some(&P),
+            times: None,
         };
         let expect = [
             (Metric::Accuracy, 0.7),
@@ -705,6 +806,7 @@ mod tests {
             y_true: &t,
             y_pred: Some(&[0., 0., 0.]),
             proba: None,
+            times: None,
         };
         assert_eq!(Metric::Precision.compute(Task::Binary, &p).unwrap(), 0.0);
         assert_eq!(Metric::F1.compute(Task::Binary, &p).unwrap(), 0.0);
@@ -712,6 +814,7 @@ mod tests {
             y_true: &t,
             y_pred: Some(&[1., 1., 1.]),
             proba: None,
+            times: None,
         };
         assert_eq!(Metric::Mcc.compute(Task::Binary, &p).unwrap(), 0.0);
         // log_loss([1,0],[0,0]) = 18.021826694558577.
@@ -719,6 +822,7 @@ mod tests {
             y_true: &[1., 0.],
             y_pred: None,
             proba: Some(&[0.0, 0.0]),
+            times: None,
         };
         close(
             Metric::LogLoss.compute(Task::Binary, &p).unwrap(),
@@ -730,6 +834,7 @@ mod tests {
             y_true: &[0., 1., 1.],
             y_pred: None,
             proba: Some(&[0.1, 0.9, 0.8]),
+            times: None,
         };
         close(
             Metric::Brier.compute(Task::Binary, &p).unwrap(),
@@ -745,12 +850,14 @@ mod tests {
             y_true: &[0., 1., 0., 1.],
             y_pred: None,
             proba: Some(&[0.3; 4]),
+            times: None,
         };
         assert_eq!(Metric::RocAuc.compute(Task::Binary, &p).unwrap(), 0.5);
         let p = Predictions {
             y_true: &[1., 1., 1.],
             y_pred: None,
             proba: Some(&[0.3, 0.2, 0.9]),
+            times: None,
         };
         let e = Metric::RocAuc.compute(Task::Binary, &p).unwrap_err();
         assert!(e.to_string().contains("only one class"), "{e}");
@@ -765,6 +872,7 @@ mod tests {
             y_true: &t,
             y_pred: Some(&y),
             proba: None,
+            times: None,
         };
         let task = Task::Multiclass { n_classes: 3 };
         let expect = [
@@ -795,6 +903,7 @@ mod tests {
             y_true: &[0., 1., 2.],
             y_pred: None,
             proba: Some(&proba),
+            times: None,
         };
         let task = Task::Multiclass { n_classes: 3 };
         close(
@@ -813,12 +922,14 @@ mod tests {
             y_true: &[0., 1., 2., 2., 1., 0.],
             y_pred: None,
             proba: Some(&proba),
+            times: None,
         };
         close(Metric::RocAuc.compute(task, &p).unwrap(), 1.0, 1e-12);
         let p = Predictions {
             y_true: &[0., 2., 1., 1., 2., 0.],
             y_pred: None,
             proba: Some(&proba),
+            times: None,
         };
         close(Metric::RocAuc.compute(task, &p).unwrap(), 0.625, 1e-12);
     }
@@ -832,6 +943,7 @@ mod tests {
             y_true: &y,
             y_pred: Some(&yhat),
             proba: None,
+            times: None,
         };
         let expect = [
             (Metric::Mse, 0.5),
@@ -851,6 +963,7 @@ mod tests {
             y_true: &[0., 1., 2.],
             y_pred: Some(&[0.1, 1., 1.]),
             proba: None,
+            times: None,
         };
         close(
             Metric::Mape.compute(Task::Regression, &p).unwrap(),
@@ -863,12 +976,14 @@ mod tests {
             y_true: &c,
             y_pred: Some(&c),
             proba: None,
+            times: None,
         };
         assert_eq!(Metric::R2.compute(Task::Regression, &perfect).unwrap(), 1.0);
         let off = Predictions {
             y_true: &c,
             y_pred: Some(&[2., 2., 3.]),
             proba: None,
+            times: None,
         };
         assert_eq!(Metric::R2.compute(Task::Regression, &off).unwrap(), 0.0);
     }
@@ -883,6 +998,7 @@ mod tests {
             y_true: &[0., 3.],
             y_pred: Some(&[0., 1.]),
             proba: None,
+            times: None,
         };
         let e = Metric::Accuracy.compute(Task::Binary, &p).unwrap_err();
         assert!(e.to_string().contains("row 1"), "{e}");
@@ -890,6 +1006,7 @@ mod tests {
             y_true: &[0., 1.],
             y_pred: Some(&[0.]),
             proba: None,
+            times: None,
         };
         assert!(Metric::Accuracy.compute(Task::Binary, &p).is_err());
     }
