@@ -64,7 +64,10 @@ pub fn scale(args: &[String]) {
             .unwrap_or_else(|| die(&format!("panel-scale: argument {what} missing or invalid")))
     };
     let (assets, days, n_features) = (get(0, "ASSETS"), get(1, "DAYS"), get(2, "FEATURES"));
-    let dir = Path::new(args.get(3).unwrap_or_else(|| die("panel-scale: DIR missing")));
+    let dir = Path::new(
+        args.get(3)
+            .unwrap_or_else(|| die("panel-scale: DIR missing")),
+    );
     let rounds = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(50usize);
     let path = dir.join(format!("panel_{assets}x{days}.parquet"));
     let t = Instant::now();
@@ -103,8 +106,8 @@ target = "demean"
             .unwrap_or_else(|e| die(&e.to_string()));
 
     let t = Instant::now();
-    let table = hone_data::table::load(&path, &spec.text_columns())
-        .unwrap_or_else(|e| die(&e.to_string()));
+    let table =
+        hone_data::table::load(&path, &spec.text_columns()).unwrap_or_else(|e| die(&e.to_string()));
     let load_s = t.elapsed().as_secs_f64();
     let after_load = peak_rss();
 
@@ -192,7 +195,10 @@ target = "demean"
 
 /// `panel-ic`.
 pub fn ic(args: &[String]) {
-    let path = Path::new(args.first().unwrap_or_else(|| die("panel-ic: FILE missing")));
+    let path = Path::new(
+        args.first()
+            .unwrap_or_else(|| die("panel-ic: FILE missing")),
+    );
     let t = Instant::now();
     let table = hone_data::table::load(path, &[]).unwrap_or_else(|e| die(&e.to_string()));
     let col = |name: &str| {

@@ -309,7 +309,11 @@ pub fn train_report(r: &TrainReport) -> String {
         let line = |name: &str, q: &hone_train::portfolio::PortfolioSummary| {
             let leg = |l: &Option<hone_train::portfolio::LegSummary>| {
                 l.as_ref().map_or("-".to_string(), |l| {
-                    format!("{:+.2}%/yr (Sharpe {:.2})", l.annual_return * 100.0, l.sharpe)
+                    format!(
+                        "{:+.2}%/yr (Sharpe {:.2})",
+                        l.annual_return * 100.0,
+                        l.sharpe
+                    )
                 })
             };
             format!(
@@ -336,6 +340,12 @@ pub fn train_report(r: &TrainReport) -> String {
         }
     }
     if let Some(t) = &r.trading {
+        // A panel's portfolio is benchmarked against its equal-weighted universe, held.
+        let benchmark = if r.portfolio.is_some() {
+            "vs universe  "
+        } else {
+            "vs buy & hold"
+        };
         let line = |name: &str, s: &hone_train::trading::TradingSummary| {
             format!(
                 "trading {name:<8} Sharpe {:>7.3}  Sortino {:>7.3}  CAGR {:>8.2}%  max DD {:>7.2}%  Calmar {:>7.3}  win {:>5.1}%  PSR {}  turnover/yr {:.1}  ({} periods)",
@@ -350,7 +360,7 @@ pub fn train_report(r: &TrainReport) -> String {
                 s.metrics.periods
             ) + &match &s.buy_and_hold {
                 Some(b) => format!(
-                    "\n  vs buy & hold  Sharpe {:>7.3}                    CAGR {:>8.2}%  max DD {:>7.2}%  \
+                    "\n  {benchmark}  Sharpe {:>7.3}                    CAGR {:>8.2}%  max DD {:>7.2}%  \
                      excess {:+.2}%/yr  alpha {:+.2}%/yr  beta {:.2}  corr {}  trades {}  in market {:.0}% (long {:.0}%)",
                     b.sharpe,
                     b.annual_return * 100.0,

@@ -63,10 +63,7 @@ pub fn retrain(args: RetrainArgs) -> Result<(), CliError> {
             }
         } else if p.policy != last_policy {
             last_policy = p.policy;
-            eprintln!(
-                "retrain every {}: {} models",
-                every[p.policy], p.total
-            );
+            eprintln!("retrain every {}: {} models", every[p.policy], p.total);
         }
     };
     let (report, run_id) = if args.no_track {
@@ -137,14 +134,20 @@ fn render(r: &hone_train::retrain::RetrainReport) -> String {
             p.every,
             p.retrains,
             f(if panel { ic } else { first_metric }, 4),
-            if panel { f(rank.map(|r| r.mean), 4) } else { String::new() },
+            if panel {
+                f(rank.map(|r| r.mean), 4)
+            } else {
+                String::new()
+            },
             f(rank.map(|r| r.icir), 3),
             f(p.trading.as_ref().map(|t| t.metrics.sharpe), 3),
             f(p.portfolio.as_ref().map(|q| q.turnover), 1),
             f(p.model_agreement, 3),
             format!("{:.5}", p.mean_loss),
             p.dm_vs_most_frequent
-                .map_or("(baseline)".to_string(), |(d, pv)| format!("{d:+.2} (p={pv:.3})")),
+                .map_or("(baseline)".to_string(), |(d, pv)| format!(
+                    "{d:+.2} (p={pv:.3})"
+                )),
             p.seconds
         );
     }

@@ -57,11 +57,11 @@ column = "close"
 horizon = 2
 "#;
 
-fn build_with(path: &Path, spec: &str, target: &str) -> Result<Dataset, hone_data::DataError> {
+fn build_with(path: &Path, spec: &str, target: &str) -> Result<Dataset, String> {
     let mut spec: DataSpec = toml::from_str(spec).unwrap();
     spec.path = path.to_path_buf();
     let target: TargetSpec = toml::from_str(target).unwrap();
-    let t = table::load(path, &spec.text_columns())?;
+    let t = table::load(path, &spec.text_columns()).map_err(|e| e.to_string())?;
     spec.build(
         &t,
         BuildOptions {
@@ -71,6 +71,7 @@ fn build_with(path: &Path, spec: &str, target: &str) -> Result<Dataset, hone_dat
             trading_price: Some("close"),
         },
     )
+    .map_err(|e| e.to_string())
 }
 
 fn build(path: &Path) -> Dataset {

@@ -193,9 +193,8 @@ pub fn split_plan(cfg: &LoadedConfig) -> Result<SplitPlan, TrainError> {
         .task_kind()
         .map_err(|e| TrainError::Config(e.to_string()))?
         != "regression";
-    let (folds, dev_end, holdout_start) =
-        make_folds(cfg, splitter.as_ref(), &ds, classification)
-            .map_err(|e| TrainError::Config(e.to_string()))?;
+    let (folds, dev_end, holdout_start) = make_folds(cfg, splitter.as_ref(), &ds, classification)
+        .map_err(|e| TrainError::Config(e.to_string()))?;
     Ok(SplitPlan {
         scheme: splitter.name().to_string(),
         folds,
@@ -707,6 +706,17 @@ pub fn prepare(
     let n = ds.n_rows();
     let (folds, dev_end, holdout_start) =
         make_folds(cfg, splitter.as_ref(), &ds, task != Task::Regression)?;
+    // A portfolio too wide for the universe at some traded date fails now, not after fitting.
+    if let (Some(pc), Some(p)) = (&c.portfolio, &ds.panel) {
+        let mut traded: Vec<usize> = folds
+            .iter()
+            .flat_map(|f| f.test.iter().map(|&i| p.time_index[i]))
+            .chain((holdout_start..n).map(|i| p.time_index[i]))
+            .collect();
+        traded.sort_unstable();
+        traded.dedup();
+        pc.check_universe(p, &ds.times, traded)?;
+    }
     if let Some((k, f)) = folds
         .iter()
         .enumerate()
@@ -949,7 +959,12 @@ fn oof_signal(task: Task, oof: &[(usize, Scored)]) -> Vec<(usize, f64)> {
 /// Periods per year of a panel: the portfolio's setting, else read off the distinct
 /// timestamps; and a note saying which.
 pub(crate) fn panel_periods(cfg: &LoadedConfig, ds: &Dataset) -> (f64, Option<String>) {
-    if let Some(p) = cfg.config.portfolio.as_ref().and_then(|p| p.periods_per_year) {
+    if let Some(p) = cfg
+        .config
+        .portfolio
+        .as_ref()
+        .and_then(|p| p.periods_per_year)
+    {
         return (p, None);
     }
     let Some(panel) = &ds.panel else {
@@ -1040,10 +1055,6 @@ fn panel_evaluation(
             )?),
             None => None,
         };
-        notes.extend(crate::trading::buy_and_hold_note("cv", &cv_trading));
-        if let Some((h, _, _)) = &held {
-            notes.extend(crate::trading::buy_and_hold_note("holdout", h));
-        }
         let srs: Vec<f64> = earlier_trials.iter().map(|t| t.sr).collect();
         let dsr = crate::trading::deflated_sharpe(&cv_trading, &srs);
         let pbo = crate::trading::backtest_overfitting(&cv_csv, earlier_trials);

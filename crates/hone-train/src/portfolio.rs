@@ -120,6 +120,36 @@ impl PortfolioConfig {
         Ok(())
     }
 
+    /// Checks, before anything is fitted, that every traded timestamp (`times`, timestamp
+    /// indices) has enough assets for the legs; the error names the first that does not.
+    pub fn check_universe(
+        &self,
+        panel: &Panel,
+        stamps: &[String],
+        times: impl IntoIterator<Item = usize>,
+    ) -> Result<(), TrainError> {
+        for t in times {
+            let n = panel.time_starts[t + 1] - panel.time_starts[t];
+            if let Err(needed) = self.leg(n) {
+                return Err(self.too_few(&stamps[panel.time_starts[t]], n, needed));
+            }
+        }
+        Ok(())
+    }
+
+    fn too_few(&self, time: &str, n: usize, needed: usize) -> TrainError {
+        TrainError::Config(format!(
+            "portfolio: {time} has {n} asset(s), fewer than the {needed} that {} needs: \
+             lower portfolio.top_k or raise portfolio.quantile, or start the data where the \
+             universe is larger",
+            match (self.top_k, self.long_only) {
+                (Some(k), false) => format!("top_k = {k} (long and short legs)"),
+                (Some(k), true) => format!("top_k = {k}"),
+                (None, _) => format!("quantile = {}", self.quantile.unwrap_or(0.2)),
+            }
+        ))
+    }
+
     /// Assets in each leg for `n` candidates, or the count needed when `n` is too few.
     fn leg(&self, n: usize) -> Result<usize, usize> {
         match self.top_k {
@@ -222,19 +252,7 @@ pub fn backtest(
                 .map(|&(r, s)| (panel.assets[r], s))
                 .collect();
             let n = cands.len();
-            let leg = cfg.leg(n).map_err(|needed| {
-                TrainError::Config(format!(
-                    "portfolio: {time} has {n} asset(s) with a prediction, fewer than the \
-                     {needed} that {} needs: {}",
-                    match (cfg.top_k, cfg.long_only) {
-                        (Some(k), false) => format!("top_k = {k} (long and short legs)"),
-                        (Some(k), true) => format!("top_k = {k}"),
-                        (None, _) => format!("quantile = {}", cfg.quantile.unwrap_or(0.2)),
-                    },
-                    "lower portfolio.top_k or raise portfolio.quantile, or start the data \
-                     where the universe is larger"
-                ))
-            })?;
+            let leg = cfg.leg(n).map_err(|needed| cfg.too_few(time, n, needed))?;
             cands.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
             let mut new = vec![0.0; n_assets];
             let median = {
@@ -524,8 +542,11 @@ pub fn cross_section_report(
 mod tests {
     use super::*;
 
-    /// Two timestamps, four assets; the signal ranks D > C > B > A at both.
-    fn panel() -> (Panel, Vec<String>, Vec<f64>, Vec<(usize, f64)>) {
+    /// A panel, its row times, next-bar returns and (row, signal) pairs.
+    type Fixture = (Panel, Vec<String>, Vec<f64>, Vec<(usize, f64)>);
+
+    /// Three timestamps, four assets; the signal ranks D > C > B > A at each.
+    fn panel() -> Fixture {
         let panel = Panel {
             asset_names: ["A", "B", "C", "D"].map(String::from).to_vec(),
             assets: vec![0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3],
@@ -575,7 +596,15 @@ mod tests {
         let short = s.short_leg.unwrap();
         assert!((short.annual_return - (-0.01 + 0.03 + 0.0) / 3.0 * 252.0).abs() < 1e-9);
         // Universe benchmark in the asset_return column.
-        let first: f64 = csv.lines().nth(1).unwrap().split(',').nth(2).unwrap().parse().unwrap();
+        let first: f64 = csv
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!((first - 0.005).abs() < 1e-12);
     }
 

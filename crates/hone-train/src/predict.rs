@@ -128,12 +128,17 @@ pub fn predict_with(
     let task = manifest.task;
     if let Some(panel) = &ds.panel {
         let n_times = panel.n_times();
-        let first = if all_times { 0 } else { n_times.saturating_sub(1) };
+        let first = if all_times {
+            0
+        } else {
+            n_times.saturating_sub(1)
+        };
         let signal = crate::job::panel_signal(task, &output);
         let mut csv = format!("time,asset,{},rank\n", prediction_header(task));
         let mut rows = 0;
         for t in first..n_times {
-            let mut members: Vec<usize> = (panel.time_starts[t]..panel.time_starts[t + 1]).collect();
+            let mut members: Vec<usize> =
+                (panel.time_starts[t]..panel.time_starts[t + 1]).collect();
             members.sort_by(|&a, &b| signal[b].total_cmp(&signal[a]).then(a.cmp(&b)));
             for (k, &i) in members.iter().enumerate() {
                 let _ = writeln!(

@@ -321,7 +321,9 @@ pub fn run_retrain(
             let rets: Vec<f64> = sim_rows.iter().map(|&i| next[i]).collect();
             trading = Some(tc.backtest(&times, &pos, &rets)?.0);
         }
-        stitched.push(losses_by_time(task, &y, &output, &sim_rows, &starts, t0, n_times));
+        stitched.push(losses_by_time(
+            task, &y, &output, &sim_rows, &starts, t0, n_times,
+        ));
         policies.push(PolicyReport {
             every,
             retrains: boundaries.len(),
@@ -362,7 +364,9 @@ pub fn run_retrain(
             continue;
         }
         let d: Vec<f64> = l.iter().zip(&stitched[base]).map(|(a, b)| a - b).collect();
-        if let Ok(t) = hone_validate::compare::diebold_mariano(&d, h.min(d.len().saturating_sub(1)).max(1)) {
+        if let Ok(t) =
+            hone_validate::compare::diebold_mariano(&d, h.min(d.len().saturating_sub(1)).max(1))
+        {
             policies[k].dm_vs_most_frequent = Some((t.statistic, t.p_value));
         }
     }
@@ -394,7 +398,11 @@ fn losses_by_time(
             Task::Regression => (output[i] - y[i]).powi(2),
             Task::Binary => {
                 let p = output[i].clamp(1e-15, 1.0 - 1e-15);
-                if y[i] >= 0.5 { -p.ln() } else { -(1.0 - p).ln() }
+                if y[i] >= 0.5 {
+                    -p.ln()
+                } else {
+                    -(1.0 - p).ln()
+                }
             }
             Task::Multiclass { .. } => {
                 let p = output[i * width + y[i] as usize].clamp(1e-15, 1.0);
@@ -485,7 +493,8 @@ pub fn run_retrain_tracked(
     run.log_metrics(&refs, 0).map_err(track)?;
     let json = serde_json::to_vec_pretty(&report)
         .map_err(|e| TrainError::Config(format!("retrain report: {e}")))?;
-    run.log_artifact_bytes("retrain.json", &json).map_err(track)?;
+    run.log_artifact_bytes("retrain.json", &json)
+        .map_err(track)?;
     for p in &report.policies {
         let mut csv = String::from("time,asset,signal\n");
         for (t, a, v) in &p.predictions {
@@ -495,11 +504,15 @@ pub fn run_retrain_tracked(
                 crate::output::csv_field(a)
             ));
         }
-        run.log_artifact_bytes(&format!("predictions_every_{}.csv", p.every), csv.as_bytes())
-            .map_err(track)?;
+        run.log_artifact_bytes(
+            &format!("predictions_every_{}.csv", p.every),
+            csv.as_bytes(),
+        )
+        .map_err(track)?;
     }
     let config = std::fs::read(&cfg.path).unwrap_or_default();
-    run.log_artifact_bytes("config.toml", &config).map_err(track)?;
+    run.log_artifact_bytes("config.toml", &config)
+        .map_err(track)?;
     run.end(hone_track::RunStatus::Finished).map_err(track)?;
     Ok((report, run.run_id.clone()))
 }

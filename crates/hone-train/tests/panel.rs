@@ -222,7 +222,16 @@ fn retraining_policies_compare_and_predictions_before_t_ignore_later_data() {
     assert!(report.policies[1].dm_vs_most_frequent.is_some());
     assert!(report.policies[1].model_agreement.is_some());
     for p in &report.policies {
-        assert!(p.cross_section.as_ref().unwrap().rank_ic.as_ref().unwrap().mean > 0.0);
+        assert!(
+            p.cross_section
+                .as_ref()
+                .unwrap()
+                .rank_ic
+                .as_ref()
+                .unwrap()
+                .mean
+                > 0.0
+        );
         assert!(p.trading.is_some());
     }
     // Multiply every price after a cut by 3 and scramble the signal there: the stitched
@@ -234,7 +243,14 @@ fn retraining_policies_compare_and_predictions_before_t_ignore_later_data() {
         let f: Vec<&str> = line.split(',').collect();
         if k > 0 && f[0] > cut {
             let close: f64 = f[2].parse().unwrap();
-            let _ = writeln!(changed, "{},{},{},{}", f[0], f[1], close * 3.0, -(k as f64 % 7.0));
+            let _ = writeln!(
+                changed,
+                "{},{},{},{}",
+                f[0],
+                f[1],
+                close * 3.0,
+                -(k as f64 % 7.0)
+            );
         } else {
             let _ = writeln!(changed, "{line}");
         }
@@ -288,7 +304,5 @@ fn panel_mistakes_get_one_line_errors() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("stratified") && e.contains("timestamp"), "{e}");
-    for e in [&e] {
-        assert!(!e.contains('\n'));
-    }
+    assert!(!e.contains('\n'));
 }

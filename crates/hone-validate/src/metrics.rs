@@ -211,7 +211,16 @@ impl Metric {
         match task {
             Task::Binary => matches!(
                 self,
-                Accuracy | Precision | Recall | F1 | RocAuc | LogLoss | Brier | Mcc | Ic | RankIc
+                Accuracy
+                    | Precision
+                    | Recall
+                    | F1
+                    | RocAuc
+                    | LogLoss
+                    | Brier
+                    | Mcc
+                    | Ic
+                    | RankIc
                     | CsAuc
             ),
             Task::Multiclass { .. } => matches!(
@@ -323,12 +332,12 @@ fn cross_sectional(m: Metric, task: Task, p: &Predictions<'_>) -> Result<f64, Va
         ))
     })?;
     let score: &[f64] = match task {
-        Task::Regression => p.y_pred.ok_or_else(|| {
-            ValidateError::InvalidInput("regression metrics need y_pred".into())
-        })?,
-        _ => p.proba.ok_or_else(|| {
-            ValidateError::InvalidInput(format!("{} needs scores", m.name()))
-        })?,
+        Task::Regression => p
+            .y_pred
+            .ok_or_else(|| ValidateError::InvalidInput("regression metrics need y_pred".into()))?,
+        _ => p
+            .proba
+            .ok_or_else(|| ValidateError::InvalidInput(format!("{} needs scores", m.name())))?,
     };
     if times.len() != p.y_true.len() {
         return Err(ValidateError::InvalidInput(format!(
