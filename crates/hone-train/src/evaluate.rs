@@ -75,11 +75,13 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
     let mut ds = build(&data_path)?;
     let mut notes = ds.notes.clone();
     let mut own_reference: Option<Vec<Vec<f64>>> = None;
+    // A panel's timestamp of each evaluated row, for the cross-sectional metrics.
+    let mut panel_times: Option<Vec<i64>> = ds.panel.as_ref().map(|p| p.time_keys());
     if data.is_none() {
-        // The training file: score only its holdout rows, never rows the model was fitted on.
-        let (dev_end, start) =
-            hone_validate::split::holdout(ds.n_rows(), c.split.holdout(), c.target.horizon())
-                .map_err(TrainError::Split)?;
+        // The training file: score only its holdout rows, never rows the model was fitted on
+        // (a panel's holdout is its latest timestamps, as `hone train` cut it).
+        let (dev_end, start) = crate::job::holdout_cut(&cfg, &ds)?;
+        panel_times = panel_times.map(|t| t[start..].to_vec());
         if start >= ds.n_rows() {
             return Err(TrainError::Config(
                 "the training config has no holdout: pass --data with new labelled rows".into(),
@@ -108,23 +110,30 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
         context: "predicting".into(),
         source,
     })?;
-    let metric_list: Vec<Metric> = if cfg.metrics.is_empty() {
+    let mut metric_list: Vec<Metric> = if cfg.metrics.is_empty() {
         Metric::job_defaults(task)
     } else {
         cfg.metrics.clone()
     };
+    if panel_times.is_some() {
+        for m in Metric::panel_defaults(task) {
+            if !metric_list.contains(&m) {
+                metric_list.push(m);
+            }
+        }
+    }
     let preds = match task {
         Task::Regression => Predictions {
             y_true: &ds.target,
             y_pred: Some(&output),
             proba: None,
-            times: None,
+            times: panel_times.as_deref(),
         },
         _ => Predictions {
             y_true: &ds.target,
             y_pred: None,
             proba: Some(&output),
-            times: None,
+            times: panel_times.as_deref(),
         },
     };
     let metrics: BTreeMap<String, f64> = compute(task, &metric_list, &preds)
@@ -158,12 +167,7 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
         }
         None => match build(&cfg.data_path) {
             Ok(reference) => {
-                let (dev_end, _) = hone_validate::split::holdout(
-                    reference.n_rows(),
-                    c.split.holdout(),
-                    c.target.horizon(),
-                )
-                .map_err(TrainError::Split)?;
+                let (dev_end, _) = crate::job::holdout_cut(&cfg, &reference)?;
                 let reference: Vec<&[f64]> =
                     reference.features.iter().map(|f| &f[..dev_end]).collect();
                 crate::job::feature_drift(&manifest.features, &reference, &current)

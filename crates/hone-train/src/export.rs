@@ -67,8 +67,6 @@ pub fn export_features(model_dir: &Path, data: Option<&Path>) -> Result<FeatureE
     // Group labels never reach the model; a new file need not carry them.
     let spec = hone_data::DataSpec {
         group_column: None,
-        asset_column: None,
-        cross_section: None,
         ..c.data.clone()
     };
     let data_path = data.map_or_else(|| cfg.data_path.clone(), Path::to_path_buf);
@@ -94,9 +92,7 @@ pub fn export_features(model_dir: &Path, data: Option<&Path>) -> Result<FeatureE
             }
             ds.select_features(&manifest.features)?;
             let n = ds.n_rows();
-            let (dev_end, holdout_start) =
-                hone_validate::split::holdout(n, c.split.holdout(), c.target.horizon())
-                    .map_err(TrainError::Split)?;
+            let (dev_end, holdout_start) = crate::job::holdout_cut(&cfg, &ds)?;
             if holdout_start > dev_end {
                 notes.push(format!(
                     "left out the {} purged row(s) between the development rows and the \

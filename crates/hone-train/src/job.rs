@@ -242,11 +242,8 @@ fn make_folds(
             cfg.path.display()
         )));
     }
-    let nt = p.n_times();
-    let (mut dev_t, hold_t) = holdout(nt, c.split.holdout(), horizon).map_err(TrainError::Split)?;
-    while hold_t < nt && dev_t > 0 && p.time_label_end[dev_t - 1] >= hold_t {
-        dev_t -= 1;
-    }
+    let (dev_end, holdout_start) = holdout_cut(cfg, ds)?;
+    let dev_t = p.time_index.get(dev_end).copied().unwrap_or(p.n_times());
     let folds = splitter
         .split(&SplitInput {
             n_samples: dev_t,
@@ -260,7 +257,23 @@ fn make_folds(
             test: p.rows_of(&f.test),
         })
         .collect();
-    Ok((folds, p.first_row(dev_t), p.first_row(hold_t)))
+    Ok((folds, dev_end, holdout_start))
+}
+
+/// The development end and the holdout start (rows) of `cfg` on `ds`, as `hone train` cuts
+/// them: rows of a series, timestamps of a panel (with the label purge).
+pub(crate) fn holdout_cut(cfg: &LoadedConfig, ds: &Dataset) -> Result<(usize, usize), TrainError> {
+    let c = &cfg.config;
+    let horizon = c.target.horizon();
+    let Some(p) = &ds.panel else {
+        return holdout(ds.n_rows(), c.split.holdout(), horizon).map_err(TrainError::Split);
+    };
+    let nt = p.n_times();
+    let (mut dev_t, hold_t) = holdout(nt, c.split.holdout(), horizon).map_err(TrainError::Split)?;
+    while hold_t < nt && dev_t > 0 && p.time_label_end[dev_t - 1] >= hold_t {
+        dev_t -= 1;
+    }
+    Ok((p.first_row(dev_t), p.first_row(hold_t)))
 }
 
 /// For classification: the most frequent class of the development rows and its share of the

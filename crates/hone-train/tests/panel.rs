@@ -195,6 +195,11 @@ fn a_panel_trains_reports_ic_and_backtests_a_long_short_book() {
     ] {
         assert!(values.contains_key(key), "{key}");
     }
+    // `hone evaluate` scores the same holdout dates with the same cross-sectional metrics.
+    let ev = hone_train::evaluate::evaluate(out.path(), None).unwrap();
+    let held = &report.holdout.as_ref().unwrap().metrics;
+    assert!((ev.metrics["rank_ic"] - held["rank_ic"]).abs() < 1e-12);
+    assert!((ev.metrics["mse"] - held["mse"]).abs() < 1e-15);
     // `hone predict` scores the latest cross-section, ranked.
     let pred = hone_train::predict::predict_with(out.path(), &dir.path().join("panel.csv"), false)
         .unwrap();
