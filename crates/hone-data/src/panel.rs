@@ -283,18 +283,24 @@ pub(crate) fn build(
         }
         keys.push(stamp.key);
     }
-    let names: Vec<String> = (0..n).map(|i| asset_col.text_at(i)).collect();
-    if let Some(i) = names.iter().position(|s| s.trim().is_empty()) {
-        return Err(DataError::MissingValue {
-            path: path.clone(),
-            location: table.location(i),
-            column: asset_column.to_string(),
-            hint: "; every row of a panel names its asset".into(),
-        });
+    // Asset codes by sorted name, without a second copy of every row's name.
+    let mut code_of: HashMap<String, u32> = HashMap::new();
+    let mut codes: Vec<u32> = Vec::with_capacity(n);
+    for i in 0..n {
+        let name = asset_col.text_at(i);
+        if name.trim().is_empty() {
+            return Err(DataError::MissingValue {
+                path: path.clone(),
+                location: table.location(i),
+                column: asset_column.to_string(),
+                hint: "; every row of a panel names its asset".into(),
+            });
+        }
+        let next = code_of.len() as u32;
+        codes.push(*code_of.entry(name).or_insert(next));
     }
-    let mut asset_names: Vec<String> = names.clone();
+    let mut asset_names: Vec<String> = code_of.keys().cloned().collect();
     asset_names.sort();
-    asset_names.dedup();
     if asset_names.len() < 2 {
         return Err(DataError::Invalid(format!(
             "{}: data.asset_column = {asset_column:?} holds a single asset ({:?}): a panel needs \
@@ -303,13 +309,15 @@ pub(crate) fn build(
             asset_names.first().cloned().unwrap_or_default()
         )));
     }
-    let code_of: HashMap<&str, u32> = asset_names
-        .iter()
-        .enumerate()
-        .map(|(k, s)| (s.as_str(), k as u32))
-        .collect();
-    let codes: Vec<u32> = names.iter().map(|s| code_of[s.as_str()]).collect();
-    drop(names);
+    // First-seen codes to sorted codes.
+    let mut sorted_code = vec![0u32; asset_names.len()];
+    for (k, name) in asset_names.iter().enumerate() {
+        sorted_code[code_of[name] as usize] = k as u32;
+    }
+    drop(code_of);
+    for c in codes.iter_mut() {
+        *c = sorted_code[*c as usize];
+    }
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| {
         keys[a]

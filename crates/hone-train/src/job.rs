@@ -874,7 +874,7 @@ pub fn cross_validate(
         oof.push((k + 1, o.scored));
     }
     let trading = match (&cfg.config.trading, &prep.ds.next_return) {
-        _ if prep.ds.panel.is_some() => {
+        _ if prep.ds.panel.is_some() && cfg.config.portfolio.is_some() => {
             match panel_evaluation(cfg, &prep.ds, prep.task, &oof, None, &[])? {
                 Some(PanelOutcome {
                     trading: Some(t),
@@ -1587,11 +1587,14 @@ fn stress_report(
             .collect()
     };
     let by_year = slices(rows.iter().map(|&r| year_of(&ds.times[r])).collect());
-    let by_volatility = match &ds.next_return {
+    // Regimes read one asset's return path row by row: a single series only (a panel's rows
+    // interleave its assets).
+    let series_next = ds.next_return.as_ref().filter(|_| ds.panel.is_none());
+    let by_volatility = match series_next {
         Some(next) => slices(volatility_regimes(next, &rows)),
         None => Vec::new(),
     };
-    let by_drawdown = match &ds.next_return {
+    let by_drawdown = match series_next {
         Some(next) => slices(drawdown_regimes(next, &rows)),
         None => Vec::new(),
     };
