@@ -271,7 +271,7 @@ pub fn train_report(r: &TrainReport) -> String {
             "\npanel: {} assets, {} timestamps",
             p.assets, p.timestamps
         );
-        let ic_line = |name: &str, ic: &Option<hone_train::portfolio::IcReport>| match ic {
+        let ic_line = |name: &str, ic: &Option<hone_validate::cross_section::IcSummary>| match ic {
             Some(ic) => format!(
                 "{name:<8} mean {:>8.4}  std {:>7.4}  t {:>6.2}  ICIR {:>7.3} (annualised {:>6.2})  hit {:>5.1}%  ({} timestamps)",
                 ic.mean,

@@ -12,6 +12,7 @@
 //! return over the universe before any label is derived from it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -423,13 +424,8 @@ pub(crate) fn build(
     let mut times: Vec<String> = vec![String::new(); m_all];
     let mut label_end_time: Vec<usize> = vec![n_times; m_all];
     let mut has_target = false;
-    for (a, rows) in rows_of_asset.iter().enumerate() {
-        if rows.len() <= warm_up {
-            continue;
-        }
-        let sub = table.select_rows(rows, &skip_columns);
-        let mut ds = series_spec.build_series(&sub, asset_opts, false, true)?;
-        drop(sub);
+    let mut scatter = |a: usize, mut ds: Dataset| -> Result<(), DataError> {
+        let rows = &rows_of_asset[a];
         if ds.row_offset != warm_up || ds.n_rows() != rows.len() - warm_up {
             return Err(DataError::Invalid(format!(
                 "internal: asset {} kept {} rows from row {}, expected {} from {warm_up}",
@@ -466,7 +462,66 @@ pub(crate) fn build(
             let end = warm_up + ds.label_end[r];
             label_end_time[k] = rows.get(end).map_or(n_times, |&j| time_of_row[j]);
         }
-    }
+        Ok(())
+    };
+    // The assets are built on every core (each reads only its own rows); the results come back
+    // through a bounded channel and are scattered here, so only a few built assets wait in
+    // memory. The error reported is the failing asset that comes first by name, whatever the
+    // timing: workers stop claiming assets past a failed one, and every earlier one is built.
+    let buildable: Vec<usize> = (0..rows_of_asset.len())
+        .filter(|&a| rows_of_asset[a].len() > warm_up)
+        .collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(buildable.len())
+        .max(1);
+    let claimed = AtomicUsize::new(0);
+    let first_failed = AtomicUsize::new(usize::MAX);
+    std::thread::scope(|scope| -> Result<(), DataError> {
+        let (tx, rx) =
+            std::sync::mpsc::sync_channel::<(usize, Result<Dataset, DataError>)>(2 * workers);
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (claimed, first_failed, buildable) = (&claimed, &first_failed, &buildable);
+            let (rows_of_asset, skip_columns, series_spec) =
+                (&rows_of_asset, &skip_columns, &series_spec);
+            scope.spawn(move || {
+                loop {
+                    let k = claimed.fetch_add(1, Ordering::Relaxed);
+                    if k >= buildable.len() || k > first_failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let sub = table.select_rows(&rows_of_asset[buildable[k]], skip_columns);
+                    let built = series_spec.build_series(&sub, asset_opts, false, true);
+                    drop(sub);
+                    if built.is_err() {
+                        first_failed.fetch_min(k, Ordering::Relaxed);
+                    }
+                    if tx.send((k, built)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut failed: Option<(usize, DataError)> = None;
+        for (k, built) in rx {
+            let outcome = built.and_then(|ds| {
+                if failed.is_none() {
+                    scatter(buildable[k], ds)
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = outcome
+                && failed.as_ref().is_none_or(|(j, _)| k < *j)
+            {
+                first_failed.fetch_min(k, Ordering::Relaxed);
+                failed = Some((k, e));
+            }
+        }
+        failed.map_or(Ok(()), |(_, e)| Err(e))
+    })?;
     let mut assets: Vec<u32> = kept.iter().map(|&i| codes[i]).collect();
     let mut time_index: Vec<usize> = kept.iter().map(|&i| time_of_row[i]).collect();
     drop(pos);

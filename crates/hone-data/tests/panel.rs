@@ -252,6 +252,29 @@ fn bad_panels_get_one_line_errors() {
 }
 
 #[test]
+fn the_first_failing_asset_by_name_is_reported_whatever_the_threads_do() {
+    // B and D both hold a negative price; assets are built in parallel, and the error is
+    // always B's line.
+    let dir = tempfile::tempdir().unwrap();
+    let mut bad = rows();
+    let b = bad
+        .iter()
+        .position(|r| r.1 == "B" && r.0 == "2020-01-20")
+        .unwrap();
+    let d = bad
+        .iter()
+        .position(|r| r.1 == "D" && r.0 == "2020-01-05")
+        .unwrap();
+    bad[b].2 = -1.0;
+    bad[d].2 = -1.0;
+    let line = format!("line {}", b + 2);
+    for _ in 0..20 {
+        let e = build_with(&write(dir.path(), "bad.csv", &bad), SPEC, TARGET).unwrap_err();
+        assert!(e.contains(&line) && e.contains("positive prices"), "{e}");
+    }
+}
+
+#[test]
 fn sector_neutral_ranks_stay_within_each_sector() {
     let dir = tempfile::tempdir().unwrap();
     let spec = SPEC.replace(

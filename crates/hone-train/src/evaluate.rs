@@ -110,18 +110,7 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
         context: "predicting".into(),
         source,
     })?;
-    let mut metric_list: Vec<Metric> = if cfg.metrics.is_empty() {
-        Metric::job_defaults(task)
-    } else {
-        cfg.metrics.clone()
-    };
-    if panel_times.is_some() {
-        for m in Metric::panel_defaults(task) {
-            if !metric_list.contains(&m) {
-                metric_list.push(m);
-            }
-        }
-    }
+    let metric_list: Vec<Metric> = crate::job::job_metrics(&cfg, task, panel_times.is_some())?;
     let preds = match task {
         Task::Regression => Predictions {
             y_true: &ds.target,

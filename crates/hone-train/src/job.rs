@@ -260,6 +260,32 @@ fn make_folds(
     Ok((folds, dev_end, holdout_start))
 }
 
+/// The metrics a job reports: the config's, or the task's defaults; a panel adds the
+/// cross-sectional ones (`ic`, `rank_ic`, `cs_auc`), which a single series refuses.
+pub(crate) fn job_metrics(
+    cfg: &LoadedConfig,
+    task: Task,
+    panel: bool,
+) -> Result<Vec<Metric>, TrainError> {
+    let mut metrics = if cfg.metrics.is_empty() {
+        Metric::job_defaults(task)
+    } else {
+        cfg.metrics.clone()
+    };
+    if panel {
+        for m in Metric::panel_defaults(task) {
+            if !metrics.contains(&m) {
+                metrics.push(m);
+            }
+        }
+    } else if let Some(m) = metrics.iter().find(|m| m.needs_panel()) {
+        return Err(TrainError::Config(format!(
+            "metrics: {m} is cross-sectional: it needs a panel (set data.asset_column)"
+        )));
+    }
+    Ok(metrics)
+}
+
 /// The development end and the holdout start (rows) of `cfg` on `ds`, as `hone train` cuts
 /// them: rows of a series, timestamps of a panel (with the label purge).
 pub(crate) fn holdout_cut(cfg: &LoadedConfig, ds: &Dataset) -> Result<(usize, usize), TrainError> {
@@ -680,22 +706,7 @@ pub fn prepare(
         notes: &ds.notes,
     });
     let task = task_of(&ds, c.target.task_kind()?);
-    let mut metrics = if cfg.metrics.is_empty() {
-        Metric::job_defaults(task)
-    } else {
-        cfg.metrics.clone()
-    };
-    if ds.panel.is_some() {
-        for m in Metric::panel_defaults(task) {
-            if !metrics.contains(&m) {
-                metrics.push(m);
-            }
-        }
-    } else if let Some(m) = metrics.iter().find(|m| m.needs_panel()) {
-        return Err(TrainError::Config(format!(
-            "metrics: {m} is cross-sectional: it needs a panel (set data.asset_column)"
-        )));
-    }
+    let metrics = job_metrics(cfg, task, ds.panel.is_some())?;
     if let Some(m) = metrics.iter().find(|m| !m.applies_to(task)) {
         return Err(TrainError::Config(format!(
             "metrics: {m} does not apply to a {} task (use one of {})",

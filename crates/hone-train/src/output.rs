@@ -7,7 +7,7 @@
 //! | `model.json` | what `hone predict` needs: data spec, target, task, classes, features |
 //! | `pipeline/` | the fitted pipeline (`pipeline.json` + LightGBM `model.txt`) |
 //! | `model.txt` | the final LightGBM model in LightGBM's text format |
-//! | `oof_predictions.csv` | out-of-fold predictions: `time,fold,y_true,…` |
+//! | `oof_predictions.csv` | out-of-fold predictions: `time,fold,y_true,…` (a panel: `time,asset,fold,…`) |
 //! | `holdout_predictions.csv` | holdout predictions, same columns without `fold` |
 //! | `feature_importance.csv` | `feature,importance`, largest first |
 //! | `equity_*.csv` | each backtest's periods (with `[trading]`) |
@@ -200,13 +200,29 @@ pub(crate) fn render(
     bundle.push("model.json", json_text("model.json", &manifest)?);
     bundle.push("metrics.json", json_text("metrics.json", report)?);
 
-    let mut csv = format!("time,fold,y_true,{}\n", prediction_header(task));
+    // A panel's rows also name their asset.
+    let head = if ds.panel.is_some() {
+        "time,asset"
+    } else {
+        "time"
+    };
+    let key_of = |row: usize| -> String {
+        match &ds.panel {
+            Some(p) => format!(
+                "{},{}",
+                csv_field(&ds.times[row]),
+                csv_field(&p.asset_names[p.assets[row] as usize])
+            ),
+            None => csv_field(&ds.times[row]),
+        }
+    };
+    let mut csv = format!("{head},fold,y_true,{}\n", prediction_header(task));
     for (fold, scored) in oof {
         for (i, &row) in scored.rows.iter().enumerate() {
             let _ = writeln!(
                 csv,
                 "{},{fold},{},{}",
-                csv_field(&ds.times[row]),
+                key_of(row),
                 scored.y_true[i],
                 prediction_fields(task, &scored.output, i)
             );
@@ -214,12 +230,12 @@ pub(crate) fn render(
     }
     bundle.push("oof_predictions.csv", csv);
 
-    let mut csv = format!("time,y_true,{}\n", prediction_header(task));
+    let mut csv = format!("{head},y_true,{}\n", prediction_header(task));
     for (i, &row) in holdout.rows.iter().enumerate() {
         let _ = writeln!(
             csv,
             "{},{},{}",
-            csv_field(&ds.times[row]),
+            key_of(row),
             holdout.y_true[i],
             prediction_fields(task, &holdout.output, i)
         );

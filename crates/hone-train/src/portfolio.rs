@@ -407,39 +407,6 @@ fn spearman(x: &[f64], y: &[f64]) -> f64 {
     hone_validate::cross_section::pearson(&rx, &ry).unwrap_or(f64::NAN)
 }
 
-/// The summary of per-timestamp ICs, as reported.
-#[derive(Debug, Clone, Serialize)]
-pub struct IcReport {
-    /// Timestamps with an IC.
-    pub n: usize,
-    /// Mean IC.
-    pub mean: f64,
-    /// Standard deviation (ddof 1).
-    pub std: f64,
-    /// `mean / std · √n`.
-    pub t_stat: f64,
-    /// `mean / std`.
-    pub icir: f64,
-    /// ICIR × √periods per year.
-    pub icir_annualised: f64,
-    /// Share of timestamps with IC > 0.
-    pub hit_rate: f64,
-}
-
-impl From<IcSummary> for IcReport {
-    fn from(s: IcSummary) -> Self {
-        IcReport {
-            n: s.n,
-            mean: s.mean,
-            std: s.std,
-            t_stat: s.t_stat,
-            icir: s.icir,
-            icir_annualised: s.icir_annualised,
-            hit_rate: s.hit_rate,
-        }
-    }
-}
-
 /// The rank IC at one horizon (IC decay).
 #[derive(Debug, Clone, Serialize)]
 pub struct DecayPoint {
@@ -455,9 +422,9 @@ pub struct DecayPoint {
 #[derive(Debug, Clone, Serialize)]
 pub struct CrossSectionReport {
     /// IC of the prediction against the target, per timestamp.
-    pub ic: Option<IcReport>,
+    pub ic: Option<IcSummary>,
     /// Rank IC.
-    pub rank_ic: Option<IcReport>,
+    pub rank_ic: Option<IcSummary>,
     /// Rank IC and IC against the realised 1…k-bar forward returns (when prices are known).
     pub decay: Vec<DecayPoint>,
 }
@@ -532,8 +499,8 @@ pub fn cross_section_report(
         })
         .collect();
     CrossSectionReport {
-        ic: summary(&y, IcKind::Pearson).map(Into::into),
-        rank_ic: summary(&y, IcKind::Spearman).map(Into::into),
+        ic: summary(&y, IcKind::Pearson),
+        rank_ic: summary(&y, IcKind::Spearman),
         decay,
     }
 }

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use hone_models::observer::Flow;
 use hone_models::pipeline::PipelineSpec;
-use hone_validate::metrics::{Metric, Predictions, Task, evaluate};
+use hone_validate::metrics::{Predictions, Task, evaluate};
 use serde::Serialize;
 
 use crate::TrainError;
@@ -172,18 +172,7 @@ pub fn run_retrain(
         )));
     }
     let rows_of = |a: usize, b: usize| (starts[a]..starts[b]).collect::<Vec<usize>>();
-    let mut metrics = if cfg.metrics.is_empty() {
-        Metric::job_defaults(task)
-    } else {
-        cfg.metrics.clone()
-    };
-    if ds.panel.is_some() {
-        for m in Metric::panel_defaults(task) {
-            if !metrics.contains(&m) {
-                metrics.push(m);
-            }
-        }
-    }
+    let metrics = crate::job::job_metrics(cfg, task, ds.panel.is_some())?;
     let pipeline = PipelineSpec {
         steps: c.preprocess.steps(),
         model: cfg.model.clone(),

@@ -121,7 +121,7 @@ pub fn average_ranks(v: &[f64]) -> Vec<f64> {
 }
 
 /// The summary of a series of per-timestamp ICs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct IcSummary {
     /// Timestamps with an IC.
     pub n: usize,
