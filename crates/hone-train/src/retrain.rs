@@ -310,9 +310,7 @@ pub fn run_retrain(
             let rets: Vec<f64> = sim_rows.iter().map(|&i| next[i]).collect();
             trading = Some(tc.backtest(&times, &pos, &rets)?.0);
         }
-        stitched.push(losses_by_time(
-            task, &y, &output, &sim_rows, &starts, t0, n_times,
-        ));
+        stitched.push(losses_by_time(task, &y, &output, &starts, t0, n_times));
         policies.push(PolicyReport {
             every,
             retrains: boundaries.len(),
@@ -376,7 +374,6 @@ fn losses_by_time(
     task: Task,
     y: &[f64],
     output: &[f64],
-    _rows: &[usize],
     starts: &[usize],
     t0: usize,
     n_times: usize,

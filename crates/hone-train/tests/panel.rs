@@ -311,3 +311,25 @@ fn panel_mistakes_get_one_line_errors() {
     assert!(e.contains("stratified") && e.contains("timestamp"), "{e}");
     assert!(!e.contains('\n'));
 }
+
+#[test]
+fn retraining_policies_also_run_on_a_single_series() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sp500_purged_trading.toml");
+    let cfg = hone_train::config::load(&path).unwrap();
+    let spec = hone_train::retrain::RetrainSpec {
+        every: vec![250, 1000],
+        window: hone_train::retrain::Window::Expanding,
+        start: 0.8,
+    };
+    let report = hone_train::retrain::run_retrain(&cfg, &spec, &mut |_| {}).unwrap();
+    assert_eq!(report.policies.len(), 2);
+    for p in &report.policies {
+        assert!(p.cross_section.is_none());
+        assert!(p.trading.is_some(), "the config's [trading] backtest");
+        assert!(p.metrics.contains_key("roc_auc"), "{:?}", p.metrics);
+        assert!(p.mean_loss.is_finite());
+        assert!(p.predictions.iter().all(|(_, asset, _)| asset.is_empty()));
+    }
+    assert!(report.policies[1].dm_vs_most_frequent.is_some());
+}
