@@ -115,7 +115,7 @@ impl Scored {
     }
 }
 
-fn task_of(ds: &Dataset, kind: &str) -> Task {
+pub(crate) fn task_of(ds: &Dataset, kind: &str) -> Task {
     match kind {
         "binary" => Task::Binary,
         "multiclass" => Task::Multiclass {
@@ -931,25 +931,31 @@ pub fn cross_validate(
     }))
 }
 
-/// Out-of-fold positions, each development row once, in time order (the first fold that tested
-/// a row wins, for schemes that test rows more than once).
-fn oof_positions(
-    tc: &crate::trading::TradingConfig,
-    task: Task,
-    oof: &[(usize, Scored)],
-) -> Vec<(usize, f64)> {
+/// One value per development row from the out-of-fold predictions (`value` maps a fold's
+/// outputs to one number per test row), each row once (the first fold that tested it, for
+/// schemes that test rows more than once), in row order.
+fn oof_once(oof: &[(usize, Scored)], value: impl Fn(&Scored) -> Vec<f64>) -> Vec<(usize, f64)> {
     let mut rows: Vec<(usize, f64)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (_, scored) in oof {
-        let pos = tc.positions(task, &scored.output);
+        let v = value(scored);
         for (i, &r) in scored.rows.iter().enumerate() {
             if seen.insert(r) {
-                rows.push((r, pos[i]));
+                rows.push((r, v[i]));
             }
         }
     }
     rows.sort_by_key(|(r, _)| *r);
     rows
+}
+
+/// Out-of-fold positions, each development row once, in time order.
+fn oof_positions(
+    tc: &crate::trading::TradingConfig,
+    task: Task,
+    oof: &[(usize, Scored)],
+) -> Vec<(usize, f64)> {
+    oof_once(oof, |s| tc.positions(task, &s.output))
 }
 
 /// A panel signal per row: the prediction (regression), P(class 1) (binary), or P(top class)
@@ -966,18 +972,7 @@ pub(crate) fn panel_signal(task: Task, output: &[f64]) -> Vec<f64> {
 
 /// Out-of-fold signals, each development row once (the first fold that tested it), by row.
 fn oof_signal(task: Task, oof: &[(usize, Scored)]) -> Vec<(usize, f64)> {
-    let mut rows: Vec<(usize, f64)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (_, scored) in oof {
-        let s = panel_signal(task, &scored.output);
-        for (i, &r) in scored.rows.iter().enumerate() {
-            if seen.insert(r) {
-                rows.push((r, s[i]));
-            }
-        }
-    }
-    rows.sort_by_key(|(r, _)| *r);
-    rows
+    oof_once(oof, |s| panel_signal(task, &s.output))
 }
 
 /// Periods per year of a panel: the portfolio's setting, else read off the distinct

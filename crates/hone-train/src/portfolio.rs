@@ -401,7 +401,7 @@ pub fn backtest(
 }
 
 /// Spearman correlation (NaN when a side is constant).
-fn spearman(x: &[f64], y: &[f64]) -> f64 {
+pub(crate) fn spearman(x: &[f64], y: &[f64]) -> f64 {
     let rx = hone_validate::cross_section::average_ranks(x);
     let ry = hone_validate::cross_section::average_ranks(y);
     hone_validate::cross_section::pearson(&rx, &ry).unwrap_or(f64::NAN)

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use hone_models::observer::Flow;
 use hone_models::pipeline::PipelineSpec;
-use hone_validate::metrics::{Predictions, Task, evaluate};
+use hone_validate::metrics::{Task, evaluate};
 use serde::Serialize;
 
 use crate::TrainError;
@@ -151,13 +151,7 @@ pub fn run_retrain(
     let mut notes = Vec::new();
     let ds = crate::job::load_dataset(cfg, c.data.time_column.is_some())?;
     notes.extend(ds.notes.iter().cloned());
-    let task = match c.target.task_kind()? {
-        "binary" => Task::Binary,
-        "multiclass" => Task::Multiclass {
-            n_classes: ds.classes.as_ref().map_or(0, Vec::len),
-        },
-        _ => Task::Regression,
-    };
+    let task = crate::job::task_of(&ds, c.target.task_kind()?);
     // Timestamps: a panel's distinct ones, or the rows of a series.
     let n_rows = ds.n_rows();
     let (n_times, starts, label_end): (usize, Vec<usize>, Vec<usize>) = match &ds.panel {
@@ -246,7 +240,7 @@ pub fn run_retrain(
                     })?;
                 let a = panel_signal(task, &before);
                 let bb = panel_signal(task, &scored.output);
-                let rho = spearman(&a, &bb);
+                let rho = crate::portfolio::spearman(&a, &bb);
                 if rho.is_finite() {
                     agreements.push(rho);
                 }
@@ -258,30 +252,25 @@ pub fn run_retrain(
             done: boundaries.len(),
             total: boundaries.len(),
         });
-        let y: Vec<f64> = sim_rows.iter().map(|&i| ds.target[i]).collect();
-        let times = crate::job::panel_times(&ds, &sim_rows);
-        let preds = match task {
-            Task::Regression => Predictions {
-                y_true: &y,
-                y_pred: Some(&output),
-                proba: None,
-                times: times.as_deref(),
-            },
-            _ => Predictions {
-                y_true: &y,
-                y_pred: None,
-                proba: Some(&output),
-                times: times.as_deref(),
-            },
+        let stitched_output = crate::job::Scored {
+            rows: sim_rows.clone(),
+            y_true: sim_rows.iter().map(|&i| ds.target[i]).collect(),
+            output,
+            train: (Vec::new(), Vec::new()),
+            times: crate::job::panel_times(&ds, &sim_rows),
         };
-        let values = evaluate(task, &metrics, &preds).map_err(|source| TrainError::Metric {
-            context: format!("retrain every {every}"),
-            source,
-        })?;
+        let (y, output) = (&stitched_output.y_true, &stitched_output.output);
+        let values =
+            evaluate(task, &metrics, &stitched_output.predictions(task)).map_err(|source| {
+                TrainError::Metric {
+                    context: format!("retrain every {every}"),
+                    source,
+                }
+            })?;
         let signal: Vec<(usize, f64)> = sim_rows
             .iter()
             .copied()
-            .zip(panel_signal(task, &output))
+            .zip(panel_signal(task, output))
             .collect();
         let (mut cross_section, mut trading, mut portfolio) = (None, None, None);
         if let Some(p) = &ds.panel {
@@ -305,12 +294,12 @@ pub fn run_retrain(
             }
         } else if let (Some(tc), Some(next)) = (&c.trading, &ds.next_return) {
             let (tc, _) = tc.for_data(&ds.times);
-            let pos = tc.positions(task, &output);
+            let pos = tc.positions(task, output);
             let times: Vec<String> = sim_rows.iter().map(|&i| ds.times[i].clone()).collect();
             let rets: Vec<f64> = sim_rows.iter().map(|&i| next[i]).collect();
             trading = Some(tc.backtest(&times, &pos, &rets)?.0);
         }
-        stitched.push(losses_by_time(task, &y, &output, &starts, t0, n_times));
+        stitched.push(losses_by_time(task, y, output, &starts, t0, n_times));
         policies.push(PolicyReport {
             every,
             retrains: boundaries.len(),
@@ -403,12 +392,6 @@ fn losses_by_time(
             (a..b).map(loss).sum::<f64>() / (b - a).max(1) as f64
         })
         .collect()
-}
-
-fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    let ra = hone_validate::cross_section::average_ranks(a);
-    let rb = hone_validate::cross_section::average_ranks(b);
-    hone_validate::cross_section::pearson(&ra, &rb).unwrap_or(f64::NAN)
 }
 
 /// Runs the simulation as a tracked run of the config's experiment (tag `hone.kind` =
