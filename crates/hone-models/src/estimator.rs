@@ -25,8 +25,13 @@ pub struct SequenceView<'a> {
     /// Every row of the block (training rows and the rows before them that windows may reach
     /// back into, never a test row), column-major like [`Matrix`].
     pub block: &'a Matrix,
-    /// The position in `block` of each training row, increasing.
+    /// The position in `block` of each fitting row, increasing.
     pub rows: &'a [usize],
+    /// The position in `block` of each early-stopping row, increasing (empty without one).
+    pub valid_rows: &'a [usize],
+    /// Positions where a segment of consecutive rows starts (after rows a split left out,
+    /// such as a test block): a window never reaches back across one.
+    pub starts: &'a [usize],
 }
 
 /// What a model is fitted on: the fitting rows, an optional early-stopping slice (the latest
@@ -45,7 +50,9 @@ pub struct TrainingSet<'a> {
     pub seed: u64,
     /// Names of `x`'s columns.
     pub feature_names: &'a [String],
-    /// The same rows as a time-ordered sequence, for models that read windows.
+    /// The same rows as a time-ordered sequence, for models that read windows
+    /// ([`Estimator::window_len`] > 1). When given to such a model, `x` and the slice's
+    /// matrix may be empty: the model reads every row through the view.
     pub sequence: Option<SequenceView<'a>>,
 }
 
@@ -80,6 +87,13 @@ pub trait Estimator: Debug + Send + Sync {
     /// stops early on one.
     fn early_stopping_fraction(&self) -> Option<f64> {
         None
+    }
+
+    /// Rows each prediction reads: 1 for a model of one row, `seq_len` for one that reads a
+    /// window of the rows before it. Above 1, the pipeline fits it through a
+    /// [`SequenceView`] and callers give its fitted model context rows.
+    fn window_len(&self) -> usize {
+        1
     }
 
     /// The counts its fitted models report in [`crate::Complexity`] (`trees`, `leaves`,
@@ -185,6 +199,14 @@ pub trait Fitted: Debug + Send + Sync {
         task: Task,
     ) -> Result<Vec<f64>, ModelError> {
         self.predict(&Matrix::from_row_major(n_rows, n_cols, rows), task)
+    }
+
+    /// Rows before the first row of a block that a prediction reads (`seq_len − 1` for a
+    /// windowed model, 0 otherwise): a caller scoring rows `a..b` of a series passes rows
+    /// `a − context_rows()..b` and keeps the last `b − a` predictions. Rows of a block are read
+    /// as consecutive in time.
+    fn context_rows(&self) -> usize {
+        0
     }
 
     /// Importance per model input, as reports show it (total split gain, |coefficient|).

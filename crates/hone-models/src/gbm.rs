@@ -1245,6 +1245,7 @@ impl GbmSpec {
                     value,
                     higher_is_better: maximize,
                 }),
+                epoch: None,
             }) == Flow::Continue;
             if finished != 0 || !go_on {
                 break;

@@ -31,6 +31,7 @@ pub mod lgbm_text;
 pub mod linear;
 pub mod matrix;
 pub mod model;
+pub mod nn;
 pub mod observer;
 pub mod pipeline;
 pub mod preprocess;

@@ -23,6 +23,24 @@ pub struct StepReport {
     pub total: usize,
     /// The validation score after this step, when the model has a validation slice.
     pub valid: Option<ValidScore>,
+    /// What a neural model measured over the epoch (losses, task metric, learning rate, time);
+    /// `None` for models that report only a validation score.
+    pub epoch: Option<EpochStats>,
+}
+
+/// One epoch of a neural model, as tracked per step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochStats {
+    /// Mean training loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Loss on the early-stopping slice, when there is one.
+    pub valid_loss: Option<f64>,
+    /// The task metric on the early-stopping slice (`auc`, `accuracy`, `rmse`) and its value.
+    pub valid_metric: Option<(&'static str, f64)>,
+    /// The learning rate the epoch trained with.
+    pub learning_rate: f64,
+    /// Seconds the epoch took (training and validation).
+    pub seconds: f64,
 }
 
 /// Whether training goes on after a step.

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use hone_validate::Task;
 use serde::{Deserialize, Serialize};
 
-use crate::estimator::{ArtifactSink, ArtifactSource, TrainingRows, TrainingSet};
+use crate::estimator::{ArtifactSink, ArtifactSource, SequenceView, TrainingRows, TrainingSet};
 use crate::gbm::CacheBudget;
 use crate::model::{FittedModel, ModelSpec};
 use crate::observer::{TrainObserver, Unobserved};
@@ -45,6 +45,10 @@ pub struct FitOptions<'a> {
     pub early_stopping_gap: usize,
     /// Told of each training step (boosting round, epoch); may stop the fit.
     pub observer: &'a mut dyn TrainObserver,
+    /// Each training row's position in the whole series (increasing), when the rows are not
+    /// one consecutive run: a windowed model's windows never reach back across a jump (a
+    /// test block left out). `None`: the rows are consecutive.
+    pub positions: Option<&'a [usize]>,
 }
 
 /// A fitted pipeline: apply it to raw feature columns to get predictions.
@@ -264,12 +268,28 @@ impl PipelineSpec {
             self.fit_steps(x, y, opts.task, opts.seed, opts.feature_names)?;
         let n_outputs = opts.task.n_outputs();
         let estimator = self.model.estimator();
+        let windowed = estimator.window_len() > 1;
+        // Where consecutive runs of training rows start: windows never cross one.
+        let starts: Vec<usize> = match opts.positions {
+            Some(p) if windowed => (1..p.len()).filter(|&i| p[i] != p[i - 1] + 1).collect(),
+            _ => Vec::new(),
+        };
+        let no_rows = Matrix::from_col_major(0, current.n_cols(), Vec::new());
         let (fitted, scores) = match self.model.early_stopping_fraction() {
             Some(fraction) => {
                 let n = current.n_rows();
                 let (fit_end, valid_start) =
                     early_stopping_split(n, fraction, opts.early_stopping_gap)?;
-                let (fx, vx) = fit_and_valid_rows(&current, fit_end, valid_start);
+                // A windowed model reads every row through the sequence view (the slice's
+                // windows may read the fitting rows before it: they are past rows), so the
+                // two parts are not copied out for it.
+                let (fx, vx) = if windowed {
+                    (no_rows.clone(), no_rows)
+                } else {
+                    fit_and_valid_rows(&current, fit_end, valid_start)
+                };
+                let fit_rows: Vec<usize> = (0..fit_end).collect();
+                let valid_rows: Vec<usize> = (valid_start..n).collect();
                 let fit = estimator.fit(
                     &TrainingSet {
                         x: &fx,
@@ -278,7 +298,12 @@ impl PipelineSpec {
                         task: opts.task,
                         seed: opts.seed,
                         feature_names: &names,
-                        sequence: None,
+                        sequence: windowed.then_some(SequenceView {
+                            block: &current,
+                            rows: &fit_rows,
+                            valid_rows: &valid_rows,
+                            starts: &starts,
+                        }),
                     },
                     opts.observer,
                     in_sample,
@@ -299,15 +324,21 @@ impl PipelineSpec {
                 (model, scores)
             }
             None => {
+                let all_rows: Vec<usize> = (0..current.n_rows()).collect();
                 let fit = estimator.fit(
                     &TrainingSet {
-                        x: &current,
+                        x: if windowed { &no_rows } else { &current },
                         y,
                         valid: None,
                         task: opts.task,
                         seed: opts.seed,
                         feature_names: &names,
-                        sequence: None,
+                        sequence: windowed.then_some(SequenceView {
+                            block: &current,
+                            rows: &all_rows,
+                            valid_rows: &[],
+                            starts: &starts,
+                        }),
                     },
                     opts.observer,
                     in_sample,
@@ -520,6 +551,15 @@ impl PipelineSpec {
 }
 
 impl FittedPipeline {
+    /// Rows before the first scored row that a prediction reads ([`Fitted::context_rows`]):
+    /// to score rows `a..b` of a series, pass rows `a − context_rows()..b` and keep the last
+    /// `b − a` predictions.
+    ///
+    /// [`Fitted::context_rows`]: crate::estimator::Fitted::context_rows
+    pub fn context_rows(&self) -> usize {
+        self.model.context_rows()
+    }
+
     /// Applies the steps and the model to raw input columns (in `input_features` order).
     pub fn predict(&self, x: &Matrix) -> Result<Vec<f64>, ModelError> {
         if x.n_cols() != self.input_features.len() {
@@ -692,6 +732,7 @@ mod tests {
                         feature_names: &names,
                         early_stopping_gap: 0,
                         observer: &mut Unobserved,
+                        positions: None,
                     },
                 )
                 .unwrap();

@@ -114,6 +114,7 @@ fn fresh_fit(
                 feature_names: &names(),
                 early_stopping_gap: 2,
                 observer: &mut Unobserved,
+                positions: None,
             },
         )
         .unwrap();
@@ -327,6 +328,7 @@ fn in_sample_scores_equal_predictions_of_the_kept_model() {
                             feature_names: &names(),
                             early_stopping_gap: 2,
                             observer: &mut Unobserved,
+                            positions: None,
                         },
                         true,
                     )

@@ -602,6 +602,15 @@ fn checked(config: TrainConfig, path: &Path) -> Result<LoadedConfig, TrainError>
         .estimator()
         .check_seed(config.seed)
         .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
+    if panel && model.estimator().window_len() > 1 {
+        return Err(TrainError::Config(format!(
+            "{}: model.type = {:?} reads windows of one series' past rows; a panel \
+             (data.asset_column) interleaves its assets' rows, which such windows do not \
+             separate yet: use \"mlp\" or a tree or linear model on the panel",
+            path.display(),
+            model.name()
+        )));
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     let data_path = if config.data.path.is_absolute() {
         config.data.path.clone()

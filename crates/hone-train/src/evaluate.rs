@@ -75,6 +75,8 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
     let mut ds = build(&data_path)?;
     let mut notes = ds.notes.clone();
     let mut own_reference: Option<Vec<Vec<f64>>> = None;
+    // Rows kept before the first evaluated row as a windowed model's context.
+    let mut context = 0;
     // A panel's timestamp of each evaluated row, for the cross-sectional metrics.
     let mut panel_times: Option<Vec<i64>> = ds.panel.as_ref().map(|p| p.time_keys());
     if data.is_none() {
@@ -89,7 +91,14 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
         }
         // Drift is judged against the development rows, as `hone train` judged it.
         own_reference = Some(ds.features.iter().map(|f| f[..dev_end].to_vec()).collect());
-        ds.features = ds.features.iter().map(|f| f[start..].to_vec()).collect();
+        // A windowed model's first holdout windows read the rows before the holdout (past
+        // rows), as they did when `hone train` scored it.
+        context = pipeline.context_rows().min(start);
+        ds.features = ds
+            .features
+            .iter()
+            .map(|f| f[start - context..].to_vec())
+            .collect();
         ds.target = ds.target[start..].to_vec();
         ds.times = ds.times[start..].to_vec();
         ds.next_return = ds.next_return.map(|r| r[start..].to_vec());
@@ -106,10 +115,14 @@ pub fn evaluate(dir: &Path, data: Option<&Path>) -> Result<EvaluateReport, Train
     }
     let task = manifest.task;
     let x = Matrix::from_columns(&ds.features);
-    let output = pipeline.predict(&x).map_err(|source| TrainError::Model {
+    let mut output = pipeline.predict(&x).map_err(|source| TrainError::Model {
         context: "predicting".into(),
         source,
     })?;
+    output.drain(..context * task.n_outputs());
+    if context > 0 {
+        ds.features = ds.features.iter().map(|f| f[context..].to_vec()).collect();
+    }
     let metric_list: Vec<Metric> = crate::job::job_metrics(&cfg, task, panel_times.is_some())?;
     let preds = match task {
         Task::Regression => Predictions {

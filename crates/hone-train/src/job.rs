@@ -54,12 +54,14 @@ pub enum Event<'a> {
         /// Training rows.
         train_rows: usize,
     },
-    /// A boosting round finished.
+    /// A boosting round or an epoch finished.
     Round {
         /// Round number (1-based).
         round: usize,
         /// Maximum rounds.
         total: usize,
+        /// A neural model's epoch measurements (losses, task metric, learning rate, time).
+        epoch: Option<hone_models::observer::EpochStats>,
     },
     /// A fold was scored.
     FoldFinished {
@@ -420,13 +422,13 @@ pub(crate) fn fit_and_score(
                 feature_names: &ds.feature_names,
                 early_stopping_gap: early_stopping_gap(cfg, ds),
                 observer,
+                positions: Some(train),
             },
             in_sample,
         )
         .map_err(model_err)?;
     drop(x_train);
-    let x_test = Matrix::gather(&ds.features, test);
-    let output = fitted.predict(&x_test).map_err(model_err)?;
+    let output = predict_rows(&fitted, &ds.features, test).map_err(model_err)?;
     let train = match in_sample {
         Some(predicted) => (y_train, predicted),
         None => (Vec::new(), Vec::new()),
@@ -441,6 +443,36 @@ pub(crate) fn fit_and_score(
             times: panel_times(ds, test),
         },
     ))
+}
+
+/// Predictions of `fitted` for `rows` (increasing positions) of the series `columns`. A
+/// windowed model's window for each run of consecutive rows reads the rows before the run
+/// (`context_rows` of them: past rows, whichever part of the split they are in); a model of
+/// one row reads only the rows scored.
+pub(crate) fn predict_rows(
+    fitted: &FittedPipeline,
+    columns: &[Vec<f64>],
+    rows: &[usize],
+) -> Result<Vec<f64>, hone_models::ModelError> {
+    let context = fitted.context_rows();
+    if context == 0 {
+        return fitted.predict(&Matrix::gather(columns, rows));
+    }
+    let k = fitted.task.n_outputs();
+    let mut out = Vec::with_capacity(rows.len() * k);
+    let mut i = 0;
+    while i < rows.len() {
+        let mut j = i + 1;
+        while j < rows.len() && rows[j] == rows[j - 1] + 1 {
+            j += 1;
+        }
+        let from = rows[i].saturating_sub(context);
+        let span: Vec<usize> = (from..=rows[j - 1]).collect();
+        let predicted = fitted.predict(&Matrix::gather(columns, &span))?;
+        out.extend_from_slice(&predicted[(rows[i] - from) * k..]);
+        i = j;
+    }
+    Ok(out)
 }
 
 /// One CV fold's result.
@@ -476,16 +508,8 @@ fn model_cost(
     fitted
         .save_to(&mut saved)
         .map_err(model_err("the model's size"))?;
-    let cols: Vec<Vec<f64>> = ds
-        .features
-        .iter()
-        .map(|f| rows.iter().map(|&r| f[r]).collect())
-        .collect();
-    let x = Matrix::from_columns(&cols);
     let timed = Instant::now();
-    fitted
-        .predict(&x)
-        .map_err(model_err("the model's prediction time"))?;
+    predict_rows(fitted, &ds.features, rows).map_err(model_err("the model's prediction time"))?;
     let predict_seconds = timed.elapsed().as_secs_f64();
     Ok(crate::report::ModelCost {
         model_size_bytes: saved.files.iter().map(|(_, b)| b.len() as u64).sum(),
@@ -534,6 +558,7 @@ fn run_folds(
             on_event(Event::Round {
                 round: step.step,
                 total: step.total,
+                epoch: step.epoch,
             });
             let flow = observer.on_step(k, step);
             stopped |= flow == Flow::Stop;
@@ -1303,6 +1328,7 @@ pub fn run_job(
             on_event(Event::Round {
                 round: step.step,
                 total: step.total,
+                epoch: step.epoch,
             });
             Flow::Continue
         },

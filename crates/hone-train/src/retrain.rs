@@ -232,11 +232,12 @@ pub fn run_retrain(
             let offset = starts[b] - starts[t0];
             output[offset * width..(offset + test.len()) * width].copy_from_slice(&scored.output);
             if let Some(prev) = &previous {
-                let before = prev
-                    .predict(&hone_models::Matrix::gather(&ds.features, &test))
-                    .map_err(|source| TrainError::Model {
-                        context: format!("retrain every {every}: the previous model"),
-                        source,
+                let before =
+                    crate::job::predict_rows(prev, &ds.features, &test).map_err(|source| {
+                        TrainError::Model {
+                            context: format!("retrain every {every}: the previous model"),
+                            source,
+                        }
                     })?;
                 let a = panel_signal(task, &before);
                 let bb = panel_signal(task, &scored.output);

@@ -505,7 +505,47 @@ pub fn run_train_tracked_with(
     // While the job trains, each fold's scores go to the parent run as it is scored
     // (`cv.fold.<metric>` at step = fold number), so a dashboard or MLflow client following
     // the RUNNING run sees it progress; the folds' own runs and curves are logged at the end.
+    // A neural model's epochs go to the parent run as they finish, one series per fold:
+    // `fold_<k>.train_loss`, `.valid_loss`, `.valid_<metric>`, `.learning_rate` and
+    // `.epoch_seconds` at step = epoch (`final.*` for the final refit).
+    let mut fold_now: Option<(usize, usize)> = None;
     let mut live = |e: crate::Event<'_>| {
+        if let crate::Event::FoldStarted { fold, n_folds, .. } = &e {
+            fold_now = Some((*fold, *n_folds));
+        }
+        if let (
+            crate::Event::Round {
+                round,
+                epoch: Some(stats),
+                ..
+            },
+            Some((fold, n_folds)),
+        ) = (&e, fold_now)
+        {
+            let prefix = if fold >= n_folds {
+                "final".to_string()
+            } else {
+                format!("fold_{}", fold + 1)
+            };
+            let mut values: Vec<(String, f64)> = vec![
+                (format!("{prefix}.train_loss"), stats.train_loss),
+                (format!("{prefix}.learning_rate"), stats.learning_rate),
+                (format!("{prefix}.epoch_seconds"), stats.seconds),
+            ];
+            if let Some(v) = stats.valid_loss {
+                values.push((format!("{prefix}.valid_loss"), v));
+            }
+            if let Some((name, v)) = stats.valid_metric {
+                values.push((format!("{prefix}.valid_{name}"), v));
+            }
+            let values: Vec<(&str, f64)> = values
+                .iter()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(k, v)| (k.as_str(), *v))
+                .collect();
+            // Best effort, as for the fold scores below.
+            let _ = parent.log_metrics(&values, *round as i64);
+        }
         if let crate::Event::FoldFinished { fold, metrics } = &e {
             let keys: Vec<String> = metrics
                 .iter()

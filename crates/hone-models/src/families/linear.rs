@@ -116,6 +116,7 @@ impl Estimator for Linear {
             step: 1,
             total: 1,
             valid: None,
+            epoch: None,
         });
         Ok(Fit {
             model: Box::new(model),

@@ -7,6 +7,7 @@
 
 pub mod lightgbm;
 pub mod linear;
+pub mod neural;
 
 use std::sync::Arc;
 
@@ -45,7 +46,7 @@ pub struct Family {
 }
 
 /// Every family, in the order `type` names are listed to users. Register a new family here.
-pub const FAMILIES: &[Family] = &[lightgbm::FAMILY, linear::FAMILY];
+pub const FAMILIES: &[Family] = &[lightgbm::FAMILY, linear::FAMILY, neural::FAMILY];
 
 /// Every `[model] type` name, in order.
 pub fn model_types() -> Vec<&'static str> {
