@@ -19,6 +19,7 @@
 //! - `panel-scale ASSETS DAYS FEATURES DIR [ROUNDS]` and `panel-ic FILE`: panels at scale and
 //!   the cross-sectional IC (see `bench/panel/run.sh` and [`panel_bench`]).
 
+mod nn_bench;
 mod panel_bench;
 mod tracking_cost;
 mod tune_bench;
@@ -340,8 +341,9 @@ fn main() {
         Some("tune-tracking") => tracking_cost::tracking(&args[2..]).unwrap_or_else(|e| die(&e)),
         Some("panel-scale") => panel_bench::scale(&args[2..]),
         Some("panel-ic") => panel_bench::ic(&args[2..]),
+        Some("nn-epoch") => nn_bench::epoch(&args[2..]),
         _ => die(
-            "usage: hone-bench gen-table|load|gen-train|train|store-ingest|store-search|tune-efficiency|tune-cost|tune-tracking|panel-scale|panel-ic ... (see bench/run.sh, bench/tune/run.sh, bench/panel/run.sh)",
+            "usage: hone-bench gen-table|load|gen-train|train|store-ingest|store-search|tune-efficiency|tune-cost|tune-tracking|panel-scale|panel-ic|nn-epoch ... (see bench/run.sh, bench/tune/run.sh, bench/panel/run.sh, bench/nn/run.sh)",
         ),
     }
 }

@@ -18,6 +18,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use super::fused::{Cell, Recurrent};
 use super::spec::{Activation, Arch, NeuralSpec, Padding};
 
 /// Errors of the tensor library, as text for [`crate::ModelError`].
@@ -156,6 +157,9 @@ pub struct Net {
     pub params: BTreeMap<String, Var>,
     /// Parameter names in [`NetShape::parameters`] order.
     pub order: Vec<String>,
+    /// Run recurrent layers as [`super::fused`] ops on the CPU (on by default; off, they are
+    /// built from the library's small ops, as on a GPU: the reference the tests compare with).
+    pub fused: bool,
 }
 
 impl Net {
@@ -178,6 +182,7 @@ impl Net {
             shape,
             params,
             order,
+            fused: true,
         })
     }
 
@@ -216,6 +221,7 @@ impl Net {
             shape,
             params,
             order,
+            fused: true,
         })
     }
 
@@ -248,9 +254,21 @@ impl Net {
                 h
             }
             Arch::Cnn1d => {
+                // Only the last position reaches the head, so each causal layer computes just
+                // the trailing positions the layers above it read (all of them for `same`).
+                let t = x.dim(0)?;
+                let layers = s.channels.len();
+                let mut need = vec![t; layers];
+                if s.padding == Padding::Causal {
+                    need[layers - 1] = 1;
+                    for i in (0..layers - 1).rev() {
+                        let reach = (s.kernel_size - 1) * s.dilation.pow(i as u32 + 1);
+                        need[i] = (need[i + 1] + reach).min(t);
+                    }
+                }
                 let mut h = x.clone();
-                for i in 0..s.channels.len() {
-                    h = self.conv(&h, i)?;
+                for (i, &out_len) in need.iter().enumerate() {
+                    h = self.conv(&h, i, t, out_len)?;
                     h = activate(&h, s.activation)?;
                     h = dropout(&h, s.dropout, rng.as_deref_mut())?;
                 }
@@ -268,30 +286,47 @@ impl Net {
         x.matmul(&w.t()?)?.broadcast_add(b)
     }
 
-    /// Convolution `i` over a time-major `[T, B, C_in]` block: `[T, B, C_out]`.
-    fn conv(&self, x: &Tensor, i: usize) -> NnResult<Tensor> {
+    /// Convolution `i` over a time-major block holding the window's last positions
+    /// (`[T_in, B, C_in]` of a `t`-position window): its last `out_len` positions,
+    /// `[out_len, B, C_out]`. Causal: position p reads p − (k−1−j)·d for taps j; positions before
+    /// the window are zeros. `same`: zeros split over both ends (then `T_in = out_len = t`).
+    fn conv(&self, x: &Tensor, i: usize, t: usize, out_len: usize) -> NnResult<Tensor> {
         let s = &self.shape;
         let w = self.p(&format!("convs.{i}.weight"));
         let b = self.p(&format!("convs.{i}.bias"));
-        let (t, batch, c_in) = x.dims3()?;
+        let (t_in, batch, c_in) = x.dims3()?;
         let (c_out, _, k) = w.dims3()?;
         let d = s.dilation.pow(i as u32);
         let total = (k - 1) * d;
-        let (left, right) = match s.padding {
-            Padding::Causal => (total, 0),
-            Padding::Same => (total / 2, total - total / 2),
-        };
-        let xp = if total > 0 {
-            x.pad_with_zeros(0, left, right)?
-        } else {
-            x.clone()
+        let (xp, first) = match s.padding {
+            Padding::Causal => {
+                // Cover positions t − out_len − total … t − 1; what lies before the window
+                // (or was not computed, which the layers below never need) is zeros.
+                let left = (out_len + total).saturating_sub(t_in);
+                let xp = if left > 0 {
+                    x.pad_with_zeros(0, left, 0)?
+                } else {
+                    x.clone()
+                };
+                let first = xp.dim(0)? - out_len - total;
+                (xp, first)
+            }
+            Padding::Same => {
+                let _ = t;
+                let xp = if total > 0 {
+                    x.pad_with_zeros(0, total / 2, total - total / 2)?
+                } else {
+                    x.clone()
+                };
+                (xp, 0)
+            }
         };
         let mut out: Option<Tensor> = None;
         for j in 0..k {
             let wj = w.narrow(2, j, 1)?.squeeze(2)?.t()?.contiguous()?;
             let part = xp
-                .narrow(0, j * d, t)?
-                .reshape((t * batch, c_in))?
+                .narrow(0, first + j * d, out_len)?
+                .reshape((out_len * batch, c_in))?
                 .matmul(&wj)?;
             out = Some(match out {
                 None => part,
@@ -299,7 +334,7 @@ impl Net {
             });
         }
         let out = out.expect("kernel_size ≥ 1").broadcast_add(b)?;
-        out.reshape((t, batch, c_out))
+        out.reshape((out_len, batch, c_out))
     }
 
     /// The recurrent stack; its output at the last position (`[B, H·directions]`).
@@ -349,6 +384,19 @@ impl Net {
             xw.broadcast_add(p("bias_ih"))?
         };
         let xw = xw.reshape((steps, batch, gates * h))?;
+        if self.fused && x.device().is_cpu() {
+            let cell = if lstm { Cell::Lstm } else { Cell::Gru };
+            let out = xw.contiguous()?.apply_op3(
+                &p("weight_hh").contiguous()?,
+                &p("bias_hh").contiguous()?,
+                Recurrent::new(cell, reverse),
+            )?;
+            return if full {
+                Ok(out)
+            } else {
+                out.get(if reverse { 0 } else { steps - 1 })
+            };
+        }
         let w_hh = p("weight_hh").t()?;
         let b_hh = p("bias_hh");
         let mut hidden = Tensor::zeros((batch, h), DType::F32, x.device())?;
