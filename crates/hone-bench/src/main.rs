@@ -163,6 +163,7 @@ fn train(bin: &Path, rounds: usize, threads: usize, repeat: usize) {
     for _ in 0..repeat {
         let t = Instant::now();
         let data = hone_models::TrainingSet {
+            label_gap: 0,
             x: &x,
             y,
             valid: None,

@@ -54,6 +54,7 @@ pub fn epoch(args: &[String]) {
     let rows: Vec<usize> = (0..n).collect();
     let empty = Matrix::from_col_major(0, f, Vec::new());
     let data = TrainingSet {
+        label_gap: 0,
         x: &empty,
         y: &y,
         valid: None,

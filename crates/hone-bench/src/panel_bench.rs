@@ -161,6 +161,7 @@ target = "demean"
         validation_fraction: 0.0,
     };
     let data = hone_models::TrainingSet {
+        label_gap: 0,
         x: &x,
         y: &ds.target,
         valid: None,

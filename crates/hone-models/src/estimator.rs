@@ -48,6 +48,10 @@ pub struct TrainingSet<'a> {
     pub task: Task,
     /// Seed of every random component of the fit.
     pub seed: u64,
+    /// Rows whose labels reach into the next row's future (the label horizon): a model that
+    /// scores some of its own training rows with a part fitted on earlier ones (an ensemble's
+    /// inner split) leaves this many rows out between the two.
+    pub label_gap: usize,
     /// Names of `x`'s columns.
     pub feature_names: &'a [String],
     /// The same rows as a time-ordered sequence, for models that read windows

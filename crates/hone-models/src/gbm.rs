@@ -990,6 +990,7 @@ impl BinnedCache {
             let (x, y, valid, names) = source()?;
             spec.bin(
                 &TrainingSet {
+                    label_gap: 0,
                     x: &x,
                     y: &y,
                     valid: valid.as_ref().map(|(vx, vy)| (vx, vy.as_slice())),
@@ -1622,6 +1623,7 @@ mod tests {
                 let m = s
                     .fit(
                         &TrainingSet {
+                            label_gap: 0,
                             x: &x,
                             y: &y,
                             valid: None,

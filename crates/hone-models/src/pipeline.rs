@@ -122,6 +122,13 @@ struct RawPipeline {
     model: serde_json::Value,
 }
 
+/// Why a saved pipeline did not load: its JSON (said in words) or its model's files.
+enum LoadError {
+    Decode(String),
+    Model(ModelError),
+}
+use LoadError::{Decode, Model};
+
 /// A pipeline directory as an [`ArtifactSink`].
 struct DirSink<'a> {
     dir: &'a Path,
@@ -130,6 +137,13 @@ struct DirSink<'a> {
 impl ArtifactSink for DirSink<'_> {
     fn put(&mut self, name: &str, bytes: &[u8]) -> Result<(), ModelError> {
         let path = self.dir.join(name);
+        // An ensemble's members keep their files in folders of their own.
+        if let Some(parent) = path.parent().filter(|p| *p != self.dir) {
+            std::fs::create_dir_all(parent).map_err(|e| ModelError::Io {
+                path: parent.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        }
         std::fs::write(&path, bytes).map_err(|e| ModelError::Io {
             path: path.clone(),
             message: e.to_string(),
@@ -209,6 +223,7 @@ impl PipelineSpec {
         let model = &self.model;
         let rfe_importances = |m: &Matrix, t: &[f64]| -> Result<Vec<f64>, ModelError> {
             let data = TrainingSet {
+                label_gap: 0,
                 x: m,
                 y: t,
                 valid: None,
@@ -292,6 +307,7 @@ impl PipelineSpec {
                 let valid_rows: Vec<usize> = (valid_start..n).collect();
                 let fit = estimator.fit(
                     &TrainingSet {
+                        label_gap: opts.early_stopping_gap,
                         x: &fx,
                         y: &y[..fit_end],
                         valid: Some((&vx, &y[valid_start..])),
@@ -327,6 +343,7 @@ impl PipelineSpec {
                 let all_rows: Vec<usize> = (0..current.n_rows()).collect();
                 let fit = estimator.fit(
                     &TrainingSet {
+                        label_gap: opts.early_stopping_gap,
                         x: if windowed { &no_rows } else { &current },
                         y,
                         valid: None,
@@ -643,9 +660,33 @@ impl FittedPipeline {
                 saved.version
             )));
         }
-        let raw = saved.pipeline;
+        let source = DirSource {
+            dir,
+            files: &saved.files,
+        };
+        Self::from_raw(saved.pipeline, &source).map_err(|e| match e {
+            Decode(m) => bad(m),
+            Model(e) => e,
+        })
+    }
+
+    /// A pipeline from its saved JSON (what [`FittedPipeline`] serialises to) and its model's
+    /// files: how an ensemble reads its members back.
+    pub fn from_saved(
+        value: serde_json::Value,
+        files: &dyn ArtifactSource,
+    ) -> Result<Self, ModelError> {
+        let raw: RawPipeline = serde_json::from_value(value)
+            .map_err(|e| ModelError::Data(format!("not a hone pipeline: {e}")))?;
+        Self::from_raw(raw, files).map_err(|e| match e {
+            Decode(m) => ModelError::Data(m),
+            Model(e) => e,
+        })
+    }
+
+    fn from_raw(raw: RawPipeline, files: &dyn ArtifactSource) -> Result<Self, LoadError> {
         let model = crate::families::decode(raw.model)
-            .map_err(|e| bad(format!("not a hone pipeline: model: {e}")))?;
+            .map_err(|e| Decode(format!("not a hone pipeline: model: {e}")))?;
         let mut pipeline = FittedPipeline {
             input_features: raw.input_features,
             steps: raw.steps,
@@ -653,13 +694,9 @@ impl FittedPipeline {
             task: raw.task,
             model: FittedModel::new(model),
         };
-        pipeline.check_dimensions().map_err(bad)?;
+        pipeline.check_dimensions().map_err(Decode)?;
         let task = pipeline.task;
-        let source = DirSource {
-            dir,
-            files: &saved.files,
-        };
-        pipeline.model.load_files(&source, task)?;
+        pipeline.model.load_files(files, task).map_err(Model)?;
         Ok(pipeline)
     }
 

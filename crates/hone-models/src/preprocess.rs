@@ -637,3 +637,51 @@ mod tests {
         assert!(bad.fit(&m, &[0.0], &c).is_err());
     }
 }
+
+/// Preprocessing steps, applied in the order impute → scale → select.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreprocessConfig {
+    /// `mean`, `median` or `constant` (missing feature values are an error without one).
+    #[serde(default)]
+    pub impute: Option<ImputeStrategy>,
+    /// The fill value for `impute = "constant"`.
+    #[serde(default)]
+    pub impute_value: f64,
+    /// `standard`, `minmax` or `robust`.
+    #[serde(default)]
+    pub scale: Option<ScaleKind>,
+    /// Feature selection: `{ method = "selectkbest", k = 10 }`, `{ method = "rfe", n_features = 8 }`
+    /// or `{ method = "lasso", alpha = 0.01 }`.
+    #[serde(default)]
+    pub select: Option<SelectMethod>,
+}
+
+impl PreprocessConfig {
+    /// The unfitted steps, in order.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if let Some(strategy) = self.impute {
+            steps.push(Step::Impute(Imputer {
+                strategy,
+                fill_value: self.impute_value,
+                statistics: vec![],
+            }));
+        }
+        if let Some(kind) = self.scale {
+            steps.push(Step::Scale(Scaler {
+                kind,
+                offset: vec![],
+                scale: vec![],
+            }));
+        }
+        if let Some(method) = &self.select {
+            steps.push(Step::Select(Selector {
+                method: method.clone(),
+                support: vec![],
+                scores: vec![],
+            }));
+        }
+        steps
+    }
+}

@@ -59,6 +59,7 @@ fn fit(
     observer: &mut dyn TrainObserver,
 ) -> GbmModel {
     let data = TrainingSet {
+        label_gap: 0,
         x,
         y,
         valid,

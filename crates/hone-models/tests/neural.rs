@@ -52,6 +52,7 @@ fn fit_series(
     let valid_rows: Vec<usize> = (n - valid..n).collect();
     let empty = Matrix::from_col_major(0, x.n_cols(), Vec::new());
     let data = TrainingSet {
+        label_gap: 0,
         x: &empty,
         y: &y[..n - valid],
         valid: Some((&empty, &y[n - valid..])),

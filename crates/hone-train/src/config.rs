@@ -7,9 +7,6 @@ use std::path::{Path, PathBuf};
 
 use hone_data::{DataSpec, TargetSpec};
 use hone_models::ModelSpec;
-use hone_models::preprocess::{
-    ImputeStrategy, Imputer, ScaleKind, Scaler, SelectMethod, Selector, Step,
-};
 use hone_models::suggest::with_suggestion;
 use hone_validate::Metric;
 use hone_validate::scheme::SchemeSpec;
@@ -73,59 +70,13 @@ fn default_seed() -> u64 {
     42
 }
 
-/// Preprocessing steps, applied in the order impute → scale → select.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PreprocessConfig {
-    /// `mean`, `median` or `constant` (missing feature values are an error without one).
-    #[serde(default)]
-    pub impute: Option<ImputeStrategy>,
-    /// The fill value for `impute = "constant"`.
-    #[serde(default)]
-    pub impute_value: f64,
-    /// `standard`, `minmax` or `robust`.
-    #[serde(default)]
-    pub scale: Option<ScaleKind>,
-    /// Feature selection: `{ method = "selectkbest", k = 10 }`, `{ method = "rfe", n_features = 8 }`
-    /// or `{ method = "lasso", alpha = 0.01 }`.
-    #[serde(default)]
-    pub select: Option<SelectMethod>,
-}
+pub use hone_models::preprocess::PreprocessConfig;
 
 /// Cross-validation scheme and the final holdout: `scheme`, its parameters, and `holdout`.
 pub type SplitConfig = SchemeSpec;
 
 /// The cross-validation schemes `hone train` and `hone split` know.
 pub use hone_validate::scheme::SCHEMES;
-
-impl PreprocessConfig {
-    /// The unfitted steps, in order.
-    pub fn steps(&self) -> Vec<Step> {
-        let mut steps = Vec::new();
-        if let Some(strategy) = self.impute {
-            steps.push(Step::Impute(Imputer {
-                strategy,
-                fill_value: self.impute_value,
-                statistics: vec![],
-            }));
-        }
-        if let Some(kind) = self.scale {
-            steps.push(Step::Scale(Scaler {
-                kind,
-                offset: vec![],
-                scale: vec![],
-            }));
-        }
-        if let Some(method) = &self.select {
-            steps.push(Step::Select(Selector {
-                method: method.clone(),
-                support: vec![],
-                scores: vec![],
-            }));
-        }
-        steps
-    }
-}
 
 /// A config with its file location, the parsed model and metric list.
 #[derive(Debug, Clone)]

@@ -352,6 +352,7 @@ mod tests {
         let three: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
         let fit = |model: serde_json::Value, y: &[f64], task: Task| {
             let data = TrainingSet {
+                label_gap: 0,
                 x: &x,
                 y,
                 valid: None,
@@ -395,6 +396,7 @@ mod tests {
         }
         let xz = Matrix::from_row_major(n, p, &with_zero);
         let data = TrainingSet {
+            label_gap: 0,
             x: &xz,
             y: &binary,
             valid: None,
@@ -428,6 +430,7 @@ mod tests {
             .map(|i| f64::from(u8::from(x.get(i, 0) > 0.1)))
             .collect();
         let data = TrainingSet {
+            label_gap: 0,
             x: &x,
             y: &y,
             valid: None,

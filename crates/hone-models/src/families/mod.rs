@@ -5,6 +5,7 @@
 //! that file plus one line in [`FAMILIES`]; config parsing, `[search]` checks, pipelines,
 //! tuning, outputs and tracking find it here and never name it.
 
+pub mod ensemble;
 pub mod lightgbm;
 pub mod linear;
 pub mod neural;
@@ -46,7 +47,12 @@ pub struct Family {
 }
 
 /// Every family, in the order `type` names are listed to users. Register a new family here.
-pub const FAMILIES: &[Family] = &[lightgbm::FAMILY, linear::FAMILY, neural::FAMILY];
+pub const FAMILIES: &[Family] = &[
+    lightgbm::FAMILY,
+    linear::FAMILY,
+    neural::FAMILY,
+    ensemble::FAMILY,
+];
 
 /// Every `[model] type` name, in order.
 pub fn model_types() -> Vec<&'static str> {
