@@ -919,3 +919,34 @@ fn a_warm_start_enqueues_the_best_configurations_and_learns_from_every_trial() {
         );
     }
 }
+
+/// `examples/sp500_lstm_tune.toml`: an LSTM tuned with purged k-fold CV, epochs as pruning
+/// steps; the median pruner stops some trials inside a fold's training.
+#[test]
+fn an_lstm_is_tuned_with_epochs_as_pruning_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sp500_lstm_tune.toml");
+    let text = std::fs::read_to_string(example)
+        .unwrap()
+        .replace(
+            "path = \"data/sp500_daily_1999_2018.csv\"",
+            &format!("path = \"{}\"", common::bundled_data()),
+        )
+        .replace("n_trials = 8", "n_trials = 6");
+    let cfg = dir.path().join("lstm.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let cfg = cfg.display().to_string();
+    let v = json_of(&hone_in(&store, &["tune", &cfg, "--no-refit", "--json"]));
+    let all = trials(&store, "sp500_lstm_tune-study");
+    assert_eq!(all.len(), 6);
+    let pruned = all.iter().filter(|t| t["state"] == "PRUNED").count();
+    assert!(pruned > 0, "{all:?}");
+    assert_eq!(v["trials"]["pruned"].as_u64().unwrap() as usize, pruned);
+    // Every completed trial reports one step per epoch of each fold (more than the 4 folds).
+    for t in all.iter().filter(|t| t["state"] == "COMPLETE") {
+        let steps = t["intermediate"].as_object().map_or(0, |m| m.len());
+        assert!(steps > 4, "{t}");
+        assert!(t["params"].get("model.hidden_size").is_some(), "{t}");
+    }
+}

@@ -565,13 +565,17 @@ impl TuneSpec {
         let steps = match search.get("steps") {
             None => Steps::Folds,
             Some(toml::Value::String(s)) if s == "folds" => Steps::Folds,
-            Some(toml::Value::String(s)) if s == "rounds" => {
+            // A neural model's epochs are its rounds.
+            Some(toml::Value::String(s)) if s == "rounds" || s == "epochs" => {
                 if cfg.model.early_stopping_fraction().is_none() {
                     return Err(cfg_err(
                         cfg,
-                        "steps = \"rounds\" needs a LightGBM model with validation_fraction (its \
-                         early-stopping slice gives the per-round score)"
-                            .into(),
+                        format!(
+                            "steps = {s:?} needs a model that trains in steps with an \
+                             early-stopping slice (LightGBM rounds or neural epochs, with \
+                             early_stopping_rounds and validation_fraction): the slice gives \
+                             each step's score"
+                        ),
                     ));
                 }
                 Steps::Rounds
@@ -579,7 +583,7 @@ impl TuneSpec {
             Some(v) => {
                 return Err(cfg_err(
                     cfg,
-                    format!("steps must be \"folds\" or \"rounds\", got {v}"),
+                    format!("steps must be \"folds\", \"rounds\" or \"epochs\", got {v}"),
                 ));
             }
         };

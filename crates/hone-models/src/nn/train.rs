@@ -213,6 +213,7 @@ impl Adam {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Scheduler {
     lr: f64,
+    #[serde(with = "infinity_as_null")]
     plateau_best: f64,
     plateau_bad: usize,
 }
@@ -263,9 +264,26 @@ struct CheckpointMeta {
     adam_steps: u64,
     scheduler: Scheduler,
     best_epoch: usize,
+    #[serde(with = "infinity_as_null")]
     best_loss: f64,
     bad_epochs: usize,
     history: Vec<EpochLog>,
+}
+
+/// JSON has no infinity: "no best loss yet" is written as `null` and read back as +∞.
+mod infinity_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        match v.is_finite() {
+            true => s.serialize_some(v),
+            false => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+    }
 }
 
 /// Where a fit's checkpoint lives: `dir/<key>.safetensors`, `key` naming the fit's settings,
