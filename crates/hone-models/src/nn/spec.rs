@@ -305,13 +305,11 @@ impl NeuralSpec {
             if self.dilation == 0 {
                 return bad("dilation", "must be at least 1");
             }
-            let reach = (self.kernel_size - 1)
-                .checked_mul(
-                    self.dilation
-                        .checked_pow(self.channels.len() as u32 - 1)
-                        .unwrap_or(usize::MAX),
-                )
-                .unwrap_or(usize::MAX);
+            let reach = (self.kernel_size - 1).saturating_mul(
+                self.dilation
+                    .checked_pow(self.channels.len() as u32 - 1)
+                    .unwrap_or(usize::MAX),
+            );
             if reach > 1_000_000 {
                 return bad(
                     "dilation",
