@@ -398,7 +398,7 @@ fn tune_config_errors_name_the_key() {
     check(
         "steps = \"rounds\"",
         None,
-        "steps = \"rounds\" needs a LightGBM model with validation_fraction",
+        "steps = \"rounds\" needs a model that trains in steps with an early-stopping slice",
     );
     check(
         "",

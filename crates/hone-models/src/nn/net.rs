@@ -374,6 +374,19 @@ impl Net {
         // The reverse direction's output at the last position has read that position only.
         let (first, steps) = if reverse && !full { (t - 1, 1) } else { (0, t) };
         let xs = x.narrow(0, first, steps)?;
+        if self.fused && x.device().is_cpu() {
+            let cell = if lstm { Cell::Lstm } else { Cell::Gru };
+            let w = Tensor::cat(&[p("weight_ih"), p("weight_hh")], 1)?;
+            let b = Tensor::stack(&[p("bias_ih"), p("bias_hh")], 0)?;
+            let out = xs
+                .contiguous()?
+                .apply_op3(&w, &b, Recurrent::new(cell, reverse))?;
+            return if full {
+                Ok(out)
+            } else {
+                out.get(if reverse { 0 } else { steps - 1 })
+            };
+        }
         // The input projection of every step at once: one large product instead of T small.
         let mut xw = xs
             .reshape((steps * batch, input))?
@@ -384,19 +397,6 @@ impl Net {
             xw.broadcast_add(p("bias_ih"))?
         };
         let xw = xw.reshape((steps, batch, gates * h))?;
-        if self.fused && x.device().is_cpu() {
-            let cell = if lstm { Cell::Lstm } else { Cell::Gru };
-            let out = xw.contiguous()?.apply_op3(
-                &p("weight_hh").contiguous()?,
-                &p("bias_hh").contiguous()?,
-                Recurrent::new(cell, reverse),
-            )?;
-            return if full {
-                Ok(out)
-            } else {
-                out.get(if reverse { 0 } else { steps - 1 })
-            };
-        }
         let w_hh = p("weight_hh").t()?;
         let b_hh = p("bias_hh");
         let mut hidden = Tensor::zeros((batch, h), DType::F32, x.device())?;
