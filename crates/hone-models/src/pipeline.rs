@@ -10,6 +10,7 @@
 //! indexes out of range.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -208,16 +209,18 @@ impl ArtifactSource for DirSource<'_> {
 impl PipelineSpec {
     /// Fits the steps on `(x, y)` in order: the fitted steps, `x` transformed by them and the
     /// names of the columns left.
+    /// An owned `x` is dropped as soon as the first step has transformed it (a borrowed one is
+    /// copied only when there is no step), so a fit holds one copy of the rows, not two.
     fn fit_steps(
         &self,
-        x: &Matrix,
+        x: Cow<'_, Matrix>,
         y: &[f64],
         task: Task,
         seed: u64,
         feature_names: &[String],
     ) -> Result<(Vec<Step>, Matrix, Vec<String>), ModelError> {
         let classification = task != Task::Regression;
-        let mut current = x.clone();
+        let mut current = x;
         let mut names: Vec<String> = feature_names.to_vec();
         let mut steps = Vec::with_capacity(self.steps.len());
         let model = &self.model;
@@ -241,12 +244,12 @@ impl PipelineSpec {
                 importances: Some(&rfe_importances),
             };
             step.fit(&current, y, &ctx)?;
-            current = step.transform(&current)?;
+            current = Cow::Owned(step.transform(&current)?);
             let kept = step.kept_columns(names.len());
             names = kept.iter().map(|&j| names[j].clone()).collect();
             steps.push(step);
         }
-        Ok((steps, current, names))
+        Ok((steps, current.into_owned(), names))
     }
 
     /// Fits every step on `(x, y)` (training rows only), then the model. When the model stops
@@ -267,6 +270,29 @@ impl PipelineSpec {
     pub fn fit_in_sample(
         &self,
         x: &Matrix,
+        y: &[f64],
+        opts: FitOptions<'_>,
+        in_sample: bool,
+    ) -> Result<(FittedPipeline, Option<Vec<f64>>), ModelError> {
+        self.fit_rows(Cow::Borrowed(x), y, opts, in_sample)
+    }
+
+    /// [`PipelineSpec::fit_in_sample`] on rows the caller hands over: they are freed once the
+    /// first preprocessing step has transformed them, which lowers a fit's peak memory by one
+    /// copy of the training rows.
+    pub fn fit_in_sample_owned(
+        &self,
+        x: Matrix,
+        y: &[f64],
+        opts: FitOptions<'_>,
+        in_sample: bool,
+    ) -> Result<(FittedPipeline, Option<Vec<f64>>), ModelError> {
+        self.fit_rows(Cow::Owned(x), y, opts, in_sample)
+    }
+
+    fn fit_rows(
+        &self,
+        x: Cow<'_, Matrix>,
         y: &[f64],
         opts: FitOptions<'_>,
         in_sample: bool,
@@ -470,8 +496,7 @@ impl PipelineSpec {
         };
         let x = Matrix::gather(columns, train);
         let y: Vec<f64> = train.iter().map(|&i| target[i]).collect();
-        let (steps, _, names) = self.fit_steps(&x, &y, task, seed, feature_names)?;
-        drop(x);
+        let (steps, _, names) = self.fit_steps(Cow::Owned(x), &y, task, seed, feature_names)?;
         let mut x_test = Matrix::gather(columns, test);
         for step in &steps {
             x_test = step.transform(&x_test)?;

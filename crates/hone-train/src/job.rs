@@ -412,9 +412,10 @@ pub(crate) fn fit_and_score(
     };
     let x_train = Matrix::gather(&ds.features, train);
     let y_train: Vec<f64> = train.iter().map(|&i| ds.target[i]).collect();
+    // Handed over: the pipeline frees the raw rows once they are preprocessed.
     let (fitted, in_sample) = pipeline
-        .fit_in_sample(
-            &x_train,
+        .fit_in_sample_owned(
+            x_train,
             &y_train,
             FitOptions {
                 task,
@@ -427,7 +428,6 @@ pub(crate) fn fit_and_score(
             in_sample,
         )
         .map_err(model_err)?;
-    drop(x_train);
     let output = predict_rows(&fitted, &ds.features, test).map_err(model_err)?;
     let train = match in_sample {
         Some(predicted) => (y_train, predicted),
