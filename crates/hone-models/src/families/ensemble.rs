@@ -204,8 +204,7 @@ fn parse(_kind: &str, table: Map<String, Value>) -> Result<Arc<dyn Estimator>, M
         ));
     }
     let meta = match t.meta {
-        Some(m) if t.method != Method::Stacking => {
-            let _ = m;
+        Some(_) if t.method != Method::Stacking => {
             return Err(ModelError::Config(
                 "model.meta is for method = \"stacking\"".into(),
             ));

@@ -268,7 +268,7 @@ impl Net {
                 }
                 let mut h = x.clone();
                 for (i, &out_len) in need.iter().enumerate() {
-                    h = self.conv(&h, i, t, out_len)?;
+                    h = self.conv(&h, i, out_len)?;
                     h = activate(&h, s.activation)?;
                     h = dropout(&h, s.dropout, rng.as_deref_mut())?;
                 }
@@ -287,10 +287,10 @@ impl Net {
     }
 
     /// Convolution `i` over a time-major block holding the window's last positions
-    /// (`[T_in, B, C_in]` of a `t`-position window): its last `out_len` positions,
+    /// (`[T_in, B, C_in]`): its last `out_len` positions,
     /// `[out_len, B, C_out]`. Causal: position p reads p − (k−1−j)·d for taps j; positions before
     /// the window are zeros. `same`: zeros split over both ends (then `T_in = out_len = t`).
-    fn conv(&self, x: &Tensor, i: usize, t: usize, out_len: usize) -> NnResult<Tensor> {
+    fn conv(&self, x: &Tensor, i: usize, out_len: usize) -> NnResult<Tensor> {
         let s = &self.shape;
         let w = self.p(&format!("convs.{i}.weight"));
         let b = self.p(&format!("convs.{i}.bias"));
@@ -312,7 +312,6 @@ impl Net {
                 (xp, first)
             }
             Padding::Same => {
-                let _ = t;
                 let xp = if total > 0 {
                     x.pad_with_zeros(0, total / 2, total - total / 2)?
                 } else {
