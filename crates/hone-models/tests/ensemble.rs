@@ -180,6 +180,9 @@ fn stacking_never_trains_the_meta_model_on_predictions_that_saw_their_row() {
     )
     .unwrap();
     let leaky_weight = coef(&leaky)[0].abs();
+    eprintln!(
+        "meta-model weight on the memoriser: stacked in-sample {leaky_weight:.3}, hone {honest_weight:.3}"
+    );
     assert!(
         leaky_weight > 5.0,
         "the probe has no teeth: leaky weight {leaky_weight}"
