@@ -92,3 +92,30 @@ fn a_killed_train_resumes_to_the_uninterrupted_weights() {
     // Finished fits leave no checkpoint behind.
     assert_eq!(std::fs::read_dir(&ck).unwrap().count(), 0);
 }
+
+/// The same `hone train` on one thread and on two gives byte-identical weights and
+/// predictions: no sum in training depends on how the work is split between threads.
+#[test]
+fn weights_do_not_depend_on_the_thread_count() {
+    let mut outs = Vec::new();
+    for threads in ["1", "2"] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let text = std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("type = \"lstm\"", "type = \"gru\"")
+            .replace("epochs = 25", "epochs = 3");
+        std::fs::write(&cfg, text).unwrap();
+        let o = train(dir.path(), &cfg, "out")
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let read = |f: &str| std::fs::read(dir.path().join("out").join(f)).unwrap();
+        outs.push((read("model.safetensors"), read("oof_predictions.csv")));
+    }
+    assert!(
+        outs[0] == outs[1],
+        "1 and 2 threads trained different weights"
+    );
+}

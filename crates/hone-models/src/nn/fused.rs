@@ -341,39 +341,29 @@ impl CustomOp3 for Recurrent {
                         let a = &acts_c[at * gh..(at + 1) * gh];
                         let extra = &extra_c[at * h..(at + 1) * h];
                         let dx = &mut dxw[at * gh..(at + 1) * gh];
-                        for j in 0..h {
-                            let dh = dh_out[r * h + j] + dh_next[r * h + j];
-                            match cell {
-                                Cell::Lstm => {
-                                    let (i, f, gg, o) =
-                                        (a[j], a[h + j], a[2 * h + j], a[3 * h + j]);
-                                    let tc = tanh(extra[j]);
-                                    let dc = dh * o * (1.0 - tc * tc) + dc_next[r * h + j];
-                                    dx[j] = dc * gg * i * (1.0 - i);
-                                    dx[h + j] = dc * c_prev[r * h + j] * f * (1.0 - f);
-                                    dx[2 * h + j] = dc * i * (1.0 - gg * gg);
-                                    dx[3 * h + j] = dh * tc * o * (1.0 - o);
-                                    dc_next[r * h + j] = dc * f;
-                                }
-                                Cell::Gru => {
-                                    let (rr, z, nn) = (a[j], a[h + j], a[2 * h + j]);
-                                    let hn = extra[j];
-                                    let hp = h_prev[r * h + j];
-                                    let dan = dh * (1.0 - z) * (1.0 - nn * nn);
-                                    let dar = dan * hn * rr * (1.0 - rr);
-                                    let daz = dh * (hp - nn) * z * (1.0 - z);
-                                    dx[j] = dar;
-                                    dx[h + j] = daz;
-                                    dx[2 * h + j] = dan;
-                                    let dhwr = &mut dhw[r * gh..(r + 1) * gh];
-                                    dhwr[j] = dar;
-                                    dhwr[h + j] = daz;
-                                    dhwr[2 * h + j] = dan * rr;
-                                    // The direct path h = … + z ⊙ h_prev; the product's
-                                    // share is added below.
-                                    dh_next[r * h + j] = dh * z;
-                                }
-                            }
+                        let dho = &dh_out[r * h..(r + 1) * h];
+                        let dhn = &mut dh_next[r * h..(r + 1) * h];
+                        match cell {
+                            Cell::Lstm => lstm_backward_row(
+                                a,
+                                extra,
+                                &c_prev[r * h..(r + 1) * h],
+                                dho,
+                                dhn,
+                                &mut dc_next[r * h..(r + 1) * h],
+                                dx,
+                                h,
+                            ),
+                            Cell::Gru => gru_backward_row(
+                                a,
+                                extra,
+                                &h_prev[r * h..(r + 1) * h],
+                                dho,
+                                dhn,
+                                &mut dhw[r * gh..(r + 1) * gh],
+                                dx,
+                                h,
+                            ),
                         }
                     }
                     // The recurrent product's gradients: dW_hh += dpreᵀ · h_prev and
@@ -475,12 +465,42 @@ fn split_weights(w: &[f32], gh: usize, input: usize, h: usize) -> (Vec<f32>, Vec
     (w_ih, w_hh)
 }
 
+/// The gate loops compiled a second time for AVX2 (8 lanes instead of SSE2's 4), chosen at run
+/// time when the CPU has it; the portable build stays the default. A machine always takes the
+/// same path, so its results are reproducible.
+macro_rules! avx2_dispatch {
+    ($name:ident, $body:ident, $avx2:ident, ($($arg:ident: $ty:ty),*)) => {
+        #[allow(clippy::too_many_arguments)]
+        #[inline]
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { $avx2($($arg),*) };
+            }
+            $body($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[allow(clippy::too_many_arguments)]
+        #[target_feature(enable = "avx2")]
+        unsafe fn $avx2($($arg: $ty),*) {
+            $body($($arg),*)
+        }
+    };
+}
+
+avx2_dispatch!(lstm_gates, lstm_gates_body, lstm_gates_avx2, (xr: &[f32], pr: &[f32], b_ih: &[f32], b_hh: &[f32], c_prev: &[f32], ar: &mut [f32], er: &mut [f32], hr: &mut [f32], h: usize));
+avx2_dispatch!(gru_gates, gru_gates_body, gru_gates_avx2, (xr: &[f32], pr: &[f32], b_ih: &[f32], b_hh: &[f32], h_prev: &[f32], ar: &mut [f32], er: &mut [f32], hr: &mut [f32], h: usize));
+avx2_dispatch!(lstm_backward_row, lstm_backward_row_body, lstm_backward_row_avx2, (a: &[f32], c: &[f32], c_prev: &[f32], dh_out: &[f32], dh_next: &[f32], dc_next: &mut [f32], dx: &mut [f32], h: usize));
+avx2_dispatch!(gru_backward_row, gru_backward_row_body, gru_backward_row_avx2, (a: &[f32], hn: &[f32], h_prev: &[f32], dh_out: &[f32], dh_next: &mut [f32], dhw: &mut [f32], dx: &mut [f32], h: usize));
+
 /// One row of LSTM gates (i, f, g, o) from the input projection `xr`, the recurrent product
 /// `pr` and both biases; writes the activations, the cell state and the hidden state. Written
 /// over zipped slices (no indexing) so that the loop vectorises.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn lstm_gates(
+fn lstm_gates_body(
     xr: &[f32],
     pr: &[f32],
     b_ih: &[f32],
@@ -523,6 +543,80 @@ fn quarters(v: &[f32], h: usize) -> [&[f32]; 4] {
     [&v[..h], &v[h..2 * h], &v[2 * h..3 * h], &v[3 * h..4 * h]]
 }
 
+/// One row of the LSTM's backward step: from the gradient reaching h (`dh_out` from the
+/// layer's output plus `dh_next` from the step after) and c (`dc_next`), the gradients of the
+/// four gates' pre-activations (`dx`) and of the previous cell state (into `dc_next`).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lstm_backward_row_body(
+    a: &[f32],
+    c: &[f32],
+    c_prev: &[f32],
+    dh_out: &[f32],
+    dh_next: &[f32],
+    dc_next: &mut [f32],
+    dx: &mut [f32],
+    h: usize,
+) {
+    let [ai, af, ag, ao] = quarters(a, h);
+    let (c, c_prev, dh_out, dh_next) = (&c[..h], &c_prev[..h], &dh_out[..h], &dh_next[..h]);
+    let dc_next = &mut dc_next[..h];
+    let (dxi, rest) = dx.split_at_mut(h);
+    let (dxf, rest) = rest.split_at_mut(h);
+    let (dxg, dxo) = rest.split_at_mut(h);
+    let dxo = &mut dxo[..h];
+    for j in 0..h {
+        let dh = dh_out[j] + dh_next[j];
+        let (i, f, gg, o) = (ai[j], af[j], ag[j], ao[j]);
+        let tc = tanh(c[j]);
+        let dc = dh * o * (1.0 - tc * tc) + dc_next[j];
+        dxi[j] = dc * gg * i * (1.0 - i);
+        dxf[j] = dc * c_prev[j] * f * (1.0 - f);
+        dxg[j] = dc * i * (1.0 - gg * gg);
+        dxo[j] = dh * tc * o * (1.0 - o);
+        dc_next[j] = dc * f;
+    }
+}
+
+/// One row of the GRU's backward step: the gradients of the gates' input pre-activations
+/// (`dx`), of `h_prev · W_hhᵀ + b_hh` (`dhw`), and the direct path's share of the previous
+/// hidden state's gradient (into `dh_next`; the product's share is added by the caller).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn gru_backward_row_body(
+    a: &[f32],
+    hn: &[f32],
+    h_prev: &[f32],
+    dh_out: &[f32],
+    dh_next: &mut [f32],
+    dhw: &mut [f32],
+    dx: &mut [f32],
+    h: usize,
+) {
+    let [ar, az, an] = thirds(a, h);
+    let (hn, h_prev, dh_out, dh_next) = (&hn[..h], &h_prev[..h], &dh_out[..h], &mut dh_next[..h]);
+    let (dxr, rest) = dx.split_at_mut(h);
+    let (dxz, dxn) = rest.split_at_mut(h);
+    let dxn = &mut dxn[..h];
+    let (dwr, rest) = dhw.split_at_mut(h);
+    let (dwz, dwn) = rest.split_at_mut(h);
+    let dwn = &mut dwn[..h];
+    for j in 0..h {
+        let dh = dh_out[j] + dh_next[j];
+        let (r, z, n) = (ar[j], az[j], an[j]);
+        let dan = dh * (1.0 - z) * (1.0 - n * n);
+        let dar = dan * hn[j] * r * (1.0 - r);
+        let daz = dh * (h_prev[j] - n) * z * (1.0 - z);
+        dxr[j] = dar;
+        dxz[j] = daz;
+        dxn[j] = dan;
+        dwr[j] = dar;
+        dwz[j] = daz;
+        dwn[j] = dan * r;
+        dh_next[j] = dh * z;
+    }
+}
+
 /// The three `h`-long gate blocks of a GRU row.
 #[inline(always)]
 fn thirds(v: &[f32], h: usize) -> [&[f32]; 3] {
@@ -532,7 +626,7 @@ fn thirds(v: &[f32], h: usize) -> [&[f32]; 3] {
 /// One row of GRU gates (r, z, n): `n = tanh(x_n + b_in + r ⊙ (W_hn h + b_hn))`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn gru_gates(
+fn gru_gates_body(
     xr: &[f32],
     pr: &[f32],
     b_ih: &[f32],
