@@ -71,7 +71,7 @@ pub const FAMILY: Family = Family {
         },
     ],
     parse,
-    decode,
+    decode: super::decode_as::<FittedEnsemble>,
 };
 
 /// How members combine.
@@ -233,11 +233,6 @@ fn parse(_kind: &str, table: Map<String, Value>) -> Result<Arc<dyn Estimator>, M
         inner_splits: t.inner_splits,
         config,
     }))
-}
-
-fn decode(state: Value) -> Result<Box<dyn Fitted>, String> {
-    let model: FittedEnsemble = serde_json::from_value(state).map_err(|e| e.to_string())?;
-    Ok(Box::new(model))
 }
 
 /// The positions that give `n` rows the segment starts `starts` (a jump of one before each).

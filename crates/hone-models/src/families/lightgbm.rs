@@ -45,7 +45,7 @@ pub const FAMILY: Family = Family {
         },
     ],
     parse,
-    decode,
+    decode: super::decode_as::<GbmModel>,
 };
 
 #[derive(Deserialize)]
@@ -96,11 +96,6 @@ fn parse(kind: &str, mut table: Map<String, Value>) -> Result<Arc<dyn Estimator>
         other => Err(other),
     })?;
     Ok(Arc::new(LightGbm { spec, config }))
-}
-
-fn decode(state: Value) -> Result<Box<dyn Fitted>, String> {
-    let model: GbmModel = serde_json::from_value(state).map_err(|e| e.to_string())?;
-    Ok(Box::new(model))
 }
 
 /// A configured LightGBM model: the engine's spec and the table it came from.

@@ -46,7 +46,7 @@ pub const FAMILY: Family = Family {
         },
     ],
     parse,
-    decode,
+    decode: super::decode_as::<LinearModel>,
 };
 
 fn parse(_kind: &str, table: Map<String, Value>) -> Result<Arc<dyn Estimator>, ModelError> {
@@ -54,11 +54,6 @@ fn parse(_kind: &str, table: Map<String, Value>) -> Result<Arc<dyn Estimator>, M
     let spec: LinearSpec = serde_json::from_value(config.clone()).map_err(super::config_err)?;
     spec.validate()?;
     Ok(Arc::new(Linear { spec, config }))
-}
-
-fn decode(state: Value) -> Result<Box<dyn Fitted>, String> {
-    let model: LinearModel = serde_json::from_value(state).map_err(|e| e.to_string())?;
-    Ok(Box::new(model))
 }
 
 /// A configured linear model.

@@ -112,6 +112,15 @@ pub fn decode(mut state: Value) -> Result<Box<dyn Fitted>, String> {
     (family.decode)(state)
 }
 
+/// A family's [`Family::decode`]: its fitted model's metadata read as `T` (the files follow in
+/// [`Fitted::load_files`]).
+pub fn decode_as<T: Fitted + serde::de::DeserializeOwned + 'static>(
+    state: Value,
+) -> Result<Box<dyn Fitted>, String> {
+    let model: T = serde_json::from_value(state).map_err(|e| e.to_string())?;
+    Ok(Box::new(model))
+}
+
 /// A `[model]` table that serde refused, as a config error with a "did you mean" hint.
 fn config_err(e: serde_json::Error) -> ModelError {
     ModelError::Config(format!("model: {}", with_suggestion(&e.to_string())))

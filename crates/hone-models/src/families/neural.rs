@@ -69,7 +69,7 @@ pub const FAMILY: Family = Family {
         "device" => "\"cpu\" (default) or \"cuda\" (needs a build with --features cuda)",
     ],
     parse,
-    decode,
+    decode: super::decode_as::<NeuralModel>,
 };
 
 /// The keys whose value is one of a few words, and the words.
@@ -104,11 +104,6 @@ fn parse(_kind: &str, table: Map<String, Value>) -> Result<Arc<dyn Estimator>, M
     let spec: NeuralSpec = serde_json::from_value(config.clone()).map_err(super::config_err)?;
     spec.validate()?;
     Ok(Arc::new(Neural { spec, config }))
-}
-
-fn decode(state: Value) -> Result<Box<dyn Fitted>, String> {
-    let model: NeuralModel = serde_json::from_value(state).map_err(|e| e.to_string())?;
-    Ok(Box::new(model))
 }
 
 /// A configured neural model.
