@@ -9,6 +9,8 @@
 //!   URI (`sqlite:///path/hone.db`, a plain path, or `postgresql://user@host:port/db`) and
 //!   returns a [`Backend`]: all of them in one object.
 //! - [`Accounts`]: users, API tokens and permissions of `hone server` with authentication.
+//! - [`JobQueue`]: training and tuning jobs waiting for workers (leases, retries, gangs),
+//!   in the same database as the runs; [`open_queue`] opens it from a store URI.
 //! - [`Registry`]: MLflow's model registry (registered models, numbered versions, tags,
 //!   aliases, stages) with compare-and-set stage changes and an append-only audit log.
 //! - [`Tracker`] / [`RunHandle`]: the library API for programs; writes go through a background
@@ -32,6 +34,7 @@ pub mod maintenance;
 pub mod model;
 mod open;
 mod pg;
+pub mod queue;
 pub mod registry;
 pub mod remote;
 pub mod retention;
@@ -47,7 +50,8 @@ pub use coordinator::{Coordinator, Lease, LeaseHolder, LeaseKeeper};
 pub use location::OpenMode;
 pub use maintenance::Maintenance;
 pub use model::*;
-pub use open::{Backend, open_store, open_store_with};
+pub use open::{Backend, open_queue, open_queue_with, open_store, open_store_with};
+pub use queue::{JobQueue, JobState};
 pub use registry::{
     AuditEntry, ModelVersion, NewEvent, NewModelVersion, PRODUCTION_ALIAS, RegisteredModel,
     Registry, Stage, Transition,

@@ -8,6 +8,7 @@ use crate::db::Db;
 use crate::location::{OpenMode, StoreTarget, parse_store_uri};
 use crate::maintenance::Maintenance;
 use crate::pg::PgDb;
+use crate::queue::JobQueue;
 use crate::registry::Registry;
 use crate::schema::migrate;
 use crate::sql_store::SqlStore;
@@ -39,6 +40,33 @@ pub fn open_store(uri: &str) -> Result<Box<dyn Backend>> {
 pub fn open_store_with(uri: &str, mode: OpenMode) -> Result<Box<dyn Backend>> {
     match parse_store_uri(uri)? {
         StoreTarget::Server { url } => Ok(Box::new(crate::remote::HttpBackend::connect(&url)?)),
+        StoreTarget::Postgres { url } => {
+            let db = PgDb::connect(&url)?;
+            migrate(&db, mode, &db.location())?;
+            Ok(Box::new(SqlStore::new(db)))
+        }
+        StoreTarget::Sqlite { path, durability } => {
+            let db = SqliteDb::open(&path, durability, mode)?;
+            migrate(&db, mode, &crate::printable(&path.display().to_string()))?;
+            Ok(Box::new(SqlStore::new(db)))
+        }
+    }
+}
+
+/// Opens a store's job queue from a URI (the same URIs as [`open_store`], creating the store
+/// if needed). Workers and `hone jobs` talk to the database itself: a `hone server` URL is
+/// refused with the reason (its job API is not exposed over HTTP).
+pub fn open_queue(uri: &str) -> Result<Box<dyn JobQueue>> {
+    open_queue_with(uri, OpenMode::Create)
+}
+
+/// [`open_queue`] with an [`OpenMode`] (`MustExist` for commands that only read).
+pub fn open_queue_with(uri: &str, mode: OpenMode) -> Result<Box<dyn JobQueue>> {
+    match parse_store_uri(uri)? {
+        StoreTarget::Server { url } => Err(crate::TrackError::Invalid(format!(
+            "{url}: the job queue lives in the database; give workers and `hone jobs` the \
+             server's store URI (postgresql://… or a SQLite path), not the server's address"
+        ))),
         StoreTarget::Postgres { url } => {
             let db = PgDb::connect(&url)?;
             migrate(&db, mode, &db.location())?;

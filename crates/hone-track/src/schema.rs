@@ -9,7 +9,7 @@ use crate::location::OpenMode;
 use crate::{Result, TrackError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS experiments (
@@ -328,6 +328,75 @@ CREATE TABLE IF NOT EXISTS hone_permissions (
 CREATE INDEX IF NOT EXISTS hone_permissions_by_resource ON hone_permissions (resource_kind, resource);
 "#;
 
+/// The job queue ([`crate::queue`]): jobs, their required labels (one row each, so a claim
+/// tests "every required label is one of the worker's" in SQL), gang members, workers, and the
+/// captured logs of each attempt (blobs, so `hone gc` keeps them).
+const V10: &str = r#"
+CREATE TABLE IF NOT EXISTS hone_jobs (
+    job_id {serial},
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL,
+    priority BIGINT NOT NULL DEFAULT 0,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    max_attempts BIGINT NOT NULL DEFAULT 3,
+    gang_size BIGINT NOT NULL DEFAULT 1,
+    group_id BIGINT,
+    unit BIGINT NOT NULL DEFAULT 0,
+    data_fingerprint TEXT,
+    worker TEXT,
+    lease_id TEXT,
+    lease_expires BIGINT,
+    owner_host TEXT,
+    owner_pid BIGINT,
+    owner_start TEXT,
+    cancel_requested BIGINT NOT NULL DEFAULT 0,
+    queued_at BIGINT NOT NULL,
+    started_at BIGINT,
+    finished_at BIGINT,
+    run_id TEXT,
+    study TEXT,
+    error TEXT,
+    wait_reason TEXT,
+    history TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS hone_jobs_claimable ON hone_jobs (state, priority, job_id);
+CREATE INDEX IF NOT EXISTS hone_jobs_by_group ON hone_jobs (group_id);
+CREATE TABLE IF NOT EXISTS hone_job_requires (
+    job_id BIGINT NOT NULL REFERENCES hone_jobs(job_id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    PRIMARY KEY (job_id, label)
+);
+CREATE TABLE IF NOT EXISTS hone_job_members (
+    job_id BIGINT NOT NULL REFERENCES hone_jobs(job_id) ON DELETE CASCADE,
+    worker TEXT NOT NULL,
+    lease_id TEXT NOT NULL,
+    lease_expires BIGINT NOT NULL,
+    owner_host TEXT,
+    owner_pid BIGINT,
+    owner_start TEXT,
+    address TEXT NOT NULL,
+    joined_at BIGINT NOT NULL,
+    rank BIGINT,
+    PRIMARY KEY (job_id, lease_id)
+);
+CREATE TABLE IF NOT EXISTS hone_workers (
+    worker_id TEXT PRIMARY KEY,
+    labels TEXT NOT NULL,
+    slots BIGINT NOT NULL,
+    address TEXT NOT NULL,
+    heartbeat BIGINT NOT NULL,
+    stopped BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS hone_job_logs (
+    job_id BIGINT NOT NULL REFERENCES hone_jobs(job_id) ON DELETE CASCADE,
+    attempt BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (job_id, attempt)
+);
+"#;
+
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, V1),
     (2, V2),
@@ -338,6 +407,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, V7),
     (8, V8),
     (9, V9),
+    (10, V10),
 ];
 
 /// The first migration number handed out to parallel branches (6: registry fields, 7: logged

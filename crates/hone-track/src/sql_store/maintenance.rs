@@ -162,9 +162,11 @@ impl<D: Db> Maintenance for SqlStore<D> {
 
     fn referenced_blobs(&self) -> Result<HashSet<String>> {
         self.read(|c| {
-            // Logged models' files count as much as runs': a blob either refers to is kept.
+            // Logged models' files count as much as runs': a blob either refers to is kept;
+            // so do the captured logs of queued jobs.
             Ok(c.query(
-                "SELECT sha256 FROM artifacts UNION SELECT sha256 FROM logged_model_artifacts",
+                "SELECT sha256 FROM artifacts UNION SELECT sha256 FROM logged_model_artifacts \
+                 UNION SELECT sha256 FROM hone_job_logs",
                 &[],
             )?
             .iter()

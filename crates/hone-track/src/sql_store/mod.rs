@@ -10,6 +10,7 @@ mod accounts;
 mod coordination;
 mod logged_models;
 mod maintenance;
+mod queue;
 mod registry;
 mod tracking;
 
@@ -26,6 +27,7 @@ use crate::sqlite::{Durability, SqliteDb};
 use crate::store::Batch;
 use crate::{Result, TrackError};
 pub use logged_models::{MAX_LOGGED_MODEL_NAME, validate_logged_model_name};
+pub use queue::WORKER_LIVE_MS;
 
 /// The store's SQL implementation over a [`Db`].
 pub struct SqlStore<D: Db> {

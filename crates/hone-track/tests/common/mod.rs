@@ -40,6 +40,11 @@ impl Target {
         self.store.as_ref()
     }
 
+    /// The store's job queue, on a connection of its own.
+    pub fn queue(&self) -> Box<dyn hone_track::JobQueue> {
+        hone_track::open_queue(&self.uri).unwrap()
+    }
+
     /// Another connection to the same store (another process, as far as the store can tell).
     pub fn open(&self) -> Box<dyn Backend> {
         open_store(&self.uri).unwrap()
