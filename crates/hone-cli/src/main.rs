@@ -5,6 +5,7 @@
 #![warn(clippy::unwrap_used)]
 
 mod commands;
+mod jobs;
 mod models;
 mod progress;
 mod render;
@@ -76,6 +77,15 @@ enum Command {
     /// Simulate retraining policies on history (every N bars, expanding or rolling window)
     /// and compare their out-of-sample IC, backtest and losses.
     Retrain(retrain::RetrainArgs),
+    /// Queue a train or tune job (or a distributed LightGBM job) for workers; prints its id.
+    Submit(jobs::SubmitArgs),
+    /// Queued jobs: list (waiting and run times), show, logs, cancel, retry.
+    Jobs(jobs::JobsArgs),
+    /// Claim and run queued jobs (many workers on many machines share one store).
+    Worker(jobs::WorkerArgs),
+    /// Run one claimed job (started by `hone worker`).
+    #[command(hide = true)]
+    JobExec(jobs::JobExecArgs),
 }
 
 /// An error for the user: message and exit code.
@@ -212,6 +222,10 @@ fn main() -> ExitCode {
         Command::Init(a) => commands::init(a),
         Command::Export(a) => commands::export(a),
         Command::Retrain(a) => retrain::retrain(a),
+        Command::Submit(a) => jobs::submit(a),
+        Command::Jobs(a) => jobs::jobs(a),
+        Command::Worker(a) => jobs::worker(a),
+        Command::JobExec(a) => jobs::job_exec(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

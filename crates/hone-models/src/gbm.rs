@@ -1040,6 +1040,79 @@ impl BinnedCache {
     }
 }
 
+/// This process's place in a LightGBM gang (distributed training): its rank and every
+/// member's `host:port`, by rank. Set once per process by [`join_gang`]; from then on every
+/// LightGBM fit of the process trains together with the other members (they must run the
+/// same fits in the same order: the same job).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gang {
+    /// This member's rank (0-based).
+    pub rank: usize,
+    /// Every member's `host:port`, by rank.
+    pub machines: Vec<String>,
+    /// LightGBM's `tree_learner`: `data` or `voting` (`feature` is refused by LightGBM's C
+    /// API).
+    pub tree_learner: String,
+    /// Minutes a member waits for the others to connect (LightGBM's `time_out`).
+    pub timeout_minutes: i32,
+}
+
+impl Gang {
+    /// This member's block of `n` fitting rows: contiguous, sizes differing by at most one.
+    pub fn block(&self, n: usize) -> Vec<usize> {
+        let k = self.machines.len().max(1);
+        let start = n * self.rank / k;
+        let end = n * (self.rank + 1) / k;
+        (start..end).collect()
+    }
+}
+
+static GANG: std::sync::OnceLock<Gang> = std::sync::OnceLock::new();
+
+/// The gang this process joined, if any.
+pub fn gang() -> Option<&'static Gang> {
+    GANG.get()
+}
+
+/// Joins a LightGBM gang: opens LightGBM's network (`LGBM_NetworkInit`: listens on this
+/// member's port and connects to the others, waiting up to `timeout_minutes` for them) and
+/// makes every later fit of this process a distributed one. Once per process.
+pub fn join_gang(g: Gang) -> Result<(), ModelError> {
+    if GANG.get().is_some() {
+        return Err(ModelError::Config(
+            "this process already joined a gang".into(),
+        ));
+    }
+    if !matches!(g.tree_learner.as_str(), "data" | "voting") {
+        return Err(ModelError::Config(format!(
+            "distributed.tree_learner = {:?}: use \"data\" or \"voting\" (LightGBM's C API \
+             refuses feature-parallel training)",
+            g.tree_learner
+        )));
+    }
+    let me = g.machines.get(g.rank).ok_or_else(|| {
+        ModelError::Config(format!("rank {} of a gang of {}", g.rank, g.machines.len()))
+    })?;
+    let port: c_int = me
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .ok_or_else(|| ModelError::Config(format!("gang member address {me:?} has no port")))?;
+    let machines = CString::new(g.machines.join(","))
+        .map_err(|_| ModelError::Config("gang addresses contain a NUL byte".into()))?;
+    let n = native_count(g.machines.len(), "machines")?;
+    // SAFETY: a valid C string; LightGBM copies what it needs. Called once per process.
+    check(unsafe { sys::LGBM_NetworkInit(machines.as_ptr(), port, g.timeout_minutes, n) })?;
+    GANG.set(g)
+        .map_err(|_| ModelError::Config("this process already joined a gang".into()))
+}
+
+/// LightGBM's distributed parameters for a gang member's datasets and boosters.
+fn add_gang_params(g: &Gang, params: &mut BTreeMap<String, String>) {
+    params.insert("tree_learner".into(), g.tree_learner.clone());
+    params.insert("num_machines".into(), g.machines.len().to_string());
+    params.insert("pre_partition".into(), "true".into());
+}
+
 impl GbmSpec {
     /// The parameters that shape a binned dataset, as one key (see [`BOOSTING_ONLY`]);
     /// `min_data_in_leaf` and `feature_pre_filter` are left out and returned apart, as
@@ -1091,6 +1164,22 @@ impl GbmSpec {
         if let Some(f) = pre_filter {
             params.insert("feature_pre_filter".into(), f.to_string());
         }
+        // A gang member bins and trains on its own block of the fitting rows; the bin edges
+        // are agreed over the network while the dataset is built. The early-stopping slice is
+        // whole on every member, so all members score the same model on the same rows and
+        // stop at the same round.
+        let part = gang().map(|g| {
+            add_gang_params(g, &mut params);
+            let rows = g.block(x.n_rows());
+            (
+                x.select_rows(&rows),
+                rows.iter().map(|&i| y[i]).collect::<Vec<f64>>(),
+            )
+        });
+        let (x, y) = match &part {
+            Some((px, py)) => (px, py.as_slice()),
+            None => (x, y),
+        };
         let cparams = param_string(&params)?;
         let n_valid = valid.map_or(0, |(vx, _)| vx.n_rows());
         let train = make_dataset(x, y, &cparams, None, feature_names)?;
@@ -1166,8 +1255,14 @@ impl GbmSpec {
         observer: &mut dyn TrainObserver,
         want_scores: bool,
     ) -> Result<(GbmModel, Option<InSampleScores>), ModelError> {
-        let params = self.resolved_params(task, seed)?;
+        let mut params = self.resolved_params(task, seed)?;
+        let member = gang();
+        if let Some(g) = member {
+            add_gang_params(g, &mut params);
+        }
+        // A gang member's training scores cover its own rows only: callers predict instead.
         let exact_scores = want_scores
+            && member.is_none()
             && matches!(
                 params.get("boosting").map(String::as_str),
                 Some("gbdt" | "goss")

@@ -30,6 +30,8 @@ pub const GPU: &str = "hone.gpu";
 // Training runs (`hone train`, `hone tune`'s refit).
 /// Run tag: the config file.
 pub const CONFIG: &str = "hone.config";
+/// The queued job (`hone submit`) a run was produced by: its id.
+pub const JOB_ID: &str = "hone.job_id";
 /// Run tag: the dataset fingerprint (SHA-256 of schema and content).
 pub const FINGERPRINT: &str = "hone.fingerprint";
 /// Run tag: the output directory the run's files were written to.

@@ -32,6 +32,7 @@ pub mod liveness;
 pub mod location;
 pub mod maintenance;
 pub mod model;
+pub mod objects;
 mod open;
 mod pg;
 pub mod queue;

@@ -55,6 +55,42 @@ pub struct TrainConfig {
     /// [`crate::tune::TuneSpec::from_config`]).
     #[serde(default)]
     pub search: Option<toml::Table>,
+    /// LightGBM's own distributed training over a gang of queue workers (`hone submit`);
+    /// `hone train` on one machine ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributed: Option<DistributedConfig>,
+}
+
+/// The `[distributed]` table: how many workers train one LightGBM model together, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistributedConfig {
+    /// Workers in the gang (2 or more).
+    pub machines: usize,
+    /// LightGBM's parallel learner: `data` (rows split between workers, histograms summed:
+    /// the model of one machine up to bin boundaries) or `voting` (fewer bytes on the wire,
+    /// an approximation). `feature` is refused: LightGBM's C API does not offer it.
+    #[serde(default = "default_tree_learner")]
+    pub tree_learner: String,
+    /// Minutes a member waits for the others to connect.
+    #[serde(default = "default_gang_timeout")]
+    pub timeout_minutes: u32,
+}
+
+fn default_tree_learner() -> String {
+    "data".into()
+}
+
+fn default_gang_timeout() -> u32 {
+    5
+}
+
+/// The most workers one gang may ask for.
+pub const MAX_GANG: usize = 256;
+
+/// `s3://…` data paths are object-store URIs, never joined to the config's folder.
+pub fn is_object_uri(path: &Path) -> bool {
+    path.to_str().is_some_and(|s| s.starts_with("s3://"))
 }
 
 /// The `[tracking]` table.
@@ -96,6 +132,9 @@ pub struct LoadedConfig {
     /// The `--set KEY=VALUE` overrides applied to the file before it was checked, in order
     /// (already part of [`config`](Self::config); kept to be recorded with the run).
     pub overrides: Vec<Override>,
+    /// The data's fingerprint this job must see (a queued job's, recorded when it was
+    /// submitted): the data is refused when the file changed since. `None`: not checked.
+    pub expect_fingerprint: Option<String>,
 }
 
 /// One `--set KEY=VALUE` override: a value written at a dotted key of the parsed config file
@@ -315,7 +354,11 @@ impl LoadedConfig {
     /// (what `config.toml` in the outputs holds, and what a tracked run records as params).
     pub fn resolved(&self) -> TrainConfig {
         let mut resolved = self.config.clone();
-        resolved.data.path = std::path::absolute(&self.data_path).unwrap_or(self.data_path.clone());
+        resolved.data.path = if is_object_uri(&self.data_path) {
+            self.data_path.clone()
+        } else {
+            std::path::absolute(&self.data_path).unwrap_or(self.data_path.clone())
+        };
         resolved.name = Some(self.name());
         resolved
     }
@@ -562,8 +605,48 @@ fn checked(config: TrainConfig, path: &Path) -> Result<LoadedConfig, TrainError>
             model.name()
         )));
     }
+    if let Some(d) = &config.distributed {
+        let family = config
+            .model
+            .get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("");
+        let why = if !matches!(family, "lightgbm" | "random_forest") {
+            Some(format!(
+                "distributed training is LightGBM's: model.type = {family:?} cannot run on a \
+                 gang (use \"lightgbm\" or \"random_forest\", or remove [distributed])"
+            ))
+        } else if d.machines < 2 || d.machines > MAX_GANG {
+            Some(format!(
+                "distributed.machines = {}: a gang has 2 to {MAX_GANG} workers (remove \
+                 [distributed] to train on one)",
+                d.machines
+            ))
+        } else if d.tree_learner == "feature" {
+            Some(
+                "distributed.tree_learner = \"feature\": LightGBM's C API refuses \
+                 feature-parallel training; use \"data\" or \"voting\""
+                    .into(),
+            )
+        } else if !matches!(d.tree_learner.as_str(), "data" | "voting") {
+            Some(format!(
+                "distributed.tree_learner = {:?}: use \"data\" or \"voting\"",
+                d.tree_learner
+            ))
+        } else if d.timeout_minutes == 0 || d.timeout_minutes > 24 * 60 {
+            Some(format!(
+                "distributed.timeout_minutes = {}: give 1 to 1440",
+                d.timeout_minutes
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(TrainError::Config(format!("{}: {why}", path.display())));
+        }
+    }
     let base = path.parent().unwrap_or(Path::new("."));
-    let data_path = if config.data.path.is_absolute() {
+    let data_path = if config.data.path.is_absolute() || is_object_uri(&config.data.path) {
         config.data.path.clone()
     } else {
         base.join(&config.data.path)
@@ -576,6 +659,7 @@ fn checked(config: TrainConfig, path: &Path) -> Result<LoadedConfig, TrainError>
         metrics,
         refit,
         overrides: Vec::new(),
+        expect_fingerprint: None,
     })
 }
 

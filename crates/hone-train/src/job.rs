@@ -127,13 +127,42 @@ pub(crate) fn task_of(ds: &Dataset, kind: &str) -> Task {
     }
 }
 
+/// Reads a data file: a local CSV or Parquet path, or an `s3://bucket/key` object (fetched
+/// into the temporary folder's `hone-data/`, named by its content, and read from there; errors
+/// name the URI).
+pub fn load_table(
+    path: &std::path::Path,
+    text_columns: &[&str],
+) -> Result<table::Table, TrainError> {
+    if !crate::config::is_object_uri(path) {
+        return Ok(table::load(path, text_columns)?);
+    }
+    let uri = path.to_string_lossy();
+    let local = hone_track::objects::fetch_to_dir(&uri, &std::env::temp_dir().join("hone-data"))
+        .map_err(|e| TrainError::Invalid(format!("cannot read data {uri}: {e}")))?;
+    table::load(&local, text_columns)
+        .map_err(|e| TrainError::Invalid(e.to_string().replace(&local.display().to_string(), &uri)))
+}
+
 /// Loads the config's data file and builds the dataset.
 pub fn load_dataset(
     cfg: &LoadedConfig,
     require_increasing_time: bool,
 ) -> Result<Dataset, TrainError> {
     let spec = &cfg.config.data;
-    let table = table::load(&cfg.data_path, &spec.text_columns())?;
+    let table = load_table(&cfg.data_path, &spec.text_columns())?;
+    if let Some(expected) = &cfg.expect_fingerprint {
+        let found = hone_data::fingerprint::fingerprint(&table);
+        if &found != expected {
+            return Err(TrainError::Invalid(format!(
+                "{}: the data changed since the job was submitted (fingerprint {}, submitted \
+                 with {}); submit the job again to train on the new data",
+                cfg.data_path.display(),
+                &found[..found.len().min(12)],
+                &expected[..expected.len().min(12)]
+            )));
+        }
+    }
     Ok(spec.build(
         &table,
         BuildOptions {

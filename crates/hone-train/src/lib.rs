@@ -15,6 +15,8 @@ pub mod export;
 pub mod gates;
 pub mod init;
 pub mod job;
+pub mod jobs;
+pub mod monitor;
 pub mod output;
 pub mod portfolio;
 pub mod predict;
@@ -28,6 +30,7 @@ pub mod trading;
 pub mod tune;
 pub mod tune_job;
 pub mod warm;
+pub mod worker;
 
 pub use config::{LoadedConfig, TrainConfig};
 pub use job::{Event, FoldReport, TrainReport, run_train};

@@ -16,6 +16,7 @@ use crate::TrainError;
 use crate::config::LoadedConfig;
 use crate::job::{FoldReport, TrainReport};
 use crate::job::{TrainOutput, run_job};
+use crate::monitor::ResourceMonitor;
 use crate::output::OutDir;
 
 fn kv(k: &str, v: impl ToString) -> (String, String) {
@@ -464,8 +465,68 @@ pub fn run_train_tracked_with(
     extra_trials: &[crate::trading::Trial],
     on_event: &mut dyn FnMut(crate::Event<'_>),
 ) -> Result<(TrainReport, String), TrainError> {
+    run_tracked(cfg, outputs, tracker, extra_trials, &[], on_event)
+}
+
+/// [`run_train_tracked`] with no output folder and extra tags on the run (a queued job's
+/// `hone.job_id`).
+pub fn run_train_tracked_tagged(
+    cfg: &LoadedConfig,
+    tracker: &Tracker,
+    extra_tags: &[(&str, &str)],
+    on_event: &mut dyn FnMut(crate::Event<'_>),
+) -> Result<(TrainReport, String), TrainError> {
+    run_tracked(cfg, Outputs::None, tracker, &[], extra_tags, on_event)
+}
+
+/// Starts the resource monitor of a run ([`crate::monitor`], interval from
+/// `HONE_SYSTEM_METRICS_INTERVAL`): its samples go to the run as `system/*` metrics, step =
+/// sample number. `None` when disabled.
+pub fn monitor_run(run: &RunHandle) -> Result<Option<ResourceMonitor>, TrainError> {
+    let Some(interval) = crate::monitor::interval_from_env().map_err(TrainError::Config)? else {
+        return Ok(None);
+    };
+    let handle = run.clone();
+    Ok(Some(ResourceMonitor::start(
+        interval,
+        Box::new(move |step, _at, values| {
+            let values: Vec<(&str, f64)> = values
+                .iter()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(k, v)| (k.as_str(), *v))
+                .collect();
+            // Best effort: a sample that cannot be queued must not fail the job.
+            let _ = handle.log_metrics(&values, i64::try_from(step).unwrap_or(i64::MAX));
+        }),
+    )))
+}
+
+/// Stops a run's monitor and logs its summary (peak RSS, CPU seconds) to the run.
+pub fn finish_monitor(run: &RunHandle, monitor: Option<ResourceMonitor>) {
+    if let Some(m) = monitor {
+        let summary = m.stop().metrics();
+        let values: Vec<(&str, f64)> = summary
+            .iter()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        let _ = run.log_metrics(&values, 0);
+    }
+}
+
+fn run_tracked(
+    cfg: &LoadedConfig,
+    outputs: Outputs<'_>,
+    tracker: &Tracker,
+    extra_trials: &[crate::trading::Trial],
+    extra_tags: &[(&str, &str)],
+    on_event: &mut dyn FnMut(crate::Event<'_>),
+) -> Result<(TrainReport, String), TrainError> {
     let experiment = experiment_name(cfg);
     let mut tags = hone_track::env::capture(env!("CARGO_PKG_VERSION"));
+    for (k, v) in extra_tags {
+        tags.push(kv(k, v));
+    }
     tags.push(kv(keys::CONFIG, cfg.path.display()));
     if !cfg.overrides.is_empty() {
         let texts: Vec<&str> = cfg.overrides.iter().map(|o| o.text.as_str()).collect();
@@ -478,7 +539,9 @@ pub fn run_train_tracked_with(
     let mut earlier = earlier_trials(tracker, &experiment)?;
     earlier.extend_from_slice(extra_trials);
     let parent = tracker.start_run(&experiment, Some(&cfg.name()), None, tags)?;
+    let monitor = std::cell::Cell::new(monitor_run(&parent)?);
     let fail = |e: &dyn std::fmt::Display| {
+        finish_monitor(&parent, monitor.take());
         let _ = parent.set_tags(&[kv(keys::ERROR, e)]);
         let _ = parent.end(RunStatus::Failed);
     };
@@ -582,6 +645,7 @@ pub fn run_train_tracked_with(
                 fail(&e);
                 return Err(e.into());
             }
+            finish_monitor(&parent, monitor.take());
             parent.end(RunStatus::Finished)?;
             if let Some(dir) = claimed {
                 dir.commit();

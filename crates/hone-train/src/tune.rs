@@ -27,7 +27,7 @@ use crate::TrainError;
 use crate::config::{LoadedConfig, from_value};
 use crate::job::{CvObserver, FoldCaches, Prepared, cross_validate, prepare};
 
-const SEARCH_KEYS: [&str; 17] = [
+const SEARCH_KEYS: [&str; 18] = [
     "name",
     "sampler",
     "pruner",
@@ -39,6 +39,7 @@ const SEARCH_KEYS: [&str; 17] = [
     "directions",
     "seed",
     "jobs",
+    "parallelism",
     "steps",
     "cache_mb",
     "select",
@@ -66,6 +67,9 @@ pub struct TuneSpec {
     pub timeout: Option<Duration>,
     /// Trials evaluated at once.
     pub jobs: usize,
+    /// Work units a queued tune job becomes (`hone submit --tune`): each runs `jobs` trials
+    /// at once on its own worker, all in one study. `hone tune` runs one.
+    pub parallelism: usize,
     /// The objectives, one per direction.
     pub objectives: Vec<Objective>,
     /// What a pruning step is.
@@ -403,6 +407,16 @@ impl TuneSpec {
             (None, Some(j)) => check_jobs(j).map_err(|m| cfg_err(cfg, format!("jobs {m}")))?,
             (None, None) => 1,
         };
+        let parallelism = match at_least_one("parallelism")? {
+            Some(p) if p > 1000 => {
+                return Err(cfg_err(
+                    cfg,
+                    format!("parallelism = {p}: at most 1000 work units"),
+                ));
+            }
+            Some(p) => p,
+            None => 1,
+        };
         let strings = |key: &str| -> Result<Vec<String>, TrainError> {
             match search.get(key) {
                 None => Ok(Vec::new()),
@@ -642,6 +656,7 @@ impl TuneSpec {
             n_trials,
             timeout,
             jobs,
+            parallelism,
             objectives,
             select,
             warm_start,
