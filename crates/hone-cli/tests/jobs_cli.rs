@@ -656,3 +656,63 @@ fn bad_input_is_refused_clearly() {
             .contains("re-queued (worker stopping)")
     );
 }
+
+#[test]
+fn data_on_s3_is_read_by_workers_and_its_fingerprint_checked() {
+    let s3 = hone_test_support::s3::SeaweedS3::start();
+    let mut fleet = Fleet::sqlite();
+    fleet.env = s3.env();
+    fleet.artifacts = format!("s3://{}/runs", hone_test_support::s3::BUCKET);
+    let original = std::fs::read(bundled_data()).unwrap();
+    let object = format!("/{}/data/prices.csv", hone_test_support::s3::BUCKET);
+    assert_eq!(s3.request("PUT", &object, &original), Some(200));
+    let uri = format!("s3://{}/data/prices.csv", hone_test_support::s3::BUCKET);
+    let cfg = config(fleet.dir.path(), "s3data", 40, "");
+    std::fs::write(
+        &cfg,
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace(&bundled_data(), &uri),
+    )
+    .unwrap();
+    let ok = fleet.submit(&cfg, &[])[0];
+    let w = fleet.worker("s1", &["--once"]);
+    assert!(w.wait_with_output().unwrap().status.success());
+    let j = fleet.job(ok);
+    assert_eq!(state(&j), "SUCCEEDED", "{j} {}", fleet.worker_log("s1"));
+    // The run records the S3 URI as its data, and trained on the same rows as a local run.
+    let store = fleet.store();
+    let run = store.get_run(j["run_id"].as_str().unwrap()).unwrap();
+    let data = run.params.iter().find(|p| p.0 == "data.path").unwrap();
+    assert_eq!(data.1, uri);
+    // The object changes after submission: the worker refuses it (not retried).
+    let changed = fleet.submit(&cfg, &[])[0];
+    let mut shorter = original.clone();
+    shorter.truncate(original.len() - 300);
+    let cut = shorter.iter().rposition(|b| *b == b'\n').unwrap() + 1;
+    shorter.truncate(cut);
+    assert_eq!(s3.request("PUT", &object, &shorter), Some(200));
+    let w = fleet.worker("s2", &["--once"]);
+    assert!(w.wait_with_output().unwrap().status.success());
+    let j = fleet.job(changed);
+    assert_eq!(state(&j), "FAILED", "{j}");
+    let e = j["error"].as_str().unwrap();
+    assert!(
+        e.contains(&uri) && e.contains("changed since the job was submitted"),
+        "{e}"
+    );
+    // A missing object is refused at submission, naming it.
+    let missing = fleet.dir.path().join("missing.toml");
+    std::fs::write(
+        &missing,
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("data/prices.csv", "data/nope.csv"),
+    )
+    .unwrap();
+    fleet.refused(
+        &["submit", missing.to_str().unwrap()],
+        1,
+        "data/nope.csv: no such object",
+    );
+}

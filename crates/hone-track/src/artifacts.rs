@@ -233,14 +233,30 @@ impl BlobStore {
             } => {
                 let key = ObjectPath::from(self.object_key(&sha));
                 runtime.block_on(async {
-                    if store.head(&key).await.is_err() {
-                        // Object stores write whole objects atomically.
-                        store
-                            .put(&key, PutPayload::from(bytes.to_vec()))
-                            .await
-                            .map_err(|e| object_err(uri, e))?;
+                    // Create-if-absent (S3's `If-None-Match: *`): a blob is written once; a
+                    // second writer of the same bytes (another worker, a retried job) finds
+                    // it there and writes nothing, and an existing object is never replaced.
+                    let opts = object_store::PutOptions {
+                        mode: object_store::PutMode::Create,
+                        ..Default::default()
+                    };
+                    match store
+                        .put_opts(&key, PutPayload::from(bytes.to_vec()), opts)
+                        .await
+                    {
+                        Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+                        // Stores without conditional writes: fall back to look, then write.
+                        Err(object_store::Error::NotImplemented { .. }) => {
+                            if store.head(&key).await.is_err() {
+                                store
+                                    .put(&key, PutPayload::from(bytes.to_vec()))
+                                    .await
+                                    .map_err(|e| object_err(uri, e))?;
+                            }
+                            Ok(())
+                        }
+                        Err(e) => Err(object_err(uri, e)),
                     }
-                    Ok::<_, TrackError>(())
                 })?;
             }
         }
