@@ -138,7 +138,8 @@ pub struct WorkerArgs {
     /// Seconds a running job may go on after SIGTERM before it is stopped and re-queued.
     #[arg(long, default_value_t = 10.0)]
     pub grace_seconds: f64,
-    /// Where job logs are written while jobs run (default: .hone/worker).
+    /// Where job logs are written while jobs run (default: hone-worker/ in the temporary
+    /// folder); each log moves to the artifact store when its job ends.
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
     #[command(flatten)]
@@ -555,7 +556,7 @@ pub fn worker(args: WorkerArgs) -> Result<(), CliError> {
         work_dir: args
             .work_dir
             .clone()
-            .unwrap_or_else(|| PathBuf::from(".hone/worker")),
+            .unwrap_or_else(|| std::env::temp_dir().join("hone-worker")),
         program,
         program_args: vec!["job-exec".into()],
     };

@@ -65,9 +65,16 @@ pub struct ServerArgs {
     /// counts) before the server marks it KILLED: its client has died.
     #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     run_timeout: u64,
+    /// Job workers run inside the server (slots of one embedded `hone worker`): a single
+    /// machine gets a queue with no other process. 0: none.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=256))]
+    workers: u64,
     #[command(flatten)]
     store: StoreArgs,
 }
+
+/// Set when the server has stopped: the embedded workers stop claiming and end.
+static WORKERS_STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Serves the store until Ctrl-C or SIGTERM.
 pub fn server(args: ServerArgs) -> Result<(), CliError> {
@@ -99,15 +106,55 @@ pub fn server(args: ServerArgs) -> Result<(), CliError> {
     };
     let analyses: std::sync::Arc<dyn hone_server::analyses::Analyses> =
         std::sync::Arc::new(TrainAnalyses);
-    hone_server::run(&config, Some(analyses), |address, store| {
+    let worker_options = match args.workers {
+        0 => None,
+        n => Some(hone_train::worker::WorkerOptions {
+            store_uri: config.store_uri.clone(),
+            artifacts: location.artifacts.clone(),
+            worker_id: format!("server-{}", hone_train::worker::default_worker_id()),
+            labels: Vec::new(),
+            slots: n as usize,
+            once: false,
+            lease_ttl: std::time::Duration::from_secs(60),
+            poll: std::time::Duration::from_secs(1),
+            gather_timeout: std::time::Duration::from_secs(60),
+            grace: std::time::Duration::from_secs(10),
+            advertise_host: hone_train::worker::advertise_host(),
+            work_dir: std::env::temp_dir().join("hone-worker"),
+            program: std::env::current_exe()
+                .map_err(|e| CliError::runtime(format!("cannot find the hone binary: {e}")))?,
+            program_args: vec!["job-exec".into()],
+        }),
+    };
+    let mut workers: Option<std::thread::JoinHandle<()>> = None;
+    let served = hone_server::run(&config, Some(analyses), |address, store| {
         println!(
             "hone server listening on http://{address} (store {store}, artifacts {})",
             location.artifacts
         );
+        // Workers start once the server is up (a server that cannot bind runs no jobs).
+        if let Some(opts) = worker_options {
+            eprintln!(
+                "{} job worker slot(s) inside the server ({})",
+                opts.slots, opts.worker_id
+            );
+            workers = Some(std::thread::spawn(move || {
+                let say = |line: &str| eprintln!("{}", crate::render::escape(line));
+                if let Err(e) = hone_train::worker::run_worker(&opts, &WORKERS_STOP, &say) {
+                    eprintln!("error: the embedded workers stopped: {e}");
+                }
+            }));
+        }
         // Scripts and tests read this line to learn the port: send it now.
         let _ = std::io::stdout().flush();
-    })
-    .map_err(|e| match e {
+    });
+    // The server stopped (SIGTERM, Ctrl-C): running jobs get the grace period, then go back
+    // to the queue.
+    WORKERS_STOP.store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Some(w) = workers {
+        let _ = w.join();
+    }
+    served.map_err(|e| match e {
         hone_server::ServerError::NotLoopback(_)
         | hone_server::ServerError::NoAdmin
         | hone_server::ServerError::BadOrigin(_) => CliError::usage(e.to_string()),

@@ -716,3 +716,43 @@ fn data_on_s3_is_read_by_workers_and_its_fingerprint_checked() {
         "data/nope.csv: no such object",
     );
 }
+
+#[test]
+fn a_server_runs_embedded_workers_and_exports_the_queue() {
+    let fleet = Fleet::sqlite();
+    let cfg = config(fleet.dir.path(), "embedded", 30, "");
+    let ids: Vec<i64> = (0..3).flat_map(|_| fleet.submit(&cfg, &[])).collect();
+    let server = common::server::ServerProcess::start(
+        &[
+            "--store",
+            &fleet.store,
+            "--artifacts",
+            &fleet.artifacts,
+            "--workers",
+            "2",
+        ],
+        &[],
+        Stdio::null(),
+    );
+    let jobs = fleet.wait_for(Duration::from_secs(120), "the server's workers", |jobs| {
+        jobs.len() == 3 && jobs.iter().all(|j| state(j) == "SUCCEEDED")
+    });
+    assert!(
+        jobs.iter()
+            .all(|j| j["worker"].as_str().unwrap().starts_with("server-"))
+    );
+    let (status, body) = common::server::http_get(&server.addr, "/metrics").unwrap();
+    assert!(status.contains(" 200 "), "{status}");
+    assert!(body.contains("hone_jobs{state=\"queued\"} 0\n"), "{body}");
+    assert!(
+        body.contains("hone_jobs{state=\"succeeded\"} 3\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("hone_job_claim_latency_seconds_count 3\n"),
+        "{body}"
+    );
+    assert!(body.contains("# TYPE hone_job_claim_latency_seconds summary"));
+    assert!(body.contains("hone_workers_live 1\n"), "{body}");
+    assert_eq!(ids.len(), 3);
+}

@@ -123,6 +123,8 @@ pub struct AppState {
     analyses: Option<Arc<dyn analyses::Analyses>>,
     /// This process's random secret behind the dashboard's CSRF tokens.
     web_secret: Arc<[u8; 32]>,
+    /// The store's job queue, for `/metrics` (queue depth, claim latency).
+    queue: Option<Arc<dyn hone_track::JobQueue>>,
 }
 
 impl AppState {
@@ -148,7 +150,14 @@ impl AppState {
                 use rand::RngExt;
                 rand::rng().random()
             }),
+            queue: None,
         }
+    }
+
+    /// Exports the job queue's depth, live workers and claim latency at `/metrics`.
+    pub fn with_queue(mut self, queue: Arc<dyn hone_track::JobQueue>) -> Self {
+        self.queue = Some(queue);
+        self
     }
 
     /// Plugs in the analyses the dashboard shows beyond the store (the compare view's
@@ -562,6 +571,7 @@ pub fn run(
     if let Some(a) = analyses {
         state = state.with_analyses(a);
     }
+    state = state.with_queue(Arc::from(hone_track::open_queue(&config.store_uri)?));
     let io = |context: String| {
         move |e: std::io::Error| ServerError::Io {
             context,

@@ -7,7 +7,9 @@
 //! - `hone_http_requests_total{route,method,status}` (counter);
 //! - `hone_http_request_duration_seconds{route,method}` (histogram);
 //! - `hone_store_call_duration_seconds{op}` (histogram of the blocking store calls);
-//! - `hone_http_requests_in_flight` (gauge; the proxy for the writer queue's depth).
+//! - `hone_http_requests_in_flight` (gauge; the proxy for the writer queue's depth);
+//! - the job queue's, read from the store at each scrape ([`render_queue`]): `hone_jobs{state}`,
+//!   `hone_jobs_oldest_queued_seconds`, `hone_workers_live`, `hone_job_claim_latency_seconds`.
 //!
 //! Labels never carry client text: `route` is the matched route template (axum's
 //! `MatchedPath`, `unmatched` for a request no route matched), `method` one of the standard
@@ -223,16 +225,121 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 
 /// `GET /metrics`: the exposition of [`Metrics`].
 pub async fn serve_metrics(State(state): State<AppState>) -> Response {
-    let mut response = state.metrics.render().into_response();
+    let mut text = state.metrics.render();
+    if let Some(queue) = state.queue.clone() {
+        // Two small reads on the blocking pool; a store that fails leaves the families out
+        // rather than failing the scrape of everything else.
+        let read = tokio::task::spawn_blocking(move || {
+            Some((
+                queue.queue_stats().ok()?,
+                queue.claim_latencies(LATENCY_WINDOW).ok()?,
+            ))
+        })
+        .await;
+        if let Ok(Some((stats, waits))) = read {
+            text.push_str(&render_queue(&stats, &waits));
+        }
+    }
+    let mut response = text.into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     response
 }
 
+/// Claim latency is summarised over this many most recently claimed jobs.
+pub const LATENCY_WINDOW: usize = 1000;
+
+/// The job queue's families: `hone_jobs{state}` (gauge: jobs per state, so
+/// `hone_jobs{state="queued"}` is the queue depth), `hone_jobs_oldest_queued_seconds`,
+/// `hone_workers_live`, and `hone_job_claim_latency_seconds` (a summary of how long the last
+/// [`LATENCY_WINDOW`] claimed jobs waited from queued to claimed: quantiles 0.5, 0.9, 0.99,
+/// sum and count).
+pub fn render_queue(stats: &hone_track::queue::QueueStats, waits_ms: &[i64]) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "# HELP hone_jobs Jobs in the queue's store, by state (state=\"queued\": the queue's \
+         depth).\n# TYPE hone_jobs gauge\n",
+    );
+    for (state, n) in &stats.by_state {
+        let _ = writeln!(
+            out,
+            "hone_jobs{{state=\"{}\"}} {n}",
+            state.as_str().to_lowercase()
+        );
+    }
+    let _ = write!(
+        out,
+        "# HELP hone_jobs_oldest_queued_seconds Age of the oldest queued job (0 when none).\n\
+         # TYPE hone_jobs_oldest_queued_seconds gauge\nhone_jobs_oldest_queued_seconds {}\n\
+         # HELP hone_workers_live Workers heard from within a minute.\n\
+         # TYPE hone_workers_live gauge\nhone_workers_live {}\n",
+        stats.oldest_queued_ms.unwrap_or(0) as f64 / 1000.0,
+        stats.live_workers
+    );
+    let _ = writeln!(
+        out,
+        "# HELP hone_job_claim_latency_seconds Time jobs waited from queued to claimed, over \
+         the last {LATENCY_WINDOW} claimed.\n# TYPE hone_job_claim_latency_seconds summary"
+    );
+    let mut sorted: Vec<f64> = waits_ms.iter().map(|ms| *ms as f64 / 1000.0).collect();
+    sorted.sort_by(f64::total_cmp);
+    for q in [0.5, 0.9, 0.99] {
+        // Nearest rank: the smallest wait at or above the quantile's share of jobs.
+        let v = if sorted.is_empty() {
+            f64::NAN
+        } else {
+            let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+            sorted[rank - 1]
+        };
+        let _ = writeln!(
+            out,
+            "hone_job_claim_latency_seconds{{quantile=\"{q}\"}} {}",
+            if v.is_nan() {
+                "NaN".to_string()
+            } else {
+                v.to_string()
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "hone_job_claim_latency_seconds_sum {}\nhone_job_claim_latency_seconds_count {}",
+        sorted.iter().sum::<f64>(),
+        sorted.len()
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_queue_families_render_depth_and_latency() {
+        let stats = hone_track::queue::QueueStats {
+            by_state: vec![
+                (hone_track::JobState::Queued, 3),
+                (hone_track::JobState::Running, 1),
+            ],
+            oldest_queued_ms: Some(2500),
+            live_workers: 2,
+        };
+        let text = render_queue(&stats, &[4000, 1000, 2000, 3000]);
+        assert!(text.contains("hone_jobs{state=\"queued\"} 3\n"), "{text}");
+        assert!(text.contains("hone_jobs{state=\"running\"} 1\n"));
+        assert!(text.contains("hone_jobs_oldest_queued_seconds 2.5\n"));
+        assert!(text.contains("hone_workers_live 2\n"));
+        assert!(
+            text.contains("hone_job_claim_latency_seconds{quantile=\"0.5\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("hone_job_claim_latency_seconds{quantile=\"0.99\"} 4\n"));
+        assert!(text.contains("hone_job_claim_latency_seconds_sum 10\n"));
+        assert!(text.contains("hone_job_claim_latency_seconds_count 4\n"));
+        let empty = render_queue(&hone_track::queue::QueueStats::default(), &[]);
+        assert!(empty.contains("quantile=\"0.5\"} NaN"), "{empty}");
+    }
 
     #[test]
     fn histograms_are_cumulative_and_labels_escaped() {

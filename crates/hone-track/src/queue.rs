@@ -362,6 +362,9 @@ pub trait JobQueue: Send + Sync {
     fn reap_jobs(&self) -> Result<Vec<i64>>;
     /// Queue depth per state, the oldest queued job's age, live workers.
     fn queue_stats(&self) -> Result<QueueStats>;
+    /// How long the `limit` most recently claimed jobs waited from queued to claimed (ms),
+    /// newest first: the queue's claim latency.
+    fn claim_latencies(&self, limit: usize) -> Result<Vec<i64>>;
 }
 
 /// A label: 1–64 characters of `[A-Za-z0-9_.-]`. Errors name the label.

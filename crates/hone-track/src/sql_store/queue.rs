@@ -989,4 +989,17 @@ impl<D: Db> JobQueue for SqlStore<D> {
             })
         })
     }
+
+    fn claim_latencies(&self, limit: usize) -> Result<Vec<i64>> {
+        self.read(|c| {
+            Ok(c.query(
+                "SELECT started_at - queued_at FROM hone_jobs WHERE started_at IS NOT NULL \
+                     ORDER BY started_at DESC LIMIT ?1",
+                &[Value::Int(i64::try_from(limit).unwrap_or(i64::MAX))],
+            )?
+            .iter()
+            .map(|r| int(r, 0).max(0))
+            .collect())
+        })
+    }
 }
