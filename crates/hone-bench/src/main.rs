@@ -21,6 +21,7 @@
 
 mod nn_bench;
 mod panel_bench;
+mod queue_bench;
 mod tracking_cost;
 mod tune_bench;
 
@@ -343,8 +344,9 @@ fn main() {
         Some("panel-scale") => panel_bench::scale(&args[2..]),
         Some("panel-ic") => panel_bench::ic(&args[2..]),
         Some("nn-epoch") => nn_bench::epoch(&args[2..]),
+        Some("queue-claim") => queue_bench::claim(&args[2..]),
         _ => die(
-            "usage: hone-bench gen-table|load|gen-train|train|store-ingest|store-search|tune-efficiency|tune-cost|tune-tracking|panel-scale|panel-ic|nn-epoch ... (see bench/run.sh, bench/tune/run.sh, bench/panel/run.sh, bench/nn/run.sh)",
+            "usage: hone-bench gen-table|load|gen-train|train|store-ingest|store-search|tune-efficiency|tune-cost|tune-tracking|panel-scale|panel-ic|nn-epoch|queue-claim ... (see bench/run.sh, bench/tune/run.sh, bench/panel/run.sh, bench/nn/run.sh, bench/queue/run.sh)",
         ),
     }
 }

@@ -361,7 +361,9 @@ CREATE TABLE IF NOT EXISTS hone_jobs (
     wait_reason TEXT,
     history TEXT NOT NULL DEFAULT '[]'
 );
-CREATE INDEX IF NOT EXISTS hone_jobs_claimable ON hone_jobs (state, priority, job_id);
+-- Claims walk this index in claim order (highest priority, then oldest) and stop at the
+-- first row: no sort of the whole queue per claim.
+CREATE INDEX IF NOT EXISTS hone_jobs_claimable ON hone_jobs (state, gang_size, priority DESC, job_id);
 CREATE INDEX IF NOT EXISTS hone_jobs_by_group ON hone_jobs (group_id);
 CREATE TABLE IF NOT EXISTS hone_job_requires (
     job_id BIGINT NOT NULL REFERENCES hone_jobs(job_id) ON DELETE CASCADE,

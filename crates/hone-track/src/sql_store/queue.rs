@@ -259,14 +259,18 @@ impl<D: Db> SqlStore<D> {
             Value::Int(now),
             Value::Int(job_id),
         ];
-        c.execute(
-            "UPDATE hone_jobs SET state = 'RUNNING', attempts = attempts + 1, worker = ?1, \
-             lease_id = ?2, lease_expires = ?3, owner_host = ?4, owner_pid = ?5, owner_start = ?6, \
-             started_at = COALESCE(started_at, ?7), wait_reason = NULL, error = NULL \
-             WHERE job_id = ?8 AND state = 'QUEUED'",
+        let rows = c.query(
+            &format!(
+                "UPDATE hone_jobs SET state = 'RUNNING', attempts = attempts + 1, worker = ?1, \
+                 lease_id = ?2, lease_expires = ?3, owner_host = ?4, owner_pid = ?5, \
+                 owner_start = ?6, started_at = COALESCE(started_at, ?7), wait_reason = NULL, \
+                 error = NULL WHERE job_id = ?8 AND state = 'QUEUED' RETURNING {JOB_COLUMNS}"
+            ),
             &params,
         )?;
-        let mut job = Self::load_job(c, job_id)?;
+        let row = rows.first().ok_or_else(|| not_found(job_id))?;
+        let mut job = job_of(row)?;
+        Self::fill_job(c, &mut job)?;
         job.history.push(Attempt {
             attempt: job.attempts,
             worker: worker.worker_id.clone(),
@@ -549,11 +553,9 @@ impl<D: Db> JobQueue for SqlStore<D> {
     }
 
     fn claim(&self, worker: &WorkerInfo, lease: &Lease) -> Result<Option<Claimed>> {
+        // The worker's own liveness is `register_worker`'s (workers call it as they poll):
+        // a claim writes only the job.
         self.write(|c| {
-            c.execute(
-                "UPDATE hone_workers SET heartbeat = ?1 WHERE worker_id = ?2",
-                &[Value::Int(now_ms()), worker.worker_id.as_str().into()],
-            )?;
             if let Some(claimed) = self.claim_gang(c, worker, lease)? {
                 return Ok(Some(claimed));
             }
