@@ -821,6 +821,61 @@ pub fn line_chart(title: &str, points: &[(f64, f64)], width: usize, height: usiz
     s
 }
 
+/// One plain line for a training event (a queued job's log: no progress bars), or `None` for
+/// events too frequent to log (boosting rounds; a neural model's epochs are logged).
+pub fn event_line(e: &hone_train::Event<'_>) -> Option<String> {
+    use hone_train::Event;
+    match e {
+        Event::Loaded {
+            rows,
+            features,
+            fingerprint,
+            notes,
+        } => {
+            let mut line = format!(
+                "loaded {rows} rows, {features} features (fingerprint {})",
+                &fingerprint[..fingerprint.len().min(12)]
+            );
+            for n in notes.iter() {
+                line.push_str(&format!("\nnote: {}", escape(n)));
+            }
+            Some(line)
+        }
+        Event::FoldStarted {
+            fold,
+            n_folds,
+            train_rows,
+        } => Some(if fold >= n_folds {
+            format!("final refit on {train_rows} rows")
+        } else {
+            format!("fold {}/{n_folds}: {train_rows} training rows", fold + 1)
+        }),
+        Event::Round {
+            round,
+            total,
+            epoch: Some(stats),
+        } => Some(format!(
+            "  epoch {round}/{total}: train loss {:.6}{}",
+            stats.train_loss,
+            stats
+                .valid_loss
+                .map(|v| format!(", valid loss {v:.6}"))
+                .unwrap_or_default()
+        )),
+        Event::Round { .. } => None,
+        Event::FoldFinished { fold, metrics } => Some(format!(
+            "fold {} scored: {}",
+            fold + 1,
+            metrics
+                .iter()
+                .map(|(m, v)| format!("{} {}", m.name(), num(*v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Event::Phase { name } => Some(name.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -877,60 +932,5 @@ mod tests {
         assert!(lines[12].contains("1") && lines[12].ends_with("40  (step)"));
         let none = super::line_chart("x", &[(1.0, f64::NAN)], 40, 10);
         assert_eq!(none, "x: 1 point(s), none finite\n");
-    }
-}
-
-/// One plain line for a training event (a queued job's log: no progress bars), or `None` for
-/// events too frequent to log (boosting rounds; a neural model's epochs are logged).
-pub fn event_line(e: &hone_train::Event<'_>) -> Option<String> {
-    use hone_train::Event;
-    match e {
-        Event::Loaded {
-            rows,
-            features,
-            fingerprint,
-            notes,
-        } => {
-            let mut line = format!(
-                "loaded {rows} rows, {features} features (fingerprint {})",
-                &fingerprint[..fingerprint.len().min(12)]
-            );
-            for n in notes.iter() {
-                line.push_str(&format!("\nnote: {}", escape(n)));
-            }
-            Some(line)
-        }
-        Event::FoldStarted {
-            fold,
-            n_folds,
-            train_rows,
-        } => Some(if fold >= n_folds {
-            format!("final refit on {train_rows} rows")
-        } else {
-            format!("fold {}/{n_folds}: {train_rows} training rows", fold + 1)
-        }),
-        Event::Round {
-            round,
-            total,
-            epoch: Some(stats),
-        } => Some(format!(
-            "  epoch {round}/{total}: train loss {:.6}{}",
-            stats.train_loss,
-            stats
-                .valid_loss
-                .map(|v| format!(", valid loss {v:.6}"))
-                .unwrap_or_default()
-        )),
-        Event::Round { .. } => None,
-        Event::FoldFinished { fold, metrics } => Some(format!(
-            "fold {} scored: {}",
-            fold + 1,
-            metrics
-                .iter()
-                .map(|(m, v)| format!("{} {}", m.name(), num(*v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-        Event::Phase { name } => Some(name.to_string()),
     }
 }

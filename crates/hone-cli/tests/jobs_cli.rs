@@ -46,7 +46,7 @@ impl Fleet {
             .current_dir(self.dir.path())
             .env("HONE_STORE_URI", &self.store)
             .env("HONE_ARTIFACTS_URI", &self.artifacts)
-            .env("HONE_SYSTEM_METRICS_INTERVAL", "1");
+            .env("HONE_SYSTEM_METRICS_INTERVAL", "0.2");
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -335,6 +335,18 @@ fn fault_test_40_jobs_4_workers_one_killed() {
     assert!(per_job.values().all(|n| *n == 1), "{per_job:?}");
     // Nothing left RUNNING: no job, and no run (the killed child's run was reaped).
     assert!(jobs.iter().all(|j| state(j) != "RUNNING"));
+    let running: Vec<hone_track::Run> = hone_track::search_all(
+        store.as_ref(),
+        hone_track::SearchRequest {
+            experiment_ids: vec![exp.experiment_id.clone()],
+            filter: "attributes.status = 'RUNNING'".into(),
+            view: hone_track::ViewType::All,
+            ..Default::default()
+        },
+    )
+    .collect::<Result<_, _>>()
+    .unwrap();
+    assert!(running.is_empty(), "runs left RUNNING: {}", running.len());
     // The retried job's results equal a clean run's: the same config and seed, run again.
     let victim_seed = (ids.iter().position(|i| *i == victim_job).unwrap() % 10).to_string();
     let clean = fleet.submit(&cfg, &["--set", &format!("seed={victim_seed}")])[0];
@@ -667,7 +679,7 @@ fn data_on_s3_is_read_by_workers_and_its_fingerprint_checked() {
     let object = format!("/{}/data/prices.csv", hone_test_support::s3::BUCKET);
     assert_eq!(s3.request("PUT", &object, &original), Some(200));
     let uri = format!("s3://{}/data/prices.csv", hone_test_support::s3::BUCKET);
-    let cfg = config(fleet.dir.path(), "s3data", 40, "");
+    let cfg = config(fleet.dir.path(), "s3data", 600, "");
     std::fs::write(
         &cfg,
         std::fs::read_to_string(&cfg)
@@ -685,6 +697,19 @@ fn data_on_s3_is_read_by_workers_and_its_fingerprint_checked() {
     let run = store.get_run(j["run_id"].as_str().unwrap()).unwrap();
     let data = run.params.iter().find(|p| p.0 == "data.path").unwrap();
     assert_eq!(data.1, uri);
+    // The resource monitor sampled the job (every 0.2 s here) under MLflow's names, and the
+    // run's summary has the peak RSS and CPU seconds.
+    let metric = |k: &str| {
+        run.metrics
+            .iter()
+            .find(|m| m.key == k)
+            .map(|m| m.point.value)
+    };
+    assert!(metric("system/peak_rss_megabytes").unwrap() > 1.0);
+    assert!(metric("system/process_cpu_seconds").unwrap() > 0.0);
+    let cpu = metric("system/cpu_utilization_percentage").unwrap();
+    assert!((0.0..=100.0).contains(&cpu), "{cpu}");
+    assert!(metric("system/system_memory_usage_megabytes").unwrap() > 0.0);
     // The object changes after submission: the worker refuses it (not retried).
     let changed = fleet.submit(&cfg, &[])[0];
     let mut shorter = original.clone();

@@ -221,6 +221,9 @@ fn run_slot(
         if let Err(e) = queue.reap_jobs() {
             say(&format!("reaping failed (retrying): {e}"));
         }
+        // And the runs a dead job's process left RUNNING (its lease expired, or its process
+        // on this machine is gone).
+        let _ = store.reap();
         let me = WorkerInfo {
             worker_id: opts.worker_id.clone(),
             labels: opts.labels.clone(),
