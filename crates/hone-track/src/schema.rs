@@ -1012,7 +1012,8 @@ mod tests {
     fn hone_tables_are_read_from_the_migrations() {
         let t: Vec<&str> = super::hone_tables().collect();
         assert!(t.contains(&"runs") && t.contains(&"sequences") && t.contains(&"experiments"));
-        assert_eq!(t.len(), 26, "{t:?}");
+        assert_eq!(t.len(), 31, "{t:?}");
+        assert!(t.contains(&"hone_jobs") && t.contains(&"hone_job_logs"));
         assert!(t.contains(&"hone_users") && !t.contains(&"users"));
     }
 }
