@@ -397,10 +397,7 @@ pub fn jobs(args: JobsArgs) -> Result<(), CliError> {
         }
         JobsCmd::Cancel { id, json } => {
             let queue = queue_of(&args.store, OpenMode::MustExist)?;
-            let j = queue.cancel(id).map_err(|e| match e {
-                hone_track::TrackError::Conflict(m) => CliError::runtime(m),
-                e => track_err(e),
-            })?;
+            let j = queue.cancel(id).map_err(state_err)?;
             if json {
                 println!("{}", job_json(&j, now));
             } else if j.state == JobState::Cancelled {
@@ -415,10 +412,7 @@ pub fn jobs(args: JobsArgs) -> Result<(), CliError> {
         }
         JobsCmd::Retry { id, json } => {
             let queue = queue_of(&args.store, OpenMode::MustExist)?;
-            let j = queue.retry(id).map_err(|e| match e {
-                hone_track::TrackError::Conflict(m) => CliError::runtime(m),
-                e => track_err(e),
-            })?;
+            let j = queue.retry(id).map_err(state_err)?;
             if json {
                 println!("{}", job_json(&j, now));
             } else {
@@ -429,6 +423,15 @@ pub fn jobs(args: JobsArgs) -> Result<(), CliError> {
             }
             Ok(())
         }
+    }
+}
+
+/// A job in the wrong state for the command (cancel a finished one, retry a running one) is a
+/// runtime refusal (exit 1), not a usage error.
+fn state_err(e: hone_track::TrackError) -> CliError {
+    match e {
+        hone_track::TrackError::Conflict(m) => CliError::runtime(m),
+        e => track_err(e),
     }
 }
 

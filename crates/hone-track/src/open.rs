@@ -38,17 +38,32 @@ pub fn open_store(uri: &str) -> Result<Box<dyn Backend>> {
 /// not exist yet is an error and nothing is created (no file, folder or schema), for commands
 /// that only look at what was recorded.
 pub fn open_store_with(uri: &str, mode: OpenMode) -> Result<Box<dyn Backend>> {
+    match open_sql(uri, mode)? {
+        Opened::Server(url) => Ok(Box::new(crate::remote::HttpBackend::connect(&url)?)),
+        Opened::Postgres(s) => Ok(Box::new(s)),
+        Opened::Sqlite(s) => Ok(Box::new(s)),
+    }
+}
+
+/// A store URI opened: a database (migrated) or a server's address.
+enum Opened {
+    Server(String),
+    Postgres(SqlStore<PgDb>),
+    Sqlite(SqlStore<SqliteDb>),
+}
+
+fn open_sql(uri: &str, mode: OpenMode) -> Result<Opened> {
     match parse_store_uri(uri)? {
-        StoreTarget::Server { url } => Ok(Box::new(crate::remote::HttpBackend::connect(&url)?)),
+        StoreTarget::Server { url } => Ok(Opened::Server(url)),
         StoreTarget::Postgres { url } => {
             let db = PgDb::connect(&url)?;
             migrate(&db, mode, &db.location())?;
-            Ok(Box::new(SqlStore::new(db)))
+            Ok(Opened::Postgres(SqlStore::new(db)))
         }
         StoreTarget::Sqlite { path, durability } => {
             let db = SqliteDb::open(&path, durability, mode)?;
             migrate(&db, mode, &crate::printable(&path.display().to_string()))?;
-            Ok(Box::new(SqlStore::new(db)))
+            Ok(Opened::Sqlite(SqlStore::new(db)))
         }
     }
 }
@@ -62,20 +77,12 @@ pub fn open_queue(uri: &str) -> Result<Box<dyn JobQueue>> {
 
 /// [`open_queue`] with an [`OpenMode`] (`MustExist` for commands that only read).
 pub fn open_queue_with(uri: &str, mode: OpenMode) -> Result<Box<dyn JobQueue>> {
-    match parse_store_uri(uri)? {
-        StoreTarget::Server { url } => Err(crate::TrackError::Invalid(format!(
+    match open_sql(uri, mode)? {
+        Opened::Server(url) => Err(crate::TrackError::Invalid(format!(
             "{url}: the job queue lives in the database; give workers and `hone jobs` the \
              server's store URI (postgresql://… or a SQLite path), not the server's address"
         ))),
-        StoreTarget::Postgres { url } => {
-            let db = PgDb::connect(&url)?;
-            migrate(&db, mode, &db.location())?;
-            Ok(Box::new(SqlStore::new(db)))
-        }
-        StoreTarget::Sqlite { path, durability } => {
-            let db = SqliteDb::open(&path, durability, mode)?;
-            migrate(&db, mode, &crate::printable(&path.display().to_string()))?;
-            Ok(Box::new(SqlStore::new(db)))
-        }
+        Opened::Postgres(s) => Ok(Box::new(s)),
+        Opened::Sqlite(s) => Ok(Box::new(s)),
     }
 }

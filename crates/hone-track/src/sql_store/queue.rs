@@ -140,6 +140,20 @@ impl<D: Db> SqlStore<D> {
         Ok(())
     }
 
+    /// Opens the attempt just claimed (`job.attempts`) in the job's history.
+    fn start_attempt(c: &mut dyn Conn, job: &mut Job, worker: &str, now: i64) -> Result<()> {
+        job.history.push(Attempt {
+            attempt: job.attempts,
+            worker: worker.to_string(),
+            claimed_at: now,
+            ended_at: None,
+            outcome: None,
+            message: None,
+            log_sha256: None,
+        });
+        Self::write_history(c, job.job_id, &job.history)
+    }
+
     /// Ends the last attempt of `job` in its history.
     fn end_attempt(
         c: &mut dyn Conn,
@@ -271,16 +285,7 @@ impl<D: Db> SqlStore<D> {
         let row = rows.first().ok_or_else(|| not_found(job_id))?;
         let mut job = job_of(row)?;
         Self::fill_job(c, &mut job)?;
-        job.history.push(Attempt {
-            attempt: job.attempts,
-            worker: worker.worker_id.clone(),
-            claimed_at: now,
-            ended_at: None,
-            outcome: None,
-            message: None,
-            log_sha256: None,
-        });
-        Self::write_history(c, job_id, &job.history)?;
+        Self::start_attempt(c, &mut job, &worker.worker_id, now)?;
         Ok(Some(Claimed::Job { job: Box::new(job) }))
     }
 
@@ -411,16 +416,7 @@ impl<D: Db> SqlStore<D> {
                     &[lead.as_str().into(), Value::Int(now), Value::Int(job_id)],
                 )?;
                 let mut job = Self::load_job(c, job_id)?;
-                job.history.push(Attempt {
-                    attempt: job.attempts,
-                    worker: lead,
-                    claimed_at: now,
-                    ended_at: None,
-                    outcome: None,
-                    message: None,
-                    log_sha256: None,
-                });
-                Self::write_history(c, job_id, &job.history)?;
+                Self::start_attempt(c, &mut job, &lead, now)?;
             } else {
                 c.execute(
                     "UPDATE hone_jobs SET wait_reason = ?1 WHERE job_id = ?2",
