@@ -76,6 +76,13 @@ enum JobsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The queue: jobs per state, live workers, the oldest queued job's wait, and the claim
+    /// latency (queued → claimed) of the last 1,000 claimed jobs.
+    Stats {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
     /// One job: its state, attempts, worker and lease, times, result, and why it waits.
     Show {
         /// Job id.
@@ -273,12 +280,10 @@ pub fn jobs(args: JobsArgs) -> Result<(), CliError> {
                 .map_err(track_err)?;
             let stats = queue.queue_stats().map_err(track_err)?;
             if json {
-                println!(
-                    "{}",
-                    json!({
-                        "jobs": jobs.iter().map(|j| job_json(j, now)).collect::<Vec<_>>(),
-                        "queue": stats,
-                    })
+                // The list shape every listing command prints (`jobs stats` has the queue's).
+                crate::tracking::print_list(
+                    jobs.iter().map(|j| job_json(j, now)).collect::<Vec<_>>(),
+                    None,
                 );
                 return Ok(());
             }
@@ -332,6 +337,52 @@ pub fn jobs(args: JobsArgs) -> Result<(), CliError> {
                     escape(&j.name),
                     result
                 );
+            }
+            Ok(())
+        }
+        JobsCmd::Stats { json } => {
+            let queue = queue_of(&args.store, OpenMode::MustExist)?;
+            let stats = queue.queue_stats().map_err(track_err)?;
+            let mut waits = queue.claim_latencies(1000).map_err(track_err)?;
+            waits.sort_unstable();
+            // Nearest rank, as `/metrics` reports it.
+            let q = |p: f64| {
+                (!waits.is_empty()).then(|| {
+                    let rank = ((p * waits.len() as f64).ceil() as usize).clamp(1, waits.len());
+                    waits[rank - 1]
+                })
+            };
+            if json {
+                println!(
+                    "{}",
+                    json!({
+                        "by_state": stats.by_state.iter()
+                            .map(|(s, n)| (s.as_str().to_lowercase(), *n))
+                            .collect::<std::collections::BTreeMap<_, _>>(),
+                        "live_workers": stats.live_workers,
+                        "oldest_queued_ms": stats.oldest_queued_ms,
+                        "claim_latency_ms": {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99),
+                                             "count": waits.len()},
+                    })
+                );
+                return Ok(());
+            }
+            for (s, n) in &stats.by_state {
+                println!("{:<10} {n}", s.as_str().to_lowercase());
+            }
+            println!("live workers {}", stats.live_workers);
+            if let Some(ms) = stats.oldest_queued_ms {
+                println!("oldest queued job waiting {}", span(ms));
+            }
+            match (q(0.5), q(0.9), q(0.99)) {
+                (Some(a), Some(b), Some(c)) => println!(
+                    "claim latency over the last {} claimed: p50 {}, p90 {}, p99 {}",
+                    waits.len(),
+                    span(a),
+                    span(b),
+                    span(c)
+                ),
+                _ => println!("no job claimed yet"),
             }
             Ok(())
         }

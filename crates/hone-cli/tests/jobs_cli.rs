@@ -120,7 +120,7 @@ impl Fleet {
     }
 
     fn jobs(&self) -> Vec<Value> {
-        self.json(&["jobs", "list", "--limit", "0", "--json"])["jobs"]
+        self.json(&["jobs", "list", "--limit", "0", "--json"])["items"]
             .as_array()
             .unwrap()
             .clone()
@@ -375,11 +375,11 @@ fn fault_test_40_jobs_4_workers_one_killed() {
     assert!(log.contains("holdout"), "{log}");
     assert!(!s3.keys("fault/blobs/").is_empty());
     // The queue's own view agrees: 41 succeeded, nothing queued or running.
-    let q = fleet.json(&["jobs", "list", "--json"]);
-    assert_eq!(
-        q["queue"]["by_state"][2],
-        serde_json::json!(["SUCCEEDED", 41])
-    );
+    let q = fleet.json(&["jobs", "stats", "--json"]);
+    assert_eq!(q["by_state"]["succeeded"], 41, "{q}");
+    assert_eq!(q["by_state"]["queued"], 0, "{q}");
+    assert_eq!(q["by_state"]["running"], 0, "{q}");
+    assert_eq!(q["claim_latency_ms"]["count"], 41, "one first claim per job: {q}");
 }
 
 #[test]

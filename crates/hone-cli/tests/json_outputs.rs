@@ -692,6 +692,18 @@ fn every_json_output_is_one_strict_document() {
         "study trials",
     );
 
+    // The job queue: submit, list (the envelope), show, stats, cancel, retry.
+    let submitted = strict_json(&hone(&["submit", &p(&cfg_a), "--json"]), "submit");
+    assert!(submitted.get("job_ids").is_some(), "{submitted:?}");
+    assert_envelope(
+        &strict_json(&hone(&["jobs", "list", "--json"]), "jobs list"),
+        "jobs list",
+    );
+    strict_json(&hone(&["jobs", "show", "1", "--json"]), "jobs show");
+    strict_json(&hone(&["jobs", "stats", "--json"]), "jobs stats");
+    strict_json(&hone(&["jobs", "cancel", "1", "--json"]), "jobs cancel");
+    strict_json(&hone(&["jobs", "retry", "1", "--json"]), "jobs retry");
+
     // Tune: two trials, refit.
     let cfg_t = train_config(dir, "jt", 0.1, SEARCH);
     strict_json(
