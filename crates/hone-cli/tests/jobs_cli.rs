@@ -379,7 +379,10 @@ fn fault_test_40_jobs_4_workers_one_killed() {
     assert_eq!(q["by_state"]["succeeded"], 41, "{q}");
     assert_eq!(q["by_state"]["queued"], 0, "{q}");
     assert_eq!(q["by_state"]["running"], 0, "{q}");
-    assert_eq!(q["claim_latency_ms"]["count"], 41, "one first claim per job: {q}");
+    assert_eq!(
+        q["claim_latency_ms"]["count"], 41,
+        "one first claim per job: {q}"
+    );
 }
 
 #[test]
