@@ -193,6 +193,35 @@ pub fn run_worker(
     })
 }
 
+/// A periodic chore: due at the first call, then once per `period`.
+struct Every {
+    period: Duration,
+    last: Option<Instant>,
+}
+
+impl Every {
+    fn new(period: Duration) -> Self {
+        Self { period, last: None }
+    }
+
+    fn due(&mut self) -> bool {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|l| now.duration_since(l) < self.period)
+        {
+            return false;
+        }
+        self.last = Some(now);
+        true
+    }
+}
+
+/// How often a slot tells the store its worker is alive: well inside the window in which a
+/// worker counts as live, and not at every poll (a thousand idle workers polling each second
+/// would otherwise write a thousand rows a second).
+const PRESENCE_EVERY: Duration = Duration::from_secs(10);
+
 /// Sleeps up to `d`, waking early when `stop` is set.
 fn nap(d: Duration, stop: &AtomicBool) {
     let end = Instant::now() + d;
@@ -216,24 +245,34 @@ fn run_slot(
     let store = hone_track::open_store(&opts.store_uri).map_err(track)?;
     let blobs = BlobStore::open(&opts.artifacts).map_err(track)?;
     let mut idle_since: Option<Instant> = None;
+    let presence = WorkerInfo {
+        worker_id: opts.worker_id.clone(),
+        labels: opts.labels.clone(),
+        slots: opts.slots as i64,
+        address: opts.advertise_host.clone(),
+    };
+    let mut present = Every::new(PRESENCE_EVERY);
+    // Reaping reads every running job: once a quarter lease is soon enough, since a lease
+    // expires only after a whole one.
+    let mut reaping = Every::new((opts.lease_ttl / 4).max(opts.poll));
     while !stop.load(Ordering::SeqCst) {
-        // Every worker reaps: a dead worker's jobs come back without any other service.
-        if let Err(e) = queue.reap_jobs() {
-            say(&format!("reaping failed (retrying): {e}"));
+        if reaping.due() {
+            // Every worker reaps: a dead worker's jobs come back without any other service.
+            if let Err(e) = queue.reap_jobs() {
+                say(&format!("reaping failed (retrying): {e}"));
+            }
+            // And the runs a dead job's process left RUNNING (its lease expired, or its
+            // process on this machine is gone).
+            let _ = store.reap();
         }
-        // And the runs a dead job's process left RUNNING (its lease expired, or its process
-        // on this machine is gone).
-        let _ = store.reap();
+        if present.due() {
+            let _ = queue.register_worker(&presence);
+        }
+        // The address a gang member would listen on: a fresh port for every claim.
         let me = WorkerInfo {
-            worker_id: opts.worker_id.clone(),
-            labels: opts.labels.clone(),
-            slots: opts.slots as i64,
             address: format!("{}:{}", opts.advertise_host, free_port()?),
+            ..presence.clone()
         };
-        let _ = queue.register_worker(&WorkerInfo {
-            address: opts.advertise_host.clone(),
-            ..me.clone()
-        });
         let lease = Lease {
             id: new_lease_id(),
             ttl_ms: i64::try_from(opts.lease_ttl.as_millis()).unwrap_or(i64::MAX),
@@ -264,9 +303,13 @@ fn run_slot(
                     "slot {slot}: job {} ({}) attempt {}/{}",
                     job.job_id, job.name, job.attempts, job.max_attempts
                 ));
-                supervise(
-                    opts, &*queue, &*store, &blobs, &job, &lease, None, stop, say, counters,
-                );
+                let slot = Slot {
+                    queue: &*queue,
+                    store: &*store,
+                    blobs: &blobs,
+                    presence: (&presence, &mut present),
+                };
+                supervise(opts, slot, &job, &lease, None, stop, say, counters);
             }
             Some(Claimed::Gang { job_id }) => {
                 idle_since = None;
@@ -279,18 +322,13 @@ fn run_slot(
                         place.machines.len(),
                         job.attempts
                     ));
-                    supervise(
-                        opts,
-                        &*queue,
-                        &*store,
-                        &blobs,
-                        &job,
-                        &lease,
-                        Some(place),
-                        stop,
-                        say,
-                        counters,
-                    );
+                    let slot = Slot {
+                        queue: &*queue,
+                        store: &*store,
+                        blobs: &blobs,
+                        presence: (&presence, &mut present),
+                    };
+                    supervise(opts, slot, &job, &lease, Some(place), stop, say, counters);
                 }
             }
         }
@@ -409,12 +447,19 @@ fn spawn_child(
     cmd.spawn()
 }
 
+/// A slot's connections, and its worker's presence (re-announced while a job runs, so a busy
+/// worker stays live).
+struct Slot<'a> {
+    queue: &'a dyn JobQueue,
+    store: &'a dyn Backend,
+    blobs: &'a BlobStore,
+    presence: (&'a WorkerInfo, &'a mut Every),
+}
+
 #[allow(clippy::too_many_arguments)]
 fn supervise(
     opts: &WorkerOptions,
-    queue: &dyn JobQueue,
-    store: &dyn Backend,
-    blobs: &BlobStore,
+    slot: Slot<'_>,
     job: &Job,
     lease: &Lease,
     place: Option<GangPlace>,
@@ -422,6 +467,12 @@ fn supervise(
     say: &(dyn Fn(&str) + Sync),
     counters: &Counters,
 ) {
+    let Slot {
+        queue,
+        store,
+        blobs,
+        presence: (me, present),
+    } = slot;
     counters.ran.fetch_add(1, Ordering::SeqCst);
     let stem = match &place {
         Some(p) => format!(
@@ -471,6 +522,9 @@ fn supervise(
                 terminate(&mut child);
                 break End::Requeue;
             }
+        }
+        if present.due() {
+            let _ = queue.register_worker(me);
         }
         if Instant::now() >= next_beat {
             next_beat = Instant::now() + beat;
